@@ -1,0 +1,183 @@
+# Haven — one plain Makefile.
+#
+#   make            build bin/haven, bin/haven-broker, bin/haven-agent
+#   make test       install missing packages, build with ASan+UBSan, run all tests
+#   make demo       a whole partnership on loopback (SPEC §12)
+#   make bench      throughput, latency and memory figures (SPEC §11)
+#   make install    PREFIX=/usr/local DESTDIR=
+#
+# BUILD and BIN may be overridden so that several builds (for instance a
+# sanitizer build beside a release build) can live side by side.
+
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+BUILD    ?= build
+BIN      ?= bin
+SAN      ?= 0
+V        ?= 0
+
+PKGS     := libzmq libsodium libprotobuf-c lmdb libmicrohttpd jansson inih libcurl
+DEB_PKGS := libzmq3-dev libsodium-dev libprotobuf-c-dev protobuf-c-compiler \
+            liblmdb-dev libcriterion-dev libmicrohttpd-dev libjansson-dev \
+            libinih-dev libcurl4-openssl-dev libsystemd-dev pkg-config curl
+
+CC       ?= cc
+WARN     := -Wall -Wextra -Wformat=2 -Werror
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=c11 -D_GNU_SOURCE -fno-strict-aliasing $(WARN) -MMD -MP \
+            -Ilib -I$(BUILD)/proto
+LDFLAGS  ?=
+ifeq ($(SAN),1)
+CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer \
+            -fno-sanitize-recover=undefined
+LDFLAGS  += -fsanitize=address,undefined
+endif
+
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) libsystemd 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) libsystemd 2>/dev/null)
+CRIT_LIBS  = $(shell pkg-config --libs criterion 2>/dev/null)
+CFLAGS    += $(PKG_CFLAGS)
+LIBS       = $(PKG_LIBS) -lpthread
+
+ifeq ($(V),0)
+Q = @
+E = @printf '  %-6s %s\n'
+else
+Q =
+E = @true
+endif
+
+PROTO_C   := $(BUILD)/proto/haven.pb-c.c
+PROTO_H   := $(BUILD)/proto/haven.pb-c.h
+LIB_SRC   := $(sort $(wildcard lib/*.c))
+LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/proto/haven.pb-c.o
+LIBHAVEN  := $(BUILD)/libhaven.a
+
+BROKER_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard broker/*.c)))
+AGENT_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard agent/*.c)))
+CLI_OBJ    := $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard cli/*.c keys/*.c)))
+
+UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
+E2E_SRC    := $(sort $(wildcard tests/e2e/test_*.c))
+E2E_BIN    := $(E2E_SRC:tests/e2e/%.c=$(BUILD)/tests/e2e/%)
+E2E_LIBOBJ := $(patsubst %.c,$(BUILD)/%.o,$(filter-out $(E2E_SRC),$(wildcard tests/e2e/*.c)))
+BENCH_SRC  := $(sort $(wildcard bench/*.c))
+BENCH_BIN  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+
+PROGRAMS  := $(BIN)/haven $(BIN)/haven-broker $(BIN)/haven-agent
+
+.PHONY: all deps test unit e2e demo bench install clean format check-deps fuzz
+.SECONDARY:
+
+all: $(PROGRAMS)
+
+# ---- dependencies ---------------------------------------------------------
+
+# Installs the Debian packages Haven builds against, only when one is missing.
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" \
+			|| missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		if [ "$$(id -u)" != 0 ]; then SUDO=sudo; else SUDO=; fi; \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+# ---- code generation ------------------------------------------------------
+
+$(PROTO_C) $(PROTO_H) &: proto/haven.proto
+	@mkdir -p $(BUILD)/proto
+	$(E) PROTOC $<
+	$(Q)protoc-c --proto_path=proto --c_out=$(BUILD)/proto $<
+
+# Everything that includes lib headers may include the generated header.
+$(LIB_OBJ) $(BROKER_OBJ) $(AGENT_OBJ) $(CLI_OBJ) $(E2E_LIBOBJ): | $(PROTO_H)
+
+$(BUILD)/proto/haven.pb-c.o: $(PROTO_C)
+	$(E) CC $<
+	$(Q)$(CC) $(CFLAGS) -Wno-unused-parameter -c -o $@ $<
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(E) CC $<
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+
+# ---- library and programs -------------------------------------------------
+
+$(LIBHAVEN): $(LIB_OBJ)
+	$(E) AR $@
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BIN)/haven-broker: $(BROKER_OBJ) $(LIBHAVEN)
+	@mkdir -p $(BIN)
+	$(E) LD $@
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(BROKER_OBJ) $(LIBHAVEN) $(LIBS)
+
+$(BIN)/haven-agent: $(AGENT_OBJ) $(LIBHAVEN)
+	@mkdir -p $(BIN)
+	$(E) LD $@
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(AGENT_OBJ) $(LIBHAVEN) $(LIBS)
+
+$(BIN)/haven: $(CLI_OBJ) $(LIBHAVEN)
+	@mkdir -p $(BIN)
+	$(E) LD $@
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIBHAVEN) $(LIBS)
+
+# ---- tests ----------------------------------------------------------------
+
+$(BUILD)/tests/unit/%: tests/unit/%.c $(LIBHAVEN)
+	@mkdir -p $(dir $@)
+	$(E) LD $@
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBHAVEN) $(LIBS) $(CRIT_LIBS)
+
+$(BUILD)/tests/e2e/%: tests/e2e/%.c $(E2E_LIBOBJ) $(LIBHAVEN)
+	@mkdir -p $(dir $@)
+	$(E) LD $@
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(E2E_LIBOBJ) $(LIBHAVEN) $(LIBS) $(CRIT_LIBS)
+
+$(BUILD)/bench/%: bench/%.c $(LIBHAVEN)
+	@mkdir -p $(dir $@)
+	$(E) LD $@
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBHAVEN) $(LIBS)
+
+# `make test` is the whole gate: packages, a sanitizer build, unit and e2e.
+test: deps
+	$(Q)$(MAKE) --no-print-directory SAN=1 BUILD=build/san BIN=build/san/bin check
+
+# Runs every test binary of the current build; a failing one fails the run
+# but the others still run, so one report shows everything that is broken.
+check: $(PROGRAMS) $(UNIT_BIN) $(E2E_BIN)
+	$(Q)HAVEN_BIN=$(abspath $(BIN)) HAVEN_SRC=$(CURDIR) \
+		ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		tests/run-tests $(UNIT_BIN) -- $(E2E_BIN)
+
+unit: $(UNIT_BIN)
+	$(Q)tests/run-tests $(UNIT_BIN)
+
+demo: deps all
+	$(Q)HAVEN_BIN=$(abspath $(BIN)) ./demo/run
+
+bench: deps all $(BENCH_BIN)
+	$(Q)HAVEN_BIN=$(abspath $(BIN)) HAVEN_BENCH_BIN=$(abspath $(BUILD)/bench) ./bench/run
+
+# ---- install --------------------------------------------------------------
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/systemd/system \
+		$(DESTDIR)$(PREFIX)/share/haven
+	install -m 0755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 dist/*.service $(DESTDIR)$(PREFIX)/lib/systemd/system/ 2>/dev/null || true
+	install -m 0644 dist/agreement.example $(DESTDIR)$(PREFIX)/share/haven/ 2>/dev/null || true
+
+format:
+	clang-format -i lib/*.[ch] broker/*.[ch] agent/*.[ch] cli/*.[ch] keys/*.[ch] tests/*/*.c
+
+clean:
+	rm -rf build bin
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,296 @@
+/*
+ * hv_config — table-driven INI loading with file:line errors.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ini.h>
+
+#include "hv_config.h"
+
+struct load_ctx {
+	const char *path;
+	const char *section;
+	const struct hv_cfg_key *keys;
+	void *out;
+	char *base;
+	unsigned char seen[64];
+	char reason[256];
+	char field[64];
+	int nomem;
+};
+
+char *
+hv_path_dirname(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (slash == NULL)
+		return strdup(".");
+	if (slash == path)
+		return strdup("/");
+	return strndup(path, (size_t)(slash - path));
+}
+
+char *
+hv_path_resolve(const char *base_dir, const char *path)
+{
+	char *out;
+
+	if (path[0] == '/' || base_dir == NULL || strcmp(base_dir, ".") == 0)
+		return strdup(path);
+	if (asprintf(&out, "%s/%s", base_dir, path) < 0)
+		return NULL;
+	return out;
+}
+
+int
+hv_node_id_valid(const char *s)
+{
+	size_t n = strlen(s);
+	const char *dot = strchr(s, '.');
+
+	if (n == 0 || n > 64 || dot == NULL || dot == s || dot[1] == '\0')
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '.'))
+			return 0;
+		if (c == '.' && i + 1 < n && s[i + 1] == '.')
+			return 0;
+	}
+	return s[n - 1] != '.';
+}
+
+void
+hv_node_role(const char *node_id, char *buf, size_t cap)
+{
+	const char *dot = strchr(node_id, '.');
+	size_t n = dot ? (size_t)(dot - node_id) : strlen(node_id);
+
+	if (cap == 0)
+		return;
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(buf, node_id, n);
+	buf[n] = '\0';
+}
+
+static int
+valid_endpoint(const char *v)
+{
+	const char *colon;
+
+	if (strncmp(v, "tcp://", 6) != 0)
+		return 0;
+	colon = strrchr(v + 6, ':');
+	if (colon == NULL || colon == v + 6 || colon[1] == '\0')
+		return 0;
+	if (strcmp(colon + 1, "*") == 0)
+		return 1;
+	for (const char *p = colon + 1; *p; p++)
+		if (*p < '0' || *p > '9')
+			return 0;
+	return atol(colon + 1) <= 65535;
+}
+
+static int
+valid_listen(const char *v)
+{
+	const char *colon = strrchr(v, ':');
+
+	if (colon == NULL || colon == v || colon[1] == '\0')
+		return 0;
+	for (const char *p = colon + 1; *p; p++)
+		if (*p < '0' || *p > '9')
+			return 0;
+	return atol(colon + 1) <= 65535;
+}
+
+static int
+handler(void *user, const char *section, const char *name, const char *value)
+{
+	struct load_ctx *c = user;
+	const struct hv_cfg_key *k;
+	size_t i;
+	char *s;
+
+	snprintf(c->field, sizeof(c->field), "%s", name);
+	if (strcmp(section, c->section) != 0) {
+		snprintf(c->reason, sizeof(c->reason),
+		    "key '%s' is in section [%s], but this file is read for "
+		    "section [%s]", name, section, c->section);
+		return 0;
+	}
+	for (i = 0, k = c->keys; k->name != NULL; k++, i++)
+		if (strcmp(k->name, name) == 0)
+			break;
+	if (k->name == NULL) {
+		snprintf(c->reason, sizeof(c->reason),
+		    "unknown key '%s' in [%s]", name, section);
+		return 0;
+	}
+	if (i < sizeof(c->seen) && c->seen[i]) {
+		snprintf(c->reason, sizeof(c->reason),
+		    "key '%s' is set twice", name);
+		return 0;
+	}
+	if (value[0] == '\0') {
+		snprintf(c->reason, sizeof(c->reason),
+		    "key '%s' has an empty value", name);
+		return 0;
+	}
+	switch (k->type) {
+	case HV_CFG_U64: {
+		char *end;
+		unsigned long long v;
+
+		errno = 0;
+		v = strtoull(value, &end, 10);
+		if (value[0] == '-' || *end != '\0' || errno != 0 ||
+		    v < k->min || v > k->max) {
+			snprintf(c->reason, sizeof(c->reason),
+			    "'%s' for %s is not a whole number from %llu to "
+			    "%llu", value, name, (unsigned long long)k->min,
+			    (unsigned long long)k->max);
+			return 0;
+		}
+		*(uint64_t *)((char *)c->out + k->offset) = v;
+		break;
+	}
+	case HV_CFG_NODE:
+		if (!hv_node_id_valid(value)) {
+			snprintf(c->reason, sizeof(c->reason),
+			    "'%s' for %s is not a node id like police.avon "
+			    "(lowercase letters, digits, dashes)", value, name);
+			return 0;
+		}
+		goto string;
+	case HV_CFG_ZMQ_ENDPOINT:
+		if (!valid_endpoint(value)) {
+			snprintf(c->reason, sizeof(c->reason),
+			    "'%s' for %s is not an endpoint like "
+			    "tcp://127.0.0.1:7400", value, name);
+			return 0;
+		}
+		goto string;
+	case HV_CFG_LISTEN:
+		if (!valid_listen(value)) {
+			snprintf(c->reason, sizeof(c->reason),
+			    "'%s' for %s is not an address like "
+			    "127.0.0.1:7501", value, name);
+			return 0;
+		}
+		goto string;
+	case HV_CFG_PATH:
+		s = hv_path_resolve(c->base, value);
+		goto store;
+	case HV_CFG_STRING:
+	string:
+		s = strdup(value);
+	store:
+		if (s == NULL) {
+			c->nomem = 1;
+			return 0;
+		}
+		free(*(char **)((char *)c->out + k->offset));
+		*(char **)((char *)c->out + k->offset) = s;
+		break;
+	}
+	if (i < sizeof(c->seen))
+		c->seen[i] = 1;
+	return 1;
+}
+
+static int
+apply_default(struct load_ctx *c, const struct hv_cfg_key *k)
+{
+	char *s;
+
+	if (k->type == HV_CFG_U64) {
+		*(uint64_t *)((char *)c->out + k->offset) =
+		    strtoull(k->def, NULL, 10);
+		return 0;
+	}
+	s = k->type == HV_CFG_PATH ? hv_path_resolve(c->base, k->def) :
+	    strdup(k->def);
+	if (s == NULL)
+		return -1;
+	*(char **)((char *)c->out + k->offset) = s;
+	return 0;
+}
+
+hv_err
+hv_config_load(const char *path, const char *section,
+    const struct hv_cfg_key *keys, void *out, struct hv_errdetail *d)
+{
+	struct load_ctx c;
+	hv_err err = HV_OK;
+	FILE *fp;
+	int line;
+	size_t i;
+
+	memset(&c, 0, sizeof(c));
+	c.path = path;
+	c.section = section;
+	c.keys = keys;
+	c.out = out;
+	if ((c.base = hv_path_dirname(path)) == NULL)
+		return HV_ENOMEM;
+	if ((fp = fopen(path, "r")) == NULL) {
+		err = hv_errset(d, HV_EIO, "config", "cannot open config file "
+		    "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	line = ini_parse_file(fp, handler, &c);
+	fclose(fp);
+	if (c.nomem) {
+		err = HV_ENOMEM;
+		goto out;
+	}
+	if (line > 0) {
+		err = hv_errset(d, HV_EBADCONFIG, c.field, "%s:%d: %s", path,
+		    line, c.reason[0] ? c.reason :
+		    "syntax error (expected 'key = value' or '[section]')");
+		goto out;
+	}
+	if (line < 0) {
+		err = hv_errset(d, HV_EIO, "config", "cannot read %s", path);
+		goto out;
+	}
+	for (i = 0; keys[i].name != NULL; i++) {
+		if (i < sizeof(c.seen) && c.seen[i])
+			continue;
+		if (keys[i].required) {
+			err = hv_errset(d, HV_EBADCONFIG, keys[i].name,
+			    "%s: required key '%s' is missing from [%s]", path,
+			    keys[i].name, section);
+			goto out;
+		}
+		if (keys[i].def != NULL && apply_default(&c, &keys[i]) != 0) {
+			err = HV_ENOMEM;
+			goto out;
+		}
+	}
+out:
+	if (err != HV_OK)
+		hv_config_free(keys, out);
+	free(c.base);
+	return err;
+}
+
+void
+hv_config_free(const struct hv_cfg_key *keys, void *out)
+{
+	for (const struct hv_cfg_key *k = keys; k->name != NULL; k++) {
+		if (k->type == HV_CFG_U64)
+			continue;
+		char **p = (char **)((char *)out + k->offset);
+		free(*p);
+		*p = NULL;
+	}
+}

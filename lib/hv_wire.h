@@ -1,0 +1,76 @@
+/*
+ * hv_wire — protobuf-c packing and unpacking with size caps and string
+ * checks (SPEC §6).
+ *
+ * Nothing decoded from the network is used before it passes through here:
+ * every unpack refuses input over its byte limit, and walks the decoded
+ * message checking every string field (recursively) for valid UTF-8, no NUL
+ * and at most HV_WIRE_STRING_MAX bytes, and every bytes field against
+ * HV_WIRE_BYTES_MAX unless it is an envelope or ciphertext.
+ *
+ * Frames are handed out as the generated Haven__Frame type: callers read the
+ * oneof directly and free with hv_frame_free.
+ */
+#ifndef HV_WIRE_H
+#define HV_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "haven.pb-c.h"
+#include "hv_envelope.h"
+#include "hv_err.h"
+
+#define HV_WIRE_STRING_MAX 4096
+
+/*
+ * Largest packed envelope for a payload limit of max_payload bytes: the
+ * padded ciphertext plus header, sealed keys and protobuf overhead. The
+ * broker sets ZMQ_MAXMSGSIZE from this (plus frame overhead).
+ */
+size_t hv_wire_envelope_max(size_t max_payload);
+
+/* Largest packed Frame carrying such an envelope. */
+size_t hv_wire_frame_max(size_t max_payload);
+
+/*
+ * Packs env into a malloc'd buffer *out of *len bytes.
+ * Errors: HV_ENOMEM.
+ */
+hv_err hv_envelope_pack(const hv_envelope *env, uint8_t **out, size_t *len);
+
+/*
+ * Decodes a packed envelope of at most max_len bytes into *out (ciphertext
+ * malloc'd, owned by *out; free with hv_envelope_clear). Checks lengths of
+ * id (16), subject (32), reply_to (0 or 16), nonce (24), sealed keys (one
+ * per recipient, 80 bytes each), signature (64), node ids, recipients
+ * (unique, at most HV_MAX_RECIPIENTS), and that every string fits its
+ * field. Values (types, basis words) are checked by hv_policy, not here.
+ * Errors: HV_EMALFORMED (detail names the field), HV_ETOOLARGE, HV_ENOMEM.
+ */
+hv_err hv_envelope_unpack(const uint8_t *buf, size_t len, size_t max_len,
+    hv_envelope *out, struct hv_errdetail *d);
+
+/*
+ * Decodes one frame of at most max_len bytes and validates every string and
+ * bytes field. *out is freed with hv_frame_free.
+ * Errors: HV_EMALFORMED (detail names the field), HV_ETOOLARGE.
+ */
+hv_err hv_frame_unpack(const uint8_t *buf, size_t len, size_t max_len,
+    Haven__Frame **out, struct hv_errdetail *d);
+
+/* Packs a frame into a malloc'd buffer. Errors: HV_ENOMEM. */
+hv_err hv_frame_pack(const Haven__Frame *f, uint8_t **out, size_t *len);
+
+/* Frees a frame from hv_frame_unpack; accepts NULL; sets *f = NULL. */
+void hv_frame_free(Haven__Frame **f);
+
+/*
+ * Validates every string field of any decoded protobuf-c message
+ * (recursively): UTF-8, no NUL, at most HV_WIRE_STRING_MAX bytes.
+ * Errors: HV_EMALFORMED (detail names the field).
+ */
+hv_err hv_wire_check_strings(const ProtobufCMessage *m,
+    struct hv_errdetail *d);
+
+#endif
