@@ -1,0 +1,43 @@
+/*
+ * The `haven` command: a table of subcommands, one file per command group.
+ *
+ *   keys/keygen.c      haven keygen
+ *   keys/directory.c   haven directory build|show|verify
+ *   cli/messaging.c    haven send|inbox|show|ack|status|watch|health|decide
+ *   cli/audit.c        haven audit query|verify|prove|check-proof|export
+ *
+ * Every command returns its exit status (SPEC §8): 0 success, 1 refused,
+ * 2 usage, 3 cannot reach agent/broker or I/O error. Errors go to stderr as
+ * one sentence through cli_fail/cli_usage.
+ */
+#ifndef HV_CLI_H
+#define HV_CLI_H
+
+#include "hv_err.h"
+
+int cmd_keygen(int argc, char **argv);
+int cmd_directory(int argc, char **argv);
+int cmd_send(int argc, char **argv);
+int cmd_inbox(int argc, char **argv);
+int cmd_show(int argc, char **argv);
+int cmd_ack(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_watch(int argc, char **argv);
+int cmd_health(int argc, char **argv);
+int cmd_decide(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
+
+/*
+ * Prints "haven: SENTENCE" to stderr, where the sentence is the detail's
+ * message when set, else hv_strerror(e); returns hv_exit_code(e).
+ */
+int cli_fail(hv_err e, const struct hv_errdetail *d);
+
+/* Prints "haven CMD: printf-sentence" and "Try 'haven CMD --help'."; returns 2. */
+int cli_usage(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* 1 when argv holds --help or -h (so commands answer it before anything). */
+int cli_wants_help(int argc, char **argv);
+
+#endif

@@ -1,0 +1,123 @@
+/*
+ * haven — the command-line tool of a Haven partnership.
+ *
+ * A table of subcommands; each lives in its own file and returns its exit
+ * status. Nothing here knows what a command does.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "cli.h"
+#include "hv_log.h"
+
+#ifndef HAVEN_VERSION
+#define HAVEN_VERSION "0.1.0"
+#endif
+
+static const struct command {
+	const char *name;
+	int (*fn)(int, char **);
+	const char *summary;
+} commands[] = {
+	{ "keygen", cmd_keygen, "make a node's key files or the subject key" },
+	{ "directory", cmd_directory,
+	    "build, show or verify the signed partnership directory" },
+	{ "send", cmd_send, "send a safeguarding message through the agent" },
+	{ "inbox", cmd_inbox, "list received messages" },
+	{ "show", cmd_show, "show one received message" },
+	{ "ack", cmd_ack, "acknowledge a received message as a person" },
+	{ "status", cmd_status, "show the delivery timeline of a sent message" },
+	{ "watch", cmd_watch, "print alerts as they arrive (duty teams)" },
+	{ "health", cmd_health, "show the agent's or the broker's health" },
+	{ "decide", cmd_decide, "record a decision not to share" },
+	{ "audit", cmd_audit,
+	    "query, export, prove and verify the audit trail (IG officers)" },
+};
+
+static void
+usage(FILE *fp)
+{
+	fprintf(fp,
+	    "usage: haven COMMAND [OPTIONS]\n"
+	    "\n"
+	    "Haven routes signed, end-to-end encrypted safeguarding messages\n"
+	    "between the agencies of a partnership and keeps a tamper-evident\n"
+	    "audit trail of every share and every decision not to share.\n"
+	    "\n"
+	    "Commands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(fp, "  %-10s %s\n", commands[i].name,
+		    commands[i].summary);
+	fprintf(fp,
+	    "\n"
+	    "Run 'haven COMMAND --help' for a command's options.\n"
+	    "Messaging commands reach the local agent at --agent URL or\n"
+	    "$HAVEN_AGENT, with the API token from --token-file or\n"
+	    "$HAVEN_TOKEN_FILE.\n"
+	    "\n"
+	    "Exit status: 0 success, 1 refused (rejected, denied, tampered,\n"
+	    "not found), 2 usage error, 3 agent or broker unreachable, or I/O "
+	    "error.\n");
+}
+
+int
+cli_fail(hv_err e, const struct hv_errdetail *d)
+{
+	fprintf(stderr, "haven: %s\n", hv_errmsg(e, d));
+	return hv_exit_code(e);
+}
+
+int
+cli_usage(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "haven %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'haven %s --help'.\n", cmd);
+	return 2;
+}
+
+int
+cli_wants_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--help") == 0 ||
+		    strcmp(argv[i], "-h") == 0)
+			return 1;
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	hv_log_init("haven", 0);
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("haven %s\n", HAVEN_VERSION);
+		return 0;
+	}
+	if (sodium_init() < 0) {
+		fprintf(stderr, "haven: cannot initialise libsodium.\n");
+		return 3;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(argv[1], commands[i].name) == 0)
+			return commands[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "haven: '%s' is not a command; run 'haven --help' for "
+	    "the list.\n", argv[1]);
+	return 2;
+}
