@@ -1,0 +1,198 @@
+/*
+ * haven keygen — makes a node's key files or the partnership's subject key
+ * (SPEC §3, §4.3, §8).
+ *
+ * Never overwrites a key: an existing file is refused with exit status 1 and
+ * left untouched. Prints the paths it wrote; never prints a secret.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "../cli/cli.h"
+#include "hv_config.h"
+#include "hv_keys.h"
+
+static const char *const help_text =
+    "NAME\n"
+    "    haven keygen - make a node's key files or the partnership's "
+    "subject key\n"
+    "\n"
+    "SYNOPSIS\n"
+    "    haven keygen --id NODE [--out DIR] [--passphrase-file FILE]\n"
+    "    haven keygen --subject-key --out FILE\n"
+    "\n"
+    "DESCRIPTION\n"
+    "    The partnership administrator runs keygen once for every node of\n"
+    "    the partnership: each agency's agent (police.avon,\n"
+    "    health.bristol-royal, ...), the broker, every IG officer and the\n"
+    "    root that signs the directory. It makes three key pairs: Ed25519\n"
+    "    for signing, X25519 for encrypting payloads, and a CURVE pair for\n"
+    "    the ZeroMQ transport. The secret file stays on the node's own\n"
+    "    machine; the public file goes to the administrator, who lists it\n"
+    "    in the agreement from which the directory is built.\n"
+    "\n"
+    "    With --subject-key it makes the partnership's 32-byte subject key,\n"
+    "    which turns children's NHS numbers and local ids into pseudonyms.\n"
+    "    Every agency's agent and the IG officers hold a copy; the broker\n"
+    "    must never hold it.\n"
+    "\n"
+    "    keygen never overwrites a file: if a file it would write already\n"
+    "    exists, it writes nothing and exits 1.\n"
+    "\n"
+    "OPTIONS\n"
+    "    --id NODE\n"
+    "        The node id, ROLE.NAME in lowercase letters, digits and\n"
+    "        dashes, at most 64 characters: police.avon, social-care.bristol,\n"
+    "        broker.bristol. The role is the part before the first dot.\n"
+    "    --out DIR\n"
+    "        The folder to write the node's files in (created if missing);\n"
+    "        the current folder by default. With --subject-key, the file to\n"
+    "        write (required).\n"
+    "    --passphrase-file FILE\n"
+    "        Seal the secret keys with the passphrase on the first line of\n"
+    "        FILE (Argon2id, then XChaCha20-Poly1305). FILE must be readable\n"
+    "        only by its owner. The daemons then need the same passphrase\n"
+    "        file to start.\n"
+    "    --subject-key\n"
+    "        Make the partnership subject key instead of a node's keys.\n"
+    "    -h, --help\n"
+    "        Show this text.\n"
+    "\n"
+    "FILES\n"
+    "    DIR/NODE.key    the secret keys, mode 0600: sign_secret,\n"
+    "                    box_secret, curve_secret (or, with a passphrase,\n"
+    "                    kdf_salt, nonce and sealed)\n"
+    "    DIR/NODE.pub    the public keys, mode 0644 (less any umask):\n"
+    "                    sign_public, box_public, curve_public\n"
+    "    FILE            with --subject-key, the subject key, mode 0600\n"
+    "    All are text, 'name = value' lines in base64 under a comment.\n"
+    "\n"
+    "EXIT STATUS\n"
+    "    0 the files were written; 1 a file already exists, or the\n"
+    "    passphrase file is unsafe or empty; 2 usage error; 3 a file or\n"
+    "    folder could not be written.\n"
+    "\n"
+    "EXAMPLES\n"
+    "    haven keygen --id police.avon --out /etc/haven/keys\n"
+    "    haven keygen --id ig.bristol --out keys --passphrase-file "
+    "ig.pass\n"
+    "    haven keygen --subject-key --out /etc/haven/subject.key\n";
+
+/*
+ * Takes the value of option `name` at argv[*i], given as "--name VALUE" or
+ * "--name=VALUE". Returns 1 when argv[*i] is that option (and *val is set,
+ * or NULL when the value is missing), 0 when it is another argument.
+ */
+static int
+opt_value(int argc, char **argv, int *i, const char *name, const char **val)
+{
+	size_t n = strlen(name);
+
+	if (strncmp(argv[*i], name, n) != 0)
+		return 0;
+	if (argv[*i][n] == '=') {
+		*val = argv[*i] + n + 1;
+		return 1;
+	}
+	if (argv[*i][n] != '\0')
+		return 0;
+	*val = (*i + 1 < argc) ? argv[++*i] : NULL;
+	return 1;
+}
+
+static int
+node_keys(const char *id, const char *dir, const char *pass_file)
+{
+	struct hv_errdetail d;
+	hv_keys *k = NULL;
+	char *pass = NULL;
+	hv_err err;
+	int rc = 0;
+
+	hv_errclear(&d);
+	if (pass_file != NULL &&
+	    (err = hv_passphrase_read(pass_file, &pass, &d)) != HV_OK) {
+		rc = cli_fail(err, &d);
+		goto out;
+	}
+	if ((err = hv_keys_generate(&k)) != HV_OK ||
+	    (err = hv_keys_save(k, id, dir, pass, &d)) != HV_OK) {
+		rc = cli_fail(err, &d);
+		goto out;
+	}
+	printf("wrote %s%s%s.key (secret%s, mode 0600)\n", dir,
+	    dir[strlen(dir) - 1] == '/' ? "" : "/", id,
+	    pass != NULL ? ", passphrase-protected" : "");
+	printf("wrote %s%s%s.pub (public keys)\n", dir,
+	    dir[strlen(dir) - 1] == '/' ? "" : "/", id);
+out:
+	hv_keys_destroy(&k);
+	hv_secret_free(pass);
+	return rc;
+}
+
+int
+cmd_keygen(int argc, char **argv)
+{
+	const char *id = NULL, *out = NULL, *pass_file = NULL, *v;
+	struct hv_errdetail d;
+	int subject = 0;
+	hv_err err;
+
+	if (cli_wants_help(argc, argv)) {
+		fputs(help_text, stdout);
+		return 0;
+	}
+	for (int i = 1; i < argc; i++) {
+		const char **slot = NULL;
+		const char *name = NULL;
+
+		if (strcmp(argv[i], "--subject-key") == 0) {
+			subject = 1;
+			continue;
+		}
+		if (opt_value(argc, argv, &i, "--id", &v)) {
+			slot = &id;
+			name = "--id";
+		} else if (opt_value(argc, argv, &i, "--out", &v)) {
+			slot = &out;
+			name = "--out";
+		} else if (opt_value(argc, argv, &i, "--passphrase-file", &v)) {
+			slot = &pass_file;
+			name = "--passphrase-file";
+		} else if (argv[i][0] == '-') {
+			return cli_usage("keygen", "'%s' is not an option of "
+			    "keygen.", argv[i]);
+		} else {
+			return cli_usage("keygen", "unexpected argument '%s'.",
+			    argv[i]);
+		}
+		if (v == NULL || *v == '\0')
+			return cli_usage("keygen", "%s needs a value.", name);
+		if (*slot != NULL)
+			return cli_usage("keygen", "%s is given twice.", name);
+		*slot = v;
+	}
+
+	if (subject) {
+		if (id != NULL || pass_file != NULL)
+			return cli_usage("keygen", "--subject-key takes only "
+			    "--out FILE, not --id or --passphrase-file.");
+		if (out == NULL)
+			return cli_usage("keygen", "--subject-key needs --out "
+			    "FILE, the file to write.");
+		hv_errclear(&d);
+		if ((err = hv_subject_key_generate(out, &d)) != HV_OK)
+			return cli_fail(err, &d);
+		printf("wrote %s (partnership subject key, mode 0600)\n", out);
+		return 0;
+	}
+	if (id == NULL)
+		return cli_usage("keygen", "give the node id with --id NODE "
+		    "(for example --id police.avon), or --subject-key.");
+	if (!hv_node_id_valid(id))
+		return cli_usage("keygen", "'%s' is not a node id: use "
+		    "ROLE.NAME in lowercase letters, digits and dashes, at most "
+		    "64 characters, like police.avon.", id);
+	return node_keys(id, out != NULL ? out : ".", pass_file);
+}
