@@ -27,7 +27,8 @@
 /* Generous room for everything in an envelope but the ciphertext. */
 #define ENVELOPE_OVERHEAD \
 	(HV_MAX_RECIPIENTS * (HV_NODE_MAX + HV_SEALED_KEY_LEN + 4) + 8192)
-#define FRAME_OVERHEAD 64
+/* Frame and Submit/Deliver tags, a 64-byte sender, varint lengths. */
+#define FRAME_OVERHEAD 128
 #define WALK_DEPTH_MAX 8	/* the schema nests three deep */
 
 size_t
