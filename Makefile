@@ -25,7 +25,7 @@ CC       ?= cc
 WARN     := -Wall -Wextra -Wformat=2 -Werror
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 -D_GNU_SOURCE -fno-strict-aliasing $(WARN) -MMD -MP \
-            -Ilib -I$(BUILD)/proto
+            -Ilib -Icli -I$(BUILD)/proto
 LDFLAGS  ?=
 ifeq ($(SAN),1)
 CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer \
@@ -173,6 +173,19 @@ install: all
 	install -m 0755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 dist/*.service $(DESTDIR)$(PREFIX)/lib/systemd/system/ 2>/dev/null || true
 	install -m 0644 dist/agreement.example $(DESTDIR)$(PREFIX)/share/haven/ 2>/dev/null || true
+
+# One libFuzzer harness per parser (needs clang): build/fuzz/fuzz_*.
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+fuzz:
+	$(Q)$(MAKE) --no-print-directory CC=clang BUILD=build/fuzz \
+		CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined" \
+		build/fuzz/libhaven.a
+	$(Q)for f in $(FUZZ_SRC); do \
+		n=$$(basename $$f .c); echo "  FUZZ   $$n"; \
+		clang -std=c11 -D_GNU_SOURCE -O1 -g -Ilib -Icli -Ibuild/fuzz/proto \
+			$(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined \
+			-o build/fuzz/$$n $$f build/fuzz/libhaven.a $(LIBS) || exit 1; \
+	done
 
 format:
 	clang-format -i lib/*.[ch] broker/*.[ch] agent/*.[ch] cli/*.[ch] keys/*.[ch] tests/*/*.c
