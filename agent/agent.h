@@ -1,0 +1,275 @@
+/*
+ * haven-agent — one agency's daemon (SPEC §7): an outbox and an inbox in
+ * LMDB, a CURVE DEALER link to the broker, and a local HTTP/JSON API on
+ * 127.0.0.1 (docs/API.md).
+ *
+ * Threads: the main thread owns every ZeroMQ socket, the signalfd and the
+ * alert hook's children; libmicrohttpd runs one thread per HTTP connection.
+ * HTTP threads validate, commit to LMDB (write transactions serialize) and
+ * then wake the main thread through an eventfd; they never touch ZeroMQ.
+ * The directory is swapped on SIGHUP under a read/write lock.
+ *
+ * The agent never stores or logs plaintext payloads, child details or NHS
+ * numbers: the inbox keeps the envelope as received and decrypts on read.
+ */
+#ifndef HV_AGENT_H
+#define HV_AGENT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <lmdb.h>
+
+#include "haven.pb-c.h"
+#include "hv_directory.h"
+#include "hv_envelope.h"
+#include "hv_err.h"
+#include "hv_keys.h"
+#include "hv_store.h"
+
+#define AGENT_SOFTWARE "haven-agent/1.0"
+#define AGENT_WINDOW 32
+#define AGENT_HELLO_MS 10000
+#define AGENT_RESEND_MS 30000
+#define AGENT_SKEW_HOLD_S 240
+#define AGENT_HOOK_TIMEOUT_MS 10000
+#define AGENT_HOOK_MAX 8
+#define AGENT_SSE_RING 1024
+#define AGENT_SSE_KEEPALIVE_MS 15000
+
+/* Configuration, filled by hv_config_load from the [agent] section. */
+struct agent_config {
+	char *id;
+	char *key;
+	char *key_passphrase_file;
+	char *root_pub;
+	char *directory;
+	char *broker;
+	char *data_dir;
+	char *listen;
+	char *token_file;
+	char *subject_key;
+	char *alert_command;
+	uint64_t escalate_after;
+	uint64_t max_message_bytes;
+	uint64_t map_size;
+};
+
+/* Databases of the agent's store, in the order of store_dbnames. */
+enum agent_db {
+	DB_META,	/* "seq" -> be64 counter */
+	DB_OUTBOX,	/* id -> outbox header + packed envelope */
+	DB_PENDING,	/* be64 seq -> id: outbox entries without a verdict */
+	DB_TIMELINE,	/* id || be64 seq -> JSON timeline entry */
+	DB_RSEEN,	/* BLAKE2b(receipt identity) -> "" (repeat filter) */
+	DB_INBOX,	/* id -> inbox header + packed envelope */
+	DB_INORDER,	/* be64 seq -> id, in order of arrival */
+	DB_UNACKED,	/* id -> "": no person acknowledged it yet */
+	DB_ESC,		/* be64 due_ms || id -> "": escalation timers */
+	DB_ACKS,	/* id || be64 seq -> JSON {by, note, at} */
+	DB_HACK,	/* be64 seq -> HumanAck to send: flag, id, by */
+	DB_COUNT
+};
+
+/* Outbox entry kinds. */
+#define OB_MESSAGE 0
+#define OB_DECISION 1
+
+/* Fixed headers in front of the packed envelope. */
+#define OB_HDR_LEN 32
+#define IN_HDR_LEN 32
+#define IN_ACKED 0x1
+#define IN_ESCALATED 0x2
+
+struct ob_hdr {
+	uint8_t kind;
+	uint8_t final;		/* 1 after ACCEPTED or REJECTED */
+	uint8_t reskewed;	/* 1 after a CLOCK_SKEW re-sign */
+	int64_t queued_ms;
+	uint64_t pending_seq;
+};
+
+struct in_hdr {
+	uint8_t flags;		/* IN_ACKED, IN_ESCALATED */
+	int64_t received_ms;
+	uint64_t order_seq;
+	int64_t escalate_at_ms;	/* 0 when not IMMEDIATE */
+};
+
+/* One Server-Sent Event in the in-memory ring. */
+struct sse_event {
+	uint64_t seq;
+	char type[16];
+	char *data;		/* one line of JSON */
+};
+
+/* The SSE bus: HTTP stream threads wait on cond for seq to move. */
+struct alert_bus {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	uint64_t seq;		/* last event published */
+	struct sse_event ring[AGENT_SSE_RING];
+	int stopping;
+};
+
+/* A running alert hook. */
+struct hook_child {
+	int pid;
+	int64_t deadline_ms;
+	char id_hex[HV_ID_HEX_LEN + 1];
+};
+
+struct agent {
+	struct agent_config cfg;
+	const char *config_path;
+	const char *ready_file;
+	int check_only;
+	int foreground;
+
+	hv_keys *keys;
+	uint8_t *subject_key;		/* sodium_malloc'd, 32 bytes */
+	uint8_t token_hash[32];		/* BLAKE2b of the bearer token */
+
+	pthread_rwlock_t dir_lock;
+	hv_directory *dir;		/* under dir_lock */
+
+	hv_store *store;
+
+	int sigfd;
+	int wakefd;			/* eventfd: HTTP threads -> main */
+	int listen_fd;
+	char listen_addr[64];		/* 127.0.0.1:PORT actually bound */
+	struct MHD_Daemon *httpd;
+
+	void *zctx;
+	void *dealer;
+	void *monitor;
+	atomic_int connected;
+	uint64_t send_cursor;		/* pending seqs <= this were sent */
+	int64_t next_hello_ms;
+	int64_t next_resend_ms;
+	uint8_t broker_sign[HV_SIGN_PUBLIC_LEN];
+	uint8_t broker_curve[HV_CURVE_KEY_LEN];
+
+	struct alert_bus bus;
+	struct hook_child hooks[AGENT_HOOK_MAX];
+	size_t n_hook_queue;
+	char *hook_queue[256];		/* summaries waiting for a slot */
+
+	atomic_int stopping;
+};
+
+/* ---- store.c ----------------------------------------------------------- */
+
+hv_err store_open(struct agent *a, struct hv_errdetail *d);
+void store_close(struct agent *a);
+MDB_dbi store_db(struct agent *a, enum agent_db db);
+/* Next value of the store's sequence counter, inside a write txn. */
+hv_err store_next_seq(struct agent *a, MDB_txn *txn, uint64_t *seq);
+/* Puts key/value into db. Errors: HV_ESTORAGEFULL, HV_EIO. */
+hv_err store_put(struct agent *a, MDB_txn *txn, enum agent_db db,
+    const void *k, size_t klen, const void *v, size_t vlen);
+/* Reads key; *v points into the txn. Errors: HV_ENOTFOUND, HV_EIO. */
+hv_err store_get(struct agent *a, MDB_txn *txn, enum agent_db db,
+    const void *k, size_t klen, MDB_val *v);
+hv_err store_del(struct agent *a, MDB_txn *txn, enum agent_db db,
+    const void *k, size_t klen);
+size_t store_count(struct agent *a, MDB_txn *txn, enum agent_db db);
+void ob_hdr_put(uint8_t out[OB_HDR_LEN], const struct ob_hdr *h);
+void ob_hdr_get(const uint8_t in[OB_HDR_LEN], struct ob_hdr *h);
+void in_hdr_put(uint8_t out[IN_HDR_LEN], const struct in_hdr *h);
+void in_hdr_get(const uint8_t in[IN_HDR_LEN], struct in_hdr *h);
+/* Appends a timeline entry (takes a reference-stealing json object). */
+hv_err store_timeline_add(struct agent *a, MDB_txn *txn,
+    const uint8_t id[HV_ID_LEN], json_t *entry);
+/* Timeline entries of id, oldest first (new reference). */
+json_t *store_timeline(struct agent *a, MDB_txn *txn,
+    const uint8_t id[HV_ID_LEN]);
+/* ISO 8601 text of unix milliseconds as a new json string. */
+json_t *json_time(int64_t ms);
+
+/* ---- outbox.c ---------------------------------------------------------- */
+
+/*
+ * Validates a POST /v1/messages (decision = 0) or /v1/decisions
+ * (decision = 1) request, builds, seals and signs the envelope, commits it to
+ * the outbox with a "queued" timeline entry and wakes the main loop. On
+ * success id is the new message id.
+ * Errors: HV_EBADREQUEST, HV_EBADSUBJECT, HV_EBASIS, HV_EPOLICY,
+ * HV_EUNKNOWNRECIPIENT, HV_EREVOKEDRECIPIENT, HV_EMALFORMED, HV_ETOOLARGE,
+ * HV_ESTORAGEFULL, HV_EIO, HV_ENOMEM (detail names the field).
+ */
+hv_err outbox_submit(struct agent *a, json_t *req, int decision,
+    uint8_t id[HV_ID_LEN], struct hv_errdetail *d);
+/* The status document of a sent id (new reference), or NULL if unknown. */
+json_t *outbox_status(struct agent *a, const uint8_t id[HV_ID_LEN]);
+/* Records a verified receipt from the broker; 0 or -1 (not committed). */
+int outbox_receipt(struct agent *a, const Haven__Receipt *r);
+/* Entries without a verdict. */
+size_t outbox_depth(struct agent *a);
+
+/* ---- inbox.c ----------------------------------------------------------- */
+
+/*
+ * Checks a delivered envelope (sender's key from our directory, we are a
+ * recipient), stores it once and commits. *dup is 1 when the id was
+ * already stored. Errors: HV_EMALFORMED, HV_EBADSIG, HV_ENOTRECIPIENT,
+ * HV_ESENDERREVOKED, HV_ESTORAGEFULL, HV_EIO.
+ */
+hv_err inbox_store(struct agent *a, const uint8_t *buf, size_t len,
+    uint8_t id[HV_ID_LEN], int *dup);
+/* A received message, decrypted (new reference), or NULL if unknown. */
+json_t *inbox_message(struct agent *a, const uint8_t id[HV_ID_LEN]);
+/* Messages newest first (new reference). */
+json_t *inbox_list(struct agent *a, int unacked, int64_t since_ms,
+    size_t limit);
+/* Records a person's ack and queues HumanAck. Errors: HV_ENOTFOUND, ... */
+hv_err inbox_ack(struct agent *a, const uint8_t id[HV_ID_LEN],
+    const char *by, const char *note, int64_t *at_ms);
+/* The summary for SSE and the alert hook (new reference), or NULL. */
+json_t *inbox_summary(struct agent *a, const uint8_t id[HV_ID_LEN],
+    int with_deadline);
+size_t inbox_unacked(struct agent *a);
+/* Escalates every due IMMEDIATE message; returns ms until the next one. */
+int64_t inbox_escalate_due(struct agent *a);
+
+/* ---- link.c ------------------------------------------------------------ */
+
+hv_err link_start(struct agent *a, struct hv_errdetail *d);
+void link_stop(struct agent *a);
+/* The main loop: until SIGTERM/SIGINT. */
+void link_run(struct agent *a);
+/* Wakes the main loop (any thread). */
+void agent_wake(struct agent *a);
+
+/* ---- alerts.c ---------------------------------------------------------- */
+
+void bus_init(struct alert_bus *b);
+void bus_destroy(struct alert_bus *b);
+/* Publishes an event (data is copied). Any thread. */
+void bus_publish(struct alert_bus *b, const char *type, json_t *data);
+/* Wakes every stream so that it ends. */
+void bus_stop(struct alert_bus *b);
+/* Runs alert_command with the summary (main thread). */
+void hook_run(struct agent *a, json_t *summary);
+/* Reaps and time-limits hook children (main thread). */
+void hook_tick(struct agent *a);
+/* 1 while some hook runs or waits. */
+int hook_busy(struct agent *a);
+/* Kills and reaps every hook child at shutdown. */
+void hook_stop(struct agent *a);
+
+/* ---- api.c ------------------------------------------------------------- */
+
+hv_err api_start(struct agent *a, struct hv_errdetail *d);
+void api_stop(struct agent *a);
+
+/* ---- main.c ------------------------------------------------------------ */
+
+/* Loads and swaps the directory (start-up and SIGHUP). */
+hv_err agent_directory_load(struct agent *a, struct hv_errdetail *d);
+
+#endif

@@ -1,0 +1,662 @@
+/*
+ * The agent's local HTTP/JSON API (SPEC §7, docs/API.md), served by
+ * libmicrohttpd on 127.0.0.1 with one thread per connection.
+ *
+ * Every request is authenticated before anything else is looked at: the
+ * bearer token is hashed and compared with the configured token's hash in
+ * constant time. Bodies are collected up to a limit and parsed with jansson;
+ * anything wrong gets the error object of docs/API.md, never a crash. These
+ * threads only commit to LMDB and wake the main loop; they never touch
+ * ZeroMQ.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <sodium.h>
+
+#include "agent.h"
+#include "hv_log.h"
+#include "hv_util.h"
+
+/* Per-request state, from the first call of the handler to completion. */
+struct req {
+	char *buf;
+	size_t len, cap;
+	int too_large;
+};
+
+/* An SSE stream's position in the bus and its unsent bytes. */
+struct sse {
+	struct agent *a;
+	uint64_t cursor;
+	char *out;
+	size_t out_len, out_off;
+};
+
+static size_t
+body_limit(const struct agent *a)
+{
+	return 4 * a->cfg.max_message_bytes + 65536;
+}
+
+/* ---- replies ----------------------------------------------------------- */
+
+static enum MHD_Result
+reply_json(struct MHD_Connection *c, unsigned status, json_t *j)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+	char *text;
+
+	text = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	json_decref(j);
+	if (text == NULL) {
+		static const char oom[] = "{\"error\":{\"code\":\"NO_MEMORY\","
+		    "\"field\":null,\"message\":\"The agent is out of "
+		    "memory.\"}}";
+
+		status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+		r = MHD_create_response_from_buffer(sizeof(oom) - 1,
+		    (void *)oom, MHD_RESPMEM_PERSISTENT);
+	} else
+		r = MHD_create_response_from_buffer(strlen(text), text,
+		    MHD_RESPMEM_MUST_FREE);
+	if (r == NULL) {
+		free(text);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, "Content-Type", "application/json");
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	ret = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static unsigned
+http_status(hv_err e)
+{
+	switch (e) {
+	case HV_EBADREQUEST:
+	case HV_EBADSUBJECT:
+	case HV_EBASIS:
+	case HV_EPOLICY:
+	case HV_EUNKNOWNRECIPIENT:
+	case HV_EREVOKEDRECIPIENT:
+	case HV_EMALFORMED:
+	case HV_ESENDERREVOKED:
+		return MHD_HTTP_BAD_REQUEST;
+	case HV_EUNAUTHORIZED:
+		return MHD_HTTP_UNAUTHORIZED;
+	case HV_ENOTFOUND:
+		return MHD_HTTP_NOT_FOUND;
+	case HV_ETOOLARGE:
+		return 413 /* Content Too Large */;
+	case HV_ESTORAGEFULL:
+		return MHD_HTTP_INSUFFICIENT_STORAGE;
+	default:
+		return MHD_HTTP_INTERNAL_SERVER_ERROR;
+	}
+}
+
+static enum MHD_Result
+reply_error(struct MHD_Connection *c, unsigned status, const char *code,
+    const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static enum MHD_Result
+reply_error(struct MHD_Connection *c, unsigned status, const char *code,
+    const char *field, const char *fmt, ...)
+{
+	char msg[400];
+	va_list ap;
+	json_t *j;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	j = json_pack("{s:{s:s, s:s?, s:s}}", "error", "code", code, "field",
+	    field, "message", msg);
+	return reply_json(c, status, j);
+}
+
+static enum MHD_Result
+reply_err(struct MHD_Connection *c, hv_err e, const struct hv_errdetail *d)
+{
+	const char *field = d && d->field[0] ? d->field : NULL;
+
+	return reply_error(c, http_status(e), hv_errname(e), field, "%s",
+	    hv_errmsg(e, d));
+}
+
+static enum MHD_Result
+reply_method(struct MHD_Connection *c, const char *allow)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+	json_t *j;
+	char *text;
+
+	j = json_pack("{s:{s:s, s:n, s:s}}", "error", "code",
+	    "METHOD_NOT_ALLOWED", "field", "message",
+	    "This path does not take that method; see the Allow header.");
+	text = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	json_decref(j);
+	if (text == NULL)
+		return MHD_NO;
+	r = MHD_create_response_from_buffer(strlen(text), text,
+	    MHD_RESPMEM_MUST_FREE);
+	if (r == NULL) {
+		free(text);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, "Content-Type", "application/json");
+	MHD_add_response_header(r, "Allow", allow);
+	ret = MHD_queue_response(c, MHD_HTTP_METHOD_NOT_ALLOWED, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result
+reply_not_found(struct MHD_Connection *c)
+{
+	return reply_error(c, MHD_HTTP_NOT_FOUND, "NOT_FOUND", NULL,
+	    "No such message or path; see docs/API.md.");
+}
+
+/* ---- authentication ---------------------------------------------------- */
+
+/* 1 when the request carries the agent's bearer token. */
+static int
+authorized(struct agent *a, struct MHD_Connection *c)
+{
+	const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_AUTHORIZATION);
+	uint8_t hash[32];
+	size_t len;
+
+	if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0)
+		return 0;
+	h += 7;
+	while (*h == ' ')
+		h++;
+	len = strlen(h);
+	while (len > 0 && (h[len - 1] == ' ' || h[len - 1] == '\t'))
+		len--;
+	/* Hashing first makes the comparison independent of the length. */
+	crypto_generichash(hash, sizeof(hash), (const uint8_t *)h, len, NULL,
+	    0);
+	return sodium_memcmp(hash, a->token_hash, sizeof(hash)) == 0;
+}
+
+/* ---- helpers ----------------------------------------------------------- */
+
+static int
+parse_id(const char *s, size_t n, uint8_t id[HV_ID_LEN])
+{
+	char buf[HV_ID_HEX_LEN + 1];
+
+	if (n != HV_ID_HEX_LEN)
+		return -1;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	return hv_unhex(buf, id, HV_ID_LEN);
+}
+
+static json_t *
+parse_body(struct req *r, struct hv_errdetail *d)
+{
+	json_error_t jerr;
+	json_t *j;
+
+	if (r->len == 0) {
+		hv_errset(d, HV_EBADREQUEST, NULL, "The request needs a JSON "
+		    "object as its body.");
+		return NULL;
+	}
+	j = json_loadb(r->buf, r->len, JSON_REJECT_DUPLICATES, &jerr);
+	if (j == NULL) {
+		hv_errset(d, HV_EBADREQUEST, NULL, "The body is not valid "
+		    "JSON (line %d, column %d); send one JSON object.",
+		    jerr.line, jerr.column);
+		return NULL;
+	}
+	if (!json_is_object(j)) {
+		json_decref(j);
+		hv_errset(d, HV_EBADREQUEST, NULL, "The body must be a JSON "
+		    "object.");
+		return NULL;
+	}
+	return j;
+}
+
+/* ---- endpoints --------------------------------------------------------- */
+
+static enum MHD_Result
+do_submit(struct agent *a, struct MHD_Connection *c, struct req *r,
+    int decision)
+{
+	struct hv_errdetail d;
+	uint8_t id[HV_ID_LEN];
+	char hex[HV_ID_HEX_LEN + 1];
+	json_t *j;
+	hv_err e;
+
+	hv_errclear(&d);
+	if ((j = parse_body(r, &d)) == NULL)
+		return reply_err(c, HV_EBADREQUEST, &d);
+	e = outbox_submit(a, j, decision, id, &d);
+	json_decref(j);
+	if (e != HV_OK)
+		return reply_err(c, e, &d);
+	hv_hex(id, HV_ID_LEN, hex);
+	return reply_json(c, MHD_HTTP_ACCEPTED, json_pack("{s:s, s:s}", "id",
+	    hex, "status", "queued"));
+}
+
+static enum MHD_Result
+do_health(struct agent *a, struct MHD_Connection *c)
+{
+	uint64_t version;
+
+	pthread_rwlock_rdlock(&a->dir_lock);
+	version = hv_directory_version(a->dir);
+	pthread_rwlock_unlock(&a->dir_lock);
+	return reply_json(c, MHD_HTTP_OK, json_pack(
+	    "{s:s, s:b, s:I, s:I, s:I, s:n}", "node", a->cfg.id,
+	    "broker_connected", atomic_load(&a->connected) != 0,
+	    "outbox_depth", (json_int_t)outbox_depth(a),
+	    "inbox_unacked", (json_int_t)inbox_unacked(a),
+	    "directory_version", (json_int_t)version, "tree_head"));
+}
+
+static enum MHD_Result
+do_inbox_list(struct agent *a, struct MHD_Connection *c)
+{
+	const char *unacked = MHD_lookup_connection_value(c,
+	    MHD_GET_ARGUMENT_KIND, "unacked");
+	const char *since = MHD_lookup_connection_value(c,
+	    MHD_GET_ARGUMENT_KIND, "since");
+	const char *limit = MHD_lookup_connection_value(c,
+	    MHD_GET_ARGUMENT_KIND, "limit");
+	int64_t since_ms = 0;
+	long n = 100;
+	int only_unacked = 0;
+	json_t *list;
+
+	if (unacked != NULL) {
+		if (strcmp(unacked, "1") == 0 || strcmp(unacked, "true") == 0)
+			only_unacked = 1;
+		else if (strcmp(unacked, "0") != 0 &&
+		    strcmp(unacked, "false") != 0)
+			return reply_error(c, MHD_HTTP_BAD_REQUEST,
+			    "BAD_REQUEST", "unacked", "unacked must be 1 or "
+			    "0.");
+	}
+	if (since != NULL && hv_time_parse(since, &since_ms) != 0)
+		return reply_error(c, MHD_HTTP_BAD_REQUEST, "BAD_REQUEST",
+		    "since", "since must be an ISO 8601 UTC time such as "
+		    "2026-11-22T09:00:00Z, or unix seconds.");
+	if (limit != NULL) {
+		char *end;
+
+		errno = 0;
+		n = strtol(limit, &end, 10);
+		if (*limit == '\0' || *end != '\0' || errno != 0 || n < 1 ||
+		    n > 1000)
+			return reply_error(c, MHD_HTTP_BAD_REQUEST,
+			    "BAD_REQUEST", "limit", "limit must be a whole "
+			    "number from 1 to 1000.");
+	}
+	list = inbox_list(a, only_unacked, since_ms, (size_t)n);
+	if (list == NULL)
+		return reply_err(c, HV_ENOMEM, NULL);
+	return reply_json(c, MHD_HTTP_OK, json_pack("{s:o}", "messages",
+	    list));
+}
+
+static enum MHD_Result
+do_ack(struct agent *a, struct MHD_Connection *c, struct req *r,
+    const uint8_t id[HV_ID_LEN])
+{
+	struct hv_errdetail d;
+	const char *by, *note = NULL, *k;
+	char hex[HV_ID_HEX_LEN + 1];
+	int64_t at = 0;
+	json_t *j, *v;
+	hv_err e;
+
+	hv_errclear(&d);
+	if ((j = parse_body(r, &d)) == NULL)
+		return reply_err(c, HV_EBADREQUEST, &d);
+	json_object_foreach(j, k, v) {
+		if (strcmp(k, "by") != 0 && strcmp(k, "note") != 0) {
+			e = hv_errset(&d, HV_EBADREQUEST, NULL, "Unknown "
+			    "member in the ack; it takes by and note.");
+			goto fail;
+		}
+	}
+	by = json_string_value(json_object_get(j, "by"));
+	if (by == NULL || *by == '\0' || strlen(by) > HV_DECIDED_BY_MAX) {
+		e = hv_errset(&d, HV_EBADREQUEST, "by", "by must name the "
+		    "person or role who acknowledged it (1 to %d characters).",
+		    HV_DECIDED_BY_MAX);
+		goto fail;
+	}
+	v = json_object_get(j, "note");
+	if (v != NULL && !json_is_null(v)) {
+		note = json_string_value(v);
+		if (note == NULL || strlen(note) > 1000) {
+			e = hv_errset(&d, HV_EBADREQUEST, "note", "note must be "
+			    "a string of at most 1000 characters.");
+			goto fail;
+		}
+	}
+	if ((e = inbox_ack(a, id, by, note, &at)) != HV_OK) {
+		if (e == HV_ENOTFOUND)
+			hv_errset(&d, e, NULL, "No received message has this "
+			    "id.");
+		goto fail;
+	}
+	hv_hex(id, HV_ID_LEN, hex);
+	v = json_pack("{s:s, s:b, s:s, s:o}", "id", hex, "acknowledged", 1,
+	    "by", by, "at", json_time(at));
+	json_decref(j);
+	return reply_json(c, MHD_HTTP_OK, v);
+fail:
+	json_decref(j);
+	return reply_err(c, e, &d);
+}
+
+/* ---- Server-Sent Events ------------------------------------------------ */
+
+static ssize_t
+sse_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct sse *s = cls;
+	struct alert_bus *b = &s->a->bus;
+	size_t n;
+
+	(void)pos;
+	while (s->out == NULL) {
+		struct timespec ts;
+		int64_t end = hv_mono_ms() + AGENT_SSE_KEEPALIVE_MS;
+
+		pthread_mutex_lock(&b->lock);
+		for (;;) {
+			if (b->stopping) {
+				pthread_mutex_unlock(&b->lock);
+				return MHD_CONTENT_READER_END_OF_STREAM;
+			}
+			if (b->seq != s->cursor || hv_mono_ms() >= end)
+				break;
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			ts.tv_nsec += 500 * 1000000L;
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&b->cond, &b->lock, &ts);
+		}
+		if (b->seq == s->cursor) {
+			s->out = strdup(": keep-alive\n\n");
+		} else {
+			/* A stream that fell a whole ring behind skips. */
+			if (b->seq - s->cursor > AGENT_SSE_RING)
+				s->cursor = b->seq - AGENT_SSE_RING;
+			struct sse_event *ev =
+			    &b->ring[(s->cursor + 1) % AGENT_SSE_RING];
+			s->cursor++;
+			if (asprintf(&s->out, "event: %s\ndata: %s\n\n",
+			    ev->type, ev->data ? ev->data : "{}") < 0)
+				s->out = NULL;
+		}
+		pthread_mutex_unlock(&b->lock);
+		if (s->out == NULL)
+			return MHD_CONTENT_READER_END_WITH_ERROR;
+		s->out_len = strlen(s->out);
+		s->out_off = 0;
+	}
+	n = s->out_len - s->out_off;
+	if (n > max)
+		n = max;
+	memcpy(buf, s->out + s->out_off, n);
+	s->out_off += n;
+	if (s->out_off == s->out_len) {
+		free(s->out);
+		s->out = NULL;
+	}
+	return (ssize_t)n;
+}
+
+static void
+sse_free(void *cls)
+{
+	struct sse *s = cls;
+
+	free(s->out);
+	free(s);
+}
+
+static enum MHD_Result
+do_stream(struct agent *a, struct MHD_Connection *c)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+	struct sse *s = calloc(1, sizeof(*s));
+
+	if (s == NULL || (s->out = strdup(": connected\n\n")) == NULL) {
+		free(s);
+		return reply_err(c, HV_ENOMEM, NULL);
+	}
+	s->a = a;
+	s->out_len = strlen(s->out);
+	pthread_mutex_lock(&a->bus.lock);
+	s->cursor = a->bus.seq;
+	pthread_mutex_unlock(&a->bus.lock);
+	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096,
+	    sse_read, s, sse_free);
+	if (r == NULL) {
+		sse_free(s);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, "Content-Type", "text/event-stream");
+	MHD_add_response_header(r, "Cache-Control", "no-cache");
+	ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+/* ---- routing ----------------------------------------------------------- */
+
+static enum MHD_Result
+route(struct agent *a, struct MHD_Connection *c, const char *url,
+    const char *method, struct req *r)
+{
+	int get = strcmp(method, "GET") == 0;
+	int post = strcmp(method, "POST") == 0;
+	uint8_t id[HV_ID_LEN];
+	const char *rest;
+	json_t *j;
+
+	if (strcmp(url, "/v1/health") == 0)
+		return get ? do_health(a, c) : reply_method(c, "GET");
+	if (strcmp(url, "/v1/messages") == 0)
+		return post ? do_submit(a, c, r, 0) : reply_method(c, "POST");
+	if (strcmp(url, "/v1/decisions") == 0)
+		return post ? do_submit(a, c, r, 1) : reply_method(c, "POST");
+	if (strcmp(url, "/v1/inbox") == 0)
+		return get ? do_inbox_list(a, c) : reply_method(c, "GET");
+	if (strcmp(url, "/v1/alerts/stream") == 0)
+		return get ? do_stream(a, c) : reply_method(c, "GET");
+	if (strncmp(url, "/v1/messages/", 13) == 0) {
+		rest = url + 13;
+		if (parse_id(rest, strlen(rest), id) != 0)
+			return reply_not_found(c);
+		if (!get)
+			return reply_method(c, "GET");
+		if ((j = outbox_status(a, id)) == NULL)
+			return reply_not_found(c);
+		return reply_json(c, MHD_HTTP_OK, j);
+	}
+	if (strncmp(url, "/v1/inbox/", 10) == 0) {
+		size_t n;
+
+		rest = url + 10;
+		n = strcspn(rest, "/");
+		if (parse_id(rest, n, id) != 0)
+			return reply_not_found(c);
+		if (rest[n] == '\0') {
+			if (!get)
+				return reply_method(c, "GET");
+			if ((j = inbox_message(a, id)) == NULL)
+				return reply_not_found(c);
+			return reply_json(c, MHD_HTTP_OK, j);
+		}
+		if (strcmp(rest + n, "/ack") == 0)
+			return post ? do_ack(a, c, r, id) :
+			    reply_method(c, "POST");
+	}
+	return reply_not_found(c);
+}
+
+static enum MHD_Result
+handler(void *cls, struct MHD_Connection *c, const char *url,
+    const char *method, const char *version, const char *upload,
+    size_t *upload_size, void **con_cls)
+{
+	struct agent *a = cls;
+	struct req *r = *con_cls;
+
+	(void)version;
+	if (r == NULL) {
+		if ((r = calloc(1, sizeof(*r))) == NULL)
+			return MHD_NO;
+		*con_cls = r;
+		return MHD_YES;
+	}
+	if (*upload_size > 0) {
+		size_t n = *upload_size;
+
+		*upload_size = 0;
+		if (r->too_large || r->len + n > body_limit(a)) {
+			r->too_large = 1;
+			free(r->buf);
+			r->buf = NULL;
+			r->len = r->cap = 0;
+			return MHD_YES;
+		}
+		if (r->len + n > r->cap) {
+			size_t cap = (r->len + n) * 2;
+			char *nb;
+
+			if (cap > body_limit(a))
+				cap = body_limit(a);
+			if ((nb = realloc(r->buf, cap)) == NULL)
+				return MHD_NO;
+			r->buf = nb;
+			r->cap = cap;
+		}
+		memcpy(r->buf + r->len, upload, n);
+		r->len += n;
+		return MHD_YES;
+	}
+	if (!authorized(a, c))
+		return reply_error(c, MHD_HTTP_UNAUTHORIZED, "UNAUTHORIZED",
+		    NULL, "A valid bearer token is required: send "
+		    "'Authorization: Bearer TOKEN' with the agent's token.");
+	if (r->too_large)
+		return reply_error(c, 413 /* Content Too Large */, "TOO_LARGE",
+		    NULL, "The request body is larger than %zu bytes.",
+		    body_limit(a));
+	return route(a, c, url, method, r);
+}
+
+static void
+completed(void *cls, struct MHD_Connection *c, void **con_cls,
+    enum MHD_RequestTerminationCode toe)
+{
+	struct req *r = *con_cls;
+
+	(void)cls;
+	(void)c;
+	(void)toe;
+	if (r != NULL) {
+		free(r->buf);
+		free(r);
+		*con_cls = NULL;
+	}
+}
+
+/* ---- start and stop ---------------------------------------------------- */
+
+/*
+ * Binds the configured loopback address ourselves so that the port actually
+ * bound (listen port 0) can be written to the ready file, then hands the
+ * socket to libmicrohttpd. Errors: HV_EIO (detail names the address).
+ */
+hv_err
+api_start(struct agent *a, struct hv_errdetail *d)
+{
+	struct sockaddr_in sin;
+	socklen_t sl = sizeof(sin);
+	const char *colon = strrchr(a->cfg.listen, ':');
+	char host[40];
+	int one = 1;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((uint16_t)atoi(colon + 1));
+	if (colon - a->cfg.listen >= (ptrdiff_t)sizeof(host))
+		return hv_errset(d, HV_EBADCONFIG, "listen", "listen = %s is "
+		    "not an IPv4 address and port.", a->cfg.listen);
+	snprintf(host, sizeof(host), "%.*s", (int)(colon - a->cfg.listen),
+	    a->cfg.listen);
+	if (inet_pton(AF_INET, host, &sin.sin_addr) != 1)
+		return hv_errset(d, HV_EBADCONFIG, "listen", "listen = %s is "
+		    "not an IPv4 address and port.", a->cfg.listen);
+	if ((a->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) <
+	    0 ||
+	    setsockopt(a->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one,
+	    sizeof(one)) != 0 ||
+	    bind(a->listen_fd, (struct sockaddr *)&sin, sizeof(sin)) != 0 ||
+	    listen(a->listen_fd, 64) != 0 ||
+	    getsockname(a->listen_fd, (struct sockaddr *)&sin, &sl) != 0)
+		return hv_errset(d, HV_EIO, "listen", "cannot listen on %s: "
+		    "%s.", a->cfg.listen, strerror(errno));
+	snprintf(a->listen_addr, sizeof(a->listen_addr), "%s:%u", host,
+	    (unsigned)ntohs(sin.sin_port));
+	a->httpd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
+	    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL, 0, NULL, NULL,
+	    handler, a,
+	    MHD_OPTION_LISTEN_SOCKET, a->listen_fd,
+	    MHD_OPTION_NOTIFY_COMPLETED, completed, a,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
+	    MHD_OPTION_END);
+	if (a->httpd == NULL)
+		return hv_errset(d, HV_EIO, "listen", "cannot start the HTTP "
+		    "server on %s.", a->listen_addr);
+	return HV_OK;
+}
+
+/* Stops accepting, waits for every connection thread, closes the socket. */
+void
+api_stop(struct agent *a)
+{
+	if (a->httpd != NULL) {
+		MHD_stop_daemon(a->httpd);
+		a->httpd = NULL;
+		a->listen_fd = -1;
+	}
+}

@@ -1,0 +1,546 @@
+/*
+ * The inbox: envelopes delivered by the broker, verified against the
+ * sender's key from this agent's own directory (never the broker's word),
+ * stored once per id exactly as received, and decrypted only when read.
+ *
+ * Also the human side: acknowledgements by a person (recorded here, sent to
+ * the broker as HumanAck by the main loop) and the escalation of IMMEDIATE
+ * messages nobody acknowledged within escalate_after.
+ */
+#include <string.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "agent.h"
+#include "hv_log.h"
+#include "hv_policy.h"
+#include "hv_util.h"
+#include "hv_wire.h"
+
+/* ---- storing ----------------------------------------------------------- */
+
+hv_err
+inbox_store(struct agent *a, const uint8_t *buf, size_t len,
+    uint8_t id[HV_ID_LEN], int *dup)
+{
+	hv_envelope env;
+	struct hv_errdetail d;
+	const struct hv_node *n;
+	struct in_hdr h = { 0 };
+	uint8_t *val = NULL, seqk[8], esck[8 + HV_ID_LEN];
+	MDB_txn *txn = NULL;
+	MDB_val v;
+	hv_err e;
+
+	memset(&env, 0, sizeof(env));
+	hv_errclear(&d);
+	if ((e = hv_envelope_unpack(buf, len,
+	    hv_wire_envelope_max(a->cfg.max_message_bytes), &env, &d)) !=
+	    HV_OK)
+		goto out;
+	if (env.outcome[0] != '\0' ||
+	    hv_envelope_recipient_index(&env, a->cfg.id) < 0) {
+		e = HV_ENOTRECIPIENT;
+		goto out;
+	}
+	pthread_rwlock_rdlock(&a->dir_lock);
+	n = hv_directory_node(a->dir, env.sender);
+	if (n == NULL || !n->has_keys)
+		e = HV_ESENDERREVOKED;
+	else
+		e = hv_envelope_verify(&env, n->keys.sign);
+	pthread_rwlock_unlock(&a->dir_lock);
+	if (e != HV_OK)
+		goto out;
+
+	if ((e = hv_store_begin(a->store, 0, &txn)) != HV_OK)
+		goto out;
+	if (store_get(a, txn, DB_INBOX, env.id, HV_ID_LEN, &v) == HV_OK) {
+		memcpy(id, env.id, HV_ID_LEN);
+		*dup = 1;
+		goto out;
+	}
+	if ((val = malloc(IN_HDR_LEN + len)) == NULL) {
+		e = HV_ENOMEM;
+		goto out;
+	}
+	h.received_ms = hv_now_ms();
+	if (strcmp(env.priority, "IMMEDIATE") == 0)
+		h.escalate_at_ms = h.received_ms +
+		    (int64_t)a->cfg.escalate_after * 1000;
+	if ((e = store_next_seq(a, txn, &h.order_seq)) != HV_OK)
+		goto out;
+	in_hdr_put(val, &h);
+	memcpy(val + IN_HDR_LEN, buf, len);
+	hv_be64_put(seqk, h.order_seq);
+	if ((e = store_put(a, txn, DB_INBOX, env.id, HV_ID_LEN, val,
+	    IN_HDR_LEN + len)) != HV_OK ||
+	    (e = store_put(a, txn, DB_INORDER, seqk, 8, env.id,
+	    HV_ID_LEN)) != HV_OK ||
+	    (e = store_put(a, txn, DB_UNACKED, env.id, HV_ID_LEN, "", 0)) !=
+	    HV_OK)
+		goto out;
+	if (h.escalate_at_ms != 0) {
+		hv_be64_put(esck, (uint64_t)h.escalate_at_ms);
+		memcpy(esck + 8, env.id, HV_ID_LEN);
+		if ((e = store_put(a, txn, DB_ESC, esck, sizeof(esck), "",
+		    0)) != HV_OK)
+			goto out;
+	}
+	e = hv_store_commit(txn);
+	txn = NULL;
+	if (e == HV_OK) {
+		memcpy(id, env.id, HV_ID_LEN);
+		*dup = 0;
+	}
+out:
+	if (txn != NULL)
+		mdb_txn_abort(txn);
+	free(val);
+	hv_envelope_clear(&env);
+	return e;
+}
+
+/* ---- reading ----------------------------------------------------------- */
+
+/* Decrypts env's payload as a new JSON object, or NULL. */
+static json_t *
+open_payload(struct agent *a, const hv_envelope *env)
+{
+	const struct hv_node *n;
+	uint8_t sign[HV_SIGN_PUBLIC_LEN], *pt = NULL;
+	size_t len = 0;
+	json_t *j = NULL;
+	int have = 0;
+
+	pthread_rwlock_rdlock(&a->dir_lock);
+	n = hv_directory_node(a->dir, env->sender);
+	if (n != NULL && n->has_keys) {
+		memcpy(sign, n->keys.sign, sizeof(sign));
+		have = 1;
+	}
+	pthread_rwlock_unlock(&a->dir_lock);
+	if (!have || hv_envelope_open(env, a->cfg.id, a->keys, sign, &pt,
+	    &len) != HV_OK)
+		return NULL;
+	j = json_loadb((const char *)pt, len, JSON_REJECT_DUPLICATES, NULL);
+	hv_payload_free(pt, len);
+	if (j != NULL && !json_is_object(j)) {
+		json_decref(j);
+		j = NULL;
+	}
+	return j;
+}
+
+static json_t *
+flags_json(uint32_t flags)
+{
+	json_t *f = json_array();
+
+	if (f != NULL && (flags & HV_FLAG_DO_NOT_CONTACT_FAMILY))
+		json_array_append_new(f, json_string("do_not_contact_family"));
+	return f;
+}
+
+static json_t *
+acks_json(struct agent *a, MDB_txn *txn, const uint8_t id[HV_ID_LEN])
+{
+	json_t *arr = json_array();
+	MDB_cursor *cur = NULL;
+	MDB_val k = { HV_ID_LEN, (void *)id }, v;
+	int rc;
+
+	if (arr == NULL || mdb_cursor_open(txn, store_db(a, DB_ACKS), &cur) !=
+	    0)
+		return arr;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		json_t *j;
+
+		if (k.mv_size != HV_ID_LEN + 8 ||
+		    memcmp(k.mv_data, id, HV_ID_LEN) != 0)
+			break;
+		if ((j = json_loadb(v.mv_data, v.mv_size, 0, NULL)) != NULL)
+			json_array_append_new(arr, j);
+	}
+	mdb_cursor_close(cur);
+	return arr;
+}
+
+/* Reads and unpacks an inbox entry inside txn. */
+static int
+read_entry(struct agent *a, MDB_txn *txn, const uint8_t id[HV_ID_LEN],
+    struct in_hdr *h, hv_envelope *env)
+{
+	MDB_val v;
+
+	if (store_get(a, txn, DB_INBOX, id, HV_ID_LEN, &v) != HV_OK ||
+	    v.mv_size < IN_HDR_LEN)
+		return -1;
+	in_hdr_get(v.mv_data, h);
+	return hv_envelope_unpack((uint8_t *)v.mv_data + IN_HDR_LEN,
+	    v.mv_size - IN_HDR_LEN, v.mv_size, env, NULL) == HV_OK ? 0 : -1;
+}
+
+static json_t *
+basis_json(const struct hv_basis *b)
+{
+	return json_pack("{s:s, s:s, s:s, s:s, s:s}", "consent", b->consent,
+	    "art6", b->art6, "art9", b->art9, "justification",
+	    b->justification, "decided_by", b->decided_by);
+}
+
+/* The API's message object; do_not_contact_family always comes first. */
+static json_t *
+message_json(struct agent *a, MDB_txn *txn, const struct in_hdr *h,
+    const hv_envelope *env)
+{
+	char hex[HV_ID_HEX_LEN + 1], rhex[HV_ID_HEX_LEN + 1];
+	json_t *j, *to, *p;
+
+	hv_hex(env->id, HV_ID_LEN, hex);
+	if (env->has_reply_to)
+		hv_hex(env->reply_to, HV_ID_LEN, rhex);
+	to = json_array();
+	for (size_t i = 0; i < env->n_recipients; i++)
+		json_array_append_new(to, json_string(env->recipients[i]));
+	j = json_pack("{s:b, s:s, s:s, s:o, s:s, s:s, s:o, s:o, s:o, s:s?, "
+	    "s:o, s:b, s:o, s:b}",
+	    "do_not_contact_family",
+	    (env->flags & HV_FLAG_DO_NOT_CONTACT_FAMILY) != 0,
+	    "id", hex, "sender", env->sender, "to", to, "type", env->type,
+	    "priority", env->priority, "flags", flags_json(env->flags),
+	    "created", json_time(env->created * 1000),
+	    "received_at", json_time(h->received_ms),
+	    "reply_to", env->has_reply_to ? rhex : NULL,
+	    "basis", basis_json(&env->basis),
+	    "acknowledged", (h->flags & IN_ACKED) != 0,
+	    "acks", acks_json(a, txn, env->id),
+	    "escalated", (h->flags & IN_ESCALATED) != 0);
+	if (j == NULL)
+		return NULL;
+	if ((p = open_payload(a, env)) == NULL) {
+		json_object_set_new(j, "error", json_pack("{s:s, s:n, s:s}",
+		    "code", "DECRYPT_FAILED", "field", "message", "The message "
+		    "could not be verified and decrypted with this node's "
+		    "key."));
+		return j;
+	}
+	json_object_set(j, "subject", json_object_get(p, "subject") ?
+	    json_object_get(p, "subject") : json_null());
+	json_object_set(j, "child", json_object_get(p, "child") ?
+	    json_object_get(p, "child") : json_null());
+	json_object_set(j, "body", json_object_get(p, "body") ?
+	    json_object_get(p, "body") : json_null());
+	json_object_set(j, "deadline", json_object_get(p, "deadline") ?
+	    json_object_get(p, "deadline") : json_null());
+	json_decref(p);
+	return j;
+}
+
+json_t *
+inbox_message(struct agent *a, const uint8_t id[HV_ID_LEN])
+{
+	MDB_txn *txn;
+	struct in_hdr h;
+	hv_envelope env;
+	json_t *j = NULL;
+
+	memset(&env, 0, sizeof(env));
+	if (hv_store_begin(a->store, 1, &txn) != HV_OK)
+		return NULL;
+	if (read_entry(a, txn, id, &h, &env) == 0)
+		j = message_json(a, txn, &h, &env);
+	mdb_txn_abort(txn);
+	hv_envelope_clear(&env);
+	return j;
+}
+
+json_t *
+inbox_list(struct agent *a, int unacked, int64_t since_ms, size_t limit)
+{
+	json_t *arr = json_array();
+	MDB_txn *txn;
+	MDB_cursor *cur = NULL;
+	MDB_val k, v;
+	int rc;
+
+	if (arr == NULL || hv_store_begin(a->store, 1, &txn) != HV_OK)
+		return arr;
+	if (mdb_cursor_open(txn, store_db(a, DB_INORDER), &cur) != 0)
+		goto out;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+	    rc == 0 && json_array_size(arr) < limit;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_PREV)) {
+		uint8_t id[HV_ID_LEN];
+		struct in_hdr h;
+		hv_envelope env;
+		json_t *m;
+
+		if (v.mv_size != HV_ID_LEN)
+			continue;
+		memcpy(id, v.mv_data, HV_ID_LEN);
+		memset(&env, 0, sizeof(env));
+		if (read_entry(a, txn, id, &h, &env) != 0) {
+			hv_envelope_clear(&env);
+			continue;
+		}
+		if (h.received_ms < since_ms) {
+			hv_envelope_clear(&env);
+			break;
+		}
+		if (!(unacked && (h.flags & IN_ACKED)) &&
+		    (m = message_json(a, txn, &h, &env)) != NULL)
+			json_array_append_new(arr, m);
+		hv_envelope_clear(&env);
+	}
+	mdb_cursor_close(cur);
+out:
+	mdb_txn_abort(txn);
+	return arr;
+}
+
+json_t *
+inbox_summary(struct agent *a, const uint8_t id[HV_ID_LEN],
+    int with_deadline)
+{
+	MDB_txn *txn;
+	struct in_hdr h;
+	hv_envelope env;
+	char hex[HV_ID_HEX_LEN + 1];
+	json_t *j = NULL;
+
+	memset(&env, 0, sizeof(env));
+	if (hv_store_begin(a->store, 1, &txn) != HV_OK)
+		return NULL;
+	if (read_entry(a, txn, id, &h, &env) != 0)
+		goto out;
+	hv_hex(env.id, HV_ID_LEN, hex);
+	j = json_pack("{s:b, s:s, s:s, s:s, s:s, s:o}",
+	    "do_not_contact_family",
+	    (env.flags & HV_FLAG_DO_NOT_CONTACT_FAMILY) != 0,
+	    "id", hex, "sender", env.sender, "type", env.type,
+	    "priority", env.priority, "flags", flags_json(env.flags));
+	if (j == NULL)
+		goto out;
+	if (with_deadline) {
+		json_t *p = open_payload(a, &env), *dl = NULL;
+
+		if (p != NULL)
+			dl = json_object_get(p, "deadline");
+		json_object_set(j, "deadline", dl ? dl : json_null());
+		json_decref(p);
+	}
+	json_object_set_new(j, "escalated",
+	    json_boolean(h.flags & IN_ESCALATED));
+	json_object_set_new(j, "received_at", json_time(h.received_ms));
+out:
+	mdb_txn_abort(txn);
+	hv_envelope_clear(&env);
+	return j;
+}
+
+size_t
+inbox_unacked(struct agent *a)
+{
+	MDB_txn *txn;
+	size_t n;
+
+	if (hv_store_begin(a->store, 1, &txn) != HV_OK)
+		return 0;
+	n = store_count(a, txn, DB_UNACKED);
+	mdb_txn_abort(txn);
+	return n;
+}
+
+/* ---- people and escalation --------------------------------------------- */
+
+/* Queues HumanAck{id, by, escalated} for the main loop inside txn. */
+static hv_err
+queue_human_ack(struct agent *a, MDB_txn *txn, const uint8_t id[HV_ID_LEN],
+    const char *by, int escalated)
+{
+	uint8_t k[8], v[1 + HV_ID_LEN + HV_DECIDED_BY_MAX];
+	size_t blen = strlen(by);
+	uint64_t seq;
+	hv_err e;
+
+	if (blen > HV_DECIDED_BY_MAX)
+		blen = HV_DECIDED_BY_MAX;
+	if ((e = store_next_seq(a, txn, &seq)) != HV_OK)
+		return e;
+	hv_be64_put(k, seq);
+	v[0] = (uint8_t)escalated;
+	memcpy(v + 1, id, HV_ID_LEN);
+	memcpy(v + 1 + HV_ID_LEN, by, blen);
+	return store_put(a, txn, DB_HACK, k, 8, v, 1 + HV_ID_LEN + blen);
+}
+
+/* Rewrites the flags byte of an inbox entry inside txn. */
+static hv_err
+set_flags(struct agent *a, MDB_txn *txn, const uint8_t id[HV_ID_LEN],
+    uint8_t add, struct in_hdr *h)
+{
+	MDB_val v;
+	uint8_t *val;
+	hv_err e;
+
+	if ((e = store_get(a, txn, DB_INBOX, id, HV_ID_LEN, &v)) != HV_OK)
+		return e;
+	if (v.mv_size < IN_HDR_LEN)
+		return HV_EIO;
+	if ((val = malloc(v.mv_size)) == NULL)
+		return HV_ENOMEM;
+	memcpy(val, v.mv_data, v.mv_size);
+	in_hdr_get(val, h);
+	h->flags |= add;
+	val[0] = h->flags;
+	e = store_put(a, txn, DB_INBOX, id, HV_ID_LEN, val, v.mv_size);
+	free(val);
+	return e;
+}
+
+hv_err
+inbox_ack(struct agent *a, const uint8_t id[HV_ID_LEN], const char *by,
+    const char *note, int64_t *at_ms)
+{
+	MDB_txn *txn = NULL;
+	struct in_hdr h;
+	uint8_t k[HV_ID_LEN + 8], esck[8 + HV_ID_LEN];
+	uint64_t seq;
+	int64_t now = hv_now_ms();
+	char *text = NULL, hex[HV_ID_HEX_LEN + 1];
+	json_t *j;
+	hv_err e;
+
+	if ((e = hv_store_begin(a->store, 0, &txn)) != HV_OK)
+		goto out;
+	if ((e = set_flags(a, txn, id, IN_ACKED, &h)) != HV_OK)
+		goto out;
+	j = json_pack("{s:s, s:s?, s:o}", "by", by, "note", note, "at",
+	    json_time(now));
+	text = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	json_decref(j);
+	if (text == NULL) {
+		e = HV_ENOMEM;
+		goto out;
+	}
+	if ((e = store_next_seq(a, txn, &seq)) != HV_OK)
+		goto out;
+	memcpy(k, id, HV_ID_LEN);
+	hv_be64_put(k + HV_ID_LEN, seq);
+	hv_be64_put(esck, (uint64_t)h.escalate_at_ms);
+	memcpy(esck + 8, id, HV_ID_LEN);
+	if ((e = store_put(a, txn, DB_ACKS, k, sizeof(k), text,
+	    strlen(text))) != HV_OK ||
+	    (e = store_del(a, txn, DB_UNACKED, id, HV_ID_LEN)) != HV_OK ||
+	    (e = store_del(a, txn, DB_ESC, esck, sizeof(esck))) != HV_OK ||
+	    (e = queue_human_ack(a, txn, id, by, 0)) != HV_OK)
+		goto out;
+	e = hv_store_commit(txn);
+	txn = NULL;
+	if (e == HV_OK) {
+		*at_ms = now;
+		hv_hex(id, HV_ID_LEN, hex);
+		hv_log_info("message %s acknowledged", hex);
+		agent_wake(a);
+	}
+out:
+	if (txn != NULL)
+		mdb_txn_abort(txn);
+	free(text);
+	return e;
+}
+
+/*
+ * Marks due IMMEDIATE messages escalated (committed with the HumanAck to
+ * send), then raises each again on the SSE bus and through the alert hook.
+ * Returns milliseconds until the next one is due (at most 1000).
+ */
+int64_t
+inbox_escalate_due(struct agent *a)
+{
+	uint8_t ids[64][HV_ID_LEN];
+	size_t n = 0;
+	int64_t now = hv_now_ms(), next = 1000, first_due;
+	MDB_txn *txn = NULL;
+	MDB_cursor *cur = NULL;
+	MDB_val k, v;
+	int rc;
+
+	/* Peek in a read transaction: most turns have nothing due. */
+	if (hv_store_begin(a->store, 1, &txn) != HV_OK)
+		return next;
+	if (mdb_cursor_open(txn, store_db(a, DB_ESC), &cur) != 0)
+		goto fail;
+	rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+	first_due = rc == 0 && k.mv_size == 8 + HV_ID_LEN ?
+	    (int64_t)hv_be64_get(k.mv_data) : -1;
+	mdb_cursor_close(cur);
+	cur = NULL;
+	mdb_txn_abort(txn);
+	txn = NULL;
+	if (first_due < 0)
+		return next;
+	if (first_due > now)
+		return first_due - now < next ? first_due - now : next;
+
+	if (hv_store_begin(a->store, 0, &txn) != HV_OK)
+		return 1000;
+	if (mdb_cursor_open(txn, store_db(a, DB_ESC), &cur) != 0)
+		goto fail;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && n < 64;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		struct in_hdr h;
+		int64_t due;
+
+		if (k.mv_size != 8 + HV_ID_LEN)
+			continue;
+		due = (int64_t)hv_be64_get(k.mv_data);
+		if (due > now) {
+			next = due - now < next ? due - now : next;
+			break;
+		}
+		memcpy(ids[n], (uint8_t *)k.mv_data + 8, HV_ID_LEN);
+		if (mdb_cursor_del(cur, 0) != 0 ||
+		    set_flags(a, txn, ids[n], IN_ESCALATED, &h) != HV_OK ||
+		    queue_human_ack(a, txn, ids[n], "", 1) != HV_OK)
+			goto fail;
+		n++;
+	}
+	mdb_cursor_close(cur);
+	cur = NULL;
+	if (n == 0) {
+		mdb_txn_abort(txn);
+		return next;
+	}
+	if (hv_store_commit(txn) != HV_OK) {
+		hv_log_warnx("cannot commit escalations; retrying");
+		return 1000;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char hex[HV_ID_HEX_LEN + 1];
+		json_t *s;
+
+		hv_hex(ids[i], HV_ID_LEN, hex);
+		hv_log_info("message %s escalated: not acknowledged within "
+		    "%llu s", hex, (unsigned long long)a->cfg.escalate_after);
+		if ((s = inbox_summary(a, ids[i], 0)) != NULL) {
+			json_object_set_new(s, "escalated_at", json_time(now));
+			bus_publish(&a->bus, "escalation", s);
+			json_decref(s);
+		}
+		if ((s = inbox_summary(a, ids[i], 1)) != NULL) {
+			hook_run(a, s);
+			json_decref(s);
+		}
+	}
+	agent_wake(a);
+	return n == 64 ? 0 : next;
+fail:
+	if (cur != NULL)
+		mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	return 1000;
+}

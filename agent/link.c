@@ -1,0 +1,496 @@
+/*
+ * The link to the broker and the main loop (docs/PROTOCOL.md).
+ *
+ * One CURVE DEALER, watched through a socket monitor: after every
+ * successful handshake the agent says Hello and sends its whole outbox of
+ * entries without a verdict again; while connected it sends new entries as
+ * the HTTP threads commit them (they wake this loop through an eventfd),
+ * repeats Hello every 10 s and resends every 30 s. Deliveries are stored
+ * and committed before they are acknowledged; receipts are checked against
+ * the broker's key before they are recorded.
+ *
+ * Only the main thread touches ZeroMQ.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <zmq.h>
+
+#include "agent.h"
+#include "hv_log.h"
+#include "hv_notify.h"
+#include "hv_receipt.h"
+#include "hv_util.h"
+#include "hv_wire.h"
+
+#define MONITOR_EP "inproc://haven-agent-monitor"
+#define SEND_BURST 256
+
+void
+agent_wake(struct agent *a)
+{
+	uint64_t one = 1;
+
+	if (write(a->wakefd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		hv_log_warn("eventfd");
+}
+
+/* Packs and sends one frame without blocking; 0, or -1 (not sent). */
+static int
+send_frame(struct agent *a, const Haven__Frame *f)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (hv_frame_pack(f, &buf, &len) != HV_OK)
+		return -1;
+	rc = zmq_send(a->dealer, buf, len, ZMQ_DONTWAIT);
+	free(buf);
+	return rc < 0 ? -1 : 0;
+}
+
+static void
+send_hello(struct agent *a)
+{
+	Haven__Frame f = HAVEN__FRAME__INIT;
+	Haven__Hello h = HAVEN__HELLO__INIT;
+
+	h.node = a->cfg.id;
+	h.directory_version = hv_directory_version(a->dir);
+	h.software = AGENT_SOFTWARE;
+	h.window = AGENT_WINDOW;
+	f.kind_case = HAVEN__FRAME__KIND_HELLO;
+	f.hello = &h;
+	send_frame(a, &f);
+}
+
+static void
+send_ack(struct agent *a, const uint8_t *id, size_t idlen, uint64_t rseq)
+{
+	Haven__Frame f = HAVEN__FRAME__INIT;
+	Haven__Ack ack = HAVEN__ACK__INIT;
+
+	ack.id.data = (uint8_t *)id;
+	ack.id.len = idlen;
+	ack.receipt_seq = rseq;
+	f.kind_case = HAVEN__FRAME__KIND_ACK;
+	f.ack = &ack;
+	send_frame(a, &f);
+}
+
+/* Sends outbox entries without a verdict whose seq is past the cursor. */
+static void
+send_pending(struct agent *a)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur = NULL;
+	MDB_val k, v, ev;
+	uint8_t key[8];
+	int rc, n = 0;
+
+	if (hv_store_begin(a->store, 1, &txn) != HV_OK)
+		return;
+	if (mdb_cursor_open(txn, store_db(a, DB_PENDING), &cur) != 0)
+		goto out;
+	hv_be64_put(key, a->send_cursor + 1);
+	k.mv_size = 8;
+	k.mv_data = key;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	    rc == 0 && n < SEND_BURST;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT), n++) {
+		Haven__Frame f = HAVEN__FRAME__INIT;
+		Haven__Submit s = HAVEN__SUBMIT__INIT;
+
+		if (k.mv_size != 8 || v.mv_size != HV_ID_LEN)
+			continue;
+		if (store_get(a, txn, DB_OUTBOX, v.mv_data, HV_ID_LEN, &ev) !=
+		    HV_OK || ev.mv_size <= OB_HDR_LEN) {
+			a->send_cursor = hv_be64_get(k.mv_data);
+			continue;
+		}
+		s.sender = a->cfg.id;
+		s.envelope.data = (uint8_t *)ev.mv_data + OB_HDR_LEN;
+		s.envelope.len = ev.mv_size - OB_HDR_LEN;
+		f.kind_case = HAVEN__FRAME__KIND_SUBMIT;
+		f.submit = &s;
+		if (send_frame(a, &f) != 0)
+			break;	/* high-water mark or gone: try again later */
+		a->send_cursor = hv_be64_get(k.mv_data);
+	}
+	mdb_cursor_close(cur);
+out:
+	mdb_txn_abort(txn);
+	if (n == SEND_BURST)
+		agent_wake(a);	/* more to send on the next turn */
+}
+
+/* Sends queued HumanAcks and drops each one that was sent. */
+static void
+send_human_acks(struct agent *a)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur = NULL;
+	MDB_val k, v;
+	int rc, sent = 0;
+
+	/* A read first: the write lock is taken only with work to do. */
+	if (hv_store_begin(a->store, 1, &txn) != HV_OK)
+		return;
+	rc = (int)store_count(a, txn, DB_HACK);
+	mdb_txn_abort(txn);
+	if (rc == 0 || hv_store_begin(a->store, 0, &txn) != HV_OK)
+		return;
+	if (mdb_cursor_open(txn, store_db(a, DB_HACK), &cur) != 0) {
+		mdb_txn_abort(txn);
+		return;
+	}
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		Haven__Frame f = HAVEN__FRAME__INIT;
+		Haven__HumanAck h = HAVEN__HUMAN_ACK__INIT;
+		char by[HV_DECIDED_BY_MAX + 1];
+		const uint8_t *p = v.mv_data;
+
+		if (v.mv_size >= 1 + HV_ID_LEN &&
+		    v.mv_size <= 1 + HV_ID_LEN + HV_DECIDED_BY_MAX) {
+			memcpy(by, p + 1 + HV_ID_LEN,
+			    v.mv_size - 1 - HV_ID_LEN);
+			by[v.mv_size - 1 - HV_ID_LEN] = '\0';
+			h.id.data = (uint8_t *)p + 1;
+			h.id.len = HV_ID_LEN;
+			h.by = by;
+			h.escalated = p[0] != 0;
+			f.kind_case = HAVEN__FRAME__KIND_HUMAN_ACK;
+			f.human_ack = &h;
+			if (send_frame(a, &f) != 0)
+				break;
+		}
+		if (mdb_cursor_del(cur, 0) != 0)
+			break;
+		sent++;
+	}
+	mdb_cursor_close(cur);
+	if (sent == 0 || hv_store_commit(txn) != HV_OK) {
+		if (sent == 0)
+			mdb_txn_abort(txn);
+		hv_log_debug("human acks: %d sent", sent);
+	}
+}
+
+/* ---- inbound frames ---------------------------------------------------- */
+
+static void
+on_deliver(struct agent *a, const Haven__Deliver *dl)
+{
+	uint8_t id[HV_ID_LEN];
+	char hex[HV_ID_HEX_LEN + 1];
+	int dup = 0;
+	json_t *s;
+	hv_err e;
+
+	e = inbox_store(a, dl->envelope.data, dl->envelope.len, id, &dup);
+	if (e != HV_OK) {
+		/* Not acknowledged: the broker keeps it and tries again. */
+		hv_log_warnx("delivery refused: %s", hv_errname(e));
+		return;
+	}
+	send_ack(a, id, HV_ID_LEN, 0);
+	hv_hex(id, HV_ID_LEN, hex);
+	if (dup) {
+		hv_log_debug("message %s delivered again; acknowledged", hex);
+		return;
+	}
+	hv_log_info("received message %s", hex);
+	if ((s = inbox_summary(a, id, 0)) != NULL) {
+		bus_publish(&a->bus, "message", s);
+		json_decref(s);
+	}
+	if (a->cfg.alert_command != NULL &&
+	    (s = inbox_summary(a, id, 1)) != NULL) {
+		hook_run(a, s);
+		json_decref(s);
+	}
+}
+
+static void
+on_receipt(struct agent *a, const Haven__Receipt *r)
+{
+	int rc;
+
+	if (hv_receipt_verify(r, a->broker_sign) != HV_OK) {
+		hv_log_warnx("dropping a receipt whose signature does not "
+		    "verify with the broker's key");
+		return;
+	}
+	rc = outbox_receipt(a, r);
+	if (rc < 0)
+		return;
+	if (rc == 1)
+		a->send_cursor = 0;
+	if (r->receipt_seq != 0)
+		send_ack(a, r->id.data, r->id.len, r->receipt_seq);
+}
+
+static void
+on_frame(struct agent *a, const uint8_t *buf, size_t len)
+{
+	struct hv_errdetail d;
+	Haven__Frame *f = NULL;
+
+	hv_errclear(&d);
+	if (hv_frame_unpack(buf, len, hv_wire_frame_max(
+	    a->cfg.max_message_bytes), &f, &d) != HV_OK) {
+		hv_log_warnx("undecodable frame from the broker: %s",
+		    d.message);
+		return;
+	}
+	switch (f->kind_case) {
+	case HAVEN__FRAME__KIND_DELIVER:
+		on_deliver(a, f->deliver);
+		break;
+	case HAVEN__FRAME__KIND_RECEIPT:
+		on_receipt(a, f->receipt);
+		break;
+	case HAVEN__FRAME__KIND_ERROR:
+		hv_log_warnx("broker error %s: %s", f->error->code,
+		    f->error->message);
+		break;
+	default:
+		hv_log_debug("ignoring frame kind %d", (int)f->kind_case);
+		break;
+	}
+	hv_frame_free(&f);
+}
+
+static void
+drain_dealer(struct agent *a)
+{
+	for (int i = 0; i < 512; i++) {
+		zmq_msg_t m;
+
+		zmq_msg_init(&m);
+		if (zmq_msg_recv(&m, a->dealer, ZMQ_DONTWAIT) < 0) {
+			zmq_msg_close(&m);
+			return;
+		}
+		on_frame(a, zmq_msg_data(&m), zmq_msg_size(&m));
+		zmq_msg_close(&m);
+	}
+}
+
+static void
+drain_monitor(struct agent *a)
+{
+	for (;;) {
+		zmq_msg_t m;
+		uint16_t ev;
+		int more;
+
+		zmq_msg_init(&m);
+		if (zmq_msg_recv(&m, a->monitor, ZMQ_DONTWAIT) < 0) {
+			zmq_msg_close(&m);
+			return;
+		}
+		if (zmq_msg_size(&m) < 6) {
+			zmq_msg_close(&m);
+			continue;
+		}
+		memcpy(&ev, zmq_msg_data(&m), sizeof(ev));
+		more = zmq_msg_more(&m);
+		zmq_msg_close(&m);
+		while (more) {	/* the endpoint frame */
+			zmq_msg_init(&m);
+			if (zmq_msg_recv(&m, a->monitor, 0) < 0)
+				more = 0;
+			else
+				more = zmq_msg_more(&m);
+			zmq_msg_close(&m);
+		}
+		if (ev == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+			hv_log_info("connected to the broker");
+			atomic_store(&a->connected, 1);
+			send_hello(a);
+			a->next_hello_ms = hv_mono_ms() + AGENT_HELLO_MS;
+			a->next_resend_ms = hv_mono_ms() + AGENT_RESEND_MS;
+			a->send_cursor = 0;	/* a new session: resend all */
+		} else if (ev == ZMQ_EVENT_DISCONNECTED) {
+			if (atomic_exchange(&a->connected, 0))
+				hv_log_info("disconnected from the broker");
+		} else if (ev == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH ||
+		    ev == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ||
+		    ev == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) {
+			hv_log_warnx("the broker refused the handshake (is "
+			    "this node revoked, or the broker's key "
+			    "different?)");
+		}
+	}
+}
+
+/* ---- signals ----------------------------------------------------------- */
+
+static void
+on_signals(struct agent *a)
+{
+	struct signalfd_siginfo si;
+
+	while (read(a->sigfd, &si, sizeof(si)) == sizeof(si)) {
+		struct hv_errdetail d;
+
+		switch (si.ssi_signo) {
+		case SIGTERM:
+		case SIGINT:
+			atomic_store(&a->stopping, 1);
+			break;
+		case SIGHUP:
+			hv_notify_reloading();
+			hv_errclear(&d);
+			if (agent_directory_load(a, &d) != HV_OK)
+				hv_log_warnx("directory reload refused, keeping "
+				    "version %llu: %s", (unsigned long long)
+				    hv_directory_version(a->dir),
+				    hv_errmsg(HV_EBADDIRECTORY, &d));
+			hv_notify_ready(a->listen_addr);
+			break;
+		case SIGCHLD:
+			hook_tick(a);
+			break;
+		}
+	}
+}
+
+/* ---- start, loop, stop ------------------------------------------------- */
+
+hv_err
+link_start(struct agent *a, struct hv_errdetail *d)
+{
+	int one = 1, hb = 2000, hbt = 6000, hwm = 10000, linger = 0;
+	int rivl = 100, rmax = 2000;
+	int64_t maxmsg = (int64_t)hv_wire_frame_max(a->cfg.max_message_bytes);
+
+	if ((a->zctx = zmq_ctx_new()) == NULL ||
+	    (a->dealer = zmq_socket(a->zctx, ZMQ_DEALER)) == NULL)
+		return hv_errset(d, HV_ESYS, NULL, "cannot create the ZeroMQ "
+		    "socket: %s", zmq_strerror(errno));
+	if (zmq_setsockopt(a->dealer, ZMQ_CURVE_SERVERKEY, a->broker_curve,
+	    HV_CURVE_KEY_LEN) != 0 ||
+	    zmq_setsockopt(a->dealer, ZMQ_CURVE_PUBLICKEY, a->keys->pub.curve,
+	    HV_CURVE_KEY_LEN) != 0 ||
+	    zmq_setsockopt(a->dealer, ZMQ_CURVE_SECRETKEY,
+	    a->keys->curve_secret, HV_CURVE_KEY_LEN) != 0 ||
+	    zmq_setsockopt(a->dealer, ZMQ_IMMEDIATE, &one, sizeof(one)) != 0 ||
+	    zmq_setsockopt(a->dealer, ZMQ_HEARTBEAT_IVL, &hb, sizeof(hb)) !=
+	    0 ||
+	    zmq_setsockopt(a->dealer, ZMQ_HEARTBEAT_TIMEOUT, &hbt,
+	    sizeof(hbt)) != 0 ||
+	    zmq_setsockopt(a->dealer, ZMQ_HEARTBEAT_TTL, &hbt, sizeof(hbt)) !=
+	    0 ||
+	    zmq_setsockopt(a->dealer, ZMQ_MAXMSGSIZE, &maxmsg,
+	    sizeof(maxmsg)) != 0 ||
+	    zmq_setsockopt(a->dealer, ZMQ_SNDHWM, &hwm, sizeof(hwm)) != 0 ||
+	    zmq_setsockopt(a->dealer, ZMQ_RCVHWM, &hwm, sizeof(hwm)) != 0 ||
+	    zmq_setsockopt(a->dealer, ZMQ_LINGER, &linger, sizeof(linger)) !=
+	    0 ||
+	    zmq_setsockopt(a->dealer, ZMQ_RECONNECT_IVL, &rivl,
+	    sizeof(rivl)) != 0 ||
+	    zmq_setsockopt(a->dealer, ZMQ_RECONNECT_IVL_MAX, &rmax,
+	    sizeof(rmax)) != 0)
+		return hv_errset(d, HV_ESYS, NULL, "cannot configure the "
+		    "ZeroMQ socket: %s", zmq_strerror(errno));
+	if (zmq_socket_monitor(a->dealer, MONITOR_EP,
+	    ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED |
+	    ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+	    ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+	    ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) != 0 ||
+	    (a->monitor = zmq_socket(a->zctx, ZMQ_PAIR)) == NULL ||
+	    zmq_setsockopt(a->monitor, ZMQ_LINGER, &linger, sizeof(linger)) !=
+	    0 ||
+	    zmq_connect(a->monitor, MONITOR_EP) != 0)
+		return hv_errset(d, HV_ESYS, NULL, "cannot monitor the ZeroMQ "
+		    "socket: %s", zmq_strerror(errno));
+	if (zmq_connect(a->dealer, a->cfg.broker) != 0)
+		return hv_errset(d, HV_EBADCONFIG, "broker", "cannot connect "
+		    "to %s: %s", a->cfg.broker, zmq_strerror(errno));
+	a->next_resend_ms = hv_mono_ms() + AGENT_RESEND_MS;
+	return HV_OK;
+}
+
+void
+link_run(struct agent *a)
+{
+	int64_t esc_at = 0;
+
+	while (!atomic_load(&a->stopping)) {
+		zmq_pollitem_t it[4] = {
+			{ a->dealer, 0, ZMQ_POLLIN, 0 },
+			{ a->monitor, 0, ZMQ_POLLIN, 0 },
+			{ NULL, a->sigfd, ZMQ_POLLIN, 0 },
+			{ NULL, a->wakefd, ZMQ_POLLIN, 0 },
+		};
+		int64_t now = hv_mono_ms(), timeout = esc_at - now;
+
+		if (timeout > 1000)
+			timeout = 1000;
+		if (timeout < 0)
+			timeout = 0;
+		if (hook_busy(a) && timeout > 200)
+			timeout = 200;
+		if (zmq_poll(it, 4, (long)timeout) < 0 && errno != EINTR) {
+			hv_log_warn("zmq_poll");
+			continue;
+		}
+		if (it[2].revents & ZMQ_POLLIN)
+			on_signals(a);
+		if (it[3].revents & ZMQ_POLLIN) {
+			uint64_t n;
+
+			if (read(a->wakefd, &n, sizeof(n)) < 0 &&
+			    errno != EAGAIN)
+				hv_log_warn("eventfd");
+		}
+		if (it[1].revents & ZMQ_POLLIN)
+			drain_monitor(a);
+		if (it[0].revents & ZMQ_POLLIN)
+			drain_dealer(a);
+
+		now = hv_mono_ms();
+		if (atomic_load(&a->connected)) {
+			if (now >= a->next_hello_ms) {
+				send_hello(a);
+				a->next_hello_ms = now + AGENT_HELLO_MS;
+			}
+			if (now >= a->next_resend_ms) {
+				a->send_cursor = 0;
+				a->next_resend_ms = now + AGENT_RESEND_MS;
+			}
+			send_pending(a);
+			send_human_acks(a);
+		}
+		if (now >= esc_at)
+			esc_at = now + inbox_escalate_due(a);
+		if (hook_busy(a))
+			hook_tick(a);
+	}
+}
+
+void
+link_stop(struct agent *a)
+{
+	if (a->monitor != NULL) {
+		zmq_socket_monitor(a->dealer, NULL, 0);
+		zmq_close(a->monitor);
+		a->monitor = NULL;
+	}
+	if (a->dealer != NULL) {
+		zmq_close(a->dealer);
+		a->dealer = NULL;
+	}
+	if (a->zctx != NULL) {
+		zmq_ctx_term(a->zctx);
+		a->zctx = NULL;
+	}
+}

@@ -1,0 +1,393 @@
+/*
+ * haven-agent: one agency's daemon (SPEC §7, §10).
+ *
+ * main() reads as a checklist: configuration, keys and token, store,
+ * directory, signals, the local API, the broker link, the ready file, the
+ * loop. Any failure before the loop is one sentence on stderr and exit 1.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "agent.h"
+#include "hv_config.h"
+#include "hv_log.h"
+#include "hv_notify.h"
+#include "hv_util.h"
+
+#define CFG(field) offsetof(struct agent_config, field)
+
+static const struct hv_cfg_key agent_keys[] = {
+	{ "id", HV_CFG_NODE, CFG(id), 1, NULL, 0, 0 },
+	{ "key", HV_CFG_PATH, CFG(key), 1, NULL, 0, 0 },
+	{ "key_passphrase_file", HV_CFG_PATH, CFG(key_passphrase_file), 0,
+	    NULL, 0, 0 },
+	{ "root_pub", HV_CFG_PATH, CFG(root_pub), 1, NULL, 0, 0 },
+	{ "directory", HV_CFG_PATH, CFG(directory), 1, NULL, 0, 0 },
+	{ "broker", HV_CFG_ZMQ_ENDPOINT, CFG(broker), 1, NULL, 0, 0 },
+	{ "data_dir", HV_CFG_PATH, CFG(data_dir), 1, NULL, 0, 0 },
+	{ "listen", HV_CFG_LISTEN, CFG(listen), 1, NULL, 0, 0 },
+	{ "token_file", HV_CFG_PATH, CFG(token_file), 1, NULL, 0, 0 },
+	{ "subject_key", HV_CFG_PATH, CFG(subject_key), 1, NULL, 0, 0 },
+	{ "alert_command", HV_CFG_STRING, CFG(alert_command), 0, NULL, 0, 0 },
+	{ "escalate_after", HV_CFG_U64, CFG(escalate_after), 0, "900", 1,
+	    30 * 86400 },
+	{ "max_message_bytes", HV_CFG_U64, CFG(max_message_bytes), 0,
+	    "1048576", 1024, 64 * 1024 * 1024 },
+	{ "map_size", HV_CFG_U64, CFG(map_size), 0, "4294967296",
+	    16 * 1024 * 1024, (uint64_t)1 << 40 },
+	{ NULL, 0, 0, 0, NULL, 0, 0 },
+};
+
+static const char usage_text[] =
+"usage: haven-agent --config FILE [--ready-file FILE] [--check-config]\n"
+"                   [--foreground] [-v]\n";
+
+static const char help_text[] =
+"NAME\n"
+"     haven-agent - an agency's Haven daemon: outbox, inbox and local API\n"
+"\n"
+"SYNOPSIS\n"
+"     haven-agent --config FILE [--ready-file FILE] [--check-config]\n"
+"                 [--foreground] [-v]\n"
+"\n"
+"DESCRIPTION\n"
+"     haven-agent is run by each agency of a safeguarding partnership (a\n"
+"     police force, a health trust, a school, children's social care). It\n"
+"     keeps an outbox and an inbox on disk, holds a CURVE-secured\n"
+"     connection to the partnership's broker, and serves an HTTP/JSON API\n"
+"     on 127.0.0.1 for the agency's own systems and the haven command.\n"
+"\n"
+"     Messages submitted to the API are checked against the partnership's\n"
+"     information-sharing agreement and lawful-basis rules, encrypted to\n"
+"     each recipient, signed, and committed to the outbox before the API\n"
+"     answers 202; they are sent whenever the broker is reachable.\n"
+"     Received messages are verified against the sender's key from the\n"
+"     directory and stored encrypted; they are decrypted only when read.\n"
+"     The API is described in docs/API.md.\n"
+"\n"
+"     The agent never forks and never logs payloads or child details.\n"
+"\n"
+"OPTIONS\n"
+"     --config FILE      The configuration file (INI, section [agent]).\n"
+"     --ready-file FILE  Once serving, write {\"pid\": N, \"listen\":\n"
+"                        \"127.0.0.1:PORT\"} to FILE, naming the port\n"
+"                        actually bound (listen port 0 picks one).\n"
+"     --check-config     Load the configuration, keys, token and\n"
+"                        directory, report any error, and exit.\n"
+"     --foreground       Log to standard error; without it the agent logs\n"
+"                        to syslog. It never forks either way.\n"
+"     -v                 Log debug lines too.\n"
+"     -h, --help         Show this page.\n"
+"\n"
+"CONFIGURATION\n"
+"     Relative paths are relative to the configuration file's folder. An\n"
+"     unknown key or a bad value stops start-up with the file and line.\n"
+"\n"
+"     id = NODE                 This agency's node id, e.g. police.avon.\n"
+"     key = FILE                Its secret key file (mode 0600).\n"
+"     key_passphrase_file = F   Passphrase for a protected key (optional).\n"
+"     root_pub = FILE           The partnership root's public key.\n"
+"     directory = FILE          The signed directory (reloaded on SIGHUP).\n"
+"     broker = tcp://HOST:PORT  The broker's endpoint.\n"
+"     data_dir = DIR            Outbox and inbox (created, mode 0700).\n"
+"     listen = 127.0.0.1:PORT   The local API's address (loopback only).\n"
+"     token_file = FILE         The API's bearer token (mode 0600).\n"
+"     subject_key = FILE        The partnership subject key (mode 0600).\n"
+"     alert_command = COMMAND   Run by /bin/sh for each received message\n"
+"                               and escalation, with a JSON summary on\n"
+"                               standard input (no child details); killed\n"
+"                               after 10 seconds (optional).\n"
+"     escalate_after = SECONDS  Escalate an IMMEDIATE message nobody\n"
+"                               acknowledged (default 900).\n"
+"     max_message_bytes = N     Largest payload accepted (default 1048576).\n"
+"     map_size = BYTES          Largest size of the store (default 4 GiB).\n"
+"\n"
+"SIGNALS\n"
+"     SIGHUP             Reload the directory; an invalid, wrongly signed\n"
+"                        or older one is refused and the old one kept.\n"
+"     SIGTERM, SIGINT    Finish in-flight requests, close the store, exit 0.\n"
+"\n"
+"EXIT STATUS\n"
+"     0 after SIGTERM or SIGINT or a good --check-config; 1 when the agent\n"
+"     cannot start (the reason is one sentence on standard error); 2 for\n"
+"     a usage error.\n"
+"\n"
+"SEE ALSO\n"
+"     haven(1), haven-broker(8), docs/API.md, docs/PROTOCOL.md\n";
+
+static void
+die(hv_err e, const struct hv_errdetail *d)
+{
+	hv_fatalx("%s", hv_errmsg(e, d));
+}
+
+static int
+parse_args(struct agent *a, int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *s = argv[i];
+
+		if (strcmp(s, "--help") == 0 || strcmp(s, "-h") == 0) {
+			fputs(help_text, stdout);
+			exit(0);
+		} else if (strcmp(s, "--config") == 0 && i + 1 < argc)
+			a->config_path = argv[++i];
+		else if (strcmp(s, "--ready-file") == 0 && i + 1 < argc)
+			a->ready_file = argv[++i];
+		else if (strcmp(s, "--check-config") == 0)
+			a->check_only = 1;
+		else if (strcmp(s, "--foreground") == 0)
+			a->foreground = 1;
+		else if (strcmp(s, "-v") == 0)
+			hv_log_verbosity(2);
+		else {
+			fprintf(stderr, "haven-agent: unknown or incomplete "
+			    "option '%s'.\n%sTry 'haven-agent --help'.\n", s,
+			    usage_text);
+			return -1;
+		}
+	}
+	if (a->config_path == NULL) {
+		fprintf(stderr, "haven-agent: --config FILE is required.\n%s"
+		    "Try 'haven-agent --help'.\n", usage_text);
+		return -1;
+	}
+	return 0;
+}
+
+/* Refuses a listen address that is not on the loopback interface. */
+static void
+config_load(struct agent *a)
+{
+	struct hv_errdetail d;
+	char host[64];
+	const char *colon;
+	struct in_addr in;
+	hv_err e;
+
+	hv_errclear(&d);
+	if ((e = hv_config_load(a->config_path, "agent", agent_keys, &a->cfg,
+	    &d)) != HV_OK)
+		die(e, &d);
+	colon = strrchr(a->cfg.listen, ':');
+	snprintf(host, sizeof(host), "%.*s", (int)(colon - a->cfg.listen),
+	    a->cfg.listen);
+	if (inet_pton(AF_INET, host, &in) != 1 ||
+	    (ntohl(in.s_addr) >> 24) != 127)
+		hv_fatalx("%s: listen = %s is not a loopback address; the "
+		    "local API serves 127.0.0.1 only.", a->config_path,
+		    a->cfg.listen);
+}
+
+/* Loads the node's keys, the bearer token and the subject key. */
+static void
+keys_load(struct agent *a)
+{
+	struct hv_errdetail d;
+	char *pass = NULL, *token = NULL;
+	size_t len = 0;
+	hv_err e;
+
+	hv_errclear(&d);
+	if (a->cfg.key_passphrase_file != NULL &&
+	    (e = hv_passphrase_read(a->cfg.key_passphrase_file, &pass, &d)) !=
+	    HV_OK)
+		die(e, &d);
+	e = hv_keys_load(a->cfg.key, pass, &a->keys, &d);
+	hv_secret_free(pass);
+	if (e != HV_OK)
+		die(e, &d);
+	if ((e = hv_secret_file_read(a->cfg.token_file, 4096, &token, &len,
+	    &d)) != HV_OK)
+		die(e, &d);
+	while (len > 0 && (token[len - 1] == '\n' || token[len - 1] == '\r' ||
+	    token[len - 1] == ' ' || token[len - 1] == '\t'))
+		token[--len] = '\0';
+	if (len < 16) {
+		hv_secret_free(token);
+		hv_fatalx("%s: the bearer token must be at least 16 "
+		    "characters.", a->cfg.token_file);
+	}
+	crypto_generichash(a->token_hash, sizeof(a->token_hash),
+	    (const uint8_t *)token, len, NULL, 0);
+	hv_secret_free(token);
+	if ((e = hv_subject_key_load(a->cfg.subject_key, &a->subject_key,
+	    &d)) != HV_OK)
+		die(e, &d);
+}
+
+hv_err
+agent_directory_load(struct agent *a, struct hv_errdetail *d)
+{
+	struct hv_pubkeys root;
+	hv_directory *next = NULL;
+	const struct hv_node *me;
+	hv_err e;
+
+	if ((e = hv_pubkeys_load(a->cfg.root_pub, &root, d)) != HV_OK)
+		return e;
+	if ((e = hv_directory_load_file(a->cfg.directory, root.sign, &next,
+	    d)) != HV_OK)
+		return e;
+	pthread_rwlock_wrlock(&a->dir_lock);
+	if ((e = hv_directory_check_newer(a->dir, next, d)) != HV_OK) {
+		pthread_rwlock_unlock(&a->dir_lock);
+		hv_directory_destroy(&next);
+		return e;
+	}
+	if (hv_directory_broker(next) == NULL) {
+		pthread_rwlock_unlock(&a->dir_lock);
+		hv_directory_destroy(&next);
+		return hv_errset(d, HV_EBADDIRECTORY, "broker", "%s names no "
+		    "broker.", a->cfg.directory);
+	}
+	me = hv_directory_node(next, a->cfg.id);
+	if (me == NULL || !me->has_keys) {
+		pthread_rwlock_unlock(&a->dir_lock);
+		hv_directory_destroy(&next);
+		return hv_errset(d, HV_EBADDIRECTORY, "id", "%s does not "
+		    "list this agent's node %s.", a->cfg.directory, a->cfg.id);
+	}
+	if (memcmp(me->keys.sign, a->keys->pub.sign, HV_SIGN_PUBLIC_LEN) != 0)
+		hv_log_warnx("directory: the signing key of %s differs from "
+		    "%s", a->cfg.id, a->cfg.key);
+	if (me->revoked)
+		hv_log_warnx("directory: this node %s is revoked", a->cfg.id);
+	memcpy(a->broker_sign, hv_directory_broker(next)->keys.sign,
+	    HV_SIGN_PUBLIC_LEN);
+	memcpy(a->broker_curve, hv_directory_broker(next)->keys.curve,
+	    HV_CURVE_KEY_LEN);
+	hv_directory_destroy(&a->dir);
+	a->dir = next;
+	pthread_rwlock_unlock(&a->dir_lock);
+	hv_log_info("directory version %llu loaded",
+	    (unsigned long long)hv_directory_version(next));
+	return HV_OK;
+}
+
+/*
+ * Blocks the daemon's signals in this thread before any other thread
+ * exists, so that every thread inherits the mask and signals arrive only
+ * through the signalfd polled by the main loop.
+ */
+static void
+signals_block(struct agent *a)
+{
+	sigset_t set;
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGCHLD);
+	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
+		hv_fatal("cannot block signals");
+	if ((a->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
+		hv_fatal("signalfd");
+	if ((a->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
+		hv_fatal("eventfd");
+}
+
+static void
+ready_file_write(struct agent *a)
+{
+	char *text;
+
+	hv_notify_ready(a->listen_addr);
+	if (a->ready_file == NULL)
+		return;
+	if (asprintf(&text, "{\"pid\": %d, \"listen\": \"%s\"}\n",
+	    (int)getpid(), a->listen_addr) < 0)
+		hv_fatalx("out of memory");
+	if (hv_write_file_atomic(a->ready_file, text, strlen(text), 0644) != 0)
+		hv_fatal("cannot write ready file %s", a->ready_file);
+	free(text);
+}
+
+/* Frees what main set up; accepts a partly started agent. */
+static void
+agent_free(struct agent *a)
+{
+	bus_destroy(&a->bus);
+	hv_directory_destroy(&a->dir);
+	hv_keys_destroy(&a->keys);
+	hv_secret_free(a->subject_key);
+	a->subject_key = NULL;
+	hv_config_free(agent_keys, &a->cfg);
+	if (a->sigfd >= 0)
+		close(a->sigfd);
+	if (a->wakefd >= 0)
+		close(a->wakefd);
+	a->sigfd = a->wakefd = -1;
+	pthread_rwlock_destroy(&a->dir_lock);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct agent a;
+	struct hv_errdetail d;
+	hv_err e;
+
+	memset(&a, 0, sizeof(a));
+	a.sigfd = a.wakefd = a.listen_fd = -1;
+	hv_errclear(&d);
+	if (parse_args(&a, argc, argv) != 0)
+		return 2;
+	/* Start-up errors always reach stderr; syslog only once serving. */
+	hv_log_init("haven-agent", 0);
+	if (sodium_init() < 0)
+		hv_fatalx("libsodium failed to initialise");
+	pthread_rwlock_init(&a.dir_lock, NULL);
+	bus_init(&a.bus);
+
+	config_load(&a);		/* one sentence and exit 1 on error */
+	keys_load(&a);			/* refuses secret files others can read */
+	if ((e = agent_directory_load(&a, &d)) != HV_OK)
+		die(e, &d);
+	if (a.check_only) {
+		printf("%s: configuration is valid (node %s, directory "
+		    "version %llu)\n", a.config_path, a.cfg.id,
+		    (unsigned long long)hv_directory_version(a.dir));
+		fflush(stdout);
+		agent_free(&a);
+		return 0;
+	}
+	signals_block(&a);		/* before any thread starts */
+	if ((e = store_open(&a, &d)) != HV_OK)
+		die(e, &d);
+	if ((e = api_start(&a, &d)) != HV_OK)
+		die(e, &d);
+	if ((e = link_start(&a, &d)) != HV_OK)
+		die(e, &d);
+	ready_file_write(&a);
+	if (!a.foreground)
+		hv_log_init("haven-agent", 1);
+	hv_log_info("%s serving on %s, broker %s", a.cfg.id, a.listen_addr,
+	    a.cfg.broker);
+
+	link_run(&a);			/* until SIGTERM or SIGINT */
+
+	hv_log_info("stopping");
+	hv_notify_stopping();
+	bus_stop(&a.bus);
+	api_stop(&a);			/* waits for in-flight requests */
+	hook_stop(&a);
+	link_stop(&a);
+	store_close(&a);
+	agent_free(&a);
+	hv_log_info("stopped");
+	return 0;
+}
