@@ -77,6 +77,22 @@ hv_err hv_directory_load_file(const char *path,
     struct hv_errdetail *d);
 
 /*
+ * Decodes and checks a packed SignedDirectory like hv_directory_load but
+ * WITHOUT verifying its signature: only for showing a file to a person,
+ * who must be told so. Never use it for a directory that is put in force.
+ * Errors: HV_EBADDIRECTORY (detail names the field), HV_ENOMEM.
+ */
+hv_err hv_directory_decode_unverified(const uint8_t *buf, size_t len,
+    hv_directory **out, struct hv_errdetail *d);
+
+/*
+ * Reads a directory file of at most 16 MiB into a malloc'd buffer.
+ * Errors: HV_EBADDIRECTORY (too large, not a regular file), HV_EIO, HV_ENOMEM.
+ */
+hv_err hv_directory_read_file(const char *path, uint8_t **out, size_t *len,
+    struct hv_errdetail *d);
+
+/*
  * Refuses next when its version is lower than current's (rollback) or its
  * partnership differs. current may be NULL. Equal versions are accepted
  * (a reload of the same file). Errors: HV_EROLLBACK, HV_EBADDIRECTORY.
@@ -88,6 +104,8 @@ void hv_directory_destroy(hv_directory **dir);
 
 const char *hv_directory_partnership(const hv_directory *dir);
 uint64_t hv_directory_version(const hv_directory *dir);
+/* When the directory was built, unix seconds. */
+int64_t hv_directory_built(const hv_directory *dir);
 /* The broker's node (id, endpoint, keys) or NULL. */
 const struct hv_node *hv_directory_broker(const hv_directory *dir);
 
