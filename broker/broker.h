@@ -1,0 +1,338 @@
+/*
+ * haven-broker — the central daemon's state and the interfaces between its
+ * files (SPEC §5, §6, §9, §10, §11).
+ *
+ * Everything the broker knows hangs off one struct broker, created by main
+ * and passed by pointer: there are no mutable globals beyond the logger's
+ * settings. The broker is one thread: loop.c polls the ROUTER, the ZAP
+ * socket and a signalfd; each batch of frames that arrives together is
+ * processed inside one LMDB write transaction (group commit) and every reply
+ * the batch produced is sent only after that transaction has committed.
+ *
+ * Files: main.c (start-up checklist, --help), loop.c (poll, signals,
+ * timers, batches, dispatch), zap.c (CURVE authentication against the
+ * directory), submit.c (the checks of SPEC §6 in order), deliver.c
+ * (sessions, queues, windows, acks, receipts to senders, expiry), audit.c
+ * (audit records, tree heads, health), store.c (databases).
+ *
+ * The broker never sees a payload in clear and never logs one: it logs node
+ * ids, message ids in hex, codes and counts.
+ */
+#ifndef BROKER_H
+#define BROKER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <lmdb.h>
+
+#include "haven.pb-c.h"
+#include "hv_auditlog.h"
+#include "hv_directory.h"
+#include "hv_envelope.h"
+#include "hv_err.h"
+#include "hv_keys.h"
+#include "hv_store.h"
+
+#define BROKER_BATCH_MAX 256		/* frames per group commit */
+#define BROKER_BATCH_BYTES (32u << 20)	/* bytes per group commit */
+#define BROKER_WINDOW_DEFAULT 32	/* unacknowledged deliveries */
+#define BROKER_WINDOW_MAX 1024
+#define BROKER_RESEND_MS 30000		/* redeliver what was not acked */
+#define BROKER_IDLE_MS 30000		/* a silent node is disconnected */
+#define BROKER_SKEW_S 300		/* SPEC §6 clock window */
+#define BROKER_HEAD_MS 1000		/* sign a tree head this often */
+#define BROKER_FULL_PERCENT 85		/* refuse submits above this use */
+#define BROKER_RID_MAX 256
+
+/* The [broker] section of the config file (SPEC §10). */
+struct broker_config {
+	char *id;
+	char *key;
+	char *key_passphrase_file;
+	char *root_pub;
+	char *directory;
+	char *bind;
+	char *data_dir;
+	uint64_t max_message_bytes;
+	uint64_t message_ttl;
+	uint64_t map_size;
+	char *group_commit;		/* "yes" or "no" */
+	uint64_t revocation_grace_ms;
+};
+
+/* One delivery sent to a node and not yet acknowledged. */
+struct inflight {
+	uint8_t id[HV_ID_LEN];
+	uint64_t qseq;
+	int64_t sent_ms;
+};
+
+/* What the broker knows about one node's connection. */
+struct session {
+	char node[HV_NODE_MAX + 1];
+	uint8_t rid[BROKER_RID_MAX];	/* ROUTER routing id */
+	size_t rid_len;
+	int connected;
+	int64_t last_rx_ms;		/* monotonic */
+	uint32_t window;
+	uint64_t dl_cursor;		/* last queue sequence sent */
+	struct inflight *inflight;	/* window entries */
+	size_t n_inflight;
+	uint64_t rc_cursor;		/* last receipt sequence sent */
+	int64_t rc_epoch_ms;		/* when rc_cursor was last rewound */
+};
+
+/* Something to do once the batch's transaction has committed. */
+enum out_kind {
+	OUT_SEND,		/* send buf to routing id rid */
+	OUT_UNFLIGHT,		/* node acknowledged delivery of id */
+};
+
+struct out_item {
+	enum out_kind kind;
+	uint8_t rid[BROKER_RID_MAX];
+	size_t rid_len;
+	uint8_t *buf;
+	size_t len;
+	char node[HV_NODE_MAX + 1];
+	uint8_t id[HV_ID_LEN];
+};
+
+struct outbox {
+	struct out_item *v;
+	size_t n, cap;
+};
+
+/* The connection a frame came from. */
+struct conn {
+	char node[HV_NODE_MAX + 1];	/* the ZAP User-Id */
+	uint8_t rid[BROKER_RID_MAX];
+	size_t rid_len;
+};
+
+/* The broker's own databases, after which come the audit log's. */
+enum broker_db {
+	DB_MSGS,	/* id -> accepted_at(8) || packed envelope */
+	DB_SEEN,	/* id -> BLAKE2b(envelope)(32) || packed first receipt */
+	DB_QUEUE,	/* recipient \0 qseq(8) -> id */
+	DB_QIDX,	/* recipient \0 id -> qseq(8) || deadline_ms(8) */
+	DB_EXPIRY,	/* deadline_ms(8) || id || recipient -> "" */
+	DB_RCPTQ,	/* sender \0 rseq(8) -> packed signed Receipt */
+	DB_ADDR,	/* id || recipient -> subject(32) type\0 priority\0 sender\0 */
+	DB_REFS,	/* id -> recipients still queued (4) */
+	DB_HACKS,	/* id || recipient || kind -> "" (human acks seen) */
+	DB_BMETA,	/* "qseq", "rseq" -> counter(8) */
+	DB_COUNT
+};
+
+struct broker {
+	struct broker_config cfg;
+	char *config_path;
+	const char *ready_file;
+	int foreground;
+	int group_commit;
+
+	hv_keys *keys;
+	uint8_t root_sign[HV_SIGN_PUBLIC_LEN];
+	hv_directory *dir;
+	uint8_t *dir_bytes;		/* the signed directory in force */
+	size_t dir_len;
+
+	hv_store *store;
+	hv_auditlog log;
+	MDB_dbi db[DB_COUNT];
+	MDB_dbi db_audit_meta;
+
+	/* Counters: committed values and the open transaction's. */
+	uint64_t qseq, rseq;
+	uint64_t txn_qseq, txn_rseq;
+
+	void *zctx;
+	void *router;
+	void *zap;
+	int sigfd;
+	char endpoint[256];		/* what the ROUTER is bound to */
+	size_t frame_max;		/* ZMQ_MAXMSGSIZE */
+	size_t envelope_max;
+	size_t ciphertext_max;		/* padded max_message_bytes + tag */
+
+	struct session *sessions;
+	size_t n_sessions, cap_sessions;
+
+	int stop;
+	int64_t rebind_at_ms;		/* monotonic; 0 = none pending */
+	int64_t last_head_ms;		/* monotonic */
+	int audit_dirty;		/* records since the last head */
+	int64_t next_expiry_ms;		/* monotonic */
+	int64_t usage_at_ms;		/* when the map use was last measured */
+	int usage_percent;
+	char zap_last_refused[HV_CURVE_KEY_LEN];
+	int64_t zap_last_refused_ms;
+};
+
+/* ---- main.c / store.c --------------------------------------------------- */
+
+/* Opens the store with the broker's and the audit log's databases; loads
+ * the counters. Errors: as hv_store_open. */
+hv_err store_open(struct broker *b, struct hv_errdetail *d);
+void store_close(struct broker *b);
+
+/* Percentage of the map in use (pages not on the free list). */
+int store_usage_percent(struct broker *b);
+
+/* Begins the batch's write transaction (counters copied) and commits it
+ * (counters written first). Commit errors: HV_ESTORAGEFULL, HV_EIO. */
+hv_err store_txn_begin(struct broker *b, MDB_txn **txn);
+hv_err store_txn_commit(struct broker *b, MDB_txn *txn);
+void store_txn_abort(struct broker *b, MDB_txn *txn);
+
+/* mdb_put / mdb_get / mdb_del mapped to hv_err. */
+hv_err store_put(MDB_txn *txn, MDB_dbi dbi, const void *k, size_t klen,
+    const void *v, size_t vlen);
+hv_err store_get(MDB_txn *txn, MDB_dbi dbi, const void *k, size_t klen,
+    MDB_val *out);
+hv_err store_del(MDB_txn *txn, MDB_dbi dbi, const void *k, size_t klen);
+
+/* ---- loop.c --------------------------------------------------------------- */
+
+/* Blocks SIGTERM, SIGINT, SIGHUP, SIGPIPE and opens the signalfd. Must run
+ * before the ZeroMQ context exists so its threads inherit the mask. */
+void signals_block(struct broker *b);
+
+/* Creates and binds the ROUTER with CURVE, ZAP domain and options; fills
+ * b->endpoint from ZMQ_LAST_ENDPOINT. Returns 0 or -1 (errno set). */
+int router_bind(struct broker *b, const char *endpoint);
+
+/* Runs until SIGTERM/SIGINT. */
+void loop_run(struct broker *b);
+
+/* Reads and verifies the directory file (root signature, the broker's own
+ * entry matching its keys). *bytes is the signed file, malloc'd.
+ * Errors: HV_EBADDIRECTORY, HV_EIO, HV_ENOMEM (detail says why). */
+hv_err directory_read(const struct broker *b, hv_directory **out,
+    uint8_t **bytes, size_t *len, struct hv_errdetail *d);
+
+/* Reloads the directory on SIGHUP (audited either way). */
+void directory_reload(struct broker *b);
+
+/* ---- outbox ---------------------------------------------------------------- */
+
+/* Queues a packed frame for a routing id; takes ownership of buf. */
+hv_err outbox_send(struct outbox *o, const uint8_t *rid, size_t rid_len,
+    uint8_t *buf, size_t len);
+hv_err outbox_unflight(struct outbox *o, const char *node,
+    const uint8_t id[HV_ID_LEN]);
+void outbox_clear(struct outbox *o);
+
+/* Packs a frame holding one message for conn into the outbox. */
+hv_err reply_frame(struct outbox *o, const struct conn *c,
+    const Haven__Frame *f);
+/* An Error{code, message} frame for conn. */
+hv_err reply_error(struct outbox *o, const struct conn *c, const char *code,
+    const char *message);
+/* Wraps an already packed Receipt into a Frame for conn. */
+hv_err reply_receipt_bytes(struct outbox *o, const struct conn *c,
+    const uint8_t *rc, size_t len);
+
+/* A Frame{receipt} around an already packed Receipt (*out malloc'd). */
+hv_err frame_wrap_receipt(const uint8_t *rc, size_t len, uint8_t **out,
+    size_t *out_len);
+
+/* Sends one packed frame now (ROUTER_MANDATORY, non-blocking). Returns 0,
+ * or -1 with errno (EHOSTUNREACH: peer gone, EAGAIN: peer is full). */
+int router_send(struct broker *b, const uint8_t *rid, size_t rid_len,
+    const uint8_t *buf, size_t len);
+
+/* ---- zap.c ------------------------------------------------------------------ */
+
+/* Binds the ZAP handler (inproc://zeromq.zap.01). Returns 0 or -1. */
+int zap_start(struct broker *b);
+/* Answers every pending ZAP request. */
+void zap_handle(struct broker *b);
+
+/* ---- submit.c --------------------------------------------------------------- */
+
+/*
+ * Runs the checks of SPEC §6 on one Submit inside txn and queues the
+ * receipt in o. Returns HV_OK (accepted or rejected: either way answered),
+ * or HV_ESTORAGEFULL / HV_EIO / HV_ENOMEM when txn must be aborted.
+ */
+hv_err submit_handle(struct broker *b, MDB_txn *txn, const struct conn *c,
+    const Haven__Submit *s, struct outbox *o);
+
+/* Queues a signed REJECTED receipt with no audit record (last resort when
+ * the store cannot take even that). */
+void submit_reject_unaudited(struct broker *b, const struct conn *c,
+    const Haven__Submit *s, hv_err code, struct outbox *o);
+
+/* Builds, signs and packs a receipt. *out is malloc'd. */
+hv_err receipt_make(struct broker *b, const uint8_t *id, const char *status,
+    const char *code, const char *message, const char *node, const char *by,
+    int64_t at_ms, uint64_t audit_seq, uint64_t receipt_seq, uint8_t **out,
+    size_t *len);
+
+/* ---- deliver.c -------------------------------------------------------------- */
+
+/* The session of node (created when missing), marked live on routing id
+ * rid; a new routing id starts a new session. NULL when out of memory. */
+struct session *session_touch(struct broker *b, const char *node,
+    const uint8_t *rid, size_t rid_len);
+struct session *session_find(struct broker *b, const char *node);
+/* Forgets every session's connection (after the ROUTER was re-bound). */
+void sessions_reset(struct broker *b);
+/* Marks silent nodes disconnected. */
+void sessions_expire(struct broker *b);
+void sessions_free(struct broker *b);
+/* Hello: window and node check. */
+hv_err session_hello(struct broker *b, MDB_txn *txn, const struct conn *c,
+    const Haven__Hello *h, struct outbox *o);
+
+/* Queues the message for each recipient (inside the accepting txn). */
+hv_err deliver_enqueue(struct broker *b, MDB_txn *txn, const hv_envelope *env,
+    const uint8_t *packed, size_t packed_len, int64_t accepted_at);
+
+/* Ack{id} or Ack{receipt_seq} from a node, inside txn. */
+hv_err deliver_ack(struct broker *b, MDB_txn *txn, const struct conn *c,
+    const Haven__Ack *a, struct outbox *o);
+
+/* HumanAck from a recipient, inside txn. */
+hv_err deliver_human_ack(struct broker *b, MDB_txn *txn, const struct conn *c,
+    const Haven__HumanAck *h, struct outbox *o);
+
+/* Removes an acknowledged delivery from the session's window. */
+void deliver_unflight(struct broker *b, const char *node,
+    const uint8_t id[HV_ID_LEN]);
+
+/* Sends queued deliveries and receipts to every connected node. */
+void deliver_pump(struct broker *b);
+
+/* Expires queue entries past their deadline (own transaction). */
+void deliver_expire(struct broker *b);
+
+/* ---- audit.c ----------------------------------------------------------------- */
+
+/* Appends rec (directory version filled in) and marks heads due. */
+hv_err audit_append(struct broker *b, MDB_txn *txn, struct hv_audit_rec *rec);
+
+/* A REJECTED record for a frame or envelope (env may be NULL). */
+hv_err audit_reject(struct broker *b, MDB_txn *txn, const char *node,
+    const hv_envelope *env, hv_err code, const char *detail, uint64_t *seq);
+
+/* Signs a tree head inside txn when records arrived and it is due (or
+ * force). Errors: as hv_auditlog_sign_head. */
+hv_err audit_head_due(struct broker *b, MDB_txn *txn, int force);
+/* Signs a head in its own transaction when due (timer). */
+void audit_head_tick(struct broker *b);
+
+/* DIRECTORY_LOADED in its own transaction; on success (refused == NULL)
+ * also stores the directory bytes and the broker key in the audit meta. */
+void audit_directory(struct broker *b, const char *refused,
+    const char *detail);
+
+/* TreeHeadRequest and HealthRequest answers (read transactions). */
+void audit_tree_head(struct broker *b, const struct conn *c,
+    const Haven__TreeHeadRequest *r);
+void audit_health(struct broker *b, const struct conn *c);
+
+#endif

@@ -1,0 +1,769 @@
+/*
+ * haven-broker — sessions, queues, delivery windows, acknowledgements,
+ * receipts to senders and expiry (SPEC §6, docs/PROTOCOL.md).
+ *
+ * Each accepted message has one queue entry per recipient, ordered by a
+ * broker-wide queue sequence. A connected node gets at most `window`
+ * unacknowledged Deliver frames; a delivery not acknowledged within 30 s is
+ * sent again, and a new session (a new ROUTER routing id) starts again from
+ * the head of the queue, so delivery is at least once and agents
+ * de-duplicate by id. The agent's Ack removes the entry, is audited
+ * DELIVERED, and queues a DELIVERED receipt for the sender. Every receipt
+ * after the first waits in a per-sender queue until the sender acknowledges
+ * it with Ack{receipt_seq}. An entry past its deadline (message_ttl) is
+ * audited EXPIRED and the sender is told.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <zmq.h>
+
+#include "broker.h"
+#include "hv_log.h"
+#include "hv_util.h"
+#include "hv_wire.h"
+
+#define KEY_MAX (HV_NODE_MAX + 1 + HV_ID_LEN + 8 + 1)
+#define RECEIPTS_PER_PUMP 256
+#define EXPIRE_PER_TXN 256
+
+/* ---- sessions ------------------------------------------------------------- */
+
+struct session *
+session_find(struct broker *b, const char *node)
+{
+	for (size_t i = 0; i < b->n_sessions; i++)
+		if (strcmp(b->sessions[i].node, node) == 0)
+			return &b->sessions[i];
+	return NULL;
+}
+
+static void
+session_restart(struct session *s)
+{
+	s->n_inflight = 0;
+	s->dl_cursor = 0;
+	s->rc_cursor = 0;
+	s->rc_epoch_ms = hv_mono_ms();
+}
+
+struct session *
+session_touch(struct broker *b, const char *node, const uint8_t *rid,
+    size_t rid_len)
+{
+	struct session *s = session_find(b, node);
+
+	if (rid_len > BROKER_RID_MAX)
+		return NULL;
+	if (s == NULL) {
+		if (b->n_sessions == b->cap_sessions) {
+			size_t cap = b->cap_sessions ? b->cap_sessions * 2 : 8;
+			struct session *ns = realloc(b->sessions,
+			    cap * sizeof(*ns));
+
+			if (ns == NULL)
+				return NULL;
+			b->sessions = ns;
+			b->cap_sessions = cap;
+		}
+		s = &b->sessions[b->n_sessions++];
+		memset(s, 0, sizeof(*s));
+		snprintf(s->node, sizeof(s->node), "%s", node);
+		s->window = BROKER_WINDOW_DEFAULT;
+		s->inflight = calloc(BROKER_WINDOW_MAX, sizeof(*s->inflight));
+		if (s->inflight == NULL) {
+			b->n_sessions--;
+			return NULL;
+		}
+	}
+	if (!s->connected || s->rid_len != rid_len ||
+	    memcmp(s->rid, rid, rid_len) != 0) {
+		memcpy(s->rid, rid, rid_len);
+		s->rid_len = rid_len;
+		session_restart(s);
+		hv_log_info("%s connected", node);
+	}
+	s->connected = 1;
+	s->last_rx_ms = hv_mono_ms();
+	return s;
+}
+
+void
+sessions_reset(struct broker *b)
+{
+	for (size_t i = 0; i < b->n_sessions; i++) {
+		b->sessions[i].connected = 0;
+		session_restart(&b->sessions[i]);
+	}
+}
+
+void
+sessions_expire(struct broker *b)
+{
+	int64_t now = hv_mono_ms();
+
+	for (size_t i = 0; i < b->n_sessions; i++) {
+		struct session *s = &b->sessions[i];
+
+		if (s->connected && now - s->last_rx_ms > BROKER_IDLE_MS) {
+			s->connected = 0;
+			hv_log_info("%s disconnected (silent for %d s)",
+			    s->node, BROKER_IDLE_MS / 1000);
+		}
+	}
+}
+
+void
+sessions_free(struct broker *b)
+{
+	for (size_t i = 0; i < b->n_sessions; i++)
+		free(b->sessions[i].inflight);
+	free(b->sessions);
+	b->sessions = NULL;
+	b->n_sessions = b->cap_sessions = 0;
+}
+
+hv_err
+session_hello(struct broker *b, MDB_txn *txn, const struct conn *c,
+    const Haven__Hello *h, struct outbox *o)
+{
+	struct session *s = session_find(b, c->node);
+	char msg[200];
+	hv_err e;
+
+	if (h->node[0] != '\0' && strcmp(h->node, c->node) != 0) {
+		snprintf(msg, sizeof(msg), "Hello names node %.64s but the "
+		    "connection is authenticated as %s.", h->node, c->node);
+		if ((e = audit_reject(b, txn, c->node, NULL,
+		    HV_ESENDERMISMATCH, msg, NULL)) != HV_OK)
+			return e;
+		return reply_error(o, c, hv_errname(HV_ESENDERMISMATCH), msg);
+	}
+	if (s != NULL) {
+		uint32_t w = h->window ? h->window : BROKER_WINDOW_DEFAULT;
+
+		s->window = w > BROKER_WINDOW_MAX ? BROKER_WINDOW_MAX : w;
+		if (s->n_inflight > s->window)
+			s->n_inflight = s->window;
+	}
+	hv_log_debug("hello from %s (directory version %llu, window %u)",
+	    c->node, (unsigned long long)h->directory_version, h->window);
+	return HV_OK;
+}
+
+/* ---- keys ------------------------------------------------------------------- */
+
+/* node \0 be64(n) */
+static size_t
+key_node_seq(uint8_t *k, const char *node, uint64_t n)
+{
+	size_t l = strlen(node);
+
+	memcpy(k, node, l);
+	k[l] = 0;
+	hv_be64_put(k + l + 1, n);
+	return l + 9;
+}
+
+/* node \0 id */
+static size_t
+key_node_id(uint8_t *k, const char *node, const uint8_t id[HV_ID_LEN])
+{
+	size_t l = strlen(node);
+
+	memcpy(k, node, l);
+	k[l] = 0;
+	memcpy(k + l + 1, id, HV_ID_LEN);
+	return l + 1 + HV_ID_LEN;
+}
+
+/* id || node */
+static size_t
+key_id_node(uint8_t *k, const uint8_t id[HV_ID_LEN], const char *node)
+{
+	size_t l = strlen(node);
+
+	memcpy(k, id, HV_ID_LEN);
+	memcpy(k + HV_ID_LEN, node, l);
+	return HV_ID_LEN + l;
+}
+
+/* deadline || id || node */
+static size_t
+key_expiry(uint8_t *k, int64_t deadline, const uint8_t id[HV_ID_LEN],
+    const char *node)
+{
+	hv_be64_put(k, (uint64_t)deadline);
+	return 8 + key_id_node(k + 8, id, node);
+}
+
+/* ---- enqueue ------------------------------------------------------------------ */
+
+hv_err
+deliver_enqueue(struct broker *b, MDB_txn *txn, const hv_envelope *env,
+    const uint8_t *packed, size_t packed_len, int64_t accepted_at)
+{
+	int64_t deadline = accepted_at + (int64_t)b->cfg.message_ttl * 1000;
+	uint8_t k[KEY_MAX], v[16], *m;
+	uint8_t addr[32 + 40 + 16 + HV_NODE_MAX + 3];
+	size_t al = 0, kl;
+	hv_err e;
+
+	if (env->n_recipients == 0)
+		return HV_OK;
+	if ((m = malloc(8 + packed_len)) == NULL)
+		return HV_ENOMEM;
+	hv_be64_put(m, (uint64_t)accepted_at);
+	memcpy(m + 8, packed, packed_len);
+	e = store_put(txn, b->db[DB_MSGS], env->id, HV_ID_LEN, m,
+	    8 + packed_len);
+	free(m);
+	if (e != HV_OK)
+		return e;
+	v[0] = v[1] = v[2] = 0;
+	v[3] = (uint8_t)env->n_recipients;
+	if ((e = store_put(txn, b->db[DB_REFS], env->id, HV_ID_LEN, v, 4)) !=
+	    HV_OK)
+		return e;
+
+	memcpy(addr, env->subject, 32);
+	al = 32;
+	al += (size_t)snprintf((char *)addr + al, sizeof(addr) - al, "%s",
+	    env->type) + 1;
+	al += (size_t)snprintf((char *)addr + al, sizeof(addr) - al, "%s",
+	    env->priority) + 1;
+	al += (size_t)snprintf((char *)addr + al, sizeof(addr) - al, "%s",
+	    env->sender) + 1;
+
+	for (size_t i = 0; i < env->n_recipients; i++) {
+		const char *r = env->recipients[i];
+		uint64_t q = ++b->txn_qseq;
+
+		kl = key_node_seq(k, r, q);
+		if ((e = store_put(txn, b->db[DB_QUEUE], k, kl, env->id,
+		    HV_ID_LEN)) != HV_OK)
+			return e;
+		kl = key_node_id(k, r, env->id);
+		hv_be64_put(v, q);
+		hv_be64_put(v + 8, (uint64_t)deadline);
+		if ((e = store_put(txn, b->db[DB_QIDX], k, kl, v, 16)) != HV_OK)
+			return e;
+		kl = key_expiry(k, deadline, env->id, r);
+		if ((e = store_put(txn, b->db[DB_EXPIRY], k, kl, "", 0)) !=
+		    HV_OK)
+			return e;
+		kl = key_id_node(k, env->id, r);
+		if ((e = store_put(txn, b->db[DB_ADDR], k, kl, addr, al)) !=
+		    HV_OK)
+			return e;
+	}
+	return HV_OK;
+}
+
+/* ---- the facts kept per (message, recipient) ------------------------------ */
+
+struct addr_info {
+	uint8_t subject[32];
+	char type[40];
+	char priority[16];
+	char sender[HV_NODE_MAX + 1];
+};
+
+static hv_err
+addr_get(struct broker *b, MDB_txn *txn, const uint8_t id[HV_ID_LEN],
+    const char *node, struct addr_info *a)
+{
+	uint8_t k[KEY_MAX];
+	size_t kl = key_id_node(k, id, node), off = 32;
+	const char *f[3];
+	MDB_val v;
+	hv_err e;
+
+	if ((e = store_get(txn, b->db[DB_ADDR], k, kl, &v)) != HV_OK)
+		return e;
+	if (v.mv_size < 35 || ((char *)v.mv_data)[v.mv_size - 1] != '\0')
+		return HV_EIO;
+	memcpy(a->subject, v.mv_data, 32);
+	for (int i = 0; i < 3; i++) {
+		if (off >= v.mv_size)
+			return HV_EIO;
+		f[i] = (const char *)v.mv_data + off;
+		off += strlen(f[i]) + 1;
+	}
+	snprintf(a->type, sizeof(a->type), "%s", f[0]);
+	snprintf(a->priority, sizeof(a->priority), "%s", f[1]);
+	snprintf(a->sender, sizeof(a->sender), "%s", f[2]);
+	return HV_OK;
+}
+
+/* An audit record about one recipient of a message. */
+static void
+rec_for(struct hv_audit_rec *rec, const char *event,
+    const uint8_t id[HV_ID_LEN], const struct addr_info *a, const char *node)
+{
+	memset(rec, 0, sizeof(*rec));
+	snprintf(rec->event, sizeof(rec->event), "%s", event);
+	rec->has_id = 1;
+	memcpy(rec->id, id, HV_ID_LEN);
+	snprintf(rec->sender, sizeof(rec->sender), "%s", a->sender);
+	rec->n_recipients = 1;
+	snprintf(rec->recipients[0], sizeof(rec->recipients[0]), "%s", node);
+	snprintf(rec->type, sizeof(rec->type), "%s", a->type);
+	snprintf(rec->priority, sizeof(rec->priority), "%s", a->priority);
+	rec->has_subject = 1;
+	memcpy(rec->subject, a->subject, 32);
+	snprintf(rec->actor, sizeof(rec->actor), "%s", node);
+}
+
+/* Signs a receipt and stores it in the sender's receipt queue. */
+static hv_err
+receipt_queue(struct broker *b, MDB_txn *txn, const uint8_t id[HV_ID_LEN],
+    const char *sender, const char *status, const char *node, const char *by,
+    uint64_t audit_seq)
+{
+	uint64_t rseq = ++b->txn_rseq;
+	uint8_t k[KEY_MAX], *rb = NULL;
+	size_t kl, rl;
+	hv_err e;
+
+	if ((e = receipt_make(b, id, status, NULL, NULL, node, by, hv_now_ms(),
+	    audit_seq, rseq, &rb, &rl)) != HV_OK)
+		return e;
+	kl = key_node_seq(k, sender, rseq);
+	e = store_put(txn, b->db[DB_RCPTQ], k, kl, rb, rl);
+	free(rb);
+	return e;
+}
+
+/*
+ * Removes the queue entry of (node, id) and, with the last recipient, the
+ * envelope. *found is 0 when there was no entry.
+ */
+static hv_err
+dequeue(struct broker *b, MDB_txn *txn, const char *node,
+    const uint8_t id[HV_ID_LEN], int *found)
+{
+	uint8_t k[KEY_MAX];
+	size_t kl = key_node_id(k, node, id);
+	uint64_t q, refs;
+	int64_t deadline;
+	MDB_val v;
+	hv_err e;
+
+	*found = 0;
+	e = store_get(txn, b->db[DB_QIDX], k, kl, &v);
+	if (e == HV_ENOTFOUND)
+		return HV_OK;
+	if (e != HV_OK)
+		return e;
+	if (v.mv_size != 16)
+		return HV_EIO;
+	q = hv_be64_get(v.mv_data);
+	deadline = (int64_t)hv_be64_get((uint8_t *)v.mv_data + 8);
+	if ((e = store_del(txn, b->db[DB_QIDX], k, kl)) != HV_OK)
+		return e;
+	kl = key_node_seq(k, node, q);
+	if ((e = store_del(txn, b->db[DB_QUEUE], k, kl)) != HV_OK &&
+	    e != HV_ENOTFOUND)
+		return e;
+	kl = key_expiry(k, deadline, id, node);
+	if ((e = store_del(txn, b->db[DB_EXPIRY], k, kl)) != HV_OK &&
+	    e != HV_ENOTFOUND)
+		return e;
+	*found = 1;
+	e = store_get(txn, b->db[DB_REFS], id, HV_ID_LEN, &v);
+	if (e == HV_ENOTFOUND)
+		return HV_OK;
+	if (e != HV_OK || v.mv_size != 4)
+		return e != HV_OK ? e : HV_EIO;
+	refs = (uint64_t)((uint8_t *)v.mv_data)[0] << 24 |
+	    (uint64_t)((uint8_t *)v.mv_data)[1] << 16 |
+	    (uint64_t)((uint8_t *)v.mv_data)[2] << 8 |
+	    ((uint8_t *)v.mv_data)[3];
+	if (refs <= 1) {
+		if ((e = store_del(txn, b->db[DB_REFS], id, HV_ID_LEN)) !=
+		    HV_OK)
+			return e;
+		e = store_del(txn, b->db[DB_MSGS], id, HV_ID_LEN);
+		return e == HV_ENOTFOUND ? HV_OK : e;
+	} else {
+		uint8_t r[4] = { 0, 0, (uint8_t)((refs - 1) >> 8),
+		    (uint8_t)(refs - 1) };
+
+		return store_put(txn, b->db[DB_REFS], id, HV_ID_LEN, r, 4);
+	}
+}
+
+/* ---- acks ------------------------------------------------------------------ */
+
+hv_err
+deliver_ack(struct broker *b, MDB_txn *txn, const struct conn *c,
+    const Haven__Ack *a, struct outbox *o)
+{
+	struct addr_info ai;
+	struct hv_audit_rec rec;
+	uint8_t k[KEY_MAX];
+	char hex[HV_ID_HEX_LEN + 1];
+	int found;
+	hv_err e;
+
+	if (a->receipt_seq != 0) {
+		size_t kl = key_node_seq(k, c->node, a->receipt_seq);
+
+		e = store_del(txn, b->db[DB_RCPTQ], k, kl);
+		return e == HV_ENOTFOUND ? HV_OK : e;
+	}
+	if (a->id.len != HV_ID_LEN) {
+		const char *msg = "Ack carries neither a 16-byte message id "
+		    "nor a receipt sequence.";
+
+		if ((e = audit_reject(b, txn, c->node, NULL, HV_EMALFORMED, msg,
+		    NULL)) != HV_OK)
+			return e;
+		return reply_error(o, c, hv_errname(HV_EMALFORMED), msg);
+	}
+	if ((e = dequeue(b, txn, c->node, a->id.data, &found)) != HV_OK)
+		return e;
+	if ((e = outbox_unflight(o, c->node, a->id.data)) != HV_OK)
+		return e;
+	if (!found)
+		return HV_OK;		/* a repeated ack */
+	if ((e = addr_get(b, txn, a->id.data, c->node, &ai)) != HV_OK)
+		return e == HV_ENOTFOUND ? HV_EIO : e;
+	rec_for(&rec, "DELIVERED", a->id.data, &ai, c->node);
+	snprintf(rec.detail, sizeof(rec.detail), "Delivered to %s.", c->node);
+	if ((e = audit_append(b, txn, &rec)) != HV_OK)
+		return e;
+	if ((e = receipt_queue(b, txn, a->id.data, ai.sender, "DELIVERED",
+	    c->node, NULL, rec.seq)) != HV_OK)
+		return e;
+	hv_hex(a->id.data, HV_ID_LEN, hex);
+	hv_log_info("delivered %s to %s", hex, c->node);
+	return HV_OK;
+}
+
+hv_err
+deliver_human_ack(struct broker *b, MDB_txn *txn, const struct conn *c,
+    const Haven__HumanAck *h, struct outbox *o)
+{
+	const char *event = h->escalated ? "ESCALATED" : "ACKNOWLEDGED";
+	struct addr_info ai;
+	struct hv_audit_rec rec;
+	uint8_t k[KEY_MAX];
+	size_t kl;
+	char hex[HV_ID_HEX_LEN + 1];
+	const char *msg;
+	MDB_val v;
+	hv_err e;
+
+	if (h->id.len != HV_ID_LEN || (!h->escalated && h->by[0] == '\0') ||
+	    strlen(h->by) > HV_NODE_MAX * 2) {
+		msg = "HumanAck needs a 16-byte message id and, unless "
+		    "escalated, who acknowledged (at most 128 characters).";
+		if ((e = audit_reject(b, txn, c->node, NULL, HV_EMALFORMED, msg,
+		    NULL)) != HV_OK)
+			return e;
+		return reply_error(o, c, hv_errname(HV_EMALFORMED), msg);
+	}
+	e = addr_get(b, txn, h->id.data, c->node, &ai);
+	if (e == HV_ENOTFOUND) {
+		msg = "HumanAck names a message that was not addressed to "
+		    "this node.";
+		if ((e = audit_reject(b, txn, c->node, NULL, HV_ENOTRECIPIENT,
+		    msg, NULL)) != HV_OK)
+			return e;
+		return reply_error(o, c, hv_errname(HV_ENOTRECIPIENT), msg);
+	}
+	if (e != HV_OK)
+		return e;
+	/* Agents may send a HumanAck again; it is recorded once. */
+	kl = key_id_node(k, h->id.data, c->node);
+	k[kl++] = h->escalated ? 'E' : 'A';
+	e = store_get(txn, b->db[DB_HACKS], k, kl, &v);
+	if (e == HV_OK)
+		return HV_OK;
+	if (e != HV_ENOTFOUND)
+		return e;
+	if ((e = store_put(txn, b->db[DB_HACKS], k, kl, "", 0)) != HV_OK)
+		return e;
+	rec_for(&rec, event, h->id.data, &ai, c->node);
+	if (h->escalated)
+		snprintf(rec.detail, sizeof(rec.detail), "Not acknowledged "
+		    "at %s in time; raised again.", c->node);
+	else
+		snprintf(rec.detail, sizeof(rec.detail), "Acknowledged at %s "
+		    "by %s.", c->node, h->by);
+	if ((e = audit_append(b, txn, &rec)) != HV_OK)
+		return e;
+	if ((e = receipt_queue(b, txn, h->id.data, ai.sender, event, c->node,
+	    h->escalated ? NULL : h->by, rec.seq)) != HV_OK)
+		return e;
+	hv_hex(h->id.data, HV_ID_LEN, hex);
+	hv_log_info("%s %s at %s", h->escalated ? "escalated" :
+	    "acknowledged", hex, c->node);
+	return HV_OK;
+}
+
+void
+deliver_unflight(struct broker *b, const char *node,
+    const uint8_t id[HV_ID_LEN])
+{
+	struct session *s = session_find(b, node);
+
+	if (s == NULL)
+		return;
+	for (size_t i = 0; i < s->n_inflight; i++) {
+		if (memcmp(s->inflight[i].id, id, HV_ID_LEN) == 0) {
+			s->inflight[i] = s->inflight[--s->n_inflight];
+			return;
+		}
+	}
+}
+
+/* ---- sending ------------------------------------------------------------- */
+
+/* Sends one Deliver. Returns 0, or -1 with errno from router_send. */
+static int
+send_deliver(struct broker *b, struct session *s, const MDB_val *msg)
+{
+	Haven__Frame f = HAVEN__FRAME__INIT;
+	Haven__Deliver dl = HAVEN__DELIVER__INIT;
+	uint8_t *buf;
+	size_t len;
+	int rc;
+
+	if (msg->mv_size < 8) {
+		errno = EINVAL;
+		return -1;
+	}
+	dl.accepted_at = (int64_t)hv_be64_get(msg->mv_data);
+	dl.envelope.data = (uint8_t *)msg->mv_data + 8;
+	dl.envelope.len = msg->mv_size - 8;
+	f.kind_case = HAVEN__FRAME__KIND_DELIVER;
+	f.deliver = &dl;
+	if (hv_frame_pack(&f, &buf, &len) != HV_OK) {
+		errno = ENOMEM;
+		return -1;
+	}
+	rc = router_send(b, s->rid, s->rid_len, buf, len);
+	free(buf);
+	return rc;
+}
+
+/* Deliveries: resend what timed out, then fill the window. */
+static void
+pump_deliveries(struct broker *b, struct session *s, MDB_txn *txn)
+{
+	int64_t now = hv_mono_ms();
+	uint8_t k[KEY_MAX];
+	size_t kl, nl = strlen(s->node);
+	MDB_cursor *cur;
+	MDB_val key, val, msg;
+	int rc;
+
+	for (size_t i = 0; i < s->n_inflight; i++) {
+		struct inflight *f = &s->inflight[i];
+
+		if (now - f->sent_ms < BROKER_RESEND_MS)
+			continue;
+		if (store_get(txn, b->db[DB_MSGS], f->id, HV_ID_LEN, &msg) !=
+		    HV_OK) {
+			s->inflight[i--] = s->inflight[--s->n_inflight];
+			continue;
+		}
+		if (send_deliver(b, s, &msg) != 0) {
+			if (errno == EHOSTUNREACH)
+				s->connected = 0;
+			return;
+		}
+		f->sent_ms = now;
+	}
+	if (s->n_inflight >= s->window)
+		return;
+	if (mdb_cursor_open(txn, b->db[DB_QUEUE], &cur) != 0)
+		return;
+	kl = key_node_seq(k, s->node, s->dl_cursor + 1);
+	key.mv_data = k;
+	key.mv_size = kl;
+	for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+	    rc == 0 && s->n_inflight < s->window;
+	    rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+		uint64_t q;
+
+		if (key.mv_size != nl + 9 || memcmp(key.mv_data, s->node,
+		    nl) != 0 || ((uint8_t *)key.mv_data)[nl] != 0 ||
+		    val.mv_size != HV_ID_LEN)
+			break;
+		q = hv_be64_get((uint8_t *)key.mv_data + nl + 1);
+		if (store_get(txn, b->db[DB_MSGS], val.mv_data, HV_ID_LEN,
+		    &msg) != HV_OK) {
+			s->dl_cursor = q;
+			continue;
+		}
+		if (send_deliver(b, s, &msg) != 0) {
+			if (errno == EHOSTUNREACH) {
+				s->connected = 0;
+				hv_log_info("%s disconnected", s->node);
+			}
+			break;
+		}
+		memcpy(s->inflight[s->n_inflight].id, val.mv_data, HV_ID_LEN);
+		s->inflight[s->n_inflight].qseq = q;
+		s->inflight[s->n_inflight].sent_ms = now;
+		s->n_inflight++;
+		s->dl_cursor = q;
+	}
+	mdb_cursor_close(cur);
+}
+
+/* Receipts waiting for this node as a sender. */
+static void
+pump_receipts(struct broker *b, struct session *s, MDB_txn *txn)
+{
+	int64_t now = hv_mono_ms();
+	uint8_t k[KEY_MAX];
+	size_t kl, nl = strlen(s->node);
+	MDB_cursor *cur;
+	MDB_val key, val;
+	int rc, n = 0;
+
+	if (now - s->rc_epoch_ms >= BROKER_RESEND_MS) {
+		s->rc_cursor = 0;
+		s->rc_epoch_ms = now;
+	}
+	if (mdb_cursor_open(txn, b->db[DB_RCPTQ], &cur) != 0)
+		return;
+	kl = key_node_seq(k, s->node, s->rc_cursor + 1);
+	key.mv_data = k;
+	key.mv_size = kl;
+	for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+	    rc == 0 && n < RECEIPTS_PER_PUMP;
+	    rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT), n++) {
+		uint8_t *fb;
+		size_t fl;
+
+		if (key.mv_size != nl + 9 || memcmp(key.mv_data, s->node,
+		    nl) != 0 || ((uint8_t *)key.mv_data)[nl] != 0)
+			break;
+		if (frame_wrap_receipt(val.mv_data, val.mv_size, &fb, &fl) !=
+		    HV_OK)
+			break;
+		rc = router_send(b, s->rid, s->rid_len, fb, fl);
+		free(fb);
+		if (rc != 0) {
+			if (errno == EHOSTUNREACH)
+				s->connected = 0;
+			break;
+		}
+		s->rc_cursor = hv_be64_get((uint8_t *)key.mv_data + nl + 1);
+	}
+	mdb_cursor_close(cur);
+}
+
+void
+deliver_pump(struct broker *b)
+{
+	MDB_txn *txn;
+
+	if (hv_store_begin(b->store, 1, &txn) != HV_OK)
+		return;
+	for (size_t i = 0; i < b->n_sessions; i++) {
+		struct session *s = &b->sessions[i];
+
+		if (!s->connected)
+			continue;
+		pump_deliveries(b, s, txn);
+		if (s->connected)
+			pump_receipts(b, s, txn);
+	}
+	mdb_txn_abort(txn);
+}
+
+/* ---- expiry ------------------------------------------------------------- */
+
+struct expired {
+	uint8_t id[HV_ID_LEN];
+	char node[HV_NODE_MAX + 1];
+};
+
+void
+deliver_expire(struct broker *b)
+{
+	struct expired *ex;
+	int64_t now = hv_now_ms();
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	MDB_val key, val;
+	size_t n = 0;
+	hv_err e = HV_OK;
+	int rc;
+
+	if ((ex = calloc(EXPIRE_PER_TXN, sizeof(*ex))) == NULL)
+		return;
+	if (store_txn_begin(b, &txn) != HV_OK) {
+		free(ex);
+		return;
+	}
+	if (mdb_cursor_open(txn, b->db[DB_EXPIRY], &cur) == 0) {
+		for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST);
+		    rc == 0 && n < EXPIRE_PER_TXN;
+		    rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+			size_t nl;
+
+			if (key.mv_size <= 8 + HV_ID_LEN ||
+			    (int64_t)hv_be64_get(key.mv_data) > now)
+				break;
+			nl = key.mv_size - 8 - HV_ID_LEN;
+			if (nl > HV_NODE_MAX)
+				continue;
+			memcpy(ex[n].id, (uint8_t *)key.mv_data + 8, HV_ID_LEN);
+			memcpy(ex[n].node, (uint8_t *)key.mv_data + 8 +
+			    HV_ID_LEN, nl);
+			ex[n].node[nl] = '\0';
+			n++;
+		}
+		mdb_cursor_close(cur);
+	}
+	for (size_t i = 0; i < n && e == HV_OK; i++) {
+		struct addr_info ai;
+		struct hv_audit_rec rec;
+		int found;
+
+		if ((e = dequeue(b, txn, ex[i].node, ex[i].id, &found)) !=
+		    HV_OK || !found)
+			continue;
+		if ((e = addr_get(b, txn, ex[i].id, ex[i].node, &ai)) != HV_OK)
+			break;
+		rec_for(&rec, "EXPIRED", ex[i].id, &ai, ex[i].node);
+		snprintf(rec.detail, sizeof(rec.detail), "Not delivered to %s "
+		    "within %llu s.", ex[i].node,
+		    (unsigned long long)b->cfg.message_ttl);
+		if ((e = audit_append(b, txn, &rec)) != HV_OK)
+			break;
+		e = receipt_queue(b, txn, ex[i].id, ai.sender, "EXPIRED",
+		    ex[i].node, NULL, rec.seq);
+	}
+	if (n == 0) {
+		store_txn_abort(b, txn);
+	} else if (e != HV_OK) {
+		store_txn_abort(b, txn);
+		hv_log_warnx("cannot expire %zu queue entries now: %s", n,
+		    hv_errname(e));
+	} else if ((e = store_txn_commit(b, txn)) != HV_OK) {
+		if (e != HV_ESTORAGEFULL)
+			hv_fatalx("cannot commit to the store: %s",
+			    hv_strerror(e));
+		hv_log_warnx("cannot expire %zu queue entries now: %s", n,
+		    hv_errname(e));
+	} else {
+		for (size_t i = 0; i < n; i++) {
+			char hex[HV_ID_HEX_LEN + 1];
+
+			hv_hex(ex[i].id, HV_ID_LEN, hex);
+			hv_log_info("expired %s for %s", hex, ex[i].node);
+			deliver_unflight(b, ex[i].node, ex[i].id);
+		}
+	}
+	free(ex);
+}

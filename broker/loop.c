@@ -1,0 +1,723 @@
+/*
+ * haven-broker — the main loop: zmq_poll over the ROUTER, the ZAP socket
+ * and a signalfd, timers, and group commit (SPEC §6).
+ *
+ * Frames that are ready together (up to BROKER_BATCH_MAX) are read at once,
+ * processed into ONE LMDB write transaction, committed once, and only then
+ * are their receipts sent: an ACCEPTED receipt always follows a durable
+ * commit. When the map fills up in the middle of a batch, the transaction
+ * is aborted and the batch is done again one frame per transaction, so the
+ * frames that fit still go through and only the others get STORAGE_FULL.
+ * Read-only requests (tree heads, health) are answered after the commit.
+ *
+ * Signals arrive through a signalfd: SIGTERM and SIGINT stop the loop
+ * between batches (nothing is ever left half-written), SIGHUP reloads the
+ * directory.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <zmq.h>
+
+#include "broker.h"
+#include "hv_log.h"
+#include "hv_notify.h"
+#include "hv_util.h"
+#include "hv_wire.h"
+
+/*
+ * ZMQ_ZAP_ENFORCE_DOMAIN is a draft option in libzmq 4.3's header but the
+ * library honours it; without it a missing ZAP handler would let every
+ * CURVE client in.
+ */
+#ifndef ZMQ_ZAP_ENFORCE_DOMAIN
+#define ZMQ_ZAP_ENFORCE_DOMAIN 93
+#endif
+
+#define POLL_MS 100
+#define EXPIRE_EVERY_MS 500
+#define REBIND_TRIES 200	/* 10 ms apart */
+
+/* One frame read from the ROUTER. */
+struct inframe {
+	struct conn c;
+	zmq_msg_t msg;
+	int parts;		/* data parts after the routing id */
+	int later;		/* read-only request, answered after commit */
+	Haven__Frame *f;	/* decoded, for later */
+};
+
+/* ---- signals --------------------------------------------------------------- */
+
+void
+signals_block(struct broker *b)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGPIPE);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) != 0)
+		hv_fatal("cannot block signals");
+	sigdelset(&set, SIGPIPE);
+	if ((b->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
+		hv_fatal("cannot open a signalfd");
+}
+
+static void
+signals_read(struct broker *b)
+{
+	struct signalfd_siginfo si;
+
+	while (read(b->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			directory_reload(b);
+		} else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
+			hv_log_info("stopping on %s", si.ssi_signo == SIGTERM ?
+			    "SIGTERM" : "SIGINT");
+			b->stop = 1;
+		}
+	}
+}
+
+/* ---- the ROUTER ----------------------------------------------------------- */
+
+int
+router_bind(struct broker *b, const char *endpoint)
+{
+	int one = 1, hb = 2000, hbt = 6000, hwm = 100000, linger = 0;
+	int64_t max = (int64_t)b->frame_max;
+	size_t n = sizeof(b->endpoint);
+	void *r;
+
+	if ((r = zmq_socket(b->zctx, ZMQ_ROUTER)) == NULL)
+		return -1;
+	if (zmq_setsockopt(r, ZMQ_ZAP_DOMAIN, "haven", 5) != 0 ||
+	    zmq_setsockopt(r, ZMQ_ZAP_ENFORCE_DOMAIN, &one,
+	    sizeof(one)) != 0 ||
+	    zmq_setsockopt(r, ZMQ_CURVE_SERVER, &one, sizeof(one)) != 0 ||
+	    zmq_setsockopt(r, ZMQ_CURVE_SECRETKEY, b->keys->curve_secret,
+	    HV_CURVE_KEY_LEN) != 0 ||
+	    zmq_setsockopt(r, ZMQ_ROUTER_MANDATORY, &one, sizeof(one)) != 0 ||
+	    zmq_setsockopt(r, ZMQ_MAXMSGSIZE, &max, sizeof(max)) != 0 ||
+	    zmq_setsockopt(r, ZMQ_HEARTBEAT_IVL, &hb, sizeof(hb)) != 0 ||
+	    zmq_setsockopt(r, ZMQ_HEARTBEAT_TIMEOUT, &hbt, sizeof(hbt)) != 0 ||
+	    zmq_setsockopt(r, ZMQ_HEARTBEAT_TTL, &hbt, sizeof(hbt)) != 0 ||
+	    zmq_setsockopt(r, ZMQ_SNDHWM, &hwm, sizeof(hwm)) != 0 ||
+	    zmq_setsockopt(r, ZMQ_RCVHWM, &hwm, sizeof(hwm)) != 0 ||
+	    zmq_setsockopt(r, ZMQ_LINGER, &linger, sizeof(linger)) != 0 ||
+	    zmq_bind(r, endpoint) != 0) {
+		int saved = errno;
+
+		zmq_close(r);
+		errno = saved;
+		return -1;
+	}
+	if (zmq_getsockopt(r, ZMQ_LAST_ENDPOINT, b->endpoint, &n) != 0)
+		snprintf(b->endpoint, sizeof(b->endpoint), "%s", endpoint);
+	b->router = r;
+	return 0;
+}
+
+/*
+ * Drops every session by closing the ROUTER and binding it again on the
+ * same endpoint: ZAP runs only at the handshake, so this is how a node
+ * revoked by a reload loses its live connection (docs/PROTOCOL.md). The
+ * other nodes reconnect and pass ZAP again.
+ */
+static void
+router_rebind(struct broker *b)
+{
+	char ep[sizeof(b->endpoint)];
+	struct timespec ts = { 0, 10 * 1000000L };
+
+	snprintf(ep, sizeof(ep), "%s", b->endpoint);
+	zmq_close(b->router);
+	b->router = NULL;
+	sessions_reset(b);
+	for (int i = 0; i < REBIND_TRIES; i++) {
+		if (router_bind(b, ep) == 0) {
+			hv_log_info("dropped every session and listen again "
+			    "on %s", b->endpoint);
+			return;
+		}
+		if (errno != EADDRINUSE)
+			break;
+		nanosleep(&ts, NULL);
+	}
+	hv_fatal("cannot bind %s again after a revocation", ep);
+}
+
+int
+router_send(struct broker *b, const uint8_t *rid, size_t rid_len,
+    const uint8_t *buf, size_t len)
+{
+	if (b->router == NULL) {
+		errno = EHOSTUNREACH;
+		return -1;
+	}
+	if (zmq_send(b->router, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+		return -1;
+	if (zmq_send(b->router, buf, len, ZMQ_DONTWAIT) < 0)
+		return -1;
+	return 0;
+}
+
+/* ---- outbox --------------------------------------------------------------- */
+
+static hv_err
+outbox_grow(struct outbox *o)
+{
+	if (o->n == o->cap) {
+		size_t cap = o->cap ? o->cap * 2 : 64;
+		struct out_item *nv = realloc(o->v, cap * sizeof(*nv));
+
+		if (nv == NULL)
+			return HV_ENOMEM;
+		o->v = nv;
+		o->cap = cap;
+	}
+	memset(&o->v[o->n], 0, sizeof(o->v[o->n]));
+	return HV_OK;
+}
+
+hv_err
+outbox_send(struct outbox *o, const uint8_t *rid, size_t rid_len,
+    uint8_t *buf, size_t len)
+{
+	struct out_item *it;
+
+	if (outbox_grow(o) != HV_OK || rid_len > BROKER_RID_MAX) {
+		free(buf);
+		return HV_ENOMEM;
+	}
+	it = &o->v[o->n++];
+	it->kind = OUT_SEND;
+	memcpy(it->rid, rid, rid_len);
+	it->rid_len = rid_len;
+	it->buf = buf;
+	it->len = len;
+	return HV_OK;
+}
+
+hv_err
+outbox_unflight(struct outbox *o, const char *node,
+    const uint8_t id[HV_ID_LEN])
+{
+	struct out_item *it;
+
+	if (outbox_grow(o) != HV_OK)
+		return HV_ENOMEM;
+	it = &o->v[o->n++];
+	it->kind = OUT_UNFLIGHT;
+	snprintf(it->node, sizeof(it->node), "%s", node);
+	memcpy(it->id, id, HV_ID_LEN);
+	return HV_OK;
+}
+
+void
+outbox_clear(struct outbox *o)
+{
+	for (size_t i = 0; i < o->n; i++)
+		free(o->v[i].buf);
+	free(o->v);
+	memset(o, 0, sizeof(*o));
+}
+
+/* Sends and applies everything in o, after the commit. */
+static void
+outbox_flush(struct broker *b, struct outbox *o)
+{
+	for (size_t i = 0; i < o->n; i++) {
+		struct out_item *it = &o->v[i];
+
+		if (it->kind == OUT_UNFLIGHT) {
+			deliver_unflight(b, it->node, it->id);
+			continue;
+		}
+		if (router_send(b, it->rid, it->rid_len, it->buf, it->len) !=
+		    0 && errno != EHOSTUNREACH)
+			hv_log_warn("cannot send a reply");
+	}
+	outbox_clear(o);
+}
+
+hv_err
+reply_frame(struct outbox *o, const struct conn *c, const Haven__Frame *f)
+{
+	uint8_t *buf;
+	size_t len;
+	hv_err e;
+
+	if ((e = hv_frame_pack(f, &buf, &len)) != HV_OK)
+		return e;
+	return outbox_send(o, c->rid, c->rid_len, buf, len);
+}
+
+hv_err
+reply_error(struct outbox *o, const struct conn *c, const char *code,
+    const char *message)
+{
+	Haven__Frame f = HAVEN__FRAME__INIT;
+	Haven__Error er = HAVEN__ERROR__INIT;
+
+	er.code = (char *)code;
+	er.message = (char *)message;
+	f.kind_case = HAVEN__FRAME__KIND_ERROR;
+	f.error = &er;
+	return reply_frame(o, c, &f);
+}
+
+/*
+ * Frame field 3 (receipt), length-delimited: tag 0x1a, a varint length and
+ * the packed Receipt, exactly what protobuf-c would produce.
+ */
+hv_err
+frame_wrap_receipt(const uint8_t *rc, size_t len, uint8_t **out,
+    size_t *out_len)
+{
+	uint8_t *buf = malloc(len + 11);
+	size_t n = 0, v = len;
+
+	if (buf == NULL)
+		return HV_ENOMEM;
+	buf[n++] = 0x1a;
+	do {
+		buf[n++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+		v >>= 7;
+	} while (v != 0);
+	memcpy(buf + n, rc, len);
+	*out = buf;
+	*out_len = n + len;
+	return HV_OK;
+}
+
+hv_err
+reply_receipt_bytes(struct outbox *o, const struct conn *c,
+    const uint8_t *rc, size_t len)
+{
+	uint8_t *buf;
+	size_t n;
+	hv_err e;
+
+	if ((e = frame_wrap_receipt(rc, len, &buf, &n)) != HV_OK)
+		return e;
+	return outbox_send(o, c->rid, c->rid_len, buf, n);
+}
+
+/* ---- dispatch -------------------------------------------------------------- */
+
+static const char *
+kind_name(Haven__Frame__KindCase k)
+{
+	switch (k) {
+	case HAVEN__FRAME__KIND_RECEIPT: return "Receipt";
+	case HAVEN__FRAME__KIND_DELIVER: return "Deliver";
+	case HAVEN__FRAME__KIND_AUDIT_REPLY: return "AuditReply";
+	case HAVEN__FRAME__KIND_TREE_HEAD: return "TreeHead";
+	case HAVEN__FRAME__KIND_ERROR: return "Error";
+	case HAVEN__FRAME__KIND_HEALTH_REPLY: return "HealthReply";
+	default: return "unknown";
+	}
+}
+
+/* Error reply and REJECTED audit record for a frame the broker refuses. */
+static hv_err
+refuse_frame(struct broker *b, MDB_txn *txn, const struct conn *c, hv_err code,
+    const char *msg, struct outbox *o)
+{
+	hv_err e;
+
+	if ((e = audit_reject(b, txn, c->node, NULL, code, msg, NULL)) !=
+	    HV_OK)
+		return e;
+	hv_log_info("refused a frame from %s: %s", c->node, hv_errname(code));
+	return reply_error(o, c, hv_errname(code), msg);
+}
+
+/*
+ * Processes one frame inside txn. Returns HV_OK when it was answered (or
+ * left for after the commit), or a store error that aborts the batch.
+ */
+static hv_err
+dispatch(struct broker *b, MDB_txn *txn, struct inframe *in, struct outbox *o)
+{
+	const struct conn *c = &in->c;
+	const struct hv_node *n;
+	struct hv_errdetail d;
+	char msg[400];
+	hv_err e;
+
+	hv_frame_free(&in->f);
+	in->later = 0;
+	hv_errclear(&d);
+	if (in->parts != 1)
+		return refuse_frame(b, txn, c, HV_EMALFORMED, "A Haven frame "
+		    "is exactly one ZeroMQ message part.", o);
+	e = hv_frame_unpack(zmq_msg_data(&in->msg), zmq_msg_size(&in->msg),
+	    b->frame_max, &in->f, &d);
+	if (e == HV_ENOMEM)
+		return e;
+	if (e != HV_OK) {
+		snprintf(msg, sizeof(msg), "The frame does not decode: %s",
+		    hv_errmsg(e, &d));
+		return refuse_frame(b, txn, c, HV_EMALFORMED, msg, o);
+	}
+	n = hv_directory_node(b->dir, c->node);
+	if (in->f->kind_case == HAVEN__FRAME__KIND_SUBMIT)
+		return submit_handle(b, txn, c, in->f->submit, o);
+	if (n == NULL || n->revoked || !n->has_keys)
+		return refuse_frame(b, txn, c, HV_ESENDERREVOKED, "This node "
+		    "has been revoked from the partnership.", o);
+	switch (in->f->kind_case) {
+	case HAVEN__FRAME__KIND_HELLO:
+		return session_hello(b, txn, c, in->f->hello, o);
+	case HAVEN__FRAME__KIND_ACK:
+		return deliver_ack(b, txn, c, in->f->ack, o);
+	case HAVEN__FRAME__KIND_HUMAN_ACK:
+		return deliver_human_ack(b, txn, c, in->f->human_ack, o);
+	case HAVEN__FRAME__KIND_TREE_HEAD_REQUEST:
+	case HAVEN__FRAME__KIND_HEALTH_REQUEST:
+	case HAVEN__FRAME__KIND_AUDIT_QUERY:
+		in->later = 1;
+		return HV_OK;
+	default:
+		snprintf(msg, sizeof(msg), "A %s frame is sent by the broker, "
+		    "never to it.", kind_name(in->f->kind_case));
+		return refuse_frame(b, txn, c, HV_EMALFORMED, msg, o);
+	}
+}
+
+/* Read-only requests, after the batch committed. */
+static void
+answer_later(struct broker *b, struct inframe *in)
+{
+	struct outbox o = { 0 };
+
+	switch (in->f->kind_case) {
+	case HAVEN__FRAME__KIND_TREE_HEAD_REQUEST:
+		audit_tree_head(b, &in->c, in->f->tree_head_request);
+		break;
+	case HAVEN__FRAME__KIND_HEALTH_REQUEST:
+		audit_health(b, &in->c);
+		break;
+	case HAVEN__FRAME__KIND_AUDIT_QUERY:
+		reply_error(&o, &in->c, "NOT_SUPPORTED", "Remote audit queries "
+		    "are not served by this broker yet; use haven audit query "
+		    "--db on the broker's host.");
+		outbox_flush(b, &o);
+		break;
+	default:
+		break;
+	}
+}
+
+/* ---- batches --------------------------------------------------------------- */
+
+/* Processes items[0..n) in one transaction. */
+static hv_err
+batch_txn(struct broker *b, struct inframe *items, size_t n)
+{
+	struct outbox o = { 0 };
+	MDB_txn *txn;
+	int head = 0;
+	hv_err e;
+
+	if ((e = store_txn_begin(b, &txn)) != HV_OK)
+		return e;
+	for (size_t i = 0; i < n; i++)
+		if ((e = dispatch(b, txn, &items[i], &o)) != HV_OK)
+			goto abort;
+	if (b->audit_dirty &&
+	    hv_mono_ms() - b->last_head_ms >= BROKER_HEAD_MS) {
+		if ((e = audit_head_due(b, txn, 1)) != HV_OK)
+			goto abort;
+		head = 1;
+	}
+	if ((e = store_txn_commit(b, txn)) != HV_OK) {
+		outbox_clear(&o);
+		if (e != HV_ESTORAGEFULL)
+			hv_fatalx("cannot commit to the store: %s; stopping "
+			    "rather than answer without durability",
+			    hv_strerror(e));
+		return e;
+	}
+	if (head)
+		b->audit_dirty = 0;
+	outbox_flush(b, &o);
+	return HV_OK;
+abort:
+	store_txn_abort(b, txn);
+	outbox_clear(&o);
+	return e;
+}
+
+/* A frame that fits in no transaction: refuse it without audit. */
+static void
+batch_last_resort(struct broker *b, struct inframe *in, hv_err e)
+{
+	struct outbox o = { 0 };
+
+	if (in->f != NULL && in->f->kind_case == HAVEN__FRAME__KIND_SUBMIT) {
+		submit_reject_unaudited(b, &in->c, in->f->submit,
+		    e == HV_ESTORAGEFULL ? HV_ESTORAGEFULL : HV_ESYS, &o);
+		outbox_flush(b, &o);
+	} else
+		hv_log_warnx("dropped a frame from %s: %s", in->c.node,
+		    hv_strerror(e));
+	in->later = 0;
+}
+
+static void
+batch_process(struct broker *b, struct inframe *items, size_t n)
+{
+	hv_err e = batch_txn(b, items, n);
+
+	if (e != HV_OK && n > 1) {
+		hv_log_info("a batch of %zu frames failed (%s); taking them "
+		    "one at a time", n, hv_errname(e));
+		for (size_t i = 0; i < n; i++)
+			if ((e = batch_txn(b, &items[i], 1)) != HV_OK)
+				batch_last_resort(b, &items[i], e);
+	} else if (e != HV_OK)
+		batch_last_resort(b, &items[0], e);
+	for (size_t i = 0; i < n; i++)
+		if (items[i].later)
+			answer_later(b, &items[i]);
+}
+
+/* Reads one routed message. Returns 1, 0 when none is waiting, -1 to skip. */
+static int
+read_one(struct broker *b, struct inframe *in)
+{
+	zmq_msg_t rid;
+	const char *uid;
+	int more = 0;
+	size_t sz = sizeof(more);
+
+	zmq_msg_init(&rid);
+	if (zmq_msg_recv(&rid, b->router, ZMQ_DONTWAIT) < 0) {
+		zmq_msg_close(&rid);
+		return 0;
+	}
+	memset(in, 0, sizeof(*in));
+	zmq_msg_init(&in->msg);
+	zmq_getsockopt(b->router, ZMQ_RCVMORE, &more, &sz);
+	while (more) {
+		zmq_msg_t m;
+
+		zmq_msg_init(&m);
+		if (zmq_msg_recv(&m, b->router, 0) < 0) {
+			zmq_msg_close(&m);
+			break;
+		}
+		if (in->parts++ == 0)
+			zmq_msg_move(&in->msg, &m);
+		zmq_msg_close(&m);
+		sz = sizeof(more);
+		zmq_getsockopt(b->router, ZMQ_RCVMORE, &more, &sz);
+	}
+	uid = in->parts > 0 ? zmq_msg_gets(&in->msg, "User-Id") : NULL;
+	if (uid == NULL || zmq_msg_size(&rid) > BROKER_RID_MAX ||
+	    strlen(uid) > HV_NODE_MAX ||
+	    session_touch(b, uid, zmq_msg_data(&rid), zmq_msg_size(&rid)) ==
+	    NULL) {
+		zmq_msg_close(&rid);
+		zmq_msg_close(&in->msg);
+		return -1;
+	}
+	snprintf(in->c.node, sizeof(in->c.node), "%s", uid);
+	memcpy(in->c.rid, zmq_msg_data(&rid), zmq_msg_size(&rid));
+	in->c.rid_len = zmq_msg_size(&rid);
+	zmq_msg_close(&rid);
+	return 1;
+}
+
+static void
+router_drain(struct broker *b, struct inframe *items)
+{
+	size_t max = b->group_commit ? BROKER_BATCH_MAX : 1, n = 0, bytes = 0;
+
+	while (n < max && bytes < BROKER_BATCH_BYTES) {
+		int rc = read_one(b, &items[n]);
+
+		if (rc == 0)
+			break;
+		if (rc < 0)
+			continue;
+		bytes += zmq_msg_size(&items[n].msg);
+		n++;
+	}
+	if (n == 0)
+		return;
+	batch_process(b, items, n);
+	for (size_t i = 0; i < n; i++) {
+		hv_frame_free(&items[i].f);
+		zmq_msg_close(&items[i].msg);
+	}
+	deliver_pump(b);
+}
+
+/* ---- directory reload -------------------------------------------------------- */
+
+/* 1 when a node admitted by old is revoked, missing or re-keyed in next. */
+static int
+revokes_someone(const hv_directory *old, const hv_directory *next)
+{
+	for (size_t i = 0; i < hv_directory_node_count(old); i++) {
+		const struct hv_node *o = hv_directory_node_at(old, i), *n;
+
+		if (o->revoked || !o->has_keys)
+			continue;
+		n = hv_directory_node(next, o->id);
+		if (n == NULL || n->revoked || !n->has_keys ||
+		    memcmp(n->keys.curve, o->keys.curve, HV_CURVE_KEY_LEN) != 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* The broker's own entry must match its key file. */
+static hv_err
+check_self(const struct broker *b, const hv_directory *dir,
+    struct hv_errdetail *d)
+{
+	const struct hv_node *self = hv_directory_broker(dir);
+
+	if (self == NULL || strcmp(self->id, b->cfg.id) != 0)
+		return hv_errset(d, HV_EBADDIRECTORY, "broker", "the "
+		    "directory's broker is %s, not %s",
+		    self ? self->id : "missing", b->cfg.id);
+	if (memcmp(self->keys.sign, b->keys->pub.sign,
+	    HV_SIGN_PUBLIC_LEN) != 0 || memcmp(self->keys.curve,
+	    b->keys->pub.curve, HV_CURVE_KEY_LEN) != 0)
+		return hv_errset(d, HV_EBADDIRECTORY, "broker", "the "
+		    "directory's keys for %s are not the keys in %s",
+		    b->cfg.id, b->cfg.key);
+	return HV_OK;
+}
+
+hv_err
+directory_read(const struct broker *b, hv_directory **out, uint8_t **bytes,
+    size_t *len, struct hv_errdetail *d)
+{
+	hv_directory *dir = NULL;
+	uint8_t *buf = NULL;
+	size_t n = 0;
+	hv_err e;
+
+	if ((e = hv_directory_read_file(b->cfg.directory, &buf, &n, d)) !=
+	    HV_OK)
+		return e;
+	if ((e = hv_directory_load(buf, n, b->root_sign, &dir, d)) != HV_OK ||
+	    (e = check_self(b, dir, d)) != HV_OK) {
+		hv_directory_destroy(&dir);
+		free(buf);
+		return e;
+	}
+	*out = dir;
+	*bytes = buf;
+	*len = n;
+	return HV_OK;
+}
+
+void
+directory_reload(struct broker *b)
+{
+	struct hv_errdetail d;
+	hv_directory *next = NULL;
+	uint8_t *bytes = NULL;
+	size_t len = 0;
+	char detail[400];
+	hv_err e;
+
+	hv_notify_reloading();
+	hv_errclear(&d);
+	if ((e = directory_read(b, &next, &bytes, &len, &d)) == HV_OK &&
+	    (e = hv_directory_check_newer(b->dir, next, &d)) != HV_OK) {
+		hv_directory_destroy(&next);
+		free(bytes);
+	}
+	if (e != HV_OK) {
+		snprintf(detail, sizeof(detail), "Refused %s (%s); version "
+		    "%llu stays in force.", b->cfg.directory, hv_errmsg(e, &d),
+		    (unsigned long long)hv_directory_version(b->dir));
+		hv_log_warnx("%s", detail);
+		audit_directory(b, hv_errname(e), detail);
+		hv_notify_ready("serving; directory reload refused");
+		return;
+	}
+	if (revokes_someone(b->dir, next) && b->rebind_at_ms == 0)
+		b->rebind_at_ms = hv_mono_ms() +
+		    (int64_t)b->cfg.revocation_grace_ms;
+	hv_directory_destroy(&b->dir);
+	free(b->dir_bytes);
+	b->dir = next;
+	b->dir_bytes = bytes;
+	b->dir_len = len;
+	snprintf(detail, sizeof(detail), "Loaded directory version %llu of "
+	    "partnership %s on SIGHUP.",
+	    (unsigned long long)hv_directory_version(b->dir),
+	    hv_directory_partnership(b->dir));
+	hv_log_info("%s", detail);
+	audit_directory(b, NULL, detail);
+	hv_notify_ready("serving; directory reloaded");
+}
+
+/* ---- the loop ------------------------------------------------------------------ */
+
+static void
+timers(struct broker *b)
+{
+	int64_t now = hv_mono_ms();
+
+	if (b->rebind_at_ms != 0 && now >= b->rebind_at_ms) {
+		b->rebind_at_ms = 0;
+		router_rebind(b);
+	}
+	if (now >= b->next_expiry_ms) {
+		b->next_expiry_ms = now + EXPIRE_EVERY_MS;
+		deliver_expire(b);
+	}
+	audit_head_tick(b);
+	sessions_expire(b);
+	deliver_pump(b);
+}
+
+void
+loop_run(struct broker *b)
+{
+	struct inframe *items = calloc(BROKER_BATCH_MAX, sizeof(*items));
+	int64_t last_timers = 0;
+
+	if (items == NULL)
+		hv_fatalx("out of memory");
+	while (!b->stop) {
+		zmq_pollitem_t pi[3] = {
+			{ b->router, 0, ZMQ_POLLIN, 0 },
+			{ b->zap, 0, ZMQ_POLLIN, 0 },
+			{ NULL, b->sigfd, ZMQ_POLLIN, 0 },
+		};
+		if (zmq_poll(pi, 3, POLL_MS) < 0 && errno != EINTR)
+			hv_fatal("zmq_poll");
+		if (pi[2].revents & ZMQ_POLLIN)
+			signals_read(b);
+		if (pi[1].revents & ZMQ_POLLIN)
+			zap_handle(b);
+		if (!b->stop && (pi[0].revents & ZMQ_POLLIN))
+			router_drain(b, items);
+		/* Timers run between batches even under constant load. */
+		if (hv_mono_ms() - last_timers >= POLL_MS / 2) {
+			timers(b);
+			last_timers = hv_mono_ms();
+		}
+	}
+	free(items);
+}
