@@ -23,8 +23,8 @@ DEB_PKGS := libzmq3-dev libsodium-dev libprotobuf-c-dev protobuf-c-compiler \
 
 CC       ?= cc
 WARN     := -Wall -Wextra -Wformat=2 -Werror
-CFLAGS   ?= -O2 -g
-CFLAGS   += -std=c11 -D_GNU_SOURCE -fno-strict-aliasing $(WARN) -MMD -MP \
+OPT      ?= -O2 -g
+CFLAGS   := $(OPT) $(EXTRA_CFLAGS) -std=c11 -D_GNU_SOURCE -fno-strict-aliasing $(WARN) -MMD -MP \
             -Ilib -Icli -I$(BUILD)/proto
 LDFLAGS  ?=
 ifeq ($(SAN),1)
@@ -178,7 +178,7 @@ install: all
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 fuzz:
 	$(Q)$(MAKE) --no-print-directory CC=clang BUILD=build/fuzz \
-		CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined" \
+		OPT="-O1 -g -fsanitize=fuzzer-no-link,address,undefined" \
 		build/fuzz/libhaven.a
 	$(Q)for f in $(FUZZ_SRC); do \
 		n=$$(basename $$f .c); echo "  FUZZ   $$n"; \

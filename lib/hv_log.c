@@ -30,7 +30,7 @@ hv_log_verbosity(int level)
 	log_level = level;
 }
 
-static void
+__attribute__((format(printf, 3, 0))) static void
 vlog(int pri, const char *tag, const char *fmt, va_list ap, int with_errno)
 {
 	char msg[1024];
