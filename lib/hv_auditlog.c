@@ -202,7 +202,7 @@ hv_audit_rec_unpack(const uint8_t *buf, size_t len, struct hv_audit_rec *rec)
 {
 	Haven__AuditRecord *m;
 	struct hv_audit_rec *r;
-	int has_prev, bad = 0;
+	int has_prev = 0, bad = 0;
 	hv_err err = HV_EMALFORMED;
 
 	if ((r = calloc(1, sizeof(*r))) == NULL)
@@ -456,7 +456,7 @@ hv_auditlog_append(hv_auditlog *log, MDB_txn *txn, struct hv_audit_rec *rec)
 	struct ixkeys ks;
 	uint8_t key[8], leaf[HV_HASH_LEN], *buf = NULL;
 	size_t len;
-	uint64_t last;
+	uint64_t last = 0;
 	MDB_val k, v, empty = val("", 0);
 	hv_err err;
 	int rc;
