@@ -167,6 +167,7 @@ struct broker {
 	int64_t next_expiry_ms;		/* monotonic */
 	int64_t usage_at_ms;		/* when the map use was last measured */
 	int usage_percent;
+	uint64_t txn_bytes;		/* estimate of what the txn adds */
 	char zap_last_refused[HV_CURVE_KEY_LEN];
 	int64_t zap_last_refused_ms;
 };

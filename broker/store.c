@@ -156,6 +156,7 @@ store_txn_begin(struct broker *b, MDB_txn **txn)
 	if (e == HV_OK) {
 		b->txn_qseq = b->qseq;
 		b->txn_rseq = b->rseq;
+		b->txn_bytes = 0;
 	}
 	return e;
 }
@@ -174,6 +175,9 @@ store_txn_commit(struct broker *b, MDB_txn *txn)
 	}
 	if ((e = hv_store_commit(txn)) != HV_OK)
 		return e;
+	/* What was added is now measurable: measure again next time. */
+	if (b->txn_bytes > 0)
+		b->usage_at_ms = 0;
 	b->qseq = b->txn_qseq;
 	b->rseq = b->txn_rseq;
 	return HV_OK;

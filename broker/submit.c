@@ -69,7 +69,11 @@ receipt_make(struct broker *b, const uint8_t *id, const char *status,
 	return HV_OK;
 }
 
-/* The map's use, measured at most every USAGE_CACHE_MS. */
+/*
+ * The map's use: measured at most every USAGE_CACHE_MS (and after every
+ * commit that added messages), plus an estimate of what the open
+ * transaction has added, since a whole batch commits at once.
+ */
 static int
 usage_percent(struct broker *b)
 {
@@ -79,7 +83,8 @@ usage_percent(struct broker *b)
 		b->usage_percent = store_usage_percent(b);
 		b->usage_at_ms = now;
 	}
-	return b->usage_percent;
+	return b->usage_percent + (int)(b->txn_bytes * 100 /
+	    (b->cfg.map_size ? b->cfg.map_size : 1));
 }
 
 /*
@@ -193,6 +198,8 @@ accept(struct broker *b, MDB_txn *txn, const struct conn *c,
 	if (!decision && (e = deliver_enqueue(b, txn, env, packed, packed_len,
 	    rec.time_ms)) != HV_OK)
 		goto out;
+	/* The envelope, its audit record, indexes and page overhead. */
+	b->txn_bytes += 2 * packed_len + 4096;
 	hv_hex(env->id, HV_ID_LEN, hex);
 	if (decision)
 		hv_log_info("recorded decision %s from %s (%s, %s)", hex,

@@ -436,3 +436,19 @@ hc_status(const Haven__Frame *f)
 		return "";
 	return f->receipt->status;
 }
+
+int
+hc_deliver_id(const Haven__Frame *f, uint8_t id[HV_ID_LEN])
+{
+	hv_envelope env;
+
+	if (f == NULL || f->kind_case != HAVEN__FRAME__KIND_DELIVER)
+		return -1;
+	if (hv_envelope_unpack(f->deliver->envelope.data,
+	    f->deliver->envelope.len, f->deliver->envelope.len, &env, NULL) !=
+	    HV_OK)
+		return -1;
+	memcpy(id, env.id, HV_ID_LEN);
+	hv_envelope_clear(&env);
+	return 0;
+}

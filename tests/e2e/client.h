@@ -110,6 +110,9 @@ void hc_events(struct hc_client *c);
 /* Waits until c->handshakes >= n. 1 or 0 at the deadline. */
 int hc_wait_handshakes(struct hc_client *c, int n, int timeout_ms);
 
+/* The message id of a Deliver frame's envelope into id. 0 or -1. */
+int hc_deliver_id(const Haven__Frame *f, uint8_t id[HV_ID_LEN]);
+
 /* The code of a REJECTED receipt frame, "" for others. */
 const char *hc_code(const Haven__Frame *f);
 /* The status of a receipt frame, "" for others. */

@@ -100,7 +100,7 @@ Test(broker, accepts_a_share_delivers_it_and_relays_receipts,
 	Haven__Frame *f;
 	struct hv_pubkeys bpub;
 	char path[H_PATH + 40];
-	int delivered = 0, acked = 0;
+	int delivered = 0, acked = 0, escalated = 0;
 
 	start(NULL, NULL);
 	snprintf(path, sizeof(path), "%s/keys/broker.bristol.pub", P.dir);
@@ -132,9 +132,11 @@ Test(broker, accepts_a_share_delivers_it_and_relays_receipts,
 	hv_frame_free(&f);
 	cr_assert_eq(hc_ack(sc, id), 0);
 	cr_assert_eq(hc_human_ack(sc, id, "duty.worker", 0), 0);
+	cr_assert_eq(hc_human_ack(sc, id, NULL, 1), 0);
 
-	/* The sender gets DELIVERED then ACKNOWLEDGED, and acks them. */
-	for (int i = 0; i < 50 && !(delivered && acked); i++) {
+	/* The sender gets DELIVERED, ACKNOWLEDGED and ESCALATED receipts
+	 * and acknowledges each. */
+	for (int i = 0; i < 50 && !(delivered && acked && escalated); i++) {
 		f = hc_wait_kind(police, HAVEN__FRAME__KIND_RECEIPT, WAIT_MS);
 		cr_assert_not_null(f, "no receipt after delivery");
 		cr_expect_eq(hv_receipt_verify(f->receipt, bpub.sign), HV_OK);
@@ -145,13 +147,17 @@ Test(broker, accepts_a_share_delivers_it_and_relays_receipts,
 		} else if (strcmp(f->receipt->status, "ACKNOWLEDGED") == 0) {
 			cr_expect_str_eq(f->receipt->by, "duty.worker");
 			acked = 1;
+		} else if (strcmp(f->receipt->status, "ESCALATED") == 0) {
+			cr_expect_str_eq(f->receipt->node,
+			    "social-care.bristol");
+			escalated = 1;
 		}
 		if (f->receipt->receipt_seq != 0)
 			hc_ack_receipt(police, f->receipt->receipt_seq);
 		hv_frame_free(&f);
 	}
-	cr_expect(delivered && acked, "DELIVERED %d ACKNOWLEDGED %d",
-	    delivered, acked);
+	cr_expect(delivered && acked && escalated, "DELIVERED %d "
+	    "ACKNOWLEDGED %d ESCALATED %d", delivered, acked, escalated);
 
 	/* Health and tree heads answer. */
 	cr_assert_eq(hc_health_request(police), 0);
