@@ -1,0 +1,174 @@
+/*
+ * End-to-end durability tests of haven-agent (SPEC §7, §11): store and
+ * forward while the broker is away, and kill -9 of the sending or the
+ * receiving agent in the middle of a stream. Every 202 must arrive exactly
+ * once.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+#include <jansson.h>
+
+#include "agent_kit.h"
+#include "harness.h"
+
+#define STREAM 300
+
+static struct h_partnership P;
+static char ids[STREAM][33];
+
+static void
+setup(void)
+{
+	cr_assert_eq(ak_setup(&P, NULL), 0, "partnership did not start");
+}
+
+static void
+teardown(void)
+{
+	h_partnership_destroy(&P);
+}
+
+/* Submits message i from police to social care; returns the status. */
+static int
+submit(int i)
+{
+	char tag[16], *body;
+	int st;
+
+	snprintf(tag, sizeof(tag), "m%d", i);
+	body = ak_message("[\"" AK_SOCIAL "\"]", "REFERRAL", "ROUTINE", tag,
+	    "");
+	st = ak_post(ak_agent(&P, AK_POLICE), "/v1/messages", body, ids[i]);
+	free(body);
+	return st;
+}
+
+/*
+ * Checks that every id in ids[0..n) with a 202 is in the recipient's inbox
+ * exactly once, and that the inbox lists no id twice. Waits (bounded) for
+ * the inbox to hold at least `want` messages first.
+ */
+static void
+expect_exactly_once(int n, int want)
+{
+	struct h_agent *soc = ak_agent(&P, AK_SOCIAL);
+	json_t *j = NULL, *msgs, *m;
+	size_t i;
+
+	cr_assert(ak_wait_health(soc, "inbox_unacked", want, 90000),
+	    "the recipient did not receive %d messages", want);
+	cr_assert_eq(ak_get(soc, "/v1/inbox?limit=1000", &j), 200);
+	msgs = json_object_get(j, "messages");
+	cr_assert_eq(json_array_size(msgs), (size_t)want,
+	    "inbox lists %zu messages, wanted %d", json_array_size(msgs),
+	    want);
+	json_array_foreach(msgs, i, m) {
+		const char *id = json_string_value(json_object_get(m, "id"));
+
+		cr_assert_not_null(id);
+		cr_assert_not_null(json_object_get(m, "child"),
+		    "message %s was not decrypted", id);
+		for (size_t k = 0; k < i; k++)
+			cr_assert_str_neq(id, json_string_value(
+			    json_object_get(json_array_get(msgs, k), "id")),
+			    "message %s is listed twice", id);
+	}
+	for (int k = 0; k < n; k++) {
+		int seen = 0;
+
+		if (ids[k][0] == '\0')
+			continue;
+		json_array_foreach(msgs, i, m)
+			seen += strcmp(json_string_value(json_object_get(m,
+			    "id")), ids[k]) == 0;
+		cr_assert_eq(seen, 1, "message %d (%s) arrived %d times", k,
+		    ids[k], seen);
+	}
+	json_decref(j);
+}
+
+static int
+disconnected(void *ctx)
+{
+	json_t *h = NULL;
+	int ok = ak_get(ctx, "/v1/health", &h) == 200 &&
+	    json_is_false(json_object_get(h, "broker_connected"));
+
+	json_decref(h);
+	return ok;
+}
+
+/*
+ * With the broker stopped, 20 messages are accepted (202) and held in the
+ * outbox; when the broker starts again all 20 arrive.
+ */
+Test(agent_durability, forwards_twenty_messages_submitted_while_the_broker_is_down,
+    .init = setup, .fini = teardown, .timeout = 120)
+{
+	struct h_agent *pol = ak_agent(&P, AK_POLICE);
+	json_t *h = NULL;
+
+	cr_assert_eq(h_broker_stop(&P), 0);
+	cr_assert(h_wait_until(disconnected, pol, 20000),
+	    "the agent still reports the stopped broker as connected");
+	for (int i = 0; i < 20; i++)
+		cr_assert_eq(submit(i), 202, "message %d was refused", i);
+	cr_assert_eq(ak_get(pol, "/v1/health", &h), 200);
+	cr_assert_eq(json_integer_value(json_object_get(h, "outbox_depth")),
+	    20);
+	json_decref(h);
+	cr_assert_eq(h_broker_start(&P), 0);
+	expect_exactly_once(20, 20);
+	cr_assert(ak_wait_health(pol, "outbox_depth", 0, 20000));
+	for (int i = 0; i < 20; i++)
+		cr_assert(ak_wait_status(pol, ids[i], "delivered", AK_SOCIAL,
+		    20000), "message %d never shown delivered", i);
+}
+
+/*
+ * kill -9 of the sending agent in the middle of a 300-message stream (with
+ * messages still in its outbox): after its restart, every message it
+ * answered 202 arrives exactly once.
+ */
+Test(agent_durability, kill_9_of_the_sender_loses_and_duplicates_nothing,
+    .init = setup, .fini = teardown, .timeout = 200)
+{
+	struct h_agent *pol = ak_agent(&P, AK_POLICE);
+	int accepted = 0;
+
+	for (int i = 0; i < STREAM; i++) {
+		if (i == STREAM / 2) {
+			h_agent_kill(pol);
+			cr_assert_eq(h_agent_start(&P, pol), 0,
+			    "the sender did not restart");
+		}
+		cr_assert_eq(submit(i), 202, "message %d was refused", i);
+		accepted++;
+	}
+	expect_exactly_once(STREAM, accepted);
+	cr_assert(ak_wait_health(pol, "outbox_depth", 0, 30000));
+}
+
+/*
+ * kill -9 of the receiving agent in the middle of a 300-message stream:
+ * after its restart it holds every message exactly once (the broker
+ * redelivers what it had not acknowledged; the agent stores each id once).
+ */
+Test(agent_durability, kill_9_of_the_recipient_loses_and_duplicates_nothing,
+    .init = setup, .fini = teardown, .timeout = 200)
+{
+	struct h_agent *soc = ak_agent(&P, AK_SOCIAL);
+
+	for (int i = 0; i < STREAM; i++) {
+		if (i == STREAM / 3)
+			h_agent_kill(soc);
+		if (i == 2 * STREAM / 3)
+			cr_assert_eq(h_agent_start(&P, soc), 0,
+			    "the recipient did not restart");
+		cr_assert_eq(submit(i), 202, "message %d was refused", i);
+	}
+	expect_exactly_once(STREAM, STREAM);
+}
