@@ -671,7 +671,14 @@ deliver_pump(struct broker *b)
 	for (size_t i = 0; i < b->n_sessions; i++) {
 		struct session *s = &b->sessions[i];
 
+		const struct hv_node *n;
+
 		if (!s->connected)
+			continue;
+		/* A node revoked by a reload gets nothing more, even in the
+		 * moments before its session is cut. */
+		n = hv_directory_node(b->dir, s->node);
+		if (n == NULL || n->revoked || !n->has_keys)
 			continue;
 		pump_deliveries(b, s, txn);
 		if (s->connected)

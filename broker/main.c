@@ -140,7 +140,13 @@ usage_exit(void)
 static void __attribute__((noreturn))
 die(const char *what, hv_err e, const struct hv_errdetail *d)
 {
-	fprintf(stderr, "haven-broker: %s: %s\n", what, hv_errmsg(e, d));
+	const char *msg = hv_errmsg(e, d);
+
+	/* Most details already name the file; do not say it twice. */
+	if (strstr(msg, what) != NULL)
+		fprintf(stderr, "haven-broker: %s\n", msg);
+	else
+		fprintf(stderr, "haven-broker: %s: %s\n", what, msg);
 	exit(1);
 }
 
@@ -259,6 +265,18 @@ zmq_start(struct broker *b)
 }
 
 static void
+directory_audit_start(struct broker *b)
+{
+	char detail[200];
+
+	snprintf(detail, sizeof(detail), "Loaded directory version %llu of "
+	    "partnership %s at start-up.",
+	    (unsigned long long)hv_directory_version(b->dir),
+	    hv_directory_partnership(b->dir));
+	audit_directory(b, NULL, detail);
+}
+
+static void
 ready_file_write(struct broker *b)
 {
 	json_t *j;
@@ -359,7 +377,7 @@ main(int argc, char **argv)
 	signals_block(&b);		/* before ZeroMQ starts its threads */
 	store_start(&b);		/* refuses a directory rollback */
 	zmq_start(&b);			/* ZAP first, then the ROUTER */
-	audit_directory(&b, NULL, "Loaded the directory at start-up.");
+	directory_audit_start(&b);
 	ready_file_write(&b);
 	loop_run(&b);
 	shutdown_all(&b);
