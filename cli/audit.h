@@ -1,0 +1,124 @@
+/*
+ * haven audit — what the audit subcommands share: their options, opening
+ * the broker's store read-only, the broker key for tree heads, and making
+ * record text safe to show on a terminal.
+ *
+ *   cli/audit.c        dispatch, options, verify
+ *   cli/audit_query.c  query and export (table, JSON, CSV)
+ *   cli/audit_proof.c  prove, consistency, check-proof
+ *   cli/audit_help.c   the manual pages
+ *
+ * Nothing here ever writes to the store, prints an NHS number, or prints
+ * record text unsanitised to a terminal.
+ */
+#ifndef HV_CLI_AUDIT_H
+#define HV_CLI_AUDIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "hv_auditlog.h"
+#include "hv_store.h"
+
+/* Options, one bit each, so that each subcommand names what it accepts. */
+enum {
+	AO_DB = 1u << 0,
+	AO_BROKER = 1u << 1,
+	AO_KEY = 1u << 2,
+	AO_DIRECTORY = 1u << 3,
+	AO_BROKER_PUB = 1u << 4,
+	AO_SUBJECT_NHS = 1u << 5,
+	AO_SUBJECT_KEY = 1u << 6,
+	AO_SUBJECT = 1u << 7,
+	AO_SUBJECT_LOCAL = 1u << 8,
+	AO_MESSAGE = 1u << 9,
+	AO_SENDER = 1u << 10,
+	AO_RECIPIENT = 1u << 11,
+	AO_ROLE = 1u << 12,
+	AO_EVENT = 1u << 13,
+	AO_TYPE = 1u << 14,
+	AO_SINCE = 1u << 15,
+	AO_UNTIL = 1u << 16,
+	AO_LIMIT = 1u << 17,
+	AO_FORMAT = 1u << 18,
+	AO_FROM = 1u << 19,
+	AO_TO = 1u << 20,
+};
+
+#define AO_REMOTE (AO_BROKER | AO_KEY | AO_DIRECTORY)
+
+enum audit_format { AF_TABLE, AF_JSON, AF_CSV };
+
+/* A subcommand's parsed and checked options. */
+struct audit_args {
+	const char *sub;		/* "query", "verify", ... */
+	unsigned seen;			/* AO_* given */
+	const char *db, *broker, *key, *directory, *broker_pub;
+	const char *subject_nhs, *subject_key, *subject_hex, *subject_local;
+	const char *sender, *recipient, *role;
+	char event[24], type[40];
+	uint8_t message[16];
+	int64_t since_ms, until_ms;
+	size_t limit;
+	enum audit_format format;
+	uint64_t from, to;
+	int npos;
+	const char *pos[2];
+};
+
+/*
+ * Parses argv (argv[0] is the subcommand) allowing only the options in
+ * `allowed` and exactly npos positional arguments, each named in
+ * pos_names. Checks every value (ids, events, types, times, sizes) and
+ * quotes a bad one. Returns 0, or 2 after a usage message.
+ */
+int audit_parse(const char *sub, int argc, char **argv, unsigned allowed,
+    int npos, const char *const *pos_names, struct audit_args *a);
+
+/*
+ * Handles --db / --broker: returns -1 when the caller should go on with
+ * --db, else the exit status after a message (2 when neither or both are
+ * given, 3 for a remote query, which this build cannot make).
+ */
+int audit_need_db(const struct audit_args *a);
+
+/*
+ * Opens the broker's data_dir read-only with the audit databases at base 0.
+ * Returns 0, or the exit status after one sentence on stderr.
+ */
+int audit_open(const char *db, hv_store **s, hv_auditlog *log);
+
+/*
+ * The pseudonym the filter asks for (--subject, or --subject-nhs /
+ * --subject-local with --subject-key). Returns 0 with *has set (0 when no
+ * subject was asked for), or the exit status after a message. Never prints
+ * the identifier.
+ */
+int audit_subject(const struct audit_args *a, int *has, uint8_t out[32]);
+
+/* Loads the Ed25519 key of a .pub file. Returns 0 or the exit status. */
+int audit_broker_pub(const char *path, uint8_t out[32]);
+
+/* ISO 8601 UTC with milliseconds ("2026-11-22T09:14:03.120Z"). */
+void audit_iso_ms(int64_t ms, char buf[32]);
+
+/*
+ * Copies UTF-8 text into out[cap] for a terminal: control characters,
+ * C1 controls and bidirectional overrides become spaces, and text wider
+ * than maxcols code points (0: no limit) is cut with "...". Returns the
+ * width in code points of what was written.
+ */
+size_t audit_clean(const char *in, char *out, size_t cap, size_t maxcols);
+
+/* Subcommands: argv[0] is the subcommand; each returns its exit status. */
+int audit_cmd_query(int argc, char **argv);
+int audit_cmd_export(int argc, char **argv);
+int audit_cmd_prove(int argc, char **argv);
+int audit_cmd_consistency(int argc, char **argv);
+int audit_cmd_check_proof(int argc, char **argv);
+
+/* The manual page of `haven audit` (sub NULL) or of a subcommand. */
+void audit_help(const char *sub, FILE *fp);
+
+#endif
