@@ -160,6 +160,8 @@ parse_lines(struct watch *w)
 	size_t start = 0;
 	char *nl;
 
+	if (w->in == NULL)
+		return;
 	while (!w->stop && start < w->len &&
 	    (nl = memchr(w->in + start, '\n', w->len - start)) != NULL) {
 		size_t n = (size_t)(nl - (w->in + start));
