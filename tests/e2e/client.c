@@ -10,6 +10,7 @@
 #include <zmq.h>
 
 #include "client.h"
+#include "hv_auditlog.h"
 #include "hv_util.h"
 #include "hv_wire.h"
 
@@ -450,5 +451,46 @@ hc_deliver_id(const Haven__Frame *f, uint8_t id[HV_ID_LEN])
 		return -1;
 	memcpy(id, env.id, HV_ID_LEN);
 	hv_envelope_clear(&env);
+	return 0;
+}
+
+hv_err
+hc_audit_verify(const char *data_dir, const uint8_t sign[32], char *why,
+    size_t cap)
+{
+	hv_store *s = NULL;
+	hv_auditlog log;
+	MDB_txn *txn;
+	struct hv_errdetail d;
+	hv_err e;
+
+	hv_errclear(&d);
+	/* Writable: the read-only open loses its database handles. */
+	if ((e = hv_store_open(data_dir, 0, 0, hv_auditlog_dbnames,
+	    HV_AUDITLOG_NDBS, &s, &d)) != HV_OK) {
+		snprintf(why, cap, "%s", d.message);
+		return e;
+	}
+	log.store = s;
+	log.base = 0;
+	if ((e = hv_store_begin(s, 1, &txn)) == HV_OK) {
+		e = hv_auditlog_verify(&log, txn, sign, &d);
+		mdb_txn_abort(txn);
+	}
+	snprintf(why, cap, "%s", d.message);
+	hv_store_close(&s);
+	return e;
+}
+
+int
+hc_broker_sign_key(const struct h_partnership *p, uint8_t sign[32])
+{
+	char path[H_PATH + 40];
+	struct hv_pubkeys pub;
+
+	snprintf(path, sizeof(path), "%s/keys/broker.bristol.pub", p->dir);
+	if (hv_pubkeys_load(path, &pub, NULL) != HV_OK)
+		return -1;
+	memcpy(sign, pub.sign, 32);
 	return 0;
 }

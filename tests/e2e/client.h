@@ -113,6 +113,17 @@ int hc_wait_handshakes(struct hc_client *c, int n, int timeout_ms);
 /* The message id of a Deliver frame's envelope into id. 0 or -1. */
 int hc_deliver_id(const Haven__Frame *f, uint8_t id[HV_ID_LEN]);
 
+/*
+ * Verifies the whole audit log of a stopped broker's store (every record,
+ * leaf, index and signed head) with the broker's signing key; why gets
+ * hv_auditlog_verify's sentence. Returns HV_OK or its error.
+ */
+hv_err hc_audit_verify(const char *data_dir, const uint8_t sign[32],
+    char *why, size_t cap);
+
+/* The broker's signing key from the partnership's keys folder. 0 or -1. */
+int hc_broker_sign_key(const struct h_partnership *p, uint8_t sign[32]);
+
 /* The code of a REJECTED receipt frame, "" for others. */
 const char *hc_code(const Haven__Frame *f);
 /* The status of a receipt frame, "" for others. */

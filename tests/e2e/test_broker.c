@@ -88,6 +88,84 @@ expect(struct hc_client *c, hv_envelope *env, const char *payload,
 }
 
 static const char *const to_sc[] = { "social-care.bristol" };
+
+struct events {
+	char seen[8][24];
+	int n;
+};
+
+static int
+collect_event(void *ctx, const struct hv_audit_rec *rec)
+{
+	struct events *ev = ctx;
+
+	if (ev->n < 8)
+		snprintf(ev->seen[ev->n++], sizeof(ev->seen[0]), "%s",
+		    rec->event);
+	return 0;
+}
+
+static int
+has_event(const struct events *ev, const char *e)
+{
+	for (int i = 0; i < ev->n; i++)
+		if (strcmp(ev->seen[i], e) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Opens the stopped broker's store (as `haven audit --db` does), verifies the whole log with the broker's key, checks the events about
+ * message id and the directory and key the store recorded.
+ */
+static void
+check_audit(const uint8_t id[HV_ID_LEN], const uint8_t sign[32])
+{
+	hv_store *s = NULL;
+	hv_auditlog log;
+	MDB_txn *txn;
+	struct hv_errdetail d;
+	struct hv_audit_filter flt;
+	struct events ev = { .n = 0 };
+	size_t meta = 0;
+	MDB_val k, v;
+
+	/*
+	 * Opened writable (the broker has stopped): hv_store_open's read-only
+	 * path aborts the transaction that opened the databases, and LMDB
+	 * closes handles opened in an aborted transaction.
+	 */
+	cr_assert_eq(hv_store_open(P.broker_data, 0, 0, hv_auditlog_dbnames,
+	    HV_AUDITLOG_NDBS, &s, &d), HV_OK, "%s", d.message);
+	log.store = s;
+	log.base = 0;
+	cr_assert_eq(hv_store_begin(s, 1, &txn), HV_OK);
+	cr_expect_eq(hv_auditlog_verify(&log, txn, sign, &d), HV_OK, "%s",
+	    d.message);
+	memset(&flt, 0, sizeof(flt));
+	flt.has_id = 1;
+	memcpy(flt.id, id, HV_ID_LEN);
+	cr_expect_eq(hv_auditlog_query(&log, txn, &flt, collect_event, &ev),
+	    HV_OK);
+	cr_expect(has_event(&ev, "SUBMITTED"));
+	cr_expect(has_event(&ev, "DELIVERED"));
+	cr_expect(has_event(&ev, "ACKNOWLEDGED"));
+	cr_expect(has_event(&ev, "ESCALATED"));
+	for (size_t i = 0; i < HV_AUDITLOG_NDBS; i++)
+		if (strcmp(hv_auditlog_dbnames[i], "meta") == 0)
+			meta = i;
+	k.mv_data = "broker_sign_public";
+	k.mv_size = strlen("broker_sign_public");
+	cr_expect(mdb_get(txn, s->dbi[meta], &k, &v) == 0 && v.mv_size == 32 &&
+	    memcmp(v.mv_data, sign, 32) == 0, "the store records the "
+	    "broker's key");
+	k.mv_data = "directory";
+	k.mv_size = strlen("directory");
+	cr_expect(mdb_get(txn, s->dbi[meta], &k, &v) == 0 && v.mv_size > 100,
+	    "the store records the directory");
+	mdb_txn_abort(txn);
+	hv_store_close(&s);
+}
 static const char payload[] = "{\"child\":{\"name\":\"test\"},"
     "\"body\":{\"text\":\"concern\"}}";
 
@@ -203,6 +281,7 @@ Test(broker, accepts_a_share_delivers_it_and_relays_receipts,
 	hc_close(&police);
 	hc_close(&sc);
 	cr_expect_eq(h_broker_stop(&P), 0, "SIGTERM ends the broker with 0");
+	check_audit(id, bpub.sign);
 }
 
 Test(broker, refuses_a_submit_naming_another_sender, .fini = stop,

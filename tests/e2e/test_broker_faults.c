@@ -217,6 +217,17 @@ Test(broker_faults, delivers_every_accepted_message_once_across_ten_kill_9s,
 	cr_expect_eq(in->n, 2 * STREAM_N, "%d of %d delivered", in->n,
 	    2 * STREAM_N);
 	cr_expect_eq(in->strangers, 0, "ids nobody sent were delivered");
+	/* Ten kill -9s later the audit log still verifies. */
+	cr_expect_eq(h_broker_stop(&P), 0);
+	{
+		uint8_t sign[32];
+		char why[400];
+
+		cr_assert_eq(hc_broker_sign_key(&P, sign), 0);
+		cr_expect_eq(hc_audit_verify(P.broker_data, sign, why,
+		    sizeof(why)), HV_OK, "the audit log does not verify: %s",
+		    why);
+	}
 	for (int i = 0; i < STREAM_N; i++) {
 		free(ma[i].buf);
 		free(mb[i].buf);
@@ -425,6 +436,16 @@ Test(broker_faults, refuses_with_storage_full_and_still_delivers,
 	cr_expect_eq(delivered, accepted, "%d of %d accepted were delivered",
 	    delivered, accepted);
 	cr_assert(h_alive(P.broker_pid), "the broker died");
+	cr_expect_eq(h_broker_stop(&P), 0);
+	{
+		uint8_t sign[32];
+		char why[400];
+
+		cr_assert_eq(hc_broker_sign_key(&P, sign), 0);
+		cr_expect_eq(hc_audit_verify(P.broker_data, sign, why,
+		    sizeof(why)), HV_OK, "the audit log does not verify: %s",
+		    why);
+	}
 	for (int i = 0; i < FULL_N; i++)
 		free(m[i].buf);
 	free(m);
