@@ -889,3 +889,48 @@ Test(audit_cli, every_audit_command_has_a_manual_page)
 	cr_assert_not_null(strstr(out, "WHAT A SIGNED TREE HEAD PROVES"));
 	free(out);
 }
+
+/* ---- a real broker --------------------------------------------------- */
+
+/*
+ * The broker's own store, read while the broker runs: its start-up record
+ * (DIRECTORY_LOADED) is there under a signed head, verify passes with the
+ * broker's .pub file and with the key the broker recorded, and the running
+ * broker is not disturbed.
+ */
+Test(audit_cli, a_running_brokers_store_verifies_and_answers_queries,
+    .timeout = 120)
+{
+	struct h_partnership p;
+	char *out = NULL, *pub;
+	int64_t deadline;
+	int rc;
+
+	cr_assert_eq(h_partnership_create(&p, NULL, NULL), 0);
+	cr_assert_eq(h_broker_start(&p), 0);
+	pub = h_fmt("%s/keys/broker.bristol.pub", p.dir);
+	/* The first head is signed within a second of the first record. */
+	deadline = hv_mono_ms() + 20000;
+	do {
+		free(out);
+		rc = AUDIT(&out, "verify --db '%s' --broker-pub '%s'",
+		    h_bin("haven"), p.broker_data, pub);
+	} while (rc != 0 && hv_mono_ms() < deadline &&
+	    usleep(100000) == 0);
+	cr_assert_eq(rc, 0, "%s", out);
+	cr_assert(strncmp(out, "audit log OK: ", 14) == 0, "%s", out);
+	free(out);
+	cr_assert_eq(AUDIT(&out, "verify --db '%s'", h_bin("haven"),
+	    p.broker_data), 0, "%s", out);
+	free(out);
+	cr_assert_eq(AUDIT(&out, "query --db '%s' --event DIRECTORY_LOADED "
+	    "--format json", h_bin("haven"), p.broker_data), 0, "%s", out);
+	json_decref(load_json(out));
+	cr_assert_not_null(strstr(out, "\"actor\":\"broker.bristol\""), "%s",
+	    out);
+	free(out);
+	cr_assert(h_alive(p.broker_pid));
+	cr_assert_eq(h_broker_stop(&p), 0);
+	free(pub);
+	h_partnership_destroy(&p);
+}
