@@ -76,9 +76,11 @@ hv_store_open(const char *dir, uint64_t map_size, int readonly,
 			goto out;
 		}
 	}
-	if (readonly)
-		mdb_txn_abort(txn);
-	else if ((rc = mdb_txn_commit(txn)) != 0)
+	/*
+	 * Commit even a read-only transaction: LMDB closes database handles
+	 * opened in a transaction that is aborted.
+	 */
+	if ((rc = mdb_txn_commit(txn)) != 0)
 		err = hv_errset(d, hv_store_err(rc), "data_dir", "cannot "
 		    "initialise store %s: %s", dir, mdb_strerror(rc));
 	txn = NULL;
