@@ -146,7 +146,7 @@ $(BUILD)/bench/%: bench/%.c $(LIBHAVEN)
 
 # `make test` is the whole gate: packages, a sanitizer build, unit and e2e.
 test: deps
-	$(Q)$(MAKE) --no-print-directory SAN=1 BUILD=build/san BIN=build/san/bin check
+	$(Q)$(MAKE) --no-print-directory -j2 SAN=1 BUILD=build/san BIN=build/san/bin check
 
 # Runs every test binary of the current build; a failing one fails the run
 # but the others still run, so one report shows everything that is broken.
