@@ -264,6 +264,10 @@ agent_directory_load(struct agent *a, struct hv_errdetail *d)
 		    "%s", a->cfg.id, a->cfg.key);
 	if (me->revoked)
 		hv_log_warnx("directory: this node %s is revoked", a->cfg.id);
+	if (a->dir != NULL && memcmp(a->broker_curve,
+	    hv_directory_broker(next)->keys.curve, HV_CURVE_KEY_LEN) != 0)
+		hv_log_warnx("directory: the broker's transport key changed; "
+		    "restart the agent to connect with the new key");
 	memcpy(a->broker_sign, hv_directory_broker(next)->keys.sign,
 	    HV_SIGN_PUBLIC_LEN);
 	memcpy(a->broker_curve, hv_directory_broker(next)->keys.curve,

@@ -487,6 +487,42 @@ out:
 
 /* ---- status and receipts ----------------------------------------------- */
 
+/* How far a status has got; a later entry of the same rank wins. */
+static int
+status_rank(const char *s)
+{
+	static const char *const order[] = { "queued", "accepted",
+		"delivered", "expired", "acknowledged", "escalated",
+		"rejected", NULL };
+	static const int rank[] = { 0, 1, 2, 2, 3, 3, 9 };
+
+	for (int i = 0; s != NULL && order[i] != NULL; i++)
+		if (strcmp(s, order[i]) == 0)
+			return rank[i];
+	return -1;
+}
+
+/*
+ * The message's status: the most advanced one in the timeline, so that a
+ * late ACCEPTED receipt does not hide a DELIVERED that overtook it.
+ */
+static const char *
+overall_status(json_t *tl)
+{
+	const char *best = "queued";
+	json_t *e;
+	size_t i;
+
+	json_array_foreach(tl, i, e) {
+		const char *s = json_string_value(json_object_get(e,
+		    "status"));
+
+		if (status_rank(s) >= status_rank(best))
+			best = s;
+	}
+	return best;
+}
+
 json_t *
 outbox_status(struct agent *a, const uint8_t id[HV_ID_LEN])
 {
@@ -494,7 +530,7 @@ outbox_status(struct agent *a, const uint8_t id[HV_ID_LEN])
 	MDB_val v;
 	struct ob_hdr h;
 	hv_envelope env;
-	json_t *j = NULL, *to, *tl, *last;
+	json_t *j = NULL, *to, *tl;
 	char hex[HV_ID_HEX_LEN + 1];
 
 	memset(&env, 0, sizeof(env));
@@ -511,15 +547,12 @@ outbox_status(struct agent *a, const uint8_t id[HV_ID_LEN])
 	for (size_t i = 0; i < env.n_recipients; i++)
 		json_array_append_new(to, json_string(env.recipients[i]));
 	tl = store_timeline(a, txn, id);
-	last = json_array_get(tl, json_array_size(tl) - 1);
 	hv_hex(id, HV_ID_LEN, hex);
 	j = json_pack("{s:s, s:s, s:o, s:s, s:s, s:o, s:s, s:o}", "id", hex,
 	    "kind", h.kind == OB_DECISION ? "decision" : "message", "to", to,
 	    "type", env.type, "priority", env.priority,
 	    "created", json_time(env.created * 1000),
-	    "status", last && json_string_value(json_object_get(last,
-	    "status")) ? json_string_value(json_object_get(last, "status")) :
-	    "queued", "timeline", tl);
+	    "status", overall_status(tl), "timeline", tl);
 out:
 	mdb_txn_abort(txn);
 	hv_envelope_clear(&env);

@@ -50,6 +50,50 @@ ak_setup(struct h_partnership *p, const char *const *extra)
 	return 0;
 }
 
+static int
+log_clean(const char *path, char *why, size_t cap)
+{
+	static const char *const bad[] = { "Sanitizer", "runtime error:",
+		"fatal:", NULL };
+	char *text = h_read(path);
+	int ok = 1;
+
+	for (int i = 0; text != NULL && bad[i] != NULL && ok; i++)
+		if (strstr(text, bad[i]) != NULL) {
+			snprintf(why, cap, "%s holds \"%s\"", path, bad[i]);
+			ok = 0;
+		}
+	free(text);
+	return ok;
+}
+
+int
+ak_stop_and_check(struct h_partnership *p, char *why, size_t cap)
+{
+	int rc = 0;
+
+	why[0] = '\0';
+	for (int i = 0; i < p->n_agents; i++) {
+		struct h_agent *a = &p->agents[i];
+		int st;
+
+		if (a->pid <= 0)
+			continue;
+		if ((st = h_agent_stop(a)) != 0 && rc == 0) {
+			snprintf(why, cap, "%s exited with %d on SIGTERM",
+			    a->id, st);
+			rc = -1;
+		}
+	}
+	h_broker_stop(p);
+	for (int i = 0; i < p->n_agents && rc == 0; i++)
+		if (!log_clean(p->agents[i].log, why, cap))
+			rc = -1;
+	if (rc == 0 && !log_clean(p->broker_log, why, cap))
+		rc = -1;
+	return rc;
+}
+
 struct h_agent *
 ak_agent(struct h_partnership *p, const char *id)
 {

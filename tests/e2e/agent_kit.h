@@ -32,6 +32,13 @@
  */
 int ak_setup(struct h_partnership *p, const char *const *extra);
 
+/*
+ * Stops every agent and the broker with SIGTERM, then checks that each
+ * agent exited 0 and that no daemon's log holds a sanitizer report. Returns
+ * 0, or -1 with the reason in why.
+ */
+int ak_stop_and_check(struct h_partnership *p, char *why, size_t cap);
+
 /* The agent of node id, or NULL. */
 struct h_agent *ak_agent(struct h_partnership *p, const char *id);
 

@@ -246,6 +246,18 @@ wait_ready(const char *path, const char *key, pid_t pid, char *val,
 	return -1;
 }
 
+/* Copies the last lines of a daemon's log to stderr, to explain a failure. */
+static void
+show_log(const char *path)
+{
+	char *text = h_read(path);
+	size_t len = text ? strlen(text) : 0;
+
+	fprintf(stderr, "harness: %s:\n%s\n", path, text == NULL ? "(none)" :
+	    len > 4000 ? text + len - 4000 : text);
+	free(text);
+}
+
 static const char sample_agreement[] =
     "partnership bristol\n"
     "version %u\n"
@@ -375,8 +387,10 @@ h_broker_start(struct h_partnership *p)
 	if (p->broker_pid < 0)
 		return -1;
 	if (wait_ready(p->broker_ready, "bind", p->broker_pid, bind,
-	    sizeof(bind)) != 0)
+	    sizeof(bind)) != 0) {
+		show_log(p->broker_log);
 		return -1;
+	}
 	if (strcmp(p->endpoint, bind) != 0) {
 		snprintf(p->endpoint, sizeof(p->endpoint), "%s", bind);
 		/* A restart must come back on the port agents know. */
@@ -480,8 +494,10 @@ h_agent_start(struct h_partnership *p, struct h_agent *a)
 	if (a->pid < 0)
 		return -1;
 	if (wait_ready(a->ready, "listen", a->pid, listen,
-	    sizeof(listen)) != 0)
+	    sizeof(listen)) != 0) {
+		show_log(a->log);
 		return -1;
+	}
 	snprintf(a->url, sizeof(a->url), "http://%s", listen);
 	return 0;
 }

@@ -28,7 +28,11 @@ setup(void)
 static void
 teardown(void)
 {
+	char why[600];
+	int rc = ak_stop_and_check(&P, why, sizeof(why));
+
 	h_partnership_destroy(&P);
+	cr_assert_eq(rc, 0, "%s", why);
 }
 
 /* Submits message i from police to social care; returns the status. */
