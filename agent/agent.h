@@ -148,6 +148,7 @@ struct agent {
 	void *dealer;
 	void *monitor;
 	atomic_int connected;
+	int refused_warned;		/* handshake refusal already logged */
 	uint64_t send_cursor;		/* pending seqs <= this were sent */
 	int64_t next_hello_ms;
 	int64_t next_resend_ms;

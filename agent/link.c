@@ -313,6 +313,7 @@ drain_monitor(struct agent *a)
 		}
 		if (ev == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
 			hv_log_info("connected to the broker");
+			a->refused_warned = 0;
 			atomic_store(&a->connected, 1);
 			send_hello(a);
 			a->next_hello_ms = hv_mono_ms() + AGENT_HELLO_MS;
@@ -321,9 +322,12 @@ drain_monitor(struct agent *a)
 		} else if (ev == ZMQ_EVENT_DISCONNECTED) {
 			if (atomic_exchange(&a->connected, 0))
 				hv_log_info("disconnected from the broker");
-		} else if (ev == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH ||
+		} else if ((ev == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH ||
 		    ev == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ||
-		    ev == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) {
+		    ev == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) &&
+		    !a->refused_warned) {
+			/* Once per outage: reconnects retry every 2 s. */
+			a->refused_warned = 1;
 			hv_log_warnx("the broker refused the handshake (is "
 			    "this node revoked, or the broker's key "
 			    "different?)");

@@ -596,3 +596,41 @@ Test(agent, reloads_the_directory_on_sighup_and_refuses_a_rollback,
 	    "the agent rolled back to an older directory");
 	cr_assert(h_alive(pol->pid));
 }
+
+/*
+ * --help reads like a manual page and exits 0; a configuration with an
+ * unknown key stops start-up with exit 1 and one sentence naming the file
+ * and line; --check-config accepts a good one.
+ */
+Test(agent, explains_its_usage_and_refuses_a_bad_config,
+    .init = setup, .fini = teardown, .timeout = 60)
+{
+	struct h_agent *pol = ak_agent(&P, AK_POLICE);
+	char *out = NULL, *bad = h_fmt("%s/bad.conf", P.dir), *text;
+
+	cr_assert_eq(h_sh(&out, 20, "'%s' --help", h_bin("haven-agent")), 0);
+	cr_assert_not_null(strstr(out, "SYNOPSIS"));
+	cr_assert_not_null(strstr(out, "escalate_after"));
+	free(out);
+	cr_assert_eq(h_sh(&out, 20, "'%s' --config '%s' --check-config",
+	    h_bin("haven-agent"), pol->conf), 0, "%s", out);
+	free(out);
+	text = h_read(pol->conf);
+	cr_assert_not_null(text);
+	{
+		char *more = h_fmt("%scolour = red\n", text);
+
+		cr_assert_eq(h_write(bad, 0644, more), 0);
+		free(more);
+	}
+	free(text);
+	cr_assert_eq(h_sh(&out, 20, "'%s' --config '%s' --check-config",
+	    h_bin("haven-agent"), bad), 1);
+	cr_assert_not_null(strstr(out, "bad.conf:"), "%s", out);
+	cr_assert_not_null(strstr(out, "colour"), "%s", out);
+	free(out);
+	cr_assert_eq(h_sh(&out, 20, "'%s' --frobnicate", h_bin("haven-agent")),
+	    2);
+	free(out);
+	free(bad);
+}
