@@ -13,7 +13,8 @@
  * timers, batches, dispatch), zap.c (CURVE authentication against the
  * directory), submit.c (the checks of SPEC §6 in order), deliver.c
  * (sessions, queues, windows, acks, receipts to senders, expiry), audit.c
- * (audit records, tree heads, health), store.c (databases).
+ * (audit records, tree heads, health), query.c (remote audit queries by
+ * ig nodes), store.c (databases).
  *
  * The broker never sees a payload in clear and never logs one: it logs node
  * ids, message ids in hex, codes and counts.
@@ -44,6 +45,7 @@
 #define BROKER_HEAD_MS 1000		/* sign a tree head this often */
 #define BROKER_FULL_PERCENT 85		/* refuse submits above this use */
 #define BROKER_RID_MAX 256
+#define BROKER_QUERY_MAX 1000		/* audit records per AuditReply */
 
 /* The [broker] section of the config file (SPEC §10). */
 struct broker_config {
@@ -330,6 +332,24 @@ void audit_head_tick(struct broker *b);
  * also stores the directory bytes and the broker key in the audit meta. */
 void audit_directory(struct broker *b, const char *refused,
     const char *detail);
+
+/* ---- query.c ------------------------------------------------------------------ */
+
+/*
+ * AuditQuery inside txn: refused (POLICY_DENIED, audited REJECTED) unless
+ * the connection is an ig node with a scope; otherwise answered with the
+ * records in scope (at most BROKER_QUERY_MAX, and under frame_max bytes;
+ * code TRUNCATED when more matched), an inclusion proof (prove_id) or a
+ * consistency proof (consistency_from), under a tree head signed in txn
+ * after the AUDIT_QUERY record that names the filter. The reply goes into
+ * o, sent after the commit. Returns HV_OK when answered, or a store error
+ * (HV_ESTORAGEFULL, HV_EIO, HV_ENOMEM) that aborts the batch: a query the
+ * broker cannot audit is not answered.
+ */
+hv_err query_handle(struct broker *b, MDB_txn *txn, const struct conn *c,
+    const Haven__AuditQuery *q, struct outbox *o);
+
+/* ---- audit.c (answers) ------------------------------------------------------ */
 
 /* TreeHeadRequest and HealthRequest answers (read transactions). */
 void audit_tree_head(struct broker *b, const struct conn *c,

@@ -328,6 +328,15 @@ kind_name(Haven__Frame__KindCase k)
 	}
 }
 
+/* 1 for the frames a client sends only to ask something. */
+static int
+asks_only(Haven__Frame__KindCase k)
+{
+	return k == HAVEN__FRAME__KIND_HEALTH_REQUEST ||
+	    k == HAVEN__FRAME__KIND_TREE_HEAD_REQUEST ||
+	    k == HAVEN__FRAME__KIND_AUDIT_QUERY;
+}
+
 /* Error reply and REJECTED audit record for a frame the broker refuses. */
 static hv_err
 refuse_frame(struct broker *b, MDB_txn *txn, const struct conn *c, hv_err code,
@@ -358,13 +367,25 @@ dispatch(struct broker *b, MDB_txn *txn, struct inframe *in, struct outbox *o)
 	hv_frame_free(&in->f);
 	in->later = 0;
 	hv_errclear(&d);
-	if (in->parts != 1)
+	if (in->parts != 1) {
+		if (session_touch(b, c->node, c->rid, c->rid_len) == NULL)
+			return HV_ENOMEM;
 		return refuse_frame(b, txn, c, HV_EMALFORMED, "A Haven frame "
 		    "is exactly one ZeroMQ message part.", o);
+	}
 	e = hv_frame_unpack(zmq_msg_data(&in->msg), zmq_msg_size(&in->msg),
 	    b->frame_max, &in->f, &d);
 	if (e == HV_ENOMEM)
 		return e;
+	/*
+	 * Requests that only ask (health, tree heads, audit queries) are
+	 * answered on the connection they came from and do not make it the
+	 * node's session: `haven health --broker` run with an agent's key
+	 * must not take that agent's deliveries.
+	 */
+	if ((e != HV_OK || !asks_only(in->f->kind_case)) &&
+	    session_touch(b, c->node, c->rid, c->rid_len) == NULL)
+		return HV_ENOMEM;
 	if (e != HV_OK) {
 		snprintf(msg, sizeof(msg), "The frame does not decode: %s",
 		    hv_errmsg(e, &d));
@@ -383,9 +404,10 @@ dispatch(struct broker *b, MDB_txn *txn, struct inframe *in, struct outbox *o)
 		return deliver_ack(b, txn, c, in->f->ack, o);
 	case HAVEN__FRAME__KIND_HUMAN_ACK:
 		return deliver_human_ack(b, txn, c, in->f->human_ack, o);
+	case HAVEN__FRAME__KIND_AUDIT_QUERY:
+		return query_handle(b, txn, c, in->f->audit_query, o);
 	case HAVEN__FRAME__KIND_TREE_HEAD_REQUEST:
 	case HAVEN__FRAME__KIND_HEALTH_REQUEST:
-	case HAVEN__FRAME__KIND_AUDIT_QUERY:
 		in->later = 1;
 		return HV_OK;
 	default:
@@ -399,20 +421,12 @@ dispatch(struct broker *b, MDB_txn *txn, struct inframe *in, struct outbox *o)
 static void
 answer_later(struct broker *b, struct inframe *in)
 {
-	struct outbox o = { 0 };
-
 	switch (in->f->kind_case) {
 	case HAVEN__FRAME__KIND_TREE_HEAD_REQUEST:
 		audit_tree_head(b, &in->c, in->f->tree_head_request);
 		break;
 	case HAVEN__FRAME__KIND_HEALTH_REQUEST:
 		audit_health(b, &in->c);
-		break;
-	case HAVEN__FRAME__KIND_AUDIT_QUERY:
-		reply_error(&o, &in->c, "NOT_SUPPORTED", "Remote audit queries "
-		    "are not served by this broker yet; use haven audit query "
-		    "--db on the broker's host.");
-		outbox_flush(b, &o);
 		break;
 	default:
 		break;
@@ -524,11 +538,10 @@ read_one(struct broker *b, struct inframe *in)
 		sz = sizeof(more);
 		zmq_getsockopt(b->router, ZMQ_RCVMORE, &more, &sz);
 	}
+	/* The session is touched in dispatch, once the kind is known. */
 	uid = in->parts > 0 ? zmq_msg_gets(&in->msg, "User-Id") : NULL;
 	if (uid == NULL || zmq_msg_size(&rid) > BROKER_RID_MAX ||
-	    strlen(uid) > HV_NODE_MAX ||
-	    session_touch(b, uid, zmq_msg_data(&rid), zmq_msg_size(&rid)) ==
-	    NULL) {
+	    strlen(uid) > HV_NODE_MAX) {
 		zmq_msg_close(&rid);
 		zmq_msg_close(&in->msg);
 		return -1;
