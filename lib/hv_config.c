@@ -17,9 +17,12 @@ struct load_ctx {
 	const struct hv_cfg_key *keys;
 	void *out;
 	char *base;
+	FILE *fp;
+	int lineno;		/* lines read so far */
+	int errline;		/* line of the first bad key, or 0 */
 	unsigned char seen[64];
-	char reason[256];
-	char field[64];
+	char reason[256];	/* why errline is bad */
+	char field[64];		/* the key on errline */
 	int nomem;
 };
 
@@ -98,13 +101,25 @@ valid_endpoint(const char *v)
 	return atol(colon + 1) <= 65535;
 }
 
+/*
+ * The agent's API carries a bearer token in clear, so it may only listen on
+ * the loopback network: 127.0.0.0/8 or "localhost".
+ */
 static int
 valid_listen(const char *v)
 {
 	const char *colon = strrchr(v, ':');
+	size_t hl;
 
 	if (colon == NULL || colon == v || colon[1] == '\0')
 		return 0;
+	hl = (size_t)(colon - v);
+	if (!(hl == 9 && strncmp(v, "localhost", 9) == 0) &&
+	    strncmp(v, "127.", 4) != 0)
+		return 0;
+	for (const char *p = v + 4; hl != 9 && p < colon; p++)
+		if ((*p < '0' || *p > '9') && *p != '.')
+			return 0;
 	for (const char *p = colon + 1; *p; p++)
 		if (*p < '0' || *p > '9')
 			return 0;
@@ -112,9 +127,9 @@ valid_listen(const char *v)
 }
 
 static int
-handler(void *user, const char *section, const char *name, const char *value)
+check_key(struct load_ctx *c, const char *section, const char *name,
+    const char *value)
 {
-	struct load_ctx *c = user;
 	const struct hv_cfg_key *k;
 	size_t i;
 	char *s;
@@ -181,8 +196,9 @@ handler(void *user, const char *section, const char *name, const char *value)
 	case HV_CFG_LISTEN:
 		if (!valid_listen(value)) {
 			snprintf(c->reason, sizeof(c->reason),
-			    "'%s' for %s is not an address like "
-			    "127.0.0.1:7501", value, name);
+			    "'%s' for %s is not a loopback address like "
+			    "127.0.0.1:7501 (the API is never served to the "
+			    "network)", value, name);
 			return 0;
 		}
 		goto string;
@@ -204,6 +220,54 @@ handler(void *user, const char *section, const char *name, const char *value)
 	if (i < sizeof(c->seen))
 		c->seen[i] = 1;
 	return 1;
+}
+
+/*
+ * inih goes on parsing after a bad line and reports the first bad line's
+ * number, so only the first bad key may fill reason and field: the lines
+ * after it are skipped.
+ */
+static int
+handler(void *user, const char *section, const char *name, const char *value)
+{
+	struct load_ctx *c = user;
+
+	if (c->errline != 0 || c->nomem)
+		return 0;
+	if (check_key(c, section, name, value))
+		return 1;
+	if (!c->nomem)
+		c->errline = c->lineno;
+	return 0;
+}
+
+/*
+ * fgets for inih that counts lines, so the handler knows its line, and
+ * stops at a line longer than inih's buffer: inih would otherwise cut it
+ * and parse the rest as a line of its own, silently truncating a value.
+ */
+static char *
+read_line(char *buf, int cap, void *stream)
+{
+	struct load_ctx *c = stream;
+	size_t n;
+	int ch;
+
+	if (fgets(buf, cap, c->fp) == NULL)
+		return NULL;
+	c->lineno++;
+	n = strlen(buf);
+	if (n == 0 || buf[n - 1] == '\n')
+		return buf;
+	if ((ch = getc(c->fp)) == EOF || ch == '\n')
+		return buf;
+	if (c->errline == 0) {
+		c->errline = c->lineno;
+		snprintf(c->field, sizeof(c->field), "config");
+		snprintf(c->reason, sizeof(c->reason), "line is longer than "
+		    "%d characters", cap - 1);
+	}
+	return NULL;
 }
 
 static int
@@ -230,7 +294,6 @@ hv_config_load(const char *path, const char *section,
 {
 	struct load_ctx c;
 	hv_err err = HV_OK;
-	FILE *fp;
 	int line;
 	size_t i;
 
@@ -241,21 +304,27 @@ hv_config_load(const char *path, const char *section,
 	c.out = out;
 	if ((c.base = hv_path_dirname(path)) == NULL)
 		return HV_ENOMEM;
-	if ((fp = fopen(path, "r")) == NULL) {
+	if ((c.fp = fopen(path, "r")) == NULL) {
 		err = hv_errset(d, HV_EIO, "config", "cannot open config file "
 		    "%s: %s", path, strerror(errno));
 		goto out;
 	}
-	line = ini_parse_file(fp, handler, &c);
-	fclose(fp);
+	line = ini_parse_stream(read_line, &c, handler, &c);
+	fclose(c.fp);
 	if (c.nomem) {
 		err = HV_ENOMEM;
 		goto out;
 	}
-	if (line > 0) {
+	/* A bad line inih found itself has no reason of ours. */
+	if (line > 0 && line != c.errline) {
+		err = hv_errset(d, HV_EBADCONFIG, "config", "%s:%d: syntax "
+		    "error (expected 'key = value' or '[section]')", path,
+		    line);
+		goto out;
+	}
+	if (c.errline > 0) {
 		err = hv_errset(d, HV_EBADCONFIG, c.field, "%s:%d: %s", path,
-		    line, c.reason[0] ? c.reason :
-		    "syntax error (expected 'key = value' or '[section]')");
+		    c.errline, c.reason);
 		goto out;
 	}
 	if (line < 0) {
