@@ -139,10 +139,11 @@ $(BUILD)/tests/e2e/%: tests/e2e/%.c $(E2E_LIBOBJ) $(LIBHAVEN)
 	$(E) LD $@
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(E2E_LIBOBJ) $(LIBHAVEN) $(LIBS) $(CRIT_LIBS)
 
-$(BUILD)/bench/%: bench/%.c $(LIBHAVEN)
+# Bench programs reuse the e2e harness (partnerships of real daemons).
+$(BUILD)/bench/%: bench/%.c $(E2E_LIBOBJ) $(LIBHAVEN)
 	@mkdir -p $(dir $@)
 	$(E) LD $@
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBHAVEN) $(LIBS)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(E2E_LIBOBJ) $(LIBHAVEN) $(LIBS)
 
 # `make test` is the whole gate: packages, a sanitizer build, unit and e2e.
 test: deps
