@@ -430,10 +430,67 @@ memory_of(pid_t pid, long *hwm, long *rss)
 	fclose(fp);
 }
 
+/* User + system CPU of pid so far, in clock ticks (0 when unknown). */
+static long long
+cpu_ticks(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long ut = 0, st = 0;
+	FILE *fp;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((fp = fopen(path, "r")) == NULL)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, fp);
+	fclose(fp);
+	buf[n] = '\0';
+	/* Fields after the command name, which may hold spaces: 14, 15. */
+	if ((p = strrchr(buf, ')')) == NULL || sscanf(p + 2,
+	    "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
+	    &st) != 2)
+		return 0;
+	return (long long)(ut + st);
+}
+
+/* Busy and total ticks of the whole machine, from /proc/stat. */
+static void
+machine_ticks(long long *busy, long long *total)
+{
+	unsigned long long v[8] = { 0 };
+	FILE *fp = fopen("/proc/stat", "r");
+
+	*busy = *total = 0;
+	if (fp == NULL)
+		return;
+	if (fscanf(fp, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0],
+	    &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) == 8) {
+		for (int i = 0; i < 8; i++)
+			*total += (long long)v[i];
+		*busy = *total - (long long)(v[3] + v[4]);
+	}
+	fclose(fp);
+}
+
+/* The processes whose CPU a phase reports: broker, agents, this bench. */
+#define N_CPU (2 + N_SENDERS + 1)
+
+static void
+cpu_snapshot(long long t[N_CPU], long long *busy, long long *total)
+{
+	t[0] = cpu_ticks(part.broker_pid);
+	for (int i = 0; i < part.n_agents && i < N_SENDERS + 1; i++)
+		t[1 + i] = cpu_ticks(part.agents[i].pid);
+	t[N_CPU - 1] = cpu_ticks(getpid());
+	machine_ticks(busy, total);
+}
+
 struct result {
 	long posted, arrived, inbox, failed;
 	double seconds, intake_rate, e2e_rate;
 	int64_t p50, p99, max, p50_202, p99_202;
+	double cpu[N_CPU];	/* % of one core while posting and draining */
+	double machine_busy;	/* % of all cores, every process included */
 };
 
 /*
@@ -446,6 +503,7 @@ phase(struct sender *snd, struct h_agent *rcv, double secs, double rate,
     struct result *r)
 {
 	long inbox0 = inbox_count(rcv), k = 0;
+	long long c0[N_CPU], c1[N_CPU], busy0, busy1, tot0, tot1;
 	int64_t t0, t_stop, end, *lat;
 
 	memset(r, 0, sizeof(*r));
@@ -457,6 +515,7 @@ phase(struct sender *snd, struct h_agent *rcv, double secs, double rate,
 		snd[i].interval_us = rate > 0 ? (int64_t)(1e6 * N_THREADS /
 		    rate) : 0;
 	}
+	cpu_snapshot(c0, &busy0, &tot0);
 	t0 = bench_now_us();
 	for (int i = 0; i < N_THREADS; i++)
 		if (pthread_create(&snd[i].th, NULL, sender_run, &snd[i]) != 0)
@@ -477,6 +536,13 @@ phase(struct sender *snd, struct h_agent *rcv, double secs, double rate,
 	end = t_stop + DRAIN_S * 1000000LL;
 	while (in_flight() > 0 && bench_now_us() < end)
 		sleep_us(10000);
+	cpu_snapshot(c1, &busy1, &tot1);
+	for (int i = 0; i < N_CPU; i++)
+		r->cpu[i] = 100.0 * (double)(c1[i] - c0[i]) /
+		    (double)sysconf(_SC_CLK_TCK) /
+		    ((bench_now_us() - t0) / 1e6);
+	r->machine_busy = tot1 > tot0 ? 100.0 * (double)(busy1 - busy0) /
+	    (double)(tot1 - tot0) : 0;
 	r->inbox = inbox_count(rcv) - inbox0;
 
 	pthread_mutex_lock(&tab.lock);
@@ -512,6 +578,15 @@ phase(struct sender *snd, struct h_agent *rcv, double secs, double rate,
 		r->p99_202 = bench_percentile(lat, (size_t)n, 99);
 		free(lat);
 	}
+}
+
+static void
+print_cpu(const char *name, const struct result *r)
+{
+	printf("CPU, %s (%% of one core): broker %.0f, senders %.0f/%.0f/%.0f, "
+	    "recipient %.0f, bench clients %.0f; machine %.0f%% busy "
+	    "(all processes, both cores)\n", name, r->cpu[0], r->cpu[1],
+	    r->cpu[2], r->cpu[3], r->cpu[4], r->cpu[5], r->machine_busy);
 }
 
 static void
@@ -632,7 +707,11 @@ main(int argc, char **argv)
 	}
 	memory_of(part.broker_pid, &hwm, &rss);
 	memory_of(rcv->pid, &ahwm, &arss);
-	printf("\nbroker memory: peak RSS (VmHWM) %.1f MiB, RSS at the end "
+	printf("\n");
+	print_cpu("saturation", &sat);
+	if (secs2 > 0 && sat.e2e_rate > 0)
+		print_cpu("half load", &half);
+	printf("broker memory: peak RSS (VmHWM) %.1f MiB, RSS at the end "
 	    "%.1f MiB; recipient agent: peak %.1f MiB, end %.1f MiB\n",
 	    hwm / 1024.0, rss / 1024.0, ahwm / 1024.0, arss / 1024.0);
 	printf("recipient inbox grew by %ld (saturation) and %ld (half load); "
@@ -640,11 +719,18 @@ main(int argc, char **argv)
 	    secs2 > 0 ? half.inbox : 0, sse.skipped);
 
 	snprintf(value, sizeof(value), "%.0f /s", sat.e2e_rate);
-	bench_summary("End to end: accepted msgs/s (agent API -> broker -> "
-	    "agent)", value, "%ld of %ld 202s arrived in %.1f s; %d senders x "
-	    "%d threads, <= %d in flight; 202s at %.0f /s", sat.arrived,
-	    sat.posted, sat.seconds, N_SENDERS, SENDER_THREADS,
-	    MAX_IN_FLIGHT, sat.intake_rate);
+	{
+		double ours = 0;
+
+		for (int i = 0; i < N_CPU; i++)
+			ours += sat.cpu[i];
+		bench_summary("End to end: accepted msgs/s (agent API -> "
+		    "broker -> agent)", value, "%ld of %ld 202s arrived in "
+		    "%.1f s; %d senders x %d threads, <= %d in flight; Haven + "
+		    "clients used %.0f%% of one core, machine %.0f%% busy",
+		    sat.arrived, sat.posted, sat.seconds, N_SENDERS,
+		    SENDER_THREADS, MAX_IN_FLIGHT, ours, sat.machine_busy);
+	}
 	snprintf(value, sizeof(value), "%.0f / %.0f ms", sat.p50 / 1000.0,
 	    sat.p99 / 1000.0);
 	bench_summary("End to end latency p50 / p99, saturation", value,
