@@ -168,12 +168,25 @@ bench: deps all $(BENCH_BIN)
 
 # ---- install --------------------------------------------------------------
 
+BINDIR  := $(PREFIX)/bin
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+DOCDIR  := $(PREFIX)/share/doc/haven
+DATADIR := $(PREFIX)/share/haven
+
+# Binaries, sandboxed systemd units (pointing at BINDIR), the example
+# agreement and configs, and the documentation.
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/systemd/system \
-		$(DESTDIR)$(PREFIX)/share/haven
-	install -m 0755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
-	install -m 0644 dist/*.service $(DESTDIR)$(PREFIX)/lib/systemd/system/ 2>/dev/null || true
-	install -m 0644 dist/agreement.example $(DESTDIR)$(PREFIX)/share/haven/ 2>/dev/null || true
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DATADIR) \
+		$(DESTDIR)$(DOCDIR)
+	install -m 0755 $(PROGRAMS) $(DESTDIR)$(BINDIR)/
+	for u in dist/*.service.in; do \
+		sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@DOCDIR@|$(DOCDIR)|g' $$u \
+			>$(DESTDIR)$(UNITDIR)/$$(basename $$u .in) && \
+		chmod 0644 $(DESTDIR)$(UNITDIR)/$$(basename $$u .in) || exit 1; \
+	done
+	install -m 0644 dist/agreement.example dist/broker.conf.example \
+		dist/agent.conf.example $(DESTDIR)$(DATADIR)/
+	install -m 0644 README.md docs/*.md $(DESTDIR)$(DOCDIR)/
 
 # One libFuzzer harness per parser (needs clang): build/fuzz/fuzz_*.
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
