@@ -25,6 +25,31 @@ hv_store_err(int rc)
 	}
 }
 
+/* mkdir -p with mode 0700 for every folder it creates. 0 or -1 (errno). */
+static int
+mkdirs(const char *dir)
+{
+	char path[4096];
+	size_t n = strlen(dir);
+
+	if (n == 0 || n >= sizeof(path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(path, dir, n + 1);
+	for (char *p = path + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(path, 0700) != 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	if (mkdir(path, 0700) != 0 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
 hv_err
 hv_store_open(const char *dir, uint64_t map_size, int readonly,
     const char *const *dbnames, size_t n_dbs, hv_store **out,
@@ -37,7 +62,7 @@ hv_store_open(const char *dir, uint64_t map_size, int readonly,
 
 	if (n_dbs > HV_STORE_MAX_DBS)
 		return HV_ESYS;
-	if (!readonly && mkdir(dir, 0700) != 0 && errno != EEXIST)
+	if (!readonly && mkdirs(dir) != 0)
 		return hv_errset(d, HV_EIO, "data_dir", "cannot create store "
 		    "folder %s: %s", dir, strerror(errno));
 	if ((s = calloc(1, sizeof(*s))) == NULL)

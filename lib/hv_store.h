@@ -31,7 +31,8 @@ typedef struct hv_store {
 } hv_store;
 
 /*
- * Opens (creating when writable and missing) the environment in folder dir
+ * Opens (creating it and any missing parents, mode 0700, when writable) the
+ * environment in folder dir
  * (mode 0700) with map_size bytes and the named databases, in order, so
  * s->dbi[i] is dbnames[i]. readonly opens with MDB_RDONLY and requires the
  * databases to exist.
