@@ -33,9 +33,8 @@ typedef struct hv_store {
 /*
  * Opens the environment in folder dir (creating it and any missing parents,
  * mode 0700, when writable) with map_size bytes and the named databases, in
- * order, so
- * s->dbi[i] is dbnames[i]. readonly opens with MDB_RDONLY and requires the
- * databases to exist.
+ * order, so s->dbi[i] is dbnames[i]. readonly opens with MDB_RDONLY and
+ * requires the databases to exist.
  * Errors: HV_EIO (detail names dir and LMDB's reason), HV_ENOTFOUND (a
  * database missing in a read-only store), HV_ENOMEM.
  */
