@@ -288,7 +288,7 @@ ready_file_write(struct broker *b)
 	    (unsigned long long)hv_directory_version(b->dir));
 	hv_log_info("%s", status);
 	if (b->ready_file != NULL) {
-		j = json_pack("{s:i, s:s}", "pid", (json_int_t)getpid(),
+		j = json_pack("{s:I, s:s}", "pid", (json_int_t)getpid(),
 		    "bind", b->endpoint);
 		text = j ? json_dumps(j, JSON_COMPACT) : NULL;
 		json_decref(j);
