@@ -641,6 +641,11 @@ load(const uint8_t *buf, size_t len, const uint8_t *root_sign,
 		}
 	}
 	e = decode_body(sd->body.data, sd->body.len, out, d);
+	if (e == HV_OK) {
+		crypto_generichash((*out)->digest, sizeof((*out)->digest),
+		    sd->body.data, sd->body.len, NULL, 0);
+		(*out)->has_digest = 1;
+	}
 out:
 	free(msg);
 	haven__signed_directory__free_unpacked(sd, NULL);
@@ -708,7 +713,50 @@ hv_directory_check_newer(const hv_directory *current,
 		    "version %llu is older than the loaded version %llu",
 		    (unsigned long long)next->version,
 		    (unsigned long long)current->version);
+	if (next->version == current->version && current != next) {
+		uint8_t a[HV_DIRECTORY_DIGEST_LEN], b[HV_DIRECTORY_DIGEST_LEN];
+
+		if (hv_directory_digest(current, a) != HV_OK ||
+		    hv_directory_digest(next, b) != HV_OK)
+			return hv_errset(d, HV_ENOMEM, NULL, "Out of memory.");
+		if (sodium_memcmp(a, b, sizeof(a)) != 0)
+			return hv_errset(d, HV_EROLLBACK, "version", "directory "
+			    "version %llu differs from the loaded directory of "
+			    "the same version; a changed directory needs a "
+			    "higher version",
+			    (unsigned long long)next->version);
+	}
 	return HV_OK;
+}
+
+hv_err
+hv_directory_digest(const hv_directory *dir,
+    uint8_t out[HV_DIRECTORY_DIGEST_LEN])
+{
+	struct proto_view v;
+	uint8_t *body = NULL;
+	size_t blen;
+	hv_err e;
+
+	if (dir->has_digest) {
+		memcpy(out, dir->digest, HV_DIRECTORY_DIGEST_LEN);
+		return HV_OK;
+	}
+	/* Parsed from an agreement: the bytes hv_directory_sign would sign. */
+	if ((e = proto_view_fill(&v, dir)) != HV_OK)
+		goto out;
+	blen = haven__directory__get_packed_size(&v.pd);
+	if ((body = malloc(blen ? blen : 1)) == NULL) {
+		e = HV_ENOMEM;
+		goto out;
+	}
+	haven__directory__pack(&v.pd, body);
+	crypto_generichash(out, HV_DIRECTORY_DIGEST_LEN, body, blen, NULL, 0);
+	e = HV_OK;
+out:
+	free(body);
+	proto_view_free(&v);
+	return e;
 }
 
 void

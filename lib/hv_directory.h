@@ -93,12 +93,27 @@ hv_err hv_directory_read_file(const char *path, uint8_t **out, size_t *len,
     struct hv_errdetail *d);
 
 /*
- * Refuses next when its version is lower than current's (rollback) or its
- * partnership differs. current may be NULL. Equal versions are accepted
- * (a reload of the same file). Errors: HV_EROLLBACK, HV_EBADDIRECTORY.
+ * Refuses next when its version is lower than current's (rollback), when
+ * its version equals current's but its content differs (an older signed
+ * copy of the same version number, which could undo a revocation re-signed
+ * under that number), or when its partnership differs. current may be
+ * NULL. Equal version with identical content (a reload of the same file)
+ * is accepted. Errors: HV_EROLLBACK (field "version"), HV_EBADDIRECTORY,
+ * HV_ENOMEM.
  */
 hv_err hv_directory_check_newer(const hv_directory *current,
     const hv_directory *next, struct hv_errdetail *d);
+
+#define HV_DIRECTORY_DIGEST_LEN 32
+
+/*
+ * The directory's content digest: BLAKE2b-256 of the signed body of a
+ * loaded directory, or of the canonical encoding of one parsed from an
+ * agreement. Two directories with the same digest have the same content.
+ * Errors: HV_ENOMEM.
+ */
+hv_err hv_directory_digest(const hv_directory *dir,
+    uint8_t out[HV_DIRECTORY_DIGEST_LEN]);
 
 void hv_directory_destroy(hv_directory **dir);
 

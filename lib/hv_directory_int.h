@@ -28,6 +28,13 @@ struct hv_directory {
 	unsigned *node_lines;	/* agreement line of each node, or 0 */
 	struct hv_rule *rules;
 	size_t n_rules, cap_rules;
+	/*
+	 * BLAKE2b-256 of the signed body, set by hv_directory_load; a
+	 * directory parsed from an agreement has none (has_digest 0) and is
+	 * digested from its canonical encoding when compared.
+	 */
+	uint8_t digest[HV_DIRECTORY_DIGEST_LEN];
+	int has_digest;
 };
 
 /* The lists of an allow rule, for messages and field names. */

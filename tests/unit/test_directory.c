@@ -823,3 +823,120 @@ Test(directory, parses_the_shipped_example_agreement)
 	free(text);
 	hv_directory_destroy(&dir);
 }
+
+/* Signs text with root and loads it back (caller destroys). */
+static hv_directory *
+signed_copy(const char *text, const hv_keys *root)
+{
+	hv_directory *dir = parse_ok(text), *back = NULL;
+	struct hv_errdetail d;
+	uint8_t *buf;
+	size_t len;
+
+	buf = sign(dir, root, &len);
+	hv_errclear(&d);
+	cr_assert_eq(hv_directory_load(buf, len, root->pub.sign, &back, &d),
+	    HV_OK, "%s", d.message);
+	free(buf);
+	hv_directory_destroy(&dir);
+	return back;
+}
+
+/*
+ * An older signed copy of version 7 (without a revocation) must not undo
+ * the revocation re-signed as version 7, nor the other way round; the very
+ * same signed file loaded twice is a reload and stays accepted.
+ */
+Test(directory, refuses_the_same_version_with_other_content)
+{
+	char text[sizeof(spec_agreement) + 64];
+	hv_keys *root = make_keys("root.bristol");
+	hv_directory *before, *revoked, *again = NULL;
+	struct hv_errdetail d;
+	uint8_t *buf;
+	size_t len;
+
+	make_spec_keys();
+	before = signed_copy(spec_agreement, root);
+	snprintf(text, sizeof(text), "%srevoke police.avon\n",
+	    spec_agreement);
+	revoked = signed_copy(text, root);
+	cr_assert_eq(hv_directory_version(before), 7);
+	cr_assert_eq(hv_directory_version(revoked), 7);
+
+	hv_errclear(&d);
+	cr_assert_eq(hv_directory_check_newer(revoked, before, &d),
+	    HV_EROLLBACK, "an older copy of version 7 undid a revocation");
+	cr_assert_str_eq(d.field, "version");
+	cr_assert_not_null(strstr(d.message, "version 7"), "%s", d.message);
+	hv_errclear(&d);
+	cr_assert_eq(hv_directory_check_newer(before, revoked, &d),
+	    HV_EROLLBACK);
+
+	/* The same bytes loaded again: a reload of the same file. */
+	{
+		hv_directory *p = parse_ok(text);
+
+		buf = sign(p, root, &len);
+		hv_directory_destroy(&p);
+	}
+	cr_assert_eq(hv_directory_load(buf, len, root->pub.sign, &again, &d),
+	    HV_OK);
+	{
+		hv_directory *twice = NULL;
+
+		cr_assert_eq(hv_directory_load(buf, len, root->pub.sign,
+		    &twice, &d), HV_OK);
+		cr_assert_eq(hv_directory_check_newer(again, twice, &d),
+		    HV_OK, "%s", d.message);
+		hv_directory_destroy(&twice);
+	}
+	free(buf);
+	hv_directory_destroy(&again);
+	hv_directory_destroy(&before);
+	hv_directory_destroy(&revoked);
+	hv_keys_destroy(&root);
+}
+
+/*
+ * The digest of a loaded directory is that of its signed body, which is
+ * the canonical encoding of the agreement it was built from; any change of
+ * content changes it.
+ */
+Test(directory, digests_a_directory_by_its_content)
+{
+	char text[sizeof(spec_agreement) + 64];
+	hv_keys *root = make_keys("root.bristol");
+	hv_directory *parsed, *loaded, *other;
+	uint8_t a[HV_DIRECTORY_DIGEST_LEN], b[HV_DIRECTORY_DIGEST_LEN];
+	uint8_t c[HV_DIRECTORY_DIGEST_LEN], zero[HV_DIRECTORY_DIGEST_LEN];
+	struct hv_errdetail d;
+	uint8_t *buf;
+	size_t len;
+
+	make_spec_keys();
+	parsed = parse_ok(spec_agreement);
+	buf = sign(parsed, root, &len);
+	loaded = NULL;
+	cr_assert_eq(hv_directory_load(buf, len, root->pub.sign, &loaded, &d),
+	    HV_OK);
+	free(buf);
+	snprintf(text, sizeof(text), "%sallow police -> health : "
+	    "CASE_UPDATE\n", spec_agreement);
+	other = signed_copy(text, root);
+
+	cr_assert_eq(hv_directory_digest(parsed, a), HV_OK);
+	cr_assert_eq(hv_directory_digest(loaded, b), HV_OK);
+	cr_assert_eq(hv_directory_digest(other, c), HV_OK);
+	memset(zero, 0, sizeof(zero));
+	cr_assert_neq(memcmp(a, zero, sizeof(a)), 0);
+	cr_assert_eq(memcmp(a, b, sizeof(a)), 0,
+	    "a parsed agreement and its signed directory digest apart");
+	cr_assert_neq(memcmp(b, c, sizeof(b)), 0,
+	    "an added rule left the digest unchanged");
+	cr_assert_eq(hv_directory_check_newer(parsed, loaded, &d), HV_OK);
+	hv_directory_destroy(&parsed);
+	hv_directory_destroy(&loaded);
+	hv_directory_destroy(&other);
+	hv_keys_destroy(&root);
+}
