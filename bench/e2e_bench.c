@@ -15,16 +15,21 @@
  * one `message` event per stored message, carrying its id); the recipient's
  * /v1/health inbox_unacked counts them independently at the end.
  *
- * Two phases on the same daemons:
- *   1. saturation: senders post as fast as the agents answer, with at most
- *      MAX_IN_FLIGHT messages between 202 and arrival (so the figure is a
- *      rate the whole path sustains, not an outbox filling up);
- *   2. half load: the same senders paced at half the rate phase 1 reached,
- *      for latency without a queue.
+ * Three phases on the same daemons:
+ *   1. one sender: the police agent's threads alone, as fast as it
+ *      answers, to show what one agency's agent sustains;
+ *   2. saturation: all three senders as fast as the agents answer, with at
+ *      most MAX_IN_FLIGHT messages between 202 and arrival (so the figure
+ *      is a rate the whole path sustains, not an outbox filling up);
+ *   3. half load: the same senders paced at half the rate phase 2
+ *      reached, for latency without a queue.
  * Latency is from the sender's 202 to the arrival event at the recipient.
- * Broker memory is VmHWM (peak) and VmRSS (end) from /proc/PID/status.
+ * Broker memory is VmHWM (peak) and VmRSS (end) from /proc/PID/status; the
+ * CPU each daemon used in each phase comes from /proc/PID/stat, and the
+ * whole machine's from /proc/stat, since other work may share the cores.
  *
- *   e2e_bench [SECONDS_PHASE_1 [SECONDS_PHASE_2]]    (default 15 and 8)
+ *   e2e_bench [SECONDS_SATURATION [SECONDS_HALF [SECONDS_ONE_SENDER]]]
+ *                                                (default 15, 8 and 6)
  * Binaries come from $HAVEN_BIN, else ./bin. Not run by `make test`.
  */
 #include <errno.h>
@@ -47,9 +52,7 @@
 #define N_SENDERS 3
 #define SENDER_THREADS 3
 #define N_THREADS (N_SENDERS * SENDER_THREADS)
-#ifndef MAX_IN_FLIGHT
 #define MAX_IN_FLIGHT 100
-#endif
 #define MAX_MESSAGES 60000	/* per phase; bounds the table */
 #define TABLE_CAP 131072	/* power of two, > 2 * MAX_MESSAGES */
 #define DRAIN_S 60
@@ -499,11 +502,12 @@ struct result {
  * every 202'd message to arrive.
  */
 static void
-phase(struct sender *snd, struct h_agent *rcv, double secs, double rate,
-    struct result *r)
+phase(struct sender *snd, int nthr, struct h_agent *rcv, double secs,
+    double rate, struct result *r)
 {
 	long inbox0 = inbox_count(rcv), k = 0;
-	long long c0[N_CPU], c1[N_CPU], busy0, busy1, tot0, tot1;
+	long long c0[N_CPU] = { 0 }, c1[N_CPU] = { 0 };
+	long long busy0, busy1, tot0, tot1;
 	int64_t t0, t_stop, end, *lat;
 
 	memset(r, 0, sizeof(*r));
@@ -512,19 +516,19 @@ phase(struct sender *snd, struct h_agent *rcv, double secs, double rate,
 	atomic_store(&budget_left, MAX_MESSAGES);
 	for (int i = 0; i < N_THREADS; i++) {
 		snd[i].posted = snd[i].failed = snd[i].n_lat = 0;
-		snd[i].interval_us = rate > 0 ? (int64_t)(1e6 * N_THREADS /
-		    rate) : 0;
+		snd[i].interval_us = rate > 0 ? (int64_t)(1e6 * nthr / rate) :
+		    0;
 	}
 	cpu_snapshot(c0, &busy0, &tot0);
 	t0 = bench_now_us();
-	for (int i = 0; i < N_THREADS; i++)
+	for (int i = 0; i < nthr; i++)
 		if (pthread_create(&snd[i].th, NULL, sender_run, &snd[i]) != 0)
 			die("cannot start a sender thread");
 	while (bench_now_us() - t0 < (int64_t)(secs * 1e6) &&
 	    atomic_load(&budget_left) > 0)
 		sleep_us(20000);
 	atomic_store(&stop_posting, 1);
-	for (int i = 0; i < N_THREADS; i++) {
+	for (int i = 0; i < nthr; i++) {
 		pthread_join(snd[i].th, NULL);
 		r->posted += snd[i].posted;
 		r->failed += snd[i].failed;
@@ -664,21 +668,65 @@ sse_close(struct sse *s, pthread_t th)
 	free(s->buf);
 }
 
+/* Appends the summary rows of the three phases. */
+static void
+summarize(const struct result *one, const struct result *sat,
+    const struct result *half, long hwm, long rss)
+{
+	char value[64];
+	double ours = 0;
+
+	for (int i = 0; i < N_CPU; i++)
+		ours += sat->cpu[i];
+	snprintf(value, sizeof(value), "%.0f /s", sat->e2e_rate);
+	bench_summary("End to end: accepted msgs/s (agent API -> broker -> "
+	    "agent)", value, "%d senders x %d HTTP threads -> 1 agent, <= %d "
+	    "in flight; %ld of %ld arrived in %.1f s; Haven + clients used "
+	    "%.0f%% of one core, machine %.0f%% busy", N_SENDERS,
+	    SENDER_THREADS, MAX_IN_FLIGHT, sat->arrived, sat->posted,
+	    sat->seconds, ours, sat->machine_busy);
+	snprintf(value, sizeof(value), "%.0f /s", one->e2e_rate);
+	bench_summary("End to end, one sender agent alone", value,
+	    "%s with %d HTTP threads; %ld of %ld arrived", senders[0],
+	    SENDER_THREADS, one->arrived, one->posted);
+	snprintf(value, sizeof(value), "%.0f / %.0f ms", sat->p50 / 1000.0,
+	    sat->p99 / 1000.0);
+	bench_summary("End to end latency p50 / p99, saturation", value,
+	    "202 at the sender to the SSE event at the recipient; 202 itself "
+	    "p99 %.0f ms", sat->p99_202 / 1000.0);
+	if (half != NULL) {
+		snprintf(value, sizeof(value), "%.1f / %.1f ms",
+		    half->p50 / 1000.0, half->p99 / 1000.0);
+		bench_summary("End to end latency p50 / p99, half load", value,
+		    "paced at %.0f /s; %ld of %ld arrived; 202 itself p99 "
+		    "%.0f ms", sat->e2e_rate / 2, half->arrived, half->posted,
+		    half->p99_202 / 1000.0);
+	}
+	snprintf(value, sizeof(value), "%.1f / %.1f MiB", hwm / 1024.0,
+	    rss / 1024.0);
+	bench_summary("Broker memory: peak RSS / RSS at the end", value,
+	    "VmHWM / VmRSS after %ld messages end to end", one->arrived +
+	    sat->arrived + (half != NULL ? half->arrived : 0));
+}
+
 int
 main(int argc, char **argv)
 {
-	double secs1 = argc > 1 ? atof(argv[1]) : 15.0;
-	double secs2 = argc > 2 ? atof(argv[2]) : 8.0;
+	double secs_sat = argc > 1 ? atof(argv[1]) : 15.0;
+	double secs_half = argc > 2 ? atof(argv[2]) : 8.0;
+	double secs_one = argc > 3 ? atof(argv[3]) : 6.0;
 	struct h_agent *snd_agents[N_SENDERS], *rcv;
 	struct sender snd[N_THREADS];
-	struct result sat, half;
+	struct result one, sat, half;
 	struct sse sse;
 	pthread_t sse_th;
 	long hwm, rss, ahwm, arss;
-	char value[64];
+	int ok, do_half;
 
-	if (secs1 <= 0 || secs1 > 120 || secs2 < 0 || secs2 > 120)
-		die("usage: e2e_bench [SECONDS_PHASE_1 [SECONDS_PHASE_2]]");
+	if (secs_sat <= 0 || secs_sat > 120 || secs_half < 0 ||
+	    secs_half > 120 || secs_one <= 0 || secs_one > 120)
+		die("usage: e2e_bench [SECONDS_SATURATION [SECONDS_HALF "
+		    "[SECONDS_ONE_SENDER]]]");
 	signal(SIGPIPE, SIG_IGN);
 	if (curl_global_init(CURL_GLOBAL_ALL) != 0)
 		die("cannot initialise libcurl");
@@ -698,61 +746,40 @@ main(int argc, char **argv)
 	printf("|------------------|--------|--------|--------|----------|"
 	    "----------|---------|---------|---------|--------|\n");
 	fflush(stdout);
-	phase(snd, rcv, secs1, 0, &sat);
+	/* The first sender's threads alone: what one agency's agent sends. */
+	phase(snd, SENDER_THREADS, rcv, secs_one, 0, &one);
+	print_row("one sender", &one);
+	fflush(stdout);
+	phase(snd, N_THREADS, rcv, secs_sat, 0, &sat);
 	print_row("saturation", &sat);
 	fflush(stdout);
-	if (secs2 > 0 && sat.e2e_rate > 0) {
-		phase(snd, rcv, secs2, sat.e2e_rate / 2, &half);
+	if ((do_half = secs_half > 0 && sat.e2e_rate > 0)) {
+		phase(snd, N_THREADS, rcv, secs_half, sat.e2e_rate / 2, &half);
 		print_row("half load", &half);
 	}
 	memory_of(part.broker_pid, &hwm, &rss);
 	memory_of(rcv->pid, &ahwm, &arss);
 	printf("\n");
+	print_cpu("one sender", &one);
 	print_cpu("saturation", &sat);
-	if (secs2 > 0 && sat.e2e_rate > 0)
+	if (do_half)
 		print_cpu("half load", &half);
 	printf("broker memory: peak RSS (VmHWM) %.1f MiB, RSS at the end "
 	    "%.1f MiB; recipient agent: peak %.1f MiB, end %.1f MiB\n",
 	    hwm / 1024.0, rss / 1024.0, ahwm / 1024.0, arss / 1024.0);
-	printf("recipient inbox grew by %ld (saturation) and %ld (half load); "
-	    "SSE events without an id: %ld\n\n", sat.inbox,
-	    secs2 > 0 ? half.inbox : 0, sse.skipped);
+	printf("recipient inbox grew by %ld, %ld and %ld; SSE events without "
+	    "an id: %ld\n\n", one.inbox, sat.inbox, do_half ? half.inbox : 0,
+	    sse.skipped);
+	summarize(&one, &sat, do_half ? &half : NULL, hwm, rss);
 
-	snprintf(value, sizeof(value), "%.0f /s", sat.e2e_rate);
-	{
-		double ours = 0;
-
-		for (int i = 0; i < N_CPU; i++)
-			ours += sat.cpu[i];
-		bench_summary("End to end: accepted msgs/s (agent API -> "
-		    "broker -> agent)", value, "%ld of %ld 202s arrived in "
-		    "%.1f s; %d senders x %d threads, <= %d in flight; Haven + "
-		    "clients used %.0f%% of one core, machine %.0f%% busy",
-		    sat.arrived, sat.posted, sat.seconds, N_SENDERS,
-		    SENDER_THREADS, MAX_IN_FLIGHT, ours, sat.machine_busy);
-	}
-	snprintf(value, sizeof(value), "%.0f / %.0f ms", sat.p50 / 1000.0,
-	    sat.p99 / 1000.0);
-	bench_summary("End to end latency p50 / p99, saturation", value,
-	    "202 at the sender to the SSE event at the recipient");
-	if (secs2 > 0 && sat.e2e_rate > 0) {
-		snprintf(value, sizeof(value), "%.1f / %.1f ms",
-		    half.p50 / 1000.0, half.p99 / 1000.0);
-		bench_summary("End to end latency p50 / p99, half load", value,
-		    "paced at %.0f /s; %ld of %ld arrived", sat.e2e_rate / 2,
-		    half.arrived, half.posted);
-	}
-	snprintf(value, sizeof(value), "%.1f / %.1f MiB", hwm / 1024.0,
-	    rss / 1024.0);
-	bench_summary("Broker memory: peak RSS / RSS at the end", value,
-	    "VmHWM / VmRSS after %ld messages", sat.arrived + (secs2 > 0 ?
-	    half.arrived : 0));
-
+	ok = sat.posted > 0 && sat.arrived == sat.posted &&
+	    one.arrived == one.posted && (!do_half ||
+	    half.arrived == half.posted);
 	for (int i = 0; i < N_THREADS; i++)
 		sender_close(&snd[i]);
 	sse_close(&sse, sse_th);
 	h_partnership_destroy(&part);
 	free(tab.s);
 	curl_global_cleanup();
-	return sat.arrived == sat.posted && sat.posted > 0 ? 0 : 1;
+	return ok ? 0 : 1;
 }

@@ -9,7 +9,9 @@
  * The store lives in a fresh folder under $TMPDIR (else /tmp), the same
  * file system the other benches' daemons use, and is removed afterwards.
  *
- *   lmdb_bench [SECONDS]          (default 3; at most 20000 commits)
+ *   lmdb_bench [SECONDS [LABEL]]   (default 3; at most 20000 commits)
+ * LABEL names the run in the summary row (bench/run measures the disk
+ * before and after the daemons' benches, since a shared disk varies).
  * Not run by `make test`.
  */
 #include <stdio.h>
@@ -38,14 +40,15 @@ main(int argc, char **argv)
 	static const char *const dbs[] = { "bench" };
 	static int64_t lat[MAX_COMMITS];
 	double secs = argc > 1 ? atof(argv[1]) : 3.0;
+	const char *label = argc > 2 ? argv[2] : NULL;
 	const char *tmp = getenv("TMPDIR");
-	char dir[512], path[600], value[VALUE_LEN], value2[64];
+	char dir[512], path[600], value[VALUE_LEN], value2[64], figure[128];
 	hv_store *s = NULL;
 	int64_t t0, t1, budget;
 	long n;
 
 	if (secs <= 0 || secs > 60)
-		die("usage: lmdb_bench [SECONDS]");
+		die("usage: lmdb_bench [SECONDS [LABEL]]");
 	budget = (int64_t)(secs * 1e6);
 	snprintf(dir, sizeof(dir), "%s/haven-lmdb-bench-XXXXXX",
 	    tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
@@ -88,7 +91,9 @@ main(int argc, char **argv)
 		printf("| %7ld | %7.2f | %9.0f | %6.2f | %6.2f |\n\n", n,
 		    (t1 - t0) / 1e6, rate, p50 / 1000.0, p99 / 1000.0);
 		snprintf(value2, sizeof(value2), "%.0f /s", rate);
-		bench_summary("LMDB: durable commits (one put each)", value2,
+		snprintf(figure, sizeof(figure), "LMDB: durable commits (one "
+		    "put each)%s%s", label ? ", " : "", label ? label : "");
+		bench_summary(figure, value2,
 		    "commit p50 %.2f ms, p99 %.2f ms (fsync)", p50 / 1000.0,
 		    p99 / 1000.0);
 	}
