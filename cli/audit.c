@@ -27,6 +27,7 @@
 #include "hv_policy.h"
 #include "hv_subject.h"
 #include "hv_util.h"
+#include "remote.h"
 
 static const char *const events[] = {
 	"SUBMITTED", "REJECTED", "DELIVERED", "ACKNOWLEDGED", "ESCALATED",
@@ -58,6 +59,9 @@ static const struct option longopts[] = {
 	{ "format", required_argument, NULL, 'f' },
 	{ "from", required_argument, NULL, 'F' },
 	{ "to", required_argument, NULL, 'T' },
+	{ "passphrase-file", required_argument, NULL, 'p' },
+	{ "root-pub", required_argument, NULL, 'o' },
+	{ "timeout", required_argument, NULL, 'w' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -66,7 +70,7 @@ static const unsigned optbits[] = {
 	AO_DB, AO_BROKER, AO_KEY, AO_DIRECTORY, AO_BROKER_PUB, AO_SUBJECT_NHS,
 	AO_SUBJECT_KEY, AO_SUBJECT, AO_SUBJECT_LOCAL, AO_MESSAGE, AO_SENDER,
 	AO_RECIPIENT, AO_ROLE, AO_EVENT, AO_TYPE, AO_SINCE, AO_UNTIL, AO_LIMIT,
-	AO_FORMAT, AO_FROM, AO_TO,
+	AO_FORMAT, AO_FROM, AO_TO, AO_PASSPHRASE_FILE, AO_ROOT_PUB, AO_TIMEOUT,
 };
 
 static int
@@ -161,6 +165,13 @@ take(struct audit_args *a, int c, const char *v)
 	case 'K': a->key = v; break;
 	case 'D': a->directory = v; break;
 	case 'P': a->broker_pub = v; break;
+	case 'p': a->passphrase_file = v; break;
+	case 'o': a->root_pub = v; break;
+	case 'w':
+		if ((a->timeout_ms = remote_timeout(v)) < 0)
+			return cli_usage(sub, "--timeout '%.80s' is not a number "
+			    "of seconds from 1 to 3600.", v);
+		break;
 	case 'n': a->subject_nhs = v; break;
 	case 'k': a->subject_key = v; break;
 	case 'l': a->subject_local = v; break;
@@ -294,19 +305,17 @@ audit_parse(const char *sub, int argc, char **argv, unsigned allowed,
 int
 audit_need_db(const struct audit_args *a)
 {
-	if (a->db != NULL && (a->seen & AO_REMOTE) != 0)
+	if (a->db != NULL && (a->seen & AO_REMOTE_OPTS) != 0)
 		return cli_usage(a->sub, "give either --db DIR or --broker "
-		    "ENDPOINT, not both.");
-	if ((a->seen & AO_REMOTE) != 0) {
+		    "ENDPOINT, not both (--key, --directory, --root-pub, "
+		    "--passphrase-file and --timeout go with --broker).");
+	if ((a->seen & AO_REMOTE_OPTS) != 0) {
 		if (a->broker == NULL || a->key == NULL ||
 		    a->directory == NULL)
 			return cli_usage(a->sub, "a remote query needs "
 			    "--broker ENDPOINT, --key IG.key and --directory "
 			    "FILE together.");
-		fprintf(stderr, "haven %s: remote queries are not "
-		    "available in this build; use --db on the broker host.\n",
-		    a->sub);
-		return 3;
+		return AUDIT_REMOTE;
 	}
 	if (a->db == NULL)
 		return cli_usage(a->sub, "--db DIR (the broker's data_dir) "

@@ -6,6 +6,7 @@
  *   cli/audit.c        dispatch, options, verify
  *   cli/audit_query.c  query and export (table, JSON, CSV)
  *   cli/audit_proof.c  prove, consistency, check-proof
+ *   cli/audit_remote.c the same questions asked of the broker (--broker)
  *   cli/audit_help.c   the manual pages
  *
  * Nothing here ever writes to the store, prints an NHS number, or prints
@@ -20,6 +21,8 @@
 
 #include "hv_auditlog.h"
 #include "hv_store.h"
+
+struct hv_proof;
 
 /* Options, one bit each, so that each subcommand names what it accepts. */
 enum {
@@ -44,9 +47,18 @@ enum {
 	AO_FORMAT = 1u << 18,
 	AO_FROM = 1u << 19,
 	AO_TO = 1u << 20,
+	AO_PASSPHRASE_FILE = 1u << 21,
+	AO_ROOT_PUB = 1u << 22,
+	AO_TIMEOUT = 1u << 23,
 };
 
+/* The three options that make a remote query, and all it accepts. */
 #define AO_REMOTE (AO_BROKER | AO_KEY | AO_DIRECTORY)
+#define AO_REMOTE_OPTS (AO_REMOTE | AO_PASSPHRASE_FILE | AO_ROOT_PUB | \
+	AO_TIMEOUT)
+
+/* audit_need_db's answer for a remote query. */
+#define AUDIT_REMOTE (-2)
 
 enum audit_format { AF_TABLE, AF_JSON, AF_CSV };
 
@@ -55,6 +67,8 @@ struct audit_args {
 	const char *sub;		/* "query", "verify", ... */
 	unsigned seen;			/* AO_* given */
 	const char *db, *broker, *key, *directory, *broker_pub;
+	const char *passphrase_file, *root_pub;
+	int timeout_ms;			/* --timeout, 0 when not given */
 	const char *subject_nhs, *subject_key, *subject_hex, *subject_local;
 	const char *sender, *recipient, *role;
 	char event[24], type[40];
@@ -78,8 +92,9 @@ int audit_parse(const char *sub, int argc, char **argv, unsigned allowed,
 
 /*
  * Handles --db / --broker: returns -1 when the caller should go on with
- * --db, else the exit status after a message (2 when neither or both are
- * given, 3 for a remote query, which this build cannot make).
+ * --db, AUDIT_REMOTE when it should ask the broker (--broker, --key and
+ * --directory all given), else 2 after a usage message (neither, both, or
+ * a remote option without the others).
  */
 int audit_need_db(const struct audit_args *a);
 
@@ -110,6 +125,41 @@ void audit_iso_ms(int64_t ms, char buf[32]);
  * width in code points of what was written.
  */
 size_t audit_clean(const char *in, char *out, size_t cap, size_t maxcols);
+
+/* ---- printing records (audit_query.c) -------------------------------- */
+
+/* Where the records of a query come from: a store snapshot, or an answer
+ * of the broker. */
+struct audit_source {
+	/* Calls fn for each record matching f, in sequence order. */
+	hv_err (*each)(void *src, const struct hv_audit_filter *f,
+	    hv_audit_query_fn fn, void *ctx);
+	void *src;
+	uint64_t size;			/* the log's size and root */
+	uint8_t root[32];
+	int truncated;			/* the broker sent only some */
+	const char *note;		/* a last line for the table, or NULL */
+};
+
+/*
+ * Writes the records of src matching f in a's format (table, JSON, CSV;
+ * period 1 for an export, whose document names its period). Returns 0 or
+ * the exit status after one sentence.
+ */
+int audit_print(const struct audit_args *a, const struct hv_audit_filter *f,
+    int period, const struct audit_source *src);
+
+/* Writes a proof's JSON to stdout. Returns 0 or the exit status. */
+int audit_print_proof(const char *sub, const struct hv_proof *p);
+
+/* ---- remote queries (audit_remote.c) -------------------------------- */
+
+/* query, prove and consistency against the broker named by a. Each
+ * returns its exit status. */
+int audit_remote_query(const struct audit_args *a,
+    const struct hv_audit_filter *f);
+int audit_remote_prove(const struct audit_args *a, const uint8_t id[16]);
+int audit_remote_consistency(const struct audit_args *a);
 
 /* Subcommands: argv[0] is the subcommand; each returns its exit status. */
 int audit_cmd_query(int argc, char **argv);

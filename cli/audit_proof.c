@@ -50,9 +50,8 @@ on_pick(void *ctx, const struct hv_audit_rec *r)
 	return 0;
 }
 
-/* Writes a proof's JSON to stdout. Returns 0 or the exit status. */
-static int
-print_proof(const char *sub, const hv_proof *p)
+int
+audit_print_proof(const char *sub, const hv_proof *p)
 {
 	char *text = NULL;
 	hv_err e;
@@ -85,8 +84,8 @@ audit_cmd_prove(int argc, char **argv)
 	hv_err e;
 
 	hv_errclear(&d);
-	if ((rc = audit_parse("audit prove", argc, argv, AO_DB | AO_REMOTE |
-	    AO_EVENT, 1, pos, &a)) != 0)
+	if ((rc = audit_parse("audit prove", argc, argv, AO_DB |
+	    AO_REMOTE_OPTS | AO_EVENT, 1, pos, &a)) != 0)
 		return rc;
 	memset(&f, 0, sizeof(f));
 	if (strlen(a.pos[0]) != HV_ID_HEX_LEN ||
@@ -96,6 +95,8 @@ audit_cmd_prove(int argc, char **argv)
 	f.has_id = 1;
 	if ((rc = audit_need_db(&a)) >= 0)
 		return rc;
+	if (rc == AUDIT_REMOTE)
+		return audit_remote_prove(&a, f.id);
 	if ((rc = audit_open(a.db, &s, &log)) != 0)
 		return rc;
 	memset(&pk, 0, sizeof(pk));
@@ -120,7 +121,7 @@ audit_cmd_prove(int argc, char **argv)
 		rc = hv_exit_code(e);
 		goto out;
 	}
-	rc = print_proof(a.sub, p);
+	rc = audit_print_proof(a.sub, p);
 out:
 	hv_proof_destroy(&p);
 	if (txn != NULL)
@@ -145,13 +146,15 @@ audit_cmd_consistency(int argc, char **argv)
 
 	hv_errclear(&d);
 	if ((rc = audit_parse("audit consistency", argc, argv, AO_DB |
-	    AO_REMOTE | AO_FROM | AO_TO, 0, NULL, &a)) != 0)
+	    AO_REMOTE_OPTS | AO_FROM | AO_TO, 0, NULL, &a)) != 0)
 		return rc;
 	if ((a.seen & AO_FROM) == 0)
 		return cli_usage(a.sub, "--from SIZE (the size of the earlier "
 		    "signed tree head) is required.");
 	if ((rc = audit_need_db(&a)) >= 0)
 		return rc;
+	if (rc == AUDIT_REMOTE)
+		return audit_remote_consistency(&a);
 	if ((rc = audit_open(a.db, &s, &log)) != 0)
 		return rc;
 	if ((e = hv_store_begin(s, 1, &txn)) != HV_OK) {
@@ -168,7 +171,7 @@ audit_cmd_consistency(int argc, char **argv)
 		rc = hv_exit_code(e);
 		goto out;
 	}
-	rc = print_proof(a.sub, p);
+	rc = audit_print_proof(a.sub, p);
 out:
 	hv_proof_destroy(&p);
 	if (txn != NULL)

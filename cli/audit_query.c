@@ -334,32 +334,33 @@ on_record(void *ctx, const struct hv_audit_rec *r)
 	return ferror(stdout) ? 1 : 0;
 }
 
-/*
- * Runs f over the store at db and writes the records in a's format.
- * period is 1 for an export (the document names its period).
- */
-static int
-run_query(const struct audit_args *a, const struct hv_audit_filter *f,
-    int period)
+/* A store snapshot as a source of records. */
+struct store_src {
+	hv_auditlog *log;
+	MDB_txn *txn;
+};
+
+static hv_err
+store_each(void *src, const struct hv_audit_filter *f, hv_audit_query_fn fn,
+    void *ctx)
+{
+	struct store_src *s = src;
+
+	return hv_auditlog_query(s->log, s->txn, f, fn, ctx);
+}
+
+int
+audit_print(const struct audit_args *a, const struct hv_audit_filter *f,
+    int period, const struct audit_source *src)
 {
 	struct run q;
-	hv_store *s = NULL;
-	hv_auditlog log;
-	MDB_txn *txn = NULL;
-	uint8_t root[HV_HASH_LEN];
 	char hex[2 * HV_HASH_LEN + 1], since[32], until[32];
-	uint64_t size;
 	int rc;
 	hv_err e;
 
 	memset(&q, 0, sizeof(q));
 	q.fmt = a->format;
-	if ((rc = audit_open(a->db, &s, &log)) != 0)
-		return rc;
-	if ((e = hv_store_begin(s, 1, &txn)) != HV_OK ||
-	    (e = hv_auditlog_tree(&log, txn, &size, root)) != HV_OK)
-		goto fail;
-	hv_hex(root, HV_HASH_LEN, hex);
+	hv_hex(src->root, HV_HASH_LEN, hex);
 	if (q.fmt == AF_TABLE) {
 		if ((q.cells = malloc(sizeof(*q.cells))) == NULL) {
 			e = HV_ENOMEM;
@@ -368,12 +369,13 @@ run_query(const struct audit_args *a, const struct hv_audit_filter *f,
 		for (int i = 0; i < NCOL; i++)
 			q.w[i] = strlen(col_name[i]);
 		q.measuring = 1;
-		if ((e = hv_auditlog_query(&log, txn, f, on_record, &q)) !=
-		    HV_OK)
+		if ((e = src->each(src->src, f, on_record, &q)) != HV_OK)
 			goto fail;
 		if (q.count == 0) {
 			printf("No records match (the log holds %" PRIu64
-			    " records).\n", size);
+			    " records).\n", src->size);
+			if (src->note != NULL)
+				printf("%s\n", src->note);
 			goto done;
 		}
 		for (int i = 0; i < NCOL; i++)
@@ -389,29 +391,40 @@ run_query(const struct audit_args *a, const struct hv_audit_filter *f,
 			csv_field(stdout, csv_header[i],
 			    csv_header[i + 1] == NULL);
 	}
-	if ((e = hv_auditlog_query(&log, txn, f, on_record, &q)) != HV_OK)
+	if ((e = src->each(src->src, f, on_record, &q)) != HV_OK)
 		goto fail;
 	if (q.nomem) {
 		e = HV_ENOMEM;
 		goto fail;
 	}
 	if (q.fmt == AF_TABLE) {
-		printf("\n%zu record%s of %" PRIu64 " in the log. Justifications "
-		    "are cut to %zu characters here; --format json shows them "
-		    "whole.\n", q.count, q.count == 1 ? "" : "s", size,
+		printf("\n%zu record%s of %" PRIu64 " in the log%s. "
+		    "Justifications are cut to %zu characters here; --format "
+		    "json shows them whole.\n", q.count, q.count == 1 ? "" :
+		    "s", src->size, src->truncated ? " (the broker sent only "
+		    "these; narrow the filter to see the rest)" : "",
 		    col_max[C_JUSTIFICATION]);
+		if (src->note != NULL)
+			printf("%s\n", src->note);
 	} else if (q.fmt == AF_JSON) {
 		printf("%s], \"count\": %zu, \"tree_size\": %" PRIu64
-		    ", \"root_hash\": \"%s\"", q.count > 0 ? "\n" : "", q.count,
-		    size, hex);
+		    ", \"root_hash\": \"%s\"", q.count > 0 ? "\n" : "",
+		    q.count, src->size, hex);
 		if (period) {
 			audit_iso_ms(f->since_ms, since);
 			audit_iso_ms(f->until_ms, until);
-			printf(", \"since\": \"%s\", \"until\": \"%s\"", since,
-			    until);
+			printf(", \"since\": \"%s\", \"until\": \"%s\"",
+			    since, until);
 		}
+		if (src->truncated)
+			printf(", \"truncated\": true");
 		printf("}\n");
 	}
+	if (src->truncated && q.fmt != AF_TABLE)
+		fprintf(stderr, "haven %s: the broker sent only the first %zu "
+		    "matching records; narrow the filter (for example with "
+		    "--since and --until) to see the rest.\n", a->sub,
+		    q.count);
 done:
 	rc = 0;
 	goto out;
@@ -419,13 +432,10 @@ fail:
 	fprintf(stderr, "haven %s: cannot read the audit log: %s\n", a->sub,
 	    hv_strerror(e));
 	rc = hv_exit_code(e);
-	if (rc == 1 && e == HV_ETAMPERED)
+	if (rc == 1 && e == HV_ETAMPERED && a->db != NULL)
 		fprintf(stderr, "Run 'haven audit verify --db %s' to find the "
 		    "first altered record.\n", a->db);
 out:
-	if (txn != NULL)
-		mdb_txn_abort(txn);
-	hv_store_close(&s);
 	free(q.cells);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		fprintf(stderr, "haven %s: cannot write the output.\n", a->sub);
@@ -434,14 +444,52 @@ out:
 	return rc;
 }
 
+/*
+ * Runs f over the store at db and writes the records in a's format.
+ * period is 1 for an export (the document names its period).
+ */
+static int
+run_query(const struct audit_args *a, const struct hv_audit_filter *f,
+    int period)
+{
+	struct audit_source src;
+	struct store_src ss;
+	hv_store *s = NULL;
+	hv_auditlog log;
+	MDB_txn *txn = NULL;
+	int rc;
+	hv_err e;
+
+	memset(&src, 0, sizeof(src));
+	if ((rc = audit_open(a->db, &s, &log)) != 0)
+		return rc;
+	if ((e = hv_store_begin(s, 1, &txn)) != HV_OK ||
+	    (e = hv_auditlog_tree(&log, txn, &src.size, src.root)) != HV_OK) {
+		fprintf(stderr, "haven %s: cannot read the audit log: %s\n",
+		    a->sub, hv_strerror(e));
+		rc = hv_exit_code(e);
+		goto out;
+	}
+	ss.log = &log;
+	ss.txn = txn;
+	src.each = store_each;
+	src.src = &ss;
+	rc = audit_print(a, f, period, &src);
+out:
+	if (txn != NULL)
+		mdb_txn_abort(txn);
+	hv_store_close(&s);
+	return rc;
+}
+
 int
 audit_cmd_query(int argc, char **argv)
 {
 	struct audit_args a;
 	struct hv_audit_filter f;
-	int rc;
+	int rc, remote;
 
-	if ((rc = audit_parse("audit query", argc, argv, AO_DB | AO_REMOTE |
+	if ((rc = audit_parse("audit query", argc, argv, AO_DB | AO_REMOTE_OPTS |
 	    AO_SUBJECT_NHS | AO_SUBJECT_KEY | AO_SUBJECT | AO_SUBJECT_LOCAL |
 	    AO_MESSAGE | AO_SENDER | AO_RECIPIENT | AO_ROLE | AO_EVENT |
 	    AO_TYPE | AO_SINCE | AO_UNTIL | AO_LIMIT | AO_FORMAT, 0, NULL,
@@ -452,6 +500,7 @@ audit_cmd_query(int argc, char **argv)
 		return rc;
 	if ((rc = audit_need_db(&a)) >= 0)
 		return rc;
+	remote = rc == AUDIT_REMOTE;
 	if (a.seen & AO_MESSAGE) {
 		f.has_id = 1;
 		memcpy(f.id, a.message, HV_ID_LEN);
@@ -464,6 +513,8 @@ audit_cmd_query(int argc, char **argv)
 	f.since_ms = a.since_ms;
 	f.until_ms = a.until_ms;
 	f.limit = a.limit;
+	if (remote)
+		return audit_remote_query(&a, &f);
 	return run_query(&a, &f, 0);
 }
 

@@ -20,6 +20,7 @@
 #include "cli.h"
 #include "hv_util.h"
 #include "messaging.h"
+#include "remote.h"
 
 #define JSON_FILE_MAX	(16u << 20)
 
@@ -644,8 +645,13 @@ cmd_health(int argc, char **argv)
 	struct args a;
 	int rc;
 
-	if (cli_wants_help(argc, argv))
-		return msg_help(argv[0]);
+	if (cli_wants_help(argc, argv)) {
+		health_help();
+		return 0;
+	}
+	/* --broker asks the broker itself (cli/health.c). */
+	if (health_wants_broker(argc, argv))
+		return cmd_health_broker(argc, argv);
 	if ((rc = parse(argc, argv, lo, 0, &a)) != 0)
 		return rc;
 	if ((rc = fetch(argv[0], &a, "/v1/health", &j)) != 0)
