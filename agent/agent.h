@@ -56,6 +56,7 @@ struct agent_config {
 	uint64_t escalate_after;
 	uint64_t max_message_bytes;
 	uint64_t map_size;
+	uint64_t tree_head_interval;	/* seconds between tree head checks */
 };
 
 /* Databases of the agent's store, in the order of store_dbnames. */
@@ -161,6 +162,15 @@ struct agent {
 	char *hook_queue[256];		/* summaries waiting for a slot */
 
 	atomic_int stopping;
+
+	/* integrity.c, main thread only: the tree head check (SPEC §9) */
+	int forget_tree_head;		/* --forget-tree-head */
+	int th_started;
+	int th_pending;			/* a TreeHeadRequest awaits its answer */
+	uint64_t th_asked;		/* its since_size */
+	int64_t th_sent_ms;
+	int64_t th_next_ms;
+	char th_alerted[48];		/* the failure last raised (kind:size) */
 };
 
 /* ---- store.c ----------------------------------------------------------- */
@@ -267,6 +277,29 @@ void hook_stop(struct agent *a);
 
 hv_err api_start(struct agent *a, struct hv_errdetail *d);
 void api_stop(struct agent *a);
+
+/* ---- integrity.c ------------------------------------------------------- */
+
+/*
+ * The audit-log integrity check (SPEC §9). integrity_session() after each
+ * handshake asks for a head at once; integrity_tick() sends a
+ * TreeHeadRequest every tree_head_interval seconds while connected;
+ * integrity_on_head() checks an answer and stores it or raises TAMPERED;
+ * integrity_on_error() takes a broker Error that answers the request and
+ * returns 1 when it did (0: not ours). All on the main thread.
+ */
+void integrity_session(struct agent *a);
+void integrity_tick(struct agent *a, int64_t now_mono_ms);
+void integrity_on_head(struct agent *a, const Haven__TreeHead *t);
+int integrity_on_error(struct agent *a, const Haven__Error *er);
+/* Sets "tree_head" and "integrity" of a /v1/health object (any thread). */
+void integrity_health(struct agent *a, json_t *health);
+/*
+ * Deletes the stored tree head and the recorded failure (the store must be
+ * open), so the agent accepts the broker's current history on its next
+ * check. Errors: HV_EIO, HV_ESTORAGEFULL (detail names data_dir).
+ */
+hv_err integrity_forget(struct agent *a, struct hv_errdetail *d);
 
 /* ---- main.c ------------------------------------------------------------ */
 

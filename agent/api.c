@@ -268,16 +268,19 @@ static enum MHD_Result
 do_health(struct agent *a, struct MHD_Connection *c)
 {
 	uint64_t version;
+	json_t *h;
 
 	pthread_rwlock_rdlock(&a->dir_lock);
 	version = hv_directory_version(a->dir);
 	pthread_rwlock_unlock(&a->dir_lock);
-	return reply_json(c, MHD_HTTP_OK, json_pack(
-	    "{s:s, s:b, s:I, s:I, s:I, s:n}", "node", a->cfg.id,
+	h = json_pack("{s:s, s:b, s:I, s:I, s:I}", "node", a->cfg.id,
 	    "broker_connected", atomic_load(&a->connected) != 0,
 	    "outbox_depth", (json_int_t)outbox_depth(a),
 	    "inbox_unacked", (json_int_t)inbox_unacked(a),
-	    "directory_version", (json_int_t)version, "tree_head"));
+	    "directory_version", (json_int_t)version);
+	if (h != NULL)
+		integrity_health(a, h);	/* tree_head, integrity */
+	return reply_json(c, MHD_HTTP_OK, h);
 }
 
 static enum MHD_Result

@@ -256,7 +256,12 @@ on_frame(struct agent *a, const uint8_t *buf, size_t len)
 	case HAVEN__FRAME__KIND_RECEIPT:
 		on_receipt(a, f->receipt);
 		break;
+	case HAVEN__FRAME__KIND_TREE_HEAD:
+		integrity_on_head(a, f->tree_head);
+		break;
 	case HAVEN__FRAME__KIND_ERROR:
+		if (integrity_on_error(a, f->error))
+			break;
 		hv_log_warnx("broker error %s: %s", f->error->code,
 		    f->error->message);
 		break;
@@ -319,6 +324,7 @@ drain_monitor(struct agent *a)
 			a->next_hello_ms = hv_mono_ms() + AGENT_HELLO_MS;
 			a->next_resend_ms = hv_mono_ms() + AGENT_RESEND_MS;
 			a->send_cursor = 0;	/* a new session: resend all */
+			integrity_session(a);	/* and check its history */
 		} else if (ev == ZMQ_EVENT_DISCONNECTED) {
 			if (atomic_exchange(&a->connected, 0))
 				hv_log_info("disconnected from the broker");
@@ -474,6 +480,7 @@ link_run(struct agent *a)
 			send_pending(a);
 			send_human_acks(a);
 		}
+		integrity_tick(a, now);
 		if (now >= esc_at)
 			esc_at = now + inbox_escalate_due(a);
 		if (hook_busy(a))

@@ -46,12 +46,15 @@ static const struct hv_cfg_key agent_keys[] = {
 	    "1048576", 1024, 64 * 1024 * 1024 },
 	{ "map_size", HV_CFG_U64, CFG(map_size), 0, "4294967296",
 	    16 * 1024 * 1024, (uint64_t)1 << 40 },
+	{ "tree_head_interval", HV_CFG_U64, CFG(tree_head_interval), 0, "10",
+	    1, 86400 },
 	{ NULL, 0, 0, 0, NULL, 0, 0 },
 };
 
 static const char usage_text[] =
 "usage: haven-agent --config FILE [--ready-file FILE] [--check-config]\n"
-"                   [--foreground] [-v]\n";
+"                   [--foreground] [-v]\n"
+"       haven-agent --config FILE --forget-tree-head\n";
 
 static const char help_text[] =
 "NAME\n"
@@ -60,6 +63,7 @@ static const char help_text[] =
 "SYNOPSIS\n"
 "     haven-agent --config FILE [--ready-file FILE] [--check-config]\n"
 "                 [--foreground] [-v]\n"
+"     haven-agent --config FILE --forget-tree-head\n"
 "\n"
 "DESCRIPTION\n"
 "     haven-agent is run by each agency of a safeguarding partnership (a\n"
@@ -87,6 +91,12 @@ static const char help_text[] =
 "                        directory, report any error, and exit.\n"
 "     --foreground       Log to standard error; without it the agent logs\n"
 "                        to syslog. It never forks either way.\n"
+"     --forget-tree-head Delete the stored audit tree head and the\n"
+"                        recorded integrity failure, so that the agent\n"
+"                        accepts the broker's current history on its\n"
+"                        next check; then exit. Only for an operator who\n"
+"                        has investigated a TAMPERED alert, with the\n"
+"                        agent stopped.\n"
 "     -v                 Log debug lines too.\n"
 "     -h, --help         Show this page.\n"
 "\n"
@@ -112,6 +122,19 @@ static const char help_text[] =
 "                               acknowledged (default 900).\n"
 "     max_message_bytes = N     Largest payload accepted (default 1048576).\n"
 "     map_size = BYTES          Largest size of the store (default 4 GiB).\n"
+"     tree_head_interval = S    Seconds between checks of the broker's\n"
+"                               audit history (default 10, at least 1).\n"
+"\n"
+"AUDIT INTEGRITY\n"
+"     Every tree_head_interval seconds, and after each reconnection, the\n"
+"     agent fetches the broker's signed audit tree head and checks it\n"
+"     against the last head it stored: the broker's signature, never a\n"
+"     smaller tree, the same root at the same size, and a consistency\n"
+"     proof for a larger tree. A failure means the broker's history was\n"
+"     rewritten: the agent keeps the old head, logs it, sends an\n"
+"     integrity event, runs alert_command, and shows integrity.ok false\n"
+"     in /v1/health. The failure is kept across restarts until an\n"
+"     operator runs --forget-tree-head.\n"
 "\n"
 "SIGNALS\n"
 "     SIGHUP             Reload the directory; an invalid, wrongly signed\n"
@@ -147,6 +170,8 @@ parse_args(struct agent *a, int argc, char **argv)
 			a->ready_file = argv[++i];
 		else if (strcmp(s, "--check-config") == 0)
 			a->check_only = 1;
+		else if (strcmp(s, "--forget-tree-head") == 0)
+			a->forget_tree_head = 1;
 		else if (strcmp(s, "--foreground") == 0)
 			a->foreground = 1;
 		else if (strcmp(s, "-v") == 0)
@@ -365,6 +390,18 @@ main(int argc, char **argv)
 		printf("%s: configuration is valid (node %s, directory "
 		    "version %llu)\n", a.config_path, a.cfg.id,
 		    (unsigned long long)hv_directory_version(a.dir));
+		fflush(stdout);
+		agent_free(&a);
+		return 0;
+	}
+	if (a.forget_tree_head) {
+		if ((e = store_open(&a, &d)) != HV_OK ||
+		    (e = integrity_forget(&a, &d)) != HV_OK)
+			die(e, &d);
+		store_close(&a);
+		printf("%s: the stored audit tree head and any integrity "
+		    "failure are forgotten; the agent will accept the "
+		    "broker's current history on its next check\n", a.cfg.id);
 		fflush(stdout);
 		agent_free(&a);
 		return 0;
