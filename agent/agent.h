@@ -71,7 +71,7 @@ enum agent_db {
 	DB_UNACKED,	/* id -> "": no person acknowledged it yet */
 	DB_ESC,		/* be64 due_ms || id -> "": escalation timers */
 	DB_ACKS,	/* id || be64 seq -> JSON {by, note, at} */
-	DB_HACK,	/* be64 seq -> HumanAck to send: flag, id, by */
+	DB_HACK,	/* be64 seq -> HumanAck (flag, id, by) until echoed */
 	DB_COUNT
 };
 
@@ -151,6 +151,7 @@ struct agent {
 	atomic_int connected;
 	int refused_warned;		/* handshake refusal already logged */
 	uint64_t send_cursor;		/* pending seqs <= this were sent */
+	uint64_t hack_cursor;		/* queued HumanAcks <= this were sent */
 	int64_t next_hello_ms;
 	int64_t next_resend_ms;
 	uint8_t broker_sign[HV_SIGN_PUBLIC_LEN];

@@ -129,34 +129,37 @@ out:
 		agent_wake(a);	/* more to send on the next turn */
 }
 
-/* Sends queued HumanAcks and drops each one that was sent. */
+/*
+ * Sends the queued HumanAcks past hack_cursor. Each stays queued until the
+ * broker echoes it (on_human_ack_done): a frame sent while the broker is
+ * stopped or dying is lost with its connection, so the cursor goes back to
+ * 0 after every new session and every 30 s and they are all sent again.
+ */
 static void
 send_human_acks(struct agent *a)
 {
 	MDB_txn *txn;
 	MDB_cursor *cur = NULL;
 	MDB_val k, v;
-	int rc, sent = 0;
+	uint8_t key[8];
+	int rc, n = 0;
 
-	/* A read first: the write lock is taken only with work to do. */
 	if (hv_store_begin(a->store, 1, &txn) != HV_OK)
 		return;
-	rc = (int)store_count(a, txn, DB_HACK);
-	mdb_txn_abort(txn);
-	if (rc == 0 || hv_store_begin(a->store, 0, &txn) != HV_OK)
-		return;
-	if (mdb_cursor_open(txn, store_db(a, DB_HACK), &cur) != 0) {
-		mdb_txn_abort(txn);
-		return;
-	}
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+	if (mdb_cursor_open(txn, store_db(a, DB_HACK), &cur) != 0)
+		goto out;
+	hv_be64_put(key, a->hack_cursor + 1);
+	k.mv_size = 8;
+	k.mv_data = key;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	    rc == 0 && n < SEND_BURST;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT), n++) {
 		Haven__Frame f = HAVEN__FRAME__INIT;
 		Haven__HumanAck h = HAVEN__HUMAN_ACK__INIT;
 		char by[HV_DECIDED_BY_MAX + 1];
 		const uint8_t *p = v.mv_data;
 
-		if (v.mv_size >= 1 + HV_ID_LEN &&
+		if (k.mv_size == 8 && v.mv_size >= 1 + HV_ID_LEN &&
 		    v.mv_size <= 1 + HV_ID_LEN + HV_DECIDED_BY_MAX) {
 			memcpy(by, p + 1 + HV_ID_LEN,
 			    v.mv_size - 1 - HV_ID_LEN);
@@ -168,18 +171,57 @@ send_human_acks(struct agent *a)
 			f.kind_case = HAVEN__FRAME__KIND_HUMAN_ACK;
 			f.human_ack = &h;
 			if (send_frame(a, &f) != 0)
-				break;
+				break;	/* high-water mark or gone: later */
 		}
-		if (mdb_cursor_del(cur, 0) != 0)
-			break;
-		sent++;
+		if (k.mv_size == 8)
+			a->hack_cursor = hv_be64_get(k.mv_data);
 	}
 	mdb_cursor_close(cur);
-	if (sent == 0 || hv_store_commit(txn) != HV_OK) {
-		if (sent == 0)
-			mdb_txn_abort(txn);
-		hv_log_debug("human acks: %d sent", sent);
+out:
+	mdb_txn_abort(txn);
+	if (n == SEND_BURST)
+		agent_wake(a);	/* more to send on the next turn */
+}
+
+/*
+ * The broker echoed a HumanAck: it has recorded it (or had it already, or
+ * refused it for good), after its commit. Drops every queued copy of it.
+ */
+static void
+on_human_ack_done(struct agent *a, const Haven__HumanAck *h)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur = NULL;
+	MDB_val k, v;
+	size_t blen = strlen(h->by);
+	int rc, dropped = 0;
+
+	if (h->id.len != HV_ID_LEN || blen > HV_DECIDED_BY_MAX ||
+	    hv_store_begin(a->store, 0, &txn) != HV_OK)
+		return;
+	if (mdb_cursor_open(txn, store_db(a, DB_HACK), &cur) != 0) {
+		mdb_txn_abort(txn);
+		return;
 	}
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		const uint8_t *p = v.mv_data;
+
+		if (v.mv_size != 1 + HV_ID_LEN + blen ||
+		    (p[0] != 0) != (h->escalated != 0) ||
+		    memcmp(p + 1, h->id.data, HV_ID_LEN) != 0 ||
+		    memcmp(p + 1 + HV_ID_LEN, h->by, blen) != 0)
+			continue;
+		if (mdb_cursor_del(cur, 0) != 0)
+			break;
+		dropped++;
+	}
+	mdb_cursor_close(cur);
+	if (dropped == 0)
+		mdb_txn_abort(txn);
+	else if (hv_store_commit(txn) != HV_OK)
+		hv_log_warnx("cannot drop a confirmed HumanAck; it will be "
+		    "sent again");
 }
 
 /* ---- inbound frames ---------------------------------------------------- */
@@ -256,6 +298,9 @@ on_frame(struct agent *a, const uint8_t *buf, size_t len)
 	case HAVEN__FRAME__KIND_RECEIPT:
 		on_receipt(a, f->receipt);
 		break;
+	case HAVEN__FRAME__KIND_HUMAN_ACK:
+		on_human_ack_done(a, f->human_ack);
+		break;
 	case HAVEN__FRAME__KIND_TREE_HEAD:
 		integrity_on_head(a, f->tree_head);
 		break;
@@ -324,6 +369,7 @@ drain_monitor(struct agent *a)
 			a->next_hello_ms = hv_mono_ms() + AGENT_HELLO_MS;
 			a->next_resend_ms = hv_mono_ms() + AGENT_RESEND_MS;
 			a->send_cursor = 0;	/* a new session: resend all */
+			a->hack_cursor = 0;
 			integrity_session(a);	/* and check its history */
 		} else if (ev == ZMQ_EVENT_DISCONNECTED) {
 			if (atomic_exchange(&a->connected, 0))
@@ -475,6 +521,7 @@ link_run(struct agent *a)
 			}
 			if (now >= a->next_resend_ms) {
 				a->send_cursor = 0;
+				a->hack_cursor = 0;
 				a->next_resend_ms = now + AGENT_RESEND_MS;
 			}
 			send_pending(a);

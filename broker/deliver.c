@@ -443,6 +443,26 @@ deliver_ack(struct broker *b, MDB_txn *txn, const struct conn *c,
 	return HV_OK;
 }
 
+/*
+ * Echoes h back to its node: the broker has the last word on it (recorded,
+ * already recorded, or refused), so the agent may stop repeating it. Sent
+ * from o, that is only after the transaction holding the record commits.
+ */
+static hv_err
+human_ack_done(struct outbox *o, const struct conn *c,
+    const Haven__HumanAck *h)
+{
+	Haven__Frame f = HAVEN__FRAME__INIT;
+	Haven__HumanAck echo = HAVEN__HUMAN_ACK__INIT;
+
+	echo.id = h->id;
+	echo.by = h->by;
+	echo.escalated = h->escalated;
+	f.kind_case = HAVEN__FRAME__KIND_HUMAN_ACK;
+	f.human_ack = &echo;
+	return reply_frame(o, c, &f);
+}
+
 hv_err
 deliver_human_ack(struct broker *b, MDB_txn *txn, const struct conn *c,
     const Haven__HumanAck *h, struct outbox *o)
@@ -462,27 +482,31 @@ deliver_human_ack(struct broker *b, MDB_txn *txn, const struct conn *c,
 		msg = "HumanAck needs a 16-byte message id and, unless "
 		    "escalated, who acknowledged (at most 128 characters).";
 		if ((e = audit_reject(b, txn, c->node, NULL, HV_EMALFORMED, msg,
-		    NULL)) != HV_OK)
+		    NULL)) != HV_OK ||
+		    (e = reply_error(o, c, hv_errname(HV_EMALFORMED), msg)) !=
+		    HV_OK)
 			return e;
-		return reply_error(o, c, hv_errname(HV_EMALFORMED), msg);
+		return human_ack_done(o, c, h);
 	}
 	e = addr_get(b, txn, h->id.data, c->node, &ai);
 	if (e == HV_ENOTFOUND) {
 		msg = "HumanAck names a message that was not addressed to "
 		    "this node.";
 		if ((e = audit_reject(b, txn, c->node, NULL, HV_ENOTRECIPIENT,
-		    msg, NULL)) != HV_OK)
+		    msg, NULL)) != HV_OK ||
+		    (e = reply_error(o, c, hv_errname(HV_ENOTRECIPIENT), msg)) !=
+		    HV_OK)
 			return e;
-		return reply_error(o, c, hv_errname(HV_ENOTRECIPIENT), msg);
+		return human_ack_done(o, c, h);
 	}
 	if (e != HV_OK)
 		return e;
-	/* Agents may send a HumanAck again; it is recorded once. */
+	/* Agents repeat a HumanAck until it is echoed; it is recorded once. */
 	kl = key_id_node(k, h->id.data, c->node);
 	k[kl++] = h->escalated ? 'E' : 'A';
 	e = store_get(txn, b->db[DB_HACKS], k, kl, &v);
 	if (e == HV_OK)
-		return HV_OK;
+		return human_ack_done(o, c, h);
 	if (e != HV_ENOTFOUND)
 		return e;
 	if ((e = store_put(txn, b->db[DB_HACKS], k, kl, "", 0)) != HV_OK)
@@ -502,7 +526,7 @@ deliver_human_ack(struct broker *b, MDB_txn *txn, const struct conn *c,
 	hv_hex(h->id.data, HV_ID_LEN, hex);
 	hv_log_info("%s %s at %s", h->escalated ? "escalated" :
 	    "acknowledged", hex, c->node);
-	return HV_OK;
+	return human_ack_done(o, c, h);
 }
 
 void

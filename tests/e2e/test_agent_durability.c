@@ -4,12 +4,14 @@
  * receiving agent in the middle of a stream. Every 202 must arrive exactly
  * once.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <criterion/criterion.h>
 #include <jansson.h>
+#include <lmdb.h>
 
 #include "agent_kit.h"
 #include "harness.h"
@@ -175,4 +177,89 @@ Test(agent_durability, kill_9_of_the_recipient_loses_and_duplicates_nothing,
 		cr_assert_eq(submit(i), 202, "message %d was refused", i);
 	}
 	expect_exactly_once(STREAM, STREAM);
+}
+
+/* 1 when the broker's audit holds an `event` record for message id. */
+static int
+broker_audited(const char *id, const char *event)
+{
+	char *out = NULL;
+	int rc = h_sh(&out, 30, "'%s' audit query --db '%s' --message %s "
+	    "--event %s --format csv", h_bin("haven"), P.broker_data, id,
+	    event);
+	int ok = rc == 0 && out != NULL && strstr(out, event) != NULL;
+
+	free(out);
+	return ok;
+}
+
+/*
+ * 1 when the agent's store (opened read-only beside the running agent)
+ * holds no HumanAck waiting for the broker's confirmation.
+ */
+static int
+no_human_ack_queued(void *ctx)
+{
+	struct h_agent *a = ctx;
+	char *dir = h_fmt("%s/data/%s", P.dir, a->id);
+	MDB_env *env = NULL;
+	MDB_txn *txn = NULL;
+	MDB_dbi dbi;
+	MDB_stat st;
+	int ok = 0;
+
+	if (mdb_env_create(&env) == 0 && mdb_env_set_maxdbs(env, 32) == 0 &&
+	    mdb_env_open(env, dir, MDB_RDONLY | MDB_NOTLS, 0600) == 0 &&
+	    mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) == 0 &&
+	    mdb_dbi_open(txn, "human_acks", 0, &dbi) == 0 &&
+	    mdb_stat(txn, dbi, &st) == 0)
+		ok = st.ms_entries == 0;
+	if (txn != NULL)
+		mdb_txn_abort(txn);
+	if (env != NULL)
+		mdb_env_close(env);
+	free(dir);
+	return ok;
+}
+
+/*
+ * A person acknowledges a message while the broker is frozen (SIGSTOP) and
+ * then killed (SIGKILL): the HumanAck the recipient sent into the dead
+ * connection is not lost. It stays queued at the recipient until the
+ * restarted broker confirms it, so the sender's timeline shows the message
+ * acknowledged and the broker's audit has ACKNOWLEDGED.
+ */
+Test(agent_durability, an_ack_made_while_the_broker_dies_reaches_the_sender,
+    .init = setup, .fini = teardown, .timeout = 150)
+{
+	struct h_agent *pol = ak_agent(&P, AK_POLICE);
+	struct h_agent *soc = ak_agent(&P, AK_SOCIAL);
+	char *path;
+	int st;
+
+	cr_assert_eq(submit(0), 202);
+	cr_assert(ak_wait_inbox(soc, ids[0], 20000, NULL),
+	    "the message did not arrive");
+	cr_assert(ak_wait_status(pol, ids[0], "delivered", AK_SOCIAL, 20000));
+
+	cr_assert_eq(kill(P.broker_pid, SIGSTOP), 0);
+	path = h_fmt("/v1/inbox/%s/ack", ids[0]);
+	st = ak_post(soc, path, "{\"by\":\"mash.duty-sw\"}", NULL);
+	free(path);
+	cr_assert_eq(st, 200, "the ack was refused (%d)", st);
+	/*
+	 * The recipient sends the HumanAck into the frozen broker's socket at
+	 * once; its session ends when heartbeats time out (6 s).
+	 */
+	cr_assert(h_wait_until(disconnected, soc, 30000),
+	    "the recipient still reports the frozen broker as connected");
+	h_broker_kill(&P);
+	cr_assert_eq(h_broker_start(&P), 0, "the broker did not restart");
+
+	cr_assert(ak_wait_status(pol, ids[0], "acknowledged", AK_SOCIAL,
+	    45000), "the sender never saw the acknowledgement");
+	cr_assert(broker_audited(ids[0], "ACKNOWLEDGED"),
+	    "the broker's audit has no ACKNOWLEDGED record");
+	cr_assert(h_wait_until(no_human_ack_queued, soc, 20000),
+	    "the recipient still holds the HumanAck the broker confirmed");
 }
