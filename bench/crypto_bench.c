@@ -95,8 +95,8 @@ main(int argc, char **argv)
 	    "recipient, one thread\n\n", PAYLOAD);
 	printf("| operation                  | ops       | seconds | ops/s      "
 	    "| µs/op    |\n");
-	printf("|----------------------------|-----------|---------|------------"
-	    "|----------|\n");
+	printf("|----------------------------|-----------|---------|"
+	    "------------|----------|\n");
 
 	/* Seal and sign: what the sending agent does for each 202. */
 	t0 = bench_now_us();

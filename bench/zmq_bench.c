@@ -35,7 +35,8 @@ struct server {
 static void __attribute__((noreturn))
 die(const char *what)
 {
-	fprintf(stderr, "zmq_bench: %s (%s)\n", what, zmq_strerror(zmq_errno()));
+	fprintf(stderr, "zmq_bench: %s (%s)\n", what,
+	    zmq_strerror(zmq_errno()));
 	exit(1);
 }
 
