@@ -95,13 +95,12 @@ http_status(hv_err e)
 	case HV_EREVOKEDRECIPIENT:
 	case HV_EMALFORMED:
 	case HV_ESENDERREVOKED:
+	case HV_ETOOLARGE:	/* the payload (SPEC §4.4); 413 is the body */
 		return MHD_HTTP_BAD_REQUEST;
 	case HV_EUNAUTHORIZED:
 		return MHD_HTTP_UNAUTHORIZED;
 	case HV_ENOTFOUND:
 		return MHD_HTTP_NOT_FOUND;
-	case HV_ETOOLARGE:
-		return 413 /* Content Too Large */;
 	case HV_ESTORAGEFULL:
 		return MHD_HTTP_INSUFFICIENT_STORAGE;
 	default:
