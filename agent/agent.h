@@ -172,6 +172,7 @@ struct agent {
 	int64_t th_sent_ms;
 	int64_t th_next_ms;
 	char th_alerted[48];		/* the failure last raised (kind:size) */
+	int th_error_warned;		/* a broker Error answer already logged */
 };
 
 /* ---- store.c ----------------------------------------------------------- */

@@ -393,14 +393,17 @@ integrity_on_head(struct agent *a, const Haven__TreeHead *t)
 			a->th_next_ms = 0;
 			return;
 		}
-		if (next.size == st.size)
+		if (next.size == st.size) {
+			a->th_error_warned = 0;
 			return;		/* the same head, perhaps re-signed */
+		}
 	}
 	if ((e = head_save(a, &next)) != HV_OK) {
 		hv_log_warnx("integrity: cannot store the tree head: %s",
 		    hv_errname(e));
 		return;
 	}
+	a->th_error_warned = 0;
 	hv_log_debug("integrity: verified tree head of size %llu",
 	    (unsigned long long)next.size);
 }
@@ -410,10 +413,24 @@ integrity_on_error(struct agent *a, const Haven__Error *er)
 {
 	struct th st;
 
-	if (!a->th_pending || er->code == NULL ||
-	    strcmp(er->code, hv_errname(HV_ENOTFOUND)) != 0)
+	if (!a->th_pending || er->code == NULL)
 		return 0;
 	a->th_pending = 0;
+	if (strcmp(er->code, hv_errname(HV_EIO)) == 0) {
+		/*
+		 * The broker could not read its own log or build the proof:
+		 * a fault on its side, not evidence of a rewrite. Logged once
+		 * until a head is accepted again; the check goes on.
+		 */
+		if (!a->th_error_warned)
+			hv_log_warnx("integrity: the broker could not answer "
+			    "the tree head request: %s", er->message ?
+			    er->message : "no detail");
+		a->th_error_warned = 1;
+		return 1;
+	}
+	if (strcmp(er->code, hv_errname(HV_ENOTFOUND)) != 0)
+		return 0;
 	if (head_stored(a, &st) != 1) {
 		hv_log_debug("integrity: the broker has no tree head yet");
 		return 1;
