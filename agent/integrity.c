@@ -390,7 +390,12 @@ integrity_on_head(struct agent *a, const Haven__TreeHead *t)
 			hv_log_debug("integrity: a proof from size %llu is "
 			    "stale; asking again", (unsigned long long)
 			    t->from_size);
-			a->th_next_ms = 0;
+			/*
+			 * Not at once: under load answers overtake each
+			 * other, and asking at once would keep two requests
+			 * chasing a growing log.
+			 */
+			a->th_next_ms = hv_mono_ms() + 1000;
 			return;
 		}
 		if (next.size == st.size) {
