@@ -542,6 +542,16 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 
 	(void)version;
 	if (r == NULL) {
+		/*
+		 * The first call has the headers only: a request without the
+		 * token is answered now, so the agent never reads or holds
+		 * its body (libmicrohttpd closes the connection after it).
+		 */
+		if (!authorized(a, c))
+			return reply_error(c, MHD_HTTP_UNAUTHORIZED,
+			    "UNAUTHORIZED", NULL, "A valid bearer token is "
+			    "required: send 'Authorization: Bearer TOKEN' "
+			    "with the agent's token.");
 		if ((r = calloc(1, sizeof(*r))) == NULL)
 			return MHD_NO;
 		*con_cls = r;
@@ -573,10 +583,6 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 		r->len += n;
 		return MHD_YES;
 	}
-	if (!authorized(a, c))
-		return reply_error(c, MHD_HTTP_UNAUTHORIZED, "UNAUTHORIZED",
-		    NULL, "A valid bearer token is required: send "
-		    "'Authorization: Bearer TOKEN' with the agent's token.");
 	if (r->too_large)
 		return reply_error(c, 413 /* Content Too Large */, "TOO_LARGE",
 		    NULL, "The request body is larger than %zu bytes.",

@@ -2,10 +2,15 @@
  * End-to-end tests of haven-agent's local API (SPEC §7, docs/API.md): real
  * broker, four real agents, requests over HTTP on 127.0.0.1.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 #include <jansson.h>
@@ -309,6 +314,72 @@ Test(agent, refuses_bad_requests_naming_the_code_and_field,
 		json_decref(h);
 	}
 	cr_assert(h_alive(pol->pid), "the agent crashed on bad input");
+}
+
+/*
+ * The token is checked on the request's headers: a POST without it that
+ * announces a large body, none of which is sent, is answered 401 at once
+ * instead of the agent waiting to read (and hold) that body.
+ */
+Test(agent, refuses_a_request_without_the_token_before_reading_its_body,
+    .init = setup, .fini = teardown, .timeout = 60)
+{
+	struct h_agent *pol = ak_agent(&P, AK_POLICE);
+	static const char req[] = "POST /v1/messages HTTP/1.1\r\n"
+	    "Host: 127.0.0.1\r\nContent-Type: application/json\r\n"
+	    "Content-Length: 1000000\r\n\r\n{\"to\":";
+	struct sockaddr_in sin;
+	char buf[4096] = "";
+	size_t got = 0;
+	int64_t end;
+	unsigned port = 0;
+	int fd;
+
+	cr_assert_eq(sscanf(pol->url, "http://127.0.0.1:%u", &port), 1);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((uint16_t)port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_geq(fd = socket(AF_INET, SOCK_STREAM, 0), 0);
+	cr_assert_eq(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	cr_assert_eq(write(fd, req, sizeof(req) - 1), (ssize_t)sizeof(req) - 1);
+	/* Until the error object's end, end of file, or the deadline. */
+	for (end = hv_mono_ms() + 5000; got < sizeof(buf) - 1 &&
+	    strstr(buf, "}}") == NULL;) {
+		struct pollfd p = { fd, POLLIN, 0 };
+		int64_t left = end - hv_mono_ms();
+		ssize_t n;
+
+		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+			break;
+		if ((n = read(fd, buf + got, sizeof(buf) - 1 - got)) <= 0)
+			break;
+		got += (size_t)n;
+		buf[got] = '\0';
+	}
+	buf[got] = '\0';
+	close(fd);
+	cr_assert(strncmp(buf, "HTTP/1.1 401", 12) == 0, "no 401 within 5 s "
+	    "of the headers; the agent answered: '%.80s'", buf);
+	cr_assert_not_null(strstr(buf, "UNAUTHORIZED"), "%s", buf);
+
+	/* A client that does send a large body still reads the 401. */
+	{
+		char *big = malloc(200001), *url, *resp = NULL;
+		int st;
+
+		cr_assert_not_null(big);
+		memset(big, ' ', 200000);
+		big[0] = '{';
+		big[200000] = '\0';
+		url = h_fmt("%s/v1/messages", pol->url);
+		st = h_http("POST", url, NULL, big, &resp);
+		expect_error(st, 401, resp, "UNAUTHORIZED", NULL);
+		free(resp);
+		free(url);
+		free(big);
+	}
+	cr_assert(h_alive(pol->pid));
 }
 
 /*
