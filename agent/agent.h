@@ -203,6 +203,16 @@ json_t *store_timeline(struct agent *a, MDB_txn *txn,
     const uint8_t id[HV_ID_LEN]);
 /* ISO 8601 text of unix milliseconds as a new json string. */
 json_t *json_time(int64_t ms);
+/*
+ * Refuses dir when the store recorded a directory in force with a higher
+ * version, or with the same version and other content (a rollback across
+ * restarts). Errors: HV_EROLLBACK (detail names the versions), HV_EIO,
+ * HV_ENOMEM.
+ */
+hv_err store_directory_check(struct agent *a, const hv_directory *dir,
+    struct hv_errdetail *d);
+/* Records dir as the directory in force. Errors: HV_ESTORAGEFULL, HV_EIO. */
+hv_err store_directory_record(struct agent *a, const hv_directory *dir);
 
 /* ---- outbox.c ---------------------------------------------------------- */
 

@@ -265,6 +265,12 @@ agent_directory_load(struct agent *a, struct hv_errdetail *d)
 	if ((e = hv_directory_load_file(a->cfg.directory, root.sign, &next,
 	    d)) != HV_OK)
 		return e;
+	/* Against the store too: a rollback across a restart (SPEC §5). */
+	if (a->store != NULL &&
+	    (e = store_directory_check(a, next, d)) != HV_OK) {
+		hv_directory_destroy(&next);
+		return e;
+	}
 	pthread_rwlock_wrlock(&a->dir_lock);
 	if ((e = hv_directory_check_newer(a->dir, next, d)) != HV_OK) {
 		pthread_rwlock_unlock(&a->dir_lock);
@@ -302,6 +308,10 @@ agent_directory_load(struct agent *a, struct hv_errdetail *d)
 	pthread_rwlock_unlock(&a->dir_lock);
 	hv_log_info("directory version %llu loaded",
 	    (unsigned long long)hv_directory_version(next));
+	if (a->store != NULL && store_directory_record(a, next) != HV_OK)
+		hv_log_warnx("directory: cannot record version %llu in the "
+		    "store; a restart would accept an older one",
+		    (unsigned long long)hv_directory_version(next));
 	return HV_OK;
 }
 
@@ -408,6 +418,10 @@ main(int argc, char **argv)
 	}
 	signals_block(&a);		/* before any thread starts */
 	if ((e = store_open(&a, &d)) != HV_OK)
+		die(e, &d);
+	/* Never older than the directory last in force here (rollback). */
+	if ((e = store_directory_check(&a, a.dir, &d)) != HV_OK ||
+	    (e = store_directory_record(&a, a.dir)) != HV_OK)
 		die(e, &d);
 	if ((e = api_start(&a, &d)) != HV_OK)
 		die(e, &d);

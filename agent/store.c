@@ -254,3 +254,73 @@ store_timeline(struct agent *a, MDB_txn *txn, const uint8_t id[HV_ID_LEN])
 	mdb_cursor_close(cur);
 	return arr;
 }
+
+/* ---- the directory in force -------------------------------------------- */
+
+/*
+ * Meta "directory" holds be64 version || BLAKE2b-256 content digest of the
+ * directory this agent last put in force, so that a rollback is refused
+ * across restarts too, not only by a reload (SPEC §5).
+ */
+#define DIR_KEY "directory"
+#define DIR_REC_LEN (8 + HV_DIRECTORY_DIGEST_LEN)
+
+hv_err
+store_directory_check(struct agent *a, const hv_directory *dir,
+    struct hv_errdetail *d)
+{
+	uint8_t digest[HV_DIRECTORY_DIGEST_LEN];
+	unsigned long long had, next = hv_directory_version(dir);
+	MDB_txn *txn;
+	MDB_val v;
+	hv_err e;
+
+	if ((e = hv_directory_digest(dir, digest)) != HV_OK)
+		return e;
+	if ((e = hv_store_begin(a->store, 1, &txn)) != HV_OK)
+		return hv_errset(d, e, "data_dir", "cannot read the store in "
+		    "%s.", a->cfg.data_dir);
+	e = store_get(a, txn, DB_META, DIR_KEY, strlen(DIR_KEY), &v);
+	if (e == HV_ENOTFOUND || (e == HV_OK && v.mv_size != DIR_REC_LEN)) {
+		mdb_txn_abort(txn);
+		return HV_OK;	/* nothing recorded yet */
+	}
+	if (e != HV_OK) {
+		mdb_txn_abort(txn);
+		return hv_errset(d, e, "data_dir", "cannot read the store in "
+		    "%s.", a->cfg.data_dir);
+	}
+	had = (unsigned long long)hv_be64_get(v.mv_data);
+	if (next < had)
+		e = hv_errset(d, HV_EROLLBACK, "version", "%s is directory "
+		    "version %llu, older than version %llu that this agent "
+		    "last had in force; refusing the rollback.",
+		    a->cfg.directory, next, had);
+	else if (next == had && sodium_memcmp(digest, (uint8_t *)v.mv_data +
+	    8, HV_DIRECTORY_DIGEST_LEN) != 0)
+		e = hv_errset(d, HV_EROLLBACK, "version", "%s is directory "
+		    "version %llu but not the version %llu this agent last "
+		    "had in force; a changed directory needs a higher "
+		    "version.", a->cfg.directory, next, had);
+	mdb_txn_abort(txn);
+	return e;
+}
+
+hv_err
+store_directory_record(struct agent *a, const hv_directory *dir)
+{
+	uint8_t rec[DIR_REC_LEN];
+	MDB_txn *txn;
+	hv_err e;
+
+	hv_be64_put(rec, hv_directory_version(dir));
+	if ((e = hv_directory_digest(dir, rec + 8)) != HV_OK ||
+	    (e = hv_store_begin(a->store, 0, &txn)) != HV_OK)
+		return e;
+	if ((e = store_put(a, txn, DB_META, DIR_KEY, strlen(DIR_KEY), rec,
+	    sizeof(rec))) != HV_OK) {
+		mdb_txn_abort(txn);
+		return e;
+	}
+	return hv_store_commit(txn);
+}

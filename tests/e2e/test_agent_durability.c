@@ -263,3 +263,41 @@ Test(agent_durability, an_ack_made_while_the_broker_dies_reaches_the_sender,
 	cr_assert(h_wait_until(no_human_ack_queued, soc, 20000),
 	    "the recipient still holds the HumanAck the broker confirmed");
 }
+
+/*
+ * An agent that had directory version 2 in force refuses, when restarted,
+ * to start with version 1 (exit 1, one sentence naming the versions), and
+ * starts with version 3.
+ */
+Test(agent_durability, refuses_an_older_directory_after_a_restart,
+    .init = setup, .fini = teardown, .timeout = 120)
+{
+	struct h_agent *pol = ak_agent(&P, AK_POLICE);
+	char *out = NULL;
+	int rc;
+
+	cr_assert_eq(h_partnership_resign(&P, 2, NULL), 0);
+	cr_assert_eq(kill(pol->pid, SIGHUP), 0);
+	cr_assert(ak_wait_health(pol, "directory_version", 2, 5000),
+	    "the agent did not load version 2");
+	cr_assert_eq(h_agent_stop(pol), 0);
+
+	cr_assert_eq(h_partnership_resign(&P, 1, NULL), 0);
+	rc = h_sh(&out, 20, "'%s' --config '%s' --foreground",
+	    h_bin("haven-agent"), pol->conf);
+	cr_assert_eq(rc, 1, "the agent started (%d) with an older "
+	    "directory: %s", rc, out ? out : "");
+	{
+		const char *fatal = strstr(out, "fatal: ");
+
+		cr_assert_not_null(fatal, "no reason given: %s", out);
+		cr_assert(strstr(fatal, "version 1,") != NULL &&
+		    strstr(fatal, "version 2 ") != NULL &&
+		    strstr(fatal, "rollback") != NULL, "%s", out);
+	}
+	free(out);
+
+	cr_assert_eq(h_partnership_resign(&P, 3, NULL), 0);
+	cr_assert_eq(h_agent_start(&P, pol), 0, "version 3 was refused");
+	cr_assert(ak_wait_health(pol, "directory_version", 3, 5000));
+}
