@@ -417,10 +417,10 @@ answer_records(struct broker *b, MDB_txn *txn, const struct conn *c,
 		ar.records = col.v;
 		ar.n_records = col.n;
 		if (col.truncated) {
-			snprintf(msg, sizeof(msg), "Only the first %zu matching "
-			    "records are in this answer; narrow the filter "
-			    "(for example with --since and --until) to see "
-			    "the rest.", col.n);
+			snprintf(msg, sizeof(msg), "Only the first %zu "
+			    "matching records are in this answer; narrow the "
+			    "filter (for example with --since and --until) to "
+			    "see the rest.", col.n);
 			ar.code = "TRUNCATED";
 			ar.message = msg;
 		}

@@ -489,11 +489,11 @@ audit_cmd_query(int argc, char **argv)
 	struct hv_audit_filter f;
 	int rc, remote;
 
-	if ((rc = audit_parse("audit query", argc, argv, AO_DB | AO_REMOTE_OPTS |
-	    AO_SUBJECT_NHS | AO_SUBJECT_KEY | AO_SUBJECT | AO_SUBJECT_LOCAL |
-	    AO_MESSAGE | AO_SENDER | AO_RECIPIENT | AO_ROLE | AO_EVENT |
-	    AO_TYPE | AO_SINCE | AO_UNTIL | AO_LIMIT | AO_FORMAT, 0, NULL,
-	    &a)) != 0)
+	if ((rc = audit_parse("audit query", argc, argv, AO_DB |
+	    AO_REMOTE_OPTS | AO_SUBJECT_NHS | AO_SUBJECT_KEY | AO_SUBJECT |
+	    AO_SUBJECT_LOCAL | AO_MESSAGE | AO_SENDER | AO_RECIPIENT |
+	    AO_ROLE | AO_EVENT | AO_TYPE | AO_SINCE | AO_UNTIL | AO_LIMIT |
+	    AO_FORMAT, 0, NULL, &a)) != 0)
 		return rc;
 	memset(&f, 0, sizeof(f));
 	if ((rc = audit_subject(&a, &f.has_subject, f.subject)) != 0)

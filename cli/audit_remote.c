@@ -184,8 +184,8 @@ audit_remote_query(const struct audit_args *a, const struct hv_audit_filter *f)
 	memcpy(src.root, ar->head->root.data, HV_HASH_LEN);
 	src.truncated = strcmp(ar->code, "TRUNCATED") == 0;
 	me = hv_directory_node(r.dir, r.node);
-	o = (size_t)snprintf(note, sizeof(note), "Asked of %s as %s", r.broker_id,
-	    r.node);
+	o = (size_t)snprintf(note, sizeof(note), "Asked of %s as %s",
+	    r.broker_id, r.node);
 	if (me != NULL && me->n_scope > 0 && strcmp(me->scope[0], "*") != 0) {
 		o += (size_t)snprintf(note + o, sizeof(note) - o, "; only "
 		    "records involving");

@@ -110,9 +110,9 @@ remote_open(const char *cmd, const struct remote_opts *o, struct remote *r)
 		goto fail;
 	n = hv_directory_node_by_curve(r->dir, k->pub.curve);
 	if (n == NULL || !n->has_keys) {
-		fprintf(stderr, "haven %s: the key %s belongs to no node of the "
-		    "directory %s, so the broker would refuse it; use the key "
-		    "of a node the agreement lists.\n", cmd, o->key,
+		fprintf(stderr, "haven %s: the key %s belongs to no node of "
+		    "the directory %s, so the broker would refuse it; use the "
+		    "key of a node the agreement lists.\n", cmd, o->key,
 		    o->directory);
 		rc = 1;
 		goto fail;
@@ -184,10 +184,10 @@ remote_check_head(const struct remote *r, const Haven__SignedTreeHead *h)
 		return 1;
 	}
 	if (hv_auditlog_head_verify(h, r->broker_sign) != HV_OK) {
-		fprintf(stderr, "haven %s: the tree head in the broker's answer "
-		    "is not signed by %s's key in the directory; the answer is "
-		    "refused. Tell the partnership administrator.\n", r->cmd,
-		    r->broker_id);
+		fprintf(stderr, "haven %s: the tree head in the broker's "
+		    "answer is not signed by %s's key in the directory; the "
+		    "answer is refused. Tell the partnership administrator.\n",
+		    r->cmd, r->broker_id);
 		return 1;
 	}
 	return 0;

@@ -23,7 +23,7 @@
 #include "hv_envelope.h"
 #include "hv_keys.h"
 
-#define REMOTE_TIMEOUT_MS 10000		/* default bound on one request */
+#define REMOTE_TIMEOUT_MS 10000		/* default bound on a request */
 #define REMOTE_FRAME_MAX (64u << 20)	/* largest answer accepted */
 
 /* Where to connect and as whom; NULL members are absent options. */

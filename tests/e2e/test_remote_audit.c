@@ -6,10 +6,10 @@
  * records put in by test clients (client.c), and the real bin/haven.
  *
  * The log the tests build, about two children:
- *   A  police.avon -> school, social care   DOMESTIC_ABUSE_NOTIFICATION  child S
- *   B  health -> social care                 UNSCHEDULED_CARE_ATTENDANCE  child S
- *   C  health, decision not to share         CASE_UPDATE                  child S
- *   D  school -> social care                 REFERRAL                     child T
+ *   A  police -> school, social care  DOMESTIC_ABUSE_NOTIFICATION  child S
+ *   B  health -> social care          UNSCHEDULED_CARE_ATTENDANCE  child S
+ *   C  health, not shared             CASE_UPDATE (decision)       child S
+ *   D  school -> social care          REFERRAL                     child T
  */
 #include <pthread.h>
 #include <stdio.h>
