@@ -87,7 +87,8 @@ hv_time_iso(int64_t ms, char *buf, size_t cap)
 int
 hv_time_parse(const char *s, int64_t *ms)
 {
-	struct tm tm;
+	struct tm tm, want;
+	time_t t;
 	const char *end;
 	char *e;
 	long long v;
@@ -97,6 +98,9 @@ hv_time_parse(const char *s, int64_t *ms)
 	errno = 0;
 	v = strtoll(s, &e, 10);
 	if (*e == '\0' && errno == 0 && v >= 0 && strlen(s) != 8) {
+		/* Milliseconds must not overflow: that would be undefined. */
+		if (v > INT64_MAX / 1000)
+			return -1;
 		*ms = (int64_t)v * 1000;
 		return 0;
 	}
@@ -113,7 +117,18 @@ hv_time_parse(const char *s, int64_t *ms)
 		end++;
 	if (*end != '\0')
 		return -1;
-	*ms = (int64_t)timegm(&tm) * 1000;
+	/*
+	 * strptime takes any day from 1 to 31 and timegm would roll
+	 * 2026-02-30 over into March: refuse a date that does not exist.
+	 */
+	want = tm;
+	t = timegm(&tm);
+	if (gmtime_r(&t, &tm) == NULL || tm.tm_year != want.tm_year ||
+	    tm.tm_mon != want.tm_mon || tm.tm_mday != want.tm_mday ||
+	    tm.tm_hour != want.tm_hour || tm.tm_min != want.tm_min ||
+	    tm.tm_sec != want.tm_sec)
+		return -1;
+	*ms = (int64_t)t * 1000;
 	return 0;
 }
 
