@@ -34,6 +34,7 @@
 #define AGENT_WINDOW 32
 #define AGENT_HELLO_MS 10000
 #define AGENT_RESEND_MS 30000
+#define AGENT_FULL_RETRY_MS 60000	/* after the broker's STORAGE_FULL */
 #define AGENT_SKEW_HOLD_S 240
 #define AGENT_HOOK_TIMEOUT_MS 10000
 #define AGENT_HOOK_MAX 8
@@ -91,6 +92,7 @@ struct ob_hdr {
 	uint8_t reskewed;	/* 1 after a CLOCK_SKEW re-sign */
 	int64_t queued_ms;
 	uint64_t pending_seq;
+	int64_t retry_at_ms;	/* after STORAGE_FULL: not resent before */
 };
 
 struct in_hdr {
@@ -152,6 +154,8 @@ struct agent {
 	int refused_warned;		/* handshake refusal already logged */
 	uint64_t send_cursor;		/* pending seqs <= this were sent */
 	uint64_t hack_cursor;		/* queued HumanAcks <= this were sent */
+	int retry_all;			/* this round sends entries not yet due */
+	int64_t full_retry_ms;		/* next STORAGE_FULL retry (mono), or 0 */
 	int64_t next_hello_ms;
 	int64_t next_resend_ms;
 	uint8_t broker_sign[HV_SIGN_PUBLIC_LEN];

@@ -90,7 +90,9 @@ send_pending(struct agent *a)
 	MDB_txn *txn;
 	MDB_cursor *cur = NULL;
 	MDB_val k, v, ev;
+	struct ob_hdr h;
 	uint8_t key[8];
+	int64_t now = hv_now_ms();
 	int rc, n = 0;
 
 	if (hv_store_begin(a->store, 1, &txn) != HV_OK)
@@ -113,6 +115,16 @@ send_pending(struct agent *a)
 			a->send_cursor = hv_be64_get(k.mv_data);
 			continue;
 		}
+		ob_hdr_get(ev.mv_data, &h);
+		if (h.retry_at_ms > now && !a->retry_all) {
+			/* STORAGE_FULL at the broker: wait until it is due. */
+			int64_t due = hv_mono_ms() + (h.retry_at_ms - now);
+
+			if (a->full_retry_ms == 0 || due < a->full_retry_ms)
+				a->full_retry_ms = due;
+			a->send_cursor = hv_be64_get(k.mv_data);
+			continue;
+		}
 		s.sender = a->cfg.id;
 		s.envelope.data = (uint8_t *)ev.mv_data + OB_HDR_LEN;
 		s.envelope.len = ev.mv_size - OB_HDR_LEN;
@@ -122,6 +134,8 @@ send_pending(struct agent *a)
 			break;	/* high-water mark or gone: try again later */
 		a->send_cursor = hv_be64_get(k.mv_data);
 	}
+	if (rc == MDB_NOTFOUND)
+		a->retry_all = 0;	/* the round reached the end */
 	mdb_cursor_close(cur);
 out:
 	mdb_txn_abort(txn);
@@ -368,7 +382,8 @@ drain_monitor(struct agent *a)
 			send_hello(a);
 			a->next_hello_ms = hv_mono_ms() + AGENT_HELLO_MS;
 			a->next_resend_ms = hv_mono_ms() + AGENT_RESEND_MS;
-			a->send_cursor = 0;	/* a new session: resend all */
+			a->send_cursor = 0;	/* a new session: resend all, */
+			a->retry_all = 1;	/* STORAGE_FULL ones too */
 			a->hack_cursor = 0;
 			integrity_session(a);	/* and check its history */
 		} else if (ev == ZMQ_EVENT_DISCONNECTED) {
@@ -518,6 +533,10 @@ link_run(struct agent *a)
 			if (now >= a->next_hello_ms) {
 				send_hello(a);
 				a->next_hello_ms = now + AGENT_HELLO_MS;
+			}
+			if (a->full_retry_ms != 0 && now >= a->full_retry_ms) {
+				a->full_retry_ms = 0;	/* one is due */
+				a->send_cursor = 0;
 			}
 			if (now >= a->next_resend_ms) {
 				a->send_cursor = 0;

@@ -516,7 +516,12 @@ overall_status(json_t *tl)
 	json_array_foreach(tl, i, e) {
 		const char *s = json_string_value(json_object_get(e,
 		    "status"));
+		const char *code = json_string_value(json_object_get(e,
+		    "code"));
 
+		/* STORAGE_FULL is no verdict: the message is still queued. */
+		if (code != NULL && strcmp(code, "STORAGE_FULL") == 0)
+			continue;
 		if (status_rank(s) >= status_rank(best))
 			best = s;
 	}
@@ -639,6 +644,18 @@ receipt_key(const Haven__Receipt *r, uint8_t out[32])
 	crypto_generichash_final(&st, out, 32);
 }
 
+/* The key under which the first STORAGE_FULL of id is remembered. */
+static void
+full_key(const uint8_t id[HV_ID_LEN], uint8_t out[32])
+{
+	crypto_generichash_state st;
+
+	crypto_generichash_init(&st, NULL, 0, 32);
+	crypto_generichash_update(&st, (const uint8_t *)"storage-full", 13);
+	crypto_generichash_update(&st, id, HV_ID_LEN);
+	crypto_generichash_final(&st, out, 32);
+}
+
 /*
  * Records a verified receipt. Returns 0 when recorded or a repeat (the
  * caller may acknowledge it), 1 when the entry was re-signed after a
@@ -651,11 +668,11 @@ outbox_receipt(struct agent *a, const Haven__Receipt *r)
 	MDB_val v;
 	struct ob_hdr h;
 	hv_envelope env;
-	uint8_t rk[32], seqk[8], *val = NULL, *packed = NULL;
+	uint8_t rk[32], fk[32], seqk[8], *val = NULL, *packed = NULL;
 	size_t plen;
 	char hex[HV_ID_HEX_LEN + 1];
 	json_t *entry = NULL, *ev;
-	int ret = -1, final;
+	int ret = -1, final, transient, record = 1;
 
 	memset(&env, 0, sizeof(env));
 	if (r->id.len != HV_ID_LEN || r->status == NULL)
@@ -681,11 +698,37 @@ outbox_receipt(struct agent *a, const Haven__Receipt *r)
 		ret = 0;
 		goto out;
 	}
-	final = strcmp(r->status, "ACCEPTED") == 0 ||
-	    strcmp(r->status, "REJECTED") == 0;
-	if (final && h.final) {
+	transient = strcmp(r->status, "REJECTED") == 0 &&
+	    strcmp(r->code, "STORAGE_FULL") == 0;
+	final = !transient && (strcmp(r->status, "ACCEPTED") == 0 ||
+	    strcmp(r->status, "REJECTED") == 0);
+	if ((final || transient) && h.final) {
 		ret = 0;
 		goto out;
+	}
+	if (transient) {
+		/*
+		 * The broker's store is full: not a verdict. The entry stays
+		 * pending and is sent again in a minute or on a new session
+		 * (link.c). The hold is the broker's doing, so a CLOCK_SKEW
+		 * after it may be re-signed once more. The timeline shows the
+		 * first STORAGE_FULL only.
+		 */
+		h.reskewed = 0;
+		h.retry_at_ms = hv_now_ms() + AGENT_FULL_RETRY_MS;
+		if (store_get(a, txn, DB_OUTBOX, r->id.data, HV_ID_LEN, &v) !=
+		    HV_OK || (val = malloc(v.mv_size)) == NULL)
+			goto out;
+		memcpy(val, v.mv_data, v.mv_size);
+		ob_hdr_put(val, &h);
+		if (store_put(a, txn, DB_OUTBOX, r->id.data, HV_ID_LEN, val,
+		    v.mv_size) != HV_OK)
+			goto out;
+		full_key(r->id.data, fk);
+		if (store_get(a, txn, DB_RSEEN, fk, 32, &v) == HV_OK)
+			record = 0;
+		else if (store_put(a, txn, DB_RSEEN, fk, 32, "", 0) != HV_OK)
+			goto out;
 	}
 	if (strcmp(r->status, "REJECTED") == 0 &&
 	    strcmp(r->code, "CLOCK_SKEW") == 0 && !h.reskewed &&
@@ -726,8 +769,8 @@ outbox_receipt(struct agent *a, const Haven__Receipt *r)
 			goto out;
 	}
 	if (store_put(a, txn, DB_RSEEN, rk, 32, "", 0) != HV_OK ||
-	    store_timeline_add(a, txn, r->id.data, json_incref(entry)) !=
-	    HV_OK)
+	    (record && store_timeline_add(a, txn, r->id.data,
+	    json_incref(entry)) != HV_OK))
 		goto out;
 	if (hv_store_commit(txn) != HV_OK) {
 		txn = NULL;
@@ -735,9 +778,9 @@ outbox_receipt(struct agent *a, const Haven__Receipt *r)
 	}
 	txn = NULL;
 	ret = 0;
-	hv_log_info("message %s %s%s%s", hex, r->status,
-	    r->code[0] ? " " : "", r->code);
-	ev = json_pack("{s:s}", "id", hex);
+	hv_log_info("message %s %s%s%s%s", hex, r->status,
+	    r->code[0] ? " " : "", r->code, transient ? "; will retry" : "");
+	ev = record ? json_pack("{s:s}", "id", hex) : NULL;
 	if (ev != NULL) {
 		json_object_update(ev, entry);
 		bus_publish(&a->bus, "receipt", ev);

@@ -15,6 +15,7 @@
 
 #include "agent_kit.h"
 #include "harness.h"
+#include "hv_util.h"
 
 #define STREAM 300
 
@@ -300,4 +301,187 @@ Test(agent_durability, refuses_an_older_directory_after_a_restart,
 	cr_assert_eq(h_partnership_resign(&P, 3, NULL), 0);
 	cr_assert_eq(h_agent_start(&P, pol), 0, "version 3 was refused");
 	cr_assert(ak_wait_health(pol, "directory_version", 3, 5000));
+}
+
+/* ---- the broker's store full ------------------------------------------- */
+
+#define FULL_MAX 200
+
+/* A broker with a 4 MiB store and only the police agent. */
+static void
+setup_small_broker(void)
+{
+	cr_assert_eq(h_partnership_create(&P, NULL, "map_size = 4194304\n"),
+	    0);
+	cr_assert_eq(h_broker_start(&P), 0);
+	cr_assert_not_null(h_agent_add(&P, AK_POLICE, NULL));
+	cr_assert_eq(h_agent_start(&P, ak_agent(&P, AK_POLICE)), 0);
+}
+
+/*
+ * id's verdict so far at the sender: 'a' accepted, 'f' a STORAGE_FULL
+ * rejection, 'r' another rejection, 0 none yet.
+ */
+static int
+verdict(struct h_agent *a, const char *id)
+{
+	char *path = h_fmt("/v1/messages/%s", id);
+	json_t *j = NULL, *e;
+	size_t i;
+	int v = 0;
+
+	if (ak_get(a, path, &j) == 200)
+		json_array_foreach(json_object_get(j, "timeline"), i, e) {
+			const char *s = json_string_value(json_object_get(e,
+			    "status"));
+			const char *c = json_string_value(json_object_get(e,
+			    "code"));
+
+			if (strcmp(s, "accepted") == 0)
+				v = 'a';
+			else if (strcmp(s, "rejected") == 0 && v != 'a')
+				v = c && strcmp(c, "STORAGE_FULL") == 0 ?
+				    'f' : 'r';
+		}
+	json_decref(j);
+	free(path);
+	return v;
+}
+
+/*
+ * STORAGE_FULL from the broker is not a verdict: the agent shows it in the
+ * timeline, keeps the message queued, and sends it again on the next
+ * session; once the broker has room the message is accepted (its status
+ * becomes accepted) and delivered.
+ */
+Test(agent_durability, retries_a_message_refused_with_storage_full,
+    .init = setup_small_broker, .fini = teardown, .timeout = 180)
+{
+	struct h_agent *pol = ak_agent(&P, AK_POLICE), *soc;
+	char *big = malloc(60001), *conf, *more;
+	int n = 0, full = -1;
+
+	cr_assert_not_null(big);
+	memset(big, 'x', 60000);
+	big[60000] = '\0';
+	/* Nothing drains: the broker's store fills with queued messages. */
+	while (full < 0 && n < FULL_MAX) {
+		int k0 = n;
+		int64_t end;
+
+		for (; n < k0 + 8; n++) {
+			char *body = ak_message("[\"" AK_SOCIAL "\"]",
+			    "REFERRAL", "ROUTINE", big, "");
+
+			cr_assert_eq(ak_post(pol, "/v1/messages", body,
+			    ids[n]), 202, "message %d was refused", n);
+			free(body);
+		}
+		for (end = hv_mono_ms() + 20000; hv_mono_ms() < end;) {
+			int k, v = 0;
+
+			for (k = k0; k < n; k++) {
+				if ((v = verdict(pol, ids[k])) == 0)
+					break;
+				cr_assert_neq(v, 'r', "message %d was "
+				    "rejected for another reason", k);
+				if (v == 'f' && full < 0)
+					full = k;
+			}
+			if (k == n)
+				break;
+		}
+	}
+	free(big);
+	cr_assert_geq(full, 0, "no STORAGE_FULL after %d messages", n);
+	{
+		json_t *j = NULL;
+		char *path = h_fmt("/v1/messages/%s", ids[full]);
+
+		cr_assert_eq(ak_get(pol, path, &j), 200);
+		cr_assert_str_eq(json_string_value(json_object_get(j,
+		    "status")), "queued", "a STORAGE_FULL refusal is final");
+		json_decref(j);
+		free(path);
+	}
+
+	/* The broker comes back with room. */
+	cr_assert_eq(h_broker_stop(&P), 0);
+	cr_assert_not_null(conf = h_read(P.broker_conf));
+	cr_assert_not_null(more = strstr(conf, "map_size = 4194304\n"));
+	*more = '\0';
+	more = h_fmt("%smap_size = 67108864\n%s", conf,
+	    more + strlen("map_size = 4194304\n"));
+	cr_assert_eq(h_write(P.broker_conf, 0644, more), 0);
+	free(more);
+	free(conf);
+	cr_assert_eq(h_broker_start(&P), 0);
+
+	cr_assert(ak_wait_status(pol, ids[full], "accepted", NULL, 30000),
+	    "the message refused with STORAGE_FULL was never accepted");
+	cr_assert(ak_wait_health(pol, "outbox_depth", 0, 60000),
+	    "messages are still waiting in the outbox");
+	cr_assert_not_null(soc = h_agent_add(&P, AK_SOCIAL, NULL));
+	cr_assert_eq(h_agent_start(&P, soc), 0);
+	cr_assert(ak_wait_inbox(soc, ids[full], 60000, NULL),
+	    "the message never reached the recipient");
+	cr_assert(ak_wait_status(pol, ids[full], "delivered", AK_SOCIAL,
+	    30000));
+}
+
+/*
+ * Without a new session the agent sends a STORAGE_FULL message again a
+ * minute later: here the recipient connects, deliveries free the broker's
+ * store, and the waiting message is accepted by the retry.
+ */
+Test(agent_durability, retries_storage_full_a_minute_later,
+    .init = setup_small_broker, .fini = teardown, .timeout = 240)
+{
+	struct h_agent *pol = ak_agent(&P, AK_POLICE), *soc;
+	char *big = malloc(60001);
+	int n = 0, full = -1;
+	int64_t t_full = 0, t_acc;
+
+	cr_assert_not_null(big);
+	memset(big, 'x', 60000);
+	big[60000] = '\0';
+	while (full < 0 && n < FULL_MAX) {
+		int k0 = n;
+		int64_t end;
+
+		for (; n < k0 + 8; n++) {
+			char *body = ak_message("[\"" AK_SOCIAL "\"]",
+			    "REFERRAL", "ROUTINE", big, "");
+
+			cr_assert_eq(ak_post(pol, "/v1/messages", body,
+			    ids[n]), 202, "message %d was refused", n);
+			free(body);
+		}
+		for (end = hv_mono_ms() + 20000; hv_mono_ms() < end;) {
+			int k, v = 0;
+
+			for (k = k0; k < n; k++) {
+				if ((v = verdict(pol, ids[k])) == 0)
+					break;
+				cr_assert_neq(v, 'r');
+				if (v == 'f' && full < 0) {
+					full = k;
+					t_full = hv_mono_ms();
+				}
+			}
+			if (k == n)
+				break;
+		}
+	}
+	free(big);
+	cr_assert_geq(full, 0, "no STORAGE_FULL after %d messages", n);
+	cr_assert_not_null(soc = h_agent_add(&P, AK_SOCIAL, NULL));
+	cr_assert_eq(h_agent_start(&P, soc), 0);
+	cr_assert(ak_wait_status(pol, ids[full], "accepted", NULL, 150000),
+	    "the message refused with STORAGE_FULL was never accepted");
+	t_acc = hv_mono_ms();
+	cr_expect_geq(t_acc - t_full, 55000, "retried after %lld ms, not a "
+	    "minute", (long long)(t_acc - t_full));
+	cr_assert(ak_wait_inbox(soc, ids[full], 60000, NULL),
+	    "the message never reached the recipient");
 }
