@@ -154,6 +154,7 @@ test: deps
 check: $(PROGRAMS) $(UNIT_BIN) $(E2E_BIN)
 	$(Q)HAVEN_BIN=$(abspath $(BIN)) HAVEN_SRC=$(CURDIR) \
 		ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+		LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		tests/run-tests $(UNIT_BIN) -- $(E2E_BIN)
 
