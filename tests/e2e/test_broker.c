@@ -211,6 +211,18 @@ Test(broker, accepts_a_share_delivers_it_and_relays_receipts,
 	cr_assert_eq(hc_ack(sc, id), 0);
 	cr_assert_eq(hc_human_ack(sc, id, "duty.worker", 0), 0);
 	cr_assert_eq(hc_human_ack(sc, id, NULL, 1), 0);
+	/* Each HumanAck is echoed once recorded; a repeat is echoed too. */
+	cr_assert_eq(hc_human_ack(sc, id, "duty.worker", 0), 0);
+	for (int i = 0; i < 3; i++) {
+		f = hc_wait_kind(sc, HAVEN__FRAME__KIND_HUMAN_ACK, WAIT_MS);
+		cr_assert_not_null(f, "HumanAck %d was not confirmed", i);
+		cr_expect_eq(f->human_ack->id.len, HV_ID_LEN);
+		cr_expect(memcmp(f->human_ack->id.data, id, HV_ID_LEN) == 0);
+		cr_expect_eq(f->human_ack->escalated, i == 1);
+		cr_expect_str_eq(f->human_ack->by, i == 1 ? "" :
+		    "duty.worker");
+		hv_frame_free(&f);
+	}
 
 	/* The sender gets DELIVERED, ACKNOWLEDGED and ESCALATED receipts
 	 * and acknowledges each. */
