@@ -1,72 +1,27 @@
 /*
- * hv_keys — a node's key pairs, their files, passphrases and the
- * partnership's subject key (SPEC §3, §4.3).
+ * hv_keys — a node's three key pairs and their files (SPEC §3): generating
+ * them, writing NODE.key and NODE.pub, and loading them back with every
+ * check a load makes (the secrets' public halves, listed public keys, the
+ * .pub beside the .key).
  *
- * Key files are short `name = value` texts under a comment header, values in
- * standard base64. Secret files are created 0600 with O_EXCL and fsync'd, and
- * refused at load when group or others may touch them; the check is made on
- * the opened descriptor (O_NOFOLLOW, fstat) before a byte is read, so a file
- * cannot be swapped between check and read. Every buffer that holds secret
- * bytes, including the raw file text, lives in sodium_malloc'd memory and is
- * wiped when freed. This module never logs and never prints a secret; error
- * sentences name the file, the line and the field, never the value.
+ * Writing goes through hv_secret.c (0600, O_EXCL, fsync'd, never
+ * overwriting) and reading through its descriptor-checked secret reader;
+ * passphrase sealing is hv_keyseal.c's. Secrets live in sodium_malloc'd
+ * memory and are wiped on destroy. This module never logs and never prints
+ * a secret; error sentences name the file, the line and the field, never
+ * the value.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sodium.h>
 
 #include "hv_config.h"
-#include "hv_keys.h"
+#include "hv_keys_int.h"
 #include "hv_util.h"
-
-#define KEYFILE_MAX 8192	/* bytes; a real key file is about 400 */
-#define PASSFILE_MAX 4096
-#define B64_VARIANT sodium_base64_VARIANT_ORIGINAL
-#define SECRETS_LEN (HV_SIGN_SECRET_LEN + HV_BOX_KEY_LEN + HV_CURVE_KEY_LEN)
-#define SEALED_LEN (SECRETS_LEN + crypto_aead_xchacha20poly1305_ietf_ABYTES)
-#define DECODE_MAX 160		/* largest value we decode: sealed, 144 */
-#define OPSLIMIT_MAX 32ULL	/* refuse absurd KDF costs in a tampered file */
-
-/* ---- small helpers ------------------------------------------------------ */
-
-static hv_err
-sodium_ready(void)
-{
-	return sodium_init() < 0 ? HV_ESYS : HV_OK;
-}
-
-void
-hv_secret_free(void *p)
-{
-	if (p != NULL)
-		sodium_free(p);
-}
-
-/* 1 when s is short and plain enough to quote in an error sentence. */
-static int
-quotable(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > 40)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '_' || c == '-' ||
-		    c == '.'))
-			return 0;
-	}
-	return 1;
-}
 
 /* Joins dir and name into a malloc'd path, without doubling a slash. */
 static char *
@@ -81,465 +36,6 @@ path_join(const char *dir, const char *name, const char *suffix)
 	return out;
 }
 
-/* Creates dir and its missing parents (0755), like mkdir -p. */
-static hv_err
-mkdir_p(const char *dir, struct hv_errdetail *d)
-{
-	char buf[PATH_MAX];
-	struct stat st;
-	size_t n;
-
-	if (hv_strlcpy_checked(buf, dir, sizeof(buf)) != 0)
-		return hv_errset(d, HV_EIO, "out", "The folder name %.64s... "
-		    "is too long.", dir);
-	n = strlen(buf);
-	for (size_t i = 1; i <= n; i++) {
-		if (buf[i] != '/' && buf[i] != '\0')
-			continue;
-		buf[i] = '\0';
-		if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-			return hv_errset(d, HV_EIO, "out", "Cannot create "
-			    "folder %s: %s.", buf, strerror(errno));
-		if (i < n)
-			buf[i] = '/';
-	}
-	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-		return hv_errset(d, HV_EIO, "out", "%s is not a folder.", dir);
-	return HV_OK;
-}
-
-/* HV_OK when nothing (not even a dangling link) is at path. */
-static hv_err
-must_not_exist(const char *path, struct hv_errdetail *d)
-{
-	struct stat st;
-
-	if (lstat(path, &st) == 0)
-		return hv_errset(d, HV_EEXISTS, "out", "%s already exists; "
-		    "Haven never overwrites a key, so move it away or choose "
-		    "another path.", path);
-	if (errno != ENOENT)
-		return hv_errset(d, HV_EIO, "out", "Cannot check %s: %s.",
-		    path, strerror(errno));
-	return HV_OK;
-}
-
-static int
-write_all(int fd, const char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/*
- * Creates path (O_EXCL, never following a link), writes data and fsyncs it.
- * A secret file gets exactly 0600 whatever the umask. On failure nothing is
- * left behind.
- */
-static hv_err
-write_new_file(const char *path, const char *data, size_t len, int secret,
-    struct hv_errdetail *d)
-{
-	int fd, saved;
-
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-	    secret ? 0600 : 0644);
-	if (fd < 0) {
-		if (errno == EEXIST)
-			return must_not_exist(path, d);
-		return hv_errset(d, HV_EIO, "out", "Cannot create %s: %s.",
-		    path, strerror(errno));
-	}
-	if ((secret && fchmod(fd, 0600) != 0) || write_all(fd, data, len) != 0 ||
-	    fsync(fd) != 0) {
-		saved = errno;
-		close(fd);
-		unlink(path);
-		return hv_errset(d, HV_EIO, "out", "Cannot write %s: %s.", path,
-		    strerror(saved));
-	}
-	if (close(fd) != 0) {
-		saved = errno;
-		unlink(path);
-		return hv_errset(d, HV_EIO, "out", "Cannot write %s: %s.", path,
-		    strerror(saved));
-	}
-	return HV_OK;
-}
-
-/*
- * Makes the new directory entries durable. Some file systems refuse fsync on
- * a folder; the files themselves are already synced, so that is not an error.
- */
-static void
-sync_dir_of(const char *path)
-{
-	char *dir = hv_path_dirname(path);
-	int fd;
-
-	if (dir == NULL)
-		return;
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
-		(void)fsync(fd);
-		close(fd);
-	}
-	free(dir);
-}
-
-/* Appends printf output to a fixed buffer; returns -1 when it would not fit. */
-static int
-buf_add(char *buf, size_t cap, size_t *len, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int
-buf_add(char *buf, size_t cap, size_t *len, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf + *len, cap - *len, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= cap - *len)
-		return -1;
-	*len += (size_t)n;
-	return 0;
-}
-
-/* Appends "name = BASE64\n". */
-static int
-buf_add_b64(char *buf, size_t cap, size_t *len, const char *name,
-    const uint8_t *bin, size_t bin_len)
-{
-	size_t need = sodium_base64_ENCODED_LEN(bin_len, B64_VARIANT);
-
-	if (buf_add(buf, cap, len, "%s = ", name) != 0 ||
-	    cap - *len < need + 1)
-		return -1;
-	sodium_bin2base64(buf + *len, need, bin, bin_len, B64_VARIANT);
-	*len += need - 1;
-	return buf_add(buf, cap, len, "\n");
-}
-
-/* ---- secret files ------------------------------------------------------- */
-
-/*
- * Opens path for reading without following a link and refuses it unless it
- * is a regular file that only its owner may read or write. *fdp is the open
- * descriptor on success.
- */
-static hv_err
-secret_open(const char *path, int *fdp, struct hv_errdetail *d)
-{
-	struct stat st;
-	int fd;
-
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC |
-	    O_NOCTTY);
-	if (fd < 0) {
-		if (errno == ELOOP)
-			return hv_errset(d, HV_EINSECURE, "key_file", "%s is a "
-			    "symbolic link; point Haven at the secret file "
-			    "itself.", path);
-		return hv_errset(d, HV_EIO, "key_file", "Cannot open %s: %s.",
-		    path, strerror(errno));
-	}
-	if (fstat(fd, &st) != 0) {
-		int saved = errno;
-		close(fd);
-		return hv_errset(d, HV_EIO, "key_file", "Cannot check %s: %s.",
-		    path, strerror(saved));
-	}
-	if (!S_ISREG(st.st_mode)) {
-		close(fd);
-		return hv_errset(d, HV_EINSECURE, "key_file", "%s is not a "
-		    "regular file.", path);
-	}
-	if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
-		close(fd);
-		return hv_errset(d, HV_EINSECURE, "key_file", "%s has mode "
-		    "%04o and may be read by group or others; run chmod 600 "
-		    "%s.", path, (unsigned)(st.st_mode & 07777), path);
-	}
-	*fdp = fd;
-	return HV_OK;
-}
-
-hv_err
-hv_secret_file_check(const char *path, struct hv_errdetail *d)
-{
-	hv_err err;
-	int fd;
-
-	if ((err = secret_open(path, &fd, d)) != HV_OK)
-		return err;
-	close(fd);
-	return HV_OK;
-}
-
-hv_err
-hv_secret_file_read(const char *path, size_t max, char **out, size_t *len,
-    struct hv_errdetail *d)
-{
-	char *buf = NULL;
-	size_t n = 0;
-	hv_err err;
-	int fd = -1;
-
-	if ((err = sodium_ready()) != HV_OK)
-		return err;
-	if ((err = secret_open(path, &fd, d)) != HV_OK)
-		return err;
-	if ((buf = sodium_malloc(max + 2)) == NULL) {
-		err = HV_ENOMEM;
-		goto out;
-	}
-	/* Read one byte past max so that an oversized file is noticed. */
-	while (n < max + 1) {
-		ssize_t r = read(fd, buf + n, max + 1 - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			err = hv_errset(d, HV_EIO, "key_file", "Cannot read "
-			    "%s: %s.", path, strerror(errno));
-			goto out;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-	}
-	if (n > max) {
-		err = hv_errset(d, HV_ETOOLARGE, "key_file", "%s is larger "
-		    "than %zu bytes; it is not a Haven secret file.", path,
-		    max);
-		goto out;
-	}
-	buf[n] = '\0';
-	*out = buf;
-	if (len != NULL)
-		*len = n;
-	buf = NULL;
-out:
-	hv_secret_free(buf);
-	close(fd);
-	return err;
-}
-
-hv_err
-hv_passphrase_read(const char *path, char **out, struct hv_errdetail *d)
-{
-	char *buf = NULL, *nl;
-	size_t len;
-	hv_err err;
-
-	if ((err = hv_secret_file_read(path, PASSFILE_MAX, &buf, &len, d)) !=
-	    HV_OK)
-		return err;
-	if ((nl = strchr(buf, '\n')) != NULL)
-		*nl = '\0';
-	len = strlen(buf);
-	if (len > 0 && buf[len - 1] == '\r')
-		buf[--len] = '\0';
-	if (len == 0) {
-		hv_secret_free(buf);
-		return hv_errset(d, HV_EPASSPHRASE, "passphrase_file", "%s "
-		    "holds no passphrase on its first line.", path);
-	}
-	*out = buf;
-	return HV_OK;
-}
-
-/* ---- key file parsing --------------------------------------------------- */
-
-struct kv {
-	const char *name;
-	char *value;		/* into the parsed buffer; NULL when absent */
-	int line;
-};
-
-static struct kv *
-kv_find(struct kv *kv, size_t n, const char *name)
-{
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(kv[i].name, name) == 0)
-			return &kv[i];
-	return NULL;
-}
-
-static char *
-trim(char *s)
-{
-	char *e;
-
-	while (*s == ' ' || *s == '\t')
-		s++;
-	e = s + strlen(s);
-	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
-		*--e = '\0';
-	return s;
-}
-
-/*
- * Splits buf (len bytes, buf[len] == '\0') into the known `name = value`
- * lines of kv, in place. Blank lines and '#' comments are skipped; an
- * unknown name, a repeated name or a line without '=' is refused with its
- * line number.
- */
-static hv_err
-kv_parse(char *buf, size_t len, const char *path, struct kv *kv, size_t n,
-    struct hv_errdetail *d)
-{
-	char *p = buf, *end = buf + len;
-	const char *nul;
-	int line = 0;
-
-	if ((nul = memchr(buf, '\0', len)) != NULL) {
-		for (const char *q = buf; q <= nul; q++)
-			if (*q == '\n' || q == buf)
-				line++;
-		return hv_errset(d, HV_EMALFORMED, "key_file", "%s:%d: the "
-		    "line holds a NUL byte; this is not a Haven key file.",
-		    path, line);
-	}
-	while (p <= end && line < INT_MAX) {
-		char *eol = memchr(p, '\n', (size_t)(end - p));
-		char *s, *eq, *name, *value;
-		struct kv *f;
-
-		if (eol == NULL)
-			eol = end;
-		*eol = '\0';
-		line++;
-		s = trim(p);
-		p = eol + 1;
-		if (*s == '\0' || *s == '#')
-			continue;
-		if ((eq = strchr(s, '=')) == NULL)
-			return hv_errset(d, HV_EMALFORMED, "key_file", "%s:%d: "
-			    "expected a 'name = value' line.", path, line);
-		*eq = '\0';
-		name = trim(s);
-		value = trim(eq + 1);
-		if ((f = kv_find(kv, n, name)) == NULL) {
-			if (quotable(name))
-				return hv_errset(d, HV_EMALFORMED, name,
-				    "%s:%d: unknown field '%s'.", path, line,
-				    name);
-			return hv_errset(d, HV_EMALFORMED, "key_file", "%s:%d: "
-			    "unknown field.", path, line);
-		}
-		if (f->value != NULL)
-			return hv_errset(d, HV_EMALFORMED, f->name, "%s:%d: "
-			    "'%s' appears twice (first on line %d).", path, line,
-			    f->name, f->line);
-		f->value = value;
-		f->line = line;
-	}
-	return HV_OK;
-}
-
-static hv_err
-kv_require(const struct kv *f, const char *path, struct hv_errdetail *d)
-{
-	if (f->value == NULL)
-		return hv_errset(d, HV_EMALFORMED, f->name, "%s: the '%s' line "
-		    "is missing.", path, f->name);
-	return HV_OK;
-}
-
-/*
- * Decodes the base64 value of f into out, which must receive exactly want
- * bytes. The scratch buffer is wiped because the value may be a secret.
- */
-static hv_err
-kv_b64(const struct kv *f, const char *path, uint8_t *out, size_t want,
-    struct hv_errdetail *d)
-{
-	uint8_t tmp[DECODE_MAX];
-	const char *b64_end;
-	size_t bin_len = 0, n;
-	hv_err err = HV_OK;
-
-	if ((err = kv_require(f, path, d)) != HV_OK)
-		return err;
-	n = strlen(f->value);
-	if (n > sodium_base64_ENCODED_LEN(DECODE_MAX, B64_VARIANT)) {
-		err = hv_errset(d, HV_EMALFORMED, f->name, "%s:%d: %s is too "
-		    "long; it must hold %zu bytes.", path, f->line, f->name,
-		    want);
-		goto out;
-	}
-	if (sodium_base642bin(tmp, sizeof(tmp), f->value, n, NULL, &bin_len,
-	    &b64_end, B64_VARIANT) != 0 || b64_end != f->value + n) {
-		err = hv_errset(d, HV_EMALFORMED, f->name, "%s:%d: %s is not "
-		    "valid base64.", path, f->line, f->name);
-		goto out;
-	}
-	if (bin_len != want) {
-		err = hv_errset(d, HV_EMALFORMED, f->name, "%s:%d: %s must hold "
-		    "%zu bytes, not %zu.", path, f->line, f->name, want,
-		    bin_len);
-		goto out;
-	}
-	memcpy(out, tmp, want);
-out:
-	sodium_memzero(tmp, sizeof(tmp));
-	return err;
-}
-
-static hv_err
-kv_u64(const struct kv *f, const char *path, unsigned long long lo,
-    unsigned long long hi, unsigned long long *out, struct hv_errdetail *d)
-{
-	unsigned long long v = 0;
-	const char *s;
-	hv_err err;
-
-	if ((err = kv_require(f, path, d)) != HV_OK)
-		return err;
-	s = f->value;
-	if (*s == '\0')
-		goto bad;
-	for (; *s != '\0'; s++) {
-		if (*s < '0' || *s > '9' || v > (ULLONG_MAX - 9) / 10)
-			goto bad;
-		v = v * 10 + (unsigned long long)(*s - '0');
-	}
-	if (v < lo || v > hi)
-		goto bad;
-	*out = v;
-	return HV_OK;
-bad:
-	return hv_errset(d, HV_EMALFORMED, f->name, "%s:%d: %s must be a "
-	    "whole number from %llu to %llu.", path, f->line, f->name, lo, hi);
-}
-
-static hv_err
-kv_node(const struct kv *f, const char *path, struct hv_errdetail *d)
-{
-	hv_err err;
-
-	if ((err = kv_require(f, path, d)) != HV_OK)
-		return err;
-	if (!hv_node_id_valid(f->value)) {
-		if (quotable(f->value))
-			return hv_errset(d, HV_EMALFORMED, "node", "%s:%d: '%s' "
-			    "is not a node id (ROLE.NAME).", path, f->line,
-			    f->value);
-		return hv_errset(d, HV_EMALFORMED, "node", "%s:%d: the node "
-		    "is not a node id (ROLE.NAME).", path, f->line);
-	}
-	return HV_OK;
-}
-
 /* ---- key pairs ---------------------------------------------------------- */
 
 static hv_keys *
@@ -547,7 +43,7 @@ keys_alloc(void)
 {
 	hv_keys *k;
 
-	if (sodium_ready() != HV_OK)
+	if (hv_sodium_ready() != HV_OK)
 		return NULL;
 	if ((k = sodium_malloc(sizeof(*k))) != NULL)
 		memset(k, 0, sizeof(*k));
@@ -585,71 +81,25 @@ static hv_err
 key_text(const hv_keys *k, const char *node_id, const char *passphrase,
     char *buf, size_t cap, size_t *len, struct hv_errdetail *d)
 {
-	uint8_t salt[crypto_pwhash_SALTBYTES];
-	uint8_t nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES];
-	uint8_t sealed[SEALED_LEN];
-	uint8_t *plain = NULL, *key = NULL;
-	unsigned long long sealed_len = 0;
-	hv_err err = HV_OK;
+	hv_err err;
 	int bad = 0;
 
 	*len = 0;
-	bad |= buf_add(buf, cap, len, "# Haven node key for %s \xe2\x80\x94 "
-	    "secret, keep mode 0600\n", node_id);
-	if (passphrase == NULL) {
-		bad |= buf_add(buf, cap, len, "node = %s\n", node_id);
-		bad |= buf_add_b64(buf, cap, len, "sign_secret",
-		    k->sign_secret, sizeof(k->sign_secret));
-		bad |= buf_add_b64(buf, cap, len, "box_secret", k->box_secret,
-		    sizeof(k->box_secret));
-		bad |= buf_add_b64(buf, cap, len, "curve_secret",
-		    k->curve_secret, sizeof(k->curve_secret));
-		return bad ? HV_ESYS : HV_OK;
+	bad |= hv_keyfile_add(buf, cap, len, "# Haven node key for %s "
+	    "\xe2\x80\x94 secret, keep mode 0600\n", node_id);
+	if (passphrase != NULL) {
+		err = hv_keys_seal_text(k, node_id, passphrase, buf, cap, len,
+		    d);
+		return err == HV_OK && bad ? HV_ESYS : err;
 	}
-
-	plain = sodium_malloc(SECRETS_LEN);
-	key = sodium_malloc(crypto_aead_xchacha20poly1305_ietf_KEYBYTES);
-	if (plain == NULL || key == NULL) {
-		err = HV_ENOMEM;
-		goto out;
-	}
-	randombytes_buf(salt, sizeof(salt));
-	randombytes_buf(nonce, sizeof(nonce));
-	if (crypto_pwhash(key, crypto_aead_xchacha20poly1305_ietf_KEYBYTES,
-	    passphrase, strlen(passphrase), salt,
-	    crypto_pwhash_OPSLIMIT_INTERACTIVE,
-	    crypto_pwhash_MEMLIMIT_INTERACTIVE,
-	    crypto_pwhash_ALG_ARGON2ID13) != 0) {
-		err = hv_errset(d, HV_ENOMEM, "passphrase", "Not enough memory "
-		    "to derive a key from the passphrase.");
-		goto out;
-	}
-	memcpy(plain, k->sign_secret, HV_SIGN_SECRET_LEN);
-	memcpy(plain + HV_SIGN_SECRET_LEN, k->box_secret, HV_BOX_KEY_LEN);
-	memcpy(plain + HV_SIGN_SECRET_LEN + HV_BOX_KEY_LEN, k->curve_secret,
-	    HV_CURVE_KEY_LEN);
-	/* The node id is bound as associated data: it cannot be swapped. */
-	crypto_aead_xchacha20poly1305_ietf_encrypt(sealed, &sealed_len, plain,
-	    SECRETS_LEN, (const uint8_t *)node_id, strlen(node_id), NULL,
-	    nonce, key);
-	bad |= buf_add(buf, cap, len, "# The secrets are sealed with a "
-	    "passphrase (Argon2id, XChaCha20-Poly1305).\n");
-	bad |= buf_add(buf, cap, len, "node = %s\n", node_id);
-	bad |= buf_add(buf, cap, len, "kdf = argon2id\n");
-	bad |= buf_add_b64(buf, cap, len, "kdf_salt", salt, sizeof(salt));
-	bad |= buf_add(buf, cap, len, "kdf_opslimit = %llu\n",
-	    (unsigned long long)crypto_pwhash_OPSLIMIT_INTERACTIVE);
-	bad |= buf_add(buf, cap, len, "kdf_memlimit = %llu\n",
-	    (unsigned long long)crypto_pwhash_MEMLIMIT_INTERACTIVE);
-	bad |= buf_add_b64(buf, cap, len, "nonce", nonce, sizeof(nonce));
-	bad |= buf_add_b64(buf, cap, len, "sealed", sealed,
-	    (size_t)sealed_len);
-	if (bad)
-		err = HV_ESYS;
-out:
-	hv_secret_free(plain);
-	hv_secret_free(key);
-	return err;
+	bad |= hv_keyfile_add(buf, cap, len, "node = %s\n", node_id);
+	bad |= hv_keyfile_add_b64(buf, cap, len, "sign_secret",
+	    k->sign_secret, sizeof(k->sign_secret));
+	bad |= hv_keyfile_add_b64(buf, cap, len, "box_secret", k->box_secret,
+	    sizeof(k->box_secret));
+	bad |= hv_keyfile_add_b64(buf, cap, len, "curve_secret",
+	    k->curve_secret, sizeof(k->curve_secret));
+	return bad ? HV_ESYS : HV_OK;
 }
 
 static hv_err
@@ -659,13 +109,14 @@ pub_text(const struct hv_pubkeys *pub, const char *node_id, char *buf,
 	int bad = 0;
 
 	*len = 0;
-	bad |= buf_add(buf, cap, len, "# Haven public keys for %s\n", node_id);
-	bad |= buf_add(buf, cap, len, "node = %s\n", node_id);
-	bad |= buf_add_b64(buf, cap, len, "sign_public", pub->sign,
+	bad |= hv_keyfile_add(buf, cap, len, "# Haven public keys for %s\n",
+	    node_id);
+	bad |= hv_keyfile_add(buf, cap, len, "node = %s\n", node_id);
+	bad |= hv_keyfile_add_b64(buf, cap, len, "sign_public", pub->sign,
 	    sizeof(pub->sign));
-	bad |= buf_add_b64(buf, cap, len, "box_public", pub->box,
+	bad |= hv_keyfile_add_b64(buf, cap, len, "box_public", pub->box,
 	    sizeof(pub->box));
-	bad |= buf_add_b64(buf, cap, len, "curve_public", pub->curve,
+	bad |= hv_keyfile_add_b64(buf, cap, len, "curve_public", pub->curve,
 	    sizeof(pub->curve));
 	return bad ? HV_ESYS : HV_OK;
 }
@@ -679,7 +130,7 @@ hv_keys_save(const hv_keys *k, const char *node_id, const char *dir,
 	size_t text_len, pub_len;
 	hv_err err;
 
-	if ((err = sodium_ready()) != HV_OK)
+	if ((err = hv_sodium_ready()) != HV_OK)
 		return err;
 	if (node_id == NULL || !hv_node_id_valid(node_id))
 		return hv_errset(d, HV_EUSAGE, "id", "The node id is not "
@@ -688,28 +139,28 @@ hv_keys_save(const hv_keys *k, const char *node_id, const char *dir,
 		dir = ".";
 	key_path = path_join(dir, node_id, ".key");
 	pub_path = path_join(dir, node_id, ".pub");
-	text = sodium_malloc(KEYFILE_MAX);
+	text = sodium_malloc(HV_KEYFILE_MAX);
 	if (key_path == NULL || pub_path == NULL || text == NULL) {
 		err = HV_ENOMEM;
 		goto out;
 	}
-	if ((err = mkdir_p(dir, d)) != HV_OK ||
-	    (err = must_not_exist(key_path, d)) != HV_OK ||
-	    (err = must_not_exist(pub_path, d)) != HV_OK)
+	if ((err = hv_keyfile_mkdir_p(dir, d)) != HV_OK ||
+	    (err = hv_keyfile_absent(key_path, d)) != HV_OK ||
+	    (err = hv_keyfile_absent(pub_path, d)) != HV_OK)
 		goto out;
-	if ((err = key_text(k, node_id, passphrase, text, KEYFILE_MAX,
+	if ((err = key_text(k, node_id, passphrase, text, HV_KEYFILE_MAX,
 	    &text_len, d)) != HV_OK ||
 	    (err = pub_text(&k->pub, node_id, pub, sizeof(pub), &pub_len)) !=
 	    HV_OK)
 		goto out;
-	if ((err = write_new_file(key_path, text, text_len, 1, d)) != HV_OK)
+	if ((err = hv_keyfile_create(key_path, text, text_len, 1, d)) != HV_OK)
 		goto out;
-	if ((err = write_new_file(pub_path, pub, pub_len, 0, d)) != HV_OK) {
+	if ((err = hv_keyfile_create(pub_path, pub, pub_len, 0, d)) != HV_OK) {
 		/* Never leave half a pair behind. */
 		unlink(key_path);
 		goto out;
 	}
-	sync_dir_of(key_path);
+	hv_keyfile_sync_dir(key_path);
 out:
 	hv_secret_free(text);
 	free(key_path);
@@ -719,87 +170,13 @@ out:
 
 /* ---- loading ------------------------------------------------------------ */
 
-enum {
-	F_NODE, F_SIGN_S, F_BOX_S, F_CURVE_S, F_SIGN_P, F_BOX_P, F_CURVE_P,
-	F_KDF, F_SALT, F_OPS, F_MEM, F_NONCE, F_SEALED, F_COUNT
-};
-
-/* Opens the sealed secrets of a passphrase-protected file into k. */
-static hv_err
-unseal(struct kv *kv, const char *path, const char *passphrase, hv_keys *k,
-    struct hv_errdetail *d)
-{
-	uint8_t salt[crypto_pwhash_SALTBYTES];
-	uint8_t nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES];
-	uint8_t sealed[SEALED_LEN];
-	uint8_t *plain = NULL, *key = NULL;
-	unsigned long long ops, mem, plain_len = 0;
-	const char *node = kv[F_NODE].value;
-	hv_err err;
-
-	for (int i = F_SIGN_S; i <= F_CURVE_S; i++)
-		if (kv[i].value != NULL)
-			return hv_errset(d, HV_EMALFORMED, kv[i].name, "%s:%d: "
-			    "a passphrase-protected key file must not also "
-			    "hold a plain %s.", path, kv[i].line, kv[i].name);
-	if ((err = kv_require(&kv[F_KDF], path, d)) != HV_OK)
-		return err;
-	if (strcmp(kv[F_KDF].value, "argon2id") != 0)
-		return hv_errset(d, HV_EMALFORMED, "kdf", "%s:%d: kdf must be "
-		    "argon2id.", path, kv[F_KDF].line);
-	if ((err = kv_b64(&kv[F_SALT], path, salt, sizeof(salt), d)) !=
-	    HV_OK ||
-	    (err = kv_u64(&kv[F_OPS], path, crypto_pwhash_OPSLIMIT_MIN,
-	    OPSLIMIT_MAX, &ops, d)) != HV_OK ||
-	    (err = kv_u64(&kv[F_MEM], path, crypto_pwhash_MEMLIMIT_MIN,
-	    crypto_pwhash_MEMLIMIT_SENSITIVE, &mem, d)) != HV_OK ||
-	    (err = kv_b64(&kv[F_NONCE], path, nonce, sizeof(nonce), d)) !=
-	    HV_OK ||
-	    (err = kv_b64(&kv[F_SEALED], path, sealed, sizeof(sealed), d)) !=
-	    HV_OK)
-		return err;
-	if (passphrase == NULL)
-		return hv_errset(d, HV_EPASSPHRASE, "passphrase", "%s is "
-		    "protected by a passphrase; give the file that holds it.",
-		    path);
-	plain = sodium_malloc(SECRETS_LEN);
-	key = sodium_malloc(crypto_aead_xchacha20poly1305_ietf_KEYBYTES);
-	if (plain == NULL || key == NULL) {
-		err = HV_ENOMEM;
-		goto out;
-	}
-	if (crypto_pwhash(key, crypto_aead_xchacha20poly1305_ietf_KEYBYTES,
-	    passphrase, strlen(passphrase), salt, ops, (size_t)mem,
-	    crypto_pwhash_ALG_ARGON2ID13) != 0) {
-		err = hv_errset(d, HV_ENOMEM, "passphrase", "Not enough memory "
-		    "to derive the key of %s from its passphrase.", path);
-		goto out;
-	}
-	if (crypto_aead_xchacha20poly1305_ietf_decrypt(plain, &plain_len,
-	    NULL, sealed, sizeof(sealed), (const uint8_t *)node, strlen(node),
-	    nonce, key) != 0 || plain_len != SECRETS_LEN) {
-		err = hv_errset(d, HV_EPASSPHRASE, "passphrase", "The "
-		    "passphrase does not open %s (or the file was altered).",
-		    path);
-		goto out;
-	}
-	memcpy(k->sign_secret, plain, HV_SIGN_SECRET_LEN);
-	memcpy(k->box_secret, plain + HV_SIGN_SECRET_LEN, HV_BOX_KEY_LEN);
-	memcpy(k->curve_secret, plain + HV_SIGN_SECRET_LEN + HV_BOX_KEY_LEN,
-	    HV_CURVE_KEY_LEN);
-out:
-	hv_secret_free(plain);
-	hv_secret_free(key);
-	return err;
-}
-
 /*
  * Derives the public halves from the secrets. An Ed25519 secret carries its
  * public key in its second half; it must be the one its seed gives, or the
  * file was altered.
  */
 static hv_err
-derive_publics(hv_keys *k, const struct kv *kv, const char *path,
+derive_publics(hv_keys *k, const struct hv_kv *kv, const char *path,
     struct hv_errdetail *d)
 {
 	uint8_t seed[crypto_sign_SEEDBYTES];
@@ -815,11 +192,11 @@ derive_publics(hv_keys *k, const struct kv *kv, const char *path,
 	sodium_memzero(seed, sizeof(seed));
 	sodium_free(sk);
 	if (!same) {
-		if (kv[F_SIGN_S].value != NULL)
+		if (kv[HV_KF_SIGN_S].value != NULL)
 			return hv_errset(d, HV_EMALFORMED, "sign_secret",
 			    "%s:%d: sign_secret is inconsistent: its public "
 			    "half does not match its seed.", path,
-			    kv[F_SIGN_S].line);
+			    kv[HV_KF_SIGN_S].line);
 		return hv_errset(d, HV_EMALFORMED, "sign_secret", "%s: the "
 		    "sealed sign_secret is inconsistent.", path);
 	}
@@ -833,7 +210,7 @@ derive_publics(hv_keys *k, const struct kv *kv, const char *path,
 
 /* Optional *_public lines in a .key file must match the derived keys. */
 static hv_err
-check_listed_publics(const hv_keys *k, const struct kv *kv, const char *path,
+check_listed_publics(const hv_keys *k, const struct hv_kv *kv, const char *path,
     struct hv_errdetail *d)
 {
 	const uint8_t *have[3] = { k->pub.sign, k->pub.box, k->pub.curve };
@@ -841,10 +218,10 @@ check_listed_publics(const hv_keys *k, const struct kv *kv, const char *path,
 	hv_err err;
 
 	for (int i = 0; i < 3; i++) {
-		const struct kv *f = &kv[F_SIGN_P + i];
+		const struct hv_kv *f = &kv[HV_KF_SIGN_P + i];
 		if (f->value == NULL)
 			continue;
-		if ((err = kv_b64(f, path, listed, 32, d)) != HV_OK)
+		if ((err = hv_kv_b64(f, path, listed, 32, d)) != HV_OK)
 			return err;
 		if (sodium_memcmp(listed, have[i], 32) != 0)
 			return hv_errset(d, HV_EMALFORMED, f->name, "%s:%d: %s "
@@ -859,7 +236,7 @@ static hv_err
 pub_parse(const char *path, struct hv_pubkeys *pub, char *node,
     struct hv_errdetail *d)
 {
-	struct kv kv[] = {
+	struct hv_kv kv[] = {
 		{ "node", NULL, 0 }, { "sign_public", NULL, 0 },
 		{ "box_public", NULL, 0 }, { "curve_public", NULL, 0 },
 	};
@@ -868,18 +245,18 @@ pub_parse(const char *path, struct hv_pubkeys *pub, char *node,
 	size_t len;
 	hv_err err;
 
-	if (hv_read_file(path, KEYFILE_MAX, &buf, &len) != 0)
+	if (hv_read_file(path, HV_KEYFILE_MAX, &buf, &len) != 0)
 		return hv_errset(d, errno == EFBIG ? HV_EMALFORMED : HV_EIO,
 		    "pub_file", "Cannot read %s: %s.", path,
 		    errno == EFBIG ? "not a regular file of at most 8 KiB" :
 		    strerror(errno));
-	if ((err = kv_parse((char *)buf, len, path, kv, 4, d)) != HV_OK ||
-	    (err = kv_node(&kv[0], path, d)) != HV_OK ||
-	    (err = kv_b64(&kv[1], path, tmp.sign, sizeof(tmp.sign), d)) !=
+	if ((err = hv_kv_parse((char *)buf, len, path, kv, 4, d)) != HV_OK ||
+	    (err = hv_kv_node(&kv[0], path, d)) != HV_OK ||
+	    (err = hv_kv_b64(&kv[1], path, tmp.sign, sizeof(tmp.sign), d)) !=
 	    HV_OK ||
-	    (err = kv_b64(&kv[2], path, tmp.box, sizeof(tmp.box), d)) !=
+	    (err = hv_kv_b64(&kv[2], path, tmp.box, sizeof(tmp.box), d)) !=
 	    HV_OK ||
-	    (err = kv_b64(&kv[3], path, tmp.curve, sizeof(tmp.curve), d)) !=
+	    (err = hv_kv_b64(&kv[3], path, tmp.curve, sizeof(tmp.curve), d)) !=
 	    HV_OK)
 		goto out;
 	*pub = tmp;
@@ -930,20 +307,20 @@ hv_err
 hv_keys_load(const char *path, const char *passphrase, hv_keys **out,
     struct hv_errdetail *d)
 {
-	struct kv kv[F_COUNT] = {
-		[F_NODE] = { "node", NULL, 0 },
-		[F_SIGN_S] = { "sign_secret", NULL, 0 },
-		[F_BOX_S] = { "box_secret", NULL, 0 },
-		[F_CURVE_S] = { "curve_secret", NULL, 0 },
-		[F_SIGN_P] = { "sign_public", NULL, 0 },
-		[F_BOX_P] = { "box_public", NULL, 0 },
-		[F_CURVE_P] = { "curve_public", NULL, 0 },
-		[F_KDF] = { "kdf", NULL, 0 },
-		[F_SALT] = { "kdf_salt", NULL, 0 },
-		[F_OPS] = { "kdf_opslimit", NULL, 0 },
-		[F_MEM] = { "kdf_memlimit", NULL, 0 },
-		[F_NONCE] = { "nonce", NULL, 0 },
-		[F_SEALED] = { "sealed", NULL, 0 },
+	struct hv_kv kv[HV_KF_COUNT] = {
+		[HV_KF_NODE] = { "node", NULL, 0 },
+		[HV_KF_SIGN_S] = { "sign_secret", NULL, 0 },
+		[HV_KF_BOX_S] = { "box_secret", NULL, 0 },
+		[HV_KF_CURVE_S] = { "curve_secret", NULL, 0 },
+		[HV_KF_SIGN_P] = { "sign_public", NULL, 0 },
+		[HV_KF_BOX_P] = { "box_public", NULL, 0 },
+		[HV_KF_CURVE_P] = { "curve_public", NULL, 0 },
+		[HV_KF_KDF] = { "kdf", NULL, 0 },
+		[HV_KF_SALT] = { "kdf_salt", NULL, 0 },
+		[HV_KF_OPS] = { "kdf_opslimit", NULL, 0 },
+		[HV_KF_MEM] = { "kdf_memlimit", NULL, 0 },
+		[HV_KF_NONCE] = { "nonce", NULL, 0 },
+		[HV_KF_SEALED] = { "sealed", NULL, 0 },
 	};
 	hv_keys *k = NULL;
 	char *buf = NULL;
@@ -951,104 +328,36 @@ hv_keys_load(const char *path, const char *passphrase, hv_keys **out,
 	hv_err err;
 	int sealed = 0;
 
-	if ((err = hv_secret_file_read(path, KEYFILE_MAX, &buf, &len, d)) !=
+	if ((err = hv_secret_file_read(path, HV_KEYFILE_MAX, &buf, &len, d)) !=
 	    HV_OK)
 		return err;
-	if ((err = kv_parse(buf, len, path, kv, F_COUNT, d)) != HV_OK ||
-	    (err = kv_node(&kv[F_NODE], path, d)) != HV_OK)
+	if ((err = hv_kv_parse(buf, len, path, kv, HV_KF_COUNT, d)) != HV_OK ||
+	    (err = hv_kv_node(&kv[HV_KF_NODE], path, d)) != HV_OK)
 		goto out;
 	if ((k = keys_alloc()) == NULL) {
 		err = HV_ENOMEM;
 		goto out;
 	}
-	for (int i = F_KDF; i <= F_SEALED; i++)
+	for (int i = HV_KF_KDF; i <= HV_KF_SEALED; i++)
 		sealed |= kv[i].value != NULL;
 	if (sealed)
-		err = unseal(kv, path, passphrase, k, d);
-	else if ((err = kv_b64(&kv[F_SIGN_S], path, k->sign_secret,
+		err = hv_keys_unseal(kv, path, passphrase, k, d);
+	else if ((err = hv_kv_b64(&kv[HV_KF_SIGN_S], path, k->sign_secret,
 	    HV_SIGN_SECRET_LEN, d)) == HV_OK &&
-	    (err = kv_b64(&kv[F_BOX_S], path, k->box_secret, HV_BOX_KEY_LEN,
-	    d)) == HV_OK)
-		err = kv_b64(&kv[F_CURVE_S], path, k->curve_secret,
+	    (err = hv_kv_b64(&kv[HV_KF_BOX_S], path, k->box_secret,
+	    HV_BOX_KEY_LEN, d)) == HV_OK)
+		err = hv_kv_b64(&kv[HV_KF_CURVE_S], path, k->curve_secret,
 		    HV_CURVE_KEY_LEN, d);
 	if (err != HV_OK ||
 	    (err = derive_publics(k, kv, path, d)) != HV_OK ||
 	    (err = check_listed_publics(k, kv, path, d)) != HV_OK ||
-	    (err = check_sibling_pub(k, kv[F_NODE].value, path, d)) != HV_OK)
+	    (err = check_sibling_pub(k, kv[HV_KF_NODE].value, path, d)) !=
+	    HV_OK)
 		goto out;
 	*out = k;
 	k = NULL;
 out:
 	hv_keys_destroy(&k);
-	hv_secret_free(buf);
-	return err;
-}
-
-/* ---- the partnership subject key ---------------------------------------- */
-
-hv_err
-hv_subject_key_generate(const char *path, struct hv_errdetail *d)
-{
-	uint8_t *key = NULL;
-	char *text = NULL, *dir = NULL;
-	size_t len = 0;
-	hv_err err;
-
-	if ((err = sodium_ready()) != HV_OK)
-		return err;
-	if ((dir = hv_path_dirname(path)) == NULL)
-		return HV_ENOMEM;
-	if ((err = mkdir_p(dir, d)) != HV_OK ||
-	    (err = must_not_exist(path, d)) != HV_OK)
-		goto out;
-	key = sodium_malloc(HV_SUBJECT_KEY_LEN);
-	text = sodium_malloc(1024);
-	if (key == NULL || text == NULL) {
-		err = HV_ENOMEM;
-		goto out;
-	}
-	randombytes_buf(key, HV_SUBJECT_KEY_LEN);
-	if (buf_add(text, 1024, &len, "# Haven partnership subject key "
-	    "\xe2\x80\x94 secret, keep mode 0600\n# It turns children's NHS "
-	    "numbers and local ids into pseudonyms.\n# Agencies and IG "
-	    "officers hold it; the broker never does.\n") != 0 ||
-	    buf_add_b64(text, 1024, &len, "subject_key", key,
-	    HV_SUBJECT_KEY_LEN) != 0) {
-		err = HV_ESYS;
-		goto out;
-	}
-	if ((err = write_new_file(path, text, len, 1, d)) == HV_OK)
-		sync_dir_of(path);
-out:
-	hv_secret_free(key);
-	hv_secret_free(text);
-	free(dir);
-	return err;
-}
-
-hv_err
-hv_subject_key_load(const char *path, uint8_t **out, struct hv_errdetail *d)
-{
-	struct kv kv[] = { { "subject_key", NULL, 0 } };
-	uint8_t *key = NULL;
-	char *buf = NULL;
-	size_t len;
-	hv_err err;
-
-	if ((err = hv_secret_file_read(path, KEYFILE_MAX, &buf, &len, d)) !=
-	    HV_OK)
-		return err;
-	if ((key = sodium_malloc(HV_SUBJECT_KEY_LEN)) == NULL) {
-		err = HV_ENOMEM;
-		goto out;
-	}
-	if ((err = kv_parse(buf, len, path, kv, 1, d)) != HV_OK ||
-	    (err = kv_b64(&kv[0], path, key, HV_SUBJECT_KEY_LEN, d)) != HV_OK)
-		goto out;
-	*out = key;
-	key = NULL;
-out:
-	hv_secret_free(key);
 	hv_secret_free(buf);
 	return err;
 }
