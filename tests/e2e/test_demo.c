@@ -3,8 +3,13 @@
  * binaries must finish, print what each party sees, and stop everything it
  * started.
  */
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 
@@ -18,10 +23,45 @@ demo_path(void)
 	return h_fmt("%s/demo/run", src && *src ? src : ".");
 }
 
+/*
+ * Processes the demo left behind: as a child subreaper this test process
+ * inherits every orphaned descendant, so any child still here after the
+ * demo's shell has been reaped is one the demo failed to stop. They are
+ * killed and counted.
+ */
+static int
+leftover_processes(void)
+{
+	char path[64], buf[4096];
+	FILE *fp;
+	size_t n;
+	int count = 0;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/children",
+	    (int)getpid());
+	if ((fp = fopen(path, "r")) == NULL)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, fp);
+	fclose(fp);
+	buf[n] = '\0';
+	for (char *tok = strtok(buf, " \n"); tok; tok = strtok(NULL, " \n")) {
+		pid_t pid = (pid_t)atoi(tok);
+
+		fprintf(stderr, "demo left process %d running\n", (int)pid);
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		count++;
+	}
+	return count;
+}
+
 Test(demo, plays_the_whole_morning_and_exits_cleanly, .timeout = 240)
 {
 	char *out = NULL, *path = demo_path();
-	int rc = h_sh(&out, 200, "'%s'", path);
+	int rc;
+
+	cr_assert_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+	rc = h_sh(&out, 200, "'%s'", path);
 	const char *expect[] = {
 		"1. Police send an Operation Encompass notification",
 		"!! DO NOT CONTACT THE FAMILY",
@@ -43,6 +83,11 @@ Test(demo, plays_the_whole_morning_and_exits_cleanly, .timeout = 240)
 	for (size_t i = 0; i < sizeof(expect) / sizeof(expect[0]); i++)
 		cr_expect(strstr(out, expect[i]) != NULL,
 		    "demo output lacks \"%s\":\n%s", expect[i], out);
+	/* Give orphans a moment to be reparented, then look for them. */
+	for (int i = 0; i < 50 && waitpid(-1, NULL, WNOHANG) > 0; i++)
+		;
+	cr_expect_eq(leftover_processes(), 0,
+	    "the demo did not stop every process it started");
 	/* The NHS number never appears in the IG officer's output. */
 	cr_expect(strstr(out, "943 476 5919") == NULL);
 	free(out);
