@@ -331,13 +331,28 @@ audit_open(const char *db, hv_store **s, hv_auditlog *log)
 	struct hv_errdetail d;
 	struct stat st;
 	MDB_txn *txn;
+	char mdb[4096];
 	int rc = 0;
 	hv_err e;
 
 	hv_errclear(&d);
-	if (stat(db, &st) != 0 || !S_ISDIR(st.st_mode)) {
+	if (stat(db, &st) != 0) {
+		fprintf(stderr, "haven audit: cannot open the audit store %s: "
+		    "%s; --db takes the broker's data_dir.\n", db,
+		    strerror(errno));
+		return 3;
+	}
+	if (!S_ISDIR(st.st_mode)) {
 		fprintf(stderr, "haven audit: cannot open the audit store: %s "
 		    "is not a folder; --db takes the broker's data_dir.\n", db);
+		return 3;
+	}
+	/* LMDB would report an empty folder as "No such file or directory". */
+	if ((size_t)snprintf(mdb, sizeof(mdb), "%s/data.mdb", db) >=
+	    sizeof(mdb) || stat(mdb, &st) != 0) {
+		fprintf(stderr, "haven audit: the folder %s holds no Haven "
+		    "broker store (no data.mdb); --db takes the broker's "
+		    "data_dir.\n", db);
 		return 3;
 	}
 	e = hv_store_open(db, 0, 1, hv_auditlog_dbnames, HV_AUDITLOG_NDBS, s,
@@ -389,6 +404,9 @@ audit_broker_pub(const char *path, uint8_t out[32])
 	struct hv_errdetail d;
 	hv_err e;
 
+	if (cli_file_check("audit", "the broker's public key file", path) !=
+	    0)
+		return 3;
 	hv_errclear(&d);
 	if ((e = hv_pubkeys_load(path, &pk, &d)) != HV_OK) {
 		fprintf(stderr, "haven audit: cannot read the broker's public "
@@ -459,6 +477,15 @@ audit_subject(const struct audit_args *a, int *has, uint8_t out[32])
 	if (e != HV_OK) {
 		/* The library's sentences never repeat the identifier. */
 		rc = cli_usage(a->sub, "%s: %s", what, hv_errmsg(e, &d));
+		goto out;
+	}
+	if ((rc = cli_file_check(a->sub, "the subject key file",
+	    a->subject_key)) != 0)
+		goto out;
+	if (cli_is_pub_file(a->subject_key)) {
+		rc = cli_usage(a->sub, "%s is a node's public key file; "
+		    "--subject-key needs the partnership subject key file.",
+		    a->subject_key);
 		goto out;
 	}
 	if ((e = hv_subject_key_load(a->subject_key, &key, &d)) != HV_OK) {

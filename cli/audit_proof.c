@@ -6,6 +6,7 @@
  * in lib/hv_proof.h and docs/AUDIT.md); `check-proof` needs no store, only
  * the proof and the broker's .pub file, and says in words what was proved.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -295,11 +296,10 @@ audit_cmd_check_proof(int argc, char **argv)
 		    "file, from the partnership administrator) is required.");
 	if ((rc = audit_broker_pub(a.broker_pub, key)) != 0)
 		return rc;
-	if (read_proof(a.pos[0], &text, &len) != 0) {
-		fprintf(stderr, "haven %s: cannot read the proof %s.\n", a.sub,
-		    a.pos[0]);
-		return 3;
-	}
+	errno = 0;
+	if (read_proof(a.pos[0], &text, &len) != 0)
+		return cli_file_error(a.sub, "the proof", a.pos[0],
+		    errno != 0 ? errno : EIO);
 	if ((r = malloc(sizeof(*r))) == NULL) {
 		rc = cli_fail(HV_ENOMEM, NULL);
 		goto out;

@@ -40,4 +40,34 @@ int cli_usage(const char *cmd, const char *fmt, ...)
 /* 1 when argv holds --help or -h (so commands answer it before anything). */
 int cli_wants_help(int argc, char **argv);
 
+/* ---- files.c: files the user named --------------------------------- */
+
+/*
+ * Prints why `what` (e.g. "the token file") at path cannot be read, as one
+ * sentence: "… is a folder, not a file" for EISDIR, else "cannot read …"
+ * with the reason for err (an errno). Returns 3, the I/O exit status.
+ */
+int cli_file_error(const char *cmd, const char *what, const char *path,
+    int err);
+
+/*
+ * Checks that path is a regular file this user may read. Returns 0, or
+ * prints one sentence (cli_file_error) and returns 3.
+ */
+int cli_file_check(const char *cmd, const char *what, const char *path);
+
+/*
+ * 1 when path is a public key file: it lists sign_public and neither
+ * sign_secret nor a sealed secret. What it reads is wiped.
+ */
+int cli_is_pub_file(const char *path);
+
+/*
+ * Checks the file given to option opt as a secret key file: 3 when it
+ * cannot be read (cli_file_check), 2 when it is a public key file, with
+ * "PATH is a public key file; OPT needs WANTED." Returns 0 otherwise.
+ */
+int cli_secret_key_check(const char *cmd, const char *opt, const char *path,
+    const char *wanted);
+
 #endif

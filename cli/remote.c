@@ -21,7 +21,13 @@ load_directory(struct remote *r, const struct remote_opts *o)
 	uint8_t *buf = NULL;
 	size_t len = 0;
 	hv_err e;
+	int rc;
 
+	if ((o->root_pub != NULL && (rc = cli_file_check(r->cmd,
+	    "the root's public key file", o->root_pub)) != 0) ||
+	    (rc = cli_file_check(r->cmd, "the directory file",
+	    o->directory)) != 0)
+		return rc;
 	hv_errclear(&d);
 	if (o->root_pub != NULL &&
 	    (e = hv_pubkeys_load(o->root_pub, &root, &d)) != HV_OK) {
@@ -60,7 +66,13 @@ load_key(struct remote *r, const struct remote_opts *o, hv_keys **k)
 	struct hv_errdetail d;
 	char *pw = NULL;
 	hv_err e;
+	int rc;
 
+	if ((rc = cli_secret_key_check(r->cmd, "--key", o->key,
+	    "the IG officer's secret key file (NODE.key)")) != 0 ||
+	    (o->passphrase_file != NULL && (rc = cli_file_check(r->cmd,
+	    "the passphrase file", o->passphrase_file)) != 0))
+		return rc;
 	hv_errclear(&d);
 	if (o->passphrase_file != NULL &&
 	    (e = hv_passphrase_read(o->passphrase_file, &pw, &d)) != HV_OK) {

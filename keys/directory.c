@@ -143,8 +143,8 @@ static const char *const help_build =
     "\n"
     "EXIT STATUS\n"
     "    0 written; 1 the agreement has an error or the root key file is\n"
-    "    unsafe or its passphrase wrong; 2 usage error; 3 a file could not\n"
-    "    be read or written.\n"
+    "    unsafe or its passphrase wrong; 2 usage error (such as a .pub\n"
+    "    file given as --root); 3 a file could not be read or written.\n"
     "\n"
     "EXAMPLE\n"
     "    haven directory build agreement.txt --root keys/root.bristol.key "
@@ -283,6 +283,13 @@ dir_build(int argc, char **argv)
 		return cli_usage("directory build", "-o FILE is required: "
 		    "where to write the directory.");
 
+	if ((rc = cli_file_check("directory build", "the agreement",
+	    agreement)) != 0 ||
+	    (rc = cli_secret_key_check("directory build", "--root", root,
+	    "the root's secret key file (ROOT.key)")) != 0 ||
+	    (ppfile != NULL && (rc = cli_file_check("directory build",
+	    "the passphrase file", ppfile)) != 0))
+		return rc;
 	hv_errclear(&d);
 	if ((e = hv_agreement_parse(agreement, &dir, &d)) != HV_OK) {
 		rc = cli_fail(e, &d);
@@ -510,6 +517,9 @@ dir_show(int argc, char **argv)
 	if (file == NULL)
 		return cli_usage("directory show", "name the directory file "
 		    "to show.");
+	if ((rc = cli_file_check("directory show", "the directory file",
+	    file)) != 0)
+		return rc;
 	hv_errclear(&d);
 	if ((e = hv_directory_read_file(file, &buf, &len, &d)) != HV_OK)
 		return cli_fail(e, &d);
@@ -568,6 +578,10 @@ dir_verify(int argc, char **argv)
 	if (rootpub == NULL)
 		return cli_usage("directory verify", "--root-pub ROOT.pub is "
 		    "required: the root's public key checks the signature.");
+	if ((r = cli_file_check("directory verify", "the directory file",
+	    file)) != 0 || (r = cli_file_check("directory verify",
+	    "the root's public key file", rootpub)) != 0)
+		return r;
 	hv_errclear(&d);
 	if ((e = hv_pubkeys_load(rootpub, &root, &d)) != HV_OK)
 		return cli_fail(e, &d);

@@ -69,8 +69,9 @@ static const char *const help_text =
     "\n"
     "EXIT STATUS\n"
     "    0 the files were written; 1 a file already exists, or the\n"
-    "    passphrase file is unsafe or empty; 2 usage error; 3 a file or\n"
-    "    folder could not be written.\n"
+    "    passphrase file is unsafe or empty; 2 usage error; 3 a file\n"
+    "    could not be read (the passphrase file is missing or a folder)\n"
+    "    or a file or folder could not be written.\n"
     "\n"
     "EXAMPLES\n"
     "    haven keygen --id police.avon --out /etc/haven/keys\n"
@@ -109,6 +110,10 @@ node_keys(const char *id, const char *dir, const char *pass_file)
 	hv_err err;
 	int rc = 0;
 
+	if (pass_file != NULL &&
+	    (rc = cli_file_check("keygen", "the passphrase file", pass_file)) !=
+	    0)
+		return rc;
 	hv_errclear(&d);
 	if (pass_file != NULL &&
 	    (err = hv_passphrase_read(pass_file, &pass, &d)) != HV_OK) {

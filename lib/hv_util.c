@@ -220,10 +220,17 @@ hv_read_file(const char *path, size_t max, uint8_t **out, size_t *len)
 
 	if ((fp = fopen(path, "rb")) == NULL)
 		return -1;
-	if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode) ||
-	    (size_t)st.st_size > max) {
+	if (fstat(fileno(fp), &st) != 0) {
+		int saved = errno;
+
 		fclose(fp);
-		errno = EFBIG;
+		errno = saved;
+		return -1;
+	}
+	/* EISDIR lets a caller say "is a folder"; EFBIG is any other misfit. */
+	if (!S_ISREG(st.st_mode) || (size_t)st.st_size > max) {
+		fclose(fp);
+		errno = S_ISDIR(st.st_mode) ? EISDIR : EFBIG;
 		return -1;
 	}
 	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
