@@ -9,6 +9,7 @@
  * act on. This module never logs and never sees payloads.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "hv_config.h"
@@ -16,6 +17,7 @@
 #include "hv_envelope.h"
 #include "hv_err.h"
 #include "hv_policy.h"
+#include "hv_subject.h"
 
 /* Shortest justification SPEC §4.2 accepts when consent was not obtained. */
 #define JUSTIFICATION_MIN 20
@@ -130,10 +132,80 @@ consent_phrase(const char *consent)
 	return "consent was NOT_POSSIBLE";
 }
 
+/* 1 when c is an ASCII digit. */
+static int
+is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+int
+hv_policy_text_has_nhs(const char *s)
+{
+	if (s == NULL)
+		return 0;
+	/*
+	 * Every digit starts a candidate: ten digits, each pair separated by
+	 * nothing or by one space or dash, as people write NHS numbers
+	 * ("943 476 5919", "943-476-5919"). Starting at every digit, not only
+	 * at the start of a run, also finds a number run into other digits.
+	 */
+	for (const char *p = s; *p != '\0'; p++) {
+		char digits[10];
+		const char *q = p;
+		size_t n = 0;
+
+		if (!is_digit(*p))
+			continue;
+		while (n < sizeof(digits)) {
+			if (is_digit(*q)) {
+				digits[n++] = *q++;
+				continue;
+			}
+			if ((*q == ' ' || *q == '-') && n > 0 &&
+			    is_digit(q[-1]) && is_digit(q[1])) {
+				q++;
+				continue;
+			}
+			break;
+		}
+		if (n == sizeof(digits) && hv_nhs_check_digit_ok(digits))
+			return 1;
+	}
+	return 0;
+}
+
+void
+hv_policy_basis_redact(struct hv_basis *b)
+{
+	static const char withheld[] = "(withheld: it held an NHS number)";
+
+	if (hv_policy_text_has_nhs(b->justification))
+		snprintf(b->justification, sizeof(b->justification), "%s",
+		    withheld);
+	if (hv_policy_text_has_nhs(b->decided_by))
+		snprintf(b->decided_by, sizeof(b->decided_by), "%s",
+		    withheld);
+}
+
+/* BASIS_INVALID when the free text of field holds an NHS number. */
+static hv_err
+check_no_nhs(const char *text, const char *field, const char *advice,
+    struct hv_errdetail *d)
+{
+	if (!hv_policy_text_has_nhs(text))
+		return HV_OK;
+	/* The number itself is never repeated: replies end up in logs. */
+	return hv_errset(d, HV_EBASIS, field, "%s must not contain an NHS "
+	    "number; %s.", field, advice);
+}
+
 hv_err
 hv_policy_check_basis(const struct hv_basis *b, int art9_required,
     struct hv_errdetail *d)
 {
+	hv_err e;
+
 	if (b->art6[0] == '\0')
 		return hv_errset(d, HV_EBASIS, "basis.art6",
 		    "basis.art6 is required: give the Article 6 basis "
@@ -161,6 +233,13 @@ hv_policy_check_basis(const struct hv_basis *b, int art9_required,
 		return hv_errset(d, HV_EBASIS, "basis.decided_by",
 		    "basis.decided_by is required: name the practitioner or "
 		    "role who made the sharing decision.");
+	/* SPEC §4.2: the basis is audited in clear, so no identifiers. */
+	if ((e = check_no_nhs(b->justification, "basis.justification",
+	    "describe the reason without identifying the child", d)) !=
+	    HV_OK ||
+	    (e = check_no_nhs(b->decided_by, "basis.decided_by",
+	    "name the practitioner or role, not the child", d)) != HV_OK)
+		return e;
 	if (strcmp(b->art6, "CONSENT") == 0 &&
 	    strcmp(b->consent, "OBTAINED") != 0)
 		return hv_errset(d, HV_EBASIS, "basis.consent",

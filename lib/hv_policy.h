@@ -34,11 +34,27 @@ extern const char *const hv_art9_conditions[];
  * The lawful-basis rules of SPEC §4.2: every word valid; art6 and
  * decided_by required; art6 CONSENT requires consent OBTAINED; consent other
  * than OBTAINED requires a justification of at least 20 characters;
- * art9_required demands art9 other than NONE.
+ * art9_required demands art9 other than NONE; justification and
+ * decided_by hold no NHS number (the sentence never repeats it).
  * Errors: HV_EBASIS (field "basis.FIELD").
  */
 hv_err hv_policy_check_basis(const struct hv_basis *b, int art9_required,
     struct hv_errdetail *d);
+
+/*
+ * 1 when text holds an NHS number: ten digits, each pair optionally
+ * separated by one space or dash, passing the modulus-11 check. Used by
+ * hv_policy_check_basis on justification and decided_by (SPEC §4.2: no
+ * child identifiers in the basis, which is audited in clear).
+ */
+int hv_policy_text_has_nhs(const char *text);
+
+/*
+ * Replaces justification or decided_by with a fixed sentence when it holds
+ * an NHS number, so a refused envelope's basis can be written to audit
+ * (SPEC §9) without the identifier. Leaves clean fields alone.
+ */
+void hv_policy_basis_redact(struct hv_basis *b);
 
 /*
  * The allow rules: sender's role may send type to every recipient's role.

@@ -448,3 +448,108 @@ Test(policy, gives_rag_deadlines_in_seconds)
 	cr_assert_eq(hv_policy_rag_seconds("red"), -1);
 	cr_assert_eq(hv_policy_rag_seconds(NULL), -1);
 }
+
+Test(policy, refuses_an_nhs_number_in_the_justification_however_written)
+{
+	static const char *const texts[] = {
+		"Child 9434765919 was seen at A&E with injuries.",
+		"Child 943 476 5919 was seen at A&E with injuries.",
+		"Child 943-476-5919 was seen at A&E with injuries.",
+		"NHS no.9434765919, seen at A&E with injuries.",
+		NULL
+	};
+	struct hv_errdetail d;
+
+	for (size_t i = 0; texts[i] != NULL; i++) {
+		struct hv_basis b = good_basis();
+
+		strcpy(b.justification, texts[i]);
+		basis_fails(&b, 0, "basis.justification", "NHS number");
+		hv_errclear(&d);
+		hv_policy_check_basis(&b, 0, &d);
+		cr_assert_null(strstr(d.message, "5919"), "the sentence "
+		    "repeats the number: %s", d.message);
+		cr_assert_null(strstr(d.message, "943"), "%s", d.message);
+	}
+}
+
+Test(policy, refuses_an_nhs_number_in_decided_by)
+{
+	struct hv_basis b = good_basis();
+
+	strcpy(b.decided_by, "dsl.jones re 943 476 5919");
+	basis_fails(&b, 0, "basis.decided_by", "NHS number");
+}
+
+Test(policy, accepts_digits_that_are_not_an_nhs_number)
+{
+	static const char *const texts[] = {
+		/* the check digit is wrong */
+		"Seen 9434765918 times; seeking consent would raise the risk.",
+		/* nine digits, and ten split by two spaces */
+		"Ref 943476591: seeking consent would raise the risk.",
+		"Ref 943  476 5919: seeking consent would raise the risk.",
+		/* a date and a time */
+		"Incident on 2026-11-22 at 02:10; consent would raise the risk.",
+		NULL
+	};
+	struct hv_errdetail d;
+
+	for (size_t i = 0; texts[i] != NULL; i++) {
+		struct hv_basis b = good_basis();
+
+		strcpy(b.justification, texts[i]);
+		hv_errclear(&d);
+		cr_assert_eq(hv_policy_check_basis(&b, 0, &d), HV_OK,
+		    "'%s': %s", texts[i], d.message);
+	}
+}
+
+Test(policy, finds_an_nhs_number_run_into_other_digits)
+{
+	cr_assert(hv_policy_text_has_nhs("19434765919"));
+	cr_assert(hv_policy_text_has_nhs("94347659190"));
+	cr_assert(hv_policy_text_has_nhs("x943 476 5919"));
+	cr_assert_not(hv_policy_text_has_nhs("943 476 591"));
+	cr_assert_not(hv_policy_text_has_nhs("943 - 476 - 5919"));
+	cr_assert_not(hv_policy_text_has_nhs(""));
+	cr_assert_not(hv_policy_text_has_nhs(NULL));
+}
+
+Test(policy, refuses_an_nhs_number_in_an_envelope_basis)
+{
+	hv_envelope env;
+	struct hv_errdetail d;
+
+	memset(&env, 0, sizeof(env));
+	strcpy(env.sender, "police.avon");
+	strcpy(env.recipients[0], "social-care.bristol");
+	env.n_recipients = 1;
+	strcpy(env.type, "REFERRAL");
+	strcpy(env.priority, "URGENT");
+	env.basis = good_basis();
+	cr_assert_eq(hv_policy_check_envelope(dir, &env, &d), HV_OK, "%s",
+	    d.message);
+	strcpy(env.basis.justification, "Referral for 943-476-5919 after "
+	    "the incident last night.");
+	hv_errclear(&d);
+	cr_assert_eq(hv_policy_check_envelope(dir, &env, &d), HV_EBASIS);
+	cr_assert_str_eq(d.field, "basis.justification");
+}
+
+Test(policy, redacts_a_basis_that_holds_an_nhs_number)
+{
+	struct hv_basis b = good_basis(), clean = good_basis();
+
+	hv_policy_basis_redact(&b);
+	cr_assert_eq(memcmp(&b, &clean, sizeof(b)), 0, "a clean basis "
+	    "was changed");
+	strcpy(b.justification, "About 943 476 5919, seen last night.");
+	strcpy(b.decided_by, "dsl re 9434765919");
+	hv_policy_basis_redact(&b);
+	cr_assert_null(strstr(b.justification, "5919"));
+	cr_assert_null(strstr(b.decided_by, "5919"));
+	cr_assert_not_null(strstr(b.justification, "withheld"));
+	cr_assert_str_eq(b.consent, clean.consent);
+	cr_assert_str_eq(b.art6, clean.art6);
+}
