@@ -62,11 +62,18 @@ load_token(api_t *a, const char *path, struct hv_errdetail *d)
 	hv_err err = HV_OK;
 
 	errno = 0;
-	if (hv_read_file(path, API_TOKEN_MAX, &raw, &len) != 0)
+	if (hv_read_file(path, API_TOKEN_MAX, &raw, &len) != 0 &&
+	    errno == EFBIG)
 		return hv_errset(d, HV_EUSAGE, "token_file",
-		    "cannot read the token file %s (%s); set --token-file or "
-		    "$HAVEN_TOKEN_FILE to the agent's token_file", path,
-		    errno ? strerror(errno) : "too large");
+		    "the token file %s is too large or not a regular file; set "
+		    "--token-file or $HAVEN_TOKEN_FILE to the agent's "
+		    "token_file", path);
+	if (raw == NULL)
+		return hv_errset(d, HV_EIO, "token_file",
+		    "cannot read the token file %s: %s; set --token-file or "
+		    "$HAVEN_TOKEN_FILE to the agent's token_file.", path,
+		    errno == EISDIR ? "it is a folder, not a file" :
+		    strerror(errno != 0 ? errno : EIO));
 	e = len;
 	while (s < e && isspace(raw[s]))
 		s++;

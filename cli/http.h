@@ -22,8 +22,9 @@ typedef struct api api_t;
  * prepares a client of the agent at url ("http://127.0.0.1:7501", a
  * trailing slash is ignored). On success *out is a new client the caller
  * frees with api_destroy().
- * Errors: HV_EUSAGE (url is not http(s)://, token file unreadable or
- * empty; d says which and what to do), HV_ENOMEM.
+ * Errors: HV_EUSAGE (url is not http(s)://, token file too large or
+ * empty; d says which and what to do), HV_EIO (the token file cannot be
+ * read), HV_ENOMEM.
  */
 hv_err api_new(const char *url, const char *token_file, api_t **out,
     struct hv_errdetail *d);

@@ -18,6 +18,7 @@
 #include <sodium.h>
 
 #include "cli.h"
+#include "hv_config.h"
 #include "hv_util.h"
 #include "messaging.h"
 #include "remote.h"
@@ -73,6 +74,7 @@ msg_connect(const char *cmd, struct msg_common *o, api_t **out)
 	struct hv_errdetail d;
 	const char *url = o->agent, *tf = o->token_file;
 	hv_err e;
+	int rc;
 
 	hv_errclear(&d);
 	if (url == NULL || *url == '\0')
@@ -86,6 +88,8 @@ msg_connect(const char *cmd, struct msg_common *o, api_t **out)
 	if (tf == NULL || *tf == '\0')
 		return cli_usage(cmd, "no API token: set $HAVEN_TOKEN_FILE or "
 		    "pass --token-file F (the agent's token_file).");
+	if ((rc = cli_file_check(cmd, "the token file", tf)) != 0)
+		return rc;
 	if ((e = api_new(url, tf, out, &d)) == HV_EUSAGE)
 		return cli_usage(cmd, "%s.", d.message);
 	if (e != HV_OK)
@@ -183,7 +187,7 @@ upper(const char *s)
  * Parses a JSON document from --body TEXT or the file of --child-file /
  * --body-file. Prints a usage sentence (never quoting the content, which
  * may hold child details) and returns 2 when it does not parse or, with
- * want_object, is not an object.
+ * want_object, is not an object; 3 when the file cannot be read.
  */
 static int
 load_json(const char *cmd, const char *opt, const char *text,
@@ -197,9 +201,11 @@ load_json(const char *cmd, const char *opt, const char *text,
 	if (path != NULL) {
 		errno = 0;
 		if (hv_read_file(path, JSON_FILE_MAX, &raw, &len) != 0)
-			return cli_usage(cmd, "cannot read %s %s (%s); name a "
-			    "readable JSON file.", opt, path, errno ?
-			    strerror(errno) : "read error");
+			return errno == EFBIG ? cli_usage(cmd, "%s %s is "
+			    "larger than %u KiB or not a regular file; name "
+			    "a JSON file.", opt, path, JSON_FILE_MAX / 1024) :
+			    cli_file_error(cmd, opt, path, errno != 0 ?
+			    errno : EIO);
 		j = json_loadb((const char *)raw, len, JSON_DECODE_ANY, &jerr);
 		sodium_memzero(raw, len);
 		free(raw);
@@ -276,27 +282,50 @@ build_common(const char *cmd, struct args *a, json_t *req)
 	return 0;
 }
 
-/* Recipients of --to a,b,c as a JSON array; 0, 2 or 3 as above. */
+/*
+ * Recipients of --to a,b,c as a JSON array; 0, 2 or 3 as above. Spaces
+ * around a name are dropped; an empty name (a stray comma), a name that is
+ * not a node id and a name given twice are usage errors.
+ */
 static int
 build_to(const char *cmd, const char *list, json_t *req)
 {
 	json_t *to = json_array();
-	char *copy = strdup(list), *save = NULL, *tok;
+	const char *p = list, *end;
+	char name[64 + 2];	/* a node id is at most 64 characters */
+	size_t n, i;
 
-	if (to == NULL || copy == NULL || put(req, "to", to) != 0) {
-		free(copy);
+	if (to == NULL || put(req, "to", to) != 0)
 		return 3;
-	}
-	for (tok = strtok_r(copy, ", ", &save); tok != NULL;
-	    tok = strtok_r(NULL, ", ", &save))
-		if (json_array_append_new(to, json_string(tok)) != 0) {
-			free(copy);
+	for (;; p = end + 1) {
+		if ((end = strchr(p, ',')) == NULL)
+			end = p + strlen(p);
+		while (p < end && isspace((unsigned char)*p))
+			p++;
+		for (n = (size_t)(end - p); n > 0 &&
+		    isspace((unsigned char)p[n - 1]); n--)
+			;
+		if (n == 0)
+			return cli_usage(cmd, "--to '%s' has an empty name (a "
+			    "stray comma); list node ids separated by single "
+			    "commas, e.g. --to social-care.bristol,police.avon.",
+			    list);
+		memcpy(name, p, n < sizeof(name) ? n : sizeof(name) - 1);
+		name[n < sizeof(name) ? n : sizeof(name) - 1] = '\0';
+		if (n >= sizeof(name) || !hv_node_id_valid(name))
+			return cli_usage(cmd, "--to: '%.*s' is not a node id; "
+			    "use ROLE.NAME in lowercase letters, digits and "
+			    "dashes, like social-care.bristol.", (int)n, p);
+		for (i = 0; i < json_array_size(to); i++)
+			if (strcmp(json_string_value(json_array_get(to, i)),
+			    name) == 0)
+				return cli_usage(cmd, "--to names %s twice; "
+				    "give each recipient once.", name);
+		if (json_array_append_new(to, json_string(name)) != 0)
 			return 3;
-		}
-	free(copy);
-	if (json_array_size(to) == 0)
-		return cli_usage(cmd, "--to names no recipient; give node ids "
-		    "such as --to social-care.bristol,police.avon.");
+		if (*end == '\0')
+			break;
+	}
 	return 0;
 }
 

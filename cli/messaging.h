@@ -47,7 +47,8 @@ int msg_common_opt(struct msg_common *o, int c, const char *arg);
 /*
  * Opens the client of the agent named by o (falling back to $HAVEN_AGENT
  * and $HAVEN_TOKEN_FILE). Returns 0 and sets *out, or prints one sentence
- * and returns the exit status (2 when either is not set or unusable).
+ * and returns the exit status (2 when either is not set or unusable, 3
+ * when the token file is missing, a folder or unreadable).
  */
 int msg_connect(const char *cmd, struct msg_common *o, api_t **out);
 
