@@ -273,6 +273,21 @@ on_deliver(struct agent *a, const Haven__Deliver *dl)
 	}
 }
 
+/*
+ * The broker authenticated this connection as another node than ours (our
+ * key is another node's in its directory): nothing we send is taken, so
+ * the session does not count as connected until the next handshake.
+ */
+static void
+sender_mismatch(struct agent *a)
+{
+	if (atomic_exchange(&a->connected, 0) || !a->refused_warned)
+		hv_log_warnx("the broker refuses this agent's frames "
+		    "(SENDER_MISMATCH): its directory gives %s another key "
+		    "than %s", a->cfg.id, a->cfg.key);
+	a->refused_warned = 1;
+}
+
 static void
 on_receipt(struct agent *a, const Haven__Receipt *r)
 {
@@ -283,6 +298,9 @@ on_receipt(struct agent *a, const Haven__Receipt *r)
 		    "verify with the broker's key");
 		return;
 	}
+	if (strcmp(r->status, "REJECTED") == 0 &&
+	    strcmp(r->code, "SENDER_MISMATCH") == 0)
+		sender_mismatch(a);
 	rc = outbox_receipt(a, r);
 	if (rc < 0)
 		return;
@@ -321,6 +339,10 @@ on_frame(struct agent *a, const uint8_t *buf, size_t len)
 	case HAVEN__FRAME__KIND_ERROR:
 		if (integrity_on_error(a, f->error))
 			break;
+		if (strcmp(f->error->code, "SENDER_MISMATCH") == 0) {
+			sender_mismatch(a);
+			break;
+		}
 		hv_log_warnx("broker error %s: %s", f->error->code,
 		    f->error->message);
 		break;
@@ -392,7 +414,7 @@ drain_monitor(struct agent *a)
 		} else if ((ev == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH ||
 		    ev == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ||
 		    ev == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) &&
-		    !a->refused_warned) {
+		    (atomic_exchange(&a->connected, 0) || !a->refused_warned)) {
 			/* Once per outage: reconnects retry every 2 s. */
 			a->refused_warned = 1;
 			hv_log_warnx("the broker refused the handshake (is "

@@ -252,6 +252,28 @@ keys_load(struct agent *a)
 		die(e, &d);
 }
 
+/* The sentence for a key that is not the directory's key for id. */
+static hv_err
+key_mismatch(struct agent *a, const hv_directory *dir,
+    struct hv_errdetail *d)
+{
+	for (size_t i = 0; i < hv_directory_node_count(dir); i++) {
+		const struct hv_node *n = hv_directory_node_at(dir, i);
+
+		if (n->has_keys && memcmp(n->keys.sign, a->keys->pub.sign,
+		    HV_SIGN_PUBLIC_LEN) == 0)
+			return hv_errset(d, HV_EBADCONFIG, "key", "%s: key = "
+			    "%s is node %s's key in the directory, but id = "
+			    "%s; give this agent %s's key file or set id = "
+			    "%s.", a->config_path, a->cfg.key, n->id,
+			    a->cfg.id, a->cfg.id, n->id);
+	}
+	return hv_errset(d, HV_EBADCONFIG, "key", "%s: key = %s is not node "
+	    "%s's key in the directory %s; use the key file made for %s.",
+	    a->config_path, a->cfg.key, a->cfg.id, a->cfg.directory,
+	    a->cfg.id);
+}
+
 hv_err
 agent_directory_load(struct agent *a, struct hv_errdetail *d)
 {
@@ -289,6 +311,18 @@ agent_directory_load(struct agent *a, struct hv_errdetail *d)
 		hv_directory_destroy(&next);
 		return hv_errset(d, HV_EBADDIRECTORY, "id", "%s does not "
 		    "list this agent's node %s.", a->cfg.directory, a->cfg.id);
+	}
+	/*
+	 * At start-up a key that is not this node's is fatal: the broker
+	 * would take every frame as another node's (or none), and the
+	 * agent would sign envelopes recipients refuse.
+	 */
+	if (a->dir == NULL && memcmp(me->keys.sign, a->keys->pub.sign,
+	    HV_SIGN_PUBLIC_LEN) != 0) {
+		e = key_mismatch(a, next, d);
+		pthread_rwlock_unlock(&a->dir_lock);
+		hv_directory_destroy(&next);
+		return e;
 	}
 	if (memcmp(me->keys.sign, a->keys->pub.sign, HV_SIGN_PUBLIC_LEN) != 0)
 		hv_log_warnx("directory: the signing key of %s differs from "

@@ -287,3 +287,69 @@ Test(agent_input, broker_keeps_no_nhs_number_from_a_refused_basis,
 	}
 	h_partnership_destroy(&P);
 }
+
+/* Replaces the first `from` in the file at path with `to`. */
+static void
+file_replace(const char *path, const char *from, const char *to)
+{
+	char *text = h_read(path), *at, *next;
+
+	cr_assert_not_null(text, "cannot read %s", path);
+	cr_assert_not_null(at = strstr(text, from), "%s lacks %s", path, from);
+	*at = '\0';
+	next = h_fmt("%s%s%s", text, to, at + strlen(from));
+	cr_assert_eq(h_write(path, 0644, next), 0);
+	free(next);
+	free(text);
+}
+
+/*
+ * An agent whose key is another node's (or no node's) in the directory
+ * does not start: --check-config and a normal start both exit 1 with one
+ * sentence naming the config file and both node ids.
+ */
+Test(agent_input, refuses_to_start_with_another_nodes_key, .timeout = 90)
+{
+	struct h_agent *a;
+	char *out = NULL;
+	int rc;
+
+	cr_assert_eq(h_partnership_create(&P, NULL, NULL), 0);
+	cr_assert_not_null(a = h_agent_add(&P, AK_POLICE, NULL));
+	file_replace(a->conf, "keys/" AK_POLICE ".key",
+	    "keys/" AK_HEALTH ".key");
+	rc = h_sh(&out, 30, "%s --config %s --check-config",
+	    h_bin("haven-agent"), a->conf);
+	cr_assert_eq(rc, 1, "exit %d: %s", rc, out ? out : "");
+	cr_assert_not_null(strstr(out, a->conf), "%s", out);
+	cr_assert_not_null(strstr(out, AK_POLICE), "%s", out);
+	cr_assert_not_null(strstr(out, AK_HEALTH), "%s", out);
+	free(out);
+	out = NULL;
+	rc = h_sh(&out, 30, "%s --config %s --foreground",
+	    h_bin("haven-agent"), a->conf);
+	cr_assert_eq(rc, 1, "exit %d: %s", rc, out ? out : "");
+	cr_assert_not_null(strstr(out, AK_HEALTH), "%s", out);
+	free(out);
+	out = NULL;
+
+	/* A key the directory does not know at all. */
+	rc = h_sh(&out, 30, "%s keygen --id stranger.x --out %s/stray",
+	    h_bin("haven"), P.dir);
+	cr_assert_eq(rc, 0, "%s", out ? out : "");
+	free(out);
+	out = NULL;
+	{
+		char *stray = h_fmt("%s/stray/stranger.x.key", P.dir);
+
+		file_replace(a->conf, "keys/" AK_HEALTH ".key", stray);
+		free(stray);
+	}
+	rc = h_sh(&out, 30, "%s --config %s --check-config",
+	    h_bin("haven-agent"), a->conf);
+	cr_assert_eq(rc, 1, "exit %d: %s", rc, out ? out : "");
+	cr_assert_not_null(strstr(out, AK_POLICE), "%s", out);
+	cr_assert_not_null(strstr(out, "stranger.x.key"), "%s", out);
+	free(out);
+	h_partnership_destroy(&P);
+}
