@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <ini.h>
 
@@ -293,6 +294,7 @@ hv_config_load(const char *path, const char *section,
     const struct hv_cfg_key *keys, void *out, struct hv_errdetail *d)
 {
 	struct load_ctx c;
+	struct stat st;
 	hv_err err = HV_OK;
 	int line;
 	size_t i;
@@ -307,6 +309,16 @@ hv_config_load(const char *path, const char *section,
 	if ((c.fp = fopen(path, "r")) == NULL) {
 		err = hv_errset(d, HV_EIO, "config", "cannot open config file "
 		    "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	/*
+	 * fopen opens a folder for reading and inih takes its failed read
+	 * for an empty file. (A pipe stays allowed: --config <(...).)
+	 */
+	if (fstat(fileno(c.fp), &st) == 0 && S_ISDIR(st.st_mode)) {
+		err = hv_errset(d, HV_EIO, "config", "cannot read config file "
+		    "%s: it is a folder", path);
+		fclose(c.fp);
 		goto out;
 	}
 	line = ini_parse_stream(read_line, &c, handler, &c);
