@@ -39,7 +39,10 @@
 #define AGENT_HOOK_TIMEOUT_MS 10000
 #define AGENT_HOOK_MAX 8
 #define AGENT_SSE_RING 1024
-#define AGENT_SSE_KEEPALIVE_MS 15000
+#define AGENT_SSE_KEEPALIVE_MS 5000	/* well inside AGENT_HTTP_TIMEOUT_S */
+#define AGENT_HTTP_TIMEOUT_S 15		/* idle HTTP connections are closed */
+#define AGENT_HTTP_CONNECTIONS 512	/* one thread each */
+#define AGENT_HTTP_CONN_MEMORY 32768	/* headers and buffers per connection */
 
 /* Configuration, filled by hv_config_load from the [agent] section. */
 struct agent_config {

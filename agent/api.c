@@ -638,7 +638,7 @@ api_start(struct agent *a, struct hv_errdetail *d)
 	    setsockopt(a->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one,
 	    sizeof(one)) != 0 ||
 	    bind(a->listen_fd, (struct sockaddr *)&sin, sizeof(sin)) != 0 ||
-	    listen(a->listen_fd, 64) != 0 ||
+	    listen(a->listen_fd, 128) != 0 ||
 	    getsockname(a->listen_fd, (struct sockaddr *)&sin, &sl) != 0)
 		return hv_errset(d, HV_EIO, "listen", "cannot listen on %s: "
 		    "%s.", a->cfg.listen, strerror(errno));
@@ -649,8 +649,16 @@ api_start(struct agent *a, struct hv_errdetail *d)
 	    handler, a,
 	    MHD_OPTION_LISTEN_SOCKET, a->listen_fd,
 	    MHD_OPTION_NOTIFY_COMPLETED, completed, a,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
+	    /*
+	     * Slow clients (a request line trickled a byte at a time) must
+	     * not lock others out: many connections are allowed, each with
+	     * bounded memory, and one idle for AGENT_HTTP_TIMEOUT_S is
+	     * closed. SSE streams send a keep-alive more often than that.
+	     */
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)AGENT_HTTP_CONNECTIONS,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)AGENT_HTTP_TIMEOUT_S,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+	    (size_t)AGENT_HTTP_CONN_MEMORY,
 	    MHD_OPTION_END);
 	if (a->httpd == NULL)
 		return hv_errset(d, HV_EIO, "listen", "cannot start the HTTP "

@@ -353,3 +353,93 @@ Test(agent_input, refuses_to_start_with_another_nodes_key, .timeout = 90)
 	free(out);
 	h_partnership_destroy(&P);
 }
+
+/* A TCP connection to the agent's API port; asserts. */
+static int
+connect_api(struct h_agent *a)
+{
+	struct sockaddr_in sin;
+	const char *colon = strrchr(a->url, ':');
+	int fd;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((uint16_t)atoi(colon + 1));
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_geq(fd = socket(AF_INET, SOCK_STREAM, 0), 0);
+	cr_assert_eq(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0,
+	    "cannot connect to %s", a->url);
+	return fd;
+}
+
+/* 1 once the peer has closed fd (EOF or reset), 0 if still open. */
+static int
+closed_by_peer(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	char c;
+
+	if (poll(&p, 1, 0) <= 0)
+		return 0;
+	return recv(fd, &c, 1, MSG_DONTWAIT) <= 0;
+}
+
+/*
+ * Slow-loris: 64 connections that each send part of a request line and
+ * then nothing do not keep anyone else out — /v1/health still answers at
+ * once — and the agent closes them within about 20 s.
+ */
+Test(agent_input, stays_available_while_slow_clients_trickle_headers,
+    .init = setup, .fini = teardown, .timeout = 120)
+{
+	struct h_agent *pol = ak_agent(&P, AK_POLICE);
+	static const char part[] = "GET /v1/health HTTP/1.1\r\nHost: 12";
+	int fds[64], open_n;
+	json_t *h = NULL;
+	int64_t t0, dt;
+
+	for (size_t i = 0; i < 64; i++) {
+		fds[i] = connect_api(pol);
+		cr_assert_eq(send(fds[i], part, sizeof(part) - 1, MSG_NOSIGNAL),
+		    (ssize_t)(sizeof(part) - 1));
+	}
+	t0 = hv_mono_ms();
+	cr_assert_eq(ak_get(pol, "/v1/health", &h), 200);
+	dt = hv_mono_ms() - t0;
+	cr_assert_lt(dt, 5000, "health took %lld ms behind slow clients",
+	    (long long)dt);
+	cr_assert_str_eq(json_string_value(json_object_get(h, "node")),
+	    AK_POLICE);
+	json_decref(h);
+
+	/* An SSE stream idle for longer than the time-out stays open. */
+	struct ak_sse sse;
+	memset(&sse, 0, sizeof(sse));
+	cr_assert_eq(ak_sse_start(&sse, pol), 0);
+
+	t0 = hv_mono_ms();
+	do {
+		open_n = 0;
+		for (size_t i = 0; i < 64; i++)
+			if (fds[i] >= 0 && closed_by_peer(fds[i])) {
+				close(fds[i]);
+				fds[i] = -1;
+			} else if (fds[i] >= 0)
+				open_n++;
+		if (open_n > 0)
+			poll(NULL, 0, 200);
+	} while (open_n > 0 && hv_mono_ms() - t0 < 25000);
+	for (size_t i = 0; i < 64; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	cr_assert_eq(open_n, 0, "%d slow connections still open after 25 s",
+	    open_n);
+	cr_assert_geq(hv_mono_ms() - t0, 10000, "closed too soon to be the "
+	    "idle time-out");
+	cr_assert(!atomic_load(&sse.done), "the idle SSE stream was closed");
+	pthread_mutex_lock(&sse.lock);
+	open_n = sse.buf != NULL && strstr(sse.buf, ": keep-alive") != NULL;
+	pthread_mutex_unlock(&sse.lock);
+	cr_assert(open_n, "no keep-alive on the SSE stream");
+	ak_sse_stop(&sse);
+}
