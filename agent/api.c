@@ -212,6 +212,29 @@ parse_id(const char *s, size_t n, uint8_t id[HV_ID_LEN])
 	return hv_unhex(buf, id, HV_ID_LEN);
 }
 
+/*
+ * jansson's reason ("too big integer", "duplicate object key", "maximum
+ * parsing depth reached") without the " near 'TOKEN'" it appends: the
+ * token is the client's text, which may be a child's details.
+ */
+static void
+json_error_why(const json_error_t *jerr, char *out, size_t cap)
+{
+	const char *near = strstr(jerr->text, " near ");
+	size_t n = near ? (size_t)(near - jerr->text) : strlen(jerr->text);
+
+	if (n >= cap)
+		n = cap - 1;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)jerr->text[i];
+
+		out[i] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+	}
+	out[n] = '\0';
+	if (n == 0)
+		snprintf(out, cap, "unreadable");
+}
+
 static json_t *
 parse_body(struct req *r, struct hv_errdetail *d)
 {
@@ -225,9 +248,12 @@ parse_body(struct req *r, struct hv_errdetail *d)
 	}
 	j = json_loadb(r->buf, r->len, JSON_REJECT_DUPLICATES, &jerr);
 	if (j == NULL) {
+		char why[sizeof(jerr.text)];
+
+		json_error_why(&jerr, why, sizeof(why));
 		hv_errset(d, HV_EBADREQUEST, NULL, "The body is not valid "
-		    "JSON (line %d, column %d); send one JSON object.",
-		    jerr.line, jerr.column);
+		    "JSON (line %d, column %d: %s); send one JSON object.",
+		    jerr.line, jerr.column, why);
 		return NULL;
 	}
 	if (!json_is_object(j)) {

@@ -443,3 +443,41 @@ Test(agent_input, stays_available_while_slow_clients_trickle_headers,
 	cr_assert(open_n, "no keep-alive on the SSE stream");
 	ak_sse_stop(&sse);
 }
+
+/*
+ * A body jansson refuses says why in the sentence — a number too large,
+ * a member given twice, nesting too deep — without echoing the body.
+ */
+Test(agent_input, says_why_a_body_is_not_valid_json,
+    .init = setup, .fini = teardown, .timeout = 60)
+{
+	struct h_agent *pol = ak_agent(&P, AK_POLICE);
+	struct {
+		const char *body, *why;
+	} cases[] = {
+		{ "{\"to\":12345678901234567890}", "too big integer" },
+		{ "{\"type\":\"REFERRAL\",\"type\":\"REFERRAL\"}",
+		    "duplicate object key" },
+		{ NULL, "depth" },
+		{ "{\"child\":{\"name\":\"Amelia Hart}", "" },
+	};
+	char *deep = malloc(4 * 3000 + 8);
+
+	cr_assert_not_null(deep);
+	strcpy(deep, "{\"body\":");
+	for (size_t i = 0; i < 3000; i++)
+		strcat(deep, "[");
+	cases[2].body = deep;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		json_t *j = post_expect(pol, "/v1/messages", cases[i].body, 400,
+		    "BAD_REQUEST", NULL);
+		const char *m = message_of(j);
+
+		cr_assert_not_null(strstr(m, "not valid JSON"), "%s", m);
+		cr_assert_not_null(strstr(m, cases[i].why), "%s", m);
+		cr_assert_null(strstr(m, "1234567890"), "%s", m);
+		cr_assert_null(strstr(m, "Amelia"), "%s", m);
+		json_decref(j);
+	}
+	free(deep);
+}
