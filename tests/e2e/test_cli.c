@@ -732,3 +732,156 @@ Test(cli, watch_reconnects_when_the_agent_restarts, .init = setup,
 	cr_assert(out != NULL && strstr(out, id) != NULL, "%s", out);
 	free(out);
 }
+
+/* ---- files and arguments the user got wrong (SPEC §8 exit codes) ------ */
+
+static char TOKEN[H_PATH + 16];	/* a token file for no running agent */
+
+/* The partnership's files only: keys, agreement, directory, a token. */
+static void
+setup_files(void)
+{
+	cr_assert_eq(h_partnership_create(&P, NULL, NULL), 0,
+	    "the partnership could not be created");
+	snprintf(TOKEN, sizeof(TOKEN), "%s/token", P.dir);
+	cr_assert_eq(h_write(TOKEN, 0600, "abc\n"), 0);
+}
+
+/* A send with everything but the recipients and the body right. */
+#define SEND_BUT_TO " --type REFERRAL --priority ROUTINE --subject-nhs '" \
+	NHS_OK "'" BASIS " --agent http://127.0.0.1:9 --token-file '%s'"
+
+Test(cli, a_folder_given_as_a_file_is_named_as_a_folder_with_status_3,
+    .init = setup_files, .fini = teardown, .timeout = 60)
+{
+	char *out = NULL;
+
+	cr_assert_eq(haven(NULL, &out, "send --to " SOCIAL SEND_BUT_TO
+	    " --body-file '%s'", TOKEN, P.dir), 3, "%s", out);
+	cr_assert(strstr(out, "is a folder, not a file") != NULL &&
+	    strstr(out, P.dir) != NULL, "%s", out);
+	cr_assert(strstr(out, "File too large") == NULL, "%s", out);
+	free(out);
+	cr_assert_eq(haven(NULL, &out, "health --agent http://127.0.0.1:9 "
+	    "--token-file '%s'", P.dir), 3, "%s", out);
+	cr_assert(strstr(out, "the token file") != NULL &&
+	    strstr(out, "is a folder, not a file") != NULL, "%s", out);
+	free(out);
+	cr_assert_eq(haven(NULL, &out, "directory show '%s'", P.dir), 3,
+	    "%s", out);
+	cr_assert(strstr(out, "is a folder, not a file") != NULL, "%s", out);
+	free(out);
+	cr_assert_eq(haven(NULL, &out, "keygen --id x.y --out '%s/k' "
+	    "--passphrase-file '%s'", P.dir, P.dir), 3, "%s", out);
+	cr_assert(strstr(out, "the passphrase file") != NULL &&
+	    strstr(out, "is a folder, not a file") != NULL, "%s", out);
+	free(out);
+}
+
+Test(cli, a_missing_file_is_an_io_error_naming_the_file,
+    .init = setup_files, .fini = teardown, .timeout = 60)
+{
+	char *cmds[] = {
+		h_fmt("directory show /nonexistent/d.hd"),
+		h_fmt("directory verify /nonexistent/d.hd --root-pub '%s'",
+		    P.root_pub),
+		h_fmt("directory build /nonexistent/d.hd --root '%s' -o "
+		    "'%s/new.hd'", P.root_key, P.dir),
+		h_fmt("keygen --id x.y --out '%s/k' --passphrase-file "
+		    "/nonexistent/d.hd", P.dir),
+		h_fmt("audit check-proof /nonexistent/d.hd --broker-pub '%s'",
+		    P.root_pub),
+	};
+	char *out = NULL;
+
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		cr_assert_eq(haven(NULL, &out, "%s", cmds[i]), 3, "%s: %s",
+		    cmds[i], out);
+		cr_assert(strstr(out, "cannot read") != NULL &&
+		    strstr(out, "/nonexistent/d.hd") != NULL, "%s: %s",
+		    cmds[i], out);
+		free(out);
+		free(cmds[i]);
+	}
+	cr_assert_eq(haven(NULL, &out, "send --to " SOCIAL SEND_BUT_TO
+	    " --body-file /nonexistent/d.hd", TOKEN), 3, "%s", out);
+	cr_assert(strstr(out, "cannot read --body-file /nonexistent/d.hd") !=
+	    NULL, "%s", out);
+	free(out);
+	cr_assert_eq(haven(NULL, &out, "send --to " SOCIAL SEND_BUT_TO,
+	    "/nonexistent/tok"), 3, "%s", out);
+	cr_assert(strstr(out, "cannot read the token file /nonexistent/tok")
+	    != NULL, "%s", out);
+	free(out);
+}
+
+Test(cli, a_public_key_given_as_a_secret_key_is_named_as_such,
+    .init = setup_files, .fini = teardown, .timeout = 60)
+{
+	char *out = NULL, *pub = h_fmt("%s/keys/police.avon.pub", P.dir);
+
+	cr_assert_eq(haven(NULL, &out, "directory build '%s' --root '%s' "
+	    "-o '%s/new.hd'", P.agreement, pub, P.dir), 2, "%s", out);
+	cr_assert(strstr(out, "police.avon.pub is a public key file; --root "
+	    "needs the root's secret key file (ROOT.key)") != NULL, "%s",
+	    out);
+	cr_assert(strstr(out, "chmod") == NULL, "%s", out);
+	free(out);
+	cr_assert_eq(h_sh(NULL, 10, "test -e '%s/new.hd'", P.dir), 1,
+	    "a directory was written");
+	cr_assert_eq(haven(NULL, &out, "audit query --broker "
+	    "tcp://127.0.0.1:9 --key '%s/keys/ig.bristol.pub' --directory "
+	    "'%s' --event SUBMITTED", P.dir, P.directory), 2, "%s", out);
+	cr_assert(strstr(out, "ig.bristol.pub is a public key file; --key "
+	    "needs") != NULL, "%s", out);
+	free(out);
+	/* The real secret key still builds. */
+	cr_assert_eq(haven(NULL, &out, "directory build '%s' --root '%s' "
+	    "-o '%s/new.hd'", P.agreement, P.root_key, P.dir), 0, "%s", out);
+	free(out);
+	free(pub);
+}
+
+Test(cli, a_recipient_list_with_an_empty_or_repeated_name_is_a_usage_error,
+    .init = setup_files, .fini = teardown, .timeout = 60)
+{
+	static const struct {
+		const char *to, *says;
+	} bad[] = {
+		{ SOCIAL ",", "empty name" },
+		{ "," SOCIAL, "empty name" },
+		{ SOCIAL ",," POLICE, "empty name" },
+		{ SOCIAL "," SOCIAL, "names " SOCIAL " twice" },
+		{ SOCIAL ", " POLICE ", " SOCIAL, "names " SOCIAL " twice" },
+		{ "Social-Care.Bristol", "is not a node id" },
+	};
+	char *out = NULL;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cr_assert_eq(haven(NULL, &out, "send --to '%s'" SEND_BUT_TO,
+		    bad[i].to, TOKEN), 2, "--to %s: %s", bad[i].to, out);
+		cr_assert(strstr(out, bad[i].says) != NULL, "--to %s: %s",
+		    bad[i].to, out);
+		free(out);
+	}
+	/* A good list gets past the checks to the (absent) agent. */
+	cr_assert_eq(haven(NULL, &out, "send --to '" SOCIAL ", " POLICE "'"
+	    SEND_BUT_TO, TOKEN), 3, "%s", out);
+	cr_assert(strstr(out, "cannot reach the agent") != NULL, "%s", out);
+	free(out);
+}
+
+Test(cli, an_agent_given_a_folder_as_its_config_says_so, .timeout = 60)
+{
+	char dir[] = "/tmp/haven-cli-conf-XXXXXX", *out = NULL, *want;
+
+	cr_assert_not_null(mkdtemp(dir));
+	want = h_fmt("cannot read config file %s: it is a folder", dir);
+	cr_assert_neq(h_sh(&out, 30, "'%s' --config '%s' --check-config",
+	    h_bin("haven-agent"), dir), 0, "%s", out);
+	cr_assert(strstr(out, want) != NULL, "%s", out);
+	cr_assert(strstr(out, "required key") == NULL, "%s", out);
+	free(out);
+	free(want);
+	rmdir(dir);
+}
