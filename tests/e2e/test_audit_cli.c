@@ -935,3 +935,33 @@ Test(audit_cli, a_running_brokers_store_verifies_and_answers_queries,
 	free(pub);
 	h_partnership_destroy(&p);
 }
+
+Test(audit_cli, a_folder_without_a_store_and_a_pub_as_subject_key_are_named)
+{
+	char *out = NULL, empty[] = "/tmp/hv-auditcli-nostore-XXXXXX";
+	struct fx fx;
+
+	cr_assert_not_null(mkdtemp(empty));
+	cr_assert_eq(AUDIT(&out, "verify --db '%s'", h_bin("haven"), empty),
+	    3, "%s", out);
+	cr_assert_not_null(strstr(out, "holds no Haven broker store (no "
+	    "data.mdb)"), "%s", out);
+	cr_assert_null(strstr(out, "No such file"), "%s", out);
+	free(out);
+	rmdir(empty);
+
+	fx_build(&fx, 1);
+	cr_assert_eq(AUDIT(&out, "query --db '%s' --subject-nhs '%s' "
+	    "--subject-key '%s'", h_bin("haven"), fx.db, fx.nhs_a, fx.pub), 2,
+	    "%s", out);
+	cr_assert_not_null(strstr(out, "is a node's public key file; "
+	    "--subject-key needs the partnership subject key file"), "%s",
+	    out);
+	cr_assert_null(strstr(out, fx.nhs_a), "the NHS number was printed");
+	free(out);
+	cr_assert_eq(AUDIT(&out, "check-proof '%s' --broker-pub '%s'",
+	    h_bin("haven"), fx.dir, fx.pub), 3, "%s", out);
+	cr_assert_not_null(strstr(out, "is a folder, not a file"), "%s", out);
+	free(out);
+	fx_destroy(&fx);
+}
