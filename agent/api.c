@@ -368,9 +368,15 @@ do_ack(struct agent *a, struct MHD_Connection *c, struct req *r,
 	if ((j = parse_body(r, &d)) == NULL)
 		return reply_err(c, HV_EBADREQUEST, &d);
 	json_object_foreach(j, k, v) {
+		if (k[0] == '\0') {
+			e = hv_errset(&d, HV_EBADREQUEST, NULL, "The ack has a "
+			    "member with an empty name (\"\"); it takes by "
+			    "and note.");
+			goto fail;
+		}
 		if (strcmp(k, "by") != 0 && strcmp(k, "note") != 0) {
-			e = hv_errset(&d, HV_EBADREQUEST, NULL, "Unknown "
-			    "member in the ack; it takes by and note.");
+			e = hv_errset(&d, HV_EBADREQUEST, k, "%.40s is not a "
+			    "member of an ack; it takes by and note.", k);
 			goto fail;
 		}
 	}

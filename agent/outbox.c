@@ -57,6 +57,10 @@ check_members(json_t *obj, const char *const *allowed, const char *prefix,
 
 		if (in_list(k, allowed))
 			continue;
+		if (k[0] == '\0')
+			return hv_errset(d, HV_EBADREQUEST, prefix, "%s%s has a "
+			    "member with an empty name (\"\"); remove it.",
+			    prefix ? prefix : "The request", prefix ? "" : "");
 		snprintf(field, sizeof(field), "%s%s%.40s", prefix ? prefix :
 		    "", prefix ? "." : "", k);
 		return hv_errset(d, HV_EBADREQUEST, field, "%s is not a "
@@ -90,6 +94,9 @@ get_string(json_t *obj, const char *name, const char *field, int required,
 	return HV_OK;
 }
 
+/* Longest subject text passed on to hv_subject_* (the body is bounded). */
+#define SUBJECT_TEXT_MAX (1024 * 1024)
+
 static hv_err
 parse_subject(struct agent *a, json_t *req, char *norm, size_t cap,
     uint8_t pseudonym[HV_PSEUDONYM_LEN], struct hv_errdetail *d)
@@ -102,11 +109,15 @@ parse_subject(struct agent *a, json_t *req, char *norm, size_t cap,
 	if (s == NULL || !json_is_object(s))
 		return hv_errset(d, HV_EBADREQUEST, "subject", "subject must "
 		    "be an object with nhs or local.");
+	/*
+	 * No length limit here: hv_subject_* refuse a long identifier as
+	 * INVALID_SUBJECT with the limit, as for any other bad identifier.
+	 */
 	if ((e = check_members(s, members, "subject", d)) != HV_OK ||
-	    (e = get_string(s, "nhs", "subject.nhs", 0, 64, &nhs, d)) !=
-	    HV_OK ||
-	    (e = get_string(s, "local", "subject.local", 0, 140, &local,
-	    d)) != HV_OK)
+	    (e = get_string(s, "nhs", "subject.nhs", 0, SUBJECT_TEXT_MAX,
+	    &nhs, d)) != HV_OK ||
+	    (e = get_string(s, "local", "subject.local", 0, SUBJECT_TEXT_MAX,
+	    &local, d)) != HV_OK)
 		return e;
 	if ((nhs == NULL) == (local == NULL))
 		return hv_errset(d, HV_EBADREQUEST, "subject", "subject must "
@@ -244,6 +255,10 @@ parse_deadline(json_t *req, json_t **out, struct hv_errdetail *d)
 		due = hv_now_ms() + secs * 1000;
 		*out = json_pack("{s:s, s:o}", "rag", s, "due", json_time(due));
 	} else if (hv_time_parse(s, &due) == 0) {
+		if (due <= hv_now_ms())
+			return hv_errset(d, HV_EBADREQUEST, "deadline",
+			    "deadline %.40s is in the past; give a time to "
+			    "come, or RED, AMBER or GREEN.", s);
 		*out = json_pack("{s:n, s:o}", "rag", "due", json_time(due));
 	} else
 		return hv_errset(d, HV_EBADREQUEST, "deadline", "deadline must "

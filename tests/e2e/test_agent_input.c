@@ -481,3 +481,85 @@ Test(agent_input, says_why_a_body_is_not_valid_json,
 	}
 	free(deep);
 }
+
+/*
+ * Small API points: an unknown ack member is named in field; an empty
+ * member name gets its own sentence; a deadline in the past is refused; an
+ * over-long subject.local is INVALID_SUBJECT like any bad identifier.
+ */
+Test(agent_input, names_the_member_at_fault_in_small_cases,
+    .init = setup, .fini = teardown, .timeout = 90)
+{
+	struct h_agent *pol = ak_agent(&P, AK_POLICE);
+	struct h_agent *sc = ak_agent(&P, AK_SOCIAL);
+	char *body, *path, *long_local, id[33];
+	json_t *j;
+
+	/* A message to social care, so there is something to ack. */
+	body = ak_message("[\"" AK_SOCIAL "\"]", "REFERRAL", "URGENT", "t",
+	    "");
+	cr_assert_eq(ak_post(pol, "/v1/messages", body, id), 202);
+	free(body);
+	cr_assert(ak_wait_inbox(sc, id, WAIT_MS, NULL));
+	path = h_fmt("/v1/inbox/%s/ack", id);
+	j = post_expect(sc, path, "{\"by\":\"dsl.jones\",\"nite\":\"x\"}",
+	    400, "BAD_REQUEST", "nite");
+	cr_assert_not_null(strstr(message_of(j), "nite"), "%s",
+	    message_of(j));
+	json_decref(j);
+	j = post_expect(sc, path, "{\"by\":\"dsl.jones\",\"\":1}", 400,
+	    "BAD_REQUEST", NULL);
+	cr_assert_not_null(strstr(message_of(j), "empty name"), "%s",
+	    message_of(j));
+	json_decref(j);
+	free(path);
+
+	j = post_expect(pol, "/v1/messages", "{\"\":1}", 400, "BAD_REQUEST",
+	    NULL);
+	cr_assert_not_null(strstr(message_of(j), "empty name"), "%s",
+	    message_of(j));
+	json_decref(j);
+	/* An empty-named member inside basis names basis. */
+	{
+		char *b2 = h_fmt("{\"to\":[\"" AK_SOCIAL "\"],\"type\":"
+		    "\"REFERRAL\",\"priority\":\"URGENT\",\"subject\":"
+		    "{\"nhs\":\"9434765919\"},\"basis\":{\"\":\"x\","
+		    "\"art6\":\"PUBLIC_TASK\",\"consent\":\"OBTAINED\","
+		    "\"decided_by\":\"a.b\"}}");
+
+		j = post_expect(pol, "/v1/messages", b2, 400, "BAD_REQUEST",
+		    "basis");
+		cr_assert_not_null(strstr(message_of(j), "empty name"), "%s",
+		    message_of(j));
+		json_decref(j);
+		free(b2);
+	}
+
+	body = ak_message("[\"" AK_SOCIAL "\"]", "REFERRAL", "URGENT", "t",
+	    ",\"deadline\":\"2020-01-01T00:00:00Z\"");
+	j = post_expect(pol, "/v1/messages", body, 400, "BAD_REQUEST",
+	    "deadline");
+	cr_assert_not_null(strstr(message_of(j), "past"), "%s",
+	    message_of(j));
+	json_decref(j);
+	free(body);
+	/* A deadline to come is taken. */
+	body = ak_message("[\"" AK_SOCIAL "\"]", "REFERRAL", "URGENT", "t",
+	    ",\"deadline\":\"2099-01-01T00:00:00Z\"");
+	cr_assert_eq(ak_post(pol, "/v1/messages", body, id), 202);
+	free(body);
+
+	long_local = malloc(400);
+	cr_assert_not_null(long_local);
+	strcpy(long_local, "police.avon:");
+	memset(long_local + 12, 'x', 300);
+	long_local[312] = '\0';
+	body = h_fmt("{\"to\":[\"" AK_SOCIAL "\"],\"type\":\"REFERRAL\","
+	    "\"priority\":\"URGENT\",\"subject\":{\"local\":\"%s\"},"
+	    AK_BASIS "}", long_local);
+	json_decref(post_expect(pol, "/v1/messages", body, 400,
+	    "INVALID_SUBJECT", "subject.local"));
+	free(body);
+	free(long_local);
+	cr_assert(h_alive(pol->pid) && h_alive(sc->pid));
+}
