@@ -16,6 +16,7 @@
 #include "broker.h"
 #include "hv_log.h"
 #include "hv_merkle.h"
+#include "hv_policy.h"
 #include "hv_util.h"
 #include "hv_wire.h"
 
@@ -51,6 +52,11 @@ audit_reject(struct broker *b, MDB_txn *txn, const char *node,
 
 	if (env != NULL) {
 		hv_audit_rec_from_envelope(&rec, env, "REJECTED");
+		/*
+		 * A refused basis may be refused precisely because it names
+		 * the child; the audit record keeps the rest of it.
+		 */
+		hv_policy_basis_redact(&rec.basis);
 	} else {
 		memset(&rec, 0, sizeof(rec));
 		snprintf(rec.event, sizeof(rec.event), "REJECTED");

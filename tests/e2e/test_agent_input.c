@@ -248,7 +248,7 @@ Test(agent_input, broker_refuses_an_nhs_number_in_the_basis,
  * through hv_policy_basis_redact (it copies the envelope's basis as is).
  */
 Test(agent_input, broker_keeps_no_nhs_number_from_a_refused_basis,
-    .timeout = 60, .disabled = true)
+    .timeout = 60)
 {
 	static const char *const to[] = { AK_SOCIAL };
 	struct hc_client *c;
