@@ -207,6 +207,24 @@ hv_write_file_atomic(const char *path, const void *data, size_t len, int mode)
 		unlink(tmp);
 		return -1;
 	}
+	/* The rename itself is durable only once the folder is synced. */
+	{
+		char dir[4096];
+		const char *slash = strrchr(path, '/');
+		int dfd;
+
+		if (slash == NULL)
+			snprintf(dir, sizeof(dir), ".");
+		else if (slash == path)
+			snprintf(dir, sizeof(dir), "/");
+		else
+			snprintf(dir, sizeof(dir), "%.*s",
+			    (int)(slash - path), path);
+		if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+			fsync(dfd);
+			close(dfd);
+		}
+	}
 	return 0;
 }
 
