@@ -454,11 +454,25 @@ fmt_health(FILE *fp, const json_t *h)
 		    sizeof(t)));
 	else
 		fprintf(fp, "%-18snone verified yet\n", "Audit tree head");
+	{
+		const json_t *in = json_object_get(h, "integrity");
+
+		if (json_is_object(in) &&
+		    json_is_true(json_object_get(in, "ok")))
+			fprintf(fp, "%-18sOK: the broker's audit history only "
+			    "grew\n", "Audit integrity");
+		else if (json_is_object(in))
+			fprintf(fp, "%-18s!! %s since %s: %s Tell the "
+			    "partnership administrator and the IG officer.\n",
+			    "Audit integrity", str(in, "code"),
+			    fmt_time(json_string_value(json_object_get(in,
+			    "since")), t, sizeof(t)), str(in, "message"));
+	}
 	/* Members a newer agent adds are shown rather than hidden. */
 	json_object_foreach((json_t *)h, key, v) {
 		static const char *const known[] = { "node",
 		    "broker_connected", "outbox_depth", "inbox_unacked",
-		    "directory_version", "tree_head" };
+		    "directory_version", "tree_head", "integrity" };
 		int seen = 0;
 
 		for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
