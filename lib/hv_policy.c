@@ -139,37 +139,60 @@ is_digit(char c)
 	return c >= '0' && c <= '9';
 }
 
+/*
+ * 1 when tok[0..len) has the shape people write an NHS number in: ten
+ * digits together, or 3-3-4 with one space or one dash between the groups
+ * ("943 476 5919", "943-476-5919").
+ */
+static int
+nhs_shaped(const char *tok, size_t len, char digits[10])
+{
+	size_t n = 0;
+
+	if (len == 10) {
+		for (size_t i = 0; i < 10; i++)
+			if (!is_digit(tok[i]))
+				return 0;
+		memcpy(digits, tok, 10);
+		return 1;
+	}
+	if (len != 12 || tok[3] != tok[7] || (tok[3] != ' ' && tok[3] != '-'))
+		return 0;
+	for (size_t i = 0; i < 12; i++) {
+		if (i == 3 || i == 7)
+			continue;
+		if (!is_digit(tok[i]))
+			return 0;
+		digits[n++] = tok[i];
+	}
+	return 1;
+}
+
 int
 hv_policy_text_has_nhs(const char *s)
 {
 	if (s == NULL)
 		return 0;
 	/*
-	 * Every digit starts a candidate: ten digits, each pair separated by
-	 * nothing or by one space or dash, as people write NHS numbers
-	 * ("943 476 5919", "943-476-5919"). Starting at every digit, not only
-	 * at the start of a run, also finds a number run into other digits.
+	 * Cut the text into number tokens: maximal runs of digits joined by
+	 * single spaces or dashes ("2026-11-01 15", "07700 900124"). A token
+	 * is an NHS number only when the whole token has the NHS shape and a
+	 * valid check digit, so dates, times and phone numbers written in
+	 * their usual shapes are not mistaken for one.
 	 */
-	for (const char *p = s; *p != '\0'; p++) {
+	for (const char *p = s; *p != '\0';) {
+		const char *start = p;
 		char digits[10];
-		const char *q = p;
-		size_t n = 0;
 
-		if (!is_digit(*p))
+		if (!is_digit(*p)) {
+			p++;
 			continue;
-		while (n < sizeof(digits)) {
-			if (is_digit(*q)) {
-				digits[n++] = *q++;
-				continue;
-			}
-			if ((*q == ' ' || *q == '-') && n > 0 &&
-			    is_digit(q[-1]) && is_digit(q[1])) {
-				q++;
-				continue;
-			}
-			break;
 		}
-		if (n == sizeof(digits) && hv_nhs_check_digit_ok(digits))
+		while (is_digit(*p) || ((*p == ' ' || *p == '-') &&
+		    is_digit(p[-1]) && is_digit(p[1])))
+			p++;
+		if (nhs_shaped(start, (size_t)(p - start), digits) &&
+		    hv_nhs_check_digit_ok(digits))
 			return 1;
 	}
 	return 0;

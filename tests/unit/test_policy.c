@@ -505,15 +505,42 @@ Test(policy, accepts_digits_that_are_not_an_nhs_number)
 	}
 }
 
-Test(policy, finds_an_nhs_number_run_into_other_digits)
+Test(policy, finds_an_nhs_number_only_in_the_shapes_people_write_it)
 {
-	cr_assert(hv_policy_text_has_nhs("19434765919"));
-	cr_assert(hv_policy_text_has_nhs("94347659190"));
-	cr_assert(hv_policy_text_has_nhs("x943 476 5919"));
+	cr_assert(hv_policy_text_has_nhs("9434765919"));
+	cr_assert(hv_policy_text_has_nhs("x943 476 5919."));
+	cr_assert(hv_policy_text_has_nhs("NHS no: 943-476-5919, seen"));
 	cr_assert_not(hv_policy_text_has_nhs("943 476 591"));
 	cr_assert_not(hv_policy_text_has_nhs("943 - 476 - 5919"));
+	cr_assert_not(hv_policy_text_has_nhs("943 476-5919"));
+	cr_assert_not(hv_policy_text_has_nhs("9434765918"));
 	cr_assert_not(hv_policy_text_has_nhs(""));
 	cr_assert_not(hv_policy_text_has_nhs(NULL));
+}
+
+/*
+ * Dates with times and phone numbers are not NHS numbers, even when their
+ * digits would pass the check digit: every date and time of a year, and
+ * a spread of mobile numbers, are accepted.
+ */
+Test(policy, does_not_mistake_dates_times_or_phone_numbers_for_nhs_numbers)
+{
+	char text[96];
+
+	for (int m = 1; m <= 12; m++)
+		for (int day = 1; day <= 28; day++)
+			for (int h = 0; h < 24; h++) {
+				snprintf(text, sizeof(text), "Seen on "
+				    "2026-%02d-%02d %02d:15 at school", m, day,
+				    h);
+				cr_assert_not(hv_policy_text_has_nhs(text),
+				    "%s", text);
+			}
+	for (unsigned n = 0; n < 100000; n += 7) {
+		snprintf(text, sizeof(text), "Call 07700 9%05u or 07700%06u",
+		    n, n);
+		cr_assert_not(hv_policy_text_has_nhs(text), "%s", text);
+	}
 }
 
 Test(policy, refuses_an_nhs_number_in_an_envelope_basis)
