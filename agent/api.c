@@ -27,6 +27,7 @@
 
 #include "agent.h"
 #include "hv_log.h"
+#include "hv_policy.h"
 #include "hv_util.h"
 
 /* Per-request state, from the first call of the handler to completion. */
@@ -385,6 +386,12 @@ do_ack(struct agent *a, struct MHD_Connection *c, struct req *r,
 		e = hv_errset(&d, HV_EBADREQUEST, "by", "by must name the "
 		    "person or role who acknowledged it (1 to %d characters).",
 		    HV_DECIDED_BY_MAX);
+		goto fail;
+	}
+	/* `by` reaches the broker's audit log, which never names a child. */
+	if (hv_policy_text_has_nhs(by)) {
+		e = hv_errset(&d, HV_EBADREQUEST, "by", "by must not contain "
+		    "an NHS number; name the person or role only.");
 		goto fail;
 	}
 	v = json_object_get(j, "note");

@@ -512,6 +512,11 @@ Test(agent_input, names_the_member_at_fault_in_small_cases,
 	cr_assert_not_null(strstr(message_of(j), "empty name"), "%s",
 	    message_of(j));
 	json_decref(j);
+	/* `by` goes to the broker's audit log: no NHS number in it. */
+	j = post_expect(sc, path, "{\"by\":\"re 943 476 5919\"}", 400,
+	    "BAD_REQUEST", "by");
+	cr_assert_null(strstr(message_of(j), "5919"), "%s", message_of(j));
+	json_decref(j);
 	free(path);
 
 	j = post_expect(pol, "/v1/messages", "{\"\":1}", 400, "BAD_REQUEST",
