@@ -35,6 +35,7 @@
 #define AGENT_HELLO_MS 10000
 #define AGENT_RESEND_MS 30000
 #define AGENT_FULL_RETRY_MS 60000	/* after the broker's STORAGE_FULL */
+#define AGENT_FULL_RETRY_MAX_MS 1800000	/* doubling up to 30 minutes */
 #define AGENT_SKEW_HOLD_S 240
 #define AGENT_HOOK_TIMEOUT_MS 10000
 #define AGENT_HOOK_MAX 8
@@ -96,6 +97,7 @@ struct ob_hdr {
 	int64_t queued_ms;
 	uint64_t pending_seq;
 	int64_t retry_at_ms;	/* after STORAGE_FULL: not resent before */
+	uint8_t full_tries;	/* STORAGE_FULL answers so far (backoff) */
 };
 
 struct in_hdr {

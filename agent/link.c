@@ -116,7 +116,9 @@ send_pending(struct agent *a)
 			continue;
 		}
 		ob_hdr_get(ev.mv_data, &h);
-		if (h.retry_at_ms > now && !a->retry_all) {
+		/* A wait beyond the longest backoff means the clock stepped. */
+		if (h.retry_at_ms > now && !a->retry_all &&
+		    h.retry_at_ms - now <= AGENT_FULL_RETRY_MAX_MS) {
 			/* STORAGE_FULL at the broker: wait until it is due. */
 			int64_t due = hv_mono_ms() + (h.retry_at_ms - now);
 

@@ -819,8 +819,22 @@ outbox_receipt(struct agent *a, const Haven__Receipt *r)
 		 * after it may be re-signed once more. The timeline shows the
 		 * first STORAGE_FULL only.
 		 */
+		int64_t delay = AGENT_FULL_RETRY_MS;
+
+		/*
+		 * Each refusal costs the broker an audit record in the room
+		 * it keeps for deliveries, so retries back off: a minute,
+		 * a minute, then doubling to thirty.
+		 */
+		for (unsigned i = 1; i < h.full_tries &&
+		    delay < AGENT_FULL_RETRY_MAX_MS; i++)
+			delay *= 2;
+		if (delay > AGENT_FULL_RETRY_MAX_MS)
+			delay = AGENT_FULL_RETRY_MAX_MS;
+		if (h.full_tries < 255)
+			h.full_tries++;
 		h.reskewed = 0;
-		h.retry_at_ms = hv_now_ms() + AGENT_FULL_RETRY_MS;
+		h.retry_at_ms = hv_now_ms() + delay;
 		if (store_get(a, txn, DB_OUTBOX, r->id.data, HV_ID_LEN, &v) !=
 		    HV_OK || (val = malloc(v.mv_size)) == NULL)
 			goto out;
@@ -873,7 +887,12 @@ outbox_receipt(struct agent *a, const Haven__Receipt *r)
 		    store_del(a, txn, DB_PENDING, seqk, 8) != HV_OK)
 			goto out;
 	}
-	if (store_put(a, txn, DB_RSEEN, rk, 32, "", 0) != HV_OK ||
+	/*
+	 * A STORAGE_FULL is not remembered by its own key: every retry gets
+	 * a fresh one, and full_key already keeps the timeline to one entry.
+	 */
+	if ((!transient && store_put(a, txn, DB_RSEEN, rk, 32, "", 0) !=
+	    HV_OK) ||
 	    (record && store_timeline_add(a, txn, r->id.data,
 	    json_incref(entry)) != HV_OK))
 		goto out;
