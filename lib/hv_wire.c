@@ -114,11 +114,19 @@ check_message(const ProtobufCMessage *m, const char *path, int depth,
 
 				if (s == NULL)
 					continue;
-				len = strnlen(s, HV_WIRE_STRING_MAX + 1);
-				if (len > HV_WIRE_STRING_MAX)
+				/*
+				 * A health report lists every node of the
+				 * partnership, so it may outgrow the limit
+				 * for names and sentences.
+				 */
+				size_t cap = strcmp(f->name, "json") == 0 ?
+				    HV_WIRE_JSON_MAX : HV_WIRE_STRING_MAX;
+
+				len = strnlen(s, cap + 1);
+				if (len > cap)
 					return hv_errset(d, HV_EMALFORMED, name,
-					    "%s is longer than %d bytes", name,
-					    HV_WIRE_STRING_MAX);
+					    "%s is longer than %zu bytes", name,
+					    cap);
 				if (!hv_utf8_valid(s, len))
 					return hv_errset(d, HV_EMALFORMED, name,
 					    "%s is not valid UTF-8", name);

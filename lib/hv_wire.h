@@ -22,6 +22,7 @@
 #include "hv_err.h"
 
 #define HV_WIRE_STRING_MAX 4096
+#define HV_WIRE_JSON_MAX (1024 * 1024)	/* HealthReply.json */
 #define HV_WIRE_BYTES_MAX 65536	/* bytes fields other than envelope/ciphertext */
 
 /*

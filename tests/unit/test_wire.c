@@ -669,3 +669,39 @@ Test(wire, names_strings_deep_in_repeated_nested_messages)
 	scope[1] = "health";
 	cr_assert_eq(hv_wire_check_strings(&dir.base, &d), HV_OK);
 }
+
+/*
+ * A broker health report names every node of a large partnership, so its
+ * JSON may pass the limit for names and sentences; other strings may not.
+ */
+Test(wire, accepts_a_large_health_report_but_no_other_long_string)
+{
+	Haven__Frame f = HAVEN__FRAME__INIT, *out = NULL;
+	Haven__HealthReply hr = HAVEN__HEALTH_REPLY__INIT;
+	Haven__Error er = HAVEN__ERROR__INIT;
+	size_t big = 100000, len;
+	char *s = malloc(big + 1);
+	uint8_t *buf = NULL;
+
+	cr_assert_not_null(s);
+	memset(s, 'n', big);
+	s[big] = '\0';
+	hr.json = s;
+	f.kind_case = HAVEN__FRAME__KIND_HEALTH_REPLY;
+	f.health_reply = &hr;
+	cr_assert_eq(hv_frame_pack(&f, &buf, &len), HV_OK);
+	cr_assert_eq(hv_frame_unpack(buf, len, 4 * big, &out, NULL), HV_OK);
+	cr_assert_eq(strlen(out->health_reply->json), big);
+	hv_frame_free(&out);
+	free(buf);
+
+	er.code = "MALFORMED";
+	er.message = s;
+	f.kind_case = HAVEN__FRAME__KIND_ERROR;
+	f.error = &er;
+	cr_assert_eq(hv_frame_pack(&f, &buf, &len), HV_OK);
+	cr_assert_eq(hv_frame_unpack(buf, len, 4 * big, &out, NULL),
+	    HV_EMALFORMED);
+	free(buf);
+	free(s);
+}
