@@ -36,6 +36,7 @@
 #define AGENT_RESEND_MS 30000
 #define AGENT_FULL_RETRY_MS 60000	/* after the broker's STORAGE_FULL */
 #define AGENT_FULL_RETRY_MAX_MS 1800000	/* doubling up to 30 minutes */
+#define AGENT_RECV_PAYLOAD_MAX (64u << 20)	/* largest payload received */
 #define AGENT_SKEW_HOLD_S 240
 #define AGENT_HOOK_TIMEOUT_MS 10000
 #define AGENT_HOOK_MAX 8
@@ -326,5 +327,19 @@ hv_err integrity_forget(struct agent *a, struct hv_errdetail *d);
 
 /* Loads and swaps the directory (start-up and SIGHUP). */
 hv_err agent_directory_load(struct agent *a, struct hv_errdetail *d);
+
+/*
+ * The largest payload this agent takes from the broker. max_message_bytes
+ * bounds what the agent sends; what it receives was accepted under the
+ * broker's own limit, which may be larger. Refusing such a delivery would
+ * drop the session and hold up every message queued behind it, so the
+ * agent takes payloads up to AGENT_RECV_PAYLOAD_MAX whatever its own limit.
+ */
+static inline size_t
+agent_recv_payload_max(const struct agent *a)
+{
+	return a->cfg.max_message_bytes > AGENT_RECV_PAYLOAD_MAX ?
+	    (size_t)a->cfg.max_message_bytes : AGENT_RECV_PAYLOAD_MAX;
+}
 
 #endif

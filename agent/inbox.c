@@ -36,7 +36,7 @@ inbox_store(struct agent *a, const uint8_t *buf, size_t len,
 	memset(&env, 0, sizeof(env));
 	hv_errclear(&d);
 	if ((e = hv_envelope_unpack(buf, len,
-	    hv_wire_envelope_max(a->cfg.max_message_bytes), &env, &d)) !=
+	    hv_wire_envelope_max(agent_recv_payload_max(a)), &env, &d)) !=
 	    HV_OK)
 		goto out;
 	if (env.outcome[0] != '\0' ||

@@ -40,6 +40,7 @@ agent_wake(struct agent *a)
 }
 
 /* Packs and sends one frame without blocking; 0, or -1 (not sent). */
+
 static int
 send_frame(struct agent *a, const Haven__Frame *f)
 {
@@ -319,8 +320,8 @@ on_frame(struct agent *a, const uint8_t *buf, size_t len)
 	Haven__Frame *f = NULL;
 
 	hv_errclear(&d);
-	if (hv_frame_unpack(buf, len, hv_wire_frame_max(
-	    a->cfg.max_message_bytes), &f, &d) != HV_OK) {
+	if (hv_frame_unpack(buf, len,
+	    hv_wire_frame_max(agent_recv_payload_max(a)), &f, &d) != HV_OK) {
 		hv_log_warnx("undecodable frame from the broker: %s",
 		    d.message);
 		return;
@@ -465,7 +466,8 @@ link_start(struct agent *a, struct hv_errdetail *d)
 {
 	int one = 1, hb = 2000, hbt = 6000, hwm = 10000, linger = 0;
 	int rivl = 100, rmax = 2000;
-	int64_t maxmsg = (int64_t)hv_wire_frame_max(a->cfg.max_message_bytes);
+	int64_t maxmsg =
+	    (int64_t)hv_wire_frame_max(agent_recv_payload_max(a));
 
 	if ((a->zctx = zmq_ctx_new()) == NULL ||
 	    (a->dealer = zmq_socket(a->zctx, ZMQ_DEALER)) == NULL)

@@ -568,3 +568,42 @@ Test(agent_input, names_the_member_at_fault_in_small_cases,
 	free(long_local);
 	cr_assert(h_alive(pol->pid) && h_alive(sc->pid));
 }
+
+/*
+ * max_message_bytes bounds what an agent sends, not what it receives: a
+ * recipient configured with a small limit still takes a larger message the
+ * broker accepted, instead of dropping the session on every delivery.
+ */
+static void
+setup_small_recipient(void)
+{
+	const char *const extra[] = { NULL, NULL, NULL,
+	    "max_message_bytes = 2048\n" };
+
+	cr_assert_eq(ak_setup(&P, extra), 0, "partnership did not start");
+}
+
+Test(agent_input, a_small_limit_at_the_recipient_does_not_block_delivery,
+    .init = setup_small_recipient, .fini = teardown, .timeout = 90)
+{
+	struct h_agent *pol = ak_agent(&P, AK_POLICE);
+	struct h_agent *sc = ak_agent(&P, AK_SOCIAL);
+	char *big = malloc(20001), *body, id[33], id2[33];
+
+	cr_assert_not_null(big);
+	memset(big, 'b', 20000);
+	big[20000] = '\0';
+	body = ak_message("[\"" AK_SOCIAL "\"]", "REFERRAL", "URGENT", big,
+	    "");
+	cr_assert_eq(ak_post(pol, "/v1/messages", body, id), 202);
+	free(body);
+	free(big);
+	body = ak_message("[\"" AK_SOCIAL "\"]", "REFERRAL", "URGENT", "small",
+	    "");
+	cr_assert_eq(ak_post(pol, "/v1/messages", body, id2), 202);
+	free(body);
+	cr_assert(ak_wait_inbox(sc, id, 30000, NULL),
+	    "the larger message never reached the recipient");
+	cr_assert(ak_wait_inbox(sc, id2, 30000, NULL),
+	    "the message behind it never reached the recipient");
+}
