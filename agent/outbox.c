@@ -714,17 +714,8 @@ receipt_entry(const Haven__Receipt *r)
 static hv_err
 resign(struct agent *a, hv_envelope *env)
 {
-	uint8_t *canon = NULL;
-	size_t clen;
-	hv_err e;
-
 	env->created = hv_now();
-	if ((e = hv_envelope_canonical(env, &canon, &clen)) != HV_OK)
-		return e;
-	crypto_sign_detached(env->signature, NULL, canon, clen,
-	    a->keys->sign_secret);
-	free(canon);
-	return HV_OK;
+	return hv_envelope_sign(env, a->keys);
 }
 
 /* The identity of a receipt, to record each one once. */

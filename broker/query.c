@@ -127,41 +127,18 @@ collect_free(struct collect *q)
 	q->n = 0;
 }
 
-/*
- * The record a proof is asked for: the first with the event asked for,
- * else the share or decision itself (SUBMITTED, DECISION_RECORDED), else
- * the first of any event — in the node's scope. Mirrors `haven audit
- * prove --db`.
- */
-struct pick {
+struct scope {
 	const struct hv_node *ig;
 	int all;
-	const char *event;
-	uint64_t want, main, any;
 };
 
+/* hv_proof_pick's filter: only records within the IG node's scope. */
 static int
-on_pick(void *ctx, const struct hv_audit_rec *r)
+keep_in_scope(void *ctx, const struct hv_audit_rec *r)
 {
-	struct pick *p = ctx;
+	const struct scope *sc = ctx;
 
-	if (!in_scope(p->ig, p->all, r))
-		return 0;
-	if (p->any == 0)
-		p->any = r->seq;
-	if (p->event != NULL) {
-		if (strcmp(r->event, p->event) == 0) {
-			p->want = r->seq;
-			return 1;
-		}
-		return 0;
-	}
-	if (strcmp(r->event, "SUBMITTED") == 0 ||
-	    strcmp(r->event, "DECISION_RECORDED") == 0) {
-		p->main = r->seq;
-		return 1;
-	}
-	return 0;
+	return in_scope(sc->ig, sc->all, r);
 }
 
 /* ---- the AUDIT_QUERY record ------------------------------------------- */
@@ -467,7 +444,8 @@ answer_prove(struct broker *b, MDB_txn *txn, const struct conn *c,
 	ProtobufCBinaryData path[HV_MERKLE_MAX_PROOF], leaf;
 	struct hv_audit_filter f;
 	struct hv_errdetail d;
-	struct pick pk;
+	struct scope sc;
+	const char *event;
 	hv_proof *p = NULL;
 	char detail[sizeof(((struct hv_audit_rec *)0)->detail)];
 	char hex[HV_ID_HEX_LEN + 1], msg[400];
@@ -479,21 +457,21 @@ answer_prove(struct broker *b, MDB_txn *txn, const struct conn *c,
 	memset(&f, 0, sizeof(f));
 	f.has_id = 1;
 	memcpy(f.id, q->prove_id.data, HV_ID_LEN);
-	memset(&pk, 0, sizeof(pk));
-	pk.ig = ig;
-	pk.all = scope_all(ig);
-	pk.event = q->event[0] ? q->event : NULL;
-	qe = hv_auditlog_query(&b->log, txn, &f, on_pick, &pk);
+	sc.ig = ig;
+	sc.all = scope_all(ig);
+	event = q->event[0] ? q->event : NULL;
+	seq = 0;
+	qe = hv_proof_pick(&b->log, txn, f.id, event, keep_in_scope, &sc,
+	    &seq);
 	if (qe == HV_ENOMEM || qe == HV_EIO)
 		return qe;
-	seq = pk.event != NULL ? pk.want : pk.main != 0 ? pk.main : pk.any;
 	hv_hex(q->prove_id.data, HV_ID_LEN, hex);
 
 	who(ig, detail, sizeof(detail), &od);
 	words(detail, sizeof(detail), &od, " asked for an inclusion proof of "
 	    "message %s", hex);
-	if (pk.event != NULL)
-		words(detail, sizeof(detail), &od, " (event %.24s)", pk.event);
+	if (event != NULL)
+		words(detail, sizeof(detail), &od, " (event %.24s)", event);
 	if (qe != HV_OK || seq == 0)
 		words(detail, sizeof(detail), &od, "; none in scope.");
 	else
@@ -507,8 +485,8 @@ answer_prove(struct broker *b, MDB_txn *txn, const struct conn *c,
 		    "audit log could not be read.", o);
 	if (seq == 0) {
 		snprintf(msg, sizeof(msg), "The audit log has no %s%srecord of "
-		    "message %s within the scope of %s.", pk.event ? pk.event :
-		    "", pk.event ? " " : "", hex, ig->id);
+		    "message %s within the scope of %s.", event ? event : "",
+		    event ? " " : "", hex, ig->id);
 		return answer_code(b, txn, c, hv_errname(HV_ENOTFOUND), msg, o);
 	}
 	e = hv_proof_inclusion(&b->log, txn, seq, &p, &d);

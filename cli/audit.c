@@ -505,27 +505,6 @@ out:
 
 /* ---- text ------------------------------------------------------------ */
 
-void
-audit_iso_ms(int64_t ms, char buf[32])
-{
-	int64_t s = ms / 1000, frac = ms % 1000;
-	time_t t;
-	struct tm tm;
-	char day[24];
-
-	if (frac < 0) {
-		frac += 1000;
-		s -= 1;
-	}
-	t = (time_t)s;
-	if (gmtime_r(&t, &tm) == NULL ||
-	    strftime(day, sizeof(day), "%Y-%m-%dT%H:%M:%S", &tm) == 0) {
-		snprintf(buf, 32, "invalid");
-		return;
-	}
-	snprintf(buf, 32, "%s.%03dZ", day, (int)frac);
-}
-
 /* Length of the UTF-8 sequence starting with byte c (1 for a bad byte). */
 static size_t
 u8len(unsigned char c)

@@ -115,9 +115,6 @@ int audit_subject(const struct audit_args *a, int *has, uint8_t out[32]);
 /* Loads the Ed25519 key of a .pub file. Returns 0 or the exit status. */
 int audit_broker_pub(const char *path, uint8_t out[32]);
 
-/* ISO 8601 UTC with milliseconds ("2026-11-22T09:14:03.120Z"). */
-void audit_iso_ms(int64_t ms, char buf[32]);
-
 /*
  * Copies UTF-8 text into out[cap] for a terminal: control characters,
  * C1 controls and bidirectional overrides become spaces, and text wider

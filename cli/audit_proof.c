@@ -19,38 +19,6 @@
 
 /* ---- prove ----------------------------------------------------------- */
 
-/*
- * Picks the record to prove among a message's records: the first with the
- * event asked for, else the first SUBMITTED or DECISION_RECORDED (the
- * record of the share or decision itself), else the first of any event.
- */
-struct pick {
-	const char *event;
-	uint64_t want, main, any;
-};
-
-static int
-on_pick(void *ctx, const struct hv_audit_rec *r)
-{
-	struct pick *p = ctx;
-
-	if (p->any == 0)
-		p->any = r->seq;
-	if (p->event != NULL) {
-		if (strcmp(r->event, p->event) == 0) {
-			p->want = r->seq;
-			return 1;
-		}
-		return 0;
-	}
-	if (strcmp(r->event, "SUBMITTED") == 0 ||
-	    strcmp(r->event, "DECISION_RECORDED") == 0) {
-		p->main = r->seq;
-		return 1;
-	}
-	return 0;
-}
-
 int
 audit_print_proof(const char *sub, const hv_proof *p)
 {
@@ -75,11 +43,11 @@ audit_cmd_prove(int argc, char **argv)
 	struct audit_args a;
 	struct hv_audit_filter f;
 	struct hv_errdetail d;
-	struct pick pk;
 	hv_store *s = NULL;
 	hv_auditlog log;
 	MDB_txn *txn = NULL;
 	hv_proof *p = NULL;
+	const char *event;
 	uint64_t seq;
 	int rc;
 	hv_err e;
@@ -100,20 +68,19 @@ audit_cmd_prove(int argc, char **argv)
 		return audit_remote_prove(&a, f.id);
 	if ((rc = audit_open(a.db, &s, &log)) != 0)
 		return rc;
-	memset(&pk, 0, sizeof(pk));
-	pk.event = a.event[0] ? a.event : NULL;
+	event = a.event[0] ? a.event : NULL;
 	if ((e = hv_store_begin(s, 1, &txn)) != HV_OK ||
-	    (e = hv_auditlog_query(&log, txn, &f, on_pick, &pk)) != HV_OK) {
+	    (e = hv_proof_pick(&log, txn, f.id, event, NULL, NULL, &seq)) !=
+	    HV_OK) {
 		fprintf(stderr, "haven %s: cannot read the audit log: %s\n",
 		    a.sub, hv_strerror(e));
 		rc = hv_exit_code(e);
 		goto out;
 	}
-	seq = pk.event != NULL ? pk.want : pk.main != 0 ? pk.main : pk.any;
 	if (seq == 0) {
 		fprintf(stderr, "haven %s: the audit log has no %s%srecord of "
-		    "message %s.\n", a.sub, pk.event ? pk.event : "",
-		    pk.event ? " " : "", a.pos[0]);
+		    "message %s.\n", a.sub, event ? event : "",
+		    event ? " " : "", a.pos[0]);
 		rc = 1;
 		goto out;
 	}
@@ -224,7 +191,7 @@ show_head(const char *label, const struct hv_proof_head *h)
 	char root[2 * HV_HASH_LEN + 1], iso[32];
 
 	hv_hex(h->root, HV_HASH_LEN, root);
-	audit_iso_ms(h->time_ms, iso);
+	hv_time_iso_ms(h->time_ms, iso, sizeof(iso));
 	printf("%s: %" PRIu64 " records, root %s, signed %s\n", label,
 	    h->size, root, iso);
 }
@@ -239,7 +206,7 @@ show_record(const hv_proof *p, const struct hv_audit_rec *r)
 	    r->seq);
 	show_head("signed tree head", &p->head);
 	line("event", r->event);
-	audit_iso_ms(r->time_ms, iso);
+	hv_time_iso_ms(r->time_ms, iso, sizeof(iso));
 	line("time", iso);
 	if (r->has_id) {
 		hv_hex(r->id, HV_ID_LEN, buf);

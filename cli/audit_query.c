@@ -70,7 +70,7 @@ rec_json(const struct hv_audit_rec *r)
 		json_decref(o);
 		return NULL;
 	}
-	audit_iso_ms(r->time_ms, iso);
+	hv_time_iso_ms(r->time_ms, iso, sizeof(iso));
 	bad |= json_object_set_new(o, "seq", json_integer((json_int_t)r->seq));
 	bad |= json_object_set_new(o, "time", json_string(iso));
 	bad |= json_object_set_new(o, "time_ms", json_integer(r->time_ms));
@@ -91,7 +91,7 @@ rec_json(const struct hv_audit_rec *r)
 	    json_boolean(r->flags & HV_FLAG_DO_NOT_CONTACT_FAMILY));
 	bad |= json_object_set_new(o, "flags", json_integer(r->flags));
 	if (r->created > 0)
-		audit_iso_ms(r->created * 1000, iso);
+		hv_time_iso_ms(r->created * 1000, iso, sizeof(iso));
 	bad |= json_object_set_new(o, "created",
 	    r->created > 0 ? json_string(iso) : json_null());
 	bad |= json_object_set_new(o, "reason", str_or_null(r->reason));
@@ -167,7 +167,7 @@ csv_row(FILE *fp, const struct hv_audit_rec *r)
 
 	snprintf(buf, sizeof(buf), "%" PRIu64, r->seq);
 	csv_field(fp, buf, 0);
-	audit_iso_ms(r->time_ms, buf);
+	hv_time_iso_ms(r->time_ms, buf, sizeof(buf));
 	csv_field(fp, buf, 0);
 	csv_field(fp, r->event, 0);
 	csv_hex(fp, r->has_id, r->id, HV_ID_LEN);
@@ -194,7 +194,7 @@ csv_row(FILE *fp, const struct hv_audit_rec *r)
 	csv_field(fp, r->detail, 0);
 	buf[0] = '\0';
 	if (r->created > 0)
-		audit_iso_ms(r->created * 1000, buf);
+		hv_time_iso_ms(r->created * 1000, buf, sizeof(buf));
 	csv_field(fp, buf, 0);
 	snprintf(buf, sizeof(buf), "%" PRIu64, r->directory_version);
 	csv_field(fp, buf, 0);
@@ -411,8 +411,8 @@ audit_print(const struct audit_args *a, const struct hv_audit_filter *f,
 		    ", \"root_hash\": \"%s\"", q.count > 0 ? "\n" : "",
 		    q.count, src->size, hex);
 		if (period) {
-			audit_iso_ms(f->since_ms, since);
-			audit_iso_ms(f->until_ms, until);
+			hv_time_iso_ms(f->since_ms, since, sizeof(since));
+			hv_time_iso_ms(f->until_ms, until, sizeof(until));
 			printf(", \"since\": \"%s\", \"until\": \"%s\"",
 			    since, until);
 		}

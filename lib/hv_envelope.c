@@ -250,6 +250,12 @@ sign(const hv_envelope *env, const hv_keys *sender,
 }
 
 hv_err
+hv_envelope_sign(hv_envelope *env, const hv_keys *sender)
+{
+	return sign(env, sender, env->signature);
+}
+
+hv_err
 hv_envelope_verify(const hv_envelope *env,
     const uint8_t sender_sign[HV_SIGN_PUBLIC_LEN])
 {

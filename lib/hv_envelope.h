@@ -102,6 +102,13 @@ hv_err hv_envelope_canonical(const hv_envelope *env, uint8_t **out,
 /* BLAKE2b-256 of nonce || ciphertext, as recorded in audit. */
 void hv_envelope_digest(const hv_envelope *env, uint8_t out[HV_DIGEST_LEN]);
 
+/*
+ * Signs env again as it stands (after a header change such as a fresh
+ * `created`), leaving nonce, ciphertext and sealed keys as they are.
+ * Errors: HV_EMALFORMED, HV_ENOMEM.
+ */
+hv_err hv_envelope_sign(hv_envelope *env, const hv_keys *sender);
+
 /* Verifies env's signature with the sender's Ed25519 key. Errors: HV_EBADSIG. */
 hv_err hv_envelope_verify(const hv_envelope *env,
     const uint8_t sender_sign[HV_SIGN_PUBLIC_LEN]);

@@ -16,31 +16,9 @@
 #include "hv_store.h"
 #include "hv_util.h"
 
-#define ISO_MS_LEN 32
+#define ISO_MS_LEN 32		/* hv_time_iso_ms */
 
 /* ---- helpers --------------------------------------------------------- */
-
-/* ISO 8601 UTC with milliseconds: "2026-11-22T09:14:03.120Z". */
-static void
-iso_ms(int64_t ms, char buf[ISO_MS_LEN])
-{
-	int64_t s = ms / 1000, frac = ms % 1000;
-	time_t t;
-	struct tm tm;
-	char day[24];
-
-	if (frac < 0) {
-		frac += 1000;
-		s -= 1;
-	}
-	t = (time_t)s;
-	if (gmtime_r(&t, &tm) == NULL ||
-	    strftime(day, sizeof(day), "%Y-%m-%dT%H:%M:%S", &tm) == 0) {
-		snprintf(buf, ISO_MS_LEN, "invalid");
-		return;
-	}
-	snprintf(buf, ISO_MS_LEN, "%s.%03dZ", day, (int)frac);
-}
 
 static MDB_dbi
 heads_dbi(const hv_auditlog *log)
@@ -135,6 +113,62 @@ head_at(hv_auditlog *log, MDB_txn *txn, uint64_t size,
 	return hv_errset(d, HV_ENOTFOUND, "head", "There is no signed tree "
 	    "head at size %" PRIu64 "; the nearest are at sizes %" PRIu64
 	    " and %" PRIu64 ".", size, below, above);
+}
+
+
+/* ---- picking the record of a message ------------------------------- */
+
+struct pick {
+	const char *event;
+	int (*keep)(void *, const struct hv_audit_rec *);
+	void *keep_ctx;
+	uint64_t want, main, any;
+};
+
+static int
+on_pick(void *ctx, const struct hv_audit_rec *r)
+{
+	struct pick *p = ctx;
+
+	if (p->keep != NULL && !p->keep(p->keep_ctx, r))
+		return 0;
+	if (p->any == 0)
+		p->any = r->seq;
+	if (p->event != NULL) {
+		if (strcmp(r->event, p->event) == 0) {
+			p->want = r->seq;
+			return 1;
+		}
+		return 0;
+	}
+	if (strcmp(r->event, "SUBMITTED") == 0 ||
+	    strcmp(r->event, "DECISION_RECORDED") == 0) {
+		p->main = r->seq;
+		return 1;
+	}
+	return 0;
+}
+
+hv_err
+hv_proof_pick(hv_auditlog *log, MDB_txn *txn, const uint8_t id[HV_ID_LEN],
+    const char *event, int (*keep)(void *, const struct hv_audit_rec *),
+    void *keep_ctx, uint64_t *seq)
+{
+	struct hv_audit_filter f;
+	struct pick pk;
+	hv_err e;
+
+	memset(&f, 0, sizeof(f));
+	f.has_id = 1;
+	memcpy(f.id, id, HV_ID_LEN);
+	memset(&pk, 0, sizeof(pk));
+	pk.event = event;
+	pk.keep = keep;
+	pk.keep_ctx = keep_ctx;
+	if ((e = hv_auditlog_query(log, txn, &f, on_pick, &pk)) != HV_OK)
+		return e;
+	*seq = event != NULL ? pk.want : pk.main != 0 ? pk.main : pk.any;
+	return HV_OK;
 }
 
 /* ---- making proofs --------------------------------------------------- */
@@ -311,7 +345,7 @@ head_json(json_t *o, const struct hv_proof_head *h)
 {
 	char iso[ISO_MS_LEN];
 
-	iso_ms(h->time_ms, iso);
+	hv_time_iso_ms(h->time_ms, iso, sizeof(iso));
 	return json_object_set_new(o, "tree_size",
 	    json_integer((json_int_t)h->size)) |
 	    json_object_set_new(o, "root_hash", hex_json(h->root,
@@ -444,7 +478,7 @@ get_head(json_t *o, const char *where, struct hv_proof_head *h,
 	h->time_ms = (int64_t)json_integer_value(j);
 	/* head_time is for people; it must not say something else. */
 	if ((j = json_object_get(o, "head_time")) != NULL) {
-		iso_ms(h->time_ms, iso);
+		hv_time_iso_ms(h->time_ms, iso, sizeof(iso));
 		if (!json_is_string(j) || strcmp(json_string_value(j),
 		    iso) != 0)
 			return BAD(d, "head_time", "The proof's %shead_time "

@@ -96,6 +96,18 @@ hv_err hv_proof_inclusion(hv_auditlog *log, MDB_txn *txn, uint64_t seq,
     hv_proof **out, struct hv_errdetail *d);
 
 /*
+ * Picks the record of message id to prove: the first with `event` when
+ * event is not NULL, else the first SUBMITTED or DECISION_RECORDED (the
+ * share or decision itself), else the first record of any event; only
+ * among records keep(keep_ctx, rec) accepts (keep NULL: all). *seq is 0
+ * when there is none. Errors: as hv_auditlog_query.
+ */
+hv_err hv_proof_pick(hv_auditlog *log, MDB_txn *txn,
+    const uint8_t id[HV_ID_LEN], const char *event,
+    int (*keep)(void *, const struct hv_audit_rec *), void *keep_ctx,
+    uint64_t *seq);
+
+/*
  * Makes the consistency proof between the signed tree heads stored at sizes
  * from and to (to 0: the latest head). *out is freed with hv_proof_destroy.
  * Errors: HV_EUSAGE (from is 0 or larger than to), HV_ENOTFOUND (no head at

@@ -84,6 +84,27 @@ hv_time_iso(int64_t ms, char *buf, size_t cap)
 	strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+void
+hv_time_iso_ms(int64_t ms, char *buf, size_t cap)
+{
+	int64_t s = ms / 1000, frac = ms % 1000;
+	time_t t;
+	struct tm tm;
+	char day[24];
+
+	if (frac < 0) {
+		frac += 1000;
+		s -= 1;
+	}
+	t = (time_t)s;
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(day, sizeof(day), "%Y-%m-%dT%H:%M:%S", &tm) == 0) {
+		snprintf(buf, cap, "invalid");
+		return;
+	}
+	snprintf(buf, cap, "%s.%03dZ", day, (int)frac);
+}
+
 int
 hv_time_parse(const char *s, int64_t *ms)
 {

@@ -24,6 +24,13 @@ int64_t hv_mono_ms(void);
 void hv_time_iso(int64_t ms, char *buf, size_t cap);
 
 /*
+ * The same with milliseconds ("2026-11-22T09:14:03.120Z"), as audit records
+ * and proofs show times; "invalid" for a time gmtime cannot represent.
+ * 32 bytes always suffice.
+ */
+void hv_time_iso_ms(int64_t ms, char *buf, size_t cap);
+
+/*
  * Parses a time given on a command line or in a query: ISO 8601 UTC
  * (YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS][Z]) or unix seconds. Returns 0 and
  * sets *ms, or -1.
