@@ -120,6 +120,26 @@ check_reply_to(struct broker *b, MDB_txn *txn, const hv_envelope *env,
 }
 
 /*
+ * Remembers id's verdict: the hash of the envelope bytes and the receipt,
+ * so a byte-identical resubmission gets the same receipt back.
+ */
+static hv_err
+seen_put(struct broker *b, MDB_txn *txn, const uint8_t id[HV_ID_LEN],
+    const uint8_t hash[32], const uint8_t *rb, size_t rl)
+{
+	uint8_t *sv = malloc(32 + rl);
+	hv_err e;
+
+	if (sv == NULL)
+		return HV_ENOMEM;
+	memcpy(sv, hash, 32);
+	memcpy(sv + 32, rb, rl);
+	e = store_put(txn, b->db[DB_SEEN], id, HV_ID_LEN, sv, 32 + rl);
+	free(sv);
+	return e;
+}
+
+/*
  * Answers a refused Submit: REJECTED audit record, signed receipt, and when
  * remember is set the id is recorded as seen with this receipt, so that a
  * byte-identical resubmission gets the same answer.
@@ -130,7 +150,7 @@ reject(struct broker *b, MDB_txn *txn, const struct conn *c,
     const struct hv_errdetail *d, struct outbox *o)
 {
 	const char *msg = hv_errmsg(code, d);
-	uint8_t *rb = NULL, *sv = NULL;
+	uint8_t *rb = NULL;
 	size_t rl = 0;
 	uint64_t seq = 0;
 	char hex[HV_ID_HEX_LEN + 1];
@@ -142,17 +162,9 @@ reject(struct broker *b, MDB_txn *txn, const struct conn *c,
 	    hv_errname(code), msg, NULL, NULL, hv_now_ms(), seq, 0, &rb,
 	    &rl)) != HV_OK)
 		return e;
-	if (remember && env != NULL) {
-		if ((sv = malloc(32 + rl)) == NULL) {
-			e = HV_ENOMEM;
-			goto out;
-		}
-		memcpy(sv, hash, 32);
-		memcpy(sv + 32, rb, rl);
-		if ((e = store_put(txn, b->db[DB_SEEN], env->id, HV_ID_LEN, sv,
-		    32 + rl)) != HV_OK)
-			goto out;
-	}
+	if (remember && env != NULL &&
+	    (e = seen_put(b, txn, env->id, hash, rb, rl)) != HV_OK)
+		goto out;
 	if (env != NULL)
 		hv_hex(env->id, HV_ID_LEN, hex);
 	else
@@ -160,7 +172,6 @@ reject(struct broker *b, MDB_txn *txn, const struct conn *c,
 	hv_log_info("rejected %s from %s: %s", hex, c->node, hv_errname(code));
 	e = reply_receipt_bytes(o, c, rb, rl);
 out:
-	free(sv);
 	free(rb);
 	return e;
 }
@@ -173,7 +184,7 @@ accept(struct broker *b, MDB_txn *txn, const struct conn *c,
 {
 	int decision = env->n_recipients == 0;
 	struct hv_audit_rec rec;
-	uint8_t *rb = NULL, *sv = NULL;
+	uint8_t *rb = NULL;
 	size_t rl = 0;
 	char hex[HV_ID_HEX_LEN + 1];
 	hv_err e;
@@ -186,14 +197,7 @@ accept(struct broker *b, MDB_txn *txn, const struct conn *c,
 	if ((e = receipt_make(b, env->id, "ACCEPTED", NULL, NULL, NULL, NULL,
 	    rec.time_ms, rec.seq, 0, &rb, &rl)) != HV_OK)
 		return e;
-	if ((sv = malloc(32 + rl)) == NULL) {
-		e = HV_ENOMEM;
-		goto out;
-	}
-	memcpy(sv, hash, 32);
-	memcpy(sv + 32, rb, rl);
-	if ((e = store_put(txn, b->db[DB_SEEN], env->id, HV_ID_LEN, sv,
-	    32 + rl)) != HV_OK)
+	if ((e = seen_put(b, txn, env->id, hash, rb, rl)) != HV_OK)
 		goto out;
 	if (!decision && (e = deliver_enqueue(b, txn, env, packed, packed_len,
 	    rec.time_ms)) != HV_OK)
@@ -209,7 +213,6 @@ accept(struct broker *b, MDB_txn *txn, const struct conn *c,
 		    hex, c->node, env->priority, env->type, env->n_recipients);
 	e = reply_receipt_bytes(o, c, rb, rl);
 out:
-	free(sv);
 	free(rb);
 	return e;
 }
