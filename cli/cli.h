@@ -40,6 +40,15 @@ int cli_usage(const char *cmd, const char *fmt, ...)
 /* 1 when argv holds --help or -h (so commands answer it before anything). */
 int cli_wants_help(int argc, char **argv);
 
+/*
+ * Takes the value of option `name` at argv[*i], given as "--name VALUE" or
+ * "--name=VALUE" (advancing *i past VALUE). Returns 1 and sets *val when
+ * argv[*i] is that option, 0 when it is another argument, -1 when its value
+ * is missing (*val untouched).
+ */
+int cli_opt_value(int argc, char **argv, int *i, const char *name,
+    const char **val);
+
 /* ---- files.c: files the user named --------------------------------- */
 
 /*

@@ -94,6 +94,26 @@ cli_wants_help(int argc, char **argv)
 }
 
 int
+cli_opt_value(int argc, char **argv, int *i, const char *name,
+    const char **val)
+{
+	size_t n = strlen(name);
+
+	if (strncmp(argv[*i], name, n) != 0)
+		return 0;
+	if (argv[*i][n] == '=') {
+		*val = argv[*i] + n + 1;
+		return 1;
+	}
+	if (argv[*i][n] != '\0')
+		return 0;
+	if (*i + 1 >= argc)
+		return -1;
+	*val = argv[++*i];
+	return 1;
+}
+
+int
 main(int argc, char **argv)
 {
 	hv_log_init("haven", 0);

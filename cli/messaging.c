@@ -615,8 +615,13 @@ cmd_inbox(int argc, char **argv)
 	return finish(NULL, NULL);
 }
 
-int
-cmd_show(int argc, char **argv)
+/*
+ * `haven show ID` and `haven status ID`: GET prefix + ID and print the
+ * document with fmt.
+ */
+static int
+get_one(int argc, char **argv, const char *prefix,
+    void (*fmt)(FILE *, const json_t *))
 {
 	static const struct option lo[] = {
 		MSG_COMMON_OPTIONS,
@@ -633,34 +638,22 @@ cmd_show(int argc, char **argv)
 	if ((rc = parse(argc, argv, lo, 1, &a)) != 0 ||
 	    (rc = want_id(cmd, &a, id)) != 0)
 		return rc;
-	snprintf(path, sizeof(path), "/v1/inbox/%s", id);
+	snprintf(path, sizeof(path), "%s%s", prefix, id);
 	if ((rc = fetch(cmd, &a, path, &j)) != 0)
 		return rc;
-	return finish(j, fmt_message);
+	return finish(j, fmt);
+}
+
+int
+cmd_show(int argc, char **argv)
+{
+	return get_one(argc, argv, "/v1/inbox/", fmt_message);
 }
 
 int
 cmd_status(int argc, char **argv)
 {
-	static const struct option lo[] = {
-		MSG_COMMON_OPTIONS,
-		{ NULL, 0, NULL, 0 }
-	};
-	const char *cmd = argv[0];
-	char id[33], path[64];
-	json_t *j = NULL;
-	struct args a;
-	int rc;
-
-	if (cli_wants_help(argc, argv))
-		return msg_help(cmd);
-	if ((rc = parse(argc, argv, lo, 1, &a)) != 0 ||
-	    (rc = want_id(cmd, &a, id)) != 0)
-		return rc;
-	snprintf(path, sizeof(path), "/v1/messages/%s", id);
-	if ((rc = fetch(cmd, &a, path, &j)) != 0)
-		return rc;
-	return finish(j, fmt_status);
+	return get_one(argc, argv, "/v1/messages/", fmt_status);
 }
 
 int

@@ -263,18 +263,6 @@ msg_help(const char *cmd)
 		    "  --timeout S        exit 0 after S seconds (for scripts and "
 		    "tests)\n",
 		    "  haven watch\n  haven watch --json --count 1 --timeout 60\n");
-	else if (strcmp(cmd, "health") == 0)
-		simple_page("health - show the agent's health",
-		    "haven health [--json]",
-		    "  Shows this agency's agent: its node id, whether it is\n"
-		    "  connected to the broker (while it is not, messages wait\n"
-		    "  safely in the outbox), how many sent messages await the\n"
-		    "  broker's verdict, how many received messages nobody has\n"
-		    "  acknowledged, the directory version and the audit tree\n"
-		    "  head. Exits 0 whenever the agent answered, connected to\n"
-		    "  the broker or not; use --json to test the fields.\n",
-		    "  --json             print the agent's JSON document\n",
-		    "  haven health\n");
 	else
 		printf("haven %s: no help page.\n", cmd);
 	return 0;

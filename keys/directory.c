@@ -211,30 +211,6 @@ fingerprint(const uint8_t *key, char out[17])
 	out[16] = '\0';
 }
 
-/*
- * Takes the value of option `name` at argv[*i] ("--name VALUE" or
- * "--name=VALUE"). Returns 1 and sets *val when argv[*i] is that option,
- * 0 when it is not, -1 when its value is missing.
- */
-static int
-opt_value(int argc, char **argv, int *i, const char *name, const char **val)
-{
-	size_t n = strlen(name);
-
-	if (strncmp(argv[*i], name, n) != 0)
-		return 0;
-	if (argv[*i][n] == '=') {
-		*val = argv[*i] + n + 1;
-		return 1;
-	}
-	if (argv[*i][n] != '\0')
-		return 0;
-	if (*i + 1 >= argc)
-		return -1;
-	*val = argv[++*i];
-	return 1;
-}
-
 static int
 dir_build(int argc, char **argv)
 {
@@ -255,10 +231,10 @@ dir_build(int argc, char **argv)
 		return 0;
 	}
 	for (int i = 1; i < argc; i++) {
-		if ((r = opt_value(argc, argv, &i, "--root", &root)) != 0 ||
-		    (r = opt_value(argc, argv, &i, "--output", &output)) !=
-		    0 || (r = opt_value(argc, argv, &i, "-o", &output)) != 0 ||
-		    (r = opt_value(argc, argv, &i, "--passphrase-file",
+		if ((r = cli_opt_value(argc, argv, &i, "--root", &root)) != 0 ||
+		    (r = cli_opt_value(argc, argv, &i, "--output", &output)) !=
+		    0 || (r = cli_opt_value(argc, argv, &i, "-o", &output)) != 0 ||
+		    (r = cli_opt_value(argc, argv, &i, "--passphrase-file",
 		    &ppfile)) != 0) {
 			if (r < 0)
 				return cli_usage("directory build", "%s needs "
@@ -557,7 +533,7 @@ dir_verify(int argc, char **argv)
 		return 0;
 	}
 	for (int i = 1; i < argc; i++) {
-		if ((r = opt_value(argc, argv, &i, "--root-pub", &rootpub)) !=
+		if ((r = cli_opt_value(argc, argv, &i, "--root-pub", &rootpub)) !=
 		    0) {
 			if (r < 0)
 				return cli_usage("directory verify", "%s needs "

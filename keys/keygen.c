@@ -79,28 +79,6 @@ static const char *const help_text =
     "ig.pass\n"
     "    haven keygen --subject-key --out /etc/haven/subject.key\n";
 
-/*
- * Takes the value of option `name` at argv[*i], given as "--name VALUE" or
- * "--name=VALUE". Returns 1 when argv[*i] is that option (and *val is set,
- * or NULL when the value is missing), 0 when it is another argument.
- */
-static int
-opt_value(int argc, char **argv, int *i, const char *name, const char **val)
-{
-	size_t n = strlen(name);
-
-	if (strncmp(argv[*i], name, n) != 0)
-		return 0;
-	if (argv[*i][n] == '=') {
-		*val = argv[*i] + n + 1;
-		return 1;
-	}
-	if (argv[*i][n] != '\0')
-		return 0;
-	*val = (*i + 1 < argc) ? argv[++*i] : NULL;
-	return 1;
-}
-
 static int
 node_keys(const char *id, const char *dir, const char *pass_file)
 {
@@ -152,17 +130,19 @@ cmd_keygen(int argc, char **argv)
 		const char **slot = NULL;
 		const char *name = NULL;
 
+		v = NULL;	/* stays NULL when the option lacks its value */
 		if (strcmp(argv[i], "--subject-key") == 0) {
 			subject = 1;
 			continue;
 		}
-		if (opt_value(argc, argv, &i, "--id", &v)) {
+		if (cli_opt_value(argc, argv, &i, "--id", &v)) {
 			slot = &id;
 			name = "--id";
-		} else if (opt_value(argc, argv, &i, "--out", &v)) {
+		} else if (cli_opt_value(argc, argv, &i, "--out", &v)) {
 			slot = &out;
 			name = "--out";
-		} else if (opt_value(argc, argv, &i, "--passphrase-file", &v)) {
+		} else if (cli_opt_value(argc, argv, &i, "--passphrase-file",
+		    &v)) {
 			slot = &pass_file;
 			name = "--passphrase-file";
 		} else if (argv[i][0] == '-') {
