@@ -737,3 +737,22 @@ Test(envelope, stored_sealed_envelope_unpacks_verifies_and_opens)
 	sodium_free(s);
 	sodium_free(r);
 }
+
+/*
+ * An agent re-stamps a message held while the broker was away: after
+ * changing `created` the old signature no longer verifies, and
+ * hv_envelope_sign makes one that does, with the payload still opening.
+ */
+Test(envelope, signs_again_after_a_header_change)
+{
+	struct fixture fx;
+
+	seal_to(&fx, 1);
+	fx.env.created += 600;
+	cr_assert_eq(hv_envelope_verify(&fx.env, fx.sender->pub.sign),
+	    HV_EBADSIG);
+	cr_assert_eq(hv_envelope_sign(&fx.env, fx.sender), HV_OK);
+	cr_assert_eq(hv_envelope_verify(&fx.env, fx.sender->pub.sign), HV_OK);
+	cr_assert_eq(open_as(&fx, names[0], fx.rcpt[0]), HV_OK);
+	fixture_free(&fx);
+}

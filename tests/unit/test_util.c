@@ -506,3 +506,16 @@ Test(files, refuses_a_missing_file_and_a_folder)
 	cr_assert_eq(hv_read_file(tmp, 1 << 20, &buf, &len), -1);
 	cr_assert_null(buf);
 }
+
+/* Audit records and proofs show times to the millisecond, in UTC. */
+Test(util, formats_times_with_milliseconds_including_before_1970)
+{
+	char buf[32];
+
+	hv_time_iso_ms(1795338843120LL, buf, sizeof(buf));
+	cr_assert_str_eq(buf, "2026-11-22T09:14:03.120Z");
+	hv_time_iso_ms(-1, buf, sizeof(buf));
+	cr_assert_str_eq(buf, "1969-12-31T23:59:59.999Z");
+	hv_time_iso_ms(0, buf, sizeof(buf));
+	cr_assert_str_eq(buf, "1970-01-01T00:00:00.000Z");
+}
