@@ -182,7 +182,12 @@ cmp_append(ProtobufCBuffer *b, size_t n, const uint8_t *data)
 {
 	struct cmpbuf *c = (struct cmpbuf *)b;
 
-	if (c->differ)
+	/*
+	 * protobuf-c appends zero bytes with a NULL pointer for an empty
+	 * element of a repeated bytes field; memcmp with NULL is undefined
+	 * even for a length of zero.
+	 */
+	if (c->differ || n == 0)
 		return;
 	if (n > c->len - c->off || memcmp(c->want + c->off, data, n) != 0) {
 		c->differ = 1;

@@ -649,6 +649,54 @@ Test(wire, refuses_garbage_without_crashing)
 	free(rnd);
 }
 
+/*
+ * An empty element of a repeated bytes field decodes with a NULL data
+ * pointer; checking that the input is canonical re-packs it and once
+ * compared those zero bytes with memcmp(..., NULL, 0), undefined behaviour
+ * that aborts a sanitizer build. Each input here is refused cleanly.
+ */
+Test(wire, refuses_a_two_byte_envelope_of_one_empty_sealed_key_cleanly)
+{
+	static const struct {
+		const char *b;
+		size_t n;
+	} tiny[] = {
+		{ "\x72\x00", 2 },			/* sealed_keys: one empty */
+		{ "\x1a\x00", 2 },			/* recipients: one empty */
+		{ "\x72\x00\x72\x00", 4 },		/* two empty sealed keys */
+	};
+	struct hv_errdetail d;
+	hv_envelope env;
+
+	for (size_t i = 0; i < sizeof(tiny) / sizeof(tiny[0]); i++) {
+		uint8_t *b = malloc(tiny[i].n);
+
+		memcpy(b, tiny[i].b, tiny[i].n);
+		cr_assert_eq(hv_envelope_unpack(b, tiny[i].n, BIG, &env, &d),
+		    HV_EMALFORMED, "tiny envelope %zu", i);
+		free(b);
+	}
+}
+
+/* The same empty repeated bytes inside a frame (AuditReply.records). */
+Test(wire, refuses_an_audit_reply_frame_holding_an_empty_record_cleanly)
+{
+	static const uint8_t in[] = { 0x42, 0x02, 0x0a, 0x00 };
+	uint8_t *b = malloc(sizeof(in));
+	Haven__Frame *f = NULL;
+	hv_err e;
+
+	memcpy(b, in, sizeof(in));
+	e = hv_frame_unpack(b, sizeof(in), BIG, &f, NULL);
+	/* An empty record is well-formed protobuf: accepted, not a crash. */
+	cr_assert_eq(e, HV_OK);
+	cr_assert_eq(f->kind_case, HAVEN__FRAME__KIND_AUDIT_REPLY);
+	cr_assert_eq(f->audit_reply->n_records, 1);
+	cr_assert_eq(f->audit_reply->records[0].len, 0);
+	hv_frame_free(&f);
+	free(b);
+}
+
 Test(wire, names_strings_deep_in_repeated_nested_messages)
 {
 	Haven__Directory dir = HAVEN__DIRECTORY__INIT;
