@@ -235,6 +235,7 @@ hv_audit_rec_unpack(const uint8_t *buf, size_t len, struct hv_audit_rec *rec)
 	 * show a field must not vouch for the record.
 	 */
 	bad |= m->base.n_unknown_fields != 0;
+	bad |= m->basis != NULL && m->basis->base.n_unknown_fields != 0;
 	bad |= canonical(m, buf, len);
 	if (bad)
 		goto out;

@@ -630,6 +630,27 @@ Test(auditlog, unpack_refuses_anything_it_would_not_have_written)
 	cr_assert_eq(hv_audit_rec_unpack(buf, len, &r), HV_EMALFORMED);
 }
 
+/*
+ * protobuf-c keeps unknown fields and packs them again, so the canonical
+ * check alone let one through inside the basis: the record read back
+ * without it, and `audit verify` vouched for bytes no reader can show.
+ */
+Test(auditlog, refuses_a_record_with_an_unknown_field_inside_its_basis)
+{
+	uint8_t buf[64] = {
+		0x4a, 0x02, 0x38, 0x01,		/* basis { field 7: 1 } */
+		0x82, 0x01, 0x20,		/* prev_hash, 32 zero bytes */
+	};
+	struct hv_audit_rec r;
+
+	cr_assert_eq(hv_audit_rec_unpack(buf, 7 + 32, &r), HV_EMALFORMED);
+	/* The same record with an empty, known basis reads. */
+	buf[1] = 0x00;
+	memmove(buf + 2, buf + 4, 3 + 32);
+	cr_assert_eq(hv_audit_rec_unpack(buf, 5 + 32, &r), HV_OK);
+	cr_assert(r.has_basis);
+}
+
 Test(auditlog, pack_refuses_unterminated_or_invalid_strings)
 {
 	struct hv_audit_rec r;
