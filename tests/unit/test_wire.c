@@ -339,6 +339,43 @@ Test(wire, refuses_an_envelope_not_in_canonical_encoding)
 	sealed_free(&s);
 }
 
+/*
+ * The signature covers the known fields only: a field this version does
+ * not know, at the top or inside the basis, would travel unsigned and be
+ * stored by the broker as it came (it could carry anything in clear).
+ */
+Test(wire, refuses_an_envelope_with_a_field_the_signature_does_not_cover)
+{
+	static uint8_t extra[] = { 0x01 };
+	ProtobufCMessageUnknownField uf = { 99, PROTOBUF_C_WIRE_TYPE_VARINT,
+		sizeof(extra), extra };
+	struct sealed s;
+	Haven__Envelope *pe;
+	uint8_t *buf;
+	hv_envelope env;
+	struct hv_errdetail d;
+
+	sealed_make(&s, 1);
+	/* Field 99 (varint 1) after the last field is still canonical. */
+	buf = malloc(s.len + 3);
+	memcpy(buf, s.packed, s.len);
+	memcpy(buf + s.len, "\x98\x06\x01", 3);
+	cr_assert_eq(hv_envelope_unpack(buf, s.len + 3, BIG, &env, &d),
+	    HV_EMALFORMED);
+	cr_assert_str_eq(d.field, "envelope");
+	cr_assert_not_null(strstr(d.message, "99"), "%s", d.message);
+	free(buf);
+
+	pe = decode(&s);
+	pe->basis->base.n_unknown_fields = 1;
+	pe->basis->base.unknown_fields = &uf;
+	expect_refused(pe, "envelope.basis");
+	pe->basis->base.n_unknown_fields = 0;
+	pe->basis->base.unknown_fields = NULL;
+	haven__envelope__free_unpacked(pe, NULL);
+	sealed_free(&s);
+}
+
 Test(wire, unpacks_and_verifies_a_decision_envelope)
 {
 	hv_keys *k = keys_random();
@@ -661,9 +698,9 @@ Test(wire, refuses_a_two_byte_envelope_of_one_empty_sealed_key_cleanly)
 		const char *b;
 		size_t n;
 	} tiny[] = {
-		{ "\x72\x00", 2 },			/* sealed_keys: one empty */
-		{ "\x1a\x00", 2 },			/* recipients: one empty */
-		{ "\x72\x00\x72\x00", 4 },		/* two empty sealed keys */
+		{ "\x72\x00", 2 },		/* sealed_keys: one empty */
+		{ "\x1a\x00", 2 },		/* recipients: one empty */
+		{ "\x72\x00\x72\x00", 4 },	/* two empty sealed keys */
 	};
 	struct hv_errdetail d;
 	hv_envelope env;
