@@ -19,7 +19,8 @@ V        ?= 0
 PKGS     := libzmq libsodium libprotobuf-c lmdb libmicrohttpd jansson inih libcurl
 DEB_PKGS := libzmq3-dev libsodium-dev libprotobuf-c-dev protobuf-c-compiler \
             liblmdb-dev libcriterion-dev libmicrohttpd-dev libjansson-dev \
-            libinih-dev libcurl4-openssl-dev libsystemd-dev pkg-config curl
+            libinih-dev libcurl4-openssl-dev libsystemd-dev pkg-config curl \
+            clang clang-format
 
 CC       ?= cc
 WARN     := -Wall -Wextra -Wformat=2 -Werror
@@ -67,7 +68,8 @@ BENCH_BIN  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 PROGRAMS  := $(BIN)/haven $(BIN)/haven-broker $(BIN)/haven-agent
 
-.PHONY: all deps test unit e2e demo bench install clean format check-deps fuzz
+.PHONY: all deps test unit e2e demo bench install clean format format-check \
+        check-deps fuzz fuzz-bins fuzz-run fuzz-corpus
 .SECONDARY:
 
 all: $(PROGRAMS)
@@ -189,18 +191,64 @@ install: all
 		dist/agent.conf.example $(DESTDIR)$(DATADIR)/
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(DOCDIR)/
 
-# One libFuzzer harness per parser (needs clang): build/fuzz/fuzz_*.
-FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
-fuzz:
-	$(Q)$(MAKE) --no-print-directory CC=clang BUILD=build/fuzz \
-		OPT="-O1 -g -fsanitize=fuzzer-no-link,address,undefined" \
-		build/fuzz/libhaven.a
-	$(Q)for f in $(FUZZ_SRC); do \
-		n=$$(basename $$f .c); echo "  FUZZ   $$n"; \
-		clang -std=c11 -D_GNU_SOURCE -O1 -g -Ilib -Icli -Ibuild/fuzz/proto \
-			$(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined \
-			-o build/fuzz/$$n $$f build/fuzz/libhaven.a $(LIBS) || exit 1; \
+# ---- fuzzing -------------------------------------------------------------
+
+# One libFuzzer harness per parser of outside input (tests/fuzz/fuzz_*.c),
+# built with clang into build/fuzz/ with sanitizers that stop at the first
+# report. `make fuzz-run FUZZ_SECONDS=N` runs each for N seconds over a
+# temporary copy of its seed corpus (tests/fuzz/corpus/NAME/), so runs never
+# grow the repository, and fails on the first finding, which it keeps in
+# build/fuzz/findings/. `make fuzz-corpus` writes the seeds again.
+FUZZ_SRC     := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_NAMES   := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=%)
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_SECONDS ?= 20
+
+fuzz: deps
+	$(Q)$(MAKE) --no-print-directory CC=clang SAN=0 BUILD=build/fuzz \
+		OPT="-O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link $(FUZZ_SAN)" \
+		fuzz-bins
+
+fuzz-bins: $(FUZZ_NAMES:%=build/fuzz/fuzz_%)
+	@:
+
+# Used by the sub-make above (BUILD=build/fuzz). The request harness links
+# the agent's objects; its main() is renamed so that libFuzzer's runs.
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_keys.h $(LIBHAVEN)
+	$(E) FUZZ $@
+	$(Q)$(CC) $(CFLAGS) -Iagent -Itests/fuzz -fsanitize=fuzzer $(FUZZ_SAN) \
+		-o $@ $< $(FUZZ_LINK) $(LIBHAVEN) $(LIBS)
+build/fuzz/fuzz_request: $(AGENT_OBJ)
+build/fuzz/fuzz_request: FUZZ_LINK = $(AGENT_OBJ)
+build/fuzz/agent/main.o: CFLAGS += -Dmain=haven_agent_main
+
+fuzz-run: fuzz
+	$(Q)mkdir -p build/fuzz/findings; \
+	for n in $(FUZZ_NAMES); do \
+		tmp=$$(mktemp -d) || exit 1; \
+		cp tests/fuzz/corpus/$$n/* $$tmp/ 2>/dev/null; \
+		printf '  FUZZ   %s for %s s\n' $$n $(FUZZ_SECONDS); \
+		ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		build/fuzz/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+			-rss_limit_mb=2048 -print_final_stats=1 \
+			-artifact_prefix=build/fuzz/findings/$$n- $$tmp \
+			>build/fuzz/$$n.log 2>&1; rc=$$?; \
+		rm -rf $$tmp; \
+		if [ $$rc -ne 0 ]; then \
+			tail -n 60 build/fuzz/$$n.log; \
+			echo "fuzz_$$n found a problem: build/fuzz/$$n.log, build/fuzz/findings/"; \
+			exit 1; \
+		fi; \
+		grep -E '^stat::number_of_executed_units|^Done' build/fuzz/$$n.log | tail -n 1; \
 	done
+
+fuzz-corpus: $(LIBHAVEN)
+	@mkdir -p $(BUILD)/tests/fuzz
+	$(E) LD $(BUILD)/tests/fuzz/corpus
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -Itests/fuzz -o $(BUILD)/tests/fuzz/corpus \
+		tests/fuzz/corpus.c $(LIBHAVEN) $(LIBS)
+	$(Q)$(BUILD)/tests/fuzz/corpus tests/fuzz/corpus
 
 format:
 	clang-format -i lib/*.[ch] broker/*.[ch] agent/*.[ch] cli/*.[ch] keys/*.[ch] tests/*/*.c
