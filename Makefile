@@ -60,6 +60,7 @@ CLI_OBJ    := $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard cli/*.c keys/*.c)))
 
 UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
+UNIT_LIBOBJ := $(patsubst %.c,$(BUILD)/%.o,$(filter-out $(UNIT_SRC),$(wildcard tests/unit/*.c)))
 E2E_SRC    := $(sort $(wildcard tests/e2e/test_*.c))
 E2E_BIN    := $(E2E_SRC:tests/e2e/%.c=$(BUILD)/tests/e2e/%)
 E2E_LIBOBJ := $(patsubst %.c,$(BUILD)/%.o,$(filter-out $(E2E_SRC),$(wildcard tests/e2e/*.c)))
@@ -131,10 +132,11 @@ $(BIN)/haven: $(CLI_OBJ) $(LIBHAVEN)
 
 # ---- tests ----------------------------------------------------------------
 
-$(BUILD)/tests/unit/%: tests/unit/%.c $(LIBHAVEN)
+$(BUILD)/tests/unit/%: tests/unit/%.c $(UNIT_LIBOBJ) $(LIBHAVEN)
 	@mkdir -p $(dir $@)
 	$(E) LD $@
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBHAVEN) $(LIBS) $(CRIT_LIBS)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(UNIT_LIBOBJ) $(LIBHAVEN) $(LIBS) \
+		$(CRIT_LIBS)
 
 $(BUILD)/tests/e2e/%: tests/e2e/%.c $(E2E_LIBOBJ) $(LIBHAVEN)
 	@mkdir -p $(dir $@)

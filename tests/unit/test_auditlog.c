@@ -17,6 +17,7 @@
 
 #include "hv_auditlog.h"
 #include "hv_util.h"
+#include "fixture.h"
 
 #define BASE_MS 1790000000000LL
 #define NSUBJ 37
@@ -45,8 +46,7 @@ struct fx {
 static void
 fx_open(struct fx *fx)
 {
-	snprintf(fx->dir, sizeof(fx->dir), "/tmp/hv-auditlog-XXXXXX");
-	cr_assert_not_null(mkdtemp(fx->dir));
+	fixture_tmpdir(fx->dir, sizeof(fx->dir), "auditlog");
 	cr_assert_eq(hv_store_open(fx->dir, 1ULL << 28, 0, hv_auditlog_dbnames,
 	    HV_AUDITLOG_NDBS, &fx->s, NULL), HV_OK);
 	fx->log.store = fx->s;
@@ -58,14 +58,8 @@ fx_open(struct fx *fx)
 static void
 fx_close(struct fx *fx)
 {
-	char path[PATH_MAX + 16];
-
 	hv_store_close(&fx->s);
-	snprintf(path, sizeof(path), "%s/data.mdb", fx->dir);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/lock.mdb", fx->dir);
-	unlink(path);
-	rmdir(fx->dir);
+	fixture_rmtree(fx->dir);
 	sodium_memzero(&fx->broker, sizeof(fx->broker));
 }
 

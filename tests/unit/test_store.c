@@ -6,7 +6,6 @@
 #include <criterion/criterion.h>
 
 #include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,46 +13,25 @@
 #include <unistd.h>
 
 #include "hv_store.h"
+#include "fixture.h"
 
 static char tmp[64];
 static char dir[128];
 
-/* LeakSanitizer's check, present only in a sanitizer build. */
-extern int __lsan_do_recoverable_leak_check(void) __attribute__((weak));
-
-/* A leak found at a Criterion worker's exit does not fail the test. */
-static void
-assert_no_leaks(void)
-{
-	if (__lsan_do_recoverable_leak_check != NULL)
-		cr_assert_eq(__lsan_do_recoverable_leak_check(), 0,
-		    "memory leaked (see LeakSanitizer's report)");
-}
-
 static const char *const dbs[] = { "messages", "outbox", "meta" };
 #define N_DBS (sizeof(dbs) / sizeof(dbs[0]))
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
 
 static void
 setup(void)
 {
-	snprintf(tmp, sizeof(tmp), "/tmp/hv-store-XXXXXX");
-	cr_assert_not_null(mkdtemp(tmp));
+	fixture_tmpdir(tmp, sizeof(tmp), "store");
 	snprintf(dir, sizeof(dir), "%s/data", tmp);
 }
 
 static void
 teardown(void)
 {
-	nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	fixture_rmtree(tmp);
 }
 
 TestSuite(store, .init = setup, .fini = teardown);
@@ -259,7 +237,7 @@ Test(store, reports_a_database_missing_from_a_read_only_store_as_not_found)
 	cr_assert_null(s);
 	cr_assert_not_null(strstr(d.message, "'audit'"), "%s", d.message);
 	cr_assert_str_eq(d.field, "data_dir");
-	assert_no_leaks();
+	fixture_assert_no_leaks();
 }
 
 Test(store, creates_a_database_missing_from_a_writable_store)
@@ -286,7 +264,7 @@ Test(store, refuses_a_read_only_open_of_a_missing_folder)
 	cr_assert_null(s);
 	cr_assert_not_null(strstr(d.message, dir), "%s", d.message);
 	cr_assert_eq(access(dir, F_OK), -1, "a read-only open made %s", dir);
-	assert_no_leaks();
+	fixture_assert_no_leaks();
 }
 
 Test(store, creates_missing_parent_folders_privately)
@@ -372,7 +350,7 @@ Test(store, close_frees_everything_open_allocated)
 	assert_value(s, 0, "m-1", "ciphertext one");
 	hv_store_close(&s);
 	cr_assert_null(s);
-	assert_no_leaks();
+	fixture_assert_no_leaks();
 }
 
 /* ---- errors ------------------------------------------------------------- */
