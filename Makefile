@@ -2,6 +2,10 @@
 #
 #   make            build bin/haven, bin/haven-broker, bin/haven-agent
 #   make test       install missing packages, build with ASan+UBSan, run all tests
+#   make e2e        the same, end-to-end tests only
+#   make fuzz       build the libFuzzer harnesses (clang); make fuzz-run
+#                   FUZZ_SECONDS=N runs each for N seconds over its corpus
+#   make format-check  list the files clang-format would change
 #   make demo       a whole partnership on loopback (SPEC §12)
 #   make bench      throughput, latency and memory figures (SPEC §11)
 #   make install    PREFIX=/usr/local DESTDIR=
@@ -70,7 +74,7 @@ BENCH_BIN  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 PROGRAMS  := $(BIN)/haven $(BIN)/haven-broker $(BIN)/haven-agent
 
 .PHONY: all deps test unit e2e demo bench install clean format format-check \
-        check-deps fuzz fuzz-bins fuzz-run fuzz-corpus
+        check check-e2e check-deps fuzz fuzz-bins fuzz-run fuzz-corpus
 .SECONDARY:
 
 all: $(PROGRAMS)
@@ -153,14 +157,22 @@ $(BUILD)/bench/%: bench/%.c $(E2E_LIBOBJ) $(LIBHAVEN)
 test: deps
 	$(Q)$(MAKE) --no-print-directory -j2 SAN=1 BUILD=build/san BIN=build/san/bin check
 
+# `make e2e` is the end-to-end half alone, in the same sanitizer build.
+e2e: deps
+	$(Q)$(MAKE) --no-print-directory -j2 SAN=1 BUILD=build/san BIN=build/san/bin check-e2e
+
+TEST_ENV = HAVEN_BIN=$(abspath $(BIN)) HAVEN_SRC=$(CURDIR) \
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
 # Runs every test binary of the current build; a failing one fails the run
 # but the others still run, so one report shows everything that is broken.
 check: $(PROGRAMS) $(UNIT_BIN) $(E2E_BIN)
-	$(Q)HAVEN_BIN=$(abspath $(BIN)) HAVEN_SRC=$(CURDIR) \
-		ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
-		LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
-		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-		tests/run-tests $(UNIT_BIN) -- $(E2E_BIN)
+	$(Q)$(TEST_ENV) tests/run-tests $(UNIT_BIN) -- $(E2E_BIN)
+
+check-e2e: $(PROGRAMS) $(E2E_BIN)
+	$(Q)$(TEST_ENV) tests/run-tests -- $(E2E_BIN)
 
 unit: $(UNIT_BIN)
 	$(Q)tests/run-tests $(UNIT_BIN)
