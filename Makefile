@@ -264,8 +264,22 @@ fuzz-corpus: $(LIBHAVEN)
 		tests/fuzz/corpus.c $(LIBHAVEN) $(LIBS)
 	$(Q)$(BUILD)/tests/fuzz/corpus tests/fuzz/corpus
 
+# ---- formatting -------------------------------------------------------------
+
+FORMAT_FILES = $(sort $(wildcard lib/*.[ch] broker/*.[ch] agent/*.[ch] cli/*.[ch] \
+               keys/*.[ch] tests/*/*.[ch]))
+
 format:
-	clang-format -i lib/*.[ch] broker/*.[ch] agent/*.[ch] cli/*.[ch] keys/*.[ch] tests/*/*.c
+	clang-format -i $(FORMAT_FILES)
+
+# Lists each file `make format` would change, with the number of lines, and
+# fails if there is any; changes nothing.
+format-check:
+	@n=0; for f in $(FORMAT_FILES); do \
+		d=$$(clang-format "$$f" | diff "$$f" - | grep -c '^<'); \
+		if [ "$$d" -ne 0 ]; then echo "$$f: $$d lines"; n=$$((n + d)); fi; \
+	done; \
+	echo "clang-format would change $$n lines (make format)"; [ "$$n" -eq 0 ]
 
 clean:
 	rm -rf build bin
