@@ -645,6 +645,14 @@ Test(auditlog, refuses_a_record_with_an_unknown_field_inside_its_basis)
 	cr_assert(r.has_basis);
 }
 
+/* No bytes at all (a NULL pointer) is refused, never compared. */
+Test(auditlog, refuses_an_empty_record_given_as_a_null_pointer)
+{
+	struct hv_audit_rec r;
+
+	cr_assert_eq(hv_audit_rec_unpack(NULL, 0, &r), HV_EMALFORMED);
+}
+
 Test(auditlog, pack_refuses_unterminated_or_invalid_strings)
 {
 	struct hv_audit_rec r;
