@@ -7,6 +7,7 @@
  * code and an audit record and the daemon lives on. The broker never forks.
  */
 #include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -183,7 +184,7 @@ keys_load(struct broker *b)
 {
 	struct hv_errdetail d;
 	struct hv_pubkeys root;
-	char *pass = NULL;
+	char *pass = NULL, opt[PATH_MAX + 16];
 	hv_err e;
 
 	hv_errclear(&d);
@@ -191,7 +192,9 @@ keys_load(struct broker *b)
 	    (e = hv_passphrase_read(b->cfg.key_passphrase_file, &pass, &d)) !=
 	    HV_OK)
 		die(b->cfg.key_passphrase_file, e, &d);
-	e = hv_keys_load(b->cfg.key, pass, &b->keys, &d);
+	snprintf(opt, sizeof(opt), "key in %s", b->config_path);
+	if ((e = hv_keys_secret_check(b->cfg.key, opt, &d)) == HV_OK)
+		e = hv_keys_load(b->cfg.key, pass, &b->keys, &d);
 	hv_secret_free(pass);
 	if (e != HV_OK)
 		die(b->cfg.key, e, &d);

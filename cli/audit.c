@@ -482,7 +482,7 @@ audit_subject(const struct audit_args *a, int *has, uint8_t out[32])
 	if ((rc = cli_file_check(a->sub, "the subject key file",
 	    a->subject_key)) != 0)
 		goto out;
-	if (cli_is_pub_file(a->subject_key)) {
+	if (hv_keys_is_public_file(a->subject_key)) {
 		rc = cli_usage(a->sub, "%s is a node's public key file; "
 		    "--subject-key needs the partnership subject key file.",
 		    a->subject_key);

@@ -885,3 +885,41 @@ Test(cli, an_agent_given_a_folder_as_its_config_says_so, .timeout = 60)
 	free(want);
 	rmdir(dir);
 }
+
+/*
+ * A daemon whose `key` names the node's .pub (mode 0644) is told it holds a
+ * public key and which setting wanted the secret one, not to run chmod.
+ */
+Test(cli, a_daemon_given_a_public_key_as_its_key_names_the_setting_not_chmod,
+    .timeout = 60)
+{
+	struct h_agent *a;
+	char *out = NULL, *conf;
+
+	cr_assert_eq(h_partnership_create(&P, NULL, NULL), 0);
+	conf = h_fmt("%s/pub-broker.ini", P.dir);
+	cr_assert_eq(h_sh(NULL, 10, "sed 's#keys/broker.bristol.key#"
+	    "keys/broker.bristol.pub#' '%s' > '%s'", P.broker_conf, conf), 0);
+	cr_assert_neq(h_sh(&out, 30, "'%s' --config '%s' --check-config",
+	    h_bin("haven-broker"), conf), 0, "%s", out);
+	cr_assert(strstr(out, "broker.bristol.pub is a public key file; key "
+	    "in ") != NULL && strstr(out, "pub-broker.ini needs the node's "
+	    "secret key file") != NULL, "%s", out);
+	cr_assert(strstr(out, "chmod") == NULL, "%s", out);
+	free(out);
+	free(conf);
+
+	cr_assert_not_null(a = h_agent_add(&P, POLICE, NULL));
+	conf = h_fmt("%s/pub-agent.ini", P.dir);
+	cr_assert_eq(h_sh(NULL, 10, "sed 's#keys/%s.key#keys/%s.pub#' '%s' > "
+	    "'%s'", POLICE, POLICE, a->conf, conf), 0);
+	cr_assert_neq(h_sh(&out, 30, "'%s' --config '%s' --check-config",
+	    h_bin("haven-agent"), conf), 0, "%s", out);
+	cr_assert(strstr(out, "police.avon.pub is a public key file; key in ")
+	    != NULL && strstr(out, "pub-agent.ini needs the node's secret "
+	    "key file") != NULL, "%s", out);
+	cr_assert(strstr(out, "chmod") == NULL, "%s", out);
+	free(out);
+	free(conf);
+	h_partnership_destroy(&P);
+}
