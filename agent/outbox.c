@@ -703,6 +703,11 @@ receipt_entry(const Haven__Receipt *r)
 	if (strcmp(st, "ESCALATED") == 0)
 		return json_pack("{s:s, s:o, s:s}", "status", "escalated",
 		    "at", at, "node", r->node);
+	/* A withdrawal (the recipient or the sender revoked) says why. */
+	if (strcmp(st, "EXPIRED") == 0 && r->code != NULL && r->code[0])
+		return json_pack("{s:s, s:o, s:s, s:s, s:s}", "status",
+		    "expired", "at", at, "to", r->node, "code", r->code,
+		    "message", r->message ? r->message : "");
 	if (strcmp(st, "EXPIRED") == 0)
 		return json_pack("{s:s, s:o, s:s}", "status", "expired", "at",
 		    at, "to", r->node);

@@ -277,6 +277,8 @@ directory_audit_start(struct broker *b)
 	    (unsigned long long)hv_directory_version(b->dir),
 	    hv_directory_partnership(b->dir));
 	audit_directory(b, NULL, detail);
+	/* A node revoked while the broker was stopped. */
+	deliver_withdraw_revoked(b);
 }
 
 static void
