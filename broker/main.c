@@ -174,6 +174,7 @@ config_load(struct broker *b)
 	}
 	b->frame_max = hv_wire_frame_max(b->cfg.max_message_bytes);
 	b->envelope_max = hv_wire_envelope_max(b->cfg.max_message_bytes);
+	/* The bucket of a max_message_bytes payload; see submit.c. */
 	b->ciphertext_max = hv_envelope_padded_len(b->cfg.max_message_bytes) +
 	    crypto_aead_xchacha20poly1305_ietf_ABYTES;
 }

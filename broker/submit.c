@@ -307,7 +307,17 @@ submit_handle(struct broker *b, MDB_txn *txn, const struct conn *c,
 		if ((e = code) != HV_OK)
 			goto out;
 	}
-	/* TOO_LARGE */
+	/*
+	 * TOO_LARGE. max_message_bytes bounds the payload before padding, but
+	 * the broker sees only the padded ciphertext: every payload of a
+	 * bucket looks the same, which is the point of padding. So it can
+	 * refuse a ciphertext beyond the bucket of a max_message_bytes payload
+	 * (padding adds at least one byte, so with the default 1 MiB that
+	 * bucket is 2 MiB) and cannot refuse a larger payload inside that
+	 * bucket: up to twice the limit, less a byte, from a sender that
+	 * skips its agent's check. The exact check is the sending agent's,
+	 * the one place that knows the unpadded size.
+	 */
 	if (env.ciphertext_len > b->ciphertext_max) {
 		code = hv_errset(&d, HV_ETOOLARGE, "ciphertext", "The payload "
 		    "is larger than this broker's limit of %llu bytes.",
