@@ -16,6 +16,7 @@
 #include <sodium.h>
 
 #include "agent.h"
+#include "hv_events.h"
 #include "hv_log.h"
 #include "hv_util.h"
 #include "hv_wire.h"
@@ -108,27 +109,27 @@ receipt_entry(const Haven__Receipt *r)
 	const char *st = r->status;
 	json_t *at = json_time(r->at);
 
-	if (strcmp(st, "ACCEPTED") == 0)
+	if (hv_status_is(st, HV_ST_ACCEPTED))
 		return json_pack("{s:s, s:o, s:I}", "status", "accepted", "at",
 		    at, "audit_seq", (json_int_t)r->audit_seq);
-	if (strcmp(st, "REJECTED") == 0)
+	if (hv_status_is(st, HV_ST_REJECTED))
 		return json_pack("{s:s, s:o, s:s, s:s}", "status", "rejected",
 		    "at", at, "code", r->code, "message", r->message);
-	if (strcmp(st, "DELIVERED") == 0)
+	if (hv_status_is(st, HV_ST_DELIVERED))
 		return json_pack("{s:s, s:o, s:s}", "status", "delivered",
 		    "at", at, "to", r->node);
-	if (strcmp(st, "ACKNOWLEDGED") == 0)
+	if (hv_status_is(st, HV_ST_ACKNOWLEDGED))
 		return json_pack("{s:s, s:o, s:s, s:s}", "status",
 		    "acknowledged", "at", at, "node", r->node, "by", r->by);
-	if (strcmp(st, "ESCALATED") == 0)
+	if (hv_status_is(st, HV_ST_ESCALATED))
 		return json_pack("{s:s, s:o, s:s}", "status", "escalated",
 		    "at", at, "node", r->node);
 	/* A withdrawal (the recipient or the sender revoked) says why. */
-	if (strcmp(st, "EXPIRED") == 0 && r->code != NULL && r->code[0])
+	if (hv_status_is(st, HV_ST_EXPIRED) && r->code != NULL && r->code[0])
 		return json_pack("{s:s, s:o, s:s, s:s, s:s}", "status",
 		    "expired", "at", at, "to", r->node, "code", r->code,
 		    "message", r->message ? r->message : "");
-	if (strcmp(st, "EXPIRED") == 0)
+	if (hv_status_is(st, HV_ST_EXPIRED))
 		return json_pack("{s:s, s:o, s:s}", "status", "expired", "at",
 		    at, "to", r->node);
 	json_decref(at);
@@ -230,10 +231,10 @@ receipt_is_news(struct agent *a, MDB_txn *txn, struct rcpt *rc)
 	receipt_key(r, rc->rk);
 	if (store_get(a, txn, DB_RSEEN, rc->rk, 32, &v) == HV_OK)
 		return 0;
-	rc->transient = strcmp(r->status, "REJECTED") == 0 &&
+	rc->transient = hv_status_is(r->status, HV_ST_REJECTED) &&
 	    strcmp(r->code, "STORAGE_FULL") == 0;
-	rc->final = !rc->transient && (strcmp(r->status, "ACCEPTED") == 0 ||
-	    strcmp(r->status, "REJECTED") == 0);
+	rc->final = !rc->transient && (hv_status_is(r->status, HV_ST_ACCEPTED) ||
+	    hv_status_is(r->status, HV_ST_REJECTED));
 	return !((rc->final || rc->transient) && rc->h.final);
 }
 
@@ -279,7 +280,7 @@ hold_after_storage_full(struct agent *a, MDB_txn *txn, struct rcpt *rc)
 static int
 skew_after_hold(const struct rcpt *rc)
 {
-	return strcmp(rc->r->status, "REJECTED") == 0 &&
+	return hv_status_is(rc->r->status, HV_ST_REJECTED) &&
 	    strcmp(rc->r->code, "CLOCK_SKEW") == 0 && !rc->h.reskewed &&
 	    hv_now_ms() - rc->h.queued_ms > AGENT_SKEW_HOLD_S * 1000;
 }

@@ -445,12 +445,13 @@ deliver_ack(struct broker *b, MDB_txn *txn, const struct conn *c,
 		return HV_OK;		/* a repeated ack */
 	if ((e = addr_get(b, txn, a->id.data, c->node, &ai)) != HV_OK)
 		return e == HV_ENOTFOUND ? HV_EIO : e;
-	rec_for(&rec, "DELIVERED", a->id.data, &ai, c->node);
+	rec_for(&rec, hv_event_name(HV_EV_DELIVERED), a->id.data, &ai,
+	    c->node);
 	snprintf(rec.detail, sizeof(rec.detail), "Delivered to %s.", c->node);
 	if ((e = audit_append(b, txn, &rec)) != HV_OK)
 		return e;
-	if ((e = receipt_queue(b, txn, a->id.data, ai.sender, "DELIVERED",
-	    c->node, NULL, rec.seq)) != HV_OK)
+	if ((e = receipt_queue(b, txn, a->id.data, ai.sender,
+	    hv_status_name(HV_ST_DELIVERED), c->node, NULL, rec.seq)) != HV_OK)
 		return e;
 	hv_hex(a->id.data, HV_ID_LEN, hex);
 	hv_log_info("delivered %s to %s", hex, c->node);
@@ -481,7 +482,8 @@ hv_err
 deliver_human_ack(struct broker *b, MDB_txn *txn, const struct conn *c,
     const Haven__HumanAck *h, struct outbox *o)
 {
-	const char *event = h->escalated ? "ESCALATED" : "ACKNOWLEDGED";
+	const char *event = hv_event_name(h->escalated ? HV_EV_ESCALATED :
+	    HV_EV_ACKNOWLEDGED);
 	struct addr_info ai;
 	struct hv_audit_rec rec;
 	uint8_t k[KEY_MAX];
@@ -750,11 +752,12 @@ withdraw(struct broker *b, MDB_txn *txn, const struct expired *x,
 		return e;
 	if ((e = addr_get(b, txn, x->id, x->node, &ai)) != HV_OK)
 		return e;
-	rec_for(&rec, "EXPIRED", x->id, &ai, x->node);
+	rec_for(&rec, hv_event_name(HV_EV_EXPIRED), x->id, &ai, x->node);
 	snprintf(rec.detail, sizeof(rec.detail), "%s", why);
 	if ((e = audit_append(b, txn, &rec)) != HV_OK)
 		return e;
-	return receipt_queue_why(b, txn, x->id, ai.sender, "EXPIRED", code,
+	return receipt_queue_why(b, txn, x->id, ai.sender,
+	    hv_status_name(HV_ST_EXPIRED), code,
 	    code != NULL ? why : NULL, x->node, NULL, rec.seq);
 }
 
@@ -922,7 +925,7 @@ deliver_withdraw_revoked(struct broker *b)
 		e = HV_OK;
 		for (size_t i = 0; i < n && e == HV_OK; i++) {
 			if (node_gone(b, ex[i].node)) {
-				code = "REVOKED_RECIPIENT";
+				code = hv_errname(HV_EREVOKEDRECIPIENT);
 				snprintf(why, sizeof(why), "Withdrawn: %s was "
 				    "revoked by directory version %llu before "
 				    "it collected the message.", ex[i].node,
@@ -932,7 +935,7 @@ deliver_withdraw_revoked(struct broker *b)
 				if ((e = addr_get(b, txn, ex[i].id,
 				    ex[i].node, &ai)) != HV_OK)
 					break;
-				code = "SENDER_REVOKED";
+				code = hv_errname(HV_ESENDERREVOKED);
 				snprintf(why, sizeof(why), "Withdrawn: its "
 				    "sender %s was revoked by directory "
 				    "version %llu before %s collected it.",

@@ -40,6 +40,7 @@
 #include "haven.pb-c.h"
 #include "hv_envelope.h"
 #include "hv_err.h"
+#include "hv_events.h"
 #include "hv_keys.h"
 #include "hv_merkle.h"
 #include "hv_store.h"

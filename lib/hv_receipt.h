@@ -14,6 +14,7 @@
 
 #include "haven.pb-c.h"
 #include "hv_err.h"
+#include "hv_events.h"
 #include "hv_keys.h"
 
 /*
