@@ -233,7 +233,8 @@ receipt_is_news(struct agent *a, MDB_txn *txn, struct rcpt *rc)
 		return 0;
 	rc->transient = hv_status_is(r->status, HV_ST_REJECTED) &&
 	    strcmp(r->code, "STORAGE_FULL") == 0;
-	rc->final = !rc->transient && (hv_status_is(r->status, HV_ST_ACCEPTED) ||
+	rc->final = !rc->transient &&
+	    (hv_status_is(r->status, HV_ST_ACCEPTED) ||
 	    hv_status_is(r->status, HV_ST_REJECTED));
 	return !((rc->final || rc->transient) && rc->h.final);
 }

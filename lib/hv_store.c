@@ -150,7 +150,7 @@ hv_store_commit(MDB_txn *txn)
 		return HV_OK;
 	/*
 	 * A full map is the caller's to report (STORAGE_FULL, with what to
-	 * do). Anything else — a full disk, a file size limit, an I/O error —
+	 * do). Anything else (a full disk, a file size limit, an I/O error)
 	 * reaches the user only as IO_ERROR, so the reason goes to the log
 	 * here, the one place that still knows it.
 	 */

@@ -532,9 +532,9 @@ Test(agent_durability, a_write_refused_by_a_full_disk_is_explained_in_the_log,
 	cr_assert(strstr(resp, "IO_ERROR") != NULL, "%s", resp);
 	log = h_read(pol->log);
 	cr_assert(log != NULL && strstr(log, "a write failed and nothing of "
-	    "it was kept: ") != NULL && strstr(log, "has free space") != NULL && strstr(log,
-	    "answered 500 IO_ERROR") != NULL, "the log does not say why: %s",
-	    log ? log : "(none)");
+	    "it was kept: ") != NULL && strstr(log, "has free space") != NULL &&
+	    strstr(log, "answered 500 IO_ERROR") != NULL,
+	    "the log does not say why: %s", log ? log : "(none)");
 	free(log);
 	/* The agent is still up and answers. */
 	cr_assert_eq(ak_get(pol, "/v1/health", NULL), 200);

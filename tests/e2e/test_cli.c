@@ -973,8 +973,8 @@ Test(cli, the_manual_pages_render_and_name_every_command_and_key,
 		src = ".";
 	for (size_t i = 0; i < sizeof(pages) / sizeof(pages[0]); i++) {
 		path = h_fmt("%s/docs/man/%s", src, pages[i].page);
-		cr_assert_eq(h_sh(&out, 30, "groff -man -Tutf8 -ww -z '%s' 2>&1",
-		    path), 0, "%s", out);
+		cr_assert_eq(h_sh(&out, 30, "groff -man -Tutf8 -ww -z '%s' "
+		    "2>&1", path), 0, "%s", out);
 		cr_assert_eq(out[0], '\0', "%s: %s", pages[i].page, out);
 		free(out);
 		cr_assert_eq(h_sh(&out, 30, "man -l '%s' >/dev/null", path), 0,
