@@ -230,19 +230,37 @@ hv_err store_directory_record(struct agent *a, const hv_directory *dir);
  * Validates a POST /v1/messages (decision = 0) or /v1/decisions
  * (decision = 1) request, builds, seals and signs the envelope, commits it to
  * the outbox with a "queued" timeline entry and wakes the main loop. On
- * success id is the new message id.
+ * success id is the new message id; on failure nothing was stored. req is
+ * the caller's. Called from HTTP threads; takes dir_lock itself.
  * Errors: HV_EBADREQUEST, HV_EBADSUBJECT, HV_EBASIS, HV_EPOLICY,
- * HV_EUNKNOWNRECIPIENT, HV_EREVOKEDRECIPIENT, HV_EMALFORMED, HV_ETOOLARGE,
- * HV_ESTORAGEFULL, HV_EIO, HV_ENOMEM (detail names the field).
+ * HV_EUNKNOWNRECIPIENT, HV_EREVOKEDRECIPIENT, HV_ESENDERREVOKED,
+ * HV_EMALFORMED, HV_ETOOLARGE (d names the request member at fault where
+ * there is one); HV_ESTORAGEFULL, HV_EIO, HV_ENOMEM (the store or memory:
+ * d says nothing was queued, and hv_store logs the cause).
  */
 hv_err outbox_submit(struct agent *a, json_t *req, int decision,
     uint8_t id[HV_ID_LEN], struct hv_errdetail *d);
-/* The status document of a sent id (new reference), or NULL if unknown. */
-json_t *outbox_status(struct agent *a, const uint8_t id[HV_ID_LEN]);
-/* Records a verified receipt from the broker; 0 or -1 (not committed). */
-int outbox_receipt(struct agent *a, const Haven__Receipt *r);
-/* Entries without a verdict. */
+/* How many outbox entries are still waiting for the broker's verdict. */
 size_t outbox_depth(struct agent *a);
+
+/* ---- receipts.c -------------------------------------------------------- */
+
+/*
+ * The status document of a sent id: its recipients, type and timeline,
+ * and the most advanced status in that timeline. A new reference the
+ * caller releases, or NULL when this agent sent no such message (or the
+ * store cannot be read). Any thread.
+ */
+json_t *outbox_status(struct agent *a, const uint8_t id[HV_ID_LEN]);
+/*
+ * Records a receipt whose signature the caller (link.c) has verified: once
+ * in the message's timeline, published on the bus. Returns 0 when it is
+ * recorded, a repeat, or about nothing this agent holds (the caller may
+ * acknowledge it); 1 when the entry was re-signed after a CLOCK_SKEW and
+ * must be sent again; -1 when nothing could be committed (do not
+ * acknowledge: the broker sends it again).
+ */
+int outbox_receipt(struct agent *a, const Haven__Receipt *r);
 
 /* ---- inbox.c ----------------------------------------------------------- */
 

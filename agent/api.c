@@ -135,8 +135,13 @@ static enum MHD_Result
 reply_err(struct MHD_Connection *c, hv_err e, const struct hv_errdetail *d)
 {
 	const char *field = d && d->field[0] ? d->field : NULL;
+	unsigned status = http_status(e);
 
-	return reply_error(c, http_status(e), hv_errname(e), field, "%s",
+	/* The client is told to see this agent's log for a 5xx: say it here. */
+	if (status >= 500)
+		hv_log_warnx("answered %u %s: %s", status, hv_errname(e),
+		    hv_errmsg(e, d));
+	return reply_error(c, status, hv_errname(e), field, "%s",
 	    hv_errmsg(e, d));
 }
 

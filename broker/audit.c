@@ -51,7 +51,8 @@ audit_reject(struct broker *b, MDB_txn *txn, const char *node,
 	hv_err e;
 
 	if (env != NULL) {
-		hv_audit_rec_from_envelope(&rec, env, "REJECTED");
+		hv_audit_rec_from_envelope(&rec, env,
+		    hv_event_name(HV_EV_REJECTED));
 		/*
 		 * A refused basis may be refused precisely because it names
 		 * the child; the audit record keeps the rest of it.
@@ -59,7 +60,8 @@ audit_reject(struct broker *b, MDB_txn *txn, const char *node,
 		hv_policy_basis_redact(&rec.basis);
 	} else {
 		memset(&rec, 0, sizeof(rec));
-		snprintf(rec.event, sizeof(rec.event), "REJECTED");
+		snprintf(rec.event, sizeof(rec.event), "%s",
+		    hv_event_name(HV_EV_REJECTED));
 		snprintf(rec.sender, sizeof(rec.sender), "%s", node);
 	}
 	snprintf(rec.actor, sizeof(rec.actor), "%s", node);
@@ -124,7 +126,8 @@ audit_directory(struct broker *b, const char *refused, const char *detail)
 	hv_err e;
 
 	memset(&rec, 0, sizeof(rec));
-	snprintf(rec.event, sizeof(rec.event), "DIRECTORY_LOADED");
+	snprintf(rec.event, sizeof(rec.event), "%s",
+	    hv_event_name(HV_EV_DIRECTORY_LOADED));
 	snprintf(rec.actor, sizeof(rec.actor), "%s", b->cfg.id);
 	if (refused != NULL)
 		snprintf(rec.reason, sizeof(rec.reason), "%s", refused);

@@ -313,6 +313,17 @@ void deliver_pump(struct broker *b);
 /* Expires queue entries past their deadline (own transaction). */
 void deliver_expire(struct broker *b);
 
+/*
+ * Withdraws every queue entry whose recipient or sender the directory in
+ * force no longer admits (revoked, removed or without keys): a message for
+ * a node that can never connect again would otherwise wait for its TTL.
+ * Each is audited EXPIRED with the reason and the sender gets an EXPIRED
+ * receipt with code REVOKED_RECIPIENT or SENDER_REVOKED (the latter waits
+ * in the queue of a sender that may never collect it, which is harmless).
+ * Runs after a directory load, in transactions of its own.
+ */
+void deliver_withdraw_revoked(struct broker *b);
+
 /* ---- audit.c ----------------------------------------------------------------- */
 
 /* Appends rec (directory version filled in) and marks heads due. */

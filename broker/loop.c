@@ -681,6 +681,7 @@ directory_reload(struct broker *b)
 	    hv_directory_partnership(b->dir));
 	hv_log_info("%s", detail);
 	audit_directory(b, NULL, detail);
+	deliver_withdraw_revoked(b);
 	hv_notify_ready("serving; directory reloaded");
 }
 

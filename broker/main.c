@@ -7,6 +7,7 @@
  * code and an audit record and the daemon lives on. The broker never forks.
  */
 #include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -173,6 +174,7 @@ config_load(struct broker *b)
 	}
 	b->frame_max = hv_wire_frame_max(b->cfg.max_message_bytes);
 	b->envelope_max = hv_wire_envelope_max(b->cfg.max_message_bytes);
+	/* The bucket of a max_message_bytes payload; see submit.c. */
 	b->ciphertext_max = hv_envelope_padded_len(b->cfg.max_message_bytes) +
 	    crypto_aead_xchacha20poly1305_ietf_ABYTES;
 }
@@ -183,7 +185,7 @@ keys_load(struct broker *b)
 {
 	struct hv_errdetail d;
 	struct hv_pubkeys root;
-	char *pass = NULL;
+	char *pass = NULL, opt[PATH_MAX + 16];
 	hv_err e;
 
 	hv_errclear(&d);
@@ -191,7 +193,9 @@ keys_load(struct broker *b)
 	    (e = hv_passphrase_read(b->cfg.key_passphrase_file, &pass, &d)) !=
 	    HV_OK)
 		die(b->cfg.key_passphrase_file, e, &d);
-	e = hv_keys_load(b->cfg.key, pass, &b->keys, &d);
+	snprintf(opt, sizeof(opt), "key in %s", b->config_path);
+	if ((e = hv_keys_secret_check(b->cfg.key, opt, &d)) == HV_OK)
+		e = hv_keys_load(b->cfg.key, pass, &b->keys, &d);
 	hv_secret_free(pass);
 	if (e != HV_OK)
 		die(b->cfg.key, e, &d);
@@ -274,6 +278,8 @@ directory_audit_start(struct broker *b)
 	    (unsigned long long)hv_directory_version(b->dir),
 	    hv_directory_partnership(b->dir));
 	audit_directory(b, NULL, detail);
+	/* A node revoked while the broker was stopped. */
+	deliver_withdraw_revoked(b);
 }
 
 static void

@@ -158,7 +158,8 @@ reject(struct broker *b, MDB_txn *txn, const struct conn *c,
 
 	if ((e = audit_reject(b, txn, c->node, env, code, msg, &seq)) != HV_OK)
 		return e;
-	if ((e = receipt_make(b, env ? env->id : NULL, "REJECTED",
+	if ((e = receipt_make(b, env ? env->id : NULL,
+	    hv_status_name(HV_ST_REJECTED),
 	    hv_errname(code), msg, NULL, NULL, hv_now_ms(), seq, 0, &rb,
 	    &rl)) != HV_OK)
 		return e;
@@ -190,11 +191,13 @@ accept(struct broker *b, MDB_txn *txn, const struct conn *c,
 	hv_err e;
 
 	hv_audit_rec_from_envelope(&rec, env,
-	    decision ? "DECISION_RECORDED" : "SUBMITTED");
+	    hv_event_name(decision ? HV_EV_DECISION_RECORDED :
+	    HV_EV_SUBMITTED));
 	snprintf(rec.actor, sizeof(rec.actor), "%s", c->node);
 	if ((e = audit_append(b, txn, &rec)) != HV_OK)
 		return e;
-	if ((e = receipt_make(b, env->id, "ACCEPTED", NULL, NULL, NULL, NULL,
+	if ((e = receipt_make(b, env->id, hv_status_name(HV_ST_ACCEPTED),
+	    NULL, NULL, NULL, NULL,
 	    rec.time_ms, rec.seq, 0, &rb, &rl)) != HV_OK)
 		return e;
 	if ((e = seen_put(b, txn, env->id, hash, rb, rl)) != HV_OK)
@@ -307,7 +310,17 @@ submit_handle(struct broker *b, MDB_txn *txn, const struct conn *c,
 		if ((e = code) != HV_OK)
 			goto out;
 	}
-	/* TOO_LARGE */
+	/*
+	 * TOO_LARGE. max_message_bytes bounds the payload before padding, but
+	 * the broker sees only the padded ciphertext: every payload of a
+	 * bucket looks the same, which is the point of padding. So it can
+	 * refuse a ciphertext beyond the bucket of a max_message_bytes payload
+	 * (padding adds at least one byte, so with the default 1 MiB that
+	 * bucket is 2 MiB) and cannot refuse a larger payload inside that
+	 * bucket: up to twice the limit, less a byte, from a sender that
+	 * skips its agent's check. The exact check is the sending agent's,
+	 * the one place that knows the unpadded size.
+	 */
 	if (env.ciphertext_len > b->ciphertext_max) {
 		code = hv_errset(&d, HV_ETOOLARGE, "ciphertext", "The payload "
 		    "is larger than this broker's limit of %llu bytes.",
@@ -346,7 +359,8 @@ submit_reject_unaudited(struct broker *b, const struct conn *c,
 	if (hv_envelope_unpack(s->envelope.data, s->envelope.len,
 	    b->envelope_max, &env, NULL) == HV_OK)
 		have = 1;
-	if (receipt_make(b, have ? env.id : NULL, "REJECTED", hv_errname(code),
+	if (receipt_make(b, have ? env.id : NULL,
+	    hv_status_name(HV_ST_REJECTED), hv_errname(code),
 	    hv_strerror(code), NULL, NULL, hv_now_ms(), 0, 0, &rb, &rl) ==
 	    HV_OK) {
 		reply_receipt_bytes(o, c, rb, rl);

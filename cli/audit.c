@@ -29,12 +29,6 @@
 #include "hv_util.h"
 #include "remote.h"
 
-static const char *const events[] = {
-	"SUBMITTED", "REJECTED", "DELIVERED", "ACKNOWLEDGED", "ESCALATED",
-	"EXPIRED", "DECISION_RECORDED", "DIRECTORY_LOADED", "AUDIT_QUERY",
-	NULL,
-};
-
 /* ---- options --------------------------------------------------------- */
 
 static const struct option longopts[] = {
@@ -206,7 +200,7 @@ take(struct audit_args *a, int c, const char *v)
 		break;
 	case 'e':
 		if (upper_word(v, a->event, sizeof(a->event)) != 0 ||
-		    !word_in(a->event, events))
+		    !word_in(a->event, hv_event_names))
 			return cli_usage(sub, "--event '%.80s' is not an audit "
 			    "event; events are SUBMITTED, REJECTED, DELIVERED, "
 			    "ACKNOWLEDGED, ESCALATED, EXPIRED, "
@@ -482,7 +476,7 @@ audit_subject(const struct audit_args *a, int *has, uint8_t out[32])
 	if ((rc = cli_file_check(a->sub, "the subject key file",
 	    a->subject_key)) != 0)
 		goto out;
-	if (cli_is_pub_file(a->subject_key)) {
+	if (hv_keys_is_public_file(a->subject_key)) {
 		rc = cli_usage(a->sub, "%s is a node's public key file; "
 		    "--subject-key needs the partnership subject key file.",
 		    a->subject_key);

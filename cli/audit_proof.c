@@ -217,7 +217,8 @@ show_record(const hv_proof *p, const struct hv_audit_rec *r)
 	for (size_t i = 0; i < r->n_recipients; i++)
 		o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s%s",
 		    i ? ", " : "", r->recipients[i]);
-	if (r->n_recipients == 0 && strcmp(r->event, "DECISION_RECORDED") == 0)
+	if (r->n_recipients == 0 &&
+	    hv_event_is(r->event, HV_EV_DECISION_RECORDED))
 		snprintf(buf, sizeof(buf), "none: a decision not to share");
 	line("recipients", buf);
 	line("type", r->type);

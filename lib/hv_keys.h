@@ -101,6 +101,22 @@ void hv_secret_free(void *p);
 hv_err hv_secret_file_check(const char *path, struct hv_errdetail *d);
 
 /*
+ * 1 when path is a public key file: it lists sign_public and neither
+ * sign_secret nor a sealed secret. 0 otherwise, also when it cannot be read
+ * (the secret file checks then say why). What it reads is wiped.
+ */
+int hv_keys_is_public_file(const char *path);
+
+/*
+ * Refuses a public key file given where a secret key is wanted, naming
+ * opt, the option or config key that wanted it ("--key", "key in
+ * agent.ini"), so the sentence is not a misleading "run chmod 600".
+ * Errors: HV_EUSAGE.
+ */
+hv_err hv_keys_secret_check(const char *path, const char *opt,
+    struct hv_errdetail *d);
+
+/*
  * Reads a whole file of at most max bytes into a sodium_malloc'd,
  * NUL-terminated buffer, after hv_secret_file_check. Used for key files and
  * bearer tokens. Errors: HV_EINSECURE, HV_EIO, HV_ETOOLARGE, HV_ENOMEM.

@@ -141,8 +141,8 @@ on_pick(void *ctx, const struct hv_audit_rec *r)
 		}
 		return 0;
 	}
-	if (strcmp(r->event, "SUBMITTED") == 0 ||
-	    strcmp(r->event, "DECISION_RECORDED") == 0) {
+	if (hv_event_is(r->event, HV_EV_SUBMITTED) ||
+	    hv_event_is(r->event, HV_EV_DECISION_RECORDED)) {
 		p->main = r->seq;
 		return 1;
 	}

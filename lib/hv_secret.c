@@ -315,6 +315,71 @@ out:
 	return err;
 }
 
+/* 1 when the line at p (up to end) names the key `name` before its '='. */
+static int
+line_names(const char *p, const char *end, const char *name)
+{
+	size_t n = strlen(name);
+
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	if ((size_t)(end - p) < n || memcmp(p, name, n) != 0)
+		return 0;
+	p += n;
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	return p < end && *p == '=';
+}
+
+int
+hv_keys_is_public_file(const char *path)
+{
+	char *buf;
+	size_t n = 0;
+	int fd, pub = 0, secret = 0;
+
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC |
+	    O_NOCTTY);
+	if (fd < 0)
+		return 0;
+	if ((buf = sodium_malloc(HV_KEYFILE_MAX)) == NULL) {
+		close(fd);
+		return 0;
+	}
+	while (n < HV_KEYFILE_MAX) {
+		ssize_t r = read(fd, buf + n, HV_KEYFILE_MAX - n);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+	for (const char *p = buf, *end = buf + n; p < end;) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+
+		if (eol == NULL)
+			eol = end;
+		pub |= line_names(p, eol, "sign_public");
+		secret |= line_names(p, eol, "sign_secret") ||
+		    line_names(p, eol, "sealed");
+		p = eol + 1;
+	}
+	sodium_free(buf);
+	return pub && !secret;
+}
+
+hv_err
+hv_keys_secret_check(const char *path, const char *opt,
+    struct hv_errdetail *d)
+{
+	if (!hv_keys_is_public_file(path))
+		return HV_OK;
+	return hv_errset(d, HV_EUSAGE, "key_file", "%s is a public key file; "
+	    "%s needs the node's secret key file (NODE.key).", path, opt);
+}
+
 /* ---- key file parsing --------------------------------------------------- */
 
 static struct hv_kv *

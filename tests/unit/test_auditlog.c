@@ -899,6 +899,67 @@ Test(auditlog, detects_an_altered_head, .timeout = 120)
 	fx_close(&fx);
 }
 
+/*
+ * A deleted tree head leaves no hole in the records, so the store numbers
+ * its heads as it signs them; verify names the one that is missing.
+ */
+Test(auditlog, detects_a_deleted_tree_head_from_the_heads_numbering,
+    .timeout = 120)
+{
+	struct fx fx;
+	uint8_t key[8];
+
+	big_log(&fx);
+	seq_key(900, key);
+	drop(&fx, "heads", key, 8);
+	assert_tampered(&fx, fx.broker.pub.sign,
+	    "tree head 9 of 100, at size 900, is missing");
+	fx_close(&fx);
+}
+
+/* The newest head, which no record and no later head remembers. */
+Test(auditlog, detects_the_newest_tree_head_deleted, .timeout = 120)
+{
+	struct fx fx;
+	uint8_t key[8];
+
+	big_log(&fx);
+	seq_key(BIG, key);
+	drop(&fx, "heads", key, 8);
+	assert_tampered(&fx, fx.broker.pub.sign,
+	    "tree head 100 of 100, at size 10000, is missing");
+	fx_close(&fx);
+}
+
+/*
+ * A store whose heads were signed before they were numbered does not verify
+ * until the broker signs its next head, which numbers the old ones first.
+ */
+Test(auditlog, numbers_the_heads_of_an_older_store_at_its_next_head,
+    .timeout = 120)
+{
+	struct fx fx;
+	uint8_t key[16];
+
+	fx_open(&fx);
+	append_range(&fx, 0, 50, 50, 10);
+	assert_verifies(&fx);
+	drop(&fx, "meta", "heads", 5);
+	for (uint64_t i = 1; i <= 5; i++) {
+		memcpy(key, "head#", 5);
+		hv_be64_put(key + 5, i);
+		drop(&fx, "meta", key, 13);
+	}
+	assert_tampered(&fx, NULL,
+	    "the store holds 5 tree heads but no record of how many it signed");
+	append_range(&fx, 50, 60, 60, 10);
+	assert_verifies(&fx);
+	seq_key(20, key);
+	drop(&fx, "heads", key, 8);
+	assert_tampered(&fx, NULL, "tree head 2 of 6, at size 20, is missing");
+	fx_close(&fx);
+}
+
 Test(auditlog, detects_heads_signed_by_another_key, .timeout = 120)
 {
 	struct fx fx;

@@ -250,6 +250,25 @@ Test(keys, refuses_a_world_readable_secret_file)
 	hv_keys_destroy(&k);
 }
 
+/* A .pub where a secret key is wanted is named as such, never chmod. */
+Test(keys, names_a_public_key_file_given_where_a_secret_one_is_wanted)
+{
+	struct hv_errdetail d = { 0 };
+	hv_keys *k = make_saved("police.avon", NULL);
+	char p[128];
+
+	cr_assert(hv_keys_is_public_file(at(p, sizeof(p), "police.avon.pub")));
+	cr_assert_eq(hv_keys_secret_check(p, "--key", &d), HV_EUSAGE);
+	cr_assert_not_null(strstr(d.message, "police.avon.pub is a public key "
+	    "file; --key needs the node's secret key file"), "%s", d.message);
+	cr_assert_null(strstr(d.message, "chmod"), "%s", d.message);
+	cr_assert_not(hv_keys_is_public_file(at(p, sizeof(p),
+	    "police.avon.key")));
+	cr_assert_eq(hv_keys_secret_check(p, "--key", &d), HV_OK);
+	cr_assert_not(hv_keys_is_public_file(at(p, sizeof(p), "missing")));
+	hv_keys_destroy(&k);
+}
+
 Test(keys, refuses_a_group_readable_secret_file)
 {
 	hv_keys *k = make_saved("police.avon", NULL), *l = NULL;
