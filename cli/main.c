@@ -35,6 +35,8 @@ static const struct command {
 	{ "decide", cmd_decide, "record a decision not to share" },
 	{ "audit", cmd_audit,
 	    "query, export, prove and verify the audit trail (IG officers)" },
+	{ "backup", cmd_backup,
+	    "copy a broker's or agent's store while it runs" },
 };
 
 static void

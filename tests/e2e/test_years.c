@@ -1,0 +1,307 @@
+/*
+ * End-to-end tests of SPEC §13 "Over the years" through the real binaries:
+ * one writer per data_dir, backups of running stores, store format
+ * versions, protocol versions in Hello, one session per node, agents with
+ * several broker endpoints, and the mistakes the tools name.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <lmdb.h>
+
+#include "agent_kit.h"
+#include "client.h"
+#include "harness.h"
+#include "hv_store.h"
+#include "hv_wire.h"
+
+#define WAIT_MS 15000
+
+static struct h_partnership P;
+
+static void
+teardown(void)
+{
+	h_partnership_destroy(&P);
+}
+
+static void
+broker_up(void)
+{
+	cr_assert_eq(h_partnership_create(&P, NULL, NULL), 0,
+	    "cannot create a partnership");
+	cr_assert_eq(h_broker_start(&P), 0, "the broker did not start; see %s",
+	    P.broker_log);
+}
+
+static struct h_agent *
+agent_up(const char *id, const char *extra)
+{
+	struct h_agent *a = h_agent_add(&P, id, extra);
+
+	cr_assert_not_null(a);
+	cr_assert_eq(h_agent_start(&P, a), 0, "agent %s did not start; see %s",
+	    id, a->log);
+	return a;
+}
+
+/*
+ * Sets the format stamp of the store in dir with raw LMDB, as a release
+ * before stamps (format 0: no stamp) or a newer release would leave it.
+ */
+static void
+store_stamp_set(const char *dir, uint64_t format)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_val k = { 6, "format" }, v;
+	uint8_t buf[8];
+
+	cr_assert_eq(mdb_env_create(&env), 0);
+	cr_assert_eq(mdb_env_set_maxdbs(env, HV_STORE_MAX_DBS + 2), 0);
+	cr_assert_eq(mdb_env_open(env, dir, 0, 0600), 0);
+	cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	cr_assert_eq(mdb_dbi_open(txn, "haven", MDB_CREATE, &dbi), 0);
+	if (format == 0) {
+		cr_assert_eq(mdb_drop(txn, dbi, 1), 0);
+	} else {
+		hv_be64_put(buf, format);
+		v.mv_size = 8;
+		v.mv_data = buf;
+		cr_assert_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
+	}
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+}
+
+/* The stamp of the store in dir: 0 when it has none. */
+static uint64_t
+store_stamp_get(const char *dir)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_val k = { 6, "format" }, v;
+	uint64_t f = 0;
+
+	cr_assert_eq(mdb_env_create(&env), 0);
+	cr_assert_eq(mdb_env_set_maxdbs(env, HV_STORE_MAX_DBS + 2), 0);
+	cr_assert_eq(mdb_env_open(env, dir, MDB_RDONLY, 0600), 0);
+	cr_assert_eq(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+	if (mdb_dbi_open(txn, "haven", 0, &dbi) == 0 &&
+	    mdb_get(txn, dbi, &k, &v) == 0 && v.mv_size == 8)
+		f = hv_be64_get(v.mv_data);
+	mdb_txn_abort(txn);
+	mdb_env_close(env);
+	return f;
+}
+
+/* ---- one writer per data_dir ------------------------------------------- */
+
+Test(years, refuses_a_second_broker_on_one_data_dir_naming_the_pid_that_holds_it,
+    .fini = teardown, .timeout = 120)
+{
+	char *out = NULL, want[64];
+	int rc;
+
+	broker_up();
+	/* Without --foreground: the reason must still reach stderr. */
+	rc = h_sh(&out, 30, "'%s' --config '%s'", h_bin("haven-broker"),
+	    P.broker_conf);
+	cr_assert_eq(rc, 1, "the second broker exited %d: %s", rc,
+	    out ? out : "");
+	snprintf(want, sizeof(want), "is in use by haven-broker pid %ld",
+	    (long)P.broker_pid);
+	cr_assert_not_null(strstr(out, want), "%s", out);
+	cr_assert_not_null(strstr(out, P.broker_data), "%s", out);
+	free(out);
+	cr_assert(h_alive(P.broker_pid), "the first broker died");
+	/* Once the first has stopped, the store is free again. */
+	cr_assert_eq(h_broker_stop(&P), 0);
+	cr_assert_eq(h_broker_start(&P), 0, "restart refused; see %s",
+	    P.broker_log);
+}
+
+Test(years, refuses_a_second_agent_on_one_data_dir_naming_the_pid_that_holds_it,
+    .fini = teardown, .timeout = 120)
+{
+	struct h_agent *a;
+	char *out = NULL, want[64];
+	int rc;
+
+	broker_up();
+	a = agent_up("police.avon", NULL);
+	rc = h_sh(&out, 30, "'%s' --config '%s'", h_bin("haven-agent"),
+	    a->conf);
+	cr_assert_eq(rc, 1, "the second agent exited %d: %s", rc,
+	    out ? out : "");
+	snprintf(want, sizeof(want), "is in use by haven-agent pid %ld",
+	    (long)a->pid);
+	cr_assert_not_null(strstr(out, want), "%s", out);
+	free(out);
+	cr_assert(h_alive(a->pid), "the first agent died");
+}
+
+/* ---- backups ----------------------------------------------------------- */
+
+#define STREAM 500
+
+/*
+ * 500 messages stream into the broker; the backup is taken half-way, while
+ * receipts are still being written. The copy verifies with the broker's
+ * .pub, and a second backup into the same folder is refused.
+ */
+Test(years, backs_up_a_running_broker_while_messages_stream_and_the_copy_verifies,
+    .fini = teardown, .timeout = 240)
+{
+	static const char *const to[] = { "social-care.bristol" };
+	struct hc_client *c;
+	char dest[H_PATH], *out = NULL;
+	struct stat st;
+	int accepted = 0, rc;
+
+	broker_up();
+	c = hc_connect(&P, "police.avon");
+	cr_assert_not_null(c);
+	cr_assert(hc_wait_handshakes(c, 1, WAIT_MS), "no handshake");
+	snprintf(dest, sizeof(dest), "%s/backup/broker-1", P.dir);
+	for (int i = 0; i < STREAM; i++) {
+		uint8_t *buf, id[HV_ID_LEN];
+		size_t len;
+
+		cr_assert_eq(hc_make(c, to, 1, "REFERRAL", "routine note", id,
+		    &buf, &len), 0);
+		cr_assert_eq(hc_submit(c, buf, len), 0);
+		free(buf);
+		if (i == STREAM / 2) {
+			rc = h_sh(&out, 60, "'%s' backup --db '%s' --out '%s'",
+			    h_bin("haven"), P.broker_data, dest);
+			cr_assert_eq(rc, 0, "backup exited %d: %s", rc,
+			    out ? out : "");
+			free(out);
+			out = NULL;
+		}
+	}
+	while (accepted < STREAM) {
+		Haven__Frame *f = hc_recv(c, WAIT_MS);
+
+		cr_assert_not_null(f, "only %d of %d receipts", accepted,
+		    STREAM);
+		if (f->kind_case == HAVEN__FRAME__KIND_RECEIPT &&
+		    strcmp(hc_status(f), "ACCEPTED") == 0)
+			accepted++;
+		hv_frame_free(&f);
+	}
+	hc_close(&c);
+
+	cr_assert_eq(stat(dest, &st), 0);
+	cr_assert_eq(st.st_mode & 0777, 0700, "the copy is not private");
+	rc = h_sh(&out, 60, "'%s' audit verify --db '%s' --broker-pub "
+	    "'%s/keys/broker.bristol.pub'", h_bin("haven"), dest, P.dir);
+	cr_assert_eq(rc, 0, "the copy does not verify (%d): %s", rc,
+	    out ? out : "");
+	cr_assert_not_null(strstr(out, "audit log OK"), "%s", out);
+	free(out);
+	out = NULL;
+
+	rc = h_sh(&out, 60, "'%s' backup --db '%s' --out '%s'", h_bin("haven"),
+	    P.broker_data, dest);
+	cr_assert_eq(rc, 1, "a second backup into %s exited %d: %s", dest, rc,
+	    out ? out : "");
+	cr_assert_not_null(strstr(out, "is not empty"), "%s", out);
+	free(out);
+}
+
+/* Counts the entries of database name in the store in dir (read-only). */
+static size_t
+db_count(const char *dir, const char *name)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_stat st = { 0 };
+
+	cr_assert_eq(mdb_env_create(&env), 0);
+	cr_assert_eq(mdb_env_set_maxdbs(env, HV_STORE_MAX_DBS + 2), 0);
+	cr_assert_eq(mdb_env_open(env, dir, MDB_RDONLY, 0600), 0);
+	cr_assert_eq(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+	cr_assert_eq(mdb_dbi_open(txn, name, 0, &dbi), 0, "no %s in %s", name,
+	    dir);
+	cr_assert_eq(mdb_stat(txn, dbi, &st), 0);
+	mdb_txn_abort(txn);
+	mdb_env_close(env);
+	return st.ms_entries;
+}
+
+Test(years, backs_up_a_running_agent_with_its_outbox,
+    .fini = teardown, .timeout = 120)
+{
+	struct h_agent *a;
+	char data[H_PATH], dest[H_PATH], *out = NULL, *body, id[33];
+	int rc, st;
+
+	broker_up();
+	a = agent_up("police.avon", NULL);
+	body = ak_message("[\"social-care.bristol\"]", "REFERRAL", "ROUTINE",
+	    "b1", "");
+	st = ak_post(a, "/v1/messages", body, id);
+	free(body);
+	cr_assert_eq(st, 202, "POST answered %d", st);
+	snprintf(data, sizeof(data), "%s/data/police.avon", P.dir);
+	snprintf(dest, sizeof(dest), "%s/agent-copy", P.dir);
+	rc = h_sh(&out, 60, "'%s' backup --db '%s' --out '%s'", h_bin("haven"),
+	    data, dest);
+	cr_assert_eq(rc, 0, "backup exited %d: %s", rc, out ? out : "");
+	free(out);
+	cr_assert_eq(db_count(dest, "outbox"), 1);
+	cr_assert_eq(store_stamp_get(dest), HV_STORE_FORMAT);
+}
+
+/* ---- store format versions ------------------------------------------- */
+
+Test(years, opens_and_stamps_a_store_made_before_format_versions,
+    .fini = teardown, .timeout = 120)
+{
+	broker_up();
+	cr_assert_eq(h_broker_stop(&P), 0);
+	cr_assert_eq(store_stamp_get(P.broker_data), HV_STORE_FORMAT);
+	store_stamp_set(P.broker_data, 0);
+	cr_assert_eq(store_stamp_get(P.broker_data), 0);
+	cr_assert_eq(h_broker_start(&P), 0, "the broker refused an unstamped "
+	    "store; see %s", P.broker_log);
+	cr_assert_eq(h_broker_stop(&P), 0);
+	cr_assert_eq(store_stamp_get(P.broker_data), HV_STORE_FORMAT);
+}
+
+Test(years, refuses_a_store_of_a_newer_format_with_a_sentence_naming_both,
+    .fini = teardown, .timeout = 120)
+{
+	char *out = NULL, dest[H_PATH];
+	int rc;
+
+	broker_up();
+	cr_assert_eq(h_broker_stop(&P), 0);
+	store_stamp_set(P.broker_data, HV_STORE_FORMAT + 1);
+	rc = h_sh(&out, 30, "'%s' --config '%s'", h_bin("haven-broker"),
+	    P.broker_conf);
+	cr_assert_eq(rc, 1, "the broker exited %d: %s", rc, out ? out : "");
+	cr_assert_not_null(strstr(out, "is format 2, newer than format 1"),
+	    "%s", out);
+	free(out);
+	out = NULL;
+	snprintf(dest, sizeof(dest), "%s/copy", P.dir);
+	rc = h_sh(&out, 30, "'%s' backup --db '%s' --out '%s'", h_bin("haven"),
+	    P.broker_data, dest);
+	cr_assert_eq(rc, 1, "backup exited %d: %s", rc, out ? out : "");
+	cr_assert_not_null(strstr(out, "is format 2, newer than format 1"),
+	    "%s", out);
+	free(out);
+	/* The refusal changed nothing. */
+	cr_assert_eq(store_stamp_get(P.broker_data), HV_STORE_FORMAT + 1);
+}
