@@ -65,6 +65,7 @@ send_hello(struct agent *a)
 	h.directory_version = hv_directory_version(a->dir);
 	h.software = AGENT_SOFTWARE;
 	h.window = AGENT_WINDOW;
+	h.protocol = HV_PROTOCOL_VERSION;
 	f.kind_case = HAVEN__FRAME__KIND_HELLO;
 	f.hello = &h;
 	send_frame(a, &f);

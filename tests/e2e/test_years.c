@@ -305,3 +305,154 @@ Test(years, refuses_a_store_of_a_newer_format_with_a_sentence_naming_both,
 	/* The refusal changed nothing. */
 	cr_assert_eq(store_stamp_get(P.broker_data), HV_STORE_FORMAT + 1);
 }
+
+/* ---- protocol versions and sessions ------------------------------------ */
+
+static int
+hello_v(struct hc_client *c, uint32_t protocol)
+{
+	Haven__Frame f = HAVEN__FRAME__INIT;
+	Haven__Hello h = HAVEN__HELLO__INIT;
+
+	h.node = c->node;
+	h.software = "haven-e2e-client";
+	h.window = 16;
+	h.protocol = protocol;
+	f.kind_case = HAVEN__FRAME__KIND_HELLO;
+	f.hello = &h;
+	return hc_send_frame(c, &f);
+}
+
+static struct hc_client *
+client_up(const char *node)
+{
+	struct hc_client *c = hc_connect(&P, node);
+
+	cr_assert_not_null(c, "cannot connect as %s", node);
+	cr_assert(hc_wait_handshakes(c, 1, WAIT_MS), "%s: no handshake", node);
+	return c;
+}
+
+/* How many REJECTED records of the broker's log carry code. */
+static int
+rejections(const char *code)
+{
+	char *out = NULL;
+	int n = 0, rc;
+
+	rc = h_sh(&out, 60, "'%s' audit query --db '%s' --event REJECTED "
+	    "--format json", h_bin("haven"), P.broker_data);
+	cr_assert_eq(rc, 0, "audit query exited %d: %s", rc, out ? out : "");
+	for (const char *p = out; (p = strstr(p, code)) != NULL;
+	    p += strlen(code))
+		n++;
+	free(out);
+	return n;
+}
+
+Test(years, serves_the_protocol_version_before_its_own_and_refuses_a_newer_one,
+    .fini = teardown, .timeout = 120)
+{
+	static const char *const to[] = { "social-care.bristol" };
+	struct hc_client *old, *newer, *sender;
+	Haven__Frame *f;
+	uint8_t id[HV_ID_LEN], got[HV_ID_LEN], *buf;
+	size_t len;
+	char want[80];
+
+	broker_up();
+	newer = client_up("health.bristol-royal");
+	cr_assert_eq(hello_v(newer, HV_PROTOCOL_VERSION + 1), 0);
+	f = hc_wait_kind(newer, HAVEN__FRAME__KIND_ERROR, WAIT_MS);
+	cr_assert_not_null(f, "no Error for a Hello of a newer protocol");
+	cr_assert_str_eq(f->error->code, "PROTOCOL_VERSION");
+	snprintf(want, sizeof(want), "protocol version %d; this broker serves "
+	    "versions %d and %d", HV_PROTOCOL_VERSION + 1, HV_PROTOCOL_OLDEST,
+	    HV_PROTOCOL_VERSION);
+	cr_assert_not_null(strstr(f->error->message, want), "%s",
+	    f->error->message);
+	hv_frame_free(&f);
+
+	/* An agent of the release before: its Hello has no version. */
+	old = client_up("social-care.bristol");
+	cr_assert_eq(hello_v(old, HV_PROTOCOL_OLDEST), 0);
+	sender = client_up("police.avon");
+	cr_assert_eq(hello_v(sender, HV_PROTOCOL_VERSION), 0);
+	cr_assert_eq(hc_make(sender, to, 1, "REFERRAL", "note", id, &buf,
+	    &len), 0);
+	cr_assert_eq(hc_submit(sender, buf, len), 0);
+	free(buf);
+	f = hc_wait_kind(old, HAVEN__FRAME__KIND_DELIVER, WAIT_MS);
+	cr_assert_not_null(f, "the older agent got no delivery");
+	cr_assert_eq(hc_deliver_id(f, got), 0);
+	cr_assert_eq(memcmp(got, id, HV_ID_LEN), 0);
+	hv_frame_free(&f);
+	hc_close(&old);
+	hc_close(&sender);
+	hc_close(&newer);
+	cr_assert_eq(rejections("PROTOCOL_VERSION"), 1);
+}
+
+Test(years, refuses_and_audits_a_second_session_of_one_node_while_the_first_keeps_working,
+    .fini = teardown, .timeout = 180)
+{
+	struct h_agent *pol, *soc;
+	struct hc_client *dup;
+	Haven__Frame *f;
+	char *body, id[33];
+
+	broker_up();
+	pol = agent_up("police.avon", NULL);
+	soc = agent_up("social-care.bristol", NULL);
+	dup = client_up("police.avon");
+	for (int i = 0; i < 3; i++) {
+		cr_assert_eq(hello_v(dup, HV_PROTOCOL_VERSION), 0);
+		f = hc_wait_kind(dup, HAVEN__FRAME__KIND_ERROR, WAIT_MS);
+		cr_assert_not_null(f, "no Error for a second session");
+		cr_assert_str_eq(f->error->code, "DUPLICATE_SESSION");
+		cr_assert_not_null(strstr(f->error->message, "police.avon is "
+		    "already connected"), "%s", f->error->message);
+		hv_frame_free(&f);
+	}
+	/* The first session still sends and the broker still delivers. */
+	body = ak_message("[\"social-care.bristol\"]", "REFERRAL", "ROUTINE",
+	    "d1", "");
+	cr_assert_eq(ak_post(pol, "/v1/messages", body, id), 202);
+	free(body);
+	cr_assert(ak_wait_inbox(soc, id, WAIT_MS, NULL), "the message of the "
+	    "first session never arrived");
+	hc_close(&dup);
+	/* Audited once for the connection, not once per frame. */
+	cr_assert_eq(rejections("DUPLICATE_SESSION"), 1);
+}
+
+/*
+ * The rule for a legitimate reconnection: a crashed agent's connection
+ * closes with its process, so the restarted agent is the node's session at
+ * once, without waiting for the broker's 30 s idle time-out.
+ */
+Test(years, accepts_a_restarted_agent_after_a_crash_as_the_session,
+    .fini = teardown, .timeout = 180)
+{
+	struct h_agent *pol, *soc;
+	char *body, id[33];
+
+	broker_up();
+	pol = agent_up("police.avon", NULL);
+	soc = agent_up("social-care.bristol", NULL);
+	body = ak_message("[\"social-care.bristol\"]", "REFERRAL", "ROUTINE",
+	    "c1", "");
+	cr_assert_eq(ak_post(pol, "/v1/messages", body, id), 202);
+	free(body);
+	cr_assert(ak_wait_inbox(soc, id, WAIT_MS, NULL));
+	h_agent_kill(pol);
+	cr_assert_eq(h_agent_start(&P, pol), 0, "restart failed; see %s",
+	    pol->log);
+	body = ak_message("[\"social-care.bristol\"]", "REFERRAL", "ROUTINE",
+	    "c2", "");
+	cr_assert_eq(ak_post(pol, "/v1/messages", body, id), 202);
+	free(body);
+	cr_assert(ak_wait_inbox(soc, id, WAIT_MS, NULL), "the restarted "
+	    "agent's message never arrived");
+	cr_assert_eq(rejections("DUPLICATE_SESSION"), 0);
+}
