@@ -27,6 +27,7 @@
 #include "hv_directory.h"
 #include "hv_envelope.h"
 #include "hv_err.h"
+#include "hv_config.h"
 #include "hv_keys.h"
 #include "hv_store.h"
 
@@ -34,6 +35,7 @@
 #define AGENT_WINDOW 32
 #define AGENT_HELLO_MS 10000
 #define AGENT_RESEND_MS 30000
+#define AGENT_FAILOVER_MS 3000		/* without a session, try the next broker */
 #define AGENT_FULL_RETRY_MS 60000	/* after the broker's STORAGE_FULL */
 #define AGENT_FULL_RETRY_MAX_MS 1800000	/* doubling up to 30 minutes */
 #define AGENT_RECV_PAYLOAD_MAX (64u << 20)	/* largest payload received */
@@ -164,6 +166,10 @@ struct agent {
 	int64_t full_retry_ms;		/* next STORAGE_FULL retry (mono), or 0 */
 	int64_t next_hello_ms;
 	int64_t next_resend_ms;
+	/* The broker endpoints of `broker =` and the one the DEALER uses. */
+	char endpoints[HV_CFG_ENDPOINTS_MAX][256];
+	size_t n_endpoints, cur_endpoint;
+	int64_t down_since_ms;		/* mono: without a session since, or 0 */
 	uint8_t broker_sign[HV_SIGN_PUBLIC_LEN];
 	uint8_t broker_curve[HV_CURVE_KEY_LEN];
 

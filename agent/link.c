@@ -9,6 +9,13 @@
  * and committed before they are acknowledged; receipts are checked against
  * the broker's key before they are recorded.
  *
+ * `broker =` may list several endpoints (an active/passive pair, SPEC §13).
+ * The DEALER is connected to one at a time, never to two: a DEALER spreads
+ * its sends over every connected peer, and one message must not reach two
+ * brokers. Without a session for AGENT_FAILOVER_MS the agent moves to the
+ * next endpoint; the outbox stays in the store and goes to whichever broker
+ * answers, as after any reconnection.
+ *
  * Only the main thread touches ZeroMQ.
  */
 #include <errno.h>
@@ -402,7 +409,9 @@ drain_monitor(struct agent *a)
 			zmq_msg_close(&m);
 		}
 		if (ev == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
-			hv_log_info("connected to the broker");
+			hv_log_info("connected to the broker at %s",
+			    a->endpoints[a->cur_endpoint]);
+			a->down_since_ms = 0;
 			a->refused_warned = 0;
 			atomic_store(&a->connected, 1);
 			send_hello(a);
@@ -413,8 +422,10 @@ drain_monitor(struct agent *a)
 			a->hack_cursor = 0;
 			integrity_session(a);	/* and check its history */
 		} else if (ev == ZMQ_EVENT_DISCONNECTED) {
-			if (atomic_exchange(&a->connected, 0))
+			if (atomic_exchange(&a->connected, 0)) {
 				hv_log_info("disconnected from the broker");
+				a->down_since_ms = hv_mono_ms();
+			}
 		} else if ((ev == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH ||
 		    ev == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ||
 		    ev == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) &&
@@ -510,11 +521,61 @@ link_start(struct agent *a, struct hv_errdetail *d)
 	    zmq_connect(a->monitor, MONITOR_EP) != 0)
 		return hv_errset(d, HV_ESYS, NULL, "cannot monitor the ZeroMQ "
 		    "socket: %s", zmq_strerror(errno));
-	if (zmq_connect(a->dealer, a->cfg.broker) != 0)
-		return hv_errset(d, HV_EBADCONFIG, "broker", "cannot connect "
-		    "to %s: %s", a->cfg.broker, zmq_strerror(errno));
+	{
+		const char *p = a->cfg.broker;
+
+		a->n_endpoints = 0;
+		while (a->n_endpoints < HV_CFG_ENDPOINTS_MAX &&
+		    hv_endpoint_next(&p, a->endpoints[a->n_endpoints],
+		    sizeof(a->endpoints[0])))
+			a->n_endpoints++;
+	}
+	if (a->n_endpoints == 0)
+		return hv_errset(d, HV_EBADCONFIG, "broker", "broker = '%s' "
+		    "names no endpoint", a->cfg.broker);
+	/* Each must be connectable before the agent calls itself ready. */
+	for (size_t i = a->n_endpoints; i-- > 0;) {
+		if (zmq_connect(a->dealer, a->endpoints[i]) != 0)
+			return hv_errset(d, HV_EBADCONFIG, "broker", "cannot "
+			    "connect to %s: %s", a->endpoints[i],
+			    zmq_strerror(errno));
+		if (i > 0)
+			zmq_disconnect(a->dealer, a->endpoints[i]);
+	}
+	a->cur_endpoint = 0;
+	a->down_since_ms = hv_mono_ms();
 	a->next_resend_ms = hv_mono_ms() + AGENT_RESEND_MS;
 	return HV_OK;
+}
+
+/*
+ * Moves the DEALER to the next endpoint of `broker =` when there has been
+ * no session for AGENT_FAILOVER_MS. Frames queued for the old connection are
+ * dropped with it (ZMQ_IMMEDIATE queues none while it is down); the outbox
+ * is resent on the next session.
+ */
+static void
+link_failover(struct agent *a, int64_t now)
+{
+	size_t next;
+
+	if (a->n_endpoints < 2 || atomic_load(&a->connected) ||
+	    a->down_since_ms == 0 || now - a->down_since_ms < AGENT_FAILOVER_MS)
+		return;
+	next = (a->cur_endpoint + 1) % a->n_endpoints;
+	if (zmq_disconnect(a->dealer, a->endpoints[a->cur_endpoint]) != 0 &&
+	    errno != ENOENT)
+		hv_log_warn("cannot leave %s", a->endpoints[a->cur_endpoint]);
+	if (zmq_connect(a->dealer, a->endpoints[next]) != 0) {
+		hv_log_warn("cannot connect to %s", a->endpoints[next]);
+		zmq_connect(a->dealer, a->endpoints[a->cur_endpoint]);
+	} else {
+		hv_log_info("no broker session for %d s at %s; trying %s",
+		    AGENT_FAILOVER_MS / 1000, a->endpoints[a->cur_endpoint],
+		    a->endpoints[next]);
+		a->cur_endpoint = next;
+	}
+	a->down_since_ms = now;
 }
 
 void
@@ -573,6 +634,7 @@ link_run(struct agent *a)
 			send_pending(a);
 			send_human_acks(a);
 		}
+		link_failover(a, now);
 		integrity_tick(a, now);
 		if (now >= esc_at)
 			esc_at = now + inbox_escalate_due(a);

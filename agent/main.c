@@ -34,7 +34,7 @@ static const struct hv_cfg_key agent_keys[] = {
 	    NULL, 0, 0 },
 	{ "root_pub", HV_CFG_PATH, CFG(root_pub), 1, NULL, 0, 0 },
 	{ "directory", HV_CFG_PATH, CFG(directory), 1, NULL, 0, 0 },
-	{ "broker", HV_CFG_ZMQ_ENDPOINT, CFG(broker), 1, NULL, 0, 0 },
+	{ "broker", HV_CFG_ZMQ_ENDPOINTS, CFG(broker), 1, NULL, 0, 0 },
 	{ "data_dir", HV_CFG_PATH, CFG(data_dir), 1, NULL, 0, 0 },
 	{ "listen", HV_CFG_LISTEN, CFG(listen), 1, NULL, 0, 0 },
 	{ "token_file", HV_CFG_PATH, CFG(token_file), 1, NULL, 0, 0 },
@@ -109,7 +109,12 @@ static const char help_text[] =
 "     key_passphrase_file = F   Passphrase for a protected key (optional).\n"
 "     root_pub = FILE           The partnership root's public key.\n"
 "     directory = FILE          The signed directory (reloaded on SIGHUP).\n"
-"     broker = tcp://HOST:PORT  The broker's endpoint.\n"
+"     broker = tcp://HOST:PORT [tcp://HOST:PORT ...]\n"
+"                               The broker's endpoint, or up to 8 separated\n"
+"                               by spaces (an active/passive pair): the\n"
+"                               agent uses one at a time and moves to the\n"
+"                               next after 3 s without a session, keeping\n"
+"                               its outbox.\n"
 "     data_dir = DIR            Outbox and inbox (created, mode 0700).\n"
 "     listen = 127.0.0.1:PORT   The local API's address (loopback only).\n"
 "     token_file = FILE         The API's bearer token (mode 0600).\n"

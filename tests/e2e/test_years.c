@@ -4,11 +4,13 @@
  * versions, protocol versions in Hello, one session per node, agents with
  * several broker endpoints, and the mistakes the tools name.
  */
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
@@ -23,10 +25,16 @@
 #define WAIT_MS 15000
 
 static struct h_partnership P;
+static pid_t standby_pid = -1;	/* a second broker a test started */
 
 static void
 teardown(void)
 {
+	if (standby_pid > 0) {
+		kill(standby_pid, SIGKILL);
+		h_wait_pid(standby_pid, 20000);
+		standby_pid = -1;
+	}
 	h_partnership_destroy(&P);
 }
 
@@ -455,4 +463,153 @@ Test(years, accepts_a_restarted_agent_after_a_crash_as_the_session,
 	cr_assert(ak_wait_inbox(soc, id, WAIT_MS, NULL), "the restarted "
 	    "agent's message never arrived");
 	cr_assert_eq(rejections("DUPLICATE_SESSION"), 0);
+}
+
+/* ---- several broker endpoints ------------------------------------------- */
+
+/* 1 when the ready file ctx exists and names the bound endpoint. */
+static int
+ready_written(void *ctx)
+{
+	char *text = h_read(ctx);
+	int ok = text != NULL && strstr(text, "\"bind\"") != NULL;
+
+	free(text);
+	return ok;
+}
+
+/*
+ * Starts a second broker with the partnership's keys and directory on its
+ * own data_dir and port; *ep gets its endpoint. Its pid is standby_pid.
+ */
+static void
+standby_start(char *ep, size_t cap)
+{
+	char conf[H_PATH], ready[H_PATH], log[H_PATH], *text, *b, *e;
+
+	snprintf(conf, sizeof(conf), "%s/broker2.conf", P.dir);
+	snprintf(ready, sizeof(ready), "%s/broker2.ready", P.dir);
+	snprintf(log, sizeof(log), "%s/broker2.log", P.dir);
+	cr_assert_eq(h_sh(NULL, 30, "sed -e 's|^data_dir = .*|data_dir = "
+	    "data/broker2|' -e 's|^bind = .*|bind = tcp://127.0.0.1:*|' "
+	    "'%s' > '%s'", P.broker_conf, conf), 0);
+	standby_pid = fork();
+	cr_assert_geq(standby_pid, 0);
+	if (standby_pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		execl(h_bin("haven-broker"), "haven-broker", "--config", conf,
+		    "--ready-file", ready, "--foreground", (char *)NULL);
+		_exit(127);
+	}
+	cr_assert(h_wait_until(ready_written, ready, 20000), "the second "
+	    "broker did not start; see %s", log);
+	text = h_read(ready);
+	cr_assert_not_null(b = strstr(text, "tcp://"));
+	cr_assert_not_null(e = strchr(b, '"'));
+	*e = '\0';
+	snprintf(ep, cap, "%s", b);
+	free(text);
+}
+
+/* An agent whose `broker =` lists both endpoints. */
+static struct h_agent *
+agent_two_brokers(const char *id, const char *ep1, const char *ep2)
+{
+	char saved[sizeof(P.endpoint)], both[2 * sizeof(P.endpoint) + 2];
+	struct h_agent *a;
+
+	snprintf(saved, sizeof(saved), "%s", P.endpoint);
+	snprintf(both, sizeof(both), "%s %s", ep1, ep2);
+	cr_assert_lt(strlen(both), sizeof(P.endpoint));
+	memcpy(P.endpoint, both, strlen(both) + 1);
+	a = h_agent_add(&P, id, NULL);
+	snprintf(P.endpoint, sizeof(P.endpoint), "%s", saved);
+	cr_assert_not_null(a);
+	cr_assert_eq(h_agent_start(&P, a), 0, "agent %s did not start; see %s",
+	    id, a->log);
+	return a;
+}
+
+/* How many times id is listed in the agent's inbox. */
+static int
+inbox_count(struct h_agent *a, const char *id)
+{
+	json_t *j = NULL, *m;
+	size_t i;
+	int n = 0;
+
+	cr_assert_eq(ak_get(a, "/v1/inbox?limit=1000", &j), 200);
+	json_array_foreach(json_object_get(j, "messages"), i, m)
+		n += strcmp(json_string_value(json_object_get(m, "id")), id) ==
+		    0;
+	json_decref(j);
+	return n;
+}
+
+/*
+ * Two brokers on separate data_dirs (a real standby shares its storage,
+ * see dist/; separate stores are enough to show the agents' failover). The
+ * agents list both; when the first is killed they move to the second, and
+ * a message posted while no broker answered is kept in the outbox and
+ * delivered through the second, once.
+ */
+Test(years, fails_over_to_the_next_broker_endpoint_keeping_the_outbox,
+    .fini = teardown, .timeout = 180)
+{
+	struct h_agent *pol, *soc;
+	char ep2[128], id1[33], id2[33], *body;
+
+	broker_up();
+	standby_start(ep2, sizeof(ep2));
+	char ep1[sizeof(P.endpoint)];
+
+	snprintf(ep1, sizeof(ep1), "%s", P.endpoint);
+	pol = agent_two_brokers("police.avon", ep1, ep2);
+	soc = agent_two_brokers("social-care.bristol", ep1, ep2);
+
+	body = ak_message("[\"social-care.bristol\"]", "REFERRAL", "ROUTINE",
+	    "f1", "");
+	cr_assert_eq(ak_post(pol, "/v1/messages", body, id1), 202);
+	free(body);
+	cr_assert(ak_wait_inbox(soc, id1, WAIT_MS, NULL), "no delivery "
+	    "through the first broker");
+
+	h_broker_kill(&P);
+	body = ak_message("[\"social-care.bristol\"]", "REFERRAL", "ROUTINE",
+	    "f2", "");
+	cr_assert_eq(ak_post(pol, "/v1/messages", body, id2), 202);
+	free(body);
+	cr_assert(ak_wait_inbox(soc, id2, 60000, NULL), "the message posted "
+	    "while the first broker was down never arrived; see %s and %s",
+	    pol->log, soc->log);
+	cr_assert(ak_wait_status(pol, id2, "delivered", NULL, WAIT_MS),
+	    "the sender never heard of the delivery");
+	cr_assert_eq(inbox_count(soc, id1), 1);
+	cr_assert_eq(inbox_count(soc, id2), 1);
+	cr_assert(h_alive(standby_pid));
+}
+
+Test(years, refuses_a_broker_list_with_a_bad_endpoint_naming_it,
+    .fini = teardown, .timeout = 60)
+{
+	struct h_agent *a;
+	char *out = NULL;
+	int rc;
+
+	cr_assert_eq(h_partnership_create(&P, NULL, NULL), 0);
+	snprintf(P.endpoint, sizeof(P.endpoint), "tcp://127.0.0.1:7400 "
+	    "udp://127.0.0.1:7401");
+	a = h_agent_add(&P, "police.avon", NULL);
+	cr_assert_not_null(a);
+	rc = h_sh(&out, 30, "'%s' --config '%s' --check-config",
+	    h_bin("haven-agent"), a->conf);
+	cr_assert_eq(rc, 1, "exit %d: %s", rc, out ? out : "");
+	cr_assert_not_null(strstr(out, "'udp://127.0.0.1:7401' for broker is "
+	    "not an endpoint"), "%s", out);
+	free(out);
 }
