@@ -194,6 +194,13 @@ struct agent {
 /* ---- store.c ----------------------------------------------------------- */
 
 hv_err store_open(struct agent *a, struct hv_errdetail *d);
+/*
+ * --check-config: data_dir can be created and written, and a store already
+ * there (opened read-only, unlocked) is of a readable format and has not
+ * recorded a newer directory than a->dir. Errors: HV_EIO, HV_EFORMAT,
+ * HV_EROLLBACK.
+ */
+hv_err store_check(struct agent *a, struct hv_errdetail *d);
 void store_close(struct agent *a);
 MDB_dbi store_db(struct agent *a, enum agent_db db);
 /* Next value of the store's sequence counter, inside a write txn. */

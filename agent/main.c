@@ -438,6 +438,9 @@ main(int argc, char **argv)
 	if ((e = agent_directory_load(&a, &d)) != HV_OK)
 		die(e, &d);
 	if (a.check_only) {
+		/* data_dir usable; a stored directory must not be newer. */
+		if ((e = store_check(&a, &d)) != HV_OK)
+			die(e, &d);
 		printf("%s: configuration is valid (node %s, directory "
 		    "version %llu)\n", a.config_path, a.cfg.id,
 		    (unsigned long long)hv_directory_version(a.dir));

@@ -8,9 +8,11 @@
  * payload: inbox entries are the envelopes exactly as received.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <sodium.h>
@@ -60,6 +62,29 @@ store_open(struct agent *a, struct hv_errdetail *d)
 	free(p);
 	return hv_store_open(a->cfg.data_dir, a->cfg.map_size, 0,
 	    store_dbnames, DB_COUNT, &a->store, d);
+}
+
+hv_err
+store_check(struct agent *a, struct hv_errdetail *d)
+{
+	char mdb[4200];
+	hv_err e;
+
+	if ((e = hv_store_check_dir(a->cfg.data_dir, d)) != HV_OK)
+		return e;
+	snprintf(mdb, sizeof(mdb), "%s/data.mdb", a->cfg.data_dir);
+	if (access(mdb, F_OK) != 0)
+		return HV_OK;
+	/* Read-only and unlocked: the agent may be running. */
+	e = hv_store_open(a->cfg.data_dir, 0, 1, store_dbnames, DB_COUNT,
+	    &a->store, d);
+	if (e == HV_ENOTFOUND)
+		return HV_OK;	/* made by a release with fewer databases */
+	if (e != HV_OK)
+		return e;
+	e = store_directory_check(a, a->dir, d);
+	hv_store_close(&a->store);
+	return e;
 }
 
 void

@@ -408,7 +408,12 @@ audit_broker_pub(const char *path, uint8_t out[32])
 	    0)
 		return 3;
 	hv_errclear(&d);
-	if ((e = hv_pubkeys_load(path, &pk, &d)) != HV_OK) {
+	if ((e = hv_pubkeys_load_role(path, "broker", &pk, &d)) ==
+	    HV_EUSAGE) {
+		fprintf(stderr, "haven audit: %s\n", d.message);
+		return 2;
+	}
+	if (e != HV_OK) {
 		fprintf(stderr, "haven audit: cannot read the broker's public "
 		    "key file %s: %s\n", path, hv_errmsg(e, &d));
 		return e == HV_EIO ? 3 : 1;

@@ -67,6 +67,16 @@ hv_err hv_keys_load(const char *path, const char *passphrase, hv_keys **out,
 hv_err hv_pubkeys_load(const char *path, struct hv_pubkeys *out,
     struct hv_errdetail *d);
 
+/*
+ * hv_pubkeys_load for a .pub that must belong to a node of `role` (the
+ * part of the node id before the dot: "broker"), so that another node's
+ * .pub given in its place is named instead of failing later as a bad
+ * signature. Errors: HV_EUSAGE ("FILE: this is police.avon's key, not the
+ * broker's"), and those of hv_pubkeys_load.
+ */
+hv_err hv_pubkeys_load_role(const char *path, const char *role,
+    struct hv_pubkeys *out, struct hv_errdetail *d);
+
 /* Wipes and frees *k; accepts NULL; sets *k = NULL. */
 void hv_keys_destroy(hv_keys **k);
 

@@ -305,6 +305,76 @@ hv_store_close(hv_store **s)
 	*s = NULL;
 }
 
+/* ---- --check-config ------------------------------------------------------ */
+
+hv_err
+hv_store_check_dir(const char *dir, struct hv_errdetail *d)
+{
+	char path[4096], probe[4200];
+	struct stat st;
+	hv_store *s = NULL;
+	hv_err e;
+	int fd;
+
+	if (strlen(dir) == 0 || strlen(dir) >= sizeof(path))
+		return hv_errset(d, HV_EIO, "data_dir", "data_dir '%s' is not "
+		    "a usable path", dir);
+	if (stat(dir, &st) != 0) {
+		char *slash;
+
+		if (errno != ENOENT && errno != ENOTDIR)
+			return hv_errset(d, HV_EIO, "data_dir", "data_dir %s "
+			    "cannot be used: %s", dir, strerror(errno));
+		/* The nearest existing parent must let us create it. */
+		snprintf(path, sizeof(path), "%s", dir);
+		for (;;) {
+			if ((slash = strrchr(path, '/')) == NULL) {
+				snprintf(path, sizeof(path), ".");
+			} else if (slash == path) {
+				path[1] = '\0';
+			} else {
+				*slash = '\0';
+			}
+			if (stat(path, &st) == 0 ||
+			    (errno != ENOENT && errno != ENOTDIR) ||
+			    strcmp(path, ".") == 0 || strcmp(path, "/") == 0)
+				break;
+		}
+		if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+			return hv_errset(d, HV_EIO, "data_dir", "data_dir %s "
+			    "cannot be created: %s is not a folder", dir,
+			    path);
+		if (access(path, W_OK | X_OK) != 0)
+			return hv_errset(d, HV_EIO, "data_dir", "data_dir %s "
+			    "cannot be created in %s: %s", dir, path,
+			    strerror(errno));
+		return HV_OK;
+	}
+	if (!S_ISDIR(st.st_mode))
+		return hv_errset(d, HV_EIO, "data_dir", "data_dir %s is not a "
+		    "folder", dir);
+	snprintf(probe, sizeof(probe), "%s/.haven-check-XXXXXX", dir);
+	if ((fd = mkstemp(probe)) < 0 || write(fd, "ok\n", 3) != 3) {
+		int saved = errno;
+
+		if (fd >= 0) {
+			close(fd);
+			unlink(probe);
+		}
+		return hv_errset(d, HV_EIO, "data_dir", "data_dir %s cannot be "
+		    "written: %s", dir, strerror(saved));
+	}
+	close(fd);
+	unlink(probe);
+	snprintf(path, sizeof(path), "%s/data.mdb", dir);
+	if (access(path, F_OK) != 0)
+		return HV_OK;
+	if ((e = hv_store_open(dir, 0, 1, NULL, 0, &s, d)) != HV_OK)
+		return e;
+	hv_store_close(&s);
+	return HV_OK;
+}
+
 /* ---- backup ------------------------------------------------------------------ */
 
 /* 1 when path is an empty folder, 0 when not empty, -1 (errno) otherwise. */

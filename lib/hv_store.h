@@ -76,6 +76,16 @@ hv_err hv_store_open(const char *dir, uint64_t map_size, int readonly,
 hv_err hv_store_backup(const char *dir, const char *dest,
     struct hv_errdetail *d);
 
+/*
+ * For --check-config, without changing anything lasting: checks that dir
+ * can be written (a file is created in it and removed) or, when it does not
+ * exist yet, that its nearest existing parent is a folder the daemon can
+ * create it in; and, when a store is there, that this release reads its
+ * format. Never takes the lock, so it runs beside the daemon.
+ * Errors: HV_EIO (the detail names the folder and the reason), HV_EFORMAT.
+ */
+hv_err hv_store_check_dir(const char *dir, struct hv_errdetail *d);
+
 /* Closes the environment; accepts NULL; sets *s = NULL. */
 void hv_store_close(hv_store **s);
 

@@ -26,7 +26,7 @@ static hv_directory *dir;
 static const char *const nodes[] = {
 	"broker.bristol", "police.avon", "health.bristol-royal",
 	"education.st-marys-primary", "social-care.bristol", "ig.bristol",
-	"education.old-school", NULL
+	"education.old-school", "police.gone", NULL
 };
 
 static const char agreement[] =
@@ -44,6 +44,7 @@ static const char agreement[] =
     "allow * -> social-care : REFERRAL\n"
     "allow social-care -> police, health, education : INFO_REQUEST\n"
     "allow police, health, education -> social-care : INFO_RESPONSE\n"
+    "node police.gone            keys/police.gone.pub\n"
     "revoke education.old-school\n"
     "revoke police.gone\n";
 
