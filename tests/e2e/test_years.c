@@ -613,3 +613,264 @@ Test(years, refuses_a_broker_list_with_a_bad_endpoint_naming_it,
 	    "not an endpoint"), "%s", out);
 	free(out);
 }
+
+/* ---- mistakes it catches ---------------------------------------------- */
+
+Test(years, names_another_nodes_pub_given_as_the_brokers_key,
+    .fini = teardown, .timeout = 120)
+{
+	char *out = NULL;
+	int rc;
+
+	broker_up();
+	cr_assert_eq(h_broker_stop(&P), 0);
+	rc = h_sh(&out, 60, "'%s' audit verify --db '%s' --broker-pub "
+	    "'%s/keys/police.avon.pub'", h_bin("haven"), P.broker_data, P.dir);
+	cr_assert_eq(rc, 2, "exit %d: %s", rc, out ? out : "");
+	cr_assert_not_null(strstr(out, "this is police.avon's key, not the "
+	    "broker's"), "%s", out);
+	cr_assert_null(strstr(out, "TAMPERED"), "%s", out);
+	free(out);
+	out = NULL;
+	/* The broker's own .pub still verifies. */
+	rc = h_sh(&out, 60, "'%s' audit verify --db '%s' --broker-pub "
+	    "'%s/keys/broker.bristol.pub'", h_bin("haven"), P.broker_data,
+	    P.dir);
+	cr_assert_eq(rc, 0, "exit %d: %s", rc, out ? out : "");
+	free(out);
+}
+
+Test(years, refuses_a_revoke_of_a_node_not_in_the_agreement_naming_its_line,
+    .fini = teardown, .timeout = 120)
+{
+	char *out = NULL, *text, agreement[H_PATH], want[64];
+	int rc, lines = 0;
+
+	cr_assert_eq(h_partnership_create(&P, NULL, NULL), 0);
+	text = h_read(P.agreement);
+	cr_assert_not_null(text);
+	for (const char *p = text; *p; p++)
+		lines += *p == '\n';
+	snprintf(agreement, sizeof(agreement), "%s/typo.txt", P.dir);
+	cr_assert_eq(h_sh(NULL, 30, "cp '%s' '%s' && echo 'revoke police.avn' "
+	    ">> '%s'", P.agreement, agreement, agreement), 0);
+	free(text);
+	rc = h_sh(&out, 60, "'%s' directory build '%s' --root '%s' -o "
+	    "'%s/typo.hd'", h_bin("haven"), agreement, P.root_key, P.dir);
+	cr_assert_eq(rc, 1, "exit %d: %s", rc, out ? out : "");
+	snprintf(want, sizeof(want), "typo.txt:%d: revoke police.avn names no "
+	    "node", lines + 1);
+	cr_assert_not_null(strstr(out, want), "%s", out);
+	free(out);
+}
+
+/* Rewrites data_dir in a daemon's config file. */
+static void
+conf_data_dir(const char *conf, const char *data_dir)
+{
+	cr_assert_eq(h_sh(NULL, 30, "sed -i -e 's|^data_dir = .*|data_dir = "
+	    "%s|' '%s'", data_dir, conf), 0);
+}
+
+Test(years, check_config_refuses_a_data_dir_that_cannot_be_created,
+    .fini = teardown, .timeout = 120)
+{
+	struct h_agent *a;
+	char *out = NULL, file[H_PATH];
+	int rc;
+
+	cr_assert_eq(h_partnership_create(&P, NULL, NULL), 0);
+	snprintf(file, sizeof(file), "%s/a-file", P.dir);
+	cr_assert_eq(h_write(file, 0644, "not a folder\n"), 0);
+	conf_data_dir(P.broker_conf, "a-file/broker");
+	rc = h_sh(&out, 30, "'%s' --config '%s' --check-config",
+	    h_bin("haven-broker"), P.broker_conf);
+	cr_assert_eq(rc, 1, "exit %d: %s", rc, out ? out : "");
+	cr_assert_not_null(strstr(out, "a-file/broker cannot be created"),
+	    "%s", out);
+	free(out);
+	out = NULL;
+
+	a = h_agent_add(&P, "police.avon", NULL);
+	cr_assert_not_null(a);
+	conf_data_dir(a->conf, "a-file/police");
+	rc = h_sh(&out, 30, "'%s' --config '%s' --check-config",
+	    h_bin("haven-agent"), a->conf);
+	cr_assert_eq(rc, 1, "exit %d: %s", rc, out ? out : "");
+	cr_assert_not_null(strstr(out, "a-file/police cannot be created"),
+	    "%s", out);
+	free(out);
+}
+
+/*
+ * The store remembers the directory last in force; --check-config used to
+ * call an older one valid although the daemon would refuse to start.
+ */
+Test(years, check_config_refuses_a_directory_older_than_the_stores,
+    .fini = teardown, .timeout = 180)
+{
+	struct h_agent *a;
+	char *out = NULL;
+	int rc;
+
+	cr_assert_eq(h_partnership_create(&P, NULL, NULL), 0);
+	cr_assert_eq(h_partnership_resign(&P, 2, NULL), 0);
+	cr_assert_eq(h_broker_start(&P), 0);
+	a = agent_up("police.avon", NULL);
+	/* Both check beside their running daemon: no lock is taken. */
+	rc = h_sh(&out, 30, "'%s' --config '%s' --check-config",
+	    h_bin("haven-broker"), P.broker_conf);
+	cr_assert_eq(rc, 0, "exit %d: %s", rc, out ? out : "");
+	free(out);
+	out = NULL;
+	cr_assert_eq(h_agent_stop(a), 0);
+	cr_assert_eq(h_broker_stop(&P), 0);
+
+	cr_assert_eq(h_partnership_resign(&P, 1, NULL), 0);
+	rc = h_sh(&out, 30, "'%s' --config '%s' --check-config",
+	    h_bin("haven-broker"), P.broker_conf);
+	cr_assert_eq(rc, 1, "the broker called an older directory valid (%d): "
+	    "%s", rc, out ? out : "");
+	cr_assert_not_null(strstr(out, "version 1"), "%s", out);
+	free(out);
+	out = NULL;
+	rc = h_sh(&out, 30, "'%s' --config '%s' --check-config",
+	    h_bin("haven-agent"), a->conf);
+	cr_assert_eq(rc, 1, "the agent called an older directory valid (%d): "
+	    "%s", rc, out ? out : "");
+	cr_assert_not_null(strstr(out, "rollback"), "%s", out);
+	free(out);
+}
+
+/*
+ * Without --foreground the broker logs to syslog once serving; a reason
+ * for not starting must still reach stderr (here: the port is taken).
+ */
+Test(years, prints_why_the_broker_cannot_start_on_stderr_without_foreground,
+    .fini = teardown, .timeout = 120)
+{
+	char *out = NULL, conf[H_PATH];
+	int rc;
+
+	broker_up();
+	snprintf(conf, sizeof(conf), "%s/broker3.conf", P.dir);
+	cr_assert_eq(h_sh(NULL, 30, "sed -e 's|^data_dir = .*|data_dir = "
+	    "data/broker3|' '%s' > '%s'", P.broker_conf, conf), 0);
+	rc = h_sh(&out, 30, "'%s' --config '%s'", h_bin("haven-broker"),
+	    conf);
+	cr_assert_eq(rc, 1, "exit %d: %s", rc, out ? out : "");
+	cr_assert_not_null(strstr(out, "cannot bind"), "%s", out);
+	free(out);
+}
+
+/* ---- restore and the standby set-up ----------------------------------- */
+
+/*
+ * The README's restore procedure, step by step: a message accepted before
+ * the backup and not yet delivered is in the copy; after stop, move aside,
+ * copy in and start, the copy verifies and the message is delivered.
+ */
+Test(years, restores_a_broker_from_its_backup_as_the_readme_says,
+    .fini = teardown, .timeout = 180)
+{
+	static const char *const to[] = { "social-care.bristol" };
+	struct hc_client *pol, *soc;
+	Haven__Frame *f;
+	uint8_t id[HV_ID_LEN], got[HV_ID_LEN], *buf;
+	size_t len;
+	char backup[H_PATH], *out = NULL;
+	int rc;
+
+	broker_up();
+	pol = client_up("police.avon");
+	cr_assert_eq(hc_make(pol, to, 1, "REFERRAL", "queued note", id, &buf,
+	    &len), 0);
+	cr_assert_eq(hc_submit(pol, buf, len), 0);
+	free(buf);
+	f = hc_wait_receipt(pol, id, WAIT_MS);
+	cr_assert_not_null(f);
+	cr_assert_str_eq(hc_status(f), "ACCEPTED");
+	hv_frame_free(&f);
+	hc_close(&pol);
+
+	snprintf(backup, sizeof(backup), "%s/backups/broker-1", P.dir);
+	rc = h_sh(&out, 60, "'%s' backup --db '%s' --out '%s'", h_bin("haven"),
+	    P.broker_data, backup);
+	cr_assert_eq(rc, 0, "%s", out ? out : "");
+	free(out);
+	out = NULL;
+
+	cr_assert_eq(h_broker_stop(&P), 0);
+	rc = h_sh(&out, 60, "mv '%s' '%s.before-restore' && cp -a '%s' '%s' && "
+	    "'%s' audit verify --db '%s' --broker-pub "
+	    "'%s/keys/broker.bristol.pub'", P.broker_data, P.broker_data,
+	    backup, P.broker_data, h_bin("haven"), P.broker_data, P.dir);
+	cr_assert_eq(rc, 0, "the restore steps failed (%d): %s", rc,
+	    out ? out : "");
+	free(out);
+	cr_assert_eq(h_broker_start(&P), 0, "the restored broker did not "
+	    "start; see %s", P.broker_log);
+
+	soc = client_up("social-care.bristol");
+	cr_assert_eq(hello_v(soc, HV_PROTOCOL_VERSION), 0);
+	f = hc_wait_kind(soc, HAVEN__FRAME__KIND_DELIVER, WAIT_MS);
+	cr_assert_not_null(f, "the message in the backup was not delivered");
+	cr_assert_eq(hc_deliver_id(f, got), 0);
+	cr_assert_eq(memcmp(got, id, HV_ID_LEN), 0);
+	hv_frame_free(&f);
+	hc_close(&soc);
+}
+
+/* The text of a file of the source tree (HAVEN_SRC, else .). */
+static char *
+src_file(const char *rel)
+{
+	const char *src = getenv("HAVEN_SRC");
+	char path[H_PATH];
+	char *text;
+
+	snprintf(path, sizeof(path), "%s/%s", src ? src : ".", rel);
+	text = h_read(path);
+	cr_assert_not_null(text, "cannot read %s (set HAVEN_SRC)", path);
+	return text;
+}
+
+/*
+ * The standby set-up's files agree with each other and with what Haven
+ * ships: the mount point holds the example broker's data_dir, the cluster
+ * runs the shipped systemd unit, DRBD's device is the one mounted, and the
+ * pcs script says what the crm file says.
+ */
+Test(years, ships_standby_resources_that_agree_with_the_shipped_broker,
+    .timeout = 30)
+{
+	char *res = src_file("dist/ha/haven.res");
+	char *crm = src_file("dist/ha/haven-broker.crm");
+	char *pcs = src_file("dist/ha/haven-broker.pcs.sh");
+	char *conf = src_file("dist/broker.conf.example");
+	char *unit = src_file("dist/haven-broker.service.in");
+
+	cr_assert_not_null(strstr(conf, "data_dir = /var/lib/haven/"), "%s",
+	    conf);
+	cr_assert_not_null(strstr(unit, "StateDirectory=haven"));
+	for (int i = 0; i < 2; i++) {
+		const char *t = i == 0 ? crm : pcs;
+
+		cr_assert_not_null(strstr(t, "directory=/var/lib/haven "),
+		    "the cluster does not mount /var/lib/haven");
+		cr_assert_not_null(strstr(t, "device=/dev/drbd0"));
+		cr_assert_not_null(strstr(t, "drbd_resource=haven"));
+		cr_assert_not_null(strstr(t, "systemd:haven-broker"));
+		cr_assert_not_null(strstr(t, "ocf:heartbeat:IPaddr2"));
+		cr_assert_not_null(strstr(t, "stonith-enabled=true"));
+	}
+	cr_assert_not_null(strstr(res, "resource haven {"));
+	cr_assert_not_null(strstr(res, "device /dev/drbd0;"));
+	cr_assert_not_null(strstr(res, "protocol C;"));
+	cr_assert_not_null(strstr(res, "fencing resource-only;"));
+	free(res);
+	free(crm);
+	free(pcs);
+	free(conf);
+	free(unit);
+}
