@@ -36,6 +36,7 @@
 #define AGENT_HELLO_MS 10000
 #define AGENT_RESEND_MS 30000
 #define AGENT_FAILOVER_MS 3000		/* without a session, try the next broker */
+#define AGENT_DUP_RETRY_MS 3000		/* Hello again after DUPLICATE_SESSION */
 #define AGENT_FULL_RETRY_MS 60000	/* after the broker's STORAGE_FULL */
 #define AGENT_FULL_RETRY_MAX_MS 1800000	/* doubling up to 30 minutes */
 #define AGENT_RECV_PAYLOAD_MAX (64u << 20)	/* largest payload received */
@@ -170,6 +171,7 @@ struct agent {
 	char endpoints[HV_CFG_ENDPOINTS_MAX][256];
 	size_t n_endpoints, cur_endpoint;
 	int64_t down_since_ms;		/* mono: without a session since, or 0 */
+	int dup_warned;			/* DUPLICATE_SESSION already logged */
 	uint8_t broker_sign[HV_SIGN_PUBLIC_LEN];
 	uint8_t broker_curve[HV_CURVE_KEY_LEN];
 

@@ -321,6 +321,28 @@ on_receipt(struct agent *a, const Haven__Receipt *r)
 		send_ack(a, r->id.data, r->id.len, r->receipt_seq);
 }
 
+/*
+ * The broker holds a live session of this node on another connection: a
+ * second agent with this node id, or this agent's previous connection not
+ * yet seen closed (ZMTP heartbeats close it within 6 s). Say so once, say
+ * Hello again soon and resend the outbox after it, since the frames sent
+ * meanwhile were refused.
+ */
+static void
+session_refused(struct agent *a, const char *msg)
+{
+	int64_t now = hv_mono_ms();
+
+	if (!a->dup_warned) {
+		hv_log_warnx("the broker refused this session: %s", msg);
+		a->dup_warned = 1;
+	}
+	if (a->next_hello_ms > now + AGENT_DUP_RETRY_MS)
+		a->next_hello_ms = now + AGENT_DUP_RETRY_MS;
+	if (a->next_resend_ms > now + AGENT_DUP_RETRY_MS + 500)
+		a->next_resend_ms = now + AGENT_DUP_RETRY_MS + 500;
+}
+
 static void
 on_frame(struct agent *a, const uint8_t *buf, size_t len)
 {
@@ -352,6 +374,10 @@ on_frame(struct agent *a, const uint8_t *buf, size_t len)
 			break;
 		if (strcmp(f->error->code, "SENDER_MISMATCH") == 0) {
 			sender_mismatch(a);
+			break;
+		}
+		if (strcmp(f->error->code, "DUPLICATE_SESSION") == 0) {
+			session_refused(a, f->error->message);
 			break;
 		}
 		hv_log_warnx("broker error %s: %s", f->error->code,
@@ -412,6 +438,7 @@ drain_monitor(struct agent *a)
 			hv_log_info("connected to the broker at %s",
 			    a->endpoints[a->cur_endpoint]);
 			a->down_since_ms = 0;
+			a->dup_warned = 0;
 			a->refused_warned = 0;
 			atomic_store(&a->connected, 1);
 			send_hello(a);

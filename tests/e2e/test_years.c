@@ -874,3 +874,55 @@ Test(years, ships_standby_resources_that_agree_with_the_shipped_broker,
 	free(conf);
 	free(unit);
 }
+
+/* 1 when the file ctx[0] contains the text ctx[1]. */
+static int
+file_has(void *ctx)
+{
+	const char *const *c = ctx;
+	char *text = h_read(c[0]);
+	int ok = text != NULL && strstr(text, c[1]) != NULL;
+
+	free(text);
+	return ok;
+}
+
+/*
+ * An agent refused as a duplicate (here because another connection holds
+ * its node's session) keeps its outbox, says Hello again, and once the
+ * other connection has gone is the session and sends what was refused.
+ */
+Test(years, an_agent_refused_as_a_duplicate_takes_over_when_the_other_goes,
+    .fini = teardown, .timeout = 180)
+{
+	struct h_agent *pol, *soc;
+	struct hc_client *other;
+	Haven__Frame *f;
+	char *body, id[33];
+	const char *logged[2];
+
+	broker_up();
+	soc = agent_up("social-care.bristol", NULL);
+	other = client_up("police.avon");
+	cr_assert_eq(hello_v(other, HV_PROTOCOL_VERSION), 0);
+	/* Frames of one connection are handled in order: Hello is done. */
+	cr_assert_eq(hc_tree_head_request(other, 0), 0);
+	f = hc_wait_kind(other, HAVEN__FRAME__KIND_TREE_HEAD, WAIT_MS);
+	cr_assert_not_null(f);
+	hv_frame_free(&f);
+
+	pol = agent_up("police.avon", NULL);
+	logged[0] = pol->log;
+	logged[1] = "the broker refused this session";
+	cr_assert(h_wait_until(file_has, logged, WAIT_MS), "the agent never "
+	    "said it was refused; see %s", pol->log);
+	body = ak_message("[\"social-care.bristol\"]", "REFERRAL", "ROUTINE",
+	    "t1", "");
+	cr_assert_eq(ak_post(pol, "/v1/messages", body, id), 202);
+	free(body);
+
+	hc_close(&other);
+	cr_assert(ak_wait_inbox(soc, id, 60000, NULL), "the refused agent "
+	    "never took over; see %s", pol->log);
+	cr_assert_eq(rejections("DUPLICATE_SESSION"), 1);
+}
