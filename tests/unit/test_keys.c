@@ -622,3 +622,27 @@ Test(keys, a_subject_key_of_the_wrong_length_is_refused)
 	cr_assert_eq(chmod(p, 0644), 0);
 	cr_assert_eq(hv_subject_key_load(p, &key, &d), HV_EINSECURE);
 }
+
+Test(keys, names_the_node_of_a_pub_given_where_another_role_is_expected)
+{
+	struct hv_errdetail d = { 0 };
+	struct hv_pubkeys pub, untouched;
+	hv_keys *b = make_saved("broker.bristol", NULL);
+	hv_keys *p = make_saved("police.avon", NULL);
+	char path[128];
+
+	cr_assert_eq(hv_pubkeys_load_role(at(path, sizeof(path),
+	    "broker.bristol.pub"), "broker", &pub, &d), HV_OK, "%s",
+	    d.message);
+	cr_assert_eq(memcmp(&pub, &b->pub, sizeof(pub)), 0);
+	memset(&untouched, 0x5a, sizeof(untouched));
+	pub = untouched;
+	cr_assert_eq(hv_pubkeys_load_role(at(path, sizeof(path),
+	    "police.avon.pub"), "broker", &pub, &d), HV_EUSAGE);
+	cr_assert_not_null(strstr(d.message, "this is police.avon's key, not "
+	    "the broker's"), "%s", d.message);
+	cr_assert_eq(memcmp(&pub, &untouched, sizeof(pub)), 0,
+	    "the output was written on failure");
+	hv_keys_destroy(&b);
+	hv_keys_destroy(&p);
+}

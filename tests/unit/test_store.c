@@ -688,3 +688,43 @@ Test(store, refuses_to_back_up_a_folder_with_no_store)
 	    d.message);
 	cr_assert_eq(access(dest, F_OK), -1);
 }
+
+/* ---- --check-config ------------------------------------------------------- */
+
+Test(store, checks_a_data_dir_that_does_not_exist_yet_without_creating_it)
+{
+	struct hv_errdetail d;
+	char deep[200];
+
+	snprintf(deep, sizeof(deep), "%s/not/yet/there", tmp);
+	hv_errclear(&d);
+	cr_assert_eq(hv_store_check_dir(deep, &d), HV_OK, "%s", d.message);
+	cr_assert_eq(access(deep, F_OK), -1, "the check created %s", deep);
+}
+
+Test(store, check_refuses_a_data_dir_under_a_file_naming_both)
+{
+	struct hv_errdetail d;
+	char file[160], deep[200];
+
+	snprintf(file, sizeof(file), "%s/a-file", tmp);
+	cr_assert_eq(h_touch(file), 0);
+	snprintf(deep, sizeof(deep), "%s/broker", file);
+	hv_errclear(&d);
+	cr_assert_eq(hv_store_check_dir(deep, &d), HV_EIO);
+	cr_assert_not_null(strstr(d.message, "cannot be created"), "%s",
+	    d.message);
+	cr_assert_not_null(strstr(d.message, file), "%s", d.message);
+}
+
+Test(store, check_passes_a_live_store_and_refuses_a_newer_format)
+{
+	hv_store *w = open_ok(0, 0);
+	struct hv_errdetail d;
+
+	hv_errclear(&d);
+	cr_assert_eq(hv_store_check_dir(dir, &d), HV_OK, "%s", d.message);
+	hv_store_close(&w);
+	raw_stamp(HV_STORE_FORMAT + 1);
+	cr_assert_eq(hv_store_check_dir(dir, &d), HV_EFORMAT);
+}
