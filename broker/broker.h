@@ -238,7 +238,8 @@ hv_err reply_error(struct outbox *o, const struct conn *c, const char *code,
 hv_err reply_receipt_bytes(struct outbox *o, const struct conn *c,
     const uint8_t *rc, size_t len);
 
-/* A Frame{receipt} around an already packed Receipt (*out malloc'd). */
+/* A Frame{receipt} around an already packed Receipt (*out malloc'd), by
+ * hv_frame_pack. Errors: HV_EIO (rc is not a Receipt), HV_ENOMEM. */
 hv_err frame_wrap_receipt(const uint8_t *rc, size_t len, uint8_t **out,
     size_t *out_len);
 

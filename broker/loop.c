@@ -276,27 +276,25 @@ reply_error(struct outbox *o, const struct conn *c, const char *code,
 }
 
 /*
- * Frame field 3 (receipt), length-delimited: tag 0x1a, a varint length and
- * the packed Receipt, exactly what protobuf-c would produce.
+ * A stored receipt is kept packed (it is signed); it goes out through the
+ * one frame encoder, hv_frame_pack, like every other frame, so the wire
+ * format has a single definition.
  */
 hv_err
 frame_wrap_receipt(const uint8_t *rc, size_t len, uint8_t **out,
     size_t *out_len)
 {
-	uint8_t *buf = malloc(len + 11);
-	size_t n = 0, v = len;
+	Haven__Frame f = HAVEN__FRAME__INIT;
+	Haven__Receipt *r;
+	hv_err e;
 
-	if (buf == NULL)
-		return HV_ENOMEM;
-	buf[n++] = 0x1a;
-	do {
-		buf[n++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
-		v >>= 7;
-	} while (v != 0);
-	memcpy(buf + n, rc, len);
-	*out = buf;
-	*out_len = n + len;
-	return HV_OK;
+	if ((r = haven__receipt__unpack(NULL, len, rc)) == NULL)
+		return HV_EIO;
+	f.kind_case = HAVEN__FRAME__KIND_RECEIPT;
+	f.receipt = r;
+	e = hv_frame_pack(&f, out, out_len);
+	haven__receipt__free_unpacked(r, NULL);
+	return e;
 }
 
 hv_err
