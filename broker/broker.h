@@ -43,7 +43,18 @@
 #define BROKER_IDLE_MS 30000		/* a silent node is disconnected */
 #define BROKER_SKEW_S 300		/* SPEC §6 clock window */
 #define BROKER_HEAD_MS 1000		/* sign a tree head this often */
-#define BROKER_FULL_PERCENT 85		/* refuse submits above this use */
+/*
+ * A full store must not stop deliveries (SPEC §6): new messages are refused
+ * STORAGE_FULL while the map is within a reserve of its end. The reserve is
+ * BROKER_RESERVE_PERCENT of the map (transaction overhead, tree heads, the
+ * refusal summaries) plus BROKER_DELIVERY_RESERVE bytes for every queued
+ * delivery: its DELIVERED and ACKNOWLEDGED (or EXPIRED) records and the
+ * receipts to its sender, written later while the envelope is freed.
+ */
+#define BROKER_RESERVE_PERCENT 15
+#define BROKER_DELIVERY_RESERVE 2048
+#define BROKER_REFUSALS_MS 60000	/* one summary of refusals while full */
+#define BROKER_RECORD_BYTES 1024	/* an audit record, its leaf and indexes */
 #define BROKER_RID_MAX 256
 #define BROKER_QUERY_MAX 1000		/* audit records per AuditReply */
 
@@ -113,6 +124,17 @@ struct conn {
 	size_t rid_len;
 };
 
+/*
+ * Refusals made while the store is full are not each written (they would
+ * eat the reserve kept for deliveries): they are counted by code and
+ * audited as one REJECTED record per BROKER_REFUSALS_MS.
+ */
+struct refusal_tally {
+	uint64_t total;
+	uint64_t by_code[HV_ERR_COUNT];
+	int64_t first_ms;		/* monotonic, of the oldest counted */
+};
+
 /* The broker's own databases, after which come the audit log's. */
 enum broker_db {
 	DB_MSGS,	/* id -> accepted_at(8) || packed envelope */
@@ -168,8 +190,11 @@ struct broker {
 	int audit_dirty;		/* records since the last head */
 	int64_t next_expiry_ms;		/* monotonic */
 	int64_t usage_at_ms;		/* when the map use was last measured */
-	int usage_percent;
+	uint64_t used_bytes;		/* pages in use, measured */
+	uint64_t queued;		/* deliveries queued, measured */
 	uint64_t txn_bytes;		/* estimate of what the txn adds */
+	struct refusal_tally refused;	/* committed, not yet audited */
+	struct refusal_tally txn_refused; /* counted in the open txn */
 	char zap_last_refused[HV_CURVE_KEY_LEN];
 	int64_t zap_last_refused_ms;
 };
@@ -183,6 +208,19 @@ void store_close(struct broker *b);
 
 /* Percentage of the map in use (pages not on the free list). */
 int store_usage_percent(struct broker *b);
+
+/*
+ * 1 when `bytes` more of new messages (beyond what the open transaction
+ * has added) still leave the reserve free: the map less
+ * BROKER_RESERVE_PERCENT, less BROKER_DELIVERY_RESERVE per queued delivery.
+ * The use is measured at most every 250 ms and after each commit that
+ * added messages. A store that cannot be measured admits nothing.
+ */
+int store_admits(struct broker *b, uint64_t bytes);
+
+/* 1 while new messages are refused: refusals are then counted, not
+ * written (see struct refusal_tally). */
+int store_full(struct broker *b);
 
 /* Begins the batch's write transaction (counters copied) and commits it
  * (counters written first). Commit errors: HV_ESTORAGEFULL, HV_EIO. */
@@ -319,9 +357,17 @@ void deliver_expire(struct broker *b);
 /* Appends rec (directory version filled in) and marks heads due. */
 hv_err audit_append(struct broker *b, MDB_txn *txn, struct hv_audit_rec *rec);
 
-/* A REJECTED record for a frame or envelope (env may be NULL). */
+/* A REJECTED record for a frame or envelope (env may be NULL). While the
+ * store is full the refusal is only counted (in txn's tally, kept when txn
+ * commits) and *seq is 0. */
 hv_err audit_reject(struct broker *b, MDB_txn *txn, const char *node,
     const hv_envelope *env, hv_err code, const char *detail, uint64_t *seq);
+
+/* Writes the refusals counted while full as one REJECTED record (reason
+ * STORAGE_FULL, detail "Refused N ...: CODE n, ...") once
+ * BROKER_REFUSALS_MS have passed since the first, or now when force; in
+ * its own transaction, from the reserve. On failure the count is kept. */
+void audit_refusals_flush(struct broker *b, int force);
 
 /* Signs a tree head inside txn when records arrived and it is due (or
  * force). Errors: as hv_auditlog_sign_head. */

@@ -697,6 +697,7 @@ timers(struct broker *b)
 		b->next_expiry_ms = now + EXPIRE_EVERY_MS;
 		deliver_expire(b);
 	}
+	audit_refusals_flush(b, 0);
 	audit_head_tick(b);
 	sessions_expire(b);
 	deliver_pump(b);

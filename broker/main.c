@@ -99,9 +99,12 @@ static const char help_text[] =
 "     max_message_bytes = N      largest payload, default 1048576\n"
 "     message_ttl = SECONDS      undelivered messages expire, default\n"
 "                                604800 (7 days)\n"
-"     map_size = BYTES           the store's size limit, default 1073741824;\n"
-"                                above 85% new messages get STORAGE_FULL\n"
-"                                while deliveries go on\n"
+"     map_size = BYTES           the store's size limit, default 1073741824.\n"
+"                                New messages get STORAGE_FULL once only a\n"
+"                                reserve is left (15% of the map and 2 KiB\n"
+"                                per queued delivery), so deliveries, acks\n"
+"                                and receipts go on; refusals made while\n"
+"                                full are audited as one count a minute\n"
 "     group_commit = yes|no      share one transaction among messages that\n"
 "                                arrive together, default yes\n"
 "     revocation_grace_ms = N    after a reload revokes a node, drop the\n"
@@ -307,6 +310,9 @@ shutdown_all(struct broker *b)
 	int linger = 200;
 
 	hv_notify_stopping();
+	/* Refusals counted while the store was full are audited before exit. */
+	if (b->store != NULL)
+		audit_refusals_flush(b, 1);
 	if (b->router != NULL) {
 		zmq_setsockopt(b->router, ZMQ_LINGER, &linger, sizeof(linger));
 		zmq_close(b->router);
