@@ -33,6 +33,7 @@
 #include "hv_envelope.h"
 #include "hv_err.h"
 #include "hv_keys.h"
+#include "hv_log.h"
 #include "hv_store.h"
 
 #define BROKER_BATCH_MAX 256		/* frames per group commit */
@@ -56,6 +57,20 @@
 #define BROKER_REFUSALS_MS 60000	/* one summary of refusals while full */
 #define BROKER_RECORD_BYTES 1024	/* an audit record, its leaf and indexes */
 #define BROKER_RID_MAX 256
+/*
+ * An unauthenticated TCP flood (SPEC §6, §10): a connection that has not
+ * finished its CURVE handshake within BROKER_HANDSHAKE_MS is closed, which
+ * bounds the file descriptors silent connections can hold (ZeroMQ's
+ * default is 30 s); lines an outsider can cause (refused or failed
+ * handshakes) are logged at most once per BROKER_REFUSAL_LOG_MS, with a
+ * count of those held back. Agents on a slow link complete a handshake in
+ * well under a second, so 5 s leaves a wide margin.
+ */
+#define BROKER_HANDSHAKE_MS 5000
+#define BROKER_REFUSAL_LOG_MS 10000
+/* Connections the kernel holds for the broker to accept: ZeroMQ's 100
+ * would drop an agent's SYN behind a burst of bare connections. */
+#define BROKER_BACKLOG 1024
 #define BROKER_QUERY_MAX 1000		/* audit records per AuditReply */
 
 /* The [broker] section of the config file (SPEC §10). */
@@ -195,8 +210,10 @@ struct broker {
 	uint64_t txn_bytes;		/* estimate of what the txn adds */
 	struct refusal_tally refused;	/* committed, not yet audited */
 	struct refusal_tally txn_refused; /* counted in the open txn */
-	char zap_last_refused[HV_CURVE_KEY_LEN];
-	int64_t zap_last_refused_ms;
+	struct hv_log_limit zap_log;	/* refused handshakes */
+	struct hv_log_limit hs_log;	/* failed handshakes, refused accepts */
+	void *monitor;			/* the ROUTER's event monitor */
+	unsigned monitor_gen;		/* its inproc endpoints, one per bind */
 };
 
 /* ---- main.c / store.c --------------------------------------------------- */

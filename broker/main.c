@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -253,6 +254,32 @@ store_start(struct broker *b)
 	directory_check_stored(b);
 }
 
+/*
+ * Every connection, authenticated or not, holds a file descriptor until
+ * its handshake ends; a soft limit of 1,024 lets a bare TCP flood shut the
+ * broker to new sessions. Raises the soft limit to the hard one (the
+ * systemd unit sets LimitNOFILE). Not fatal: the broker can serve with
+ * what it has.
+ */
+static void
+nofile_raise(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+		hv_log_warn("cannot read the open file limit");
+		return;
+	}
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+			hv_log_warn("cannot raise the open file limit");
+			return;
+		}
+	}
+	hv_log_info("open file limit %llu", (unsigned long long)rl.rlim_cur);
+}
+
 static void
 zmq_start(struct broker *b)
 {
@@ -313,10 +340,14 @@ shutdown_all(struct broker *b)
 	/* Refusals counted while the store was full are audited before exit. */
 	if (b->store != NULL)
 		audit_refusals_flush(b, 1);
+	hv_log_limit_flush(&b->zap_log, "refused handshakes", 1);
+	hv_log_limit_flush(&b->hs_log, "failed handshakes", 1);
 	if (b->router != NULL) {
 		zmq_setsockopt(b->router, ZMQ_LINGER, &linger, sizeof(linger));
 		zmq_close(b->router);
 	}
+	if (b->monitor != NULL)
+		zmq_close(b->monitor);
 	if (b->zap != NULL)
 		zmq_close(b->zap);
 	if (b->zctx != NULL)
@@ -380,6 +411,7 @@ main(int argc, char **argv)
 		hv_config_free(config_keys, &b.cfg);
 		return 0;
 	}
+	nofile_raise();			/* a TCP flood needs descriptors */
 	signals_block(&b);		/* before ZeroMQ starts its threads */
 	store_start(&b);		/* refuses a directory rollback */
 	zmq_start(&b);			/* ZAP first, then the ROUTER */
