@@ -145,7 +145,7 @@ Test(broker_flood,
 	port = endpoint_port(P.endpoint);
 
 	/* The flood: bare connections, a hundred at a time (each hundred
-	 * given a moment to connect), one in four sending garbage, the rest
+	 * given a moment to connect), one in twenty sending garbage, the rest
 	 * silent. */
 	for (n_bare = 0; n_bare < want;) {
 		int first = n_bare;
@@ -159,7 +159,7 @@ Test(broker_flood,
 			struct pollfd pf = { bare[i], POLLOUT, 0 };
 
 			if (poll(&pf, 1, 2000) == 1 && (pf.revents & POLLOUT) &&
-			    i % 4 == 0)
+			    i % 20 == 0)
 				(void)!write(bare[i], garbage,
 				    sizeof(garbage) - 1);
 		}
