@@ -210,6 +210,7 @@ struct broker {
 	uint64_t txn_bytes;		/* estimate of what the txn adds */
 	struct refusal_tally refused;	/* committed, not yet audited */
 	struct refusal_tally txn_refused; /* counted in the open txn */
+	struct hv_log_limit full_log;	/* refusals counted while full */
 	struct hv_log_limit zap_log;	/* refused handshakes */
 	struct hv_log_limit hs_log;	/* failed handshakes, refused accepts */
 	void *monitor;			/* the ROUTER's event monitor */
@@ -231,7 +232,8 @@ int store_usage_percent(struct broker *b);
  * has added) still leave the reserve free: the map less
  * BROKER_RESERVE_PERCENT, less BROKER_DELIVERY_RESERVE per queued delivery.
  * The use is measured at most every 250 ms and after each commit that
- * added messages. A store that cannot be measured admits nothing.
+ * wrote a message or an audit record. A store that cannot be measured
+ * admits nothing.
  */
 int store_admits(struct broker *b, uint64_t bytes);
 

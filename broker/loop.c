@@ -175,7 +175,6 @@ router_bind(struct broker *b, const char *endpoint)
 
 	if ((r = zmq_socket(b->zctx, ZMQ_ROUTER)) == NULL)
 		return -1;
-	b->hs_log.interval_ms = BROKER_REFUSAL_LOG_MS;
 	if (zmq_setsockopt(r, ZMQ_ZAP_DOMAIN, "haven", 5) != 0 ||
 	    zmq_setsockopt(r, ZMQ_ZAP_ENFORCE_DOMAIN, &one,
 	    sizeof(one)) != 0 ||
@@ -421,12 +420,19 @@ static hv_err
 refuse_frame(struct broker *b, MDB_txn *txn, const struct conn *c, hv_err code,
     const char *msg, struct outbox *o)
 {
+	uint64_t seq;
 	hv_err e;
 
-	if ((e = audit_reject(b, txn, c->node, NULL, code, msg, NULL)) !=
+	if ((e = audit_reject(b, txn, c->node, NULL, code, msg, &seq)) !=
 	    HV_OK)
 		return e;
-	hv_log_info("refused a frame from %s: %s", c->node, hv_errname(code));
+	if (seq == 0)
+		hv_log_info_limited(&b->full_log, "refused a frame from %s: %s "
+		    "(counted while the store is full)", c->node,
+		    hv_errname(code));
+	else
+		hv_log_info("refused a frame from %s: %s", c->node,
+		    hv_errname(code));
 	return reply_error(o, c, hv_errname(code), msg);
 }
 
@@ -781,6 +787,8 @@ timers(struct broker *b)
 	audit_refusals_flush(b, 0);
 	hv_log_limit_flush(&b->zap_log, "refused handshakes", 0);
 	hv_log_limit_flush(&b->hs_log, "failed handshakes", 0);
+	hv_log_limit_flush(&b->full_log, "refusals while the store is full",
+	    0);
 	audit_head_tick(b);
 	sessions_expire(b);
 	deliver_pump(b);

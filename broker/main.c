@@ -342,6 +342,8 @@ shutdown_all(struct broker *b)
 		audit_refusals_flush(b, 1);
 	hv_log_limit_flush(&b->zap_log, "refused handshakes", 1);
 	hv_log_limit_flush(&b->hs_log, "failed handshakes", 1);
+	hv_log_limit_flush(&b->full_log, "refusals while the store is full",
+	    1);
 	if (b->router != NULL) {
 		zmq_setsockopt(b->router, ZMQ_LINGER, &linger, sizeof(linger));
 		zmq_close(b->router);
@@ -380,6 +382,9 @@ main(int argc, char **argv)
 
 	memset(&b, 0, sizeof(b));
 	b.sigfd = -1;
+	b.zap_log.interval_ms = BROKER_REFUSAL_LOG_MS;
+	b.hs_log.interval_ms = BROKER_REFUSAL_LOG_MS;
+	b.full_log.interval_ms = BROKER_REFUSAL_LOG_MS;
 	while ((ch = getopt_long(argc, argv, "c:r:fCvh", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': b.config_path = optarg; break;

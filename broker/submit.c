@@ -150,7 +150,13 @@ reject(struct broker *b, MDB_txn *txn, const struct conn *c,
 		hv_hex(env->id, HV_ID_LEN, hex);
 	else
 		snprintf(hex, sizeof(hex), "-");
-	hv_log_info("rejected %s from %s: %s", hex, c->node, hv_errname(code));
+	if (seq == 0)
+		hv_log_info_limited(&b->full_log, "rejected %s from %s: %s "
+		    "(counted while the store is full)", hex, c->node,
+		    hv_errname(code));
+	else
+		hv_log_info("rejected %s from %s: %s", hex, c->node,
+		    hv_errname(code));
 	e = reply_receipt_bytes(o, c, rb, rl);
 out:
 	free(rb);

@@ -31,7 +31,6 @@ zap_start(struct broker *b)
 {
 	int linger = 0;
 
-	b->zap_log.interval_ms = BROKER_REFUSAL_LOG_MS;
 	if ((b->zap = zmq_socket(b->zctx, ZMQ_REP)) == NULL)
 		return -1;
 	zmq_setsockopt(b->zap, ZMQ_LINGER, &linger, sizeof(linger));

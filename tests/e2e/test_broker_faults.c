@@ -638,6 +638,15 @@ Test(broker_faults,
 	    "refused without auditing; see %s", P.broker_log);
 	cr_expect_not_null(strstr(log, "refusals made while the store was "
 	    "full"), "no summary of the refusals was audited");
+	{
+		int lines = 0;
+
+		for (char *p = log; (p = strstr(p, "counted while the store "
+		    "is full")) != NULL; p++)
+			lines++;
+		cr_expect_leq(lines, 20, "%d log lines for %d refusals made "
+		    "while the store was full", lines, refused);
+	}
 	free(log);
 
 	/* The log verifies, and the refusals made while full are in it as
