@@ -656,6 +656,10 @@ Test(broker_faults,
 	    out ? out : "");
 	free(out);
 	refusal_records(P.broker_data, &summed, &records);
+	cr_log_info("full store: %d accepted, %d refusals, %d delivered, %d "
+	    "DELIVERED receipts, %ld REJECTED records, %ld counted in "
+	    "summaries", accepted, refused, delivered, receipts, records,
+	    summed);
 	cr_expect_geq(summed + records, refused, "the summaries count %ld "
 	    "and %ld records show %d refusals", summed, records, refused);
 	cr_expect_lt(records, 100, "%ld REJECTED records for %d refusals made "

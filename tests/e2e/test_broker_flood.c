@@ -216,5 +216,10 @@ Test(broker_flood,
 	    "handshakes are logged one by one; see %s", P.broker_log);
 	cr_expect_geq(log_lines("not logged one by one"), 1, "the count of "
 	    "held-back lines was never logged; see %s", P.broker_log);
+	cr_log_info("flood: %d bare connections, %d closed by the broker, %d "
+	    "unknown keys refused; log lines: %d refused, %d failed "
+	    "handshakes", want, closed, knocked,
+	    log_lines("refused a handshake"),
+	    log_lines("failed the handshake"));
 	hc_close(&police);
 }
