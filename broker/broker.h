@@ -55,7 +55,7 @@
 #define BROKER_RESERVE_PERCENT 15
 #define BROKER_DELIVERY_RESERVE 2048
 #define BROKER_REFUSALS_MS 60000	/* one summary of refusals while full */
-#define BROKER_RECORD_BYTES 1024	/* an audit record, its leaf and indexes */
+#define BROKER_RECORD_BYTES 1024	/* a record, its leaf and indexes */
 #define BROKER_RID_MAX 256
 /*
  * An unauthenticated TCP flood (SPEC §6, §10): a connection that has not
@@ -212,9 +212,9 @@ struct broker {
 	struct refusal_tally txn_refused; /* counted in the open txn */
 	struct hv_log_limit full_log;	/* refusals counted while full */
 	struct hv_log_limit zap_log;	/* refused handshakes */
-	struct hv_log_limit hs_log;	/* failed handshakes, refused accepts */
+	struct hv_log_limit hs_log;	/* failed handshakes and accepts */
 	void *monitor;			/* the ROUTER's event monitor */
-	unsigned monitor_gen;		/* its inproc endpoints, one per bind */
+	unsigned monitor_gen;		/* its endpoint, one per bind */
 };
 
 /* ---- main.c / store.c --------------------------------------------------- */

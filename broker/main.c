@@ -416,7 +416,7 @@ main(int argc, char **argv)
 		hv_config_free(config_keys, &b.cfg);
 		return 0;
 	}
-	nofile_raise();			/* a TCP flood needs descriptors */
+	nofile_raise();			/* room for a TCP flood */
 	signals_block(&b);		/* before ZeroMQ starts its threads */
 	store_start(&b);		/* refuses a directory rollback */
 	zmq_start(&b);			/* ZAP first, then the ROUTER */

@@ -469,9 +469,9 @@ Test(broker_faults, refuses_with_storage_full_and_still_delivers,
 	hc_close(&sc);
 }
 
-/* ---- a full store under a hammer of refusals --------------------------------- */
+/* ---- a full store under a hammer of refusals ------------------------- */
 
-#define HAMMER_N 1200		/* messages offered until the store is full */
+#define HAMMER_N 1200		/* offered until the store is full */
 #define HAMMER_ROUNDS 400	/* each: 4 frames the broker must refuse */
 
 /* One round of refusals: a junk envelope, a badly signed one, one to a
