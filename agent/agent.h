@@ -45,6 +45,9 @@
 #define AGENT_HTTP_TIMEOUT_S 15		/* idle HTTP connections are closed */
 #define AGENT_HTTP_CONNECTIONS 512	/* one thread each */
 #define AGENT_HTTP_CONN_MEMORY 32768	/* headers and buffers per connection */
+#define AGENT_HTTP_HEAD_MAX 16384	/* a request head the gate reads whole */
+#define AGENT_HTTP_HEAD_MS 5000		/* to send it, from the connect */
+#define AGENT_HTTP_PENDING 256		/* connections still sending a head */
 
 /* Configuration, filled by hv_config_load from the [agent] section. */
 struct agent_config {
@@ -152,6 +155,7 @@ struct agent {
 	int listen_fd;
 	char listen_addr[64];		/* 127.0.0.1:PORT actually bound */
 	struct MHD_Daemon *httpd;
+	struct api_gate *gate;		/* api.c: heads before libmicrohttpd */
 
 	void *zctx;
 	void *dealer;
