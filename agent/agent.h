@@ -260,9 +260,23 @@ hv_err inbox_store(struct agent *a, const uint8_t *buf, size_t len,
     uint8_t id[HV_ID_LEN], int *dup);
 /* A received message, decrypted (new reference), or NULL if unknown. */
 json_t *inbox_message(struct agent *a, const uint8_t id[HV_ID_LEN]);
-/* Messages newest first (new reference). */
-json_t *inbox_list(struct agent *a, int unacked, int64_t since_ms,
-    size_t limit);
+/* What GET /v1/inbox asks for. */
+struct inbox_query {
+	int unacked;		/* only messages nobody acknowledged */
+	int64_t since_ms;	/* only messages received at or after */
+	size_t limit;		/* at most this many (1 to 1000) */
+	int by_priority;	/* IMMEDIATE, deadline, newest; else newest */
+	const char *cursor;	/* the last page's cursor, or NULL */
+};
+/*
+ * One page of received messages: *out is a new object {total, unacked,
+ * cursor, messages} — total matching the filter over every page, unacked
+ * among those received since since_ms, cursor for the next page (null on
+ * the last). Errors: HV_EBADREQUEST (field "cursor": not one of ours for
+ * this order), HV_EIO, HV_ENOMEM.
+ */
+hv_err inbox_page(struct agent *a, const struct inbox_query *q,
+    json_t **out, struct hv_errdetail *d);
 /* Records a person's ack and queues HumanAck. Errors: HV_ENOTFOUND, ... */
 hv_err inbox_ack(struct agent *a, const uint8_t id[HV_ID_LEN],
     const char *by, const char *note, int64_t *at_ms);

@@ -329,6 +329,10 @@ do_health(struct agent *a, struct MHD_Connection *c)
 	return reply_json(c, MHD_HTTP_OK, h);
 }
 
+/*
+ * GET /v1/inbox?unacked=&since=&limit=&order=&cursor= — one page; the
+ * same unacked, since and order go with each page's cursor.
+ */
 static enum MHD_Result
 do_inbox_list(struct agent *a, struct MHD_Connection *c)
 {
@@ -338,26 +342,29 @@ do_inbox_list(struct agent *a, struct MHD_Connection *c)
 	    MHD_GET_ARGUMENT_KIND, "since");
 	const char *limit = MHD_lookup_connection_value(c,
 	    MHD_GET_ARGUMENT_KIND, "limit");
-	int64_t since_ms = 0;
-	long n = 100;
-	int only_unacked = 0;
-	json_t *list;
+	const char *order = MHD_lookup_connection_value(c,
+	    MHD_GET_ARGUMENT_KIND, "order");
+	struct inbox_query q = { .limit = 100 };
+	struct hv_errdetail d;
+	json_t *page = NULL;
+	hv_err e;
 
 	if (unacked != NULL) {
 		if (strcmp(unacked, "1") == 0 || strcmp(unacked, "true") == 0)
-			only_unacked = 1;
+			q.unacked = 1;
 		else if (strcmp(unacked, "0") != 0 &&
 		    strcmp(unacked, "false") != 0)
 			return reply_error(c, MHD_HTTP_BAD_REQUEST,
 			    "BAD_REQUEST", "unacked", "unacked must be 1 or "
 			    "0.");
 	}
-	if (since != NULL && hv_time_parse(since, &since_ms) != 0)
+	if (since != NULL && hv_time_parse(since, &q.since_ms) != 0)
 		return reply_error(c, MHD_HTTP_BAD_REQUEST, "BAD_REQUEST",
 		    "since", "since must be an ISO 8601 UTC time such as "
 		    "2026-11-22T09:00:00Z, or unix seconds.");
 	if (limit != NULL) {
 		char *end;
+		long n;
 
 		errno = 0;
 		n = strtol(limit, &end, 10);
@@ -366,12 +373,22 @@ do_inbox_list(struct agent *a, struct MHD_Connection *c)
 			return reply_error(c, MHD_HTTP_BAD_REQUEST,
 			    "BAD_REQUEST", "limit", "limit must be a whole "
 			    "number from 1 to 1000.");
+		q.limit = (size_t)n;
 	}
-	list = inbox_list(a, only_unacked, since_ms, (size_t)n);
-	if (list == NULL)
-		return reply_err(c, HV_ENOMEM, NULL);
-	return reply_json(c, MHD_HTTP_OK, json_pack("{s:o}", "messages",
-	    list));
+	if (order != NULL) {
+		if (strcmp(order, "priority") == 0)
+			q.by_priority = 1;
+		else if (strcmp(order, "newest") != 0)
+			return reply_error(c, MHD_HTTP_BAD_REQUEST,
+			    "BAD_REQUEST", "order", "order must be newest or "
+			    "priority.");
+	}
+	q.cursor = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
+	    "cursor");
+	hv_errclear(&d);
+	if ((e = inbox_page(a, &q, &page, &d)) != HV_OK)
+		return reply_err(c, e, &d);
+	return reply_json(c, MHD_HTTP_OK, page);
 }
 
 static enum MHD_Result
