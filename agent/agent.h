@@ -43,7 +43,7 @@
 #define AGENT_SSE_RING 1024
 #define AGENT_SSE_KEEPALIVE_MS 5000	/* well inside AGENT_HTTP_TIMEOUT_S */
 #define AGENT_HTTP_TIMEOUT_S 15		/* idle HTTP connections are closed */
-#define AGENT_HTTP_CONNECTIONS 512	/* one thread each */
+#define AGENT_HTTP_CONNECTIONS 512	/* past the gate; one thread each */
 #define AGENT_HTTP_CONN_MEMORY 32768	/* headers and buffers per connection */
 #define AGENT_HTTP_HEAD_MAX 16384	/* a request head the gate reads whole */
 #define AGENT_HTTP_HEAD_MS 5000		/* to send it, from the connect */

@@ -1,6 +1,8 @@
 /*
  * The agent's local HTTP/JSON API (SPEC §7, docs/API.md), served by
- * libmicrohttpd on 127.0.0.1 with one thread per connection.
+ * libmicrohttpd on 127.0.0.1 with one thread per connection, behind a gate
+ * (below) that reads the head of each new connection's first request and
+ * lets through only whole, well-formed heads carrying the token.
  *
  * Every request is authenticated before anything else is looked at: the
  * bearer token is hashed and compared with the configured token's hash in
