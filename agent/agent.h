@@ -155,7 +155,7 @@ struct agent {
 	int listen_fd;
 	char listen_addr[64];		/* 127.0.0.1:PORT actually bound */
 	struct MHD_Daemon *httpd;
-	struct api_gate *gate;		/* api.c: heads before libmicrohttpd */
+	struct api_gate *gate;		/* gate.c: heads before libmicrohttpd */
 
 	void *zctx;
 	void *dealer;
@@ -317,6 +317,22 @@ void hook_stop(struct agent *a);
 
 hv_err api_start(struct agent *a, struct hv_errdetail *d);
 void api_stop(struct agent *a);
+
+/* ---- gate.c ------------------------------------------------------------ */
+
+/*
+ * 1 when an Authorization value v[0..len) (NULs and all) is "Bearer", the
+ * agent's token and nothing more; constant-time in the token.
+ */
+int gate_token_ok(const struct agent *a, const char *v, size_t len);
+/*
+ * Starts the thread that accepts on a->listen_fd and hands connections
+ * with a whole, well-formed, authenticated head to a->httpd.
+ * Errors: HV_ENOMEM, HV_EIO.
+ */
+hv_err gate_start(struct agent *a, struct hv_errdetail *d);
+/* Stops it, closing connections still sending their heads; accepts none. */
+void gate_stop(struct agent *a);
 
 /* ---- integrity.c ------------------------------------------------------- */
 
