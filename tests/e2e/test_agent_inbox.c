@@ -19,7 +19,7 @@
 #include "hv_util.h"
 
 #define WAIT_MS 30000
-#define MAX_MSGS 64
+#define MAX_MSGS 1100
 
 static struct h_partnership P;
 
@@ -204,6 +204,29 @@ Test(inbox, pages_35_messages_by_cursor_reaching_each_exactly_once,
 	j = get_page("/v1/inbox?limit=10");
 	cr_assert_eq(int_of(j, "unacked"), 35);
 	json_decref(j);
+}
+
+/*
+ * 1,050 messages: the newest 1,000 on the first page, the other 50 after
+ * the cursor, none twice — the inbox no longer ends at 1,000. The
+ * priority order pages through them all too.
+ */
+Test(inbox, pages_past_the_newest_thousand,
+    .init = setup, .fini = teardown, .timeout = 600)
+{
+	static char sent[MAX_MSGS][33], got[MAX_MSGS][33];
+	size_t n;
+	int64_t t0;
+
+	send_n(1050, "REFERRAL", "ROUTINE", "", sent);
+	wait_total(1050);
+	n = page_all("", 1000, 1050, got, NULL);
+	same_set(got, n, sent, 1050);
+	t0 = hv_mono_ms();
+	n = page_all("&order=priority", 500, 1050, got, NULL);
+	cr_log_info("priority order over 1,050 in pages of 500: %lld ms",
+	    (long long)(hv_mono_ms() - t0));
+	same_set(got, n, sent, 1050);
 }
 
 /*
