@@ -276,6 +276,10 @@ gate_run(void *arg)
 	struct api_gate *g = a->gate;
 	struct pollfd pfd[2 + AGENT_HTTP_PENDING];
 	int emfile_pause = 0;
+	char late[128];
+
+	snprintf(late, sizeof(late), "The request head did not arrive within "
+	    "%d seconds of connecting.", AGENT_HTTP_HEAD_MS / 1000);
 
 	for (;;) {
 		int64_t now = hv_mono_ms(), wait = 1000;
@@ -312,8 +316,7 @@ gate_run(void *arg)
 				keep = gate_peek(a, gc);
 			if (keep && now >= gc->deadline_ms) {
 				gate_refuse(g, gc->fd, 408, "BAD_REQUEST",
-				    "The request head did not arrive within "
-				    "5 seconds of connecting.");
+				    late);
 				keep = 0;
 			}
 			if (keep)
