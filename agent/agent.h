@@ -48,6 +48,7 @@
 #define AGENT_HTTP_HEAD_MAX 16384	/* a request head the gate reads whole */
 #define AGENT_HTTP_HEAD_MS 5000		/* to send it, from the connect */
 #define AGENT_HTTP_PENDING 256		/* connections still sending a head */
+#define AGENT_HTTP_BODY_MS 10000	/* a request body, from its head */
 
 /* Configuration, filled by hv_config_load from the [agent] section. */
 struct agent_config {

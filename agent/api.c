@@ -35,6 +35,7 @@ struct req {
 	char *buf;
 	size_t len, cap;
 	int too_large;
+	int64_t body_by_ms;	/* monotonic: the body must be in by then */
 };
 
 /* An SSE stream's position in the bus and its unsent bytes. */
@@ -606,12 +607,19 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 			    "with the agent's token.");
 		if ((r = calloc(1, sizeof(*r))) == NULL)
 			return MHD_NO;
+		r->body_by_ms = hv_mono_ms() + AGENT_HTTP_BODY_MS;
 		*con_cls = r;
 		return MHD_YES;
 	}
 	if (*upload_size > 0) {
 		size_t n = *upload_size;
 
+		/*
+		 * A body trickled a few bytes at a time never meets the idle
+		 * time-out; this deadline ends it (the connection is closed).
+		 */
+		if (hv_mono_ms() > r->body_by_ms)
+			return MHD_NO;
 		*upload_size = 0;
 		if (r->too_large || r->len + n > body_limit(a)) {
 			r->too_large = 1;

@@ -344,6 +344,41 @@ Test(agent_http, closes_a_connection_whose_head_never_completes_with_408,
 	expect_json_error(buf, 408, "BAD_REQUEST");
 }
 
+/*
+ * A client with the token that trickles its body a byte at a time (never
+ * idle long enough for the idle time-out) is cut off by the body deadline.
+ */
+Test(agent_http, closes_a_connection_whose_body_trickles_past_its_deadline,
+    .init = setup, .fini = teardown, .timeout = 90)
+{
+	struct h_agent *pol = ak_agent(&P, AK_POLICE);
+	char *head = h_fmt("POST /v1/messages HTTP/1.1\r\nHost: x\r\n"
+	    "Authorization: Bearer %s\r\nContent-Length: 1000\r\n\r\n",
+	    pol->token);
+	int fd = connect_api(pol), closed = 0;
+	int64_t end = hv_mono_ms() + 40000;
+	size_t sent = 0;
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(send(fd, head, strlen(head), MSG_NOSIGNAL),
+	    (ssize_t)strlen(head));
+	while (!closed && sent < 1000 && hv_mono_ms() < end) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		char buf[512];
+
+		if (send(fd, " ", 1, MSG_NOSIGNAL) == 1)
+			sent++;
+		if (poll(&p, 1, 250) > 0 && recv(fd, buf, sizeof(buf),
+		    MSG_DONTWAIT) <= 0)
+			closed = 1;
+	}
+	close(fd);
+	free(head);
+	cr_assert(closed, "a trickled body kept its connection (%zu bytes "
+	    "sent)", sent);
+	cr_assert_lt(sent, 1000);
+}
+
 /* ---- malformed HTTP ---------------------------------------------------- */
 
 Test(agent_http, refuses_a_negative_content_length_with_one_status_line,
