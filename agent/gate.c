@@ -192,11 +192,12 @@ gate_admit(struct agent *a, struct gate_conn *gc, size_t head_len)
 }
 
 /*
- * Looks at what a waiting connection sent so far. Returns 1 while it
- * still waits for its head, 0 once it was handed on or closed.
+ * Looks at what a waiting connection sent so far (revents: what poll
+ * said). Returns 1 while it still waits for its head, 0 once it was
+ * handed on or closed.
  */
 static int
-gate_peek(struct agent *a, struct gate_conn *gc)
+gate_peek(struct agent *a, struct gate_conn *gc, short revents)
 {
 	struct api_gate *g = a->gate;
 	ssize_t n;
@@ -213,6 +214,14 @@ gate_peek(struct agent *a, struct gate_conn *gc)
 	}
 	if ((end = hv_httphead_end(g->head, (size_t)n)) > 0) {
 		gate_admit(a, gc, end);
+		return 0;
+	}
+	if (revents & (POLLRDHUP | POLLHUP | POLLERR)) {
+		/*
+		 * The client stopped sending before its head was whole: the
+		 * bytes it sent stay readable, so waiting would spin.
+		 */
+		close(gc->fd);
 		return 0;
 	}
 	if ((size_t)n == sizeof(g->head)) {
@@ -293,7 +302,7 @@ gate_run(void *arg)
 		    a->listen_fd, .events = POLLIN };
 		for (i = 0; i < g->n; i++) {
 			pfd[np++] = (struct pollfd){ .fd = g->conns[i].fd,
-			    .events = POLLIN };
+			    .events = POLLIN | POLLRDHUP };
 			if (g->conns[i].deadline_ms - now < wait)
 				wait = g->conns[i].deadline_ms - now;
 		}
@@ -313,7 +322,7 @@ gate_run(void *arg)
 			int keep = 1;
 
 			if (pfd[2 + i].revents != 0)
-				keep = gate_peek(a, gc);
+				keep = gate_peek(a, gc, pfd[2 + i].revents);
 			if (keep && now >= gc->deadline_ms) {
 				gate_refuse(g, gc->fd, 408, "BAD_REQUEST",
 				    late);

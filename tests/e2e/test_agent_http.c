@@ -345,6 +345,40 @@ Test(agent_http, closes_a_connection_whose_head_never_completes_with_408,
 }
 
 /*
+ * A client that sends part of a head and then shuts its side is closed at
+ * once, without the 408 the head deadline would bring: the agent does not
+ * wait (spinning on the bytes that stay readable) for a head that cannot
+ * come.
+ */
+Test(agent_http, closes_a_half_sent_head_whose_client_stopped_sending,
+    .init = setup, .fini = teardown, .timeout = 60)
+{
+	struct h_agent *pol = ak_agent(&P, AK_POLICE);
+	int fd = connect_api(pol);
+	char buf[1024];
+	ssize_t k;
+	size_t n = 0;
+	int64_t end = hv_mono_ms() + ANSWER_MS;
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(send(fd, loris_part, sizeof(loris_part) - 1,
+	    MSG_NOSIGNAL), (ssize_t)(sizeof(loris_part) - 1));
+	cr_assert_eq(shutdown(fd, SHUT_WR), 0);
+	for (k = 1; k > 0 && hv_mono_ms() < end;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+
+		if (poll(&p, 1, 100) <= 0)
+			continue;
+		if ((k = recv(fd, buf + n, sizeof(buf) - 1 - n, 0)) > 0)
+			n += (size_t)k;
+	}
+	close(fd);
+	buf[n] = '\0';
+	cr_assert_leq(k, 0, "still open after %d ms", ANSWER_MS);
+	cr_assert_eq(n, 0, "answered instead of closing: %s", buf);
+}
+
+/*
  * A client with the token that trickles its body a byte at a time (never
  * idle long enough for the idle time-out) is cut off by the body deadline.
  */
