@@ -710,7 +710,34 @@ receipt_entry(const Haven__Receipt *r)
 	return NULL;
 }
 
-/* Stamps a new created time and signs again (CLOCK_SKEW after a hold). */
+/*
+ * 1 when the outbox entry id was signed by a key this agent no longer
+ * holds: it was queued before the node's rotation and never accepted, and
+ * the broker admits new messages under the current key only.
+ */
+static int
+signed_before_rotation(struct agent *a, MDB_txn *txn,
+    const uint8_t id[HV_ID_LEN])
+{
+	hv_envelope env;
+	MDB_val v;
+	int old;
+
+	memset(&env, 0, sizeof(env));
+	if (store_get(a, txn, DB_OUTBOX, id, HV_ID_LEN, &v) != HV_OK ||
+	    v.mv_size < OB_HDR_LEN || hv_envelope_unpack((uint8_t *)v.mv_data +
+	    OB_HDR_LEN, v.mv_size - OB_HDR_LEN, v.mv_size, &env, NULL) !=
+	    HV_OK)
+		return 0;
+	old = hv_envelope_verify(&env, a->keys->pub.sign) != HV_OK;
+	hv_envelope_clear(&env);
+	return old;
+}
+
+/*
+ * Stamps a new created time and signs again (CLOCK_SKEW after a hold, or
+ * a message signed before this node's key was rotated).
+ */
 static hv_err
 resign(struct agent *a, hv_envelope *env)
 {
@@ -841,9 +868,14 @@ outbox_receipt(struct agent *a, const Haven__Receipt *r)
 			goto out;
 	}
 	if (strcmp(r->status, "REJECTED") == 0 &&
-	    strcmp(r->code, "CLOCK_SKEW") == 0 && !h.reskewed &&
-	    hv_now_ms() - h.queued_ms > AGENT_SKEW_HOLD_S * 1000) {
-		/* Held while the broker was away: stamp, sign, resend once. */
+	    ((strcmp(r->code, "CLOCK_SKEW") == 0 && !h.reskewed &&
+	    hv_now_ms() - h.queued_ms > AGENT_SKEW_HOLD_S * 1000) ||
+	    (strcmp(r->code, "BAD_SIGNATURE") == 0 &&
+	    signed_before_rotation(a, txn, r->id.data)))) {
+		/*
+		 * Held while the broker was away, or signed with the key
+		 * this node rotated out: stamp, sign, resend once.
+		 */
 		if (store_get(a, txn, DB_OUTBOX, r->id.data, HV_ID_LEN, &v) !=
 		    HV_OK || hv_envelope_unpack((uint8_t *)v.mv_data +
 		    OB_HDR_LEN, v.mv_size - OB_HDR_LEN, v.mv_size, &env,
@@ -861,7 +893,7 @@ outbox_receipt(struct agent *a, const Haven__Receipt *r)
 			goto out;
 		}
 		txn = NULL;
-		hv_log_info("message %s re-signed after CLOCK_SKEW", hex);
+		hv_log_info("message %s re-signed after %s", hex, r->code);
 		ret = 1;
 		goto out;
 	}

@@ -192,6 +192,43 @@ Test(rotation, a_message_queued_during_the_recipients_rotation_arrives_and_opens
 	free(m3);
 }
 
+/*
+ * The sender rotates while a message it accepted (202) is still in its
+ * outbox, the broker being away: the outbox holds it signed with the old
+ * key, which the broker no longer admits for new messages. On its first
+ * submission after the rotation the agent signs it again with its new key,
+ * and it is delivered once and opens.
+ */
+Test(rotation, a_message_in_the_senders_outbox_during_its_rotation_is_delivered,
+    .init = setup, .fini = teardown, .timeout = 180)
+{
+	struct h_agent *pol = ak_agent(&P, AK_POLICE);
+	struct h_agent *soc = ak_agent(&P, AK_SOCIAL);
+	char *m = ak_message("[\"" AK_SOCIAL "\"]", "REFERRAL", "ROUTINE",
+	    "outbox", "");
+	char id[33], *log;
+
+	cr_assert_eq(h_broker_stop(&P), 0);
+	cr_assert_eq(ak_post(pol, "/v1/messages", m, id), 202);
+	cr_assert_eq(h_agent_stop(pol), 0);
+	rotate_node(AK_POLICE);
+	cr_assert_eq(h_partnership_resign(&P, 2, NULL), 0);
+	cr_assert_eq(kill(soc->pid, SIGHUP), 0);
+	cr_assert(ak_wait_health(soc, "directory_version", 2, 10000));
+	cr_assert_eq(h_broker_start(&P), 0);
+	cr_assert_eq(h_agent_start(&P, pol), 0);
+	expect_opens(soc, id, "outbox", 30000);
+	cr_assert(ak_wait_status(pol, id, "delivered", AK_SOCIAL, 20000),
+	    "the sender's timeline does not show the message delivered");
+	cr_expect(!ak_wait_status(pol, id, "rejected", NULL, 10),
+	    "the timeline shows the refusal of the old signature");
+	log = h_read(pol->log);
+	cr_expect(log != NULL && strstr(log, "re-signed after BAD_SIGNATURE"),
+	    "the agent did not say it signed the message again");
+	free(log);
+	free(m);
+}
+
 static int
 run(char **out, const char *cmd)
 {
