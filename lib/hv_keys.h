@@ -12,6 +12,12 @@
  * Secret files are created with mode 0600 and O_EXCL (never overwritten) and
  * refused at load when readable by group or others. Secrets live in
  * sodium_malloc'd memory and are wiped on destroy. This module never logs.
+ *
+ * A rotation (SPEC §13) writes new files that keep the past readable: the
+ * .key carries every earlier payload secret (`previous_box_secret`, or
+ * `previous_box_sealed` under a passphrase), the .pub every earlier signing
+ * key with the time it stopped signing (`previous_sign_public = KEY TIME`).
+ * Earlier signing secrets are never kept: a rotated-out key signs nothing.
  */
 #ifndef HV_KEYS_H
 #define HV_KEYS_H
@@ -106,7 +112,8 @@ hv_err hv_pubkeys_load_prev(const char *path, struct hv_pubkeys *out,
  * is protected) and the .pub beside it, makes three new key pairs and
  * writes DIR/NODE.key and DIR/NODE.pub, sealed with the same passphrase.
  * The new .key carries the old payload secret first, then every earlier
- * one; the new .pub carries the old signing key with until_ms = now_ms,
+ * one; the new .pub carries the old signing key with until_ms = now_ms
+ * rounded up to the whole second (never before an earlier rotation's end),
  * then every earlier one. Never overwrites: the old files stay where they
  * are. *key_path (malloc'd, the caller frees) names the new .key.
  * Errors: HV_EEXISTS; HV_EMALFORMED when the old files already carry
