@@ -140,7 +140,7 @@ Test(rotation, a_message_queued_during_the_recipients_rotation_arrives_and_opens
 	    "queued", "");
 	char *m3 = ak_message("[\"" AK_SOCIAL "\"]", "REFERRAL", "ROUTINE",
 	    "after", "");
-	char id1[33], id2[33], id3[33], *path;
+	char id1[33], id2[33], id3[33], *path, *out = NULL;
 	struct hc_client *stale, *fresh;
 	hv_keys *old = NULL;
 
@@ -157,6 +157,12 @@ Test(rotation, a_message_queued_during_the_recipients_rotation_arrives_and_opens
 	rotate_node(AK_SOCIAL);
 	rotate_node(AK_POLICE);
 	cr_assert_eq(h_partnership_resign(&P, 2, NULL), 0);
+	/* The directory carries police's old signing key with its end. */
+	cr_assert_eq(h_sh(&out, 30, "'%s' directory show '%s' --json",
+	    h_bin("haven"), P.directory), 0, "%s", out);
+	cr_expect_not_null(strstr(out, "\"previous_sign\""), "%s", out);
+	cr_expect_not_null(strstr(out, "\"until\""), "%s", out);
+	free(out);
 	cr_assert_eq(kill(P.broker_pid, SIGHUP), 0);
 	cr_assert(h_wait_until(broker_loaded_v2, NULL, 10000),
 	    "the broker did not load the new directory");
