@@ -49,10 +49,15 @@ inbox_store(struct agent *a, const uint8_t *buf, size_t len,
 	}
 	pthread_rwlock_rdlock(&a->dir_lock);
 	n = hv_directory_node(a->dir, env.sender);
+	/*
+	 * A message the sender signed before its rotation, delivered after
+	 * this agent loaded the new directory, verifies with the key valid
+	 * when it was made (the broker admitted it under that key).
+	 */
 	if (n == NULL || !n->has_keys)
 		e = HV_ESENDERREVOKED;
 	else
-		e = hv_envelope_verify(&env, n->keys.sign);
+		e = hv_envelope_verify_at(&env, n->keys.sign, &n->prev_sign);
 	pthread_rwlock_unlock(&a->dir_lock);
 	if (e != HV_OK)
 		goto out;
@@ -112,6 +117,7 @@ static json_t *
 open_payload(struct agent *a, const hv_envelope *env)
 {
 	const struct hv_node *n;
+	struct hv_prev_signs prev;
 	uint8_t sign[HV_SIGN_PUBLIC_LEN], *pt = NULL;
 	size_t len = 0;
 	json_t *j = NULL;
@@ -121,11 +127,13 @@ open_payload(struct agent *a, const hv_envelope *env)
 	n = hv_directory_node(a->dir, env->sender);
 	if (n != NULL && n->has_keys) {
 		memcpy(sign, n->keys.sign, sizeof(sign));
+		prev = n->prev_sign;
 		have = 1;
 	}
 	pthread_rwlock_unlock(&a->dir_lock);
-	if (!have || hv_envelope_open(env, a->cfg.id, a->keys, sign, &pt,
-	    &len) != HV_OK)
+	/* Stored before either side rotated: the key of its time opens it. */
+	if (!have || hv_envelope_open_at(env, a->cfg.id, a->keys, sign, &prev,
+	    &pt, &len) != HV_OK)
 		return NULL;
 	j = json_loadb((const char *)pt, len, JSON_REJECT_DUPLICATES, NULL);
 	hv_payload_free(pt, len);

@@ -246,7 +246,18 @@ submit_handle(struct broker *b, MDB_txn *txn, const struct conn *c,
 		    "authenticated as %s.", env.sender, c->node);
 		goto refuse;
 	}
-	/* BAD_SIGNATURE, with the key the directory holds for the sender. */
+	/*
+	 * BAD_SIGNATURE, with the key the directory holds for the sender:
+	 * its current key only, never a previous one, even for an envelope
+	 * whose `created` is before that key's end. `created` is the
+	 * signer's word, so accepting an old key for "old" envelopes would
+	 * let whoever holds a rotated-out key (often rotated because it may
+	 * be compromised) inject messages by backdating them. Nothing is
+	 * lost: what was signed before the rotation was accepted before it,
+	 * and an agent signs again, with its new key, a message its outbox
+	 * still held when it rotated (agent/outbox.c). Recipients check
+	 * accepted messages against the key of their time (SPEC §13).
+	 */
 	node = hv_directory_node(b->dir, env.sender);
 	if (node == NULL || !node->has_keys) {
 		code = hv_errset(&d, HV_ESENDERREVOKED, "sender", "The sender "
