@@ -309,7 +309,7 @@ on_receipt(struct agent *a, const Haven__Receipt *r)
 		    "verify with the broker's key");
 		return;
 	}
-	if (strcmp(r->status, "REJECTED") == 0 &&
+	if (hv_status_is(r->status, HV_ST_REJECTED) &&
 	    strcmp(r->code, "SENDER_MISMATCH") == 0)
 		sender_mismatch(a);
 	rc = outbox_receipt(a, r);

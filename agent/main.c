@@ -7,6 +7,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -229,7 +230,7 @@ static void
 keys_load(struct agent *a)
 {
 	struct hv_errdetail d;
-	char *pass = NULL, *token = NULL;
+	char *pass = NULL, *token = NULL, opt[PATH_MAX + 16];
 	size_t len = 0;
 	hv_err e;
 
@@ -238,7 +239,9 @@ keys_load(struct agent *a)
 	    (e = hv_passphrase_read(a->cfg.key_passphrase_file, &pass, &d)) !=
 	    HV_OK)
 		die(e, &d);
-	e = hv_keys_load(a->cfg.key, pass, &a->keys, &d);
+	snprintf(opt, sizeof(opt), "key in %s", a->config_path);
+	if ((e = hv_keys_secret_check(a->cfg.key, opt, &d)) == HV_OK)
+		e = hv_keys_load(a->cfg.key, pass, &a->keys, &d);
 	hv_secret_free(pass);
 	if (e != HV_OK)
 		die(e, &d);

@@ -67,12 +67,6 @@ int cli_file_error(const char *cmd, const char *what, const char *path,
 int cli_file_check(const char *cmd, const char *what, const char *path);
 
 /*
- * 1 when path is a public key file: it lists sign_public and neither
- * sign_secret nor a sealed secret. What it reads is wiped.
- */
-int cli_is_pub_file(const char *path);
-
-/*
  * Checks the file given to option opt as a secret key file: 3 when it
  * cannot be read (cli_file_check), 2 when it is a public key file, with
  * "PATH is a public key file; OPT needs WANTED." Returns 0 otherwise.

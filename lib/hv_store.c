@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "hv_log.h"
 #include "hv_store.h"
 
 hv_err
@@ -480,7 +481,26 @@ hv_store_begin(hv_store *s, int readonly, MDB_txn **txn)
 hv_err
 hv_store_commit(MDB_txn *txn)
 {
-	return hv_store_err(mdb_txn_commit(txn));
+	MDB_env *env = mdb_txn_env(txn);
+	const char *path = NULL;
+	int rc;
+
+	if ((rc = mdb_txn_commit(txn)) == 0)
+		return HV_OK;
+	/*
+	 * A full map is the caller's to report (STORAGE_FULL, with what to
+	 * do). Anything else (a full disk, a file size limit, an I/O error)
+	 * reaches the user only as IO_ERROR, so the reason goes to the log
+	 * here, the one place that still knows it.
+	 */
+	if (rc != MDB_MAP_FULL) {
+		if (env == NULL || mdb_env_get_path(env, &path) != 0)
+			path = "(unknown)";
+		hv_log_warnx("store %s: a write failed and nothing of it was "
+		    "kept: %s; check that the disk holding it has free space "
+		    "and no errors", path, mdb_strerror(rc));
+	}
+	return hv_store_err(rc);
 }
 
 void

@@ -95,7 +95,11 @@ hv_err hv_store_err(int rc);
 /* Begins a transaction. Errors: HV_EIO. */
 hv_err hv_store_begin(hv_store *s, int readonly, MDB_txn **txn);
 
-/* Commits (durably). Errors: HV_ESTORAGEFULL, HV_EIO. The txn is gone. */
+/*
+ * Commits (durably). Errors: HV_ESTORAGEFULL, HV_EIO; the LMDB reason for
+ * an HV_EIO (a full disk, say) is logged with the store's path, since the
+ * code alone does not say it. The txn is gone.
+ */
 hv_err hv_store_commit(MDB_txn *txn);
 
 void hv_be64_put(uint8_t out[8], uint64_t v);

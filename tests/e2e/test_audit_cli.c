@@ -544,6 +544,32 @@ Test(audit_cli, verify_names_the_record_with_a_flipped_byte)
 	cr_assert_eq(h_sh(NULL, 30, "rm -rf '%s'", fx.dir), 0);
 }
 
+/* A signed head deleted from the store is named, though no record is. */
+Test(audit_cli, verify_names_a_deleted_tree_head)
+{
+	struct fx fx;
+	char *out = NULL;
+	MDB_txn *txn;
+	MDB_val k;
+	uint8_t key[8];
+
+	fx_build(&fx, 1);
+	cr_assert_eq(hv_store_begin(fx.s, 0, &txn), HV_OK);
+	hv_be64_put(key, 4);
+	k.mv_size = 8;
+	k.mv_data = key;
+	cr_assert_eq(mdb_del(txn, fx.s->dbi[2], &k, NULL), 0);
+	cr_assert_eq(hv_store_commit(txn), HV_OK);
+	fx_close(&fx);
+
+	cr_assert_eq(AUDIT(&out, "verify --db '%s' --broker-pub '%s'",
+	    h_bin("haven"), fx.db, fx.pub), 1, "%s", out);
+	cr_assert_not_null(strstr(out, "audit log TAMPERED: tree head 1 of 2, "
+	    "at size 4, is missing"), "%s", out);
+	free(out);
+	cr_assert_eq(h_sh(NULL, 30, "rm -rf '%s'", fx.dir), 0);
+}
+
 /* ---- proofs ---------------------------------------------------------- */
 
 /* Writes `haven audit prove` of message k into dir/NAME; returns its JSON. */
