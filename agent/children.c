@@ -6,8 +6,8 @@
  * or a name, which the store must not hold):
  *
  *   child_flags   pseudonym -> JSON {cp_plan, looked_after, missing}, each
- *                 {active, since, from, id, at} as the last START or END
- *                 message received about the child set it
+ *                 {active, at, since, from, message, ended_by} as the
+ *                 last START or END received about the child left it
  *   child_index   pseudonym || be64 seq -> direction byte || message id,
  *                 every message this agency received, sent or recorded
  *                 about the child, in the order the store committed them
@@ -149,18 +149,25 @@ flag_apply(struct agent *a, MDB_txn *txn, const hv_envelope *env,
 		return HV_OK;	/* a later message already decided it */
 	}
 	hv_hex(env->id, HV_ID_LEN, hex);
-	/* "since" and "from" stay those of the START once it has ended. */
-	next = json_pack("{s:b, s:I, s:s, s:s, s:I}", "active", set,
-	    "since", set || f == NULL ? (json_int_t)at :
-	    json_integer_value(json_object_get(f, "since")),
-	    "from", set || f == NULL ? env->sender :
-	    json_string_value(json_object_get(f, "from")) ?
-	    json_string_value(json_object_get(f, "from")) : env->sender,
-	    "id", hex, "at", (json_int_t)at);
+	next = json_pack("{s:b, s:I}", "active", set, "at", (json_int_t)at);
 	if (next == NULL)
 		goto out;
-	if (!set)
+	if (set) {
+		json_object_set_new(next, "since", json_integer(at));
+		json_object_set_new(next, "from", json_string(env->sender));
+		json_object_set_new(next, "message", json_string(hex));
+	} else {
+		/* An ended flag keeps its START's since, from and message. */
+		if (f != NULL && json_object_get(f, "since") != NULL) {
+			json_object_set(next, "since", json_object_get(f,
+			    "since"));
+			json_object_set(next, "from", json_object_get(f,
+			    "from"));
+			json_object_set(next, "message", json_object_get(f,
+			    "message"));
+		}
 		json_object_set_new(next, "ended_by", json_string(env->sender));
+	}
 	json_object_set_new(all, flag, next);
 	if ((text = json_dumps(all, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
 		goto out;
@@ -353,18 +360,19 @@ out:
 static json_t *
 flag_json(json_t *f)
 {
-	json_t *j;
+	json_t *since = json_object_get(f, "since"), *j;
 
-	if (f == NULL)
-		return json_pack("{s:b, s:n, s:n}", "active", 0, "since",
-		    "from");
-	j = json_pack("{s:b, s:o, s:s?, s:s?}", "active",
+	j = json_pack("{s:b, s:o, s:O}", "active",
 	    json_is_true(json_object_get(f, "active")),
-	    "since", json_time(json_integer_value(json_object_get(f,
-	    "since"))),
-	    "from", json_string_value(json_object_get(f, "from")),
-	    "message", json_string_value(json_object_get(f, "id")));
-	if (j != NULL && !json_is_true(json_object_get(f, "active"))) {
+	    "since", since != NULL ? json_time(json_integer_value(since)) :
+	    json_null(),
+	    "from", json_object_get(f, "from") ? json_object_get(f, "from") :
+	    json_null());
+	if (j == NULL || f == NULL)
+		return j;
+	json_object_set(j, "message", json_object_get(f, "message") ?
+	    json_object_get(f, "message") : json_null());
+	if (!json_is_true(json_object_get(f, "active"))) {
 		json_object_set_new(j, "ended", json_time(json_integer_value(
 		    json_object_get(f, "at"))));
 		json_object_set(j, "ended_by", json_object_get(f, "ended_by") ?

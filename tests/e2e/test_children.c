@@ -16,7 +16,12 @@
 #include <lmdb.h>
 
 #include "agent_kit.h"
+#include "client.h"
 #include "harness.h"
+#include "hv_keys.h"
+#include "hv_subject.h"
+#include "hv_util.h"
+#include "hv_wire.h"
 
 /* Two children with valid NHS numbers, and one that fails the check. */
 #define CHILD_A "943 476 5919"
@@ -487,4 +492,76 @@ Test(children, builds_the_index_once_for_a_store_written_before_it,
 	j = lookup(AK_HEALTH, Q_A);
 	cr_assert_eq(json_array_size(json_object_get(j, "chronology")), 2);
 	json_decref(j);
+}
+
+/*
+ * Social care's END, then a START created before it, submitted straight to
+ * the broker (as a START held up somewhere would arrive): the START is
+ * stored and listed, but the flag stays ended, because the END is newer.
+ */
+Test(children, a_start_created_before_the_end_it_arrives_after_leaves_the_flag_ended,
+    .init = setup, .fini = teardown, .timeout = 180)
+{
+	static const char *const to[] = { AK_HEALTH };
+	static const char payload[] = "{\"subject\":\"nhs:" CHILD_A_DIGITS
+	    "\",\"child\":{},\"body\":{}}";
+	const char *types[2] = { "CP_PLAN_END", "CP_PLAN_START" };
+	char hex[2][33], *keyfile = h_fmt("%s/subject.key", P.dir);
+	uint8_t *key = NULL, pseudonym[HV_PSEUDONYM_LEN];
+	struct hc_client *c;
+	json_t *j;
+
+	/* The test speaks for social care, so its own agent stops. */
+	cr_assert_eq(h_agent_stop(ak_agent(&P, AK_SOCIAL)), 0);
+	cr_assert_eq(hv_subject_key_load(keyfile, &key, NULL), HV_OK);
+	free(keyfile);
+	hv_subject_pseudonym(key, "nhs:" CHILD_A_DIGITS, pseudonym);
+	hv_secret_free(key);
+	cr_assert_not_null(c = hc_connect(&P, AK_SOCIAL));
+	cr_assert(hc_wait_handshakes(c, 1, 20000));
+	for (int i = 0; i < 2; i++) {
+		hv_envelope env;
+		Haven__Frame *f;
+		uint8_t *buf;
+		size_t len;
+
+		hc_env_init(c, &env, to, 1, types[i]);
+		memcpy(env.subject, pseudonym, sizeof(pseudonym));
+		env.created -= i == 0 ? 0 : 60;	/* the START is older */
+		cr_assert_eq(hc_env_seal(c, &env, payload, strlen(payload)),
+		    0);
+		cr_assert_eq(hc_env_pack(&env, &buf, &len), 0);
+		cr_assert_eq(hc_submit(c, buf, len), 0);
+		f = hc_wait_receipt(c, env.id, 20000);
+		cr_assert_not_null(f);
+		cr_assert_str_eq(hc_status(f), "ACCEPTED", "%s %s", types[i],
+		    hc_code(f));
+		hv_frame_free(&f);
+		hv_hex(env.id, HV_ID_LEN, hex[i]);
+		cr_assert_eq(ak_wait_inbox(ak_agent(&P, AK_HEALTH), hex[i],
+		    30000, NULL), 1);
+		free(buf);
+		hv_envelope_clear(&env);
+	}
+	hc_close(&c);
+
+	j = lookup(AK_HEALTH, Q_A);
+	cr_assert(!active(j, "cp_plan"), "an older START set the flag again");
+	cr_assert_eq(json_array_size(json_object_get(j, "chronology")), 2);
+	cr_assert_str_eq(member(json_array_get(json_object_get(j,
+	    "chronology"), 1), "id"), hex[1]);
+	/* No START was ever applied: nothing to say since when. */
+	cr_assert(json_is_null(json_object_get(flag(j, "cp_plan"), "since")));
+	cr_assert_str_eq(member(flag(j, "cp_plan"), "ended_by"), AK_SOCIAL);
+	json_decref(j);
+}
+
+Test(children, haven_child_answers_help_with_status_0, .timeout = 60)
+{
+	char *out = NULL;
+
+	cr_assert_eq(h_sh(&out, 30, "'%s' child --help", h_bin("haven")), 0);
+	cr_assert(strstr(out, "SYNOPSIS") && strstr(out, "EXIT STATUS") &&
+	    strstr(out, "EXAMPLE"), "%s", out);
+	free(out);
 }
