@@ -565,3 +565,40 @@ Test(children, haven_child_answers_help_with_status_0, .timeout = 60)
 	    strstr(out, "EXAMPLE"), "%s", out);
 	free(out);
 }
+
+/*
+ * A child known by an agency's own identifier is looked up by it, through
+ * the API and `haven child --subject-local`, and not under an NHS number.
+ */
+Test(children, finds_a_child_named_by_a_local_identifier,
+    .init = setup, .fini = teardown, .timeout = 180)
+{
+	struct h_agent *h = ak_agent(&P, AK_HEALTH);
+	char id[33], *out = NULL;
+	json_t *j;
+	int rc;
+
+	cr_assert_eq(ak_post(ak_agent(&P, AK_SOCIAL), "/v1/messages",
+	    "{\"to\":[\"" AK_HEALTH "\"],\"type\":\"LOOKED_AFTER_START\","
+	    "\"priority\":\"ROUTINE\",\"subject\":{\"local\":"
+	    "\"social-care.bristol:LAC-0042\"}," AK_BASIS "}", id), 202);
+	cr_assert_eq(ak_wait_inbox(h, id, 30000, NULL), 1);
+
+	j = lookup(AK_HEALTH, "local=social-care.bristol%3ALAC-0042");
+	cr_assert(active(j, "looked_after"));
+	cr_assert_str_eq(member(j, "subject"),
+	    "local:social-care.bristol:LAC-0042");
+	json_decref(j);
+	j = lookup(AK_HEALTH, Q_A);
+	cr_assert(!active(j, "looked_after"));
+	json_decref(j);
+
+	rc = h_sh(&out, 60, "HAVEN_AGENT='%s' HAVEN_TOKEN_FILE='%s' '%s' child "
+	    "--subject-local social-care.bristol:LAC-0042", h->url,
+	    h->token_file, h_bin("haven"));
+	cr_assert_eq(rc, 0, "%s", out);
+	cr_assert(strstr(out, "Looked after:           YES") != NULL, "%s",
+	    out);
+	cr_assert(strstr(out, id) != NULL, "%s", out);
+	free(out);
+}
