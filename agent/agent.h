@@ -43,8 +43,12 @@
 #define AGENT_SSE_RING 1024
 #define AGENT_SSE_KEEPALIVE_MS 5000	/* well inside AGENT_HTTP_TIMEOUT_S */
 #define AGENT_HTTP_TIMEOUT_S 15		/* idle HTTP connections are closed */
-#define AGENT_HTTP_CONNECTIONS 512	/* one thread each */
+#define AGENT_HTTP_CONNECTIONS 512	/* past the gate; one thread each */
 #define AGENT_HTTP_CONN_MEMORY 32768	/* headers and buffers per connection */
+#define AGENT_HTTP_HEAD_MAX 16384	/* a request head the gate reads whole */
+#define AGENT_HTTP_HEAD_MS 5000		/* to send it, from the connect */
+#define AGENT_HTTP_PENDING 256		/* connections still sending a head */
+#define AGENT_HTTP_BODY_MS 10000	/* a request body, from its head */
 
 /* Configuration, filled by hv_config_load from the [agent] section. */
 struct agent_config {
@@ -154,6 +158,7 @@ struct agent {
 	int listen_fd;
 	char listen_addr[64];		/* 127.0.0.1:PORT actually bound */
 	struct MHD_Daemon *httpd;
+	struct api_gate *gate;		/* gate.c: heads before libmicrohttpd */
 
 	void *zctx;
 	void *dealer;
@@ -276,9 +281,23 @@ hv_err inbox_store(struct agent *a, const uint8_t *buf, size_t len,
     uint8_t id[HV_ID_LEN], int *dup);
 /* A received message, decrypted (new reference), or NULL if unknown. */
 json_t *inbox_message(struct agent *a, const uint8_t id[HV_ID_LEN]);
-/* Messages newest first (new reference). */
-json_t *inbox_list(struct agent *a, int unacked, int64_t since_ms,
-    size_t limit);
+/* What GET /v1/inbox asks for. */
+struct inbox_query {
+	int unacked;		/* only messages nobody acknowledged */
+	int64_t since_ms;	/* only messages received at or after */
+	size_t limit;		/* at most this many (1 to 1000) */
+	int by_priority;	/* IMMEDIATE, deadline, newest; else newest */
+	const char *cursor;	/* the last page's cursor, or NULL */
+};
+/*
+ * One page of received messages: *out is a new object {total, unacked,
+ * cursor, messages} — total matching the filter over every page, unacked
+ * among those received since since_ms, cursor for the next page (null on
+ * the last). Errors: HV_EBADREQUEST (field "cursor": not one of ours for
+ * this order), HV_EIO, HV_ENOMEM.
+ */
+hv_err inbox_page(struct agent *a, const struct inbox_query *q,
+    json_t **out, struct hv_errdetail *d);
 /* Records a person's ack and queues HumanAck. Errors: HV_ENOTFOUND, ... */
 hv_err inbox_ack(struct agent *a, const uint8_t id[HV_ID_LEN],
     const char *by, const char *note, int64_t *at_ms);
@@ -352,6 +371,22 @@ void hook_stop(struct agent *a);
 
 hv_err api_start(struct agent *a, struct hv_errdetail *d);
 void api_stop(struct agent *a);
+
+/* ---- gate.c ------------------------------------------------------------ */
+
+/*
+ * 1 when an Authorization value v[0..len) (NULs and all) is "Bearer", the
+ * agent's token and nothing more; constant-time in the token.
+ */
+int gate_token_ok(const struct agent *a, const char *v, size_t len);
+/*
+ * Starts the thread that accepts on a->listen_fd and hands connections
+ * with a whole, well-formed, authenticated head to a->httpd.
+ * Errors: HV_ENOMEM, HV_EIO.
+ */
+hv_err gate_start(struct agent *a, struct hv_errdetail *d);
+/* Stops it, closing connections still sending their heads; accepts none. */
+void gate_stop(struct agent *a);
 
 /* ---- integrity.c ------------------------------------------------------- */
 

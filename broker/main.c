@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -100,9 +101,12 @@ static const char help_text[] =
 "     max_message_bytes = N      largest payload, default 1048576\n"
 "     message_ttl = SECONDS      undelivered messages expire, default\n"
 "                                604800 (7 days)\n"
-"     map_size = BYTES           the store's size limit, default 1073741824;\n"
-"                                above 85% new messages get STORAGE_FULL\n"
-"                                while deliveries go on\n"
+"     map_size = BYTES           the store's size limit, default 1073741824.\n"
+"                                New messages get STORAGE_FULL once only a\n"
+"                                reserve is left (15% of the map and 2 KiB\n"
+"                                per queued delivery), so deliveries, acks\n"
+"                                and receipts go on; refusals made while\n"
+"                                full are audited as one count a minute\n"
 "     group_commit = yes|no      share one transaction among messages that\n"
 "                                arrive together, default yes\n"
 "     revocation_grace_ms = N    after a reload revokes a node, drop the\n"
@@ -254,6 +258,32 @@ store_start(struct broker *b)
 	directory_check_stored(b);
 }
 
+/*
+ * Every connection, authenticated or not, holds a file descriptor until
+ * its handshake ends; a soft limit of 1,024 lets a bare TCP flood shut the
+ * broker to new sessions. Raises the soft limit to the hard one (the
+ * systemd unit sets LimitNOFILE). Not fatal: the broker can serve with
+ * what it has.
+ */
+static void
+nofile_raise(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+		hv_log_warn("cannot read the open file limit");
+		return;
+	}
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+			hv_log_warn("cannot raise the open file limit");
+			return;
+		}
+	}
+	hv_log_info("open file limit %llu", (unsigned long long)rl.rlim_cur);
+}
+
 static void
 zmq_start(struct broker *b)
 {
@@ -313,10 +343,19 @@ shutdown_all(struct broker *b)
 	int linger = 200;
 
 	hv_notify_stopping();
+	/* Refusals counted while the store was full are audited before exit. */
+	if (b->store != NULL)
+		audit_refusals_flush(b, 1);
+	hv_log_limit_flush(&b->zap_log, "refused handshakes", 1);
+	hv_log_limit_flush(&b->hs_log, "failed handshakes", 1);
+	hv_log_limit_flush(&b->full_log, "refusals while the store is full",
+	    1);
 	if (b->router != NULL) {
 		zmq_setsockopt(b->router, ZMQ_LINGER, &linger, sizeof(linger));
 		zmq_close(b->router);
 	}
+	if (b->monitor != NULL)
+		zmq_close(b->monitor);
 	if (b->zap != NULL)
 		zmq_close(b->zap);
 	if (b->zctx != NULL)
@@ -349,6 +388,9 @@ main(int argc, char **argv)
 
 	memset(&b, 0, sizeof(b));
 	b.sigfd = -1;
+	b.zap_log.interval_ms = BROKER_REFUSAL_LOG_MS;
+	b.hs_log.interval_ms = BROKER_REFUSAL_LOG_MS;
+	b.full_log.interval_ms = BROKER_REFUSAL_LOG_MS;
 	while ((ch = getopt_long(argc, argv, "c:r:fCvh", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': b.config_path = optarg; break;
@@ -380,6 +422,7 @@ main(int argc, char **argv)
 		hv_config_free(config_keys, &b.cfg);
 		return 0;
 	}
+	nofile_raise();			/* room for a TCP flood */
 	signals_block(&b);		/* before ZeroMQ starts its threads */
 	store_start(&b);		/* refuses a directory rollback */
 	zmq_start(&b);			/* ZAP first, then the ROUTER */

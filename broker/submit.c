@@ -32,8 +32,6 @@
 #include "hv_util.h"
 #include "hv_wire.h"
 
-#define USAGE_CACHE_MS 250
-
 hv_err
 receipt_make(struct broker *b, const uint8_t *id, const char *status,
     const char *code, const char *message, const char *node, const char *by,
@@ -67,24 +65,6 @@ receipt_make(struct broker *b, const uint8_t *id, const char *status,
 	*out = buf;
 	*len = n;
 	return HV_OK;
-}
-
-/*
- * The map's use: measured at most every USAGE_CACHE_MS (and after every
- * commit that added messages), plus an estimate of what the open
- * transaction has added, since a whole batch commits at once.
- */
-static int
-usage_percent(struct broker *b)
-{
-	int64_t now = hv_mono_ms();
-
-	if (b->usage_at_ms == 0 || now - b->usage_at_ms >= USAGE_CACHE_MS) {
-		b->usage_percent = store_usage_percent(b);
-		b->usage_at_ms = now;
-	}
-	return b->usage_percent + (int)(b->txn_bytes * 100 /
-	    (b->cfg.map_size ? b->cfg.map_size : 1));
 }
 
 /*
@@ -163,14 +143,21 @@ reject(struct broker *b, MDB_txn *txn, const struct conn *c,
 	    hv_errname(code), msg, NULL, NULL, hv_now_ms(), seq, 0, &rb,
 	    &rl)) != HV_OK)
 		return e;
-	if (remember && env != NULL &&
+	/* A refusal counted while the store is full (seq 0) writes nothing. */
+	if (remember && env != NULL && seq != 0 &&
 	    (e = seen_put(b, txn, env->id, hash, rb, rl)) != HV_OK)
 		goto out;
 	if (env != NULL)
 		hv_hex(env->id, HV_ID_LEN, hex);
 	else
 		snprintf(hex, sizeof(hex), "-");
-	hv_log_info("rejected %s from %s: %s", hex, c->node, hv_errname(code));
+	if (seq == 0)
+		hv_log_info_limited(&b->full_log, "rejected %s from %s: %s "
+		    "(counted while the store is full)", hex, c->node,
+		    hv_errname(code));
+	else
+		hv_log_info("rejected %s from %s: %s", hex, c->node,
+		    hv_errname(code));
 	e = reply_receipt_bytes(o, c, rb, rl);
 out:
 	free(rb);
@@ -259,7 +246,18 @@ submit_handle(struct broker *b, MDB_txn *txn, const struct conn *c,
 		    "authenticated as %s.", env.sender, c->node);
 		goto refuse;
 	}
-	/* BAD_SIGNATURE, with the key the directory holds for the sender. */
+	/*
+	 * BAD_SIGNATURE, with the key the directory holds for the sender:
+	 * its current key only, never a previous one, even for an envelope
+	 * whose `created` is before that key's end. `created` is the
+	 * signer's word, so accepting an old key for "old" envelopes would
+	 * let whoever holds a rotated-out key (often rotated because it may
+	 * be compromised) inject messages by backdating them. Nothing is
+	 * lost: what was signed before the rotation was accepted before it,
+	 * and an agent signs again, with its new key, a message its outbox
+	 * still held when it rotated (agent/outbox.c). Recipients check
+	 * accepted messages against the key of their time (SPEC §13).
+	 */
 	node = hv_directory_node(b->dir, env.sender);
 	if (node == NULL || !node->has_keys) {
 		code = hv_errset(&d, HV_ESENDERREVOKED, "sender", "The sender "
@@ -327,8 +325,9 @@ submit_handle(struct broker *b, MDB_txn *txn, const struct conn *c,
 		    (unsigned long long)b->cfg.max_message_bytes);
 		goto refuse;
 	}
-	/* STORAGE_FULL: keep headroom so deliveries can still free pages. */
-	if (usage_percent(b) >= BROKER_FULL_PERCENT) {
+	/* STORAGE_FULL: keep the reserve deliveries need (broker.h). */
+	if (!store_admits(b, 2 * s->envelope.len + 4096 +
+	    (uint64_t)env.n_recipients * BROKER_DELIVERY_RESERVE)) {
 		remember = 0;
 		code = hv_errset(&d, HV_ESTORAGEFULL, NULL, "The broker's "
 		    "store is full; the message was not accepted, try again "

@@ -92,7 +92,7 @@ split_words(char *s, char **w)
 /* Reads the .pub file named on the current line into keys. */
 static hv_err
 load_pub(struct parse *p, const char *node, const char *file,
-    struct hv_pubkeys *keys)
+    struct hv_pubkeys *keys, struct hv_prev_signs *prev)
 {
 	struct hv_errdetail kd;
 	char *path;
@@ -101,7 +101,7 @@ load_pub(struct parse *p, const char *node, const char *file,
 	if ((path = hv_path_resolve(p->base, file)) == NULL)
 		return nomem(p);
 	hv_errclear(&kd);
-	e = hv_pubkeys_load(path, keys, &kd);
+	e = hv_pubkeys_load_prev(path, keys, prev, &kd);
 	free(path);
 	if (e == HV_ENOMEM)
 		return nomem(p);
@@ -144,6 +144,7 @@ static hv_err
 add_keyed_node(struct parse *p, const char *id, const char *file,
     struct hv_node **out)
 {
+	struct hv_prev_signs prev;
 	struct hv_pubkeys keys;
 	struct hv_node *n;
 	size_t idx;
@@ -156,7 +157,7 @@ add_keyed_node(struct parse *p, const char *id, const char *file,
 	if ((n = hv_dir_find_node(p->dir, id)) != NULL)
 		return perr(p, "node %.64s is declared twice (first on line "
 		    "%u)", id, p->dir->node_lines[n - p->dir->nodes]);
-	if ((e = load_pub(p, id, file, &keys)) != HV_OK)
+	if ((e = load_pub(p, id, file, &keys, &prev)) != HV_OK)
 		return e;
 	if ((e = check_unique_keys(p, id, &keys)) != HV_OK)
 		return e;
@@ -168,6 +169,7 @@ add_keyed_node(struct parse *p, const char *id, const char *file,
 		return nomem(p);
 	}
 	n->keys = keys;
+	n->prev_sign = prev;
 	n->has_keys = 1;
 	*out = n;
 	return HV_OK;
