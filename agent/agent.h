@@ -85,6 +85,8 @@ enum agent_db {
 	DB_ESC,		/* be64 due_ms || id -> "": escalation timers */
 	DB_ACKS,	/* id || be64 seq -> JSON {by, note, at} */
 	DB_HACK,	/* be64 seq -> HumanAck (flag, id, by) until echoed */
+	DB_CHILD_FLAGS,	/* pseudonym -> JSON flags (children.c) */
+	DB_CHILD_INDEX,	/* pseudonym || be64 seq -> direction || id */
 	DB_COUNT
 };
 
@@ -314,12 +316,45 @@ hv_err inbox_page(struct agent *a, const struct inbox_query *q,
 /* Records a person's ack and queues HumanAck. Errors: HV_ENOTFOUND, ... */
 hv_err inbox_ack(struct agent *a, const uint8_t id[HV_ID_LEN],
     const char *by, const char *note, int64_t *at_ms);
+/*
+ * Decrypts a received envelope's payload (the sender's key from our
+ * directory) as a new JSON object the caller releases and must not store
+ * or log, or NULL when it cannot be verified and opened. Any thread.
+ */
+json_t *inbox_open_payload(struct agent *a, const hv_envelope *env);
 /* The summary for SSE and the alert hook (new reference), or NULL. */
 json_t *inbox_summary(struct agent *a, const uint8_t id[HV_ID_LEN],
     int with_deadline);
 size_t inbox_unacked(struct agent *a);
 /* Escalates every due IMMEDIATE message; returns ms until the next one. */
 int64_t inbox_escalate_due(struct agent *a);
+
+/* ---- children.c -------------------------------------------------------- */
+
+/*
+ * Indexes a received message under its child's pseudonym and applies the
+ * flag it sets or clears, inside txn (the one storing the message). A
+ * CASE_UPDATE is decrypted in memory to read body.missing_status.
+ * Errors: HV_ENOMEM, HV_ESTORAGEFULL, HV_EIO.
+ */
+hv_err children_note_received(struct agent *a, MDB_txn *txn,
+    const hv_envelope *env);
+/* Indexes a sent message (decision = 1: a decision not to share) in txn. */
+hv_err children_note_sent(struct agent *a, MDB_txn *txn,
+    const hv_envelope *env, int decision);
+/*
+ * Builds the index and flags once for a store written before they existed
+ * (start-up). Errors: HV_ENOMEM, HV_ESTORAGEFULL, HV_EIO (d names data_dir).
+ */
+hv_err children_migrate(struct agent *a, struct hv_errdetail *d);
+/*
+ * GET /v1/children: the flags and chronology of the child named by exactly
+ * one of nhs or local, as a new object in *out; logs the pseudonym's prefix
+ * when a flag is active. Errors: HV_EBADSUBJECT (d's field "nhs" or
+ * "local"), HV_EBADREQUEST (neither or both given), HV_EIO, HV_ENOMEM.
+ */
+hv_err children_lookup(struct agent *a, const char *nhs, const char *local,
+    json_t **out, struct hv_errdetail *d);
 
 /* ---- link.c ------------------------------------------------------------ */
 

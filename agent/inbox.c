@@ -89,6 +89,8 @@ inbox_store(struct agent *a, const uint8_t *buf, size_t len,
 	    (e = store_put(a, txn, DB_UNACKED, env.id, HV_ID_LEN, "", 0)) !=
 	    HV_OK)
 		goto out;
+	if ((e = children_note_received(a, txn, &env)) != HV_OK)
+		goto out;
 	if (h.escalate_at_ms != 0) {
 		hv_be64_put(esck, (uint64_t)h.escalate_at_ms);
 		memcpy(esck + 8, env.id, HV_ID_LEN);
@@ -142,6 +144,12 @@ open_payload(struct agent *a, const hv_envelope *env)
 		j = NULL;
 	}
 	return j;
+}
+
+json_t *
+inbox_open_payload(struct agent *a, const hv_envelope *env)
+{
+	return open_payload(a, env);
 }
 
 static json_t *

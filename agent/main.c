@@ -472,6 +472,8 @@ main(int argc, char **argv)
 	if ((e = store_directory_check(&a, a.dir, &d)) != HV_OK ||
 	    (e = store_directory_record(&a, a.dir)) != HV_OK)
 		die(e, &d);
+	if ((e = children_migrate(&a, &d)) != HV_OK)	/* once per store */
+		die(e, &d);
 	if ((e = api_start(&a, &d)) != HV_OK)
 		die(e, &d);
 	if ((e = link_start(&a, &d)) != HV_OK)

@@ -509,7 +509,9 @@ commit_new(struct agent *a, const hv_envelope *env, int kind)
 	    (e = store_put(a, txn, DB_PENDING, seqk, 8, env->id,
 	    HV_ID_LEN)) != HV_OK ||
 	    (e = store_timeline_add(a, txn, env->id, json_pack("{s:s, s:o}",
-	    "status", "queued", "at", json_time(h.queued_ms)))) != HV_OK)
+	    "status", "queued", "at", json_time(h.queued_ms)))) != HV_OK ||
+	    (e = children_note_sent(a, txn, env, kind == OB_DECISION)) !=
+	    HV_OK)
 		goto out;
 	e = hv_store_commit(txn);
 	txn = NULL;

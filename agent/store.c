@@ -33,6 +33,8 @@ static const char *const store_dbnames[DB_COUNT] = {
 	[DB_ESC] = "escalations",
 	[DB_ACKS] = "acks",
 	[DB_HACK] = "human_acks",
+	[DB_CHILD_FLAGS] = "child_flags",
+	[DB_CHILD_INDEX] = "child_index",
 };
 
 /*
