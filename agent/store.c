@@ -31,6 +31,7 @@ static const char *const store_dbnames[DB_COUNT] = {
 	[DB_ESC] = "escalations",
 	[DB_ACKS] = "acks",
 	[DB_HACK] = "human_acks",
+	[DB_HOOKQ] = "hook_queue",
 };
 
 /*
