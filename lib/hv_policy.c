@@ -3,8 +3,10 @@
  * (SPEC §4.1, §4.2, §4.5, §5).
  *
  * This is the one copy of the sharing policy: the agent runs it before it
- * answers 202 and the broker runs it on every Submit, so a share the agent
- * accepts is a share the broker accepts. Anything no rule allows is denied.
+ * answers 202, the broker runs it on every Submit and the recipient's agent
+ * runs it again before it stores a delivery, so a share the agent accepts
+ * is a share the broker accepts, and a broker cannot inject one the
+ * recipient's directory forbids. Anything no rule allows is denied.
  * Every refusal names the field at fault in one sentence a practitioner can
  * act on. This module never logs and never sees payloads.
  */

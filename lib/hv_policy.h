@@ -1,7 +1,8 @@
 /*
  * hv_policy — the agreement's allow rules and the lawful-basis rules
  * (SPEC §4.1, §4.2, §4.5, §5). ONE copy, used by the agent before it answers
- * 202 and by the broker for every Submit, so both enforce the same thing.
+ * 202, by the broker for every Submit and by the receiving agent before it
+ * stores a delivery, so all three enforce the same thing.
  *
  * Anything not allowed by a rule is denied. Every refusal comes with the
  * field at fault and one sentence.
