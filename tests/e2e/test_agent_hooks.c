@@ -167,6 +167,8 @@ Test(agent_hooks,
 	 */
 	cr_assert(at >= 0 && at < 4 * HOOKS_AT_ONCE, "the IMMEDIATE alert "
 	    "was run %d of %d", at + 1, count_lines(out));
+	cr_log_info("the IMMEDIATE alert ran %d of %d hook runs", at + 1,
+	    count_lines(out));
 	cr_assert_not_null(strstr(text, "\"priority\":\"IMMEDIATE\""));
 	cr_assert_null(strstr(text, "Child h"), "the hook got child details");
 	cr_assert_geq(count_lines(out), BACKLOG);
