@@ -256,3 +256,66 @@ Test(agent_hooks, runs_every_pending_hook_after_the_agent_is_killed,
 	free(run_log);
 	free(stop_log);
 }
+
+struct log_want {
+	const char *path;
+	const char *needle;
+};
+
+static int
+log_has(void *ctx)
+{
+	struct log_want *w = ctx;
+	char *text = h_read(w->path);
+	int ok = text != NULL && strstr(text, w->needle) != NULL;
+
+	free(text);
+	return ok;
+}
+
+/*
+ * A hook that fails (the pager is down) is logged and tried again with
+ * backoff, never dropped: once it works, every alert it missed is run.
+ */
+Test(agent_hooks, retries_a_failing_hook_until_it_succeeds,
+    .fini = teardown, .timeout = 180)
+{
+	struct h_agent *soc;
+	struct log_want retried = { NULL, "(attempt 2)" };
+	struct ids_want all = { NULL, 3 };
+	const char *extra[4] = { NULL, NULL, NULL, NULL };
+	char *gate, *out, *text;
+
+	cr_assert_eq(h_partnership_create(&P, NULL, NULL), 0);
+	gate = h_fmt("%s/gate", P.dir);
+	out = h_fmt("%s/hook.out", P.dir);
+	extra[3] = h_fmt("alert_command = [ -e '%s' ] || exit 3; "
+	    "cat >> '%s'\n", gate, out);
+	cr_assert_eq(h_broker_start(&P), 0);
+	for (int i = 0; i < 4; i++) {
+		static const char *const who[4] = { AK_POLICE, AK_HEALTH,
+			AK_SCHOOL, AK_SOCIAL };
+		struct h_agent *a = h_agent_add(&P, who[i], extra[i]);
+
+		cr_assert_not_null(a);
+		cr_assert_eq(h_agent_start(&P, a), 0);
+	}
+	free((char *)extra[3]);
+	soc = ak_agent(&P, AK_SOCIAL);
+
+	post_backlog(3);
+	retried.path = soc->log;
+	cr_assert(h_wait_until(log_has, &retried, 60000),
+	    "the failing hook was not tried a second time");
+	cr_assert_eq(count_lines(out), 0);
+	cr_assert_eq(h_write(gate, 0644, ""), 0);
+	all.path = out;
+	cr_assert(h_wait_until(has_all_ids, &all, 60000),
+	    "alerts missed while the hook failed were never run");
+	text = h_read(soc->log);
+	cr_assert_not_null(strstr(text, "exited with status 3"), "%s", text);
+	cr_assert_null(strstr(text, "Child h"), "%s", text);
+	free(text);
+	free(gate);
+	free(out);
+}
