@@ -113,7 +113,7 @@ struct in_hdr {
 /* One Server-Sent Event in the in-memory ring. */
 struct sse_event {
 	uint64_t seq;
-	char type[16];
+	char type[24];		/* "delivery_refused" is the longest */
 	char *data;		/* one line of JSON */
 };
 

@@ -186,6 +186,7 @@ Test(agent_receive,
 {
 	static const char *const to_sc[] = { AK_SOCIAL };
 	struct hc_client *police, *health;
+	struct ak_sse sse;
 	struct h_agent *soc;
 	hv_envelope env;
 	uint8_t ids[N_CASES][HV_ID_LEN], *buf;
@@ -210,6 +211,7 @@ Test(agent_receive,
 	}
 	cr_assert_gt(F.rid_len, 0, "the agent never spoke to the broker");
 
+	cr_assert_eq(ak_sse_start(&sse, soc), 0);
 	police = signer(AK_POLICE);
 	health = signer(AK_HEALTH);
 	for (int i = 0; i < N_CASES; i++) {
@@ -255,6 +257,14 @@ Test(agent_receive,
 
 	cr_assert(ak_wait_health(soc, "deliveries_refused", 4, 10000),
 	    "/v1/health does not count four refused deliveries");
+	/* The duty team's stream hears of each, with the code. */
+	cr_assert(ak_sse_wait(&sse, "delivery_refused", hex[REVOKED], 10000),
+	    "no delivery_refused event for the revoked sender's message");
+	cr_assert(ak_sse_wait(&sse, "delivery_refused", "\"CLOCK_SKEW\"",
+	    10000));
+	cr_assert(!ak_sse_wait(&sse, "message", hex[IN_2001], 100),
+	    "a refused delivery was announced as a message");
+	ak_sse_stop(&sse);
 	cr_assert(inbox_lists(soc, hex[GOOD_NOW]));
 	cr_assert(inbox_lists(soc, hex[GOOD_OLD]),
 	    "a message that waited three days at the broker was refused");
