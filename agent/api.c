@@ -306,8 +306,11 @@ do_health(struct agent *a, struct MHD_Connection *c)
 	    "outbox_depth", (json_int_t)outbox_depth(a),
 	    "inbox_unacked", (json_int_t)inbox_unacked(a),
 	    "directory_version", (json_int_t)version);
-	if (h != NULL)
+	if (h != NULL) {
 		integrity_health(a, h);	/* tree_head, integrity */
+		json_object_set_new(h, "deliveries_refused", json_integer(
+		    (json_int_t)atomic_load(&a->deliveries_refused)));
+	}
 	return reply_json(c, MHD_HTTP_OK, h);
 }
 

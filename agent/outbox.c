@@ -546,6 +546,10 @@ outbox_submit(struct agent *a, json_t *req, int decision,
 		goto out;
 	pthread_rwlock_unlock(&a->dir_lock);
 	locked = 0;
+	/* An answer to a request this agent received (the broker's rule). */
+	if (!decision && (e = inbox_check_reply_to(a, NULL, &env, d)) !=
+	    HV_OK)
+		goto out;
 	if (!decision && (e = check_basis_child(req, &env.basis, d)) != HV_OK)
 		goto out;
 	if (decision) {
