@@ -587,6 +587,11 @@ query_handle(struct broker *b, MDB_txn *txn, const struct conn *c,
 	}
 	if ((bad = query_malformed(q)) != NULL)
 		return refuse(b, txn, c, HV_EMALFORMED, bad, o);
+	/* Its AUDIT_QUERY record would come out of the deliveries' reserve. */
+	if (store_full(b))
+		return refuse(b, txn, c, HV_ESTORAGEFULL, "The broker's store "
+		    "is full; audit queries are answered again once "
+		    "deliveries have freed space.", o);
 	if (q->prove_id.len == HV_ID_LEN)
 		return answer_prove(b, txn, c, ig, q, o);
 	if (q->consistency_from != 0)
