@@ -487,6 +487,19 @@ texts(void)
 	seed_text("request", "edge-duplicate-key",
 	    "{\"by\":\"a\",\"by\":\"b\"}");
 	seed_text("request", "edge-not-object", "[1,2,3]");
+
+	seed_text("httphead", "post",
+	    "POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1:7501\r\n"
+	    "Authorization: Bearer 0123456789abcdef\r\n"
+	    "Content-Type: application/json\r\nContent-Length: 42\r\n\r\n");
+	seed_text("httphead", "get-lax", "GET /v1/health HTTP/1.0\n\n");
+	seed("httphead", "edge-nul-in-token", "GET /v1/inbox HTTP/1.1\r\n"
+	    "Authorization: Bearer TOKEN\0junk\r\n\r\n", 60);
+	seed_text("httphead", "edge-chunked-two-lengths",
+	    "POST /v1/messages HTTP/1.1\r\nTransfer-Encoding: chunked\r\n"
+	    "Content-Length: 5\r\nContent-Length: 6\r\n\r\n");
+	seed_text("httphead", "edge-folded",
+	    "GET / HTTP/2.0\r\nX: a\r\n folded\r\n\r\n");
 }
 
 int

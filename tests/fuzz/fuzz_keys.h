@@ -38,6 +38,7 @@ fuzz_keys(enum fuzz_key which)
 	if (sodium_init() < 0 || (k[which] = sodium_malloc(sizeof(hv_keys)))
 	    == NULL)
 		abort();
+	memset(k[which], 0, sizeof(hv_keys));	/* no previous keys */
 	memset(seed, 0x40 + (int)which, sizeof(seed));
 	crypto_sign_seed_keypair(k[which]->pub.sign, k[which]->sign_secret,
 	    seed);
