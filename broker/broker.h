@@ -205,6 +205,10 @@ struct broker {
 	int64_t rebind_at_ms;		/* monotonic; 0 = none pending */
 	int64_t last_head_ms;		/* monotonic */
 	int audit_dirty;		/* records since the last head */
+	/* restore.c: the proof from the restored log, per head size */
+	uint64_t rn_for;		/* head size it was made for, 0: none */
+	size_t rn_plen;
+	uint8_t rn_proof[HV_MERKLE_MAX_PROOF][HV_HASH_LEN];
 	int64_t next_expiry_ms;		/* monotonic */
 	int64_t usage_at_ms;		/* when the map use was last measured */
 	uint64_t used_bytes;		/* pages in use, measured */
