@@ -183,7 +183,7 @@ struct agent {
 	int64_t th_next_ms;
 	char th_alerted[48];		/* the failure last raised (kind:size) */
 	int th_error_warned;		/* a broker Error answer already logged */
-	uint8_t rn_refused[32];		/* restore notice last refused (log) */
+	uint8_t rn_refused[32];		/* the notice last refused */
 };
 
 /* ---- store.c ----------------------------------------------------------- */

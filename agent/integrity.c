@@ -25,8 +25,10 @@
  * different log is accepted only with such a notice (restore_consider);
  * the agent then keeps the notice's digest ("restore_notice", so that each
  * notice is taken once) and the state "restored" (JSON, shown in
- * /v1/health, not a failure), and sends again what the broker lost. The main thread does the checking and writing; HTTP
- * threads only read, in their own transactions.
+ * /v1/health, not a failure), and sends again what the broker lost.
+ *
+ * The main thread does the checking and writing; HTTP threads only read,
+ * in their own transactions.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -354,9 +356,9 @@ check_extends(struct agent *a, const struct th *st, const struct th *next,
 			return 1;
 		if (raise)
 			fail(a, "noproof", s, (int64_t)n, "The broker sent a "
-			    "tree head of size %llu without a consistency proof "
-			    "from the %llu records this agent verified before.",
-			    n, s);
+			    "tree head of size %llu without a consistency "
+			    "proof from the %llu records this agent verified "
+			    "before.", n, s);
 		return -1;
 	}
 	if (t->n_consistency > HV_MERKLE_MAX_PROOF)

@@ -24,16 +24,16 @@ hv_restore_reason_check(const char *reason, struct hv_errdetail *d)
 		return hv_errset(d, HV_EMALFORMED, "reason", "The reason is "
 		    "empty; say in a few words why the store was restored.");
 	if (n > HV_RESTORE_REASON_MAX)
-		return hv_errset(d, HV_EMALFORMED, "reason", "The reason is %zu "
-		    "bytes; keep it to %d.", n, HV_RESTORE_REASON_MAX);
+		return hv_errset(d, HV_EMALFORMED, "reason", "The reason is "
+		    "%zu bytes; keep it to %d.", n, HV_RESTORE_REASON_MAX);
 	if (!hv_utf8_valid(reason, n))
-		return hv_errset(d, HV_EMALFORMED, "reason", "The reason is not "
-		    "UTF-8 text.");
+		return hv_errset(d, HV_EMALFORMED, "reason", "The reason is "
+		    "not UTF-8 text.");
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)reason[i] < 0x20 || reason[i] == 0x7f)
-			return hv_errset(d, HV_EMALFORMED, "reason", "The reason "
-			    "holds a control character at byte %zu; write "
-			    "one line.", i + 1);
+			return hv_errset(d, HV_EMALFORMED, "reason", "The "
+			    "reason holds a control character at byte %zu; "
+			    "write one line.", i + 1);
 	return HV_OK;
 }
 
@@ -221,9 +221,10 @@ hv_restore_check_log(const struct hv_restore_notice *n, hv_auditlog *log,
 		    "The audit log's root at %llu records cannot be computed.",
 		    (unsigned long long)n->size);
 	if (sodium_memcmp(root, n->root, HV_HASH_LEN) != 0)
-		return hv_errset(d, HV_ETAMPERED, "root", "The restore notice's "
-		    "root differs from this store's log at %llu records: it "
-		    "was made from another copy.", (unsigned long long)n->size);
+		return hv_errset(d, HV_ETAMPERED, "root", "The restore "
+		    "notice's root differs from this store's log at %llu "
+		    "records: it was made from another copy.",
+		    (unsigned long long)n->size);
 	return HV_OK;
 }
 

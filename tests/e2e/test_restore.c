@@ -240,7 +240,8 @@ config_notice(void)
  * "restored", its lost messages are sent again and reach the recipient
  * exactly once, the log verifies and records RESTORED once.
  */
-Test(restore, a_restored_broker_with_a_notice_is_reported_restored_and_loses_nothing,
+Test(restore,
+    a_restored_broker_with_a_notice_is_reported_restored_and_loses_nothing,
     .init = setup, .fini = teardown, .timeout = 180)
 {
 	struct h_agent *pol = ak_agent(&P, AK_POLICE);
