@@ -274,6 +274,21 @@ Test(restore,
 	    "reason")), "disk failure"));
 	json_decref(h);
 
+	/* What the agency's operator sees with the CLI. */
+	cr_assert_eq(h_sh(&out, 30, "HAVEN_AGENT='%s' HAVEN_TOKEN_FILE='%s' "
+	    "'%s' health", pol->url, pol->token_file, h_bin("haven")), 0,
+	    "%s", out ? out : "");
+	cr_assert_not_null(strstr(out, "Audit integrity   RESTORED since"),
+	    "%s", out);
+	free(out);
+	out = NULL;
+	cr_assert_eq(h_sh(&out, 30, "HAVEN_AGENT='%s' HAVEN_TOKEN_FILE='%s' "
+	    "'%s' status %s", pol->url, pol->token_file, h_bin("haven"),
+	    lost_ids[0]), 0, "%s", out ? out : "");
+	cr_assert_not_null(strstr(out, "resubmitted"), "%s", out);
+	free(out);
+	out = NULL;
+
 	/* The recipient comes back: every lost message, exactly once. */
 	cr_assert_eq(h_agent_start(&P, soc), 0);
 	for (int i = 0; i < LOST; i++) {
