@@ -114,7 +114,10 @@ restore_start(struct broker *b, const char *path)
 	}
 	if ((e = hv_restore_check_log(&n, &b->log, txn, 1, &d)) != HV_OK) {
 		store_txn_abort(b, txn);
-		refuse(path, "does not match this store: %s", hv_errmsg(e, &d));
+		refuse(path, "does not match this store: %s Sign a notice over "
+		    "this store as it is now (haven audit restore-notice --db "
+		    "%s) and start the broker with that one.",
+		    hv_errmsg(e, &d), b->cfg.data_dir);
 	}
 	if ((e = record(b, txn, &n, buf, len)) != HV_OK) {
 		store_txn_abort(b, txn);

@@ -364,7 +364,8 @@ Test(restore, a_restored_broker_without_a_notice_stays_tampered,
 /*
  * A notice signed by another key: the CLI will not sign with a key that
  * did not sign the store's directory, and the broker, given another
- * partnership's notice, refuses to start with a sentence naming the file.
+ * partnership's notice, refuses to start with a sentence naming the file;
+ * so it does with this root's notice once the store has changed since.
  */
 Test(restore, refuses_a_notice_signed_by_another_key_naming_the_file,
     .init = setup, .fini = teardown, .timeout = 120)
@@ -406,7 +407,20 @@ Test(restore, refuses_a_notice_signed_by_another_key_naming_the_file,
 	    "key"), "%s", out);
 	free(out);
 
-	/* And this root's notice for this store starts it. */
+	/* This root's notice, made before the store changed, is refused. */
+	sign_notice();
+	cr_assert_eq(h_broker_start(&P), 0);
+	cr_assert_eq(h_broker_stop(&P), 0);
+	out = NULL;
+	rc = h_sh(&out, 30, "'%s' --config '%s' --restore-notice '%s'",
+	    h_bin("haven-broker"), P.broker_conf, notice);
+	cr_assert_eq(rc, 1, "%s", out);
+	cr_assert_not_null(strstr(out, notice), "%s", out);
+	cr_assert_not_null(strstr(out, "does not match this store"), "%s",
+	    out);
+	free(out);
+
+	/* Signed again over the store as it is now, it starts the broker. */
 	sign_notice();
 	config_notice();
 	cr_assert_eq(h_broker_start(&P), 0);
