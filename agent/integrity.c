@@ -230,7 +230,7 @@ fail(struct agent *a, const char *kind, uint64_t stored, int64_t broker,
 	    "stored_size", (json_int_t)stored, "broker_size", broker < 0 ?
 	    json_null() : json_integer(broker));
 	if (hook != NULL) {
-		hook_run(a, hook);
+		hook_alert(a, hook);
 		json_decref(hook);
 	}
 }
@@ -413,7 +413,8 @@ notice_refused(struct agent *a, const uint8_t digest[32], const char *why)
 
 /*
  * Stores the head, the accepted notice's digest and, when a verified head
- * was set aside, the "restored" state, in one transaction.
+ * was set aside, the "restored" state and its alert_command run, in one
+ * transaction.
  */
 static hv_err
 notice_save(struct agent *a, const struct th *next, const uint8_t digest[32],
@@ -421,16 +422,27 @@ notice_save(struct agent *a, const struct th *next, const uint8_t digest[32],
 {
 	uint8_t rec[TH_REC_LEN];
 	MDB_txn *txn;
-	char *text = NULL;
+	char *text = NULL, *hook = NULL;
+	json_t *h;
 	hv_err e;
 
 	hv_be64_put(rec, next->size);
 	memcpy(rec + 8, next->root, HV_HASH_LEN);
 	hv_be64_put(rec + 8 + HV_HASH_LEN, (uint64_t)next->time_ms);
 	memcpy(rec + 16 + HV_HASH_LEN, next->sig, HV_SIGNATURE_LEN);
-	if (state != NULL && (text = json_dumps(state, JSON_COMPACT |
-	    JSON_PRESERVE_ORDER)) == NULL)
-		return HV_ENOMEM;
+	e = HV_ENOMEM;
+	if (state != NULL) {
+		if ((text = json_dumps(state, JSON_COMPACT |
+		    JSON_PRESERVE_ORDER)) == NULL ||
+		    (h = json_pack("{s:s, s:n, s:s}", "event", "integrity",
+		    "id", "state", "restored")) == NULL)
+			goto out;
+		json_object_update(h, state);
+		hook = json_dumps(h, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		json_decref(h);
+		if (hook == NULL)
+			goto out;
+	}
 	if ((e = hv_store_begin(a->store, 0, &txn)) != HV_OK)
 		goto out;
 	if ((e = store_put(a, txn, DB_META, TH_KEY, strlen(TH_KEY), rec,
@@ -438,21 +450,24 @@ notice_save(struct agent *a, const struct th *next, const uint8_t digest[32],
 	    (e = store_put(a, txn, DB_META, RN_KEY, strlen(RN_KEY), digest,
 	    32)) != HV_OK ||
 	    (text != NULL && (e = store_put(a, txn, DB_META, RS_KEY,
-	    strlen(RS_KEY), text, strlen(text))) != HV_OK)) {
+	    strlen(RS_KEY), text, strlen(text))) != HV_OK) ||
+	    (hook != NULL && (e = hook_queue(a, txn, HOOK_INTEGRITY, 1, NULL,
+	    hook)) != HV_OK)) {
 		mdb_txn_abort(txn);
 		goto out;
 	}
 	e = hv_store_commit(txn);
 out:
+	free(hook);
 	free(text);
 	return e;
 }
 
-/* The integrity event and alert of a restored broker. */
+/* The log line and SSE event of a restored broker (the hook is queued). */
 static void
 restored_raise(struct agent *a, json_t *state)
 {
-	json_t *ev, *hook;
+	json_t *ev;
 
 	hv_log_warnx("integrity: restored: %s", json_string_value(
 	    json_object_get(state, "message")));
@@ -461,12 +476,6 @@ restored_raise(struct agent *a, json_t *state)
 		json_object_update(ev, state);
 		bus_publish(&a->bus, "integrity", ev);
 		json_decref(ev);
-	}
-	if ((hook = json_pack("{s:s, s:n, s:s}", "event", "integrity", "id",
-	    "state", "restored")) != NULL) {
-		json_object_update(hook, state);
-		hook_run(a, hook);
-		json_decref(hook);
 	}
 }
 
@@ -584,6 +593,8 @@ void
 integrity_on_head(struct agent *a, const Haven__TreeHead *t)
 {
 	struct th st, next;
+	struct hv_prev_signs prev = { 0 };
+	const struct hv_node *b;
 	uint8_t sign[HV_SIGN_PUBLIC_LEN];
 	int have, rc;
 	hv_err e;
@@ -593,9 +604,12 @@ integrity_on_head(struct agent *a, const Haven__TreeHead *t)
 		return;
 	pthread_rwlock_rdlock(&a->dir_lock);
 	memcpy(sign, a->broker_sign, sizeof(sign));
+	/* A head signed before the broker rotated, by its key of the time. */
+	if (a->dir != NULL && (b = hv_directory_broker(a->dir)) != NULL)
+		prev = b->prev_sign;
 	pthread_rwlock_unlock(&a->dir_lock);
 	if (t->head == NULL || head_from_wire(t->head, &next) != 0 ||
-	    (e = hv_auditlog_head_verify(t->head, sign)) != HV_OK) {
+	    (e = hv_auditlog_head_verify_at(t->head, sign, &prev)) != HV_OK) {
 		fail(a, "signature", have ? st.size : 0, t->head ?
 		    (int64_t)t->head->size : -1, "The broker's tree head%s is "
 		    "not signed by the broker's key in the directory.",

@@ -509,7 +509,9 @@ commit_new(struct agent *a, const hv_envelope *env, int kind)
 	    (e = store_put(a, txn, DB_PENDING, seqk, 8, env->id,
 	    HV_ID_LEN)) != HV_OK ||
 	    (e = store_timeline_add(a, txn, env->id, json_pack("{s:s, s:o}",
-	    "status", "queued", "at", json_time(h.queued_ms)))) != HV_OK)
+	    "status", "queued", "at", json_time(h.queued_ms)))) != HV_OK ||
+	    (e = children_note_sent(a, txn, env, kind == OB_DECISION)) !=
+	    HV_OK)
 		goto out;
 	e = hv_store_commit(txn);
 	txn = NULL;
@@ -544,6 +546,10 @@ outbox_submit(struct agent *a, json_t *req, int decision,
 		goto out;
 	pthread_rwlock_unlock(&a->dir_lock);
 	locked = 0;
+	/* An answer to a request this agent received (the broker's rule). */
+	if (!decision && (e = inbox_check_reply_to(a, NULL, &env, d)) !=
+	    HV_OK)
+		goto out;
 	if (!decision && (e = check_basis_child(req, &env.basis, d)) != HV_OK)
 		goto out;
 	if (decision) {

@@ -28,14 +28,18 @@ static char lost_ids[LOST][33];
 static char kept_id[33];		/* queued at the broker before the copy */
 
 /* A broker, police (sender) and social care (recipient), checking heads
- * every second. */
+ * every second; police's alert_command appends to alerts.log. */
 static void
 setup(void)
 {
+	char *extra;
+
 	cr_assert_eq(h_partnership_create(&P, NULL, NULL), 0);
 	cr_assert_eq(h_broker_start(&P), 0);
-	cr_assert_not_null(h_agent_add(&P, AK_POLICE,
-	    "tree_head_interval = 1\n"));
+	extra = h_fmt("tree_head_interval = 1\nalert_command = cat >> "
+	    "%s/alerts.log\n", P.dir);
+	cr_assert_not_null(h_agent_add(&P, AK_POLICE, extra));
+	free(extra);
 	cr_assert_not_null(h_agent_add(&P, AK_SOCIAL,
 	    "tree_head_interval = 1\n"));
 	for (int i = 0; i < P.n_agents; i++)
@@ -213,6 +217,19 @@ restore_from_copy(void)
 	return copied;
 }
 
+/* 1 when the alert log at path holds a restored integrity summary. */
+static int
+hook_restored(void *path)
+{
+	char *text = h_read(path);
+	int ok = text != NULL &&
+	    strstr(text, "\"event\":\"integrity\"") != NULL &&
+	    strstr(text, "\"state\":\"restored\"") != NULL;
+
+	free(text);
+	return ok;
+}
+
 /* Signs the notice over the restored store with the partnership root. */
 static void
 sign_notice(void)
@@ -252,7 +269,7 @@ Test(restore,
 	struct h_agent *pol = ak_agent(&P, AK_POLICE);
 	struct h_agent *soc = ak_agent(&P, AK_SOCIAL);
 	struct state_wait restored = { pol, "restored" };
-	char *out = NULL, *p;
+	char *out = NULL, *p, *alerts;
 	json_t *h, *ig;
 	long copied;
 	int n;
@@ -278,6 +295,12 @@ Test(restore,
 	cr_assert_not_null(strstr(json_string_value(json_object_get(ig,
 	    "reason")), "disk failure"));
 	json_decref(h);
+
+	/* The duty team's hook is told too. */
+	alerts = h_fmt("%s/alerts.log", P.dir);
+	cr_assert(h_wait_until(hook_restored, alerts, 15000),
+	    "alert_command never got the restored alert");
+	free(alerts);
 
 	/* What the agency's operator sees with the CLI. */
 	cr_assert_eq(h_sh(&out, 30, "HAVEN_AGENT='%s' HAVEN_TOKEN_FILE='%s' "
