@@ -144,8 +144,10 @@ audit_cmd_restore_notice(int argc, char **argv)
 	    0)
 		goto out;
 	bn = hv_directory_broker(dir);
-	e = hv_auditlog_verify(&log, txn, bn != NULL && bn->has_keys ?
-	    bn->keys.sign : NULL, &d);
+	/* The broker's previous keys signed the heads before its rotation. */
+	e = hv_auditlog_verify_at(&log, txn, bn != NULL && bn->has_keys ?
+	    bn->keys.sign : NULL, bn != NULL && bn->has_keys ? &bn->prev_sign :
+	    NULL, &d);
 	if (e == HV_ETAMPERED) {
 		fprintf(stderr, "haven audit restore-notice: the audit log in "
 		    "%s does not verify (%s); restore another copy.\n", a.db,
