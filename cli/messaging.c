@@ -371,7 +371,8 @@ out:
  * decref. Any other return is the exit status, after one sentence.
  */
 static int
-fetch(const char *cmd, struct args *a, const char *path, json_t **out)
+fetch(const char *cmd, struct args *a, const char *path, json_t **out,
+    const char *missing)
 {
 	struct hv_errdetail d;
 	json_t *resp = NULL;
@@ -383,6 +384,8 @@ fetch(const char *cmd, struct args *a, const char *path, json_t **out)
 	if ((rc = msg_connect(cmd, &a->co, &api)) != 0)
 		return rc;
 	if ((e = api_call(api, "GET", path, NULL, &resp, &d)) != HV_OK) {
+		if (e == HV_ENOTFOUND && missing != NULL)
+			hv_errset(&d, e, NULL, "%s", missing);
 		rc = msg_fail(e, &d);
 		goto out;
 	}
@@ -623,7 +626,7 @@ cmd_inbox(int argc, char **argv)
 		snprintf(path + strlen(path), sizeof(path) - strlen(path),
 		    "&cursor=%s", cursor);
 	}
-	if ((rc = fetch(cmd, &a, path, &j)) != 0)
+	if ((rc = fetch(cmd, &a, path, &j, NULL)) != 0)
 		return rc;
 	if (j != NULL) {
 		fmt_inbox(stdout, j, V(&a, O_UNACKED) != NULL);
@@ -634,18 +637,19 @@ cmd_inbox(int argc, char **argv)
 
 /*
  * `haven show ID` and `haven status ID`: GET prefix + ID and print the
- * document with fmt.
+ * document with fmt; an unknown ID is named, with the command for a
+ * message of the other direction.
  */
 static int
 get_one(int argc, char **argv, const char *prefix,
-    void (*fmt)(FILE *, const json_t *))
+    void (*fmt)(FILE *, const json_t *), int received)
 {
 	static const struct option lo[] = {
 		MSG_COMMON_OPTIONS,
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *cmd = argv[0];
-	char id[33], path[64];
+	char id[33], path[64], nf[256];
 	json_t *j = NULL;
 	struct args a;
 	int rc;
@@ -656,7 +660,15 @@ get_one(int argc, char **argv, const char *prefix,
 	    (rc = want_id(cmd, &a, id)) != 0)
 		return rc;
 	snprintf(path, sizeof(path), "%s%s", prefix, id);
-	if ((rc = fetch(cmd, &a, path, &j)) != 0)
+	if (received)
+		snprintf(nf, sizeof(nf), "this agency received no message %s "
+		    "(NOT_FOUND); for one it sent, run 'haven status %s'.",
+		    id, id);
+	else
+		snprintf(nf, sizeof(nf), "this agency sent no message %s "
+		    "(NOT_FOUND); for one it received, run 'haven show %s'.",
+		    id, id);
+	if ((rc = fetch(cmd, &a, path, &j, nf)) != 0)
 		return rc;
 	return finish(j, fmt);
 }
@@ -664,13 +676,13 @@ get_one(int argc, char **argv, const char *prefix,
 int
 cmd_show(int argc, char **argv)
 {
-	return get_one(argc, argv, "/v1/inbox/", fmt_message);
+	return get_one(argc, argv, "/v1/inbox/", fmt_message, 1);
 }
 
 int
 cmd_status(int argc, char **argv)
 {
-	return get_one(argc, argv, "/v1/messages/", fmt_status);
+	return get_one(argc, argv, "/v1/messages/", fmt_status, 0);
 }
 
 int
@@ -693,7 +705,7 @@ cmd_health(int argc, char **argv)
 		return cmd_health_broker(argc, argv);
 	if ((rc = parse(argc, argv, lo, 0, &a)) != 0)
 		return rc;
-	if ((rc = fetch(argv[0], &a, "/v1/health", &j)) != 0)
+	if ((rc = fetch(argv[0], &a, "/v1/health", &j, NULL)) != 0)
 		return rc;
 	return finish(j, fmt_health);
 }
@@ -737,6 +749,10 @@ cmd_ack(int argc, char **argv)
 	snprintf(path, sizeof(path), "/v1/inbox/%s/ack", id);
 	hv_errclear(&d);
 	if ((e = api_call(api, "POST", path, req, &resp, &d)) != HV_OK) {
+		if (e == HV_ENOTFOUND)
+			hv_errset(&d, e, NULL, "this agency received no "
+			    "message %s (NOT_FOUND); check the id with 'haven "
+			    "inbox'.", id);
 		rc = msg_fail(e, &d);
 		goto out;
 	}
