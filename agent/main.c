@@ -252,7 +252,11 @@ keys_load(struct agent *a)
 	if (e != HV_OK)
 		die(e, &d);
 	if ((e = hv_secret_file_read(a->cfg.token_file, 4096, &token, &len,
-	    &d)) != HV_OK)
+	    &d)) == HV_EIO)
+		hv_fatalx("token_file in %s: %s Write the API token there "
+		    "(at least 16 characters, mode 0600).", a->config_path,
+		    d.message);
+	if (e != HV_OK)
 		die(e, &d);
 	while (len > 0 && (token[len - 1] == '\n' || token[len - 1] == '\r' ||
 	    token[len - 1] == ' ' || token[len - 1] == '\t'))
@@ -328,7 +332,9 @@ agent_directory_load(struct agent *a, struct hv_errdetail *d)
 		pthread_rwlock_unlock(&a->dir_lock);
 		hv_directory_destroy(&next);
 		return hv_errset(d, HV_EBADDIRECTORY, "id", "%s does not "
-		    "list this agent's node %s.", a->cfg.directory, a->cfg.id);
+		    "list this agent's node %s; check id in %s, or ask the "
+		    "administrator to add a node line for it.",
+		    a->cfg.directory, a->cfg.id, a->config_path);
 	}
 	/*
 	 * At start-up a key that is not this node's is fatal: the broker
