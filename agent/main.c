@@ -102,7 +102,7 @@ static const char help_text[] =
 "                        next check; then exit. Only for an operator who\n"
 "                        has investigated a TAMPERED alert, with the\n"
 "                        agent stopped.\n"
-"     -v                 Log debug lines too.\n"
+"     -v, --verbose      Log debug lines too.\n"
 "     -h, --help         Show this page.\n"
 "\n"
 "CONFIGURATION\n"
@@ -190,7 +190,7 @@ parse_args(struct agent *a, int argc, char **argv)
 			a->forget_tree_head = 1;
 		else if (strcmp(s, "--foreground") == 0)
 			a->foreground = 1;
-		else if (strcmp(s, "-v") == 0)
+		else if (strcmp(s, "-v") == 0 || strcmp(s, "--verbose") == 0)
 			hv_log_verbosity(2);
 		else {
 			fprintf(stderr, "haven-agent: unknown or incomplete "

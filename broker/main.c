@@ -442,6 +442,11 @@ main(int argc, char **argv)
 		default: usage_exit();
 		}
 	}
+	if (optind != argc)
+		fprintf(stderr, "haven-broker: unexpected argument '%s'; "
+		    "options only.\n", argv[optind]);
+	else if (b.config_path == NULL)
+		fprintf(stderr, "haven-broker: --config FILE is required.\n");
 	if (optind != argc || b.config_path == NULL)
 		usage_exit();
 	if (sodium_init() < 0)
