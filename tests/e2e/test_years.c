@@ -754,6 +754,7 @@ Test(years, check_config_refuses_a_directory_older_than_the_stores,
 	cr_assert_eq(rc, 1, "the broker called an older directory valid (%d): "
 	    "%s", rc, out ? out : "");
 	cr_assert_not_null(strstr(out, "version 1"), "%s", out);
+	cr_assert_not_null(strstr(out, "with a version above 2"), "%s", out);
 	free(out);
 	out = NULL;
 	rc = h_sh(&out, 30, "'%s' --config '%s' --check-config",
