@@ -213,9 +213,10 @@ load_json(const char *cmd, const char *opt, const char *text,
 		j = json_loads(text, JSON_DECODE_ANY, &jerr);
 	if (j == NULL)
 		return cli_usage(cmd, "%s%s%s is not valid JSON (line %d, "
-		    "column %d); write it as a JSON document, e.g. "
-		    "'{\"summary\": \"…\"}'.", opt, path ? " " : "",
-		    path ? path : "", jerr.line, jerr.column);
+		    "column %d); write it as a JSON document, e.g. %s.", opt,
+		    path ? " " : "", path ? path : "", jerr.line, jerr.column,
+		    strstr(opt, "child") != NULL ? "{\"name\": \"…\", "
+		    "\"dob\": \"2016-03-02\"}" : "'{\"summary\": \"…\"}'");
 	if (want_object && !json_is_object(j)) {
 		json_decref(j);
 		return cli_usage(cmd, "%s%s%s must hold a JSON object, e.g. "
