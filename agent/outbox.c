@@ -286,11 +286,13 @@ check_policy(struct agent *a, const hv_envelope *env,
 		if (n == NULL)
 			return hv_errset(d, HV_EUNKNOWNRECIPIENT, field,
 			    "%s: %s is not a node of the partnership's "
-			    "directory.", field, env->recipients[i]);
+			    "directory; check the id ('haven directory show' "
+			    "lists the nodes).", field, env->recipients[i]);
 		if (n->revoked || !n->has_keys)
 			return hv_errset(d, HV_EREVOKEDRECIPIENT, field,
-			    "%s: %s has been revoked from the partnership.",
-			    field, env->recipients[i]);
+			    "%s: %s has been revoked from the partnership; "
+			    "choose another recipient, or ask the partnership "
+			    "administrator.", field, env->recipients[i]);
 		if ((e = hv_policy_check_allowed(a->dir, env->sender,
 		    env->recipients[i], env->type, &need, d)) != HV_OK) {
 			if (d != NULL)

@@ -255,6 +255,16 @@ directory_check_stored(struct broker *b)
 	    NULL) == HV_OK) {
 		hv_errclear(&d);
 		e = hv_directory_check_newer(old, b->dir, &d);
+		if (e == HV_EROLLBACK && hv_directory_version(b->dir) <
+		    hv_directory_version(old))
+			hv_errset(&d, e, "version", "%s is directory version "
+			    "%llu, older than version %llu that this broker "
+			    "last had in force; refusing the rollback: copy in "
+			    "the current directory, or build one with a version "
+			    "above %llu.", b->cfg.directory,
+			    (unsigned long long)hv_directory_version(b->dir),
+			    (unsigned long long)hv_directory_version(old),
+			    (unsigned long long)hv_directory_version(old));
 		hv_directory_destroy(&old);
 		mdb_txn_abort(txn);
 		if (e != HV_OK)
@@ -457,6 +467,11 @@ main(int argc, char **argv)
 		default: usage_exit();
 		}
 	}
+	if (optind != argc)
+		fprintf(stderr, "haven-broker: unexpected argument '%s'; "
+		    "options only.\n", argv[optind]);
+	else if (b.config_path == NULL)
+		fprintf(stderr, "haven-broker: --config FILE is required.\n");
 	if (optind != argc || b.config_path == NULL)
 		usage_exit();
 	if (sodium_init() < 0)

@@ -506,17 +506,25 @@ fmt_health(FILE *fp, const json_t *h)
 			    fmt_time(json_string_value(json_object_get(in,
 			    "since")), t, sizeof(t)), str(in, "message"));
 	}
+	if (json_is_integer(json_object_get(h, "deliveries_refused")))
+		fprintf(fp, "%-18s%lld deliveries since the agent started%s\n",
+		    "Refused here", (long long)json_integer_value(
+		    json_object_get(h, "deliveries_refused")),
+		    json_integer_value(json_object_get(h,
+		    "deliveries_refused")) > 0 ? " (each one is in the "
+		    "agent's log)" : "");
 	/* Members a newer agent adds are shown rather than hidden. */
 	json_object_foreach((json_t *)h, key, v) {
 		static const char *const known[] = { "node",
 		    "broker_connected", "outbox_depth", "inbox_unacked",
-		    "directory_version", "tree_head", "integrity" };
+		    "directory_version", "tree_head", "integrity",
+		    "deliveries_refused" };
 		int seen = 0;
 
 		for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
 			seen |= strcmp(key, known[i]) == 0;
 		if (!seen) {
-			fprintf(fp, "%-18s", key);
+			fprintf(fp, "%-17s ", key);
 			scalar(fp, v, 18);
 		}
 	}

@@ -353,19 +353,25 @@ Test(cli, a_wrong_token_is_refused_naming_the_token_file, .init = setup,
 	free(out);
 }
 
-Test(cli, an_unknown_message_is_refused_with_status_1, .init = setup,
-    .fini = teardown, .timeout = 120)
+Test(cli, an_unknown_message_is_refused_with_status_1_naming_the_id_and_what_to_run,
+    .init = setup, .fini = teardown, .timeout = 120)
 {
 	char *out = NULL;
 
 	cr_assert_eq(haven(social, &out, "show "
 	    "0123456789abcdef0123456789abcdef"), 1, "%s", out);
+	cr_assert_not_null(strstr(out, "received no message "
+	    "0123456789abcdef0123456789abcdef"), "%s", out);
+	cr_assert_not_null(strstr(out, "'haven status "), "%s", out);
 	free(out);
 	cr_assert_eq(haven(police, &out, "status "
 	    "0123456789ABCDEF0123456789ABCDEF"), 1, "%s", out);
+	cr_assert_not_null(strstr(out, "sent no message "), "%s", out);
+	cr_assert_not_null(strstr(out, "'haven show "), "%s", out);
 	free(out);
 	cr_assert_eq(haven(social, &out, "ack "
 	    "0123456789abcdef0123456789abcdef --by someone"), 1, "%s", out);
+	cr_assert_not_null(strstr(out, "'haven inbox'"), "%s", out);
 	free(out);
 }
 
@@ -840,6 +846,19 @@ Test(cli, a_public_key_given_as_a_secret_key_is_named_as_such,
 	    "-o '%s/new.hd'", P.agreement, P.root_key, P.dir), 0, "%s", out);
 	free(out);
 	free(pub);
+}
+
+Test(cli, a_secret_key_given_as_a_public_key_is_named_as_such,
+    .init = setup_files, .fini = teardown, .timeout = 60)
+{
+	char *out = NULL;
+
+	cr_assert_eq(haven(NULL, &out, "directory verify '%s' --root-pub '%s'",
+	    P.directory, P.root_key), 1, "%s", out);
+	cr_assert(strstr(out, "is a secret key file; give the node's public "
+	    "key file (NODE.pub)") != NULL, "%s", out);
+	cr_assert(strstr(out, "unknown field") == NULL, "%s", out);
+	free(out);
 }
 
 Test(cli, a_recipient_list_with_an_empty_or_repeated_name_is_a_usage_error,
