@@ -51,12 +51,11 @@ audit_reject(struct broker *b, MDB_txn *txn, const char *node,
 	hv_err e;
 
 	if (env != NULL) {
-		hv_audit_rec_from_envelope(&rec, env, "REJECTED");
 		/*
-		 * A refused basis may be refused precisely because it names
-		 * the child; the audit record keeps the rest of it.
+		 * This drops a clear justification and a decided_by that is
+		 * no staff identifier: either may be why it was refused.
 		 */
-		hv_policy_basis_redact(&rec.basis);
+		hv_audit_rec_from_envelope(&rec, env, "REJECTED");
 	} else {
 		memset(&rec, 0, sizeof(rec));
 		snprintf(rec.event, sizeof(rec.event), "REJECTED");

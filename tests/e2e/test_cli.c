@@ -224,10 +224,15 @@ Test(cli, sends_lists_shows_acknowledges_and_tracks_a_message,
 	json_decref(m);
 	free(out);
 
+	/* `by` is a staff identifier: a person's name is refused (usage). */
+	cr_assert_eq(haven(social, &out, "ack %s --by 'duty social worker'",
+	    id), 2, "%s", out);
+	cr_assert(strstr(out, "staff identifier") != NULL, "%s", out);
+	free(out);
 	/* ack, then the sender sees accepted, delivered and acknowledged. */
-	cr_assert_eq(haven(social, &out, "ack %s --by 'duty social worker' "
+	cr_assert_eq(haven(social, &out, "ack %s --by duty.sw-patel "
 	    "--note 'Strategy discussion booked.'", id), 0, "%s", out);
-	cr_assert(strstr(out, "duty social worker") != NULL, "%s", out);
+	cr_assert(strstr(out, "duty.sw-patel") != NULL, "%s", out);
 	free(out);
 	snprintf(cmd, sizeof(cmd), "status %s", id);
 	await_output(police, cmd, "acknowledged");
@@ -236,7 +241,7 @@ Test(cli, sends_lists_shows_acknowledges_and_tracks_a_message,
 	cr_assert(strstr(out, "accepted") != NULL, "%s", out);
 	cr_assert(strstr(out, "delivered") != NULL && strstr(out, SOCIAL),
 	    "%s", out);
-	cr_assert(strstr(out, "duty social worker") != NULL, "%s", out);
+	cr_assert(strstr(out, "duty.sw-patel") != NULL, "%s", out);
 	cr_assert(strstr(out, CHILD) == NULL, "status shows child details");
 	free(out);
 
