@@ -203,10 +203,11 @@ submit_rejected(struct hc_client *c, hv_envelope *env, char **msg)
  * The broker trusts no agent (SPEC §4.2): an envelope built by hand and
  * signed properly, whose decided_by is a child's name or whose
  * justification travels in clear, is REJECTED with BASIS_INVALID naming
- * the field; and neither the name nor the clear text is written to the
- * broker's store (its audit log included) or its log.
+ * the field; a HumanAck whose `by` is a name is refused too; and neither
+ * the names nor the clear text are written to the broker's store (its
+ * audit log included) or its log.
  */
-Test(agent_input, broker_refuses_a_name_as_decided_by_or_a_clear_justification,
+Test(agent_input, broker_refuses_names_as_who_and_clear_justifications,
     .timeout = 60)
 {
 	static const char *const to[] = { AK_SOCIAL };
@@ -246,9 +247,28 @@ Test(agent_input, broker_refuses_a_name_as_decided_by_or_a_clear_justification,
 	free(code);
 	free(msg);
 	hv_envelope_clear(&env);
+
+	/* A HumanAck whose `by` is a name is refused (MALFORMED) too. */
+	{
+		uint8_t any[HV_ID_LEN];
+		Haven__Frame *f;
+
+		memset(any, 0x42, sizeof(any));
+		cr_assert_eq(hc_human_ack(c, any, "Jane Smith", 0), 0);
+		f = hc_wait_kind(c, HAVEN__FRAME__KIND_ERROR, WAIT_MS);
+		cr_assert_not_null(f, "no answer to the HumanAck");
+		cr_expect_str_eq(f->error->code, "MALFORMED");
+		cr_expect_not_null(strstr(f->error->message,
+		    "staff identifier"), "%s", f->error->message);
+		cr_expect_null(strstr(f->error->message, "Jane"), "%s",
+		    f->error->message);
+		hv_frame_free(&f);
+	}
 	hc_close(&c);
 
 	cr_assert_eq(h_broker_stop(&P), 0);
+	cr_expect_not(dir_holds(P.broker_data, "Jane Smith"), "an ack's by "
+	    "reached the broker's store");
 	cr_expect_not(dir_holds(P.broker_data, "Zebedee"), "a name given as "
 	    "decided_by reached the broker's store");
 	cr_expect_not(dir_holds(P.broker_data, "zebedee"));
