@@ -483,7 +483,7 @@ deliver_human_ack(struct broker *b, MDB_txn *txn, const struct conn *c,
 	    !hv_policy_staff_id_valid(h->by))) {
 		msg = "HumanAck needs a 16-byte message id and, unless "
 		    "escalated, the staff identifier of who acknowledged "
-		    "([a-z0-9._-], at most 64 characters).";
+		    "([a-z0-9._-], a letter first, at most 64 characters).";
 		if ((e = audit_reject(b, txn, c->node, NULL, HV_EMALFORMED, msg,
 		    NULL)) != HV_OK ||
 		    (e = reply_error(o, c, hv_errname(HV_EMALFORMED), msg)) !=

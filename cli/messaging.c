@@ -259,8 +259,8 @@ build_common(const char *cmd, struct args *a, json_t *req)
 			    "decision.", need[i].flag);
 	if (!hv_policy_staff_id_valid(V(a, O_DECIDED_BY)))
 		return cli_usage(cmd, "--decided-by must be a staff identifier "
-		    "([a-z0-9._-], at most 64 characters, e.g. ppu.sgt-khan), "
-		    "not a name.");
+		    "([a-z0-9._-], a letter first, at most 64, e.g. "
+		    "ppu.sgt-khan), not a name.");
 	if ((V(a, O_NHS) == NULL) == (V(a, O_LOCAL) == NULL))
 		return cli_usage(cmd, "name the child with exactly one of "
 		    "--subject-nhs NHS_NUMBER or --subject-local AGENCY:ID.");
@@ -716,8 +716,8 @@ cmd_ack(int argc, char **argv)
 		    "of who is acknowledging, e.g. --by duty.sw-patel.");
 	if (!hv_policy_staff_id_valid(V(&a, O_BY)))
 		return cli_usage(cmd, "--by must be a staff identifier "
-		    "([a-z0-9._-], at most 64 characters, e.g. duty.sw-patel), "
-		    "not a name.");
+		    "([a-z0-9._-], a letter first, at most 64, e.g. "
+		    "duty.sw-patel), not a name.");
 	if ((req = json_pack("{s:s}", "by", V(&a, O_BY))) == NULL ||
 	    (V(&a, O_NOTE) && put(req, "note", json_string(V(&a, O_NOTE)))))
 	{

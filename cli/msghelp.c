@@ -62,7 +62,8 @@ static const char basis[] =
     "                     partnership's ig.* keys: the broker keeps only\n"
     "                     ciphertext and length; IG opens it with haven audit\n"
     "  --decided-by WHO   the staff identifier of who made the decision:\n"
-    "                     a-z 0-9 . _ - only, at most 64, e.g. dsl.jones\n";
+    "                     a-z 0-9 . _ - only, a letter first, at most 64,\n"
+    "                     e.g. dsl.jones\n";
 
 static const char subject[] =
     "  --subject-nhs N    the child's NHS number (ten digits; spaces and\n"
@@ -224,7 +225,8 @@ msg_help(const char *cmd)
 		    "  person may acknowledge too; both are recorded.\n",
 		    "  ID                 the message id (32 hex digits)\n"
 		    "  --by WHO           the staff identifier of who is\n"
-		    "                     acknowledging (a-z 0-9 . _ -)\n"
+		    "                     acknowledging (a-z 0-9 . _ -, a\n"
+		    "                     letter first)\n"
 		    "  --note TEXT        a note kept at this agency only\n"
 		    "  --json             print the agent's JSON answer\n",
 		    "  haven ack 8c5e2f0a9b7d4c1e8f3a6b2d0c9e7f15 --by "

@@ -138,7 +138,11 @@ hv_policy_staff_id_valid(const char *s)
 {
 	size_t n = 0;
 
-	if (s == NULL)
+	/*
+	 * A letter first: digits with dots or dashes are within the alphabet
+	 * but are how an NHS number is written ("628.194.8211").
+	 */
+	if (s == NULL || !(s[0] >= 'a' && s[0] <= 'z'))
 		return 0;
 	for (; s[n] != '\0'; n++) {
 		char c = s[n];
@@ -165,10 +169,10 @@ hv_policy_check_staff_id(const char *s, const char *field, hv_err code,
 	if (s == NULL || *s == '\0')
 		return hv_errset(d, code, field, "%s is required: give a "
 		    "staff identifier such as ppu.sgt-khan.", field);
-	return hv_errset(d, code, field, "%s must be a staff identifier of "
-	    "1 to %d characters from a-z, 0-9, '.', '_' and '-' (such as "
-	    "ppu.sgt-khan), not a name or free text.", field,
-	    HV_DECIDED_BY_MAX);
+	return hv_errset(d, code, field, "%s must be a staff identifier: a "
+	    "letter a-z, then up to %d more of a-z, 0-9, '.', '_' and '-' "
+	    "(such as ppu.sgt-khan), not a name or free text.", field,
+	    HV_DECIDED_BY_MAX - 1);
 }
 
 hv_err

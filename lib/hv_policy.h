@@ -45,10 +45,10 @@ hv_err hv_policy_check_basis(const struct hv_basis *b, int art9_required,
 
 /*
  * 1 when s is a staff identifier (SPEC §4.2): 1 to HV_DECIDED_BY_MAX
- * characters from a-z, 0-9, '.', '_' and '-'. Such a string cannot hold a
- * child's name as people write it, an NHS number with spaces, or a
- * sentence; it is how decided_by and an acknowledgement's `by` are kept
- * free of child identifiers.
+ * characters from a-z, 0-9, '.', '_' and '-', the first a letter. Such a
+ * string cannot hold a child's name as people write it, an NHS number in
+ * any of its written forms, or a sentence; it is how decided_by and an
+ * acknowledgement's `by` are kept free of child identifiers.
  */
 int hv_policy_staff_id_valid(const char *s);
 

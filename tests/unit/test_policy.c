@@ -465,7 +465,8 @@ Test(policy, refuses_a_decided_by_that_is_not_a_staff_identifier)
 		"Zebedee Marker", "zebedee marker", "Zebedee", "DS Jane Smith",
 		"943 476 5919", "943\t476\t5919", "dsl.jones re the child",
 		"dsl.jones\n", "ppu/sgt", "sgt@ppu", "O'Brien", "élodie",
-		NULL
+		"9434765919", "943-476-5919", "628.194.8211", "628_194_8211",
+		".hidden", "-x", NULL
 	};
 	char long_id[HV_DECIDED_BY_MAX + 2];
 	struct hv_errdetail d;
@@ -494,7 +495,7 @@ Test(policy, accepts_staff_identifiers)
 {
 	static const char *const good[] = {
 		"ppu.sgt-khan", "dsl.jones", "named_nurse.patel", "mash42",
-		"caldicott.guardian", "a", NULL
+		"caldicott.guardian", "a", "pc4521", "x.9434765918", NULL
 	};
 	struct hv_errdetail d;
 
