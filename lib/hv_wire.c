@@ -24,9 +24,15 @@
 #include "hv_util.h"
 #include "hv_wire.h"
 
-/* Generous room for everything in an envelope but the ciphertext. */
+/*
+ * Generous room for everything in an envelope but the ciphertext: the
+ * recipients and their sealed keys, the justification sealed to the ig.*
+ * nodes with their keys (SPEC §4.2), and 8 KiB for the rest.
+ */
 #define ENVELOPE_OVERHEAD \
-	(HV_MAX_RECIPIENTS * (HV_NODE_MAX + HV_SEALED_KEY_LEN + 4) + 8192)
+	(HV_MAX_RECIPIENTS * (HV_NODE_MAX + HV_SEALED_KEY_LEN + 4) + \
+	HV_SEALED_FOR_MAX * (HV_NODE_MAX + HV_SEALED_KEY_LEN + 8) + \
+	HV_JUSTIFICATION_SEALED_MAX + 8192)
 /* Frame and Submit/Deliver tags, a 64-byte sender, varint lengths. */
 #define FRAME_OVERHEAD 128
 #define WALK_DEPTH_MAX 8	/* the schema nests three deep */
