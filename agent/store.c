@@ -154,6 +154,7 @@ ob_hdr_put(uint8_t out[OB_HDR_LEN], const struct ob_hdr *h)
 	out[0] = h->kind;
 	out[1] = h->final;
 	out[2] = h->reskewed;
+	out[3] = h->full_tries;
 	hv_be64_put(out + 8, (uint64_t)h->queued_ms);
 	hv_be64_put(out + 16, h->pending_seq);
 	hv_be64_put(out + 24, (uint64_t)h->retry_at_ms);
@@ -165,6 +166,7 @@ ob_hdr_get(const uint8_t in[OB_HDR_LEN], struct ob_hdr *h)
 	h->kind = in[0];
 	h->final = in[1];
 	h->reskewed = in[2];
+	h->full_tries = in[3];
 	h->queued_ms = (int64_t)hv_be64_get(in + 8);
 	h->pending_seq = hv_be64_get(in + 16);
 	h->retry_at_ms = (int64_t)hv_be64_get(in + 24);
