@@ -4,7 +4,7 @@
 #   make test       install missing packages, build with ASan+UBSan, run all tests
 #   make demo       a whole partnership on loopback (SPEC §12)
 #   make bench      throughput, latency and memory figures (SPEC §11)
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR= (MANDIR=PREFIX/share/man)
 #
 # BUILD and BIN may be overridden so that several builds (for instance a
 # sanitizer build beside a release build) can live side by side.
@@ -19,7 +19,8 @@ V        ?= 0
 PKGS     := libzmq libsodium libprotobuf-c lmdb libmicrohttpd jansson inih libcurl
 DEB_PKGS := libzmq3-dev libsodium-dev libprotobuf-c-dev protobuf-c-compiler \
             liblmdb-dev libcriterion-dev libmicrohttpd-dev libjansson-dev \
-            libinih-dev libcurl4-openssl-dev libsystemd-dev pkg-config curl
+            libinih-dev libcurl4-openssl-dev libsystemd-dev pkg-config curl \
+            groff-base
 
 CC       ?= cc
 WARN     := -Wall -Wextra -Wformat=2 -Werror
@@ -173,12 +174,13 @@ BINDIR  := $(PREFIX)/bin
 UNITDIR ?= $(PREFIX)/lib/systemd/system
 DOCDIR  := $(PREFIX)/share/doc/haven
 DATADIR := $(PREFIX)/share/haven
+MANDIR  ?= $(PREFIX)/share/man
 
 # Binaries, sandboxed systemd units (pointing at BINDIR), the example
-# agreement and configs, and the documentation.
+# agreement and configs, the manual pages and the documentation.
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DATADIR) \
-		$(DESTDIR)$(DOCDIR)
+		$(DESTDIR)$(DOCDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8
 	install -m 0755 $(PROGRAMS) $(DESTDIR)$(BINDIR)/
 	for u in dist/*.service.in; do \
 		sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@DOCDIR@|$(DOCDIR)|g' $$u \
@@ -188,6 +190,9 @@ install: all
 	install -m 0644 dist/agreement.example dist/broker.conf.example \
 		dist/agent.conf.example $(DESTDIR)$(DATADIR)/
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(DOCDIR)/
+	install -m 0644 docs/man/haven.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 docs/man/haven-broker.8 docs/man/haven-agent.8 \
+		$(DESTDIR)$(MANDIR)/man8/
 
 # One libFuzzer harness per parser (needs clang): build/fuzz/fuzz_*.
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))

@@ -1,6 +1,8 @@
 /*
  * The agent's local HTTP/JSON API (SPEC §7, docs/API.md), served by
- * libmicrohttpd on 127.0.0.1 with one thread per connection.
+ * libmicrohttpd on 127.0.0.1 with one thread per connection, behind a gate
+ * (below) that reads the head of each new connection's first request and
+ * lets through only whole, well-formed heads carrying the token.
  *
  * Every request is authenticated before anything else is looked at: the
  * bearer token is hashed and compared with the configured token's hash in
@@ -17,13 +19,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <jansson.h>
 #include <microhttpd.h>
-#include <sodium.h>
 
 #include "agent.h"
 #include "hv_log.h"
@@ -35,6 +35,7 @@ struct req {
 	char *buf;
 	size_t len, cap;
 	int too_large;
+	int64_t body_by_ms;	/* monotonic: the body must be in by then */
 };
 
 /* An SSE stream's position in the bus and its unsent bytes. */
@@ -134,8 +135,13 @@ static enum MHD_Result
 reply_err(struct MHD_Connection *c, hv_err e, const struct hv_errdetail *d)
 {
 	const char *field = d && d->field[0] ? d->field : NULL;
+	unsigned status = http_status(e);
 
-	return reply_error(c, http_status(e), hv_errname(e), field, "%s",
+	/* The client is told to see this agent's log for a 5xx: say it here. */
+	if (status >= 500)
+		hv_log_warnx("answered %u %s: %s", status, hv_errname(e),
+		    hv_errmsg(e, d));
+	return reply_error(c, status, hv_errname(e), field, "%s",
 	    hv_errmsg(e, d));
 }
 
@@ -176,27 +182,23 @@ reply_not_found(struct MHD_Connection *c)
 
 /* ---- authentication ---------------------------------------------------- */
 
-/* 1 when the request carries the agent's bearer token. */
+/*
+ * 1 when the request carries the agent's bearer token. The gate checked
+ * the first request of each connection already; this checks every later
+ * one on a kept-alive connection, by the value's full length.
+ */
 static int
 authorized(struct agent *a, struct MHD_Connection *c)
 {
-	const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-	    MHD_HTTP_HEADER_AUTHORIZATION);
-	uint8_t hash[32];
-	size_t len;
+	const char *h = NULL;
+	size_t len = 0;
 
-	if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0)
+	if (MHD_lookup_connection_value_n(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_AUTHORIZATION,
+	    strlen(MHD_HTTP_HEADER_AUTHORIZATION), &h, &len) != MHD_YES ||
+	    h == NULL)
 		return 0;
-	h += 7;
-	while (*h == ' ')
-		h++;
-	len = strlen(h);
-	while (len > 0 && (h[len - 1] == ' ' || h[len - 1] == '\t'))
-		len--;
-	/* Hashing first makes the comparison independent of the length. */
-	crypto_generichash(hash, sizeof(hash), (const uint8_t *)h, len, NULL,
-	    0);
-	return sodium_memcmp(hash, a->token_hash, sizeof(hash)) == 0;
+	return gate_token_ok(a, h, len);
 }
 
 /* ---- helpers ----------------------------------------------------------- */
@@ -304,11 +306,18 @@ do_health(struct agent *a, struct MHD_Connection *c)
 	    "outbox_depth", (json_int_t)outbox_depth(a),
 	    "inbox_unacked", (json_int_t)inbox_unacked(a),
 	    "directory_version", (json_int_t)version);
-	if (h != NULL)
+	if (h != NULL) {
 		integrity_health(a, h);	/* tree_head, integrity */
+		json_object_set_new(h, "deliveries_refused", json_integer(
+		    (json_int_t)atomic_load(&a->deliveries_refused)));
+	}
 	return reply_json(c, MHD_HTTP_OK, h);
 }
 
+/*
+ * GET /v1/inbox?unacked=&since=&limit=&order=&cursor= — one page; the
+ * same unacked, since and order go with each page's cursor.
+ */
 static enum MHD_Result
 do_inbox_list(struct agent *a, struct MHD_Connection *c)
 {
@@ -318,26 +327,29 @@ do_inbox_list(struct agent *a, struct MHD_Connection *c)
 	    MHD_GET_ARGUMENT_KIND, "since");
 	const char *limit = MHD_lookup_connection_value(c,
 	    MHD_GET_ARGUMENT_KIND, "limit");
-	int64_t since_ms = 0;
-	long n = 100;
-	int only_unacked = 0;
-	json_t *list;
+	const char *order = MHD_lookup_connection_value(c,
+	    MHD_GET_ARGUMENT_KIND, "order");
+	struct inbox_query q = { .limit = 100 };
+	struct hv_errdetail d;
+	json_t *page = NULL;
+	hv_err e;
 
 	if (unacked != NULL) {
 		if (strcmp(unacked, "1") == 0 || strcmp(unacked, "true") == 0)
-			only_unacked = 1;
+			q.unacked = 1;
 		else if (strcmp(unacked, "0") != 0 &&
 		    strcmp(unacked, "false") != 0)
 			return reply_error(c, MHD_HTTP_BAD_REQUEST,
 			    "BAD_REQUEST", "unacked", "unacked must be 1 or "
 			    "0.");
 	}
-	if (since != NULL && hv_time_parse(since, &since_ms) != 0)
+	if (since != NULL && hv_time_parse(since, &q.since_ms) != 0)
 		return reply_error(c, MHD_HTTP_BAD_REQUEST, "BAD_REQUEST",
 		    "since", "since must be an ISO 8601 UTC time such as "
 		    "2026-11-22T09:00:00Z, or unix seconds.");
 	if (limit != NULL) {
 		char *end;
+		long n;
 
 		errno = 0;
 		n = strtol(limit, &end, 10);
@@ -346,12 +358,22 @@ do_inbox_list(struct agent *a, struct MHD_Connection *c)
 			return reply_error(c, MHD_HTTP_BAD_REQUEST,
 			    "BAD_REQUEST", "limit", "limit must be a whole "
 			    "number from 1 to 1000.");
+		q.limit = (size_t)n;
 	}
-	list = inbox_list(a, only_unacked, since_ms, (size_t)n);
-	if (list == NULL)
-		return reply_err(c, HV_ENOMEM, NULL);
-	return reply_json(c, MHD_HTTP_OK, json_pack("{s:o}", "messages",
-	    list));
+	if (order != NULL) {
+		if (strcmp(order, "priority") == 0)
+			q.by_priority = 1;
+		else if (strcmp(order, "newest") != 0)
+			return reply_error(c, MHD_HTTP_BAD_REQUEST,
+			    "BAD_REQUEST", "order", "order must be newest or "
+			    "priority.");
+	}
+	q.cursor = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
+	    "cursor");
+	hv_errclear(&d);
+	if ((e = inbox_page(a, &q, &page, &d)) != HV_OK)
+		return reply_err(c, e, &d);
+	return reply_json(c, MHD_HTTP_OK, page);
 }
 
 static enum MHD_Result
@@ -412,6 +434,23 @@ do_ack(struct agent *a, struct MHD_Connection *c, struct req *r,
 fail:
 	json_decref(j);
 	return reply_err(c, e, &d);
+}
+
+/* GET /v1/children?nhs=N | local=AGENCY:ID (SPEC §15, children.c). */
+static enum MHD_Result
+do_children(struct agent *a, struct MHD_Connection *c)
+{
+	struct hv_errdetail d;
+	json_t *j = NULL;
+	hv_err e;
+
+	hv_errclear(&d);
+	e = children_lookup(a, MHD_lookup_connection_value(c,
+	    MHD_GET_ARGUMENT_KIND, "nhs"), MHD_lookup_connection_value(c,
+	    MHD_GET_ARGUMENT_KIND, "local"), &j, &d);
+	if (e != HV_OK)
+		return reply_err(c, e, &d);
+	return reply_json(c, MHD_HTTP_OK, j);
 }
 
 /* ---- Server-Sent Events ------------------------------------------------ */
@@ -535,6 +574,8 @@ route(struct agent *a, struct MHD_Connection *c, const char *url,
 		return get ? do_inbox_list(a, c) : reply_method(c, "GET");
 	if (strcmp(url, "/v1/alerts/stream") == 0)
 		return get ? do_stream(a, c) : reply_method(c, "GET");
+	if (strcmp(url, "/v1/children") == 0)
+		return get ? do_children(a, c) : reply_method(c, "GET");
 	if (strncmp(url, "/v1/messages/", 13) == 0) {
 		rest = url + 13;
 		if (parse_id(rest, strlen(rest), id) != 0)
@@ -588,12 +629,19 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 			    "with the agent's token.");
 		if ((r = calloc(1, sizeof(*r))) == NULL)
 			return MHD_NO;
+		r->body_by_ms = hv_mono_ms() + AGENT_HTTP_BODY_MS;
 		*con_cls = r;
 		return MHD_YES;
 	}
 	if (*upload_size > 0) {
 		size_t n = *upload_size;
 
+		/*
+		 * A body trickled a few bytes at a time never meets the idle
+		 * time-out; this deadline ends it (the connection is closed).
+		 */
+		if (hv_mono_ms() > r->body_by_ms)
+			return MHD_NO;
 		*upload_size = 0;
 		if (r->too_large || r->len + n > body_limit(a)) {
 			r->too_large = 1;
@@ -644,8 +692,9 @@ completed(void *cls, struct MHD_Connection *c, void **con_cls,
 
 /*
  * Binds the configured loopback address ourselves so that the port actually
- * bound (listen port 0) can be written to the ready file, then hands the
- * socket to libmicrohttpd. Errors: HV_EIO (detail names the address).
+ * bound (listen port 0) can be written to the ready file; the gate accepts
+ * on it and hands checked connections to libmicrohttpd.
+ * Errors: HV_EIO (detail names the address).
  */
 hv_err
 api_start(struct agent *a, struct hv_errdetail *d)
@@ -667,27 +716,26 @@ api_start(struct agent *a, struct hv_errdetail *d)
 	if (inet_pton(AF_INET, host, &sin.sin_addr) != 1)
 		return hv_errset(d, HV_EBADCONFIG, "listen", "listen = %s is "
 		    "not an IPv4 address and port.", a->cfg.listen);
-	if ((a->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) <
-	    0 ||
+	if ((a->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC |
+	    SOCK_NONBLOCK, 0)) < 0 ||
 	    setsockopt(a->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one,
 	    sizeof(one)) != 0 ||
 	    bind(a->listen_fd, (struct sockaddr *)&sin, sizeof(sin)) != 0 ||
-	    listen(a->listen_fd, 128) != 0 ||
+	    listen(a->listen_fd, 512) != 0 ||
 	    getsockname(a->listen_fd, (struct sockaddr *)&sin, &sl) != 0)
 		return hv_errset(d, HV_EIO, "listen", "cannot listen on %s: "
 		    "%s.", a->cfg.listen, strerror(errno));
 	snprintf(a->listen_addr, sizeof(a->listen_addr), "%s:%u", host,
 	    (unsigned)ntohs(sin.sin_port));
 	a->httpd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
-	    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL, 0, NULL, NULL,
+	    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
+	    MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC, 0, NULL, NULL,
 	    handler, a,
-	    MHD_OPTION_LISTEN_SOCKET, a->listen_fd,
 	    MHD_OPTION_NOTIFY_COMPLETED, completed, a,
 	    /*
-	     * Slow clients (a request line trickled a byte at a time) must
-	     * not lock others out: many connections are allowed, each with
-	     * bounded memory, and one idle for AGENT_HTTP_TIMEOUT_S is
-	     * closed. SSE streams send a keep-alive more often than that.
+	     * Connections come through the gate with a whole, authenticated
+	     * head. Each is still bounded: one idle for AGENT_HTTP_TIMEOUT_S
+	     * is closed (SSE streams send a keep-alive more often).
 	     */
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)AGENT_HTTP_CONNECTIONS,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)AGENT_HTTP_TIMEOUT_S,
@@ -697,16 +745,23 @@ api_start(struct agent *a, struct hv_errdetail *d)
 	if (a->httpd == NULL)
 		return hv_errset(d, HV_EIO, "listen", "cannot start the HTTP "
 		    "server on %s.", a->listen_addr);
-	return HV_OK;
+	return gate_start(a, d);
 }
 
-/* Stops accepting, waits for every connection thread, closes the socket. */
+/*
+ * Stops the gate (closing connections still sending their heads) and the
+ * listening socket, then waits for every request in flight.
+ */
 void
 api_stop(struct agent *a)
 {
+	gate_stop(a);
+	if (a->listen_fd >= 0) {
+		close(a->listen_fd);
+		a->listen_fd = -1;
+	}
 	if (a->httpd != NULL) {
 		MHD_stop_daemon(a->httpd);
 		a->httpd = NULL;
-		a->listen_fd = -1;
 	}
 }

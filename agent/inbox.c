@@ -3,10 +3,19 @@
  * sender's key from this agent's own directory (never the broker's word),
  * stored once per id exactly as received, and decrypted only when read.
  *
+ * Before storing, the agent applies its own directory (lib/hv_policy, the
+ * broker's rules): sender known and not revoked, an allow rule to this
+ * node, the basis, the created time and the reply_to rule. A refused
+ * delivery is acknowledged so that the broker stops offering it, but never
+ * stored.
+ *
  * Also the human side: acknowledgements by a person (recorded here, sent to
  * the broker as HumanAck by the main loop) and the escalation of IMMEDIATE
  * messages nobody acknowledged within escalate_after.
  */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -20,53 +29,169 @@
 
 /* ---- storing ----------------------------------------------------------- */
 
+/*
+ * Fills req (and type, which req->type points at) with what this agent
+ * knows of env's reply_to: a request it sent (outbox) or one it received
+ * (inbox), and whether that request was addressed to env's sender.
+ */
+static hv_err
+request_lookup(struct agent *a, MDB_txn *txn, const hv_envelope *env,
+    struct hv_policy_request *req, char type[HV_TYPE_BUF])
+{
+	static const struct {
+		enum agent_db db;
+		size_t hdr;
+	} where[] = { { DB_OUTBOX, OB_HDR_LEN }, { DB_INBOX, IN_HDR_LEN } };
+
+	memset(req, 0, sizeof(*req));
+	type[0] = '\0';
+	req->type = type;
+	for (size_t i = 0; i < sizeof(where) / sizeof(where[0]); i++) {
+		hv_envelope r;
+		MDB_val v;
+		hv_err e;
+
+		e = store_get(a, txn, where[i].db, env->reply_to, HV_ID_LEN,
+		    &v);
+		if (e == HV_ENOTFOUND)
+			continue;
+		if (e != HV_OK)
+			return e;
+		if (v.mv_size <= where[i].hdr)
+			continue;
+		memset(&r, 0, sizeof(r));
+		if (hv_envelope_unpack((uint8_t *)v.mv_data + where[i].hdr,
+		    v.mv_size - where[i].hdr, v.mv_size, &r, NULL) == HV_OK) {
+			req->found = 1;
+			req->to_responder =
+			    hv_envelope_recipient_index(&r, env->sender) >= 0;
+			snprintf(type, HV_TYPE_BUF, "%s", r.type);
+		}
+		hv_envelope_clear(&r);
+		if (req->found)
+			break;
+	}
+	return HV_OK;
+}
+
+hv_err
+inbox_check_reply_to(struct agent *a, MDB_txn *txn, const hv_envelope *env,
+    struct hv_errdetail *d)
+{
+	struct hv_policy_request req;
+	char type[HV_TYPE_BUF];
+	MDB_txn *own = NULL;
+	hv_err e;
+
+	if (strcmp(env->type, "INFO_RESPONSE") != 0 || !env->has_reply_to)
+		return HV_OK;
+	if (txn == NULL) {
+		if ((e = hv_store_begin(a->store, 1, &own)) != HV_OK)
+			return hv_errset(d, e, NULL, "The agent could not read "
+			    "its store (%s).", hv_errname(e));
+		txn = own;
+	}
+	if ((e = request_lookup(a, txn, env, &req, type)) == HV_OK)
+		e = hv_policy_check_reply_to(env, &req, d);
+	else
+		hv_errset(d, e, NULL, "The agent could not read its store "
+		    "(%s).", hv_errname(e));
+	if (own != NULL)
+		mdb_txn_abort(own);
+	return e;
+}
+
+/* 1 for the errors that refuse a delivery for good (the rest are ours). */
+static int
+is_refusal(hv_err e)
+{
+	return e != HV_OK && e != HV_ESTORAGEFULL && e != HV_EIO &&
+	    e != HV_ENOMEM && e != HV_ESYS;
+}
+
 hv_err
 inbox_store(struct agent *a, const uint8_t *buf, size_t len,
-    uint8_t id[HV_ID_LEN], int *dup)
+    struct inbox_verdict *vd)
 {
 	hv_envelope env;
-	struct hv_errdetail d;
 	const struct hv_node *n;
 	struct in_hdr h = { 0 };
 	uint8_t *val = NULL, seqk[8], esck[8 + HV_ID_LEN];
 	MDB_txn *txn = NULL;
 	MDB_val v;
+	int immediate;
 	hv_err e;
 
 	memset(&env, 0, sizeof(env));
-	hv_errclear(&d);
+	memset(vd, 0, sizeof(*vd));
+	hv_errclear(&vd->d);
 	if ((e = hv_envelope_unpack(buf, len,
-	    hv_wire_envelope_max(agent_recv_payload_max(a)), &env, &d)) !=
+	    hv_wire_envelope_max(agent_recv_payload_max(a)), &env, &vd->d)) !=
 	    HV_OK)
 		goto out;
-	if (env.outcome[0] != '\0' ||
-	    hv_envelope_recipient_index(&env, a->cfg.id) < 0) {
-		e = HV_ENOTRECIPIENT;
-		goto out;
-	}
+	memcpy(vd->id, env.id, HV_ID_LEN);
+	vd->have_id = 1;
+	snprintf(vd->sender, sizeof(vd->sender), "%s", env.sender);
+	snprintf(vd->type, sizeof(vd->type), "%s", env.type);
+
+	/* The sender's key from our own directory, never the broker's word. */
 	pthread_rwlock_rdlock(&a->dir_lock);
 	n = hv_directory_node(a->dir, env.sender);
+	/*
+	 * A message the sender signed before its rotation, delivered after
+	 * this agent loaded the new directory, verifies with the key valid
+	 * when it was made (the broker admitted it under that key).
+	 */
 	if (n == NULL || !n->has_keys)
-		e = HV_ESENDERREVOKED;
-	else
-		e = hv_envelope_verify(&env, n->keys.sign);
+		e = hv_errset(&vd->d, HV_ESENDERREVOKED, "sender", "The "
+		    "sender %.64s is not a node of this agent's directory.",
+		    env.sender);
+	else if ((e = hv_envelope_verify_at(&env, n->keys.sign,
+	    &n->prev_sign)) != HV_OK)
+		hv_errset(&vd->d, e, "signature", "The sender's signature "
+		    "does not verify with its key in this agent's directory.");
 	pthread_rwlock_unlock(&a->dir_lock);
 	if (e != HV_OK)
 		goto out;
 
 	if ((e = hv_store_begin(a->store, 0, &txn)) != HV_OK)
 		goto out;
+	/* A delivery stored before is acknowledged again, whatever changed. */
 	if (store_get(a, txn, DB_INBOX, env.id, HV_ID_LEN, &v) == HV_OK) {
-		memcpy(id, env.id, HV_ID_LEN);
-		*dup = 1;
+		vd->dup = 1;
 		goto out;
 	}
+
+	/*
+	 * The agreement as this agent's directory has it (SPEC §5): a broker
+	 * that is compromised or behind on revocations must not be able to
+	 * put into the inbox what the sender could not lawfully send here.
+	 */
+	pthread_rwlock_rdlock(&a->dir_lock);
+	e = hv_policy_check_delivery(a->dir, &env, a->cfg.id, &vd->d);
+	pthread_rwlock_unlock(&a->dir_lock);
+	if (e != HV_OK)
+		goto out;
+	/*
+	 * The clock window is not the broker's ±300 s: a message may wait at
+	 * the broker for its whole TTL (message_ttl, default 7 days) while
+	 * this agent is away, so it is legitimately that old. Refused: one
+	 * created more than 300 s ahead of our clock, or older than the TTL
+	 * plus those 300 s of skew (created in 2001, say).
+	 */
+	if ((e = hv_policy_check_created(env.created, hv_now(),
+	    HV_POLICY_SKEW_S, (int64_t)a->cfg.message_ttl + HV_POLICY_SKEW_S,
+	    "this agent's clock", &vd->d)) != HV_OK ||
+	    (e = inbox_check_reply_to(a, txn, &env, &vd->d)) != HV_OK)
+		goto out;
+
 	if ((val = malloc(IN_HDR_LEN + len)) == NULL) {
 		e = HV_ENOMEM;
 		goto out;
 	}
+	immediate = strcmp(env.priority, "IMMEDIATE") == 0;
 	h.received_ms = hv_now_ms();
-	if (strcmp(env.priority, "IMMEDIATE") == 0)
+	if (immediate)
 		h.escalate_at_ms = h.received_ms +
 		    (int64_t)a->cfg.escalate_after * 1000;
 	if ((e = store_next_seq(a, txn, &h.order_seq)) != HV_OK)
@@ -81,6 +206,8 @@ inbox_store(struct agent *a, const uint8_t *buf, size_t len,
 	    (e = store_put(a, txn, DB_UNACKED, env.id, HV_ID_LEN, "", 0)) !=
 	    HV_OK)
 		goto out;
+	if ((e = children_note_received(a, txn, &env)) != HV_OK)
+		goto out;
 	if (h.escalate_at_ms != 0) {
 		hv_be64_put(esck, (uint64_t)h.escalate_at_ms);
 		memcpy(esck + 8, env.id, HV_ID_LEN);
@@ -88,15 +215,16 @@ inbox_store(struct agent *a, const uint8_t *buf, size_t len,
 		    0)) != HV_OK)
 			goto out;
 	}
+	/* The alert hook's run commits with the message: none is lost. */
+	if ((e = hook_queue(a, txn, HOOK_MESSAGE, immediate, env.id,
+	    NULL)) != HV_OK)
+		goto out;
 	e = hv_store_commit(txn);
 	txn = NULL;
-	if (e == HV_OK) {
-		memcpy(id, env.id, HV_ID_LEN);
-		*dup = 0;
-	}
 out:
 	if (txn != NULL)
 		mdb_txn_abort(txn);
+	vd->refused = vd->have_id && is_refusal(e);
 	free(val);
 	hv_envelope_clear(&env);
 	return e;
@@ -109,6 +237,7 @@ static json_t *
 open_payload(struct agent *a, const hv_envelope *env)
 {
 	const struct hv_node *n;
+	struct hv_prev_signs prev;
 	uint8_t sign[HV_SIGN_PUBLIC_LEN], *pt = NULL;
 	size_t len = 0;
 	json_t *j = NULL;
@@ -118,11 +247,13 @@ open_payload(struct agent *a, const hv_envelope *env)
 	n = hv_directory_node(a->dir, env->sender);
 	if (n != NULL && n->has_keys) {
 		memcpy(sign, n->keys.sign, sizeof(sign));
+		prev = n->prev_sign;
 		have = 1;
 	}
 	pthread_rwlock_unlock(&a->dir_lock);
-	if (!have || hv_envelope_open(env, a->cfg.id, a->keys, sign, &pt,
-	    &len) != HV_OK)
+	/* Stored before either side rotated: the key of its time opens it. */
+	if (!have || hv_envelope_open_at(env, a->cfg.id, a->keys, sign, &prev,
+	    &pt, &len) != HV_OK)
 		return NULL;
 	j = json_loadb((const char *)pt, len, JSON_REJECT_DUPLICATES, NULL);
 	hv_payload_free(pt, len);
@@ -131,6 +262,12 @@ open_payload(struct agent *a, const hv_envelope *env)
 		j = NULL;
 	}
 	return j;
+}
+
+json_t *
+inbox_open_payload(struct agent *a, const hv_envelope *env)
+{
+	return open_payload(a, env);
 }
 
 static json_t *
@@ -275,48 +412,239 @@ inbox_message(struct agent *a, const uint8_t id[HV_ID_LEN])
 	return j;
 }
 
-json_t *
-inbox_list(struct agent *a, int unacked, int64_t since_ms, size_t limit)
+/* ---- listing in pages -------------------------------------------------- */
+
+/*
+ * A page's cursor is the sort key of the last message it holds, as hex:
+ * "n" + order_seq for newest first, "p" + rank + due + order_seq for
+ * priority order. The next page starts after that key, so paging reaches
+ * every message that was there when it began exactly once, whatever
+ * arrives or is acknowledged meanwhile.
+ */
+#define CURSOR_N_LEN (1 + 16)
+#define CURSOR_P_LEN (1 + 2 + 16 + 16)
+
+/* One listed message: its sort key and id. */
+struct listed {
+	uint8_t rank;		/* 0 IMMEDIATE, 1 the rest */
+	int64_t due_ms;		/* deadline, INT64_MAX without one */
+	uint64_t seq;		/* arrival order: larger is newer */
+	uint8_t id[HV_ID_LEN];
+};
+
+/* Priority order: IMMEDIATE first, then the earliest deadline, newest. */
+static int
+listed_cmp(const struct listed *x, const struct listed *y)
 {
-	json_t *arr = json_array();
-	MDB_txn *txn;
+	if (x->rank != y->rank)
+		return x->rank < y->rank ? -1 : 1;
+	if (x->due_ms != y->due_ms)
+		return x->due_ms < y->due_ms ? -1 : 1;
+	if (x->seq != y->seq)
+		return x->seq > y->seq ? -1 : 1;
+	return 0;
+}
+
+static int
+listed_qcmp(const void *x, const void *y)
+{
+	return listed_cmp(x, y);
+}
+
+static void
+cursor_make(const struct listed *l, int by_priority, char *out, size_t cap)
+{
+	if (by_priority)
+		snprintf(out, cap, "p%02x%016llx%016llx", l->rank,
+		    (unsigned long long)l->due_ms, (unsigned long long)l->seq);
+	else
+		snprintf(out, cap, "n%016llx", (unsigned long long)l->seq);
+}
+
+static int
+hex_u64(const char *s, size_t n, uint64_t *v)
+{
+	*v = 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		int d = c >= '0' && c <= '9' ? c - '0' :
+		    c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+
+		if (d < 0)
+			return -1;
+		*v = *v << 4 | (uint64_t)d;
+	}
+	return 0;
+}
+
+static hv_err
+cursor_parse(const char *s, int by_priority, struct listed *l,
+    struct hv_errdetail *d)
+{
+	uint64_t rank, due;
+	size_t n = strlen(s);
+
+	if (by_priority && n == CURSOR_P_LEN && s[0] == 'p' &&
+	    hex_u64(s + 1, 2, &rank) == 0 && rank <= 1 &&
+	    hex_u64(s + 3, 16, &due) == 0 &&
+	    hex_u64(s + 19, 16, &l->seq) == 0) {
+		l->rank = (uint8_t)rank;
+		l->due_ms = (int64_t)due;
+		return HV_OK;
+	}
+	if (!by_priority && n == CURSOR_N_LEN && s[0] == 'n' &&
+	    hex_u64(s + 1, 16, &l->seq) == 0)
+		return HV_OK;
+	return hv_errset(d, HV_EBADREQUEST, "cursor", "cursor is not one "
+	    "this agent gave for this order; give the cursor of the page "
+	    "before, or none for the first page.");
+}
+
+/* The deadline's due time of a stored envelope, INT64_MAX without one. */
+static int64_t
+due_of(struct agent *a, const hv_envelope *env)
+{
+	json_t *p = open_payload(a, env);
+	const char *due = json_string_value(json_object_get(json_object_get(p,
+	    "deadline"), "due"));
+	int64_t ms = INT64_MAX;
+
+	if (due == NULL || hv_time_parse(due, &ms) != 0)
+		ms = INT64_MAX;
+	json_decref(p);
+	return ms;
+}
+
+hv_err
+inbox_page(struct agent *a, const struct inbox_query *q, json_t **out,
+    struct hv_errdetail *d)
+{
+	struct listed after, *all = NULL;
+	size_t n = 0, cap = 0, total = 0, unacked = 0, first = 0;
+	MDB_txn *txn = NULL;
 	MDB_cursor *cur = NULL;
 	MDB_val k, v;
+	json_t *page = NULL, *arr = NULL;
+	hv_err e;
 	int rc;
 
-	if (arr == NULL || hv_store_begin(a->store, 1, &txn) != HV_OK)
-		return arr;
-	if (mdb_cursor_open(txn, store_db(a, DB_INORDER), &cur) != 0)
+	memset(&after, 0, sizeof(after));
+	if (q->cursor != NULL &&
+	    (e = cursor_parse(q->cursor, q->by_priority, &after, d)) != HV_OK)
+		return e;
+	if ((e = hv_store_begin(a->store, 1, &txn)) != HV_OK)
+		return e;
+	if (mdb_cursor_open(txn, store_db(a, DB_INORDER), &cur) != 0) {
+		e = HV_EIO;
 		goto out;
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
-	    rc == 0 && json_array_size(arr) < limit;
+	}
+	/*
+	 * One pass, newest first, over the headers (no decryption): counts
+	 * for the whole filter, and the candidates for this page — all of
+	 * them in priority order, which needs each one's deadline.
+	 */
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_LAST); rc == 0;
 	    rc = mdb_cursor_get(cur, &k, &v, MDB_PREV)) {
-		uint8_t id[HV_ID_LEN];
 		struct in_hdr h;
+		MDB_val iv;
+		struct listed l;
+
+		if (k.mv_size != 8 || v.mv_size != HV_ID_LEN ||
+		    store_get(a, txn, DB_INBOX, v.mv_data, HV_ID_LEN, &iv) !=
+		    HV_OK || iv.mv_size < IN_HDR_LEN)
+			continue;
+		in_hdr_get(iv.mv_data, &h);
+		if (h.received_ms < q->since_ms)
+			break;		/* arrival order: all older from here */
+		if (!(h.flags & IN_ACKED))
+			unacked++;
+		if (q->unacked && (h.flags & IN_ACKED))
+			continue;
+		total++;
+		memset(&l, 0, sizeof(l));
+		l.seq = hv_be64_get(k.mv_data);
+		memcpy(l.id, v.mv_data, HV_ID_LEN);
+		if (!q->by_priority) {
+			if (q->cursor != NULL && l.seq >= after.seq)
+				continue;
+			if (n > q->limit)
+				continue;	/* counting only */
+		}
+		if (n == cap) {
+			size_t nc = cap ? cap * 2 : 64;
+			struct listed *na = realloc(all, nc * sizeof(*na));
+
+			if (na == NULL) {
+				e = HV_ENOMEM;
+				goto out;
+			}
+			all = na;
+			cap = nc;
+		}
+		all[n++] = l;
+	}
+	if (q->by_priority) {
+		for (size_t i = 0; i < n; i++) {
+			hv_envelope env;
+			struct in_hdr h;
+
+			memset(&env, 0, sizeof(env));
+			if (read_entry(a, txn, all[i].id, &h, &env) == 0) {
+				all[i].rank = strcmp(env.priority,
+				    "IMMEDIATE") == 0 ? 0 : 1;
+				all[i].due_ms = due_of(a, &env);
+			} else {
+				all[i].rank = 1;
+				all[i].due_ms = INT64_MAX;
+			}
+			hv_envelope_clear(&env);
+		}
+		qsort(all, n, sizeof(*all), listed_qcmp);
+		if (q->cursor != NULL)
+			while (first < n && listed_cmp(&all[first], &after) <= 0)
+				first++;
+	}
+	if ((arr = json_array()) == NULL) {
+		e = HV_ENOMEM;
+		goto out;
+	}
+	for (size_t i = first; i < n && i < first + q->limit; i++) {
 		hv_envelope env;
+		struct in_hdr h;
 		json_t *m;
 
-		if (v.mv_size != HV_ID_LEN)
-			continue;
-		memcpy(id, v.mv_data, HV_ID_LEN);
 		memset(&env, 0, sizeof(env));
-		if (read_entry(a, txn, id, &h, &env) != 0) {
-			hv_envelope_clear(&env);
-			continue;
-		}
-		if (h.received_ms < since_ms) {
-			hv_envelope_clear(&env);
-			break;
-		}
-		if (!(unacked && (h.flags & IN_ACKED)) &&
+		if (read_entry(a, txn, all[i].id, &h, &env) == 0 &&
 		    (m = message_json(a, txn, &h, &env)) != NULL)
 			json_array_append_new(arr, m);
 		hv_envelope_clear(&env);
 	}
-	mdb_cursor_close(cur);
+	page = json_pack("{s:I, s:I, s:n, s:o}", "total", (json_int_t)total,
+	    "unacked", (json_int_t)unacked, "cursor", "messages", arr);
+	arr = NULL;
+	if (page == NULL) {
+		e = HV_ENOMEM;
+		goto out;
+	}
+	/* A cursor only when another message follows this page. */
+	if (n > first + q->limit) {
+		char c[CURSOR_P_LEN + 1];
+
+		cursor_make(&all[first + q->limit - 1], q->by_priority, c,
+		    sizeof(c));
+		json_object_set_new(page, "cursor", json_string(c));
+	}
+	*out = page;
+	page = NULL;
+	e = HV_OK;
 out:
+	if (cur != NULL)
+		mdb_cursor_close(cur);
 	mdb_txn_abort(txn);
-	return arr;
+	json_decref(arr);
+	json_decref(page);
+	free(all);
+	return e;
 }
 
 json_t *
@@ -473,7 +801,7 @@ out:
 
 /*
  * Marks due IMMEDIATE messages escalated (committed with the HumanAck to
- * send), then raises each again on the SSE bus and through the alert hook.
+ * send and the alert hook's run), then raises each again on the SSE bus.
  * Returns milliseconds until the next one is due (at most 1000).
  */
 int64_t
@@ -523,7 +851,9 @@ inbox_escalate_due(struct agent *a)
 		memcpy(ids[n], (uint8_t *)k.mv_data + 8, HV_ID_LEN);
 		if (mdb_cursor_del(cur, 0) != 0 ||
 		    set_flags(a, txn, ids[n], IN_ESCALATED, &h) != HV_OK ||
-		    queue_human_ack(a, txn, ids[n], "", 1) != HV_OK)
+		    queue_human_ack(a, txn, ids[n], "", 1) != HV_OK ||
+		    hook_queue(a, txn, HOOK_ESCALATION, 1, ids[n], NULL) !=
+		    HV_OK)
 			goto fail;
 		n++;
 	}
@@ -547,10 +877,6 @@ inbox_escalate_due(struct agent *a)
 		if ((s = inbox_summary(a, ids[i], 0)) != NULL) {
 			json_object_set_new(s, "escalated_at", json_time(now));
 			bus_publish(&a->bus, "escalation", s);
-			json_decref(s);
-		}
-		if ((s = inbox_summary(a, ids[i], 1)) != NULL) {
-			hook_run(a, s);
 			json_decref(s);
 		}
 	}

@@ -1,8 +1,7 @@
 /*
  * The outbox: POST /v1/messages and /v1/decisions build, check, seal and
- * sign an envelope and commit it before the API answers 202; broker
- * receipts are verified (by link.c) and recorded here in the message's
- * timeline.
+ * sign an envelope and commit it before the API answers 202, where link.c
+ * finds it to send. What the broker answers is receipts.c's.
  *
  * The checks are the shared ones of lib/hv_policy, so the agent refuses
  * exactly what the broker would refuse, with the request member at fault
@@ -423,7 +422,9 @@ commit_new(struct agent *a, const hv_envelope *env, int kind)
 	    (e = store_put(a, txn, DB_PENDING, seqk, 8, env->id,
 	    HV_ID_LEN)) != HV_OK ||
 	    (e = store_timeline_add(a, txn, env->id, json_pack("{s:s, s:o}",
-	    "status", "queued", "at", json_time(h.queued_ms)))) != HV_OK)
+	    "status", "queued", "at", json_time(h.queued_ms)))) != HV_OK ||
+	    (e = children_note_sent(a, txn, env, kind == OB_DECISION)) !=
+	    HV_OK)
 		goto out;
 	e = hv_store_commit(txn);
 	txn = NULL;
@@ -464,6 +465,10 @@ outbox_submit(struct agent *a, json_t *req, int decision,
 		goto out;
 	pthread_rwlock_unlock(&a->dir_lock);
 	locked = 0;
+	/* An answer to a request this agent received (the broker's rule). */
+	if (!decision && (e = inbox_check_reply_to(a, NULL, &env, d)) !=
+	    HV_OK)
+		goto out;
 	if (decision) {
 		e = hv_envelope_sign_decision(&env, a->keys);
 	} else {
@@ -507,84 +512,7 @@ out:
 	return e;
 }
 
-/* ---- status and receipts ----------------------------------------------- */
-
-/* How far a status has got; a later entry of the same rank wins. */
-static int
-status_rank(const char *s)
-{
-	static const char *const order[] = { "queued", "accepted",
-		"delivered", "expired", "acknowledged", "escalated",
-		"rejected", NULL };
-	static const int rank[] = { 0, 1, 2, 2, 3, 3, 9 };
-
-	for (int i = 0; s != NULL && order[i] != NULL; i++)
-		if (strcmp(s, order[i]) == 0)
-			return rank[i];
-	return -1;
-}
-
-/*
- * The message's status: the most advanced one in the timeline, so that a
- * late ACCEPTED receipt does not hide a DELIVERED that overtook it.
- */
-static const char *
-overall_status(json_t *tl)
-{
-	const char *best = "queued";
-	json_t *e;
-	size_t i;
-
-	json_array_foreach(tl, i, e) {
-		const char *s = json_string_value(json_object_get(e,
-		    "status"));
-		const char *code = json_string_value(json_object_get(e,
-		    "code"));
-
-		/* STORAGE_FULL is no verdict: the message is still queued. */
-		if (code != NULL && strcmp(code, "STORAGE_FULL") == 0)
-			continue;
-		if (status_rank(s) >= status_rank(best))
-			best = s;
-	}
-	return best;
-}
-
-json_t *
-outbox_status(struct agent *a, const uint8_t id[HV_ID_LEN])
-{
-	MDB_txn *txn = NULL;
-	MDB_val v;
-	struct ob_hdr h;
-	hv_envelope env;
-	json_t *j = NULL, *to, *tl;
-	char hex[HV_ID_HEX_LEN + 1];
-
-	memset(&env, 0, sizeof(env));
-	if (hv_store_begin(a->store, 1, &txn) != HV_OK)
-		return NULL;
-	if (store_get(a, txn, DB_OUTBOX, id, HV_ID_LEN, &v) != HV_OK ||
-	    v.mv_size < OB_HDR_LEN)
-		goto out;
-	ob_hdr_get(v.mv_data, &h);
-	if (hv_envelope_unpack((uint8_t *)v.mv_data + OB_HDR_LEN,
-	    v.mv_size - OB_HDR_LEN, v.mv_size, &env, NULL) != HV_OK)
-		goto out;
-	to = json_array();
-	for (size_t i = 0; i < env.n_recipients; i++)
-		json_array_append_new(to, json_string(env.recipients[i]));
-	tl = store_timeline(a, txn, id);
-	hv_hex(id, HV_ID_LEN, hex);
-	j = json_pack("{s:s, s:s, s:o, s:s, s:s, s:o, s:s, s:o}", "id", hex,
-	    "kind", h.kind == OB_DECISION ? "decision" : "message", "to", to,
-	    "type", env.type, "priority", env.priority,
-	    "created", json_time(env.created * 1000),
-	    "status", overall_status(tl), "timeline", tl);
-out:
-	mdb_txn_abort(txn);
-	hv_envelope_clear(&env);
-	return j;
-}
+/* ---- the queue --------------------------------------------------------- */
 
 size_t
 outbox_depth(struct agent *a)
@@ -597,233 +525,4 @@ outbox_depth(struct agent *a)
 	n = store_count(a, txn, DB_PENDING);
 	mdb_txn_abort(txn);
 	return n;
-}
-
-static json_t *
-receipt_entry(const Haven__Receipt *r)
-{
-	const char *st = r->status;
-	json_t *at = json_time(r->at);
-
-	if (strcmp(st, "ACCEPTED") == 0)
-		return json_pack("{s:s, s:o, s:I}", "status", "accepted", "at",
-		    at, "audit_seq", (json_int_t)r->audit_seq);
-	if (strcmp(st, "REJECTED") == 0)
-		return json_pack("{s:s, s:o, s:s, s:s}", "status", "rejected",
-		    "at", at, "code", r->code, "message", r->message);
-	if (strcmp(st, "DELIVERED") == 0)
-		return json_pack("{s:s, s:o, s:s}", "status", "delivered",
-		    "at", at, "to", r->node);
-	if (strcmp(st, "ACKNOWLEDGED") == 0)
-		return json_pack("{s:s, s:o, s:s, s:s}", "status",
-		    "acknowledged", "at", at, "node", r->node, "by", r->by);
-	if (strcmp(st, "ESCALATED") == 0)
-		return json_pack("{s:s, s:o, s:s}", "status", "escalated",
-		    "at", at, "node", r->node);
-	if (strcmp(st, "EXPIRED") == 0)
-		return json_pack("{s:s, s:o, s:s}", "status", "expired", "at",
-		    at, "to", r->node);
-	json_decref(at);
-	return NULL;
-}
-
-/* Stamps a new created time and signs again (CLOCK_SKEW after a hold). */
-static hv_err
-resign(struct agent *a, hv_envelope *env)
-{
-	env->created = hv_now();
-	return hv_envelope_sign(env, a->keys);
-}
-
-/* The identity of a receipt, to record each one once. */
-static void
-receipt_key(const Haven__Receipt *r, uint8_t out[32])
-{
-	crypto_generichash_state st;
-	uint8_t at[8];
-
-	crypto_generichash_init(&st, NULL, 0, 32);
-	crypto_generichash_update(&st, r->id.data, r->id.len);
-	hv_be64_put(at, (uint64_t)r->at);
-	crypto_generichash_update(&st, at, 8);
-	crypto_generichash_update(&st, (const uint8_t *)r->status,
-	    strlen(r->status) + 1);
-	crypto_generichash_update(&st, (const uint8_t *)r->node,
-	    strlen(r->node) + 1);
-	crypto_generichash_update(&st, (const uint8_t *)r->by,
-	    strlen(r->by) + 1);
-	crypto_generichash_update(&st, (const uint8_t *)r->code,
-	    strlen(r->code) + 1);
-	crypto_generichash_final(&st, out, 32);
-}
-
-/* The key under which the first STORAGE_FULL of id is remembered. */
-static void
-full_key(const uint8_t id[HV_ID_LEN], uint8_t out[32])
-{
-	crypto_generichash_state st;
-
-	crypto_generichash_init(&st, NULL, 0, 32);
-	crypto_generichash_update(&st, (const uint8_t *)"storage-full", 13);
-	crypto_generichash_update(&st, id, HV_ID_LEN);
-	crypto_generichash_final(&st, out, 32);
-}
-
-/*
- * Records a verified receipt. Returns 0 when recorded or a repeat (the
- * caller may acknowledge it), 1 when the entry was re-signed after a
- * CLOCK_SKEW and must be resent, -1 when nothing could be committed.
- */
-int
-outbox_receipt(struct agent *a, const Haven__Receipt *r)
-{
-	MDB_txn *txn = NULL;
-	MDB_val v;
-	struct ob_hdr h;
-	hv_envelope env;
-	uint8_t rk[32], fk[32], seqk[8], *val = NULL, *packed = NULL;
-	size_t plen;
-	char hex[HV_ID_HEX_LEN + 1];
-	json_t *entry = NULL, *ev;
-	int ret = -1, final, transient, record = 1;
-
-	memset(&env, 0, sizeof(env));
-	if (r->id.len != HV_ID_LEN || r->status == NULL)
-		return 0;
-	hv_hex(r->id.data, HV_ID_LEN, hex);
-	if ((entry = receipt_entry(r)) == NULL) {
-		hv_log_warnx("receipt %s: unknown status %.20s", hex,
-		    r->status);
-		return 0;
-	}
-	if (hv_store_begin(a->store, 0, &txn) != HV_OK)
-		goto out;
-	if (store_get(a, txn, DB_OUTBOX, r->id.data, HV_ID_LEN, &v) !=
-	    HV_OK || v.mv_size < OB_HDR_LEN) {
-		hv_log_warnx("receipt %s %s for a message this agent does not "
-		    "hold", r->status, hex);
-		ret = 0;
-		goto out;
-	}
-	ob_hdr_get(v.mv_data, &h);
-	receipt_key(r, rk);
-	if (store_get(a, txn, DB_RSEEN, rk, 32, &v) == HV_OK) {
-		ret = 0;
-		goto out;
-	}
-	transient = strcmp(r->status, "REJECTED") == 0 &&
-	    strcmp(r->code, "STORAGE_FULL") == 0;
-	final = !transient && (strcmp(r->status, "ACCEPTED") == 0 ||
-	    strcmp(r->status, "REJECTED") == 0);
-	if ((final || transient) && h.final) {
-		ret = 0;
-		goto out;
-	}
-	if (transient) {
-		/*
-		 * The broker's store is full: not a verdict. The entry stays
-		 * pending and is sent again in a minute or on a new session
-		 * (link.c). The hold is the broker's doing, so a CLOCK_SKEW
-		 * after it may be re-signed once more. The timeline shows the
-		 * first STORAGE_FULL only.
-		 */
-		int64_t delay = AGENT_FULL_RETRY_MS;
-
-		/*
-		 * Each refusal costs the broker an audit record in the room
-		 * it keeps for deliveries, so retries back off: a minute,
-		 * a minute, then doubling to thirty.
-		 */
-		for (unsigned i = 1; i < h.full_tries &&
-		    delay < AGENT_FULL_RETRY_MAX_MS; i++)
-			delay *= 2;
-		if (delay > AGENT_FULL_RETRY_MAX_MS)
-			delay = AGENT_FULL_RETRY_MAX_MS;
-		if (h.full_tries < 255)
-			h.full_tries++;
-		h.reskewed = 0;
-		h.retry_at_ms = hv_now_ms() + delay;
-		if (store_get(a, txn, DB_OUTBOX, r->id.data, HV_ID_LEN, &v) !=
-		    HV_OK || (val = malloc(v.mv_size)) == NULL)
-			goto out;
-		memcpy(val, v.mv_data, v.mv_size);
-		ob_hdr_put(val, &h);
-		if (store_put(a, txn, DB_OUTBOX, r->id.data, HV_ID_LEN, val,
-		    v.mv_size) != HV_OK)
-			goto out;
-		full_key(r->id.data, fk);
-		if (store_get(a, txn, DB_RSEEN, fk, 32, &v) == HV_OK)
-			record = 0;
-		else if (store_put(a, txn, DB_RSEEN, fk, 32, "", 0) != HV_OK)
-			goto out;
-	}
-	if (strcmp(r->status, "REJECTED") == 0 &&
-	    strcmp(r->code, "CLOCK_SKEW") == 0 && !h.reskewed &&
-	    hv_now_ms() - h.queued_ms > AGENT_SKEW_HOLD_S * 1000) {
-		/* Held while the broker was away: stamp, sign, resend once. */
-		if (store_get(a, txn, DB_OUTBOX, r->id.data, HV_ID_LEN, &v) !=
-		    HV_OK || hv_envelope_unpack((uint8_t *)v.mv_data +
-		    OB_HDR_LEN, v.mv_size - OB_HDR_LEN, v.mv_size, &env,
-		    NULL) != HV_OK || resign(a, &env) != HV_OK ||
-		    hv_envelope_pack(&env, &packed, &plen) != HV_OK ||
-		    (val = malloc(OB_HDR_LEN + plen)) == NULL)
-			goto out;
-		h.reskewed = 1;
-		ob_hdr_put(val, &h);
-		memcpy(val + OB_HDR_LEN, packed, plen);
-		if (store_put(a, txn, DB_OUTBOX, r->id.data, HV_ID_LEN, val,
-		    OB_HDR_LEN + plen) != HV_OK ||
-		    hv_store_commit(txn) != HV_OK) {
-			txn = NULL;
-			goto out;
-		}
-		txn = NULL;
-		hv_log_info("message %s re-signed after CLOCK_SKEW", hex);
-		ret = 1;
-		goto out;
-	}
-	if (final) {
-		h.final = 1;
-		if (store_get(a, txn, DB_OUTBOX, r->id.data, HV_ID_LEN, &v) !=
-		    HV_OK || (val = malloc(v.mv_size)) == NULL)
-			goto out;
-		memcpy(val, v.mv_data, v.mv_size);
-		ob_hdr_put(val, &h);
-		hv_be64_put(seqk, h.pending_seq);
-		if (store_put(a, txn, DB_OUTBOX, r->id.data, HV_ID_LEN, val,
-		    v.mv_size) != HV_OK ||
-		    store_del(a, txn, DB_PENDING, seqk, 8) != HV_OK)
-			goto out;
-	}
-	/*
-	 * A STORAGE_FULL is not remembered by its own key: every retry gets
-	 * a fresh one, and full_key already keeps the timeline to one entry.
-	 */
-	if ((!transient && store_put(a, txn, DB_RSEEN, rk, 32, "", 0) !=
-	    HV_OK) ||
-	    (record && store_timeline_add(a, txn, r->id.data,
-	    json_incref(entry)) != HV_OK))
-		goto out;
-	if (hv_store_commit(txn) != HV_OK) {
-		txn = NULL;
-		goto out;
-	}
-	txn = NULL;
-	ret = 0;
-	hv_log_info("message %s %s%s%s%s", hex, r->status,
-	    r->code[0] ? " " : "", r->code, transient ? "; will retry" : "");
-	ev = record ? json_pack("{s:s}", "id", hex) : NULL;
-	if (ev != NULL) {
-		json_object_update(ev, entry);
-		bus_publish(&a->bus, "receipt", ev);
-		json_decref(ev);
-	}
-out:
-	if (txn != NULL)
-		mdb_txn_abort(txn);
-	json_decref(entry);
-	free(val);
-	free(packed);
-	hv_envelope_clear(&env);
-	return ret;
 }

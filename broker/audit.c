@@ -38,8 +38,12 @@ audit_append(struct broker *b, MDB_txn *txn, struct hv_audit_rec *rec)
 	hv_err e;
 
 	rec->directory_version = hv_directory_version(b->dir);
-	if ((e = hv_auditlog_append(&b->log, txn, rec)) == HV_OK)
+	if ((e = hv_auditlog_append(&b->log, txn, rec)) == HV_OK) {
 		b->audit_dirty = 1;
+		/* Counted, so the store's use is measured again after the
+		 * commit: refusals must see the store fill up as it does. */
+		b->txn_bytes += BROKER_RECORD_BYTES;
+	}
 	return e;
 }
 
@@ -50,15 +54,27 @@ audit_reject(struct broker *b, MDB_txn *txn, const char *node,
 	struct hv_audit_rec rec;
 	hv_err e;
 
+	if (seq != NULL)
+		*seq = 0;
+	/* Refusals while full are counted, so they cannot eat the reserve. */
+	if (store_full(b)) {
+		if (b->txn_refused.total++ == 0)
+			b->txn_refused.first_ms = hv_mono_ms();
+		if ((size_t)code < HV_ERR_COUNT)
+			b->txn_refused.by_code[code]++;
+		return HV_OK;
+	}
 	if (env != NULL) {
 		/*
 		 * This drops a clear justification and a decided_by that is
 		 * no staff identifier: either may be why it was refused.
 		 */
-		hv_audit_rec_from_envelope(&rec, env, "REJECTED");
+		hv_audit_rec_from_envelope(&rec, env,
+		    hv_event_name(HV_EV_REJECTED));
 	} else {
 		memset(&rec, 0, sizeof(rec));
-		snprintf(rec.event, sizeof(rec.event), "REJECTED");
+		snprintf(rec.event, sizeof(rec.event), "%s",
+		    hv_event_name(HV_EV_REJECTED));
 		snprintf(rec.sender, sizeof(rec.sender), "%s", node);
 	}
 	snprintf(rec.actor, sizeof(rec.actor), "%s", node);
@@ -69,6 +85,59 @@ audit_reject(struct broker *b, MDB_txn *txn, const char *node,
 	if (seq != NULL)
 		*seq = rec.seq;
 	return HV_OK;
+}
+
+void
+audit_refusals_flush(struct broker *b, int force)
+{
+	struct refusal_tally *t = &b->refused;
+	struct hv_audit_rec rec;
+	MDB_txn *txn;
+	size_t n;
+	hv_err e;
+
+	if (t->total == 0 || (!force &&
+	    hv_mono_ms() - t->first_ms < BROKER_REFUSALS_MS))
+		return;
+	memset(&rec, 0, sizeof(rec));
+	snprintf(rec.event, sizeof(rec.event), "REJECTED");
+	snprintf(rec.actor, sizeof(rec.actor), "%s", b->cfg.id);
+	snprintf(rec.reason, sizeof(rec.reason), "%s",
+	    hv_errname(HV_ESTORAGEFULL));
+	n = (size_t)snprintf(rec.detail, sizeof(rec.detail), "Refused %llu "
+	    "frames while the store was full, counted rather than recorded "
+	    "one by one:", (unsigned long long)t->total);
+	for (size_t i = 0; i < HV_ERR_COUNT && n < sizeof(rec.detail); i++)
+		if (t->by_code[i] > 0)
+			n += (size_t)snprintf(rec.detail + n,
+			    sizeof(rec.detail) - n, " %s %llu,",
+			    hv_errname((hv_err)i),
+			    (unsigned long long)t->by_code[i]);
+	if (n < sizeof(rec.detail) && rec.detail[n - 1] == ',')
+		rec.detail[n - 1] = '.';
+	if ((e = store_txn_begin(b, &txn)) != HV_OK)
+		goto fail;
+	if ((e = audit_append(b, txn, &rec)) != HV_OK ||
+	    (e = audit_head_due(b, txn, 1)) != HV_OK) {
+		store_txn_abort(b, txn);
+		goto fail;
+	}
+	if ((e = store_txn_commit(b, txn)) != HV_OK) {
+		if (e != HV_ESTORAGEFULL)
+			hv_fatalx("cannot commit to the store: %s",
+			    hv_strerror(e));
+		goto fail;
+	}
+	b->audit_dirty = 0;
+	hv_log_info("audited %llu refusals made while the store was full",
+	    (unsigned long long)t->total);
+	memset(t, 0, sizeof(*t));
+	return;
+fail:
+	/* Kept, and tried again an interval later. */
+	t->first_ms = hv_mono_ms();
+	hv_log_warnx("cannot audit %llu refusals made while the store was "
+	    "full: %s", (unsigned long long)t->total, hv_strerror(e));
 }
 
 hv_err
@@ -123,7 +192,8 @@ audit_directory(struct broker *b, const char *refused, const char *detail)
 	hv_err e;
 
 	memset(&rec, 0, sizeof(rec));
-	snprintf(rec.event, sizeof(rec.event), "DIRECTORY_LOADED");
+	snprintf(rec.event, sizeof(rec.event), "%s",
+	    hv_event_name(HV_EV_DIRECTORY_LOADED));
 	snprintf(rec.actor, sizeof(rec.actor), "%s", b->cfg.id);
 	if (refused != NULL)
 		snprintf(rec.reason, sizeof(rec.reason), "%s", refused);

@@ -33,6 +33,7 @@
 #include "hv_envelope.h"
 #include "hv_err.h"
 #include "hv_keys.h"
+#include "hv_log.h"
 #include "hv_store.h"
 
 #define BROKER_BATCH_MAX 256		/* frames per group commit */
@@ -43,8 +44,33 @@
 #define BROKER_IDLE_MS 30000		/* a silent node is disconnected */
 #define BROKER_SKEW_S 300		/* SPEC §6 clock window */
 #define BROKER_HEAD_MS 1000		/* sign a tree head this often */
-#define BROKER_FULL_PERCENT 85		/* refuse submits above this use */
+/*
+ * A full store must not stop deliveries (SPEC §6): new messages are refused
+ * STORAGE_FULL while the map is within a reserve of its end. The reserve is
+ * BROKER_RESERVE_PERCENT of the map (transaction overhead, tree heads, the
+ * refusal summaries) plus BROKER_DELIVERY_RESERVE bytes for every queued
+ * delivery: its DELIVERED and ACKNOWLEDGED (or EXPIRED) records and the
+ * receipts to its sender, written later while the envelope is freed.
+ */
+#define BROKER_RESERVE_PERCENT 15
+#define BROKER_DELIVERY_RESERVE 2048
+#define BROKER_REFUSALS_MS 60000	/* one summary of refusals while full */
+#define BROKER_RECORD_BYTES 1024	/* a record, its leaf and indexes */
 #define BROKER_RID_MAX 256
+/*
+ * An unauthenticated TCP flood (SPEC §6, §10): a connection that has not
+ * finished its CURVE handshake within BROKER_HANDSHAKE_MS is closed, which
+ * bounds the file descriptors silent connections can hold (ZeroMQ's
+ * default is 30 s); lines an outsider can cause (refused or failed
+ * handshakes) are logged at most once per BROKER_REFUSAL_LOG_MS, with a
+ * count of those held back. Agents on a slow link complete a handshake in
+ * well under a second, so 5 s leaves a wide margin.
+ */
+#define BROKER_HANDSHAKE_MS 5000
+#define BROKER_REFUSAL_LOG_MS 10000
+/* Connections the kernel holds for the broker to accept: ZeroMQ's 100
+ * would drop an agent's SYN behind a burst of bare connections. */
+#define BROKER_BACKLOG 1024
 #define BROKER_QUERY_MAX 1000		/* audit records per AuditReply */
 
 /* The [broker] section of the config file (SPEC §10). */
@@ -113,6 +139,17 @@ struct conn {
 	size_t rid_len;
 };
 
+/*
+ * Refusals made while the store is full are not each written (they would
+ * eat the reserve kept for deliveries): they are counted by code and
+ * audited as one REJECTED record per BROKER_REFUSALS_MS.
+ */
+struct refusal_tally {
+	uint64_t total;
+	uint64_t by_code[HV_ERR_COUNT];
+	int64_t first_ms;		/* monotonic, of the oldest counted */
+};
+
 /* The broker's own databases, after which come the audit log's. */
 enum broker_db {
 	DB_MSGS,	/* id -> accepted_at(8) || packed envelope */
@@ -168,10 +205,20 @@ struct broker {
 	int audit_dirty;		/* records since the last head */
 	int64_t next_expiry_ms;		/* monotonic */
 	int64_t usage_at_ms;		/* when the map use was last measured */
-	int usage_percent;
+	uint64_t used_bytes;		/* pages in use, measured */
+	uint64_t queued;		/* deliveries queued, measured */
 	uint64_t txn_bytes;		/* estimate of what the txn adds */
-	char zap_last_refused[HV_CURVE_KEY_LEN];
-	int64_t zap_last_refused_ms;
+	struct refusal_tally refused;	/* committed, not yet audited */
+	struct refusal_tally txn_refused; /* counted in the open txn */
+	struct hv_log_limit full_log;	/* refusals counted while full */
+	struct hv_log_limit zap_log;	/* refused handshakes */
+	struct hv_log_limit hs_log;	/* failed handshakes and accepts */
+	void *monitor;			/* the ROUTER's event monitor */
+	unsigned monitor_gen;		/* its endpoint, one per bind */
+	/* The last connection refused a session, audited once, not per frame. */
+	uint8_t refused_rid[BROKER_RID_MAX];
+	size_t refused_rid_len;
+	hv_err refused_code;
 };
 
 /* ---- main.c / store.c --------------------------------------------------- */
@@ -183,6 +230,20 @@ void store_close(struct broker *b);
 
 /* Percentage of the map in use (pages not on the free list). */
 int store_usage_percent(struct broker *b);
+
+/*
+ * 1 when `bytes` more of new messages (beyond what the open transaction
+ * has added) still leave the reserve free: the map less
+ * BROKER_RESERVE_PERCENT, less BROKER_DELIVERY_RESERVE per queued delivery.
+ * The use is measured at most every 250 ms and after each commit that
+ * wrote a message or an audit record. A store that cannot be measured
+ * admits nothing.
+ */
+int store_admits(struct broker *b, uint64_t bytes);
+
+/* 1 while new messages are refused: refusals are then counted, not
+ * written (see struct refusal_tally). */
+int store_full(struct broker *b);
 
 /* Begins the batch's write transaction (counters copied) and commits it
  * (counters written first). Commit errors: HV_ESTORAGEFULL, HV_EIO. */
@@ -238,7 +299,8 @@ hv_err reply_error(struct outbox *o, const struct conn *c, const char *code,
 hv_err reply_receipt_bytes(struct outbox *o, const struct conn *c,
     const uint8_t *rc, size_t len);
 
-/* A Frame{receipt} around an already packed Receipt (*out malloc'd). */
+/* A Frame{receipt} around an already packed Receipt (*out malloc'd), by
+ * hv_frame_pack. Errors: HV_EIO (rc is not a Receipt), HV_ENOMEM. */
 hv_err frame_wrap_receipt(const uint8_t *rc, size_t len, uint8_t **out,
     size_t *out_len);
 
@@ -282,6 +344,16 @@ hv_err receipt_make(struct broker *b, const uint8_t *id, const char *status,
 struct session *session_touch(struct broker *b, const char *node,
     const uint8_t *rid, size_t rid_len);
 struct session *session_find(struct broker *b, const char *node);
+/*
+ * Decides whether frame f from connection c may be its node's session
+ * (SPEC §13): a Hello of a protocol version not served is refused
+ * (PROTOCOL_VERSION), and so is any frame from a second connection of a
+ * node whose session is alive (DUPLICATE_SESSION). A refusal queues an
+ * Error and is audited REJECTED once per connection. *admitted is 1 or 0.
+ * Errors: the store's.
+ */
+hv_err session_admit(struct broker *b, MDB_txn *txn, const struct conn *c,
+    const Haven__Frame *f, struct outbox *o, int *admitted);
 /* Forgets every session's connection (after the ROUTER was re-bound). */
 void sessions_reset(struct broker *b);
 /* Marks silent nodes disconnected. */
@@ -313,14 +385,33 @@ void deliver_pump(struct broker *b);
 /* Expires queue entries past their deadline (own transaction). */
 void deliver_expire(struct broker *b);
 
+/*
+ * Withdraws every queue entry whose recipient or sender the directory in
+ * force no longer admits (revoked, removed or without keys): a message for
+ * a node that can never connect again would otherwise wait for its TTL.
+ * Each is audited EXPIRED with the reason and the sender gets an EXPIRED
+ * receipt with code REVOKED_RECIPIENT or SENDER_REVOKED (the latter waits
+ * in the queue of a sender that may never collect it, which is harmless).
+ * Runs after a directory load, in transactions of its own.
+ */
+void deliver_withdraw_revoked(struct broker *b);
+
 /* ---- audit.c ----------------------------------------------------------------- */
 
 /* Appends rec (directory version filled in) and marks heads due. */
 hv_err audit_append(struct broker *b, MDB_txn *txn, struct hv_audit_rec *rec);
 
-/* A REJECTED record for a frame or envelope (env may be NULL). */
+/* A REJECTED record for a frame or envelope (env may be NULL). While the
+ * store is full the refusal is only counted (in txn's tally, kept when txn
+ * commits) and *seq is 0. */
 hv_err audit_reject(struct broker *b, MDB_txn *txn, const char *node,
     const hv_envelope *env, hv_err code, const char *detail, uint64_t *seq);
+
+/* Writes the refusals counted while full as one REJECTED record (reason
+ * STORAGE_FULL, detail "Refused N ...: CODE n, ...") once
+ * BROKER_REFUSALS_MS have passed since the first, or now when force; in
+ * its own transaction, from the reserve. On failure the count is kept. */
+void audit_refusals_flush(struct broker *b, int force);
 
 /* Signs a tree head inside txn when records arrived and it is due (or
  * force). Errors: as hv_auditlog_sign_head. */

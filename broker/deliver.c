@@ -90,6 +90,80 @@ session_touch(struct broker *b, const char *node, const uint8_t *rid,
 	return s;
 }
 
+/*
+ * 1 when the session's connection is still open at the broker: a frame
+ * can be queued to its routing id. A crashed agent's connection closes with
+ * its process, and ZMTP heartbeats close one whose machine vanished within
+ * 6 s; with ROUTER_MANDATORY a send to a closed one fails at once. The
+ * probe is an empty HealthReply, which agents ignore when they did not ask.
+ */
+static int
+session_alive(struct broker *b, const struct session *s)
+{
+	Haven__Frame f = HAVEN__FRAME__INIT;
+	Haven__HealthReply hr = HAVEN__HEALTH_REPLY__INIT;
+	uint8_t *buf;
+	size_t len;
+	int rc;
+
+	hr.json = "";
+	f.kind_case = HAVEN__FRAME__KIND_HEALTH_REPLY;
+	f.health_reply = &hr;
+	if (hv_frame_pack(&f, &buf, &len) != HV_OK)
+		return 1;	/* when unsure, keep the session there is */
+	rc = router_send(b, s->rid, s->rid_len, buf, len);
+	free(buf);
+	return rc == 0 || errno != EHOSTUNREACH;
+}
+
+/* Queues an Error; audits the refusal the first time for this connection. */
+static hv_err
+session_refuse(struct broker *b, MDB_txn *txn, const struct conn *c,
+    hv_err code, const char *msg, struct outbox *o)
+{
+	hv_err e;
+
+	if (b->refused_code != code || b->refused_rid_len != c->rid_len ||
+	    memcmp(b->refused_rid, c->rid, c->rid_len) != 0) {
+		if ((e = audit_reject(b, txn, c->node, NULL, code, msg,
+		    NULL)) != HV_OK)
+			return e;
+		hv_log_warnx("refused a session of %s: %s", c->node, msg);
+		memcpy(b->refused_rid, c->rid, c->rid_len);
+		b->refused_rid_len = c->rid_len;
+		b->refused_code = code;
+	}
+	return reply_error(o, c, hv_errname(code), msg);
+}
+
+hv_err
+session_admit(struct broker *b, MDB_txn *txn, const struct conn *c,
+    const Haven__Frame *f, struct outbox *o, int *admitted)
+{
+	struct session *s = session_find(b, c->node);
+	struct hv_errdetail d;
+	char msg[320];
+	hv_err e;
+
+	*admitted = 0;
+	hv_errclear(&d);
+	if (f->kind_case == HAVEN__FRAME__KIND_HELLO &&
+	    hv_wire_protocol_check(f->hello->protocol, c->node, &d) != HV_OK)
+		return session_refuse(b, txn, c, HV_EPROTOCOL, d.message, o);
+	if (s != NULL && s->connected && (s->rid_len != c->rid_len ||
+	    memcmp(s->rid, c->rid, c->rid_len) != 0) && session_alive(b, s)) {
+		snprintf(msg, sizeof(msg), "%s is already connected and was "
+		    "heard from %lld s ago; a second session of one node is "
+		    "refused: two agents must not share a node id and key",
+		    c->node, (long long)((hv_mono_ms() - s->last_rx_ms) /
+		    1000));
+		e = session_refuse(b, txn, c, HV_EDUPSESSION, msg, o);
+		return e;
+	}
+	*admitted = 1;
+	return HV_OK;
+}
+
 void
 sessions_reset(struct broker *b)
 {
@@ -317,10 +391,14 @@ rec_for(struct hv_audit_rec *rec, const char *event,
 	snprintf(rec->actor, sizeof(rec->actor), "%s", node);
 }
 
-/* Signs a receipt and stores it in the sender's receipt queue. */
+/*
+ * Signs a receipt and stores it in the sender's receipt queue; code and
+ * message (NULL for none) say why, for a receipt that is not good news.
+ */
 static hv_err
-receipt_queue(struct broker *b, MDB_txn *txn, const uint8_t id[HV_ID_LEN],
-    const char *sender, const char *status, const char *node, const char *by,
+receipt_queue_why(struct broker *b, MDB_txn *txn, const uint8_t id[HV_ID_LEN],
+    const char *sender, const char *status, const char *code,
+    const char *message, const char *node, const char *by,
     uint64_t audit_seq)
 {
 	uint64_t rseq = ++b->txn_rseq;
@@ -328,13 +406,23 @@ receipt_queue(struct broker *b, MDB_txn *txn, const uint8_t id[HV_ID_LEN],
 	size_t kl, rl;
 	hv_err e;
 
-	if ((e = receipt_make(b, id, status, NULL, NULL, node, by, hv_now_ms(),
-	    audit_seq, rseq, &rb, &rl)) != HV_OK)
+	if ((e = receipt_make(b, id, status, code, message, node, by,
+	    hv_now_ms(), audit_seq, rseq, &rb, &rl)) != HV_OK)
 		return e;
 	kl = key_node_seq(k, sender, rseq);
 	e = store_put(txn, b->db[DB_RCPTQ], k, kl, rb, rl);
 	free(rb);
 	return e;
+}
+
+/* Signs a receipt and stores it in the sender's receipt queue. */
+static hv_err
+receipt_queue(struct broker *b, MDB_txn *txn, const uint8_t id[HV_ID_LEN],
+    const char *sender, const char *status, const char *node, const char *by,
+    uint64_t audit_seq)
+{
+	return receipt_queue_why(b, txn, id, sender, status, NULL, NULL, node,
+	    by, audit_seq);
 }
 
 /*
@@ -432,12 +520,13 @@ deliver_ack(struct broker *b, MDB_txn *txn, const struct conn *c,
 		return HV_OK;		/* a repeated ack */
 	if ((e = addr_get(b, txn, a->id.data, c->node, &ai)) != HV_OK)
 		return e == HV_ENOTFOUND ? HV_EIO : e;
-	rec_for(&rec, "DELIVERED", a->id.data, &ai, c->node);
+	rec_for(&rec, hv_event_name(HV_EV_DELIVERED), a->id.data, &ai,
+	    c->node);
 	snprintf(rec.detail, sizeof(rec.detail), "Delivered to %s.", c->node);
 	if ((e = audit_append(b, txn, &rec)) != HV_OK)
 		return e;
-	if ((e = receipt_queue(b, txn, a->id.data, ai.sender, "DELIVERED",
-	    c->node, NULL, rec.seq)) != HV_OK)
+	if ((e = receipt_queue(b, txn, a->id.data, ai.sender,
+	    hv_status_name(HV_ST_DELIVERED), c->node, NULL, rec.seq)) != HV_OK)
 		return e;
 	hv_hex(a->id.data, HV_ID_LEN, hex);
 	hv_log_info("delivered %s to %s", hex, c->node);
@@ -468,7 +557,8 @@ hv_err
 deliver_human_ack(struct broker *b, MDB_txn *txn, const struct conn *c,
     const Haven__HumanAck *h, struct outbox *o)
 {
-	const char *event = h->escalated ? "ESCALATED" : "ACKNOWLEDGED";
+	const char *event = hv_event_name(h->escalated ? HV_EV_ESCALATED :
+	    HV_EV_ACKNOWLEDGED);
 	struct addr_info ai;
 	struct hv_audit_rec rec;
 	uint8_t k[KEY_MAX];
@@ -714,24 +804,104 @@ deliver_pump(struct broker *b)
 	mdb_txn_abort(txn);
 }
 
-/* ---- expiry ------------------------------------------------------------- */
+/* ---- expiry and withdrawal ----------------------------------------------- */
 
 struct expired {
 	uint8_t id[HV_ID_LEN];
 	char node[HV_NODE_MAX + 1];
 };
 
+/*
+ * Takes the queue entry of (node, id) out undelivered: audited EXPIRED with
+ * `why` as its detail, and an EXPIRED receipt for the sender carrying `code`
+ * (NULL for a TTL, else why it can no longer be delivered). *done is 0 when
+ * there was no entry any more.
+ */
+static hv_err
+withdraw(struct broker *b, MDB_txn *txn, const struct expired *x,
+    const char *code, const char *why, int *done)
+{
+	struct addr_info ai;
+	struct hv_audit_rec rec;
+	hv_err e;
+
+	if ((e = dequeue(b, txn, x->node, x->id, done)) != HV_OK || !*done)
+		return e;
+	if ((e = addr_get(b, txn, x->id, x->node, &ai)) != HV_OK)
+		return e;
+	rec_for(&rec, hv_event_name(HV_EV_EXPIRED), x->id, &ai, x->node);
+	snprintf(rec.detail, sizeof(rec.detail), "%s", why);
+	if ((e = audit_append(b, txn, &rec)) != HV_OK)
+		return e;
+	return receipt_queue_why(b, txn, x->id, ai.sender,
+	    hv_status_name(HV_ST_EXPIRED), code,
+	    code != NULL ? why : NULL, x->node, NULL, rec.seq);
+}
+
+/* Commits a withdrawal batch of n entries, or says why it could not. */
+static int
+withdraw_commit(struct broker *b, MDB_txn *txn, const struct expired *ex,
+    size_t n, hv_err e, const char *verb)
+{
+	if (n == 0) {
+		store_txn_abort(b, txn);
+		return 0;
+	}
+	if (e != HV_OK) {
+		store_txn_abort(b, txn);
+		hv_log_warnx("cannot %s %zu queue entries now: %s", verb, n,
+		    hv_errname(e));
+		return -1;
+	}
+	if ((e = store_txn_commit(b, txn)) != HV_OK) {
+		if (e != HV_ESTORAGEFULL)
+			hv_fatalx("cannot commit to the store: %s",
+			    hv_strerror(e));
+		hv_log_warnx("cannot %s %zu queue entries now: %s", verb, n,
+		    hv_errname(e));
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char hex[HV_ID_HEX_LEN + 1];
+
+		hv_hex(ex[i].id, HV_ID_LEN, hex);
+		hv_log_info("%s %s for %s", verb[0] == 'e' ? "expired" :
+		    "withdrew", hex, ex[i].node);
+		deliver_unflight(b, ex[i].node, ex[i].id);
+	}
+	return 0;
+}
+
+/* Reads the queue entry under an expiry key; 0 when it is malformed. */
+static int
+expiry_entry(const MDB_val *key, struct expired *x, int64_t *deadline)
+{
+	size_t nl;
+
+	if (key->mv_size <= 8 + HV_ID_LEN)
+		return 0;
+	nl = key->mv_size - 8 - HV_ID_LEN;
+	if (nl > HV_NODE_MAX)
+		return 0;
+	*deadline = (int64_t)hv_be64_get(key->mv_data);
+	memcpy(x->id, (uint8_t *)key->mv_data + 8, HV_ID_LEN);
+	memcpy(x->node, (uint8_t *)key->mv_data + 8 + HV_ID_LEN, nl);
+	x->node[nl] = '\0';
+	return 1;
+}
+
 void
 deliver_expire(struct broker *b)
 {
 	struct expired *ex;
-	int64_t now = hv_now_ms();
+	int64_t now = hv_now_ms(), deadline;
 	MDB_txn *txn;
 	MDB_cursor *cur;
 	MDB_val key, val;
 	size_t n = 0;
+	char why[sizeof(((struct hv_audit_rec *)0)->detail)];
 	hv_err e = HV_OK;
-	int rc;
+	int rc, done;
 
 	if ((ex = calloc(EXPIRE_PER_TXN, sizeof(*ex))) == NULL)
 		return;
@@ -743,61 +913,116 @@ deliver_expire(struct broker *b)
 		for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST);
 		    rc == 0 && n < EXPIRE_PER_TXN;
 		    rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
-			size_t nl;
-
 			if (key.mv_size <= 8 + HV_ID_LEN ||
 			    (int64_t)hv_be64_get(key.mv_data) > now)
 				break;
-			nl = key.mv_size - 8 - HV_ID_LEN;
-			if (nl > HV_NODE_MAX)
-				continue;
-			memcpy(ex[n].id, (uint8_t *)key.mv_data + 8, HV_ID_LEN);
-			memcpy(ex[n].node, (uint8_t *)key.mv_data + 8 +
-			    HV_ID_LEN, nl);
-			ex[n].node[nl] = '\0';
-			n++;
+			if (expiry_entry(&key, &ex[n], &deadline))
+				n++;
 		}
 		mdb_cursor_close(cur);
 	}
 	for (size_t i = 0; i < n && e == HV_OK; i++) {
-		struct addr_info ai;
-		struct hv_audit_rec rec;
-		int found;
-
-		if ((e = dequeue(b, txn, ex[i].node, ex[i].id, &found)) !=
-		    HV_OK || !found)
-			continue;
-		if ((e = addr_get(b, txn, ex[i].id, ex[i].node, &ai)) != HV_OK)
-			break;
-		rec_for(&rec, "EXPIRED", ex[i].id, &ai, ex[i].node);
-		snprintf(rec.detail, sizeof(rec.detail), "Not delivered to %s "
-		    "within %llu s.", ex[i].node,
-		    (unsigned long long)b->cfg.message_ttl);
-		if ((e = audit_append(b, txn, &rec)) != HV_OK)
-			break;
-		e = receipt_queue(b, txn, ex[i].id, ai.sender, "EXPIRED",
-		    ex[i].node, NULL, rec.seq);
+		snprintf(why, sizeof(why), "Not delivered to %s within %llu "
+		    "s.", ex[i].node, (unsigned long long)b->cfg.message_ttl);
+		e = withdraw(b, txn, &ex[i], NULL, why, &done);
 	}
-	if (n == 0) {
-		store_txn_abort(b, txn);
-	} else if (e != HV_OK) {
-		store_txn_abort(b, txn);
-		hv_log_warnx("cannot expire %zu queue entries now: %s", n,
-		    hv_errname(e));
-	} else if ((e = store_txn_commit(b, txn)) != HV_OK) {
-		if (e != HV_ESTORAGEFULL)
-			hv_fatalx("cannot commit to the store: %s",
-			    hv_strerror(e));
-		hv_log_warnx("cannot expire %zu queue entries now: %s", n,
-		    hv_errname(e));
-	} else {
-		for (size_t i = 0; i < n; i++) {
-			char hex[HV_ID_HEX_LEN + 1];
+	withdraw_commit(b, txn, ex, n, e, "expire");
+	free(ex);
+}
 
-			hv_hex(ex[i].id, HV_ID_LEN, hex);
-			hv_log_info("expired %s for %s", hex, ex[i].node);
-			deliver_unflight(b, ex[i].node, ex[i].id);
+/* 1 when the directory in force no longer admits node. */
+static int
+node_gone(const struct broker *b, const char *node)
+{
+	const struct hv_node *n = hv_directory_node(b->dir, node);
+
+	return n == NULL || n->revoked || !n->has_keys;
+}
+
+/*
+ * Finds up to EXPIRE_PER_TXN queue entries, after the expiry key `from`
+ * (empty: from the start), whose recipient or sender the directory no
+ * longer admits; *more is 1 when the walk stopped early.
+ */
+static size_t
+revoked_entries(struct broker *b, MDB_txn *txn, struct expired *ex,
+    uint8_t *from, size_t *from_len, int *more)
+{
+	MDB_cursor *cur;
+	MDB_val key, val;
+	struct addr_info ai;
+	int64_t deadline;
+	size_t n = 0;
+	int rc;
+
+	*more = 0;
+	if (mdb_cursor_open(txn, b->db[DB_EXPIRY], &cur) != 0)
+		return 0;
+	key.mv_data = from;
+	key.mv_size = *from_len;
+	rc = *from_len == 0 ? mdb_cursor_get(cur, &key, &val, MDB_FIRST) :
+	    mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+	for (; rc == 0; rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+		if (n == EXPIRE_PER_TXN) {
+			*more = 1;
+			break;
 		}
+		if (key.mv_size > KEY_MAX ||
+		    !expiry_entry(&key, &ex[n], &deadline))
+			continue;
+		memcpy(from, key.mv_data, key.mv_size);
+		*from_len = key.mv_size;
+		if (node_gone(b, ex[n].node) || (addr_get(b, txn, ex[n].id,
+		    ex[n].node, &ai) == HV_OK && node_gone(b, ai.sender)))
+			n++;
+	}
+	mdb_cursor_close(cur);
+	return n;
+}
+
+void
+deliver_withdraw_revoked(struct broker *b)
+{
+	struct expired *ex;
+	struct addr_info ai;
+	uint8_t from[KEY_MAX];
+	size_t from_len = 0, n;
+	char why[sizeof(((struct hv_audit_rec *)0)->detail)];
+	const char *code;
+	MDB_txn *txn;
+	hv_err e;
+	int more = 1, done;
+
+	if ((ex = calloc(EXPIRE_PER_TXN, sizeof(*ex))) == NULL)
+		return;
+	while (more) {
+		if (store_txn_begin(b, &txn) != HV_OK)
+			break;
+		n = revoked_entries(b, txn, ex, from, &from_len, &more);
+		e = HV_OK;
+		for (size_t i = 0; i < n && e == HV_OK; i++) {
+			if (node_gone(b, ex[i].node)) {
+				code = hv_errname(HV_EREVOKEDRECIPIENT);
+				snprintf(why, sizeof(why), "Withdrawn: %s was "
+				    "revoked by directory version %llu before "
+				    "it collected the message.", ex[i].node,
+				    (unsigned long long)
+				    hv_directory_version(b->dir));
+			} else {
+				if ((e = addr_get(b, txn, ex[i].id,
+				    ex[i].node, &ai)) != HV_OK)
+					break;
+				code = hv_errname(HV_ESENDERREVOKED);
+				snprintf(why, sizeof(why), "Withdrawn: its "
+				    "sender %s was revoked by directory "
+				    "version %llu before %s collected it.",
+				    ai.sender, (unsigned long long)
+				    hv_directory_version(b->dir), ex[i].node);
+			}
+			e = withdraw(b, txn, &ex[i], code, why, &done);
+		}
+		if (withdraw_commit(b, txn, ex, n, e, "withdraw") != 0)
+			break;
 	}
 	free(ex);
 }

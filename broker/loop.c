@@ -89,10 +89,86 @@ signals_read(struct broker *b)
 
 /* ---- the ROUTER ----------------------------------------------------------- */
 
+/*
+ * Watches the ROUTER for what never reaches the ZAP handler: connections
+ * that fail the handshake (garbage, silence past BROKER_HANDSHAKE_MS) and
+ * connections the kernel would not let it accept (no file descriptors
+ * left). A PAIR socket in b->monitor, new for every bind (each ROUTER gets
+ * its own inproc endpoint, so a re-bind never races the old one's close).
+ * Returns 0 or -1 (errno set).
+ */
+static int
+monitor_start(struct broker *b, void *router)
+{
+	static const int events = ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+	    ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_ACCEPT_FAILED;
+	char ep[64];
+	int linger = 0;
+
+	if (b->monitor != NULL) {
+		zmq_close(b->monitor);
+		b->monitor = NULL;
+	}
+	snprintf(ep, sizeof(ep), "inproc://haven.router.monitor.%u",
+	    ++b->monitor_gen);
+	if (zmq_socket_monitor(router, ep, events) != 0 ||
+	    (b->monitor = zmq_socket(b->zctx, ZMQ_PAIR)) == NULL)
+		return -1;
+	zmq_setsockopt(b->monitor, ZMQ_LINGER, &linger, sizeof(linger));
+	if (zmq_connect(b->monitor, ep) != 0) {
+		zmq_close(b->monitor);
+		b->monitor = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* Logs what the monitor reports, through the limit on such lines. */
+static void
+monitor_read(struct broker *b)
+{
+	for (int guard = 0; guard < 1024; guard++) {
+		zmq_msg_t ev, addr;
+		uint16_t event = 0;
+		uint32_t value = 0;
+		int more = 0;
+		size_t sz = sizeof(more);
+
+		zmq_msg_init(&ev);
+		if (zmq_msg_recv(&ev, b->monitor, ZMQ_DONTWAIT) < 0) {
+			zmq_msg_close(&ev);
+			return;
+		}
+		if (zmq_msg_size(&ev) >= 6) {
+			memcpy(&event, zmq_msg_data(&ev), 2);
+			memcpy(&value, (uint8_t *)zmq_msg_data(&ev) + 2, 4);
+		}
+		zmq_msg_close(&ev);
+		zmq_getsockopt(b->monitor, ZMQ_RCVMORE, &more, &sz);
+		if (more) {
+			zmq_msg_init(&addr);
+			zmq_msg_recv(&addr, b->monitor, 0);
+			zmq_msg_close(&addr);
+		}
+		if (event == ZMQ_EVENT_ACCEPT_FAILED)
+			hv_log_info_limited(&b->hs_log, "cannot accept a "
+			    "connection: %s", zmq_strerror((int)value));
+		else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)
+			hv_log_info_limited(&b->hs_log, "a connection failed "
+			    "the handshake: not ZeroMQ CURVE (protocol error "
+			    "0x%x)", value);
+		else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+			hv_log_info_limited(&b->hs_log, "a connection failed "
+			    "the handshake: closed or silent for %d s",
+			    BROKER_HANDSHAKE_MS / 1000);
+	}
+}
+
 int
 router_bind(struct broker *b, const char *endpoint)
 {
 	int one = 1, hb = 2000, hbt = 6000, hwm = 100000, linger = 0;
+	int handshake = BROKER_HANDSHAKE_MS, backlog = BROKER_BACKLOG;
 	int64_t max = (int64_t)b->frame_max;
 	size_t n = sizeof(b->endpoint);
 	void *r;
@@ -113,6 +189,10 @@ router_bind(struct broker *b, const char *endpoint)
 	    zmq_setsockopt(r, ZMQ_SNDHWM, &hwm, sizeof(hwm)) != 0 ||
 	    zmq_setsockopt(r, ZMQ_RCVHWM, &hwm, sizeof(hwm)) != 0 ||
 	    zmq_setsockopt(r, ZMQ_LINGER, &linger, sizeof(linger)) != 0 ||
+	    zmq_setsockopt(r, ZMQ_HANDSHAKE_IVL, &handshake,
+	    sizeof(handshake)) != 0 ||
+	    zmq_setsockopt(r, ZMQ_BACKLOG, &backlog, sizeof(backlog)) != 0 ||
+	    monitor_start(b, r) != 0 ||
 	    zmq_bind(r, endpoint) != 0) {
 		int saved = errno;
 
@@ -276,27 +356,25 @@ reply_error(struct outbox *o, const struct conn *c, const char *code,
 }
 
 /*
- * Frame field 3 (receipt), length-delimited: tag 0x1a, a varint length and
- * the packed Receipt, exactly what protobuf-c would produce.
+ * A stored receipt is kept packed (it is signed); it goes out through the
+ * one frame encoder, hv_frame_pack, like every other frame, so the wire
+ * format has a single definition.
  */
 hv_err
 frame_wrap_receipt(const uint8_t *rc, size_t len, uint8_t **out,
     size_t *out_len)
 {
-	uint8_t *buf = malloc(len + 11);
-	size_t n = 0, v = len;
+	Haven__Frame f = HAVEN__FRAME__INIT;
+	Haven__Receipt *r;
+	hv_err e;
 
-	if (buf == NULL)
-		return HV_ENOMEM;
-	buf[n++] = 0x1a;
-	do {
-		buf[n++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
-		v >>= 7;
-	} while (v != 0);
-	memcpy(buf + n, rc, len);
-	*out = buf;
-	*out_len = n + len;
-	return HV_OK;
+	if ((r = haven__receipt__unpack(NULL, len, rc)) == NULL)
+		return HV_EIO;
+	f.kind_case = HAVEN__FRAME__KIND_RECEIPT;
+	f.receipt = r;
+	e = hv_frame_pack(&f, out, out_len);
+	haven__receipt__free_unpacked(r, NULL);
+	return e;
 }
 
 hv_err
@@ -342,12 +420,19 @@ static hv_err
 refuse_frame(struct broker *b, MDB_txn *txn, const struct conn *c, hv_err code,
     const char *msg, struct outbox *o)
 {
+	uint64_t seq;
 	hv_err e;
 
-	if ((e = audit_reject(b, txn, c->node, NULL, code, msg, NULL)) !=
+	if ((e = audit_reject(b, txn, c->node, NULL, code, msg, &seq)) !=
 	    HV_OK)
 		return e;
-	hv_log_info("refused a frame from %s: %s", c->node, hv_errname(code));
+	if (seq == 0)
+		hv_log_info_limited(&b->full_log, "refused a frame from %s: %s "
+		    "(counted while the store is full)", c->node,
+		    hv_errname(code));
+	else
+		hv_log_info("refused a frame from %s: %s", c->node,
+		    hv_errname(code));
 	return reply_error(o, c, hv_errname(code), msg);
 }
 
@@ -383,6 +468,13 @@ dispatch(struct broker *b, MDB_txn *txn, struct inframe *in, struct outbox *o)
 	 * node's session: `haven health --broker` run with an agent's key
 	 * must not take that agent's deliveries.
 	 */
+	if (e == HV_OK && !asks_only(in->f->kind_case)) {
+		int admitted;
+		hv_err ae = session_admit(b, txn, c, in->f, o, &admitted);
+
+		if (ae != HV_OK || !admitted)
+			return ae;
+	}
 	if ((e != HV_OK || !asks_only(in->f->kind_case)) &&
 	    session_touch(b, c->node, c->rid, c->rid_len) == NULL)
 		return HV_ENOMEM;
@@ -681,6 +773,7 @@ directory_reload(struct broker *b)
 	    hv_directory_partnership(b->dir));
 	hv_log_info("%s", detail);
 	audit_directory(b, NULL, detail);
+	deliver_withdraw_revoked(b);
 	hv_notify_ready("serving; directory reloaded");
 }
 
@@ -699,6 +792,11 @@ timers(struct broker *b)
 		b->next_expiry_ms = now + EXPIRE_EVERY_MS;
 		deliver_expire(b);
 	}
+	audit_refusals_flush(b, 0);
+	hv_log_limit_flush(&b->zap_log, "refused handshakes", 0);
+	hv_log_limit_flush(&b->hs_log, "failed handshakes", 0);
+	hv_log_limit_flush(&b->full_log, "refusals while the store is full",
+	    0);
 	audit_head_tick(b);
 	sessions_expire(b);
 	deliver_pump(b);
@@ -713,15 +811,19 @@ loop_run(struct broker *b)
 	if (items == NULL)
 		hv_fatalx("out of memory");
 	while (!b->stop) {
-		zmq_pollitem_t pi[3] = {
+		zmq_pollitem_t pi[4] = {
 			{ b->router, 0, ZMQ_POLLIN, 0 },
 			{ b->zap, 0, ZMQ_POLLIN, 0 },
 			{ NULL, b->sigfd, ZMQ_POLLIN, 0 },
+			{ b->monitor, 0, ZMQ_POLLIN, 0 },
 		};
-		if (zmq_poll(pi, 3, POLL_MS) < 0 && errno != EINTR)
+		if (zmq_poll(pi, b->monitor != NULL ? 4 : 3, POLL_MS) < 0 &&
+		    errno != EINTR)
 			hv_fatal("zmq_poll");
 		if (pi[2].revents & ZMQ_POLLIN)
 			signals_read(b);
+		if (pi[3].revents & ZMQ_POLLIN)
+			monitor_read(b);
 		if (pi[1].revents & ZMQ_POLLIN)
 			zap_handle(b);
 		if (!b->stop && (pi[0].revents & ZMQ_POLLIN))

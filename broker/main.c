@@ -7,11 +7,13 @@
  * code and an audit record and the daemon lives on. The broker never forks.
  */
 #include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -77,9 +79,11 @@ static const char help_text[] =
 "                      once serving, write {\"pid\": N, \"bind\": ENDPOINT}\n"
 "                      there, naming the port actually bound.\n"
 "     --foreground     log to standard error (default: syslog).\n"
-"     --check-config   check the configuration, the keys and the\n"
-"                      directory, print what is wrong as FILE:LINE: reason,\n"
-"                      and exit without serving.\n"
+"     --check-config   check the configuration, the keys, the directory\n"
+"                      and data_dir (it can be created and written; a\n"
+"                      store there has not seen a newer directory), print\n"
+"                      what is wrong as FILE:LINE: reason, and exit\n"
+"                      without serving. It runs beside a running broker.\n"
 "     -v, --verbose    also log debug lines.\n"
 "     --help           show this text.\n"
 "\n"
@@ -99,9 +103,12 @@ static const char help_text[] =
 "     max_message_bytes = N      largest payload, default 1048576\n"
 "     message_ttl = SECONDS      undelivered messages expire, default\n"
 "                                604800 (7 days)\n"
-"     map_size = BYTES           the store's size limit, default 1073741824;\n"
-"                                above 85% new messages get STORAGE_FULL\n"
-"                                while deliveries go on\n"
+"     map_size = BYTES           the store's size limit, default 1073741824.\n"
+"                                New messages get STORAGE_FULL once only a\n"
+"                                reserve is left (15% of the map and 2 KiB\n"
+"                                per queued delivery), so deliveries, acks\n"
+"                                and receipts go on; refusals made while\n"
+"                                full are audited as one count a minute\n"
 "     group_commit = yes|no      share one transaction among messages that\n"
 "                                arrive together, default yes\n"
 "     revocation_grace_ms = N    after a reload revokes a node, drop the\n"
@@ -120,7 +127,10 @@ static const char help_text[] =
 "\n"
 "FILES\n"
 "     DATA_DIR/data.mdb    queues, seen ids and the audit log (LMDB); read\n"
-"                          it with haven audit --db DATA_DIR\n"
+"                          it with haven audit --db DATA_DIR; copy it\n"
+"                          while the broker runs with haven backup\n"
+"     DATA_DIR/haven.lock  names the broker using DATA_DIR; a second\n"
+"                          broker on the same folder exits 1\n"
 "\n"
 "EXIT STATUS\n"
 "     0 after SIGTERM or SIGINT, or when --check-config finds no fault;\n"
@@ -173,6 +183,7 @@ config_load(struct broker *b)
 	}
 	b->frame_max = hv_wire_frame_max(b->cfg.max_message_bytes);
 	b->envelope_max = hv_wire_envelope_max(b->cfg.max_message_bytes);
+	/* The bucket of a max_message_bytes payload; see submit.c. */
 	b->ciphertext_max = hv_envelope_padded_len(b->cfg.max_message_bytes) +
 	    crypto_aead_xchacha20poly1305_ietf_ABYTES;
 }
@@ -183,7 +194,7 @@ keys_load(struct broker *b)
 {
 	struct hv_errdetail d;
 	struct hv_pubkeys root;
-	char *pass = NULL;
+	char *pass = NULL, opt[PATH_MAX + 16];
 	hv_err e;
 
 	hv_errclear(&d);
@@ -191,7 +202,9 @@ keys_load(struct broker *b)
 	    (e = hv_passphrase_read(b->cfg.key_passphrase_file, &pass, &d)) !=
 	    HV_OK)
 		die(b->cfg.key_passphrase_file, e, &d);
-	e = hv_keys_load(b->cfg.key, pass, &b->keys, &d);
+	snprintf(opt, sizeof(opt), "key in %s", b->config_path);
+	if ((e = hv_keys_secret_check(b->cfg.key, opt, &d)) == HV_OK)
+		e = hv_keys_load(b->cfg.key, pass, &b->keys, &d);
 	hv_secret_free(pass);
 	if (e != HV_OK)
 		die(b->cfg.key, e, &d);
@@ -250,6 +263,67 @@ store_start(struct broker *b)
 	directory_check_stored(b);
 }
 
+/*
+ * Every connection, authenticated or not, holds a file descriptor until
+ * its handshake ends; a soft limit of 1,024 lets a bare TCP flood shut the
+ * broker to new sessions. Raises the soft limit to the hard one (the
+ * systemd unit sets LimitNOFILE). Not fatal: the broker can serve with
+ * what it has.
+ */
+static void
+nofile_raise(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+		hv_log_warn("cannot read the open file limit");
+		return;
+	}
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+			hv_log_warn("cannot raise the open file limit");
+			return;
+		}
+	}
+	hv_log_info("open file limit %llu", (unsigned long long)rl.rlim_cur);
+}
+
+/*
+ * --check-config: data_dir can be created and written, and, when the store
+ * is there, its format is readable and the directory is not older than the
+ * one it last put in force; the store is read, never locked or changed.
+ */
+static void
+store_check(struct broker *b)
+{
+	struct hv_errdetail d;
+	char mdb[4200];
+	size_t meta = HV_AUDITLOG_NDBS;
+	hv_err e;
+
+	hv_errclear(&d);
+	if ((e = hv_store_check_dir(b->cfg.data_dir, &d)) != HV_OK)
+		die(b->cfg.data_dir, e, &d);
+	snprintf(mdb, sizeof(mdb), "%s/data.mdb", b->cfg.data_dir);
+	if (access(mdb, F_OK) != 0)
+		return;
+	for (size_t i = 0; i < HV_AUDITLOG_NDBS; i++)
+		if (strcmp(hv_auditlog_dbnames[i], "meta") == 0)
+			meta = i;
+	e = hv_store_open(b->cfg.data_dir, 0, 1, hv_auditlog_dbnames,
+	    HV_AUDITLOG_NDBS, &b->store, &d);
+	if (e == HV_ENOTFOUND)
+		return;		/* no audit log yet: nothing recorded */
+	if (e != HV_OK)
+		die(b->cfg.data_dir, e, &d);
+	if (meta < HV_AUDITLOG_NDBS) {
+		b->db_audit_meta = b->store->dbi[meta];
+		directory_check_stored(b);
+	}
+	hv_store_close(&b->store);
+}
+
 static void
 zmq_start(struct broker *b)
 {
@@ -274,6 +348,8 @@ directory_audit_start(struct broker *b)
 	    (unsigned long long)hv_directory_version(b->dir),
 	    hv_directory_partnership(b->dir));
 	audit_directory(b, NULL, detail);
+	/* A node revoked while the broker was stopped. */
+	deliver_withdraw_revoked(b);
 }
 
 static void
@@ -307,10 +383,19 @@ shutdown_all(struct broker *b)
 	int linger = 200;
 
 	hv_notify_stopping();
+	/* Refusals counted while the store was full are audited before exit. */
+	if (b->store != NULL)
+		audit_refusals_flush(b, 1);
+	hv_log_limit_flush(&b->zap_log, "refused handshakes", 1);
+	hv_log_limit_flush(&b->hs_log, "failed handshakes", 1);
+	hv_log_limit_flush(&b->full_log, "refusals while the store is full",
+	    1);
 	if (b->router != NULL) {
 		zmq_setsockopt(b->router, ZMQ_LINGER, &linger, sizeof(linger));
 		zmq_close(b->router);
 	}
+	if (b->monitor != NULL)
+		zmq_close(b->monitor);
 	if (b->zap != NULL)
 		zmq_close(b->zap);
 	if (b->zctx != NULL)
@@ -343,6 +428,9 @@ main(int argc, char **argv)
 
 	memset(&b, 0, sizeof(b));
 	b.sigfd = -1;
+	b.zap_log.interval_ms = BROKER_REFUSAL_LOG_MS;
+	b.hs_log.interval_ms = BROKER_REFUSAL_LOG_MS;
+	b.full_log.interval_ms = BROKER_REFUSAL_LOG_MS;
 	while ((ch = getopt_long(argc, argv, "c:r:fCvh", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': b.config_path = optarg; break;
@@ -358,15 +446,17 @@ main(int argc, char **argv)
 		usage_exit();
 	if (sodium_init() < 0)
 		hv_fatalx("cannot initialise libsodium");
-	hv_log_init("haven-broker", !(b.foreground || check));
+	/* Start-up errors always reach stderr; syslog only once serving. */
+	hv_log_init("haven-broker", 0);
 	hv_log_verbosity(verbose ? 2 : 1);
 
 	config_load(&b);		/* file:line and exit 1 on error */
 	keys_load(&b);			/* refuses a key file others can read */
 	directory_load(&b);		/* root signature, our own entry */
 	if (check) {
-		printf("%s: configuration, keys and directory version %llu "
-		    "are valid\n", b.config_path,
+		store_check(&b);	/* data_dir usable, no rollback */
+		printf("%s: configuration, keys, data_dir and directory "
+		    "version %llu are valid\n", b.config_path,
 		    (unsigned long long)hv_directory_version(b.dir));
 		hv_directory_destroy(&b.dir);
 		free(b.dir_bytes);
@@ -374,11 +464,14 @@ main(int argc, char **argv)
 		hv_config_free(config_keys, &b.cfg);
 		return 0;
 	}
+	nofile_raise();			/* room for a TCP flood */
 	signals_block(&b);		/* before ZeroMQ starts its threads */
 	store_start(&b);		/* refuses a directory rollback */
 	zmq_start(&b);			/* ZAP first, then the ROUTER */
 	directory_audit_start(&b);
 	ready_file_write(&b);
+	if (!b.foreground)
+		hv_log_init("haven-broker", 1);
 	loop_run(&b);
 	shutdown_all(&b);
 	return 0;

@@ -63,8 +63,8 @@ in_scope(const struct hv_node *ig, int all, const struct hv_audit_rec *r)
 {
 	if (all || strcmp(r->actor, ig->id) == 0)
 		return 1;
-	if (strcmp(r->event, "AUDIT_QUERY") == 0 ||
-	    strcmp(r->event, "DIRECTORY_LOADED") == 0)
+	if (hv_event_is(r->event, HV_EV_AUDIT_QUERY) ||
+	    hv_event_is(r->event, HV_EV_DIRECTORY_LOADED))
 		return 0;
 	if (node_in_scope(ig, r->sender))
 		return 1;
@@ -230,7 +230,8 @@ audit_query_record(struct broker *b, MDB_txn *txn, const struct hv_node *ig,
 	struct hv_audit_rec rec;
 
 	memset(&rec, 0, sizeof(rec));
-	snprintf(rec.event, sizeof(rec.event), "AUDIT_QUERY");
+	snprintf(rec.event, sizeof(rec.event), "%s",
+	    hv_event_name(HV_EV_AUDIT_QUERY));
 	snprintf(rec.actor, sizeof(rec.actor), "%s", ig->id);
 	/* Indexed, so "who looked at this child / message" is a query. */
 	if (q->subject.len == 32) {
@@ -586,6 +587,11 @@ query_handle(struct broker *b, MDB_txn *txn, const struct conn *c,
 	}
 	if ((bad = query_malformed(q)) != NULL)
 		return refuse(b, txn, c, HV_EMALFORMED, bad, o);
+	/* Its AUDIT_QUERY record would come out of the deliveries' reserve. */
+	if (store_full(b))
+		return refuse(b, txn, c, HV_ESTORAGEFULL, "The broker's store "
+		    "is full; audit queries are answered again once "
+		    "deliveries have freed space.", o);
 	if (q->prove_id.len == HV_ID_LEN)
 		return answer_prove(b, txn, c, ig, q, o);
 	if (q->consistency_from != 0)

@@ -9,6 +9,9 @@
 
 #include "broker.h"
 #include "hv_log.h"
+#include "hv_util.h"
+
+#define STORE_MEASURE_MS 250	/* how stale the measured use may be */
 
 static const char *const broker_dbnames[DB_COUNT] = {
 	[DB_MSGS] = "msgs",
@@ -109,24 +112,30 @@ store_close(struct broker *b)
  * Pages in use: the highest page ever used minus the pages on LMDB's free
  * list (database 0, whose values start with a count of page numbers, as
  * mdb_stat -f reads them). The high-water mark alone never shrinks, so it
- * would keep refusing submits after deliveries had freed the space.
+ * would keep refusing submits after deliveries had freed the space. Also
+ * counts the deliveries still queued (entries of qidx). 0, or -1 when the
+ * store cannot be read.
  */
-int
-store_usage_percent(struct broker *b)
+static int
+store_measure(struct broker *b, uint64_t *used_bytes, uint64_t *queued)
 {
 	MDB_envinfo info;
-	MDB_stat st;
+	MDB_stat st, qs;
 	MDB_txn *txn;
 	MDB_cursor *cur;
 	MDB_val k, v;
-	size_t free_pages = 0, used, total;
+	size_t free_pages = 0, used;
 	int rc;
 
 	if (mdb_env_info(b->store->env, &info) != 0 ||
 	    mdb_env_stat(b->store->env, &st) != 0 || st.ms_psize == 0)
-		return 100;
+		return -1;
 	if (mdb_txn_begin(b->store->env, NULL, MDB_RDONLY, &txn) != 0)
-		return 100;
+		return -1;
+	if (mdb_stat(txn, b->db[DB_QIDX], &qs) != 0) {
+		mdb_txn_abort(txn);
+		return -1;
+	}
 	if (mdb_cursor_open(txn, 0, &cur) == 0) {
 		for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
 		    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
@@ -140,12 +149,47 @@ store_usage_percent(struct broker *b)
 		mdb_cursor_close(cur);
 	}
 	mdb_txn_abort(txn);
-	total = info.me_mapsize / st.ms_psize;
 	used = info.me_last_pgno + 1;
 	used = used > free_pages ? used - free_pages : 0;
-	if (total == 0)
+	*used_bytes = (uint64_t)used * st.ms_psize;
+	*queued = qs.ms_entries;
+	return 0;
+}
+
+int
+store_usage_percent(struct broker *b)
+{
+	uint64_t used, queued;
+
+	if (b->cfg.map_size == 0 || store_measure(b, &used, &queued) != 0)
 		return 100;
-	return (int)(used * 100 / total);
+	return (int)(used * 100 / b->cfg.map_size);
+}
+
+int
+store_admits(struct broker *b, uint64_t bytes)
+{
+	int64_t now = hv_mono_ms();
+	uint64_t map = b->cfg.map_size, limit, need, queued;
+
+	if (b->usage_at_ms == 0 || now - b->usage_at_ms >= STORE_MEASURE_MS) {
+		if (store_measure(b, &b->used_bytes, &b->queued) != 0)
+			b->used_bytes = map;
+		b->usage_at_ms = now;
+	}
+	limit = map - map / 100 * BROKER_RESERVE_PERCENT;
+	queued = b->queued + (b->txn_qseq - b->qseq);
+	need = b->used_bytes + b->txn_bytes + bytes +
+	    queued * BROKER_DELIVERY_RESERVE;
+	return need <= limit;
+}
+
+/* Full means even the smallest message would be refused: its envelope,
+ * record, indexes and page overhead, and one delivery's reserve. */
+int
+store_full(struct broker *b)
+{
+	return !store_admits(b, 8192 + BROKER_DELIVERY_RESERVE);
 }
 
 hv_err
@@ -157,6 +201,7 @@ store_txn_begin(struct broker *b, MDB_txn **txn)
 		b->txn_qseq = b->qseq;
 		b->txn_rseq = b->rseq;
 		b->txn_bytes = 0;
+		memset(&b->txn_refused, 0, sizeof(b->txn_refused));
 	}
 	return e;
 }
@@ -180,14 +225,24 @@ store_txn_commit(struct broker *b, MDB_txn *txn)
 		b->usage_at_ms = 0;
 	b->qseq = b->txn_qseq;
 	b->rseq = b->txn_rseq;
+	if (b->txn_refused.total > 0) {
+		if (b->refused.total == 0)
+			b->refused.first_ms = b->txn_refused.first_ms;
+		b->refused.total += b->txn_refused.total;
+		for (size_t i = 0; i < HV_ERR_COUNT; i++)
+			b->refused.by_code[i] += b->txn_refused.by_code[i];
+	}
 	return HV_OK;
 }
 
 void
 store_txn_abort(struct broker *b, MDB_txn *txn)
 {
-	(void)b;
 	mdb_txn_abort(txn);
+	b->txn_qseq = b->qseq;
+	b->txn_rseq = b->rseq;
+	b->txn_bytes = 0;
+	memset(&b->txn_refused, 0, sizeof(b->txn_refused));
 }
 
 hv_err

@@ -32,8 +32,6 @@
 #include "hv_util.h"
 #include "hv_wire.h"
 
-#define USAGE_CACHE_MS 250
-
 hv_err
 receipt_make(struct broker *b, const uint8_t *id, const char *status,
     const char *code, const char *message, const char *node, const char *by,
@@ -70,27 +68,10 @@ receipt_make(struct broker *b, const uint8_t *id, const char *status,
 }
 
 /*
- * The map's use: measured at most every USAGE_CACHE_MS (and after every
- * commit that added messages), plus an estimate of what the open
- * transaction has added, since a whole batch commits at once.
- */
-static int
-usage_percent(struct broker *b)
-{
-	int64_t now = hv_mono_ms();
-
-	if (b->usage_at_ms == 0 || now - b->usage_at_ms >= USAGE_CACHE_MS) {
-		b->usage_percent = store_usage_percent(b);
-		b->usage_at_ms = now;
-	}
-	return b->usage_percent + (int)(b->txn_bytes * 100 /
-	    (b->cfg.map_size ? b->cfg.map_size : 1));
-}
-
-/*
- * POLICY_DENIED unless reply_to names an INFO_REQUEST that was addressed to
- * the responding sender (DB_ADDR holds id || recipient for every message
- * accepted). Returns HV_OK, HV_EPOLICY (d set) or a store error.
+ * The reply_to rule of lib/hv_policy, with what this broker knows of the
+ * request: DB_ADDR holds id || recipient for every message accepted, so a
+ * hit means reply_to was addressed to the responding sender. Returns HV_OK,
+ * HV_EPOLICY (d set) or a store error.
  */
 static hv_err
 check_reply_to(struct broker *b, MDB_txn *txn, const hv_envelope *env,
@@ -98,25 +79,23 @@ check_reply_to(struct broker *b, MDB_txn *txn, const hv_envelope *env,
 {
 	uint8_t key[HV_ID_LEN + HV_NODE_MAX];
 	size_t sl = strlen(env->sender);
+	struct hv_policy_request req = { 0, 0, "" };
 	MDB_val v;
 	hv_err e;
 
 	memcpy(key, env->reply_to, HV_ID_LEN);
 	memcpy(key + HV_ID_LEN, env->sender, sl);
 	e = store_get(txn, b->db[DB_ADDR], key, HV_ID_LEN + sl, &v);
-	if (e == HV_ENOTFOUND)
-		return hv_errset(d, HV_EPOLICY, "reply_to", "An INFO_RESPONSE "
-		    "must answer an INFO_REQUEST that was sent to %s; reply_to "
-		    "names no such request.", env->sender);
-	if (e != HV_OK)
+	if (e != HV_OK && e != HV_ENOTFOUND)
 		return e;
-	if (v.mv_size < 32 + sizeof("INFO_REQUEST") ||
-	    memcmp((uint8_t *)v.mv_data + 32, "INFO_REQUEST",
-	    sizeof("INFO_REQUEST")) != 0)
-		return hv_errset(d, HV_EPOLICY, "reply_to", "An INFO_RESPONSE "
-		    "must answer an INFO_REQUEST; reply_to names a message of "
-		    "another type.");
-	return HV_OK;
+	if (e == HV_OK) {
+		req.found = req.to_responder = 1;
+		/* The value is 32 bytes, then the type with its NUL. */
+		if (v.mv_size > 32 && memchr((uint8_t *)v.mv_data + 32, '\0',
+		    v.mv_size - 32) != NULL)
+			req.type = (const char *)v.mv_data + 32;
+	}
+	return hv_policy_check_reply_to(env, &req, d);
 }
 
 /*
@@ -158,18 +137,26 @@ reject(struct broker *b, MDB_txn *txn, const struct conn *c,
 
 	if ((e = audit_reject(b, txn, c->node, env, code, msg, &seq)) != HV_OK)
 		return e;
-	if ((e = receipt_make(b, env ? env->id : NULL, "REJECTED",
+	if ((e = receipt_make(b, env ? env->id : NULL,
+	    hv_status_name(HV_ST_REJECTED),
 	    hv_errname(code), msg, NULL, NULL, hv_now_ms(), seq, 0, &rb,
 	    &rl)) != HV_OK)
 		return e;
-	if (remember && env != NULL &&
+	/* A refusal counted while the store is full (seq 0) writes nothing. */
+	if (remember && env != NULL && seq != 0 &&
 	    (e = seen_put(b, txn, env->id, hash, rb, rl)) != HV_OK)
 		goto out;
 	if (env != NULL)
 		hv_hex(env->id, HV_ID_LEN, hex);
 	else
 		snprintf(hex, sizeof(hex), "-");
-	hv_log_info("rejected %s from %s: %s", hex, c->node, hv_errname(code));
+	if (seq == 0)
+		hv_log_info_limited(&b->full_log, "rejected %s from %s: %s "
+		    "(counted while the store is full)", hex, c->node,
+		    hv_errname(code));
+	else
+		hv_log_info("rejected %s from %s: %s", hex, c->node,
+		    hv_errname(code));
 	e = reply_receipt_bytes(o, c, rb, rl);
 out:
 	free(rb);
@@ -190,11 +177,13 @@ accept(struct broker *b, MDB_txn *txn, const struct conn *c,
 	hv_err e;
 
 	hv_audit_rec_from_envelope(&rec, env,
-	    decision ? "DECISION_RECORDED" : "SUBMITTED");
+	    hv_event_name(decision ? HV_EV_DECISION_RECORDED :
+	    HV_EV_SUBMITTED));
 	snprintf(rec.actor, sizeof(rec.actor), "%s", c->node);
 	if ((e = audit_append(b, txn, &rec)) != HV_OK)
 		return e;
-	if ((e = receipt_make(b, env->id, "ACCEPTED", NULL, NULL, NULL, NULL,
+	if ((e = receipt_make(b, env->id, hv_status_name(HV_ST_ACCEPTED),
+	    NULL, NULL, NULL, NULL,
 	    rec.time_ms, rec.seq, 0, &rb, &rl)) != HV_OK)
 		return e;
 	if ((e = seen_put(b, txn, env->id, hash, rb, rl)) != HV_OK)
@@ -226,7 +215,6 @@ submit_handle(struct broker *b, MDB_txn *txn, const struct conn *c,
 	const struct hv_node *node;
 	uint8_t hash[32] = { 0 };
 	int have_env = 0, replay = 0, remember = 0;
-	int64_t skew;
 	hv_err code, e;
 	MDB_val seen;
 
@@ -256,7 +244,18 @@ submit_handle(struct broker *b, MDB_txn *txn, const struct conn *c,
 		    "authenticated as %s.", env.sender, c->node);
 		goto refuse;
 	}
-	/* BAD_SIGNATURE, with the key the directory holds for the sender. */
+	/*
+	 * BAD_SIGNATURE, with the key the directory holds for the sender:
+	 * its current key only, never a previous one, even for an envelope
+	 * whose `created` is before that key's end. `created` is the
+	 * signer's word, so accepting an old key for "old" envelopes would
+	 * let whoever holds a rotated-out key (often rotated because it may
+	 * be compromised) inject messages by backdating them. Nothing is
+	 * lost: what was signed before the rotation was accepted before it,
+	 * and an agent signs again, with its new key, a message its outbox
+	 * still held when it rotated (agent/outbox.c). Recipients check
+	 * accepted messages against the key of their time (SPEC §13).
+	 */
 	node = hv_directory_node(b->dir, env.sender);
 	if (node == NULL || !node->has_keys) {
 		code = hv_errset(&d, HV_ESENDERREVOKED, "sender", "The sender "
@@ -282,14 +281,9 @@ submit_handle(struct broker *b, MDB_txn *txn, const struct conn *c,
 	} else if (e != HV_ENOTFOUND)
 		goto out;
 	/* CLOCK_SKEW */
-	skew = env.created - hv_now();
-	if (skew > BROKER_SKEW_S || skew < -BROKER_SKEW_S) {
-		code = hv_errset(&d, HV_ECLOCKSKEW, "created", "The envelope "
-		    "was created %lld s %s the broker's clock; at most %d s "
-		    "is allowed.", (long long)(skew < 0 ? -skew : skew),
-		    skew < 0 ? "behind" : "ahead of", BROKER_SKEW_S);
+	if ((code = hv_policy_check_created(env.created, hv_now(),
+	    BROKER_SKEW_S, BROKER_SKEW_S, "the broker's clock", &d)) != HV_OK)
 		goto refuse;
-	}
 	/* REPLAY */
 	if (replay) {
 		code = hv_errset(&d, HV_EREPLAY, "id", "A different envelope "
@@ -307,15 +301,26 @@ submit_handle(struct broker *b, MDB_txn *txn, const struct conn *c,
 		if ((e = code) != HV_OK)
 			goto out;
 	}
-	/* TOO_LARGE */
+	/*
+	 * TOO_LARGE. max_message_bytes bounds the payload before padding, but
+	 * the broker sees only the padded ciphertext: every payload of a
+	 * bucket looks the same, which is the point of padding. So it can
+	 * refuse a ciphertext beyond the bucket of a max_message_bytes payload
+	 * (padding adds at least one byte, so with the default 1 MiB that
+	 * bucket is 2 MiB) and cannot refuse a larger payload inside that
+	 * bucket: up to twice the limit, less a byte, from a sender that
+	 * skips its agent's check. The exact check is the sending agent's,
+	 * the one place that knows the unpadded size.
+	 */
 	if (env.ciphertext_len > b->ciphertext_max) {
 		code = hv_errset(&d, HV_ETOOLARGE, "ciphertext", "The payload "
 		    "is larger than this broker's limit of %llu bytes.",
 		    (unsigned long long)b->cfg.max_message_bytes);
 		goto refuse;
 	}
-	/* STORAGE_FULL: keep headroom so deliveries can still free pages. */
-	if (usage_percent(b) >= BROKER_FULL_PERCENT) {
+	/* STORAGE_FULL: keep the reserve deliveries need (broker.h). */
+	if (!store_admits(b, 2 * s->envelope.len + 4096 +
+	    (uint64_t)env.n_recipients * BROKER_DELIVERY_RESERVE)) {
 		remember = 0;
 		code = hv_errset(&d, HV_ESTORAGEFULL, NULL, "The broker's "
 		    "store is full; the message was not accepted, try again "
@@ -346,7 +351,8 @@ submit_reject_unaudited(struct broker *b, const struct conn *c,
 	if (hv_envelope_unpack(s->envelope.data, s->envelope.len,
 	    b->envelope_max, &env, NULL) == HV_OK)
 		have = 1;
-	if (receipt_make(b, have ? env.id : NULL, "REJECTED", hv_errname(code),
+	if (receipt_make(b, have ? env.id : NULL,
+	    hv_status_name(HV_ST_REJECTED), hv_errname(code),
 	    hv_strerror(code), NULL, NULL, hv_now_ms(), 0, 0, &rb, &rl) ==
 	    HV_OK) {
 		reply_receipt_bytes(o, c, rb, rl);

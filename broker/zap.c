@@ -22,7 +22,6 @@
 #define ZAP_ENDPOINT "inproc://zeromq.zap.01"
 #define ZAP_DOMAIN "haven"
 #define ZAP_PARTS 7
-#define ZAP_LOG_QUIET_MS 10000	/* one log line per refused key per 10 s */
 
 /*
  * Binds the ZAP socket. Returns 0, or -1 with errno set.
@@ -67,24 +66,21 @@ part_is(const zmq_msg_t *m, const char *s)
 	    memcmp(zmq_msg_data((zmq_msg_t *)m), s, n) == 0;
 }
 
-/* Logs a refusal, at most once per ZAP_LOG_QUIET_MS for the same key. */
+/*
+ * Logs a refusal through the broker's limit (BROKER_REFUSAL_LOG_MS): anyone
+ * can make a CURVE handshake with a fresh key, so a line per refusal would
+ * let a flood fill the disk and drown every other line.
+ */
 static void
 zap_log_refusal(struct broker *b, const zmq_msg_t *addr, const uint8_t *key,
     const char *why)
 {
 	char hex[2 * HV_CURVE_KEY_LEN + 1], ip[64];
 	size_t n = zmq_msg_size((zmq_msg_t *)addr);
-	int64_t now = hv_mono_ms();
 
-	if (key != NULL && memcmp(b->zap_last_refused, key,
-	    HV_CURVE_KEY_LEN) == 0 &&
-	    now - b->zap_last_refused_ms < ZAP_LOG_QUIET_MS)
-		return;
-	if (key != NULL) {
-		memcpy(b->zap_last_refused, key, HV_CURVE_KEY_LEN);
-		b->zap_last_refused_ms = now;
+	if (key != NULL)
 		hv_hex(key, 8, hex);
-	} else
+	else
 		snprintf(hex, sizeof(hex), "none");
 	if (n >= sizeof(ip))
 		n = sizeof(ip) - 1;
@@ -92,8 +88,8 @@ zap_log_refusal(struct broker *b, const zmq_msg_t *addr, const uint8_t *key,
 	ip[n] = '\0';
 	if (!hv_utf8_valid(ip, n))
 		snprintf(ip, sizeof(ip), "?");
-	hv_log_info("refused a handshake from %s (key %s...): %s", ip, hex,
-	    why);
+	hv_log_info_limited(&b->zap_log, "refused a handshake from %s (key "
+	    "%s...): %s", ip, hex, why);
 }
 
 /* Decides one request whose frames are in parts[0..n). */

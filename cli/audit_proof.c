@@ -272,7 +272,8 @@ show_record(const hv_proof *p, const struct hv_audit_rec *r)
 	for (size_t i = 0; i < r->n_recipients; i++)
 		o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s%s",
 		    i ? ", " : "", r->recipients[i]);
-	if (r->n_recipients == 0 && strcmp(r->event, "DECISION_RECORDED") == 0)
+	if (r->n_recipients == 0 &&
+	    hv_event_is(r->event, HV_EV_DECISION_RECORDED))
 		snprintf(buf, sizeof(buf), "none: a decision not to share");
 	line("recipients", buf);
 	line("type", r->type);
@@ -304,6 +305,7 @@ audit_cmd_check_proof(int argc, char **argv)
 	struct audit_args a;
 	struct hv_audit_rec *r = NULL;
 	struct hv_errdetail d;
+	struct hv_prev_signs prev;
 	uint8_t key[32];
 	hv_proof *p = NULL;
 	char *text = NULL;
@@ -318,7 +320,7 @@ audit_cmd_check_proof(int argc, char **argv)
 	if (a.broker_pub == NULL)
 		return cli_usage(a.sub, "--broker-pub FILE (the broker's .pub "
 		    "file, from the partnership administrator) is required.");
-	if ((rc = audit_broker_pub(a.broker_pub, key)) != 0)
+	if ((rc = audit_broker_pub(a.broker_pub, key, &prev)) != 0)
 		return rc;
 	errno = 0;
 	if (read_proof(a.pos[0], &text, &len) != 0)
@@ -329,7 +331,7 @@ audit_cmd_check_proof(int argc, char **argv)
 		goto out;
 	}
 	if ((e = hv_proof_from_json(text, len, &p, &d)) != HV_OK ||
-	    (e = hv_proof_verify(p, key, r, &d)) != HV_OK) {
+	    (e = hv_proof_verify_at(p, key, &prev, r, &d)) != HV_OK) {
 		if (e == HV_ENOMEM) {
 			rc = cli_fail(e, NULL);
 			goto out;

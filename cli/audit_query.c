@@ -248,7 +248,7 @@ route(const struct hv_audit_rec *r, char *buf, size_t cap)
 
 	o = (size_t)snprintf(buf, cap, "%s", r->sender[0] ? r->sender : "-");
 	if (r->n_recipients == 0) {
-		if (strcmp(r->event, "DECISION_RECORDED") == 0)
+		if (hv_event_is(r->event, HV_EV_DECISION_RECORDED))
 			snprintf(buf + o, cap - o, " (not shared)");
 		return;
 	}

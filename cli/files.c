@@ -18,9 +18,7 @@
 #include <sodium.h>
 
 #include "cli.h"
-
-/* A key file is about 400 bytes; anything over this is not one. */
-#define KEYFILE_SCAN_MAX 8192
+#include "hv_keys.h"
 
 int
 cli_file_error(const char *cmd, const char *what, const char *path, int err)
@@ -58,61 +56,6 @@ cli_file_check(const char *cmd, const char *what, const char *path)
 	return 0;
 }
 
-/* 1 when the line at p (up to end) names the key `name` before its '='. */
-static int
-line_names(const char *p, const char *end, const char *name)
-{
-	size_t n = strlen(name);
-
-	while (p < end && (*p == ' ' || *p == '\t'))
-		p++;
-	if ((size_t)(end - p) < n || memcmp(p, name, n) != 0)
-		return 0;
-	p += n;
-	while (p < end && (*p == ' ' || *p == '\t'))
-		p++;
-	return p < end && *p == '=';
-}
-
-int
-cli_is_pub_file(const char *path)
-{
-	char *buf;
-	size_t n = 0;
-	int fd, pub = 0, secret = 0;
-
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC |
-	    O_NOCTTY);
-	if (fd < 0)
-		return 0;
-	if ((buf = sodium_malloc(KEYFILE_SCAN_MAX)) == NULL) {
-		close(fd);
-		return 0;
-	}
-	while (n < KEYFILE_SCAN_MAX) {
-		ssize_t r = read(fd, buf + n, KEYFILE_SCAN_MAX - n);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		n += (size_t)r;
-	}
-	close(fd);
-	for (const char *p = buf, *end = buf + n; p < end;) {
-		const char *eol = memchr(p, '\n', (size_t)(end - p));
-
-		if (eol == NULL)
-			eol = end;
-		pub |= line_names(p, eol, "sign_public");
-		secret |= line_names(p, eol, "sign_secret") ||
-		    line_names(p, eol, "sealed");
-		p = eol + 1;
-	}
-	sodium_free(buf);
-	return pub && !secret;
-}
-
 int
 cli_secret_key_check(const char *cmd, const char *opt, const char *path,
     const char *wanted)
@@ -121,7 +64,7 @@ cli_secret_key_check(const char *cmd, const char *opt, const char *path,
 
 	if ((rc = cli_file_check(cmd, "the secret key file", path)) != 0)
 		return rc;
-	if (cli_is_pub_file(path))
+	if (hv_keys_is_public_file(path))
 		return cli_usage(cmd, "%s is a public key file; %s needs %s.",
 		    path, opt, wanted);
 	return 0;

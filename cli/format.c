@@ -129,6 +129,35 @@ ack_words(const json_t *m, char *buf, size_t cap)
 
 enum { C_FLAG, C_PRIO, C_TYPE, C_FROM, C_RECV, C_ACK, C_DEADLINE, C_ID, NCOL };
 
+/*
+ * The inbox's last line: how many are shown of how many the agent holds
+ * (its `total` and `unacked`, so that a page never passes for the whole
+ * inbox), and the cursor of the next page when there is one.
+ */
+static void
+inbox_footer(FILE *fp, const json_t *inbox, size_t shown,
+    size_t page_unacked, int unacked_only)
+{
+	const json_t *t = json_object_get(inbox, "total");
+	const json_t *u = json_object_get(inbox, "unacked");
+	const char *cursor = json_string_value(json_object_get(inbox,
+	    "cursor"));
+	size_t total = json_is_integer(t) ? (size_t)json_integer_value(t) :
+	    shown;
+	size_t unacked = json_is_integer(u) ? (size_t)json_integer_value(u) :
+	    page_unacked;
+
+	if (unacked_only)
+		fprintf(fp, "%zu of %zu unacknowledged shown.\n", shown,
+		    total);
+	else
+		fprintf(fp, "%zu of %zu message%s shown; %zu unacknowledged.\n",
+		    shown, total, total == 1 ? "" : "s", unacked);
+	if (cursor != NULL)
+		fprintf(fp, "More follow: add --cursor %s for the next page.\n",
+		    cursor);
+}
+
 void
 fmt_inbox(FILE *fp, const json_t *inbox, int unacked_only)
 {
@@ -141,8 +170,9 @@ fmt_inbox(FILE *fp, const json_t *inbox, int unacked_only)
 	int any_flag = 0;
 
 	if (n == 0) {
-		fprintf(fp, "No %smessages.\n", unacked_only ?
-		    "unacknowledged " : "");
+		fprintf(fp, "No %smessages%s.\n", unacked_only ?
+		    "unacknowledged " : "", json_is_string(json_object_get(
+		    inbox, "cursor")) ? " on this page" : "");
 		return;
 	}
 	if ((cell = calloc(n, sizeof(*cell))) == NULL) {
@@ -186,8 +216,7 @@ fmt_inbox(FILE *fp, const json_t *inbox, int unacked_only)
 			else
 				fprintf(fp, "%-*s  ", (int)w[c], cell[i][c]);
 		}
-	fprintf(fp, "%zu message%s, %zu unacknowledged.\n", n,
-	    n == 1 ? "" : "s", unacked);
+	inbox_footer(fp, inbox, n, unacked, unacked_only);
 	free(cell);
 }
 

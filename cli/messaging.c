@@ -31,7 +31,7 @@ enum {
 	O_TO = 1100, O_TYPE, O_PRIORITY, O_NHS, O_LOCAL, O_CONSENT, O_ART6,
 	O_ART9, O_JUSTIFICATION, O_DECIDED_BY, O_CHILD_FILE, O_BODY_FILE,
 	O_BODY, O_REPLY_TO, O_DEADLINE, O_DNCF, O_OUTCOME, O_UNACKED,
-	O_LIMIT, O_SINCE, O_BY, O_NOTE, O_END
+	O_LIMIT, O_SINCE, O_BY, O_NOTE, O_ORDER, O_CURSOR, O_END
 };
 #define NOPT (O_END - O_TO)
 
@@ -574,11 +574,13 @@ cmd_inbox(int argc, char **argv)
 		{ "unacked", no_argument, NULL, O_UNACKED },
 		{ "limit", required_argument, NULL, O_LIMIT },
 		{ "since", required_argument, NULL, O_SINCE },
+		{ "order", required_argument, NULL, O_ORDER },
+		{ "cursor", required_argument, NULL, O_CURSOR },
 		MSG_COMMON_OPTIONS,
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *cmd = argv[0];
-	char path[512], since[256];
+	char path[1024], since[256], cursor[256];
 	json_t *j = NULL;
 	struct args a;
 	int rc;
@@ -610,6 +612,21 @@ cmd_inbox(int argc, char **argv)
 			    V(&a, O_SINCE));
 		snprintf(path + strlen(path), sizeof(path) - strlen(path),
 		    "&since=%s", since);
+	}
+	if (V(&a, O_ORDER) != NULL) {
+		if (strcmp(V(&a, O_ORDER), "newest") != 0 &&
+		    strcmp(V(&a, O_ORDER), "priority") != 0)
+			return cli_usage(cmd, "--order '%s' is not newest or "
+			    "priority.", V(&a, O_ORDER));
+		snprintf(path + strlen(path), sizeof(path) - strlen(path),
+		    "&order=%s", V(&a, O_ORDER));
+	}
+	if (V(&a, O_CURSOR) != NULL) {
+		if (query_escape(V(&a, O_CURSOR), cursor, sizeof(cursor)) != 0)
+			return cli_usage(cmd, "--cursor is too long; give the "
+			    "cursor the page before printed.");
+		snprintf(path + strlen(path), sizeof(path) - strlen(path),
+		    "&cursor=%s", cursor);
 	}
 	if ((rc = fetch(cmd, &a, path, &j)) != 0)
 		return rc;

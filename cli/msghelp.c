@@ -186,20 +186,28 @@ msg_help(const char *cmd)
 		decide_page();
 	else if (strcmp(cmd, "inbox") == 0)
 		simple_page("inbox - list the messages this agency received",
-		    "haven inbox [--unacked] [--limit N] [--since T] [--json]",
+		    "haven inbox [--unacked] [--limit N] [--since T] "
+		    "[--order newest|priority] [--cursor C] [--json]",
 		    "  Lists received messages, newest first, one a line: the\n"
 		    "  handling flag (!! DO NOT CONTACT FAMILY) first on any row\n"
 		    "  that has it, then priority, type, the sending agency, when\n"
 		    "  it arrived, who acknowledged it (or UNACKNOWLEDGED), its\n"
 		    "  deadline (OVERDUE once past) and its id. Read one with\n"
-		    "  'haven show ID'; acknowledge it with 'haven ack ID'.\n",
+		    "  'haven show ID'; acknowledge it with 'haven ack ID'.\n"
+		    "  The last line says how many of how many are shown; when\n"
+		    "  more follow it gives the --cursor for the next page.\n",
 		    "  --unacked          only messages no person has acknowledged\n"
 		    "  --limit N          at most N messages (1-1000, default 100)\n"
 		    "  --since T          only messages received at or after T\n"
 		    "                     (2026-11-22, 2026-11-22T09:00Z or unix\n"
 		    "                     seconds)\n"
+		    "  --order priority   IMMEDIATE first, then by deadline, then\n"
+		    "                     newest (default: newest first)\n"
+		    "  --cursor C         the next page after the one that gave C\n"
+		    "                     (same --unacked, --since and --order)\n"
 		    "  --json             print the agent's JSON document\n",
-		    "  haven inbox --unacked\n");
+		    "  haven inbox --unacked\n"
+		    "  haven inbox --unacked --order priority --limit 20\n");
 	else if (strcmp(cmd, "show") == 0)
 		simple_page("show - show one received message",
 		    "haven show ID [--json]",

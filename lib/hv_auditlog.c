@@ -559,16 +559,22 @@ hv_err
 hv_auditlog_head_verify(const Haven__SignedTreeHead *h,
     const uint8_t broker_sign[HV_SIGN_PUBLIC_LEN])
 {
+	return hv_auditlog_head_verify_at(h, broker_sign, NULL);
+}
+
+hv_err
+hv_auditlog_head_verify_at(const Haven__SignedTreeHead *h,
+    const uint8_t broker_sign[HV_SIGN_PUBLIC_LEN],
+    const struct hv_prev_signs *prev)
+{
 	uint8_t msg[HV_STH_MESSAGE_LEN];
 
 	if (h->root.len != HV_HASH_LEN ||
 	    h->signature.len != crypto_sign_BYTES)
 		return HV_EMALFORMED;
 	hv_auditlog_head_message(h->size, h->root.data, h->time, msg);
-	if (crypto_sign_verify_detached(h->signature.data, msg, sizeof(msg),
-	    broker_sign) != 0)
-		return HV_EBADSIG;
-	return HV_OK;
+	return hv_sign_verify_at(broker_sign, prev, msg, sizeof(msg),
+	    h->signature.data, h->time);
 }
 
 /* The largest stored head size, 0 when there is none. */
@@ -599,6 +605,76 @@ last_head_size(hv_auditlog *log, MDB_txn *txn, uint64_t *size, MDB_val *data)
 	return err;
 }
 
+static hv_err
+put_u64(hv_auditlog *log, MDB_txn *txn, const void *key, size_t klen,
+    uint64_t n)
+{
+	uint8_t buf[8];
+	MDB_val k = val(key, klen), v = val(buf, 8);
+
+	hv_be64_put(buf, n);
+	return hv_store_err(mdb_put(txn, dbi(log, DB_META), &k, &v, 0));
+}
+
+/*
+ * Numbers the heads of a store written before heads were numbered, in the
+ * order of their sizes, so that from now on a deleted one is noticed; *n
+ * gets how many there are.
+ */
+static hv_err
+heads_number_existing(hv_auditlog *log, MDB_txn *txn, uint64_t *n)
+{
+	uint8_t nk[HV_AUDITLOG_HEADKEY_LEN];
+	MDB_cursor *c;
+	MDB_val k, v;
+	hv_err err = HV_OK;
+	int rc;
+
+	*n = 0;
+	if ((rc = mdb_cursor_open(txn, dbi(log, DB_HEADS), &c)) != 0)
+		return hv_store_err(rc);
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 &&
+	    err == HV_OK; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != 8) {
+			err = HV_ETAMPERED;
+			break;
+		}
+		hv_auditlog_headkey(++*n, nk);
+		err = put_u64(log, txn, nk, sizeof(nk),
+		    hv_be64_get(k.mv_data));
+	}
+	mdb_cursor_close(c);
+	if (err == HV_OK && rc != MDB_NOTFOUND && rc != 0)
+		err = hv_store_err(rc);
+	return err;
+}
+
+/* Records the head about to be stored at size as the next numbered one. */
+static hv_err
+head_number(hv_auditlog *log, MDB_txn *txn, uint64_t size)
+{
+	static const char count_key[] = HV_AUDITLOG_META_HEADS;
+	uint8_t nk[HV_AUDITLOG_HEADKEY_LEN];
+	MDB_val k = val(count_key, sizeof(count_key) - 1), v;
+	uint64_t n = 0;
+	hv_err err;
+	int rc;
+
+	rc = mdb_get(txn, dbi(log, DB_META), &k, &v);
+	if (rc == 0 && v.mv_size != 8)
+		return HV_ETAMPERED;
+	if (rc == 0)
+		n = hv_be64_get(v.mv_data);
+	else if (rc != MDB_NOTFOUND)
+		return hv_store_err(rc);
+	else if ((err = heads_number_existing(log, txn, &n)) != HV_OK)
+		return err;
+	hv_auditlog_headkey(++n, nk);
+	if ((err = put_u64(log, txn, nk, sizeof(nk), size)) != HV_OK)
+		return err;
+	return put_u64(log, txn, count_key, sizeof(count_key) - 1, n);
+}
+
 hv_err
 hv_auditlog_sign_head(hv_auditlog *log, MDB_txn *txn, const hv_keys *broker,
     int64_t now_ms)
@@ -620,6 +696,8 @@ hv_auditlog_sign_head(hv_auditlog *log, MDB_txn *txn, const hv_keys *broker,
 		return err;
 	if (size == 0 || size <= last)
 		return HV_OK;
+	if ((err = head_number(log, txn, size)) != HV_OK)
+		return err;
 	hv_auditlog_head_message(size, root, now_ms, msg);
 	crypto_sign_detached(sig, NULL, msg, sizeof(msg), broker->sign_secret);
 	h.size = size;

@@ -23,7 +23,9 @@
  * message id(16) || seq; absent fields (no subject, no id, empty sender) have
  * no entry. Integers are big-endian so that LMDB order is numeric order. meta
  * holds "frontier" (size(8) || the frontier's subtree roots, largest first)
- * and "size" (8).
+ * and "size" (8), and numbers the signed tree heads so that a deleted one is
+ * noticed: "heads" (8, how many were signed) and "head#" || n(8) -> the size
+ * (8) of head n, n from 1.
  *
  * This module never logs, and a record has no field that could hold a
  * payload or child details; keep it that way.
@@ -39,6 +41,7 @@
 #include "haven.pb-c.h"
 #include "hv_envelope.h"
 #include "hv_err.h"
+#include "hv_events.h"
 #include "hv_keys.h"
 #include "hv_merkle.h"
 #include "hv_store.h"
@@ -202,6 +205,15 @@ hv_err hv_auditlog_head_verify(const Haven__SignedTreeHead *h,
     const uint8_t broker_sign[HV_SIGN_PUBLIC_LEN]);
 
 /*
+ * The same, also accepting a head signed by a previous broker key (prev,
+ * may be NULL) whose end is at or after the head's time: the broker's own
+ * rotation leaves every earlier head verifiable (SPEC §13).
+ */
+hv_err hv_auditlog_head_verify_at(const Haven__SignedTreeHead *h,
+    const uint8_t broker_sign[HV_SIGN_PUBLIC_LEN],
+    const struct hv_prev_signs *prev);
+
+/*
  * Reads the latest stored tree head (largest size) in txn. On success *out
  * is a new message the caller frees with
  * haven__signed_tree_head__free_unpacked(*out, NULL). The signature is not
@@ -222,8 +234,10 @@ hv_err hv_auditlog_latest_head(hv_auditlog *log, MDB_txn *txn,
  * frontier and size against the recomputed tree, and every stored tree head:
  * well formed, its size not beyond the log, its root equal to the
  * recomputed root at that size and, when broker_sign is not NULL, its
- * signature. A log shorter than its heads, leaves or stored size claim is
- * reported as its first missing record.
+ * signature; and that the heads are exactly those the store numbered as it
+ * signed them, none missing ("tree head 3 of 7, at size 120, is missing").
+ * A log shorter than its heads, leaves or stored size claim is reported as
+ * its first missing record.
  * Stops at the first bad item, lowest sequence number first, with
  * HV_ETAMPERED and a sentence in d naming it ("record 517: stored leaf hash
  * does not match the record", "record 42 is missing", "tree head at size
@@ -232,6 +246,15 @@ hv_err hv_auditlog_latest_head(hv_auditlog *log, MDB_txn *txn,
  */
 hv_err hv_auditlog_verify(hv_auditlog *log, MDB_txn *txn,
     const uint8_t *broker_sign, struct hv_errdetail *d);
+
+/*
+ * hv_auditlog_verify, with each head's signature checked by
+ * hv_auditlog_head_verify_at (the broker's previous keys in prev, which
+ * may be NULL). Errors: as hv_auditlog_verify.
+ */
+hv_err hv_auditlog_verify_at(hv_auditlog *log, MDB_txn *txn,
+    const uint8_t *broker_sign, const struct hv_prev_signs *prev,
+    struct hv_errdetail *d);
 
 /* ---- queries --------------------------------------------------------- */
 

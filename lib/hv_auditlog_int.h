@@ -11,11 +11,13 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <lmdb.h>
 
 #include "hv_auditlog.h"
 #include "hv_merkle.h"
+#include "hv_store.h"
 
 /* Indexes into hv_auditlog_dbnames, in the same order. */
 enum {
@@ -30,6 +32,17 @@ enum {
 /* Keys of "meta" (see hv_auditlog.h for their values). */
 #define HV_AUDITLOG_META_FRONTIER "frontier"
 #define HV_AUDITLOG_META_SIZE "size"
+#define HV_AUDITLOG_META_HEADS "heads"	/* how many heads were signed */
+#define HV_AUDITLOG_META_HEAD "head#"	/* || n(8): the size of head n */
+#define HV_AUDITLOG_HEADKEY_LEN (sizeof(HV_AUDITLOG_META_HEAD) - 1 + 8)
+
+/* The meta key numbering head n (from 1): "head#" || n, big-endian. */
+static inline void
+hv_auditlog_headkey(uint64_t n, uint8_t out[HV_AUDITLOG_HEADKEY_LEN])
+{
+	memcpy(out, HV_AUDITLOG_META_HEAD, sizeof(HV_AUDITLOG_META_HEAD) - 1);
+	hv_be64_put(out + sizeof(HV_AUDITLOG_META_HEAD) - 1, n);
+}
 
 /* The handle of audit database k (DB_*) in the caller's store. */
 static inline MDB_dbi

@@ -25,6 +25,7 @@ struct verify {
 	hv_auditlog *log;
 	MDB_txn *txn;
 	const uint8_t *broker_sign;
+	const struct hv_prev_signs *prev;	/* the broker's earlier keys */
 	struct hv_errdetail *d;
 	struct hv_frontier f;
 	MDB_cursor *heads;
@@ -114,7 +115,8 @@ verify_heads(struct verify *vf)
 			err = TAMPERED(vf, DB_HEADS, "tree head at size %llu "
 			    "is malformed", ull(size));
 		else if (vf->broker_sign != NULL &&
-		    hv_auditlog_head_verify(h, vf->broker_sign) != HV_OK)
+		    hv_auditlog_head_verify_at(h, vf->broker_sign, vf->prev) !=
+		    HV_OK)
 			err = TAMPERED(vf, DB_HEADS, "tree head at size %llu: "
 			    "signature does not verify", ull(size));
 		else if (sodium_memcmp(h->root.data, root, HV_HASH_LEN) != 0)
@@ -290,6 +292,69 @@ verify_tail(struct verify *vf, uint64_t n)
 }
 
 /*
+ * The heads against their numbering: head 1..count each numbered with a
+ * growing size and present in heads, and heads holding no others. Only
+ * their count and sizes are checked here; verify_heads checked each one.
+ */
+static hv_err
+verify_head_numbers(struct verify *vf)
+{
+	static const char count_key[] = HV_AUDITLOG_META_HEADS;
+	uint8_t nk[HV_AUDITLOG_HEADKEY_LEN], sk[8];
+	MDB_val k = val(count_key, sizeof(count_key) - 1), v, hk, hv;
+	uint64_t count, size, last = 0;
+	MDB_stat st;
+	int rc;
+
+	if ((rc = mdb_stat(vf->txn, dbi(vf->log, DB_HEADS), &st)) != 0)
+		return hv_store_err(rc);
+	rc = mdb_get(vf->txn, dbi(vf->log, DB_META), &k, &v);
+	if (rc == MDB_NOTFOUND && st.ms_entries == 0)
+		return HV_OK;
+	if (rc == MDB_NOTFOUND)
+		return TAMPERED(vf, DB_META, "the store holds %llu tree heads "
+		    "but no record of how many it signed", ull(st.ms_entries));
+	if (rc != 0)
+		return hv_store_err(rc);
+	if (v.mv_size != 8)
+		return TAMPERED(vf, DB_META, "the stored count of tree heads "
+		    "is malformed");
+	count = hv_be64_get(v.mv_data);
+	for (uint64_t i = 1; i <= count; i++) {
+		hv_auditlog_headkey(i, nk);
+		k = val(nk, sizeof(nk));
+		rc = mdb_get(vf->txn, dbi(vf->log, DB_META), &k, &v);
+		if (rc == MDB_NOTFOUND || (rc == 0 && v.mv_size != 8))
+			return TAMPERED(vf, DB_META, "the store signed %llu "
+			    "tree heads but the size of head %llu is %s",
+			    ull(count), ull(i), rc == 0 ? "malformed" :
+			    "not recorded");
+		if (rc != 0)
+			return hv_store_err(rc);
+		size = hv_be64_get(v.mv_data);
+		if (size <= last)
+			return TAMPERED(vf, DB_META, "tree head %llu of %llu "
+			    "is recorded at size %llu, not after head %llu",
+			    ull(i), ull(count), ull(size), ull(i - 1));
+		last = size;
+		hv_be64_put(sk, size);
+		hk = val(sk, 8);
+		rc = mdb_get(vf->txn, dbi(vf->log, DB_HEADS), &hk, &hv);
+		if (rc == MDB_NOTFOUND)
+			return TAMPERED(vf, DB_HEADS, "tree head %llu of %llu, "
+			    "at size %llu, is missing", ull(i), ull(count),
+			    ull(size));
+		if (rc != 0)
+			return hv_store_err(rc);
+	}
+	if (st.ms_entries != count)
+		return TAMPERED(vf, DB_HEADS, "the heads database holds %llu "
+		    "tree heads; the store signed %llu", ull(st.ms_entries),
+		    ull(count));
+	return HV_OK;
+}
+
+/*
  * The size the store claims elsewhere than in "audit": the stored size and
  * frontier, the last leaf and the last head. A walk that ends before it has
  * lost records off the end.
@@ -339,6 +404,14 @@ hv_err
 hv_auditlog_verify(hv_auditlog *log, MDB_txn *txn, const uint8_t *broker_sign,
     struct hv_errdetail *d)
 {
+	return hv_auditlog_verify_at(log, txn, broker_sign, NULL, d);
+}
+
+hv_err
+hv_auditlog_verify_at(hv_auditlog *log, MDB_txn *txn,
+    const uint8_t *broker_sign, const struct hv_prev_signs *prev,
+    struct hv_errdetail *d)
+{
 	struct verify *vf;
 	struct hv_audit_rec *r = NULL;
 	MDB_cursor *c = NULL;
@@ -357,6 +430,7 @@ hv_auditlog_verify(hv_auditlog *log, MDB_txn *txn, const uint8_t *broker_sign,
 	vf->log = log;
 	vf->txn = txn;
 	vf->broker_sign = broker_sign;
+	vf->prev = prev;
 	vf->d = d;
 	hv_frontier_init(&vf->f);
 	if ((err = claimed_size(vf, &claim)) != HV_OK)
@@ -409,7 +483,8 @@ hv_auditlog_verify(hv_auditlog *log, MDB_txn *txn, const uint8_t *broker_sign,
 		    ull(claim));
 		goto out;
 	}
-	err = verify_tail(vf, n);
+	if ((err = verify_tail(vf, n)) == HV_OK)
+		err = verify_head_numbers(vf);
 out:
 	if (c != NULL)
 		mdb_cursor_close(c);

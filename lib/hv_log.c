@@ -95,3 +95,55 @@ hv_fatalx(const char *fmt, ...)
 	va_end(ap);
 	exit(1);
 }
+
+/* ---- rate-limited lines ------------------------------------------------ */
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void
+hv_log_info_limited(struct hv_log_limit *l, const char *fmt, ...)
+{
+	va_list ap;
+	char msg[900];
+	int64_t now = mono_ms();
+
+	if (l->last_ms != 0 && now - l->last_ms < l->interval_ms) {
+		l->suppressed++;
+		return;
+	}
+	if (log_level >= 1) {
+		va_start(ap, fmt);
+		vsnprintf(msg, sizeof(msg), fmt, ap);
+		va_end(ap);
+		if (l->suppressed > 0)
+			hv_log_info("%s (and %llu more like it in the last "
+			    "%lld s, not logged one by one)", msg,
+			    (unsigned long long)l->suppressed,
+			    (long long)((now - l->last_ms) / 1000));
+		else
+			hv_log_info("%s", msg);
+	}
+	l->last_ms = now;
+	l->suppressed = 0;
+}
+
+void
+hv_log_limit_flush(struct hv_log_limit *l, const char *what, int force)
+{
+	int64_t now = mono_ms();
+
+	if (l->suppressed == 0 || (!force && now - l->last_ms < l->interval_ms))
+		return;
+	hv_log_info("%s: %llu more in the last %lld s, not logged one by one",
+	    what, (unsigned long long)l->suppressed,
+	    (long long)((now - l->last_ms) / 1000));
+	l->last_ms = now;
+	l->suppressed = 0;
+}

@@ -315,15 +315,94 @@ out:
 	return err;
 }
 
+/* 1 when the line at p (up to end) names the key `name` before its '='. */
+static int
+line_names(const char *p, const char *end, const char *name)
+{
+	size_t n = strlen(name);
+
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	if ((size_t)(end - p) < n || memcmp(p, name, n) != 0)
+		return 0;
+	p += n;
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	return p < end && *p == '=';
+}
+
+int
+hv_keys_is_public_file(const char *path)
+{
+	char *buf;
+	size_t n = 0;
+	int fd, pub = 0, secret = 0;
+
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC |
+	    O_NOCTTY);
+	if (fd < 0)
+		return 0;
+	if ((buf = sodium_malloc(HV_KEYFILE_MAX)) == NULL) {
+		close(fd);
+		return 0;
+	}
+	while (n < HV_KEYFILE_MAX) {
+		ssize_t r = read(fd, buf + n, HV_KEYFILE_MAX - n);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+	for (const char *p = buf, *end = buf + n; p < end;) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+
+		if (eol == NULL)
+			eol = end;
+		pub |= line_names(p, eol, "sign_public");
+		secret |= line_names(p, eol, "sign_secret") ||
+		    line_names(p, eol, "sealed");
+		p = eol + 1;
+	}
+	sodium_free(buf);
+	return pub && !secret;
+}
+
+hv_err
+hv_keys_secret_check(const char *path, const char *opt,
+    struct hv_errdetail *d)
+{
+	if (!hv_keys_is_public_file(path))
+		return HV_OK;
+	return hv_errset(d, HV_EUSAGE, "key_file", "%s is a public key file; "
+	    "%s needs the node's secret key file (NODE.key).", path, opt);
+}
+
 /* ---- key file parsing --------------------------------------------------- */
 
+/*
+ * The first entry named name that is still free, or else the first one so
+ * named (which the caller reports as repeated); *slots counts the entries
+ * of that name. NULL for an unknown name.
+ */
 static struct hv_kv *
-kv_find(struct hv_kv *kv, size_t n, const char *name)
+kv_find(struct hv_kv *kv, size_t n, const char *name, int *slots)
 {
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(kv[i].name, name) == 0)
+	struct hv_kv *first = NULL;
+
+	*slots = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(kv[i].name, name) != 0)
+			continue;
+		(*slots)++;
+		if (first == NULL)
+			first = &kv[i];
+		if (kv[i].value == NULL)
 			return &kv[i];
-	return NULL;
+	}
+	return first;
 }
 
 static char *
@@ -365,6 +444,7 @@ hv_kv_parse(char *buf, size_t len, const char *path, struct hv_kv *kv, size_t n,
 		char *eol = memchr(p, '\n', (size_t)(end - p));
 		char *s, *eq, *name, *value;
 		struct hv_kv *f;
+		int slots;
 
 		if (eol == NULL)
 			eol = end;
@@ -380,7 +460,7 @@ hv_kv_parse(char *buf, size_t len, const char *path, struct hv_kv *kv, size_t n,
 		*eq = '\0';
 		name = trim(s);
 		value = trim(eq + 1);
-		if ((f = kv_find(kv, n, name)) == NULL) {
+		if ((f = kv_find(kv, n, name, &slots)) == NULL) {
 			if (quotable(name))
 				return hv_errset(d, HV_EMALFORMED, name,
 				    "%s:%d: unknown field '%s'.", path, line,
@@ -388,6 +468,10 @@ hv_kv_parse(char *buf, size_t len, const char *path, struct hv_kv *kv, size_t n,
 			return hv_errset(d, HV_EMALFORMED, "key_file", "%s:%d: "
 			    "unknown field.", path, line);
 		}
+		if (f->value != NULL && slots > 1)
+			return hv_errset(d, HV_EMALFORMED, f->name, "%s:%d: "
+			    "'%s' appears more than %d times.", path, line,
+			    f->name, slots);
 		if (f->value != NULL)
 			return hv_errset(d, HV_EMALFORMED, f->name, "%s:%d: "
 			    "'%s' appears twice (first on line %d).", path, line,

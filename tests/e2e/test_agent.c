@@ -97,9 +97,15 @@ Test(agent, delivers_every_allowed_flow_decrypted_at_the_recipient,
 			snprintf(req_id, sizeof(req_id), "%s", ids[i]);
 	}
 
-	/* Police answer the request: INFO_RESPONSE naming it in reply_to. */
+	/*
+	 * Police answer the request once they have it: INFO_RESPONSE naming it
+	 * in reply_to (an agent refuses to answer a request it never got).
+	 */
 	{
 		char more[80], *body;
+
+		cr_assert(ak_wait_inbox(ak_agent(&P, AK_POLICE), req_id, 20000,
+		    NULL), "the INFO_REQUEST never reached the police");
 
 		snprintf(more, sizeof(more), ",\"reply_to\":\"%s\"", req_id);
 		body = ak_message("[\"" AK_SOCIAL "\"]", "INFO_RESPONSE",
@@ -709,4 +715,52 @@ Test(agent, explains_its_usage_and_refuses_a_bad_config,
 	    2);
 	free(out);
 	free(bad);
+}
+
+/*
+ * A message waiting at the broker for an agency that the partnership then
+ * revokes does not stay "accepted" for a week: the sender's timeline shows
+ * it expired for that recipient, with REVOKED_RECIPIENT and the reason.
+ */
+Test(agent, shows_a_message_withdrawn_because_its_recipient_was_revoked,
+    .init = setup, .fini = teardown, .timeout = 120)
+{
+	struct h_agent *pol = ak_agent(&P, AK_POLICE);
+	char id[33], *body, *path;
+	json_t *j = NULL, *tl, *e;
+	size_t i;
+	int found = 0;
+
+	cr_assert_eq(h_agent_stop(ak_agent(&P, AK_SOCIAL)), 0);
+	body = ak_message("[\"" AK_SOCIAL "\"]", "REFERRAL", "URGENT", "r",
+	    "");
+	cr_assert_eq(ak_post(pol, "/v1/messages", body, id), 202);
+	free(body);
+	cr_assert(ak_wait_status(pol, id, "accepted", NULL, 20000));
+
+	cr_assert_eq(h_partnership_resign(&P, 2, "revoke " AK_SOCIAL "\n"),
+	    0);
+	cr_assert_eq(kill(P.broker_pid, SIGHUP), 0);
+	cr_assert(ak_wait_status(pol, id, "expired", AK_SOCIAL, 30000),
+	    "the withdrawal never reached the sender's timeline");
+	path = h_fmt("/v1/messages/%s", id);
+	cr_assert_eq(ak_get(pol, path, &j), 200);
+	cr_expect_str_eq(json_string_value(json_object_get(j, "status")),
+	    "expired");
+	tl = json_object_get(j, "timeline");
+	json_array_foreach(tl, i, e) {
+		const char *code = json_string_value(json_object_get(e,
+		    "code"));
+		const char *msg = json_string_value(json_object_get(e,
+		    "message"));
+
+		if (code != NULL && strcmp(code, "REVOKED_RECIPIENT") == 0 &&
+		    msg != NULL && strstr(msg, "revoked by directory version "
+		    "2") != NULL)
+			found = 1;
+	}
+	cr_assert(found, "no REVOKED_RECIPIENT entry: %s",
+	    json_dumps(j, JSON_COMPACT));
+	json_decref(j);
+	free(path);
 }

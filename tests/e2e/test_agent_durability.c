@@ -5,6 +5,7 @@
  * once.
  */
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -484,4 +485,61 @@ Test(agent_durability, retries_storage_full_a_minute_later,
 	    "minute", (long long)(t_acc - t_full));
 	cr_assert(ak_wait_inbox(soc, ids[full], 60000, NULL),
 	    "the message never reached the recipient");
+}
+
+/*
+ * A full disk at an agent (here a file size limit on its store, which fails
+ * LMDB's writes as ENOSPC would) refuses the message with IO_ERROR, and the
+ * agent's log, which the refusal tells the user to read, names the cause.
+ */
+Test(agent_durability, a_write_refused_by_a_full_disk_is_explained_in_the_log,
+    .init = setup, .fini = teardown, .timeout = 180)
+{
+	struct h_agent *pol = ak_agent(&P, AK_POLICE);
+	struct rlimit old, lim;
+	char *text, *body, *url, *resp = NULL, *log;
+	int st;
+
+	/* Restart police with a 2 MiB file size limit; SIGXFSZ ignored. */
+	cr_assert_eq(h_agent_stop(pol), 0);
+	cr_assert_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
+	lim = old;
+	lim.rlim_cur = 2u << 20;
+	signal(SIGXFSZ, SIG_IGN);
+	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	st = h_agent_start(&P, pol);
+	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, SIG_DFL);
+	cr_assert_eq(st, 0, "police did not restart; see %s", pol->log);
+
+	cr_assert_not_null(text = malloc(300001));
+	memset(text, 'a', 300000);
+	text[300000] = '\0';
+	body = h_fmt("{\"to\":[\"" AK_SOCIAL "\"],\"type\":\"REFERRAL\","
+	    "\"priority\":\"ROUTINE\",\"subject\":{\"nhs\":\"9434765919\"},"
+	    AK_BASIS ",\"body\":{\"text\":\"%s\"}}", text);
+	url = h_fmt("%s/v1/messages", pol->url);
+	st = 202;
+	for (int i = 0; i < 40 && st == 202; i++) {
+		free(resp);
+		resp = NULL;
+		st = h_http("POST", url, pol->token, body, &resp);
+	}
+	log = h_read(pol->log);
+	cr_assert_eq(st, 500, "the limit was never reached (%d): %s; log: %s",
+	    st, resp ? resp : "", log ? log : "");
+	free(log);
+	cr_assert(strstr(resp, "IO_ERROR") != NULL, "%s", resp);
+	log = h_read(pol->log);
+	cr_assert(log != NULL && strstr(log, "a write failed and nothing of "
+	    "it was kept: ") != NULL && strstr(log, "has free space") != NULL &&
+	    strstr(log, "answered 500 IO_ERROR") != NULL,
+	    "the log does not say why: %s", log ? log : "(none)");
+	free(log);
+	/* The agent is still up and answers. */
+	cr_assert_eq(ak_get(pol, "/v1/health", NULL), 200);
+	free(resp);
+	free(url);
+	free(body);
+	free(text);
 }

@@ -29,7 +29,7 @@ struct fx {
 	char dir[PATH_MAX];
 	char db[PATH_MAX + 16];
 	char pub[PATH_MAX + 32];	/* the broker's .pub */
-	char other_pub[PATH_MAX + 32];	/* someone else's */
+	char other_pub[PATH_MAX + 32];	/* another broker's */
 	char skey[PATH_MAX + 16];	/* the subject key */
 	char nhs_a[11], nhs_b[11];
 	uint8_t subj_a[32], subj_b[32];
@@ -148,14 +148,14 @@ fx_build(struct fx *fx, int with_key)
 	cr_assert_not_null(mkdtemp(fx->dir));
 	snprintf(fx->db, sizeof(fx->db), "%s/broker", fx->dir);
 	snprintf(fx->pub, sizeof(fx->pub), "%s/broker.bristol.pub", fx->dir);
-	snprintf(fx->other_pub, sizeof(fx->other_pub), "%s/other.bristol.pub",
+	snprintf(fx->other_pub, sizeof(fx->other_pub), "%s/broker.other.pub",
 	    fx->dir);
 	snprintf(fx->skey, sizeof(fx->skey), "%s/subject.key", fx->dir);
 	cr_assert_eq(hv_keys_generate(&fx->broker), HV_OK);
 	cr_assert_eq(hv_keys_save(fx->broker, "broker.bristol", fx->dir, NULL,
 	    NULL), HV_OK);
 	cr_assert_eq(hv_keys_generate(&other), HV_OK);
-	cr_assert_eq(hv_keys_save(other, "other.bristol", fx->dir, NULL, NULL),
+	cr_assert_eq(hv_keys_save(other, "broker.other", fx->dir, NULL, NULL),
 	    HV_OK);
 	hv_keys_destroy(&other);
 	cr_assert_eq(hv_subject_key_generate(fx->skey, NULL), HV_OK);
@@ -540,6 +540,32 @@ Test(audit_cli, verify_names_the_record_with_a_flipped_byte)
 	    h_bin("haven"), fx.db, fx.pub), 1, "%s", out);
 	cr_assert_not_null(strstr(out, "audit log TAMPERED: record 5"), "%s",
 	    out);
+	free(out);
+	cr_assert_eq(h_sh(NULL, 30, "rm -rf '%s'", fx.dir), 0);
+}
+
+/* A signed head deleted from the store is named, though no record is. */
+Test(audit_cli, verify_names_a_deleted_tree_head)
+{
+	struct fx fx;
+	char *out = NULL;
+	MDB_txn *txn;
+	MDB_val k;
+	uint8_t key[8];
+
+	fx_build(&fx, 1);
+	cr_assert_eq(hv_store_begin(fx.s, 0, &txn), HV_OK);
+	hv_be64_put(key, 4);
+	k.mv_size = 8;
+	k.mv_data = key;
+	cr_assert_eq(mdb_del(txn, fx.s->dbi[2], &k, NULL), 0);
+	cr_assert_eq(hv_store_commit(txn), HV_OK);
+	fx_close(&fx);
+
+	cr_assert_eq(AUDIT(&out, "verify --db '%s' --broker-pub '%s'",
+	    h_bin("haven"), fx.db, fx.pub), 1, "%s", out);
+	cr_assert_not_null(strstr(out, "audit log TAMPERED: tree head 1 of 2, "
+	    "at size 4, is missing"), "%s", out);
 	free(out);
 	cr_assert_eq(h_sh(NULL, 30, "rm -rf '%s'", fx.dir), 0);
 }

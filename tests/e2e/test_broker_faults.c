@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include <criterion/criterion.h>
+#include <jansson.h>
 #include <sodium.h>
 #include <zmq.h>
 
@@ -354,6 +355,49 @@ Test(broker_faults, survives_random_truncated_empty_and_oversized_frames,
 
 #define FULL_N 400
 
+/*
+ * Submits m[0..n) in windows of 16 until the broker has answered
+ * STORAGE_FULL five times; marks what was ACCEPTED. Returns how many were
+ * accepted; *full and *answered get the counts of refusals and answers.
+ */
+static int
+fill_store(struct hc_client *police, struct outmsg *m, int n, int *full,
+    int *answered)
+{
+	int accepted = 0;
+	int64_t end = hv_mono_ms() + 60000;
+
+	*full = *answered = 0;
+	for (int next = 0; next < n && *full < 5 && hv_mono_ms() < end;) {
+		int batch = 0;
+
+		for (; next < n && batch < 16; next++, batch++)
+			cr_assert_eq(hc_submit(police, m[next].buf,
+			    m[next].len), 0);
+		while (batch > 0) {
+			Haven__Frame *f = hc_wait_kind(police,
+			    HAVEN__FRAME__KIND_RECEIPT, WAIT_MS);
+
+			cr_assert_not_null(f, "a submit got no receipt");
+			if (strcmp(hc_status(f), "ACCEPTED") == 0) {
+				int i = find_out(m, n, f->receipt->id.data);
+
+				cr_assert_geq(i, 0);
+				m[i].accepted = 1;
+				accepted++;
+			} else {
+				cr_expect_str_eq(hc_code(f), "STORAGE_FULL",
+				    "%s: %s", hc_code(f), f->receipt->message);
+				(*full)++;
+			}
+			(*answered)++;
+			batch--;
+			hv_frame_free(&f);
+		}
+	}
+	return accepted;
+}
+
 Test(broker_faults, refuses_with_storage_full_and_still_delivers,
     .fini = stop, .timeout = 150)
 {
@@ -372,36 +416,7 @@ Test(broker_faults, refuses_with_storage_full_and_still_delivers,
 		cr_assert_eq(hc_make(police, to_sc, 1, "REFERRAL", body,
 		    m[i].id, &m[i].buf, &m[i].len), 0);
 
-	/* Submit in windows until the broker says STORAGE_FULL a few times. */
-	end = hv_mono_ms() + 60000;
-	for (int next = 0; next < FULL_N && full < 5 &&
-	    hv_mono_ms() < end;) {
-		int batch = 0;
-
-		for (; next < FULL_N && batch < 16; next++, batch++)
-			cr_assert_eq(hc_submit(police, m[next].buf,
-			    m[next].len), 0);
-		while (batch > 0) {
-			Haven__Frame *f = hc_wait_kind(police,
-			    HAVEN__FRAME__KIND_RECEIPT, WAIT_MS);
-
-			cr_assert_not_null(f, "a submit got no receipt");
-			if (strcmp(hc_status(f), "ACCEPTED") == 0) {
-				int i = find_out(m, FULL_N, f->receipt->id.data);
-
-				cr_assert_geq(i, 0);
-				m[i].accepted = 1;
-				accepted++;
-			} else {
-				cr_expect_str_eq(hc_code(f), "STORAGE_FULL",
-				    "%s: %s", hc_code(f), f->receipt->message);
-				full++;
-			}
-			answered++;
-			batch--;
-			hv_frame_free(&f);
-		}
-	}
+	accepted = fill_store(police, m, FULL_N, &full, &answered);
 	cr_assert_gt(accepted, 10, "only %d accepted before the map filled",
 	    accepted);
 	cr_assert_gt(full, 0, "no STORAGE_FULL after %d messages", answered);
@@ -447,6 +462,209 @@ Test(broker_faults, refuses_with_storage_full_and_still_delivers,
 		    why);
 	}
 	for (int i = 0; i < FULL_N; i++)
+		free(m[i].buf);
+	free(m);
+	free(body);
+	hc_close(&police);
+	hc_close(&sc);
+}
+
+/* ---- a full store under a hammer of refusals ------------------------- */
+
+#define HAMMER_N 1200		/* offered until the store is full */
+#define HAMMER_ROUNDS 400	/* each: 4 frames the broker must refuse */
+
+/* One round of refusals: a junk envelope, a badly signed one, one to a
+ * node nobody knows, and a frame that is not a Frame. */
+static void
+hammer_round(struct hc_client *c)
+{
+	static const char *const nobody[] = { "nobody.bristol" };
+	hv_envelope env;
+	uint8_t junk[48], *buf;
+	size_t len;
+
+	memset(junk, 0xa5, sizeof(junk));
+	cr_assert_eq(hc_submit(c, junk, sizeof(junk)), 0);
+	hc_env_init(c, &env, to_sc, 1, "REFERRAL");
+	cr_assert_eq(hc_env_seal(c, &env, "{}", 2), 0);
+	env.signature[7] ^= 0x01;
+	cr_assert_eq(hc_env_pack(&env, &buf, &len), 0);
+	cr_assert_eq(hc_submit(c, buf, len), 0);
+	free(buf);
+	hv_envelope_clear(&env);
+	cr_assert_eq(hc_make(c, nobody, 1, "REFERRAL", "{}", NULL, &buf, &len),
+	    0);
+	cr_assert_eq(hc_submit(c, buf, len), 0);
+	free(buf);
+	cr_assert_eq(hc_send_raw(c, junk, sizeof(junk)), 0);
+}
+
+/* Sums the counts of the REJECTED summary records ("Refused N ...") and
+ * counts every REJECTED record, read with `haven audit query --db`. */
+static void
+refusal_records(const char *data_dir, long *summed, long *records)
+{
+	json_t *all, *recs, *r;
+	json_error_t err;
+	char *out = NULL;
+	size_t i;
+
+	*summed = *records = 0;
+	cr_assert_eq(h_sh(&out, 60, "'%s' audit query --db '%s' --event "
+	    "REJECTED --format json", h_bin("haven"), data_dir), 0,
+	    "audit query failed: %s", out ? out : "");
+	all = json_loads(out, 0, &err);
+	cr_assert_not_null(all, "audit query printed no JSON: %s", err.text);
+	recs = json_object_get(all, "records");
+	cr_assert(json_is_array(recs), "audit query printed no records: %s",
+	    out);
+	json_array_foreach(recs, i, r) {
+		const char *d = json_string_value(json_object_get(r, "detail"));
+		long n;
+
+		(*records)++;
+		if (d != NULL && sscanf(d, "Refused %ld ", &n) == 1)
+			*summed += n;
+	}
+	json_decref(all);
+	free(out);
+}
+
+Test(broker_faults,
+    delivers_and_acks_everything_accepted_after_refusals_hammer_a_full_store,
+    .fini = stop, .timeout = 240)
+{
+	struct outmsg *m = calloc(HAMMER_N, sizeof(*m));
+	struct hc_client *police, *sc;
+	char *body = malloc(1001), *out = NULL, *log;
+	int accepted, full, answered, delivered = 0, receipts = 0, hs = 0;
+	int refused = 0;
+	long summed, records;
+	int64_t end;
+
+	cr_assert(m && body);
+	memset(body, 'x', 1000);
+	body[1000] = '\0';
+	start(NULL, "map_size = 4194304\n");
+	police = connect_node("police.avon");
+	for (int i = 0; i < HAMMER_N; i++)
+		cr_assert_eq(hc_make(police, to_sc, 1, "REFERRAL", body,
+		    m[i].id, &m[i].buf, &m[i].len), 0);
+	accepted = fill_store(police, m, HAMMER_N, &full, &answered);
+	cr_assert_gt(accepted, 10, "only %d accepted before the map filled",
+	    accepted);
+	cr_assert_gt(full, 0, "no STORAGE_FULL after %d messages", answered);
+
+	/* The recipient is away; refusals keep coming, 16 rounds at a time,
+	 * and every one is answered. */
+	for (int round = 0; round < HAMMER_ROUNDS; round += 16) {
+		int want = 0;
+
+		for (int k = 0; k < 16; k++, want += 4)
+			hammer_round(police);
+		while (want > 0) {
+			Haven__Frame *f = hc_recv(police, WAIT_MS);
+
+			cr_assert_not_null(f, "a refusal was not answered "
+			    "(round %d); see %s", round, P.broker_log);
+			if (f->kind_case == HAVEN__FRAME__KIND_ERROR ||
+			    (f->kind_case == HAVEN__FRAME__KIND_RECEIPT &&
+			    strcmp(hc_status(f), "REJECTED") == 0)) {
+				refused++;
+				want--;
+			}
+			hv_frame_free(&f);
+		}
+	}
+	cr_assert(h_alive(P.broker_pid), "the broker died");
+
+	/* The recipient connects: every accepted message is delivered and
+	 * acknowledged, and the sender gets a DELIVERED receipt for each. */
+	sc = connect_node("social-care.bristol");
+	end = hv_mono_ms() + 120000;
+	while ((delivered < accepted || receipts < accepted) &&
+	    hv_mono_ms() < end) {
+		Haven__Frame *f;
+		uint8_t id[HV_ID_LEN];
+
+		hc_events(sc);
+		if (hs != sc->handshakes && hc_hello(sc, 64) == 0)
+			hs = sc->handshakes;
+		while ((f = hc_recv(sc, 20)) != NULL) {
+			if (hc_deliver_id(f, id) == 0) {
+				int i = find_out(m, HAMMER_N, id);
+
+				cr_assert_geq(i, 0);
+				cr_expect(m[i].accepted, "a refused message "
+				    "was delivered");
+				if (m[i].accepted == 1) {
+					m[i].accepted = 2;
+					delivered++;
+				}
+				hc_ack(sc, id);
+			}
+			hv_frame_free(&f);
+		}
+		while ((f = hc_recv(police, 0)) != NULL) {
+			Haven__Receipt *r = f->receipt;
+
+			if (f->kind_case == HAVEN__FRAME__KIND_RECEIPT &&
+			    strcmp(r->status, "DELIVERED") == 0) {
+				int i = r->id.len == HV_ID_LEN ? find_out(m,
+				    HAMMER_N, r->id.data) : -1;
+
+				cr_assert_geq(i, 0);
+				if (m[i].sent_ms != -1) {
+					m[i].sent_ms = -1;
+					receipts++;
+				}
+				hc_ack_receipt(police, r->receipt_seq);
+			}
+			hv_frame_free(&f);
+		}
+	}
+	cr_expect_eq(delivered, accepted, "%d of %d accepted were delivered; "
+	    "see %s", delivered, accepted, P.broker_log);
+	cr_expect_eq(receipts, accepted, "%d of %d DELIVERED receipts reached "
+	    "the sender; see %s", receipts, accepted, P.broker_log);
+	cr_assert(h_alive(P.broker_pid), "the broker died");
+	cr_expect_eq(h_broker_stop(&P), 0);
+	log = h_read(P.broker_log);
+	cr_assert_not_null(log);
+	cr_expect_null(strstr(log, "dropped a frame"), "the broker dropped "
+	    "frames; see %s", P.broker_log);
+	cr_expect_null(strstr(log, "without an audit record"), "the broker "
+	    "refused without auditing; see %s", P.broker_log);
+	cr_expect_not_null(strstr(log, "refusals made while the store was "
+	    "full"), "no summary of the refusals was audited");
+	{
+		int lines = 0;
+
+		for (char *p = log; (p = strstr(p, "counted while the store "
+		    "is full")) != NULL; p++)
+			lines++;
+		cr_expect_leq(lines, 20, "%d log lines for %d refusals made "
+		    "while the store was full", lines, refused);
+	}
+	free(log);
+
+	/* The log verifies, and the refusals made while full are in it as
+	 * counts, not one record each. */
+	cr_expect_eq(h_sh(&out, 120, "'%s' audit verify --db '%s'",
+	    h_bin("haven"), P.broker_data), 0, "audit verify: %s",
+	    out ? out : "");
+	free(out);
+	refusal_records(P.broker_data, &summed, &records);
+	cr_log_info("full store: %d accepted, %d refusals, %d delivered, %d "
+	    "DELIVERED receipts, %ld REJECTED records, %ld counted in "
+	    "summaries", accepted, refused, delivered, receipts, records,
+	    summed);
+	cr_expect_geq(summed + records, refused, "the summaries count %ld "
+	    "and %ld records show %d refusals", summed, records, refused);
+	cr_expect_lt(records, 100, "%ld REJECTED records for %d refusals made "
+	    "while the store was full", records, refused);
+	for (int i = 0; i < HAMMER_N; i++)
 		free(m[i].buf);
 	free(m);
 	free(body);

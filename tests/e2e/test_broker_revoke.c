@@ -292,3 +292,118 @@ Test(broker_expiry, tells_the_sender_when_a_message_expires, .fini = stop,
 	hc_close(&police);
 	hc_close(&sc);
 }
+
+/*
+ * Waits (bounded) for an EXPIRED receipt of id, asking for health now and
+ * then so that a session re-made after a re-bind is known to the broker.
+ */
+static Haven__Frame *
+wait_expired(struct hc_client *c, const uint8_t id[HV_ID_LEN], int wait_ms)
+{
+	int64_t end = hv_mono_ms() + wait_ms;
+
+	while (hv_mono_ms() < end) {
+		Haven__Frame *f;
+
+		hc_health_request(c);
+		while ((f = hc_recv(c, 300)) != NULL) {
+			if (f->kind_case == HAVEN__FRAME__KIND_RECEIPT &&
+			    strcmp(f->receipt->status, "EXPIRED") == 0 &&
+			    f->receipt->id.len == HV_ID_LEN &&
+			    memcmp(f->receipt->id.data, id, HV_ID_LEN) == 0)
+				return f;
+			hv_frame_free(&f);
+		}
+	}
+	return NULL;
+}
+
+static int
+log_has_withdrawn_two(void *ctx)
+{
+	char *text = h_read(P.broker_log), *p;
+	int n = 0;
+
+	(void)ctx;
+	for (p = text; p != NULL && (p = strstr(p, "withdrew ")) != NULL; p++)
+		n++;
+	free(text);
+	return n >= 2;
+}
+
+/*
+ * A message waiting for a node that a reload revokes can never be
+ * collected: it is withdrawn at once, audited EXPIRED with the reason, and
+ * the sender gets an EXPIRED receipt saying REVOKED_RECIPIENT. A message
+ * from a sender revoked later is withdrawn the same way (SENDER_REVOKED).
+ */
+Test(broker_revoke, withdraws_the_queued_messages_of_a_revoked_node,
+    .fini = stop, .timeout = 120)
+{
+	static const char *const to_school[] = {
+		"education.st-marys-primary" };
+	struct hc_client *police, *health, *school;
+	uint8_t a[HV_ID_LEN], b[HV_ID_LEN], *buf;
+	char *out = NULL, ahex[HV_ID_HEX_LEN + 1], bhex[HV_ID_HEX_LEN + 1];
+	size_t len;
+	Haven__Frame *f;
+
+	start(NULL, "revocation_grace_ms = 200\n");
+	health = connect_node("health.bristol-royal");
+	police = connect_node("police.avon");
+	/* a: health -> social care; b: police -> the school. Both offline. */
+	cr_assert_eq(hc_make(health, to_sc, 1, "REFERRAL", "{}", a, &buf,
+	    &len), 0);
+	cr_assert_eq(hc_submit(health, buf, len), 0);
+	free(buf);
+	cr_assert_not_null(f = hc_wait_receipt(health, a, WAIT_MS));
+	cr_assert_str_eq(hc_status(f), "ACCEPTED", "%s", hc_code(f));
+	hv_frame_free(&f);
+	cr_assert_eq(hc_make(police, to_school, 1, "MISSING_CHILD_ALERT", "{}",
+	    b, &buf, &len), 0);
+	cr_assert_eq(hc_submit(police, buf, len), 0);
+	free(buf);
+	cr_assert_not_null(f = hc_wait_receipt(police, b, WAIT_MS));
+	cr_assert_str_eq(hc_status(f), "ACCEPTED", "%s", hc_code(f));
+	hv_frame_free(&f);
+
+	cr_assert_eq(h_partnership_resign(&P, 2,
+	    "revoke social-care.bristol\n"), 0);
+	cr_assert_eq(kill(P.broker_pid, SIGHUP), 0);
+	f = wait_expired(health, a, 20000);
+	cr_assert_not_null(f, "health was not told its message was withdrawn");
+	cr_expect_str_eq(f->receipt->code, "REVOKED_RECIPIENT");
+	cr_expect_str_eq(f->receipt->node, "social-care.bristol");
+	cr_expect(strstr(f->receipt->message, "revoked by directory version "
+	    "2") != NULL, "%s", f->receipt->message);
+	hv_frame_free(&f);
+
+	cr_assert_eq(h_partnership_resign(&P, 3, "revoke social-care.bristol\n"
+	    "revoke police.avon\n"), 0);
+	cr_assert_eq(kill(P.broker_pid, SIGHUP), 0);
+	cr_assert(h_wait_until(log_has_withdrawn_two, NULL, 20000),
+	    "the revoked sender's message was not withdrawn");
+
+	/* Both are in the audit log as EXPIRED, with the reason. */
+	hv_hex(a, HV_ID_LEN, ahex);
+	hv_hex(b, HV_ID_LEN, bhex);
+	cr_assert_eq(h_sh(&out, 60, "'%s' audit query --db '%s' --event "
+	    "EXPIRED --format json", h_bin("haven"), P.broker_data), 0, "%s",
+	    out);
+	cr_assert(strstr(out, ahex) != NULL && strstr(out, "social-care."
+	    "bristol was revoked by directory version 2") != NULL, "%s", out);
+	cr_assert(strstr(out, bhex) != NULL && strstr(out, "its sender "
+	    "police.avon was revoked by directory version 3") != NULL, "%s",
+	    out);
+	free(out);
+
+	/* And the school, connecting now, is not given the message. */
+	school = connect_node("education.st-marys-primary");
+	cr_assert_eq(hc_hello(school, 8), 0);
+	f = hc_wait_kind(school, HAVEN__FRAME__KIND_DELIVER, 1500);
+	cr_expect_null(f, "a withdrawn message was delivered");
+	hv_frame_free(&f);
+	hc_close(&school);
+	hc_close(&police);
+	hc_close(&health);
+}

@@ -814,8 +814,8 @@ Test(cli, a_missing_file_is_an_io_error_naming_the_file,
 		    "'%s/new.hd'", P.root_key, P.dir),
 		h_fmt("keygen --id x.y --out '%s/k' --passphrase-file "
 		    "/nonexistent/d.hd", P.dir),
-		h_fmt("audit check-proof /nonexistent/d.hd --broker-pub '%s'",
-		    P.root_pub),
+		h_fmt("audit check-proof /nonexistent/d.hd --broker-pub "
+		    "'%s/keys/broker.bristol.pub'", P.dir),
 	};
 	char *out = NULL;
 
@@ -909,4 +909,115 @@ Test(cli, an_agent_given_a_folder_as_its_config_says_so, .timeout = 60)
 	free(out);
 	free(want);
 	rmdir(dir);
+}
+
+/*
+ * A daemon whose `key` names the node's .pub (mode 0644) is told it holds a
+ * public key and which setting wanted the secret one, not to run chmod.
+ */
+Test(cli, a_daemon_given_a_public_key_as_its_key_names_the_setting_not_chmod,
+    .timeout = 60)
+{
+	struct h_agent *a;
+	char *out = NULL, *conf;
+
+	cr_assert_eq(h_partnership_create(&P, NULL, NULL), 0);
+	conf = h_fmt("%s/pub-broker.ini", P.dir);
+	cr_assert_eq(h_sh(NULL, 10, "sed 's#keys/broker.bristol.key#"
+	    "keys/broker.bristol.pub#' '%s' > '%s'", P.broker_conf, conf), 0);
+	cr_assert_neq(h_sh(&out, 30, "'%s' --config '%s' --check-config",
+	    h_bin("haven-broker"), conf), 0, "%s", out);
+	cr_assert(strstr(out, "broker.bristol.pub is a public key file; key "
+	    "in ") != NULL && strstr(out, "pub-broker.ini needs the node's "
+	    "secret key file") != NULL, "%s", out);
+	cr_assert(strstr(out, "chmod") == NULL, "%s", out);
+	free(out);
+	free(conf);
+
+	cr_assert_not_null(a = h_agent_add(&P, POLICE, NULL));
+	conf = h_fmt("%s/pub-agent.ini", P.dir);
+	cr_assert_eq(h_sh(NULL, 10, "sed 's#keys/%s.key#keys/%s.pub#' '%s' > "
+	    "'%s'", POLICE, POLICE, a->conf, conf), 0);
+	cr_assert_neq(h_sh(&out, 30, "'%s' --config '%s' --check-config",
+	    h_bin("haven-agent"), conf), 0, "%s", out);
+	cr_assert(strstr(out, "police.avon.pub is a public key file; key in ")
+	    != NULL && strstr(out, "pub-agent.ini needs the node's secret "
+	    "key file") != NULL, "%s", out);
+	cr_assert(strstr(out, "chmod") == NULL, "%s", out);
+	free(out);
+	free(conf);
+	h_partnership_destroy(&P);
+}
+
+/*
+ * 1 when the text of --help from `from` on lists a word (a command, "  name
+ * description", or a key, "name = ...") that page does not name.
+ */
+static int
+page_misses(const char *page, char *help, const char *from, char *word,
+    size_t cap)
+{
+	char *p = strstr(help, from), *line, *save = NULL, w[64], eq[2];
+
+	if (p == NULL)
+		return snprintf(word, cap, "(no %s in --help)", from), 1;
+	for (line = strtok_r(p, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save)) {
+		int key = sscanf(line, " %63[a-z_] %1[=]", w, eq) == 2;
+		int cmd = strncmp(line, "  ", 2) == 0 && line[2] != ' ' &&
+		    sscanf(line, "  %63[a-z-]", w) == 1 && strstr(line +
+		    2 + strlen(w), "  ") == line + 2 + strlen(w);
+
+		if ((key || cmd) && strstr(page, w) == NULL) {
+			snprintf(word, cap, "%s", w);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * The manual pages --help points to render without a warning and name
+ * every command haven lists and every key the daemons read; make install
+ * puts them under MANDIR.
+ */
+Test(cli, the_manual_pages_render_and_name_every_command_and_key,
+    .timeout = 60)
+{
+	static const struct {
+		const char *page, *prog, *from;
+	} pages[] = {
+		{ "haven.1", "haven", "Commands:" },
+		{ "haven-broker.8", "haven-broker", "CONFIGURATION" },
+		{ "haven-agent.8", "haven-agent", "CONFIGURATION" },
+	};
+	const char *src = getenv("HAVEN_SRC");
+	char *out = NULL, *help = NULL, *path, *text, word[80];
+
+	if (src == NULL || *src == '\0')
+		src = ".";
+	for (size_t i = 0; i < sizeof(pages) / sizeof(pages[0]); i++) {
+		path = h_fmt("%s/docs/man/%s", src, pages[i].page);
+		cr_assert_eq(h_sh(&out, 30, "groff -man -Tutf8 -ww -z '%s' "
+		    "2>&1", path), 0, "%s", out);
+		cr_assert_eq(out[0], '\0', "%s: %s", pages[i].page, out);
+		free(out);
+		cr_assert_eq(h_sh(&out, 30, "man -l '%s' >/dev/null", path), 0,
+		    "%s", out);
+		free(out);
+		cr_assert_not_null(text = h_read(path));
+		cr_assert_eq(h_sh(&help, 30, "'%s' --help",
+		    h_bin(pages[i].prog)), 0);
+		cr_assert_not(page_misses(text, help, pages[i].from, word,
+		    sizeof(word)), "%s does not name %s", pages[i].page, word);
+		free(help);
+		free(text);
+		free(path);
+	}
+	cr_assert_eq(h_sh(&out, 60, "make -s -n -C '%s' install DESTDIR=/x "
+	    "PREFIX=/usr 2>&1", src), 0, "%s", out);
+	cr_assert(strstr(out, "docs/man/haven.1 /x/usr/share/man/man1/") !=
+	    NULL && strstr(out, "haven-agent.8") != NULL &&
+	    strstr(out, "/x/usr/share/man/man8/") != NULL, "%s", out);
+	free(out);
 }

@@ -876,6 +876,67 @@ Test(auditlog, detects_an_altered_head, .timeout = 120)
 	fx_close(&fx);
 }
 
+/*
+ * A deleted tree head leaves no hole in the records, so the store numbers
+ * its heads as it signs them; verify names the one that is missing.
+ */
+Test(auditlog, detects_a_deleted_tree_head_from_the_heads_numbering,
+    .timeout = 120)
+{
+	struct fx fx;
+	uint8_t key[8];
+
+	big_log(&fx);
+	seq_key(900, key);
+	drop(&fx, "heads", key, 8);
+	assert_tampered(&fx, fx.broker.pub.sign,
+	    "tree head 9 of 100, at size 900, is missing");
+	fx_close(&fx);
+}
+
+/* The newest head, which no record and no later head remembers. */
+Test(auditlog, detects_the_newest_tree_head_deleted, .timeout = 120)
+{
+	struct fx fx;
+	uint8_t key[8];
+
+	big_log(&fx);
+	seq_key(BIG, key);
+	drop(&fx, "heads", key, 8);
+	assert_tampered(&fx, fx.broker.pub.sign,
+	    "tree head 100 of 100, at size 10000, is missing");
+	fx_close(&fx);
+}
+
+/*
+ * A store whose heads were signed before they were numbered does not verify
+ * until the broker signs its next head, which numbers the old ones first.
+ */
+Test(auditlog, numbers_the_heads_of_an_older_store_at_its_next_head,
+    .timeout = 120)
+{
+	struct fx fx;
+	uint8_t key[16];
+
+	fx_open(&fx);
+	append_range(&fx, 0, 50, 50, 10);
+	assert_verifies(&fx);
+	drop(&fx, "meta", "heads", 5);
+	for (uint64_t i = 1; i <= 5; i++) {
+		memcpy(key, "head#", 5);
+		hv_be64_put(key + 5, i);
+		drop(&fx, "meta", key, 13);
+	}
+	assert_tampered(&fx, NULL,
+	    "the store holds 5 tree heads but no record of how many it signed");
+	append_range(&fx, 50, 60, 60, 10);
+	assert_verifies(&fx);
+	seq_key(20, key);
+	drop(&fx, "heads", key, 8);
+	assert_tampered(&fx, NULL, "tree head 2 of 6, at size 20, is missing");
+	fx_close(&fx);
+}
+
 Test(auditlog, detects_heads_signed_by_another_key, .timeout = 120)
 {
 	struct fx fx;
@@ -1213,4 +1274,49 @@ Test(auditlog, keeps_no_clear_justification_or_free_text_decided_by)
 	cr_assert_str_eq(back.basis.sealed_for[0], "ig.bristol");
 	cr_assert_eq(back.basis.sealed_keys[0][79], 0x6b);
 	free(buf);
+}
+
+/* ---- the broker's rotation (SPEC §13) ---------------------------------- */
+
+/* Runs verify_at with the current key and the previous ones. */
+static hv_err
+verify_at(struct fx *fx, const uint8_t *key, const struct hv_prev_signs *prev,
+    struct hv_errdetail *d)
+{
+	MDB_txn *txn;
+	hv_err err;
+
+	cr_assert_eq(hv_store_begin(fx->s, 1, &txn), HV_OK);
+	err = hv_auditlog_verify_at(&fx->log, txn, key, prev, d);
+	mdb_txn_abort(txn);
+	return err;
+}
+
+Test(auditlog, heads_signed_before_the_brokers_rotation_verify_with_its_previous_key)
+{
+	struct hv_prev_signs prev = { 0 };
+	struct hv_errdetail d;
+	struct fx fx;
+
+	fx_open(&fx);
+	/* Heads at sizes 5 and 10 by the old key, the last at BASE_MS+10001. */
+	append_range(&fx, 0, 10, 5, 5);
+	prev.n = 1;
+	memcpy(prev.k[0].sign, fx.broker.pub.sign, 32);
+	prev.k[0].until_ms = BASE_MS + 10001;
+	crypto_sign_keypair(fx.broker.pub.sign, fx.broker.sign_secret);
+	append_range(&fx, 10, 20, 5, 5);
+	cr_assert_eq(verify_at(&fx, fx.broker.pub.sign, &prev, &d), HV_OK,
+	    "%s", d.message);
+	cr_assert_eq(verify_at(&fx, fx.broker.pub.sign, NULL, &d),
+	    HV_ETAMPERED);
+	cr_assert_str_eq(d.message, "tree head at size 5: signature does not "
+	    "verify");
+	/* The old key did not vouch for a head made after its end. */
+	prev.k[0].until_ms = BASE_MS + 10000;
+	cr_assert_eq(verify_at(&fx, fx.broker.pub.sign, &prev, &d),
+	    HV_ETAMPERED);
+	cr_assert_str_eq(d.message, "tree head at size 10: signature does not "
+	    "verify");
+	fx_close(&fx);
 }

@@ -1,0 +1,460 @@
+/*
+ * Receipts: what the broker said about each message this agent sent. A
+ * verified receipt (link.c checks the broker's signature) is recorded once
+ * in the message's timeline and published on the alert bus; the status
+ * documents of GET /v1/messages/ID are read from that timeline.
+ *
+ * Recording a receipt is a few named steps in one transaction: find the
+ * message and drop a repeat; hold it for a retry when the broker's store
+ * was full; re-sign and resend once after a CLOCK_SKEW caused by holding
+ * it; settle a verdict (ACCEPTED or REJECTED) so it is no longer pending;
+ * then add the timeline entry. Never logs a payload: receipts hold none.
+ */
+#include <string.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "agent.h"
+#include "hv_events.h"
+#include "hv_log.h"
+#include "hv_util.h"
+#include "hv_wire.h"
+
+/* ---- status ------------------------------------------------------------ */
+
+/* How far a status has got; a later entry of the same rank wins. */
+static int
+status_rank(const char *s)
+{
+	static const char *const order[] = { "queued", "accepted",
+		"delivered", "expired", "acknowledged", "escalated",
+		"rejected", NULL };
+	static const int rank[] = { 0, 1, 2, 2, 3, 3, 9 };
+
+	for (int i = 0; s != NULL && order[i] != NULL; i++)
+		if (strcmp(s, order[i]) == 0)
+			return rank[i];
+	return -1;
+}
+
+/*
+ * The message's status: the most advanced one in the timeline, so that a
+ * late ACCEPTED receipt does not hide a DELIVERED that overtook it.
+ */
+static const char *
+overall_status(json_t *tl)
+{
+	const char *best = "queued";
+	json_t *e;
+	size_t i;
+
+	json_array_foreach(tl, i, e) {
+		const char *s = json_string_value(json_object_get(e,
+		    "status"));
+		const char *code = json_string_value(json_object_get(e,
+		    "code"));
+
+		/* STORAGE_FULL is no verdict: the message is still queued. */
+		if (code != NULL && strcmp(code, "STORAGE_FULL") == 0)
+			continue;
+		if (status_rank(s) >= status_rank(best))
+			best = s;
+	}
+	return best;
+}
+
+json_t *
+outbox_status(struct agent *a, const uint8_t id[HV_ID_LEN])
+{
+	MDB_txn *txn = NULL;
+	MDB_val v;
+	struct ob_hdr h;
+	hv_envelope env;
+	json_t *j = NULL, *to, *tl;
+	char hex[HV_ID_HEX_LEN + 1];
+
+	memset(&env, 0, sizeof(env));
+	if (hv_store_begin(a->store, 1, &txn) != HV_OK)
+		return NULL;
+	if (store_get(a, txn, DB_OUTBOX, id, HV_ID_LEN, &v) != HV_OK ||
+	    v.mv_size < OB_HDR_LEN)
+		goto out;
+	ob_hdr_get(v.mv_data, &h);
+	if (hv_envelope_unpack((uint8_t *)v.mv_data + OB_HDR_LEN,
+	    v.mv_size - OB_HDR_LEN, v.mv_size, &env, NULL) != HV_OK)
+		goto out;
+	to = json_array();
+	for (size_t i = 0; i < env.n_recipients; i++)
+		json_array_append_new(to, json_string(env.recipients[i]));
+	tl = store_timeline(a, txn, id);
+	hv_hex(id, HV_ID_LEN, hex);
+	j = json_pack("{s:s, s:s, s:o, s:s, s:s, s:o, s:s, s:o}", "id", hex,
+	    "kind", h.kind == OB_DECISION ? "decision" : "message", "to", to,
+	    "type", env.type, "priority", env.priority,
+	    "created", json_time(env.created * 1000),
+	    "status", overall_status(tl), "timeline", tl);
+out:
+	mdb_txn_abort(txn);
+	hv_envelope_clear(&env);
+	return j;
+}
+
+/* ---- receipts ---------------------------------------------------------- */
+
+/* The timeline entry a receipt adds, or NULL for an unknown status. */
+static json_t *
+receipt_entry(const Haven__Receipt *r)
+{
+	const char *st = r->status;
+	json_t *at = json_time(r->at);
+
+	if (hv_status_is(st, HV_ST_ACCEPTED))
+		return json_pack("{s:s, s:o, s:I}", "status", "accepted", "at",
+		    at, "audit_seq", (json_int_t)r->audit_seq);
+	if (hv_status_is(st, HV_ST_REJECTED))
+		return json_pack("{s:s, s:o, s:s, s:s}", "status", "rejected",
+		    "at", at, "code", r->code, "message", r->message);
+	if (hv_status_is(st, HV_ST_DELIVERED))
+		return json_pack("{s:s, s:o, s:s}", "status", "delivered",
+		    "at", at, "to", r->node);
+	if (hv_status_is(st, HV_ST_ACKNOWLEDGED))
+		return json_pack("{s:s, s:o, s:s, s:s}", "status",
+		    "acknowledged", "at", at, "node", r->node, "by", r->by);
+	if (hv_status_is(st, HV_ST_ESCALATED))
+		return json_pack("{s:s, s:o, s:s}", "status", "escalated",
+		    "at", at, "node", r->node);
+	/* A withdrawal (the recipient or the sender revoked) says why. */
+	if (hv_status_is(st, HV_ST_EXPIRED) && r->code != NULL && r->code[0])
+		return json_pack("{s:s, s:o, s:s, s:s, s:s}", "status",
+		    "expired", "at", at, "to", r->node, "code", r->code,
+		    "message", r->message ? r->message : "");
+	if (hv_status_is(st, HV_ST_EXPIRED))
+		return json_pack("{s:s, s:o, s:s}", "status", "expired", "at",
+		    at, "to", r->node);
+	json_decref(at);
+	return NULL;
+}
+
+/*
+ * Stamps a new created time and signs again (CLOCK_SKEW after a hold, or
+ * a message signed before this node's key was rotated).
+ */
+static hv_err
+resign(struct agent *a, hv_envelope *env)
+{
+	env->created = hv_now();
+	return hv_envelope_sign(env, a->keys);
+}
+
+/* The identity of a receipt, to record each one once. */
+static void
+receipt_key(const Haven__Receipt *r, uint8_t out[32])
+{
+	crypto_generichash_state st;
+	uint8_t at[8];
+
+	crypto_generichash_init(&st, NULL, 0, 32);
+	crypto_generichash_update(&st, r->id.data, r->id.len);
+	hv_be64_put(at, (uint64_t)r->at);
+	crypto_generichash_update(&st, at, 8);
+	crypto_generichash_update(&st, (const uint8_t *)r->status,
+	    strlen(r->status) + 1);
+	crypto_generichash_update(&st, (const uint8_t *)r->node,
+	    strlen(r->node) + 1);
+	crypto_generichash_update(&st, (const uint8_t *)r->by,
+	    strlen(r->by) + 1);
+	crypto_generichash_update(&st, (const uint8_t *)r->code,
+	    strlen(r->code) + 1);
+	crypto_generichash_final(&st, out, 32);
+}
+
+/* The key under which the first STORAGE_FULL of id is remembered. */
+static void
+full_key(const uint8_t id[HV_ID_LEN], uint8_t out[32])
+{
+	crypto_generichash_state st;
+
+	crypto_generichash_init(&st, NULL, 0, 32);
+	crypto_generichash_update(&st, (const uint8_t *)"storage-full", 13);
+	crypto_generichash_update(&st, id, HV_ID_LEN);
+	crypto_generichash_final(&st, out, 32);
+}
+
+/* What recording one receipt needs across its steps. */
+struct rcpt {
+	const Haven__Receipt *r;
+	char hex[HV_ID_HEX_LEN + 1];
+	struct ob_hdr h;
+	uint8_t rk[32];		/* receipt_key */
+	int final;		/* ACCEPTED or REJECTED: a verdict */
+	int transient;		/* STORAGE_FULL: no verdict, retry */
+	int record;		/* add a timeline entry */
+};
+
+/* Rewrites the outbox entry's header to rc->h, keeping the envelope. */
+static hv_err
+hdr_update(struct agent *a, MDB_txn *txn, const struct rcpt *rc)
+{
+	uint8_t *val;
+	MDB_val v;
+	hv_err e;
+
+	if ((e = store_get(a, txn, DB_OUTBOX, rc->r->id.data, HV_ID_LEN,
+	    &v)) != HV_OK)
+		return e;
+	if ((val = malloc(v.mv_size)) == NULL)
+		return HV_ENOMEM;
+	memcpy(val, v.mv_data, v.mv_size);
+	ob_hdr_put(val, &rc->h);
+	e = store_put(a, txn, DB_OUTBOX, rc->r->id.data, HV_ID_LEN, val,
+	    v.mv_size);
+	free(val);
+	return e;
+}
+
+/*
+ * Step 1: the message this receipt is about, and whether it is news.
+ * Returns 1 to go on, 0 when there is nothing to record (a message this
+ * agent does not hold, a repeat, a verdict after the verdict).
+ */
+static int
+receipt_is_news(struct agent *a, MDB_txn *txn, struct rcpt *rc)
+{
+	const Haven__Receipt *r = rc->r;
+	MDB_val v;
+
+	if (store_get(a, txn, DB_OUTBOX, r->id.data, HV_ID_LEN, &v) !=
+	    HV_OK || v.mv_size < OB_HDR_LEN) {
+		hv_log_warnx("receipt %s %s for a message this agent does not "
+		    "hold", r->status, rc->hex);
+		return 0;
+	}
+	ob_hdr_get(v.mv_data, &rc->h);
+	receipt_key(r, rc->rk);
+	if (store_get(a, txn, DB_RSEEN, rc->rk, 32, &v) == HV_OK)
+		return 0;
+	rc->transient = hv_status_is(r->status, HV_ST_REJECTED) &&
+	    strcmp(r->code, "STORAGE_FULL") == 0;
+	rc->final = !rc->transient &&
+	    (hv_status_is(r->status, HV_ST_ACCEPTED) ||
+	    hv_status_is(r->status, HV_ST_REJECTED));
+	return !((rc->final || rc->transient) && rc->h.final);
+}
+
+/*
+ * Step 2: the broker's store is full, which is not a verdict. The entry
+ * stays pending and is sent again later (link.c). The hold is the
+ * broker's doing, so a CLOCK_SKEW after it may be re-signed once more.
+ * The timeline shows the first STORAGE_FULL only.
+ */
+static hv_err
+hold_after_storage_full(struct agent *a, MDB_txn *txn, struct rcpt *rc)
+{
+	int64_t delay = AGENT_FULL_RETRY_MS;
+	uint8_t fk[32];
+	MDB_val v;
+	hv_err e;
+
+	/*
+	 * Each refusal costs the broker an audit record in the room it keeps
+	 * for deliveries, so retries back off: a minute, a minute, then
+	 * doubling to thirty.
+	 */
+	for (unsigned i = 1; i < rc->h.full_tries &&
+	    delay < AGENT_FULL_RETRY_MAX_MS; i++)
+		delay *= 2;
+	if (delay > AGENT_FULL_RETRY_MAX_MS)
+		delay = AGENT_FULL_RETRY_MAX_MS;
+	if (rc->h.full_tries < 255)
+		rc->h.full_tries++;
+	rc->h.reskewed = 0;
+	rc->h.retry_at_ms = hv_now_ms() + delay;
+	if ((e = hdr_update(a, txn, rc)) != HV_OK)
+		return e;
+	full_key(rc->r->id.data, fk);
+	if (store_get(a, txn, DB_RSEEN, fk, 32, &v) == HV_OK) {
+		rc->record = 0;
+		return HV_OK;
+	}
+	return store_put(a, txn, DB_RSEEN, fk, 32, "", 0);
+}
+
+/*
+ * 1 when the outbox entry id was signed by a key this agent no longer
+ * holds: it was queued before the node's rotation and never accepted, and
+ * the broker admits new messages under the current key only.
+ */
+static int
+signed_before_rotation(struct agent *a, MDB_txn *txn,
+    const uint8_t id[HV_ID_LEN])
+{
+	hv_envelope env;
+	MDB_val v;
+	int old;
+
+	memset(&env, 0, sizeof(env));
+	if (store_get(a, txn, DB_OUTBOX, id, HV_ID_LEN, &v) != HV_OK ||
+	    v.mv_size < OB_HDR_LEN || hv_envelope_unpack((uint8_t *)v.mv_data +
+	    OB_HDR_LEN, v.mv_size - OB_HDR_LEN, v.mv_size, &env, NULL) !=
+	    HV_OK)
+		return 0;
+	old = hv_envelope_verify(&env, a->keys->pub.sign) != HV_OK;
+	hv_envelope_clear(&env);
+	return old;
+}
+
+/*
+ * 1 when r asks for the message to be signed again: a CLOCK_SKEW the agent
+ * caused by holding the message, or a BAD_SIGNATURE because it was signed
+ * with the key this node has since rotated out.
+ */
+static int
+needs_resign(struct agent *a, MDB_txn *txn, const struct rcpt *rc)
+{
+	if (!hv_status_is(rc->r->status, HV_ST_REJECTED))
+		return 0;
+	if (strcmp(rc->r->code, "CLOCK_SKEW") == 0)
+		return !rc->h.reskewed &&
+		    hv_now_ms() - rc->h.queued_ms > AGENT_SKEW_HOLD_S * 1000;
+	return strcmp(rc->r->code, "BAD_SIGNATURE") == 0 &&
+	    signed_before_rotation(a, txn, rc->r->id.data);
+}
+
+/*
+ * Step 3: a message held while the broker was away, or signed with a
+ * rotated-out key: stamp a new time, sign it again and keep it pending to
+ * be sent once more.
+ */
+static hv_err
+resign_after_skew(struct agent *a, MDB_txn *txn, struct rcpt *rc)
+{
+	hv_envelope env;
+	uint8_t *packed = NULL, *val = NULL;
+	size_t plen = 0;
+	MDB_val v;
+	hv_err e;
+
+	memset(&env, 0, sizeof(env));
+	if ((e = store_get(a, txn, DB_OUTBOX, rc->r->id.data, HV_ID_LEN,
+	    &v)) != HV_OK)
+		goto out;
+	if ((e = hv_envelope_unpack((uint8_t *)v.mv_data + OB_HDR_LEN,
+	    v.mv_size - OB_HDR_LEN, v.mv_size, &env, NULL)) != HV_OK ||
+	    (e = resign(a, &env)) != HV_OK ||
+	    (e = hv_envelope_pack(&env, &packed, &plen)) != HV_OK)
+		goto out;
+	if ((val = malloc(OB_HDR_LEN + plen)) == NULL) {
+		e = HV_ENOMEM;
+		goto out;
+	}
+	rc->h.reskewed = 1;
+	ob_hdr_put(val, &rc->h);
+	memcpy(val + OB_HDR_LEN, packed, plen);
+	e = store_put(a, txn, DB_OUTBOX, rc->r->id.data, HV_ID_LEN, val,
+	    OB_HDR_LEN + plen);
+out:
+	free(val);
+	free(packed);
+	hv_envelope_clear(&env);
+	return e;
+}
+
+/* Step 4: a verdict; the message is no longer pending. */
+static hv_err
+settle(struct agent *a, MDB_txn *txn, struct rcpt *rc)
+{
+	uint8_t seqk[8];
+	hv_err e;
+
+	rc->h.final = 1;
+	if ((e = hdr_update(a, txn, rc)) != HV_OK)
+		return e;
+	hv_be64_put(seqk, rc->h.pending_seq);
+	return store_del(a, txn, DB_PENDING, seqk, 8);
+}
+
+/*
+ * Step 5: remember the receipt and add its timeline entry. A STORAGE_FULL
+ * is not remembered by its own key: every retry gets a fresh one, and
+ * full_key already keeps the timeline to one entry.
+ */
+static hv_err
+record(struct agent *a, MDB_txn *txn, const struct rcpt *rc, json_t *entry)
+{
+	hv_err e;
+
+	if (!rc->transient && (e = store_put(a, txn, DB_RSEEN, rc->rk, 32, "",
+	    0)) != HV_OK)
+		return e;
+	if (rc->record)
+		return store_timeline_add(a, txn, rc->r->id.data,
+		    json_incref(entry));
+	return HV_OK;
+}
+
+/* Publishes the new timeline entry as a "receipt" event. */
+static void
+publish(struct agent *a, const struct rcpt *rc, json_t *entry)
+{
+	json_t *ev;
+
+	if (!rc->record || (ev = json_pack("{s:s}", "id", rc->hex)) == NULL)
+		return;
+	json_object_update(ev, entry);
+	bus_publish(&a->bus, "receipt", ev);
+	json_decref(ev);
+}
+
+int
+outbox_receipt(struct agent *a, const Haven__Receipt *r)
+{
+	struct rcpt rc = { .r = r, .record = 1 };
+	MDB_txn *txn = NULL;
+	json_t *entry = NULL;
+	int ret = -1, resigned = 0;
+
+	if (r->id.len != HV_ID_LEN || r->status == NULL)
+		return 0;
+	hv_hex(r->id.data, HV_ID_LEN, rc.hex);
+	if ((entry = receipt_entry(r)) == NULL) {
+		hv_log_warnx("receipt %s: unknown status %.20s", rc.hex,
+		    r->status);
+		return 0;
+	}
+	if (hv_store_begin(a->store, 0, &txn) != HV_OK)
+		goto out;
+	if (!receipt_is_news(a, txn, &rc)) {
+		ret = 0;
+		goto out;
+	}
+	if (rc.transient && hold_after_storage_full(a, txn, &rc) != HV_OK)
+		goto out;
+	if (needs_resign(a, txn, &rc)) {
+		if (resign_after_skew(a, txn, &rc) != HV_OK)
+			goto out;
+		resigned = 1;
+	} else if ((rc.final && settle(a, txn, &rc) != HV_OK) ||
+	    record(a, txn, &rc, entry) != HV_OK)
+		goto out;
+	if (hv_store_commit(txn) != HV_OK) {
+		txn = NULL;
+		goto out;
+	}
+	txn = NULL;
+	if (resigned) {
+		hv_log_info("message %s re-signed after %s", rc.hex, r->code);
+		ret = 1;
+		goto out;
+	}
+	ret = 0;
+	hv_log_info("message %s %s%s%s%s", rc.hex, r->status,
+	    r->code[0] ? " " : "", r->code, rc.transient ? "; will retry" :
+	    "");
+	publish(a, &rc, entry);
+out:
+	if (txn != NULL)
+		mdb_txn_abort(txn);
+	json_decref(entry);
+	return ret;
+}
