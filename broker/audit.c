@@ -65,13 +65,12 @@ audit_reject(struct broker *b, MDB_txn *txn, const char *node,
 		return HV_OK;
 	}
 	if (env != NULL) {
+		/*
+		 * This drops a clear justification and a decided_by that is
+		 * no staff identifier: either may be why it was refused.
+		 */
 		hv_audit_rec_from_envelope(&rec, env,
 		    hv_event_name(HV_EV_REJECTED));
-		/*
-		 * A refused basis may be refused precisely because it names
-		 * the child; the audit record keeps the rest of it.
-		 */
-		hv_policy_basis_redact(&rec.basis);
 	} else {
 		memset(&rec, 0, sizeof(rec));
 		snprintf(rec.event, sizeof(rec.event), "%s",

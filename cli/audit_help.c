@@ -85,8 +85,10 @@ static const char basis[] =
 "                 VITAL_INTERESTS or LEGAL_CLAIMS\n"
 "  justification  in the practitioner's words, why sharing was necessary\n"
 "                 and proportionate; required (20 characters or more)\n"
-"                 whenever consent is not OBTAINED\n"
-"  decided_by     who made the decision (a practitioner or a role)\n"
+"                 whenever consent is not OBTAINED. Sealed to the\n"
+"                 partnership's ig.* keys: shown as (sealed) unless\n"
+"                 --key IG.key opens it\n"
+"  decided_by     the staff identifier of who decided (ppu.sgt-khan)\n"
 "  The broker refuses a share whose basis breaks these rules, and records\n"
 "  the refusal (REJECTED, reason BASIS_INVALID).\n"
 "\n"
@@ -168,7 +170,8 @@ static const char status[] =
 "  sentence and code.\n";
 
 static const char query[] =
-"usage: haven audit query (--db DIR | --broker ENDPOINT --key IG.key\n"
+"usage: haven audit query (--db DIR [--key IG.key] | --broker ENDPOINT\n"
+"                         --key IG.key\n"
 "                         --directory FILE [--root-pub F]\n"
 "                         [--passphrase-file F] [--timeout S])\n"
 "         [--subject-nhs N --subject-key F | --subject-local AGENCY:ID\n"
@@ -183,6 +186,8 @@ static const char query[] =
 "became of each message (delivered, acknowledged, escalated).\n"
 "\n"
 "  --db DIR            the broker's data_dir, opened read-only\n"
+"  --key IG.key        an ig.* node's key: opens the sealed justifications,\n"
+"                      which otherwise show as (sealed)\n"
 "  --broker ENDPOINT --key IG.key --directory FILE\n"
 "                      ask the broker over the network as an ig node:\n"
 "                      only records within its scope come back, and the\n"
@@ -216,8 +221,11 @@ static const char query[] =
 "      --root-pub root.bristol.pub --subject-nhs - --subject-key subject.key\n";
 
 static const char export_[] =
-"usage: haven audit export --db DIR --since T --until T --format json|csv\n"
+"usage: haven audit export --db DIR [--key IG.key [--passphrase-file F]]\n"
+"                          --since T --until T --format json|csv\n"
 "\n"
+"Justifications show as (sealed) unless --key, an ig.* node's key, opens\n"
+"them.\n"
 "Every record of a period, for a subject access request, an annual\n"
 "review or an inspection. JSON is one document {records, count,\n"
 "tree_size, root_hash, since, until}; CSV has a header row. In CSV, a\n"
@@ -248,7 +256,8 @@ static const char verify[] =
 "and exits 1.\n";
 
 static const char prove[] =
-"usage: haven audit prove ID (--db DIR | --broker ENDPOINT --key IG.key\n"
+"usage: haven audit prove ID (--db DIR [--key IG.key] | --broker ENDPOINT\n"
+"                            --key IG.key\n"
 "                            --directory FILE [--root-pub F]\n"
 "                            [--passphrase-file F] [--timeout S])\n"
 "                            [--event E]\n"
@@ -275,6 +284,8 @@ static const char prove[] =
 "                  (64-bit big-endian integers); head_time is the same\n"
 "                  time in ISO 8601 for people\n"
 "  proof           the inclusion path of RFC 9162 §2.1.3, hex hashes\n"
+"  justification   when the record has one: opened with --key IG.key,\n"
+"                  else \"(sealed)\"; beside the record, not proved by it\n"
 "See docs/AUDIT.md.\n";
 
 static const char check[] =

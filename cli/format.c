@@ -328,6 +328,32 @@ basis_line(FILE *fp, const char *label, const char *v)
 		fprintf(fp, "  %-15s%s\n", label, v);
 }
 
+/*
+ * The justification travels sealed to the ig.* nodes (SPEC §4.2): say so,
+ * with its length, rather than show text nobody here can read.
+ */
+static void
+justification_line(FILE *fp, const json_t *basis)
+{
+	const json_t *sealed = json_object_get(basis, "justification_sealed");
+	const json_t *to = json_object_get(sealed, "to");
+	size_t i;
+	json_t *v;
+
+	if (sealed == NULL) {
+		fprintf(fp, "  %-15s%s\n", "Justification",
+		    *str(basis, "justification") ? str(basis, "justification") :
+		    "-");
+		return;
+	}
+	fprintf(fp, "  %-15s(sealed to", "Justification");
+	json_array_foreach(to, i, v)
+		fprintf(fp, "%s %s", i ? "," : "", json_string_value(v) ?
+		    json_string_value(v) : "?");
+	fprintf(fp, "; %lld characters)\n", (long long)json_integer_value(
+	    json_object_get(sealed, "length")));
+}
+
 void
 fmt_message(FILE *fp, const json_t *m)
 {
@@ -376,8 +402,7 @@ fmt_message(FILE *fp, const json_t *m)
 	basis_line(fp, "Consent", str(basis, "consent"));
 	basis_line(fp, "Article 6", str(basis, "art6"));
 	basis_line(fp, "Article 9", str(basis, "art9"));
-	fprintf(fp, "  %-15s%s\n", "Justification",
-	    *str(basis, "justification") ? str(basis, "justification") : "-");
+	justification_line(fp, basis);
 	fprintf(fp, "  %-15s%s\n", "Decided by", str(basis, "decided_by"));
 
 	if (err != NULL) {

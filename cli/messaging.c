@@ -19,6 +19,7 @@
 
 #include "cli.h"
 #include "hv_config.h"
+#include "hv_policy.h"
 #include "hv_util.h"
 #include "messaging.h"
 #include "remote.h"
@@ -257,6 +258,10 @@ build_common(const char *cmd, struct args *a, json_t *req)
 			return cli_usage(cmd, "%s is required; the lawful basis "
 			    "and type are recorded with every share and every "
 			    "decision.", need[i].flag);
+	if (!hv_policy_staff_id_valid(V(a, O_DECIDED_BY)))
+		return cli_usage(cmd, "--decided-by must be a staff identifier "
+		    "([a-z0-9._-], a letter first, at most 64, e.g. "
+		    "ppu.sgt-khan), not a name.");
 	if ((V(a, O_NHS) == NULL) == (V(a, O_LOCAL) == NULL))
 		return cli_usage(cmd, "name the child with exactly one of "
 		    "--subject-nhs NHS_NUMBER or --subject-local AGENCY:ID.");
@@ -737,8 +742,12 @@ cmd_ack(int argc, char **argv)
 	    (rc = want_id(cmd, &a, id)) != 0)
 		return rc;
 	if (V(&a, O_BY) == NULL || *V(&a, O_BY) == '\0')
-		return cli_usage(cmd, "--by is required: who is "
-		    "acknowledging, e.g. --by \"duty social worker\".");
+		return cli_usage(cmd, "--by is required: the staff identifier "
+		    "of who is acknowledging, e.g. --by duty.sw-patel.");
+	if (!hv_policy_staff_id_valid(V(&a, O_BY)))
+		return cli_usage(cmd, "--by must be a staff identifier "
+		    "([a-z0-9._-], a letter first, at most 64, e.g. "
+		    "duty.sw-patel), not a name.");
 	if ((req = json_pack("{s:s}", "by", V(&a, O_BY))) == NULL ||
 	    (V(&a, O_NOTE) && put(req, "note", json_string(V(&a, O_NOTE)))))
 	{
