@@ -115,6 +115,23 @@ out:
 	return e;
 }
 
+/* 1 when sealed opens with ig's current or an earlier payload key. */
+static int
+open_sealed_key(const uint8_t sealed[HV_SEALED_KEY_LEN], const hv_keys *ig,
+    uint8_t key[crypto_aead_xchacha20poly1305_ietf_KEYBYTES])
+{
+	size_t k;
+
+	if (crypto_box_seal_open(key, sealed, HV_SEALED_KEY_LEN, ig->pub.box,
+	    ig->box_secret) == 0)
+		return 1;
+	for (k = 0; k < ig->n_prev_box && k < HV_PREV_KEYS_MAX; k++)
+		if (crypto_box_seal_open(key, sealed, HV_SEALED_KEY_LEN,
+		    ig->prev_box_public[k], ig->prev_box_secret[k]) == 0)
+			return 1;
+	return 0;
+}
+
 hv_err
 hv_justification_open(const struct hv_basis *b, const uint8_t id[HV_ID_LEN],
     const hv_keys *ig, char *out, size_t cap)
@@ -133,9 +150,13 @@ hv_justification_open(const struct hv_basis *b, const uint8_t id[HV_ID_LEN],
 		return HV_EMALFORMED;
 	if (sodium_init() < 0)
 		return HV_ESYS;
+	/*
+	 * The current payload key first, then each one an earlier rotation
+	 * kept (newest first), so what was sealed before the IG office
+	 * rotated its key still opens with the new key file.
+	 */
 	for (i = 0; i < b->n_sealed_for; i++)
-		if (crypto_box_seal_open(key, b->sealed_keys[i],
-		    HV_SEALED_KEY_LEN, ig->pub.box, ig->box_secret) == 0)
+		if (open_sealed_key(b->sealed_keys[i], ig, key))
 			break;
 	if (i == b->n_sealed_for)
 		return HV_ENOTRECIPIENT;

@@ -46,7 +46,8 @@ hv_err hv_justification_seal(struct hv_basis *b, const uint8_t id[HV_ID_LEN],
 
 /*
  * Opens b's sealed justification for message id with an ig.* node's keys,
- * trying each sealed key. On success out holds the clear text,
+ * trying each sealed key with the node's current payload key and then each
+ * earlier one its key file keeps (§13 rotation). On success out holds the clear text,
  * NUL-terminated (cap must be at least HV_JUSTIFICATION_MAX + 1).
  * Errors: HV_ENOTFOUND (nothing is sealed), HV_ENOTRECIPIENT (not sealed
  * to these keys), HV_EDECRYPT (the ciphertext or its binding to the id is

@@ -19,6 +19,7 @@
 #include "hv_keys.h"
 #include "hv_policy.h"
 #include "hv_sealed.h"
+#include "hv_util.h"
 #include "fixture.h"
 
 static char tmp[64];
@@ -567,6 +568,36 @@ Test(policy, seals_a_justification_that_only_an_ig_key_opens)
 	    sizeof(out)), HV_EDECRYPT);
 	hv_keys_destroy(&ig);
 	hv_keys_destroy(&police);
+}
+
+Test(policy, opens_a_justification_sealed_before_the_ig_key_was_rotated)
+{
+	static const char text[] = "Sealed to the IG office before it "
+	    "rotated its key.";
+	hv_envelope env;
+	hv_keys *rotated = NULL;
+	char old[160], outdir[160], *newkey = NULL;
+	char out[HV_JUSTIFICATION_MAX + 1];
+	struct hv_errdetail d;
+
+	sealed_envelope(&env, text);
+	snprintf(old, sizeof(old), "%s/keys/ig.bristol.key", tmp);
+	snprintf(outdir, sizeof(outdir), "%s/rotated", tmp);
+	cr_assert_eq(hv_keys_rotate(old, outdir, NULL, hv_now_ms(), &newkey,
+	    &d), HV_OK, "%s", d.message);
+	cr_assert_eq(hv_keys_load(newkey, NULL, &rotated, &d), HV_OK, "%s",
+	    d.message);
+	cr_assert_eq(rotated->n_prev_box, 1);
+	/* The new key file opens it through the payload key it kept. */
+	cr_assert_eq(hv_justification_open(&env.basis, env.id, rotated, out,
+	    sizeof(out)), HV_OK);
+	cr_assert_str_eq(out, text);
+	/* Without the kept key it would not: the current key alone fails. */
+	rotated->n_prev_box = 0;
+	cr_assert_eq(hv_justification_open(&env.basis, env.id, rotated, out,
+	    sizeof(out)), HV_ENOTRECIPIENT);
+	hv_keys_destroy(&rotated);
+	free(newkey);
 }
 
 Test(policy, refuses_a_justification_in_clear_in_an_envelope)
