@@ -156,6 +156,8 @@ main(int argc, char **argv)
 	unlink(path);
 	snprintf(path, sizeof(path), "%s/lock.mdb", dir);
 	unlink(path);
+	snprintf(path, sizeof(path), "%s/haven.lock", dir);
+	unlink(path);
 	if (rmdir(dir) != 0)
 		fprintf(stderr, "lmdb_bench: cannot remove %s\n", dir);
 	return 0;
