@@ -8,6 +8,7 @@
 #   make format-check  list the files clang-format would change
 #   make demo       a whole partnership on loopback (SPEC §12)
 #   make bench      throughput, latency and memory figures (SPEC §11)
+#   make bench-deps the peers the bench runs beside Haven (Mosquitto, NATS)
 #   make install    PREFIX=/usr/local DESTDIR= (MANDIR=PREFIX/share/man)
 #
 # BUILD and BIN may be overridden so that several builds (for instance a
@@ -25,6 +26,8 @@ DEB_PKGS := libzmq3-dev libsodium-dev libprotobuf-c-dev protobuf-c-compiler \
             liblmdb-dev libcriterion-dev libmicrohttpd-dev libjansson-dev \
             libinih-dev libcurl4-openssl-dev libsystemd-dev pkg-config curl \
             groff-base clang clang-format
+# The peers `make bench` runs beside Haven (never needed to build or test).
+BENCH_DEB_PKGS := mosquitto libmosquitto-dev nats-server libnats-dev
 
 CC       ?= cc
 WARN     := -Wall -Wextra -Wformat=2 -Werror
@@ -70,11 +73,15 @@ E2E_BIN    := $(E2E_SRC:tests/e2e/%.c=$(BUILD)/tests/e2e/%)
 E2E_LIBOBJ := $(patsubst %.c,$(BUILD)/%.o,$(filter-out $(E2E_SRC),$(wildcard tests/e2e/*.c)))
 BENCH_SRC  := $(sort $(wildcard bench/*.c))
 BENCH_BIN  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+# The peer benches link the peers' client libraries, so they are built
+# only once `make bench-deps` has installed them.
+PEER_BIN   := $(if $(shell pkg-config --exists libmosquitto 2>/dev/null && echo y),$(BUILD)/bench/mqtt_bench) \
+              $(if $(shell pkg-config --exists libnats 2>/dev/null && echo y),$(BUILD)/bench/nats_bench)
 
 PROGRAMS  := $(BIN)/haven $(BIN)/haven-broker $(BIN)/haven-agent
 
-.PHONY: all deps test unit e2e demo bench install clean format format-check \
-        check check-e2e check-deps fuzz fuzz-bins fuzz-run fuzz-corpus
+.PHONY: all deps bench-deps test unit e2e demo bench install clean format format-check \
+        check check-e2e check-deps fuzz fuzz-bins fuzz-run fuzz-corpus install-debs
 .SECONDARY:
 
 all: $(PROGRAMS)
@@ -83,7 +90,13 @@ all: $(PROGRAMS)
 
 # Installs the Debian packages Haven builds against, only when one is missing.
 deps:
-	@missing=""; for p in $(DEB_PKGS); do \
+	$(Q)$(MAKE) --no-print-directory install-debs DEBS="$(DEB_PKGS)"
+
+bench-deps:
+	$(Q)$(MAKE) --no-print-directory install-debs DEBS="$(BENCH_DEB_PKGS)"
+
+install-debs:
+	@missing=""; for p in $(DEBS); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" \
 			|| missing="$$missing $$p"; \
 	done; \
@@ -153,6 +166,16 @@ $(BUILD)/bench/%: bench/%.c $(E2E_LIBOBJ) $(LIBHAVEN)
 	$(E) LD $@
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(E2E_LIBOBJ) $(LIBHAVEN) $(LIBS)
 
+$(BUILD)/bench/mqtt_bench: bench/peers/mqtt_bench.c bench/peers/peer.h bench/bench.h
+	@mkdir -p $(dir $@)
+	$(E) LD $@
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(shell pkg-config --libs libmosquitto) -lpthread
+
+$(BUILD)/bench/nats_bench: bench/peers/nats_bench.c bench/peers/peer.h bench/bench.h
+	@mkdir -p $(dir $@)
+	$(E) LD $@
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(shell pkg-config --libs libnats) -lpthread
+
 # `make test` is the whole gate: packages, a sanitizer build, unit and e2e.
 test: deps
 	$(Q)$(MAKE) --no-print-directory -j2 SAN=1 BUILD=build/san BIN=build/san/bin check
@@ -180,7 +203,7 @@ unit: $(UNIT_BIN)
 demo: deps all
 	$(Q)HAVEN_BIN=$(abspath $(BIN)) ./demo/run
 
-bench: deps all $(BENCH_BIN)
+bench: deps all $(BENCH_BIN) $(PEER_BIN)
 	$(Q)HAVEN_BIN=$(abspath $(BIN)) HAVEN_BENCH_BIN=$(abspath $(BUILD)/bench) ./bench/run
 
 # ---- install --------------------------------------------------------------

@@ -7,6 +7,9 @@
  * $HAVEN_BENCH_SUMMARY names a file, it also appends one Markdown row per
  * headline figure there (`| figure | value | detail |`), which bench/run
  * prints at the end, so every figure of one run sits in one table.
+ * When $HAVEN_BENCH_FIGURES names a file, bench_figure appends one
+ * `KEY VALUE` line there, the raw numbers bench/run divides to print each
+ * Haven figure beside the ceiling that bounds it.
  *
  * Header-only (static functions) because the Makefile builds every
  * bench/NAME.c into a program of its own.
@@ -18,7 +21,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static inline int64_t
 bench_now_us(void)
@@ -68,6 +73,41 @@ bench_summary(const char *figure, const char *value, const char *fmt, ...)
 	vfprintf(fp, fmt, ap);
 	va_end(ap);
 	fprintf(fp, " |\n");
+	fclose(fp);
+}
+
+/* The process's user + system CPU time so far, in microseconds. */
+static inline int64_t
+bench_cpu_us(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long ut = 0, st = 0;
+	FILE *fp;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((fp = fopen(path, "r")) == NULL)
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, fp);
+	fclose(fp);
+	buf[n] = '\0';
+	/* Fields 14 and 15 (utime, stime), counted after the ")" of comm. */
+	if ((p = strrchr(buf, ')')) == NULL || sscanf(p + 2, "%*c %*d %*d "
+	    "%*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+		return -1;
+	return (int64_t)(ut + st) * 1000000 / sysconf(_SC_CLK_TCK);
+}
+
+/* Appends `key value` to $HAVEN_BENCH_FIGURES (raw numbers for ratios). */
+static inline void
+bench_figure(const char *key, double value)
+{
+	const char *path = getenv("HAVEN_BENCH_FIGURES");
+	FILE *fp;
+
+	if (path == NULL || *path == '\0' || (fp = fopen(path, "a")) == NULL)
+		return;
+	fprintf(fp, "%s %.6g\n", key, value);
 	fclose(fp);
 }
 

@@ -679,6 +679,7 @@ summarize(const struct result *one, const struct result *sat,
 	for (int i = 0; i < N_CPU; i++)
 		ours += sat->cpu[i];
 	snprintf(value, sizeof(value), "%.0f /s", sat->e2e_rate);
+	bench_figure("e2e_rate", sat->e2e_rate);
 	bench_summary("End to end: accepted msgs/s (agent API -> broker -> "
 	    "agent)", value, "%d senders x %d HTTP threads -> 1 agent, <= %d "
 	    "in flight; %ld of %ld arrived in %.1f s; Haven + clients used "
@@ -697,6 +698,8 @@ summarize(const struct result *one, const struct result *sat,
 	if (half != NULL) {
 		snprintf(value, sizeof(value), "%.1f / %.1f ms",
 		    half->p50 / 1000.0, half->p99 / 1000.0);
+		bench_figure("half_p50_ms", half->p50 / 1000.0);
+		bench_figure("half_p99_ms", half->p99 / 1000.0);
 		bench_summary("End to end latency p50 / p99, half load", value,
 		    "paced at %.0f /s; %ld of %ld arrived; 202 itself p99 "
 		    "%.0f ms", sat->e2e_rate / 2, half->arrived, half->posted,
