@@ -135,6 +135,17 @@ struct hook_child {
 	char id_hex[HV_ID_HEX_LEN + 1];
 };
 
+/* commit.c: the HTTP threads' group commit (one write transaction). */
+struct gc_item;
+struct group_commit {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct gc_item *head, **tail;	/* writes waiting for a leader */
+	int leading;			/* a thread is committing a batch */
+	uint64_t batches;		/* transactions committed so far */
+	uint64_t writes;		/* writes in them */
+};
+
 struct agent {
 	struct agent_config cfg;
 	const char *config_path;
@@ -150,6 +161,7 @@ struct agent {
 	hv_directory *dir;		/* under dir_lock */
 
 	hv_store *store;
+	struct group_commit gc;
 
 	int sigfd;
 	int wakefd;			/* eventfd: HTTP threads -> main */
@@ -228,6 +240,23 @@ hv_err store_directory_check(struct agent *a, const hv_directory *dir,
     struct hv_errdetail *d);
 /* Records dir as the directory in force. Errors: HV_ESTORAGEFULL, HV_EIO. */
 hv_err store_directory_record(struct agent *a, const hv_directory *dir);
+
+/* ---- commit.c --------------------------------------------------------- */
+
+/* One write of a group commit: puts into txn; an error aborts the batch. */
+typedef hv_err (*gc_apply_fn)(struct agent *a, MDB_txn *txn, void *arg);
+
+void group_commit_init(struct group_commit *g);
+void group_commit_destroy(struct group_commit *g);
+/*
+ * Applies apply(a, txn, arg) in a write transaction shared with the other
+ * threads' writes waiting at the same time, and returns once that
+ * transaction is committed (fsync'd) or has failed. A failing write is
+ * retried alone so that it fails only itself. Called from any thread but
+ * never while the caller holds a write transaction. Returns apply's error,
+ * or the commit's: HV_ESTORAGEFULL, HV_EIO.
+ */
+hv_err agent_commit(struct agent *a, gc_apply_fn apply, void *arg);
 
 /* ---- outbox.c ---------------------------------------------------------- */
 

@@ -410,6 +410,7 @@ agent_free(struct agent *a)
 		close(a->wakefd);
 	a->sigfd = a->wakefd = -1;
 	pthread_rwlock_destroy(&a->dir_lock);
+	group_commit_destroy(&a->gc);
 }
 
 int
@@ -430,6 +431,7 @@ main(int argc, char **argv)
 		hv_fatalx("libsodium failed to initialise");
 	pthread_rwlock_init(&a.dir_lock, NULL);
 	bus_init(&a.bus);
+	group_commit_init(&a.gc);
 
 	config_load(&a);		/* one sentence and exit 1 on error */
 	keys_load(&a);			/* refuses secret files others can read */
@@ -478,6 +480,10 @@ main(int argc, char **argv)
 	hv_notify_stopping();
 	bus_stop(&a.bus);
 	api_stop(&a);			/* waits for in-flight requests */
+	if (a.gc.batches > 0)
+		hv_log_info("%llu submissions committed in %llu transactions",
+		    (unsigned long long)a.gc.writes,
+		    (unsigned long long)a.gc.batches);
 	hook_stop(&a);
 	link_stop(&a);
 	store_close(&a);
