@@ -57,6 +57,7 @@
 #define BROKER_REFUSALS_MS 60000	/* one summary of refusals while full */
 #define BROKER_RECORD_BYTES 1024	/* a record, its leaf and indexes */
 #define BROKER_RID_MAX 256
+#define BROKER_VERIFY_THREADS_MAX 8	/* signature checks in parallel */
 /*
  * An unauthenticated TCP flood (SPEC §6, §10): a connection that has not
  * finished its CURVE handshake within BROKER_HANDSHAKE_MS is closed, which
@@ -132,6 +133,21 @@ struct outbox {
 	size_t n, cap;
 };
 
+/*
+ * A frame of the batch as verify.c sees it: its bytes, decoded there, and
+ * for a Submit the verdict on its signature with the key it was checked
+ * against (SIG_UNKNOWN when none was reached).
+ */
+enum { SIG_UNKNOWN, SIG_GOOD, SIG_BAD };
+struct batch_frame {
+	const uint8_t *data;
+	size_t len;
+	int parts;
+	Haven__Frame *f;		/* owned by the caller after the call */
+	int sig;
+	uint8_t sig_key[HV_SIGN_PUBLIC_LEN];
+};
+
 /* The connection a frame came from. */
 struct conn {
 	char node[HV_NODE_MAX + 1];	/* the ZAP User-Id */
@@ -198,6 +214,10 @@ struct broker {
 
 	struct session *sessions;
 	size_t n_sessions, cap_sessions;
+
+	size_t verify_threads;		/* cores for signature checks */
+	const struct batch_frame *verdicts; /* the open batch's, or NULL */
+	size_t n_verdicts;
 
 	int stop;
 	int64_t rebind_at_ms;		/* monotonic; 0 = none pending */
@@ -304,6 +324,27 @@ hv_err frame_wrap_receipt(const uint8_t *rc, size_t len, uint8_t **out,
  * or -1 with errno (EHOSTUNREACH: peer gone, EAGAIN: peer is full). */
 int router_send(struct broker *b, const uint8_t *rid, size_t rid_len,
     const uint8_t *buf, size_t len);
+
+/* ---- verify.c ------------------------------------------------------------ */
+
+/*
+ * Decodes items[0..n) (each item's f, left NULL when it does not decode)
+ * and verifies the signatures of its Submits on up to b->verify_threads
+ * cores, noting each verdict; the notes stay in force, for
+ * verify_envelope, until verify_batch_end. Never fails: what it cannot
+ * decide is decided again in order by dispatch and submit_handle.
+ */
+void verify_batch(struct broker *b, struct batch_frame *items, size_t n);
+void verify_batch_end(struct broker *b);
+
+/*
+ * The BAD_SIGNATURE check of submit_handle: HV_OK when env, carried by s,
+ * verifies with key. Uses the batch's verdict for s when it was reached
+ * with this very key, and verifies now otherwise. Errors: HV_EBADSIG, and
+ * hv_envelope_verify's.
+ */
+hv_err verify_envelope(struct broker *b, const Haven__Submit *s,
+    const hv_envelope *env, const uint8_t key[HV_SIGN_PUBLIC_LEN]);
 
 /* ---- zap.c ------------------------------------------------------------------ */
 
