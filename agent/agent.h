@@ -146,6 +146,17 @@ struct group_commit {
 	uint64_t writes;		/* writes in them */
 };
 
+/* commit.c, main thread only: a burst of the broker's frames. */
+struct after_commit;
+struct burst {
+	int open;			/* frames join one transaction */
+	MDB_txn *txn;			/* the burst's, once a frame writes */
+	struct after_commit *after;	/* what runs after its commit */
+	size_t n, cap;
+	uint64_t bursts;		/* committed so far */
+	uint64_t frames;		/* frames that queued work in them */
+};
+
 struct agent {
 	struct agent_config cfg;
 	const char *config_path;
@@ -162,6 +173,7 @@ struct agent {
 
 	hv_store *store;
 	struct group_commit gc;
+	struct burst burst;
 
 	int sigfd;
 	int wakefd;			/* eventfd: HTTP threads -> main */
@@ -257,6 +269,29 @@ void group_commit_destroy(struct group_commit *g);
  * or the commit's: HV_ESTORAGEFULL, HV_EIO.
  */
 hv_err agent_commit(struct agent *a, gc_apply_fn apply, void *arg);
+
+/*
+ * What must follow a frame's durable commit (its Ack, its events): called
+ * once with committed = 1 after the commit, or committed = 0 when nothing
+ * was kept (it must then only free arg).
+ */
+typedef void (*after_fn)(struct agent *a, void *arg, int committed);
+
+/*
+ * Main thread only. Between agent_batch_begin and agent_batch_end, each
+ * agent_txn_begin gives a transaction nested in the burst's one (commit
+ * or abort it as usual: that keeps or undoes this frame's writes only),
+ * and agent_after_commit queues fn until the burst's commit; outside a
+ * burst agent_txn_begin is a plain write transaction and fn runs at once.
+ * No write transaction of one's own may begin inside a burst.
+ * agent_batch_end commits and runs what was queued; it returns the
+ * commit's error (HV_ESTORAGEFULL, HV_EIO), when queued work is told
+ * nothing was kept.
+ */
+void agent_batch_begin(struct agent *a);
+hv_err agent_txn_begin(struct agent *a, MDB_txn **txn);
+void agent_after_commit(struct agent *a, after_fn fn, void *arg);
+hv_err agent_batch_end(struct agent *a);
 
 /* ---- outbox.c ---------------------------------------------------------- */
 

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 
 #include "agent.h"
+#include "hv_log.h"
 
 struct gc_item {
 	gc_apply_fn apply;
@@ -131,4 +132,92 @@ agent_commit(struct agent *a, gc_apply_fn apply, void *arg)
 	}
 	pthread_mutex_unlock(&g->lock);
 	return me.result;
+}
+
+/* ---- the main thread's bursts ------------------------------------------ */
+
+/*
+ * A burst of frames from the broker (Deliver, Receipt) is stored in one
+ * transaction: each frame's writes are a nested transaction of the burst's
+ * (so a frame that fails or has nothing to write is undone alone, exactly
+ * as its own transaction was), and what must follow the durable commit
+ * (the Acks, the events, the alert hook) is queued and run after it. When
+ * the burst's commit fails, nothing of it was kept and nothing queued
+ * runs: no Ack is sent, so the broker sends every frame again.
+ */
+struct after_commit {
+	after_fn fn;
+	void *arg;
+};
+
+void
+agent_batch_begin(struct agent *a)
+{
+	a->burst.open = 1;
+}
+
+hv_err
+agent_txn_begin(struct agent *a, MDB_txn **txn)
+{
+	struct burst *b = &a->burst;
+	hv_err e;
+
+	if (!b->open)
+		return hv_store_begin(a->store, 0, txn);
+	if (b->txn == NULL &&
+	    (e = hv_store_begin(a->store, 0, &b->txn)) != HV_OK)
+		return e;
+	return hv_store_err(mdb_txn_begin(a->store->env, b->txn, 0, txn));
+}
+
+void
+agent_after_commit(struct agent *a, after_fn fn, void *arg)
+{
+	struct burst *b = &a->burst;
+
+	if (!b->open || b->txn == NULL) {
+		fn(a, arg, 1);
+		return;
+	}
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? 2 * b->cap : 64;
+		struct after_commit *v = realloc(b->after, cap * sizeof(*v));
+
+		if (v == NULL) {
+			/* Not acknowledged: the broker sends it again. */
+			fn(a, arg, 0);
+			return;
+		}
+		b->after = v;
+		b->cap = cap;
+	}
+	b->after[b->n].fn = fn;
+	b->after[b->n].arg = arg;
+	b->n++;
+}
+
+hv_err
+agent_batch_end(struct agent *a)
+{
+	struct burst *b = &a->burst;
+	hv_err e = HV_OK;
+	size_t n = b->n;
+
+	b->open = 0;
+	if (b->txn != NULL) {
+		e = hv_store_commit(b->txn);
+		b->txn = NULL;
+		if (e != HV_OK)
+			hv_log_warnx("a burst of %zu frames from the broker was "
+			    "not stored (%s); the broker will send them again",
+			    n, hv_errname(e));
+		else if (n > 0) {
+			b->bursts++;
+			b->frames += n;
+		}
+	}
+	b->n = 0;
+	for (size_t i = 0; i < n; i++)
+		b->after[i].fn(a, b->after[i].arg, e == HV_OK);
+	return e;
 }

@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/signalfd.h>
@@ -29,6 +30,7 @@
 
 #define MONITOR_EP "inproc://haven-agent-monitor"
 #define SEND_BURST 256
+#define BURST_MAX 64		/* frames from the broker per transaction */
 
 void
 agent_wake(struct agent *a)
@@ -243,37 +245,58 @@ on_human_ack_done(struct agent *a, const Haven__HumanAck *h)
 
 /* ---- inbound frames ---------------------------------------------------- */
 
-static void
-on_deliver(struct agent *a, const Haven__Deliver *dl)
-{
+/* A stored delivery, acknowledged and announced after its commit. */
+struct delivered {
 	uint8_t id[HV_ID_LEN];
-	char hex[HV_ID_HEX_LEN + 1];
-	int dup = 0;
-	json_t *s;
-	hv_err e;
+	int dup;
+};
 
-	e = inbox_store(a, dl->envelope.data, dl->envelope.len, id, &dup);
-	if (e != HV_OK) {
-		/* Not acknowledged: the broker keeps it and tries again. */
-		hv_log_warnx("delivery refused: %s", hv_errname(e));
-		return;
-	}
-	send_ack(a, id, HV_ID_LEN, 0);
-	hv_hex(id, HV_ID_LEN, hex);
-	if (dup) {
+static void
+deliver_done(struct agent *a, void *arg, int committed)
+{
+	struct delivered *dv = arg;
+	char hex[HV_ID_HEX_LEN + 1];
+	json_t *s;
+
+	if (!committed)
+		goto out;
+	send_ack(a, dv->id, HV_ID_LEN, 0);
+	hv_hex(dv->id, HV_ID_LEN, hex);
+	if (dv->dup) {
 		hv_log_debug("message %s delivered again; acknowledged", hex);
-		return;
+		goto out;
 	}
 	hv_log_info("received message %s", hex);
-	if ((s = inbox_summary(a, id, 0)) != NULL) {
+	if ((s = inbox_summary(a, dv->id, 0)) != NULL) {
 		bus_publish(&a->bus, "message", s);
 		json_decref(s);
 	}
 	if (a->cfg.alert_command != NULL &&
-	    (s = inbox_summary(a, id, 1)) != NULL) {
+	    (s = inbox_summary(a, dv->id, 1)) != NULL) {
 		hook_run(a, s);
 		json_decref(s);
 	}
+out:
+	free(dv);
+}
+
+static void
+on_deliver(struct agent *a, const Haven__Deliver *dl)
+{
+	struct delivered *dv = calloc(1, sizeof(*dv));
+	hv_err e;
+
+	if (dv == NULL)
+		return;		/* not acknowledged: sent again */
+	e = inbox_store(a, dl->envelope.data, dl->envelope.len, dv->id,
+	    &dv->dup);
+	if (e != HV_OK) {
+		/* Not acknowledged: the broker keeps it and tries again. */
+		hv_log_warnx("delivery refused: %s", hv_errname(e));
+		free(dv);
+		return;
+	}
+	agent_after_commit(a, deliver_done, dv);
 }
 
 /*
@@ -291,9 +314,27 @@ sender_mismatch(struct agent *a)
 	a->refused_warned = 1;
 }
 
+/* A recorded receipt, acknowledged after its commit. */
+struct receipt_ack {
+	uint8_t id[HV_ID_LEN];
+	size_t id_len;
+	uint64_t seq;
+};
+
+static void
+receipt_done(struct agent *a, void *arg, int committed)
+{
+	struct receipt_ack *ra = arg;
+
+	if (committed)
+		send_ack(a, ra->id, ra->id_len, ra->seq);
+	free(ra);
+}
+
 static void
 on_receipt(struct agent *a, const Haven__Receipt *r)
 {
+	struct receipt_ack *ra;
 	int rc;
 
 	if (hv_receipt_verify(r, a->broker_sign) != HV_OK) {
@@ -309,8 +350,13 @@ on_receipt(struct agent *a, const Haven__Receipt *r)
 		return;
 	if (rc == 1)
 		a->send_cursor = 0;
-	if (r->receipt_seq != 0)
-		send_ack(a, r->id.data, r->id.len, r->receipt_seq);
+	if (r->receipt_seq != 0 && r->id.len <= HV_ID_LEN &&
+	    (ra = calloc(1, sizeof(*ra))) != NULL) {
+		memcpy(ra->id, r->id.data, r->id.len);
+		ra->id_len = r->id.len;
+		ra->seq = r->receipt_seq;
+		agent_after_commit(a, receipt_done, ra);
+	}
 }
 
 static void
@@ -325,6 +371,12 @@ on_frame(struct agent *a, const uint8_t *buf, size_t len)
 		hv_log_warnx("undecodable frame from the broker: %s",
 		    d.message);
 		return;
+	}
+	/* Only Deliver and Receipt join a burst; the rest commit alone. */
+	if (f->kind_case != HAVEN__FRAME__KIND_DELIVER &&
+	    f->kind_case != HAVEN__FRAME__KIND_RECEIPT && a->burst.open) {
+		agent_batch_end(a);
+		agent_batch_begin(a);
 	}
 	switch (f->kind_case) {
 	case HAVEN__FRAME__KIND_DELIVER:
@@ -356,19 +408,31 @@ on_frame(struct agent *a, const uint8_t *buf, size_t len)
 	hv_frame_free(&f);
 }
 
+/*
+ * Reads what the broker sent, in bursts of up to BURST_MAX frames: each
+ * burst's deliveries and receipts are stored in one transaction and
+ * acknowledged together after its commit.
+ */
 static void
 drain_dealer(struct agent *a)
 {
-	for (int i = 0; i < 512; i++) {
-		zmq_msg_t m;
+	int i = 0, more = 1;
 
-		zmq_msg_init(&m);
-		if (zmq_msg_recv(&m, a->dealer, ZMQ_DONTWAIT) < 0) {
+	while (more && i < 512) {
+		agent_batch_begin(a);
+		for (int k = 0; k < BURST_MAX && i < 512; k++, i++) {
+			zmq_msg_t m;
+
+			zmq_msg_init(&m);
+			if (zmq_msg_recv(&m, a->dealer, ZMQ_DONTWAIT) < 0) {
+				zmq_msg_close(&m);
+				more = 0;
+				break;
+			}
+			on_frame(a, zmq_msg_data(&m), zmq_msg_size(&m));
 			zmq_msg_close(&m);
-			return;
 		}
-		on_frame(a, zmq_msg_data(&m), zmq_msg_size(&m));
-		zmq_msg_close(&m);
+		agent_batch_end(a);
 	}
 }
 

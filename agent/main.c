@@ -411,6 +411,8 @@ agent_free(struct agent *a)
 	a->sigfd = a->wakefd = -1;
 	pthread_rwlock_destroy(&a->dir_lock);
 	group_commit_destroy(&a->gc);
+	free(a->burst.after);
+	a->burst.after = NULL;
 }
 
 int
@@ -484,6 +486,10 @@ main(int argc, char **argv)
 		hv_log_info("%llu submissions committed in %llu transactions",
 		    (unsigned long long)a.gc.writes,
 		    (unsigned long long)a.gc.batches);
+	if (a.burst.bursts > 0)
+		hv_log_info("%llu frames from the broker stored in %llu "
+		    "transactions", (unsigned long long)a.burst.frames,
+		    (unsigned long long)a.burst.bursts);
 	hook_stop(&a);
 	link_stop(&a);
 	store_close(&a);
