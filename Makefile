@@ -62,13 +62,15 @@ UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
 E2E_SRC    := $(sort $(wildcard tests/e2e/test_*.c))
 E2E_BIN    := $(E2E_SRC:tests/e2e/%.c=$(BUILD)/tests/e2e/%)
+LONG_SRC   := $(sort $(wildcard tests/long/test_*.c))
+LONG_BIN   := $(LONG_SRC:tests/long/%.c=$(BUILD)/tests/long/%)
 E2E_LIBOBJ := $(patsubst %.c,$(BUILD)/%.o,$(filter-out $(E2E_SRC),$(wildcard tests/e2e/*.c)))
 BENCH_SRC  := $(sort $(wildcard bench/*.c))
 BENCH_BIN  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 PROGRAMS  := $(BIN)/haven $(BIN)/haven-broker $(BIN)/haven-agent
 
-.PHONY: all deps test unit e2e demo bench install clean format check-deps fuzz
+.PHONY: all deps test test-long check-long unit e2e demo bench install clean format check-deps fuzz
 .SECONDARY:
 
 all: $(PROGRAMS)
@@ -140,6 +142,11 @@ $(BUILD)/tests/e2e/%: tests/e2e/%.c $(E2E_LIBOBJ) $(LIBHAVEN)
 	$(E) LD $@
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(E2E_LIBOBJ) $(LIBHAVEN) $(LIBS) $(CRIT_LIBS)
 
+$(BUILD)/tests/long/%: tests/long/%.c $(E2E_LIBOBJ) $(LIBHAVEN)
+	@mkdir -p $(dir $@)
+	$(E) LD $@
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(E2E_LIBOBJ) $(LIBHAVEN) $(LIBS) $(CRIT_LIBS)
+
 # Bench programs reuse the e2e harness (partnerships of real daemons).
 $(BUILD)/bench/%: bench/%.c $(E2E_LIBOBJ) $(LIBHAVEN)
 	@mkdir -p $(dir $@)
@@ -158,6 +165,19 @@ check: $(PROGRAMS) $(UNIT_BIN) $(E2E_BIN)
 		LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		tests/run-tests $(UNIT_BIN) -- $(E2E_BIN)
+
+# The long fault test (tests/long/): minutes of kill -9 during a 10,000
+# message stream, so not part of `make test`. HAVEN_LONG_MESSAGES changes
+# the stream's length.
+test-long: deps
+	$(Q)$(MAKE) --no-print-directory -j2 SAN=1 BUILD=build/san BIN=build/san/bin check-long
+
+check-long: $(PROGRAMS) $(LONG_BIN)
+	$(Q)HAVEN_BIN=$(abspath $(BIN)) HAVEN_SRC=$(CURDIR) \
+		ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+		LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		tests/run-tests -- $(LONG_BIN)
 
 unit: $(UNIT_BIN)
 	$(Q)tests/run-tests $(UNIT_BIN)
