@@ -11,8 +11,11 @@
  * figure is the broker's: unpack, verify, policy, one durable commit per
  * batch (or per message), signed receipts.
  *
- *   broker_bench [MESSAGES_PER_CLIENT]      (default 6000; 1000 without
- *                                           group commit)
+ *   broker_bench [MESSAGES_PER_CLIENT [WITHOUT_GROUP_COMMIT]]
+ *                  (defaults 6000 and 1000). WITHOUT_GROUP_COMMIT 0 skips
+ *                  that run and reports the broker's memory instead: the
+ *                  peak RSS with every message still queued for the
+ *                  offline recipient (`broker_bench 50000 0`: 100,000).
  * Binaries come from $HAVEN_BIN, else ./bin. Not run by `make test`.
  */
 #include <errno.h>
@@ -140,7 +143,8 @@ broker_start(const char *mode, char *endpoint, size_t cap)
 	snprintf(text, sizeof(text), "[broker]\nid = broker.bench\n"
 	    "key = keys/broker.bench.key\nroot_pub = keys/root.bench.pub\n"
 	    "directory = directory.hd\nbind = tcp://127.0.0.1:*\n"
-	    "data_dir = data-%s\ngroup_commit = %s\n", mode, mode);
+	    "data_dir = data-%s\ngroup_commit = %s\n", mode,
+	    strcmp(mode, "no") == 0 ? "no" : "yes");
 	if ((fp = fopen(conf, "w")) == NULL)
 		die("cannot write the broker config");
 	fputs(text, fp);
@@ -323,7 +327,7 @@ bench(const char *mode, int n, const hv_directory *d)
 	pid_t pid = broker_start(mode, endpoint, sizeof(endpoint));
 	int64_t t0, t1, *lat;
 	int st, total = 2 * n, k = 0;
-	long hwm = 0, rss = 0;
+	long hwm = 0, rss = 0, anon = 0, file = 0;
 	char figure[96], value[64], line[256];
 	FILE *fp;
 
@@ -354,6 +358,8 @@ bench(const char *mode, int n, const hv_directory *d)
 		while (fgets(line, sizeof(line), fp) != NULL) {
 			sscanf(line, "VmHWM: %ld kB", &hwm);
 			sscanf(line, "VmRSS: %ld kB", &rss);
+			sscanf(line, "RssAnon: %ld kB", &anon);
+			sscanf(line, "RssFile: %ld kB", &file);
 		}
 		fclose(fp);
 	}
@@ -362,6 +368,18 @@ bench(const char *mode, int n, const hv_directory *d)
 	    total / ((double)(t1 - t0) / 1e6), lat[total / 2] / 1000.0,
 	    lat[total * 99 / 100] / 1000.0, hwm / 1024.0);
 	fflush(stdout);
+	if (strcmp(mode, "queue") == 0) {
+		/* Nothing was delivered: every message is still queued. */
+		snprintf(figure, sizeof(figure), "Broker memory: peak RSS with "
+		    "%d messages queued", total);
+		snprintf(value, sizeof(value), "%.1f MiB", hwm / 1024.0);
+		bench_summary(figure, value, "VmHWM; at the end RSS %.1f MiB, "
+		    "of it %.1f MiB heap and %.1f MiB the store's map; "
+		    "recipient offline; accepted at %.0f /s", rss / 1024.0,
+		    anon / 1024.0, file / 1024.0,
+		    total / ((double)(t1 - t0) / 1e6));
+		goto done;
+	}
 	snprintf(figure, sizeof(figure), "Broker alone: accepted msgs/s, %s",
 	    strcmp(mode, "yes") == 0 ? "group commit" :
 	    "one commit per message");
@@ -371,6 +389,7 @@ bench(const char *mode, int n, const hv_directory *d)
 	    "%d; receipt p50 %.1f ms, p99 %.1f ms; peak RSS %.1f MiB", total,
 	    WINDOW, lat[total / 2] / 1000.0, lat[total * 99 / 100] / 1000.0,
 	    hwm / 1024.0);
+done:
 	free(lat);
 	for (int i = 0; i < 2; i++)
 		client_close(&cl[i]);
@@ -384,7 +403,7 @@ int
 main(int argc, char **argv)
 {
 	int n = argc > 1 ? atoi(argv[1]) : 6000;
-	int n_single = argc > 1 ? n : 1000;
+	int n_single = argc > 2 ? atoi(argv[2]) : argc > 1 ? n : 1000;
 	struct hv_pubkeys root;
 	hv_directory *d = NULL;
 	char path[256], cmd[512];
@@ -408,8 +427,9 @@ main(int argc, char **argv)
 	    "| p99 ms   | peak MiB |\n");
 	printf("|--------------|----------|----------|------------|----------"
 	    "|----------|----------|\n");
-	bench("yes", n, d);
-	bench("no", n_single, d);
+	bench(n_single > 0 ? "yes" : "queue", n, d);
+	if (n_single > 0)
+		bench("no", n_single, d);
 	hv_directory_destroy(&d);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (getenv("HAVEN_KEEP_TMP") == NULL && system(cmd) != 0)
