@@ -306,8 +306,11 @@ do_health(struct agent *a, struct MHD_Connection *c)
 	    "outbox_depth", (json_int_t)outbox_depth(a),
 	    "inbox_unacked", (json_int_t)inbox_unacked(a),
 	    "directory_version", (json_int_t)version);
-	if (h != NULL)
+	if (h != NULL) {
 		integrity_health(a, h);	/* tree_head, integrity */
+		json_object_set_new(h, "deliveries_refused", json_integer(
+		    (json_int_t)atomic_load(&a->deliveries_refused)));
+	}
 	return reply_json(c, MHD_HTTP_OK, h);
 }
 
@@ -438,6 +441,23 @@ fail:
 	return reply_err(c, e, &d);
 }
 
+/* GET /v1/children?nhs=N | local=AGENCY:ID (SPEC §15, children.c). */
+static enum MHD_Result
+do_children(struct agent *a, struct MHD_Connection *c)
+{
+	struct hv_errdetail d;
+	json_t *j = NULL;
+	hv_err e;
+
+	hv_errclear(&d);
+	e = children_lookup(a, MHD_lookup_connection_value(c,
+	    MHD_GET_ARGUMENT_KIND, "nhs"), MHD_lookup_connection_value(c,
+	    MHD_GET_ARGUMENT_KIND, "local"), &j, &d);
+	if (e != HV_OK)
+		return reply_err(c, e, &d);
+	return reply_json(c, MHD_HTTP_OK, j);
+}
+
 /* ---- Server-Sent Events ------------------------------------------------ */
 
 static ssize_t
@@ -559,6 +579,8 @@ route(struct agent *a, struct MHD_Connection *c, const char *url,
 		return get ? do_inbox_list(a, c) : reply_method(c, "GET");
 	if (strcmp(url, "/v1/alerts/stream") == 0)
 		return get ? do_stream(a, c) : reply_method(c, "GET");
+	if (strcmp(url, "/v1/children") == 0)
+		return get ? do_children(a, c) : reply_method(c, "GET");
 	if (strncmp(url, "/v1/messages/", 13) == 0) {
 		rest = url + 13;
 		if (parse_id(rest, strlen(rest), id) != 0)

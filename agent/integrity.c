@@ -217,7 +217,7 @@ fail(struct agent *a, const char *kind, uint64_t stored, int64_t broker,
 	    "stored_size", (json_int_t)stored, "broker_size", broker < 0 ?
 	    json_null() : json_integer(broker));
 	if (hook != NULL) {
-		hook_run(a, hook);
+		hook_alert(a, hook);
 		json_decref(hook);
 	}
 }
@@ -365,6 +365,8 @@ void
 integrity_on_head(struct agent *a, const Haven__TreeHead *t)
 {
 	struct th st, next;
+	struct hv_prev_signs prev = { 0 };
+	const struct hv_node *b;
 	uint8_t sign[HV_SIGN_PUBLIC_LEN];
 	int have, rc;
 	hv_err e;
@@ -374,9 +376,12 @@ integrity_on_head(struct agent *a, const Haven__TreeHead *t)
 		return;
 	pthread_rwlock_rdlock(&a->dir_lock);
 	memcpy(sign, a->broker_sign, sizeof(sign));
+	/* A head signed before the broker rotated, by its key of the time. */
+	if (a->dir != NULL && (b = hv_directory_broker(a->dir)) != NULL)
+		prev = b->prev_sign;
 	pthread_rwlock_unlock(&a->dir_lock);
 	if (t->head == NULL || head_from_wire(t->head, &next) != 0 ||
-	    (e = hv_auditlog_head_verify(t->head, sign)) != HV_OK) {
+	    (e = hv_auditlog_head_verify_at(t->head, sign, &prev)) != HV_OK) {
 		fail(a, "signature", have ? st.size : 0, t->head ?
 		    (int64_t)t->head->size : -1, "The broker's tree head%s is "
 		    "not signed by the broker's key in the directory.",

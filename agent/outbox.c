@@ -479,9 +479,13 @@ payload_text(json_t *req, const char *norm, json_t *deadline)
 	return text;
 }
 
-/* A new outbox entry, its pending index and "queued" timeline entry. */
+/*
+ * A new outbox entry, its pending index, its "queued" timeline entry and
+ * the per-child index.
+ */
 struct new_entry {
-	const uint8_t *id;
+	const hv_envelope *env;
+	int kind;
 	uint8_t *val;		/* OB_HDR_LEN + packed envelope */
 	size_t len;
 };
@@ -499,13 +503,14 @@ put_new(struct agent *a, MDB_txn *txn, void *arg)
 		return e;
 	ob_hdr_put(n->val, &h);
 	hv_be64_put(seqk, h.pending_seq);
-	if ((e = store_put(a, txn, DB_OUTBOX, n->id, HV_ID_LEN, n->val,
+	if ((e = store_put(a, txn, DB_OUTBOX, n->env->id, HV_ID_LEN, n->val,
 	    n->len)) != HV_OK ||
-	    (e = store_put(a, txn, DB_PENDING, seqk, 8, n->id,
-	    HV_ID_LEN)) != HV_OK)
+	    (e = store_put(a, txn, DB_PENDING, seqk, 8, n->env->id,
+	    HV_ID_LEN)) != HV_OK ||
+	    (e = store_timeline_add(a, txn, n->env->id, json_pack("{s:s, s:o}",
+	    "status", "queued", "at", json_time(h.queued_ms)))) != HV_OK)
 		return e;
-	return store_timeline_add(a, txn, n->id, json_pack("{s:s, s:o}",
-	    "status", "queued", "at", json_time(h.queued_ms)));
+	return children_note_sent(a, txn, n->env, n->kind == OB_DECISION);
 }
 
 /* Commits env to the outbox, in a transaction shared with other threads. */
@@ -513,7 +518,7 @@ static hv_err
 commit_new(struct agent *a, const hv_envelope *env, int kind)
 {
 	struct ob_hdr h = { 0 };
-	struct new_entry n = { env->id, NULL, 0 };
+	struct new_entry n = { env, kind, NULL, 0 };
 	uint8_t *packed = NULL;
 	size_t plen = 0;
 	hv_err e;
@@ -559,6 +564,10 @@ outbox_submit(struct agent *a, json_t *req, int decision,
 		goto out;
 	pthread_rwlock_unlock(&a->dir_lock);
 	locked = 0;
+	/* An answer to a request this agent received (the broker's rule). */
+	if (!decision && (e = inbox_check_reply_to(a, NULL, &env, d)) !=
+	    HV_OK)
+		goto out;
 	if (!decision && (e = check_basis_child(req, &env.basis, d)) != HV_OK)
 		goto out;
 	if (decision) {

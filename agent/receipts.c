@@ -138,7 +138,10 @@ receipt_entry(const Haven__Receipt *r)
 	return NULL;
 }
 
-/* Stamps a new created time and signs again (CLOCK_SKEW after a hold). */
+/*
+ * Stamps a new created time and signs again (CLOCK_SKEW after a hold, or
+ * a message signed before this node's key was rotated).
+ */
 static hv_err
 resign(struct agent *a, hv_envelope *env)
 {
@@ -279,18 +282,51 @@ hold_after_storage_full(struct agent *a, MDB_txn *txn, struct rcpt *rc)
 	return store_put(a, txn, DB_RSEEN, fk, 32, "", 0);
 }
 
-/* 1 when r is a CLOCK_SKEW the agent caused by holding the message. */
+/*
+ * 1 when the outbox entry id was signed by a key this agent no longer
+ * holds: it was queued before the node's rotation and never accepted, and
+ * the broker admits new messages under the current key only.
+ */
 static int
-skew_after_hold(const struct rcpt *rc)
+signed_before_rotation(struct agent *a, MDB_txn *txn,
+    const uint8_t id[HV_ID_LEN])
 {
-	return hv_status_is(rc->r->status, HV_ST_REJECTED) &&
-	    strcmp(rc->r->code, "CLOCK_SKEW") == 0 && !rc->h.reskewed &&
-	    hv_now_ms() - rc->h.queued_ms > AGENT_SKEW_HOLD_S * 1000;
+	hv_envelope env;
+	MDB_val v;
+	int old;
+
+	memset(&env, 0, sizeof(env));
+	if (store_get(a, txn, DB_OUTBOX, id, HV_ID_LEN, &v) != HV_OK ||
+	    v.mv_size < OB_HDR_LEN || hv_envelope_unpack((uint8_t *)v.mv_data +
+	    OB_HDR_LEN, v.mv_size - OB_HDR_LEN, v.mv_size, &env, NULL) !=
+	    HV_OK)
+		return 0;
+	old = hv_envelope_verify(&env, a->keys->pub.sign) != HV_OK;
+	hv_envelope_clear(&env);
+	return old;
 }
 
 /*
- * Step 3: a message held while the broker was away: stamp a new time,
- * sign it again and keep it pending to be sent once more.
+ * 1 when r asks for the message to be signed again: a CLOCK_SKEW the agent
+ * caused by holding the message, or a BAD_SIGNATURE because it was signed
+ * with the key this node has since rotated out.
+ */
+static int
+needs_resign(struct agent *a, MDB_txn *txn, const struct rcpt *rc)
+{
+	if (!hv_status_is(rc->r->status, HV_ST_REJECTED))
+		return 0;
+	if (strcmp(rc->r->code, "CLOCK_SKEW") == 0)
+		return !rc->h.reskewed &&
+		    hv_now_ms() - rc->h.queued_ms > AGENT_SKEW_HOLD_S * 1000;
+	return strcmp(rc->r->code, "BAD_SIGNATURE") == 0 &&
+	    signed_before_rotation(a, txn, rc->r->id.data);
+}
+
+/*
+ * Step 3: a message held while the broker was away, or signed with a
+ * rotated-out key: stamp a new time, sign it again and keep it pending to
+ * be sent once more.
  */
 static hv_err
 resign_after_skew(struct agent *a, MDB_txn *txn, struct rcpt *rc)
@@ -378,7 +414,8 @@ recorded_done(struct agent *a, void *arg, int committed)
 	if (!committed)
 		goto out;
 	if (rd->resigned) {
-		hv_log_info("message %s re-signed after CLOCK_SKEW", rd->hex);
+		hv_log_info("message %s re-signed after %s", rd->hex,
+		    rd->code);
 		goto out;
 	}
 	hv_log_info("message %s %s%s%s%s", rd->hex, rd->status,
@@ -419,7 +456,7 @@ outbox_receipt(struct agent *a, const Haven__Receipt *r)
 	}
 	if (rc.transient && hold_after_storage_full(a, txn, &rc) != HV_OK)
 		goto out;
-	if (skew_after_hold(&rc)) {
+	if (needs_resign(a, txn, &rc)) {
 		if (resign_after_skew(a, txn, &rc) != HV_OK)
 			goto out;
 		resigned = 1;

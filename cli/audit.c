@@ -392,7 +392,7 @@ audit_open(const char *db, hv_store **s, hv_auditlog *log)
 }
 
 int
-audit_broker_pub(const char *path, uint8_t out[32])
+audit_broker_pub(const char *path, uint8_t out[32], struct hv_prev_signs *prev)
 {
 	struct hv_pubkeys pk;
 	struct hv_errdetail d;
@@ -402,7 +402,15 @@ audit_broker_pub(const char *path, uint8_t out[32])
 	    0)
 		return 3;
 	hv_errclear(&d);
-	if ((e = hv_pubkeys_load(path, &pk, &d)) != HV_OK) {
+	/* Another node's .pub is named, not reported as TAMPERED later. */
+	if ((e = hv_pubkeys_load_role(path, "broker", &pk, &d)) ==
+	    HV_EUSAGE) {
+		fprintf(stderr, "haven audit: %s\n", d.message);
+		return 2;
+	}
+	if (e == HV_OK)
+		e = hv_pubkeys_load_prev(path, &pk, prev, &d);
+	if (e != HV_OK) {
 		fprintf(stderr, "haven audit: cannot read the broker's public "
 		    "key file %s: %s\n", path, hv_errmsg(e, &d));
 		return e == HV_EIO ? 3 : 1;
@@ -591,37 +599,48 @@ dbi_named(const hv_auditlog *log, const char *name)
 
 /*
  * The broker key recorded in the store: "broker_sign_public" in meta, or
- * else the broker node of the directory the broker last loaded. Returns 1
- * and fills key and a description, or 0 when the store holds neither.
+ * else the broker node of the directory the broker last loaded. The
+ * broker's previous keys (prev) come from that directory when its broker
+ * key is the recorded one: after the broker's rotation its earlier heads
+ * are signed by them. Returns 1 and fills key, prev and a description, or
+ * 0 when the store holds neither.
  */
 static int
 stored_broker_key(hv_auditlog *log, MDB_txn *txn, uint8_t key[32],
-    const char **how)
+    struct hv_prev_signs *prev, const char **how)
 {
 	MDB_dbi meta = dbi_named(log, "meta");
 	MDB_val k = { strlen("broker_sign_public"), "broker_sign_public" }, v;
-	const struct hv_node *b;
+	const struct hv_node *b = NULL;
 	hv_directory *dir = NULL;
 	int found = 0;
 
-	if (mdb_get(txn, meta, &k, &v) == 0 && v.mv_size == 32) {
-		memcpy(key, v.mv_data, 32);
-		*how = "the broker key recorded in the store";
-		return 1;
-	}
+	memset(prev, 0, sizeof(*prev));
 	k.mv_size = strlen("directory");
 	k.mv_data = "directory";
 	if (mdb_get(txn, meta, &k, &v) == 0 &&
 	    hv_directory_decode_unverified(v.mv_data, v.mv_size, &dir,
-	    NULL) == HV_OK) {
-		if ((b = hv_directory_broker(dir)) != NULL && b->has_keys) {
-			memcpy(key, b->keys.sign, 32);
-			*how = "the broker key of the directory recorded in "
-			    "the store";
-			found = 1;
-		}
-		hv_directory_destroy(&dir);
+	    NULL) == HV_OK && (b = hv_directory_broker(dir)) != NULL &&
+	    !b->has_keys)
+		b = NULL;
+	k.mv_size = strlen("broker_sign_public");
+	k.mv_data = "broker_sign_public";
+	if (mdb_get(txn, meta, &k, &v) == 0 && v.mv_size == 32) {
+		memcpy(key, v.mv_data, 32);
+		*how = "the broker key recorded in the store";
+		found = 1;
+		if (b != NULL && memcmp(b->keys.sign, key, 32) == 0)
+			*prev = b->prev_sign;
+	} else if (b != NULL) {
+		memcpy(key, b->keys.sign, 32);
+		*prev = b->prev_sign;
+		*how = "the broker key of the directory recorded in the store";
+		found = 1;
 	}
+	if (found && prev->n > 0)
+		*how = "the broker keys (current and previous) recorded in "
+		    "the store";
+	hv_directory_destroy(&dir);
 	return found;
 }
 
@@ -635,6 +654,7 @@ cmd_verify(int argc, char **argv)
 	MDB_txn *txn = NULL;
 	MDB_stat st;
 	uint8_t key[32], root[HV_HASH_LEN];
+	struct hv_prev_signs prev;
 	char hex[2 * HV_HASH_LEN + 1];
 	const char *how = NULL;
 	uint64_t size;
@@ -648,7 +668,7 @@ cmd_verify(int argc, char **argv)
 	if ((rc = audit_need_db(&a)) >= 0)
 		return rc;
 	if (a.broker_pub != NULL) {
-		if ((rc = audit_broker_pub(a.broker_pub, key)) != 0)
+		if ((rc = audit_broker_pub(a.broker_pub, key, &prev)) != 0)
 			return rc;
 		have_key = 1;
 		how = "the broker key in --broker-pub";
@@ -660,8 +680,8 @@ cmd_verify(int argc, char **argv)
 		goto out;
 	}
 	if (!have_key)
-		have_key = stored_broker_key(&log, txn, key, &how);
-	e = hv_auditlog_verify(&log, txn, have_key ? key : NULL, &d);
+		have_key = stored_broker_key(&log, txn, key, &prev, &how);
+	e = hv_auditlog_verify_at(&log, txn, have_key ? key : NULL, &prev, &d);
 	if (e == HV_ETAMPERED) {
 		fprintf(stderr, "audit log TAMPERED: %s\n"
 		    "Keep a copy of %s as evidence and tell the partnership "

@@ -112,8 +112,12 @@ int audit_open(const char *db, hv_store **s, hv_auditlog *log);
  */
 int audit_subject(const struct audit_args *a, int *has, uint8_t out[32]);
 
-/* Loads the Ed25519 key of a .pub file. Returns 0 or the exit status. */
-int audit_broker_pub(const char *path, uint8_t out[32]);
+/*
+ * Loads the Ed25519 key of a .pub file and, into prev, the earlier keys it
+ * lists with their ends. Returns 0 or the exit status.
+ */
+int audit_broker_pub(const char *path, uint8_t out[32],
+    struct hv_prev_signs *prev);
 
 /*
  * Copies UTF-8 text into out[cap] for a terminal: control characters,

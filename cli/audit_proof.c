@@ -248,6 +248,7 @@ audit_cmd_check_proof(int argc, char **argv)
 	struct audit_args a;
 	struct hv_audit_rec *r = NULL;
 	struct hv_errdetail d;
+	struct hv_prev_signs prev;
 	uint8_t key[32];
 	hv_proof *p = NULL;
 	char *text = NULL;
@@ -262,7 +263,7 @@ audit_cmd_check_proof(int argc, char **argv)
 	if (a.broker_pub == NULL)
 		return cli_usage(a.sub, "--broker-pub FILE (the broker's .pub "
 		    "file, from the partnership administrator) is required.");
-	if ((rc = audit_broker_pub(a.broker_pub, key)) != 0)
+	if ((rc = audit_broker_pub(a.broker_pub, key, &prev)) != 0)
 		return rc;
 	errno = 0;
 	if (read_proof(a.pos[0], &text, &len) != 0)
@@ -273,7 +274,7 @@ audit_cmd_check_proof(int argc, char **argv)
 		goto out;
 	}
 	if ((e = hv_proof_from_json(text, len, &p, &d)) != HV_OK ||
-	    (e = hv_proof_verify(p, key, r, &d)) != HV_OK) {
+	    (e = hv_proof_verify_at(p, key, &prev, r, &d)) != HV_OK) {
 		if (e == HV_ENOMEM) {
 			rc = cli_fail(e, NULL);
 			goto out;

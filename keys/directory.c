@@ -30,6 +30,8 @@ static const char *const help_directory =
     "SYNOPSIS\n"
     "    haven directory build AGREEMENT --root ROOT.key -o FILE\n"
     "                          [--passphrase-file FILE]\n"
+    "                          [--handover-from OLD.key\n"
+    "                           [--handover-passphrase-file FILE]]\n"
     "    haven directory show FILE [--json]\n"
     "    haven directory verify FILE --root-pub ROOT.pub\n"
     "\n"
@@ -65,6 +67,8 @@ static const char *const help_build =
     "SYNOPSIS\n"
     "    haven directory build AGREEMENT --root ROOT.key -o FILE\n"
     "                          [--passphrase-file FILE]\n"
+    "                          [--handover-from OLD.key\n"
+    "                           [--handover-passphrase-file FILE]]\n"
     "\n"
     "DESCRIPTION\n"
     "    Reads the agreement AGREEMENT and the public key files it names,\n"
@@ -140,6 +144,16 @@ static const char *const help_build =
     "    --passphrase-file FILE\n"
     "        The passphrase of a protected root key, on the first line of\n"
     "        FILE (readable only by its owner).\n"
+    "    --handover-from OLD.key\n"
+    "        Root rotation: --root is a new root key, and OLD.key the root\n"
+    "        the broker and agents trust today. The directory carries a\n"
+    "        handover, the new root's public key signed by OLD.key, so\n"
+    "        that nodes whose root_pub is still the old root accept it.\n"
+    "        Without a handover a directory signed by a new root is\n"
+    "        refused like any other wrong root. Once every node's root_pub\n"
+    "        names the new root, build without it.\n"
+    "    --handover-passphrase-file FILE\n"
+    "        The passphrase of a protected OLD.key.\n"
     "\n"
     "EXIT STATUS\n"
     "    0 written; 1 the agreement has an error or the root key file is\n"
@@ -162,7 +176,9 @@ static const char *const help_show =
     "    Prints the directory FILE: partnership, version, when it was\n"
     "    built, the broker's endpoint, every node with its role, whether\n"
     "    it is revoked, an IG node's scope and the fingerprint of its\n"
-    "    signing key (the first 16 hex digits), and the allow rules.\n"
+    "    signing key (the first 16 hex digits), the signing keys it used\n"
+    "    before a rotation with the time each stopped signing, the allow\n"
+    "    rules, and any root handover the directory carries.\n"
     "\n"
     "    show does NOT check the signature, so it can show a file whose\n"
     "    root you do not have; use 'haven directory verify' before you\n"
@@ -215,11 +231,11 @@ static int
 dir_build(int argc, char **argv)
 {
 	const char *agreement = NULL, *root = NULL, *output = NULL;
-	const char *ppfile = NULL;
+	const char *ppfile = NULL, *old_root = NULL, *old_ppfile = NULL;
 	struct hv_errdetail d;
 	hv_directory *dir = NULL;
-	hv_keys *keys = NULL;
-	char *pass = NULL;
+	hv_keys *keys = NULL, *old_keys = NULL;
+	char *pass = NULL, *old_pass = NULL;
 	uint8_t *buf = NULL;
 	size_t len = 0, revoked = 0;
 	char fpr[17];
@@ -235,7 +251,11 @@ dir_build(int argc, char **argv)
 		    (r = cli_opt_value(argc, argv, &i, "--output", &output)) !=
 		    0 || (r = cli_opt_value(argc, argv, &i, "-o", &output)) != 0 ||
 		    (r = cli_opt_value(argc, argv, &i, "--passphrase-file",
-		    &ppfile)) != 0) {
+		    &ppfile)) != 0 ||
+		    (r = cli_opt_value(argc, argv, &i, "--handover-from",
+		    &old_root)) != 0 ||
+		    (r = cli_opt_value(argc, argv, &i,
+		    "--handover-passphrase-file", &old_ppfile)) != 0) {
 			if (r < 0)
 				return cli_usage("directory build", "%s needs "
 				    "a value.", argv[i]);
@@ -258,6 +278,15 @@ dir_build(int argc, char **argv)
 	if (output == NULL)
 		return cli_usage("directory build", "-o FILE is required: "
 		    "where to write the directory.");
+	if (old_ppfile != NULL && old_root == NULL)
+		return cli_usage("directory build", "--handover-passphrase-file "
+		    "goes with --handover-from OLD.key.");
+	if (old_root != NULL && ((rc = cli_secret_key_check("directory build",
+	    "--handover-from", old_root, "the current root's secret key file "
+	    "(OLD.key)")) != 0 || (old_ppfile != NULL &&
+	    (rc = cli_file_check("directory build", "the passphrase file",
+	    old_ppfile)) != 0)))
+		return rc;
 
 	if ((rc = cli_file_check("directory build", "the agreement",
 	    agreement)) != 0 ||
@@ -280,7 +309,29 @@ dir_build(int argc, char **argv)
 		rc = cli_fail(e, &d);
 		goto out;
 	}
-	if ((e = hv_directory_sign(dir, keys, &buf, &len)) != HV_OK) {
+	if (old_root != NULL) {
+		if (old_ppfile != NULL && (e = hv_passphrase_read(old_ppfile,
+		    &old_pass, &d)) != HV_OK) {
+			rc = cli_fail(e, &d);
+			goto out;
+		}
+		if ((e = hv_keys_load(old_root, old_pass, &old_keys, &d)) !=
+		    HV_OK) {
+			rc = cli_fail(e, &d);
+			goto out;
+		}
+		if (memcmp(old_keys->pub.sign, keys->pub.sign,
+		    HV_SIGN_PUBLIC_LEN) == 0) {
+			rc = cli_usage("directory build", "--handover-from "
+			    "names the same root key as --root; a handover "
+			    "is from the current root to a new one.");
+			goto out;
+		}
+		e = hv_directory_sign_handover(dir, keys, old_keys, &buf,
+		    &len);
+	} else
+		e = hv_directory_sign(dir, keys, &buf, &len);
+	if (e != HV_OK) {
 		rc = cli_fail(e, NULL);
 		goto out;
 	}
@@ -300,10 +351,17 @@ dir_build(int argc, char **argv)
 	    (unsigned long long)hv_directory_version(dir),
 	    hv_directory_node_count(dir), revoked,
 	    hv_directory_rule_count(dir), fpr);
+	if (old_keys != NULL) {
+		fingerprint(old_keys->pub.sign, fpr);
+		printf("with a handover from root key %s: nodes that trust it "
+		    "accept this directory\n", fpr);
+	}
 out:
 	free(buf);
 	hv_keys_destroy(&keys);
+	hv_keys_destroy(&old_keys);
 	hv_secret_free(pass);
+	hv_secret_free(old_pass);
 	hv_directory_destroy(&dir);
 	return rc;
 }
@@ -330,6 +388,8 @@ show_text(const hv_directory *dir)
 {
 	const struct hv_node *b = hv_directory_broker(dir);
 	char when[40], list[3][HV_RULE_LIST_MAX * (HV_ROLE_MAX + 2) + 1];
+	uint8_t key[HV_SIGN_PUBLIC_LEN];
+	char fpr[17];
 
 	hv_time_iso(hv_directory_built(dir) * 1000, when, sizeof(when));
 	printf("Signature NOT checked: run 'haven directory verify' with the "
@@ -355,6 +415,13 @@ show_text(const hv_directory *dir)
 			printf("  scope %s", list[0]);
 		}
 		printf("\n");
+		for (size_t j = 0; j < n->prev_sign.n; j++) {
+			fingerprint(n->prev_sign.k[j].sign, fpr);
+			hv_time_iso(n->prev_sign.k[j].until_ms, when,
+			    sizeof(when));
+			printf("  %-34s %-12s previous sign %s until %s\n", "",
+			    "", fpr, when);
+		}
 	}
 
 	printf("\nrules (%zu):\n", hv_directory_rule_count(dir));
@@ -370,6 +437,11 @@ show_text(const hv_directory *dir)
 		printf("  line %-4u %s -> %s : %s%s\n", r->line, list[0],
 		    list[1], list[2],
 		    r->art9_required ? " (art9 required)" : "");
+	}
+	if (hv_directory_handover(dir, key)) {
+		fingerprint(key, fpr);
+		printf("\nroot handover: signed by new root key %s, handed over "
+		    "by the previous root\n", fpr);
 	}
 }
 
@@ -399,6 +471,7 @@ show_json(const hv_directory *dir)
 {
 	const struct hv_node *b = hv_directory_broker(dir);
 	json_t *doc, *nodes, *rules;
+	uint8_t key[HV_SIGN_PUBLIC_LEN];
 	char when[40];
 	char *s;
 
@@ -424,6 +497,22 @@ show_json(const hv_directory *dir)
 			    json_key(n->keys.box));
 			json_object_set_new(o, "curve_public",
 			    json_key(n->keys.curve));
+		}
+		if (n->prev_sign.n > 0) {
+			json_t *prev = json_array();
+
+			for (size_t j = 0; j < n->prev_sign.n; j++) {
+				char until[40];
+
+				fingerprint(n->prev_sign.k[j].sign, fpr);
+				hv_time_iso(n->prev_sign.k[j].until_ms, until,
+				    sizeof(until));
+				json_array_append_new(prev, json_pack(
+				    "{s:o, s:s, s:s}", "sign_public",
+				    json_key(n->prev_sign.k[j].sign),
+				    "sign_fingerprint", fpr, "until", until));
+			}
+			json_object_set_new(o, "previous_sign", prev);
 		}
 		if (n->n_scope > 0)
 			json_object_set_new(o, "scope", json_strings(
@@ -451,6 +540,8 @@ show_json(const hv_directory *dir)
 	    "built", when, "built_unix", (json_int_t)hv_directory_built(dir),
 	    "broker", "id", b->id, "endpoint", b->endpoint,
 	    "nodes", nodes, "rules", rules);
+	if (doc != NULL && hv_directory_handover(dir, key))
+		json_object_set_new(doc, "handover_root", json_key(key));
 	if (doc == NULL || (s = json_dumps(doc, JSON_INDENT(2) |
 	    JSON_PRESERVE_ORDER)) == NULL) {
 		json_decref(doc);
@@ -522,6 +613,7 @@ static int
 dir_verify(int argc, char **argv)
 {
 	const char *file = NULL, *rootpub = NULL;
+	uint8_t key[HV_SIGN_PUBLIC_LEN];
 	struct hv_pubkeys root;
 	struct hv_errdetail d;
 	hv_directory *dir = NULL;
@@ -573,6 +665,14 @@ dir_verify(int argc, char **argv)
 	    "rules\n", hv_directory_partnership(dir),
 	    (unsigned long long)hv_directory_version(dir),
 	    hv_directory_node_count(dir), hv_directory_rule_count(dir));
+	if (hv_directory_handover(dir, key) &&
+	    memcmp(key, root.sign, HV_SIGN_PUBLIC_LEN) != 0) {
+		char fpr[17];
+
+		fingerprint(key, fpr);
+		printf("signed by the new root key %s, which the root in %s "
+		    "handed over to\n", fpr, rootpub);
+	}
 	hv_directory_destroy(&dir);
 	return 0;
 }

@@ -92,7 +92,7 @@ split_words(char *s, char **w)
 /* Reads the .pub file named on the current line into keys. */
 static hv_err
 load_pub(struct parse *p, const char *node, const char *file,
-    struct hv_pubkeys *keys)
+    struct hv_pubkeys *keys, struct hv_prev_signs *prev)
 {
 	struct hv_errdetail kd;
 	char *path;
@@ -101,7 +101,7 @@ load_pub(struct parse *p, const char *node, const char *file,
 	if ((path = hv_path_resolve(p->base, file)) == NULL)
 		return nomem(p);
 	hv_errclear(&kd);
-	e = hv_pubkeys_load(path, keys, &kd);
+	e = hv_pubkeys_load_prev(path, keys, prev, &kd);
 	free(path);
 	if (e == HV_ENOMEM)
 		return nomem(p);
@@ -144,6 +144,7 @@ static hv_err
 add_keyed_node(struct parse *p, const char *id, const char *file,
     struct hv_node **out)
 {
+	struct hv_prev_signs prev;
 	struct hv_pubkeys keys;
 	struct hv_node *n;
 	size_t idx;
@@ -156,7 +157,7 @@ add_keyed_node(struct parse *p, const char *id, const char *file,
 	if ((n = hv_dir_find_node(p->dir, id)) != NULL)
 		return perr(p, "node %.64s is declared twice (first on line "
 		    "%u)", id, p->dir->node_lines[n - p->dir->nodes]);
-	if ((e = load_pub(p, id, file, &keys)) != HV_OK)
+	if ((e = load_pub(p, id, file, &keys, &prev)) != HV_OK)
 		return e;
 	if ((e = check_unique_keys(p, id, &keys)) != HV_OK)
 		return e;
@@ -168,6 +169,7 @@ add_keyed_node(struct parse *p, const char *id, const char *file,
 		return nomem(p);
 	}
 	n->keys = keys;
+	n->prev_sign = prev;
 	n->has_keys = 1;
 	*out = n;
 	return HV_OK;
@@ -551,13 +553,16 @@ parse_finish(struct parse *p)
 			return perr_at(p, r->line, "the broker %.64s cannot be "
 			    "revoked; give the partnership a new broker line "
 			    "instead", r->id);
-		if ((n = hv_dir_find_node(dir, r->id)) == NULL &&
-		    (n = hv_dir_add_node(dir, r->id, r->line)) == NULL) {
-			if (dir->n_nodes >= HV_DIR_NODES_MAX)
-				return perr_at(p, r->line, "the agreement has "
-				    "more than %d nodes", HV_DIR_NODES_MAX);
-			return nomem(p);
-		}
+		/*
+		 * A revoked node keeps its node line, so its keys stay on
+		 * record and are refused under any name (SPEC §5); a revoke
+		 * of an id with no node line is most likely a typo that would
+		 * leave the node it meant active.
+		 */
+		if ((n = hv_dir_find_node(dir, r->id)) == NULL)
+			return perr_at(p, r->line, "revoke %.64s names no node "
+			    "of this agreement; correct the id, or keep the "
+			    "node's 'node' line beside its revoke", r->id);
 		n->revoked = 1;
 	}
 

@@ -553,16 +553,22 @@ hv_err
 hv_auditlog_head_verify(const Haven__SignedTreeHead *h,
     const uint8_t broker_sign[HV_SIGN_PUBLIC_LEN])
 {
+	return hv_auditlog_head_verify_at(h, broker_sign, NULL);
+}
+
+hv_err
+hv_auditlog_head_verify_at(const Haven__SignedTreeHead *h,
+    const uint8_t broker_sign[HV_SIGN_PUBLIC_LEN],
+    const struct hv_prev_signs *prev)
+{
 	uint8_t msg[HV_STH_MESSAGE_LEN];
 
 	if (h->root.len != HV_HASH_LEN ||
 	    h->signature.len != crypto_sign_BYTES)
 		return HV_EMALFORMED;
 	hv_auditlog_head_message(h->size, h->root.data, h->time, msg);
-	if (crypto_sign_verify_detached(h->signature.data, msg, sizeof(msg),
-	    broker_sign) != 0)
-		return HV_EBADSIG;
-	return HV_OK;
+	return hv_sign_verify_at(broker_sign, prev, msg, sizeof(msg),
+	    h->signature.data, h->time);
 }
 
 /* The largest stored head size, 0 when there is none. */

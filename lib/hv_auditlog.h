@@ -204,6 +204,15 @@ hv_err hv_auditlog_head_verify(const Haven__SignedTreeHead *h,
     const uint8_t broker_sign[HV_SIGN_PUBLIC_LEN]);
 
 /*
+ * The same, also accepting a head signed by a previous broker key (prev,
+ * may be NULL) whose end is at or after the head's time: the broker's own
+ * rotation leaves every earlier head verifiable (SPEC §13).
+ */
+hv_err hv_auditlog_head_verify_at(const Haven__SignedTreeHead *h,
+    const uint8_t broker_sign[HV_SIGN_PUBLIC_LEN],
+    const struct hv_prev_signs *prev);
+
+/*
  * Reads the latest stored tree head (largest size) in txn. On success *out
  * is a new message the caller frees with
  * haven__signed_tree_head__free_unpacked(*out, NULL). The signature is not
@@ -236,6 +245,15 @@ hv_err hv_auditlog_latest_head(hv_auditlog *log, MDB_txn *txn,
  */
 hv_err hv_auditlog_verify(hv_auditlog *log, MDB_txn *txn,
     const uint8_t *broker_sign, struct hv_errdetail *d);
+
+/*
+ * hv_auditlog_verify, with each head's signature checked by
+ * hv_auditlog_head_verify_at (the broker's previous keys in prev, which
+ * may be NULL). Errors: as hv_auditlog_verify.
+ */
+hv_err hv_auditlog_verify_at(hv_auditlog *log, MDB_txn *txn,
+    const uint8_t *broker_sign, const struct hv_prev_signs *prev,
+    struct hv_errdetail *d);
 
 /* ---- queries --------------------------------------------------------- */
 

@@ -25,6 +25,7 @@ struct verify {
 	hv_auditlog *log;
 	MDB_txn *txn;
 	const uint8_t *broker_sign;
+	const struct hv_prev_signs *prev;	/* the broker's earlier keys */
 	struct hv_errdetail *d;
 	struct hv_frontier f;
 	MDB_cursor *heads;
@@ -114,7 +115,8 @@ verify_heads(struct verify *vf)
 			err = TAMPERED(vf, DB_HEADS, "tree head at size %llu "
 			    "is malformed", ull(size));
 		else if (vf->broker_sign != NULL &&
-		    hv_auditlog_head_verify(h, vf->broker_sign) != HV_OK)
+		    hv_auditlog_head_verify_at(h, vf->broker_sign, vf->prev) !=
+		    HV_OK)
 			err = TAMPERED(vf, DB_HEADS, "tree head at size %llu: "
 			    "signature does not verify", ull(size));
 		else if (sodium_memcmp(h->root.data, root, HV_HASH_LEN) != 0)
@@ -402,6 +404,14 @@ hv_err
 hv_auditlog_verify(hv_auditlog *log, MDB_txn *txn, const uint8_t *broker_sign,
     struct hv_errdetail *d)
 {
+	return hv_auditlog_verify_at(log, txn, broker_sign, NULL, d);
+}
+
+hv_err
+hv_auditlog_verify_at(hv_auditlog *log, MDB_txn *txn,
+    const uint8_t *broker_sign, const struct hv_prev_signs *prev,
+    struct hv_errdetail *d)
+{
 	struct verify *vf;
 	struct hv_audit_rec *r = NULL;
 	MDB_cursor *c = NULL;
@@ -420,6 +430,7 @@ hv_auditlog_verify(hv_auditlog *log, MDB_txn *txn, const uint8_t *broker_sign,
 	vf->log = log;
 	vf->txn = txn;
 	vf->broker_sign = broker_sign;
+	vf->prev = prev;
 	vf->d = d;
 	hv_frontier_init(&vf->f);
 	if ((err = claimed_size(vf, &claim)) != HV_OK)

@@ -32,6 +32,8 @@
 
 /* The root signs this tag, with its NUL, followed by the body. */
 static const char sig_tag[] = "haven-directory-v1";
+/* A root hands over by signing this tag, with its NUL, and the new key. */
+static const char handover_tag[] = "haven-root-handover-v1";
 
 static const char *const default_roles[] = {
 	"police", "health", "education", "social-care", "ig", "broker", "root",
@@ -208,6 +210,7 @@ struct proto_view {
 	Haven__Directory pd;
 	Haven__DirNode *nodes, **node_ptrs;
 	Haven__DirRule *rules, **rule_ptrs;
+	Haven__PreviousSignKey *prevs, **prev_ptrs;
 	char **strs;			/* one array of char * per list */
 };
 
@@ -218,18 +221,22 @@ proto_view_free(struct proto_view *v)
 	free(v->node_ptrs);
 	free(v->rules);
 	free(v->rule_ptrs);
+	free(v->prevs);
+	free(v->prev_ptrs);
 	free(v->strs);
 }
 
 static hv_err
 proto_view_fill(struct proto_view *v, const hv_directory *dir)
 {
-	size_t nstr = 0, k = 0;
+	size_t nstr = 0, k = 0, nprev = 0, kp = 0;
 
 	memset(v, 0, sizeof(*v));
 	haven__directory__init(&v->pd);
-	for (size_t i = 0; i < dir->n_nodes; i++)
+	for (size_t i = 0; i < dir->n_nodes; i++) {
 		nstr += dir->nodes[i].n_scope;
+		nprev += dir->nodes[i].prev_sign.n;
+	}
 	for (size_t i = 0; i < dir->n_rules; i++)
 		nstr += dir->rules[i].n_senders + dir->rules[i].n_recipients +
 		    dir->rules[i].n_types;
@@ -238,8 +245,10 @@ proto_view_fill(struct proto_view *v, const hv_directory *dir)
 	v->rules = calloc(dir->n_rules + 1, sizeof(*v->rules));
 	v->rule_ptrs = calloc(dir->n_rules + 1, sizeof(*v->rule_ptrs));
 	v->strs = calloc(nstr + 1, sizeof(*v->strs));
+	v->prevs = calloc(nprev + 1, sizeof(*v->prevs));
+	v->prev_ptrs = calloc(nprev + 1, sizeof(*v->prev_ptrs));
 	if (!v->nodes || !v->node_ptrs || !v->rules || !v->rule_ptrs ||
-	    !v->strs)
+	    !v->strs || !v->prevs || !v->prev_ptrs)
 		return HV_ENOMEM;
 
 	v->pd.partnership = (char *)dir->partnership;
@@ -267,6 +276,17 @@ proto_view_fill(struct proto_view *v, const hv_directory *dir)
 		for (size_t j = 0; j < n->n_scope; j++)
 			v->strs[k++] = (char *)n->scope[j];
 		pn->endpoint = (char *)n->endpoint;
+		pn->n_previous_sign = n->prev_sign.n;
+		pn->previous_sign = &v->prev_ptrs[kp];
+		for (size_t j = 0; j < n->prev_sign.n; j++, kp++) {
+			Haven__PreviousSignKey *pk = &v->prevs[kp];
+
+			haven__previous_sign_key__init(pk);
+			pk->sign_public.data = (uint8_t *)n->prev_sign.k[j].sign;
+			pk->sign_public.len = HV_SIGN_PUBLIC_LEN;
+			pk->until = n->prev_sign.k[j].until_ms;
+			v->prev_ptrs[kp] = pk;
+		}
 		v->node_ptrs[i] = pn;
 	}
 	v->pd.n_nodes = dir->n_nodes;
@@ -297,12 +317,24 @@ proto_view_fill(struct proto_view *v, const hv_directory *dir)
 	return HV_OK;
 }
 
-hv_err
-hv_directory_sign(const hv_directory *dir, const hv_keys *root,
+/* The bytes of a root handover's signature: the tag, then the new key. */
+static void
+handover_message(const uint8_t new_root[HV_SIGN_PUBLIC_LEN],
+    uint8_t out[sizeof(handover_tag) + HV_SIGN_PUBLIC_LEN])
+{
+	memcpy(out, handover_tag, sizeof(handover_tag));
+	memcpy(out + sizeof(handover_tag), new_root, HV_SIGN_PUBLIC_LEN);
+}
+
+static hv_err
+sign_dir(const hv_directory *dir, const hv_keys *root, const hv_keys *old,
     uint8_t **out, size_t *len)
 {
 	struct proto_view v;
 	Haven__SignedDirectory sd = HAVEN__SIGNED_DIRECTORY__INIT;
+	Haven__RootHandover ho = HAVEN__ROOT_HANDOVER__INIT;
+	uint8_t hmsg[sizeof(handover_tag) + HV_SIGN_PUBLIC_LEN];
+	uint8_t hsig[crypto_sign_BYTES];
 	uint8_t *body = NULL, *msg = NULL, *packed = NULL;
 	uint8_t sig[crypto_sign_BYTES];
 	size_t blen, mlen, plen;
@@ -325,6 +357,18 @@ hv_directory_sign(const hv_directory *dir, const hv_keys *root,
 	sd.body.len = blen;
 	sd.signature.data = sig;
 	sd.signature.len = sizeof(sig);
+	if (old != NULL) {
+		handover_message(root->pub.sign, hmsg);
+		crypto_sign_detached(hsig, NULL, hmsg, sizeof(hmsg),
+		    old->sign_secret);
+		ho.new_root.data = (uint8_t *)root->pub.sign;
+		ho.new_root.len = HV_SIGN_PUBLIC_LEN;
+		ho.old_root.data = (uint8_t *)old->pub.sign;
+		ho.old_root.len = HV_SIGN_PUBLIC_LEN;
+		ho.signature.data = hsig;
+		ho.signature.len = sizeof(hsig);
+		sd.handover = &ho;
+	}
 	plen = haven__signed_directory__get_packed_size(&sd);
 	if ((packed = malloc(plen)) == NULL) {
 		e = HV_ENOMEM;
@@ -341,6 +385,20 @@ out:
 	free(msg);
 	free(body);
 	return e;
+}
+
+hv_err
+hv_directory_sign(const hv_directory *dir, const hv_keys *root,
+    uint8_t **out, size_t *len)
+{
+	return sign_dir(dir, root, NULL, out, len);
+}
+
+hv_err
+hv_directory_sign_handover(const hv_directory *dir, const hv_keys *new_root,
+    const hv_keys *old_root, uint8_t **out, size_t *len)
+{
+	return sign_dir(dir, new_root, old_root, out, len);
 }
 
 /* ---- loading ------------------------------------------------------------- */
@@ -404,6 +462,26 @@ decode_node(hv_directory *dir, const Haven__DirNode *pn, size_t i,
 		memcpy(n->keys.box, pn->box_public.data, HV_BOX_KEY_LEN);
 		memcpy(n->keys.curve, pn->curve_public.data,
 		    HV_CURVE_KEY_LEN);
+		snprintf(f, sizeof(f), "nodes[%zu].previous_sign", i);
+		if (pn->n_previous_sign > HV_PREV_KEYS_MAX)
+			return derr(d, f, "Node %.64s lists more than %d "
+			    "previous signing keys.", n->id, HV_PREV_KEYS_MAX);
+		for (size_t j = 0; j < pn->n_previous_sign; j++) {
+			const Haven__PreviousSignKey *pk =
+			    pn->previous_sign[j];
+
+			if (pk->sign_public.len != HV_SIGN_PUBLIC_LEN ||
+			    pk->until <= 0 || (j > 0 && pk->until >
+			    n->prev_sign.k[j - 1].until_ms))
+				return derr(d, f, "Node %.64s's previous "
+				    "signing key %zu is not 32 bytes with a "
+				    "positive end time, newest first.", n->id,
+				    j + 1);
+			memcpy(n->prev_sign.k[j].sign, pk->sign_public.data,
+			    HV_SIGN_PUBLIC_LEN);
+			n->prev_sign.k[j].until_ms = pk->until;
+		}
+		n->prev_sign.n = pn->n_previous_sign;
 		for (size_t j = 0; j + 1 < dir->n_nodes; j++) {
 			const struct hv_node *o = &dir->nodes[j];
 
@@ -605,6 +683,32 @@ out:
 	return e;
 }
 
+/*
+ * A handover, when present, must be well formed and signed by the old root
+ * it names; whether that old root is the one this node trusts is load's
+ * question.
+ */
+static hv_err
+handover_check(const Haven__RootHandover *h, struct hv_errdetail *d)
+{
+	uint8_t msg[sizeof(handover_tag) + HV_SIGN_PUBLIC_LEN];
+
+	if (h == NULL)
+		return HV_OK;
+	if (h->new_root.len != HV_SIGN_PUBLIC_LEN ||
+	    h->old_root.len != HV_SIGN_PUBLIC_LEN ||
+	    h->signature.len != crypto_sign_BYTES)
+		return derr(d, "handover", "The directory's root handover is "
+		    "malformed: its keys must be 32 bytes and its signature "
+		    "64.");
+	handover_message(h->new_root.data, msg);
+	if (crypto_sign_verify_detached(h->signature.data, msg, sizeof(msg),
+	    h->old_root.data) != 0)
+		return derr(d, "handover", "The directory's root handover is "
+		    "not signed by the root it names.");
+	return HV_OK;
+}
+
 /* Unpacks the SignedDirectory wrapper; verifies it when root_sign is set. */
 static hv_err
 load(const uint8_t *buf, size_t len, const uint8_t *root_sign,
@@ -626,17 +730,30 @@ load(const uint8_t *buf, size_t len, const uint8_t *root_sign,
 		    "missing or not 64 bytes.");
 		goto out;
 	}
+	if ((e = handover_check(sd->handover, d)) != HV_OK)
+		goto out;
 	if (root_sign != NULL) {
+		const uint8_t *signer = root_sign;
+
 		if ((msg = signed_message(sd->body.data, sd->body.len,
 		    &mlen)) == NULL) {
 			e = hv_errset(d, HV_ENOMEM, NULL, "Out of memory.");
 			goto out;
 		}
+		/*
+		 * A directory signed by a new root is accepted only when the
+		 * root this node trusts signed the handover to that key; a
+		 * handover from any other key counts for nothing.
+		 */
+		if (sd->handover != NULL && memcmp(sd->handover->old_root.data,
+		    root_sign, HV_SIGN_PUBLIC_LEN) == 0)
+			signer = sd->handover->new_root.data;
 		if (crypto_sign_verify_detached(sd->signature.data, msg, mlen,
-		    root_sign) != 0) {
+		    signer) != 0) {
 			e = derr(d, "signature", "The directory's signature "
-			    "does not verify with the partnership's root key: "
-			    "it was altered or signed by another root.");
+			    "does not verify with the partnership's root key "
+			    "(nor with a new root it handed over to): it was "
+			    "altered or signed by another root.");
 			goto out;
 		}
 	}
@@ -645,6 +762,11 @@ load(const uint8_t *buf, size_t len, const uint8_t *root_sign,
 		crypto_generichash((*out)->digest, sizeof((*out)->digest),
 		    sd->body.data, sd->body.len, NULL, 0);
 		(*out)->has_digest = 1;
+		if (sd->handover != NULL) {
+			memcpy((*out)->handover_root,
+			    sd->handover->new_root.data, HV_SIGN_PUBLIC_LEN);
+			(*out)->has_handover = 1;
+		}
 	}
 out:
 	free(msg);
@@ -840,6 +962,26 @@ const struct hv_rule *
 hv_directory_rule_at(const hv_directory *dir, size_t i)
 {
 	return i < dir->n_rules ? &dir->rules[i] : NULL;
+}
+
+int
+hv_directory_handover(const hv_directory *dir,
+    uint8_t out[HV_SIGN_PUBLIC_LEN])
+{
+	if (!dir->has_handover)
+		return 0;
+	memcpy(out, dir->handover_root, HV_SIGN_PUBLIC_LEN);
+	return 1;
+}
+
+hv_err
+hv_node_verify_at(const struct hv_node *n, const uint8_t *msg, size_t len,
+    const uint8_t sig[64], int64_t at_ms)
+{
+	if (n == NULL || !n->has_keys)
+		return HV_EBADSIG;
+	return hv_sign_verify_at(n->keys.sign, &n->prev_sign, msg, len, sig,
+	    at_ms);
 }
 
 int

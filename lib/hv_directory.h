@@ -34,6 +34,7 @@ struct hv_node {
 	size_t n_scope;		/* ig nodes: "*" or role names */
 	char scope[HV_SCOPE_MAX][HV_ROLE_MAX + 1];
 	char endpoint[256];	/* the broker's, empty for others */
+	struct hv_prev_signs prev_sign;	/* earlier signing keys, newest first */
 };
 
 struct hv_rule {
@@ -63,8 +64,19 @@ hv_err hv_directory_sign(const hv_directory *dir, const hv_keys *root,
     uint8_t **out, size_t *len);
 
 /*
+ * Like hv_directory_sign, but by a new root, carrying a handover signed by
+ * the current root (old_root), so that nodes which trust old_root accept
+ * it (SPEC §13). Errors: HV_ENOMEM.
+ */
+hv_err hv_directory_sign_handover(const hv_directory *dir,
+    const hv_keys *new_root, const hv_keys *old_root, uint8_t **out,
+    size_t *len);
+
+/*
  * Verifies and decodes a packed SignedDirectory: signature by root_sign,
- * then every field (node ids, key lengths, roles, types).
+ * or by a new root that a handover signed by root_sign names; then every
+ * field (node ids, key lengths, roles, types). A directory signed by any
+ * other key is refused like one signed by another root.
  * Errors: HV_EBADDIRECTORY (detail names the field), HV_ENOMEM.
  */
 hv_err hv_directory_load(const uint8_t *buf, size_t len,
@@ -134,6 +146,21 @@ size_t hv_directory_node_count(const hv_directory *dir);
 const struct hv_node *hv_directory_node_at(const hv_directory *dir, size_t i);
 size_t hv_directory_rule_count(const hv_directory *dir);
 const struct hv_rule *hv_directory_rule_at(const hv_directory *dir, size_t i);
+
+/*
+ * The new root's key when the directory came with a root handover (into
+ * out, returning 1), else 0. For showing; the handover was checked at load.
+ */
+int hv_directory_handover(const hv_directory *dir,
+    uint8_t out[HV_SIGN_PUBLIC_LEN]);
+
+/*
+ * Verifies a signature by node n over msg made at at_ms: with n's current
+ * signing key, or a previous one whose end is at or after at_ms.
+ * Errors: HV_EBADSIG.
+ */
+hv_err hv_node_verify_at(const struct hv_node *n, const uint8_t *msg,
+    size_t len, const uint8_t sig[64], int64_t at_ms);
 
 /* 1 when the ig node `ig` may see records involving role. */
 int hv_directory_scope_allows(const struct hv_node *ig, const char *role);

@@ -35,6 +35,9 @@ struct hv_directory {
 	 */
 	uint8_t digest[HV_DIRECTORY_DIGEST_LEN];
 	int has_digest;
+	/* The new root's key when loaded through a root handover. */
+	uint8_t handover_root[HV_SIGN_PUBLIC_LEN];
+	int has_handover;
 };
 
 /* The lists of an allow rule, for messages and field names. */

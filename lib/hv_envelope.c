@@ -273,6 +273,23 @@ hv_envelope_verify(const hv_envelope *env,
 }
 
 hv_err
+hv_envelope_verify_at(const hv_envelope *env,
+    const uint8_t sender_sign[HV_SIGN_PUBLIC_LEN],
+    const struct hv_prev_signs *prev)
+{
+	uint8_t *canon;
+	size_t len;
+	hv_err e;
+
+	if ((e = hv_envelope_canonical(env, &canon, &len)) != HV_OK)
+		return e;
+	e = hv_sign_verify_at(sender_sign, prev, canon, len, env->signature,
+	    env->created * 1000);
+	free(canon);
+	return e;
+}
+
+hv_err
 hv_envelope_sign_decision(hv_envelope *env, const hv_keys *sender)
 {
 	hv_envelope tmp;
@@ -361,10 +378,39 @@ out:
 	return e;
 }
 
+/*
+ * Opens recipient idx's sealed payload key with the current payload secret
+ * or, after a rotation, an earlier one: a message sealed before the
+ * recipient rotated (or queued while it did) still opens.
+ */
+static int
+open_sealed_key(const hv_envelope *env, int idx, const hv_keys *k,
+    uint8_t *key)
+{
+	if (crypto_box_seal_open(key, env->sealed[idx], HV_SEALED_KEY_LEN,
+	    k->pub.box, k->box_secret) == 0)
+		return 0;
+	for (size_t i = 0; i < k->n_prev_box && i < HV_PREV_KEYS_MAX; i++)
+		if (crypto_box_seal_open(key, env->sealed[idx],
+		    HV_SEALED_KEY_LEN, k->prev_box_public[i],
+		    k->prev_box_secret[i]) == 0)
+			return 0;
+	return -1;
+}
+
 hv_err
 hv_envelope_open(const hv_envelope *env, const char *me,
     const hv_keys *me_keys, const uint8_t sender_sign[HV_SIGN_PUBLIC_LEN],
     uint8_t **payload, size_t *len)
+{
+	return hv_envelope_open_at(env, me, me_keys, sender_sign, NULL,
+	    payload, len);
+}
+
+hv_err
+hv_envelope_open_at(const hv_envelope *env, const char *me,
+    const hv_keys *me_keys, const uint8_t sender_sign[HV_SIGN_PUBLIC_LEN],
+    const struct hv_prev_signs *prev, uint8_t **payload, size_t *len)
 {
 	struct canon ad = { 0 };
 	uint8_t *key = NULL, *plain = NULL, *copy = NULL;
@@ -373,7 +419,7 @@ hv_envelope_open(const hv_envelope *env, const char *me,
 	int idx;
 	hv_err e;
 
-	if ((e = hv_envelope_verify(env, sender_sign)) != HV_OK)
+	if ((e = hv_envelope_verify_at(env, sender_sign, prev)) != HV_OK)
 		return e;
 	if ((idx = hv_envelope_recipient_index(env, me)) < 0)
 		return HV_ENOTRECIPIENT;
@@ -390,8 +436,7 @@ hv_envelope_open(const hv_envelope *env, const char *me,
 	if ((key = sodium_malloc(crypto_aead_xchacha20poly1305_ietf_KEYBYTES))
 	    == NULL || (plain = malloc(padlen)) == NULL)
 		goto out;
-	if (crypto_box_seal_open(key, env->sealed[idx], HV_SEALED_KEY_LEN,
-	    me_keys->pub.box, me_keys->box_secret) != 0) {
+	if (open_sealed_key(env, idx, me_keys, key) != 0) {
 		e = HV_EDECRYPT;
 		goto out;
 	}

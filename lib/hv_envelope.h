@@ -114,6 +114,26 @@ hv_err hv_envelope_verify(const hv_envelope *env,
     const uint8_t sender_sign[HV_SIGN_PUBLIC_LEN]);
 
 /*
+ * Verifies env's signature with the sender's key valid when env says it
+ * was made: current, or a previous key (prev may be NULL) whose end is at
+ * or after env->created (SPEC §13). For messages already accepted; the
+ * broker admits new ones with the current key alone. Errors: HV_EBADSIG.
+ */
+hv_err hv_envelope_verify_at(const hv_envelope *env,
+    const uint8_t sender_sign[HV_SIGN_PUBLIC_LEN],
+    const struct hv_prev_signs *prev);
+
+/*
+ * Like hv_envelope_open, with the signature checked by
+ * hv_envelope_verify_at; the payload key is opened with me_keys' current
+ * payload secret or, failing that, each previous one, newest first.
+ * Errors: as hv_envelope_open.
+ */
+hv_err hv_envelope_open_at(const hv_envelope *env, const char *me,
+    const hv_keys *me_keys, const uint8_t sender_sign[HV_SIGN_PUBLIC_LEN],
+    const struct hv_prev_signs *prev, uint8_t **payload, size_t *len);
+
+/*
  * Verifies the signature, then opens the payload as recipient `me`. On
  * success *payload is a new buffer of *len bytes (NUL-terminated for
  * convenience, not counted) freed with hv_payload_free.

@@ -73,7 +73,9 @@ struct hv_kv {
  * Splits buf (len bytes, buf[len] == '\0') into the known `name = value`
  * lines of kv[n], in place. Blank lines and '#' comments are skipped; a NUL
  * byte, an unknown name, a repeated name or a line without '=' is refused
- * with its line number. Errors: HV_EMALFORMED.
+ * with its line number. A field that may repeat is listed in kv as many
+ * times as it may appear; its lines fill those entries in file order.
+ * Errors: HV_EMALFORMED.
  */
 hv_err hv_kv_parse(char *buf, size_t len, const char *path, struct hv_kv *kv,
     size_t n, struct hv_errdetail *d);
@@ -108,12 +110,19 @@ hv_err hv_kv_node(const struct hv_kv *f, const char *path,
 enum hv_keyfield {
 	HV_KF_NODE, HV_KF_SIGN_S, HV_KF_BOX_S, HV_KF_CURVE_S, HV_KF_SIGN_P,
 	HV_KF_BOX_P, HV_KF_CURVE_P, HV_KF_KDF, HV_KF_SALT, HV_KF_OPS,
-	HV_KF_MEM, HV_KF_NONCE, HV_KF_SEALED, HV_KF_COUNT
+	HV_KF_MEM, HV_KF_NONCE, HV_KF_SEALED,
+	/* HV_PREV_KEYS_MAX entries each, newest first */
+	HV_KF_PREV_BOX, HV_KF_PREV_SEALED = HV_KF_PREV_BOX + HV_PREV_KEYS_MAX,
+	HV_KF_COUNT = HV_KF_PREV_SEALED + HV_PREV_KEYS_MAX
 };
+
+/* Fills kv[HV_KF_COUNT] with the names of a .key file's fields. */
+void hv_keyfile_fields(struct hv_kv *kv);
 
 /*
  * Appends the passphrase-sealed lines of k's .key file (node, kdf
- * parameters, nonce, sealed secrets) to buf, a secret buffer. The node id
+ * parameters, nonce, sealed secrets, then one `previous_box_sealed` line
+ * per previous payload secret) to buf, a secret buffer. The node id
  * is bound to the seal. Errors: HV_ENOMEM (detail names the passphrase when
  * the KDF lacks memory), HV_ESYS (buf too small).
  */
@@ -123,7 +132,9 @@ hv_err hv_keys_seal_text(const hv_keys *k, const char *node_id,
 
 /*
  * Opens the sealed secrets of a parsed, passphrase-protected .key file
- * (kv[HV_KF_COUNT], node already checked) into k's secret fields.
+ * (kv[HV_KF_COUNT], node already checked) into k's secret fields, with the
+ * previous payload secrets (`previous_box_sealed` lines) into
+ * k->prev_box_secret and k->n_prev_box.
  * Errors: HV_EMALFORMED (a plain secret beside the seal, a bad kdf line),
  * HV_EPASSPHRASE (none given, or it does not open the seal), HV_ENOMEM.
  */

@@ -21,9 +21,29 @@
 #define SECRETS_LEN (HV_SIGN_SECRET_LEN + HV_BOX_KEY_LEN + HV_CURVE_KEY_LEN)
 #define SEALED_LEN (SECRETS_LEN + crypto_aead_xchacha20poly1305_ietf_ABYTES)
 #define OPSLIMIT_MAX 32ULL	/* refuse absurd KDF costs in a tampered file */
+#define NONCE_LEN crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
+/* A previous payload secret: its own nonce, then the sealed 32 bytes. */
+#define PREV_SEALED_LEN (NONCE_LEN + HV_BOX_KEY_LEN + \
+    crypto_aead_xchacha20poly1305_ietf_ABYTES)
+/* Bound with the node id to a previous secret, so it cannot pass as current. */
+static const char prev_tag[] = "previous_box";
 
-_Static_assert(SEALED_LEN <= HV_KV_DECODE_MAX,
+_Static_assert(SEALED_LEN <= HV_KV_DECODE_MAX &&
+    PREV_SEALED_LEN <= HV_KV_DECODE_MAX,
     "hv_kv_b64 must be able to decode the sealed secrets");
+
+/* The associated data of a previous secret: node id, NUL, prev_tag. */
+static size_t
+prev_ad(const char *node_id, uint8_t *ad, size_t cap)
+{
+	size_t n = strlen(node_id);
+
+	if (n + 1 + sizeof(prev_tag) > cap)
+		return 0;
+	memcpy(ad, node_id, n + 1);
+	memcpy(ad + n + 1, prev_tag, sizeof(prev_tag));
+	return n + 1 + sizeof(prev_tag);
+}
 
 /* ---- the passphrase file ------------------------------------------------ */
 
@@ -104,6 +124,17 @@ hv_keys_seal_text(const hv_keys *k, const char *node_id,
 	bad |= hv_keyfile_add_b64(buf, cap, len, "nonce", nonce, sizeof(nonce));
 	bad |= hv_keyfile_add_b64(buf, cap, len, "sealed", sealed,
 	    (size_t)sealed_len);
+	for (size_t i = 0; i < k->n_prev_box && !bad; i++) {
+		uint8_t one[PREV_SEALED_LEN], ad[128];
+		size_t adlen = prev_ad(node_id, ad, sizeof(ad));
+
+		randombytes_buf(one, NONCE_LEN);
+		crypto_aead_xchacha20poly1305_ietf_encrypt(one + NONCE_LEN,
+		    NULL, k->prev_box_secret[i], HV_BOX_KEY_LEN, ad, adlen,
+		    NULL, one, key);
+		bad |= adlen == 0 || hv_keyfile_add_b64(buf, cap, len,
+		    "previous_box_sealed", one, sizeof(one));
+	}
 	if (bad)
 		err = HV_ESYS;
 out:
@@ -124,8 +155,9 @@ hv_keys_unseal(const struct hv_kv *kv, const char *path,
 	const char *node = kv[HV_KF_NODE].value;
 	hv_err err;
 
-	for (int i = HV_KF_SIGN_S; i <= HV_KF_CURVE_S; i++)
-		if (kv[i].value != NULL)
+	for (int i = HV_KF_SIGN_S; i < HV_KF_PREV_SEALED; i++)
+		if ((i <= HV_KF_CURVE_S || i >= HV_KF_PREV_BOX) &&
+		    kv[i].value != NULL)
 			return hv_errset(d, HV_EMALFORMED, kv[i].name, "%s:%d: "
 			    "a passphrase-protected key file must not also "
 			    "hold a plain %s.", path, kv[i].line, kv[i].name);
@@ -174,6 +206,29 @@ hv_keys_unseal(const struct hv_kv *kv, const char *path,
 	memcpy(k->box_secret, plain + HV_SIGN_SECRET_LEN, HV_BOX_KEY_LEN);
 	memcpy(k->curve_secret, plain + HV_SIGN_SECRET_LEN + HV_BOX_KEY_LEN,
 	    HV_CURVE_KEY_LEN);
+	k->n_prev_box = 0;
+	for (int i = 0; i < HV_PREV_KEYS_MAX; i++) {
+		const struct hv_kv *f = &kv[HV_KF_PREV_SEALED + i];
+		uint8_t one[PREV_SEALED_LEN], ad[128];
+		size_t adlen = prev_ad(node, ad, sizeof(ad));
+		unsigned long long n = 0;
+
+		if (f->value == NULL)
+			break;
+		if ((err = hv_kv_b64(f, path, one, sizeof(one), d)) != HV_OK)
+			goto out;
+		if (adlen == 0 || crypto_aead_xchacha20poly1305_ietf_decrypt(
+		    k->prev_box_secret[i], &n, NULL, one + NONCE_LEN,
+		    sizeof(one) - NONCE_LEN, ad, adlen, one, key) != 0 ||
+		    n != HV_BOX_KEY_LEN) {
+			err = hv_errset(d, HV_EPASSPHRASE, "passphrase",
+			    "%s:%d: the passphrase does not open this "
+			    "previous_box_sealed (or the file was altered).",
+			    path, f->line);
+			goto out;
+		}
+		k->n_prev_box++;
+	}
 out:
 	hv_secret_free(plain);
 	hv_secret_free(key);

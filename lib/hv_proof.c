@@ -607,13 +607,14 @@ out:
 
 static hv_err
 head_check(const struct hv_proof_head *h, const uint8_t key[32],
-    const char *which, struct hv_errdetail *d)
+    const struct hv_prev_signs *prev, const char *which,
+    struct hv_errdetail *d)
 {
 	uint8_t msg[HV_STH_MESSAGE_LEN];
 
 	hv_auditlog_head_message(h->size, h->root, h->time_ms, msg);
-	if (crypto_sign_verify_detached(h->signature, msg, sizeof(msg),
-	    key) != 0)
+	if (hv_sign_verify_at(key, prev, msg, sizeof(msg), h->signature,
+	    h->time_ms) != HV_OK)
 		return hv_errset(d, HV_EBADSIG, "head_signature", "The %stree "
 		    "head (size %" PRIu64 ") is not signed by this broker key.",
 		    which, h->size);
@@ -624,12 +625,13 @@ head_check(const struct hv_proof_head *h, const uint8_t key[32],
 
 static hv_err
 verify_inclusion(const hv_proof *p, const uint8_t key[32],
-    struct hv_audit_rec *rec, struct hv_errdetail *d)
+    const struct hv_prev_signs *prev, struct hv_audit_rec *rec,
+    struct hv_errdetail *d)
 {
 	uint8_t lh[HV_HASH_LEN];
 	hv_err err;
 
-	if ((err = head_check(&p->head, key, "signed ", d)) != HV_OK)
+	if ((err = head_check(&p->head, key, prev, "signed ", d)) != HV_OK)
 		return err;
 	if (p->leaf_index >= p->head.size)
 		return FAIL(d, "leaf_index", "The proof places the record at "
@@ -664,21 +666,31 @@ hv_proof_verify(const hv_proof *p,
     const uint8_t broker_sign[HV_SIGN_PUBLIC_LEN], struct hv_audit_rec *rec,
     struct hv_errdetail *d)
 {
+	return hv_proof_verify_at(p, broker_sign, NULL, rec, d);
+}
+
+hv_err
+hv_proof_verify_at(const hv_proof *p,
+    const uint8_t broker_sign[HV_SIGN_PUBLIC_LEN],
+    const struct hv_prev_signs *prev, struct hv_audit_rec *rec,
+    struct hv_errdetail *d)
+{
 	struct hv_audit_rec *r;
 	hv_err err;
 
 	if (p->kind == HV_PROOF_INCLUSION) {
 		if ((r = malloc(sizeof(*r))) == NULL)
 			return HV_ENOMEM;
-		err = verify_inclusion(p, broker_sign, r, d);
+		err = verify_inclusion(p, broker_sign, prev, r, d);
 		if (err == HV_OK && rec != NULL)
 			memcpy(rec, r, sizeof(*r));
 		free(r);
 		return err;
 	}
-	if ((err = head_check(&p->first, broker_sign, "first ", d)) !=
+	if ((err = head_check(&p->first, broker_sign, prev, "first ", d)) !=
 	    HV_OK ||
-	    (err = head_check(&p->head, broker_sign, "second ", d)) != HV_OK)
+	    (err = head_check(&p->head, broker_sign, prev, "second ", d)) !=
+	    HV_OK)
 		return err;
 	if (p->first.size == 0 || p->first.size > p->head.size)
 		return FAIL(d, "tree_size", "The first tree head (size %"

@@ -149,6 +149,16 @@ hv_err hv_proof_verify(const hv_proof *p,
     const uint8_t broker_sign[HV_SIGN_PUBLIC_LEN], struct hv_audit_rec *rec,
     struct hv_errdetail *d);
 
+/*
+ * hv_proof_verify, also accepting heads signed by a previous broker key
+ * (prev, may be NULL) whose end is at or after the head's time, so that a
+ * proof made before the broker rotated still verifies (SPEC §13).
+ */
+hv_err hv_proof_verify_at(const hv_proof *p,
+    const uint8_t broker_sign[HV_SIGN_PUBLIC_LEN],
+    const struct hv_prev_signs *prev, struct hv_audit_rec *rec,
+    struct hv_errdetail *d);
+
 /* Frees *p and its record; accepts NULL; sets *p = NULL. */
 void hv_proof_destroy(hv_proof **p);
 

@@ -382,13 +382,27 @@ hv_keys_secret_check(const char *path, const char *opt,
 
 /* ---- key file parsing --------------------------------------------------- */
 
+/*
+ * The first entry named name that is still free, or else the first one so
+ * named (which the caller reports as repeated); *slots counts the entries
+ * of that name. NULL for an unknown name.
+ */
 static struct hv_kv *
-kv_find(struct hv_kv *kv, size_t n, const char *name)
+kv_find(struct hv_kv *kv, size_t n, const char *name, int *slots)
 {
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(kv[i].name, name) == 0)
+	struct hv_kv *first = NULL;
+
+	*slots = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(kv[i].name, name) != 0)
+			continue;
+		(*slots)++;
+		if (first == NULL)
+			first = &kv[i];
+		if (kv[i].value == NULL)
 			return &kv[i];
-	return NULL;
+	}
+	return first;
 }
 
 static char *
@@ -430,6 +444,7 @@ hv_kv_parse(char *buf, size_t len, const char *path, struct hv_kv *kv, size_t n,
 		char *eol = memchr(p, '\n', (size_t)(end - p));
 		char *s, *eq, *name, *value;
 		struct hv_kv *f;
+		int slots;
 
 		if (eol == NULL)
 			eol = end;
@@ -445,7 +460,7 @@ hv_kv_parse(char *buf, size_t len, const char *path, struct hv_kv *kv, size_t n,
 		*eq = '\0';
 		name = trim(s);
 		value = trim(eq + 1);
-		if ((f = kv_find(kv, n, name)) == NULL) {
+		if ((f = kv_find(kv, n, name, &slots)) == NULL) {
 			if (quotable(name))
 				return hv_errset(d, HV_EMALFORMED, name,
 				    "%s:%d: unknown field '%s'.", path, line,
@@ -453,6 +468,10 @@ hv_kv_parse(char *buf, size_t len, const char *path, struct hv_kv *kv, size_t n,
 			return hv_errset(d, HV_EMALFORMED, "key_file", "%s:%d: "
 			    "unknown field.", path, line);
 		}
+		if (f->value != NULL && slots > 1)
+			return hv_errset(d, HV_EMALFORMED, f->name, "%s:%d: "
+			    "'%s' appears more than %d times.", path, line,
+			    f->name, slots);
 		if (f->value != NULL)
 			return hv_errset(d, HV_EMALFORMED, f->name, "%s:%d: "
 			    "'%s' appears twice (first on line %d).", path, line,

@@ -492,3 +492,18 @@ hv_frame_free(Haven__Frame **f)
 	haven__frame__free_unpacked(*f, NULL);
 	*f = NULL;
 }
+
+hv_err
+hv_wire_protocol_check(uint32_t version, const char *node,
+    struct hv_errdetail *d)
+{
+	/* version >= OLDEST, written so that an OLDEST of 0 compiles. */
+	if ((uint64_t)version + 1 > HV_PROTOCOL_OLDEST &&
+	    version <= HV_PROTOCOL_VERSION)
+		return HV_OK;
+	return hv_errset(d, HV_EPROTOCOL, "protocol", "%s speaks protocol "
+	    "version %u; this broker serves versions %d and %d; upgrade %s",
+	    node, (unsigned)version, HV_PROTOCOL_OLDEST, HV_PROTOCOL_VERSION,
+	    version > HV_PROTOCOL_VERSION ? "the broker first" :
+	    "the agent");
+}

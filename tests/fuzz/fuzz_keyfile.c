@@ -63,6 +63,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct hv_errdetail d;
 	struct hv_pubkeys pub;
+	struct hv_prev_signs prev;
 	hv_keys *k = NULL;
 	uint8_t *subject = NULL;
 
@@ -72,6 +73,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	hv_keys_destroy(&k);
 	(void)hv_pubkeys_load(path, &pub, &d);
+	/* The previous signing keys must come newest first, within bounds. */
+	if (hv_pubkeys_load_prev(path, &pub, &prev, &d) == HV_OK) {
+		if (prev.n > HV_PREV_KEYS_MAX)
+			abort();
+		for (size_t i = 1; i < prev.n; i++)
+			if (prev.k[i].until_ms > prev.k[i - 1].until_ms)
+				abort();
+	}
 	if (hv_subject_key_load(path, &subject, &d) == HV_OK &&
 	    subject == NULL)
 		abort();

@@ -1224,3 +1224,48 @@ Test(auditlog, indexed_queries_do_not_scan_the_log)
 	free(g);
 	fx_close(&fx);
 }
+
+/* ---- the broker's rotation (SPEC §13) ---------------------------------- */
+
+/* Runs verify_at with the current key and the previous ones. */
+static hv_err
+verify_at(struct fx *fx, const uint8_t *key, const struct hv_prev_signs *prev,
+    struct hv_errdetail *d)
+{
+	MDB_txn *txn;
+	hv_err err;
+
+	cr_assert_eq(hv_store_begin(fx->s, 1, &txn), HV_OK);
+	err = hv_auditlog_verify_at(&fx->log, txn, key, prev, d);
+	mdb_txn_abort(txn);
+	return err;
+}
+
+Test(auditlog, heads_signed_before_the_brokers_rotation_verify_with_its_previous_key)
+{
+	struct hv_prev_signs prev = { 0 };
+	struct hv_errdetail d;
+	struct fx fx;
+
+	fx_open(&fx);
+	/* Heads at sizes 5 and 10 by the old key, the last at BASE_MS+10001. */
+	append_range(&fx, 0, 10, 5, 5);
+	prev.n = 1;
+	memcpy(prev.k[0].sign, fx.broker.pub.sign, 32);
+	prev.k[0].until_ms = BASE_MS + 10001;
+	crypto_sign_keypair(fx.broker.pub.sign, fx.broker.sign_secret);
+	append_range(&fx, 10, 20, 5, 5);
+	cr_assert_eq(verify_at(&fx, fx.broker.pub.sign, &prev, &d), HV_OK,
+	    "%s", d.message);
+	cr_assert_eq(verify_at(&fx, fx.broker.pub.sign, NULL, &d),
+	    HV_ETAMPERED);
+	cr_assert_str_eq(d.message, "tree head at size 5: signature does not "
+	    "verify");
+	/* The old key did not vouch for a head made after its end. */
+	prev.k[0].until_ms = BASE_MS + 10000;
+	cr_assert_eq(verify_at(&fx, fx.broker.pub.sign, &prev, &d),
+	    HV_ETAMPERED);
+	cr_assert_str_eq(d.message, "tree head at size 10: signature does not "
+	    "verify");
+	fx_close(&fx);
+}

@@ -382,3 +382,32 @@ Test(auditproof, reading_refuses_malformed_documents_naming_the_field)
 	free(text);
 	fx_close(&fx);
 }
+
+/*
+ * After the broker's rotation (SPEC §13) a proof signed by its previous key
+ * verifies with the new key and the previous one listed with its end, as
+ * long as that end is at or after the head's time.
+ */
+Test(auditproof, a_proof_signed_before_the_brokers_rotation_still_verifies)
+{
+	struct hv_prev_signs prev = { 0 };
+	struct fx fx;
+	hv_proof *p;
+
+	fx_open(&fx, N);
+	p = inclusion(&fx, 3);
+	/* fx.other stands for the broker's new key, fx.broker for its old. */
+	prev.n = 1;
+	memcpy(prev.k[0].sign, fx.broker.pub.sign, 32);
+	prev.k[0].until_ms = p->head.time_ms;
+	cr_assert_eq(hv_proof_verify_at(p, fx.other.pub.sign, &prev, NULL,
+	    NULL), HV_OK);
+	cr_assert_eq(hv_proof_verify_at(p, fx.other.pub.sign, NULL, NULL,
+	    NULL), HV_EBADSIG);
+	/* A head made after the old key's end is not vouched for by it. */
+	prev.k[0].until_ms = p->head.time_ms - 1;
+	cr_assert_eq(hv_proof_verify_at(p, fx.other.pub.sign, &prev, NULL,
+	    NULL), HV_EBADSIG);
+	hv_proof_destroy(&p);
+	fx_close(&fx);
+}

@@ -49,7 +49,7 @@ TestSuite(directory, .init = setup, .fini = teardown);
 static const char *const spec_nodes[] = {
 	"broker.bristol", "police.avon", "health.bristol-royal",
 	"education.st-marys-primary", "social-care.bristol", "ig.bristol",
-	NULL
+	"education.old-school", NULL
 };
 
 /* The agreement of SPEC §5, word for word. */
@@ -72,6 +72,7 @@ static const char spec_agreement[] =
     "allow police, health, education -> social-care : INFO_RESPONSE\n"
     "allow police, health, education, social-care -> police, health, "
     "education, social-care : MISSING_CHILD_ALERT\n"
+    "node education.old-school   keys/education.old-school.pub\n"
     "revoke education.old-school\n";
 
 /* Makes tmp/keys/ID.{key,pub} and returns the keys (caller destroys). */
@@ -198,7 +199,7 @@ Test(directory, parses_the_whole_spec_sample_agreement)
 	cr_assert_str_eq(n->role, "social-care");
 	cr_assert(n->has_keys && !n->revoked);
 	cr_assert_not_null(n = hv_directory_node(dir, "education.old-school"));
-	cr_assert(n->revoked && !n->has_keys);
+	cr_assert(n->revoked && n->has_keys);
 
 	const struct hv_rule *r = hv_directory_rule_at(dir, 3);
 	cr_assert_eq(r->n_senders, 1);
@@ -231,6 +232,13 @@ Test(directory, names_the_line_of_a_bad_node_id)
 	line5_fails("node Police.Avon keys/police.avon.pub", "'Police.Avon'");
 	line5_fails("node policeavon keys/police.avon.pub", "'policeavon'");
 	line5_fails("revoke bad..id", "'bad..id'");
+}
+
+Test(directory, refuses_a_revoke_of_an_id_with_no_node_line_naming_the_line)
+{
+	hv_keys_destroy(&(hv_keys *){ make_keys("broker.bristol") });
+	hv_keys_destroy(&(hv_keys *){ make_keys("police.avon") });
+	line5_fails("revoke police.avn", "revoke police.avn names no node");
 }
 
 Test(directory, names_the_line_of_a_missing_pub_file)
@@ -711,15 +719,12 @@ Test(directory, revokes_nodes_with_and_without_a_node_line)
 	    "broker broker.bristol tcp://127.0.0.1:7400 "
 	    "keys/broker.bristol.pub\n"
 	    "node police.avon keys/police.avon.pub\n"
-	    "node education.old keys/education.old.pub\n"
-	    "revoke police.gone\n");
+	    "node education.old keys/education.old.pub\n");
 	buf = sign(dir, root, &len);
 	cr_assert_eq(hv_directory_load(buf, len, root->pub.sign, &back, &d),
 	    HV_OK, "%s", d.message);
 	cr_assert_not_null(n = hv_directory_node(back, "education.old"));
 	cr_assert(n->revoked && n->has_keys);
-	cr_assert_not_null(n = hv_directory_node(back, "police.gone"));
-	cr_assert(n->revoked && !n->has_keys);
 	cr_assert_not_null(n = hv_directory_node(back, "police.avon"));
 	cr_assert(!n->revoked && n->has_keys);
 	cr_assert_null(hv_directory_node(back, "police.other"));
@@ -939,4 +944,100 @@ Test(directory, digests_a_directory_by_its_content)
 	hv_directory_destroy(&loaded);
 	hv_directory_destroy(&other);
 	hv_keys_destroy(&root);
+}
+
+/* ---- rotation (SPEC §13) -------------------------------------------------- */
+
+Test(directory, carries_a_rotated_nodes_previous_signing_keys_through_signing)
+{
+	hv_keys *root = make_keys("root.bristol"), *old, *cur = NULL;
+	hv_directory *dir, *back = NULL;
+	const struct hv_node *n;
+	struct hv_errdetail d;
+	char path[160], out[160], *kp = NULL;
+	uint8_t *buf, sig[64];
+	const uint8_t msg[] = "an envelope";
+	size_t len;
+
+	make_spec_keys();
+	/* police.avon rotates: keys/police.avon.pub becomes the new one. */
+	snprintf(path, sizeof(path), "%s/keys/police.avon.key", tmp);
+	snprintf(out, sizeof(out), "%s/new", tmp);
+	cr_assert_eq(hv_keys_load(path, NULL, &old, &d), HV_OK);
+	cr_assert_eq(hv_keys_rotate(path, out, NULL, 1800000000000LL, &kp,
+	    &d), HV_OK, "%s", d.message);
+	cr_assert_eq(hv_keys_load(kp, NULL, &cur, &d), HV_OK);
+	snprintf(path, sizeof(path), "%s/keys/police.avon.pub", tmp);
+	cr_assert_eq(remove(path), 0);
+	memcpy(kp + strlen(kp) - 4, ".pub", 4);
+	cr_assert_eq(rename(kp, path), 0);
+	dir = parse_ok(spec_agreement);
+	buf = sign(dir, root, &len);
+	cr_assert_eq(hv_directory_load(buf, len, root->pub.sign, &back, &d),
+	    HV_OK, "%s", d.message);
+	n = hv_directory_node(back, "police.avon");
+	cr_assert_eq(memcmp(n->keys.sign, cur->pub.sign, 32), 0);
+	cr_assert_eq(n->prev_sign.n, 1);
+	cr_assert_eq(memcmp(n->prev_sign.k[0].sign, old->pub.sign, 32), 0);
+	cr_assert_eq(n->prev_sign.k[0].until_ms, 1800000000000LL);
+	/* The old key signs for what was made up to its end, not after. */
+	crypto_sign_detached(sig, NULL, msg, sizeof(msg), old->sign_secret);
+	cr_assert_eq(hv_node_verify_at(n, msg, sizeof(msg), sig,
+	    1800000000000LL), HV_OK);
+	cr_assert_eq(hv_node_verify_at(n, msg, sizeof(msg), sig,
+	    1800000000001LL), HV_EBADSIG);
+	free(kp);
+	free(buf);
+	hv_directory_destroy(&back);
+	hv_directory_destroy(&dir);
+	hv_keys_destroy(&root);
+	hv_keys_destroy(&old);
+	hv_keys_destroy(&cur);
+}
+
+Test(directory, accepts_a_new_root_only_with_a_handover_from_the_current_root)
+{
+	hv_keys *root = make_keys("root.bristol"), *next = make_keys("root.new");
+	hv_keys *stranger = make_keys("root.other");
+	hv_directory *dir, *back = NULL;
+	struct hv_errdetail d;
+	uint8_t *buf, key[32];
+	size_t len;
+
+	make_spec_keys();
+	dir = parse_ok(spec_agreement);
+	cr_assert_eq(hv_directory_sign_handover(dir, next, root, &buf, &len),
+	    HV_OK);
+	cr_assert_eq(hv_directory_load(buf, len, root->pub.sign, &back, &d),
+	    HV_OK, "%s", d.message);
+	cr_assert_eq(hv_directory_handover(back, key), 1);
+	cr_assert_eq(memcmp(key, next->pub.sign, 32), 0);
+	hv_directory_destroy(&back);
+	/* Nodes that already trust the new root accept it too. */
+	cr_assert_eq(hv_directory_load(buf, len, next->pub.sign, &back, &d),
+	    HV_OK, "%s", d.message);
+	hv_directory_destroy(&back);
+	/* A node trusting some other root refuses it. */
+	cr_assert_eq(hv_directory_load(buf, len, stranger->pub.sign, &back,
+	    &d), HV_EBADDIRECTORY);
+	cr_assert_str_eq(d.field, "signature");
+	free(buf);
+	/* A handover signed by anyone but the current root counts for nothing. */
+	cr_assert_eq(hv_directory_sign_handover(dir, next, stranger, &buf,
+	    &len), HV_OK);
+	cr_assert_eq(hv_directory_load(buf, len, root->pub.sign, &back, &d),
+	    HV_EBADDIRECTORY);
+	cr_assert_str_eq(d.field, "signature");
+	cr_assert_null(back);
+	free(buf);
+	/* And without a handover the new root is any other wrong root. */
+	buf = sign(dir, next, &len);
+	cr_assert_eq(hv_directory_load(buf, len, root->pub.sign, &back, &d),
+	    HV_EBADDIRECTORY);
+	cr_assert_str_eq(d.field, "signature");
+	free(buf);
+	hv_directory_destroy(&dir);
+	hv_keys_destroy(&root);
+	hv_keys_destroy(&next);
+	hv_keys_destroy(&stranger);
 }

@@ -30,6 +30,7 @@ keys_from_seed(uint8_t sign_tag, uint8_t box_tag)
 	uint8_t seed[32];
 
 	cr_assert(k != NULL);
+	memset(k, 0, sizeof(*k));
 	for (int i = 0; i < 32; i++)
 		seed[i] = (uint8_t)(sign_tag + i);
 	crypto_sign_seed_keypair(k->pub.sign, k->sign_secret, seed);
@@ -47,6 +48,7 @@ keys_random(void)
 	hv_keys *k = sodium_malloc(sizeof(*k));
 
 	cr_assert(k != NULL);
+	memset(k, 0, sizeof(*k));
 	crypto_sign_keypair(k->pub.sign, k->sign_secret);
 	crypto_box_keypair(k->pub.box, k->box_secret);
 	memset(k->pub.curve, 0, sizeof(k->pub.curve));
@@ -754,5 +756,56 @@ Test(envelope, signs_again_after_a_header_change)
 	cr_assert_eq(hv_envelope_sign(&fx.env, fx.sender), HV_OK);
 	cr_assert_eq(hv_envelope_verify(&fx.env, fx.sender->pub.sign), HV_OK);
 	cr_assert_eq(open_as(&fx, names[0], fx.rcpt[0]), HV_OK);
+	fixture_free(&fx);
+}
+
+/* ---- rotation (SPEC §13) ------------------------------------------------ */
+
+Test(envelope, opens_a_message_sealed_to_a_payload_key_rotated_out_since,
+    .init = setup)
+{
+	struct fixture fx;
+	hv_keys *now = keys_random();
+	struct hv_prev_signs none = { 0 };
+	uint8_t *p = NULL;
+	size_t len = 0;
+
+	seal_to(&fx, 2);
+	/* social-care.bristol rotates: the old payload key becomes previous. */
+	now->n_prev_box = 2;
+	crypto_box_keypair(now->prev_box_public[0], now->prev_box_secret[0]);
+	memcpy(now->prev_box_secret[1], fx.rcpt[1]->box_secret, 32);
+	memcpy(now->prev_box_public[1], fx.rcpt[1]->pub.box, 32);
+	cr_assert_eq(hv_envelope_open_at(&fx.env, names[1], now,
+	    fx.sender->pub.sign, &none, &p, &len), HV_OK);
+	cr_assert_eq(len, strlen(payload));
+	hv_payload_free(p, len);
+	/* Without the previous key it is unreadable, as before rotation. */
+	now->n_prev_box = 1;
+	cr_assert_eq(hv_envelope_open_at(&fx.env, names[1], now,
+	    fx.sender->pub.sign, &none, &p, &len), HV_EDECRYPT);
+	sodium_free(now);
+	fixture_free(&fx);
+}
+
+Test(envelope, a_previous_sender_key_verifies_only_what_was_made_before_its_end,
+    .init = setup)
+{
+	struct fixture fx;
+	hv_keys *now = keys_random();
+	struct hv_prev_signs prev = { 0 };
+
+	seal_to(&fx, 1);
+	prev.n = 1;
+	memcpy(prev.k[0].sign, fx.sender->pub.sign, 32);
+	prev.k[0].until_ms = fx.env.created * 1000;
+	cr_assert_eq(hv_envelope_verify(&fx.env, now->pub.sign), HV_EBADSIG);
+	cr_assert_eq(hv_envelope_verify_at(&fx.env, now->pub.sign, &prev),
+	    HV_OK);
+	/* Made after the old key stopped signing: refused. */
+	prev.k[0].until_ms = fx.env.created * 1000 - 1;
+	cr_assert_eq(hv_envelope_verify_at(&fx.env, now->pub.sign, &prev),
+	    HV_EBADSIG);
+	sodium_free(now);
 	fixture_free(&fx);
 }

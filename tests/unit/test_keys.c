@@ -641,3 +641,225 @@ Test(keys, a_subject_key_of_the_wrong_length_is_refused)
 	cr_assert_eq(chmod(p, 0644), 0);
 	cr_assert_eq(hv_subject_key_load(p, &key, &d), HV_EINSECURE);
 }
+
+Test(keys, names_the_node_of_a_pub_given_where_another_role_is_expected)
+{
+	struct hv_errdetail d = { 0 };
+	struct hv_pubkeys pub, untouched;
+	hv_keys *b = make_saved("broker.bristol", NULL);
+	hv_keys *p = make_saved("police.avon", NULL);
+	char path[128];
+
+	cr_assert_eq(hv_pubkeys_load_role(at(path, sizeof(path),
+	    "broker.bristol.pub"), "broker", &pub, &d), HV_OK, "%s",
+	    d.message);
+	cr_assert_eq(memcmp(&pub, &b->pub, sizeof(pub)), 0);
+	memset(&untouched, 0x5a, sizeof(untouched));
+	pub = untouched;
+	cr_assert_eq(hv_pubkeys_load_role(at(path, sizeof(path),
+	    "police.avon.pub"), "broker", &pub, &d), HV_EUSAGE);
+	cr_assert_not_null(strstr(d.message, "this is police.avon's key, not "
+	    "the broker's"), "%s", d.message);
+	cr_assert_eq(memcmp(&pub, &untouched, sizeof(pub)), 0,
+	    "the output was written on failure");
+	hv_keys_destroy(&b);
+	hv_keys_destroy(&p);
+}
+
+/* ---- rotation ----------------------------------------------------------- */
+
+/* Rotates tmp/OLD_DIR/NODE.key into tmp/NEW_DIR at now_ms. */
+static void
+rotate(const char *node, const char *old_dir, const char *new_dir,
+    const char *pass, int64_t now_ms)
+{
+	struct hv_errdetail d = { 0 };
+	char old[192], dir[160], *key_path = NULL;
+
+	snprintf(old, sizeof(old), "%s/%s/%s.key", tmp, old_dir, node);
+	snprintf(dir, sizeof(dir), "%s/%s", tmp, new_dir);
+	cr_assert_eq(hv_keys_rotate(old, dir, pass, now_ms, &key_path, &d),
+	    HV_OK, "%s", d.message);
+	cr_assert_str_eq(key_path + strlen(dir) + 1, "police.avon.key");
+	free(key_path);
+}
+
+static hv_keys *
+load_in(const char *dir, const char *pass)
+{
+	struct hv_errdetail d = { 0 };
+	hv_keys *k = NULL;
+	char p[192];
+
+	snprintf(p, sizeof(p), "%s/%s/police.avon.key", tmp, dir);
+	cr_assert_eq(hv_keys_load(p, pass, &k, &d), HV_OK, "%s", d.message);
+	return k;
+}
+
+/* Saves police.avon's first keys in tmp/v1. */
+static hv_keys *
+first_keys(const char *pass)
+{
+	struct hv_errdetail d = { 0 };
+	hv_keys *k = NULL;
+	char dir[128];
+
+	cr_assert_eq(hv_keys_generate(&k), HV_OK);
+	cr_assert_eq(hv_keys_save(k, "police.avon", at(dir, sizeof(dir), "v1"),
+	    pass, &d), HV_OK, "%s", d.message);
+	return k;
+}
+
+static void
+rotation_keeps_every_earlier_key(const char *pass)
+{
+	struct hv_errdetail d = { 0 };
+	struct hv_prev_signs prev;
+	struct hv_pubkeys pub;
+	hv_keys *k1 = first_keys(pass), *k2, *k3;
+	char p[160];
+
+	rotate("police.avon", "v1", "v2", pass, 1800000000000LL);
+	rotate("police.avon", "v2", "v3", pass, 1800000500500LL);
+	k2 = load_in("v2", pass);
+	k3 = load_in("v3", pass);
+	cr_assert_neq(memcmp(k3->box_secret, k2->box_secret, 32), 0);
+	cr_assert_eq(k3->n_prev_box, 2);
+	cr_assert_eq(memcmp(k3->prev_box_secret[0], k2->box_secret, 32), 0);
+	cr_assert_eq(memcmp(k3->prev_box_secret[1], k1->box_secret, 32), 0);
+	cr_assert_eq(memcmp(k3->prev_box_public[1], k1->pub.box, 32), 0);
+	cr_assert_eq(hv_pubkeys_load_prev(at(p, sizeof(p),
+	    "v3/police.avon.pub"), &pub, &prev, &d), HV_OK, "%s", d.message);
+	cr_assert_eq(memcmp(&pub, &k3->pub, sizeof(pub)), 0);
+	cr_assert_eq(prev.n, 2);
+	cr_assert_eq(memcmp(prev.k[0].sign, k2->pub.sign, 32), 0);
+	/* Rounded up to the second the file can say. */
+	cr_assert_eq(prev.k[0].until_ms, 1800000501000LL);
+	cr_assert_eq(memcmp(prev.k[1].sign, k1->pub.sign, 32), 0);
+	cr_assert_eq(prev.k[1].until_ms, 1800000000000LL);
+	/* The old files are left as they were. */
+	hv_keys_destroy(&k2);
+	k2 = load_in("v1", pass);
+	cr_assert(same_keys(k1, k2));
+	hv_keys_destroy(&k1);
+	hv_keys_destroy(&k2);
+	hv_keys_destroy(&k3);
+}
+
+Test(keys, rotation_keeps_every_earlier_payload_key_and_signing_key_newest_first)
+{
+	rotation_keeps_every_earlier_key(NULL);
+}
+
+Test(keys, rotation_of_a_passphrase_protected_file_seals_the_earlier_keys_too)
+{
+	char p[160], *text;
+
+	rotation_keeps_every_earlier_key("correct horse");
+	text = slurp(at(p, sizeof(p), "v3/police.avon.key"));
+	cr_assert_null(strstr(text, "previous_box_secret"));
+	cr_assert_not_null(strstr(text, "previous_box_sealed"));
+	free(text);
+}
+
+Test(keys, rotation_refuses_to_overwrite_the_old_files)
+{
+	struct hv_errdetail d = { 0 };
+	hv_keys *k = first_keys(NULL);
+	char old[160], dir[128], *kp = NULL;
+
+	cr_assert_eq(hv_keys_rotate(at(old, sizeof(old), "v1/police.avon.key"),
+	    at(dir, sizeof(dir), "v1"), NULL, 1800000000000LL, &kp, &d),
+	    HV_EEXISTS);
+	cr_assert_null(kp);
+	hv_keys_destroy(&k);
+}
+
+Test(keys, a_previous_payload_key_sealed_under_another_passphrase_is_refused)
+{
+	struct hv_errdetail d = { 0 };
+	hv_keys *k = first_keys("one"), *l = NULL;
+	char p[160], other[200];
+
+	rotate("police.avon", "v1", "v2", "one", 1800000000000LL);
+	/* A previous secret of another file, sealed by another passphrase. */
+	hv_keys_destroy(&k);
+	cr_assert_eq(hv_keys_generate(&k), HV_OK);
+	cr_assert_eq(hv_keys_save(k, "police.avon", at(p, sizeof(p), "w1"),
+	    "two", &d), HV_OK);
+	rotate("police.avon", "w1", "w2", "two", 1800000000000LL);
+	field_of(at(p, sizeof(p), "w2/police.avon.key"), "previous_box_sealed",
+	    other, sizeof(other));
+	at(p, sizeof(p), "v2/police.avon.key");
+	{
+		char mine[200];
+
+		field_of(p, "previous_box_sealed", mine, sizeof(mine));
+		edit_file(p, mine, other);
+	}
+	cr_assert_eq(hv_keys_load(p, "one", &l, &d), HV_EPASSPHRASE);
+	cr_assert_not_null(strstr(d.message, "previous_box_sealed"), "%s",
+	    d.message);
+	hv_keys_destroy(&k);
+}
+
+Test(keys, previous_signing_keys_must_carry_a_time_and_be_newest_first)
+{
+	struct hv_errdetail d = { 0 };
+	struct hv_prev_signs prev;
+	struct hv_pubkeys pub;
+	hv_keys *k = first_keys(NULL);
+	char p[160], key[80], line[200];
+
+	rotate("police.avon", "v1", "v2", NULL, 1800000000000LL);
+	at(p, sizeof(p), "v2/police.avon.pub");
+	field_of(p, "previous_sign_public", key, sizeof(key));
+	*strchr(key, ' ') = '\0';
+	/* An older key listed after: fine. Listed before: refused. */
+	snprintf(line, sizeof(line), "previous_sign_public = %s "
+	    "2020-01-01T00:00:00Z\n", key);
+	append_file(p, line);
+	cr_assert_eq(hv_pubkeys_load_prev(p, &pub, &prev, &d), HV_OK, "%s",
+	    d.message);
+	cr_assert_eq(prev.n, 2);
+	snprintf(line, sizeof(line), "previous_sign_public = %s "
+	    "2030-01-01T00:00:00Z\n", key);
+	append_file(p, line);
+	cr_assert_eq(hv_pubkeys_load_prev(p, &pub, &prev, &d), HV_EMALFORMED);
+	cr_assert_not_null(strstr(d.message, ":9:"), "%s", d.message);
+	cr_assert_not_null(strstr(d.message, "newest first"), "%s", d.message);
+	edit_file(p, " 2030-01-01T00:00:00Z", "");
+	cr_assert_eq(hv_pubkeys_load(p, &pub, &d), HV_EMALFORMED);
+	cr_assert_not_null(strstr(d.message, "stopped signing"), "%s",
+	    d.message);
+	edit_file(p, " 2020-01-01T00:00:00Z", " yesterday");
+	cr_assert_eq(hv_pubkeys_load(p, &pub, &d), HV_EMALFORMED);
+	cr_assert_not_null(strstr(d.message, "ISO 8601"), "%s", d.message);
+	hv_keys_destroy(&k);
+}
+
+Test(keys, a_previous_signing_key_verifies_only_what_was_made_before_its_end)
+{
+	struct hv_prev_signs prev = { 0 };
+	hv_keys *old = NULL, *cur = NULL;
+	const uint8_t msg[] = "a tree head";
+	uint8_t sig[64];
+
+	cr_assert_eq(hv_keys_generate(&old), HV_OK);
+	cr_assert_eq(hv_keys_generate(&cur), HV_OK);
+	crypto_sign_detached(sig, NULL, msg, sizeof(msg), old->sign_secret);
+	cr_assert_eq(hv_sign_verify_at(cur->pub.sign, NULL, msg, sizeof(msg),
+	    sig, 1000), HV_EBADSIG);
+	prev.n = 1;
+	memcpy(prev.k[0].sign, old->pub.sign, 32);
+	prev.k[0].until_ms = 5000;
+	cr_assert_eq(hv_sign_verify_at(cur->pub.sign, &prev, msg, sizeof(msg),
+	    sig, 5000), HV_OK);
+	cr_assert_eq(hv_sign_verify_at(cur->pub.sign, &prev, msg, sizeof(msg),
+	    sig, 5001), HV_EBADSIG);
+	crypto_sign_detached(sig, NULL, msg, sizeof(msg), cur->sign_secret);
+	cr_assert_eq(hv_sign_verify_at(cur->pub.sign, &prev, msg, sizeof(msg),
+	    sig, 9000), HV_OK);
+	hv_keys_destroy(&old);
+	hv_keys_destroy(&cur);
+}

@@ -705,3 +705,29 @@ Test(wire, accepts_a_large_health_report_but_no_other_long_string)
 	free(buf);
 	free(s);
 }
+
+Test(wire, serves_its_protocol_version_and_the_one_before_and_names_others)
+{
+	struct hv_errdetail d;
+
+	for (uint32_t v = HV_PROTOCOL_OLDEST; v <= HV_PROTOCOL_VERSION; v++)
+		cr_assert_eq(hv_wire_protocol_check(v, "police.avon", NULL),
+		    HV_OK, "version %u refused", (unsigned)v);
+	cr_assert_eq(HV_PROTOCOL_VERSION - HV_PROTOCOL_OLDEST, 1);
+	hv_errclear(&d);
+	cr_assert_eq(hv_wire_protocol_check(HV_PROTOCOL_VERSION + 1,
+	    "police.avon", &d), HV_EPROTOCOL);
+	cr_assert_not_null(strstr(d.message, "police.avon speaks protocol "
+	    "version 2; this broker serves versions 0 and 1"), "%s",
+	    d.message);
+	cr_assert_not_null(strstr(d.message, "upgrade the broker"), "%s",
+	    d.message);
+	cr_assert_eq(hv_wire_protocol_check(UINT32_MAX, "police.avon", NULL),
+	    HV_EPROTOCOL);
+	if (HV_PROTOCOL_OLDEST > 0) {
+		hv_errclear(&d);
+		cr_assert_eq(hv_wire_protocol_check(HV_PROTOCOL_OLDEST - 1,
+		    "police.avon", &d), HV_EPROTOCOL);
+		cr_assert_not_null(strstr(d.message, "upgrade the agent"));
+	}
+}
