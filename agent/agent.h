@@ -5,8 +5,11 @@
  *
  * Threads: the main thread owns every ZeroMQ socket, the signalfd and the
  * alert hook's children; libmicrohttpd runs one thread per HTTP connection.
- * HTTP threads validate, commit to LMDB (write transactions serialize) and
+ * HTTP threads validate, seal and sign, commit to LMDB through a group
+ * commit (commit.c: the writes waiting together share one transaction) and
  * then wake the main thread through an eventfd; they never touch ZeroMQ.
+ * The main thread stores a burst of the broker's frames in one transaction
+ * too, and acknowledges them after its commit.
  * The directory is swapped on SIGHUP under a read/write lock.
  *
  * The agent never stores or logs plaintext payloads, child details or NHS

@@ -4,14 +4,17 @@
  *
  * Everything the broker knows hangs off one struct broker, created by main
  * and passed by pointer: there are no mutable globals beyond the logger's
- * settings. The broker is one thread: loop.c polls the ROUTER, the ZAP
- * socket and a signalfd; each batch of frames that arrives together is
- * processed inside one LMDB write transaction (group commit) and every reply
- * the batch produced is sent only after that transaction has committed.
+ * settings. One thread owns the sockets and the store: loop.c polls the
+ * ROUTER, the ZAP socket and a signalfd; each batch of frames that arrives
+ * together is processed inside one LMDB write transaction (group commit)
+ * and every reply the batch produced is sent only after that transaction
+ * has committed. Only the batch's signature checks run beside it, on one
+ * short-lived thread per further core (verify.c), before the transaction.
  *
  * Files: main.c (start-up checklist, --help), loop.c (poll, signals,
  * timers, batches, dispatch), zap.c (CURVE authentication against the
- * directory), submit.c (the checks of SPEC §6 in order), deliver.c
+ * directory), submit.c (the checks of SPEC §6 in order), verify.c (a
+ * batch's signatures on every core), deliver.c
  * (sessions, queues, windows, acks, receipts to senders, expiry), audit.c
  * (audit records, tree heads, health), query.c (remote audit queries by
  * ig nodes), store.c (databases).
