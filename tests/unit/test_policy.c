@@ -7,7 +7,6 @@
  */
 #include <criterion/criterion.h>
 
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +18,7 @@
 #include "hv_envelope.h"
 #include "hv_keys.h"
 #include "hv_policy.h"
+#include "fixture.h"
 
 static char tmp[64];
 static hv_directory *dir;
@@ -48,15 +48,6 @@ static const char agreement[] =
     "revoke education.old-school\n"
     "revoke police.gone\n";
 
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static void
 setup(void)
 {
@@ -65,8 +56,7 @@ setup(void)
 	FILE *fp;
 
 	cr_assert(sodium_init() >= 0);
-	snprintf(tmp, sizeof(tmp), "/tmp/hv-policy-XXXXXX");
-	cr_assert_not_null(mkdtemp(tmp));
+	fixture_tmpdir(tmp, sizeof(tmp), "policy");
 	snprintf(keys, sizeof(keys), "%s/keys", tmp);
 	for (size_t i = 0; nodes[i] != NULL; i++) {
 		hv_keys *k = NULL;
@@ -89,7 +79,7 @@ static void
 teardown(void)
 {
 	hv_directory_destroy(&dir);
-	nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	fixture_rmtree(tmp);
 }
 
 TestSuite(policy, .init = setup, .fini = teardown);
