@@ -70,6 +70,8 @@ UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
 UNIT_LIBOBJ := $(patsubst %.c,$(BUILD)/%.o,$(filter-out $(UNIT_SRC),$(wildcard tests/unit/*.c)))
 E2E_SRC    := $(sort $(wildcard tests/e2e/test_*.c))
 E2E_BIN    := $(E2E_SRC:tests/e2e/%.c=$(BUILD)/tests/e2e/%)
+LONG_SRC   := $(sort $(wildcard tests/long/test_*.c))
+LONG_BIN   := $(LONG_SRC:tests/long/%.c=$(BUILD)/tests/long/%)
 E2E_LIBOBJ := $(patsubst %.c,$(BUILD)/%.o,$(filter-out $(E2E_SRC),$(wildcard tests/e2e/*.c)))
 BENCH_SRC  := $(sort $(wildcard bench/*.c))
 BENCH_BIN  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
@@ -80,8 +82,9 @@ PEER_BIN   := $(if $(shell pkg-config --exists libmosquitto 2>/dev/null && echo 
 
 PROGRAMS  := $(BIN)/haven $(BIN)/haven-broker $(BIN)/haven-agent
 
-.PHONY: all deps bench-deps test unit e2e demo bench install clean format format-check \
-        check check-e2e check-deps fuzz fuzz-bins fuzz-run fuzz-corpus install-debs
+.PHONY: all deps bench-deps test test-long unit e2e demo bench install clean format \
+        format-check check check-e2e check-long check-deps fuzz fuzz-bins fuzz-run \
+        fuzz-corpus install-debs
 .SECONDARY:
 
 all: $(PROGRAMS)
@@ -160,6 +163,11 @@ $(BUILD)/tests/e2e/%: tests/e2e/%.c $(E2E_LIBOBJ) $(LIBHAVEN)
 	$(E) LD $@
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(E2E_LIBOBJ) $(LIBHAVEN) $(LIBS) $(CRIT_LIBS)
 
+$(BUILD)/tests/long/%: tests/long/%.c $(E2E_LIBOBJ) $(LIBHAVEN)
+	@mkdir -p $(dir $@)
+	$(E) LD $@
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(E2E_LIBOBJ) $(LIBHAVEN) $(LIBS) $(CRIT_LIBS)
+
 # Bench programs reuse the e2e harness (partnerships of real daemons).
 $(BUILD)/bench/%: bench/%.c $(E2E_LIBOBJ) $(LIBHAVEN)
 	@mkdir -p $(dir $@)
@@ -196,6 +204,15 @@ check: $(PROGRAMS) $(UNIT_BIN) $(E2E_BIN)
 
 check-e2e: $(PROGRAMS) $(E2E_BIN)
 	$(Q)$(TEST_ENV) tests/run-tests -- $(E2E_BIN)
+
+# The long fault test (tests/long/): minutes of kill -9 during a 10,000
+# message stream, so not part of `make test`. HAVEN_LONG_MESSAGES changes
+# the stream's length.
+test-long: deps
+	$(Q)$(MAKE) --no-print-directory -j2 SAN=1 BUILD=build/san BIN=build/san/bin check-long
+
+check-long: $(PROGRAMS) $(LONG_BIN)
+	$(Q)$(TEST_ENV) tests/run-tests -- $(LONG_BIN)
 
 unit: $(UNIT_BIN)
 	$(Q)tests/run-tests $(UNIT_BIN)

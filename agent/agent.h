@@ -5,8 +5,11 @@
  *
  * Threads: the main thread owns every ZeroMQ socket, the signalfd and the
  * alert hook's children; libmicrohttpd runs one thread per HTTP connection.
- * HTTP threads validate, commit to LMDB (write transactions serialize) and
+ * HTTP threads validate, seal and sign, commit to LMDB through a group
+ * commit (commit.c: the writes waiting together share one transaction) and
  * then wake the main thread through an eventfd; they never touch ZeroMQ.
+ * The main thread stores a burst of the broker's frames in one transaction
+ * too, and acknowledges them after its commit.
  * The directory is swapped on SIGHUP under a read/write lock.
  *
  * The agent never stores or logs plaintext payloads, child details or NHS
@@ -149,6 +152,28 @@ struct hook_child {
 	char id_hex[HV_ID_HEX_LEN + 1];
 };
 
+/* commit.c: the HTTP threads' group commit (one write transaction). */
+struct gc_item;
+struct group_commit {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct gc_item *head, **tail;	/* writes waiting for a leader */
+	int leading;			/* a thread is committing a batch */
+	uint64_t batches;		/* transactions committed so far */
+	uint64_t writes;		/* writes in them */
+};
+
+/* commit.c, main thread only: a burst of the broker's frames. */
+struct after_commit;
+struct burst {
+	int open;			/* frames join one transaction */
+	MDB_txn *txn;			/* the burst's, once a frame writes */
+	struct after_commit *after;	/* what runs after its commit */
+	size_t n, cap;
+	uint64_t bursts;		/* committed so far */
+	uint64_t frames;		/* frames that queued work in them */
+};
+
 struct agent {
 	struct agent_config cfg;
 	const char *config_path;
@@ -164,6 +189,8 @@ struct agent {
 	hv_directory *dir;		/* under dir_lock */
 
 	hv_store *store;
+	struct group_commit gc;
+	struct burst burst;
 
 	int sigfd;
 	int wakefd;			/* eventfd: HTTP threads -> main */
@@ -257,6 +284,46 @@ hv_err store_directory_check(struct agent *a, const hv_directory *dir,
     struct hv_errdetail *d);
 /* Records dir as the directory in force. Errors: HV_ESTORAGEFULL, HV_EIO. */
 hv_err store_directory_record(struct agent *a, const hv_directory *dir);
+
+/* ---- commit.c --------------------------------------------------------- */
+
+/* One write of a group commit: puts into txn; an error aborts the batch. */
+typedef hv_err (*gc_apply_fn)(struct agent *a, MDB_txn *txn, void *arg);
+
+void group_commit_init(struct group_commit *g);
+void group_commit_destroy(struct group_commit *g);
+/*
+ * Applies apply(a, txn, arg) in a write transaction shared with the other
+ * threads' writes waiting at the same time, and returns once that
+ * transaction is committed (fsync'd) or has failed. A failing write is
+ * retried alone so that it fails only itself. Called from any thread but
+ * never while the caller holds a write transaction. Returns apply's error,
+ * or the commit's: HV_ESTORAGEFULL, HV_EIO.
+ */
+hv_err agent_commit(struct agent *a, gc_apply_fn apply, void *arg);
+
+/*
+ * What must follow a frame's durable commit (its Ack, its events): called
+ * once with committed = 1 after the commit, or committed = 0 when nothing
+ * was kept (it must then only free arg).
+ */
+typedef void (*after_fn)(struct agent *a, void *arg, int committed);
+
+/*
+ * Main thread only. Between agent_batch_begin and agent_batch_end, each
+ * agent_txn_begin gives a transaction nested in the burst's one (commit
+ * or abort it as usual: that keeps or undoes this frame's writes only),
+ * and agent_after_commit queues fn until the burst's commit; outside a
+ * burst agent_txn_begin is a plain write transaction and fn runs at once.
+ * No write transaction of one's own may begin inside a burst.
+ * agent_batch_end commits and runs what was queued; it returns the
+ * commit's error (HV_ESTORAGEFULL, HV_EIO), when queued work is told
+ * nothing was kept.
+ */
+void agent_batch_begin(struct agent *a);
+hv_err agent_txn_begin(struct agent *a, MDB_txn **txn);
+void agent_after_commit(struct agent *a, after_fn fn, void *arg);
+hv_err agent_batch_end(struct agent *a);
 
 /* ---- outbox.c ---------------------------------------------------------- */
 

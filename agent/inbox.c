@@ -154,7 +154,8 @@ inbox_store(struct agent *a, const uint8_t *buf, size_t len,
 	if (e != HV_OK)
 		goto out;
 
-	if ((e = hv_store_begin(a->store, 0, &txn)) != HV_OK)
+	/* Part of the burst's transaction when the link stores a burst. */
+	if ((e = agent_txn_begin(a, &txn)) != HV_OK)
 		goto out;
 	/* A delivery stored before is acknowledged again, whatever changed. */
 	if (store_get(a, txn, DB_INBOX, env.id, HV_ID_LEN, &v) == HV_OK) {

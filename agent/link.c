@@ -20,6 +20,7 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/signalfd.h>
@@ -36,6 +37,7 @@
 
 #define MONITOR_EP "inproc://haven-agent-monitor"
 #define SEND_BURST 256
+#define BURST_MAX 64		/* frames from the broker per transaction */
 
 void
 agent_wake(struct agent *a)
@@ -251,54 +253,75 @@ on_human_ack_done(struct agent *a, const Haven__HumanAck *h)
 
 /* ---- inbound frames ---------------------------------------------------- */
 
+/* A delivery's verdict, acknowledged and announced after its commit. */
+struct delivered {
+	struct inbox_verdict vd;
+	hv_err e;
+};
+
 /*
- * Stores a delivery and acknowledges it once committed (its alert hook run
- * committed with it). A delivery this agent's own directory refuses is
- * acknowledged too, so that the broker stops offering it, but not stored:
- * one log line without payload, a delivery_refused event and the health
- * counter deliveries_refused.
+ * Acknowledges a stored delivery (its alert hook run committed with it),
+ * or one this agent's own directory refused, so that the broker stops
+ * offering it: a refusal is not stored, and gets one log line without
+ * payload, a delivery_refused event and the health counter
+ * deliveries_refused. Runs after the commit of the burst that holds it.
  */
 static void
-on_deliver(struct agent *a, const Haven__Deliver *dl)
+deliver_done(struct agent *a, void *arg, int committed)
 {
-	struct inbox_verdict vd;
+	struct delivered *dv = arg;
+	struct inbox_verdict *vd = &dv->vd;
 	char hex[HV_ID_HEX_LEN + 1];
 	json_t *s;
-	hv_err e;
 
-	e = inbox_store(a, dl->envelope.data, dl->envelope.len, &vd);
-	if (vd.refused) {
-		hv_hex(vd.id, HV_ID_LEN, hex);
+	if (!committed)
+		goto out;
+	hv_hex(vd->id, HV_ID_LEN, hex);
+	if (vd->refused) {
 		hv_log_warnx("refused delivery %s from %s (%s): %s: %s", hex,
-		    vd.sender, vd.type, hv_errname(e), hv_errmsg(e, &vd.d));
+		    vd->sender, vd->type, hv_errname(dv->e),
+		    hv_errmsg(dv->e, &vd->d));
 		atomic_fetch_add(&a->deliveries_refused, 1);
 		if ((s = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s}", "id",
-		    hex, "sender", vd.sender, "type", vd.type, "code",
-		    hv_errname(e), "field", vd.d.field[0] ? vd.d.field : NULL,
-		    "message", hv_errmsg(e, &vd.d))) != NULL) {
+		    hex, "sender", vd->sender, "type", vd->type, "code",
+		    hv_errname(dv->e), "field", vd->d.field[0] ? vd->d.field :
+		    NULL, "message", hv_errmsg(dv->e, &vd->d))) != NULL) {
 			bus_publish(&a->bus, "delivery_refused", s);
 			json_decref(s);
 		}
-		send_ack(a, vd.id, HV_ID_LEN, 0);
-		return;
+		send_ack(a, vd->id, HV_ID_LEN, 0);
+		goto out;
 	}
-	if (e != HV_OK) {
-		/* Not acknowledged: the broker keeps it and tries again. */
-		hv_log_warnx("delivery not stored: %s: %s", hv_errname(e),
-		    hv_errmsg(e, &vd.d));
-		return;
-	}
-	send_ack(a, vd.id, HV_ID_LEN, 0);
-	hv_hex(vd.id, HV_ID_LEN, hex);
-	if (vd.dup) {
+	send_ack(a, vd->id, HV_ID_LEN, 0);
+	if (vd->dup) {
 		hv_log_debug("message %s delivered again; acknowledged", hex);
-		return;
+		goto out;
 	}
 	hv_log_info("received message %s", hex);
-	if ((s = inbox_summary(a, vd.id, 0)) != NULL) {
+	if ((s = inbox_summary(a, vd->id, 0)) != NULL) {
 		bus_publish(&a->bus, "message", s);
 		json_decref(s);
 	}
+out:
+	free(dv);
+}
+
+static void
+on_deliver(struct agent *a, const Haven__Deliver *dl)
+{
+	struct delivered *dv = calloc(1, sizeof(*dv));
+
+	if (dv == NULL)
+		return;		/* not acknowledged: sent again */
+	dv->e = inbox_store(a, dl->envelope.data, dl->envelope.len, &dv->vd);
+	if (dv->e != HV_OK && !dv->vd.refused) {
+		/* Not acknowledged: the broker keeps it and tries again. */
+		hv_log_warnx("delivery not stored: %s: %s",
+		    hv_errname(dv->e), hv_errmsg(dv->e, &dv->vd.d));
+		free(dv);
+		return;
+	}
+	agent_after_commit(a, deliver_done, dv);
 }
 
 /*
@@ -316,9 +339,27 @@ sender_mismatch(struct agent *a)
 	a->refused_warned = 1;
 }
 
+/* A recorded receipt, acknowledged after its commit. */
+struct receipt_ack {
+	uint8_t id[HV_ID_LEN];
+	size_t id_len;
+	uint64_t seq;
+};
+
+static void
+receipt_done(struct agent *a, void *arg, int committed)
+{
+	struct receipt_ack *ra = arg;
+
+	if (committed)
+		send_ack(a, ra->id, ra->id_len, ra->seq);
+	free(ra);
+}
+
 static void
 on_receipt(struct agent *a, const Haven__Receipt *r)
 {
+	struct receipt_ack *ra;
 	int rc;
 
 	if (hv_receipt_verify(r, a->broker_sign) != HV_OK) {
@@ -334,8 +375,13 @@ on_receipt(struct agent *a, const Haven__Receipt *r)
 		return;
 	if (rc == 1)
 		a->send_cursor = 0;
-	if (r->receipt_seq != 0)
-		send_ack(a, r->id.data, r->id.len, r->receipt_seq);
+	if (r->receipt_seq != 0 && r->id.len <= HV_ID_LEN &&
+	    (ra = calloc(1, sizeof(*ra))) != NULL) {
+		memcpy(ra->id, r->id.data, r->id.len);
+		ra->id_len = r->id.len;
+		ra->seq = r->receipt_seq;
+		agent_after_commit(a, receipt_done, ra);
+	}
 }
 
 /*
@@ -373,6 +419,12 @@ on_frame(struct agent *a, const uint8_t *buf, size_t len)
 		    d.message);
 		return;
 	}
+	/* Only Deliver and Receipt join a burst; the rest commit alone. */
+	if (f->kind_case != HAVEN__FRAME__KIND_DELIVER &&
+	    f->kind_case != HAVEN__FRAME__KIND_RECEIPT && a->burst.open) {
+		agent_batch_end(a);
+		agent_batch_begin(a);
+	}
 	switch (f->kind_case) {
 	case HAVEN__FRAME__KIND_DELIVER:
 		on_deliver(a, f->deliver);
@@ -407,19 +459,31 @@ on_frame(struct agent *a, const uint8_t *buf, size_t len)
 	hv_frame_free(&f);
 }
 
+/*
+ * Reads what the broker sent, in bursts of up to BURST_MAX frames: each
+ * burst's deliveries and receipts are stored in one transaction and
+ * acknowledged together after its commit.
+ */
 static void
 drain_dealer(struct agent *a)
 {
-	for (int i = 0; i < 512; i++) {
-		zmq_msg_t m;
+	int i = 0, more = 1;
 
-		zmq_msg_init(&m);
-		if (zmq_msg_recv(&m, a->dealer, ZMQ_DONTWAIT) < 0) {
+	while (more && i < 512) {
+		agent_batch_begin(a);
+		for (int k = 0; k < BURST_MAX && i < 512; k++, i++) {
+			zmq_msg_t m;
+
+			zmq_msg_init(&m);
+			if (zmq_msg_recv(&m, a->dealer, ZMQ_DONTWAIT) < 0) {
+				zmq_msg_close(&m);
+				more = 0;
+				break;
+			}
+			on_frame(a, zmq_msg_data(&m), zmq_msg_size(&m));
 			zmq_msg_close(&m);
-			return;
 		}
-		on_frame(a, zmq_msg_data(&m), zmq_msg_size(&m));
-		zmq_msg_close(&m);
+		agent_batch_end(a);
 	}
 }
 

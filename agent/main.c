@@ -433,6 +433,9 @@ agent_free(struct agent *a)
 		close(a->wakefd);
 	a->sigfd = a->wakefd = -1;
 	pthread_rwlock_destroy(&a->dir_lock);
+	group_commit_destroy(&a->gc);
+	free(a->burst.after);
+	a->burst.after = NULL;
 }
 
 int
@@ -453,6 +456,7 @@ main(int argc, char **argv)
 		hv_fatalx("libsodium failed to initialise");
 	pthread_rwlock_init(&a.dir_lock, NULL);
 	bus_init(&a.bus);
+	group_commit_init(&a.gc);
 
 	config_load(&a);		/* one sentence and exit 1 on error */
 	keys_load(&a);			/* refuses secret files others can read */
@@ -507,6 +511,14 @@ main(int argc, char **argv)
 	hv_notify_stopping();
 	bus_stop(&a.bus);
 	api_stop(&a);			/* waits for in-flight requests */
+	if (a.gc.batches > 0)
+		hv_log_info("%llu submissions committed in %llu transactions",
+		    (unsigned long long)a.gc.writes,
+		    (unsigned long long)a.gc.batches);
+	if (a.burst.bursts > 0)
+		hv_log_info("%llu frames from the broker stored in %llu "
+		    "transactions", (unsigned long long)a.burst.frames,
+		    (unsigned long long)a.burst.bursts);
 	hook_stop(&a);
 	link_stop(&a);
 	store_close(&a);

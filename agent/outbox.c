@@ -396,46 +396,64 @@ payload_text(json_t *req, const char *norm, json_t *deadline)
 	return text;
 }
 
+/*
+ * A new outbox entry, its pending index, its "queued" timeline entry and
+ * the per-child index.
+ */
+struct new_entry {
+	const hv_envelope *env;
+	int kind;
+	uint8_t *val;		/* OB_HDR_LEN + packed envelope */
+	size_t len;
+};
+
+static hv_err
+put_new(struct agent *a, MDB_txn *txn, void *arg)
+{
+	struct new_entry *n = arg;
+	struct ob_hdr h = { 0 };
+	uint8_t seqk[8];
+	hv_err e;
+
+	ob_hdr_get(n->val, &h);
+	if ((e = store_next_seq(a, txn, &h.pending_seq)) != HV_OK)
+		return e;
+	ob_hdr_put(n->val, &h);
+	hv_be64_put(seqk, h.pending_seq);
+	if ((e = store_put(a, txn, DB_OUTBOX, n->env->id, HV_ID_LEN, n->val,
+	    n->len)) != HV_OK ||
+	    (e = store_put(a, txn, DB_PENDING, seqk, 8, n->env->id,
+	    HV_ID_LEN)) != HV_OK ||
+	    (e = store_timeline_add(a, txn, n->env->id, json_pack("{s:s, s:o}",
+	    "status", "queued", "at", json_time(h.queued_ms)))) != HV_OK)
+		return e;
+	return children_note_sent(a, txn, n->env, n->kind == OB_DECISION);
+}
+
+/* Commits env to the outbox, in a transaction shared with other threads. */
 static hv_err
 commit_new(struct agent *a, const hv_envelope *env, int kind)
 {
 	struct ob_hdr h = { 0 };
-	uint8_t *packed = NULL, *val = NULL;
+	struct new_entry n = { env, kind, NULL, 0 };
+	uint8_t *packed = NULL;
 	size_t plen = 0;
-	MDB_txn *txn = NULL;
 	hv_err e;
 
 	if ((e = hv_envelope_pack(env, &packed, &plen)) != HV_OK)
 		goto out;
-	if ((val = malloc(OB_HDR_LEN + plen)) == NULL) {
+	n.len = OB_HDR_LEN + plen;
+	if ((n.val = malloc(n.len)) == NULL) {
 		e = HV_ENOMEM;
 		goto out;
 	}
-	if ((e = hv_store_begin(a->store, 0, &txn)) != HV_OK)
-		goto out;
 	h.kind = (uint8_t)kind;
 	h.queued_ms = hv_now_ms();
-	if ((e = store_next_seq(a, txn, &h.pending_seq)) != HV_OK)
-		goto out;
-	ob_hdr_put(val, &h);
-	memcpy(val + OB_HDR_LEN, packed, plen);
-	uint8_t seqk[8];
-	hv_be64_put(seqk, h.pending_seq);
-	if ((e = store_put(a, txn, DB_OUTBOX, env->id, HV_ID_LEN, val,
-	    OB_HDR_LEN + plen)) != HV_OK ||
-	    (e = store_put(a, txn, DB_PENDING, seqk, 8, env->id,
-	    HV_ID_LEN)) != HV_OK ||
-	    (e = store_timeline_add(a, txn, env->id, json_pack("{s:s, s:o}",
-	    "status", "queued", "at", json_time(h.queued_ms)))) != HV_OK ||
-	    (e = children_note_sent(a, txn, env, kind == OB_DECISION)) !=
-	    HV_OK)
-		goto out;
-	e = hv_store_commit(txn);
-	txn = NULL;
+	ob_hdr_put(n.val, &h);
+	memcpy(n.val + OB_HDR_LEN, packed, plen);
+	e = agent_commit(a, put_new, &n);
 out:
-	if (txn != NULL)
-		mdb_txn_abort(txn);
-	free(val);
+	free(n.val);
 	free(packed);
 	return e;
 }

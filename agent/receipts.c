@@ -10,6 +10,8 @@
  * it; settle a verdict (ACCEPTED or REJECTED) so it is no longer pending;
  * then add the timeline entry. Never logs a payload: receipts hold none.
  */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -403,23 +405,44 @@ record(struct agent *a, MDB_txn *txn, const struct rcpt *rc, json_t *entry)
 	return HV_OK;
 }
 
-/* Publishes the new timeline entry as a "receipt" event. */
-static void
-publish(struct agent *a, const struct rcpt *rc, json_t *entry)
-{
-	json_t *ev;
+/* What is said of a recorded receipt once its commit is durable. */
+struct recorded {
+	char hex[HV_ID_HEX_LEN + 1];
+	char status[24];
+	char code[40];
+	int transient;
+	int resigned;
+	json_t *ev;		/* the "receipt" event, or NULL */
+};
 
-	if (!rc->record || (ev = json_pack("{s:s}", "id", rc->hex)) == NULL)
-		return;
-	json_object_update(ev, entry);
-	bus_publish(&a->bus, "receipt", ev);
-	json_decref(ev);
+/* Logs the receipt and publishes its timeline entry as an event. */
+static void
+recorded_done(struct agent *a, void *arg, int committed)
+{
+	struct recorded *rd = arg;
+
+	if (!committed)
+		goto out;
+	if (rd->resigned) {
+		hv_log_info("message %s re-signed after %s", rd->hex,
+		    rd->code);
+		goto out;
+	}
+	hv_log_info("message %s %s%s%s%s", rd->hex, rd->status,
+	    rd->code[0] ? " " : "", rd->code, rd->transient ?
+	    "; will retry" : "");
+	if (rd->ev != NULL)
+		bus_publish(&a->bus, "receipt", rd->ev);
+out:
+	json_decref(rd->ev);
+	free(rd);
 }
 
 int
 outbox_receipt(struct agent *a, const Haven__Receipt *r)
 {
 	struct rcpt rc = { .r = r, .record = 1 };
+	struct recorded *rd = NULL;
 	MDB_txn *txn = NULL;
 	json_t *entry = NULL;
 	int ret = -1, resigned = 0;
@@ -432,7 +455,10 @@ outbox_receipt(struct agent *a, const Haven__Receipt *r)
 		    r->status);
 		return 0;
 	}
-	if (hv_store_begin(a->store, 0, &txn) != HV_OK)
+	if ((rd = calloc(1, sizeof(*rd))) == NULL)
+		goto out;
+	/* Part of the burst's transaction when the link stores a burst. */
+	if (agent_txn_begin(a, &txn) != HV_OK)
 		goto out;
 	if (!receipt_is_news(a, txn, &rc)) {
 		ret = 0;
@@ -452,19 +478,22 @@ outbox_receipt(struct agent *a, const Haven__Receipt *r)
 		goto out;
 	}
 	txn = NULL;
-	if (resigned) {
-		hv_log_info("message %s re-signed after %s", rc.hex, r->code);
-		ret = 1;
-		goto out;
-	}
-	ret = 0;
-	hv_log_info("message %s %s%s%s%s", rc.hex, r->status,
-	    r->code[0] ? " " : "", r->code, rc.transient ? "; will retry" :
-	    "");
-	publish(a, &rc, entry);
+	ret = resigned;
+	/* Said once the commit is durable (at once outside a burst). */
+	memcpy(rd->hex, rc.hex, sizeof(rd->hex));
+	snprintf(rd->status, sizeof(rd->status), "%s", r->status);
+	snprintf(rd->code, sizeof(rd->code), "%s", r->code ? r->code : "");
+	rd->transient = rc.transient;
+	rd->resigned = resigned;
+	if (!resigned && rc.record &&
+	    (rd->ev = json_pack("{s:s}", "id", rc.hex)) != NULL)
+		json_object_update(rd->ev, entry);
+	agent_after_commit(a, recorded_done, rd);
+	rd = NULL;
 out:
 	if (txn != NULL)
 		mdb_txn_abort(txn);
+	free(rd);
 	json_decref(entry);
 	return ret;
 }

@@ -4,14 +4,17 @@
  *
  * Everything the broker knows hangs off one struct broker, created by main
  * and passed by pointer: there are no mutable globals beyond the logger's
- * settings. The broker is one thread: loop.c polls the ROUTER, the ZAP
- * socket and a signalfd; each batch of frames that arrives together is
- * processed inside one LMDB write transaction (group commit) and every reply
- * the batch produced is sent only after that transaction has committed.
+ * settings. One thread owns the sockets and the store: loop.c polls the
+ * ROUTER, the ZAP socket and a signalfd; each batch of frames that arrives
+ * together is processed inside one LMDB write transaction (group commit)
+ * and every reply the batch produced is sent only after that transaction
+ * has committed. Only the batch's signature checks run beside it, on one
+ * short-lived thread per further core (verify.c), before the transaction.
  *
  * Files: main.c (start-up checklist, --help), loop.c (poll, signals,
  * timers, batches, dispatch), zap.c (CURVE authentication against the
- * directory), submit.c (the checks of SPEC §6 in order), deliver.c
+ * directory), submit.c (the checks of SPEC §6 in order), verify.c (a
+ * batch's signatures on every core), deliver.c
  * (sessions, queues, windows, acks, receipts to senders, expiry), audit.c
  * (audit records, tree heads, health), query.c (remote audit queries by
  * ig nodes), store.c (databases).
@@ -57,6 +60,7 @@
 #define BROKER_REFUSALS_MS 60000	/* one summary of refusals while full */
 #define BROKER_RECORD_BYTES 1024	/* a record, its leaf and indexes */
 #define BROKER_RID_MAX 256
+#define BROKER_VERIFY_THREADS_MAX 8	/* signature checks in parallel */
 /*
  * An unauthenticated TCP flood (SPEC §6, §10): a connection that has not
  * finished its CURVE handshake within BROKER_HANDSHAKE_MS is closed, which
@@ -133,6 +137,21 @@ struct outbox {
 	size_t n, cap;
 };
 
+/*
+ * A frame of the batch as verify.c sees it: its bytes, decoded there, and
+ * for a Submit the verdict on its signature with the key it was checked
+ * against (SIG_UNKNOWN when none was reached).
+ */
+enum { SIG_UNKNOWN, SIG_GOOD, SIG_BAD };
+struct batch_frame {
+	const uint8_t *data;
+	size_t len;
+	int parts;
+	Haven__Frame *f;		/* owned by the caller after the call */
+	int sig;
+	uint8_t sig_key[HV_SIGN_PUBLIC_LEN];
+};
+
 /* The connection a frame came from. */
 struct conn {
 	char node[HV_NODE_MAX + 1];	/* the ZAP User-Id */
@@ -200,6 +219,10 @@ struct broker {
 
 	struct session *sessions;
 	size_t n_sessions, cap_sessions;
+
+	size_t verify_threads;		/* cores for signature checks */
+	const struct batch_frame *verdicts; /* the open batch's, or NULL */
+	size_t n_verdicts;
 
 	int stop;
 	int64_t rebind_at_ms;		/* monotonic; 0 = none pending */
@@ -314,6 +337,27 @@ hv_err frame_wrap_receipt(const uint8_t *rc, size_t len, uint8_t **out,
  * or -1 with errno (EHOSTUNREACH: peer gone, EAGAIN: peer is full). */
 int router_send(struct broker *b, const uint8_t *rid, size_t rid_len,
     const uint8_t *buf, size_t len);
+
+/* ---- verify.c ------------------------------------------------------------ */
+
+/*
+ * Decodes items[0..n) (each item's f, left NULL when it does not decode)
+ * and verifies the signatures of its Submits on up to b->verify_threads
+ * cores, noting each verdict; the notes stay in force, for
+ * verify_envelope, until verify_batch_end. Never fails: what it cannot
+ * decide is decided again in order by dispatch and submit_handle.
+ */
+void verify_batch(struct broker *b, struct batch_frame *items, size_t n);
+void verify_batch_end(struct broker *b);
+
+/*
+ * The BAD_SIGNATURE check of submit_handle: HV_OK when env, carried by s,
+ * verifies with key. Uses the batch's verdict for s when it was reached
+ * with this very key, and verifies now otherwise. Errors: HV_EBADSIG, and
+ * hv_envelope_verify's.
+ */
+hv_err verify_envelope(struct broker *b, const Haven__Submit *s,
+    const hv_envelope *env, const uint8_t key[HV_SIGN_PUBLIC_LEN]);
 
 /* ---- zap.c ------------------------------------------------------------------ */
 

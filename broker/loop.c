@@ -449,7 +449,6 @@ dispatch(struct broker *b, MDB_txn *txn, struct inframe *in, struct outbox *o)
 	char msg[400];
 	hv_err e;
 
-	hv_frame_free(&in->f);
 	in->later = 0;
 	hv_errclear(&d);
 	if (in->parts != 1) {
@@ -458,8 +457,9 @@ dispatch(struct broker *b, MDB_txn *txn, struct inframe *in, struct outbox *o)
 		return refuse_frame(b, txn, c, HV_EMALFORMED, "A Haven frame "
 		    "is exactly one ZeroMQ message part.", o);
 	}
-	e = hv_frame_unpack(zmq_msg_data(&in->msg), zmq_msg_size(&in->msg),
-	    b->frame_max, &in->f, &d);
+	/* Decoded already by verify_batch, or (again) here for the error. */
+	e = in->f != NULL ? HV_OK : hv_frame_unpack(zmq_msg_data(&in->msg),
+	    zmq_msg_size(&in->msg), b->frame_max, &in->f, &d);
 	if (e == HV_ENOMEM)
 		return e;
 	/*
@@ -649,6 +649,7 @@ static void
 router_drain(struct broker *b, struct inframe *items)
 {
 	size_t max = b->group_commit ? BROKER_BATCH_MAX : 1, n = 0, bytes = 0;
+	struct batch_frame bf[BROKER_BATCH_MAX];
 
 	while (n < max && bytes < BROKER_BATCH_BYTES) {
 		int rc = read_one(b, &items[n]);
@@ -662,7 +663,18 @@ router_drain(struct broker *b, struct inframe *items)
 	}
 	if (n == 0)
 		return;
+	/* Signatures on every core first; §6's checks then run in order. */
+	for (size_t i = 0; i < n; i++) {
+		bf[i].data = zmq_msg_data(&items[i].msg);
+		bf[i].len = zmq_msg_size(&items[i].msg);
+		bf[i].parts = items[i].parts;
+		bf[i].f = NULL;
+	}
+	verify_batch(b, bf, n);
+	for (size_t i = 0; i < n; i++)
+		items[i].f = bf[i].f;
 	batch_process(b, items, n);
+	verify_batch_end(b);
 	for (size_t i = 0; i < n; i++) {
 		hv_frame_free(&items[i].f);
 		zmq_msg_close(&items[i].msg);

@@ -449,6 +449,7 @@ main(int argc, char **argv)
 	};
 	struct broker b;
 	int ch, check = 0, verbose = 0;
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
 
 	memset(&b, 0, sizeof(b));
 	b.sigfd = -1;
@@ -495,6 +496,9 @@ main(int argc, char **argv)
 		return 0;
 	}
 	nofile_raise();			/* room for a TCP flood */
+	/* Signatures are checked on every core (verify.c). */
+	b.verify_threads = cores < 1 ? 1 : cores > BROKER_VERIFY_THREADS_MAX ?
+	    BROKER_VERIFY_THREADS_MAX : (size_t)cores;
 	signals_block(&b);		/* before ZeroMQ starts its threads */
 	store_start(&b);		/* refuses a directory rollback */
 	restore_start(&b, b.restore_flag ? b.restore_flag :

@@ -262,7 +262,7 @@ submit_handle(struct broker *b, MDB_txn *txn, const struct conn *c,
 		    "%s has no keys in the directory in force.", env.sender);
 		goto refuse;
 	}
-	if (hv_envelope_verify(&env, node->keys.sign) != HV_OK) {
+	if (verify_envelope(b, s, &env, node->keys.sign) != HV_OK) {
 		code = hv_errset(&d, HV_EBADSIG, "signature", "The envelope's "
 		    "signature does not verify with %s's key.", env.sender);
 		goto refuse;

@@ -4,6 +4,7 @@
  * receiving agent in the middle of a stream. Every 202 must arrive exactly
  * once.
  */
+#include <pthread.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <stdio.h>
@@ -179,6 +180,157 @@ Test(agent_durability, kill_9_of_the_recipient_loses_and_duplicates_nothing,
 		cr_assert_eq(submit(i), 202, "message %d was refused", i);
 	}
 	expect_exactly_once(STREAM, STREAM);
+}
+
+/* ---- concurrent submissions and kill -9 -------------------------------- */
+
+#define CLIENTS 4
+#define CONC_KILL_AT 60		/* 202s before the kill */
+#define CONC_STOP_AT 160	/* 202s before the clients stop */
+
+/* The clients' shared state; the url changes when the agent restarts. */
+static struct {
+	pthread_mutex_t lock;
+	char url[160];
+	char token[128];
+	int n;			/* ids[0..n) got a 202 */
+	int odd;		/* a status other than 202 or no answer */
+	int stop;
+} conc = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+/*
+ * One HTTP client: posts messages to police until told to stop, recording
+ * the id of each 202. A request cut by the kill gets no answer (0) and is
+ * not counted.
+ */
+static void *
+conc_client(void *arg)
+{
+	int me = (int)(intptr_t)arg;
+
+	for (int k = 0;; k++) {
+		char url[200], token[128], tag[32], id[33], *body;
+		int st;
+
+		pthread_mutex_lock(&conc.lock);
+		if (conc.stop) {
+			pthread_mutex_unlock(&conc.lock);
+			break;
+		}
+		snprintf(url, sizeof(url), "%s/v1/messages", conc.url);
+		snprintf(token, sizeof(token), "%s", conc.token);
+		pthread_mutex_unlock(&conc.lock);
+
+		snprintf(tag, sizeof(tag), "c%d-%d", me, k);
+		body = ak_message("[\"" AK_SOCIAL "\"]", "REFERRAL", "ROUTINE",
+		    tag, "");
+		{
+			char *resp = NULL;
+			json_t *j;
+
+			st = h_http("POST", url, token, body, &resp);
+			j = json_loads(resp ? resp : "", 0, NULL);
+			snprintf(id, sizeof(id), "%s", st == 202 &&
+			    json_string_value(json_object_get(j, "id")) ?
+			    json_string_value(json_object_get(j, "id")) : "");
+			json_decref(j);
+			free(resp);
+		}
+		free(body);
+		pthread_mutex_lock(&conc.lock);
+		if (st == 202 && id[0] != '\0' && conc.n < STREAM)
+			snprintf(ids[conc.n++], sizeof(ids[0]), "%s", id);
+		else if (st != 0)
+			conc.odd = st;
+		if (conc.n >= CONC_STOP_AT)
+			conc.stop = 1;
+		pthread_mutex_unlock(&conc.lock);
+	}
+	return NULL;
+}
+
+static int
+conc_reached(void *ctx)
+{
+	int want = (int)(intptr_t)ctx, n;
+
+	pthread_mutex_lock(&conc.lock);
+	n = conc.n;
+	pthread_mutex_unlock(&conc.lock);
+	return n >= want;
+}
+
+static void
+conc_set_url(struct h_agent *a)
+{
+	snprintf(conc.url, sizeof(conc.url), "%s", a->url);
+	snprintf(conc.token, sizeof(conc.token), "%s", a->token);
+}
+
+/*
+ * kill -9 of the sending agent while four HTTP clients submit at once (so
+ * their messages share the agent's commits): after the restart every id
+ * that got a 202 is in the outbox, and each reaches the recipient exactly
+ * once. A request the kill cut off may or may not have been kept; if it
+ * was, it too arrives once.
+ */
+Test(agent_durability, kill_9_during_concurrent_submissions_keeps_every_202,
+    .init = setup, .fini = teardown, .timeout = 240)
+{
+	struct h_agent *pol = ak_agent(&P, AK_POLICE);
+	struct h_agent *soc = ak_agent(&P, AK_SOCIAL);
+	pthread_t t[CLIENTS];
+	json_t *j = NULL, *msgs, *m;
+	size_t i;
+	int n;
+
+	cr_assert_eq(ak_get(pol, "/v1/health", NULL), 200);
+	conc_set_url(pol);
+	for (int c = 0; c < CLIENTS; c++)
+		cr_assert_eq(pthread_create(&t[c], NULL, conc_client,
+		    (void *)(intptr_t)c), 0);
+	cr_assert(h_wait_until(conc_reached, (void *)(intptr_t)CONC_KILL_AT,
+	    90000), "the clients got too few 202s before the kill");
+	/* The clients wait on the lock while the agent is replaced. */
+	pthread_mutex_lock(&conc.lock);
+	h_agent_kill(pol);
+	n = h_agent_start(&P, pol);
+	conc_set_url(pol);
+	pthread_mutex_unlock(&conc.lock);
+	cr_assert_eq(n, 0, "the sender did not restart");
+	cr_assert(h_wait_until(conc_reached, (void *)(intptr_t)CONC_STOP_AT,
+	    120000), "the clients got too few 202s after the restart");
+	for (int c = 0; c < CLIENTS; c++)
+		pthread_join(t[c], NULL);
+	cr_assert_eq(conc.odd, 0, "a request was answered %d", conc.odd);
+	n = conc.n;
+
+	/* Every 202 is in the restarted sender's outbox... */
+	for (int k = 0; k < n; k++) {
+		char *path = h_fmt("/v1/messages/%s", ids[k]);
+
+		cr_assert_eq(ak_get(pol, path, NULL), 200, "message %d (%s) "
+		    "got a 202 but is not in the outbox", k, ids[k]);
+		free(path);
+	}
+	/* ...and reaches the recipient exactly once. */
+	for (int k = 0; k < n; k++)
+		cr_assert(ak_wait_inbox(soc, ids[k], 90000, NULL),
+		    "message %d (%s) never arrived", k, ids[k]);
+	cr_assert(ak_wait_health(pol, "outbox_depth", 0, 60000));
+	cr_assert_eq(ak_get(soc, "/v1/inbox?limit=1000", &j), 200);
+	msgs = json_object_get(j, "messages");
+	cr_assert_geq(json_array_size(msgs), (size_t)n);
+	json_array_foreach(msgs, i, m) {
+		const char *id = json_string_value(json_object_get(m, "id"));
+
+		cr_assert_not_null(id);
+		for (size_t k = 0; k < i; k++)
+			cr_assert_str_neq(id, json_string_value(
+			    json_object_get(json_array_get(msgs, k), "id")),
+			    "message %s is listed twice", id);
+	}
+	json_decref(j);
 }
 
 /* 1 when the broker's audit holds an `event` record for message id. */

@@ -368,6 +368,117 @@ Test(broker, refuses_malformed_and_badly_signed_envelopes, .fini = stop,
 	hc_close(&police);
 }
 
+#define BURST 48
+
+/* The receipts of one burst: id, what was sent, what came back. */
+struct burst {
+	uint8_t id[BURST][HV_ID_LEN];
+	int bad[BURST];			/* 1: its signature was spoiled */
+	char status[BURST][16];
+	char code[BURST][32];
+	int got;
+};
+
+/*
+ * Sends BURST Submits from c without waiting (every sixth with a flipped
+ * signature bit, the last a byte-identical copy of the first), so that they
+ * reach the broker together and share batches.
+ */
+static void
+burst_send(struct hc_client *c, struct burst *bu)
+{
+	uint8_t *first = NULL, *buf;
+	size_t first_len = 0, len;
+
+	memset(bu, 0, sizeof(*bu));
+	for (int i = 0; i < BURST - 1; i++) {
+		hv_envelope env;
+
+		hc_env_init(c, &env, to_sc, 1, "REFERRAL");
+		cr_assert_eq(hc_env_seal(c, &env, payload, strlen(payload)),
+		    0);
+		bu->bad[i] = i % 6 == 5;
+		if (bu->bad[i])
+			env.signature[i % HV_SIGNATURE_LEN] ^= 0x01;
+		memcpy(bu->id[i], env.id, HV_ID_LEN);
+		cr_assert_eq(hc_env_pack(&env, &buf, &len), 0);
+		cr_assert_eq(hc_submit(c, buf, len), 0);
+		if (i == 0) {
+			first = buf;
+			first_len = len;
+		} else
+			free(buf);
+		hv_envelope_clear(&env);
+	}
+	memcpy(bu->id[BURST - 1], bu->id[0], HV_ID_LEN);
+	cr_assert_eq(hc_submit(c, first, first_len), 0);
+	free(first);
+}
+
+/* Reads receipts until every Submit of the burst has one (bounded). */
+static void
+burst_collect(struct hc_client *c, struct burst *bu)
+{
+	int64_t end = hv_mono_ms() + 60000;
+
+	while (bu->got < BURST && hv_mono_ms() < end) {
+		Haven__Frame *f = hc_recv(c, 1000);
+
+		if (f == NULL)
+			continue;
+		if (f->kind_case == HAVEN__FRAME__KIND_RECEIPT &&
+		    f->receipt->id.len == HV_ID_LEN)
+			for (int i = 0; i < BURST; i++)
+				if (bu->status[i][0] == '\0' &&
+				    memcmp(bu->id[i], f->receipt->id.data,
+				    HV_ID_LEN) == 0) {
+					snprintf(bu->status[i],
+					    sizeof(bu->status[i]), "%s",
+					    hc_status(f));
+					snprintf(bu->code[i], sizeof(bu->code[i]),
+					    "%s", hc_code(f));
+					bu->got++;
+					break;
+				}
+		hv_frame_free(&f);
+	}
+	cr_assert_eq(bu->got, BURST, "%d of %d receipts arrived", bu->got,
+	    BURST);
+}
+
+/*
+ * Two senders' bursts of Submits arrive together, so their signatures are
+ * checked side by side before each batch is committed: every spoiled
+ * signature, and only those, is refused BAD_SIGNATURE, the rest are
+ * accepted, and the copy of an accepted envelope gets ACCEPTED again.
+ */
+Test(broker, refuses_exactly_the_bad_signatures_of_a_burst_from_two_senders,
+    .fini = stop, .timeout = 120)
+{
+	struct hc_client *c[2];
+	static struct burst bu[2];
+
+	start(NULL, NULL);
+	c[0] = connect_node("police.avon");
+	c[1] = connect_node("health.bristol-royal");
+	burst_send(c[0], &bu[0]);
+	burst_send(c[1], &bu[1]);
+	for (int k = 0; k < 2; k++) {
+		burst_collect(c[k], &bu[k]);
+		for (int i = 0; i < BURST; i++)
+			if (bu[k].bad[i])
+				cr_expect_str_eq(bu[k].code[i],
+				    "BAD_SIGNATURE", "sender %d message %d: "
+				    "%s %s", k, i, bu[k].status[i],
+				    bu[k].code[i]);
+			else
+				cr_expect_str_eq(bu[k].status[i], "ACCEPTED",
+				    "sender %d message %d: %s %s", k, i,
+				    bu[k].status[i], bu[k].code[i]);
+		hc_close(&c[k]);
+	}
+}
+
 Test(broker, refuses_clock_skew_and_replayed_ids, .fini = stop,
     .timeout = 120)
 {
