@@ -26,6 +26,7 @@ int cmd_watch(int argc, char **argv);
 int cmd_health(int argc, char **argv);
 int cmd_decide(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
+int cmd_console_user(int argc, char **argv);
 
 /*
  * Prints "haven: SENTENCE" to stderr, where the sentence is the detail's

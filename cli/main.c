@@ -35,6 +35,8 @@ static const struct command {
 	{ "decide", cmd_decide, "record a decision not to share" },
 	{ "audit", cmd_audit,
 	    "query, export, prove and verify the audit trail (IG officers)" },
+	{ "console-user", cmd_console_user,
+	    "add, remove or list the web console's users" },
 };
 
 static void
