@@ -20,7 +20,7 @@ PKGS     := libzmq libsodium libprotobuf-c lmdb libmicrohttpd jansson inih libcu
 DEB_PKGS := libzmq3-dev libsodium-dev libprotobuf-c-dev protobuf-c-compiler \
             liblmdb-dev libcriterion-dev libmicrohttpd-dev libjansson-dev \
             libinih-dev libcurl4-openssl-dev libsystemd-dev pkg-config curl \
-            groff-base
+            groff-base xxd openssl chromium chromium-driver python3-selenium
 
 CC       ?= cc
 WARN     := -Wall -Wextra -Wformat=2 -Werror
@@ -55,7 +55,9 @@ LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/proto/haven.pb-c.o
 LIBHAVEN  := $(BUILD)/libhaven.a
 
 BROKER_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard broker/*.c)))
-AGENT_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard agent/*.c)))
+AGENT_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard agent/*.c))) \
+              $(BUILD)/agent/console_assets.o
+CONSOLE_ASSETS := $(sort $(wildcard agent/console/*))
 CLI_OBJ    := $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard cli/*.c keys/*.c)))
 
 UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
@@ -104,6 +106,28 @@ $(BUILD)/proto/haven.pb-c.o: $(PROTO_C)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
+	$(E) CC $<
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+
+# The console's pages, script and style sheet (agent/console/*) become
+# byte arrays in the agent, with a table console.c looks names up in: the
+# agent serves them from memory and needs no files at run time.
+$(BUILD)/agent/console_assets.c: $(CONSOLE_ASSETS) Makefile
+	@mkdir -p $(dir $@)
+	$(E) GEN $@
+	$(Q)( echo '#include <stddef.h>'; \
+	  echo 'struct console_asset { const char *name; const unsigned char *data; size_t len; };'; \
+	  cd agent/console && for f in $(notdir $(CONSOLE_ASSETS)); do \
+		xxd -i $$f | grep -v '_len = ' | sed 's/^unsigned char/static const unsigned char/'; \
+	  done; \
+	  echo 'extern const struct console_asset console_assets[];'; \
+	  echo 'const struct console_asset console_assets[] = {'; \
+	  for f in $(notdir $(CONSOLE_ASSETS)); do \
+		v=$$(echo $$f | tr '.-' '__'); echo "	{ \"$$f\", $$v, sizeof($$v) },"; \
+	  done; \
+	  echo '	{ NULL, NULL, 0 },'; echo '};' ) >$@.tmp && mv $@.tmp $@
+
+$(BUILD)/agent/console_assets.o: $(BUILD)/agent/console_assets.c
 	$(E) CC $<
 	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
 

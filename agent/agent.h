@@ -67,6 +67,11 @@ struct agent_config {
 	uint64_t max_message_bytes;
 	uint64_t map_size;
 	uint64_t tree_head_interval;	/* seconds between tree head checks */
+	char *console_listen;		/* HOST:PORT; the console is off if NULL */
+	char *console_cert;
+	char *console_key;
+	char *console_users;
+	uint64_t console_idle_timeout;
 };
 
 /* Databases of the agent's store, in the order of store_dbnames. */
@@ -157,6 +162,8 @@ struct agent {
 	char listen_addr[64];		/* 127.0.0.1:PORT actually bound */
 	struct MHD_Daemon *httpd;
 	struct api_gate *gate;		/* gate.c: heads before libmicrohttpd */
+	struct console *console;	/* console.c, or NULL when off */
+	char console_addr[64];		/* HOST:PORT bound, "" when off */
 
 	void *zctx;
 	void *dealer;
@@ -336,6 +343,29 @@ void hook_stop(struct agent *a);
 
 hv_err api_start(struct agent *a, struct hv_errdetail *d);
 void api_stop(struct agent *a);
+/* The /v1/health object (new reference), or NULL when out of memory. */
+json_t *api_health(struct agent *a);
+/*
+ * A Server-Sent Events response from the alert bus, as GET
+ * /v1/alerts/stream sends it. When alive is given, the stream ends once
+ * alive(alive_cls) returns 0 (checked at least twice a second); alive_cls
+ * is malloc'd and is freed with the response, also on failure. NULL when
+ * out of memory. The caller queues and destroys the response.
+ */
+struct MHD_Response;
+struct MHD_Response *api_sse_response(struct agent *a,
+    int (*alive)(void *), void *alive_cls);
+
+/* ---- console.c --------------------------------------------------------- */
+
+/*
+ * The duty-team console (SPEC §14): HTTPS on console_listen when it is
+ * set, else nothing. Errors: HV_EBADCONFIG (detail names the key),
+ * HV_EINSECURE (console_key readable by others), HV_EIO, HV_ENOMEM.
+ */
+hv_err console_start(struct agent *a, struct hv_errdetail *d);
+/* Stops it and waits for its requests; accepts a console never started. */
+void console_stop(struct agent *a);
 
 /* ---- gate.c ------------------------------------------------------------ */
 

@@ -41,6 +41,8 @@ struct req {
 /* An SSE stream's position in the bus and its unsent bytes. */
 struct sse {
 	struct agent *a;
+	int (*alive)(void *);	/* optional: 0 ends the stream */
+	void *alive_cls;	/* freed with the stream */
 	uint64_t cursor;
 	char *out;
 	size_t out_len, out_off;
@@ -292,8 +294,8 @@ do_submit(struct agent *a, struct MHD_Connection *c, struct req *r,
 	    hex, "status", "queued"));
 }
 
-static enum MHD_Result
-do_health(struct agent *a, struct MHD_Connection *c)
+json_t *
+api_health(struct agent *a)
 {
 	uint64_t version;
 	json_t *h;
@@ -308,7 +310,13 @@ do_health(struct agent *a, struct MHD_Connection *c)
 	    "directory_version", (json_int_t)version);
 	if (h != NULL)
 		integrity_health(a, h);	/* tree_head, integrity */
-	return reply_json(c, MHD_HTTP_OK, h);
+	return h;
+}
+
+static enum MHD_Result
+do_health(struct agent *a, struct MHD_Connection *c)
+{
+	return reply_json(c, MHD_HTTP_OK, api_health(a));
 }
 
 /*
@@ -452,6 +460,8 @@ sse_read(void *cls, uint64_t pos, char *buf, size_t max)
 		struct timespec ts;
 		int64_t end = hv_mono_ms() + AGENT_SSE_KEEPALIVE_MS;
 
+		if (s->alive != NULL && !s->alive(s->alive_cls))
+			return MHD_CONTENT_READER_END_OF_STREAM;
 		pthread_mutex_lock(&b->lock);
 		for (;;) {
 			if (b->stopping) {
@@ -460,6 +470,10 @@ sse_read(void *cls, uint64_t pos, char *buf, size_t max)
 			}
 			if (b->seq != s->cursor || hv_mono_ms() >= end)
 				break;
+			if (s->alive != NULL && !s->alive(s->alive_cls)) {
+				pthread_mutex_unlock(&b->lock);
+				return MHD_CONTENT_READER_END_OF_STREAM;
+			}
 			clock_gettime(CLOCK_MONOTONIC, &ts);
 			ts.tv_nsec += 500 * 1000000L;
 			if (ts.tv_nsec >= 1000000000L) {
@@ -505,21 +519,24 @@ sse_free(void *cls)
 	struct sse *s = cls;
 
 	free(s->out);
+	free(s->alive_cls);
 	free(s);
 }
 
-static enum MHD_Result
-do_stream(struct agent *a, struct MHD_Connection *c)
+struct MHD_Response *
+api_sse_response(struct agent *a, int (*alive)(void *), void *alive_cls)
 {
 	struct MHD_Response *r;
-	enum MHD_Result ret;
 	struct sse *s = calloc(1, sizeof(*s));
 
 	if (s == NULL || (s->out = strdup(": connected\n\n")) == NULL) {
 		free(s);
-		return reply_err(c, HV_ENOMEM, NULL);
+		free(alive_cls);
+		return NULL;
 	}
 	s->a = a;
+	s->alive = alive;
+	s->alive_cls = alive_cls;
 	s->out_len = strlen(s->out);
 	pthread_mutex_lock(&a->bus.lock);
 	s->cursor = a->bus.seq;
@@ -528,10 +545,21 @@ do_stream(struct agent *a, struct MHD_Connection *c)
 	    sse_read, s, sse_free);
 	if (r == NULL) {
 		sse_free(s);
-		return MHD_NO;
+		return NULL;
 	}
 	MHD_add_response_header(r, "Content-Type", "text/event-stream");
 	MHD_add_response_header(r, "Cache-Control", "no-cache");
+	return r;
+}
+
+static enum MHD_Result
+do_stream(struct agent *a, struct MHD_Connection *c)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
+	if ((r = api_sse_response(a, NULL, NULL)) == NULL)
+		return MHD_NO;
 	ret = MHD_queue_response(c, MHD_HTTP_OK, r);
 	MHD_destroy_response(r);
 	return ret;
