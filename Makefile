@@ -70,7 +70,7 @@ BENCH_BIN  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 PROGRAMS  := $(BIN)/haven $(BIN)/haven-broker $(BIN)/haven-agent
 
-.PHONY: all deps test unit e2e demo bench install clean format check-deps fuzz
+.PHONY: all deps test unit e2e browser demo bench install clean format check-deps fuzz
 .SECONDARY:
 
 all: $(PROGRAMS)
@@ -182,6 +182,14 @@ check: $(PROGRAMS) $(UNIT_BIN) $(E2E_BIN)
 		LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		tests/run-tests $(UNIT_BIN) -- $(E2E_BIN)
+	$(Q)$(MAKE) --no-print-directory browser
+
+# The console in headless Chromium against real daemons (tests/browser).
+browser: $(PROGRAMS)
+	$(Q)HAVEN_BIN=$(abspath $(BIN)) \
+		ASAN_OPTIONS=detect_leaks=1 \
+		LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
+		/usr/bin/python3 tests/browser/test_console.py
 
 unit: $(UNIT_BIN)
 	$(Q)tests/run-tests $(UNIT_BIN)

@@ -102,7 +102,7 @@ reply(struct MHD_Connection *c, unsigned status, struct MHD_Response *r,
 	MHD_add_response_header(r, "Content-Security-Policy", csp);
 	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
 	MHD_add_response_header(r, "X-Frame-Options", "DENY");
-	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+	MHD_add_response_header(r, "Referrer-Policy", "same-origin");
 	MHD_add_response_header(r, "Cross-Origin-Opener-Policy", "same-origin");
 	MHD_add_response_header(r, "Strict-Transport-Security",
 	    "max-age=31536000");
@@ -266,17 +266,23 @@ csrf_ok(struct MHD_Connection *c, const struct creq *r,
 }
 
 /*
- * 0 when a POST's Origin, if the browser sent one, is this console: a
- * form on another site cannot log someone in (or out) here.
+ * 0 when a POST comes from another site's page, so that a form elsewhere
+ * cannot log someone in (or out) here: browsers say so in Sec-Fetch-Site,
+ * and older ones in Origin. A client that sends neither is no browser on
+ * another site.
  */
 static int
 origin_ok(struct MHD_Connection *c)
 {
+	const char *site = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    "Sec-Fetch-Site");
 	const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 	    "Origin");
 	const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 	    "Host");
 
+	if (site != NULL)
+		return strcmp(site, "same-origin") == 0;
 	if (origin == NULL)
 		return 1;
 	return host != NULL && strncmp(origin, "https://", 8) == 0 &&

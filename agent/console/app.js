@@ -226,7 +226,8 @@
 			});
 			pager.appendChild(prev);
 			pager.appendChild(next);
-			main.appendChild(pager);
+			if (S.page > 0 || p.cursor)	/* more than one page */
+				main.appendChild(pager);
 			drawCountdowns();
 		}).catch(function () {});
 	}

@@ -445,6 +445,11 @@ Test(console, refuses_a_post_from_another_sites_page)
 	cr_assert_eq(a.status, 403);
 	cr_assert_null(strstr(a.head, "Set-Cookie"));
 	ans_free(&a);
+	a = req("POST", "/login", NULL, "Sec-Fetch-Site: cross-site",
+	    "name=asha&password=correct+horse+battery");
+	cr_assert_eq(a.status, 403);
+	cr_assert_null(strstr(a.head, "Set-Cookie"));
+	ans_free(&a);
 }
 
 static void
