@@ -20,7 +20,7 @@ PKGS     := libzmq libsodium libprotobuf-c lmdb libmicrohttpd jansson inih libcu
 DEB_PKGS := libzmq3-dev libsodium-dev libprotobuf-c-dev protobuf-c-compiler \
             liblmdb-dev libcriterion-dev libmicrohttpd-dev libjansson-dev \
             libinih-dev libcurl4-openssl-dev libsystemd-dev pkg-config curl \
-            groff-base xxd openssl chromium chromium-driver python3-selenium
+            groff-base xxd openssl chromium chromium-driver python3-selenium npm
 
 CC       ?= cc
 WARN     := -Wall -Wextra -Wformat=2 -Werror
@@ -184,9 +184,17 @@ check: $(PROGRAMS) $(UNIT_BIN) $(E2E_BIN)
 		tests/run-tests $(UNIT_BIN) -- $(E2E_BIN)
 	$(Q)$(MAKE) --no-print-directory browser
 
-# The console in headless Chromium against real daemons (tests/browser).
-browser: $(PROGRAMS)
-	$(Q)HAVEN_BIN=$(abspath $(BIN)) \
+# The console in headless Chromium against real daemons (tests/browser),
+# with axe-core from the npm registry checking each page's accessibility.
+AXE_VERSION := 4.14.1
+AXE_JS := $(BUILD)/npm/node_modules/axe-core/axe.min.js
+$(AXE_JS):
+	$(E) NPM axe-core@$(AXE_VERSION)
+	$(Q)npm install --silent --no-audit --no-fund --prefix $(BUILD)/npm \
+		axe-core@$(AXE_VERSION) >/dev/null
+
+browser: $(PROGRAMS) $(AXE_JS)
+	$(Q)HAVEN_BIN=$(abspath $(BIN)) HAVEN_AXE=$(abspath $(AXE_JS)) \
 		ASAN_OPTIONS=detect_leaks=1 \
 		LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 		/usr/bin/python3 tests/browser/test_console.py

@@ -16,6 +16,8 @@ processes started here are stopped, by pid.
 
 HAVEN_BIN   folder with haven, haven-broker, haven-agent (default ./bin)
 HAVEN_SCREENSHOTS  folder to save a screenshot of each page (optional)
+HAVEN_AXE   axe-core's axe.min.js (from npm): each page is checked and a
+            serious or critical WCAG 2.2 A/AA violation fails the test
 """
 import json
 import os
@@ -38,6 +40,7 @@ SRC = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 BIN = os.environ.get("HAVEN_BIN", os.path.join(SRC, "bin"))
 SHOTS = os.environ.get("HAVEN_SCREENSHOTS")
+AXE = os.environ.get("HAVEN_AXE")
 PASSWORD = "correct horse battery"
 DEADLINE = 30  # seconds for any one wait
 
@@ -239,6 +242,31 @@ class Failed(Exception):
     pass
 
 
+def axe(d, page):
+    """Runs axe-core on the page as it stands; fails on a serious or
+    critical violation of WCAG 2.x A/AA (colour contrast included)."""
+    if not AXE:
+        print("skip - axe-core on the %s page (HAVEN_AXE unset)" % page)
+        return
+    with open(AXE) as f:
+        d.execute_script(f.read())
+    found = d.execute_async_script(
+        "var done = arguments[arguments.length - 1];"
+        "axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a',"
+        "'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa']}}).then("
+        "function (r) { done(r.violations.map(function (v) {"
+        "return {id: v.id, impact: v.impact, help: v.help, nodes:"
+        "v.nodes.map(function (n) { return n.target.join(' '); })};"
+        "})); }, function (e) { done([{id: 'axe-error', impact: "
+        "'critical', help: String(e), nodes: []}]); });")
+    bad = [v for v in found if v["impact"] in ("serious", "critical")]
+    for v in found:
+        print("   axe %s: %s (%s) %s" % (page, v["id"], v["impact"],
+                                        v["nodes"][:3]))
+    check(not bad, "axe-core finds no serious or critical violation on "
+          "the %s page" % page)
+
+
 def check(cond, what):
     if not cond:
         raise Failed(what)
@@ -260,6 +288,7 @@ def run(p, d):
     check(d.current_url.endswith("/login"),
           "a wrong password is refused and the log-in page shown again")
     shot(d, "1-login-refused")
+    axe(d, "log-in")
     log_in(d, p, PASSWORD)
     wait(d, lambda: "unacknowledged" in text_of(d, "#alerts-total"),
          "the alerts page lists its total")
@@ -295,6 +324,7 @@ def run(p, d):
     check("1 unacknowledged" in text_of(d, "#alerts-total"),
           "the total counts it")
     shot(d, "2-alerts")
+    axe(d, "alerts")
 
     # Open it: DO NOT CONTACT FAMILY first, the body shown as text.
     click(d, row + " a")
@@ -312,6 +342,7 @@ def run(p, d):
     check(first == "dncf" and text_of(d, "#dncf") == "DO NOT CONTACT FAMILY",
           "DO NOT CONTACT FAMILY comes first")
     shot(d, "3-message")
+    axe(d, "message")
 
     # A POST without the CSRF token is refused, from the page itself.
     status = d.execute_async_script(
@@ -343,6 +374,7 @@ def run(p, d):
     check("Audit integrity" in text_of(d, "#main"),
           "the status page shows broker, outbox, directory and integrity")
     shot(d, "5-status")
+    axe(d, "status")
 
     # After the idle timeout the page asks to log in again.
     p.console_agent(2)
@@ -354,6 +386,7 @@ def run(p, d):
     check("Log in again" in text_of(d, "#ended"),
           "after the idle timeout the page asks to log in again")
     shot(d, "6-session-ended")
+    axe(d, "session-ended")
     d.find_element(By.ID, "login-again").click()
     wait(d, lambda: "ended" in text_of(d, "#login-message"),
          "the log-in page says the session ended")
