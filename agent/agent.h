@@ -346,6 +346,13 @@ void api_stop(struct agent *a);
 /* The /v1/health object (new reference), or NULL when out of memory. */
 json_t *api_health(struct agent *a);
 /*
+ * The /v1/allowed object (new reference; NULL when out of memory): each
+ * message type the loaded agreement lets this node send, the recipients
+ * it may go to, and whether an art9 condition is required; with the
+ * lawful-basis words. Takes dir_lock itself.
+ */
+json_t *api_allowed(struct agent *a);
+/*
  * A Server-Sent Events response from the alert bus, as GET
  * /v1/alerts/stream sends it. When alive is given, the stream ends once
  * alive(alive_cls) returns 0 (checked at least twice a second); alive_cls

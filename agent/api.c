@@ -313,6 +313,61 @@ api_health(struct agent *a)
 	return h;
 }
 
+/* A JSON array of a NULL-terminated list of words. */
+static json_t *
+words_json(const char *const *w)
+{
+	json_t *arr = json_array();
+
+	for (size_t i = 0; arr != NULL && w[i] != NULL; i++)
+		json_array_append_new(arr, json_string(w[i]));
+	return arr;
+}
+
+json_t *
+api_allowed(struct agent *a)
+{
+	json_t *types = json_array(), *out;
+	uint64_t version;
+
+	if (types == NULL)
+		return NULL;
+	pthread_rwlock_rdlock(&a->dir_lock);
+	version = hv_directory_version(a->dir);
+	for (size_t t = 0; hv_message_types[t] != NULL; t++) {
+		json_t *to = json_array();
+		int art9 = 0;
+
+		for (size_t i = 0; to != NULL &&
+		    i < hv_directory_node_count(a->dir); i++) {
+			const struct hv_node *n = hv_directory_node_at(a->dir,
+			    i);
+			int req = 0;
+
+			if (n->revoked || strcmp(n->id, a->cfg.id) == 0)
+				continue;
+			if (hv_policy_check_allowed(a->dir, a->cfg.id, n->id,
+			    hv_message_types[t], &req, NULL) == HV_OK) {
+				json_array_append_new(to, json_string(n->id));
+				art9 |= req;
+			}
+		}
+		if (json_array_size(to) > 0)
+			json_array_append_new(types, json_pack("{s:s, s:b, "
+			    "s:o}", "type", hv_message_types[t],
+			    "art9_required", art9, "to", to));
+		else
+			json_decref(to);
+	}
+	pthread_rwlock_unlock(&a->dir_lock);
+	out = json_pack("{s:s, s:I, s:o, s:o, s:o, s:o, s:o}", "node",
+	    a->cfg.id, "directory_version", (json_int_t)version, "types",
+	    types, "priorities", words_json(hv_priorities), "consent",
+	    words_json(hv_consents), "art6", words_json(hv_art6_bases),
+	    "art9", words_json(hv_art9_conditions));
+	return out;
+}
+
 static enum MHD_Result
 do_health(struct agent *a, struct MHD_Connection *c)
 {
@@ -579,6 +634,9 @@ route(struct agent *a, struct MHD_Connection *c, const char *url,
 
 	if (strcmp(url, "/v1/health") == 0)
 		return get ? do_health(a, c) : reply_method(c, "GET");
+	if (strcmp(url, "/v1/allowed") == 0)
+		return get ? reply_json(c, MHD_HTTP_OK, api_allowed(a)) :
+		    reply_method(c, "GET");
 	if (strcmp(url, "/v1/messages") == 0)
 		return post ? do_submit(a, c, r, 0) : reply_method(c, "POST");
 	if (strcmp(url, "/v1/decisions") == 0)

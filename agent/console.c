@@ -152,9 +152,9 @@ static enum MHD_Result
 send_hv_error(struct MHD_Connection *c, hv_err e, const struct hv_errdetail *d)
 {
 	unsigned status = e == HV_ENOTFOUND ? MHD_HTTP_NOT_FOUND :
-	    e == HV_EBADREQUEST ? MHD_HTTP_BAD_REQUEST :
 	    e == HV_ESTORAGEFULL ? MHD_HTTP_INSUFFICIENT_STORAGE :
-	    MHD_HTTP_INTERNAL_SERVER_ERROR;
+	    e == HV_ENOMEM || e == HV_EIO || e == HV_ESYS ?
+	    MHD_HTTP_INTERNAL_SERVER_ERROR : MHD_HTTP_BAD_REQUEST;
 
 	if (status >= 500)
 		hv_log_warnx("console answered %u %s: %s", status,
@@ -471,6 +471,44 @@ do_ack(struct console *con, struct MHD_Connection *c, struct creq *r,
 	return ret;
 }
 
+/*
+ * POST /api/messages and /api/decisions: the request the local API takes,
+ * built by the Send and Decision pages, through the same outbox_submit.
+ */
+static enum MHD_Result
+do_submit(struct console *con, struct MHD_Connection *c, struct creq *r,
+    const struct hv_console_who *who, int decision)
+{
+	struct hv_errdetail d;
+	uint8_t id[HV_ID_LEN];
+	char hex[HV_ID_HEX_LEN + 1];
+	json_error_t jerr;
+	json_t *j;
+	hv_err e;
+
+	if (who->role != HV_ROLE_DUTY)
+		return send_error(c, MHD_HTTP_FORBIDDEN, "FORBIDDEN", NULL,
+		    "A viewer cannot send or record decisions; ask a duty "
+		    "user.");
+	j = r->len > 0 ? json_loadb(r->buf, r->len, JSON_REJECT_DUPLICATES,
+	    &jerr) : NULL;
+	if (!json_is_object(j)) {
+		json_decref(j);
+		return send_error(c, MHD_HTTP_BAD_REQUEST, "BAD_REQUEST", NULL,
+		    "The body must be one JSON object.");
+	}
+	hv_errclear(&d);
+	e = outbox_submit(con->a, j, decision, id, &d);
+	json_decref(j);
+	if (e != HV_OK)
+		return send_hv_error(c, e, &d);
+	hv_hex(id, HV_ID_LEN, hex);
+	hv_log_info("console: %s queued %s %s", who->name,
+	    decision ? "decision" : "message", hex);
+	return send_json(c, MHD_HTTP_ACCEPTED, json_pack("{s:s, s:s}", "id",
+	    hex, "status", "queued"));
+}
+
 static enum MHD_Result
 do_events(struct console *con, struct MHD_Connection *c)
 {
@@ -497,6 +535,8 @@ static int
 is_page(const char *url)
 {
 	return strcmp(url, "/") == 0 || strcmp(url, "/status") == 0 ||
+	    strcmp(url, "/send") == 0 || strcmp(url, "/decide") == 0 ||
+	    strcmp(url, "/child") == 0 ||
 	    (strncmp(url, "/message/", 9) == 0 && strlen(url + 9) ==
 	    HV_ID_HEX_LEN);
 }
@@ -557,6 +597,12 @@ route(struct console *con, struct MHD_Connection *c, const char *url,
 		return send_json(c, MHD_HTTP_OK, api_health(con->a));
 	if (get && strcmp(url, "/api/events") == 0)
 		return do_events(con, c);
+	if (get && strcmp(url, "/api/allowed") == 0)
+		return send_json(c, MHD_HTTP_OK, api_allowed(con->a));
+	if (post && strcmp(url, "/api/messages") == 0)
+		return do_submit(con, c, r, &who, 0);
+	if (post && strcmp(url, "/api/decisions") == 0)
+		return do_submit(con, c, r, &who, 1);
 	if (strncmp(url, "/api/inbox/", 11) == 0) {
 		const char *rest = url + 11;
 		size_t n = strcspn(rest, "/");

@@ -341,6 +341,276 @@
 		return f;
 	}
 
+
+	/* ---- send and decision forms ----------------------------------- */
+
+	/*
+	 * A labelled control with its own error line; name is the API's
+	 * field ("basis.justification"), so a refusal lands beside it.
+	 */
+	function field(form, name, label, control, hint) {
+		var id = 'f-' + name.replace(/[^a-z0-9]+/gi, '-');
+		var p = el('p', { 'class': 'field', 'data-field': name });
+		control.id = id;
+		p.appendChild(el('label', { 'for': id }, label));
+		if (hint) {
+			p.appendChild(el('span', { 'class': 'hint', id: id + '-hint' },
+			    hint));
+			control.setAttribute('aria-describedby', id + '-hint');
+		}
+		var err = el('span', { 'class': 'error field-error',
+		    id: id + '-error', role: 'alert' });
+		p.appendChild(err);
+		p.appendChild(control);
+		form.appendChild(p);
+		return control;
+	}
+
+	function select(words, blank) {
+		var s = el('select');
+		if (blank !== undefined)
+			s.appendChild(el('option', { value: '' }, blank));
+		words.forEach(function (w) {
+			s.appendChild(el('option', { value: w }, w));
+		});
+		return s;
+	}
+
+	function clearErrors(form) {
+		form.querySelectorAll('.field-error').forEach(function (e) {
+			e.textContent = '';
+		});
+		form.querySelectorAll('[aria-invalid]').forEach(function (e) {
+			e.removeAttribute('aria-invalid');
+		});
+	}
+
+	/* The API's field names that a control of another name stands for. */
+	var FIELD_ALIAS = { recipients: 'to', basis: 'basis.consent',
+	    subject: 'subject.nhs', child: 'child.name', body: 'body.text' };
+
+	/* Shows the API's refusal beside the field it names. */
+	function showError(form, top, err) {
+		var name = err.field || '';
+		var box = form.querySelector('[data-field="' + name + '"]') ||
+		    form.querySelector('[data-field="' +
+		    (FIELD_ALIAS[name] || name.split('.')[0]) + '"]');
+
+		if (box) {
+			var ctl = box.querySelector('input, select, textarea, fieldset');
+			box.querySelector('.field-error').textContent = err.message;
+			if (ctl) {
+				ctl.setAttribute('aria-invalid', 'true');
+				ctl.focus();
+			}
+		} else {
+			top.className = 'error';
+			top.textContent = err.message;
+			top.focus();
+		}
+	}
+
+	function basisFields(form, allowed) {
+		var fs = el('fieldset');
+		fs.appendChild(el('legend', {}, 'Lawful basis'));
+		form.appendChild(fs);
+		var c = {};
+		c.consent = field(fs, 'basis.consent', 'Consent',
+		    select(allowed.consent));
+		c.art6 = field(fs, 'basis.art6', 'UK GDPR Article 6 basis',
+		    select(allowed.art6));
+		c.art9 = field(fs, 'basis.art9', 'Article 9 condition',
+		    select(allowed.art9), 'Needed for health (special category) ' +
+		    'information when the agreement says so.');
+		c.justification = field(fs, 'basis.justification',
+		    'Justification', el('textarea', { rows: 3 }),
+		    'Why sharing (or not) is necessary and proportionate; at ' +
+		    'least 20 characters unless consent was obtained.');
+		c.decided_by = field(fs, 'basis.decided_by', 'Decided by',
+		    el('input', { autocomplete: 'off' }));
+		c.decided_by.value = S.name;
+		return c;
+	}
+
+	function basisValue(c) {
+		return { consent: c.consent.value, art6: c.art6.value,
+		    art9: c.art9.value, justification: c.justification.value,
+		    decided_by: c.decided_by.value };
+	}
+
+	function subjectValue(nhs, local) {
+		return local.value ? { local: local.value } : { nhs: nhs.value };
+	}
+
+	function submitTo(path, form, top, build, done) {
+		form.addEventListener('submit', function (e) {
+			e.preventDefault();
+			clearErrors(form);
+			top.textContent = '';
+			api(path, { method: 'POST', headers: { 'Content-Type':
+			    'application/json' }, body: JSON.stringify(build()) })
+			    .then(function (r) {
+				if (r.status === 202)
+					done(r.body.id);
+				else
+					showError(form, top, r.body.error || {
+					    message: 'Refused.' });
+			}).catch(function () {});
+		});
+	}
+
+	function drawSend() {
+		return api('/api/allowed').then(function (r) {
+			var al = r.body, f, top, c = {}, b;
+
+			clear(main);
+			main.appendChild(el('h1', {}, 'Send a message'));
+			top = el('p', { id: 'send-result', tabindex: '-1',
+			    role: 'status' });
+			main.appendChild(top);
+			if (!al.types || al.types.length === 0) {
+				main.appendChild(el('p', {}, 'The agreement lets this ' +
+				    'agency send nothing at present.'));
+				return;
+			}
+			f = el('form', { id: 'send-form', novalidate: '' });
+			c.type = field(f, 'type', 'Type', select(al.types.map(
+			    function (t) { return t.type; })));
+			var rp = el('fieldset', { 'class': 'field',
+			    'data-field': 'to' });
+			rp.appendChild(el('legend', {}, 'Recipients (only those the ' +
+			    'agreement allows for this type)'));
+			rp.appendChild(el('span', { 'class': 'error field-error',
+			    id: 'f-to-error', role: 'alert' }));
+			var boxes = el('div', { id: 'f-to' });
+			rp.appendChild(boxes);
+			f.appendChild(rp);
+			function recipients() {
+				var t = al.types.filter(function (x) {
+					return x.type === c.type.value; })[0];
+				clear(boxes);
+				t.to.forEach(function (n, i) {
+					var id = 'f-to-' + i;
+					var lab = el('label', { 'for': id, 'class': 'check' });
+					var cb = el('input', { type: 'checkbox', id: id,
+					    value: n });
+					lab.appendChild(cb);
+					lab.appendChild(document.createTextNode(' ' + n));
+					boxes.appendChild(lab);
+				});
+			}
+			c.type.addEventListener('change', recipients);
+			recipients();
+			c.priority = field(f, 'priority', 'Priority',
+			    select(al.priorities));
+			c.priority.value = 'URGENT';
+			c.deadline = field(f, 'deadline', 'Deadline',
+			    select(['RED', 'AMBER', 'GREEN'], 'none'),
+			    'RED 4 hours, AMBER 24 hours, GREEN 72 hours.');
+			c.dncf = el('input', { type: 'checkbox', id: 'f-dncf' });
+			var dl = el('p', { 'class': 'field' });
+			var dlab = el('label', { 'for': 'f-dncf', 'class': 'check' });
+			dlab.appendChild(c.dncf);
+			dlab.appendChild(document.createTextNode(
+			    ' DO NOT CONTACT FAMILY'));
+			dl.appendChild(dlab);
+			f.appendChild(dl);
+			c.nhs = field(f, 'subject.nhs', 'Child\'s NHS number',
+			    el('input', { inputmode: 'numeric', autocomplete: 'off' }));
+			c.local = field(f, 'subject.local', 'or a local id ' +
+			    '(local:AGENCY:ID) when there is no NHS number',
+			    el('input', { autocomplete: 'off' }));
+			c.name = field(f, 'child.name', 'Child\'s name',
+			    el('input', { autocomplete: 'off' }));
+			c.dob = field(f, 'child.dob', 'Date of birth',
+			    el('input', { type: 'date' }));
+			c.text = field(f, 'body.text', 'Message',
+			    el('textarea', { rows: 6 }));
+			c.reply_to = field(f, 'reply_to', 'In reply to (the ' +
+			    'request\'s id, for an INFO_RESPONSE)',
+			    el('input', { autocomplete: 'off' }));
+			c.basis = basisFields(f, al);
+			b = el('button', { type: 'submit', id: 'send-button' },
+			    'Send');
+			f.appendChild(el('p')).appendChild(b);
+			main.appendChild(f);
+			submitTo('/api/messages', f, top, function () {
+				var req = { type: c.type.value, priority: c.priority.value,
+				    to: Array.prototype.map.call(
+				    boxes.querySelectorAll('input:checked'),
+				    function (x) { return x.value; }),
+				    subject: subjectValue(c.nhs, c.local),
+				    child: { name: c.name.value, dob: c.dob.value },
+				    body: { text: c.text.value },
+				    basis: basisValue(c.basis) };
+				if (c.deadline.value)
+					req.deadline = c.deadline.value;
+				if (c.reply_to.value)
+					req.reply_to = c.reply_to.value;
+				if (c.dncf.checked)
+					req.do_not_contact_family = true;
+				return req;
+			}, function (id) {
+				f.reset();
+				c.basis.decided_by.value = S.name;
+				recipients();
+				top.className = 'ok';
+				top.textContent = 'Queued: message ' + id + '. Its ' +
+				    'timeline is at the sender\'s agent (haven status).';
+				top.focus();
+			});
+		}).catch(function () {});
+	}
+
+	function drawDecide() {
+		return api('/api/allowed').then(function (r) {
+			var al = r.body, f, top, c = {}, b;
+
+			clear(main);
+			main.appendChild(el('h1', {}, 'Record a decision not to ' +
+			    'share'));
+			main.appendChild(el('p', {}, 'A decision not to share is ' +
+			    'kept in the partnership\'s audit trail, with its reason, ' +
+			    'as a share would be. Nothing is sent to anyone.'));
+			top = el('p', { id: 'decide-result', tabindex: '-1',
+			    role: 'status' });
+			main.appendChild(top);
+			f = el('form', { id: 'decide-form', novalidate: '' });
+			c.type = field(f, 'type', 'What would have been shared',
+			    select(al.types.map(function (t) { return t.type; })));
+			c.nhs = field(f, 'subject.nhs', 'Child\'s NHS number',
+			    el('input', { inputmode: 'numeric', autocomplete: 'off' }));
+			c.local = field(f, 'subject.local', 'or a local id ' +
+			    '(local:AGENCY:ID)', el('input', { autocomplete: 'off' }));
+			c.basis = basisFields(f, al);
+			b = el('button', { type: 'submit', id: 'decide-button' },
+			    'Record the decision');
+			f.appendChild(el('p')).appendChild(b);
+			main.appendChild(f);
+			submitTo('/api/decisions', f, top, function () {
+				return { type: c.type.value, outcome: 'NOT_SHARED',
+				    priority: 'ROUTINE',
+				    subject: subjectValue(c.nhs, c.local),
+				    basis: basisValue(c.basis) };
+			}, function (id) {
+				f.reset();
+				c.basis.decided_by.value = S.name;
+				top.className = 'ok';
+				top.textContent = 'Recorded: decision ' + id + '.';
+				top.focus();
+			});
+		}).catch(function () {});
+	}
+
+	function drawChild() {
+		clear(main);
+		main.appendChild(el('h1', {}, 'Child'));
+		main.appendChild(el('p', { id: 'child-unavailable' }, 'The child ' +
+		    'look-up (flags and chronology by NHS number) is not ' +
+		    'available in this version of the agent.'));
+		return Promise.resolve();
+	}
+
 	/* ---- status and the integrity banner --------------------------- */
 
 	function checkIntegrity() {
@@ -384,6 +654,12 @@
 
 		if (path === '/status')
 			return drawStatus();
+		if (path === '/send')
+			return drawSend();
+		if (path === '/decide')
+			return drawDecide();
+		if (path === '/child')
+			return drawChild();
 		if ((m = /^\/message\/([0-9a-f]{32})$/.exec(path)))
 			return drawMessage(m[1]);
 		return drawAlerts();

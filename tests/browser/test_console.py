@@ -51,6 +51,7 @@ node police.avon            keys/police.avon.pub
 node social-care.bristol    keys/social-care.bristol.pub
 allow * -> social-care : REFERRAL
 allow police -> social-care : MISSING_CHILD_ALERT
+allow social-care -> police : INFO_REQUEST
 """
 
 BASIS = {"consent": "NOT_SOUGHT", "art6": "PUBLIC_TASK",
@@ -375,6 +376,71 @@ def run(p, d):
           "the status page shows broker, outbox, directory and integrity")
     shot(d, "5-status")
     axe(d, "status")
+
+    # Send: a basis error shown beside its field, then sent.
+    d.get(p.console + "/send")
+    wait(d, lambda: d.find_elements(By.ID, "send-form"), "the send form")
+    opts = d.execute_script(
+        "return Array.prototype.map.call(document.querySelectorAll("
+        "'#f-type option'), function (o) { return o.value; });")
+    check(opts == ["INFO_REQUEST"],
+          "the send form offers only the types the agreement allows: %s"
+          % opts)
+    boxes = d.execute_script(
+        "return Array.prototype.map.call(document.querySelectorAll("
+        "'#f-to input'), function (o) { return o.value; });")
+    check(boxes == ["police.avon"],
+          "and only the recipients it allows: %s" % boxes)
+    d.find_element(By.CSS_SELECTOR, "#f-to input").click()
+    d.find_element(By.ID, "f-subject-nhs").send_keys("943 476 5919")
+    d.find_element(By.ID, "f-child-name").send_keys("Amelia Test")
+    d.find_element(By.ID, "f-body-text").send_keys("Please share records.")
+    d.find_element(By.ID, "f-basis-consent").send_keys("NOT_SOUGHT")
+    d.find_element(By.ID, "f-basis-art9").send_keys("SAFEGUARDING")
+    d.find_element(By.ID, "f-basis-justification").send_keys("too short")
+    d.find_element(By.ID, "send-button").click()
+    wait(d, lambda: text_of(d, "#f-basis-justification-error"),
+         "the justification's error")
+    check(d.execute_script(
+        "var e = document.getElementById('f-basis-justification-error');"
+        "return e.parentNode.getAttribute('data-field');") ==
+          "basis.justification" and
+          d.find_element(By.ID, "f-basis-justification")
+          .get_attribute("aria-invalid") == "true",
+          "a basis refusal is shown beside the justification field: %s"
+          % text_of(d, "#f-basis-justification-error"))
+    shot(d, "7-send-field-error")
+    axe(d, "send")
+    d.find_element(By.ID, "f-basis-justification").send_keys(
+        ": the section 47 enquiry needs police records today.")
+    d.find_element(By.ID, "send-button").click()
+    wait(d, lambda: "Queued" in text_of(d, "#send-result"),
+         "the message is queued")
+    sent = text_of(d, "#send-result").split("message ")[1][:32]
+
+    def police_has_it():
+        st, _ = api(p.police, "GET", "/v1/inbox/" + sent)
+        return st == 200
+    wait(d, police_has_it, "the police agent receives it")
+    check(True, "sent from the console and received by police.avon")
+
+    d.get(p.console + "/decide")
+    wait(d, lambda: d.find_elements(By.ID, "decide-form"), "decision form")
+    d.find_element(By.ID, "f-subject-nhs").send_keys("943 476 5919")
+    d.find_element(By.ID, "f-basis-consent").send_keys("REFUSED")
+    d.find_element(By.ID, "f-basis-justification").send_keys(
+        "Not proportionate: the records are not relevant.")
+    d.find_element(By.ID, "decide-button").click()
+    wait(d, lambda: "Recorded" in text_of(d, "#decide-result"),
+         "the decision is recorded")
+    check(True, "a decision not to share is recorded from the console")
+    shot(d, "8-decision")
+    axe(d, "decision")
+
+    d.get(p.console + "/child")
+    wait(d, lambda: "not available" in text_of(d, "#child-unavailable"),
+         "the child page")
+    check(True, "the child page says the look-up is not available")
 
     # After the idle timeout the page asks to log in again.
     p.console_agent(2)

@@ -535,3 +535,64 @@ Test(console_off, refuses_to_start_with_a_console_key_others_can_read,
 	free(out);
 	h_partnership_destroy(&P);
 }
+
+Test(console, lists_what_the_agreement_lets_the_agency_send_and_to_whom)
+{
+	struct h_agent *police = ak_agent(&P, AK_POLICE);
+	json_t *j, *t;
+	size_t i;
+	int seen = 0;
+
+	cr_assert_eq(ak_get(police, "/v1/allowed", &j), 200);
+	json_array_foreach(json_object_get(j, "types"), i, t) {
+		const char *type = json_string_value(json_object_get(t, "type"));
+		char *to = json_dumps(json_object_get(t, "to"), JSON_COMPACT);
+
+		cr_assert_null(strstr(to, AK_POLICE), "never to itself: %s", to);
+		cr_assert_null(strstr(to, "ig.bristol"), "%s: %s", type, to);
+		if (strcmp(type, "DOMESTIC_ABUSE_NOTIFICATION") == 0) {
+			cr_assert_str_eq(to, "[\"" AK_SCHOOL "\",\"" AK_SOCIAL
+			    "\"]");
+			seen = 1;
+		}
+		cr_assert_str_neq(type, "INFO_REQUEST", "police may not send "
+		    "an INFO_REQUEST under the sample agreement");
+		free(to);
+	}
+	cr_assert(seen);
+	json_decref(j);
+}
+
+Test(console, refuses_a_send_by_a_viewer_and_shows_a_duty_users_field_error)
+{
+	static const char msg[] = "{\"to\":[\"" AK_POLICE "\"],\"type\":"
+	    "\"INFO_REQUEST\",\"priority\":\"URGENT\",\"subject\":{\"nhs\":"
+	    "\"943 476 5919\"},\"basis\":{\"consent\":\"NOT_SOUGHT\","
+	    "\"art6\":\"PUBLIC_TASK\",\"art9\":\"SAFEGUARDING\","
+	    "\"justification\":\"short\",\"decided_by\":\"asha\"},\"child\":"
+	    "{\"name\":\"A\"},\"body\":{\"text\":\"x\"}}";
+	char *sid, *csrf, *hdr;
+	struct ans a;
+	long st;
+
+	sid = login("ben", "correct+horse+battery", &st);
+	csrf = csrf_of(sid);
+	hdr = h_fmt("X-CSRF-Token: %s", csrf);
+	a = req("POST", "/api/messages", sid, hdr, msg);
+	cr_assert_eq(a.status, 403, "%ld %s", a.status, a.body);
+	ans_free(&a);
+	free(hdr);
+	free(csrf);
+	free(sid);
+	sid = login("asha", "correct+horse+battery", &st);
+	csrf = csrf_of(sid);
+	hdr = h_fmt("X-CSRF-Token: %s", csrf);
+	a = req("POST", "/api/messages", sid, hdr, msg);
+	cr_assert_eq(a.status, 400, "%ld %s", a.status, a.body);
+	cr_assert_not_null(strstr(a.body, "\"field\":\"basis.justification\""),
+	    "%s", a.body);
+	ans_free(&a);
+	free(hdr);
+	free(csrf);
+	free(sid);
+}
