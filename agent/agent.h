@@ -265,6 +265,14 @@ size_t outbox_depth(struct agent *a);
  */
 json_t *outbox_status(struct agent *a, const uint8_t id[HV_ID_LEN]);
 /*
+ * This agent's sent messages and decisions, newest first: *out is a new
+ * object {total, messages, next_offset?} holding the status documents of
+ * entries offset .. offset + limit - 1. Any thread.
+ * Errors: HV_EIO, HV_ENOMEM.
+ */
+hv_err outbox_list(struct agent *a, size_t offset, size_t limit,
+    json_t **out);
+/*
  * Records a receipt whose signature the caller (link.c) has verified: once
  * in the message's timeline, published on the bus. Returns 0 when it is
  * recorded, a repeat, or about nothing this agent holds (the caller may

@@ -374,6 +374,46 @@ do_health(struct agent *a, struct MHD_Connection *c)
 	return reply_json(c, MHD_HTTP_OK, api_health(a));
 }
 
+/* A whole number from min to max in query argument name, or -1. */
+static long
+query_number(struct MHD_Connection *c, const char *name, long def, long min,
+    long max)
+{
+	const char *s = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
+	    name);
+	char *end;
+	long n;
+
+	if (s == NULL)
+		return def;
+	errno = 0;
+	n = strtol(s, &end, 10);
+	if (*s == '\0' || *end != '\0' || errno != 0 || n < min || n > max)
+		return -1;
+	return n;
+}
+
+/* GET /v1/messages?limit=&offset= — sent messages, newest first. */
+static enum MHD_Result
+do_sent(struct agent *a, struct MHD_Connection *c)
+{
+	long limit = query_number(c, "limit", 50, 1, 1000);
+	long offset = query_number(c, "offset", 0, 0, 1L << 40);
+	json_t *page = NULL;
+	hv_err e;
+
+	if (limit < 0)
+		return reply_error(c, MHD_HTTP_BAD_REQUEST, "BAD_REQUEST",
+		    "limit", "limit must be a whole number from 1 to 1000.");
+	if (offset < 0)
+		return reply_error(c, MHD_HTTP_BAD_REQUEST, "BAD_REQUEST",
+		    "offset", "offset must be a whole number, 0 or more.");
+	if ((e = outbox_list(a, (size_t)offset, (size_t)limit, &page)) !=
+	    HV_OK)
+		return reply_err(c, e, NULL);
+	return reply_json(c, MHD_HTTP_OK, page);
+}
+
 /*
  * GET /v1/inbox?unacked=&since=&limit=&order=&cursor= — one page; the
  * same unacked, since and order go with each page's cursor.
@@ -638,7 +678,8 @@ route(struct agent *a, struct MHD_Connection *c, const char *url,
 		return get ? reply_json(c, MHD_HTTP_OK, api_allowed(a)) :
 		    reply_method(c, "GET");
 	if (strcmp(url, "/v1/messages") == 0)
-		return post ? do_submit(a, c, r, 0) : reply_method(c, "POST");
+		return post ? do_submit(a, c, r, 0) : get ? do_sent(a, c) :
+		    reply_method(c, "GET, POST");
 	if (strcmp(url, "/v1/decisions") == 0)
 		return post ? do_submit(a, c, r, 1) : reply_method(c, "POST");
 	if (strcmp(url, "/v1/inbox") == 0)

@@ -407,6 +407,30 @@ do_alerts(struct console *con, struct MHD_Connection *c)
 	return send_json(c, MHD_HTTP_OK, page);
 }
 
+/* GET /api/sent?offset= — sent messages and decisions, newest first. */
+static enum MHD_Result
+do_sent(struct console *con, struct MHD_Connection *c)
+{
+	const char *off = MHD_lookup_connection_value(c,
+	    MHD_GET_ARGUMENT_KIND, "offset");
+	json_t *page = NULL;
+	long n = 0;
+	char *end;
+	hv_err e;
+
+	if (off != NULL) {
+		n = strtol(off, &end, 10);
+		if (*off == '\0' || *end != '\0' || n < 0)
+			return send_error(c, MHD_HTTP_BAD_REQUEST,
+			    "BAD_REQUEST", "offset", "offset must be a whole "
+			    "number, 0 or more.");
+	}
+	if ((e = outbox_list(con->a, (size_t)n, CONSOLE_PAGE_DEFAULT,
+	    &page)) != HV_OK)
+		return send_hv_error(c, e, NULL);
+	return send_json(c, MHD_HTTP_OK, page);
+}
+
 static int
 id_parse(const char *s, size_t n, uint8_t id[HV_ID_LEN])
 {
@@ -536,7 +560,7 @@ is_page(const char *url)
 {
 	return strcmp(url, "/") == 0 || strcmp(url, "/status") == 0 ||
 	    strcmp(url, "/send") == 0 || strcmp(url, "/decide") == 0 ||
-	    strcmp(url, "/child") == 0 ||
+	    strcmp(url, "/child") == 0 || strcmp(url, "/sent") == 0 ||
 	    (strncmp(url, "/message/", 9) == 0 && strlen(url + 9) ==
 	    HV_ID_HEX_LEN);
 }
@@ -571,10 +595,14 @@ route(struct console *con, struct MHD_Connection *c, const char *url,
 		return send_login(c, MHD_HTTP_OK, m ? "Your session ended; "
 		    "log in again." : NULL);
 	}
-	/* Everything else needs a session; pages send people to log in. */
-	if (session(con, c, get && strcmp(url, "/api/session") == 0 &&
-	    MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-	    "X-Haven-Passive") != NULL ? 0 : 1, &who) != HV_OK) {
+	/*
+	 * Everything else needs a session; pages send people to log in. What
+	 * the page's script fetches by itself (X-Haven-Passive: a refresh on
+	 * an event, the session check) does not count as use.
+	 */
+	if (session(con, c, get && MHD_lookup_connection_value(c,
+	    MHD_HEADER_KIND, "X-Haven-Passive") != NULL ? 0 : 1, &who) !=
+	    HV_OK) {
 		if (get && is_page(url))
 			return send_redirect(c, "/login", NULL);
 		return send_error(c, MHD_HTTP_UNAUTHORIZED, "UNAUTHORIZED",
@@ -597,6 +625,8 @@ route(struct console *con, struct MHD_Connection *c, const char *url,
 		return send_json(c, MHD_HTTP_OK, api_health(con->a));
 	if (get && strcmp(url, "/api/events") == 0)
 		return do_events(con, c);
+	if (get && strcmp(url, "/api/sent") == 0)
+		return do_sent(con, c);
 	if (get && strcmp(url, "/api/allowed") == 0)
 		return send_json(c, MHD_HTTP_OK, api_allowed(con->a));
 	if (post && strcmp(url, "/api/messages") == 0)

@@ -149,12 +149,14 @@
 
 	/* ---- alerts (start page) --------------------------------------- */
 
-	function drawAlerts() {
+	/* passive: a refresh the person did not ask for (see api()). */
+	function drawAlerts(passive) {
 		var cur = S.cursors[S.page];
 		var q = '/api/alerts' + (cur ? '?cursor=' +
 		    encodeURIComponent(cur) : '');
 
-		return api(q).then(function (r) {
+		return api(q, passive ? { headers: { 'X-Haven-Passive': '1' } } :
+		    {}).then(function (r) {
 			var p = r.body, h1, tbl, tb, pager, prev, next;
 
 			clear(main);
@@ -293,6 +295,11 @@
 				    ' at ' + when(a.at) + (a.note ? ': ' + a.note : '')));
 			});
 			main.appendChild(acks);
+			if (m.type === 'INFO_REQUEST' && S.role === 'duty')
+				main.appendChild(el('p')).appendChild(el('a', {
+				    href: '/send?reply_to=' + m.id + '&to=' +
+				    encodeURIComponent(m.sender), id: 'reply' },
+				    'Reply with an INFO_RESPONSE'));
 			if (!m.acknowledged && S.role === 'duty')
 				main.appendChild(ackForm(id));
 			else if (!m.acknowledged)
@@ -530,6 +537,19 @@
 			    'request\'s id, for an INFO_RESPONSE)',
 			    el('input', { autocomplete: 'off' }));
 			c.basis = basisFields(f, al);
+			var qs = new URLSearchParams(location.search);
+			if (qs.get('reply_to')) {
+				c.reply_to.value = qs.get('reply_to');
+				if (al.types.some(function (t) {
+				    return t.type === 'INFO_RESPONSE'; })) {
+					c.type.value = 'INFO_RESPONSE';
+					recipients();
+				}
+				boxes.querySelectorAll('input').forEach(function (x) {
+					if (x.value === qs.get('to'))
+						x.checked = true;
+				});
+			}
 			b = el('button', { type: 'submit', id: 'send-button' },
 			    'Send');
 			f.appendChild(el('p')).appendChild(b);
@@ -611,10 +631,94 @@
 		return Promise.resolve();
 	}
 
+
+	/* ---- sent messages and their timelines -------------------------- */
+
+	function timelineText(e) {
+		var s = e.status;
+		if (e.status === 'rejected')
+			s += ' (' + e.code + ': ' + e.message + ')';
+		if (e.status === 'delivered' && e.to)
+			s += ' to ' + e.to;
+		if (e.status === 'acknowledged')
+			s += ' by ' + e.by + (e.node ? ' at ' + e.node : '');
+		if (e.status === 'escalated' && e.node)
+			s += ' at ' + e.node;
+		return when(e.at) + ': ' + s;
+	}
+
+	function drawSent(passive) {
+		var q = '/api/sent' + (S.sentOffset ? '?offset=' + S.sentOffset : '');
+
+		return api(q, passive ? { headers: { 'X-Haven-Passive': '1' } } :
+		    {}).then(function (r) {
+			var p = r.body, tbl, tb, hr, pager, prev, next;
+
+			clear(main);
+			main.appendChild(el('h1', {}, 'Sent'));
+			if (r.status !== 200) {
+				main.appendChild(el('p', { 'class': 'error' },
+				    p.error ? p.error.message : 'Cannot list them.'));
+				return;
+			}
+			main.appendChild(el('p', { id: 'sent-total' }, p.total +
+			    ' sent message' + (p.total === 1 ? '' : 's') +
+			    ' and decisions, newest first.'));
+			if (p.messages.length === 0)
+				return;
+			tbl = el('table', { id: 'sent' });
+			hr = el('tr');
+			['Sent', 'Type', 'To', 'Status', 'Timeline'].forEach(
+			    function (t) { hr.appendChild(el('th', { scope: 'col' },
+			    t)); });
+			tbl.appendChild(el('thead')).appendChild(hr);
+			tb = el('tbody');
+			p.messages.forEach(function (m) {
+				var tr = el('tr', { 'data-id': m.id });
+				tr.appendChild(el('td', {}, when(m.created)));
+				tr.appendChild(el('td', {}, m.kind === 'decision' ?
+				    'Decision not to share (' + m.type + ')' :
+				    m.priority + ' ' + m.type));
+				tr.appendChild(el('td', {}, (m.to || []).join(', ') ||
+				    '—'));
+				tr.appendChild(el('td', { 'class': 'status' }, m.status));
+				var tl = el('td'), ul = el('ul', { 'class': 'timeline' });
+				(m.timeline || []).forEach(function (e) {
+					ul.appendChild(el('li', {}, timelineText(e)));
+				});
+				tl.appendChild(ul);
+				tr.appendChild(tl);
+				tb.appendChild(tr);
+			});
+			tbl.appendChild(tb);
+			main.appendChild(tbl);
+			pager = el('div', { 'class': 'pager' });
+			prev = el('button', { type: 'button', 'class': 'secondary' },
+			    'Newer');
+			prev.disabled = !S.sentOffset;
+			prev.addEventListener('click', function () {
+				S.sentOffset = Math.max(0, (S.sentOffset || 0) - 20);
+				drawSent();
+			});
+			next = el('button', { type: 'button', 'class': 'secondary' },
+			    'Older');
+			next.disabled = p.next_offset === undefined;
+			next.addEventListener('click', function () {
+				S.sentOffset = p.next_offset;
+				drawSent();
+			});
+			pager.appendChild(prev);
+			pager.appendChild(next);
+			if (S.sentOffset || p.next_offset !== undefined)
+				main.appendChild(pager);
+		}).catch(function () {});
+	}
+
 	/* ---- status and the integrity banner --------------------------- */
 
 	function checkIntegrity() {
-		return api('/api/status').then(function (r) {
+		return api('/api/status', { headers: { 'X-Haven-Passive': '1' } })
+		    .then(function (r) {
 			var ig = r.body.integrity || {};
 			var b = document.getElementById('integrity');
 
@@ -660,6 +764,8 @@
 			return drawDecide();
 		if (path === '/child')
 			return drawChild();
+		if (path === '/sent')
+			return drawSent();
 		if ((m = /^\/message\/([0-9a-f]{32})$/.exec(path)))
 			return drawMessage(m[1]);
 		return drawAlerts();
@@ -679,12 +785,16 @@
 				if (kind === 'integrity')
 					checkIntegrity().catch(function () {});
 				if (location.pathname === '/')
-					drawAlerts();
+					drawAlerts(true);
+				if (location.pathname === '/sent' &&
+				    kind === 'receipt')
+					drawSent(true);
 			};
 		}
 		es.addEventListener('message', onEvent('message'));
 		es.addEventListener('escalation', onEvent('escalation'));
 		es.addEventListener('integrity', onEvent('integrity'));
+		es.addEventListener('receipt', onEvent('receipt'));
 		es.addEventListener('error', function () {
 			/* The stream ends with the session: ask, without
 			 * restarting the idle clock. */

@@ -437,6 +437,17 @@ def run(p, d):
     shot(d, "8-decision")
     axe(d, "decision")
 
+    d.get(p.console + "/sent")
+    row = '#sent tr[data-id="%s"]' % sent
+    wait(d, lambda: "delivered to police.avon" in text_of(d, row),
+         "the Sent page shows the message delivered")
+    check("INFO_REQUEST" in text_of(d, row) and
+          "Decision not to share" in text_of(d, "#sent"),
+          "the Sent page lists the message with its timeline, and the "
+          "decision")
+    shot(d, "9-sent")
+    axe(d, "sent")
+
     d.get(p.console + "/child")
     wait(d, lambda: "not available" in text_of(d, "#child-unavailable"),
          "the child page")

@@ -596,3 +596,37 @@ Test(console, refuses_a_send_by_a_viewer_and_shows_a_duty_users_field_error)
 	free(csrf);
 	free(sid);
 }
+
+Test(console, lists_sent_messages_newest_first_with_their_timelines)
+{
+	struct h_agent *police = ak_agent(&P, AK_POLICE);
+	char id1[33], id2[33], *body, *path;
+	json_t *j, *m;
+
+	body = ak_message("[\"" AK_SOCIAL "\"]", "REFERRAL", "URGENT", "s1",
+	    "");
+	cr_assert_eq(ak_post(police, "/v1/messages", body, id1), 202);
+	free(body);
+	body = ak_message("[\"" AK_SOCIAL "\"]", "REFERRAL", "ROUTINE", "s2",
+	    "");
+	cr_assert_eq(ak_post(police, "/v1/messages", body, id2), 202);
+	free(body);
+	cr_assert_eq(ak_wait_status(police, id2, "delivered", AK_SOCIAL,
+	    20000), 1);
+	cr_assert_eq(ak_get(police, "/v1/messages?limit=1", &j), 200);
+	cr_assert_eq(json_integer_value(json_object_get(j, "total")), 2);
+	m = json_array_get(json_object_get(j, "messages"), 0);
+	cr_assert_str_eq(json_string_value(json_object_get(m, "id")), id2);
+	cr_assert_gt(json_array_size(json_object_get(m, "timeline")), 0);
+	cr_assert_eq(json_integer_value(json_object_get(j, "next_offset")),
+	    1);
+	json_decref(j);
+	cr_assert_eq(ak_get(police, "/v1/messages?limit=1&offset=1", &j), 200);
+	m = json_array_get(json_object_get(j, "messages"), 0);
+	cr_assert_str_eq(json_string_value(json_object_get(m, "id")), id1);
+	cr_assert_null(json_object_get(j, "next_offset"));
+	json_decref(j);
+	path = h_fmt("/v1/messages?limit=0");
+	cr_assert_eq(ak_get(police, path, NULL), 400);
+	free(path);
+}
