@@ -342,6 +342,8 @@ do_login(struct console *con, struct MHD_Connection *c, struct creq *r)
 		    "operator.");
 	}
 	hv_console_throttle_clear(con->sessions, name);
+	/* A session id the browser had before is never carried over. */
+	hv_console_session_close(con->sessions, cookie_sid(c));
 	if (hv_console_session_open(con->sessions, name, role, hv_now_ms(),
 	    sid) != HV_OK)
 		return MHD_NO;
@@ -573,6 +575,7 @@ route(struct console *con, struct MHD_Connection *c, const char *url,
 	int post = strcmp(method, "POST") == 0;
 	struct hv_console_who who;
 	uint8_t id[HV_ID_LEN];
+	int role = -1;
 	json_t *j;
 
 	if (!get && !post)
@@ -608,6 +611,15 @@ route(struct console *con, struct MHD_Connection *c, const char *url,
 		return send_error(c, MHD_HTTP_UNAUTHORIZED, "UNAUTHORIZED",
 		    NULL, "Your session ended or you are not logged in; log "
 		    "in again.");
+	}
+	/* A user removed from the file, or given another role, is out now. */
+	if (hv_console_user_role(con->a->cfg.console_users, who.name, &role,
+	    NULL) != HV_OK || role != who.role) {
+		hv_console_session_close(con->sessions, cookie_sid(c));
+		if (get && is_page(url))
+			return send_redirect(c, "/login", NULL);
+		return send_error(c, MHD_HTTP_UNAUTHORIZED, "UNAUTHORIZED",
+		    NULL, "Your log-in was removed or changed; log in again.");
 	}
 	if (post && !csrf_ok(c, r, &who))
 		return send_error(c, MHD_HTTP_FORBIDDEN, "FORBIDDEN", NULL,

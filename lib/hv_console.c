@@ -241,6 +241,31 @@ hv_console_user_list(const char *path,
 	return e;
 }
 
+hv_err
+hv_console_user_role(const char *path, const char *name, int *role,
+    struct hv_errdetail *d)
+{
+	struct uline *lines;
+	char *buf = NULL;
+	size_t n = 0, i;
+	hv_err e;
+
+	if ((lines = calloc(USERS_MAX, sizeof(*lines))) == NULL)
+		return HV_ENOMEM;
+	if ((e = users_read(path, &buf, lines, USERS_MAX, &n, d)) == HV_OK) {
+		for (i = 0; i < n && strcmp(lines[i].name, name) != 0; i++)
+			;
+		if (i < n)
+			*role = hv_console_role_parse(lines[i].role);
+		else
+			e = hv_errset(d, HV_ENOTFOUND, "name", "%s has no user "
+			    "'%.64s'.", path, name);
+	}
+	hv_secret_free(buf);
+	free(lines);
+	return e;
+}
+
 /*
  * A hash of a random password, checked when the name is unknown so that
  * an unknown name costs the same Argon2id work as a wrong password.

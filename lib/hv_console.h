@@ -71,6 +71,15 @@ hv_err hv_console_user_list(const char *path,
 hv_err hv_console_user_check(const char *path, const char *name,
     const char *password, int *role, struct hv_errdetail *d);
 
+/*
+ * name's role in the file, without a password: a session's holder is
+ * checked against it so that a removed user (or a changed role) takes
+ * effect at once. Errors: HV_ENOTFOUND, HV_EINSECURE, HV_EMALFORMED,
+ * HV_EIO.
+ */
+hv_err hv_console_user_role(const char *path, const char *name, int *role,
+    struct hv_errdetail *d);
+
 /* ---- sessions ---------------------------------------------------------- */
 
 typedef struct hv_console_sessions hv_console_sessions;

@@ -756,6 +756,10 @@
 	function route() {
 		var path = location.pathname, m;
 
+		document.querySelectorAll('nav a').forEach(function (a) {
+			if (a.getAttribute('href') === path)
+				a.setAttribute('aria-current', 'page');
+		});
 		if (path === '/status')
 			return drawStatus();
 		if (path === '/send')

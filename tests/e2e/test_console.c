@@ -630,3 +630,22 @@ Test(console, lists_sent_messages_newest_first_with_their_timelines)
 	cr_assert_eq(ak_get(police, path, NULL), 400);
 	free(path);
 }
+
+Test(console, ends_the_sessions_of_a_user_removed_from_the_users_file)
+{
+	long st;
+	char *sid = login("ben", "correct+horse+battery", &st), *out = NULL;
+	struct ans a;
+
+	cr_assert_not_null(sid);
+	a = req("GET", "/api/session", sid, NULL, NULL);
+	cr_assert_eq(a.status, 200);
+	ans_free(&a);
+	cr_assert_eq(h_sh(&out, 30, "%s console-user remove ben --users "
+	    "%s/console.users", h_bin("haven"), P.dir), 0, "%s", out);
+	free(out);
+	a = req("GET", "/api/session", sid, NULL, NULL);
+	cr_assert_eq(a.status, 401, "%ld %s", a.status, a.body);
+	ans_free(&a);
+	free(sid);
+}

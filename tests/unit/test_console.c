@@ -118,6 +118,25 @@ Test(console, refuses_a_short_password_a_bad_name_and_a_duplicate)
 	cr_assert_eq(n, 1);
 }
 
+Test(console, tells_a_users_role_and_that_a_removed_user_is_gone)
+{
+	struct hv_errdetail d;
+	int role = -1;
+
+	hv_errclear(&d);
+	cr_assert_eq(hv_console_user_add(users, "ben", HV_ROLE_VIEWER,
+	    "long enough password", 0, &d), HV_OK);
+	cr_assert_eq(hv_console_user_role(users, "ben", &role, &d), HV_OK);
+	cr_assert_eq(role, HV_ROLE_VIEWER);
+	cr_assert_eq(hv_console_user_add(users, "ben", HV_ROLE_DUTY,
+	    "long enough password", 1, &d), HV_OK);
+	cr_assert_eq(hv_console_user_role(users, "ben", &role, &d), HV_OK);
+	cr_assert_eq(role, HV_ROLE_DUTY);
+	cr_assert_eq(hv_console_user_remove(users, "ben", &d), HV_OK);
+	cr_assert_eq(hv_console_user_role(users, "ben", &role, &d),
+	    HV_ENOTFOUND);
+}
+
 Test(console, opens_a_session_whose_id_is_not_kept_and_ends_it_when_idle)
 {
 	hv_console_sessions *s = hv_console_sessions_new(2);
