@@ -27,6 +27,7 @@
 #include "hv_directory.h"
 #include "hv_envelope.h"
 #include "hv_err.h"
+#include "hv_config.h"
 #include "hv_keys.h"
 #include "hv_store.h"
 
@@ -34,6 +35,8 @@
 #define AGENT_WINDOW 32
 #define AGENT_HELLO_MS 10000
 #define AGENT_RESEND_MS 30000
+#define AGENT_FAILOVER_MS 3000		/* without a session, try the next broker */
+#define AGENT_DUP_RETRY_MS 3000		/* Hello again after DUPLICATE_SESSION */
 #define AGENT_FULL_RETRY_MS 60000	/* after the broker's STORAGE_FULL */
 #define AGENT_FULL_RETRY_MAX_MS 1800000	/* doubling up to 30 minutes */
 #define AGENT_RECV_PAYLOAD_MAX (64u << 20)	/* largest payload received */
@@ -72,6 +75,7 @@ struct agent_config {
 	char *console_key;
 	char *console_users;
 	uint64_t console_idle_timeout;
+	uint64_t message_ttl;		/* the broker's: oldest delivery taken */
 };
 
 /* Databases of the agent's store, in the order of store_dbnames. */
@@ -87,6 +91,9 @@ enum agent_db {
 	DB_ESC,		/* be64 due_ms || id -> "": escalation timers */
 	DB_ACKS,	/* id || be64 seq -> JSON {by, note, at} */
 	DB_HACK,	/* be64 seq -> HumanAck (flag, id, by) until echoed */
+	DB_CHILD_FLAGS,	/* pseudonym -> JSON flags (children.c) */
+	DB_CHILD_INDEX,	/* pseudonym || be64 seq -> direction || id */
+	DB_HOOKQ,	/* class || be64 seq -> alert hook run (alerts.c) */
 	DB_COUNT
 };
 
@@ -120,7 +127,7 @@ struct in_hdr {
 /* One Server-Sent Event in the in-memory ring. */
 struct sse_event {
 	uint64_t seq;
-	char type[16];
+	char type[24];		/* "delivery_refused" is the longest */
 	char *data;		/* one line of JSON */
 };
 
@@ -133,10 +140,17 @@ struct alert_bus {
 	int stopping;
 };
 
-/* A running alert hook. */
+/* Kinds of alert hook run, queued in DB_HOOKQ. */
+#define HOOK_MESSAGE 1		/* a message arrived */
+#define HOOK_ESCALATION 2	/* an IMMEDIATE message was escalated */
+#define HOOK_INTEGRITY 3	/* the broker's audit history failed */
+#define HOOK_KEY_LEN 9		/* class byte || be64 seq */
+
+/* A running alert hook and the queue entry it works off. */
 struct hook_child {
 	int pid;
 	int64_t deadline_ms;
+	uint8_t key[HOOK_KEY_LEN];
 	char id_hex[HV_ID_HEX_LEN + 1];
 };
 
@@ -176,13 +190,20 @@ struct agent {
 	int64_t full_retry_ms;		/* next STORAGE_FULL retry (mono), or 0 */
 	int64_t next_hello_ms;
 	int64_t next_resend_ms;
+	/* The broker endpoints of `broker =` and the one the DEALER uses. */
+	char endpoints[HV_CFG_ENDPOINTS_MAX][256];
+	size_t n_endpoints, cur_endpoint;
+	int64_t down_since_ms;		/* mono: without a session since, or 0 */
+	int dup_warned;			/* DUPLICATE_SESSION already logged */
 	uint8_t broker_sign[HV_SIGN_PUBLIC_LEN];
 	uint8_t broker_curve[HV_CURVE_KEY_LEN];
 
 	struct alert_bus bus;
 	struct hook_child hooks[AGENT_HOOK_MAX];
-	size_t n_hook_queue;
-	char *hook_queue[256];		/* summaries waiting for a slot */
+	int hook_scan;			/* DB_HOOKQ may hold a run to start */
+	int64_t hook_next_ms;		/* wall time the next retry is due */
+	int64_t hook_boot_ms;		/* wall time this process started */
+	atomic_ulong deliveries_refused;	/* since start (inbox.c) */
 
 	atomic_int stopping;
 
@@ -200,6 +221,13 @@ struct agent {
 /* ---- store.c ----------------------------------------------------------- */
 
 hv_err store_open(struct agent *a, struct hv_errdetail *d);
+/*
+ * --check-config: data_dir can be created and written, and a store already
+ * there (opened read-only, unlocked) is of a readable format and has not
+ * recorded a newer directory than a->dir. Errors: HV_EIO, HV_EFORMAT,
+ * HV_EROLLBACK.
+ */
+hv_err store_check(struct agent *a, struct hv_errdetail *d);
 void store_close(struct agent *a);
 MDB_dbi store_db(struct agent *a, enum agent_db db);
 /* Next value of the store's sequence counter, inside a write txn. */
@@ -284,14 +312,42 @@ int outbox_receipt(struct agent *a, const Haven__Receipt *r);
 
 /* ---- inbox.c ----------------------------------------------------------- */
 
+/* Room for a message type with its NUL. */
+#define HV_TYPE_BUF 40
+
+/* What inbox_store made of one delivery. */
+struct inbox_verdict {
+	uint8_t id[HV_ID_LEN];
+	int have_id;		/* the envelope decoded: id is its id */
+	int dup;		/* stored before (HV_OK) */
+	int refused;		/* refused for good: acknowledge, never store */
+	char sender[HV_NODE_MAX + 1];
+	char type[HV_TYPE_BUF];
+	struct hv_errdetail d;	/* the sentence of a refusal */
+};
+
 /*
- * Checks a delivered envelope (sender's key from our directory, we are a
- * recipient), stores it once and commits. *dup is 1 when the id was
- * already stored. Errors: HV_EMALFORMED, HV_EBADSIG, HV_ENOTRECIPIENT,
- * HV_ESENDERREVOKED, HV_ESTORAGEFULL, HV_EIO.
+ * Checks a delivered envelope with this agent's own directory — the
+ * sender's key and signature, then lib/hv_policy's rules for a recipient
+ * (hv_policy_check_delivery), the created time (not more than 300 s ahead,
+ * not older than message_ttl + 300 s) and the reply_to rule — and stores it
+ * once, with its alert hook run, in one commit. HV_OK with vd->dup when the
+ * id was stored before. A refusal sets vd->refused (the caller acknowledges
+ * it so that the broker stops offering it) and vd->d.
+ * Errors: HV_EMALFORMED, HV_EBADSIG, HV_ENOTRECIPIENT, HV_ESENDERREVOKED,
+ * HV_EPOLICY, HV_EBASIS, HV_ECLOCKSKEW (refusals); HV_ESTORAGEFULL,
+ * HV_EIO, HV_ENOMEM (not refusals: the broker offers it again).
  */
 hv_err inbox_store(struct agent *a, const uint8_t *buf, size_t len,
-    uint8_t id[HV_ID_LEN], int *dup);
+    struct inbox_verdict *vd);
+/*
+ * The reply_to rule (hv_policy_check_reply_to) with what this agent knows:
+ * the request must be in its outbox or inbox, addressed to env's sender.
+ * txn may be NULL (a read transaction is opened). Other types pass.
+ * Errors: HV_EPOLICY (field reply_to), HV_EIO.
+ */
+hv_err inbox_check_reply_to(struct agent *a, MDB_txn *txn,
+    const hv_envelope *env, struct hv_errdetail *d);
 /* A received message, decrypted (new reference), or NULL if unknown. */
 json_t *inbox_message(struct agent *a, const uint8_t id[HV_ID_LEN]);
 /* What GET /v1/inbox asks for. */
@@ -314,12 +370,45 @@ hv_err inbox_page(struct agent *a, const struct inbox_query *q,
 /* Records a person's ack and queues HumanAck. Errors: HV_ENOTFOUND, ... */
 hv_err inbox_ack(struct agent *a, const uint8_t id[HV_ID_LEN],
     const char *by, const char *note, int64_t *at_ms);
+/*
+ * Decrypts a received envelope's payload (the sender's key from our
+ * directory) as a new JSON object the caller releases and must not store
+ * or log, or NULL when it cannot be verified and opened. Any thread.
+ */
+json_t *inbox_open_payload(struct agent *a, const hv_envelope *env);
 /* The summary for SSE and the alert hook (new reference), or NULL. */
 json_t *inbox_summary(struct agent *a, const uint8_t id[HV_ID_LEN],
     int with_deadline);
 size_t inbox_unacked(struct agent *a);
 /* Escalates every due IMMEDIATE message; returns ms until the next one. */
 int64_t inbox_escalate_due(struct agent *a);
+
+/* ---- children.c -------------------------------------------------------- */
+
+/*
+ * Indexes a received message under its child's pseudonym and applies the
+ * flag it sets or clears, inside txn (the one storing the message). A
+ * CASE_UPDATE is decrypted in memory to read body.missing_status.
+ * Errors: HV_ENOMEM, HV_ESTORAGEFULL, HV_EIO.
+ */
+hv_err children_note_received(struct agent *a, MDB_txn *txn,
+    const hv_envelope *env);
+/* Indexes a sent message (decision = 1: a decision not to share) in txn. */
+hv_err children_note_sent(struct agent *a, MDB_txn *txn,
+    const hv_envelope *env, int decision);
+/*
+ * Builds the index and flags once for a store written before they existed
+ * (start-up). Errors: HV_ENOMEM, HV_ESTORAGEFULL, HV_EIO (d names data_dir).
+ */
+hv_err children_migrate(struct agent *a, struct hv_errdetail *d);
+/*
+ * GET /v1/children: the flags and chronology of the child named by exactly
+ * one of nhs or local, as a new object in *out; logs the pseudonym's prefix
+ * when a flag is active. Errors: HV_EBADSUBJECT (d's field "nhs" or
+ * "local"), HV_EBADREQUEST (neither or both given), HV_EIO, HV_ENOMEM.
+ */
+hv_err children_lookup(struct agent *a, const char *nhs, const char *local,
+    json_t **out, struct hv_errdetail *d);
 
 /* ---- link.c ------------------------------------------------------------ */
 
@@ -338,13 +427,28 @@ void bus_destroy(struct alert_bus *b);
 void bus_publish(struct alert_bus *b, const char *type, json_t *data);
 /* Wakes every stream so that it ends. */
 void bus_stop(struct alert_bus *b);
-/* Runs alert_command with the summary (main thread). */
-void hook_run(struct agent *a, json_t *summary);
-/* Reaps and time-limits hook children (main thread). */
+/*
+ * Queues one run of alert_command inside txn, so that it is as durable as
+ * what it alerts about (a no-op without alert_command). kind is a HOOK_*;
+ * id names the message (HOOK_MESSAGE, HOOK_ESCALATION), json is the
+ * summary of a HOOK_INTEGRITY run. Immediate runs go before the others.
+ * Main thread. Errors: HV_ESTORAGEFULL, HV_EIO, HV_ENOMEM.
+ */
+hv_err hook_queue(struct agent *a, MDB_txn *txn, int kind, int immediate,
+    const uint8_t id[HV_ID_LEN], const char *json);
+/* Queues a HOOK_INTEGRITY run of summary in its own transaction. */
+void hook_alert(struct agent *a, json_t *summary);
+/* Start-up: queued runs from before a restart are due at once. */
+void hook_init(struct agent *a);
+/*
+ * Reaps and time-limits hook children, removes the queue entry of a hook
+ * that exited 0 (a failed one is retried with backoff) and starts due runs,
+ * at most AGENT_HOOK_MAX at once (main thread).
+ */
 void hook_tick(struct agent *a);
-/* 1 while some hook runs or waits. */
+/* 1 while some hook runs or a queued run is due. */
 int hook_busy(struct agent *a);
-/* Kills and reaps every hook child at shutdown. */
+/* Kills and reaps every hook child at shutdown; their runs stay queued. */
 void hook_stop(struct agent *a);
 
 /* ---- api.c ------------------------------------------------------------- */

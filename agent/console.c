@@ -6,7 +6,8 @@
  * This file holds the routes, the session cookie and the CSRF check; the
  * rules (users file, sessions, slow-down, escaping) are lib/hv_console and
  * the data comes from the same functions the local API calls (inbox_page,
- * inbox_message, inbox_ack, api_health, the alert bus) — the console never
+ * inbox_message, inbox_ack, outbox_submit, outbox_list, children_lookup,
+ * api_health, api_allowed, the alert bus) — the console never
  * makes an HTTP request to the agent. The pages, script and style sheet are
  * the files of agent/console/, compiled into the binary by the Makefile; nothing is
  * fetched from elsewhere and the Content-Security-Policy says so.
@@ -433,6 +434,23 @@ do_sent(struct console *con, struct MHD_Connection *c)
 	return send_json(c, MHD_HTTP_OK, page);
 }
 
+/* GET /api/children?nhs=|local= — the child look-up (SPEC §15). */
+static enum MHD_Result
+do_child(struct console *con, struct MHD_Connection *c)
+{
+	struct hv_errdetail d;
+	json_t *out = NULL;
+	hv_err e;
+
+	hv_errclear(&d);
+	e = children_lookup(con->a, MHD_lookup_connection_value(c,
+	    MHD_GET_ARGUMENT_KIND, "nhs"), MHD_lookup_connection_value(c,
+	    MHD_GET_ARGUMENT_KIND, "local"), &out, &d);
+	if (e != HV_OK)
+		return send_hv_error(c, e, &d);
+	return send_json(c, MHD_HTTP_OK, out);
+}
+
 static int
 id_parse(const char *s, size_t n, uint8_t id[HV_ID_LEN])
 {
@@ -637,6 +655,8 @@ route(struct console *con, struct MHD_Connection *c, const char *url,
 		return send_json(c, MHD_HTTP_OK, api_health(con->a));
 	if (get && strcmp(url, "/api/events") == 0)
 		return do_events(con, c);
+	if (get && strcmp(url, "/api/children") == 0)
+		return do_child(con, c);
 	if (get && strcmp(url, "/api/sent") == 0)
 		return do_sent(con, c);
 	if (get && strcmp(url, "/api/allowed") == 0)

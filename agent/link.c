@@ -9,6 +9,13 @@
  * and committed before they are acknowledged; receipts are checked against
  * the broker's key before they are recorded.
  *
+ * `broker =` may list several endpoints (an active/passive pair, SPEC §13).
+ * The DEALER is connected to one at a time, never to two: a DEALER spreads
+ * its sends over every connected peer, and one message must not reach two
+ * brokers. Without a session for AGENT_FAILOVER_MS the agent moves to the
+ * next endpoint; the outbox stays in the store and goes to whichever broker
+ * answers, as after any reconnection.
+ *
  * Only the main thread touches ZeroMQ.
  */
 #include <errno.h>
@@ -65,6 +72,7 @@ send_hello(struct agent *a)
 	h.directory_version = hv_directory_version(a->dir);
 	h.software = AGENT_SOFTWARE;
 	h.window = AGENT_WINDOW;
+	h.protocol = HV_PROTOCOL_VERSION;
 	f.kind_case = HAVEN__FRAME__KIND_HELLO;
 	f.hello = &h;
 	send_frame(a, &f);
@@ -243,35 +251,52 @@ on_human_ack_done(struct agent *a, const Haven__HumanAck *h)
 
 /* ---- inbound frames ---------------------------------------------------- */
 
+/*
+ * Stores a delivery and acknowledges it once committed (its alert hook run
+ * committed with it). A delivery this agent's own directory refuses is
+ * acknowledged too, so that the broker stops offering it, but not stored:
+ * one log line without payload, a delivery_refused event and the health
+ * counter deliveries_refused.
+ */
 static void
 on_deliver(struct agent *a, const Haven__Deliver *dl)
 {
-	uint8_t id[HV_ID_LEN];
+	struct inbox_verdict vd;
 	char hex[HV_ID_HEX_LEN + 1];
-	int dup = 0;
 	json_t *s;
 	hv_err e;
 
-	e = inbox_store(a, dl->envelope.data, dl->envelope.len, id, &dup);
-	if (e != HV_OK) {
-		/* Not acknowledged: the broker keeps it and tries again. */
-		hv_log_warnx("delivery refused: %s", hv_errname(e));
+	e = inbox_store(a, dl->envelope.data, dl->envelope.len, &vd);
+	if (vd.refused) {
+		hv_hex(vd.id, HV_ID_LEN, hex);
+		hv_log_warnx("refused delivery %s from %s (%s): %s: %s", hex,
+		    vd.sender, vd.type, hv_errname(e), hv_errmsg(e, &vd.d));
+		atomic_fetch_add(&a->deliveries_refused, 1);
+		if ((s = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s}", "id",
+		    hex, "sender", vd.sender, "type", vd.type, "code",
+		    hv_errname(e), "field", vd.d.field[0] ? vd.d.field : NULL,
+		    "message", hv_errmsg(e, &vd.d))) != NULL) {
+			bus_publish(&a->bus, "delivery_refused", s);
+			json_decref(s);
+		}
+		send_ack(a, vd.id, HV_ID_LEN, 0);
 		return;
 	}
-	send_ack(a, id, HV_ID_LEN, 0);
-	hv_hex(id, HV_ID_LEN, hex);
-	if (dup) {
+	if (e != HV_OK) {
+		/* Not acknowledged: the broker keeps it and tries again. */
+		hv_log_warnx("delivery not stored: %s: %s", hv_errname(e),
+		    hv_errmsg(e, &vd.d));
+		return;
+	}
+	send_ack(a, vd.id, HV_ID_LEN, 0);
+	hv_hex(vd.id, HV_ID_LEN, hex);
+	if (vd.dup) {
 		hv_log_debug("message %s delivered again; acknowledged", hex);
 		return;
 	}
 	hv_log_info("received message %s", hex);
-	if ((s = inbox_summary(a, id, 0)) != NULL) {
+	if ((s = inbox_summary(a, vd.id, 0)) != NULL) {
 		bus_publish(&a->bus, "message", s);
-		json_decref(s);
-	}
-	if (a->cfg.alert_command != NULL &&
-	    (s = inbox_summary(a, id, 1)) != NULL) {
-		hook_run(a, s);
 		json_decref(s);
 	}
 }
@@ -313,6 +338,28 @@ on_receipt(struct agent *a, const Haven__Receipt *r)
 		send_ack(a, r->id.data, r->id.len, r->receipt_seq);
 }
 
+/*
+ * The broker holds a live session of this node on another connection: a
+ * second agent with this node id, or this agent's previous connection not
+ * yet seen closed (ZMTP heartbeats close it within 6 s). Say so once, say
+ * Hello again soon and resend the outbox after it, since the frames sent
+ * meanwhile were refused.
+ */
+static void
+session_refused(struct agent *a, const char *msg)
+{
+	int64_t now = hv_mono_ms();
+
+	if (!a->dup_warned) {
+		hv_log_warnx("the broker refused this session: %s", msg);
+		a->dup_warned = 1;
+	}
+	if (a->next_hello_ms > now + AGENT_DUP_RETRY_MS)
+		a->next_hello_ms = now + AGENT_DUP_RETRY_MS;
+	if (a->next_resend_ms > now + AGENT_DUP_RETRY_MS + 500)
+		a->next_resend_ms = now + AGENT_DUP_RETRY_MS + 500;
+}
+
 static void
 on_frame(struct agent *a, const uint8_t *buf, size_t len)
 {
@@ -344,6 +391,10 @@ on_frame(struct agent *a, const uint8_t *buf, size_t len)
 			break;
 		if (strcmp(f->error->code, "SENDER_MISMATCH") == 0) {
 			sender_mismatch(a);
+			break;
+		}
+		if (strcmp(f->error->code, "DUPLICATE_SESSION") == 0) {
+			session_refused(a, f->error->message);
 			break;
 		}
 		hv_log_warnx("broker error %s: %s", f->error->code,
@@ -401,7 +452,10 @@ drain_monitor(struct agent *a)
 			zmq_msg_close(&m);
 		}
 		if (ev == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
-			hv_log_info("connected to the broker");
+			hv_log_info("connected to the broker at %s",
+			    a->endpoints[a->cur_endpoint]);
+			a->down_since_ms = 0;
+			a->dup_warned = 0;
 			a->refused_warned = 0;
 			atomic_store(&a->connected, 1);
 			send_hello(a);
@@ -412,8 +466,10 @@ drain_monitor(struct agent *a)
 			a->hack_cursor = 0;
 			integrity_session(a);	/* and check its history */
 		} else if (ev == ZMQ_EVENT_DISCONNECTED) {
-			if (atomic_exchange(&a->connected, 0))
+			if (atomic_exchange(&a->connected, 0)) {
 				hv_log_info("disconnected from the broker");
+				a->down_since_ms = hv_mono_ms();
+			}
 		} else if ((ev == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH ||
 		    ev == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ||
 		    ev == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) &&
@@ -509,11 +565,61 @@ link_start(struct agent *a, struct hv_errdetail *d)
 	    zmq_connect(a->monitor, MONITOR_EP) != 0)
 		return hv_errset(d, HV_ESYS, NULL, "cannot monitor the ZeroMQ "
 		    "socket: %s", zmq_strerror(errno));
-	if (zmq_connect(a->dealer, a->cfg.broker) != 0)
-		return hv_errset(d, HV_EBADCONFIG, "broker", "cannot connect "
-		    "to %s: %s", a->cfg.broker, zmq_strerror(errno));
+	{
+		const char *p = a->cfg.broker;
+
+		a->n_endpoints = 0;
+		while (a->n_endpoints < HV_CFG_ENDPOINTS_MAX &&
+		    hv_endpoint_next(&p, a->endpoints[a->n_endpoints],
+		    sizeof(a->endpoints[0])))
+			a->n_endpoints++;
+	}
+	if (a->n_endpoints == 0)
+		return hv_errset(d, HV_EBADCONFIG, "broker", "broker = '%s' "
+		    "names no endpoint", a->cfg.broker);
+	/* Each must be connectable before the agent calls itself ready. */
+	for (size_t i = a->n_endpoints; i-- > 0;) {
+		if (zmq_connect(a->dealer, a->endpoints[i]) != 0)
+			return hv_errset(d, HV_EBADCONFIG, "broker", "cannot "
+			    "connect to %s: %s", a->endpoints[i],
+			    zmq_strerror(errno));
+		if (i > 0)
+			zmq_disconnect(a->dealer, a->endpoints[i]);
+	}
+	a->cur_endpoint = 0;
+	a->down_since_ms = hv_mono_ms();
 	a->next_resend_ms = hv_mono_ms() + AGENT_RESEND_MS;
 	return HV_OK;
+}
+
+/*
+ * Moves the DEALER to the next endpoint of `broker =` when there has been
+ * no session for AGENT_FAILOVER_MS. Frames queued for the old connection are
+ * dropped with it (ZMQ_IMMEDIATE queues none while it is down); the outbox
+ * is resent on the next session.
+ */
+static void
+link_failover(struct agent *a, int64_t now)
+{
+	size_t next;
+
+	if (a->n_endpoints < 2 || atomic_load(&a->connected) ||
+	    a->down_since_ms == 0 || now - a->down_since_ms < AGENT_FAILOVER_MS)
+		return;
+	next = (a->cur_endpoint + 1) % a->n_endpoints;
+	if (zmq_disconnect(a->dealer, a->endpoints[a->cur_endpoint]) != 0 &&
+	    errno != ENOENT)
+		hv_log_warn("cannot leave %s", a->endpoints[a->cur_endpoint]);
+	if (zmq_connect(a->dealer, a->endpoints[next]) != 0) {
+		hv_log_warn("cannot connect to %s", a->endpoints[next]);
+		zmq_connect(a->dealer, a->endpoints[a->cur_endpoint]);
+	} else {
+		hv_log_info("no broker session for %d s at %s; trying %s",
+		    AGENT_FAILOVER_MS / 1000, a->endpoints[a->cur_endpoint],
+		    a->endpoints[next]);
+		a->cur_endpoint = next;
+	}
+	a->down_since_ms = now;
 }
 
 void
@@ -572,6 +678,7 @@ link_run(struct agent *a)
 			send_pending(a);
 			send_human_acks(a);
 		}
+		link_failover(a, now);
 		integrity_tick(a, now);
 		if (now >= esc_at)
 			esc_at = now + inbox_escalate_due(a);

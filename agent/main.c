@@ -35,7 +35,7 @@ static const struct hv_cfg_key agent_keys[] = {
 	    NULL, 0, 0 },
 	{ "root_pub", HV_CFG_PATH, CFG(root_pub), 1, NULL, 0, 0 },
 	{ "directory", HV_CFG_PATH, CFG(directory), 1, NULL, 0, 0 },
-	{ "broker", HV_CFG_ZMQ_ENDPOINT, CFG(broker), 1, NULL, 0, 0 },
+	{ "broker", HV_CFG_ZMQ_ENDPOINTS, CFG(broker), 1, NULL, 0, 0 },
 	{ "data_dir", HV_CFG_PATH, CFG(data_dir), 1, NULL, 0, 0 },
 	{ "listen", HV_CFG_LISTEN, CFG(listen), 1, NULL, 0, 0 },
 	{ "token_file", HV_CFG_PATH, CFG(token_file), 1, NULL, 0, 0 },
@@ -56,6 +56,8 @@ static const struct hv_cfg_key agent_keys[] = {
 	{ "console_users", HV_CFG_PATH, CFG(console_users), 0, NULL, 0, 0 },
 	{ "console_idle_timeout", HV_CFG_U64, CFG(console_idle_timeout), 0,
 	    "900", 1, 12 * 3600 },
+	{ "message_ttl", HV_CFG_U64, CFG(message_ttl), 0, "604800", 1,
+	    10ull * 366 * 86400 },
 	{ NULL, 0, 0, 0, NULL, 0, 0 },
 };
 
@@ -96,7 +98,9 @@ static const char help_text[] =
 "                        \"127.0.0.1:PORT\"} to FILE, naming the port\n"
 "                        actually bound (listen port 0 picks one).\n"
 "     --check-config     Load the configuration, keys, token and\n"
-"                        directory, report any error, and exit.\n"
+"                        directory, check that data_dir can be created\n"
+"                        and written and that its store has not seen a\n"
+"                        newer directory, report any error, and exit.\n"
 "     --foreground       Log to standard error; without it the agent logs\n"
 "                        to syslog. It never forks either way.\n"
 "     --forget-tree-head Delete the stored audit tree head and the\n"
@@ -117,7 +121,12 @@ static const char help_text[] =
 "     key_passphrase_file = F   Passphrase for a protected key (optional).\n"
 "     root_pub = FILE           The partnership root's public key.\n"
 "     directory = FILE          The signed directory (reloaded on SIGHUP).\n"
-"     broker = tcp://HOST:PORT  The broker's endpoint.\n"
+"     broker = tcp://HOST:PORT [tcp://HOST:PORT ...]\n"
+"                               The broker's endpoint, or up to 8 separated\n"
+"                               by spaces (an active/passive pair): the\n"
+"                               agent uses one at a time and moves to the\n"
+"                               next after 3 s without a session, keeping\n"
+"                               its outbox.\n"
 "     data_dir = DIR            Outbox and inbox (created, mode 0700).\n"
 "     listen = 127.0.0.1:PORT   The local API's address (loopback only).\n"
 "     token_file = FILE         The API's bearer token (mode 0600).\n"
@@ -125,7 +134,8 @@ static const char help_text[] =
 "     alert_command = COMMAND   Run by /bin/sh for each received message\n"
 "                               and escalation, with a JSON summary on\n"
 "                               standard input (no child details); killed\n"
-"                               after 10 seconds (optional).\n"
+"                               after 10 seconds; queued in the store and\n"
+"                               retried until it exits 0 (optional).\n"
 "     escalate_after = SECONDS  Escalate an IMMEDIATE message nobody\n"
 "                               acknowledged (default 900).\n"
 "     max_message_bytes = N     Largest payload this agent sends (default\n"
@@ -141,6 +151,9 @@ static const char help_text[] =
 "     console_users = FILE      Made by haven console-user (mode 0600).\n"
 "     console_idle_timeout = S  A session ends after S idle seconds\n"
 "                               (default 900) and after 12 hours at most.\n"
+"     message_ttl = SECONDS     The broker's message_ttl (default 604800):\n"
+"                               a delivery created longer ago than this\n"
+"                               and 300 s more is refused as stale.\n"
 "\n"
 "AUDIT INTEGRITY\n"
 "     Every tree_head_interval seconds, and after each reconnection, the\n"
@@ -452,6 +465,9 @@ main(int argc, char **argv)
 	if ((e = agent_directory_load(&a, &d)) != HV_OK)
 		die(e, &d);
 	if (a.check_only) {
+		/* data_dir usable; a stored directory must not be newer. */
+		if ((e = store_check(&a, &d)) != HV_OK)
+			die(e, &d);
 		printf("%s: configuration is valid (node %s, directory "
 		    "version %llu)\n", a.config_path, a.cfg.id,
 		    (unsigned long long)hv_directory_version(a.dir));
@@ -478,6 +494,9 @@ main(int argc, char **argv)
 	if ((e = store_directory_check(&a, a.dir, &d)) != HV_OK ||
 	    (e = store_directory_record(&a, a.dir)) != HV_OK)
 		die(e, &d);
+	if ((e = children_migrate(&a, &d)) != HV_OK)	/* once per store */
+		die(e, &d);
+	hook_init(&a);			/* runs queued before a restart */
 	if ((e = api_start(&a, &d)) != HV_OK)
 		die(e, &d);
 	if ((e = console_start(&a, &d)) != HV_OK)	/* off unless set */

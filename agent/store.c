@@ -8,9 +8,11 @@
  * payload: inbox entries are the envelopes exactly as received.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <sodium.h>
@@ -31,6 +33,9 @@ static const char *const store_dbnames[DB_COUNT] = {
 	[DB_ESC] = "escalations",
 	[DB_ACKS] = "acks",
 	[DB_HACK] = "human_acks",
+	[DB_CHILD_FLAGS] = "child_flags",
+	[DB_CHILD_INDEX] = "child_index",
+	[DB_HOOKQ] = "hook_queue",
 };
 
 /*
@@ -60,6 +65,29 @@ store_open(struct agent *a, struct hv_errdetail *d)
 	free(p);
 	return hv_store_open(a->cfg.data_dir, a->cfg.map_size, 0,
 	    store_dbnames, DB_COUNT, &a->store, d);
+}
+
+hv_err
+store_check(struct agent *a, struct hv_errdetail *d)
+{
+	char mdb[4200];
+	hv_err e;
+
+	if ((e = hv_store_check_dir(a->cfg.data_dir, d)) != HV_OK)
+		return e;
+	snprintf(mdb, sizeof(mdb), "%s/data.mdb", a->cfg.data_dir);
+	if (access(mdb, F_OK) != 0)
+		return HV_OK;
+	/* Read-only and unlocked: the agent may be running. */
+	e = hv_store_open(a->cfg.data_dir, 0, 1, store_dbnames, DB_COUNT,
+	    &a->store, d);
+	if (e == HV_ENOTFOUND)
+		return HV_OK;	/* made by a release with fewer databases */
+	if (e != HV_OK)
+		return e;
+	e = store_directory_check(a, a->dir, d);
+	hv_store_close(&a->store);
+	return e;
 }
 
 void
@@ -154,6 +182,7 @@ ob_hdr_put(uint8_t out[OB_HDR_LEN], const struct ob_hdr *h)
 	out[0] = h->kind;
 	out[1] = h->final;
 	out[2] = h->reskewed;
+	out[3] = h->full_tries;	/* 0 in stores written before it was kept */
 	hv_be64_put(out + 8, (uint64_t)h->queued_ms);
 	hv_be64_put(out + 16, h->pending_seq);
 	hv_be64_put(out + 24, (uint64_t)h->retry_at_ms);
@@ -165,6 +194,7 @@ ob_hdr_get(const uint8_t in[OB_HDR_LEN], struct ob_hdr *h)
 	h->kind = in[0];
 	h->final = in[1];
 	h->reskewed = in[2];
+	h->full_tries = in[3];
 	h->queued_ms = (int64_t)hv_be64_get(in + 8);
 	h->pending_seq = hv_be64_get(in + 16);
 	h->retry_at_ms = (int64_t)hv_be64_get(in + 24);

@@ -215,6 +215,10 @@ struct broker {
 	struct hv_log_limit hs_log;	/* failed handshakes and accepts */
 	void *monitor;			/* the ROUTER's event monitor */
 	unsigned monitor_gen;		/* its endpoint, one per bind */
+	/* The last connection refused a session, audited once, not per frame. */
+	uint8_t refused_rid[BROKER_RID_MAX];
+	size_t refused_rid_len;
+	hv_err refused_code;
 };
 
 /* ---- main.c / store.c --------------------------------------------------- */
@@ -340,6 +344,16 @@ hv_err receipt_make(struct broker *b, const uint8_t *id, const char *status,
 struct session *session_touch(struct broker *b, const char *node,
     const uint8_t *rid, size_t rid_len);
 struct session *session_find(struct broker *b, const char *node);
+/*
+ * Decides whether frame f from connection c may be its node's session
+ * (SPEC §13): a Hello of a protocol version not served is refused
+ * (PROTOCOL_VERSION), and so is any frame from a second connection of a
+ * node whose session is alive (DUPLICATE_SESSION). A refusal queues an
+ * Error and is audited REJECTED once per connection. *admitted is 1 or 0.
+ * Errors: the store's.
+ */
+hv_err session_admit(struct broker *b, MDB_txn *txn, const struct conn *c,
+    const Haven__Frame *f, struct outbox *o, int *admitted);
 /* Forgets every session's connection (after the ROUTER was re-bound). */
 void sessions_reset(struct broker *b);
 /* Marks silent nodes disconnected. */

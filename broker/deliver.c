@@ -89,6 +89,80 @@ session_touch(struct broker *b, const char *node, const uint8_t *rid,
 	return s;
 }
 
+/*
+ * 1 when the session's connection is still open at the broker: a frame
+ * can be queued to its routing id. A crashed agent's connection closes with
+ * its process, and ZMTP heartbeats close one whose machine vanished within
+ * 6 s; with ROUTER_MANDATORY a send to a closed one fails at once. The
+ * probe is an empty HealthReply, which agents ignore when they did not ask.
+ */
+static int
+session_alive(struct broker *b, const struct session *s)
+{
+	Haven__Frame f = HAVEN__FRAME__INIT;
+	Haven__HealthReply hr = HAVEN__HEALTH_REPLY__INIT;
+	uint8_t *buf;
+	size_t len;
+	int rc;
+
+	hr.json = "";
+	f.kind_case = HAVEN__FRAME__KIND_HEALTH_REPLY;
+	f.health_reply = &hr;
+	if (hv_frame_pack(&f, &buf, &len) != HV_OK)
+		return 1;	/* when unsure, keep the session there is */
+	rc = router_send(b, s->rid, s->rid_len, buf, len);
+	free(buf);
+	return rc == 0 || errno != EHOSTUNREACH;
+}
+
+/* Queues an Error; audits the refusal the first time for this connection. */
+static hv_err
+session_refuse(struct broker *b, MDB_txn *txn, const struct conn *c,
+    hv_err code, const char *msg, struct outbox *o)
+{
+	hv_err e;
+
+	if (b->refused_code != code || b->refused_rid_len != c->rid_len ||
+	    memcmp(b->refused_rid, c->rid, c->rid_len) != 0) {
+		if ((e = audit_reject(b, txn, c->node, NULL, code, msg,
+		    NULL)) != HV_OK)
+			return e;
+		hv_log_warnx("refused a session of %s: %s", c->node, msg);
+		memcpy(b->refused_rid, c->rid, c->rid_len);
+		b->refused_rid_len = c->rid_len;
+		b->refused_code = code;
+	}
+	return reply_error(o, c, hv_errname(code), msg);
+}
+
+hv_err
+session_admit(struct broker *b, MDB_txn *txn, const struct conn *c,
+    const Haven__Frame *f, struct outbox *o, int *admitted)
+{
+	struct session *s = session_find(b, c->node);
+	struct hv_errdetail d;
+	char msg[320];
+	hv_err e;
+
+	*admitted = 0;
+	hv_errclear(&d);
+	if (f->kind_case == HAVEN__FRAME__KIND_HELLO &&
+	    hv_wire_protocol_check(f->hello->protocol, c->node, &d) != HV_OK)
+		return session_refuse(b, txn, c, HV_EPROTOCOL, d.message, o);
+	if (s != NULL && s->connected && (s->rid_len != c->rid_len ||
+	    memcmp(s->rid, c->rid, c->rid_len) != 0) && session_alive(b, s)) {
+		snprintf(msg, sizeof(msg), "%s is already connected and was "
+		    "heard from %lld s ago; a second session of one node is "
+		    "refused: two agents must not share a node id and key",
+		    c->node, (long long)((hv_mono_ms() - s->last_rx_ms) /
+		    1000));
+		e = session_refuse(b, txn, c, HV_EDUPSESSION, msg, o);
+		return e;
+	}
+	*admitted = 1;
+	return HV_OK;
+}
+
 void
 sessions_reset(struct broker *b)
 {

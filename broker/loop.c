@@ -468,6 +468,13 @@ dispatch(struct broker *b, MDB_txn *txn, struct inframe *in, struct outbox *o)
 	 * node's session: `haven health --broker` run with an agent's key
 	 * must not take that agent's deliveries.
 	 */
+	if (e == HV_OK && !asks_only(in->f->kind_case)) {
+		int admitted;
+		hv_err ae = session_admit(b, txn, c, in->f, o, &admitted);
+
+		if (ae != HV_OK || !admitted)
+			return ae;
+	}
 	if ((e != HV_OK || !asks_only(in->f->kind_case)) &&
 	    session_touch(b, c->node, c->rid, c->rid_len) == NULL)
 		return HV_ENOMEM;

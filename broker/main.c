@@ -79,9 +79,11 @@ static const char help_text[] =
 "                      once serving, write {\"pid\": N, \"bind\": ENDPOINT}\n"
 "                      there, naming the port actually bound.\n"
 "     --foreground     log to standard error (default: syslog).\n"
-"     --check-config   check the configuration, the keys and the\n"
-"                      directory, print what is wrong as FILE:LINE: reason,\n"
-"                      and exit without serving.\n"
+"     --check-config   check the configuration, the keys, the directory\n"
+"                      and data_dir (it can be created and written; a\n"
+"                      store there has not seen a newer directory), print\n"
+"                      what is wrong as FILE:LINE: reason, and exit\n"
+"                      without serving. It runs beside a running broker.\n"
 "     -v, --verbose    also log debug lines.\n"
 "     --help           show this text.\n"
 "\n"
@@ -125,7 +127,10 @@ static const char help_text[] =
 "\n"
 "FILES\n"
 "     DATA_DIR/data.mdb    queues, seen ids and the audit log (LMDB); read\n"
-"                          it with haven audit --db DATA_DIR\n"
+"                          it with haven audit --db DATA_DIR; copy it\n"
+"                          while the broker runs with haven backup\n"
+"     DATA_DIR/haven.lock  names the broker using DATA_DIR; a second\n"
+"                          broker on the same folder exits 1\n"
 "\n"
 "EXIT STATUS\n"
 "     0 after SIGTERM or SIGINT, or when --check-config finds no fault;\n"
@@ -284,6 +289,41 @@ nofile_raise(void)
 	hv_log_info("open file limit %llu", (unsigned long long)rl.rlim_cur);
 }
 
+/*
+ * --check-config: data_dir can be created and written, and, when the store
+ * is there, its format is readable and the directory is not older than the
+ * one it last put in force; the store is read, never locked or changed.
+ */
+static void
+store_check(struct broker *b)
+{
+	struct hv_errdetail d;
+	char mdb[4200];
+	size_t meta = HV_AUDITLOG_NDBS;
+	hv_err e;
+
+	hv_errclear(&d);
+	if ((e = hv_store_check_dir(b->cfg.data_dir, &d)) != HV_OK)
+		die(b->cfg.data_dir, e, &d);
+	snprintf(mdb, sizeof(mdb), "%s/data.mdb", b->cfg.data_dir);
+	if (access(mdb, F_OK) != 0)
+		return;
+	for (size_t i = 0; i < HV_AUDITLOG_NDBS; i++)
+		if (strcmp(hv_auditlog_dbnames[i], "meta") == 0)
+			meta = i;
+	e = hv_store_open(b->cfg.data_dir, 0, 1, hv_auditlog_dbnames,
+	    HV_AUDITLOG_NDBS, &b->store, &d);
+	if (e == HV_ENOTFOUND)
+		return;		/* no audit log yet: nothing recorded */
+	if (e != HV_OK)
+		die(b->cfg.data_dir, e, &d);
+	if (meta < HV_AUDITLOG_NDBS) {
+		b->db_audit_meta = b->store->dbi[meta];
+		directory_check_stored(b);
+	}
+	hv_store_close(&b->store);
+}
+
 static void
 zmq_start(struct broker *b)
 {
@@ -406,15 +446,17 @@ main(int argc, char **argv)
 		usage_exit();
 	if (sodium_init() < 0)
 		hv_fatalx("cannot initialise libsodium");
-	hv_log_init("haven-broker", !(b.foreground || check));
+	/* Start-up errors always reach stderr; syslog only once serving. */
+	hv_log_init("haven-broker", 0);
 	hv_log_verbosity(verbose ? 2 : 1);
 
 	config_load(&b);		/* file:line and exit 1 on error */
 	keys_load(&b);			/* refuses a key file others can read */
 	directory_load(&b);		/* root signature, our own entry */
 	if (check) {
-		printf("%s: configuration, keys and directory version %llu "
-		    "are valid\n", b.config_path,
+		store_check(&b);	/* data_dir usable, no rollback */
+		printf("%s: configuration, keys, data_dir and directory "
+		    "version %llu are valid\n", b.config_path,
 		    (unsigned long long)hv_directory_version(b.dir));
 		hv_directory_destroy(&b.dir);
 		free(b.dir_bytes);
@@ -428,6 +470,8 @@ main(int argc, char **argv)
 	zmq_start(&b);			/* ZAP first, then the ROUTER */
 	directory_audit_start(&b);
 	ready_file_write(&b);
+	if (!b.foreground)
+		hv_log_init("haven-broker", 1);
 	loop_run(&b);
 	shutdown_all(&b);
 	return 0;

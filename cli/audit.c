@@ -402,7 +402,15 @@ audit_broker_pub(const char *path, uint8_t out[32], struct hv_prev_signs *prev)
 	    0)
 		return 3;
 	hv_errclear(&d);
-	if ((e = hv_pubkeys_load_prev(path, &pk, prev, &d)) != HV_OK) {
+	/* Another node's .pub is named, not reported as TAMPERED later. */
+	if ((e = hv_pubkeys_load_role(path, "broker", &pk, &d)) ==
+	    HV_EUSAGE) {
+		fprintf(stderr, "haven audit: %s\n", d.message);
+		return 2;
+	}
+	if (e == HV_OK)
+		e = hv_pubkeys_load_prev(path, &pk, prev, &d);
+	if (e != HV_OK) {
 		fprintf(stderr, "haven audit: cannot read the broker's public "
 		    "key file %s: %s\n", path, hv_errmsg(e, &d));
 		return e == HV_EIO ? 3 : 1;

@@ -5,6 +5,7 @@
  *   keys/directory.c   haven directory build|show|verify
  *   cli/messaging.c    haven send|inbox|show|ack|status|watch|health|decide
  *   cli/audit.c        haven audit query|verify|prove|check-proof|export
+ *   cli/child.c        haven child
  *
  * Every command returns its exit status (SPEC §8): 0 success, 1 refused,
  * 2 usage, 3 cannot reach agent/broker or I/O error. Errors go to stderr as
@@ -25,8 +26,10 @@ int cmd_status(int argc, char **argv);
 int cmd_watch(int argc, char **argv);
 int cmd_health(int argc, char **argv);
 int cmd_decide(int argc, char **argv);
+int cmd_child(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_console_user(int argc, char **argv);
+int cmd_backup(int argc, char **argv);
 
 /*
  * Prints "haven: SENTENCE" to stderr, where the sentence is the detail's

@@ -33,10 +33,14 @@ static const struct command {
 	{ "watch", cmd_watch, "print alerts as they arrive (duty teams)" },
 	{ "health", cmd_health, "show the agent's or the broker's health" },
 	{ "decide", cmd_decide, "record a decision not to share" },
+	{ "child", cmd_child,
+	    "show a child's flags (plan, looked after, missing) and chronology" },
 	{ "audit", cmd_audit,
 	    "query, export, prove and verify the audit trail (IG officers)" },
 	{ "console-user", cmd_console_user,
 	    "add, remove or list the web console's users" },
+	{ "backup", cmd_backup,
+	    "copy a broker's or agent's store while it runs" },
 };
 
 static void

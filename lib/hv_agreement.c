@@ -428,7 +428,9 @@ parse_list(struct parse *p, char *text, enum hv_dir_list kind,
 			return perr(p, "the allow line lists more than %d %s",
 			    HV_RULE_LIST_MAX, what[kind]);
 		snprintf(out + (*n)++ * width, width, "%s", item);
-		item = next + (last ? 0 : 1);
+		/* next is NULL after the last item: no arithmetic on it. */
+		if (!last)
+			item = next + 1;
 	}
 	return HV_OK;
 }
@@ -553,13 +555,16 @@ parse_finish(struct parse *p)
 			return perr_at(p, r->line, "the broker %.64s cannot be "
 			    "revoked; give the partnership a new broker line "
 			    "instead", r->id);
-		if ((n = hv_dir_find_node(dir, r->id)) == NULL &&
-		    (n = hv_dir_add_node(dir, r->id, r->line)) == NULL) {
-			if (dir->n_nodes >= HV_DIR_NODES_MAX)
-				return perr_at(p, r->line, "the agreement has "
-				    "more than %d nodes", HV_DIR_NODES_MAX);
-			return nomem(p);
-		}
+		/*
+		 * A revoked node keeps its node line, so its keys stay on
+		 * record and are refused under any name (SPEC §5); a revoke
+		 * of an id with no node line is most likely a typo that would
+		 * leave the node it meant active.
+		 */
+		if ((n = hv_dir_find_node(dir, r->id)) == NULL)
+			return perr_at(p, r->line, "revoke %.64s names no node "
+			    "of this agreement; correct the id, or keep the "
+			    "node's 'node' line beside its revoke", r->id);
 		n->revoked = 1;
 	}
 

@@ -102,6 +102,46 @@ valid_endpoint(const char *v)
 	return atol(colon + 1) <= 65535;
 }
 
+int
+hv_endpoint_next(const char **p, char *buf, size_t cap)
+{
+	const char *s = *p;
+	size_t n;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	n = strcspn(s, " \t");
+	if (n == 0 || n >= cap)
+		return 0;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	*p = s + n;
+	return 1;
+}
+
+/*
+ * One or more endpoints separated by spaces, each valid, at most
+ * HV_CFG_ENDPOINTS_MAX. 1, or 0 with the endpoint at fault in bad.
+ */
+static int
+valid_endpoints(const char *v, char *bad, size_t cap)
+{
+	char ep[256];
+	const char *p = v;
+	size_t n = 0;
+
+	snprintf(bad, cap, "%s", v);
+	while (hv_endpoint_next(&p, ep, sizeof(ep))) {
+		if (!valid_endpoint(ep) || ++n > HV_CFG_ENDPOINTS_MAX) {
+			snprintf(bad, cap, "%s", ep);
+			return 0;
+		}
+	}
+	while (*p == ' ' || *p == '\t')
+		p++;
+	return n > 0 && *p == '\0';
+}
+
 /*
  * The agent's API carries a bearer token in clear, so it may only listen on
  * the loopback network: 127.0.0.0/8 or "localhost".
@@ -194,6 +234,18 @@ check_key(struct load_ctx *c, const char *section, const char *name,
 			return 0;
 		}
 		goto string;
+	case HV_CFG_ZMQ_ENDPOINTS: {
+		char bad[256];
+
+		if (!valid_endpoints(value, bad, sizeof(bad))) {
+			snprintf(c->reason, sizeof(c->reason),
+			    "'%.100s' for %s is not an endpoint like "
+			    "tcp://127.0.0.1:7400 (give up to %d, separated "
+			    "by spaces)", bad, name, HV_CFG_ENDPOINTS_MAX);
+			return 0;
+		}
+		goto string;
+	}
 	case HV_CFG_LISTEN:
 		if (!valid_listen(value)) {
 			snprintf(c->reason, sizeof(c->reason),

@@ -22,7 +22,18 @@ enum hv_cfg_type {
 	HV_CFG_NODE,		/* char *, a node id ROLE.NAME (SPEC §3) */
 	HV_CFG_ZMQ_ENDPOINT,	/* char *, tcp://HOST:PORT or tcp://HOST:* */
 	HV_CFG_LISTEN,		/* char *, 127.0.0.1:PORT (port may be 0) */
+	HV_CFG_ZMQ_ENDPOINTS,	/* char *, 1..HV_CFG_ENDPOINTS_MAX endpoints
+				 * separated by spaces (hv_endpoint_next) */
 };
+
+#define HV_CFG_ENDPOINTS_MAX 8
+
+/*
+ * Copies the next endpoint of a space-separated list at *p into buf (cap
+ * bytes) and moves *p past it. Returns 1, or 0 when the list is done or the
+ * endpoint does not fit.
+ */
+int hv_endpoint_next(const char **p, char *buf, size_t cap);
 
 struct hv_cfg_key {
 	const char *name;

@@ -72,6 +72,17 @@ static const struct {
 	    "The agent or broker could not be reached.", 3 },
 	[HV_EEXPIRED] = { "EXPIRED",
 	    "The message was not delivered within its time to live.", 1 },
+	[HV_EINUSE] = { "IN_USE",
+	    "The data folder is in use by another running daemon.", 1 },
+	[HV_EFORMAT] = { "STORE_FORMAT",
+	    "The store was written by a newer release of Haven; run that "
+	    "release or a newer one.", 1 },
+	[HV_EPROTOCOL] = { "PROTOCOL_VERSION",
+	    "The agent speaks a protocol version the broker does not serve; "
+	    "upgrade the older of the two.", 1 },
+	[HV_EDUPSESSION] = { "DUPLICATE_SESSION",
+	    "Another session of this node is connected and alive; two agents "
+	    "must not share one node id.", 1 },
 	[HV_ENOMEM] = { "NO_MEMORY", "Out of memory.", 3 },
 	[HV_EIO] = { "IO_ERROR", "A file or network operation failed.", 3 },
 	[HV_ESYS] = { "INTERNAL", "An internal error occurred.", 3 },

@@ -50,6 +50,11 @@ typedef enum hv_err {
 	HV_EUSAGE,		/* USAGE */
 	HV_EUNREACHABLE,	/* UNREACHABLE: agent or broker did not answer */
 	HV_EEXPIRED,		/* EXPIRED */
+	/* Stores, sessions and versions over the years (SPEC §13). */
+	HV_EINUSE,		/* IN_USE: data_dir locked by another process */
+	HV_EFORMAT,		/* STORE_FORMAT: a store newer than this binary */
+	HV_EPROTOCOL,		/* PROTOCOL_VERSION: Hello from an unserved version */
+	HV_EDUPSESSION,		/* DUPLICATE_SESSION: node already connected */
 	HV_ENOMEM,		/* NO_MEMORY */
 	HV_EIO,			/* IO_ERROR */
 	HV_ESYS,		/* INTERNAL */

@@ -397,6 +397,25 @@ hv_pubkeys_load_prev(const char *path, struct hv_pubkeys *out,
 	return pub_parse(path, out, prev, NULL, d);
 }
 
+hv_err
+hv_pubkeys_load_role(const char *path, const char *role,
+    struct hv_pubkeys *out, struct hv_errdetail *d)
+{
+	struct hv_pubkeys pk;
+	char node[65], got[65];
+	hv_err e;
+
+	if ((e = pub_parse(path, &pk, NULL, node, d)) != HV_OK)
+		return e;
+	hv_node_role(node, got, sizeof(got));
+	if (strcmp(got, role) != 0)
+		return hv_errset(d, HV_EUSAGE, "pub_file", "%s: this is %s's "
+		    "key, not the %s's; give the %s's .pub file (%s.NAME.pub)",
+		    path, node, role, role, role);
+	*out = pk;
+	return HV_OK;
+}
+
 /*
  * When PATH.key has a PATH.pub beside it that parses, the two must be a
  * pair: the same node and the public keys the secrets give. A .pub that

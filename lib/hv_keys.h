@@ -133,6 +133,16 @@ hv_err hv_sign_verify_at(const uint8_t current[HV_SIGN_PUBLIC_LEN],
     const struct hv_prev_signs *prev, const uint8_t *msg, size_t len,
     const uint8_t sig[64], int64_t at_ms);
 
+/*
+ * hv_pubkeys_load for a .pub that must belong to a node of `role` (the
+ * part of the node id before the dot: "broker"), so that another node's
+ * .pub given in its place is named instead of failing later as a bad
+ * signature. Errors: HV_EUSAGE ("FILE: this is police.avon's key, not the
+ * broker's"), and those of hv_pubkeys_load.
+ */
+hv_err hv_pubkeys_load_role(const char *path, const char *role,
+    struct hv_pubkeys *out, struct hv_errdetail *d);
+
 /* Wipes and frees *k; accepts NULL; sets *k = NULL. */
 void hv_keys_destroy(hv_keys **k);
 

@@ -10,6 +10,17 @@
  *
  * Keys that hold integers are 8-byte big-endian so LMDB's byte order is
  * numeric order (hv_be64_put/get).
+ *
+ * One store never has two writers (SPEC §13): a writable open takes an
+ * exclusive flock on DIR/haven.lock, which holds the program name and pid of
+ * the holder, and keeps it until hv_store_close. Read-only opens (haven
+ * audit --db, haven backup) take no lock: LMDB lets them read beside a
+ * running daemon.
+ *
+ * Every store records its format version in the "haven" database. A writable
+ * open stamps an unstamped store and migrates an older format, in the same
+ * transaction that creates the named databases; any open refuses a newer
+ * format with a sentence naming both versions.
  */
 #ifndef HV_STORE_H
 #define HV_STORE_H
@@ -23,24 +34,57 @@
 
 #define HV_STORE_MAX_DBS 24
 
+/* The store format this release writes; 0 is a store made before stamps. */
+#define HV_STORE_FORMAT 1
+
+/* The lock file in a writable store's folder. */
+#define HV_STORE_LOCK_FILE "haven.lock"
+
 typedef struct hv_store {
 	MDB_env *env;
 	size_t n_dbs;
 	MDB_dbi dbi[HV_STORE_MAX_DBS];
 	int readonly;
+	int lock_fd;		/* the flock on haven.lock, -1 when read-only */
+	uint64_t format;	/* the format found on disk before any migration */
 } hv_store;
 
 /*
  * Opens the environment in folder dir (creating it and any missing parents,
  * mode 0700, when writable) with map_size bytes and the named databases, in
  * order, so s->dbi[i] is dbnames[i]. readonly opens with MDB_RDONLY and
- * requires the databases to exist.
- * Errors: HV_EIO (detail names dir and LMDB's reason), HV_ENOTFOUND (a
- * database missing in a read-only store), HV_ENOMEM.
+ * requires the databases to exist. A writable open first locks the folder
+ * and then stamps or migrates the store's format (see above).
+ * Errors: HV_EINUSE (another process holds the lock; the detail names its
+ * program and pid), HV_EFORMAT (the store's format is newer than
+ * HV_STORE_FORMAT), HV_EIO (detail names dir and LMDB's reason),
+ * HV_ENOTFOUND (a database missing in a read-only store), HV_ENOMEM.
  */
 hv_err hv_store_open(const char *dir, uint64_t map_size, int readonly,
     const char *const *dbnames, size_t n_dbs, hv_store **out,
     struct hv_errdetail *d);
+
+/*
+ * Makes a consistent, compact copy of the store in folder dir into folder
+ * dest while a daemon may be writing it: LMDB copies from one read
+ * transaction (mdb_env_copy2 with MDB_CP_COMPACT). dest is created mode 0700
+ * when missing; an existing dest must be an empty folder. The copy's
+ * data.mdb is mode 0600. The copy keeps the source's format stamp.
+ * Errors: HV_EEXISTS (dest is not an empty folder), HV_EFORMAT (dir holds a
+ * newer format), HV_ENOTFOUND (dir holds no store), HV_EIO.
+ */
+hv_err hv_store_backup(const char *dir, const char *dest,
+    struct hv_errdetail *d);
+
+/*
+ * For --check-config, without changing anything lasting: checks that dir
+ * can be written (a file is created in it and removed) or, when it does not
+ * exist yet, that its nearest existing parent is a folder the daemon can
+ * create it in; and, when a store is there, that this release reads its
+ * format. Never takes the lock, so it runs beside the daemon.
+ * Errors: HV_EIO (the detail names the folder and the reason), HV_EFORMAT.
+ */
+hv_err hv_store_check_dir(const char *dir, struct hv_errdetail *d);
 
 /* Closes the environment; accepts NULL; sets *s = NULL. */
 void hv_store_close(hv_store **s);

@@ -26,6 +26,22 @@
 #define HV_WIRE_BYTES_MAX 65536	/* bytes fields other than envelope/ciphertext */
 
 /*
+ * The protocol version an agent puts in Hello. A broker serves this version
+ * and the one before it (SPEC §13), so agents can be upgraded after their
+ * broker. Version 0 is a Hello without the field, from the release before
+ * versions, whose frames are version 1's.
+ */
+#define HV_PROTOCOL_VERSION 1
+#define HV_PROTOCOL_OLDEST (HV_PROTOCOL_VERSION - 1)
+
+/*
+ * Checks the version of a Hello from node. Errors: HV_EPROTOCOL with a
+ * sentence naming the node, its version and the versions served.
+ */
+hv_err hv_wire_protocol_check(uint32_t version, const char *node,
+    struct hv_errdetail *d);
+
+/*
  * Largest packed envelope for a payload limit of max_payload bytes: the
  * padded ciphertext plus header, sealed keys and protobuf overhead. The
  * broker sets ZMQ_MAXMSGSIZE from this (plus frame overhead).

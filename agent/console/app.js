@@ -622,12 +622,83 @@
 		}).catch(function () {});
 	}
 
+	function flagText(name, f) {
+		if (!f || (!f.active && !f.since))
+			return name + ': no';
+		var t = name + ': ' + (f.active ? 'YES' : 'ended') + ', since ' +
+		    when(f.since) + ' (from ' + f.from + ')';
+		if (f.ended)
+			t += ', ended ' + when(f.ended) + ' by ' + f.ended_by;
+		return t;
+	}
+
 	function drawChild() {
+		var f, top, nhs, local, out;
+
 		clear(main);
 		main.appendChild(el('h1', {}, 'Child'));
-		main.appendChild(el('p', { id: 'child-unavailable' }, 'The child ' +
-		    'look-up (flags and chronology by NHS number) is not ' +
-		    'available in this version of the agent.'));
+		main.appendChild(el('p', {}, 'What this agency holds about a ' +
+		    'child: the child protection plan, looked-after and missing ' +
+		    'flags, and every message sent, received or recorded.'));
+		top = el('p', { id: 'child-result', tabindex: '-1',
+		    role: 'status' });
+		f = el('form', { id: 'child-form', novalidate: '' });
+		nhs = field(f, 'nhs', 'NHS number', el('input',
+		    { inputmode: 'numeric', autocomplete: 'off' }));
+		local = field(f, 'local', 'or a local id (AGENCY:ID)',
+		    el('input', { autocomplete: 'off' }));
+		f.appendChild(el('p')).appendChild(el('button', { type: 'submit',
+		    id: 'child-button' }, 'Look up'));
+		main.appendChild(f);
+		main.appendChild(top);
+		out = el('div', { id: 'child' });
+		main.appendChild(out);
+		f.addEventListener('submit', function (e) {
+			e.preventDefault();
+			clearErrors(f);
+			top.textContent = '';
+			clear(out);
+			var q = local.value ? 'local=' + encodeURIComponent(local.value) :
+			    'nhs=' + encodeURIComponent(nhs.value.replace(/\s+/g, ''));
+			api('/api/children?' + q).then(function (r) {
+				var c = r.body;
+				if (r.status !== 200) {
+					showError(f, top, c.error || { message: 'Refused.' });
+					return;
+				}
+				var fl = el('ul', { id: 'child-flags' });
+				fl.appendChild(el('li', {}, flagText('Child protection plan',
+				    c.flags.cp_plan)));
+				fl.appendChild(el('li', {}, flagText('Looked after',
+				    c.flags.looked_after)));
+				fl.appendChild(el('li', {}, flagText('Missing',
+				    c.flags.missing)));
+				out.appendChild(el('h2', {}, 'Flags'));
+				out.appendChild(fl);
+				out.appendChild(el('h2', {}, 'Chronology'));
+				if (!c.chronology.length) {
+					out.appendChild(el('p', {}, 'Nothing held about this ' +
+					    'child.'));
+					return;
+				}
+				var ul = el('ul', { id: 'child-chronology' });
+				c.chronology.forEach(function (m) {
+					var li = el('li', {}, when(m.at) + ': ' + m.direction +
+					    ' ' + m.type + (m.other_party ? ' (' +
+					    m.other_party + ')' : '') + ', ' + m.status +
+					    (m.do_not_contact_family ?
+					    ', DO NOT CONTACT FAMILY' : ''));
+					if (m.direction === 'received') {
+						li.appendChild(document.createTextNode(' '));
+						li.appendChild(el('a', { href: '/message/' + m.id },
+						    'open'));
+					}
+					ul.appendChild(li);
+				});
+				out.appendChild(ul);
+				top.textContent = 'Found: ' + c.subject + '.';
+			}).catch(function () {});
+		});
 		return Promise.resolve();
 	}
 

@@ -449,9 +449,15 @@ def run(p, d):
     axe(d, "sent")
 
     d.get(p.console + "/child")
-    wait(d, lambda: "not available" in text_of(d, "#child-unavailable"),
-         "the child page")
-    check(True, "the child page says the look-up is not available")
+    wait(d, lambda: d.find_elements(By.ID, "child-form"), "the child page")
+    d.find_element(By.ID, "f-nhs").send_keys("943 476 5919")
+    d.find_element(By.ID, "child-button").click()
+    wait(d, lambda: "MISSING_CHILD_ALERT" in text_of(d, "#child-chronology"),
+         "the child's chronology")
+    check("Missing: YES" in text_of(d, "#child-flags"),
+          "the child look-up shows the missing flag and the chronology")
+    shot(d, "10-child")
+    axe(d, "child")
 
     # After the idle timeout the page asks to log in again.
     p.console_agent(2)

@@ -29,7 +29,7 @@ struct fx {
 	char dir[PATH_MAX];
 	char db[PATH_MAX + 16];
 	char pub[PATH_MAX + 32];	/* the broker's .pub */
-	char other_pub[PATH_MAX + 32];	/* someone else's */
+	char other_pub[PATH_MAX + 32];	/* another broker's */
 	char skey[PATH_MAX + 16];	/* the subject key */
 	char nhs_a[11], nhs_b[11];
 	uint8_t subj_a[32], subj_b[32];
@@ -148,14 +148,14 @@ fx_build(struct fx *fx, int with_key)
 	cr_assert_not_null(mkdtemp(fx->dir));
 	snprintf(fx->db, sizeof(fx->db), "%s/broker", fx->dir);
 	snprintf(fx->pub, sizeof(fx->pub), "%s/broker.bristol.pub", fx->dir);
-	snprintf(fx->other_pub, sizeof(fx->other_pub), "%s/other.bristol.pub",
+	snprintf(fx->other_pub, sizeof(fx->other_pub), "%s/broker.other.pub",
 	    fx->dir);
 	snprintf(fx->skey, sizeof(fx->skey), "%s/subject.key", fx->dir);
 	cr_assert_eq(hv_keys_generate(&fx->broker), HV_OK);
 	cr_assert_eq(hv_keys_save(fx->broker, "broker.bristol", fx->dir, NULL,
 	    NULL), HV_OK);
 	cr_assert_eq(hv_keys_generate(&other), HV_OK);
-	cr_assert_eq(hv_keys_save(other, "other.bristol", fx->dir, NULL, NULL),
+	cr_assert_eq(hv_keys_save(other, "broker.other", fx->dir, NULL, NULL),
 	    HV_OK);
 	hv_keys_destroy(&other);
 	cr_assert_eq(hv_subject_key_generate(fx->skey, NULL), HV_OK);

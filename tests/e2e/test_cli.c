@@ -789,8 +789,8 @@ Test(cli, a_missing_file_is_an_io_error_naming_the_file,
 		    "'%s/new.hd'", P.root_key, P.dir),
 		h_fmt("keygen --id x.y --out '%s/k' --passphrase-file "
 		    "/nonexistent/d.hd", P.dir),
-		h_fmt("audit check-proof /nonexistent/d.hd --broker-pub '%s'",
-		    P.root_pub),
+		h_fmt("audit check-proof /nonexistent/d.hd --broker-pub "
+		    "'%s/keys/broker.bristol.pub'", P.dir),
 	};
 	char *out = NULL;
 

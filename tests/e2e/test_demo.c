@@ -66,6 +66,7 @@ Test(demo, plays_the_whole_morning_and_exits_cleanly, .timeout = 240)
 		"1. Police send an Operation Encompass notification",
 		"!! DO NOT CONTACT THE FAMILY",
 		"2. Health report an A&E attendance",
+		"Child protection plan:  YES, since",
 		"3. The school makes a referral without consent",
 		"4. Social care ask police and health for information",
 		"RED, due",

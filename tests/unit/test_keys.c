@@ -5,7 +5,6 @@
 #include <criterion/criterion.h>
 
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,30 +14,21 @@
 #include <sodium.h>
 
 #include "hv_keys.h"
+#include "fixture.h"
 
 static char tmp[64];
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
 
 static void
 setup(void)
 {
 	cr_assert(sodium_init() >= 0);
-	snprintf(tmp, sizeof(tmp), "/tmp/hv-keys-XXXXXX");
-	cr_assert_not_null(mkdtemp(tmp));
+	fixture_tmpdir(tmp, sizeof(tmp), "keys");
 }
 
 static void
 teardown(void)
 {
-	nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	fixture_rmtree(tmp);
 }
 
 TestSuite(keys, .init = setup, .fini = teardown);
@@ -640,6 +630,30 @@ Test(keys, a_subject_key_of_the_wrong_length_is_refused)
 	cr_assert_null(key);
 	cr_assert_eq(chmod(p, 0644), 0);
 	cr_assert_eq(hv_subject_key_load(p, &key, &d), HV_EINSECURE);
+}
+
+Test(keys, names_the_node_of_a_pub_given_where_another_role_is_expected)
+{
+	struct hv_errdetail d = { 0 };
+	struct hv_pubkeys pub, untouched;
+	hv_keys *b = make_saved("broker.bristol", NULL);
+	hv_keys *p = make_saved("police.avon", NULL);
+	char path[128];
+
+	cr_assert_eq(hv_pubkeys_load_role(at(path, sizeof(path),
+	    "broker.bristol.pub"), "broker", &pub, &d), HV_OK, "%s",
+	    d.message);
+	cr_assert_eq(memcmp(&pub, &b->pub, sizeof(pub)), 0);
+	memset(&untouched, 0x5a, sizeof(untouched));
+	pub = untouched;
+	cr_assert_eq(hv_pubkeys_load_role(at(path, sizeof(path),
+	    "police.avon.pub"), "broker", &pub, &d), HV_EUSAGE);
+	cr_assert_not_null(strstr(d.message, "this is police.avon's key, not "
+	    "the broker's"), "%s", d.message);
+	cr_assert_eq(memcmp(&pub, &untouched, sizeof(pub)), 0,
+	    "the output was written on failure");
+	hv_keys_destroy(&b);
+	hv_keys_destroy(&p);
 }
 
 /* ---- rotation ----------------------------------------------------------- */

@@ -6,7 +6,6 @@
 #include <criterion/criterion.h>
 
 #include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,46 +13,36 @@
 #include <unistd.h>
 
 #include "hv_store.h"
+#include "fixture.h"
 
 static char tmp[64];
 static char dir[128];
 
-/* LeakSanitizer's check, present only in a sanitizer build. */
-extern int __lsan_do_recoverable_leak_check(void) __attribute__((weak));
-
-/* A leak found at a Criterion worker's exit does not fail the test. */
-static void
-assert_no_leaks(void)
+/* Creates an empty file. 0 or -1. */
+static int
+h_touch(const char *path)
 {
-	if (__lsan_do_recoverable_leak_check != NULL)
-		cr_assert_eq(__lsan_do_recoverable_leak_check(), 0,
-		    "memory leaked (see LeakSanitizer's report)");
+	FILE *fp = fopen(path, "w");
+
+	if (fp == NULL)
+		return -1;
+	return fclose(fp);
 }
 
 static const char *const dbs[] = { "messages", "outbox", "meta" };
 #define N_DBS (sizeof(dbs) / sizeof(dbs[0]))
 
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static void
 setup(void)
 {
-	snprintf(tmp, sizeof(tmp), "/tmp/hv-store-XXXXXX");
-	cr_assert_not_null(mkdtemp(tmp));
+	fixture_tmpdir(tmp, sizeof(tmp), "store");
 	snprintf(dir, sizeof(dir), "%s/data", tmp);
 }
 
 static void
 teardown(void)
 {
-	nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	fixture_rmtree(tmp);
 }
 
 TestSuite(store, .init = setup, .fini = teardown);
@@ -259,7 +248,7 @@ Test(store, reports_a_database_missing_from_a_read_only_store_as_not_found)
 	cr_assert_null(s);
 	cr_assert_not_null(strstr(d.message, "'audit'"), "%s", d.message);
 	cr_assert_str_eq(d.field, "data_dir");
-	assert_no_leaks();
+	fixture_assert_no_leaks();
 }
 
 Test(store, creates_a_database_missing_from_a_writable_store)
@@ -286,7 +275,7 @@ Test(store, refuses_a_read_only_open_of_a_missing_folder)
 	cr_assert_null(s);
 	cr_assert_not_null(strstr(d.message, dir), "%s", d.message);
 	cr_assert_eq(access(dir, F_OK), -1, "a read-only open made %s", dir);
-	assert_no_leaks();
+	fixture_assert_no_leaks();
 }
 
 Test(store, creates_missing_parent_folders_privately)
@@ -372,7 +361,7 @@ Test(store, close_frees_everything_open_allocated)
 	assert_value(s, 0, "m-1", "ciphertext one");
 	hv_store_close(&s);
 	cr_assert_null(s);
-	assert_no_leaks();
+	fixture_assert_no_leaks();
 }
 
 /* ---- errors ------------------------------------------------------------- */
@@ -518,4 +507,202 @@ Test(store, lists_big_endian_keys_in_numeric_order)
 	mdb_cursor_close(cur);
 	mdb_txn_abort(txn);
 	hv_store_close(&s);
+}
+
+/* ---- the data_dir lock --------------------------------------------------- */
+
+Test(store, refuses_a_second_writer_naming_the_program_and_pid_that_hold_it)
+{
+	hv_store *a = open_ok(0, 0), *b = NULL;
+	struct hv_errdetail d;
+	char want[64];
+
+	hv_errclear(&d);
+	cr_assert_eq(hv_store_open(dir, 0, 0, dbs, N_DBS, &b, &d), HV_EINUSE);
+	cr_assert_null(b);
+	snprintf(want, sizeof(want), "pid %ld", (long)getpid());
+	cr_assert_not_null(strstr(d.message, want), "%s", d.message);
+	cr_assert_not_null(strstr(d.message, "is in use by"), "%s",
+	    d.message);
+	cr_assert_not_null(strstr(d.message, dir), "%s", d.message);
+	hv_store_close(&a);
+	/* Closing lets the next writer in. */
+	b = open_ok(0, 0);
+	hv_store_close(&b);
+	fixture_assert_no_leaks();
+}
+
+Test(store, lets_a_reader_open_beside_the_writer)
+{
+	hv_store *w = open_ok(0, 0), *r;
+
+	put(w, 0, "m-1", "ciphertext one");
+	r = open_ok(1, 0);
+	assert_value(r, 0, "m-1", "ciphertext one");
+	hv_store_close(&r);
+	hv_store_close(&w);
+}
+
+/* ---- format versions ----------------------------------------------------- */
+
+/* Writes `format` (or removes the stamp when format is 0) with raw LMDB. */
+static void
+raw_stamp(uint64_t format)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_val k = { 6, "format" }, v;
+	uint8_t buf[8];
+
+	mkdir(dir, 0700);
+	cr_assert_eq(mdb_env_create(&env), 0);
+	cr_assert_eq(mdb_env_set_maxdbs(env, 8), 0);
+	cr_assert_eq(mdb_env_open(env, dir, 0, 0600), 0);
+	cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	cr_assert_eq(mdb_dbi_open(txn, "haven", MDB_CREATE, &dbi), 0);
+	if (format == 0) {
+		cr_assert_eq(mdb_drop(txn, dbi, 1), 0);
+	} else {
+		hv_be64_put(buf, format);
+		v.mv_size = 8;
+		v.mv_data = buf;
+		cr_assert_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
+	}
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+}
+
+Test(store, stamps_a_store_made_before_format_versions_with_format_1)
+{
+	hv_store *s;
+
+	seed();
+	raw_stamp(0);
+	s = open_ok(1, 0);
+	cr_assert_eq(s->format, 0, "the raw store should have no stamp");
+	hv_store_close(&s);
+	s = open_ok(0, 0);
+	cr_assert_eq(s->format, 0, "the format found before migrating");
+	assert_value(s, 0, "m-1", "ciphertext one");
+	hv_store_close(&s);
+	s = open_ok(1, 0);
+	cr_assert_eq(s->format, HV_STORE_FORMAT);
+	hv_store_close(&s);
+}
+
+Test(store, refuses_a_store_of_a_newer_format_naming_both_versions)
+{
+	hv_store *s = NULL;
+	struct hv_errdetail d;
+
+	seed();
+	raw_stamp(HV_STORE_FORMAT + 1);
+	for (int ro = 0; ro <= 1; ro++) {
+		hv_errclear(&d);
+		cr_assert_eq(hv_store_open(dir, 0, ro, dbs, N_DBS, &s, &d),
+		    HV_EFORMAT);
+		cr_assert_null(s);
+		cr_assert_not_null(strstr(d.message, "is format 2, newer than "
+		    "format 1"), "%s", d.message);
+	}
+	fixture_assert_no_leaks();
+}
+
+/* ---- backup -------------------------------------------------------------- */
+
+Test(store, copies_a_live_store_into_a_new_private_folder)
+{
+	hv_store *w = open_ok(0, 0), *c = NULL;
+	struct hv_errdetail d;
+	char dest[160], file[200];
+	struct stat st;
+
+	put(w, 0, "m-1", "ciphertext one");
+	put(w, 2, "version", "7");
+	snprintf(dest, sizeof(dest), "%s/copy", tmp);
+	hv_errclear(&d);
+	cr_assert_eq(hv_store_backup(dir, dest, &d), HV_OK, "%s", d.message);
+	hv_store_close(&w);
+	cr_assert_eq(stat(dest, &st), 0);
+	cr_assert_eq(st.st_mode & 0777, 0700);
+	snprintf(file, sizeof(file), "%s/data.mdb", dest);
+	cr_assert_eq(stat(file, &st), 0);
+	cr_assert_eq(st.st_mode & 0777, 0600);
+	cr_assert_eq(hv_store_open(dest, 0, 1, dbs, N_DBS, &c, &d), HV_OK,
+	    "%s", d.message);
+	assert_value(c, 0, "m-1", "ciphertext one");
+	assert_value(c, 2, "version", "7");
+	cr_assert_eq(c->format, HV_STORE_FORMAT);
+	hv_store_close(&c);
+	fixture_assert_no_leaks();
+}
+
+Test(store, refuses_to_back_up_into_a_folder_that_is_not_empty)
+{
+	struct hv_errdetail d;
+	char dest[160], file[200];
+
+	seed();
+	snprintf(dest, sizeof(dest), "%s/copy", tmp);
+	cr_assert_eq(mkdir(dest, 0700), 0);
+	snprintf(file, sizeof(file), "%s/keep-me", dest);
+	cr_assert_eq(h_touch(file), 0);
+	hv_errclear(&d);
+	cr_assert_eq(hv_store_backup(dir, dest, &d), HV_EEXISTS);
+	cr_assert_not_null(strstr(d.message, "is not empty"), "%s", d.message);
+	cr_assert_eq(access(file, F_OK), 0);
+}
+
+Test(store, refuses_to_back_up_a_folder_with_no_store)
+{
+	struct hv_errdetail d;
+	char dest[160];
+
+	snprintf(dest, sizeof(dest), "%s/copy", tmp);
+	hv_errclear(&d);
+	cr_assert_eq(hv_store_backup(tmp, dest, &d), HV_ENOTFOUND);
+	cr_assert_not_null(strstr(d.message, "holds no Haven store"), "%s",
+	    d.message);
+	cr_assert_eq(access(dest, F_OK), -1);
+}
+
+/* ---- --check-config ------------------------------------------------------- */
+
+Test(store, checks_a_data_dir_that_does_not_exist_yet_without_creating_it)
+{
+	struct hv_errdetail d;
+	char deep[200];
+
+	snprintf(deep, sizeof(deep), "%s/not/yet/there", tmp);
+	hv_errclear(&d);
+	cr_assert_eq(hv_store_check_dir(deep, &d), HV_OK, "%s", d.message);
+	cr_assert_eq(access(deep, F_OK), -1, "the check created %s", deep);
+}
+
+Test(store, check_refuses_a_data_dir_under_a_file_naming_both)
+{
+	struct hv_errdetail d;
+	char file[160], deep[200];
+
+	snprintf(file, sizeof(file), "%s/a-file", tmp);
+	cr_assert_eq(h_touch(file), 0);
+	snprintf(deep, sizeof(deep), "%s/broker", file);
+	hv_errclear(&d);
+	cr_assert_eq(hv_store_check_dir(deep, &d), HV_EIO);
+	cr_assert_not_null(strstr(d.message, "cannot be created"), "%s",
+	    d.message);
+	cr_assert_not_null(strstr(d.message, file), "%s", d.message);
+}
+
+Test(store, check_passes_a_live_store_and_refuses_a_newer_format)
+{
+	hv_store *w = open_ok(0, 0);
+	struct hv_errdetail d;
+
+	hv_errclear(&d);
+	cr_assert_eq(hv_store_check_dir(dir, &d), HV_OK, "%s", d.message);
+	hv_store_close(&w);
+	raw_stamp(HV_STORE_FORMAT + 1);
+	cr_assert_eq(hv_store_check_dir(dir, &d), HV_EFORMAT);
 }
