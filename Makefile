@@ -25,7 +25,10 @@ DEB_PKGS := libzmq3-dev libsodium-dev libprotobuf-c-dev protobuf-c-compiler \
             liblmdb-dev libcriterion-dev libmicrohttpd-dev libjansson-dev \
             libinih-dev libcurl4-openssl-dev libsystemd-dev pkg-config curl \
             groff-base clang clang-format xxd openssl chromium \
-            chromium-driver python3-selenium npm
+            chromium-driver python3-selenium
+# Wanted as commands: a machine may have them from elsewhere (Node.js's
+# own packages conflict with Debian's npm), so only a missing one is added.
+DEB_CMDS := npm
 
 CC       ?= cc
 WARN     := -Wall -Wextra -Wformat=2 -Werror
@@ -90,6 +93,9 @@ deps:
 	@missing=""; for p in $(DEB_PKGS); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" \
 			|| missing="$$missing $$p"; \
+	done; \
+	for c in $(DEB_CMDS); do \
+		command -v $$c >/dev/null 2>&1 || missing="$$missing $$c"; \
 	done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
