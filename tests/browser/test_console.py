@@ -194,6 +194,9 @@ def api(agent, method, path, body=None):
         return e.code, json.loads(e.read())
 
 
+CHROME_PROFILE = tempfile.mkdtemp(prefix="haven-chrome-")
+
+
 def browser():
     o = webdriver.ChromeOptions()
     o.binary_location = "/usr/bin/chromium"
@@ -203,7 +206,7 @@ def browser():
               "--disable-sync", "--ignore-certificate-errors",
               "--disable-dev-shm-usage", "--window-size=1280,900",
               "--autoplay-policy=no-user-gesture-required",
-              "--user-data-dir=" + tempfile.mkdtemp(prefix="haven-chrome-")):
+              "--user-data-dir=" + CHROME_PROFILE):
         o.add_argument(a)
     return webdriver.Chrome(service=Service("/usr/bin/chromedriver"),
                             options=o)
@@ -492,6 +495,7 @@ def main():
     finally:
         if d is not None:
             d.quit()
+        shutil.rmtree(CHROME_PROFILE, ignore_errors=True)
         if not p.close():
             ok = False
     print("browser test: %s" % ("passed" if ok else "FAILED"))
