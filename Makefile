@@ -25,7 +25,11 @@ PKGS     := libzmq libsodium libprotobuf-c lmdb libmicrohttpd jansson inih libcu
 DEB_PKGS := libzmq3-dev libsodium-dev libprotobuf-c-dev protobuf-c-compiler \
             liblmdb-dev libcriterion-dev libmicrohttpd-dev libjansson-dev \
             libinih-dev libcurl4-openssl-dev libsystemd-dev pkg-config curl \
-            groff-base clang clang-format
+            groff-base clang clang-format xxd openssl chromium \
+            chromium-driver python3-selenium
+# Wanted as commands: a machine may have them from elsewhere (Node.js's
+# own packages conflict with Debian's npm), so only a missing one is added.
+DEB_CMDS := npm
 # The peers `make bench` runs beside Haven (never needed to build or test).
 BENCH_DEB_PKGS := mosquitto libmosquitto-dev nats-server libnats-dev
 
@@ -62,7 +66,9 @@ LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/proto/haven.pb-c.o
 LIBHAVEN  := $(BUILD)/libhaven.a
 
 BROKER_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard broker/*.c)))
-AGENT_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard agent/*.c)))
+AGENT_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard agent/*.c))) \
+              $(BUILD)/agent/console_assets.o
+CONSOLE_ASSETS := $(sort $(wildcard agent/console/*))
 CLI_OBJ    := $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard cli/*.c keys/*.c)))
 
 UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
@@ -82,9 +88,9 @@ PEER_BIN   := $(if $(shell pkg-config --exists libmosquitto 2>/dev/null && echo 
 
 PROGRAMS  := $(BIN)/haven $(BIN)/haven-broker $(BIN)/haven-agent
 
-.PHONY: all deps bench-deps test test-long unit e2e demo bench install clean format \
-        format-check check check-e2e check-long check-deps fuzz fuzz-bins fuzz-run \
-        fuzz-corpus install-debs
+.PHONY: all deps bench-deps test test-long unit e2e browser demo bench install \
+        clean format format-check check check-e2e check-long check-deps fuzz \
+        fuzz-bins fuzz-run fuzz-corpus install-debs
 .SECONDARY:
 
 all: $(PROGRAMS)
@@ -102,6 +108,9 @@ install-debs:
 	@missing=""; for p in $(DEBS); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" \
 			|| missing="$$missing $$p"; \
+	done; \
+	for c in $(DEB_CMDS); do \
+		command -v $$c >/dev/null 2>&1 || missing="$$missing $$c"; \
 	done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
@@ -126,6 +135,28 @@ $(BUILD)/proto/haven.pb-c.o: $(PROTO_C)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
+	$(E) CC $<
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+
+# The console's pages, script and style sheet (agent/console/*) become
+# byte arrays in the agent, with a table console.c looks names up in: the
+# agent serves them from memory and needs no files at run time.
+$(BUILD)/agent/console_assets.c: $(CONSOLE_ASSETS) Makefile
+	@mkdir -p $(dir $@)
+	$(E) GEN $@
+	$(Q)( echo '#include <stddef.h>'; \
+	  echo 'struct console_asset { const char *name; const unsigned char *data; size_t len; };'; \
+	  cd agent/console && for f in $(notdir $(CONSOLE_ASSETS)); do \
+		xxd -i $$f | grep -v '_len = ' | sed 's/^unsigned char/static const unsigned char/'; \
+	  done; \
+	  echo 'extern const struct console_asset console_assets[];'; \
+	  echo 'const struct console_asset console_assets[] = {'; \
+	  for f in $(notdir $(CONSOLE_ASSETS)); do \
+		v=$$(echo $$f | tr '.-' '__'); echo "	{ \"$$f\", $$v, sizeof($$v) },"; \
+	  done; \
+	  echo '	{ NULL, NULL, 0 },'; echo '};' ) >$@.tmp && mv $@.tmp $@
+
+$(BUILD)/agent/console_assets.o: $(BUILD)/agent/console_assets.c
 	$(E) CC $<
 	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
 
@@ -201,6 +232,7 @@ TEST_ENV = HAVEN_BIN=$(abspath $(BIN)) HAVEN_SRC=$(CURDIR) \
 # but the others still run, so one report shows everything that is broken.
 check: $(PROGRAMS) $(UNIT_BIN) $(E2E_BIN)
 	$(Q)$(TEST_ENV) tests/run-tests $(UNIT_BIN) -- $(E2E_BIN)
+	$(Q)$(MAKE) --no-print-directory browser
 
 check-e2e: $(PROGRAMS) $(E2E_BIN)
 	$(Q)$(TEST_ENV) tests/run-tests -- $(E2E_BIN)
@@ -213,6 +245,21 @@ test-long: deps
 
 check-long: $(PROGRAMS) $(LONG_BIN)
 	$(Q)$(TEST_ENV) tests/run-tests -- $(LONG_BIN)
+
+# The console in headless Chromium against real daemons (tests/browser),
+# with axe-core from the npm registry checking each page's accessibility.
+AXE_VERSION := 4.14.1
+AXE_JS := $(BUILD)/npm/node_modules/axe-core/axe.min.js
+$(AXE_JS):
+	$(E) NPM axe-core@$(AXE_VERSION)
+	$(Q)npm install --silent --no-audit --no-fund --prefix $(BUILD)/npm \
+		axe-core@$(AXE_VERSION) >/dev/null
+
+browser: $(PROGRAMS) $(AXE_JS)
+	$(Q)HAVEN_BIN=$(abspath $(BIN)) HAVEN_AXE=$(abspath $(AXE_JS)) \
+		ASAN_OPTIONS=detect_leaks=1 \
+		LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
+		/usr/bin/python3 tests/browser/test_console.py
 
 unit: $(UNIT_BIN)
 	$(Q)tests/run-tests $(UNIT_BIN)

@@ -73,6 +73,11 @@ struct agent_config {
 	uint64_t max_message_bytes;
 	uint64_t map_size;
 	uint64_t tree_head_interval;	/* seconds between tree head checks */
+	char *console_listen;		/* HOST:PORT; the console is off if NULL */
+	char *console_cert;
+	char *console_key;
+	char *console_users;
+	uint64_t console_idle_timeout;
 	uint64_t message_ttl;		/* the broker's: oldest delivery taken */
 };
 
@@ -198,6 +203,8 @@ struct agent {
 	char listen_addr[64];		/* 127.0.0.1:PORT actually bound */
 	struct MHD_Daemon *httpd;
 	struct api_gate *gate;		/* gate.c: heads before libmicrohttpd */
+	struct console *console;	/* console.c, or NULL when off */
+	char console_addr[64];		/* HOST:PORT bound, "" when off */
 
 	void *zctx;
 	void *dealer;
@@ -365,6 +372,14 @@ size_t outbox_depth(struct agent *a);
  */
 json_t *outbox_status(struct agent *a, const uint8_t id[HV_ID_LEN]);
 /*
+ * This agent's sent messages and decisions, newest first: *out is a new
+ * object {total, messages, next_offset?} holding the status documents of
+ * entries offset .. offset + limit - 1. Any thread.
+ * Errors: HV_EIO, HV_ENOMEM.
+ */
+hv_err outbox_list(struct agent *a, size_t offset, size_t limit,
+    json_t **out);
+/*
  * Records a receipt whose signature the caller (link.c) has verified: once
  * in the message's timeline, published on the bus. Returns 0 when it is
  * recorded, a repeat, or about nothing this agent holds (the caller may
@@ -519,6 +534,36 @@ void hook_stop(struct agent *a);
 
 hv_err api_start(struct agent *a, struct hv_errdetail *d);
 void api_stop(struct agent *a);
+/* The /v1/health object (new reference), or NULL when out of memory. */
+json_t *api_health(struct agent *a);
+/*
+ * The /v1/allowed object (new reference; NULL when out of memory): each
+ * message type the loaded agreement lets this node send, the recipients
+ * it may go to, and whether an art9 condition is required; with the
+ * lawful-basis words. Takes dir_lock itself.
+ */
+json_t *api_allowed(struct agent *a);
+/*
+ * A Server-Sent Events response from the alert bus, as GET
+ * /v1/alerts/stream sends it. When alive is given, the stream ends once
+ * alive(alive_cls) returns 0 (checked at least twice a second); alive_cls
+ * is malloc'd and is freed with the response, also on failure. NULL when
+ * out of memory. The caller queues and destroys the response.
+ */
+struct MHD_Response;
+struct MHD_Response *api_sse_response(struct agent *a,
+    int (*alive)(void *), void *alive_cls);
+
+/* ---- console.c --------------------------------------------------------- */
+
+/*
+ * The duty-team console (SPEC §14): HTTPS on console_listen when it is
+ * set, else nothing. Errors: HV_EBADCONFIG (detail names the key),
+ * HV_EINSECURE (console_key readable by others), HV_EIO, HV_ENOMEM.
+ */
+hv_err console_start(struct agent *a, struct hv_errdetail *d);
+/* Stops it and waits for its requests; accepts a console never started. */
+void console_stop(struct agent *a);
 
 /* ---- gate.c ------------------------------------------------------------ */
 

@@ -42,6 +42,8 @@ struct req {
 /* An SSE stream's position in the bus and its unsent bytes. */
 struct sse {
 	struct agent *a;
+	int (*alive)(void *);	/* optional: 0 ends the stream */
+	void *alive_cls;	/* freed with the stream */
 	uint64_t cursor;
 	char *out;
 	size_t out_len, out_off;
@@ -246,8 +248,8 @@ do_submit(struct agent *a, struct MHD_Connection *c, struct req *r,
 	    hex, "status", "queued"));
 }
 
-static enum MHD_Result
-do_health(struct agent *a, struct MHD_Connection *c)
+json_t *
+api_health(struct agent *a)
 {
 	uint64_t version;
 	json_t *h;
@@ -265,7 +267,108 @@ do_health(struct agent *a, struct MHD_Connection *c)
 		json_object_set_new(h, "deliveries_refused", json_integer(
 		    (json_int_t)atomic_load(&a->deliveries_refused)));
 	}
-	return reply_json(c, MHD_HTTP_OK, h);
+	return h;
+}
+
+/* A JSON array of a NULL-terminated list of words. */
+static json_t *
+words_json(const char *const *w)
+{
+	json_t *arr = json_array();
+
+	for (size_t i = 0; arr != NULL && w[i] != NULL; i++)
+		json_array_append_new(arr, json_string(w[i]));
+	return arr;
+}
+
+json_t *
+api_allowed(struct agent *a)
+{
+	json_t *types = json_array(), *out;
+	uint64_t version;
+
+	if (types == NULL)
+		return NULL;
+	pthread_rwlock_rdlock(&a->dir_lock);
+	version = hv_directory_version(a->dir);
+	for (size_t t = 0; hv_message_types[t] != NULL; t++) {
+		json_t *to = json_array();
+		int art9 = 0;
+
+		for (size_t i = 0; to != NULL &&
+		    i < hv_directory_node_count(a->dir); i++) {
+			const struct hv_node *n = hv_directory_node_at(a->dir,
+			    i);
+			int req = 0;
+
+			if (n->revoked || strcmp(n->id, a->cfg.id) == 0)
+				continue;
+			if (hv_policy_check_allowed(a->dir, a->cfg.id, n->id,
+			    hv_message_types[t], &req, NULL) == HV_OK) {
+				json_array_append_new(to, json_string(n->id));
+				art9 |= req;
+			}
+		}
+		if (json_array_size(to) > 0)
+			json_array_append_new(types, json_pack("{s:s, s:b, "
+			    "s:o}", "type", hv_message_types[t],
+			    "art9_required", art9, "to", to));
+		else
+			json_decref(to);
+	}
+	pthread_rwlock_unlock(&a->dir_lock);
+	out = json_pack("{s:s, s:I, s:o, s:o, s:o, s:o, s:o}", "node",
+	    a->cfg.id, "directory_version", (json_int_t)version, "types",
+	    types, "priorities", words_json(hv_priorities), "consent",
+	    words_json(hv_consents), "art6", words_json(hv_art6_bases),
+	    "art9", words_json(hv_art9_conditions));
+	return out;
+}
+
+static enum MHD_Result
+do_health(struct agent *a, struct MHD_Connection *c)
+{
+	return reply_json(c, MHD_HTTP_OK, api_health(a));
+}
+
+/* A whole number from min to max in query argument name, or -1. */
+static long
+query_number(struct MHD_Connection *c, const char *name, long def, long min,
+    long max)
+{
+	const char *s = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
+	    name);
+	char *end;
+	long n;
+
+	if (s == NULL)
+		return def;
+	errno = 0;
+	n = strtol(s, &end, 10);
+	if (*s == '\0' || *end != '\0' || errno != 0 || n < min || n > max)
+		return -1;
+	return n;
+}
+
+/* GET /v1/messages?limit=&offset= — sent messages, newest first. */
+static enum MHD_Result
+do_sent(struct agent *a, struct MHD_Connection *c)
+{
+	long limit = query_number(c, "limit", 50, 1, 1000);
+	long offset = query_number(c, "offset", 0, 0, 1L << 40);
+	json_t *page = NULL;
+	hv_err e;
+
+	if (limit < 0)
+		return reply_error(c, MHD_HTTP_BAD_REQUEST, "BAD_REQUEST",
+		    "limit", "limit must be a whole number from 1 to 1000.");
+	if (offset < 0)
+		return reply_error(c, MHD_HTTP_BAD_REQUEST, "BAD_REQUEST",
+		    "offset", "offset must be a whole number, 0 or more.");
+	if ((e = outbox_list(a, (size_t)offset, (size_t)limit, &page)) !=
+	    HV_OK)
+		return reply_err(c, e, NULL);
+	return reply_json(c, MHD_HTTP_OK, page);
 }
 
 /*
@@ -393,6 +496,8 @@ sse_read(void *cls, uint64_t pos, char *buf, size_t max)
 		struct timespec ts;
 		int64_t end = hv_mono_ms() + AGENT_SSE_KEEPALIVE_MS;
 
+		if (s->alive != NULL && !s->alive(s->alive_cls))
+			return MHD_CONTENT_READER_END_OF_STREAM;
 		pthread_mutex_lock(&b->lock);
 		for (;;) {
 			if (b->stopping) {
@@ -401,6 +506,10 @@ sse_read(void *cls, uint64_t pos, char *buf, size_t max)
 			}
 			if (b->seq != s->cursor || hv_mono_ms() >= end)
 				break;
+			if (s->alive != NULL && !s->alive(s->alive_cls)) {
+				pthread_mutex_unlock(&b->lock);
+				return MHD_CONTENT_READER_END_OF_STREAM;
+			}
 			clock_gettime(CLOCK_MONOTONIC, &ts);
 			ts.tv_nsec += 500 * 1000000L;
 			if (ts.tv_nsec >= 1000000000L) {
@@ -446,21 +555,24 @@ sse_free(void *cls)
 	struct sse *s = cls;
 
 	free(s->out);
+	free(s->alive_cls);
 	free(s);
 }
 
-static enum MHD_Result
-do_stream(struct agent *a, struct MHD_Connection *c)
+struct MHD_Response *
+api_sse_response(struct agent *a, int (*alive)(void *), void *alive_cls)
 {
 	struct MHD_Response *r;
-	enum MHD_Result ret;
 	struct sse *s = calloc(1, sizeof(*s));
 
 	if (s == NULL || (s->out = strdup(": connected\n\n")) == NULL) {
 		free(s);
-		return reply_err(c, HV_ENOMEM, NULL);
+		free(alive_cls);
+		return NULL;
 	}
 	s->a = a;
+	s->alive = alive;
+	s->alive_cls = alive_cls;
 	s->out_len = strlen(s->out);
 	pthread_mutex_lock(&a->bus.lock);
 	s->cursor = a->bus.seq;
@@ -469,10 +581,21 @@ do_stream(struct agent *a, struct MHD_Connection *c)
 	    sse_read, s, sse_free);
 	if (r == NULL) {
 		sse_free(s);
-		return MHD_NO;
+		return NULL;
 	}
 	MHD_add_response_header(r, "Content-Type", "text/event-stream");
 	MHD_add_response_header(r, "Cache-Control", "no-cache");
+	return r;
+}
+
+static enum MHD_Result
+do_stream(struct agent *a, struct MHD_Connection *c)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
+	if ((r = api_sse_response(a, NULL, NULL)) == NULL)
+		return MHD_NO;
 	ret = MHD_queue_response(c, MHD_HTTP_OK, r);
 	MHD_destroy_response(r);
 	return ret;
@@ -492,8 +615,12 @@ route(struct agent *a, struct MHD_Connection *c, const char *url,
 
 	if (strcmp(url, "/v1/health") == 0)
 		return get ? do_health(a, c) : reply_method(c, "GET");
+	if (strcmp(url, "/v1/allowed") == 0)
+		return get ? reply_json(c, MHD_HTTP_OK, api_allowed(a)) :
+		    reply_method(c, "GET");
 	if (strcmp(url, "/v1/messages") == 0)
-		return post ? do_submit(a, c, r, 0) : reply_method(c, "POST");
+		return post ? do_submit(a, c, r, 0) : get ? do_sent(a, c) :
+		    reply_method(c, "GET, POST");
 	if (strcmp(url, "/v1/decisions") == 0)
 		return post ? do_submit(a, c, r, 1) : reply_method(c, "POST");
 	if (strcmp(url, "/v1/inbox") == 0)

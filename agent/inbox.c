@@ -600,7 +600,8 @@ inbox_page(struct agent *a, const struct inbox_query *q, json_t **out,
 			}
 			hv_envelope_clear(&env);
 		}
-		qsort(all, n, sizeof(*all), listed_qcmp);
+		if (n > 1)	/* all is NULL when nothing matched */
+			qsort(all, n, sizeof(*all), listed_qcmp);
 		if (q->cursor != NULL)
 			while (first < n && listed_cmp(&all[first], &after) <= 0)
 				first++;

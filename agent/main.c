@@ -49,6 +49,13 @@ static const struct hv_cfg_key agent_keys[] = {
 	    16 * 1024 * 1024, (uint64_t)1 << 40 },
 	{ "tree_head_interval", HV_CFG_U64, CFG(tree_head_interval), 0, "10",
 	    1, 86400 },
+	{ "console_listen", HV_CFG_STRING, CFG(console_listen), 0, NULL, 0,
+	    0 },
+	{ "console_cert", HV_CFG_PATH, CFG(console_cert), 0, NULL, 0, 0 },
+	{ "console_key", HV_CFG_PATH, CFG(console_key), 0, NULL, 0, 0 },
+	{ "console_users", HV_CFG_PATH, CFG(console_users), 0, NULL, 0, 0 },
+	{ "console_idle_timeout", HV_CFG_U64, CFG(console_idle_timeout), 0,
+	    "900", 1, 12 * 3600 },
 	{ "message_ttl", HV_CFG_U64, CFG(message_ttl), 0, "604800", 1,
 	    10ull * 366 * 86400 },
 	{ NULL, 0, 0, 0, NULL, 0, 0 },
@@ -137,6 +144,13 @@ static const char help_text[] =
 "     map_size = BYTES          Largest size of the store (default 4 GiB).\n"
 "     tree_head_interval = S    Seconds between checks of the broker's\n"
 "                               audit history (default 10, at least 1).\n"
+"     console_listen = H:PORT   Serve the duty-team console over HTTPS on\n"
+"                               this address (off when unset).\n"
+"     console_cert = FILE       The console's TLS certificate (PEM).\n"
+"     console_key = FILE        Its private key (PEM, mode 0600).\n"
+"     console_users = FILE      Made by haven console-user (mode 0600).\n"
+"     console_idle_timeout = S  A session ends after S idle seconds\n"
+"                               (default 900) and after 12 hours at most.\n"
 "     message_ttl = SECONDS     The broker's message_ttl (default 604800):\n"
 "                               a delivery created longer ago than this\n"
 "                               and 300 s more is refused as stale.\n"
@@ -409,8 +423,10 @@ ready_file_write(struct agent *a)
 	hv_notify_ready(a->listen_addr);
 	if (a->ready_file == NULL)
 		return;
-	if (asprintf(&text, "{\"pid\": %d, \"listen\": \"%s\"}\n",
-	    (int)getpid(), a->listen_addr) < 0)
+	if (asprintf(&text, "{\"pid\": %d, \"listen\": \"%s\"%s%s%s}\n",
+	    (int)getpid(), a->listen_addr,
+	    a->console_addr[0] ? ", \"console\": \"" : "", a->console_addr,
+	    a->console_addr[0] ? "\"" : "") < 0)
 		hv_fatalx("out of memory");
 	if (hv_write_file_atomic(a->ready_file, text, strlen(text), 0644) != 0)
 		hv_fatal("cannot write ready file %s", a->ready_file);
@@ -497,6 +513,8 @@ main(int argc, char **argv)
 	hook_init(&a);			/* runs queued before a restart */
 	if ((e = api_start(&a, &d)) != HV_OK)
 		die(e, &d);
+	if ((e = console_start(&a, &d)) != HV_OK)	/* off unless set */
+		die(e, &d);
 	if ((e = link_start(&a, &d)) != HV_OK)
 		die(e, &d);
 	ready_file_write(&a);
@@ -511,6 +529,7 @@ main(int argc, char **argv)
 	hv_notify_stopping();
 	bus_stop(&a.bus);
 	api_stop(&a);			/* waits for in-flight requests */
+	console_stop(&a);
 	if (a.gc.batches > 0)
 		hv_log_info("%llu submissions committed in %llu transactions",
 		    (unsigned long long)a.gc.writes,

@@ -102,6 +102,100 @@ out:
 	return j;
 }
 
+/* One outbox entry while listing: when it was queued, and its id. */
+struct sent_entry {
+	int64_t queued_ms;
+	uint8_t id[HV_ID_LEN];
+};
+
+static int
+sent_cmp(const void *x, const void *y)
+{
+	const struct sent_entry *a = x, *b = y;
+
+	if (a->queued_ms != b->queued_ms)
+		return a->queued_ms > b->queued_ms ? -1 : 1;
+	return memcmp(a->id, b->id, HV_ID_LEN);
+}
+
+hv_err
+outbox_list(struct agent *a, size_t offset, size_t limit, json_t **out)
+{
+	struct sent_entry *all = NULL;
+	size_t n = 0, cap = 0;
+	MDB_txn *txn = NULL;
+	MDB_cursor *cur = NULL;
+	MDB_val k, v;
+	json_t *arr = NULL, *page;
+	hv_err e;
+	int rc;
+
+	if ((e = hv_store_begin(a->store, 1, &txn)) != HV_OK)
+		return e;
+	if (mdb_cursor_open(txn, store_db(a, DB_OUTBOX), &cur) != 0) {
+		e = HV_EIO;
+		goto out;
+	}
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		struct ob_hdr h;
+
+		if (k.mv_size != HV_ID_LEN || v.mv_size < OB_HDR_LEN)
+			continue;
+		if (n == cap) {
+			size_t nc = cap ? cap * 2 : 64;
+			struct sent_entry *na = realloc(all, nc * sizeof(*na));
+
+			if (na == NULL) {
+				e = HV_ENOMEM;
+				goto out;
+			}
+			all = na;
+			cap = nc;
+		}
+		ob_hdr_get(v.mv_data, &h);
+		all[n].queued_ms = h.queued_ms;
+		memcpy(all[n].id, k.mv_data, HV_ID_LEN);
+		n++;
+	}
+	mdb_cursor_close(cur);
+	cur = NULL;
+	mdb_txn_abort(txn);
+	txn = NULL;
+	if (n > 1)
+		qsort(all, n, sizeof(*all), sent_cmp);
+	if ((arr = json_array()) == NULL) {
+		e = HV_ENOMEM;
+		goto out;
+	}
+	for (size_t i = offset; i < n && i < offset + limit; i++) {
+		json_t *m = outbox_status(a, all[i].id);
+
+		if (m != NULL)
+			json_array_append_new(arr, m);
+	}
+	page = json_pack("{s:I, s:o}", "total", (json_int_t)n, "messages",
+	    arr);
+	arr = NULL;
+	if (page == NULL) {
+		e = HV_ENOMEM;
+		goto out;
+	}
+	if (offset + limit < n)
+		json_object_set_new(page, "next_offset",
+		    json_integer((json_int_t)(offset + limit)));
+	*out = page;
+	e = HV_OK;
+out:
+	if (cur != NULL)
+		mdb_cursor_close(cur);
+	if (txn != NULL)
+		mdb_txn_abort(txn);
+	json_decref(arr);
+	free(all);
+	return e;
+}
+
 /* ---- receipts ---------------------------------------------------------- */
 
 /* The timeline entry a receipt adds, or NULL for an unknown status. */

@@ -28,6 +28,7 @@ int cmd_health(int argc, char **argv);
 int cmd_decide(int argc, char **argv);
 int cmd_child(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
+int cmd_console_user(int argc, char **argv);
 int cmd_backup(int argc, char **argv);
 
 /*

@@ -37,6 +37,8 @@ static const struct command {
 	    "show a child's flags (plan, looked after, missing) and chronology" },
 	{ "audit", cmd_audit,
 	    "query, export, prove and verify the audit trail (IG officers)" },
+	{ "console-user", cmd_console_user,
+	    "add, remove or list the web console's users" },
 	{ "backup", cmd_backup,
 	    "copy a broker's or agent's store while it runs" },
 };

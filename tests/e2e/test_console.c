@@ -1,0 +1,651 @@
+/*
+ * End-to-end tests of the duty-team console (SPEC §14) through the real
+ * agent: a partnership whose social-care agent serves the console over
+ * HTTPS with a certificate made by openssl and users made by `haven
+ * console-user`; a raw HTTPS client (libcurl, certificate not verified)
+ * logs in, reads alerts, acknowledges, and is refused where it must be.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <criterion/criterion.h>
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "agent_kit.h"
+#include "harness.h"
+
+#define PASSWORD "correct horse battery"
+
+static struct h_partnership P;
+static char console_url[128];
+
+/* One HTTPS exchange's answer. */
+struct ans {
+	long status;
+	char *body;
+	char *head;
+	size_t blen, hlen;
+};
+
+static size_t
+grow(char **buf, size_t *len, const char *p, size_t n)
+{
+	char *nb = realloc(*buf, *len + n + 1);
+
+	if (nb == NULL)
+		return 0;
+	memcpy(nb + *len, p, n);
+	*len += n;
+	nb[*len] = '\0';
+	*buf = nb;
+	return n;
+}
+
+static size_t
+on_body(char *p, size_t sz, size_t n, void *cls)
+{
+	struct ans *a = cls;
+
+	return grow(&a->body, &a->blen, p, sz * n);
+}
+
+static size_t
+on_head(char *p, size_t sz, size_t n, void *cls)
+{
+	struct ans *a = cls;
+
+	return grow(&a->head, &a->hlen, p, sz * n);
+}
+
+/*
+ * A request to the console: cookie is the session id or NULL, extra a
+ * header line or NULL, body NULL for a GET. Redirects are not followed.
+ */
+static struct ans
+req(const char *method, const char *path, const char *cookie,
+    const char *extra, const char *body)
+{
+	struct ans a = { 0 };
+	struct curl_slist *h = NULL;
+	char *url = h_fmt("%s%s", console_url, path), *c = NULL;
+	CURL *k = curl_easy_init();
+
+	curl_easy_setopt(k, CURLOPT_URL, url);
+	curl_easy_setopt(k, CURLOPT_SSL_VERIFYPEER, 0L);
+	curl_easy_setopt(k, CURLOPT_SSL_VERIFYHOST, 0L);
+	curl_easy_setopt(k, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(k, CURLOPT_TIMEOUT, 30L);
+	curl_easy_setopt(k, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(k, CURLOPT_WRITEDATA, &a);
+	curl_easy_setopt(k, CURLOPT_HEADERFUNCTION, on_head);
+	curl_easy_setopt(k, CURLOPT_HEADERDATA, &a);
+	if (cookie != NULL) {
+		c = h_fmt("__Host-haven=%s", cookie);
+		curl_easy_setopt(k, CURLOPT_COOKIE, c);
+	}
+	if (extra != NULL)
+		h = curl_slist_append(h, extra);
+	if (body != NULL)
+		curl_easy_setopt(k, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(k, CURLOPT_HTTPHEADER, h);
+	if (curl_easy_perform(k) == CURLE_OK)
+		curl_easy_getinfo(k, CURLINFO_RESPONSE_CODE, &a.status);
+	curl_slist_free_all(h);
+	curl_easy_cleanup(k);
+	free(url);
+	free(c);
+	if (a.body == NULL)
+		a.body = strdup("");
+	if (a.head == NULL)
+		a.head = strdup("");
+	return a;
+}
+
+static void
+ans_free(struct ans *a)
+{
+	free(a->body);
+	free(a->head);
+}
+
+/* The value of header name (case-insensitive) in a head, malloc'd. */
+static char *
+header(const struct ans *a, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = a->head; p && *p; p = strchr(p, '\n') ?
+	    strchr(p, '\n') + 1 : NULL)
+		if (strncasecmp(p, name, n) == 0 && p[n] == ':') {
+			const char *v = p + n + 1;
+
+			while (*v == ' ')
+				v++;
+			return strndup(v, strcspn(v, "\r\n"));
+		}
+	return NULL;
+}
+
+/* Logs in; returns the session id (malloc'd) or NULL. */
+static char *
+login(const char *name, const char *pw, long *status)
+{
+	char *body = h_fmt("name=%s&password=%s", name, pw), *sc, *sid = NULL;
+	struct ans a = req("POST", "/login", NULL, NULL, body);
+
+	*status = a.status;
+	if ((sc = header(&a, "Set-Cookie")) != NULL &&
+	    strncmp(sc, "__Host-haven=", 13) == 0)
+		sid = strndup(sc + 13, strcspn(sc + 13, ";"));
+	free(sc);
+	free(body);
+	ans_free(&a);
+	return sid;
+}
+
+/* The session's CSRF token from /api/session, malloc'd. */
+static char *
+csrf_of(const char *sid)
+{
+	struct ans a = req("GET", "/api/session", sid, NULL, NULL);
+	json_t *j = json_loads(a.body, 0, NULL);
+	const char *t = json_string_value(json_object_get(j, "csrf"));
+	char *out = t ? strdup(t) : NULL;
+
+	json_decref(j);
+	ans_free(&a);
+	return out;
+}
+
+/*
+ * A partnership whose social-care agent serves the console with the
+ * given idle timeout; users asha (duty) and ben (viewer).
+ */
+static void
+start(unsigned idle)
+{
+	static const char *const ids[] = { AK_POLICE, AK_HEALTH, AK_SCHOOL,
+		AK_SOCIAL };
+	char *out = NULL, *extra, *ready;
+	json_t *j;
+	int rc;
+
+	cr_assert_eq(h_partnership_create(&P, NULL, NULL), 0);
+	rc = h_sh(&out, 60, "cd %s && openssl req -x509 -newkey ec "
+	    "-pkeyopt ec_paramgen_curve:P-256 -nodes -keyout console.key "
+	    "-out console.crt -days 2 -subj /CN=localhost 2>&1 && "
+	    "chmod 600 console.key && printf '%%s\\n' '" PASSWORD "' >pw && "
+	    "chmod 600 pw && %s console-user add asha --role duty --users "
+	    "console.users --password-file pw && %s console-user add ben "
+	    "--role viewer --users console.users --password-file pw", P.dir,
+	    h_bin("haven"), h_bin("haven"));
+	cr_assert_eq(rc, 0, "%s", out ? out : "");
+	free(out);
+	cr_assert_eq(h_broker_start(&P), 0);
+	extra = h_fmt("console_listen = 127.0.0.1:0\nconsole_cert = "
+	    "console.crt\nconsole_key = console.key\nconsole_users = "
+	    "console.users\nconsole_idle_timeout = %u\n", idle);
+	for (int i = 0; i < 4; i++) {
+		struct h_agent *a = h_agent_add(&P, ids[i], i == 3 ? extra :
+		    NULL);
+
+		cr_assert_not_null(a);
+		cr_assert_eq(h_agent_start(&P, a), 0, "%s did not start",
+		    ids[i]);
+	}
+	free(extra);
+	ready = h_read(ak_agent(&P, AK_SOCIAL)->ready);
+	j = json_loads(ready ? ready : "", 0, NULL);
+	cr_assert_not_null(json_object_get(j, "console"), "ready file: %s",
+	    ready);
+	snprintf(console_url, sizeof(console_url), "https://%s",
+	    json_string_value(json_object_get(j, "console")));
+	json_decref(j);
+	free(ready);
+}
+
+static void
+setup(void)
+{
+	curl_global_init(CURL_GLOBAL_ALL);
+	start(900);
+}
+
+static void
+teardown(void)
+{
+	char why[600];
+	int rc = ak_stop_and_check(&P, why, sizeof(why));
+
+	if (getenv("KEEP") == NULL)
+		h_partnership_destroy(&P);
+	else
+		fprintf(stderr, "kept %s\n", P.dir);
+	curl_global_cleanup();
+	cr_assert_eq(rc, 0, "%s", why);
+}
+
+TestSuite(console, .init = setup, .fini = teardown, .timeout = 240);
+
+Test(console, logs_in_with_a_host_only_secure_httponly_strict_cookie)
+{
+	char *body = h_fmt("name=asha&password=%s", "correct+horse+battery");
+	struct ans a = req("POST", "/login", NULL, NULL, body);
+	char *sc = header(&a, "Set-Cookie"), *loc = header(&a, "Location");
+
+	cr_assert_eq(a.status, 303, "%ld %s", a.status, a.body);
+	cr_assert_not_null(sc);
+	cr_assert(strncmp(sc, "__Host-haven=", 13) == 0, "%s", sc);
+	cr_assert_eq(strcspn(sc + 13, ";"), 64, "%s", sc);
+	cr_assert_not_null(strstr(sc, "; Secure"), "%s", sc);
+	cr_assert_not_null(strstr(sc, "; HttpOnly"), "%s", sc);
+	cr_assert_not_null(strstr(sc, "; SameSite=Strict"), "%s", sc);
+	cr_assert_not_null(strstr(sc, "; Path=/"), "%s", sc);
+	cr_assert_null(strstr(sc, "Domain"), "%s", sc);
+	cr_assert_str_eq(loc, "/");
+	free(sc);
+	free(loc);
+	free(body);
+	ans_free(&a);
+}
+
+Test(console, sends_the_content_security_policy_and_no_sniffing_with_every_page)
+{
+	static const char *const paths[] = { "/login", "/assets/app.js",
+		"/assets/app.css", "/api/alerts", NULL };
+
+	for (int i = 0; paths[i] != NULL; i++) {
+		struct ans a = req("GET", paths[i], NULL, NULL, NULL);
+		char *c = header(&a, "Content-Security-Policy");
+		char *n = header(&a, "X-Content-Type-Options");
+
+		cr_assert_not_null(c, "%s has no CSP", paths[i]);
+		cr_assert_not_null(strstr(c, "default-src 'self'"));
+		cr_assert_not_null(strstr(c, "script-src 'self';"));
+		cr_assert_not_null(strstr(c, "frame-ancestors 'none'"));
+		cr_assert_null(strstr(c, "unsafe"));
+		cr_assert_str_eq(n, "nosniff");
+		free(c);
+		free(n);
+		ans_free(&a);
+	}
+}
+
+Test(console, refuses_a_wrong_password_and_an_unknown_name)
+{
+	long st = 0;
+	char *sid = login("asha", "not+the+password", &st);
+
+	cr_assert_null(sid);
+	cr_assert_eq(st, 401);
+	sid = login("nobody", "correct+horse+battery", &st);
+	cr_assert_null(sid);
+	cr_assert_eq(st, 401);
+}
+
+Test(console, slows_down_log_ins_after_repeated_failures_even_with_the_right_password)
+{
+	long st = 0;
+	char *sid;
+
+	for (int i = 0; i < 4; i++) {
+		sid = login("asha", "wrong+password+here", &st);
+		cr_assert_null(sid);
+		cr_assert_eq(st, 401);
+	}
+	sid = login("asha", "correct+horse+battery", &st);
+	cr_assert_null(sid);
+	cr_assert_eq(st, 429, "the fifth try is refused unchecked: %ld", st);
+	/* Another person is not held up. */
+	sid = login("ben", "correct+horse+battery", &st);
+	cr_assert_not_null(sid);
+	free(sid);
+}
+
+Test(console, sends_a_page_without_a_session_to_the_log_in_and_api_calls_get_401)
+{
+	struct ans a = req("GET", "/", NULL, NULL, NULL);
+	char *loc = header(&a, "Location");
+
+	cr_assert_eq(a.status, 303);
+	cr_assert_str_eq(loc, "/login");
+	free(loc);
+	ans_free(&a);
+	a = req("GET", "/api/alerts", "00", NULL, NULL);
+	cr_assert_eq(a.status, 401);
+	ans_free(&a);
+}
+
+Test(console, lists_a_received_message_and_acknowledges_it_as_the_logged_in_person)
+{
+	struct h_agent *police = ak_agent(&P, AK_POLICE);
+	struct h_agent *social = ak_agent(&P, AK_SOCIAL);
+	char id[33], *body, *csrf, *hdr, *path, *sid;
+	struct ans a;
+	json_t *j, *m;
+	long st;
+
+	body = ak_message("[\"" AK_SOCIAL "\"]", "REFERRAL", "URGENT",
+	    "console", "");
+	cr_assert_eq(ak_post(police, "/v1/messages", body, id), 202);
+	free(body);
+	cr_assert_eq(ak_wait_inbox(social, id, 20000, NULL), 1);
+	sid = login("asha", "correct+horse+battery", &st);
+	cr_assert_not_null(sid, "log-in answered %ld", st);
+	a = req("GET", "/api/alerts", sid, NULL, NULL);
+	cr_assert_eq(a.status, 200, "%s", a.body);
+	j = json_loads(a.body, 0, NULL);
+	cr_assert_eq(json_integer_value(json_object_get(j, "total")), 1,
+	    "%s", a.body);
+	m = json_array_get(json_object_get(j, "messages"), 0);
+	cr_assert_str_eq(json_string_value(json_object_get(m, "id")), id);
+	json_decref(j);
+	ans_free(&a);
+
+	/* Without the token: refused, and nothing acknowledged. */
+	path = h_fmt("/api/inbox/%s/ack", id);
+	a = req("POST", path, sid, "Content-Type: application/json",
+	    "{\"note\":\"x\"}");
+	cr_assert_eq(a.status, 403, "%ld %s", a.status, a.body);
+	ans_free(&a);
+	csrf = csrf_of(sid);
+	cr_assert_not_null(csrf);
+	hdr = h_fmt("X-CSRF-Token: %s", "0000000000000000000000000000000000"
+	    "000000000000000000000000000000");
+	a = req("POST", path, sid, hdr, "{}");
+	cr_assert_eq(a.status, 403);
+	ans_free(&a);
+	free(hdr);
+
+	/* A name the browser sends is ignored: the ack is by asha. */
+	hdr = h_fmt("X-CSRF-Token: %s", csrf);
+	a = req("POST", path, sid, hdr, "{\"note\":\"Seen by MASH\","
+	    "\"by\":\"mallory\"}");
+	cr_assert_eq(a.status, 200, "%s", a.body);
+	cr_assert_not_null(strstr(a.body, "\"by\":\"asha\""), "%s", a.body);
+	ans_free(&a);
+	cr_assert_eq(ak_wait_status(police, id, "acknowledged", NULL, 20000),
+	    1);
+	free(path);
+	path = h_fmt("/v1/messages/%s", id);
+	cr_assert_eq(ak_get(police, path, &j), 200);
+	body = json_dumps(j, 0);
+	cr_assert_not_null(strstr(body, "\"asha\""), "%s", body);
+	cr_assert_null(strstr(body, "mallory"), "%s", body);
+	free(body);
+	json_decref(j);
+	a = req("GET", "/api/alerts", sid, NULL, NULL);
+	cr_assert_not_null(strstr(a.body, "\"total\":0"), "%s", a.body);
+	ans_free(&a);
+	free(hdr);
+	free(csrf);
+	free(path);
+	free(sid);
+}
+
+Test(console, refuses_an_acknowledgement_by_a_viewer)
+{
+	struct h_agent *police = ak_agent(&P, AK_POLICE);
+	struct h_agent *social = ak_agent(&P, AK_SOCIAL);
+	char id[33], *body, *csrf, *hdr, *path, *sid;
+	struct ans a;
+	long st;
+
+	body = ak_message("[\"" AK_SOCIAL "\"]", "REFERRAL", "URGENT", "v",
+	    "");
+	cr_assert_eq(ak_post(police, "/v1/messages", body, id), 202);
+	free(body);
+	cr_assert_eq(ak_wait_inbox(social, id, 20000, NULL), 1);
+	sid = login("ben", "correct+horse+battery", &st);
+	cr_assert_not_null(sid);
+	csrf = csrf_of(sid);
+	hdr = h_fmt("X-CSRF-Token: %s", csrf);
+	path = h_fmt("/api/inbox/%s/ack", id);
+	a = req("POST", path, sid, hdr, "{}");
+	cr_assert_eq(a.status, 403, "%ld %s", a.status, a.body);
+	ans_free(&a);
+	cr_assert_eq(ak_wait_health(social, "inbox_unacked", 1, 5000), 1);
+	free(hdr);
+	free(csrf);
+	free(path);
+	free(sid);
+}
+
+Test(console, logs_out_only_with_the_csrf_token_and_the_session_then_ends)
+{
+	long st;
+	char *sid = login("asha", "correct+horse+battery", &st), *csrf, *body;
+	struct ans a;
+
+	cr_assert_not_null(sid);
+	a = req("POST", "/logout", sid, NULL, "csrf=wrong");
+	cr_assert_eq(a.status, 403);
+	ans_free(&a);
+	csrf = csrf_of(sid);
+	body = h_fmt("csrf=%s", csrf);
+	a = req("POST", "/logout", sid, NULL, body);
+	cr_assert_eq(a.status, 303);
+	ans_free(&a);
+	a = req("GET", "/api/session", sid, NULL, NULL);
+	cr_assert_eq(a.status, 401);
+	ans_free(&a);
+	free(body);
+	free(csrf);
+	free(sid);
+}
+
+Test(console, refuses_a_post_from_another_sites_page)
+{
+	struct ans a = req("POST", "/login", NULL, "Origin: https://evil.example",
+	    "name=asha&password=correct+horse+battery");
+
+	cr_assert_eq(a.status, 403);
+	cr_assert_null(strstr(a.head, "Set-Cookie"));
+	ans_free(&a);
+	a = req("POST", "/login", NULL, "Sec-Fetch-Site: cross-site",
+	    "name=asha&password=correct+horse+battery");
+	cr_assert_eq(a.status, 403);
+	cr_assert_null(strstr(a.head, "Set-Cookie"));
+	ans_free(&a);
+}
+
+static void
+setup_short(void)
+{
+	curl_global_init(CURL_GLOBAL_ALL);
+	start(2);
+}
+
+struct idle_ctx {
+	const char *sid;
+};
+
+static int
+session_gone(void *cls)
+{
+	struct idle_ctx *c = cls;
+	struct ans a = req("GET", "/api/session", c->sid,
+	    "X-Haven-Passive: 1", NULL);
+	int gone = a.status == 401;
+
+	ans_free(&a);
+	return gone;
+}
+
+Test(console_idle, ends_a_session_left_idle_past_the_timeout,
+    .init = setup_short, .fini = teardown, .timeout = 240)
+{
+	struct idle_ctx c;
+	long st;
+	char *sid = login("asha", "correct+horse+battery", &st);
+
+	cr_assert_not_null(sid);
+	c.sid = sid;
+	cr_assert_eq(session_gone(&c), 0);
+	cr_assert_eq(h_wait_until(session_gone, &c, 20000), 1);
+	free(sid);
+}
+
+/* The console is off unless console_listen is set: no "console" key. */
+Test(console_off, is_not_served_when_console_listen_is_unset,
+    .timeout = 240)
+{
+	char why[600], *ready;
+	int rc;
+
+	cr_assert_eq(ak_setup(&P, NULL), 0);
+	ready = h_read(ak_agent(&P, AK_SOCIAL)->ready);
+	cr_assert_not_null(ready);
+	cr_assert_null(strstr(ready, "console"), "%s", ready);
+	free(ready);
+	rc = ak_stop_and_check(&P, why, sizeof(why));
+	h_partnership_destroy(&P);
+	cr_assert_eq(rc, 0, "%s", why);
+}
+
+/* A console_key others may read is refused at start-up. */
+Test(console_off, refuses_to_start_with_a_console_key_others_can_read,
+    .timeout = 240)
+{
+	char *out = NULL, *extra;
+	struct h_agent *a;
+	int rc;
+
+	cr_assert_eq(h_partnership_create(&P, NULL, NULL), 0);
+	rc = h_sh(&out, 60, "cd %s && openssl req -x509 -newkey ec "
+	    "-pkeyopt ec_paramgen_curve:P-256 -nodes -keyout console.key "
+	    "-out console.crt -days 2 -subj /CN=localhost 2>&1 && "
+	    "chmod 644 console.key", P.dir);
+	cr_assert_eq(rc, 0, "%s", out ? out : "");
+	free(out);
+	extra = h_fmt("console_listen = 127.0.0.1:0\nconsole_cert = "
+	    "console.crt\nconsole_key = console.key\nconsole_users = "
+	    "console.users\n");
+	a = h_agent_add(&P, AK_SOCIAL, extra);
+	free(extra);
+	out = NULL;
+	rc = h_sh(&out, 60, "%s --config %s --check-config >/dev/null && "
+	    "timeout 20 %s --config %s --foreground", h_bin("haven-agent"),
+	    a->conf, h_bin("haven-agent"), a->conf);
+	cr_assert_eq(rc, 1, "%d %s", rc, out ? out : "");
+	cr_assert_not_null(strstr(out, "console.key"), "%s", out);
+	free(out);
+	h_partnership_destroy(&P);
+}
+
+Test(console, lists_what_the_agreement_lets_the_agency_send_and_to_whom)
+{
+	struct h_agent *police = ak_agent(&P, AK_POLICE);
+	json_t *j, *t;
+	size_t i;
+	int seen = 0;
+
+	cr_assert_eq(ak_get(police, "/v1/allowed", &j), 200);
+	json_array_foreach(json_object_get(j, "types"), i, t) {
+		const char *type = json_string_value(json_object_get(t, "type"));
+		char *to = json_dumps(json_object_get(t, "to"), JSON_COMPACT);
+
+		cr_assert_null(strstr(to, AK_POLICE), "never to itself: %s", to);
+		cr_assert_null(strstr(to, "ig.bristol"), "%s: %s", type, to);
+		if (strcmp(type, "DOMESTIC_ABUSE_NOTIFICATION") == 0) {
+			cr_assert_str_eq(to, "[\"" AK_SCHOOL "\",\"" AK_SOCIAL
+			    "\"]");
+			seen = 1;
+		}
+		cr_assert_str_neq(type, "INFO_REQUEST", "police may not send "
+		    "an INFO_REQUEST under the sample agreement");
+		free(to);
+	}
+	cr_assert(seen);
+	json_decref(j);
+}
+
+Test(console, refuses_a_send_by_a_viewer_and_shows_a_duty_users_field_error)
+{
+	static const char msg[] = "{\"to\":[\"" AK_POLICE "\"],\"type\":"
+	    "\"INFO_REQUEST\",\"priority\":\"URGENT\",\"subject\":{\"nhs\":"
+	    "\"943 476 5919\"},\"basis\":{\"consent\":\"NOT_SOUGHT\","
+	    "\"art6\":\"PUBLIC_TASK\",\"art9\":\"SAFEGUARDING\","
+	    "\"justification\":\"short\",\"decided_by\":\"asha\"},\"child\":"
+	    "{\"name\":\"A\"},\"body\":{\"text\":\"x\"}}";
+	char *sid, *csrf, *hdr;
+	struct ans a;
+	long st;
+
+	sid = login("ben", "correct+horse+battery", &st);
+	csrf = csrf_of(sid);
+	hdr = h_fmt("X-CSRF-Token: %s", csrf);
+	a = req("POST", "/api/messages", sid, hdr, msg);
+	cr_assert_eq(a.status, 403, "%ld %s", a.status, a.body);
+	ans_free(&a);
+	free(hdr);
+	free(csrf);
+	free(sid);
+	sid = login("asha", "correct+horse+battery", &st);
+	csrf = csrf_of(sid);
+	hdr = h_fmt("X-CSRF-Token: %s", csrf);
+	a = req("POST", "/api/messages", sid, hdr, msg);
+	cr_assert_eq(a.status, 400, "%ld %s", a.status, a.body);
+	cr_assert_not_null(strstr(a.body, "\"field\":\"basis.justification\""),
+	    "%s", a.body);
+	ans_free(&a);
+	free(hdr);
+	free(csrf);
+	free(sid);
+}
+
+Test(console, lists_sent_messages_newest_first_with_their_timelines)
+{
+	struct h_agent *police = ak_agent(&P, AK_POLICE);
+	char id1[33], id2[33], *body, *path;
+	json_t *j, *m;
+
+	body = ak_message("[\"" AK_SOCIAL "\"]", "REFERRAL", "URGENT", "s1",
+	    "");
+	cr_assert_eq(ak_post(police, "/v1/messages", body, id1), 202);
+	free(body);
+	body = ak_message("[\"" AK_SOCIAL "\"]", "REFERRAL", "ROUTINE", "s2",
+	    "");
+	cr_assert_eq(ak_post(police, "/v1/messages", body, id2), 202);
+	free(body);
+	cr_assert_eq(ak_wait_status(police, id2, "delivered", AK_SOCIAL,
+	    20000), 1);
+	cr_assert_eq(ak_get(police, "/v1/messages?limit=1", &j), 200);
+	cr_assert_eq(json_integer_value(json_object_get(j, "total")), 2);
+	m = json_array_get(json_object_get(j, "messages"), 0);
+	cr_assert_str_eq(json_string_value(json_object_get(m, "id")), id2);
+	cr_assert_gt(json_array_size(json_object_get(m, "timeline")), 0);
+	cr_assert_eq(json_integer_value(json_object_get(j, "next_offset")),
+	    1);
+	json_decref(j);
+	cr_assert_eq(ak_get(police, "/v1/messages?limit=1&offset=1", &j), 200);
+	m = json_array_get(json_object_get(j, "messages"), 0);
+	cr_assert_str_eq(json_string_value(json_object_get(m, "id")), id1);
+	cr_assert_null(json_object_get(j, "next_offset"));
+	json_decref(j);
+	path = h_fmt("/v1/messages?limit=0");
+	cr_assert_eq(ak_get(police, path, NULL), 400);
+	free(path);
+}
+
+Test(console, ends_the_sessions_of_a_user_removed_from_the_users_file)
+{
+	long st;
+	char *sid = login("ben", "correct+horse+battery", &st), *out = NULL;
+	struct ans a;
+
+	cr_assert_not_null(sid);
+	a = req("GET", "/api/session", sid, NULL, NULL);
+	cr_assert_eq(a.status, 200);
+	ans_free(&a);
+	cr_assert_eq(h_sh(&out, 30, "%s console-user remove ben --users "
+	    "%s/console.users", h_bin("haven"), P.dir), 0, "%s", out);
+	free(out);
+	a = req("GET", "/api/session", sid, NULL, NULL);
+	cr_assert_eq(a.status, 401, "%ld %s", a.status, a.body);
+	ans_free(&a);
+	free(sid);
+}
