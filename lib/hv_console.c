@@ -24,20 +24,13 @@
 int
 hv_console_name_valid(const char *name)
 {
-	size_t n = name ? strlen(name) : 0;
-
-	if (n == 0 || n > HV_CONSOLE_NAME_MAX)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = name[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-		    c == '@' || c == '-'))
-			return 0;
-	}
-	/* The name goes into ack receipts and the broker's audit log. */
-	return !hv_policy_text_has_nhs(name);
+	/*
+	 * The name is who acknowledges (SPEC §14), and an ack's by reaches
+	 * the broker's audit log, so it is a staff identifier (SPEC §4.2):
+	 * the same rule as decided_by, never a person's name in free text.
+	 */
+	return name != NULL && strlen(name) <= HV_CONSOLE_NAME_MAX &&
+	    hv_policy_staff_id_valid(name);
 }
 
 int

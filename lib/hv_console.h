@@ -38,7 +38,7 @@ enum hv_console_role {
  * group or others may read it.
  */
 
-/* 1 when name is 1..64 of [A-Za-z0-9._@-] and holds no NHS number. */
+/* 1 when name is a staff identifier (hv_policy_staff_id_valid). */
 int hv_console_name_valid(const char *name);
 /* "duty" or "viewer"; -1 for anything else. */
 int hv_console_role_parse(const char *s);
