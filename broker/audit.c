@@ -100,7 +100,8 @@ audit_refusals_flush(struct broker *b, int force)
 	    hv_mono_ms() - t->first_ms < BROKER_REFUSALS_MS))
 		return;
 	memset(&rec, 0, sizeof(rec));
-	snprintf(rec.event, sizeof(rec.event), "REJECTED");
+	snprintf(rec.event, sizeof(rec.event), "%s",
+	    hv_event_name(HV_EV_REJECTED));
 	snprintf(rec.actor, sizeof(rec.actor), "%s", b->cfg.id);
 	snprintf(rec.reason, sizeof(rec.reason), "%s",
 	    hv_errname(HV_ESTORAGEFULL));
