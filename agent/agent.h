@@ -87,6 +87,8 @@ enum agent_db {
 	DB_HACK,	/* be64 seq -> HumanAck (flag, id, by) until echoed */
 	DB_CHILD_FLAGS,	/* pseudonym -> JSON flags (children.c) */
 	DB_CHILD_INDEX,	/* pseudonym || be64 seq -> direction || id */
+	DB_RETRACT_OUT,	/* id -> packed Retraction until the broker confirms */
+	DB_RETRACTED,	/* id -> JSON: what is kept of a retracted message */
 	DB_COUNT
 };
 
@@ -198,6 +200,11 @@ struct agent {
 	int64_t th_next_ms;
 	char th_alerted[48];		/* the failure last raised (kind:size) */
 	int th_error_warned;		/* a broker Error answer already logged */
+
+	/* retract.c: retractions to send (main thread, API sets due) */
+	atomic_int retract_due;
+	int64_t retract_next_ms;	/* mono: send them all again */
+	int scrub_due;			/* erased pages still to overwrite */
 };
 
 /* ---- store.c ----------------------------------------------------------- */
@@ -284,6 +291,31 @@ json_t *outbox_status(struct agent *a, const uint8_t id[HV_ID_LEN]);
  */
 int outbox_receipt(struct agent *a, const Haven__Receipt *r);
 
+/* ---- retract.c --------------------------------------------------------- */
+
+/*
+ * POST /v1/messages/{id}/retract: checks req {reason, decided_by, note?}
+ * and that this agent sent id and the broker accepted it, then stores the
+ * signed retraction to send (and the note, kept here only) and commits.
+ * Errors: HV_EBADREQUEST, HV_ENOTFOUND, HV_EEXISTS (already retracted),
+ * HV_EEXPIRED (not accepted yet), HV_EIO, HV_ESTORAGEFULL; d says which.
+ */
+hv_err retract_submit(struct agent *a, json_t *req,
+    const uint8_t id[HV_ID_LEN], struct hv_errdetail *d);
+/* Main thread, connected: sends the retractions waiting for the broker. */
+void retract_send(struct agent *a, int64_t now_mono_ms);
+/*
+ * A RETRACTED receipt carrying a retraction: verifies it is the original
+ * sender's, erases the message (bytes gone from the store file), keeps its
+ * header marked retracted and raises the alert. 0: acknowledge it; -1:
+ * not applied (do not acknowledge; the broker sends it again).
+ */
+int retract_receive(struct agent *a, const Haven__Receipt *r);
+/* The broker recorded our retraction of id: stop sending it. */
+void retract_confirmed(struct agent *a, const uint8_t id[HV_ID_LEN]);
+/* What is kept of a retracted received message (new reference) or NULL. */
+json_t *retract_header(struct agent *a, const uint8_t id[HV_ID_LEN]);
+
 /* ---- inbox.c ----------------------------------------------------------- */
 
 /*
@@ -362,6 +394,8 @@ hv_err link_start(struct agent *a, struct hv_errdetail *d);
 void link_stop(struct agent *a);
 /* The main loop: until SIGTERM/SIGINT. */
 void link_run(struct agent *a);
+/* Sends one frame to the broker without blocking; 0, or -1 (not sent). */
+int link_send(struct agent *a, const Haven__Frame *f);
 /* Wakes the main loop (any thread). */
 void agent_wake(struct agent *a);
 

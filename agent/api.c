@@ -438,6 +438,28 @@ fail:
 	return reply_err(c, e, &d);
 }
 
+/* POST /v1/messages/{id}/retract (SPEC §15, retract.c). */
+static enum MHD_Result
+do_retract(struct agent *a, struct MHD_Connection *c, struct req *r,
+    const uint8_t id[HV_ID_LEN])
+{
+	struct hv_errdetail d;
+	char hex[HV_ID_HEX_LEN + 1];
+	json_t *j;
+	hv_err e;
+
+	hv_errclear(&d);
+	if ((j = parse_body(r, &d)) == NULL)
+		return reply_err(c, HV_EBADREQUEST, &d);
+	e = retract_submit(a, j, id, &d);
+	json_decref(j);
+	if (e != HV_OK)
+		return reply_err(c, e, &d);
+	hv_hex(id, HV_ID_LEN, hex);
+	return reply_json(c, MHD_HTTP_ACCEPTED, json_pack("{s:s, s:s}", "id",
+	    hex, "status", "retracting"));
+}
+
 /* GET /v1/children?nhs=N | local=AGENCY:ID (SPEC §15, children.c). */
 static enum MHD_Result
 do_children(struct agent *a, struct MHD_Connection *c)
@@ -580,6 +602,13 @@ route(struct agent *a, struct MHD_Connection *c, const char *url,
 		return get ? do_children(a, c) : reply_method(c, "GET");
 	if (strncmp(url, "/v1/messages/", 13) == 0) {
 		rest = url + 13;
+		if (strlen(rest) == HV_ID_HEX_LEN + 8 &&
+		    strcmp(rest + HV_ID_HEX_LEN, "/retract") == 0) {
+			if (parse_id(rest, HV_ID_HEX_LEN, id) != 0)
+				return reply_not_found(c);
+			return post ? do_retract(a, c, r, id) :
+			    reply_method(c, "POST");
+		}
 		if (parse_id(rest, strlen(rest), id) != 0)
 			return reply_not_found(c);
 		if (!get)
@@ -598,7 +627,8 @@ route(struct agent *a, struct MHD_Connection *c, const char *url,
 		if (rest[n] == '\0') {
 			if (!get)
 				return reply_method(c, "GET");
-			if ((j = inbox_message(a, id)) == NULL)
+			if ((j = inbox_message(a, id)) == NULL &&
+			    (j = retract_header(a, id)) == NULL)
 				return reply_not_found(c);
 			return reply_json(c, MHD_HTTP_OK, j);
 		}

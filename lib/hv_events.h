@@ -19,6 +19,9 @@ enum hv_event {
 	HV_EV_DECISION_RECORDED,
 	HV_EV_DIRECTORY_LOADED,
 	HV_EV_AUDIT_QUERY,
+	HV_EV_RETRACTED,		/* the sender took a message back */
+	HV_EV_WITHDRAWN,		/* an undelivered copy removed */
+	HV_EV_RETRACTION_DELIVERED,	/* a recipient erased its copy */
 	HV_EV_COUNT
 };
 
@@ -29,6 +32,10 @@ enum hv_status {
 	HV_ST_ACKNOWLEDGED,
 	HV_ST_ESCALATED,
 	HV_ST_EXPIRED,
+	HV_ST_RETRACTED,		/* to the sender: retraction recorded;
+					 * to a recipient: erase (SPEC §15) */
+	HV_ST_WITHDRAWN,
+	HV_ST_RETRACTION_DELIVERED,
 	HV_ST_COUNT
 };
 
