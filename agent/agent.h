@@ -70,6 +70,9 @@ struct agent_config {
 	uint64_t max_message_bytes;
 	uint64_t map_size;
 	uint64_t tree_head_interval;	/* seconds between tree head checks */
+	uint64_t retention_days;	/* SPEC §15, default 2190 */
+	struct hv_cfg_u64_map retention_by_type;	/* retention_days.TYPE */
+	uint64_t retention_sweep_interval;	/* seconds between sweeps */
 };
 
 /* Databases of the agent's store, in the order of store_dbnames. */
@@ -89,6 +92,9 @@ enum agent_db {
 	DB_CHILD_INDEX,	/* pseudonym || be64 seq -> direction || id */
 	DB_RETRACT_OUT,	/* id -> packed Retraction until the broker confirms */
 	DB_RETRACTED,	/* id -> JSON: what is kept of a retracted message */
+	DB_TOMBSTONES,	/* id -> JSON: what the retention rule kept */
+	DB_HOLDS,	/* hold id -> JSON hold (holds.c) */
+	DB_HOLD_OUT,	/* hold id || 'A'/'R' -> HoldNotice until echoed */
 	DB_COUNT
 };
 
@@ -205,6 +211,7 @@ struct agent {
 	atomic_int retract_due;
 	int64_t retract_next_ms;	/* mono: send them all again */
 	int scrub_due;			/* erased pages still to overwrite */
+	int64_t retention_next_ms;	/* mono: the next retention sweep */
 };
 
 /* ---- store.c ----------------------------------------------------------- */
@@ -302,7 +309,8 @@ int outbox_receipt(struct agent *a, const Haven__Receipt *r);
  */
 hv_err retract_submit(struct agent *a, json_t *req,
     const uint8_t id[HV_ID_LEN], struct hv_errdetail *d);
-/* Main thread, connected: sends the retractions waiting for the broker. */
+/* Main thread, connected: sends the retractions and hold notices waiting
+ * for the broker (holds_send), when due or every AGENT_RESEND_MS. */
 void retract_send(struct agent *a, int64_t now_mono_ms);
 /*
  * A RETRACTED receipt carrying a retraction: verifies it is the original
@@ -315,6 +323,35 @@ int retract_receive(struct agent *a, const Haven__Receipt *r);
 void retract_confirmed(struct agent *a, const uint8_t id[HV_ID_LEN]);
 /* What is kept of a retracted received message (new reference) or NULL. */
 json_t *retract_header(struct agent *a, const uint8_t id[HV_ID_LEN]);
+
+/* ---- retention.c ------------------------------------------------------- */
+
+/* Erases what the retention rule no longer keeps; returns how many. */
+size_t retention_sweep(struct agent *a);
+/* Main thread: sweeps at start and every retention_sweep_interval. */
+void retention_tick(struct agent *a, int64_t now_mono_ms);
+/* The tombstone of an erased message (new reference) or NULL. */
+json_t *retention_tombstone(struct agent *a, const uint8_t id[HV_ID_LEN]);
+
+/* ---- holds.c ----------------------------------------------------------- */
+
+/* POST /v1/holds {message | subject_pseudonym, reason}: the new hold
+ * (new reference) or NULL with d set (HV_EBADREQUEST, HV_EIO). */
+json_t *holds_add(struct agent *a, json_t *req, struct hv_errdetail *d);
+/* POST /v1/holds/{id}/remove {reason}: the hold as now, or NULL with d
+ * set (HV_ENOTFOUND, HV_EBADREQUEST, HV_EIO). */
+json_t *holds_remove(struct agent *a, const uint8_t hid[HV_ID_LEN],
+    json_t *req, struct hv_errdetail *d);
+/* GET /v1/holds: {holds:[…]} (new reference). */
+json_t *holds_list(struct agent *a);
+/* 1 when an active hold covers message id or its subject (inside txn). */
+int holds_cover(struct agent *a, MDB_txn *txn, const uint8_t id[HV_ID_LEN],
+    const uint8_t subject[32]);
+/* Main thread, connected: sends the hold notices the broker has not
+ * echoed. */
+void holds_send(struct agent *a);
+/* The broker echoed a notice: it is recorded there. */
+void holds_on_echo(struct agent *a, const Haven__HoldNotice *n);
 
 /* ---- inbox.c ----------------------------------------------------------- */
 

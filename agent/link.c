@@ -379,6 +379,9 @@ on_frame(struct agent *a, const uint8_t *buf, size_t len)
 	case HAVEN__FRAME__KIND_HUMAN_ACK:
 		on_human_ack_done(a, f->human_ack);
 		break;
+	case HAVEN__FRAME__KIND_HOLD_NOTICE:
+		holds_on_echo(a, f->hold_notice);
+		break;
 	case HAVEN__FRAME__KIND_TREE_HEAD:
 		integrity_on_head(a, f->tree_head);
 		break;
@@ -678,6 +681,7 @@ link_run(struct agent *a)
 		}
 		link_failover(a, now);
 		integrity_tick(a, now);
+		retention_tick(a, now);
 		if (now >= esc_at)
 			esc_at = now + inbox_escalate_due(a);
 		if (hook_busy(a))

@@ -21,6 +21,7 @@
 #include <sodium.h>
 
 #include "agent.h"
+#include "hv_policy.h"
 #include "hv_config.h"
 #include "hv_log.h"
 #include "hv_notify.h"
@@ -49,6 +50,13 @@ static const struct hv_cfg_key agent_keys[] = {
 	    16 * 1024 * 1024, (uint64_t)1 << 40 },
 	{ "tree_head_interval", HV_CFG_U64, CFG(tree_head_interval), 0, "10",
 	    1, 86400 },
+	/* 0 days keeps a payload only until the next sweep. */
+	{ "retention_days", HV_CFG_U64, CFG(retention_days), 0, "2190", 0,
+	    36500 },
+	{ "retention_days.", HV_CFG_U64_BY_NAME, CFG(retention_by_type), 0,
+	    NULL, 0, 36500 },
+	{ "retention_sweep_interval", HV_CFG_U64,
+	    CFG(retention_sweep_interval), 0, "86400", 1, 7 * 86400 },
 	{ NULL, 0, 0, 0, NULL, 0, 0 },
 };
 
@@ -134,6 +142,10 @@ static const char help_text[] =
 "     map_size = BYTES          Largest size of the store (default 4 GiB).\n"
 "     tree_head_interval = S    Seconds between checks of the broker's\n"
 "                               audit history (default 10, at least 1).\n"
+"     retention_days = N        Erase payloads older than N days, leaving a\n"
+"                               tombstone (default 2190; held ones kept).\n"
+"     retention_days.TYPE = N   The same for one message type.\n"
+"     retention_sweep_interval = S  Seconds between sweeps (default 86400).\n"
 "\n"
 "AUDIT INTEGRITY\n"
 "     Every tree_head_interval seconds, and after each reconnection, the\n"
@@ -212,6 +224,7 @@ config_load(struct agent *a)
 	hv_err e;
 
 	hv_errclear(&d);
+	a->cfg.retention_by_type.names = hv_message_types;
 	if ((e = hv_config_load(a->config_path, "agent", agent_keys, &a->cfg,
 	    &d)) != HV_OK)
 		die(e, &d);

@@ -173,6 +173,7 @@ retract_send(struct agent *a, int64_t now)
 	if (!atomic_exchange(&a->retract_due, 0) && now < a->retract_next_ms)
 		return;
 	a->retract_next_ms = now + AGENT_RESEND_MS;
+	holds_send(a);		/* hold notices go on the same rounds */
 	if (hv_store_begin(a->store, 1, &txn) != HV_OK)
 		return;
 	if (mdb_cursor_open(txn, store_db(a, DB_RETRACT_OUT), &cur) != 0) {
@@ -362,6 +363,31 @@ retract_receive(struct agent *a, const Haven__Receipt *rc)
 	if (e != HV_OK) {
 		hv_log_warnx("refusing a retraction of %s: %s", hex,
 		    hv_strerror(e));
+		goto out;
+	}
+	/*
+	 * A legal hold outranks the retraction: the record is kept whole
+	 * (proceedings may need it) but shown only as its retracted header.
+	 */
+	if (holds_cover(a, txn, env.id, env.subject)) {
+		json_t *kept = kept_header(&env, &h, r);
+		char *text;
+
+		json_object_set_new(kept, "held", json_true());
+		text = kept ? json_dumps(kept, JSON_COMPACT) : NULL;
+		json_decref(kept);
+		e = text ? store_put(a, txn, DB_RETRACTED, env.id, HV_ID_LEN,
+		    text, strlen(text)) : HV_ENOMEM;
+		free(text);
+		if (e != HV_OK || (e = hv_store_commit(txn)) != HV_OK) {
+			txn = e == HV_OK ? txn : NULL;
+			goto out;
+		}
+		txn = NULL;
+		ret = 0;
+		hv_log_info("message %s retracted by its sender (%s): kept "
+		    "under a legal hold", hex, r->reason);
+		raise_alert(a, &env, r);
 		goto out;
 	}
 	if ((e = erase(a, txn, &env, &h, r)) != HV_OK)

@@ -37,6 +37,9 @@ static const char *const store_dbnames[DB_COUNT] = {
 	[DB_CHILD_INDEX] = "child_index",
 	[DB_RETRACT_OUT] = "retract_out",
 	[DB_RETRACTED] = "retracted",
+	[DB_TOMBSTONES] = "tombstones",
+	[DB_HOLDS] = "holds",
+	[DB_HOLD_OUT] = "hold_out",
 };
 
 /*

@@ -443,6 +443,16 @@ hv_err retract_handle(struct broker *b, MDB_txn *txn, const struct conn *c,
 hv_err retract_acked(struct broker *b, MDB_txn *txn, const struct conn *c,
     const uint8_t *rb, size_t rl);
 
+/* ---- holds.c ----------------------------------------------------------------- */
+
+/*
+ * A HoldNotice from c: audits HOLD_ADDED or HOLD_REMOVED once (metadata
+ * only) and echoes the notice after the commit. Returns HV_OK or a store
+ * error.
+ */
+hv_err holds_handle(struct broker *b, MDB_txn *txn, const struct conn *c,
+    const Haven__HoldNotice *h, struct outbox *o);
+
 /* ---- audit.c ----------------------------------------------------------------- */
 
 /* Appends rec (directory version filled in) and marks heads due. */

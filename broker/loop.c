@@ -496,6 +496,8 @@ dispatch(struct broker *b, MDB_txn *txn, struct inframe *in, struct outbox *o)
 		return deliver_ack(b, txn, c, in->f->ack, o);
 	case HAVEN__FRAME__KIND_HUMAN_ACK:
 		return deliver_human_ack(b, txn, c, in->f->human_ack, o);
+	case HAVEN__FRAME__KIND_HOLD_NOTICE:
+		return holds_handle(b, txn, c, in->f->hold_notice, o);
 	case HAVEN__FRAME__KIND_RETRACTION:
 		return retract_handle(b, txn, c, in->f->retraction, o);
 	case HAVEN__FRAME__KIND_AUDIT_QUERY:

@@ -22,6 +22,8 @@ enum hv_event {
 	HV_EV_RETRACTED,		/* the sender took a message back */
 	HV_EV_WITHDRAWN,		/* an undelivered copy removed */
 	HV_EV_RETRACTION_DELIVERED,	/* a recipient erased its copy */
+	HV_EV_HOLD_ADDED,		/* a legal hold at an agent */
+	HV_EV_HOLD_REMOVED,
 	HV_EV_COUNT
 };
 
