@@ -394,3 +394,47 @@ Test(retract, refuses_a_retraction_by_a_node_that_did_not_send_the_message,
 	cr_assert_not_null(strstr(audit, AK_HEALTH), "%s", audit);
 	free(audit);
 }
+
+/*
+ * A legal hold outranks a retraction: social care holds every message
+ * about the child (by NHS number, sent as a pseudonym); the retracted
+ * message is kept (its canary still in the store) but shown only as its
+ * retracted header, marked held, and the sender still hears it applied.
+ */
+Test(retract, keeps_a_held_message_but_shows_only_its_retracted_header,
+    .init = setup, .fini = teardown, .timeout = 120)
+{
+	struct h_agent *pol = ak_agent(&P, AK_POLICE);
+	struct h_agent *soc = ak_agent(&P, AK_SOCIAL);
+	uint8_t canary[CANARY_LEN];
+	char id[33], where[256], *body, *dir, *path, *out = NULL;
+	json_t *m = NULL;
+
+	body = referral("Held-4");
+	cr_assert_eq(ak_post(pol, "/v1/messages", body, id), 202);
+	free(body);
+	cr_assert_eq(ak_wait_inbox(soc, id, WAIT_MS, NULL), 1);
+	cr_assert_eq(h_sh(&out, 30, "HAVEN_AGENT='%s' HAVEN_TOKEN_FILE='%s' "
+	    "'%s' hold add --subject-nhs '943 476 5919' --subject-key '%s' "
+	    "--reason 'Care proceedings'", soc->url, soc->token_file,
+	    h_bin("haven"), P.subject_key), 0, "%s", out ? out : "");
+	free(out);
+	cr_assert_eq(canary_of(AK_SOCIAL, id, canary), 0);
+
+	cr_assert_eq(haven_retract(id, "INACCURATE"), 0);
+	cr_assert_eq(ak_wait_status(pol, id, "retraction_delivered",
+	    AK_SOCIAL, WAIT_MS), 1);
+
+	path = h_fmt("/v1/inbox/%s", id);
+	cr_assert_eq(ak_get(soc, path, &m), 200);
+	free(path);
+	cr_assert(json_is_true(json_object_get(m, "held")));
+	cr_assert_str_eq(json_string_value(json_object_get(m, "status")),
+	    "retracted by the sender: INACCURATE");
+	cr_assert(json_is_null(json_object_get(m, "body")));
+	json_decref(m);
+	dir = data_dir(AK_SOCIAL);
+	cr_assert(found_in_files(dir, canary, CANARY_LEN, where,
+	    sizeof(where)), "the held message was erased");
+	free(dir);
+}
