@@ -25,16 +25,25 @@ enum { H_NHS = 1300, H_KEY, H_MESSAGE, H_REASON };
 static int
 hold_help(void)
 {
-	printf("usage: haven hold add (--subject-nhs N --subject-key F | "
-	    "--message ID) --reason T\n"
-	    "       haven hold list\n"
-	    "       haven hold remove HOLD_ID --reason T\n"
-	    "       [--agent URL] [--token-file F] [--json]\n\n"
-	    "A legal hold stops the agent erasing a message (retention or "
-	    "retraction):\none message, or every message about a child. "
-	    "Adding and removing a hold\nare reported to the broker's audit "
-	    "(HOLD_ADDED, HOLD_REMOVED) without the\nreason, which stays at "
-	    "the agent.\n");
+	printf("SYNOPSIS\n"
+	    "    haven hold add (--subject-nhs N --subject-key F | --message "
+	    "ID) --reason T\n"
+	    "    haven hold list\n"
+	    "    haven hold remove HOLD_ID --reason T\n"
+	    "        [--agent URL] [--token-file F] [--json]\n\n"
+	    "DESCRIPTION\n"
+	    "    A legal hold stops the agent erasing a message (retention or\n"
+	    "    retraction): one message, or every message about a child. "
+	    "Adding and\n    removing a hold are reported to the broker's "
+	    "audit (HOLD_ADDED,\n    HOLD_REMOVED) without the reason, "
+	    "which stays at the agent. The NHS\n    number is turned into "
+	    "the child's pseudonym here and never sent.\n\n"
+	    "EXIT STATUS\n"
+	    "    0 done; 1 no such hold; 2 usage, or refused (removed "
+	    "already);\n    3 the agent could not be reached.\n\n"
+	    "EXAMPLE\n"
+	    "    haven hold add --subject-nhs \"943 476 5919\" --subject-key "
+	    "subject.key \\\n        --reason \"Care proceedings ZX-99\"\n");
 	return 0;
 }
 

@@ -20,18 +20,28 @@ enum { R_REASON = 1200, R_DECIDED_BY, R_NOTE };
 static int
 retract_help(void)
 {
-	printf("usage: haven retract ID --reason CODE --decided-by WHO "
-	    "[--note TEXT]\n"
-	    "            [--agent URL] [--token-file F] [--json]\n\n"
-	    "Takes back a message this agency sent (SPEC 15). Copies not yet "
-	    "delivered\nare withdrawn at the broker; recipients that have it "
-	    "erase the child and\nbody, keep the header marked \"retracted by "
-	    "the sender: CODE\" and confirm.\n`haven status ID` shows "
-	    "retracted, withdrawn and retraction_delivered.\n\n"
-	    "  --reason CODE     MISDIRECTED | WRONG_CHILD | INACCURATE | "
+	printf("SYNOPSIS\n"
+	    "    haven retract ID --reason CODE --decided-by WHO [--note TEXT]\n"
+	    "                  [--agent URL] [--token-file F] [--json]\n\n"
+	    "DESCRIPTION\n"
+	    "    Takes back a message this agency sent (SPEC 15). Copies not "
+	    "yet\n    delivered are withdrawn at the broker; recipients that "
+	    "have it erase\n    the child and body, keep the header marked "
+	    "\"retracted by the sender:\n    CODE\" and confirm. `haven status "
+	    "ID` shows retracted, withdrawn\n    and retraction_delivered.\n\n"
+	    "    --reason CODE     MISDIRECTED | WRONG_CHILD | INACCURATE | "
 	    "DUPLICATE | OTHER\n"
-	    "  --decided-by WHO  staff identifier, [a-z0-9._-]{1,64}\n"
-	    "  --note TEXT       kept at this agency only, never sent\n");
+	    "    --decided-by WHO  staff identifier, [a-z0-9._-]{1,64}\n"
+	    "    --note TEXT       kept at this agency only, never sent\n\n"
+	    "EXIT STATUS\n"
+	    "    0 the retraction is stored and on its way; 1 this agency "
+	    "sent no\n    such message; 2 usage, or refused (not accepted "
+	    "yet, already\n    retracted); 3 the agent could not be "
+	    "reached.\n\n"
+	    "EXAMPLE\n"
+	    "    haven retract 8c5e2f0a9b7d4c1e8f3a6b2d0c9e7f15 --reason "
+	    "MISDIRECTED \\\n        --decided-by j.smith --note \"wrong "
+	    "team; correct referral follows\"\n");
 	return 0;
 }
 
