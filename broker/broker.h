@@ -198,6 +198,7 @@ struct broker {
 
 	struct session *sessions;
 	size_t n_sessions, cap_sessions;
+	int scrub_due;			/* withdrawn ciphertext to overwrite */
 
 	int stop;
 	int64_t rebind_at_ms;		/* monotonic; 0 = none pending */
@@ -419,6 +420,9 @@ hv_err receipt_queue_why(struct broker *b, MDB_txn *txn,
 /* Removes (node, id) from the queue and, with the last, the envelope. */
 hv_err dequeue(struct broker *b, MDB_txn *txn, const char *node,
     const uint8_t id[HV_ID_LEN], int *found);
+/* The same; wipe: the envelope is overwritten with zeros before it goes. */
+hv_err dequeue_wipe(struct broker *b, MDB_txn *txn, const char *node,
+    const uint8_t id[HV_ID_LEN], int *found, int wipe);
 /* node \0 be64(n), the key of DB_QUEUE and DB_RCPTQ; returns its length. */
 size_t key_node_seq(uint8_t *k, const char *node, uint64_t n);
 

@@ -422,8 +422,8 @@ receipt_queue(struct broker *b, MDB_txn *txn, const uint8_t id[HV_ID_LEN],
  * envelope. *found is 0 when there was no entry.
  */
 hv_err
-dequeue(struct broker *b, MDB_txn *txn, const char *node,
-    const uint8_t id[HV_ID_LEN], int *found)
+dequeue_wipe(struct broker *b, MDB_txn *txn, const char *node,
+    const uint8_t id[HV_ID_LEN], int *found, int wipe)
 {
 	uint8_t k[KEY_MAX];
 	size_t kl = key_node_id(k, node, id);
@@ -466,7 +466,8 @@ dequeue(struct broker *b, MDB_txn *txn, const char *node,
 		if ((e = store_del(txn, b->db[DB_REFS], id, HV_ID_LEN)) !=
 		    HV_OK)
 			return e;
-		e = store_del(txn, b->db[DB_MSGS], id, HV_ID_LEN);
+		e = wipe ? hv_store_wipe_del(txn, b->db[DB_MSGS], id,
+		    HV_ID_LEN) : store_del(txn, b->db[DB_MSGS], id, HV_ID_LEN);
 		return e == HV_ENOTFOUND ? HV_OK : e;
 	} else {
 		uint8_t r[4] = { 0, 0, (uint8_t)((refs - 1) >> 8),
@@ -474,6 +475,13 @@ dequeue(struct broker *b, MDB_txn *txn, const char *node,
 
 		return store_put(txn, b->db[DB_REFS], id, HV_ID_LEN, r, 4);
 	}
+}
+
+hv_err
+dequeue(struct broker *b, MDB_txn *txn, const char *node,
+    const uint8_t id[HV_ID_LEN], int *found)
+{
+	return dequeue_wipe(b, txn, node, id, found, 0);
 }
 
 /* ---- acks ------------------------------------------------------------------ */

@@ -562,6 +562,13 @@ batch_txn(struct broker *b, struct inframe *items, size_t n)
 	if (head)
 		b->audit_dirty = 0;
 	outbox_flush(b, &o);
+	/* A retraction withdrew ciphertext: its old pages leave the file. */
+	if (b->scrub_due) {
+		size_t left = 0;
+
+		b->scrub_due = hv_store_scrub_free(b->store, b->db[DB_BMETA],
+		    NULL, &left) != HV_OK || left != 0;
+	}
 	return HV_OK;
 abort:
 	store_txn_abort(b, txn);

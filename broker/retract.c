@@ -144,10 +144,12 @@ apply_to(struct broker *b, MDB_txn *txn, const Haven__Retraction *r,
 	hv_err e;
 
 	if (!in_flight(b, t->node, r->id.data) &&
-	    (e = dequeue(b, txn, t->node, r->id.data, &found)) != HV_OK)
+	    (e = dequeue_wipe(b, txn, t->node, r->id.data, &found, 1)) !=
+	    HV_OK)
 		return e;
 	if (!found)
 		return queue_retraction(b, txn, r, t->node, retracted_seq);
+	b->scrub_due = 1;
 	rec_for(&rec, hv_event_name(HV_EV_WITHDRAWN), r->id.data, &t->ai,
 	    t->node);
 	rec.reason[0] = '\0';

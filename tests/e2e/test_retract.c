@@ -91,9 +91,9 @@ data_dir(const char *node)
  * running agent's store, read with LMDB beside it: ciphertext. 0 or -1.
  */
 static int
-canary_of(const char *node, const char *hex, uint8_t out[CANARY_LEN])
+canary_in(const char *dir, const char *dbname, const char *hex,
+    uint8_t out[CANARY_LEN])
 {
-	char *dir = data_dir(node);
 	uint8_t id[HV_ID_LEN];
 	MDB_env *env = NULL;
 	MDB_txn *txn = NULL;
@@ -106,7 +106,7 @@ canary_of(const char *node, const char *hex, uint8_t out[CANARY_LEN])
 	if (mdb_env_create(&env) == 0 && mdb_env_set_maxdbs(env, 32) == 0 &&
 	    mdb_env_open(env, dir, MDB_RDONLY | MDB_NOTLS, 0600) == 0 &&
 	    mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) == 0 &&
-	    mdb_dbi_open(txn, "inbox", 0, &dbi) == 0 &&
+	    mdb_dbi_open(txn, dbname, 0, &dbi) == 0 &&
 	    mdb_get(txn, dbi, &k, &v) == 0 && v.mv_size > 4000) {
 		memcpy(out, (uint8_t *)v.mv_data + v.mv_size / 2, CANARY_LEN);
 		rc = 0;
@@ -115,6 +115,15 @@ canary_of(const char *node, const char *hex, uint8_t out[CANARY_LEN])
 		mdb_txn_abort(txn);
 	if (env != NULL)
 		mdb_env_close(env);
+	return rc;
+}
+
+static int
+canary_of(const char *node, const char *hex, uint8_t out[CANARY_LEN])
+{
+	char *dir = data_dir(node);
+	int rc = canary_in(dir, "inbox", hex, out);
+
 	free(dir);
 	return rc;
 }
@@ -278,15 +287,17 @@ Test(retract, erases_a_delivered_copy_so_its_bytes_leave_the_store_files,
 
 /*
  * Before delivery: social care is offline, so its copy is withdrawn at the
- * broker (WITHDRAWN audited, the sender's timeline says withdrawn) and is
- * never delivered when social care comes back; a later message is.
+ * broker (WITHDRAWN audited, the sender's timeline says withdrawn; the
+ * queued ciphertext leaves the broker's store files) and is never
+ * delivered when social care comes back; a later message is.
  */
 Test(retract, withdraws_a_copy_not_yet_delivered_so_it_never_arrives,
     .init = setup, .fini = teardown, .timeout = 120)
 {
 	struct h_agent *pol = ak_agent(&P, AK_POLICE);
 	struct h_agent *soc = ak_agent(&P, AK_SOCIAL);
-	char id[33], later[33], *body, *path, *audit;
+	char id[33], later[33], where[256], *body, *path, *audit;
+	uint8_t canary[CANARY_LEN];
 	json_t *m = NULL;
 
 	cr_assert_eq(h_agent_stop(soc), 0);
@@ -294,10 +305,17 @@ Test(retract, withdraws_a_copy_not_yet_delivered_so_it_never_arrives,
 	cr_assert_eq(ak_post(pol, "/v1/messages", body, id), 202);
 	free(body);
 	cr_assert_eq(ak_wait_status(pol, id, "accepted", NULL, WAIT_MS), 1);
+	cr_assert_eq(canary_in(P.broker_data, "msgs", id, canary), 0,
+	    "the queued envelope is not in the broker's store");
+	cr_assert(found_in_files(P.broker_data, canary, CANARY_LEN, where,
+	    sizeof(where)));
 	cr_assert_eq(haven_retract(id, "WRONG_CHILD"), 0);
 	cr_assert_eq(ak_wait_status(pol, id, "withdrawn", AK_SOCIAL, WAIT_MS),
 	    1);
 	cr_assert_eq(ak_wait_status(pol, id, "retracted", NULL, WAIT_MS), 1);
+	cr_assert_not(found_in_files(P.broker_data, canary, CANARY_LEN, where,
+	    sizeof(where)), "the withdrawn ciphertext is still in the "
+	    "broker's %s", where);
 
 	/* Back online: the later message arrives, the withdrawn one never. */
 	body = referral("Later-2");
