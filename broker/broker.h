@@ -199,6 +199,7 @@ struct broker {
 	struct session *sessions;
 	size_t n_sessions, cap_sessions;
 	int scrub_due;			/* withdrawn ciphertext to overwrite */
+	int64_t scrub_next_ms;		/* mono: not tried again before */
 
 	int stop;
 	int64_t rebind_at_ms;		/* monotonic; 0 = none pending */

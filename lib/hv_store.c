@@ -565,7 +565,7 @@ hv_err
 hv_store_scrub_free(hv_store *s, MDB_dbi scratch, size_t *scrubbed,
     size_t *skipped)
 {
-	size_t oldest = SIZE_MAX, n_done = 0, n_left = 0;
+	size_t oldest = SIZE_MAX, last, n_done = 0, n_left = 0;
 	char path[4200];
 	const char *dir;
 	uint8_t *zero = NULL;
@@ -603,8 +603,9 @@ hv_store_scrub_free(hv_store *s, MDB_dbi scratch, size_t *scrubbed,
 	if (mdb_txn_begin(s->env, NULL, 0, &txn) != 0)
 		goto out;
 	mdb_reader_list(s->env, oldest_reader, &oldest);
-	if (mdb_txn_id(txn) - 1 < oldest)
-		oldest = mdb_txn_id(txn) - 1;
+	last = mdb_txn_id(txn) - 1;
+	if (last < oldest)
+		oldest = last;
 	/*
 	 * dbi 0 is LMDB's free list, txnid -> [count, page numbers...],
 	 * readable only in a read transaction: one of the snapshot the
@@ -624,9 +625,14 @@ hv_store_scrub_free(hv_store *s, MDB_dbi scratch, size_t *scrubbed,
 		cnt = idl[0];
 		if (cnt > v.mv_size / sizeof(size_t) - 1)
 			continue;
-		/* A snapshot before freed_by (a reader's, the last) sees them. */
+		/*
+		 * A snapshot before freed_by (a reader's, the last) sees them.
+		 * The pages our own small write freed held nothing erased, so
+		 * only those a reader holds back count as left.
+		 */
 		if (freed_by >= oldest) {
-			n_left += cnt;
+			if (freed_by < last)
+				n_left += cnt;
 			continue;
 		}
 		for (size_t i = 1; i <= cnt; i++) {
