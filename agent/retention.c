@@ -23,6 +23,13 @@
 
 #define SWEEP_MAX 256		/* erasures per transaction */
 
+/* The fixed header in front of the envelope in db. */
+static size_t
+hdr_len(enum agent_db db)
+{
+	return db == DB_INBOX ? IN_HDR_LEN : OB_HDR_LEN;
+}
+
 /* retention_days for a message type, in milliseconds. */
 static int64_t
 keep_ms(const struct agent *a, const char *type)
@@ -80,7 +87,8 @@ scan(struct agent *a, MDB_txn *txn, enum agent_db db, int64_t now,
 		int64_t at;
 		MDB_val rv;
 
-		if (k.mv_size != HV_ID_LEN || v.mv_size < IN_HDR_LEN)
+		if (k.mv_size != HV_ID_LEN || v.mv_size < IN_HDR_LEN ||
+		    v.mv_size < OB_HDR_LEN)
 			continue;
 		if (db == DB_INBOX) {
 			struct in_hdr h;
@@ -99,8 +107,8 @@ scan(struct agent *a, MDB_txn *txn, enum agent_db db, int64_t now,
 			at = h.queued_ms;
 		}
 		memset(&env, 0, sizeof(env));
-		if (hv_envelope_unpack((uint8_t *)v.mv_data + IN_HDR_LEN,
-		    v.mv_size - IN_HDR_LEN, v.mv_size, &env, NULL) != HV_OK)
+		if (hv_envelope_unpack((uint8_t *)v.mv_data + hdr_len(db),
+		    v.mv_size - hdr_len(db), v.mv_size, &env, NULL) != HV_OK)
 			continue;
 		if (now - at >= keep_ms(a, env.type) &&
 		    !holds_cover(a, txn, env.id, env.subject)) {
@@ -129,8 +137,9 @@ erase_one(struct agent *a, MDB_txn *txn, const struct victim *x,
 	if ((e = store_get(a, txn, db, x->id, HV_ID_LEN, &v)) != HV_OK)
 		return e == HV_ENOTFOUND ? HV_OK : e;
 	memset(&env, 0, sizeof(env));
-	if (hv_envelope_unpack((uint8_t *)v.mv_data + IN_HDR_LEN,
-	    v.mv_size - IN_HDR_LEN, v.mv_size, &env, NULL) != HV_OK)
+	if (v.mv_size < hdr_len(db) || hv_envelope_unpack((uint8_t *)v.mv_data +
+	    hdr_len(db), v.mv_size - hdr_len(db), v.mv_size, &env, NULL) !=
+	    HV_OK)
 		return HV_OK;
 	if (x->sent) {
 		struct ob_hdr h;

@@ -254,7 +254,8 @@ retract_acked(struct broker *b, MDB_txn *txn, const struct conn *c,
 	    &ai, c->node);
 	snprintf(rec.reason, sizeof(rec.reason), "%s", rc->code);
 	snprintf(rec.detail, sizeof(rec.detail), "%s has applied the "
-	    "retraction: its copy is erased.", c->node);
+	    "retraction (its copy erased, or kept whole under a legal hold).",
+	    c->node);
 	if ((e = audit_append(b, txn, &rec)) != HV_OK)
 		goto out;
 	e = receipt_queue_why(b, txn, rc->id.data, ai.sender,

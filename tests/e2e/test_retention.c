@@ -1,8 +1,8 @@
 /*
  * End-to-end tests of the retention rule and legal holds (SPEC §15): real
- * broker and agents. Social care keeps REFERRAL payloads 0 days
- * (retention_days.REFERRAL = 0: only until the next sweep, which runs at
- * start), so restarting it sweeps; a held message survives the sweep, and
+ * broker and agents. Police and social care keep REFERRAL payloads 0
+ * days (retention_days.REFERRAL = 0: only until the next sweep, which runs
+ * at start), so restarting one sweeps; a held message survives the sweep, and
  * adding and removing the hold are audited at the broker.
  */
 #include <dirent.h>
@@ -36,7 +36,7 @@ teardown(void)
 static void
 setup(void)
 {
-	const char *extra[4] = { NULL, NULL, NULL,
+	const char *extra[4] = { "retention_days.REFERRAL = 0\n", NULL, NULL,
 		"retention_days.REFERRAL = 0\n"
 		"retention_sweep_interval = 86400\n" };
 
@@ -163,9 +163,23 @@ erased(void *ctx)
 	return ok;
 }
 
+static int
+sent_erased(void *ctx)
+{
+	char *path = h_fmt("/v1/messages/%s", (const char *)ctx);
+	json_t *m = NULL;
+	int ok = ak_get(ak_agent(&P, AK_POLICE), path, &m) == 200 &&
+	    json_is_true(json_object_get(m, "erased"));
+
+	json_decref(m);
+	free(path);
+	return ok;
+}
+
 /*
- * The sweep erases the expired REFERRAL (its canary leaves every store
- * file; a tombstone says when and why), keeps the held one whole, and the
+ * The sweep erases the expired REFERRAL at the recipient and at the
+ * sender (its canary leaves every store file; a tombstone says when and
+ * why), keeps the held one whole at the recipient, and the
  * hold's adding and removal reach the broker's audit as HOLD_ADDED and
  * HOLD_REMOVED, without the reason.
  */
@@ -242,12 +256,27 @@ Test(retention, sweeps_expired_payloads_to_tombstones_but_keeps_held_ones,
 	    "body"), "summary")), "Held-2");
 	json_decref(m);
 
-	/* The sender's copy follows police's own rule (default): kept. */
+	/*
+	 * The sender's copy goes at police's next sweep (its restart): a
+	 * tombstone with the timeline, and the envelope's bytes (the same
+	 * ciphertext) gone from police's store too. The held message's
+	 * sent copy follows police's rule: the hold is social care's.
+	 */
+	cr_assert(in_store_files(AK_POLICE, canary, CANARY_LEN));
+	cr_assert_eq(h_agent_stop(pol), 0);
+	cr_assert_eq(h_agent_start(&P, pol), 0);
+	cr_assert_eq(h_wait_until(sent_erased, gone, WAIT_MS), 1,
+	    "police's sent copy was not erased by its sweep");
 	path = h_fmt("/v1/messages/%s", gone);
 	cr_assert_eq(ak_get(pol, path, &m), 200);
-	cr_assert_null(json_object_get(m, "erased"));
-	json_decref(m);
 	free(path);
+	cr_assert(json_is_true(json_object_get(m, "erased")));
+	cr_assert_str_eq(json_string_value(json_object_get(m, "direction")),
+	    "sent");
+	cr_assert(json_array_size(json_object_get(m, "timeline")) >= 2);
+	json_decref(m);
+	cr_assert_not(in_store_files(AK_POLICE, canary, CANARY_LEN),
+	    "the sent envelope's bytes are still in police's store");
 
 	/* Removing the hold is audited too. */
 	args = h_fmt("remove %s --reason 'Proceedings closed'", hid);
