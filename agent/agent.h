@@ -70,6 +70,7 @@ struct agent_config {
 	uint64_t max_message_bytes;
 	uint64_t map_size;
 	uint64_t tree_head_interval;	/* seconds between tree head checks */
+	uint64_t message_ttl;		/* the broker's: oldest delivery taken */
 	uint64_t retention_days;	/* SPEC §15, default 2190 */
 	struct hv_cfg_u64_map retention_by_type;	/* retention_days.TYPE */
 	uint64_t retention_sweep_interval;	/* seconds between sweeps */
@@ -90,6 +91,7 @@ enum agent_db {
 	DB_HACK,	/* be64 seq -> HumanAck (flag, id, by) until echoed */
 	DB_CHILD_FLAGS,	/* pseudonym -> JSON flags (children.c) */
 	DB_CHILD_INDEX,	/* pseudonym || be64 seq -> direction || id */
+	DB_HOOKQ,	/* class || be64 seq -> alert hook run (alerts.c) */
 	DB_RETRACT_OUT,	/* id -> packed Retraction until the broker confirms */
 	DB_RETRACTED,	/* id -> JSON: what is kept of a retracted message */
 	DB_TOMBSTONES,	/* id -> JSON: what the retention rule kept */
@@ -128,7 +130,7 @@ struct in_hdr {
 /* One Server-Sent Event in the in-memory ring. */
 struct sse_event {
 	uint64_t seq;
-	char type[16];
+	char type[24];		/* "delivery_refused" is the longest */
 	char *data;		/* one line of JSON */
 };
 
@@ -141,10 +143,19 @@ struct alert_bus {
 	int stopping;
 };
 
-/* A running alert hook. */
+/* Kinds of alert hook run, queued in DB_HOOKQ. */
+#define HOOK_MESSAGE 1		/* a message arrived */
+#define HOOK_ESCALATION 2	/* an IMMEDIATE message was escalated */
+#define HOOK_INTEGRITY 3	/* the broker's audit history failed */
+#define HOOK_RETRACTION 4	/* a received message was retracted; its
+				 * run carries its JSON, as INTEGRITY's */
+#define HOOK_KEY_LEN 9		/* class byte || be64 seq */
+
+/* A running alert hook and the queue entry it works off. */
 struct hook_child {
 	int pid;
 	int64_t deadline_ms;
+	uint8_t key[HOOK_KEY_LEN];
 	char id_hex[HV_ID_HEX_LEN + 1];
 };
 
@@ -192,8 +203,10 @@ struct agent {
 
 	struct alert_bus bus;
 	struct hook_child hooks[AGENT_HOOK_MAX];
-	size_t n_hook_queue;
-	char *hook_queue[256];		/* summaries waiting for a slot */
+	int hook_scan;			/* DB_HOOKQ may hold a run to start */
+	int64_t hook_next_ms;		/* wall time the next retry is due */
+	int64_t hook_boot_ms;		/* wall time this process started */
+	atomic_ulong deliveries_refused;	/* since start (inbox.c) */
 
 	atomic_int stopping;
 
@@ -206,11 +219,13 @@ struct agent {
 	int64_t th_next_ms;
 	char th_alerted[48];		/* the failure last raised (kind:size) */
 	int th_error_warned;		/* a broker Error answer already logged */
+	uint8_t rn_refused[32];		/* the notice last refused */
 
 	/* retract.c: retractions to send (main thread, API sets due) */
 	atomic_int retract_due;
 	int64_t retract_next_ms;	/* mono: send them all again */
 	int scrub_due;			/* erased pages still to overwrite */
+	int64_t scrub_next_ms;		/* mono: the next try (retention.c) */
 	int64_t retention_next_ms;	/* mono: the next retention sweep */
 };
 
@@ -276,6 +291,17 @@ hv_err store_directory_record(struct agent *a, const hv_directory *dir);
  */
 hv_err outbox_submit(struct agent *a, json_t *req, int decision,
     uint8_t id[HV_ID_LEN], struct hv_errdetail *d);
+/*
+ * After a broker restore to restored_size records: puts back to pending,
+ * in one transaction, every outbox entry with an ACCEPTED verdict that is
+ * not delivered to every recipient or whose acceptance's audit record is
+ * beyond restored_size, each with a "resubmitted" timeline entry. The
+ * caller wakes the sender. *count says how many.
+ * Errors: HV_ESTORAGEFULL, HV_EIO, HV_ENOMEM.
+ */
+hv_err outbox_resubmit_lost(struct agent *a, uint64_t restored_size,
+    size_t *count);
+
 /* How many outbox entries are still waiting for the broker's verdict. */
 size_t outbox_depth(struct agent *a);
 
@@ -328,7 +354,8 @@ json_t *retract_header(struct agent *a, const uint8_t id[HV_ID_LEN]);
 
 /* Erases what the retention rule no longer keeps; returns how many. */
 size_t retention_sweep(struct agent *a);
-/* Main thread: sweeps at start and every retention_sweep_interval. */
+/* Main thread: sweeps at start and every retention_sweep_interval, and
+ * retries an erasure's scrub that a reader held back. */
 void retention_tick(struct agent *a, int64_t now_mono_ms);
 /* The tombstone of an erased message (new reference) or NULL. */
 json_t *retention_tombstone(struct agent *a, const uint8_t id[HV_ID_LEN]);
@@ -355,14 +382,42 @@ void holds_on_echo(struct agent *a, const Haven__HoldNotice *n);
 
 /* ---- inbox.c ----------------------------------------------------------- */
 
+/* Room for a message type with its NUL. */
+#define HV_TYPE_BUF 40
+
+/* What inbox_store made of one delivery. */
+struct inbox_verdict {
+	uint8_t id[HV_ID_LEN];
+	int have_id;		/* the envelope decoded: id is its id */
+	int dup;		/* stored before (HV_OK) */
+	int refused;		/* refused for good: acknowledge, never store */
+	char sender[HV_NODE_MAX + 1];
+	char type[HV_TYPE_BUF];
+	struct hv_errdetail d;	/* the sentence of a refusal */
+};
+
 /*
- * Checks a delivered envelope (sender's key from our directory, we are a
- * recipient), stores it once and commits. *dup is 1 when the id was
- * already stored. Errors: HV_EMALFORMED, HV_EBADSIG, HV_ENOTRECIPIENT,
- * HV_ESENDERREVOKED, HV_ESTORAGEFULL, HV_EIO.
+ * Checks a delivered envelope with this agent's own directory — the
+ * sender's key and signature, then lib/hv_policy's rules for a recipient
+ * (hv_policy_check_delivery), the created time (not more than 300 s ahead,
+ * not older than message_ttl + 300 s) and the reply_to rule — and stores it
+ * once, with its alert hook run, in one commit. HV_OK with vd->dup when the
+ * id was stored before. A refusal sets vd->refused (the caller acknowledges
+ * it so that the broker stops offering it) and vd->d.
+ * Errors: HV_EMALFORMED, HV_EBADSIG, HV_ENOTRECIPIENT, HV_ESENDERREVOKED,
+ * HV_EPOLICY, HV_EBASIS, HV_ECLOCKSKEW (refusals); HV_ESTORAGEFULL,
+ * HV_EIO, HV_ENOMEM (not refusals: the broker offers it again).
  */
 hv_err inbox_store(struct agent *a, const uint8_t *buf, size_t len,
-    uint8_t id[HV_ID_LEN], int *dup);
+    struct inbox_verdict *vd);
+/*
+ * The reply_to rule (hv_policy_check_reply_to) with what this agent knows:
+ * the request must be in its outbox or inbox, addressed to env's sender.
+ * txn may be NULL (a read transaction is opened). Other types pass.
+ * Errors: HV_EPOLICY (field reply_to), HV_EIO.
+ */
+hv_err inbox_check_reply_to(struct agent *a, MDB_txn *txn,
+    const hv_envelope *env, struct hv_errdetail *d);
 /* A received message, decrypted (new reference), or NULL if unknown. */
 json_t *inbox_message(struct agent *a, const uint8_t id[HV_ID_LEN]);
 /* What GET /v1/inbox asks for. */
@@ -444,13 +499,28 @@ void bus_destroy(struct alert_bus *b);
 void bus_publish(struct alert_bus *b, const char *type, json_t *data);
 /* Wakes every stream so that it ends. */
 void bus_stop(struct alert_bus *b);
-/* Runs alert_command with the summary (main thread). */
-void hook_run(struct agent *a, json_t *summary);
-/* Reaps and time-limits hook children (main thread). */
+/*
+ * Queues one run of alert_command inside txn, so that it is as durable as
+ * what it alerts about (a no-op without alert_command). kind is a HOOK_*;
+ * id names the message (HOOK_MESSAGE, HOOK_ESCALATION), json is the
+ * summary of a HOOK_INTEGRITY run. Immediate runs go before the others.
+ * Main thread. Errors: HV_ESTORAGEFULL, HV_EIO, HV_ENOMEM.
+ */
+hv_err hook_queue(struct agent *a, MDB_txn *txn, int kind, int immediate,
+    const uint8_t id[HV_ID_LEN], const char *json);
+/* Queues a HOOK_INTEGRITY run of summary in its own transaction. */
+void hook_alert(struct agent *a, json_t *summary);
+/* Start-up: queued runs from before a restart are due at once. */
+void hook_init(struct agent *a);
+/*
+ * Reaps and time-limits hook children, removes the queue entry of a hook
+ * that exited 0 (a failed one is retried with backoff) and starts due runs,
+ * at most AGENT_HOOK_MAX at once (main thread).
+ */
 void hook_tick(struct agent *a);
-/* 1 while some hook runs or waits. */
+/* 1 while some hook runs or a queued run is due. */
 int hook_busy(struct agent *a);
-/* Kills and reaps every hook child at shutdown. */
+/* Kills and reaps every hook child at shutdown; their runs stay queued. */
 void hook_stop(struct agent *a);
 
 /* ---- api.c ------------------------------------------------------------- */

@@ -50,6 +50,8 @@ static const struct hv_cfg_key agent_keys[] = {
 	    16 * 1024 * 1024, (uint64_t)1 << 40 },
 	{ "tree_head_interval", HV_CFG_U64, CFG(tree_head_interval), 0, "10",
 	    1, 86400 },
+	{ "message_ttl", HV_CFG_U64, CFG(message_ttl), 0, "604800", 1,
+	    10ull * 366 * 86400 },
 	/* 0 days keeps a payload only until the next sweep. */
 	{ "retention_days", HV_CFG_U64, CFG(retention_days), 0, "2190", 0,
 	    36500 },
@@ -133,7 +135,8 @@ static const char help_text[] =
 "     alert_command = COMMAND   Run by /bin/sh for each received message\n"
 "                               and escalation, with a JSON summary on\n"
 "                               standard input (no child details); killed\n"
-"                               after 10 seconds (optional).\n"
+"                               after 10 seconds; queued in the store and\n"
+"                               retried until it exits 0 (optional).\n"
 "     escalate_after = SECONDS  Escalate an IMMEDIATE message nobody\n"
 "                               acknowledged (default 900).\n"
 "     max_message_bytes = N     Largest payload this agent sends (default\n"
@@ -142,6 +145,9 @@ static const char help_text[] =
 "     map_size = BYTES          Largest size of the store (default 4 GiB).\n"
 "     tree_head_interval = S    Seconds between checks of the broker's\n"
 "                               audit history (default 10, at least 1).\n"
+"     message_ttl = SECONDS     The broker's message_ttl (default 604800):\n"
+"                               a delivery created longer ago than this\n"
+"                               and 300 s more is refused as stale.\n"
 "     retention_days = N        Erase payloads older than N days, leaving a\n"
 "                               tombstone (default 2190; held ones kept).\n"
 "     retention_days.TYPE = N   The same for one message type.\n"
@@ -156,7 +162,11 @@ static const char help_text[] =
 "     rewritten: the agent keeps the old head, logs it, sends an\n"
 "     integrity event, runs alert_command, and shows integrity.ok false\n"
 "     in /v1/health. The failure is kept across restarts until an\n"
-"     operator runs --forget-tree-head.\n"
+"     operator runs --forget-tree-head. A broker restored from a backup\n"
+"     serves a notice signed by the partnership root: with it, a shorter\n"
+"     log is accepted, integrity shows state \"restored\" (an integrity\n"
+"     event and alert_command too), and the outbox messages the broker\n"
+"     lost are sent again.\n"
 "\n"
 "SIGNALS\n"
 "     SIGHUP             Reload the directory; an invalid, wrongly signed\n"
@@ -487,6 +497,7 @@ main(int argc, char **argv)
 		die(e, &d);
 	if ((e = children_migrate(&a, &d)) != HV_OK)	/* once per store */
 		die(e, &d);
+	hook_init(&a);			/* runs queued before a restart */
 	if ((e = api_start(&a, &d)) != HV_OK)
 		die(e, &d);
 	if ((e = link_start(&a, &d)) != HV_OK)

@@ -22,6 +22,7 @@
 #include "hv_wire.h"
 
 #define SWEEP_MAX 256		/* erasures per transaction */
+#define SCRUB_RETRY_MS 200
 
 /* The fixed header in front of the envelope in db. */
 static size_t
@@ -231,6 +232,17 @@ out:
 void
 retention_tick(struct agent *a, int64_t now_mono)
 {
+	/*
+	 * Free pages an HTTP reader still saw at the last erasure (its read
+	 * transactions are short): tried again every SCRUB_RETRY_MS.
+	 */
+	if (a->scrub_due && now_mono >= a->scrub_next_ms) {
+		size_t left = 0;
+
+		a->scrub_due = hv_store_scrub_free(a->store,
+		    store_db(a, DB_META), NULL, &left) != HV_OK || left != 0;
+		a->scrub_next_ms = now_mono + SCRUB_RETRY_MS;
+	}
 	if (now_mono < a->retention_next_ms)
 		return;
 	a->retention_next_ms = now_mono +

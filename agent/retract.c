@@ -162,14 +162,6 @@ retract_send(struct agent *a, int64_t now)
 	MDB_val k, v;
 	int rc;
 
-	/* Free pages an HTTP reader still saw at the last erasure. */
-	if (a->scrub_due && now >= a->retract_next_ms) {
-		size_t left = 0;
-
-		if (hv_store_scrub_free(a->store, store_db(a, DB_META), NULL,
-		    &left) == HV_OK && left == 0)
-			a->scrub_due = 0;
-	}
 	if (!atomic_exchange(&a->retract_due, 0) && now < a->retract_next_ms)
 		return;
 	a->retract_next_ms = now + AGENT_RESEND_MS;
@@ -297,24 +289,50 @@ out:
 	return e;
 }
 
-/* The SSE event and the alert hook: a message was taken back. */
+/* The alert of a retraction (new reference): SSE data and hook summary. */
+static json_t *
+alert_json(const hv_envelope *env, const Haven__Retraction *r)
+{
+	char hex[HV_ID_HEX_LEN + 1], msg[160];
+
+	hv_hex(env->id, HV_ID_LEN, hex);
+	snprintf(msg, sizeof(msg), "retracted by the sender: %s", r->reason);
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "event",
+	    "retracted", "id", hex, "sender", env->sender, "type", env->type,
+	    "reason", r->reason, "decided_by", r->decided_by, "message", msg);
+}
+
+/*
+ * Queues the alert hook's run inside txn, so that it is as durable as the
+ * erasure it reports.
+ */
+static hv_err
+queue_alert(struct agent *a, MDB_txn *txn, const hv_envelope *env,
+    const Haven__Retraction *r)
+{
+	json_t *ev = alert_json(env, r);
+	char *text = ev ? json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER) :
+	    NULL;
+	hv_err e;
+
+	json_decref(ev);
+	if (text == NULL)
+		return HV_ENOMEM;
+	e = hook_queue(a, txn, HOOK_RETRACTION, 1, NULL, text);
+	free(text);
+	return e;
+}
+
+/* The SSE event, after the commit. */
 static void
 raise_alert(struct agent *a, const hv_envelope *env,
     const Haven__Retraction *r)
 {
-	char hex[HV_ID_HEX_LEN + 1], msg[160];
-	json_t *ev;
+	json_t *ev = alert_json(env, r);
 
-	hv_hex(env->id, HV_ID_LEN, hex);
-	snprintf(msg, sizeof(msg), "retracted by the sender: %s", r->reason);
-	ev = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "id", hex,
-	    "sender", env->sender, "type", env->type, "reason", r->reason,
-	    "decided_by", r->decided_by, "message", msg);
 	if (ev == NULL)
 		return;
 	bus_publish(&a->bus, "retracted", ev);
-	json_object_set_new(ev, "event", json_string("retracted"));
-	hook_run(a, ev);
 	json_decref(ev);
 }
 
@@ -379,6 +397,8 @@ retract_receive(struct agent *a, const Haven__Receipt *rc)
 		e = text ? store_put(a, txn, DB_RETRACTED, env.id, HV_ID_LEN,
 		    text, strlen(text)) : HV_ENOMEM;
 		free(text);
+		if (e == HV_OK)
+			e = queue_alert(a, txn, &env, r);
 		if (e != HV_OK || (e = hv_store_commit(txn)) != HV_OK) {
 			txn = e == HV_OK ? txn : NULL;
 			goto out;
@@ -390,7 +410,8 @@ retract_receive(struct agent *a, const Haven__Receipt *rc)
 		raise_alert(a, &env, r);
 		goto out;
 	}
-	if ((e = erase(a, txn, &env, &h, r)) != HV_OK)
+	if ((e = erase(a, txn, &env, &h, r)) != HV_OK ||
+	    (e = queue_alert(a, txn, &env, r)) != HV_OK)
 		goto out;
 	e = hv_store_commit(txn);
 	txn = NULL;

@@ -49,6 +49,7 @@ static const struct hv_cfg_key config_keys[] = {
 	{ "group_commit", HV_CFG_STRING, CFG(group_commit), 0, "yes", 0, 0 },
 	{ "revocation_grace_ms", HV_CFG_U64, CFG(revocation_grace_ms), 0,
 	    "1000", 0, 4000 },
+	{ "restore_notice", HV_CFG_PATH, CFG(restore_notice), 0, NULL, 0, 0 },
 	{ NULL, 0, 0, 0, NULL, 0, 0 },
 };
 
@@ -59,6 +60,7 @@ static const char help_text[] =
 "\n"
 "SYNOPSIS\n"
 "     haven-broker --config FILE [--ready-file FILE] [--foreground]\n"
+"                  [--restore-notice FILE]\n"
 "     haven-broker --config FILE --check-config\n"
 "     haven-broker --help\n"
 "\n"
@@ -79,6 +81,10 @@ static const char help_text[] =
 "                      once serving, write {\"pid\": N, \"bind\": ENDPOINT}\n"
 "                      there, naming the port actually bound.\n"
 "     --foreground     log to standard error (default: syslog).\n"
+"     --restore-notice FILE\n"
+"                      the root-signed notice of a store restored from a\n"
+"                      backup (haven audit restore-notice); as the\n"
+"                      restore_notice key, which it overrides.\n"
 "     --check-config   check the configuration, the keys, the directory\n"
 "                      and data_dir (it can be created and written; a\n"
 "                      store there has not seen a newer directory), print\n"
@@ -115,6 +121,13 @@ static const char help_text[] =
 "                                live sessions this much later (0-4000),\n"
 "                                default 1000, so replies already queued\n"
 "                                for other nodes still leave\n"
+"     restore_notice = FILE      after the store was restored from a\n"
+"                                backup: the notice signed with the root\n"
+"                                key. The broker refuses to start unless\n"
+"                                it matches the store, records RESTORED\n"
+"                                once and serves it to the agents, who\n"
+"                                then accept the shorter log and send\n"
+"                                again what it lost\n"
 "\n"
 "SIGNALS\n"
 "     SIGHUP     reload the directory. An invalid directory, one signed by\n"
@@ -420,6 +433,7 @@ main(int argc, char **argv)
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "check-config", no_argument, NULL, 'C' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "restore-notice", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -438,6 +452,7 @@ main(int argc, char **argv)
 		case 'f': b.foreground = 1; break;
 		case 'C': check = 1; break;
 		case 'v': verbose = 1; break;
+		case 'R': b.restore_flag = optarg; break;
 		case 'h': fputs(help_text, stdout); return 0;
 		default: usage_exit();
 		}
@@ -467,6 +482,8 @@ main(int argc, char **argv)
 	nofile_raise();			/* room for a TCP flood */
 	signals_block(&b);		/* before ZeroMQ starts its threads */
 	store_start(&b);		/* refuses a directory rollback */
+	restore_start(&b, b.restore_flag ? b.restore_flag :
+	    b.cfg.restore_notice);	/* before anything is appended */
 	zmq_start(&b);			/* ZAP first, then the ROUTER */
 	directory_audit_start(&b);
 	ready_file_write(&b);

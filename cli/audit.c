@@ -204,8 +204,8 @@ take(struct audit_args *a, int c, const char *v)
 			return cli_usage(sub, "--event '%.80s' is not an audit "
 			    "event; events are SUBMITTED, REJECTED, DELIVERED, "
 			    "ACKNOWLEDGED, ESCALATED, EXPIRED, "
-			    "DECISION_RECORDED, DIRECTORY_LOADED and "
-			    "AUDIT_QUERY.", v);
+			    "DECISION_RECORDED, DIRECTORY_LOADED, "
+			    "AUDIT_QUERY and RESTORED.", v);
 		break;
 	case 't':
 		if (upper_word(v, a->type, sizeof(a->type)) != 0 ||
@@ -743,6 +743,7 @@ static const struct {
 	{ "check-proof", audit_cmd_check_proof },
 	{ "consistency", audit_cmd_consistency },
 	{ "export", audit_cmd_export },
+	{ "restore-notice", audit_cmd_restore_notice },
 };
 
 int
@@ -767,6 +768,6 @@ cmd_audit(int argc, char **argv)
 		return subs[i].fn(argc - 1, argv + 1);
 	}
 	return cli_usage("audit", "'%.80s' is not an audit command; the "
-	    "commands are query, verify, prove, check-proof, consistency and "
-	    "export.", argv[1]);
+	    "commands are query, verify, prove, check-proof, consistency, "
+	    "export and restore-notice.", argv[1]);
 }

@@ -168,6 +168,7 @@ int audit_cmd_export(int argc, char **argv);
 int audit_cmd_prove(int argc, char **argv);
 int audit_cmd_consistency(int argc, char **argv);
 int audit_cmd_check_proof(int argc, char **argv);
+int audit_cmd_restore_notice(int argc, char **argv);
 
 /* The manual page of `haven audit` (sub NULL) or of a subcommand. */
 void audit_help(const char *sub, FILE *fp);

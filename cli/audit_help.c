@@ -27,6 +27,7 @@ static const char overview[] =
 "  check-proof  check a proof offline with the broker's public key\n"
 "  consistency  a proof that a later signed tree head extends an earlier "
 "one\n"
+"  restore-notice  sign the notice a broker restored from a backup needs\n"
 "\n"
 "Run 'haven audit COMMAND --help' for each command's options.\n"
 "\n"
@@ -99,7 +100,38 @@ static const char basis[] =
 "  EXPIRED            a message could not be delivered before its time-out\n"
 "  DECISION_RECORDED  a decision NOT to share, with its basis and reasons\n"
 "  DIRECTORY_LOADED   the broker put an agreement version in force\n"
-"  AUDIT_QUERY        someone queried the log over the network\n";
+"  AUDIT_QUERY        someone queried the log over the network\n"
+"  RESTORED           the broker's store was restored from a backup; the\n"
+"                     detail gives the restored size and the reason\n";
+
+static const char restore[] =
+"usage: haven audit restore-notice --db DATA_DIR --root-key ROOT.key\n"
+"           [--passphrase-file FILE] --reason TEXT -o NOTICE\n"
+"\n"
+"After a broker's store is restored from a backup, the records written\n"
+"after the copy are gone, and every agent that saw a later signed tree\n"
+"head would rightly report the log TAMPERED. This command signs, with the\n"
+"partnership's root key, a notice of the restored log: its size and root\n"
+"hash, the time, the partnership and your reason. It reads DATA_DIR (the\n"
+"restored data_dir, broker stopped) read-only and verifies the whole log\n"
+"first; it refuses a store whose directory the root key did not sign.\n"
+"\n"
+"Give the notice to the broker (restore_notice = NOTICE in its config, or\n"
+"--restore-notice NOTICE) before it writes anything to the store. The\n"
+"broker checks it, records RESTORED in the log once and hands the notice\n"
+"to every agent: they accept the shorter history, report integrity\n"
+"\"restored\" to the duty team, and send again every message the broker\n"
+"lost. Without a notice they report TAMPERED.\n"
+"\n"
+"  --db DATA_DIR        the restored broker data_dir\n"
+"  --root-key ROOT.key  the partnership root's secret key (mode 0600)\n"
+"  --passphrase-file F  the passphrase of a protected root key\n"
+"  --reason TEXT        why the store was restored, in one line of at most\n"
+"                       200 bytes (\"disk failure, restored from the\n"
+"                       02:00 backup\"). It is recorded in the audit log\n"
+"                       and shown to every agency: it must NEVER hold a\n"
+"                       child's name, an NHS number or any case detail.\n"
+"  -o, --out NOTICE     where to write the notice (a small binary file)\n";
 
 static const char trust[] =
 "\n"
@@ -286,6 +318,7 @@ audit_help(const char *sub, FILE *fp)
 		{ "query", query }, { "export", export_ }, { "verify", verify },
 		{ "prove", prove }, { "check-proof", check },
 		{ "consistency", consistency },
+		{ "restore-notice", restore },
 	};
 
 	if (sub == NULL) {

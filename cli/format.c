@@ -424,6 +424,8 @@ timeline_line(FILE *fp, const json_t *ev)
 		fprintf(fp, "at %s: not acknowledged in time", str(ev, "node"));
 	else if (strcmp(s, "expired") == 0)
 		fprintf(fp, "not delivered to %s in time", str(ev, "to"));
+	else if (strcmp(s, "resubmitted") == 0)
+		fprintf(fp, "%s", str(ev, "message"));
 	fputc('\n', fp);
 }
 
@@ -487,6 +489,13 @@ fmt_health(FILE *fp, const json_t *h)
 		const json_t *in = json_object_get(h, "integrity");
 
 		if (json_is_object(in) &&
+		    json_is_true(json_object_get(in, "ok")) &&
+		    strcmp(str(in, "state"), "restored") == 0)
+			fprintf(fp, "%-18sRESTORED since %s: %s\n",
+			    "Audit integrity", fmt_time(json_string_value(
+			    json_object_get(in, "since")), t, sizeof(t)),
+			    str(in, "message"));
+		else if (json_is_object(in) &&
 		    json_is_true(json_object_get(in, "ok")))
 			fprintf(fp, "%-18sOK: the broker's audit history only "
 			    "grew\n", "Audit integrity");

@@ -19,6 +19,7 @@ enum hv_event {
 	HV_EV_DECISION_RECORDED,
 	HV_EV_DIRECTORY_LOADED,
 	HV_EV_AUDIT_QUERY,
+	HV_EV_RESTORED,
 	HV_EV_RETRACTED,		/* the sender took a message back */
 	HV_EV_WITHDRAWN,		/* an undelivered copy removed */
 	HV_EV_RETRACTION_DELIVERED,	/* a recipient erased its copy */
