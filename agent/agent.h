@@ -79,6 +79,9 @@ struct agent_config {
 	char *console_users;
 	uint64_t console_idle_timeout;
 	uint64_t message_ttl;		/* the broker's: oldest delivery taken */
+	uint64_t retention_days;	/* SPEC §15, default 2190 */
+	struct hv_cfg_u64_map retention_by_type;	/* retention_days.TYPE */
+	uint64_t retention_sweep_interval;	/* seconds between sweeps */
 };
 
 /* Databases of the agent's store, in the order of store_dbnames. */
@@ -97,6 +100,11 @@ enum agent_db {
 	DB_CHILD_FLAGS,	/* pseudonym -> JSON flags (children.c) */
 	DB_CHILD_INDEX,	/* pseudonym || be64 seq -> direction || id */
 	DB_HOOKQ,	/* class || be64 seq -> alert hook run (alerts.c) */
+	DB_RETRACT_OUT,	/* id -> packed Retraction until the broker confirms */
+	DB_RETRACTED,	/* id -> JSON: what is kept of a retracted message */
+	DB_TOMBSTONES,	/* id -> JSON: what the retention rule kept */
+	DB_HOLDS,	/* hold id -> JSON hold (holds.c) */
+	DB_HOLD_OUT,	/* hold id || 'A'/'R' -> HoldNotice until echoed */
 	DB_COUNT
 };
 
@@ -147,6 +155,8 @@ struct alert_bus {
 #define HOOK_MESSAGE 1		/* a message arrived */
 #define HOOK_ESCALATION 2	/* an IMMEDIATE message was escalated */
 #define HOOK_INTEGRITY 3	/* the broker's audit history failed */
+#define HOOK_RETRACTION 4	/* a received message was retracted; its
+				 * run carries its JSON, as INTEGRITY's */
 #define HOOK_KEY_LEN 9		/* class byte || be64 seq */
 
 /* A running alert hook and the queue entry it works off. */
@@ -244,6 +254,13 @@ struct agent {
 	char th_alerted[48];		/* the failure last raised (kind:size) */
 	int th_error_warned;		/* a broker Error answer already logged */
 	uint8_t rn_refused[32];		/* the notice last refused */
+
+	/* retract.c: retractions to send (main thread, API sets due) */
+	atomic_int retract_due;
+	int64_t retract_next_ms;	/* mono: send them all again */
+	int scrub_due;			/* erased pages still to overwrite */
+	int64_t scrub_next_ms;		/* mono: the next try (retention.c) */
+	int64_t retention_next_ms;	/* mono: the next retention sweep */
 };
 
 /* ---- store.c ----------------------------------------------------------- */
@@ -389,6 +406,62 @@ hv_err outbox_list(struct agent *a, size_t offset, size_t limit,
  */
 int outbox_receipt(struct agent *a, const Haven__Receipt *r);
 
+/* ---- retract.c --------------------------------------------------------- */
+
+/*
+ * POST /v1/messages/{id}/retract: checks req {reason, decided_by, note?}
+ * and that this agent sent id and the broker accepted it, then stores the
+ * signed retraction to send (and the note, kept here only) and commits.
+ * Errors: HV_EBADREQUEST, HV_ENOTFOUND, HV_EEXISTS (already retracted),
+ * HV_EEXPIRED (not accepted yet), HV_EIO, HV_ESTORAGEFULL; d says which.
+ */
+hv_err retract_submit(struct agent *a, json_t *req,
+    const uint8_t id[HV_ID_LEN], struct hv_errdetail *d);
+/* Main thread, connected: sends the retractions and hold notices waiting
+ * for the broker (holds_send), when due or every AGENT_RESEND_MS. */
+void retract_send(struct agent *a, int64_t now_mono_ms);
+/*
+ * A RETRACTED receipt carrying a retraction: verifies it is the original
+ * sender's, erases the message (bytes gone from the store file), keeps its
+ * header marked retracted and raises the alert. 0: acknowledge it; -1:
+ * not applied (do not acknowledge; the broker sends it again).
+ */
+int retract_receive(struct agent *a, const Haven__Receipt *r);
+/* The broker recorded our retraction of id: stop sending it. */
+void retract_confirmed(struct agent *a, const uint8_t id[HV_ID_LEN]);
+/* What is kept of a retracted received message (new reference) or NULL. */
+json_t *retract_header(struct agent *a, const uint8_t id[HV_ID_LEN]);
+
+/* ---- retention.c ------------------------------------------------------- */
+
+/* Erases what the retention rule no longer keeps; returns how many. */
+size_t retention_sweep(struct agent *a);
+/* Main thread: sweeps at start and every retention_sweep_interval, and
+ * retries an erasure's scrub that a reader held back. */
+void retention_tick(struct agent *a, int64_t now_mono_ms);
+/* The tombstone of an erased message (new reference) or NULL. */
+json_t *retention_tombstone(struct agent *a, const uint8_t id[HV_ID_LEN]);
+
+/* ---- holds.c ----------------------------------------------------------- */
+
+/* POST /v1/holds {message | subject_pseudonym, reason}: the new hold
+ * (new reference) or NULL with d set (HV_EBADREQUEST, HV_EIO). */
+json_t *holds_add(struct agent *a, json_t *req, struct hv_errdetail *d);
+/* POST /v1/holds/{id}/remove {reason}: the hold as now, or NULL with d
+ * set (HV_ENOTFOUND, HV_EBADREQUEST, HV_EIO). */
+json_t *holds_remove(struct agent *a, const uint8_t hid[HV_ID_LEN],
+    json_t *req, struct hv_errdetail *d);
+/* GET /v1/holds: {holds:[…]} (new reference). */
+json_t *holds_list(struct agent *a);
+/* 1 when an active hold covers message id or its subject (inside txn). */
+int holds_cover(struct agent *a, MDB_txn *txn, const uint8_t id[HV_ID_LEN],
+    const uint8_t subject[32]);
+/* Main thread, connected: sends the hold notices the broker has not
+ * echoed. */
+void holds_send(struct agent *a);
+/* The broker echoed a notice: it is recorded there. */
+void holds_on_echo(struct agent *a, const Haven__HoldNotice *n);
+
 /* ---- inbox.c ----------------------------------------------------------- */
 
 /* Room for a message type with its NUL. */
@@ -495,6 +568,8 @@ hv_err link_start(struct agent *a, struct hv_errdetail *d);
 void link_stop(struct agent *a);
 /* The main loop: until SIGTERM/SIGINT. */
 void link_run(struct agent *a);
+/* Sends one frame to the broker without blocking; 0, or -1 (not sent). */
+int link_send(struct agent *a, const Haven__Frame *f);
 /* Wakes the main loop (any thread). */
 void agent_wake(struct agent *a);
 

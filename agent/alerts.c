@@ -349,7 +349,7 @@ hook_text(struct agent *a, const struct hook_due *d)
 	json_t *s;
 	char *text, *line = NULL;
 
-	if (d->kind == HOOK_INTEGRITY)
+	if (d->kind == HOOK_INTEGRITY || d->kind == HOOK_RETRACTION)
 		return d->json != NULL && asprintf(&line, "%s\n", d->json) >= 0 ?
 		    line : NULL;
 	if ((s = inbox_summary(a, d->id, 1)) == NULL)
@@ -444,10 +444,14 @@ hook_start_due(struct agent *a)
 		if (due[i].kind == HOOK_INTEGRITY)
 			snprintf(slot->id_hex, sizeof(slot->id_hex),
 			    "the integrity alert");
+		else if (due[i].kind == HOOK_RETRACTION)
+			snprintf(slot->id_hex, sizeof(slot->id_hex),
+			    "a retraction");
 		else
 			hv_hex(due[i].id, HV_ID_LEN, slot->id_hex);
 		memcpy(slot->key, due[i].key, HOOK_KEY_LEN);
 		if (line == NULL && (due[i].kind == HOOK_INTEGRITY ||
+		    due[i].kind == HOOK_RETRACTION ||
 		    inbox_has(a, due[i].id))) {
 			hook_settle(a, due[i].key, slot->id_hex, 0,
 			    "could not get its summary");

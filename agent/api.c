@@ -465,6 +465,71 @@ fail:
 	return reply_err(c, e, &d);
 }
 
+/* POST /v1/messages/{id}/retract (SPEC §15, retract.c). */
+static enum MHD_Result
+do_retract(struct agent *a, struct MHD_Connection *c, struct req *r,
+    const uint8_t id[HV_ID_LEN])
+{
+	struct hv_errdetail d;
+	char hex[HV_ID_HEX_LEN + 1];
+	json_t *j;
+	hv_err e;
+
+	hv_errclear(&d);
+	if ((j = parse_body(r, &d)) == NULL)
+		return reply_err(c, HV_EBADREQUEST, &d);
+	e = retract_submit(a, j, id, &d);
+	json_decref(j);
+	if (e != HV_OK)
+		return reply_err(c, e, &d);
+	hv_hex(id, HV_ID_LEN, hex);
+	return reply_json(c, MHD_HTTP_ACCEPTED, json_pack("{s:s, s:s}", "id",
+	    hex, "status", "retracting"));
+}
+
+/*
+ * /v1/holds: GET lists, POST adds; POST /v1/holds/{id}/remove removes
+ * (SPEC §15, holds.c).
+ */
+static enum MHD_Result
+do_holds(struct agent *a, struct MHD_Connection *c, struct req *r,
+    const char *rest, int get, int post)
+{
+	struct hv_errdetail d;
+	uint8_t hid[HV_ID_LEN];
+	json_t *j, *out;
+
+	hv_errclear(&d);
+	if (rest[0] == '\0') {
+		if (get)
+			return reply_json(c, MHD_HTTP_OK, holds_list(a));
+		if (!post)
+			return reply_method(c, "GET, POST");
+		if ((j = parse_body(r, &d)) == NULL)
+			return reply_err(c, HV_EBADREQUEST, &d);
+		out = holds_add(a, j, &d);
+		json_decref(j);
+		if (out == NULL)
+			return reply_err(c, d.field[0] || d.message[0] ?
+			    HV_EBADREQUEST : HV_EIO, &d);
+		return reply_json(c, MHD_HTTP_CREATED, out);
+	}
+	if (strlen(rest) != 1 + HV_ID_HEX_LEN + 7 ||
+	    strcmp(rest + 1 + HV_ID_HEX_LEN, "/remove") != 0 ||
+	    parse_id(rest + 1, HV_ID_HEX_LEN, hid) != 0)
+		return reply_not_found(c);
+	if (!post)
+		return reply_method(c, "POST");
+	if ((j = parse_body(r, &d)) == NULL)
+		return reply_err(c, HV_EBADREQUEST, &d);
+	out = holds_remove(a, hid, j, &d);
+	json_decref(j);
+	if (out == NULL)
+		return reply_err(c, strcmp(d.message, "No hold has this id.") ==
+		    0 ? HV_ENOTFOUND : HV_EBADREQUEST, &d);
+	return reply_json(c, MHD_HTTP_OK, out);
+}
+
 /* GET /v1/children?nhs=N | local=AGENCY:ID (SPEC §15, children.c). */
 static enum MHD_Result
 do_children(struct agent *a, struct MHD_Connection *c)
@@ -629,13 +694,24 @@ route(struct agent *a, struct MHD_Connection *c, const char *url,
 		return get ? do_stream(a, c) : reply_method(c, "GET");
 	if (strcmp(url, "/v1/children") == 0)
 		return get ? do_children(a, c) : reply_method(c, "GET");
+	if (strncmp(url, "/v1/holds", 9) == 0 && (url[9] == '\0' ||
+	    url[9] == '/'))
+		return do_holds(a, c, r, url + 9, get, post);
 	if (strncmp(url, "/v1/messages/", 13) == 0) {
 		rest = url + 13;
+		if (strlen(rest) == HV_ID_HEX_LEN + 8 &&
+		    strcmp(rest + HV_ID_HEX_LEN, "/retract") == 0) {
+			if (parse_id(rest, HV_ID_HEX_LEN, id) != 0)
+				return reply_not_found(c);
+			return post ? do_retract(a, c, r, id) :
+			    reply_method(c, "POST");
+		}
 		if (parse_id(rest, strlen(rest), id) != 0)
 			return reply_not_found(c);
 		if (!get)
 			return reply_method(c, "GET");
-		if ((j = outbox_status(a, id)) == NULL)
+		if ((j = outbox_status(a, id)) == NULL &&
+		    (j = retention_tombstone(a, id)) == NULL)
 			return reply_not_found(c);
 		return reply_json(c, MHD_HTTP_OK, j);
 	}
@@ -649,7 +725,10 @@ route(struct agent *a, struct MHD_Connection *c, const char *url,
 		if (rest[n] == '\0') {
 			if (!get)
 				return reply_method(c, "GET");
-			if ((j = inbox_message(a, id)) == NULL)
+			/* Retracted (even if held), then held, then erased. */
+			if ((j = retract_header(a, id)) == NULL &&
+			    (j = inbox_message(a, id)) == NULL &&
+			    (j = retention_tombstone(a, id)) == NULL)
 				return reply_not_found(c);
 			return reply_json(c, MHD_HTTP_OK, j);
 		}

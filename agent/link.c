@@ -64,6 +64,12 @@ send_frame(struct agent *a, const Haven__Frame *f)
 	return rc < 0 ? -1 : 0;
 }
 
+int
+link_send(struct agent *a, const Haven__Frame *f)
+{
+	return send_frame(a, f);
+}
+
 static void
 send_hello(struct agent *a)
 {
@@ -370,7 +376,14 @@ on_receipt(struct agent *a, const Haven__Receipt *r)
 	if (hv_status_is(r->status, HV_ST_REJECTED) &&
 	    strcmp(r->code, "SENDER_MISMATCH") == 0)
 		sender_mismatch(a);
-	rc = outbox_receipt(a, r);
+	/* A retraction of a message we received (SPEC §15). */
+	if (hv_status_is(r->status, HV_ST_RETRACTED) && r->retraction.len > 0)
+		rc = retract_receive(a, r);
+	else
+		rc = outbox_receipt(a, r);
+	if (rc == 0 && hv_status_is(r->status, HV_ST_RETRACTED) &&
+	    r->retraction.len == 0 && r->id.len == HV_ID_LEN)
+		retract_confirmed(a, r->id.data);
 	if (rc < 0)
 		return;
 	if (rc == 1)
@@ -434,6 +447,9 @@ on_frame(struct agent *a, const uint8_t *buf, size_t len)
 		break;
 	case HAVEN__FRAME__KIND_HUMAN_ACK:
 		on_human_ack_done(a, f->human_ack);
+		break;
+	case HAVEN__FRAME__KIND_HOLD_NOTICE:
+		holds_on_echo(a, f->hold_notice);
 		break;
 	case HAVEN__FRAME__KIND_TREE_HEAD:
 		integrity_on_head(a, f->tree_head);
@@ -525,6 +541,7 @@ drain_monitor(struct agent *a)
 			send_hello(a);
 			a->next_hello_ms = hv_mono_ms() + AGENT_HELLO_MS;
 			a->next_resend_ms = hv_mono_ms() + AGENT_RESEND_MS;
+			a->retract_next_ms = 0;
 			a->send_cursor = 0;	/* a new session: resend all, */
 			a->retry_all = 1;	/* STORAGE_FULL ones too */
 			a->hack_cursor = 0;
@@ -741,9 +758,11 @@ link_run(struct agent *a)
 			}
 			send_pending(a);
 			send_human_acks(a);
+			retract_send(a, now);
 		}
 		link_failover(a, now);
 		integrity_tick(a, now);
+		retention_tick(a, now);
 		if (now >= esc_at)
 			esc_at = now + inbox_escalate_due(a);
 		if (hook_busy(a))

@@ -21,6 +21,7 @@
 #include <sodium.h>
 
 #include "agent.h"
+#include "hv_policy.h"
 #include "hv_config.h"
 #include "hv_log.h"
 #include "hv_notify.h"
@@ -58,6 +59,13 @@ static const struct hv_cfg_key agent_keys[] = {
 	    "900", 1, 12 * 3600 },
 	{ "message_ttl", HV_CFG_U64, CFG(message_ttl), 0, "604800", 1,
 	    10ull * 366 * 86400 },
+	/* 0 days keeps a payload only until the next sweep. */
+	{ "retention_days", HV_CFG_U64, CFG(retention_days), 0, "2190", 0,
+	    36500 },
+	{ "retention_days.", HV_CFG_U64_BY_NAME, CFG(retention_by_type), 0,
+	    NULL, 0, 36500 },
+	{ "retention_sweep_interval", HV_CFG_U64,
+	    CFG(retention_sweep_interval), 0, "86400", 1, 7 * 86400 },
 	{ NULL, 0, 0, 0, NULL, 0, 0 },
 };
 
@@ -154,6 +162,10 @@ static const char help_text[] =
 "     message_ttl = SECONDS     The broker's message_ttl (default 604800):\n"
 "                               a delivery created longer ago than this\n"
 "                               and 300 s more is refused as stale.\n"
+"     retention_days = N        Erase payloads older than N days, leaving a\n"
+"                               tombstone (default 2190; held ones kept).\n"
+"     retention_days.TYPE = N   The same for one message type.\n"
+"     retention_sweep_interval = S  Seconds between sweeps (default 86400).\n"
 "\n"
 "AUDIT INTEGRITY\n"
 "     Every tree_head_interval seconds, and after each reconnection, the\n"
@@ -236,6 +248,7 @@ config_load(struct agent *a)
 	hv_err e;
 
 	hv_errclear(&d);
+	a->cfg.retention_by_type.names = hv_message_types;
 	if ((e = hv_config_load(a->config_path, "agent", agent_keys, &a->cfg,
 	    &d)) != HV_OK)
 		die(e, &d);

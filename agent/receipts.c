@@ -31,8 +31,9 @@ status_rank(const char *s)
 {
 	static const char *const order[] = { "queued", "accepted",
 		"delivered", "expired", "acknowledged", "escalated",
-		"rejected", NULL };
-	static const int rank[] = { 0, 1, 2, 2, 3, 3, 9 };
+		"rejected", "withdrawn", "retraction_delivered", "retracted",
+		NULL };
+	static const int rank[] = { 0, 1, 2, 2, 3, 3, 9, 4, 4, 5 };
 
 	for (int i = 0; s != NULL && order[i] != NULL; i++)
 		if (strcmp(s, order[i]) == 0)
@@ -220,6 +221,16 @@ receipt_entry(const Haven__Receipt *r)
 	if (hv_status_is(st, HV_ST_ESCALATED))
 		return json_pack("{s:s, s:o, s:s}", "status", "escalated",
 		    "at", at, "node", r->node);
+	/* A retraction (SPEC §15): recorded, then per recipient. */
+	if (hv_status_is(st, HV_ST_RETRACTED))
+		return json_pack("{s:s, s:o, s:s, s:s}", "status", "retracted",
+		    "at", at, "reason", r->code, "decided_by", r->by);
+	if (hv_status_is(st, HV_ST_WITHDRAWN))
+		return json_pack("{s:s, s:o, s:s}", "status", "withdrawn",
+		    "at", at, "to", r->node);
+	if (hv_status_is(st, HV_ST_RETRACTION_DELIVERED))
+		return json_pack("{s:s, s:o, s:s}", "status",
+		    "retraction_delivered", "at", at, "to", r->node);
 	/* A withdrawal (the recipient or the sender revoked) says why. */
 	if (hv_status_is(st, HV_ST_EXPIRED) && r->code != NULL && r->code[0])
 		return json_pack("{s:s, s:o, s:s, s:s, s:s}", "status",

@@ -36,6 +36,11 @@ static const char *const store_dbnames[DB_COUNT] = {
 	[DB_CHILD_FLAGS] = "child_flags",
 	[DB_CHILD_INDEX] = "child_index",
 	[DB_HOOKQ] = "hook_queue",
+	[DB_RETRACT_OUT] = "retract_out",
+	[DB_RETRACTED] = "retracted",
+	[DB_TOMBSTONES] = "tombstones",
+	[DB_HOLDS] = "holds",
+	[DB_HOLD_OUT] = "hold_out",
 };
 
 /*

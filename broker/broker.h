@@ -219,6 +219,8 @@ struct broker {
 
 	struct session *sessions;
 	size_t n_sessions, cap_sessions;
+	int scrub_due;			/* withdrawn ciphertext to overwrite */
+	int64_t scrub_next_ms;		/* mono: not tried again before */
 
 	size_t verify_threads;		/* cores for signature checks */
 	const struct batch_frame *verdicts; /* the open batch's, or NULL */
@@ -445,6 +447,66 @@ void deliver_expire(struct broker *b);
  * Runs after a directory load, in transactions of its own.
  */
 void deliver_withdraw_revoked(struct broker *b);
+
+/*
+ * Shared with retract.c. The facts kept per (message, recipient) in
+ * DB_ADDR; addr_get fills them (HV_ENOTFOUND when there are none).
+ */
+struct addr_info {
+	uint8_t subject[32];
+	char type[40];
+	char priority[16];
+	char sender[HV_NODE_MAX + 1];
+};
+hv_err addr_get(struct broker *b, MDB_txn *txn, const uint8_t id[HV_ID_LEN],
+    const char *node, struct addr_info *a);
+/* An audit record (event) about one recipient `node` of message id. */
+void rec_for(struct hv_audit_rec *rec, const char *event,
+    const uint8_t id[HV_ID_LEN], const struct addr_info *a, const char *node);
+/* Signs a receipt and stores it in node `sender`'s receipt queue. */
+hv_err receipt_queue_why(struct broker *b, MDB_txn *txn,
+    const uint8_t id[HV_ID_LEN], const char *sender, const char *status,
+    const char *code, const char *message, const char *node, const char *by,
+    uint64_t audit_seq);
+/* Removes (node, id) from the queue and, with the last, the envelope. */
+hv_err dequeue(struct broker *b, MDB_txn *txn, const char *node,
+    const uint8_t id[HV_ID_LEN], int *found);
+/* The same; wipe: the envelope is overwritten with zeros before it goes. */
+hv_err dequeue_wipe(struct broker *b, MDB_txn *txn, const char *node,
+    const uint8_t id[HV_ID_LEN], int *found, int wipe);
+/* node \0 be64(n), the key of DB_QUEUE and DB_RCPTQ; returns its length. */
+size_t key_node_seq(uint8_t *k, const char *node, uint64_t n);
+
+/* ---- retract.c --------------------------------------------------------------- */
+
+/*
+ * A Retraction frame from c (SPEC §15): refused unless c's node sent the
+ * message and signed the retraction. Undelivered copies are withdrawn
+ * (WITHDRAWN per recipient, a WITHDRAWN receipt to the sender), delivered
+ * ones get a RETRACTED receipt carrying the signed retraction, RETRACTED is
+ * audited and a RETRACTED receipt queued for the sender. A repeat is
+ * answered with nothing new. Returns HV_OK or a store error.
+ */
+hv_err retract_handle(struct broker *b, MDB_txn *txn, const struct conn *c,
+    const Haven__Retraction *r, struct outbox *o);
+
+/*
+ * Before a receipt (packed rb) is taken off c's receipt queue: when it is
+ * a retraction c has now applied, audits RETRACTION_DELIVERED and tells
+ * the sender. Returns HV_OK or a store error.
+ */
+hv_err retract_acked(struct broker *b, MDB_txn *txn, const struct conn *c,
+    const uint8_t *rb, size_t rl);
+
+/* ---- holds.c ----------------------------------------------------------------- */
+
+/*
+ * A HoldNotice from c: audits HOLD_ADDED or HOLD_REMOVED once (metadata
+ * only) and echoes the notice after the commit. Returns HV_OK or a store
+ * error.
+ */
+hv_err holds_handle(struct broker *b, MDB_txn *txn, const struct conn *c,
+    const Haven__HoldNotice *h, struct outbox *o);
 
 /* ---- audit.c ----------------------------------------------------------------- */
 

@@ -230,7 +230,7 @@ session_hello(struct broker *b, MDB_txn *txn, const struct conn *c,
 /* ---- keys ------------------------------------------------------------------- */
 
 /* node \0 be64(n) */
-static size_t
+size_t
 key_node_seq(uint8_t *k, const char *node, uint64_t n)
 {
 	size_t l = strlen(node);
@@ -338,14 +338,7 @@ deliver_enqueue(struct broker *b, MDB_txn *txn, const hv_envelope *env,
 
 /* ---- the facts kept per (message, recipient) ------------------------------ */
 
-struct addr_info {
-	uint8_t subject[32];
-	char type[40];
-	char priority[16];
-	char sender[HV_NODE_MAX + 1];
-};
-
-static hv_err
+hv_err
 addr_get(struct broker *b, MDB_txn *txn, const uint8_t id[HV_ID_LEN],
     const char *node, struct addr_info *a)
 {
@@ -373,7 +366,7 @@ addr_get(struct broker *b, MDB_txn *txn, const uint8_t id[HV_ID_LEN],
 }
 
 /* An audit record about one recipient of a message. */
-static void
+void
 rec_for(struct hv_audit_rec *rec, const char *event,
     const uint8_t id[HV_ID_LEN], const struct addr_info *a, const char *node)
 {
@@ -395,7 +388,7 @@ rec_for(struct hv_audit_rec *rec, const char *event,
  * Signs a receipt and stores it in the sender's receipt queue; code and
  * message (NULL for none) say why, for a receipt that is not good news.
  */
-static hv_err
+hv_err
 receipt_queue_why(struct broker *b, MDB_txn *txn, const uint8_t id[HV_ID_LEN],
     const char *sender, const char *status, const char *code,
     const char *message, const char *node, const char *by,
@@ -429,9 +422,9 @@ receipt_queue(struct broker *b, MDB_txn *txn, const uint8_t id[HV_ID_LEN],
  * Removes the queue entry of (node, id) and, with the last recipient, the
  * envelope. *found is 0 when there was no entry.
  */
-static hv_err
-dequeue(struct broker *b, MDB_txn *txn, const char *node,
-    const uint8_t id[HV_ID_LEN], int *found)
+hv_err
+dequeue_wipe(struct broker *b, MDB_txn *txn, const char *node,
+    const uint8_t id[HV_ID_LEN], int *found, int wipe)
 {
 	uint8_t k[KEY_MAX];
 	size_t kl = key_node_id(k, node, id);
@@ -474,7 +467,8 @@ dequeue(struct broker *b, MDB_txn *txn, const char *node,
 		if ((e = store_del(txn, b->db[DB_REFS], id, HV_ID_LEN)) !=
 		    HV_OK)
 			return e;
-		e = store_del(txn, b->db[DB_MSGS], id, HV_ID_LEN);
+		e = wipe ? hv_store_wipe_del(txn, b->db[DB_MSGS], id,
+		    HV_ID_LEN) : store_del(txn, b->db[DB_MSGS], id, HV_ID_LEN);
 		return e == HV_ENOTFOUND ? HV_OK : e;
 	} else {
 		uint8_t r[4] = { 0, 0, (uint8_t)((refs - 1) >> 8),
@@ -482,6 +476,13 @@ dequeue(struct broker *b, MDB_txn *txn, const char *node,
 
 		return store_put(txn, b->db[DB_REFS], id, HV_ID_LEN, r, 4);
 	}
+}
+
+hv_err
+dequeue(struct broker *b, MDB_txn *txn, const char *node,
+    const uint8_t id[HV_ID_LEN], int *found)
+{
+	return dequeue_wipe(b, txn, node, id, found, 0);
 }
 
 /* ---- acks ------------------------------------------------------------------ */
@@ -499,7 +500,13 @@ deliver_ack(struct broker *b, MDB_txn *txn, const struct conn *c,
 
 	if (a->receipt_seq != 0) {
 		size_t kl = key_node_seq(k, c->node, a->receipt_seq);
+		MDB_val rv;
 
+		/* A recipient confirming a retraction: RETRACTION_DELIVERED. */
+		if (store_get(txn, b->db[DB_RCPTQ], k, kl, &rv) == HV_OK &&
+		    (e = retract_acked(b, txn, c, rv.mv_data, rv.mv_size)) !=
+		    HV_OK)
+			return e;
 		e = store_del(txn, b->db[DB_RCPTQ], k, kl);
 		return e == HV_ENOTFOUND ? HV_OK : e;
 	}

@@ -496,6 +496,10 @@ dispatch(struct broker *b, MDB_txn *txn, struct inframe *in, struct outbox *o)
 		return deliver_ack(b, txn, c, in->f->ack, o);
 	case HAVEN__FRAME__KIND_HUMAN_ACK:
 		return deliver_human_ack(b, txn, c, in->f->human_ack, o);
+	case HAVEN__FRAME__KIND_HOLD_NOTICE:
+		return holds_handle(b, txn, c, in->f->hold_notice, o);
+	case HAVEN__FRAME__KIND_RETRACTION:
+		return retract_handle(b, txn, c, in->f->retraction, o);
 	case HAVEN__FRAME__KIND_AUDIT_QUERY:
 		return query_handle(b, txn, c, in->f->audit_query, o);
 	case HAVEN__FRAME__KIND_TREE_HEAD_REQUEST:
@@ -558,6 +562,18 @@ batch_txn(struct broker *b, struct inframe *items, size_t n)
 	if (head)
 		b->audit_dirty = 0;
 	outbox_flush(b, &o);
+	/*
+	 * A retraction withdrew ciphertext: its old pages leave the file.
+	 * Pages a reader (haven audit --db, a backup) still sees are tried
+	 * again a second later, not after every batch.
+	 */
+	if (b->scrub_due && hv_mono_ms() >= b->scrub_next_ms) {
+		size_t left = 0;
+
+		b->scrub_due = hv_store_scrub_free(b->store, b->db[DB_BMETA],
+		    NULL, &left) != HV_OK || left != 0;
+		b->scrub_next_ms = hv_mono_ms() + 1000;
+	}
 	return HV_OK;
 abort:
 	store_txn_abort(b, txn);

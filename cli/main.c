@@ -32,6 +32,8 @@ static const struct command {
 	{ "status", cmd_status, "show the delivery timeline of a sent message" },
 	{ "watch", cmd_watch, "print alerts as they arrive (duty teams)" },
 	{ "health", cmd_health, "show the agent's or the broker's health" },
+	{ "retract", cmd_retract, "take back a message this agency sent" },
+	{ "hold", cmd_hold, "add, list or remove legal holds at an agent" },
 	{ "decide", cmd_decide, "record a decision not to share" },
 	{ "child", cmd_child,
 	    "show a child's flags (plan, looked after, missing) and chronology" },

@@ -167,6 +167,65 @@ valid_listen(const char *v)
 	return atol(colon + 1) <= 65535;
 }
 
+int
+hv_cfg_map_get(const struct hv_cfg_u64_map *map, const char *name,
+    uint64_t *v)
+{
+	for (size_t i = 0; i < map->n; i++)
+		if (strcmp(map->name[i], name) == 0) {
+			*v = map->value[i];
+			return 1;
+		}
+	return 0;
+}
+
+/* One key PREFIX.SUFFIX of an HV_CFG_U64_BY_NAME entry k. */
+static int
+check_map_key(struct load_ctx *c, const struct hv_cfg_key *k,
+    const char *name, const char *value)
+{
+	struct hv_cfg_u64_map *map = (struct hv_cfg_u64_map *)
+	    ((char *)c->out + k->offset);
+	const char *suffix = name + strlen(k->name);
+	unsigned long long v;
+	uint64_t old;
+	char *end;
+	size_t i;
+
+	for (i = 0; map->names != NULL && map->names[i] != NULL; i++)
+		if (strcmp(map->names[i], suffix) == 0)
+			break;
+	if (map->names == NULL || map->names[i] == NULL ||
+	    strlen(suffix) >= sizeof(map->name[0])) {
+		snprintf(c->reason, sizeof(c->reason), "unknown key '%s': "
+		    "'%.48s' is not one of the names %s takes (a message type "
+		    "such as REFERRAL)", name, suffix, k->name);
+		return 0;
+	}
+	if (hv_cfg_map_get(map, suffix, &old)) {
+		snprintf(c->reason, sizeof(c->reason), "key '%s' is set twice",
+		    name);
+		return 0;
+	}
+	errno = 0;
+	v = strtoull(value, &end, 10);
+	if (value[0] == '\0' || value[0] == '-' || *end != '\0' ||
+	    errno != 0 || v < k->min || v > k->max) {
+		snprintf(c->reason, sizeof(c->reason), "'%s' for %s is not a "
+		    "whole number from %llu to %llu", value, name,
+		    (unsigned long long)k->min, (unsigned long long)k->max);
+		return 0;
+	}
+	if (map->n >= HV_CFG_MAP_MAX) {
+		snprintf(c->reason, sizeof(c->reason), "too many %s keys",
+		    k->name);
+		return 0;
+	}
+	snprintf(map->name[map->n], sizeof(map->name[0]), "%s", suffix);
+	map->value[map->n++] = v;
+	return 1;
+}
+
 static int
 check_key(struct load_ctx *c, const char *section, const char *name,
     const char *value)
@@ -183,8 +242,12 @@ check_key(struct load_ctx *c, const char *section, const char *name,
 		return 0;
 	}
 	for (i = 0, k = c->keys; k->name != NULL; k++, i++)
-		if (strcmp(k->name, name) == 0)
+		if (strcmp(k->name, name) == 0 ||
+		    (k->type == HV_CFG_U64_BY_NAME && strncmp(k->name, name,
+		    strlen(k->name)) == 0))
 			break;
+	if (k != NULL && k->name != NULL && k->type == HV_CFG_U64_BY_NAME)
+		return check_map_key(c, k, name, value);
 	if (k->name == NULL) {
 		snprintf(c->reason, sizeof(c->reason),
 		    "unknown key '%s' in [%s]", name, section);
@@ -255,6 +318,8 @@ check_key(struct load_ctx *c, const char *section, const char *name,
 			return 0;
 		}
 		goto string;
+	case HV_CFG_U64_BY_NAME:	/* check_map_key took it */
+		return 0;
 	case HV_CFG_PATH:
 		s = hv_path_resolve(c->base, value);
 		goto store;
@@ -420,7 +485,7 @@ void
 hv_config_free(const struct hv_cfg_key *keys, void *out)
 {
 	for (const struct hv_cfg_key *k = keys; k->name != NULL; k++) {
-		if (k->type == HV_CFG_U64)
+		if (k->type == HV_CFG_U64 || k->type == HV_CFG_U64_BY_NAME)
 			continue;
 		char **p = (char **)((char *)out + k->offset);
 		free(*p);

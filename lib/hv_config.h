@@ -24,7 +24,26 @@ enum hv_cfg_type {
 	HV_CFG_LISTEN,		/* char *, 127.0.0.1:PORT (port may be 0) */
 	HV_CFG_ZMQ_ENDPOINTS,	/* char *, 1..HV_CFG_ENDPOINTS_MAX endpoints
 				 * separated by spaces (hv_endpoint_next) */
+	HV_CFG_U64_BY_NAME,	/* struct hv_cfg_u64_map: the key's name is a
+				 * prefix "NAME." and each key NAME.SUFFIX,
+				 * SUFFIX one of the map's `names` (set by
+				 * the caller before loading), sets one value
+				 * in [min, max] (retention_days.REFERRAL) */
 };
+
+#define HV_CFG_MAP_MAX 32
+
+/* The values set by the keys of one HV_CFG_U64_BY_NAME entry. */
+struct hv_cfg_u64_map {
+	const char *const *names;	/* the suffixes taken, then NULL */
+	size_t n;
+	char name[HV_CFG_MAP_MAX][48];
+	uint64_t value[HV_CFG_MAP_MAX];
+};
+
+/* The value of map for name into *v: 1, or 0 when name was not set. */
+int hv_cfg_map_get(const struct hv_cfg_u64_map *map, const char *name,
+    uint64_t *v);
 
 #define HV_CFG_ENDPOINTS_MAX 8
 
@@ -41,7 +60,7 @@ struct hv_cfg_key {
 	size_t offset;		/* offsetof() into the caller's struct */
 	int required;
 	const char *def;	/* default as text, or NULL */
-	uint64_t min, max;	/* HV_CFG_U64 only */
+	uint64_t min, max;	/* HV_CFG_U64 and HV_CFG_U64_BY_NAME */
 };
 
 /*

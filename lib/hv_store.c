@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "hv_log.h"
@@ -522,4 +523,144 @@ hv_be64_get(const uint8_t in[8])
 	for (int i = 0; i < 8; i++)
 		v = v << 8 | in[i];
 	return v;
+}
+
+/* ---- erasure -------------------------------------------------------------- */
+
+hv_err
+hv_store_wipe_del(MDB_txn *txn, MDB_dbi dbi, const void *k, size_t klen)
+{
+	MDB_val key = { klen, (void *)k }, v;
+	size_t n;
+	int rc;
+
+	rc = mdb_get(txn, dbi, &key, &v);
+	if (rc == MDB_NOTFOUND)
+		return HV_OK;
+	if (rc != 0)
+		return hv_store_err(rc);
+	n = v.mv_size;
+	v.mv_data = NULL;
+	if ((rc = mdb_put(txn, dbi, &key, &v, MDB_RESERVE)) != 0)
+		return hv_store_err(rc);
+	if (n > 0)
+		memset(v.mv_data, 0, n);
+	rc = mdb_del(txn, dbi, &key, NULL);
+	return rc == 0 || rc == MDB_NOTFOUND ? HV_OK : hv_store_err(rc);
+}
+
+/* mdb_reader_list's lines: "pid thread txnid", txnid "-" when idle. */
+static int
+oldest_reader(const char *msg, void *ctx)
+{
+	size_t *oldest = ctx, txnid;
+	unsigned long thread;
+	int pid;
+
+	if (sscanf(msg, "%d %lx %zu", &pid, &thread, &txnid) == 3 &&
+	    txnid < *oldest)
+		*oldest = txnid;
+	return 0;
+}
+
+hv_err
+hv_store_scrub_free(hv_store *s, MDB_dbi scratch, size_t *scrubbed,
+    size_t *skipped)
+{
+	size_t oldest = SIZE_MAX, last, n_done = 0, n_left = 0;
+	char path[4200];
+	const char *dir;
+	uint8_t *zero = NULL;
+	MDB_txn *txn = NULL, *rtxn = NULL;
+	MDB_cursor *cur = NULL;
+	MDB_val k, v;
+	MDB_stat st;
+	hv_err e = HV_EIO;
+	int fd = -1, rc;
+
+	if (s->readonly || mdb_env_get_path(s->env, &dir) != 0 ||
+	    mdb_env_stat(s->env, &st) != 0)
+		return HV_EIO;
+	snprintf(path, sizeof(path), "%s/data.mdb", dir);
+	if ((zero = calloc(1, st.ms_psize)) == NULL)
+		return HV_ENOMEM;
+	if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
+		goto out;
+	/* Moves the last commit on past the one that freed the pages. */
+	{
+		uint64_t now = (uint64_t)time(NULL);
+		MDB_val sk = { 5, "scrub" }, sv = { 8, &now };
+
+		if (mdb_txn_begin(s->env, NULL, 0, &txn) != 0)
+			goto out;
+		rc = mdb_put(txn, scratch, &sk, &sv, 0);
+		if (rc != 0 || mdb_txn_commit(txn) != 0) {
+			if (rc != 0)
+				mdb_txn_abort(txn);
+			txn = NULL;
+			goto out;
+		}
+	}
+	/* The write transaction keeps every writer off the free pages. */
+	if (mdb_txn_begin(s->env, NULL, 0, &txn) != 0)
+		goto out;
+	mdb_reader_list(s->env, oldest_reader, &oldest);
+	last = mdb_txn_id(txn) - 1;
+	if (last < oldest)
+		oldest = last;
+	/*
+	 * dbi 0 is LMDB's free list, txnid -> [count, page numbers...],
+	 * readable only in a read transaction: one of the snapshot the
+	 * write transaction starts from (MDB_NOTLS allows both at once).
+	 */
+	if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &rtxn) != 0 ||
+	    mdb_cursor_open(rtxn, 0, &cur) != 0)
+		goto out;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		size_t freed_by, cnt;
+		const size_t *idl = v.mv_data;
+
+		if (k.mv_size != sizeof(size_t) || v.mv_size < sizeof(size_t))
+			continue;
+		memcpy(&freed_by, k.mv_data, sizeof(size_t));
+		cnt = idl[0];
+		if (cnt > v.mv_size / sizeof(size_t) - 1)
+			continue;
+		/*
+		 * A snapshot before freed_by (a reader's, the last) sees them.
+		 * The pages our own small write freed held nothing erased, so
+		 * only those a reader holds back count as left.
+		 */
+		if (freed_by >= oldest) {
+			if (freed_by < last)
+				n_left += cnt;
+			continue;
+		}
+		for (size_t i = 1; i <= cnt; i++) {
+			if (pwrite(fd, zero, st.ms_psize,
+			    (off_t)(idl[i] * st.ms_psize)) !=
+			    (ssize_t)st.ms_psize)
+				goto out;
+			n_done++;
+		}
+	}
+	if (rc != MDB_NOTFOUND || fdatasync(fd) != 0)
+		goto out;
+	e = HV_OK;
+	if (scrubbed != NULL)
+		*scrubbed = n_done;
+	if (skipped != NULL)
+		*skipped = n_left;
+out:
+	if (cur != NULL)
+		mdb_cursor_close(cur);
+	if (rtxn != NULL)
+		mdb_txn_abort(rtxn);
+	if (txn != NULL)
+		mdb_txn_abort(txn);
+	if (fd >= 0)
+		close(fd);
+	free(zero);
+	return e;
 }

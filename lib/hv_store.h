@@ -102,6 +102,31 @@ hv_err hv_store_begin(hv_store *s, int readonly, MDB_txn **txn);
  */
 hv_err hv_store_commit(MDB_txn *txn);
 
+/*
+ * Erasure (SPEC §15): LMDB copies a page before changing it and puts the
+ * old copy on its free list, where the old bytes stay until the page is
+ * reused. This overwrites with zeros, in the file, every free page that no
+ * reader can still see, inside a write transaction (so no writer reuses one
+ * meanwhile), then syncs. Like LMDB, it leaves the pages the last commit
+ * freed (the previous snapshot, kept for a crash): so it first commits a
+ * small write of its own, the key "scrub" in dbi `scratch`. A caller that has just deleted a record (after
+ * overwriting its value with zeros in place, see hv_store_wipe_del) and
+ * committed calls this to make the old bytes gone from the file. *skipped
+ * (may be NULL) counts free pages left because an older reader may see
+ * them; call again later. Errors: HV_EIO.
+ */
+hv_err hv_store_scrub_free(hv_store *s, MDB_dbi scratch, size_t *scrubbed,
+    size_t *skipped);
+
+/*
+ * Overwrites the value under key k in dbi with zeros in place (same size,
+ * MDB_RESERVE) and then deletes it, inside txn, so that the live page
+ * written at commit holds no trace of it. HV_OK when there was no value.
+ * Errors: HV_ESTORAGEFULL, HV_EIO.
+ */
+hv_err hv_store_wipe_del(MDB_txn *txn, MDB_dbi dbi, const void *k,
+    size_t klen);
+
 void hv_be64_put(uint8_t out[8], uint64_t v);
 uint64_t hv_be64_get(const uint8_t in[8]);
 

@@ -460,7 +460,7 @@ Test(cli, every_messaging_command_answers_help_with_status_0,
     .timeout = 60)
 {
 	static const char *const cmds[] = { "send", "inbox", "show", "ack",
-	    "status", "watch", "health", "decide" };
+	    "status", "watch", "health", "decide", "retract", "hold" };
 	char *out = NULL;
 
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {

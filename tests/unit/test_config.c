@@ -674,3 +674,55 @@ Test(config, truncates_a_role_to_the_buffer)
 	hv_node_role("police.avon", buf, 0);
 	cr_assert_eq(buf[0], 'q');
 }
+
+/* retention_days.TYPE (SPEC §15): per-name values, unknown names refused. */
+struct map_cfg {
+	uint64_t days;
+	struct hv_cfg_u64_map by_type;
+};
+
+static const struct hv_cfg_key map_keys[] = {
+	{ "retention_days", HV_CFG_U64, offsetof(struct map_cfg, days), 0,
+	    "2190", 0, 36500 },
+	{ "retention_days.", HV_CFG_U64_BY_NAME,
+	    offsetof(struct map_cfg, by_type), 0, NULL, 0, 36500 },
+	{ NULL, 0, 0, 0, NULL, 0, 0 },
+};
+
+static const char *const map_names[] = { "REFERRAL", "CASE_UPDATE", NULL };
+
+Test(config, reads_a_value_per_name_and_refuses_an_unknown_name_by_line)
+{
+	char dir[] = "/tmp/hv-cfgmap-XXXXXX", path[64];
+	struct map_cfg c;
+	struct hv_errdetail d;
+	uint64_t v = 0;
+	FILE *fp;
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/a.conf", dir);
+	fp = fopen(path, "w");
+	fputs("[agent]\nretention_days.REFERRAL = 7\n", fp);
+	fclose(fp);
+	memset(&c, 0, sizeof(c));
+	c.by_type.names = map_names;
+	hv_errclear(&d);
+	cr_assert_eq(hv_config_load(path, "agent", map_keys, &c, &d), HV_OK,
+	    "%s", d.message);
+	cr_assert_eq(c.days, 2190);
+	cr_assert(hv_cfg_map_get(&c.by_type, "REFERRAL", &v));
+	cr_assert_eq(v, 7);
+	cr_assert_not(hv_cfg_map_get(&c.by_type, "CASE_UPDATE", &v));
+
+	fp = fopen(path, "w");
+	fputs("[agent]\nretention_days = 1\nretention_days.GOSSIP = 2\n", fp);
+	fclose(fp);
+	memset(&c, 0, sizeof(c));
+	c.by_type.names = map_names;
+	cr_assert_eq(hv_config_load(path, "agent", map_keys, &c, &d),
+	    HV_EBADCONFIG);
+	cr_assert(strstr(d.message, "a.conf:3:") != NULL, "%s", d.message);
+	cr_assert(strstr(d.message, "GOSSIP") != NULL, "%s", d.message);
+	unlink(path);
+	rmdir(dir);
+}

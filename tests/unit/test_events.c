@@ -12,7 +12,8 @@ Test(events, names_every_audit_event_of_the_spec_once_in_order)
 	static const char *const spec[] = { "SUBMITTED", "REJECTED",
 		"DELIVERED", "ACKNOWLEDGED", "ESCALATED", "EXPIRED",
 		"DECISION_RECORDED", "DIRECTORY_LOADED", "AUDIT_QUERY",
-		"RESTORED" };
+		"RESTORED", "RETRACTED", "WITHDRAWN", "RETRACTION_DELIVERED",
+		"HOLD_ADDED", "HOLD_REMOVED" };
 
 	cr_assert_eq(HV_EV_COUNT, sizeof(spec) / sizeof(spec[0]));
 	for (int i = 0; i < HV_EV_COUNT; i++) {
@@ -28,7 +29,8 @@ Test(events, names_every_audit_event_of_the_spec_once_in_order)
 Test(events, names_every_receipt_status_once_in_order)
 {
 	static const char *const spec[] = { "ACCEPTED", "REJECTED",
-		"DELIVERED", "ACKNOWLEDGED", "ESCALATED", "EXPIRED" };
+		"DELIVERED", "ACKNOWLEDGED", "ESCALATED", "EXPIRED",
+		"RETRACTED", "WITHDRAWN", "RETRACTION_DELIVERED" };
 
 	cr_assert_eq(HV_ST_COUNT, sizeof(spec) / sizeof(spec[0]));
 	for (int i = 0; i < HV_ST_COUNT; i++) {

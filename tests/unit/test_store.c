@@ -706,3 +706,65 @@ Test(store, check_passes_a_live_store_and_refuses_a_newer_format)
 	raw_stamp(HV_STORE_FORMAT + 1);
 	cr_assert_eq(hv_store_check_dir(dir, &d), HV_EFORMAT);
 }
+
+/* 1 when the store's data.mdb holds needle anywhere in its bytes. */
+static int
+file_holds(const char *needle)
+{
+	char path[200], *buf;
+	FILE *fp;
+	long n;
+	int found;
+
+	snprintf(path, sizeof(path), "%s/data.mdb", dir);
+	cr_assert_not_null(fp = fopen(path, "rb"));
+	fseek(fp, 0, SEEK_END);
+	n = ftell(fp);
+	rewind(fp);
+	cr_assert_not_null(buf = malloc((size_t)n));
+	cr_assert_eq(fread(buf, 1, (size_t)n, fp), (size_t)n);
+	fclose(fp);
+	found = memmem(buf, (size_t)n, needle, strlen(needle)) != NULL;
+	free(buf);
+	return found;
+}
+
+/*
+ * Erasure (SPEC §15): after wipe_del and a scrub, neither a small value
+ * (inside a leaf page) nor a large one (overflow pages) leaves its bytes
+ * anywhere in data.mdb, though LMDB's copy-on-write left the old pages
+ * holding them after the delete alone.
+ */
+Test(store, leaves_no_bytes_of_an_erased_value_in_the_file)
+{
+	hv_store *s = open_ok(0, 0);
+	char big[9000];
+	size_t scrubbed = 0, left = 1;
+	MDB_txn *txn;
+
+	memset(big, 'y', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	memcpy(big + 4000, "CANARY-BIG-51d3", 15);
+	put(s, 0, "big", big);
+	put(s, 0, "small", "CANARY-SMALL-8e21");
+	put(s, 0, "other", "kept");
+	cr_assert(file_holds("CANARY-BIG-51d3"));
+	cr_assert(file_holds("CANARY-SMALL-8e21"));
+
+	cr_assert_eq(hv_store_begin(s, 0, &txn), HV_OK);
+	cr_assert_eq(hv_store_wipe_del(txn, s->dbi[0], "big", 3), HV_OK);
+	cr_assert_eq(hv_store_wipe_del(txn, s->dbi[0], "small", 5), HV_OK);
+	cr_assert_eq(hv_store_wipe_del(txn, s->dbi[0], "absent", 6), HV_OK);
+	cr_assert_eq(hv_store_commit(txn), HV_OK);
+	/* Deleted, but the old pages still hold the bytes. */
+	cr_assert(file_holds("CANARY-BIG-51d3"));
+
+	cr_assert_eq(hv_store_scrub_free(s, s->dbi[2], &scrubbed, &left),
+	    HV_OK);
+	cr_assert_gt(scrubbed, 0);
+	cr_assert_eq(left, 0);
+	cr_assert_not(file_holds("CANARY-BIG-51d3"));
+	cr_assert_not(file_holds("CANARY-SMALL-8e21"));
+	cr_assert(file_holds("kept"));
+	hv_store_close(&s);
+}

@@ -1,0 +1,328 @@
+/*
+ * End-to-end tests of the retention rule and legal holds (SPEC §15): real
+ * broker and agents. Police and social care keep REFERRAL payloads 0
+ * days (retention_days.REFERRAL = 0: only until the next sweep, which runs
+ * at start), so restarting one sweeps; a held message survives the sweep, and
+ * adding and removing the hold are audited at the broker.
+ */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <lmdb.h>
+
+#include "agent_kit.h"
+#include "harness.h"
+#include "hv_util.h"
+
+#define WAIT_MS 30000
+#define CANARY_LEN 48
+
+static struct h_partnership P;
+
+static void
+teardown(void)
+{
+	char why[600];
+	int rc = ak_stop_and_check(&P, why, sizeof(why));
+
+	h_partnership_destroy(&P);
+	cr_assert_eq(rc, 0, "%s", why);
+}
+
+static void
+setup(void)
+{
+	const char *extra[4] = { "retention_days.REFERRAL = 0\n", NULL, NULL,
+		"retention_days.REFERRAL = 0\n"
+		"retention_sweep_interval = 86400\n" };
+
+	cr_assert_eq(ak_setup(&P, extra), 0, "partnership did not start");
+}
+
+static char *
+referral(const char *text)
+{
+	char fill[6001];
+
+	memset(fill, 'x', 6000);
+	fill[6000] = '\0';
+	return h_fmt("{\"to\":[\"" AK_SOCIAL "\"],\"type\":\"REFERRAL\","
+	    "\"priority\":\"URGENT\",\"subject\":{\"nhs\":\"943 476 5919\"},"
+	    AK_BASIS ",\"child\":{\"name\":\"Child %s\",\"dob\":"
+	    "\"2016-03-02\"},\"body\":{\"summary\":\"%s\",\"notes\":\"%s\"}}",
+	    text, text, fill);
+}
+
+/* CANARY_LEN ciphertext bytes of the stored inbox record of hex. */
+static int
+canary_of(const char *node, const char *hex, uint8_t out[CANARY_LEN])
+{
+	char *dir = h_fmt("%s/data/%s", P.dir, node);
+	uint8_t id[16];
+	MDB_env *env = NULL;
+	MDB_txn *txn = NULL;
+	MDB_dbi dbi;
+	MDB_val k = { 16, id }, v;
+	int rc = -1;
+
+	for (int i = 0; i < 16; i++)
+		sscanf(hex + 2 * i, "%2hhx", &id[i]);
+	if (mdb_env_create(&env) == 0 && mdb_env_set_maxdbs(env, 32) == 0 &&
+	    mdb_env_open(env, dir, MDB_RDONLY | MDB_NOTLS, 0600) == 0 &&
+	    mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) == 0 &&
+	    mdb_dbi_open(txn, "inbox", 0, &dbi) == 0 &&
+	    mdb_get(txn, dbi, &k, &v) == 0 && v.mv_size > 4000) {
+		memcpy(out, (uint8_t *)v.mv_data + v.mv_size / 2, CANARY_LEN);
+		rc = 0;
+	}
+	if (txn != NULL)
+		mdb_txn_abort(txn);
+	if (env != NULL)
+		mdb_env_close(env);
+	free(dir);
+	return rc;
+}
+
+/* 1 when a file directly under the node's data_dir holds needle. */
+static int
+in_store_files(const char *node, const void *needle, size_t n)
+{
+	char *dir = h_fmt("%s/data/%s", P.dir, node);
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int found = 0;
+
+	cr_assert_not_null(d);
+	while (!found && (e = readdir(d)) != NULL) {
+		char *path = h_fmt("%s/%s", dir, e->d_name), *buf = NULL;
+		FILE *fp = e->d_name[0] == '.' ? NULL : fopen(path, "rb");
+		size_t len = 0, r;
+		char chunk[65536];
+
+		if (fp != NULL) {
+			FILE *mem = open_memstream(&buf, &len);
+
+			while ((r = fread(chunk, 1, sizeof(chunk), fp)) > 0)
+				fwrite(chunk, 1, r, mem);
+			fclose(mem);
+			fclose(fp);
+			found = memmem(buf, len, needle, n) != NULL;
+			free(buf);
+		}
+		free(path);
+	}
+	closedir(d);
+	free(dir);
+	return found;
+}
+
+/* `haven hold ARGS` at social care; stdout into *out (may be NULL). */
+static int
+hold(char **out, const char *args)
+{
+	struct h_agent *soc = ak_agent(&P, AK_SOCIAL);
+
+	return h_sh(out, 30, "HAVEN_AGENT='%s' HAVEN_TOKEN_FILE='%s' '%s' "
+	    "hold %s", soc->url, soc->token_file, h_bin("haven"), args);
+}
+
+/* Waits until the broker's log holds a record of event (and needle). */
+struct audit_want {
+	const char *event;
+	const char *needle;
+};
+
+static int
+audit_has(void *ctx)
+{
+	const struct audit_want *w = ctx;
+	char *out = NULL;
+	int ok;
+
+	ok = h_sh(&out, 60, "'%s' audit query --db '%s' --event %s --format "
+	    "json", h_bin("haven"), P.broker_data, w->event) == 0 &&
+	    out != NULL && strstr(out, w->needle) != NULL;
+	free(out);
+	return ok;
+}
+
+static int
+erased(void *ctx)
+{
+	char *path = h_fmt("/v1/inbox/%s", (const char *)ctx);
+	json_t *m = NULL;
+	int ok = ak_get(ak_agent(&P, AK_SOCIAL), path, &m) == 200 &&
+	    json_is_true(json_object_get(m, "erased"));
+
+	json_decref(m);
+	free(path);
+	return ok;
+}
+
+/* For h_wait_until: the canary has left every file of the node's store. */
+struct gone_ctx {
+	const char *node;
+	const uint8_t *canary;
+};
+
+static int
+canary_gone(void *ctx)
+{
+	const struct gone_ctx *g = ctx;
+
+	return !in_store_files(g->node, g->canary, CANARY_LEN);
+}
+
+static int
+sent_erased(void *ctx)
+{
+	char *path = h_fmt("/v1/messages/%s", (const char *)ctx);
+	json_t *m = NULL;
+	int ok = ak_get(ak_agent(&P, AK_POLICE), path, &m) == 200 &&
+	    json_is_true(json_object_get(m, "erased"));
+
+	json_decref(m);
+	free(path);
+	return ok;
+}
+
+/*
+ * The sweep erases the expired REFERRAL at the recipient and at the
+ * sender (its canary leaves every store file; a tombstone says when and
+ * why), keeps the held one whole at the recipient, and the
+ * hold's adding and removal reach the broker's audit as HOLD_ADDED and
+ * HOLD_REMOVED, without the reason.
+ */
+Test(retention, sweeps_expired_payloads_to_tombstones_but_keeps_held_ones,
+    .init = setup, .fini = teardown, .timeout = 180)
+{
+	struct h_agent *pol = ak_agent(&P, AK_POLICE);
+	struct h_agent *soc = ak_agent(&P, AK_SOCIAL);
+	uint8_t canary[CANARY_LEN];
+	char gone[33], kept[33], hid[33], *body, *out = NULL, *path, *args;
+	struct audit_want w;
+	struct gone_ctx g;
+	json_t *m = NULL, *j;
+	const char *s;
+
+	body = referral("Swept-1");
+	cr_assert_eq(ak_post(pol, "/v1/messages", body, gone), 202);
+	free(body);
+	body = referral("Held-2");
+	cr_assert_eq(ak_post(pol, "/v1/messages", body, kept), 202);
+	free(body);
+	cr_assert_eq(ak_wait_inbox(soc, gone, WAIT_MS, NULL), 1);
+	cr_assert_eq(ak_wait_inbox(soc, kept, WAIT_MS, NULL), 1);
+	cr_assert_eq(canary_of(AK_SOCIAL, gone, canary), 0);
+	cr_assert(in_store_files(AK_SOCIAL, canary, CANARY_LEN),
+	    "the canary is not in the store before the sweep");
+
+	/* Hold the second message; the broker audits it, reason unsaid. */
+	args = h_fmt("add --message %s --reason 'Care proceedings, case "
+	    "ZX-99' --json", kept);
+	cr_assert_eq(hold(&out, args), 0, "%s", out ? out : "");
+	free(args);
+	cr_assert_not_null(j = json_loads(out, 0, NULL), "%s", out);
+	snprintf(hid, sizeof(hid), "%s", json_string_value(json_object_get(j,
+	    "id")));
+	json_decref(j);
+	free(out);
+	w.event = "HOLD_ADDED";
+	w.needle = kept;
+	cr_assert_eq(h_wait_until(audit_has, &w, WAIT_MS), 1,
+	    "HOLD_ADDED never reached the broker's audit");
+	w.needle = "ZX-99";
+	cr_assert_not(audit_has(&w), "the hold's reason reached the broker");
+	cr_assert_eq(hold(&out, "list"), 0);
+	cr_assert_not_null(strstr(out, hid), "%s", out);
+	free(out);
+
+	/* Restarting sweeps (at start): the expired one goes. */
+	cr_assert_eq(h_agent_stop(soc), 0);
+	cr_assert_eq(h_agent_start(&P, soc), 0);
+	cr_assert_eq(h_wait_until(erased, gone, WAIT_MS), 1,
+	    "the REFERRAL was not erased by the sweep");
+
+	path = h_fmt("/v1/inbox/%s", gone);
+	cr_assert_eq(ak_get(soc, path, &m), 200);
+	free(path);
+	s = json_string_value(json_object_get(m, "status"));
+	cr_assert(s != NULL && strncmp(s, "erased on ", 10) == 0 &&
+	    strstr(s, "under the retention rule") != NULL, "%s", s ? s : "");
+	cr_assert_str_eq(json_string_value(json_object_get(m, "sender")),
+	    AK_POLICE);
+	cr_assert_str_eq(json_string_value(json_object_get(m, "type")),
+	    "REFERRAL");
+	cr_assert(json_is_null(json_object_get(m, "body")));
+	json_decref(m);
+	g.node = AK_SOCIAL;
+	g.canary = canary;
+	cr_assert_eq(h_wait_until(canary_gone, &g, WAIT_MS), 1,
+	    "the swept message's ciphertext is still in the store files");
+	cr_assert_not(in_store_files(AK_SOCIAL, "Swept-1", 7));
+
+	/* The held one is whole. */
+	path = h_fmt("/v1/inbox/%s", kept);
+	cr_assert_eq(ak_get(soc, path, &m), 200);
+	free(path);
+	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(m,
+	    "body"), "summary")), "Held-2");
+	json_decref(m);
+
+	/*
+	 * The sender's copy goes at police's next sweep (its restart): a
+	 * tombstone with the timeline, and the envelope's bytes (the same
+	 * ciphertext) gone from police's store too. The held message's
+	 * sent copy follows police's rule: the hold is social care's.
+	 */
+	cr_assert(in_store_files(AK_POLICE, canary, CANARY_LEN));
+	cr_assert_eq(h_agent_stop(pol), 0);
+	cr_assert_eq(h_agent_start(&P, pol), 0);
+	cr_assert_eq(h_wait_until(sent_erased, gone, WAIT_MS), 1,
+	    "police's sent copy was not erased by its sweep");
+	path = h_fmt("/v1/messages/%s", gone);
+	cr_assert_eq(ak_get(pol, path, &m), 200);
+	free(path);
+	cr_assert(json_is_true(json_object_get(m, "erased")));
+	cr_assert_str_eq(json_string_value(json_object_get(m, "direction")),
+	    "sent");
+	cr_assert(json_array_size(json_object_get(m, "timeline")) >= 2);
+	json_decref(m);
+	g.node = AK_POLICE;
+	cr_assert_eq(h_wait_until(canary_gone, &g, WAIT_MS), 1,
+	    "the sent envelope's bytes are still in police's store");
+
+	/* Removing the hold is audited too. */
+	args = h_fmt("remove %s --reason 'Proceedings closed'", hid);
+	cr_assert_eq(hold(&out, args), 0, "%s", out ? out : "");
+	free(args);
+	free(out);
+	w.event = "HOLD_REMOVED";
+	w.needle = AK_SOCIAL;
+	cr_assert_eq(h_wait_until(audit_has, &w, WAIT_MS), 1,
+	    "HOLD_REMOVED never reached the broker's audit");
+}
+
+/* retention_days.TYPE takes message types only; the line is named. */
+Test(retention, refuses_a_retention_key_for_an_unknown_message_type)
+{
+	char dir[] = "/tmp/haven-ret-XXXXXX", *conf, *out = NULL;
+	int rc;
+
+	cr_assert_not_null(mkdtemp(dir));
+	conf = h_fmt("%s/agent.conf", dir);
+	cr_assert_eq(h_write(conf, 0600, "[agent]\nid = police.avon\n"
+	    "retention_days = 30\nretention_days.GOSSIP = 5\n"), 0);
+	rc = h_sh(&out, 30, "'%s' --config '%s' --check-config 2>&1",
+	    h_bin("haven-agent"), conf);
+	cr_assert_neq(rc, 0);
+	cr_assert_not_null(strstr(out, "agent.conf:4:"), "%s", out);
+	cr_assert_not_null(strstr(out, "retention_days.GOSSIP"), "%s", out);
+	free(out);
+	h_sh(NULL, 30, "rm -rf '%s'", dir);
+	free(conf);
+}

@@ -1,0 +1,479 @@
+/*
+ * End-to-end tests of retraction (SPEC §15): real broker and agents.
+ * Police send to social care, then take the message back.
+ *
+ * Erasure is shown with a canary: the inbox keeps a message as its
+ * envelope (the payload encrypted), so the canary is a run of the stored
+ * envelope's ciphertext bytes, read from the recipient's store before the
+ * retraction; it must be found in data.mdb before, and in no file under
+ * the recipient's data_dir after.
+ */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <lmdb.h>
+#include <sodium.h>
+
+#include "agent_kit.h"
+#include "client.h"
+#include "harness.h"
+#include "hv_events.h"
+#include "hv_retract.h"
+#include "hv_util.h"
+#include "hv_wire.h"
+
+#define WAIT_MS 30000
+#define CANARY_LEN 48
+
+static struct h_partnership P;
+
+static void
+teardown(void)
+{
+	char why[600];
+	int rc = ak_stop_and_check(&P, why, sizeof(why));
+
+	h_partnership_destroy(&P);
+	cr_assert_eq(rc, 0, "%s", why);
+}
+
+/* Social care's alert hook appends each summary to P.dir/hook.out. */
+static void
+setup(void)
+{
+	char *hook;
+	const char *extra[4] = { NULL, NULL, NULL, NULL };
+
+	hook = h_fmt("alert_command = cat >> '%s/hook.out'\n", P.dir);
+	cr_assert_eq(h_partnership_create(&P, NULL, NULL), 0);
+	free(hook);
+	hook = h_fmt("alert_command = cat >> '%s/hook.out'\n", P.dir);
+	extra[3] = hook;
+	cr_assert_eq(h_broker_start(&P), 0);
+	for (int i = 0; i < 4; i++) {
+		static const char *ids[4] = { AK_POLICE, AK_HEALTH, AK_SCHOOL,
+			AK_SOCIAL };
+		struct h_agent *a = h_agent_add(&P, ids[i], extra[i]);
+
+		cr_assert_not_null(a);
+		cr_assert_eq(h_agent_start(&P, a), 0);
+	}
+	free(hook);
+}
+
+/* A REFERRAL to social care whose body holds text and ~6 KB of filler. */
+static char *
+referral(const char *text)
+{
+	char fill[6001];
+
+	memset(fill, 'x', 6000);
+	fill[6000] = '\0';
+	return h_fmt("{\"to\":[\"" AK_SOCIAL "\"],\"type\":\"REFERRAL\","
+	    "\"priority\":\"URGENT\",\"subject\":{\"nhs\":\"943 476 5919\"},"
+	    AK_BASIS ",\"child\":{\"name\":\"Child %s\",\"dob\":"
+	    "\"2016-03-02\"},\"body\":{\"summary\":\"%s\",\"notes\":\"%s\"}}",
+	    text, text, fill);
+}
+
+static char *
+data_dir(const char *node)
+{
+	return h_fmt("%s/data/%s", P.dir, node);
+}
+
+/*
+ * CANARY_LEN bytes from the middle of the inbox record of id (hex) in the
+ * running agent's store, read with LMDB beside it: ciphertext. 0 or -1.
+ */
+static int
+canary_in(const char *dir, const char *dbname, const char *hex,
+    uint8_t out[CANARY_LEN])
+{
+	uint8_t id[HV_ID_LEN];
+	MDB_env *env = NULL;
+	MDB_txn *txn = NULL;
+	MDB_dbi dbi;
+	MDB_val k = { HV_ID_LEN, id }, v;
+	int rc = -1;
+
+	for (int i = 0; i < HV_ID_LEN; i++)
+		sscanf(hex + 2 * i, "%2hhx", &id[i]);
+	if (mdb_env_create(&env) == 0 && mdb_env_set_maxdbs(env, 32) == 0 &&
+	    mdb_env_open(env, dir, MDB_RDONLY | MDB_NOTLS, 0600) == 0 &&
+	    mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) == 0 &&
+	    mdb_dbi_open(txn, dbname, 0, &dbi) == 0 &&
+	    mdb_get(txn, dbi, &k, &v) == 0 && v.mv_size > 4000) {
+		memcpy(out, (uint8_t *)v.mv_data + v.mv_size / 2, CANARY_LEN);
+		rc = 0;
+	}
+	if (txn != NULL)
+		mdb_txn_abort(txn);
+	if (env != NULL)
+		mdb_env_close(env);
+	return rc;
+}
+
+static int
+canary_of(const char *node, const char *hex, uint8_t out[CANARY_LEN])
+{
+	char *dir = data_dir(node);
+	int rc = canary_in(dir, "inbox", hex, out);
+
+	free(dir);
+	return rc;
+}
+
+/* 1 when some regular file directly under dir holds needle. */
+static int
+found_in_files(const char *dir, const void *needle, size_t n, char *where,
+    size_t cap)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int found = 0;
+
+	cr_assert_not_null(d, "cannot list %s", dir);
+	while (!found && (e = readdir(d)) != NULL) {
+		char *path = h_fmt("%s/%s", dir, e->d_name);
+		FILE *fp = e->d_name[0] == '.' ? NULL : fopen(path, "rb");
+		char *buf = NULL;
+		size_t len = 0;
+
+		if (fp != NULL) {
+			FILE *mem = open_memstream(&buf, &len);
+			char chunk[65536];
+			size_t r;
+
+			while ((r = fread(chunk, 1, sizeof(chunk), fp)) > 0)
+				fwrite(chunk, 1, r, mem);
+			fclose(mem);
+			fclose(fp);
+			if (memmem(buf, len, needle, n) != NULL) {
+				found = 1;
+				snprintf(where, cap, "%.100s at byte %td", e->d_name,
+				    (char *)memmem(buf, len, needle, n) - buf);
+			}
+			free(buf);
+		}
+		free(path);
+	}
+	closedir(d);
+	return found;
+}
+
+/* For h_wait_until: the canary has left every file of a folder. */
+struct gone_ctx {
+	const char *dir;
+	const uint8_t *canary;
+};
+
+static int
+canary_gone(void *ctx)
+{
+	const struct gone_ctx *g = ctx;
+	char where[256];
+
+	return !found_in_files(g->dir, g->canary, CANARY_LEN, where,
+	    sizeof(where));
+}
+
+/* Retracts id at police through `haven retract`; returns the exit status. */
+static int
+haven_retract(const char *id, const char *reason)
+{
+	struct h_agent *pol = ak_agent(&P, AK_POLICE);
+
+	return h_sh(NULL, 30, "HAVEN_AGENT='%s' HAVEN_TOKEN_FILE='%s' '%s' "
+	    "retract %s --reason %s --decided-by j.smith --note 'sent to the "
+	    "wrong team'", pol->url, pol->token_file, h_bin("haven"), id,
+	    reason);
+}
+
+/* The broker's audit records of message id, as `haven audit query` text. */
+static char *
+audit_of(const char *id)
+{
+	char *out = NULL;
+
+	cr_assert_eq(h_sh(&out, 60, "'%s' audit query --db '%s' --message %s "
+	    "--format json", h_bin("haven"), P.broker_data, id), 0,
+	    "haven audit query failed: %s", out ? out : "");
+	return out;
+}
+
+static int
+hook_says_retracted(void *ctx)
+{
+	char *path = h_fmt("%s/hook.out", P.dir), *text = h_read(path);
+	const char *line = text ? strstr(text, (const char *)ctx) : NULL;
+	int ok = line != NULL && strstr(text, "\"retracted\"") != NULL;
+
+	free(text);
+	free(path);
+	return ok;
+}
+
+/*
+ * After delivery: the recipient verifies the retraction, erases the child
+ * and body (the canary is gone from every file of its data_dir), keeps the
+ * header marked retracted, raises the SSE event and the alert hook and
+ * confirms; the sender's timeline shows retracted then
+ * retraction_delivered, and the broker audits both.
+ */
+Test(retract, erases_a_delivered_copy_so_its_bytes_leave_the_store_files,
+    .init = setup, .fini = teardown, .timeout = 120)
+{
+	struct h_agent *pol = ak_agent(&P, AK_POLICE);
+	struct h_agent *soc = ak_agent(&P, AK_SOCIAL);
+	uint8_t canary[CANARY_LEN];
+	char id[33], where[256], *body, *dir, *path, *audit;
+	struct ak_sse sse;
+	struct gone_ctx g;
+	json_t *m = NULL;
+	const char *status;
+
+	body = referral("Canary-7f3a9e2c");
+	cr_assert_eq(ak_post(pol, "/v1/messages", body, id), 202);
+	free(body);
+	cr_assert_eq(ak_wait_inbox(soc, id, WAIT_MS, &m), 1);
+	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(m,
+	    "body"), "summary")), "Canary-7f3a9e2c");
+	json_decref(m);
+	cr_assert_eq(ak_wait_status(pol, id, "delivered", AK_SOCIAL, WAIT_MS),
+	    1);
+
+	/* The canary is there before: the check below can fail. */
+	cr_assert_eq(canary_of(AK_SOCIAL, id, canary), 0);
+	dir = data_dir(AK_SOCIAL);
+	cr_assert(found_in_files(dir, canary, CANARY_LEN, where,
+	    sizeof(where)), "the canary is not in the store before");
+
+	cr_assert_eq(ak_sse_start(&sse, soc), 0);
+	cr_assert_eq(haven_retract(id, "MISDIRECTED"), 0);
+	cr_assert_eq(ak_wait_status(pol, id, "retracted", NULL, WAIT_MS), 1);
+	cr_assert_eq(ak_wait_status(pol, id, "retraction_delivered",
+	    AK_SOCIAL, WAIT_MS), 1, "social care never confirmed");
+	cr_assert(ak_sse_wait(&sse, "retracted", id, WAIT_MS),
+	    "no retracted event on the recipient's stream");
+	ak_sse_stop(&sse);
+	cr_assert_eq(h_wait_until(hook_says_retracted, id, WAIT_MS), 1,
+	    "the alert hook did not run for the retraction");
+
+	/* Erased: the bytes leave every file of the store. */
+	g.dir = dir;
+	g.canary = canary;
+	cr_assert_eq(h_wait_until(canary_gone, &g, WAIT_MS), 1,
+	    "the ciphertext canary is still in the store files");
+	cr_assert_not(found_in_files(dir, "Canary-7f3a9e2c", 15, where,
+	    sizeof(where)), "the body text is in %s", where);
+	free(dir);
+
+	/* The header is kept, marked, without child or body. */
+	path = h_fmt("/v1/inbox/%s", id);
+	cr_assert_eq(ak_get(soc, path, &m), 200);
+	free(path);
+	cr_assert_str_eq(json_string_value(json_object_get(m, "sender")),
+	    AK_POLICE);
+	cr_assert_str_eq(json_string_value(json_object_get(m, "type")),
+	    "REFERRAL");
+	cr_assert_str_eq(json_string_value(json_object_get(m, "status")),
+	    "retracted by the sender: MISDIRECTED");
+	cr_assert(json_is_null(json_object_get(m, "child")));
+	cr_assert(json_is_null(json_object_get(m, "body")));
+	json_decref(m);
+
+	/* The sender's timeline: retracted, then retraction_delivered. */
+	path = h_fmt("/v1/messages/%s", id);
+	cr_assert_eq(ak_get(pol, path, &m), 200);
+	free(path);
+	status = json_string_value(json_object_get(m, "status"));
+	cr_assert_str_eq(status, "retracted");
+	json_decref(m);
+
+	audit = audit_of(id);
+	cr_assert_not_null(strstr(audit, "\"RETRACTED\""), "%s", audit);
+	cr_assert_not_null(strstr(audit, "\"RETRACTION_DELIVERED\""), "%s",
+	    audit);
+	cr_assert_null(strstr(audit, "wrong team"),
+	    "the sender's note reached the broker: %s", audit);
+	free(audit);
+}
+
+/*
+ * Before delivery: social care is offline, so its copy is withdrawn at the
+ * broker (WITHDRAWN audited, the sender's timeline says withdrawn; the
+ * queued ciphertext leaves the broker's store files) and is never
+ * delivered when social care comes back; a later message is.
+ */
+Test(retract, withdraws_a_copy_not_yet_delivered_so_it_never_arrives,
+    .init = setup, .fini = teardown, .timeout = 120)
+{
+	struct h_agent *pol = ak_agent(&P, AK_POLICE);
+	struct h_agent *soc = ak_agent(&P, AK_SOCIAL);
+	char id[33], later[33], where[256], *body, *path, *audit;
+	uint8_t canary[CANARY_LEN];
+	struct gone_ctx g;
+	json_t *m = NULL;
+
+	cr_assert_eq(h_agent_stop(soc), 0);
+	body = referral("Withdrawn-1");
+	cr_assert_eq(ak_post(pol, "/v1/messages", body, id), 202);
+	free(body);
+	cr_assert_eq(ak_wait_status(pol, id, "accepted", NULL, WAIT_MS), 1);
+	cr_assert_eq(canary_in(P.broker_data, "msgs", id, canary), 0,
+	    "the queued envelope is not in the broker's store");
+	cr_assert(found_in_files(P.broker_data, canary, CANARY_LEN, where,
+	    sizeof(where)));
+	cr_assert_eq(haven_retract(id, "WRONG_CHILD"), 0);
+	cr_assert_eq(ak_wait_status(pol, id, "withdrawn", AK_SOCIAL, WAIT_MS),
+	    1);
+	cr_assert_eq(ak_wait_status(pol, id, "retracted", NULL, WAIT_MS), 1);
+	g.dir = P.broker_data;
+	g.canary = canary;
+	cr_assert_eq(h_wait_until(canary_gone, &g, WAIT_MS), 1,
+	    "the withdrawn ciphertext is still in the broker's store");
+
+	/* Back online: the later message arrives, the withdrawn one never. */
+	body = referral("Later-2");
+	cr_assert_eq(ak_post(pol, "/v1/messages", body, later), 202);
+	free(body);
+	cr_assert_eq(h_agent_start(&P, soc), 0);
+	cr_assert_eq(ak_wait_inbox(soc, later, WAIT_MS, &m), 1);
+	json_decref(m);
+	path = h_fmt("/v1/inbox/%s", id);
+	cr_assert_eq(ak_get(soc, path, &m), 404);
+	free(path);
+	json_decref(m);
+
+	audit = audit_of(id);
+	cr_assert_not_null(strstr(audit, "\"WITHDRAWN\""), "%s", audit);
+	cr_assert_not_null(strstr(audit, "\"RETRACTED\""), "%s", audit);
+	cr_assert_null(strstr(audit, "\"DELIVERED\""), "%s", audit);
+	free(audit);
+}
+
+/*
+ * Only the sender may retract: health, holding a valid key, sends the
+ * broker a retraction of police's message, signed by itself, and is
+ * refused SENDER_MISMATCH and audited; social care keeps the message. The
+ * agent refuses a retraction of a message it did not send, and a reason
+ * outside the list.
+ */
+Test(retract, refuses_a_retraction_by_a_node_that_did_not_send_the_message,
+    .init = setup, .fini = teardown, .timeout = 120)
+{
+	struct h_agent *pol = ak_agent(&P, AK_POLICE);
+	struct h_agent *soc = ak_agent(&P, AK_SOCIAL);
+	struct h_agent *hea = ak_agent(&P, AK_HEALTH);
+	Haven__Retraction r = HAVEN__RETRACTION__INIT;
+	Haven__Frame f = HAVEN__FRAME__INIT, *got = NULL;
+	struct hc_client *c;
+	uint8_t bid[HV_ID_LEN];
+	char id[33], *body, *path, *audit;
+	json_t *m = NULL;
+	int st;
+
+	body = referral("Kept-3");
+	cr_assert_eq(ak_post(pol, "/v1/messages", body, id), 202);
+	free(body);
+	cr_assert_eq(ak_wait_inbox(soc, id, WAIT_MS, &m), 1);
+	json_decref(m);
+
+	/* At an agent that did not send it: 404, nothing sent. */
+	path = h_fmt("/v1/messages/%s/retract", id);
+	st = ak_post(hea, path, "{\"reason\":\"MISDIRECTED\","
+	    "\"decided_by\":\"a.nurse\"}", NULL);
+	cr_assert_eq(st, 404);
+	st = ak_post(pol, path, "{\"reason\":\"Child was named wrongly\","
+	    "\"decided_by\":\"j.smith\"}", NULL);
+	cr_assert_eq(st, 400, "a free-text reason was taken");
+	free(path);
+
+	/* At the broker, straight from health's own connection. */
+	cr_assert_eq(h_agent_stop(hea), 0);
+	cr_assert_not_null(c = hc_connect(&P, AK_HEALTH));
+	cr_assert(hc_wait_handshakes(c, 1, WAIT_MS), "no handshake");
+	for (int i = 0; i < HV_ID_LEN; i++)
+		sscanf(id + 2 * i, "%2hhx", &bid[i]);
+	r.id.data = bid;
+	r.id.len = HV_ID_LEN;
+	r.sender = AK_HEALTH;
+	r.reason = "MISDIRECTED";
+	r.decided_by = "a.nurse";
+	r.created = hv_now_ms();
+	cr_assert_eq(hv_retract_sign(&r, c->keys), HV_OK);
+	f.kind_case = HAVEN__FRAME__KIND_RETRACTION;
+	f.retraction = &r;
+	cr_assert_eq(hc_send_frame(c, &f), 0);
+	got = hc_wait_kind(c, HAVEN__FRAME__KIND_ERROR, WAIT_MS);
+	cr_assert_not_null(got, "no answer to the retraction");
+	cr_assert_str_eq(got->error->code, "SENDER_MISMATCH");
+	hv_frame_free(&got);
+	free(r.signature.data);
+	hc_close(&c);
+	cr_assert_eq(h_agent_start(&P, hea), 0);
+
+	/* Social care still holds it, whole. */
+	path = h_fmt("/v1/inbox/%s", id);
+	cr_assert_eq(ak_get(soc, path, &m), 200);
+	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(m,
+	    "body"), "summary")), "Kept-3");
+	json_decref(m);
+	free(path);
+
+	/* The refusal is audited (REJECTED, SENDER_MISMATCH, by health). */
+	cr_assert_eq(h_sh(&audit, 60, "'%s' audit query --db '%s' --event "
+	    "REJECTED --format json", h_bin("haven"), P.broker_data), 0);
+	cr_assert_not_null(strstr(audit, "SENDER_MISMATCH"), "%s", audit);
+	cr_assert_not_null(strstr(audit, AK_HEALTH), "%s", audit);
+	free(audit);
+}
+
+/*
+ * A legal hold outranks a retraction: social care holds every message
+ * about the child (by NHS number, sent as a pseudonym); the retracted
+ * message is kept (its canary still in the store) but shown only as its
+ * retracted header, marked held, and the sender still hears it applied.
+ */
+Test(retract, keeps_a_held_message_but_shows_only_its_retracted_header,
+    .init = setup, .fini = teardown, .timeout = 120)
+{
+	struct h_agent *pol = ak_agent(&P, AK_POLICE);
+	struct h_agent *soc = ak_agent(&P, AK_SOCIAL);
+	uint8_t canary[CANARY_LEN];
+	char id[33], where[256], *body, *dir, *path, *out = NULL;
+	json_t *m = NULL;
+
+	body = referral("Held-4");
+	cr_assert_eq(ak_post(pol, "/v1/messages", body, id), 202);
+	free(body);
+	cr_assert_eq(ak_wait_inbox(soc, id, WAIT_MS, NULL), 1);
+	cr_assert_eq(h_sh(&out, 30, "HAVEN_AGENT='%s' HAVEN_TOKEN_FILE='%s' "
+	    "'%s' hold add --subject-nhs '943 476 5919' --subject-key '%s' "
+	    "--reason 'Care proceedings'", soc->url, soc->token_file,
+	    h_bin("haven"), P.subject_key), 0, "%s", out ? out : "");
+	free(out);
+	cr_assert_eq(canary_of(AK_SOCIAL, id, canary), 0);
+
+	cr_assert_eq(haven_retract(id, "INACCURATE"), 0);
+	cr_assert_eq(ak_wait_status(pol, id, "retraction_delivered",
+	    AK_SOCIAL, WAIT_MS), 1);
+
+	path = h_fmt("/v1/inbox/%s", id);
+	cr_assert_eq(ak_get(soc, path, &m), 200);
+	free(path);
+	cr_assert(json_is_true(json_object_get(m, "held")));
+	cr_assert_str_eq(json_string_value(json_object_get(m, "status")),
+	    "retracted by the sender: INACCURATE");
+	cr_assert(json_is_null(json_object_get(m, "body")));
+	json_decref(m);
+	dir = data_dir(AK_SOCIAL);
+	cr_assert(found_in_files(dir, canary, CANARY_LEN, where,
+	    sizeof(where)), "the held message was erased");
+	free(dir);
+}
