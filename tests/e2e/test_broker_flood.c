@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <criterion/criterion.h>
+#include <jansson.h>
 
 #include "client.h"
 #include "harness.h"
@@ -98,6 +99,24 @@ bare_drain(int *closed)
 	return open;
 }
 
+/* 1 when the agent's /v1/health says it holds a session with the broker. */
+static int
+agent_connected(void *p)
+{
+	struct h_agent *a = p;
+	char *body = NULL, *url = h_fmt("%s/v1/health", a->url);
+	json_t *j = NULL;
+	int ok = 0;
+
+	if (h_http("GET", url, a->token, NULL, &body) == 200 &&
+	    (j = json_loads(body, 0, NULL)) != NULL)
+		ok = json_is_true(json_object_get(j, "broker_connected"));
+	json_decref(j);
+	free(body);
+	free(url);
+	return ok;
+}
+
 /* Lines of the broker's log holding needle. */
 static int
 log_lines(const char *needle)
@@ -117,6 +136,7 @@ Test(broker_flood,
     .fini = stop, .timeout = 150)
 {
 	struct hc_client *strangers[STRANGERS], *police;
+	struct h_agent *social;
 	struct rlimit rl, low;
 	const char garbage[] = "GET / HTTP/1.1\r\nHost: broker\r\n\r\n\x01\xff";
 	int port, want, closed = 0, knocked;
@@ -172,6 +192,19 @@ Test(broker_flood,
 		strangers[i] = hc_connect_keys(&P, "police.avon", k);
 		cr_assert_not_null(strangers[i]);
 	}
+
+	/*
+	 * A real agent starts during the flood, with the bare connections
+	 * still held, and gets its session: the broker's handshake timeout
+	 * and raised descriptor limit leave room for it.
+	 */
+	social = h_agent_add(&P, "social-care.bristol", NULL);
+	cr_assert_not_null(social);
+	cr_assert_eq(h_agent_start(&P, social), 0, "the agent did not start; "
+	    "see %s", social->log);
+	cr_assert(h_wait_until(agent_connected, social, 60000), "the agent "
+	    "never held a session with the broker during the flood; see %s "
+	    "and %s", social->log, P.broker_log);
 
 	/* An agency connects during the flood and is answered. */
 	police = hc_connect(&P, "police.avon");
