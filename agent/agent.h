@@ -40,6 +40,7 @@
 #define AGENT_RESEND_MS 30000
 #define AGENT_FAILOVER_MS 3000		/* without a session, try the next broker */
 #define AGENT_DUP_RETRY_MS 3000		/* Hello again after DUPLICATE_SESSION */
+#define AGENT_HS_RETRY_MAX_MS 30000	/* longest wait after a refused handshake */
 #define AGENT_FULL_RETRY_MS 60000	/* after the broker's STORAGE_FULL */
 #define AGENT_FULL_RETRY_MAX_MS 1800000	/* doubling up to 30 minutes */
 #define AGENT_RECV_PAYLOAD_MAX (64u << 20)	/* largest payload received */
@@ -221,6 +222,10 @@ struct agent {
 	void *monitor;
 	atomic_int connected;
 	int refused_warned;		/* handshake refusal already logged */
+	int hs_backoff_ms;		/* wait after a refused handshake, or 0 */
+	int64_t hs_retry_at_ms;		/* mono: reconnect then, or 0 */
+	int session_said;		/* "connected" logged for this session */
+	int64_t hello_ms;		/* mono: last Hello not refused, or max */
 	uint64_t send_cursor;		/* pending seqs <= this were sent */
 	uint64_t hack_cursor;		/* queued HumanAcks <= this were sent */
 	int retry_all;			/* this round sends entries not yet due */

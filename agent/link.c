@@ -83,7 +83,8 @@ send_hello(struct agent *a)
 	h.protocol = HV_PROTOCOL_VERSION;
 	f.kind_case = HAVEN__FRAME__KIND_HELLO;
 	f.hello = &h;
-	send_frame(a, &f);
+	if (send_frame(a, &f) == 0 && a->hello_ms == INT64_MAX)
+		a->hello_ms = hv_mono_ms();
 }
 
 static void
@@ -409,6 +410,7 @@ session_refused(struct agent *a, const char *msg)
 {
 	int64_t now = hv_mono_ms();
 
+	a->hello_ms = INT64_MAX;	/* refused: wait for the next Hello */
 	if (!a->dup_warned) {
 		hv_log_warnx("the broker refused this session: %s", msg);
 		a->dup_warned = 1;
@@ -417,6 +419,30 @@ session_refused(struct agent *a, const char *msg)
 		a->next_hello_ms = now + AGENT_DUP_RETRY_MS;
 	if (a->next_resend_ms > now + AGENT_DUP_RETRY_MS + 500)
 		a->next_resend_ms = now + AGENT_DUP_RETRY_MS + 500;
+}
+
+/*
+ * 1 when frame f shows the broker took this connection as the node's
+ * session. The broker does not answer Hello, and refuses it with
+ * DUPLICATE_SESSION when another connection holds the session; it
+ * answers one connection's frames in order. So a delivery or receipt
+ * (only a session gets those) shows it, and so does a tree head asked for
+ * after the last Hello that was not refused: a refusal would have come
+ * first.
+ */
+static int
+session_taken(const struct agent *a, const Haven__Frame *f)
+{
+	switch (f->kind_case) {
+	case HAVEN__FRAME__KIND_DELIVER:
+	case HAVEN__FRAME__KIND_RECEIPT:
+	case HAVEN__FRAME__KIND_HUMAN_ACK:
+		return 1;
+	case HAVEN__FRAME__KIND_TREE_HEAD:
+		return a->th_sent_ms >= a->hello_ms;
+	default:
+		return 0;
+	}
 }
 
 static void
@@ -431,6 +457,11 @@ on_frame(struct agent *a, const uint8_t *buf, size_t len)
 		hv_log_warnx("undecodable frame from the broker: %s",
 		    d.message);
 		return;
+	}
+	if (!a->session_said && session_taken(a, f)) {
+		hv_log_info("connected to the broker at %s",
+		    a->endpoints[a->cur_endpoint]);
+		a->session_said = 1;
 	}
 	/* Only Deliver and Receipt join a burst; the rest commit alone. */
 	if (f->kind_case != HAVEN__FRAME__KIND_DELIVER &&
@@ -503,6 +534,55 @@ drain_dealer(struct agent *a)
 	}
 }
 
+/*
+ * The broker refused the CURVE handshake: most often its transport key
+ * changed (a rotation) and this agent still holds the old one, or this
+ * node is revoked. libzmq would retry every 100 ms for ever, so leave the
+ * endpoint and come back after 1, 2, 4 ... up to 30 s; say why once per
+ * outage, and each longer wait until the longest.
+ */
+static void
+handshake_refused(struct agent *a)
+{
+	int prev = a->hs_backoff_ms;
+
+	atomic_store(&a->connected, 0);
+	if (a->hs_retry_at_ms != 0)
+		return;		/* already waiting: a queued event */
+	if (zmq_disconnect(a->dealer, a->endpoints[a->cur_endpoint]) != 0 &&
+	    errno != ENOENT)
+		hv_log_warn("cannot leave %s", a->endpoints[a->cur_endpoint]);
+	a->hs_backoff_ms = prev == 0 ? 1000 : prev * 2;
+	if (a->hs_backoff_ms > AGENT_HS_RETRY_MAX_MS)
+		a->hs_backoff_ms = AGENT_HS_RETRY_MAX_MS;
+	a->hs_retry_at_ms = hv_mono_ms() + a->hs_backoff_ms;
+	if (!a->refused_warned) {
+		a->refused_warned = 1;
+		hv_log_warnx("the broker at %s refused the handshake: its "
+		    "transport key may have changed (a broker key rotation) "
+		    "or this node may be revoked; install the partnership's "
+		    "new directory and restart this agent. Retrying in 1, 2, "
+		    "4 ... up to %d s", a->endpoints[a->cur_endpoint],
+		    AGENT_HS_RETRY_MAX_MS / 1000);
+	} else if (a->hs_backoff_ms != prev)
+		hv_log_info("the broker refused the handshake again; next "
+		    "try in %d s", a->hs_backoff_ms / 1000);
+}
+
+/* Comes back to the endpoint once the wait after a refusal is over. */
+static void
+handshake_retry(struct agent *a, int64_t now)
+{
+	if (a->hs_retry_at_ms == 0 || now < a->hs_retry_at_ms)
+		return;
+	a->hs_retry_at_ms = 0;
+	if (zmq_connect(a->dealer, a->endpoints[a->cur_endpoint]) != 0) {
+		hv_log_warn("cannot connect to %s",
+		    a->endpoints[a->cur_endpoint]);
+		a->hs_retry_at_ms = now + a->hs_backoff_ms;
+	}
+}
+
 static void
 drain_monitor(struct agent *a)
 {
@@ -532,8 +612,13 @@ drain_monitor(struct agent *a)
 			zmq_msg_close(&m);
 		}
 		if (ev == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
-			hv_log_info("connected to the broker at %s",
-			    a->endpoints[a->cur_endpoint]);
+			/* "connected" waits for the broker's first answer:
+			 * it may yet refuse the session (DUPLICATE_SESSION). */
+			hv_log_info("connecting to the broker at %s: handshake "
+			    "done, saying Hello", a->endpoints[a->cur_endpoint]);
+			a->session_said = 0;
+			a->hello_ms = INT64_MAX;
+			a->hs_backoff_ms = 0;
 			a->down_since_ms = 0;
 			a->dup_warned = 0;
 			a->refused_warned = 0;
@@ -551,16 +636,10 @@ drain_monitor(struct agent *a)
 				hv_log_info("disconnected from the broker");
 				a->down_since_ms = hv_mono_ms();
 			}
-		} else if ((ev == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH ||
+		} else if (ev == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH ||
 		    ev == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ||
-		    ev == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) &&
-		    (atomic_exchange(&a->connected, 0) || !a->refused_warned)) {
-			/* Once per outage: reconnects retry every 2 s. */
-			a->refused_warned = 1;
-			hv_log_warnx("the broker refused the handshake (is "
-			    "this node revoked, or the broker's key "
-			    "different?)");
-		}
+		    ev == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+			handshake_refused(a);
 	}
 }
 
@@ -668,6 +747,7 @@ link_start(struct agent *a, struct hv_errdetail *d)
 			zmq_disconnect(a->dealer, a->endpoints[i]);
 	}
 	a->cur_endpoint = 0;
+	a->hello_ms = INT64_MAX;
 	a->down_since_ms = hv_mono_ms();
 	a->next_resend_ms = hv_mono_ms() + AGENT_RESEND_MS;
 	return HV_OK;
@@ -685,7 +765,8 @@ link_failover(struct agent *a, int64_t now)
 	size_t next;
 
 	if (a->n_endpoints < 2 || atomic_load(&a->connected) ||
-	    a->down_since_ms == 0 || now - a->down_since_ms < AGENT_FAILOVER_MS)
+	    a->hs_retry_at_ms != 0 || a->down_since_ms == 0 ||
+	    now - a->down_since_ms < AGENT_FAILOVER_MS)
 		return;
 	next = (a->cur_endpoint + 1) % a->n_endpoints;
 	if (zmq_disconnect(a->dealer, a->endpoints[a->cur_endpoint]) != 0 &&
@@ -760,6 +841,7 @@ link_run(struct agent *a)
 			send_human_acks(a);
 			retract_send(a, now);
 		}
+		handshake_retry(a, now);
 		link_failover(a, now);
 		integrity_tick(a, now);
 		retention_tick(a, now);

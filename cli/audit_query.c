@@ -434,6 +434,13 @@ audit_print(const struct audit_args *a, const struct hv_audit_filter *f,
 			printf(", \"truncated\": true");
 		printf("}\n");
 	}
+	/* Like query's "No records match": an empty export is not silent. */
+	if (period && q.count == 0) {
+		hv_time_iso_ms(f->since_ms, since, sizeof(since));
+		hv_time_iso_ms(f->until_ms, until, sizeof(until));
+		fprintf(stderr, "No records between %s and %s (the log holds %"
+		    PRIu64 " records).\n", since, until, src->size);
+	}
 	if (src->truncated && q.fmt != AF_TABLE)
 		fprintf(stderr, "haven %s: the broker sent only the first %zu "
 		    "matching records; narrow the filter (for example with "

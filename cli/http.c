@@ -192,29 +192,109 @@ common_opts(api_t *a, CURL *c, const char *path, char *errbuf)
 	errbuf[0] = '\0';
 }
 
-/* Copies s into the detail's message, ending it with " (CODE)." */
+/*
+ * The words a person at the command line knows for an API field: the
+ * option they typed, or "recipient N (ID)" for to[N-1] with the id from
+ * req (the request sent; may be NULL). *names is set to a phrase that,
+ * found in the agent's sentence, shows it already names the thing (NULL
+ * when none). Returns 0, or -1 when the field has no plainer name.
+ */
+static int
+field_label(const char *field, const json_t *req, char *out, size_t cap,
+    const char **names)
+{
+	static const struct {
+		const char *field, *label, *names;
+	} map[] = {
+		{ "to", "--to", NULL },
+		{ "type", "--type", NULL },
+		{ "priority", "--priority", NULL },
+		{ "subject", "the child's identifier", NULL },
+		{ "subject.nhs", "--subject-nhs", "NHS number" },
+		{ "subject.local", "--subject-local", "local id" },
+		{ "basis.consent", "--consent", NULL },
+		{ "basis.art6", "--art6", NULL },
+		{ "basis.art9", "--art9", NULL },
+		{ "basis.justification", "--justification", NULL },
+		{ "basis.decided_by", "--decided-by", NULL },
+		{ "reply_to", "--reply-to", NULL },
+		{ "deadline", "--deadline", NULL },
+		{ "do_not_contact_family", "--do-not-contact-family", NULL },
+		{ "outcome", "--outcome", NULL },
+		{ "by", "--by", NULL },
+		{ "note", "--note", NULL },
+		{ "child", "--child-file", NULL },
+		{ "body", "--body", NULL },
+	};
+	const char *id;
+	char *end;
+	unsigned long i;
+
+	*names = NULL;
+	if (strncmp(field, "to[", 3) == 0) {
+		i = strtoul(field + 3, &end, 10);
+		if (end == field + 3 || strcmp(end, "]") != 0)
+			return -1;
+		id = json_string_value(json_array_get(json_object_get(req,
+		    "to"), i));
+		if (id != NULL) {
+			snprintf(out, cap, "recipient %lu (%.64s)", i + 1, id);
+			*names = id;
+		} else
+			snprintf(out, cap, "recipient %lu", i + 1);
+		return 0;
+	}
+	for (size_t k = 0; k < sizeof(map) / sizeof(map[0]); k++)
+		if (strcmp(field, map[k].field) == 0) {
+			snprintf(out, cap, "%s", map[k].label);
+			*names = map[k].names;
+			return 0;
+		}
+	return -1;
+}
+
+/*
+ * Copies the agent's sentence msg into the detail's message, ending it
+ * with " (CODE).". The API's field path (to[0], basis.art6) means nothing
+ * to a person, so the sentence says it in the words of the command line:
+ * a leading "to[0]" becomes "recipient 1 (ID)"; a sentence that already
+ * names the thing is left alone; any other is prefixed with the label.
+ * d->field keeps the API's path for --json and scripts.
+ */
 static hv_err
 refusal(struct hv_errdetail *d, hv_err e, const char *code,
-    const char *field, const char *msg)
+    const char *field, const char *msg, const json_t *req)
 {
-	char m[320];
-	size_t n;
+	char m[320], label[96];
+	const char *rest, *names = NULL;
+	size_t n, fl;
 
 	snprintf(m, sizeof(m), "%s", msg != NULL && *msg ? msg :
 	    hv_strerror(e));
 	n = strlen(m);
 	while (n > 0 && (m[n - 1] == '.' || m[n - 1] == ' '))
 		m[--n] = '\0';
-	/* The field once, even when the agent's sentence starts with it. */
-	if (field != NULL && *field && !(strncmp(m, field, strlen(field)) ==
-	    0 && (m[strlen(field)] == ':' || m[strlen(field)] == ' ')))
-		return hv_errset(d, e, field, "%s: %s (%s).", field, m, code);
-	return hv_errset(d, e, field, "%s (%s).", m, code);
+	if (field == NULL || *field == '\0')
+		return hv_errset(d, e, field, "%s (%s).", m, code);
+	fl = strlen(field);
+	if (field_label(field, req, label, sizeof(label), &names) != 0)
+		snprintf(label, sizeof(label), "%s", field);
+	rest = m;
+	if (strncmp(m, field, fl) == 0 && m[fl] == ' ')
+		return hv_errset(d, e, field, "%s%s (%s).", label, m + fl,
+		    code);
+	if (strncmp(m, field, fl) == 0 && m[fl] == ':')
+		for (rest = m + fl + 1; *rest == ' '; rest++)
+			;
+	if (names != NULL && strstr(rest, names) != NULL)
+		return hv_errset(d, e, field, "%s (%s).", rest, code);
+	return hv_errset(d, e, field, "%s: %s (%s).", label, rest, code);
 }
 
-hv_err
-api_outcome(api_t *a, CURLcode cres, long status, const char *body,
-    const char *errbuf, struct hv_errdetail *d)
+/* api_outcome() for a request whose JSON body was req (may be NULL). */
+static hv_err
+outcome(api_t *a, CURLcode cres, long status, const char *body,
+    const char *errbuf, const json_t *req, struct hv_errdetail *d)
 {
 	json_t *j = NULL, *err;
 	const char *code = NULL, *field = NULL, *msg = NULL;
@@ -251,10 +331,17 @@ api_outcome(api_t *a, CURLcode cres, long status, const char *body,
 	}
 	if (e == HV_ESYS || e == HV_EUSAGE)
 		e = status == 404 ? HV_ENOTFOUND : HV_EBADREQUEST;
-	e = refusal(d, e, code ? code : hv_errname(e), field, msg);
+	e = refusal(d, e, code ? code : hv_errname(e), field, msg, req);
 out:
 	json_decref(j);
 	return e;
+}
+
+hv_err
+api_outcome(api_t *a, CURLcode cres, long status, const char *body,
+    const char *errbuf, struct hv_errdetail *d)
+{
+	return outcome(a, cres, status, body, errbuf, NULL, d);
 }
 
 hv_err
@@ -285,7 +372,7 @@ api_call(api_t *a, const char *method, const char *path, const json_t *body,
 	cres = curl_easy_perform(a->curl);
 	if (cres == CURLE_OK)
 		curl_easy_getinfo(a->curl, CURLINFO_RESPONSE_CODE, &status);
-	if ((e = api_outcome(a, cres, status, b.data, errbuf, d)) != HV_OK)
+	if ((e = outcome(a, cres, status, b.data, errbuf, body, d)) != HV_OK)
 		goto out;
 	if (b.data == NULL ||
 	    (j = json_loadb(b.data, b.len, 0, NULL)) == NULL) {

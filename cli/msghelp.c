@@ -23,6 +23,7 @@ static const char environment[] =
     "  HAVEN_AGENT        the agent's URL when --agent is not given\n"
     "  HAVEN_TOKEN_FILE   the token file when --token-file is not given\n";
 
+/* The EXIT STATUS section of send and decide: they create a record. */
 static const char exit_status[] =
     "\nEXIT STATUS\n"
     "  0  success\n"
@@ -30,6 +31,47 @@ static const char exit_status[] =
     "     basis invalid, bad NHS number, no such message, wrong token\n"
     "  2  usage error: a flag missing or malformed (nothing was sent)\n"
     "  3  cannot reach the agent, or an I/O error\n"
+    "  Errors are one sentence on standard error naming what was wrong.\n";
+
+/* The EXIT STATUS sections of the commands that take no lawful basis. */
+#define STATUS_HEAD "\nEXIT STATUS\n  0  success\n"
+#define STATUS_TAIL \
+    "  3  cannot reach the agent, or an I/O error\n" \
+    "  Errors are one sentence on standard error naming what was wrong.\n"
+
+static const char exit_inbox[] = STATUS_HEAD
+    "  1  refused: the agent refused the API token\n"
+    "  2  usage error: an option missing its value or malformed, e.g.\n"
+    "     --limit 0, or a --cursor from another listing\n"
+    STATUS_TAIL;
+
+static const char exit_show[] = STATUS_HEAD
+    "  1  refused: no received message has that id, the message failed\n"
+    "     its signature or decryption check, or the agent refused the\n"
+    "     API token\n"
+    "  2  usage error: no ID, or an ID that is not 32 hex digits\n"
+    STATUS_TAIL;
+
+static const char exit_ack[] = STATUS_HEAD
+    "  1  refused: no received message has that id, or the agent\n"
+    "     refused the API token (nothing was recorded)\n"
+    "  2  usage error: no ID, an ID that is not 32 hex digits, or no\n"
+    "     --by (nothing was recorded)\n"
+    STATUS_TAIL;
+
+static const char exit_status_cmd[] = STATUS_HEAD
+    "  1  refused: this agency sent no message with that id, or the\n"
+    "     agent refused the API token\n"
+    "  2  usage error: no ID, or an ID that is not 32 hex digits\n"
+    STATUS_TAIL;
+
+static const char exit_watch[] =
+    "\nEXIT STATUS\n"
+    "  0  stopped by Ctrl-C, SIGTERM, --count or --timeout\n"
+    "  1  refused: the agent refused the API token\n"
+    "  2  usage error: --count or --timeout is not a whole number above 0\n"
+    "  3  the first connection to the agent failed (later drops are\n"
+    "     retried, not fatal)\n"
     "  Errors are one sentence on standard error naming what was wrong.\n";
 
 static const char basis[] =
@@ -69,9 +111,10 @@ static const char subject[] =
     "  --subject-nhs N    the child's NHS number (ten digits; spaces and\n"
     "                     dashes allowed); checked by the agent\n"
     "  --subject-local AGENCY:ID\n"
-    "                     a local identifier instead, e.g. police:PND-4471\n"
-    "                     (give exactly one of the two). The broker only ever\n"
-    "                     sees a keyed pseudonym of it.\n";
+    "                     the agency's own case number instead, e.g.\n"
+    "                     police.avon:CR-88213 (give exactly one of the\n"
+    "                     two). It is keyed as local:AGENCY:ID, so the\n"
+    "                     broker only ever sees a pseudonym of it.\n";
 
 static void
 send_page(void)
@@ -168,13 +211,14 @@ decide_page(void)
 	    subject, agent_opts, basis, environment, exit_status);
 }
 
+/* A page for a command that takes no lawful basis; status is its own. */
 static void
 simple_page(const char *name, const char *synopsis, const char *desc,
-    const char *opts, const char *example)
+    const char *opts, const char *status, const char *example)
 {
 	printf("NAME\n  haven %s\n\nSYNOPSIS\n  %s\n\nDESCRIPTION\n%s\n"
 	    "OPTIONS\n%s%s%s%s\nEXAMPLE\n%s", name, synopsis, desc, opts,
-	    agent_opts, environment, exit_status, example);
+	    agent_opts, environment, status, example);
 }
 
 int
@@ -206,6 +250,7 @@ msg_help(const char *cmd)
 		    "  --cursor C         the next page after the one that gave C\n"
 		    "                     (same --unacked, --since and --order)\n"
 		    "  --json             print the agent's JSON document\n",
+		    exit_inbox,
 		    "  haven inbox --unacked\n"
 		    "  haven inbox --unacked --order priority --limit 20\n");
 	else if (strcmp(cmd, "show") == 0)
@@ -223,6 +268,7 @@ msg_help(const char *cmd)
 		    "  only.\n",
 		    "  ID                 the message id (32 hex digits)\n"
 		    "  --json             print the agent's JSON document\n",
+		    exit_show,
 		    "  haven show 8c5e2f0a9b7d4c1e8f3a6b2d0c9e7f15\n");
 	else if (strcmp(cmd, "ack") == 0)
 		simple_page("ack - acknowledge a received message as a person",
@@ -237,6 +283,7 @@ msg_help(const char *cmd)
 		    "                     letter first)\n"
 		    "  --note TEXT        a note kept at this agency only\n"
 		    "  --json             print the agent's JSON answer\n",
+		    exit_ack,
 		    "  haven ack 8c5e2f0a9b7d4c1e8f3a6b2d0c9e7f15 --by "
 		    "duty.sw-patel \\\n    --note \"Strategy discussion "
 		    "booked.\"\n");
@@ -252,6 +299,7 @@ msg_help(const char *cmd)
 		    "  escalated, expired.\n",
 		    "  ID                 the id haven send printed\n"
 		    "  --json             print the agent's JSON document\n",
+		    exit_status_cmd,
 		    "  haven status 8c5e2f0a9b7d4c1e8f3a6b2d0c9e7f15\n");
 	else if (strcmp(cmd, "watch") == 0)
 		simple_page("watch - print alerts as they arrive (duty teams)",
@@ -273,6 +321,7 @@ msg_help(const char *cmd)
 		    "tests)\n"
 		    "  --timeout S        exit 0 after S seconds (for scripts and "
 		    "tests)\n",
+		    exit_watch,
 		    "  haven watch\n  haven watch --json --count 1 --timeout 60\n");
 	else
 		printf("haven %s: no help page.\n", cmd);

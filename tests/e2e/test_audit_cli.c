@@ -431,6 +431,33 @@ Test(audit_cli, csv_starts_with_a_header_row_and_quotes_fields)
 
 /* ---- export ---------------------------------------------------------- */
 
+Test(audit_cli, an_export_of_an_empty_period_says_so_and_still_writes_the_header)
+{
+	struct fx fx;
+	char *out = NULL;
+
+	fx_build(&fx, 1);
+	cr_assert_eq(AUDIT(&out, "export --db '%s' --since 2027-01-01 --until "
+	    "2027-01-31 --format csv 2>/dev/null", h_bin("haven"), fx.db), 0,
+	    "%s", out);
+	cr_assert(strncmp(out, "seq,", 4) == 0, "%s", out);
+	cr_assert_null(strstr(out, "No records"), "%s", out);
+	free(out);
+	cr_assert_eq(AUDIT(&out, "export --db '%s' --since 2027-01-01 --until "
+	    "2027-01-31 --format json 2>&1 >/dev/null", h_bin("haven"), fx.db),
+	    0, "%s", out);
+	cr_assert_not_null(strstr(out, "No records between 2027-01-01T00:00:"
+	    "00.000Z and 2027-01-31"), "%s", out);
+	free(out);
+	/* A period with records says nothing on standard error. */
+	cr_assert_eq(AUDIT(&out, "export --db '%s' --since 2026-11-22 --until "
+	    "2026-11-23 --format csv 2>&1 >/dev/null", h_bin("haven"), fx.db),
+	    0, "%s", out);
+	cr_assert_str_eq(out, "");
+	free(out);
+	fx_destroy(&fx);
+}
+
 Test(audit_cli, an_export_returns_only_its_period)
 {
 	struct fx fx;

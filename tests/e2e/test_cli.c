@@ -311,13 +311,30 @@ Test(cli, a_share_the_agreement_forbids_is_refused_with_status_1,
 	    "DOMESTIC_ABUSE_NOTIFICATION --priority URGENT --subject-nhs '"
 	    NHS_OK "'" BASIS), 1, "%s", out);
 	cr_assert(strstr(out, "POLICY_DENIED") != NULL, "%s", out);
-	cr_assert(strstr(out, "to[0]") != NULL, "no field named: %s", out);
+	/* In a person's words: the recipient by id, not the API's to[0]. */
+	cr_assert(strstr(out, HEALTH) != NULL, "no recipient named: %s", out);
+	cr_assert(strstr(out, "to[0]") == NULL, "API field path: %s", out);
 	cr_assert(strchr(out, '\n') == out + strlen(out) - 1,
 	    "not one line: %s", out);
 	free(out);
 }
 
-Test(cli, a_bad_nhs_number_is_refused_naming_subject_nhs, .init = setup,
+Test(cli, a_mistyped_recipient_is_refused_by_its_id_not_the_api_field,
+    .init = setup, .fini = teardown, .timeout = 120)
+{
+	char *out = NULL;
+
+	cr_assert_eq(haven(police, &out, "send --to " SOCIAL ",social-care."
+	    "bristl --type REFERRAL --priority URGENT --subject-nhs '" NHS_OK
+	    "'" BASIS), 1, "%s", out);
+	cr_assert(strstr(out, "social-care.bristl ") != NULL, "%s", out);
+	cr_assert(strstr(out, "to[") == NULL, "API field path: %s", out);
+	cr_assert(strncmp(out, "haven: social-care.bristl", 25) == 0 ||
+	    strncmp(out, "haven: recipient 2", 18) == 0, "%s", out);
+	free(out);
+}
+
+Test(cli, a_bad_nhs_number_is_refused_naming_the_nhs_number, .init = setup,
     .fini = teardown, .timeout = 120)
 {
 	char *out = NULL;
@@ -325,7 +342,8 @@ Test(cli, a_bad_nhs_number_is_refused_naming_subject_nhs, .init = setup,
 	cr_assert_eq(haven(police, &out, "send --to " SOCIAL " --type "
 	    "REFERRAL --priority URGENT --subject-nhs '" NHS_BAD "'" BASIS), 1,
 	    "%s", out);
-	cr_assert(strstr(out, "subject.nhs") != NULL, "%s", out);
+	cr_assert(strstr(out, "NHS number") != NULL, "%s", out);
+	cr_assert(strstr(out, "subject.nhs") == NULL, "%s", out);
 	free(out);
 }
 
@@ -338,7 +356,8 @@ Test(cli, a_weak_justification_is_refused_naming_the_basis_field,
 	    "REFERRAL --priority URGENT --subject-nhs '" NHS_OK "' --consent "
 	    "REFUSED --art6 PUBLIC_TASK --justification short --decided-by "
 	    "ppu.sgt-khan"), 1, "%s", out);
-	cr_assert(strstr(out, "basis.justification") != NULL, "%s", out);
+	cr_assert(strstr(out, "--justification") != NULL, "%s", out);
+	cr_assert(strstr(out, "basis.") == NULL, "%s", out);
 	cr_assert(strstr(out, "BASIS_INVALID") != NULL, "%s", out);
 	free(out);
 }
@@ -477,6 +496,49 @@ Test(cli, every_messaging_command_answers_help_with_status_0,
 	cr_assert_eq(haven(NULL, &out, "send --help"), 0);
 	cr_assert(strstr(out, "NOT_SOUGHT") && strstr(out, "SAFEGUARDING"));
 	free(out);
+}
+
+Test(cli, only_send_and_decide_help_speaks_of_a_lawful_basis_in_exit_status,
+    .timeout = 60)
+{
+	static const char *const cmds[] = { "inbox", "show", "ack", "status",
+	    "watch" };
+	char *out = NULL, *st;
+
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		cr_assert_eq(haven(NULL, &out, "%s --help", cmds[i]), 0,
+		    "%s: %s", cmds[i], out);
+		st = strstr(out, "EXIT STATUS");
+		cr_assert(st != NULL, "%s: %s", cmds[i], out);
+		cr_assert(strstr(st, "lawful") == NULL &&
+		    strstr(st, "NHS number") == NULL &&
+		    strstr(st, "nothing was sent") == NULL,
+		    "%s's exit status is send's: %s", cmds[i], st);
+		cr_assert(strstr(st, "API token") != NULL, "%s: %s", cmds[i],
+		    st);
+		free(out);
+	}
+	cr_assert_eq(haven(NULL, &out, "send --help"), 0);
+	cr_assert(strstr(strstr(out, "EXIT STATUS"), "lawful") != NULL, "%s",
+	    out);
+	free(out);
+}
+
+Test(cli, the_help_example_of_a_local_id_is_the_one_the_readme_uses,
+    .timeout = 60)
+{
+	const char *src = getenv("HAVEN_SRC");
+	char *out = NULL, *readme = NULL;
+
+	if (src == NULL || *src == '\0')
+		src = ".";
+	cr_assert_eq(haven(NULL, &out, "send --help"), 0);
+	cr_assert(strstr(out, "police.avon:CR-88213") != NULL, "%s", out);
+	cr_assert(strstr(out, "local:AGENCY:ID") != NULL, "%s", out);
+	free(out);
+	cr_assert_eq(h_sh(&readme, 30, "cat '%s/README.md'", src), 0);
+	cr_assert(strstr(readme, "police.avon:CR-88213") != NULL);
+	free(readme);
 }
 
 /* ---- health, decide ----------------------------------------------------- */

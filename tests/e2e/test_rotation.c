@@ -320,6 +320,81 @@ Test(rotation, the_brokers_rotation_keeps_earlier_heads_and_proofs_verifiable,
 	free(haven);
 }
 
+/* 1 when the log file ctx[0] contains the text ctx[1]. */
+static int
+log_has(void *ctx)
+{
+	const char *const *c = ctx;
+	char *text = h_read(c[0]);
+	int yes = text != NULL && strstr(text, c[1]) != NULL;
+
+	free(text);
+	return yes;
+}
+
+/* How many times text occurs in the file at path. */
+static int
+log_count(const char *path, const char *text)
+{
+	char *all = h_read(path);
+	int n = 0;
+
+	for (char *p = all; p != NULL && (p = strstr(p, text)) != NULL;
+	    p += strlen(text))
+		n++;
+	free(all);
+	return n;
+}
+
+/* Lines saying the handshake was refused again before `until` in path. */
+static int
+refusals_before(const char *path, const char *until)
+{
+	char *all = h_read(path), *end;
+	int n = 0;
+
+	if (all != NULL && (end = strstr(all, until)) != NULL) {
+		*end = '\0';
+		for (char *p = all; (p = strstr(p, "refused the handshake "
+		    "again")) != NULL; p++)
+			n++;
+	}
+	free(all);
+	return n;
+}
+
+/*
+ * An agent left holding the broker's old transport key after the broker
+ * rotated is refused at every handshake. It says once that the key may
+ * have changed and what to do, and waits longer after each refusal
+ * (1, 2, 4 ... s) instead of retrying ten times a second.
+ */
+Test(rotation, an_agent_with_the_brokers_old_key_backs_off_and_says_why,
+    .init = setup, .fini = teardown, .timeout = 120)
+{
+	struct h_agent *pol = ak_agent(&P, AK_POLICE);
+	const char *logged[2] = { pol->log, "connected to the broker" };
+
+	/* With nothing to deliver, the answer to its first question says so. */
+	cr_assert(h_wait_until(log_has, logged, 30000), "the agent never said "
+	    "it was connected; see %s", pol->log);
+	cr_assert_eq(h_broker_stop(&P), 0);
+	rotate_node("broker.bristol");
+	cr_assert_eq(h_partnership_resign(&P, 2, NULL), 0);
+	cr_assert_eq(h_broker_start(&P), 0);
+	logged[1] = "transport key may have changed";
+	cr_assert(h_wait_until(log_has, logged, 30000), "the agent never said "
+	    "why it is refused; see %s", pol->log);
+	logged[1] = "next try in 4 s";
+	cr_assert(h_wait_until(log_has, logged, 60000), "the agent did not "
+	    "back off; see %s", pol->log);
+	/* One warning, then one line per longer wait: 2 s, then 4 s. */
+	cr_assert_eq(log_count(pol->log, "transport key may have changed"),
+	    1, "see %s", pol->log);
+	cr_assert_eq(refusals_before(pol->log, "next try in 4 s"), 2,
+	    "see %s", pol->log);
+}
+
 /*
  * A directory signed by a new root key is put in force by the broker and
  * agents (which still trust the old root) when it carries a handover signed

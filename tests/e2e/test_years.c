@@ -940,6 +940,10 @@ Test(years, an_agent_refused_as_a_duplicate_takes_over_when_the_other_goes,
 	logged[1] = "the broker refused this session";
 	cr_assert(h_wait_until(file_has, logged, WAIT_MS), "the agent never "
 	    "said it was refused; see %s", pol->log);
+	/* Refused, so never "connected": that waits for the broker's answer. */
+	logged[1] = "connected to the broker";
+	cr_assert_not(file_has(logged), "the refused agent said it was "
+	    "connected; see %s", pol->log);
 	body = ak_message("[\"social-care.bristol\"]", "REFERRAL", "ROUTINE",
 	    "t1", "");
 	cr_assert_eq(ak_post(pol, "/v1/messages", body, id), 202);
@@ -948,5 +952,7 @@ Test(years, an_agent_refused_as_a_duplicate_takes_over_when_the_other_goes,
 	hc_close(&other);
 	cr_assert(ak_wait_inbox(soc, id, 60000, NULL), "the refused agent "
 	    "never took over; see %s", pol->log);
+	cr_assert(file_has(logged), "the agent took over without saying it "
+	    "was connected; see %s", pol->log);
 	cr_assert_eq(rejections("DUPLICATE_SESSION"), 1);
 }
