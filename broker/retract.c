@@ -153,9 +153,9 @@ apply_to(struct broker *b, MDB_txn *txn, const Haven__Retraction *r,
 	rec_for(&rec, hv_event_name(HV_EV_WITHDRAWN), r->id.data, &t->ai,
 	    t->node);
 	rec.reason[0] = '\0';
-	snprintf(rec.reason, sizeof(rec.reason), "%s", r->reason);
+	snprintf(rec.reason, sizeof(rec.reason), "%.31s", r->reason);
 	snprintf(rec.detail, sizeof(rec.detail), "Withdrawn before delivery "
-	    "to %s: retracted by the sender.", t->node);
+	    "to %.64s: retracted by the sender.", t->node);
 	if ((e = audit_append(b, txn, &rec)) != HV_OK)
 		return e;
 	return receipt_queue_why(b, txn, r->id.data, t->ai.sender,
@@ -211,11 +211,11 @@ retract_handle(struct broker *b, MDB_txn *txn, const struct conn *c,
 	    r->decided_by);
 	rec.n_recipients = n;
 	for (size_t i = 0; i < n; i++)
-		snprintf(rec.recipients[i], sizeof(rec.recipients[i]), "%s",
+		snprintf(rec.recipients[i], sizeof(rec.recipients[i]), "%.64s",
 		    t[i].node);
-	snprintf(rec.reason, sizeof(rec.reason), "%s", r->reason);
+	snprintf(rec.reason, sizeof(rec.reason), "%.31s", r->reason);
 	snprintf(rec.detail, sizeof(rec.detail), "Retracted by its sender %s, "
-	    "decided by %s: %s.", c->node, r->decided_by, r->reason);
+	    "decided by %.64s: %.64s.", c->node, r->decided_by, r->reason);
 	if ((e = audit_append(b, txn, &rec)) != HV_OK)
 		return e;
 	for (size_t i = 0; i < n; i++)
