@@ -87,6 +87,7 @@ enum agent_db {
 	DB_HACK,	/* be64 seq -> HumanAck (flag, id, by) until echoed */
 	DB_CHILD_FLAGS,	/* pseudonym -> JSON flags (children.c) */
 	DB_CHILD_INDEX,	/* pseudonym || be64 seq -> direction || id */
+	DB_REFUSALS,	/* attempt id -> packed AgentRefusal until echoed */
 	DB_COUNT
 };
 
@@ -170,6 +171,7 @@ struct agent {
 	int refused_warned;		/* handshake refusal already logged */
 	uint64_t send_cursor;		/* pending seqs <= this were sent */
 	uint64_t hack_cursor;		/* queued HumanAcks <= this were sent */
+	int refusals_due;		/* refusals.c: send the stored reports */
 	int retry_all;			/* this round sends entries not yet due */
 	int64_t full_retry_ms;		/* next STORAGE_FULL retry (mono), or 0 */
 	int64_t next_hello_ms;
@@ -260,6 +262,23 @@ hv_err store_directory_record(struct agent *a, const hv_directory *dir);
  * there is one); HV_ESTORAGEFULL, HV_EIO, HV_ENOMEM (the store or memory:
  * d says nothing was queued, and hv_store logs the cause).
  */
+/* ---- refusals.c (SPEC §15) ---------------------------------------------- */
+
+/* 1 when a submission refused with code is reported to the broker. */
+int refusals_reported(hv_err code);
+/*
+ * Stores a metadata-only report of a submission refused here (env's
+ * recipients, type, basis.decided_by and, when has_subject, its subject)
+ * and wakes the link to send it. Errors: HV_ESTORAGEFULL, HV_EIO,
+ * HV_ENOMEM.
+ */
+hv_err refusals_record(struct agent *a, const hv_envelope *env,
+    int has_subject, hv_err code);
+/* Main thread, connected: sends the stored reports when due. */
+void refusals_send(struct agent *a);
+/* The broker recorded r: drops it from the store. */
+void refusals_on_echo(struct agent *a, const Haven__AgentRefusal *r);
+
 hv_err outbox_submit(struct agent *a, json_t *req, int decision,
     uint8_t id[HV_ID_LEN], struct hv_errdetail *d);
 /* How many outbox entries are still waiting for the broker's verdict. */
@@ -362,6 +381,8 @@ hv_err link_start(struct agent *a, struct hv_errdetail *d);
 void link_stop(struct agent *a);
 /* The main loop: until SIGTERM/SIGINT. */
 void link_run(struct agent *a);
+/* Packs and sends one frame to the broker without blocking; 0, or -1. */
+int send_frame(struct agent *a, const Haven__Frame *f);
 /* Wakes the main loop (any thread). */
 void agent_wake(struct agent *a);
 

@@ -433,7 +433,7 @@ read_stdin_line(char *buf, size_t cap)
 }
 
 int
-audit_subject(const struct audit_args *a, int *has, uint8_t out[32])
+audit_subject(struct audit_args *a, int *has, uint8_t out[32])
 {
 	struct hv_errdetail d;
 	char norm[HV_SUBJECT_MAX], line[128];
@@ -497,12 +497,32 @@ audit_subject(const struct audit_args *a, int *has, uint8_t out[32])
 		goto out;
 	}
 	hv_subject_pseudonym(key, norm, out);
+	hv_subject_key_id(key, a->key_id);
+	a->has_key_id = 1;
 	*has = 1;
 out:
 	hv_secret_free(key);
 	sodium_memzero(norm, sizeof(norm));
 	sodium_memzero(line, sizeof(line));
 	return rc;
+}
+
+int
+audit_key_check(const struct audit_args *a, const struct audit_source *src)
+{
+	char mine[HV_SUBJECT_KEY_ID_HEX_LEN + 1];
+	char theirs[HV_SUBJECT_KEY_ID_HEX_LEN + 1];
+
+	if (!a->has_key_id || !src->has_log_key_id ||
+	    memcmp(a->key_id, src->log_key_id, sizeof(a->key_id)) == 0)
+		return 0;
+	hv_hex(a->key_id, sizeof(a->key_id), mine);
+	hv_hex(src->log_key_id, sizeof(src->log_key_id), theirs);
+	fprintf(stderr, "haven %s: the subject key %s is not the "
+	    "partnership's: its id is %s, the log's records use %s; nothing "
+	    "can be found about a child with it.\n", a->sub, a->subject_key,
+	    mine, theirs);
+	return 1;
 }
 
 /* ---- text ------------------------------------------------------------ */

@@ -23,6 +23,7 @@
 #include "hv_store.h"
 
 struct hv_proof;
+struct audit_source;
 
 /* Options, one bit each, so that each subcommand names what it accepts. */
 enum {
@@ -70,6 +71,8 @@ struct audit_args {
 	const char *passphrase_file, *root_pub;
 	int timeout_ms;			/* --timeout, 0 when not given */
 	const char *subject_nhs, *subject_key, *subject_hex, *subject_local;
+	int has_key_id;			/* set by audit_subject from --subject-key */
+	uint8_t key_id[8];
 	const char *sender, *recipient, *role;
 	char event[24], type[40];
 	uint8_t message[16];
@@ -110,7 +113,14 @@ int audit_open(const char *db, hv_store **s, hv_auditlog *log);
  * subject was asked for), or the exit status after a message. Never prints
  * the identifier.
  */
-int audit_subject(const struct audit_args *a, int *has, uint8_t out[32]);
+int audit_subject(struct audit_args *a, int *has, uint8_t out[32]);
+
+/*
+ * SPEC §15: when a's --subject-key is not the key the log's records were
+ * made with (src's log_key_id), says so in one sentence and returns 1;
+ * else 0. A log none of whose records carries a key id passes.
+ */
+int audit_key_check(const struct audit_args *a, const struct audit_source *src);
 
 /*
  * Loads the Ed25519 key of a .pub file and, into prev, the earlier keys it
@@ -140,6 +150,8 @@ struct audit_source {
 	uint8_t root[32];
 	int truncated;			/* the broker sent only some */
 	const char *note;		/* a last line for the table, or NULL */
+	int has_log_key_id;		/* the log's subject-key id (SPEC §15) */
+	uint8_t log_key_id[8];
 };
 
 /*

@@ -96,6 +96,9 @@ rec_json(const struct hv_audit_rec *r)
 	    r->created > 0 ? json_string(iso) : json_null());
 	bad |= json_object_set_new(o, "reason", str_or_null(r->reason));
 	bad |= json_object_set_new(o, "actor", str_or_null(r->actor));
+	bad |= json_object_set_new(o, "at", str_or_null(r->at));
+	bad |= json_object_set_new(o, "subject_key_id",
+	    hex_or_null(r->has_subject_key_id, r->subject_key_id, 8));
 	bad |= json_object_set_new(o, "detail", str_or_null(r->detail));
 	bad |= json_object_set_new(o, "directory_version",
 	    json_integer((json_int_t)r->directory_version));
@@ -119,7 +122,8 @@ static const char *const csv_header[] = {
 	"priority", "consent", "art6", "art9", "justification", "decided_by",
 	"outcome", "subject", "reply_to", "do_not_contact_family", "reason",
 	"actor", "detail", "created", "directory_version",
-	"ciphertext_digest", "signature", "prev_hash", NULL,
+	"ciphertext_digest", "signature", "prev_hash", "at", "subject_key_id",
+	NULL,
 };
 
 /*
@@ -201,6 +205,11 @@ csv_row(FILE *fp, const struct hv_audit_rec *r)
 	csv_hex(fp, r->has_digest, r->digest, HV_DIGEST_LEN);
 	csv_hex(fp, r->has_signature, r->signature, HV_SIGNATURE_LEN);
 	hv_hex(r->prev_hash, 32, buf);
+	csv_field(fp, buf, 0);
+	csv_field(fp, r->at, 0);
+	buf[0] = '\0';
+	if (r->has_subject_key_id)
+		hv_hex(r->subject_key_id, 8, buf);
 	csv_field(fp, buf, 1);
 }
 
@@ -220,7 +229,7 @@ static const char *const col_name[NCOL] = {
 
 /* Widest a column may grow, in characters (0: as wide as its text). */
 static const size_t col_max[NCOL] = {
-	0, 0, 0, 0, 80, 0, 0, 0, 0, 0, 24, 40, 24, 30,
+	0, 0, 0, 0, 80, 0, 0, 0, 0, 0, 24, 40, 32, 30,
 };
 
 #define RAW_CELL (HV_MAX_RECIPIENTS * (HV_NODE_MAX + 2) + 160)
@@ -261,6 +270,9 @@ fill_cells(const struct hv_audit_rec *r, struct cells *c)
 	if (r->has_id)
 		hv_hex(r->id, HV_ID_LEN, raw[C_MESSAGE]);
 	route(r, raw[C_ROUTE], RAW_CELL);
+	/* A refusal made at the sender's agent says so (SPEC §15). */
+	snprintf(raw[C_REASON], RAW_CELL, "%s%s%s", r->reason,
+	    r->at[0] != '\0' ? ", at: " : "", r->at);
 	src[C_SEQ] = raw[C_SEQ];
 	src[C_TIME] = raw[C_TIME];
 	src[C_EVENT] = r->event;
@@ -273,7 +285,7 @@ fill_cells(const struct hv_audit_rec *r, struct cells *c)
 	src[C_ART9] = r->basis.art9;
 	src[C_DECIDED] = r->basis.decided_by;
 	src[C_JUSTIFICATION] = r->basis.justification;
-	src[C_REASON] = r->reason;
+	src[C_REASON] = raw[C_REASON];
 	src[C_ACTOR] = r->actor;
 	for (int i = 0; i < NCOL; i++)
 		c->w[i] = audit_clean(src[i][0] != '\0' ? src[i] : "-",
@@ -358,6 +370,8 @@ audit_print(const struct audit_args *a, const struct hv_audit_filter *f,
 	int rc;
 	hv_err e;
 
+	if (audit_key_check(a, src) != 0)
+		return 1;
 	memset(&q, 0, sizeof(q));
 	q.fmt = a->format;
 	hv_hex(src->root, HV_HASH_LEN, hex);
@@ -470,6 +484,14 @@ run_query(const struct audit_args *a, const struct hv_audit_filter *f,
 		rc = hv_exit_code(e);
 		goto out;
 	}
+	e = hv_auditlog_subject_key_id(&log, txn, src.log_key_id);
+	if (e != HV_OK && e != HV_ENOTFOUND) {
+		fprintf(stderr, "haven %s: cannot read the audit log: %s\n",
+		    a->sub, hv_strerror(e));
+		rc = hv_exit_code(e);
+		goto out;
+	}
+	src.has_log_key_id = e == HV_OK;
 	ss.log = &log;
 	ss.txn = txn;
 	src.each = store_each;

@@ -183,6 +183,11 @@ audit_remote_query(const struct audit_args *a, const struct hv_audit_filter *f)
 	src.size = ar->head->size;
 	memcpy(src.root, ar->head->root.data, HV_HASH_LEN);
 	src.truncated = strcmp(ar->code, "TRUNCATED") == 0;
+	if (ar->subject_key_id.len == sizeof(src.log_key_id)) {
+		src.has_log_key_id = 1;
+		memcpy(src.log_key_id, ar->subject_key_id.data,
+		    sizeof(src.log_key_id));
+	}
 	me = hv_directory_node(r.dir, r.node);
 	o = (size_t)snprintf(note, sizeof(note), "Asked of %s as %s",
 	    r.broker_id, r.node);

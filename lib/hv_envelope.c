@@ -11,7 +11,10 @@
  *	id, sender, u32 count + each recipient, type, priority, created,
  *	basis.consent, basis.art6, basis.art9, basis.justification,
  *	basis.decided_by, subject, reply_to (empty when none), flags, outcome,
- *	nonce, BLAKE2b-256(nonce || ciphertext), u32 count + each sealed key.
+ *	nonce, BLAKE2b-256(nonce || ciphertext), u32 count + each sealed key,
+ *	and, only when the envelope has one, the 8-byte subject-key id
+ *	(SPEC §15) as a last field, so that envelopes signed before it
+ *	existed still verify.
  *
  * The digest stands for the ciphertext so that an audit record, which keeps
  * only the digest and the signature, can still be checked against the
@@ -164,6 +167,9 @@ hv_envelope_canonical(const hv_envelope *env, uint8_t **out, size_t *len)
 	canon_u32(&c, (uint32_t)env->n_recipients);
 	for (size_t i = 0; i < env->n_recipients; i++)
 		canon_field(&c, env->sealed[i], HV_SEALED_KEY_LEN);
+	if (env->has_subject_key_id)
+		canon_field(&c, env->subject_key_id,
+		    sizeof(env->subject_key_id));
 	if (c.failed) {
 		free(c.buf);
 		return HV_ENOMEM;
