@@ -311,6 +311,7 @@ on_record(void *ctx, const struct hv_audit_rec *r)
 	char *text;
 
 	switch (q->fmt) {
+	case AF_HTML:		/* only `audit sar` takes html */
 	case AF_TABLE:
 		fill_cells(r, q->cells);
 		for (int i = 0; i < NCOL; i++) {
