@@ -264,6 +264,12 @@ basis_text(const struct hv_audit_rec *r, char *out, size_t cap)
 		snprintf(out, cap, "-");
 		return;
 	}
+	/* A refusal reported by an agent carries only who decided. */
+	if (!r->basis.consent[0] && !r->basis.art6[0] && !r->basis.art9[0]) {
+		snprintf(out, cap, "decided by %s", r->basis.decided_by[0] ?
+		    r->basis.decided_by : "-");
+		return;
+	}
 	snprintf(out, cap, "consent %s; Article 6 %s; Article 9 %s; decided "
 	    "by %s", r->basis.consent[0] ? r->basis.consent : "-",
 	    r->basis.art6[0] ? r->basis.art6 : "-",

@@ -348,3 +348,59 @@ Test(sar, a_report_lists_each_share_refusal_and_decision_under_the_verified_head
 	free(body);
 	free(cmd);
 }
+
+/*
+ * Asked of the broker by the IG node (scope *): the report lists the
+ * share, names the head the broker signed for the answer, and the request
+ * is itself audited as AUDIT_QUERY; another subject key is refused there
+ * too.
+ */
+Test(sar, a_remote_report_is_audited_and_refuses_another_subject_key,
+    .init = setup, .fini = teardown, .timeout = 150)
+{
+	struct h_agent *pol = ak_agent(&P, AK_POLICE);
+	char *body = ak_message("[\"" AK_SCHOOL "\"]",
+	    "DOMESTIC_ABUSE_NOTIFICATION", "URGENT", "remote", "");
+	char *path = h_fmt("%s/remote.html", P.dir);
+	char *other = h_fmt("%s/other.subject", P.dir);
+	char *remote = h_fmt("--broker %s --key '%s/keys/ig.bristol.key' "
+	    "--directory '%s' --root-pub '%s'", P.endpoint, P.dir,
+	    P.directory, P.root_pub);
+	char *cmd = query_cmd("--event AUDIT_QUERY");
+	struct grep g = { cmd, { "ig.bristol", NULL, NULL } };
+	char id[33], *out = NULL, *html;
+
+	cr_assert_eq(ak_post(pol, "/v1/messages", body, id), 202);
+	cr_assert(ak_wait_status(pol, id, "delivered", AK_SCHOOL, WAIT_MS));
+	cr_assert_eq(h_sh(&out, 60, "'%s' audit sar %s --subject-nhs %s "
+	    "--subject-key '%s' -o '%s'", h_bin("haven"), remote, NHS,
+	    P.subject_key, path), 0, "%s", out);
+	free(out);
+	out = NULL;
+	html = h_read(path);
+	cr_assert_not_null(html);
+	cr_assert(strstr(html, "Police (police.avon) shared a domestic abuse "
+	    "notification with Education (education.st-marys-primary).") !=
+	    NULL, "%s", html);
+	cr_assert(strstr(html, "Verified against the signed tree head of "
+	    "size ") != NULL, "%s", html);
+	cr_assert(strstr(html, id) != NULL, "the message id is missing");
+	free(html);
+	cr_assert(output_has(&g), "the remote report was not audited as "
+	    "AUDIT_QUERY by ig.bristol");
+
+	cr_assert_eq(h_sh(&out, 30, "'%s' keygen --subject-key --out '%s'",
+	    h_bin("haven"), other), 0, "%s", out);
+	free(out);
+	out = NULL;
+	cr_assert_eq(h_sh(&out, 60, "'%s' audit sar %s --subject-nhs %s "
+	    "--subject-key '%s' -o '%s/other.html'", h_bin("haven"), remote,
+	    NHS, other, P.dir), 1, "%s", out);
+	cr_assert(strstr(out, "is not the partnership's") != NULL, "%s", out);
+	free(out);
+	free(cmd);
+	free(remote);
+	free(other);
+	free(path);
+	free(body);
+}
