@@ -254,6 +254,14 @@ out:
 	return err;
 }
 
+/*
+ * How far back hv_auditlog_subject_key_id looks. Every share and decision
+ * made since §15 carries an id, so a log in use has one near its end; the
+ * bound keeps a query on a large log written before ids existed from
+ * reading all of it each time.
+ */
+#define KEY_ID_SCAN_MAX 100000
+
 hv_err
 hv_auditlog_subject_key_id(hv_auditlog *log, MDB_txn *txn, uint8_t out[8])
 {
@@ -267,7 +275,8 @@ hv_auditlog_subject_key_id(hv_auditlog *log, MDB_txn *txn, uint8_t out[8])
 	if ((rec = malloc(sizeof(*rec))) == NULL)
 		return HV_ENOMEM;
 	e = HV_ENOTFOUND;
-	for (uint64_t seq = size; seq > 0; seq--) {
+	for (uint64_t seq = size; seq > 0 && size - seq < KEY_ID_SCAN_MAX;
+	    seq--) {
 		hv_err ge = hv_auditlog_get(log, txn, seq, rec);
 
 		if (ge != HV_OK) {

@@ -302,8 +302,9 @@ hv_err hv_auditlog_query(hv_auditlog *log, MDB_txn *txn,
 
 /*
  * The subject-key id of the latest record that carries one (SPEC §15),
- * walking back from the end of the log in txn: the id of the key the
- * partnership uses now. Errors: HV_ENOTFOUND (no record carries one),
+ * walking back from the end of the log in txn (at most the last 100000
+ * records): the id of the key the partnership uses now.
+ * Errors: HV_ENOTFOUND (no record there carries one),
  * HV_EMALFORMED, HV_EIO, HV_ENOMEM.
  */
 hv_err hv_auditlog_subject_key_id(hv_auditlog *log, MDB_txn *txn,
