@@ -2,6 +2,10 @@
 #
 #   make            build bin/haven, bin/haven-broker, bin/haven-agent
 #   make test       install missing packages, build with ASan+UBSan, run all tests
+#   make e2e        the same, end-to-end tests only
+#   make fuzz       build the libFuzzer harnesses (clang); make fuzz-run
+#                   FUZZ_SECONDS=N runs each for N seconds over its corpus
+#   make format-check  list the files clang-format would change
 #   make demo       a whole partnership on loopback (SPEC §12)
 #   make bench      throughput, latency and memory figures (SPEC §11)
 #   make install    PREFIX=/usr/local DESTDIR= (MANDIR=PREFIX/share/man)
@@ -20,7 +24,7 @@ PKGS     := libzmq libsodium libprotobuf-c lmdb libmicrohttpd jansson inih libcu
 DEB_PKGS := libzmq3-dev libsodium-dev libprotobuf-c-dev protobuf-c-compiler \
             liblmdb-dev libcriterion-dev libmicrohttpd-dev libjansson-dev \
             libinih-dev libcurl4-openssl-dev libsystemd-dev pkg-config curl \
-            groff-base
+            groff-base clang clang-format
 
 CC       ?= cc
 WARN     := -Wall -Wextra -Wformat=2 -Werror
@@ -60,6 +64,7 @@ CLI_OBJ    := $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard cli/*.c keys/*.c)))
 
 UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
+UNIT_LIBOBJ := $(patsubst %.c,$(BUILD)/%.o,$(filter-out $(UNIT_SRC),$(wildcard tests/unit/*.c)))
 E2E_SRC    := $(sort $(wildcard tests/e2e/test_*.c))
 E2E_BIN    := $(E2E_SRC:tests/e2e/%.c=$(BUILD)/tests/e2e/%)
 E2E_LIBOBJ := $(patsubst %.c,$(BUILD)/%.o,$(filter-out $(E2E_SRC),$(wildcard tests/e2e/*.c)))
@@ -68,7 +73,8 @@ BENCH_BIN  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 PROGRAMS  := $(BIN)/haven $(BIN)/haven-broker $(BIN)/haven-agent
 
-.PHONY: all deps test unit e2e demo bench install clean format check-deps fuzz
+.PHONY: all deps test unit e2e demo bench install clean format format-check \
+        check check-e2e check-deps fuzz fuzz-bins fuzz-run fuzz-corpus
 .SECONDARY:
 
 all: $(PROGRAMS)
@@ -130,10 +136,11 @@ $(BIN)/haven: $(CLI_OBJ) $(LIBHAVEN)
 
 # ---- tests ----------------------------------------------------------------
 
-$(BUILD)/tests/unit/%: tests/unit/%.c $(LIBHAVEN)
+$(BUILD)/tests/unit/%: tests/unit/%.c $(UNIT_LIBOBJ) $(LIBHAVEN)
 	@mkdir -p $(dir $@)
 	$(E) LD $@
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBHAVEN) $(LIBS) $(CRIT_LIBS)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(UNIT_LIBOBJ) $(LIBHAVEN) $(LIBS) \
+		$(CRIT_LIBS)
 
 $(BUILD)/tests/e2e/%: tests/e2e/%.c $(E2E_LIBOBJ) $(LIBHAVEN)
 	@mkdir -p $(dir $@)
@@ -150,14 +157,22 @@ $(BUILD)/bench/%: bench/%.c $(E2E_LIBOBJ) $(LIBHAVEN)
 test: deps
 	$(Q)$(MAKE) --no-print-directory -j2 SAN=1 BUILD=build/san BIN=build/san/bin check
 
+# `make e2e` is the end-to-end half alone, in the same sanitizer build.
+e2e: deps
+	$(Q)$(MAKE) --no-print-directory -j2 SAN=1 BUILD=build/san BIN=build/san/bin check-e2e
+
+TEST_ENV = HAVEN_BIN=$(abspath $(BIN)) HAVEN_SRC=$(CURDIR) \
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
 # Runs every test binary of the current build; a failing one fails the run
 # but the others still run, so one report shows everything that is broken.
 check: $(PROGRAMS) $(UNIT_BIN) $(E2E_BIN)
-	$(Q)HAVEN_BIN=$(abspath $(BIN)) HAVEN_SRC=$(CURDIR) \
-		ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
-		LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
-		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-		tests/run-tests $(UNIT_BIN) -- $(E2E_BIN)
+	$(Q)$(TEST_ENV) tests/run-tests $(UNIT_BIN) -- $(E2E_BIN)
+
+check-e2e: $(PROGRAMS) $(E2E_BIN)
+	$(Q)$(TEST_ENV) tests/run-tests -- $(E2E_BIN)
 
 unit: $(UNIT_BIN)
 	$(Q)tests/run-tests $(UNIT_BIN)
@@ -194,21 +209,81 @@ install: all
 	install -m 0644 docs/man/haven-broker.8 docs/man/haven-agent.8 \
 		$(DESTDIR)$(MANDIR)/man8/
 
-# One libFuzzer harness per parser (needs clang): build/fuzz/fuzz_*.
-FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
-fuzz:
-	$(Q)$(MAKE) --no-print-directory CC=clang BUILD=build/fuzz \
-		OPT="-O1 -g -fsanitize=fuzzer-no-link,address,undefined" \
-		build/fuzz/libhaven.a
-	$(Q)for f in $(FUZZ_SRC); do \
-		n=$$(basename $$f .c); echo "  FUZZ   $$n"; \
-		clang -std=c11 -D_GNU_SOURCE -O1 -g -Ilib -Icli -Ibuild/fuzz/proto \
-			$(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined \
-			-o build/fuzz/$$n $$f build/fuzz/libhaven.a $(LIBS) || exit 1; \
+# ---- fuzzing -------------------------------------------------------------
+
+# One libFuzzer harness per parser of outside input (tests/fuzz/fuzz_*.c),
+# built with clang into build/fuzz/ with sanitizers that stop at the first
+# report. `make fuzz-run FUZZ_SECONDS=N` runs each for N seconds over a
+# temporary copy of its seed corpus (tests/fuzz/corpus/NAME/), so runs never
+# grow the repository, and fails on the first finding, which it keeps in
+# build/fuzz/findings/. `make fuzz-corpus` writes the seeds again.
+FUZZ_SRC     := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_NAMES   := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=%)
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_SECONDS ?= 20
+
+fuzz: deps
+	$(Q)$(MAKE) --no-print-directory CC=clang SAN=0 BUILD=build/fuzz \
+		OPT="-O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link $(FUZZ_SAN)" \
+		fuzz-bins
+
+fuzz-bins: $(FUZZ_NAMES:%=build/fuzz/fuzz_%)
+	@:
+
+# Used by the sub-make above (BUILD=build/fuzz). The request harness links
+# the agent's objects; its main() is renamed so that libFuzzer's runs.
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_keys.h $(LIBHAVEN)
+	$(E) FUZZ $@
+	$(Q)$(CC) $(CFLAGS) -Iagent -Itests/fuzz -fsanitize=fuzzer $(FUZZ_SAN) \
+		-o $@ $< $(FUZZ_LINK) $(LIBHAVEN) $(LIBS)
+build/fuzz/fuzz_request: $(AGENT_OBJ)
+build/fuzz/fuzz_request: FUZZ_LINK = $(AGENT_OBJ)
+build/fuzz/agent/main.o: CFLAGS += -Dmain=haven_agent_main
+
+fuzz-run: fuzz
+	$(Q)mkdir -p build/fuzz/findings; \
+	for n in $(FUZZ_NAMES); do \
+		tmp=$$(mktemp -d) || exit 1; \
+		cp tests/fuzz/corpus/$$n/* $$tmp/ 2>/dev/null; \
+		printf '  FUZZ   %s for %s s\n' $$n $(FUZZ_SECONDS); \
+		ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		build/fuzz/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+			-rss_limit_mb=2048 -print_final_stats=1 \
+			-artifact_prefix=build/fuzz/findings/$$n- $$tmp \
+			>build/fuzz/$$n.log 2>&1; rc=$$?; \
+		rm -rf $$tmp; \
+		if [ $$rc -ne 0 ]; then \
+			tail -n 60 build/fuzz/$$n.log; \
+			echo "fuzz_$$n found a problem: build/fuzz/$$n.log, build/fuzz/findings/"; \
+			exit 1; \
+		fi; \
+		grep -E '^stat::number_of_executed_units|^Done' build/fuzz/$$n.log | tail -n 1; \
 	done
 
+fuzz-corpus: $(LIBHAVEN)
+	@mkdir -p $(BUILD)/tests/fuzz
+	$(E) LD $(BUILD)/tests/fuzz/corpus
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -Itests/fuzz -o $(BUILD)/tests/fuzz/corpus \
+		tests/fuzz/corpus.c $(LIBHAVEN) $(LIBS)
+	$(Q)$(BUILD)/tests/fuzz/corpus tests/fuzz/corpus
+
+# ---- formatting -------------------------------------------------------------
+
+FORMAT_FILES = $(sort $(wildcard lib/*.[ch] broker/*.[ch] agent/*.[ch] cli/*.[ch] \
+               keys/*.[ch] tests/*/*.[ch]))
+
 format:
-	clang-format -i lib/*.[ch] broker/*.[ch] agent/*.[ch] cli/*.[ch] keys/*.[ch] tests/*/*.c
+	clang-format -i $(FORMAT_FILES)
+
+# Lists each file `make format` would change, with the number of lines, and
+# fails if there is any; changes nothing.
+format-check:
+	@n=0; for f in $(FORMAT_FILES); do \
+		d=$$(clang-format "$$f" | diff "$$f" - | grep -c '^<'); \
+		if [ "$$d" -ne 0 ]; then echo "$$f: $$d lines"; n=$$((n + d)); fi; \
+	done; \
+	echo "clang-format would change $$n lines (make format)"; [ "$$n" -eq 0 ]
 
 clean:
 	rm -rf build bin

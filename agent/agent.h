@@ -70,6 +70,7 @@ struct agent_config {
 	uint64_t max_message_bytes;
 	uint64_t map_size;
 	uint64_t tree_head_interval;	/* seconds between tree head checks */
+	uint64_t message_ttl;		/* the broker's: oldest delivery taken */
 };
 
 /* Databases of the agent's store, in the order of store_dbnames. */
@@ -87,6 +88,7 @@ enum agent_db {
 	DB_HACK,	/* be64 seq -> HumanAck (flag, id, by) until echoed */
 	DB_CHILD_FLAGS,	/* pseudonym -> JSON flags (children.c) */
 	DB_CHILD_INDEX,	/* pseudonym || be64 seq -> direction || id */
+	DB_HOOKQ,	/* class || be64 seq -> alert hook run (alerts.c) */
 	DB_REFUSALS,	/* attempt id -> packed AgentRefusal until echoed */
 	DB_COUNT
 };
@@ -121,7 +123,7 @@ struct in_hdr {
 /* One Server-Sent Event in the in-memory ring. */
 struct sse_event {
 	uint64_t seq;
-	char type[16];
+	char type[24];		/* "delivery_refused" is the longest */
 	char *data;		/* one line of JSON */
 };
 
@@ -134,10 +136,17 @@ struct alert_bus {
 	int stopping;
 };
 
-/* A running alert hook. */
+/* Kinds of alert hook run, queued in DB_HOOKQ. */
+#define HOOK_MESSAGE 1		/* a message arrived */
+#define HOOK_ESCALATION 2	/* an IMMEDIATE message was escalated */
+#define HOOK_INTEGRITY 3	/* the broker's audit history failed */
+#define HOOK_KEY_LEN 9		/* class byte || be64 seq */
+
+/* A running alert hook and the queue entry it works off. */
 struct hook_child {
 	int pid;
 	int64_t deadline_ms;
+	uint8_t key[HOOK_KEY_LEN];
 	char id_hex[HV_ID_HEX_LEN + 1];
 };
 
@@ -186,8 +195,10 @@ struct agent {
 
 	struct alert_bus bus;
 	struct hook_child hooks[AGENT_HOOK_MAX];
-	size_t n_hook_queue;
-	char *hook_queue[256];		/* summaries waiting for a slot */
+	int hook_scan;			/* DB_HOOKQ may hold a run to start */
+	int64_t hook_next_ms;		/* wall time the next retry is due */
+	int64_t hook_boot_ms;		/* wall time this process started */
+	atomic_ulong deliveries_refused;	/* since start (inbox.c) */
 
 	atomic_int stopping;
 
@@ -305,14 +316,42 @@ int outbox_receipt(struct agent *a, const Haven__Receipt *r);
 
 /* ---- inbox.c ----------------------------------------------------------- */
 
+/* Room for a message type with its NUL. */
+#define HV_TYPE_BUF 40
+
+/* What inbox_store made of one delivery. */
+struct inbox_verdict {
+	uint8_t id[HV_ID_LEN];
+	int have_id;		/* the envelope decoded: id is its id */
+	int dup;		/* stored before (HV_OK) */
+	int refused;		/* refused for good: acknowledge, never store */
+	char sender[HV_NODE_MAX + 1];
+	char type[HV_TYPE_BUF];
+	struct hv_errdetail d;	/* the sentence of a refusal */
+};
+
 /*
- * Checks a delivered envelope (sender's key from our directory, we are a
- * recipient), stores it once and commits. *dup is 1 when the id was
- * already stored. Errors: HV_EMALFORMED, HV_EBADSIG, HV_ENOTRECIPIENT,
- * HV_ESENDERREVOKED, HV_ESTORAGEFULL, HV_EIO.
+ * Checks a delivered envelope with this agent's own directory — the
+ * sender's key and signature, then lib/hv_policy's rules for a recipient
+ * (hv_policy_check_delivery), the created time (not more than 300 s ahead,
+ * not older than message_ttl + 300 s) and the reply_to rule — and stores it
+ * once, with its alert hook run, in one commit. HV_OK with vd->dup when the
+ * id was stored before. A refusal sets vd->refused (the caller acknowledges
+ * it so that the broker stops offering it) and vd->d.
+ * Errors: HV_EMALFORMED, HV_EBADSIG, HV_ENOTRECIPIENT, HV_ESENDERREVOKED,
+ * HV_EPOLICY, HV_EBASIS, HV_ECLOCKSKEW (refusals); HV_ESTORAGEFULL,
+ * HV_EIO, HV_ENOMEM (not refusals: the broker offers it again).
  */
 hv_err inbox_store(struct agent *a, const uint8_t *buf, size_t len,
-    uint8_t id[HV_ID_LEN], int *dup);
+    struct inbox_verdict *vd);
+/*
+ * The reply_to rule (hv_policy_check_reply_to) with what this agent knows:
+ * the request must be in its outbox or inbox, addressed to env's sender.
+ * txn may be NULL (a read transaction is opened). Other types pass.
+ * Errors: HV_EPOLICY (field reply_to), HV_EIO.
+ */
+hv_err inbox_check_reply_to(struct agent *a, MDB_txn *txn,
+    const hv_envelope *env, struct hv_errdetail *d);
 /* A received message, decrypted (new reference), or NULL if unknown. */
 json_t *inbox_message(struct agent *a, const uint8_t id[HV_ID_LEN]);
 /* What GET /v1/inbox asks for. */
@@ -394,13 +433,28 @@ void bus_destroy(struct alert_bus *b);
 void bus_publish(struct alert_bus *b, const char *type, json_t *data);
 /* Wakes every stream so that it ends. */
 void bus_stop(struct alert_bus *b);
-/* Runs alert_command with the summary (main thread). */
-void hook_run(struct agent *a, json_t *summary);
-/* Reaps and time-limits hook children (main thread). */
+/*
+ * Queues one run of alert_command inside txn, so that it is as durable as
+ * what it alerts about (a no-op without alert_command). kind is a HOOK_*;
+ * id names the message (HOOK_MESSAGE, HOOK_ESCALATION), json is the
+ * summary of a HOOK_INTEGRITY run. Immediate runs go before the others.
+ * Main thread. Errors: HV_ESTORAGEFULL, HV_EIO, HV_ENOMEM.
+ */
+hv_err hook_queue(struct agent *a, MDB_txn *txn, int kind, int immediate,
+    const uint8_t id[HV_ID_LEN], const char *json);
+/* Queues a HOOK_INTEGRITY run of summary in its own transaction. */
+void hook_alert(struct agent *a, json_t *summary);
+/* Start-up: queued runs from before a restart are due at once. */
+void hook_init(struct agent *a);
+/*
+ * Reaps and time-limits hook children, removes the queue entry of a hook
+ * that exited 0 (a failed one is retried with backoff) and starts due runs,
+ * at most AGENT_HOOK_MAX at once (main thread).
+ */
 void hook_tick(struct agent *a);
-/* 1 while some hook runs or waits. */
+/* 1 while some hook runs or a queued run is due. */
 int hook_busy(struct agent *a);
-/* Kills and reaps every hook child at shutdown. */
+/* Kills and reaps every hook child at shutdown; their runs stay queued. */
 void hook_stop(struct agent *a);
 
 /* ---- api.c ------------------------------------------------------------- */

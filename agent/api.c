@@ -26,6 +26,7 @@
 #include <microhttpd.h>
 
 #include "agent.h"
+#include "request.h"
 #include "hv_log.h"
 #include "hv_policy.h"
 #include "hv_util.h"
@@ -215,57 +216,10 @@ parse_id(const char *s, size_t n, uint8_t id[HV_ID_LEN])
 	return hv_unhex(buf, id, HV_ID_LEN);
 }
 
-/*
- * jansson's reason ("too big integer", "duplicate object key", "maximum
- * parsing depth reached") without the " near 'TOKEN'" it appends: the
- * token is the client's text, which may be a child's details.
- */
-static void
-json_error_why(const json_error_t *jerr, char *out, size_t cap)
-{
-	const char *near = strstr(jerr->text, " near ");
-	size_t n = near ? (size_t)(near - jerr->text) : strlen(jerr->text);
-
-	if (n >= cap)
-		n = cap - 1;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)jerr->text[i];
-
-		out[i] = c >= 0x20 && c < 0x7f ? (char)c : '?';
-	}
-	out[n] = '\0';
-	if (n == 0)
-		snprintf(out, cap, "unreadable");
-}
-
 static json_t *
 parse_body(struct req *r, struct hv_errdetail *d)
 {
-	json_error_t jerr;
-	json_t *j;
-
-	if (r->len == 0) {
-		hv_errset(d, HV_EBADREQUEST, NULL, "The request needs a JSON "
-		    "object as its body.");
-		return NULL;
-	}
-	j = json_loadb(r->buf, r->len, JSON_REJECT_DUPLICATES, &jerr);
-	if (j == NULL) {
-		char why[sizeof(jerr.text)];
-
-		json_error_why(&jerr, why, sizeof(why));
-		hv_errset(d, HV_EBADREQUEST, NULL, "The body is not valid "
-		    "JSON (line %d, column %d: %s); send one JSON object.",
-		    jerr.line, jerr.column, why);
-		return NULL;
-	}
-	if (!json_is_object(j)) {
-		json_decref(j);
-		hv_errset(d, HV_EBADREQUEST, NULL, "The body must be a JSON "
-		    "object.");
-		return NULL;
-	}
-	return j;
+	return request_body_parse(r->buf, r->len, d);
 }
 
 /* ---- endpoints --------------------------------------------------------- */
@@ -306,8 +260,11 @@ do_health(struct agent *a, struct MHD_Connection *c)
 	    "outbox_depth", (json_int_t)outbox_depth(a),
 	    "inbox_unacked", (json_int_t)inbox_unacked(a),
 	    "directory_version", (json_int_t)version);
-	if (h != NULL)
+	if (h != NULL) {
 		integrity_health(a, h);	/* tree_head, integrity */
+		json_object_set_new(h, "deliveries_refused", json_integer(
+		    (json_int_t)atomic_load(&a->deliveries_refused)));
+	}
 	return reply_json(c, MHD_HTTP_OK, h);
 }
 
@@ -378,7 +335,7 @@ do_ack(struct agent *a, struct MHD_Connection *c, struct req *r,
     const uint8_t id[HV_ID_LEN])
 {
 	struct hv_errdetail d;
-	const char *by, *note = NULL, *k;
+	const char *by, *note;
 	char hex[HV_ID_HEX_LEN + 1];
 	int64_t at = 0;
 	json_t *j, *v;
@@ -387,41 +344,8 @@ do_ack(struct agent *a, struct MHD_Connection *c, struct req *r,
 	hv_errclear(&d);
 	if ((j = parse_body(r, &d)) == NULL)
 		return reply_err(c, HV_EBADREQUEST, &d);
-	json_object_foreach(j, k, v) {
-		if (k[0] == '\0') {
-			e = hv_errset(&d, HV_EBADREQUEST, NULL, "The ack has a "
-			    "member with an empty name (\"\"); it takes by "
-			    "and note.");
-			goto fail;
-		}
-		if (strcmp(k, "by") != 0 && strcmp(k, "note") != 0) {
-			e = hv_errset(&d, HV_EBADREQUEST, k, "%.40s is not a "
-			    "member of an ack; it takes by and note.", k);
-			goto fail;
-		}
-	}
-	by = json_string_value(json_object_get(j, "by"));
-	if (by == NULL || *by == '\0' || strlen(by) > HV_DECIDED_BY_MAX) {
-		e = hv_errset(&d, HV_EBADREQUEST, "by", "by must name the "
-		    "person or role who acknowledged it (1 to %d characters).",
-		    HV_DECIDED_BY_MAX);
+	if ((e = request_ack_parse(j, &by, &note, &d)) != HV_OK)
 		goto fail;
-	}
-	/* `by` reaches the broker's audit log, which never names a child. */
-	if (hv_policy_text_has_nhs(by)) {
-		e = hv_errset(&d, HV_EBADREQUEST, "by", "by must not contain "
-		    "an NHS number; name the person or role only.");
-		goto fail;
-	}
-	v = json_object_get(j, "note");
-	if (v != NULL && !json_is_null(v)) {
-		note = json_string_value(v);
-		if (note == NULL || strlen(note) > 1000) {
-			e = hv_errset(&d, HV_EBADREQUEST, "note", "note must be "
-			    "a string of at most 1000 characters.");
-			goto fail;
-		}
-	}
 	if ((e = inbox_ack(a, id, by, note, &at)) != HV_OK) {
 		if (e == HV_ENOTFOUND)
 			hv_errset(&d, e, NULL, "No received message has this "

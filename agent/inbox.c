@@ -3,6 +3,12 @@
  * sender's key from this agent's own directory (never the broker's word),
  * stored once per id exactly as received, and decrypted only when read.
  *
+ * Before storing, the agent applies its own directory (lib/hv_policy, the
+ * broker's rules): sender known and not revoked, an allow rule to this
+ * node, the basis, the created time and the reply_to rule. A refused
+ * delivery is acknowledged so that the broker stops offering it, but never
+ * stored.
+ *
  * Also the human side: acknowledgements by a person (recorded here, sent to
  * the broker as HumanAck by the main loop) and the escalation of IMMEDIATE
  * messages nobody acknowledged within escalate_after.
@@ -23,30 +29,112 @@
 
 /* ---- storing ----------------------------------------------------------- */
 
+/*
+ * Fills req (and type, which req->type points at) with what this agent
+ * knows of env's reply_to: a request it sent (outbox) or one it received
+ * (inbox), and whether that request was addressed to env's sender.
+ */
+static hv_err
+request_lookup(struct agent *a, MDB_txn *txn, const hv_envelope *env,
+    struct hv_policy_request *req, char type[HV_TYPE_BUF])
+{
+	static const struct {
+		enum agent_db db;
+		size_t hdr;
+	} where[] = { { DB_OUTBOX, OB_HDR_LEN }, { DB_INBOX, IN_HDR_LEN } };
+
+	memset(req, 0, sizeof(*req));
+	type[0] = '\0';
+	req->type = type;
+	for (size_t i = 0; i < sizeof(where) / sizeof(where[0]); i++) {
+		hv_envelope r;
+		MDB_val v;
+		hv_err e;
+
+		e = store_get(a, txn, where[i].db, env->reply_to, HV_ID_LEN,
+		    &v);
+		if (e == HV_ENOTFOUND)
+			continue;
+		if (e != HV_OK)
+			return e;
+		if (v.mv_size <= where[i].hdr)
+			continue;
+		memset(&r, 0, sizeof(r));
+		if (hv_envelope_unpack((uint8_t *)v.mv_data + where[i].hdr,
+		    v.mv_size - where[i].hdr, v.mv_size, &r, NULL) == HV_OK) {
+			req->found = 1;
+			req->to_responder =
+			    hv_envelope_recipient_index(&r, env->sender) >= 0;
+			snprintf(type, HV_TYPE_BUF, "%s", r.type);
+		}
+		hv_envelope_clear(&r);
+		if (req->found)
+			break;
+	}
+	return HV_OK;
+}
+
+hv_err
+inbox_check_reply_to(struct agent *a, MDB_txn *txn, const hv_envelope *env,
+    struct hv_errdetail *d)
+{
+	struct hv_policy_request req;
+	char type[HV_TYPE_BUF];
+	MDB_txn *own = NULL;
+	hv_err e;
+
+	if (strcmp(env->type, "INFO_RESPONSE") != 0 || !env->has_reply_to)
+		return HV_OK;
+	if (txn == NULL) {
+		if ((e = hv_store_begin(a->store, 1, &own)) != HV_OK)
+			return hv_errset(d, e, NULL, "The agent could not read "
+			    "its store (%s).", hv_errname(e));
+		txn = own;
+	}
+	if ((e = request_lookup(a, txn, env, &req, type)) == HV_OK)
+		e = hv_policy_check_reply_to(env, &req, d);
+	else
+		hv_errset(d, e, NULL, "The agent could not read its store "
+		    "(%s).", hv_errname(e));
+	if (own != NULL)
+		mdb_txn_abort(own);
+	return e;
+}
+
+/* 1 for the errors that refuse a delivery for good (the rest are ours). */
+static int
+is_refusal(hv_err e)
+{
+	return e != HV_OK && e != HV_ESTORAGEFULL && e != HV_EIO &&
+	    e != HV_ENOMEM && e != HV_ESYS;
+}
+
 hv_err
 inbox_store(struct agent *a, const uint8_t *buf, size_t len,
-    uint8_t id[HV_ID_LEN], int *dup)
+    struct inbox_verdict *vd)
 {
 	hv_envelope env;
-	struct hv_errdetail d;
 	const struct hv_node *n;
 	struct in_hdr h = { 0 };
 	uint8_t *val = NULL, seqk[8], esck[8 + HV_ID_LEN];
 	MDB_txn *txn = NULL;
 	MDB_val v;
+	int immediate;
 	hv_err e;
 
 	memset(&env, 0, sizeof(env));
-	hv_errclear(&d);
+	memset(vd, 0, sizeof(*vd));
+	hv_errclear(&vd->d);
 	if ((e = hv_envelope_unpack(buf, len,
-	    hv_wire_envelope_max(agent_recv_payload_max(a)), &env, &d)) !=
+	    hv_wire_envelope_max(agent_recv_payload_max(a)), &env, &vd->d)) !=
 	    HV_OK)
 		goto out;
-	if (env.outcome[0] != '\0' ||
-	    hv_envelope_recipient_index(&env, a->cfg.id) < 0) {
-		e = HV_ENOTRECIPIENT;
-		goto out;
-	}
+	memcpy(vd->id, env.id, HV_ID_LEN);
+	vd->have_id = 1;
+	snprintf(vd->sender, sizeof(vd->sender), "%s", env.sender);
+	snprintf(vd->type, sizeof(vd->type), "%s", env.type);
+
+	/* The sender's key from our own directory, never the broker's word. */
 	pthread_rwlock_rdlock(&a->dir_lock);
 	n = hv_directory_node(a->dir, env.sender);
 	/*
@@ -55,26 +143,55 @@ inbox_store(struct agent *a, const uint8_t *buf, size_t len,
 	 * when it was made (the broker admitted it under that key).
 	 */
 	if (n == NULL || !n->has_keys)
-		e = HV_ESENDERREVOKED;
-	else
-		e = hv_envelope_verify_at(&env, n->keys.sign, &n->prev_sign);
+		e = hv_errset(&vd->d, HV_ESENDERREVOKED, "sender", "The "
+		    "sender %.64s is not a node of this agent's directory.",
+		    env.sender);
+	else if ((e = hv_envelope_verify_at(&env, n->keys.sign,
+	    &n->prev_sign)) != HV_OK)
+		hv_errset(&vd->d, e, "signature", "The sender's signature "
+		    "does not verify with its key in this agent's directory.");
 	pthread_rwlock_unlock(&a->dir_lock);
 	if (e != HV_OK)
 		goto out;
 
 	if ((e = hv_store_begin(a->store, 0, &txn)) != HV_OK)
 		goto out;
+	/* A delivery stored before is acknowledged again, whatever changed. */
 	if (store_get(a, txn, DB_INBOX, env.id, HV_ID_LEN, &v) == HV_OK) {
-		memcpy(id, env.id, HV_ID_LEN);
-		*dup = 1;
+		vd->dup = 1;
 		goto out;
 	}
+
+	/*
+	 * The agreement as this agent's directory has it (SPEC §5): a broker
+	 * that is compromised or behind on revocations must not be able to
+	 * put into the inbox what the sender could not lawfully send here.
+	 */
+	pthread_rwlock_rdlock(&a->dir_lock);
+	e = hv_policy_check_delivery(a->dir, &env, a->cfg.id, &vd->d);
+	pthread_rwlock_unlock(&a->dir_lock);
+	if (e != HV_OK)
+		goto out;
+	/*
+	 * The clock window is not the broker's ±300 s: a message may wait at
+	 * the broker for its whole TTL (message_ttl, default 7 days) while
+	 * this agent is away, so it is legitimately that old. Refused: one
+	 * created more than 300 s ahead of our clock, or older than the TTL
+	 * plus those 300 s of skew (created in 2001, say).
+	 */
+	if ((e = hv_policy_check_created(env.created, hv_now(),
+	    HV_POLICY_SKEW_S, (int64_t)a->cfg.message_ttl + HV_POLICY_SKEW_S,
+	    "this agent's clock", &vd->d)) != HV_OK ||
+	    (e = inbox_check_reply_to(a, txn, &env, &vd->d)) != HV_OK)
+		goto out;
+
 	if ((val = malloc(IN_HDR_LEN + len)) == NULL) {
 		e = HV_ENOMEM;
 		goto out;
 	}
+	immediate = strcmp(env.priority, "IMMEDIATE") == 0;
 	h.received_ms = hv_now_ms();
-	if (strcmp(env.priority, "IMMEDIATE") == 0)
+	if (immediate)
 		h.escalate_at_ms = h.received_ms +
 		    (int64_t)a->cfg.escalate_after * 1000;
 	if ((e = store_next_seq(a, txn, &h.order_seq)) != HV_OK)
@@ -98,15 +215,16 @@ inbox_store(struct agent *a, const uint8_t *buf, size_t len,
 		    0)) != HV_OK)
 			goto out;
 	}
+	/* The alert hook's run commits with the message: none is lost. */
+	if ((e = hook_queue(a, txn, HOOK_MESSAGE, immediate, env.id,
+	    NULL)) != HV_OK)
+		goto out;
 	e = hv_store_commit(txn);
 	txn = NULL;
-	if (e == HV_OK) {
-		memcpy(id, env.id, HV_ID_LEN);
-		*dup = 0;
-	}
 out:
 	if (txn != NULL)
 		mdb_txn_abort(txn);
+	vd->refused = vd->have_id && is_refusal(e);
 	free(val);
 	hv_envelope_clear(&env);
 	return e;
@@ -665,7 +783,7 @@ out:
 
 /*
  * Marks due IMMEDIATE messages escalated (committed with the HumanAck to
- * send), then raises each again on the SSE bus and through the alert hook.
+ * send and the alert hook's run), then raises each again on the SSE bus.
  * Returns milliseconds until the next one is due (at most 1000).
  */
 int64_t
@@ -715,7 +833,9 @@ inbox_escalate_due(struct agent *a)
 		memcpy(ids[n], (uint8_t *)k.mv_data + 8, HV_ID_LEN);
 		if (mdb_cursor_del(cur, 0) != 0 ||
 		    set_flags(a, txn, ids[n], IN_ESCALATED, &h) != HV_OK ||
-		    queue_human_ack(a, txn, ids[n], "", 1) != HV_OK)
+		    queue_human_ack(a, txn, ids[n], "", 1) != HV_OK ||
+		    hook_queue(a, txn, HOOK_ESCALATION, 1, ids[n], NULL) !=
+		    HV_OK)
 			goto fail;
 		n++;
 	}
@@ -739,10 +859,6 @@ inbox_escalate_due(struct agent *a)
 		if ((s = inbox_summary(a, ids[i], 0)) != NULL) {
 			json_object_set_new(s, "escalated_at", json_time(now));
 			bus_publish(&a->bus, "escalation", s);
-			json_decref(s);
-		}
-		if ((s = inbox_summary(a, ids[i], 1)) != NULL) {
-			hook_run(a, s);
 			json_decref(s);
 		}
 	}

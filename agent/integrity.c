@@ -217,7 +217,7 @@ fail(struct agent *a, const char *kind, uint64_t stored, int64_t broker,
 	    "stored_size", (json_int_t)stored, "broker_size", broker < 0 ?
 	    json_null() : json_integer(broker));
 	if (hook != NULL) {
-		hook_run(a, hook);
+		hook_alert(a, hook);
 		json_decref(hook);
 	}
 }

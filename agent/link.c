@@ -250,35 +250,52 @@ on_human_ack_done(struct agent *a, const Haven__HumanAck *h)
 
 /* ---- inbound frames ---------------------------------------------------- */
 
+/*
+ * Stores a delivery and acknowledges it once committed (its alert hook run
+ * committed with it). A delivery this agent's own directory refuses is
+ * acknowledged too, so that the broker stops offering it, but not stored:
+ * one log line without payload, a delivery_refused event and the health
+ * counter deliveries_refused.
+ */
 static void
 on_deliver(struct agent *a, const Haven__Deliver *dl)
 {
-	uint8_t id[HV_ID_LEN];
+	struct inbox_verdict vd;
 	char hex[HV_ID_HEX_LEN + 1];
-	int dup = 0;
 	json_t *s;
 	hv_err e;
 
-	e = inbox_store(a, dl->envelope.data, dl->envelope.len, id, &dup);
-	if (e != HV_OK) {
-		/* Not acknowledged: the broker keeps it and tries again. */
-		hv_log_warnx("delivery refused: %s", hv_errname(e));
+	e = inbox_store(a, dl->envelope.data, dl->envelope.len, &vd);
+	if (vd.refused) {
+		hv_hex(vd.id, HV_ID_LEN, hex);
+		hv_log_warnx("refused delivery %s from %s (%s): %s: %s", hex,
+		    vd.sender, vd.type, hv_errname(e), hv_errmsg(e, &vd.d));
+		atomic_fetch_add(&a->deliveries_refused, 1);
+		if ((s = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s}", "id",
+		    hex, "sender", vd.sender, "type", vd.type, "code",
+		    hv_errname(e), "field", vd.d.field[0] ? vd.d.field : NULL,
+		    "message", hv_errmsg(e, &vd.d))) != NULL) {
+			bus_publish(&a->bus, "delivery_refused", s);
+			json_decref(s);
+		}
+		send_ack(a, vd.id, HV_ID_LEN, 0);
 		return;
 	}
-	send_ack(a, id, HV_ID_LEN, 0);
-	hv_hex(id, HV_ID_LEN, hex);
-	if (dup) {
+	if (e != HV_OK) {
+		/* Not acknowledged: the broker keeps it and tries again. */
+		hv_log_warnx("delivery not stored: %s: %s", hv_errname(e),
+		    hv_errmsg(e, &vd.d));
+		return;
+	}
+	send_ack(a, vd.id, HV_ID_LEN, 0);
+	hv_hex(vd.id, HV_ID_LEN, hex);
+	if (vd.dup) {
 		hv_log_debug("message %s delivered again; acknowledged", hex);
 		return;
 	}
 	hv_log_info("received message %s", hex);
-	if ((s = inbox_summary(a, id, 0)) != NULL) {
+	if ((s = inbox_summary(a, vd.id, 0)) != NULL) {
 		bus_publish(&a->bus, "message", s);
-		json_decref(s);
-	}
-	if (a->cfg.alert_command != NULL &&
-	    (s = inbox_summary(a, id, 1)) != NULL) {
-		hook_run(a, s);
 		json_decref(s);
 	}
 }

@@ -49,6 +49,8 @@ static const struct hv_cfg_key agent_keys[] = {
 	    16 * 1024 * 1024, (uint64_t)1 << 40 },
 	{ "tree_head_interval", HV_CFG_U64, CFG(tree_head_interval), 0, "10",
 	    1, 86400 },
+	{ "message_ttl", HV_CFG_U64, CFG(message_ttl), 0, "604800", 1,
+	    10ull * 366 * 86400 },
 	{ NULL, 0, 0, 0, NULL, 0, 0 },
 };
 
@@ -125,7 +127,8 @@ static const char help_text[] =
 "     alert_command = COMMAND   Run by /bin/sh for each received message\n"
 "                               and escalation, with a JSON summary on\n"
 "                               standard input (no child details); killed\n"
-"                               after 10 seconds (optional).\n"
+"                               after 10 seconds; queued in the store and\n"
+"                               retried until it exits 0 (optional).\n"
 "     escalate_after = SECONDS  Escalate an IMMEDIATE message nobody\n"
 "                               acknowledged (default 900).\n"
 "     max_message_bytes = N     Largest payload this agent sends (default\n"
@@ -134,6 +137,9 @@ static const char help_text[] =
 "     map_size = BYTES          Largest size of the store (default 4 GiB).\n"
 "     tree_head_interval = S    Seconds between checks of the broker's\n"
 "                               audit history (default 10, at least 1).\n"
+"     message_ttl = SECONDS     The broker's message_ttl (default 604800):\n"
+"                               a delivery created longer ago than this\n"
+"                               and 300 s more is refused as stale.\n"
 "\n"
 "AUDIT INTEGRITY\n"
 "     Every tree_head_interval seconds, and after each reconnection, the\n"
@@ -474,6 +480,7 @@ main(int argc, char **argv)
 		die(e, &d);
 	if ((e = children_migrate(&a, &d)) != HV_OK)	/* once per store */
 		die(e, &d);
+	hook_init(&a);			/* runs queued before a restart */
 	if ((e = api_start(&a, &d)) != HV_OK)
 		die(e, &d);
 	if ((e = link_start(&a, &d)) != HV_OK)

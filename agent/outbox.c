@@ -20,6 +20,7 @@
 #include "hv_subject.h"
 #include "hv_util.h"
 #include "hv_wire.h"
+#include "request.h"
 
 static const char *const message_members[] = { "to", "type", "priority",
 	"subject", "basis", "child", "body", "reply_to", "deadline", "flags",
@@ -398,9 +399,10 @@ check_basis_child(json_t *req, const struct hv_basis *b,
 }
 
 /* Builds the envelope header from a request (not yet sealed). */
-static hv_err
-parse_request(struct agent *a, json_t *req, int decision, hv_envelope *env,
-    char *norm, size_t ncap, json_t **deadline, struct hv_errdetail *d)
+hv_err
+outbox_parse_request(struct agent *a, json_t *req, int decision,
+    hv_envelope *env, char *norm, size_t ncap, json_t **deadline,
+    struct hv_errdetail *d)
 {
 	const char *type, *prio, *outcome, *reply;
 	hv_err e;
@@ -546,8 +548,8 @@ outbox_submit(struct agent *a, json_t *req, int decision,
 	hv_err e;
 
 	memset(&env, 0, sizeof(env));
-	if ((e = parse_request(a, req, decision, &env, norm, sizeof(norm),
-	    &deadline, d)) != HV_OK)
+	if ((e = outbox_parse_request(a, req, decision, &env, norm,
+	    sizeof(norm), &deadline, d)) != HV_OK)
 		goto out;
 	pthread_rwlock_rdlock(&a->dir_lock);
 	locked = 1;
@@ -555,6 +557,10 @@ outbox_submit(struct agent *a, json_t *req, int decision,
 		goto out;
 	pthread_rwlock_unlock(&a->dir_lock);
 	locked = 0;
+	/* An answer to a request this agent received (the broker's rule). */
+	if (!decision && (e = inbox_check_reply_to(a, NULL, &env, d)) !=
+	    HV_OK)
+		goto out;
 	if (!decision && (e = check_basis_child(req, &env.basis, d)) != HV_OK)
 		goto out;
 	if (decision) {

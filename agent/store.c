@@ -35,6 +35,7 @@ static const char *const store_dbnames[DB_COUNT] = {
 	[DB_HACK] = "human_acks",
 	[DB_CHILD_FLAGS] = "child_flags",
 	[DB_CHILD_INDEX] = "child_index",
+	[DB_HOOKQ] = "hook_queue",
 	[DB_REFUSALS] = "refusals",
 };
 

@@ -68,9 +68,10 @@ receipt_make(struct broker *b, const uint8_t *id, const char *status,
 }
 
 /*
- * POLICY_DENIED unless reply_to names an INFO_REQUEST that was addressed to
- * the responding sender (DB_ADDR holds id || recipient for every message
- * accepted). Returns HV_OK, HV_EPOLICY (d set) or a store error.
+ * The reply_to rule of lib/hv_policy, with what this broker knows of the
+ * request: DB_ADDR holds id || recipient for every message accepted, so a
+ * hit means reply_to was addressed to the responding sender. Returns HV_OK,
+ * HV_EPOLICY (d set) or a store error.
  */
 static hv_err
 check_reply_to(struct broker *b, MDB_txn *txn, const hv_envelope *env,
@@ -78,25 +79,23 @@ check_reply_to(struct broker *b, MDB_txn *txn, const hv_envelope *env,
 {
 	uint8_t key[HV_ID_LEN + HV_NODE_MAX];
 	size_t sl = strlen(env->sender);
+	struct hv_policy_request req = { 0, 0, "" };
 	MDB_val v;
 	hv_err e;
 
 	memcpy(key, env->reply_to, HV_ID_LEN);
 	memcpy(key + HV_ID_LEN, env->sender, sl);
 	e = store_get(txn, b->db[DB_ADDR], key, HV_ID_LEN + sl, &v);
-	if (e == HV_ENOTFOUND)
-		return hv_errset(d, HV_EPOLICY, "reply_to", "An INFO_RESPONSE "
-		    "must answer an INFO_REQUEST that was sent to %s; reply_to "
-		    "names no such request.", env->sender);
-	if (e != HV_OK)
+	if (e != HV_OK && e != HV_ENOTFOUND)
 		return e;
-	if (v.mv_size < 32 + sizeof("INFO_REQUEST") ||
-	    memcmp((uint8_t *)v.mv_data + 32, "INFO_REQUEST",
-	    sizeof("INFO_REQUEST")) != 0)
-		return hv_errset(d, HV_EPOLICY, "reply_to", "An INFO_RESPONSE "
-		    "must answer an INFO_REQUEST; reply_to names a message of "
-		    "another type.");
-	return HV_OK;
+	if (e == HV_OK) {
+		req.found = req.to_responder = 1;
+		/* The value is 32 bytes, then the type with its NUL. */
+		if (v.mv_size > 32 && memchr((uint8_t *)v.mv_data + 32, '\0',
+		    v.mv_size - 32) != NULL)
+			req.type = (const char *)v.mv_data + 32;
+	}
+	return hv_policy_check_reply_to(env, &req, d);
 }
 
 /*
@@ -216,7 +215,6 @@ submit_handle(struct broker *b, MDB_txn *txn, const struct conn *c,
 	const struct hv_node *node;
 	uint8_t hash[32] = { 0 };
 	int have_env = 0, replay = 0, remember = 0;
-	int64_t skew;
 	hv_err code, e;
 	MDB_val seen;
 
@@ -283,14 +281,9 @@ submit_handle(struct broker *b, MDB_txn *txn, const struct conn *c,
 	} else if (e != HV_ENOTFOUND)
 		goto out;
 	/* CLOCK_SKEW */
-	skew = env.created - hv_now();
-	if (skew > BROKER_SKEW_S || skew < -BROKER_SKEW_S) {
-		code = hv_errset(&d, HV_ECLOCKSKEW, "created", "The envelope "
-		    "was created %lld s %s the broker's clock; at most %d s "
-		    "is allowed.", (long long)(skew < 0 ? -skew : skew),
-		    skew < 0 ? "behind" : "ahead of", BROKER_SKEW_S);
+	if ((code = hv_policy_check_created(env.created, hv_now(),
+	    BROKER_SKEW_S, BROKER_SKEW_S, "the broker's clock", &d)) != HV_OK)
 		goto refuse;
-	}
 	/* REPLAY */
 	if (replay) {
 		code = hv_errset(&d, HV_EREPLAY, "id", "A different envelope "

@@ -428,7 +428,9 @@ parse_list(struct parse *p, char *text, enum hv_dir_list kind,
 			return perr(p, "the allow line lists more than %d %s",
 			    HV_RULE_LIST_MAX, what[kind]);
 		snprintf(out + (*n)++ * width, width, "%s", item);
-		item = next + (last ? 0 : 1);
+		/* next is NULL after the last item: no arithmetic on it. */
+		if (!last)
+			item = next + 1;
 	}
 	return HV_OK;
 }

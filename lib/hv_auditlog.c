@@ -172,7 +172,8 @@ canonical(const Haven__AuditRecord *m, const uint8_t *buf, size_t len)
 	if ((again = malloc(len > 0 ? len : 1)) == NULL)
 		return -1;
 	haven__audit_record__pack(m, again);
-	ok = memcmp(again, buf, len) == 0;
+	/* buf may be NULL when len is 0: memcmp may not be given it. */
+	ok = len == 0 || memcmp(again, buf, len) == 0;
 	free(again);
 	return ok ? 0 : -1;
 }
@@ -242,6 +243,7 @@ hv_audit_rec_unpack(const uint8_t *buf, size_t len, struct hv_audit_rec *rec)
 	 * show a field must not vouch for the record.
 	 */
 	bad |= m->base.n_unknown_fields != 0;
+	bad |= m->basis != NULL && m->basis->base.n_unknown_fields != 0;
 	bad |= canonical(m, buf, len);
 	if (bad)
 		goto out;

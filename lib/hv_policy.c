@@ -3,8 +3,10 @@
  * (SPEC §4.1, §4.2, §4.5, §5).
  *
  * This is the one copy of the sharing policy: the agent runs it before it
- * answers 202 and the broker runs it on every Submit, so a share the agent
- * accepts is a share the broker accepts. Anything no rule allows is denied.
+ * answers 202, the broker runs it on every Submit and the recipient's agent
+ * runs it again before it stores a delivery, so a share the agent accepts
+ * is a share the broker accepts, and a broker cannot inject one the
+ * recipient's directory forbids. Anything no rule allows is denied.
  * Every refusal names the field at fault in one sentence a practitioner can
  * act on. This module never logs and never sees payloads.
  */
@@ -373,6 +375,35 @@ check_shape(const hv_envelope *env, int decision, struct hv_errdetail *d)
 	return HV_OK;
 }
 
+/* SENDER_REVOKED unless the sender is a node of dir that is not revoked. */
+static hv_err
+check_sender(const hv_directory *dir, const hv_envelope *env,
+    struct hv_errdetail *d)
+{
+	const struct hv_node *n = hv_directory_node(dir, env->sender);
+
+	if (n == NULL)
+		return hv_errset(d, HV_ESENDERREVOKED, "sender",
+		    "The sender %.64s is not a node of the partnership's "
+		    "directory.", env->sender);
+	if (n->revoked || !n->has_keys)
+		return hv_errset(d, HV_ESENDERREVOKED, "sender",
+		    "The sender %.64s has been revoked from the partnership.",
+		    env->sender);
+	return HV_OK;
+}
+
+/* MALFORMED when an INFO_RESPONSE does not say which request it answers. */
+static hv_err
+check_has_reply_to(const hv_envelope *env, struct hv_errdetail *d)
+{
+	if (strcmp(env->type, "INFO_RESPONSE") == 0 && !env->has_reply_to)
+		return hv_errset(d, HV_EMALFORMED, "reply_to",
+		    "An INFO_RESPONSE must carry reply_to naming the "
+		    "INFO_REQUEST it answers.");
+	return HV_OK;
+}
+
 hv_err
 hv_policy_check_envelope(const hv_directory *dir, const hv_envelope *env,
     struct hv_errdetail *d)
@@ -385,15 +416,8 @@ hv_policy_check_envelope(const hv_directory *dir, const hv_envelope *env,
 	if ((e = check_shape(env, decision, d)) != HV_OK)
 		return e;
 
-	n = hv_directory_node(dir, env->sender);
-	if (n == NULL)
-		return hv_errset(d, HV_ESENDERREVOKED, "sender",
-		    "The sender %.64s is not a node of the partnership's "
-		    "directory.", env->sender);
-	if (n->revoked || !n->has_keys)
-		return hv_errset(d, HV_ESENDERREVOKED, "sender",
-		    "The sender %.64s has been revoked from the partnership.",
-		    env->sender);
+	if ((e = check_sender(dir, env, d)) != HV_OK)
+		return e;
 
 	for (size_t i = 0; i < env->n_recipients; i++) {
 		n = hv_directory_node(dir, env->recipients[i]);
@@ -419,11 +443,67 @@ hv_policy_check_envelope(const hv_directory *dir, const hv_envelope *env,
 
 	if ((e = hv_policy_check_basis(&env->basis, art9, d)) != HV_OK)
 		return e;
+	return check_has_reply_to(env, d);
+}
 
-	if (strcmp(env->type, "INFO_RESPONSE") == 0 && !env->has_reply_to)
-		return hv_errset(d, HV_EMALFORMED, "reply_to",
-		    "An INFO_RESPONSE must carry reply_to naming the "
-		    "INFO_REQUEST it answers.");
+hv_err
+hv_policy_check_delivery(const hv_directory *dir, const hv_envelope *env,
+    const char *me, struct hv_errdetail *d)
+{
+	int art9 = 0;
+	hv_err e;
+
+	/* A decision not to share is never delivered to anyone. */
+	if ((e = check_shape(env, 0, d)) != HV_OK)
+		return e;
+	if (me == NULL || hv_envelope_recipient_index(env, me) < 0)
+		return hv_errset(d, HV_ENOTRECIPIENT, "recipients",
+		    "The envelope does not name %.64s as a recipient.",
+		    me ? me : "this node");
+	if ((e = check_sender(dir, env, d)) != HV_OK)
+		return e;
+	/*
+	 * Only the rule for this node: another recipient's share is that
+	 * recipient's to check, with its own directory.
+	 */
+	if ((e = hv_policy_check_allowed(dir, env->sender, me, env->type,
+	    &art9, d)) != HV_OK ||
+	    (e = hv_policy_check_basis(&env->basis, art9, d)) != HV_OK)
+		return e;
+	return check_has_reply_to(env, d);
+}
+
+hv_err
+hv_policy_check_reply_to(const hv_envelope *env,
+    const struct hv_policy_request *req, struct hv_errdetail *d)
+{
+	if (strcmp(env->type, "INFO_RESPONSE") != 0 || !env->has_reply_to)
+		return HV_OK;
+	if (req == NULL || !req->found || !req->to_responder)
+		return hv_errset(d, HV_EPOLICY, "reply_to", "An INFO_RESPONSE "
+		    "must answer an INFO_REQUEST that was sent to %.64s; "
+		    "reply_to names no such request.", env->sender);
+	if (req->type == NULL || strcmp(req->type, "INFO_REQUEST") != 0)
+		return hv_errset(d, HV_EPOLICY, "reply_to", "An INFO_RESPONSE "
+		    "must answer an INFO_REQUEST; reply_to names a message of "
+		    "another type.");
+	return HV_OK;
+}
+
+hv_err
+hv_policy_check_created(int64_t created, int64_t now, int64_t ahead_s,
+    int64_t behind_s, const char *clock, struct hv_errdetail *d)
+{
+	int64_t skew = created - now;
+
+	if (skew > ahead_s)
+		return hv_errset(d, HV_ECLOCKSKEW, "created", "The envelope "
+		    "was created %lld s ahead of %s; at most %lld s is "
+		    "allowed.", (long long)skew, clock, (long long)ahead_s);
+	if (skew < -behind_s)
+		return hv_errset(d, HV_ECLOCKSKEW, "created", "The envelope "
+		    "was created %lld s behind %s; at most %lld s is "
+		    "allowed.", (long long)-skew, clock, (long long)behind_s);
 	return HV_OK;
 }
 

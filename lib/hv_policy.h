@@ -1,7 +1,8 @@
 /*
  * hv_policy — the agreement's allow rules and the lawful-basis rules
  * (SPEC §4.1, §4.2, §4.5, §5). ONE copy, used by the agent before it answers
- * 202 and by the broker for every Submit, so both enforce the same thing.
+ * 202, by the broker for every Submit and by the receiving agent before it
+ * stores a delivery, so all three enforce the same thing.
  *
  * Anything not allowed by a rule is denied. Every refusal comes with the
  * field at fault and one sentence.
@@ -77,6 +78,55 @@ hv_err hv_policy_check_allowed(const hv_directory *dir, const char *sender,
  */
 hv_err hv_policy_check_envelope(const hv_directory *dir,
     const hv_envelope *env, struct hv_errdetail *d);
+
+/*
+ * What a checker knows of the message an INFO_RESPONSE's reply_to names,
+ * from its own records: the broker from its address index, a responding
+ * agent from its inbox, a receiving agent from its outbox or inbox.
+ */
+struct hv_policy_request {
+	int found;		/* a message with that id is known */
+	int to_responder;	/* it was addressed to the responder (sender) */
+	const char *type;	/* its type ("" when not found) */
+};
+
+/*
+ * The reply_to rule (SPEC §4.1): an INFO_RESPONSE answers an INFO_REQUEST
+ * that was addressed to the response's sender. Other types pass; a missing
+ * reply_to is hv_policy_check_envelope's (MALFORMED). One copy, used by the
+ * broker for every Submit, by the agent before it answers 202 and by the
+ * agent again before it stores a delivery.
+ * Errors: HV_EPOLICY (field "reply_to").
+ */
+hv_err hv_policy_check_reply_to(const hv_envelope *env,
+    const struct hv_policy_request *req, struct hv_errdetail *d);
+
+/* How far created may lie from a checker's clock at submit (SPEC §6). */
+#define HV_POLICY_SKEW_S 300
+
+/*
+ * The clock rule: created (unix seconds) at most ahead_s after now and at
+ * most behind_s before it. The broker uses HV_POLICY_SKEW_S both ways at
+ * submit; a recipient allows a message the age of the broker's TTL more
+ * (it may have waited at the broker that long). clock names the clock in
+ * the sentence ("the broker's clock").
+ * Errors: HV_ECLOCKSKEW (field "created").
+ */
+hv_err hv_policy_check_created(int64_t created, int64_t now, int64_t ahead_s,
+    int64_t behind_s, const char *clock, struct hv_errdetail *d);
+
+/*
+ * What a recipient checks with its own directory before it stores a
+ * delivered envelope, so that a compromised broker cannot inject: a share
+ * (not a decision) of a valid type and priority naming `me` as a recipient
+ * (MALFORMED, NOT_RECIPIENT); the sender known and not revoked
+ * (SENDER_REVOKED); an allow rule for the sender's role to me's role for
+ * the type (POLICY_DENIED); the basis, with that rule's art9 demand
+ * (BASIS_INVALID); an INFO_RESPONSE carrying reply_to (MALFORMED). The
+ * signature, the created time and the reply_to rule are the caller's.
+ */
+hv_err hv_policy_check_delivery(const hv_directory *dir,
+    const hv_envelope *env, const char *me, struct hv_errdetail *d);
 
 /* Seconds for a RAG deadline: RED 4 h, AMBER 24 h, GREEN 72 h; -1 if bad. */
 int64_t hv_policy_rag_seconds(const char *rag);

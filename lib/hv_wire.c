@@ -182,7 +182,12 @@ cmp_append(ProtobufCBuffer *b, size_t n, const uint8_t *data)
 {
 	struct cmpbuf *c = (struct cmpbuf *)b;
 
-	if (c->differ)
+	/*
+	 * protobuf-c appends zero bytes with a NULL pointer for an empty
+	 * element of a repeated bytes field; memcmp with NULL is undefined
+	 * even for a length of zero.
+	 */
+	if (c->differ || n == 0)
 		return;
 	if (n > c->len - c->off || memcmp(c->want + c->off, data, n) != 0) {
 		c->differ = 1;
@@ -297,6 +302,20 @@ envelope_from_pb(const Haven__Envelope *pe, hv_envelope *env,
 	char field[64];
 	hv_err e;
 
+	/*
+	 * The signature covers only the fields below: bytes in a field this
+	 * version does not know would travel unsigned, and the broker would
+	 * store them as they came.
+	 */
+	if (pe->base.n_unknown_fields != 0)
+		return hv_errset(d, HV_EMALFORMED, "envelope", "the envelope "
+		    "holds field %u, which this version does not know",
+		    (unsigned)pe->base.unknown_fields[0].tag);
+	if (pe->basis != NULL && pe->basis->base.n_unknown_fields != 0)
+		return hv_errset(d, HV_EMALFORMED, "envelope.basis", "the "
+		    "envelope's basis holds field %u, which this version does "
+		    "not know",
+		    (unsigned)pe->basis->base.unknown_fields[0].tag);
 	if ((e = take_bytes(env->id, HV_ID_LEN, &pe->id, "envelope.id",
 	    d)) != HV_OK)
 		return e;

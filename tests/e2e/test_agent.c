@@ -97,9 +97,15 @@ Test(agent, delivers_every_allowed_flow_decrypted_at_the_recipient,
 			snprintf(req_id, sizeof(req_id), "%s", ids[i]);
 	}
 
-	/* Police answer the request: INFO_RESPONSE naming it in reply_to. */
+	/*
+	 * Police answer the request once they have it: INFO_RESPONSE naming it
+	 * in reply_to (an agent refuses to answer a request it never got).
+	 */
 	{
 		char more[80], *body;
+
+		cr_assert(ak_wait_inbox(ak_agent(&P, AK_POLICE), req_id, 20000,
+		    NULL), "the INFO_REQUEST never reached the police");
 
 		snprintf(more, sizeof(more), ",\"reply_to\":\"%s\"", req_id);
 		body = ak_message("[\"" AK_SOCIAL "\"]", "INFO_RESPONSE",

@@ -427,6 +427,13 @@ Test(agent_input, stays_available_while_slow_clients_trickle_headers,
 		    (ssize_t)(sizeof(part) - 1));
 	}
 	cr_assert_eq(ak_get(pol, "/v1/health", &h), 200);
+	/*
+	 * Answered while every slow client still holds its connection: the
+	 * answer did not wait for the agent to time them out.
+	 */
+	for (size_t i = 0; i < 64; i++)
+		cr_assert(!closed_by_peer(fds[i]), "slow connection %zu was "
+		    "closed before /v1/health was answered", i);
 	cr_assert_str_eq(json_string_value(json_object_get(h, "node")),
 	    AK_POLICE);
 	json_decref(h);

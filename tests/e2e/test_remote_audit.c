@@ -669,22 +669,19 @@ Test(remote_audit, health_over_the_network_shows_nodes_and_the_log_size,
 Test(remote_audit, a_dead_endpoint_exits_3_within_the_time_out,
     .fini = stop, .timeout = 120)
 {
-	struct timespec t0, t1;
 	char *out = NULL;
-	double secs;
 	int rc;
 
 	cr_assert_eq(h_partnership_create(&P, NULL, NULL), 0);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	rc = h_sh(&out, 60, "'%s' health --broker tcp://127.0.0.1:1 --key "
+	/*
+	 * Without --timeout the command would wait for ever; h_sh gives it
+	 * a deadline well past the 2 s asked for and returns -1 at it.
+	 */
+	rc = h_sh(&out, 15, "'%s' health --broker tcp://127.0.0.1:1 --key "
 	    "'%s/keys/ig.bristol.key' --directory '%s' --timeout 2",
 	    h_bin("haven"), P.dir, P.directory);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	secs = (double)(t1.tv_sec - t0.tv_sec) +
-	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	cr_assert_eq(rc, 3, "exit %d: %s", rc, out ? out : "");
 	cr_assert_not_null(strstr(out, "tcp://127.0.0.1:1"), "%s", out);
-	cr_assert_lt(secs, 15.0, "took %.1f s", secs);
 	free(out);
 
 	rc = h_sh(&out, 60, "'%s' audit query --broker tcp://127.0.0.1:1 "

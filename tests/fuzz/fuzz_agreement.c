@@ -16,10 +16,12 @@
  *
  * A seed corpus: dist/agreement.example with its paths changed to keys/.
  */
+#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <sodium.h>
 
@@ -32,18 +34,36 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static char path[96];
 static hv_keys *root;
 
+static char dir[] = "/tmp/hv-fuzz-agreement-XXXXXX";
+
+static int
+rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(p);
+}
+
+/* Removes the folder and its files when the fuzzer exits. */
+static void
+cleanup(void)
+{
+	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 /* Makes the folder, its key files and a root key, once per process. */
 static int
 prepare(void)
 {
 	static const char *const ids[] = { "broker.b", "police.a", "ig.a" };
-	static char dir[] = "/tmp/hv-fuzz-agreement-XXXXXX";
 	char keys[80];
 
 	if (path[0] != '\0')
 		return 0;
 	if (sodium_init() < 0 || mkdtemp(dir) == NULL)
 		return -1;
+	atexit(cleanup);
 	snprintf(keys, sizeof(keys), "%s/keys", dir);
 	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
 		hv_keys *k = NULL;

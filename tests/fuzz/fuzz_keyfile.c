@@ -10,10 +10,12 @@
  *       $(pkg-config --libs libsodium inih) -o fuzz_keyfile
  */
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -24,16 +26,33 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static char path[64];
 
+static char dir[] = "/tmp/hv-fuzz-keyfile-XXXXXX";
+
+static int
+rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(p);
+}
+
+/* Removes the folder and its files when the fuzzer exits. */
+static void
+cleanup(void)
+{
+	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 /* Creates the folder the input file lives in, once per process. */
 static int
 prepare(void)
 {
-	static char dir[] = "/tmp/hv-fuzz-keyfile-XXXXXX";
-
 	if (path[0] != '\0')
 		return 0;
 	if (sodium_init() < 0 || mkdtemp(dir) == NULL)
 		return -1;
+	atexit(cleanup);
 	/* Not named *.key, so no neighbouring .pub file is consulted. */
 	snprintf(path, sizeof(path), "%s/input", dir);
 	return 0;

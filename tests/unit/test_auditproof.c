@@ -17,6 +17,7 @@
 #include "hv_auditlog.h"
 #include "hv_proof.h"
 #include "hv_util.h"
+#include "fixture.h"
 
 #define BASE_MS 1795338000000LL
 #define N 37
@@ -65,8 +66,7 @@ add(struct fx *fx, uint64_t seq)
 static void
 fx_open(struct fx *fx, uint64_t n)
 {
-	snprintf(fx->dir, sizeof(fx->dir), "/tmp/hv-auditproof-XXXXXX");
-	cr_assert_not_null(mkdtemp(fx->dir));
+	fixture_tmpdir(fx->dir, sizeof(fx->dir), "auditproof");
 	cr_assert_eq(hv_store_open(fx->dir, 1ULL << 24, 0, hv_auditlog_dbnames,
 	    HV_AUDITLOG_NDBS, &fx->s, NULL), HV_OK);
 	fx->log.store = fx->s;
@@ -81,14 +81,8 @@ fx_open(struct fx *fx, uint64_t n)
 static void
 fx_close(struct fx *fx)
 {
-	char path[PATH_MAX + 16];
-
 	hv_store_close(&fx->s);
-	snprintf(path, sizeof(path), "%s/data.mdb", fx->dir);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/lock.mdb", fx->dir);
-	unlink(path);
-	rmdir(fx->dir);
+	fixture_rmtree(fx->dir);
 	sodium_memzero(&fx->broker, sizeof(fx->broker));
 }
 

@@ -6,7 +6,6 @@
 #include <criterion/criterion.h>
 
 #include <fcntl.h>
-#include <ftw.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,44 +14,20 @@
 #include <unistd.h>
 
 #include "hv_config.h"
+#include "fixture.h"
 
 static char tmp[64];
-
-/*
- * LeakSanitizer's check, present only in a sanitizer build. A leak found
- * at a Criterion worker's exit does not fail the test, so the tests ask
- * for a check themselves: a loader that leaks on an error path fails.
- */
-extern int __lsan_do_recoverable_leak_check(void) __attribute__((weak));
-
-static void
-assert_no_leaks(void)
-{
-	if (__lsan_do_recoverable_leak_check != NULL)
-		cr_assert_eq(__lsan_do_recoverable_leak_check(), 0,
-		    "memory leaked (see LeakSanitizer's report)");
-}
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
 
 static void
 setup(void)
 {
-	snprintf(tmp, sizeof(tmp), "/tmp/hv-config-XXXXXX");
-	cr_assert_not_null(mkdtemp(tmp));
+	fixture_tmpdir(tmp, sizeof(tmp), "config");
 }
 
 static void
 teardown(void)
 {
-	nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	fixture_rmtree(tmp);
 }
 
 TestSuite(config, .init = setup, .fini = teardown);
@@ -141,7 +116,7 @@ expect_refused(const char *text, int line, const char *field,
 	cr_assert_str_eq(d.field, field, "field '%s', wanted '%s' (%s)",
 	    d.field, field, d.message);
 	assert_all_freed(&c);
-	assert_no_leaks();
+	fixture_assert_no_leaks();
 }
 
 #define HEAD \
@@ -179,9 +154,9 @@ Test(config, loads_an_agent_file_and_fills_defaults)
 	cr_assert_eq(c.escalate_after, 900);
 	cr_assert_eq(c.max_message_bytes, 1048576);
 	hv_config_free(keys, &c);
-	assert_no_leaks();
+	fixture_assert_no_leaks();
 	assert_all_freed(&c);
-	assert_no_leaks();
+	fixture_assert_no_leaks();
 }
 
 Test(config, leaves_an_optional_key_without_default_unset)
@@ -195,7 +170,7 @@ Test(config, leaves_an_optional_key_without_default_unset)
 	    "%s", d.message);
 	cr_assert_null(c.alert_command);
 	hv_config_free(keys, &c);
-	assert_no_leaks();
+	fixture_assert_no_leaks();
 }
 
 Test(config, takes_given_numbers_at_the_edges_of_their_range)
@@ -212,7 +187,7 @@ Test(config, takes_given_numbers_at_the_edges_of_their_range)
 	cr_assert_eq(c.escalate_after, 1);
 	cr_assert_eq(c.max_message_bytes, 64 * 1024 * 1024);
 	hv_config_free(keys, &c);
-	assert_no_leaks();
+	fixture_assert_no_leaks();
 }
 
 Test(config, accepts_a_wildcard_port_and_port_zero)
@@ -229,7 +204,7 @@ Test(config, accepts_a_wildcard_port_and_port_zero)
 	cr_assert_str_eq(c.broker, "tcp://127.0.0.1:*");
 	cr_assert_str_eq(c.listen, "127.0.0.1:0");
 	hv_config_free(keys, &c);
-	assert_no_leaks();
+	fixture_assert_no_leaks();
 }
 
 Test(config, keeps_an_absolute_path_as_it_is)
@@ -249,7 +224,7 @@ Test(config, keeps_an_absolute_path_as_it_is)
 	cr_assert_str_eq(c.key, "/etc/haven/keys/police.avon.key");
 	cr_assert_str_eq(c.data_dir, "/var/lib/haven/police.avon");
 	hv_config_free(keys, &c);
-	assert_no_leaks();
+	fixture_assert_no_leaks();
 }
 
 Test(config, resolves_relative_paths_against_the_config_folder)
@@ -274,7 +249,7 @@ Test(config, resolves_relative_paths_against_the_config_folder)
 	snprintf(want, sizeof(want), "%s/data/police.avon", sub);
 	cr_assert_str_eq(c.data_dir, want);
 	hv_config_free(keys, &c);
-	assert_no_leaks();
+	fixture_assert_no_leaks();
 }
 
 Test(config, reports_a_missing_file_as_an_io_error)
@@ -288,7 +263,7 @@ Test(config, reports_a_missing_file_as_an_io_error)
 	cr_assert_eq(hv_config_load(path, "agent", keys, &c, &d), HV_EIO);
 	cr_assert_not_null(strstr(d.message, path), "%s", d.message);
 	assert_all_freed(&c);
-	assert_no_leaks();
+	fixture_assert_no_leaks();
 }
 
 Test(config, free_accepts_a_struct_that_holds_nothing)
@@ -297,9 +272,9 @@ Test(config, free_accepts_a_struct_that_holds_nothing)
 
 	memset(&c, 0, sizeof(c));
 	hv_config_free(keys, &c);
-	assert_no_leaks();
+	fixture_assert_no_leaks();
 	assert_all_freed(&c);
-	assert_no_leaks();
+	fixture_assert_no_leaks();
 }
 
 /* ---- refusals ----------------------------------------------------------- */
@@ -364,7 +339,7 @@ Test(config, takes_the_largest_uint64)
 	    "%s", d.message);
 	cr_assert_eq(c.quota, UINT64_MAX);
 	hv_config_free(keys, &c);
-	assert_no_leaks();
+	fixture_assert_no_leaks();
 }
 
 Test(config, refuses_a_number_below_its_minimum)
@@ -467,7 +442,7 @@ Test(config, refuses_a_missing_required_key_naming_it)
 	cr_assert_str_eq(d.message, want);
 	cr_assert_str_eq(d.field, "listen");
 	assert_all_freed(&c);
-	assert_no_leaks();
+	fixture_assert_no_leaks();
 }
 
 Test(config, refuses_a_file_without_its_section)
@@ -481,7 +456,7 @@ Test(config, refuses_a_file_without_its_section)
 	    HV_EBADCONFIG);
 	cr_assert_str_eq(d.field, "id");
 	assert_all_freed(&c);
-	assert_no_leaks();
+	fixture_assert_no_leaks();
 }
 
 /*
@@ -538,7 +513,7 @@ Test(config, takes_a_line_of_199_characters_whole)
 	    "%s", d.message);
 	cr_assert_eq(strlen(c.alert_command), 199 - 16);
 	hv_config_free(keys, &c);
-	assert_no_leaks();
+	fixture_assert_no_leaks();
 }
 
 Test(config, takes_a_line_of_199_characters_without_a_final_newline)
@@ -556,7 +531,7 @@ Test(config, takes_a_line_of_199_characters_without_a_final_newline)
 	    "%s", d.message);
 	cr_assert_eq(strlen(c.alert_command), 199 - 16);
 	hv_config_free(keys, &c);
-	assert_no_leaks();
+	fixture_assert_no_leaks();
 }
 
 /*

@@ -6,7 +6,6 @@
  */
 #include <criterion/criterion.h>
 
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,30 +17,21 @@
 #include "hv_directory.h"
 #include "hv_keys.h"
 #include "hv_util.h"
+#include "fixture.h"
 
 static char tmp[64];
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
 
 static void
 setup(void)
 {
 	cr_assert(sodium_init() >= 0);
-	snprintf(tmp, sizeof(tmp), "/tmp/hv-dir-XXXXXX");
-	cr_assert_not_null(mkdtemp(tmp));
+	fixture_tmpdir(tmp, sizeof(tmp), "dir");
 }
 
 static void
 teardown(void)
 {
-	nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	fixture_rmtree(tmp);
 }
 
 TestSuite(directory, .init = setup, .fini = teardown);

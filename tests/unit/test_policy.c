@@ -7,7 +7,6 @@
  */
 #include <criterion/criterion.h>
 
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +18,7 @@
 #include "hv_envelope.h"
 #include "hv_keys.h"
 #include "hv_policy.h"
+#include "fixture.h"
 
 static char tmp[64];
 static hv_directory *dir;
@@ -48,15 +48,6 @@ static const char agreement[] =
     "revoke education.old-school\n"
     "revoke police.gone\n";
 
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static void
 setup(void)
 {
@@ -65,8 +56,7 @@ setup(void)
 	FILE *fp;
 
 	cr_assert(sodium_init() >= 0);
-	snprintf(tmp, sizeof(tmp), "/tmp/hv-policy-XXXXXX");
-	cr_assert_not_null(mkdtemp(tmp));
+	fixture_tmpdir(tmp, sizeof(tmp), "policy");
 	snprintf(keys, sizeof(keys), "%s/keys", tmp);
 	for (size_t i = 0; nodes[i] != NULL; i++) {
 		hv_keys *k = NULL;
@@ -89,7 +79,7 @@ static void
 teardown(void)
 {
 	hv_directory_destroy(&dir);
-	nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	fixture_rmtree(tmp);
 }
 
 TestSuite(policy, .init = setup, .fini = teardown);
@@ -580,4 +570,114 @@ Test(policy, redacts_a_basis_that_holds_an_nhs_number)
 	cr_assert_not_null(strstr(b.justification, "withheld"));
 	cr_assert_str_eq(b.consent, clean.consent);
 	cr_assert_str_eq(b.art6, clean.art6);
+}
+
+/* hv_policy_check_delivery's verdict on env at recipient me. */
+static void
+delivery_fails(const hv_envelope *env, const char *me, hv_err want,
+    const char *field)
+{
+	struct hv_errdetail d;
+	hv_err e;
+
+	hv_errclear(&d);
+	e = hv_policy_check_delivery(dir, env, me, &d);
+	cr_assert_eq(e, want, "expected %s, got %s (%s)", hv_errname(want),
+	    hv_errname(e), d.message);
+	cr_assert_str_eq(d.field, field, "field %s: %s", d.field, d.message);
+	cr_assert_neq(d.message[0], '\0');
+}
+
+Test(policy, checks_a_delivery_against_the_rule_for_this_recipient_only)
+{
+	hv_envelope env = share("police.avon", "education.st-marys-primary",
+	    "DOMESTIC_ABUSE_NOTIFICATION");
+	struct hv_errdetail d;
+
+	cr_assert_eq(hv_policy_check_delivery(dir, &env,
+	    "education.st-marys-primary", &d), HV_OK, "%s", d.message);
+	/*
+	 * A co-recipient the rules do not cover is that recipient's to
+	 * refuse; the school's own rule is all the school checks.
+	 */
+	strcpy(env.recipients[1], "health.bristol-royal");
+	env.n_recipients = 2;
+	cr_assert_eq(hv_policy_check_delivery(dir, &env,
+	    "education.st-marys-primary", &d), HV_OK, "%s", d.message);
+	delivery_fails(&env, "health.bristol-royal", HV_EPOLICY,
+	    "recipients");
+	delivery_fails(&env, "social-care.bristol", HV_ENOTRECIPIENT,
+	    "recipients");
+}
+
+Test(policy, refuses_a_delivery_from_a_revoked_sender_or_without_a_rule)
+{
+	hv_envelope env = share("education.old-school", "social-care.bristol",
+	    "REFERRAL");
+
+	delivery_fails(&env, "social-care.bristol", HV_ESENDERREVOKED,
+	    "sender");
+	env = share("health.bristol-royal", "social-care.bristol",
+	    "CP_PLAN_START");
+	delivery_fails(&env, "social-care.bristol", HV_EPOLICY, "recipients");
+	/* The rule's art9 demand and the basis rules apply as at submit. */
+	env = share("health.bristol-royal", "social-care.bristol",
+	    "UNSCHEDULED_CARE_ATTENDANCE");
+	strcpy(env.basis.art9, "NONE");
+	delivery_fails(&env, "social-care.bristol", HV_EBASIS, "basis.art9");
+	/* A decision not to share is never delivered. */
+	env = share("police.avon", NULL, "REFERRAL");
+	strcpy(env.outcome, "NOT_SHARED");
+	delivery_fails(&env, "social-care.bristol", HV_EMALFORMED, "outcome");
+}
+
+Test(policy, keeps_created_within_the_window_given)
+{
+	struct hv_errdetail d;
+	int64_t now = 1800000000;
+
+	cr_assert_eq(hv_policy_check_created(now + 300, now, 300, 300,
+	    "the broker's clock", &d), HV_OK);
+	cr_assert_eq(hv_policy_check_created(now - 300, now, 300, 300,
+	    "the broker's clock", &d), HV_OK);
+	hv_errclear(&d);
+	cr_assert_eq(hv_policy_check_created(now + 301, now, 300, 300,
+	    "the broker's clock", &d), HV_ECLOCKSKEW);
+	cr_assert_str_eq(d.field, "created");
+	cr_assert_not_null(strstr(d.message, "301 s ahead of the broker's "
+	    "clock"), "%s", d.message);
+	cr_assert_eq(hv_policy_check_created(now - 301, now, 300, 300,
+	    "the broker's clock", &d), HV_ECLOCKSKEW);
+	/* A recipient allows the TTL more behind, but not 2001. */
+	cr_assert_eq(hv_policy_check_created(now - 3 * 86400, now, 300,
+	    604800 + 300, "this agent's clock", &d), HV_OK);
+	cr_assert_eq(hv_policy_check_created(978307200, now, 300,
+	    604800 + 300, "this agent's clock", &d), HV_ECLOCKSKEW);
+}
+
+Test(policy, lets_an_info_response_answer_only_a_request_sent_to_its_sender)
+{
+	hv_envelope env = share("police.avon", "social-care.bristol",
+	    "INFO_RESPONSE");
+	struct hv_policy_request req = { 1, 1, "INFO_REQUEST" };
+	struct hv_errdetail d;
+
+	env.has_reply_to = 1;
+	memset(env.reply_to, 0xab, sizeof(env.reply_to));
+	cr_assert_eq(hv_policy_check_reply_to(&env, &req, &d), HV_OK, "%s",
+	    d.message);
+	req.to_responder = 0;
+	hv_errclear(&d);
+	cr_assert_eq(hv_policy_check_reply_to(&env, &req, &d), HV_EPOLICY);
+	cr_assert_str_eq(d.field, "reply_to");
+	req = (struct hv_policy_request){ 0, 0, "" };
+	cr_assert_eq(hv_policy_check_reply_to(&env, &req, &d), HV_EPOLICY);
+	req = (struct hv_policy_request){ 1, 1, "REFERRAL" };
+	hv_errclear(&d);
+	cr_assert_eq(hv_policy_check_reply_to(&env, &req, &d), HV_EPOLICY);
+	cr_assert_not_null(strstr(d.message, "another type"), "%s",
+	    d.message);
+	/* Other types are not answers. */
+	strcpy(env.type, "REFERRAL");
+	cr_assert_eq(hv_policy_check_reply_to(&env, NULL, &d), HV_OK);
 }

@@ -6,7 +6,6 @@
 #include <criterion/criterion.h>
 
 #include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,21 +13,10 @@
 #include <unistd.h>
 
 #include "hv_store.h"
+#include "fixture.h"
 
 static char tmp[64];
 static char dir[128];
-
-/* LeakSanitizer's check, present only in a sanitizer build. */
-extern int __lsan_do_recoverable_leak_check(void) __attribute__((weak));
-
-/* A leak found at a Criterion worker's exit does not fail the test. */
-static void
-assert_no_leaks(void)
-{
-	if (__lsan_do_recoverable_leak_check != NULL)
-		cr_assert_eq(__lsan_do_recoverable_leak_check(), 0,
-		    "memory leaked (see LeakSanitizer's report)");
-}
 
 /* Creates an empty file. 0 or -1. */
 static int
@@ -44,27 +32,17 @@ h_touch(const char *path)
 static const char *const dbs[] = { "messages", "outbox", "meta" };
 #define N_DBS (sizeof(dbs) / sizeof(dbs[0]))
 
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static void
 setup(void)
 {
-	snprintf(tmp, sizeof(tmp), "/tmp/hv-store-XXXXXX");
-	cr_assert_not_null(mkdtemp(tmp));
+	fixture_tmpdir(tmp, sizeof(tmp), "store");
 	snprintf(dir, sizeof(dir), "%s/data", tmp);
 }
 
 static void
 teardown(void)
 {
-	nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	fixture_rmtree(tmp);
 }
 
 TestSuite(store, .init = setup, .fini = teardown);
@@ -270,7 +248,7 @@ Test(store, reports_a_database_missing_from_a_read_only_store_as_not_found)
 	cr_assert_null(s);
 	cr_assert_not_null(strstr(d.message, "'audit'"), "%s", d.message);
 	cr_assert_str_eq(d.field, "data_dir");
-	assert_no_leaks();
+	fixture_assert_no_leaks();
 }
 
 Test(store, creates_a_database_missing_from_a_writable_store)
@@ -297,7 +275,7 @@ Test(store, refuses_a_read_only_open_of_a_missing_folder)
 	cr_assert_null(s);
 	cr_assert_not_null(strstr(d.message, dir), "%s", d.message);
 	cr_assert_eq(access(dir, F_OK), -1, "a read-only open made %s", dir);
-	assert_no_leaks();
+	fixture_assert_no_leaks();
 }
 
 Test(store, creates_missing_parent_folders_privately)
@@ -383,7 +361,7 @@ Test(store, close_frees_everything_open_allocated)
 	assert_value(s, 0, "m-1", "ciphertext one");
 	hv_store_close(&s);
 	cr_assert_null(s);
-	assert_no_leaks();
+	fixture_assert_no_leaks();
 }
 
 /* ---- errors ------------------------------------------------------------- */
@@ -551,7 +529,7 @@ Test(store, refuses_a_second_writer_naming_the_program_and_pid_that_hold_it)
 	/* Closing lets the next writer in. */
 	b = open_ok(0, 0);
 	hv_store_close(&b);
-	assert_no_leaks();
+	fixture_assert_no_leaks();
 }
 
 Test(store, lets_a_reader_open_beside_the_writer)
@@ -628,7 +606,7 @@ Test(store, refuses_a_store_of_a_newer_format_naming_both_versions)
 		cr_assert_not_null(strstr(d.message, "is format 2, newer than "
 		    "format 1"), "%s", d.message);
 	}
-	assert_no_leaks();
+	fixture_assert_no_leaks();
 }
 
 /* ---- backup -------------------------------------------------------------- */
@@ -657,7 +635,7 @@ Test(store, copies_a_live_store_into_a_new_private_folder)
 	assert_value(c, 2, "version", "7");
 	cr_assert_eq(c->format, HV_STORE_FORMAT);
 	hv_store_close(&c);
-	assert_no_leaks();
+	fixture_assert_no_leaks();
 }
 
 Test(store, refuses_to_back_up_into_a_folder_that_is_not_empty)

@@ -339,6 +339,43 @@ Test(wire, refuses_an_envelope_not_in_canonical_encoding)
 	sealed_free(&s);
 }
 
+/*
+ * The signature covers the known fields only: a field this version does
+ * not know, at the top or inside the basis, would travel unsigned and be
+ * stored by the broker as it came (it could carry anything in clear).
+ */
+Test(wire, refuses_an_envelope_with_a_field_the_signature_does_not_cover)
+{
+	static uint8_t extra[] = { 0x01 };
+	ProtobufCMessageUnknownField uf = { 99, PROTOBUF_C_WIRE_TYPE_VARINT,
+		sizeof(extra), extra };
+	struct sealed s;
+	Haven__Envelope *pe;
+	uint8_t *buf;
+	hv_envelope env;
+	struct hv_errdetail d;
+
+	sealed_make(&s, 1);
+	/* Field 99 (varint 1) after the last field is still canonical. */
+	buf = malloc(s.len + 3);
+	memcpy(buf, s.packed, s.len);
+	memcpy(buf + s.len, "\x98\x06\x01", 3);
+	cr_assert_eq(hv_envelope_unpack(buf, s.len + 3, BIG, &env, &d),
+	    HV_EMALFORMED);
+	cr_assert_str_eq(d.field, "envelope");
+	cr_assert_not_null(strstr(d.message, "99"), "%s", d.message);
+	free(buf);
+
+	pe = decode(&s);
+	pe->basis->base.n_unknown_fields = 1;
+	pe->basis->base.unknown_fields = &uf;
+	expect_refused(pe, "envelope.basis");
+	pe->basis->base.n_unknown_fields = 0;
+	pe->basis->base.unknown_fields = NULL;
+	haven__envelope__free_unpacked(pe, NULL);
+	sealed_free(&s);
+}
+
 Test(wire, unpacks_and_verifies_a_decision_envelope)
 {
 	hv_keys *k = keys_random();
@@ -647,6 +684,54 @@ Test(wire, refuses_garbage_without_crashing)
 		free(b);
 	}
 	free(rnd);
+}
+
+/*
+ * An empty element of a repeated bytes field decodes with a NULL data
+ * pointer; checking that the input is canonical re-packs it and once
+ * compared those zero bytes with memcmp(..., NULL, 0), undefined behaviour
+ * that aborts a sanitizer build. Each input here is refused cleanly.
+ */
+Test(wire, refuses_a_two_byte_envelope_of_one_empty_sealed_key_cleanly)
+{
+	static const struct {
+		const char *b;
+		size_t n;
+	} tiny[] = {
+		{ "\x72\x00", 2 },		/* sealed_keys: one empty */
+		{ "\x1a\x00", 2 },		/* recipients: one empty */
+		{ "\x72\x00\x72\x00", 4 },	/* two empty sealed keys */
+	};
+	struct hv_errdetail d;
+	hv_envelope env;
+
+	for (size_t i = 0; i < sizeof(tiny) / sizeof(tiny[0]); i++) {
+		uint8_t *b = malloc(tiny[i].n);
+
+		memcpy(b, tiny[i].b, tiny[i].n);
+		cr_assert_eq(hv_envelope_unpack(b, tiny[i].n, BIG, &env, &d),
+		    HV_EMALFORMED, "tiny envelope %zu", i);
+		free(b);
+	}
+}
+
+/* The same empty repeated bytes inside a frame (AuditReply.records). */
+Test(wire, refuses_an_audit_reply_frame_holding_an_empty_record_cleanly)
+{
+	static const uint8_t in[] = { 0x42, 0x02, 0x0a, 0x00 };
+	uint8_t *b = malloc(sizeof(in));
+	Haven__Frame *f = NULL;
+	hv_err e;
+
+	memcpy(b, in, sizeof(in));
+	e = hv_frame_unpack(b, sizeof(in), BIG, &f, NULL);
+	/* An empty record is well-formed protobuf: accepted, not a crash. */
+	cr_assert_eq(e, HV_OK);
+	cr_assert_eq(f->kind_case, HAVEN__FRAME__KIND_AUDIT_REPLY);
+	cr_assert_eq(f->audit_reply->n_records, 1);
+	cr_assert_eq(f->audit_reply->records[0].len, 0);
+	hv_frame_free(&f);
+	free(b);
 }
 
 Test(wire, names_strings_deep_in_repeated_nested_messages)
