@@ -211,6 +211,7 @@ struct agent {
 	int64_t th_next_ms;
 	char th_alerted[48];		/* the failure last raised (kind:size) */
 	int th_error_warned;		/* a broker Error answer already logged */
+	uint8_t rn_refused[32];		/* the notice last refused */
 };
 
 /* ---- store.c ----------------------------------------------------------- */
@@ -292,6 +293,17 @@ void refusals_on_echo(struct agent *a, const Haven__AgentRefusal *r);
 
 hv_err outbox_submit(struct agent *a, json_t *req, int decision,
     uint8_t id[HV_ID_LEN], struct hv_errdetail *d);
+/*
+ * After a broker restore to restored_size records: puts back to pending,
+ * in one transaction, every outbox entry with an ACCEPTED verdict that is
+ * not delivered to every recipient or whose acceptance's audit record is
+ * beyond restored_size, each with a "resubmitted" timeline entry. The
+ * caller wakes the sender. *count says how many.
+ * Errors: HV_ESTORAGEFULL, HV_EIO, HV_ENOMEM.
+ */
+hv_err outbox_resubmit_lost(struct agent *a, uint64_t restored_size,
+    size_t *count);
+
 /* How many outbox entries are still waiting for the broker's verdict. */
 size_t outbox_depth(struct agent *a);
 

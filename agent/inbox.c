@@ -320,12 +320,30 @@ read_entry(struct agent *a, MDB_txn *txn, const uint8_t id[HV_ID_LEN],
 	    v.mv_size - IN_HDR_LEN, v.mv_size, env, NULL) == HV_OK ? 0 : -1;
 }
 
+/*
+ * The basis as the API shows it. The justification travels sealed to the
+ * partnership's ig.* nodes (SPEC §4.2), so a recipient sees only that it
+ * exists, how long it is and to whom it is sealed.
+ */
 static json_t *
 basis_json(const struct hv_basis *b)
 {
-	return json_pack("{s:s, s:s, s:s, s:s, s:s}", "consent", b->consent,
-	    "art6", b->art6, "art9", b->art9, "justification",
-	    b->justification, "decided_by", b->decided_by);
+	json_t *j, *to;
+
+	j = json_pack("{s:s, s:s, s:s, s:n, s:s}", "consent", b->consent,
+	    "art6", b->art6, "art9", b->art9, "justification", "decided_by",
+	    b->decided_by);
+	if (j == NULL || b->sealed_len == 0)
+		return j;
+	if ((to = json_array()) == NULL) {
+		json_decref(j);
+		return NULL;
+	}
+	for (size_t i = 0; i < b->n_sealed_for; i++)
+		json_array_append_new(to, json_string(b->sealed_for[i]));
+	json_object_set_new(j, "justification_sealed", json_pack("{s:I, s:o}",
+	    "length", (json_int_t)b->justification_len, "to", to));
+	return j;
 }
 
 /* The API's message object; do_not_contact_family always comes first. */

@@ -18,8 +18,17 @@
  * Both records live in the store's meta database: "tree_head" (size(8) ||
  * root(32) || time_ms(8) || signature(64), integers big-endian) and
  * "integrity" (one JSON object: code, message, since, stored_size,
- * broker_size). The main thread does the checking and writing; HTTP
- * threads only read, in their own transactions.
+ * broker_size).
+ *
+ * A broker restored from a backup (SPEC §13) serves a restore notice
+ * signed by the partnership root with its tree heads. A shorter or
+ * different log is accepted only with such a notice (restore_consider);
+ * the agent then keeps the notice's digest ("restore_notice", so that each
+ * notice is taken once) and the state "restored" (JSON, shown in
+ * /v1/health, not a failure), and sends again what the broker lost.
+ *
+ * The main thread does the checking and writing; HTTP threads only read,
+ * in their own transactions.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -27,17 +36,21 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <sodium.h>
 #include <zmq.h>
 
 #include "agent.h"
 #include "hv_auditlog.h"
 #include "hv_log.h"
 #include "hv_merkle.h"
+#include "hv_restore.h"
 #include "hv_util.h"
 #include "hv_wire.h"
 
 #define TH_KEY "tree_head"
 #define IG_KEY "integrity"
+#define RN_KEY "restore_notice"	/* digest of the notice accepted */
+#define RS_KEY "restored"		/* the restored state, JSON */
 #define TH_REC_LEN (8 + HV_HASH_LEN + 8 + HV_SIGNATURE_LEN)
 #define TH_ANSWER_MS 15000	/* an unanswered request may be repeated */
 
@@ -309,37 +322,43 @@ head_from_wire(const Haven__SignedTreeHead *w, struct th *h)
 
 /*
  * Checks that `next` extends `st` with the answer's proof. Returns 0, or -1
- * after raising the failure; 1 when the proof is from an older head this
- * agent has since moved past (a stale answer: ask again).
+ * after raising the failure (only when raise is set: a restore notice may
+ * still explain it); 1 when the proof is from an older head this agent has
+ * since moved past (a stale answer: ask again).
  */
 static int
 check_extends(struct agent *a, const struct th *st, const struct th *next,
-    const Haven__TreeHead *t)
+    const Haven__TreeHead *t, int raise)
 {
 	uint8_t proof[HV_MERKLE_MAX_PROOF][HV_HASH_LEN];
 	unsigned long long s = st->size, n = next->size;
 
 	if (n < s) {
-		fail(a, "smaller", s, (int64_t)n, "The broker's audit log has "
-		    "%llu records, fewer than the %llu of the tree head this "
-		    "agent verified before: its history was rolled back or "
-		    "rewritten.", n, s);
+		if (raise)
+			fail(a, "smaller", s, (int64_t)n, "The broker's audit "
+			    "log has %llu records, fewer than the %llu of the "
+			    "tree head this agent verified before: its history "
+			    "was rolled back or rewritten.", n, s);
 		return -1;
 	}
 	if (n == s) {
 		if (memcmp(next->root, st->root, HV_HASH_LEN) == 0)
 			return 0;
-		fail(a, "root", s, (int64_t)n, "The broker's tree head of size "
-		    "%llu has a different root from the one this agent "
-		    "verified at that size: its history was rewritten.", n);
+		if (raise)
+			fail(a, "root", s, (int64_t)n, "The broker's tree head "
+			    "of size %llu has a different root from the one "
+			    "this agent verified at that size: its history was "
+			    "rewritten.", n);
 		return -1;
 	}
 	if (t->from_size != s) {
 		if (t->from_size != 0 && t->from_size < s)
 			return 1;
-		fail(a, "noproof", s, (int64_t)n, "The broker sent a tree head "
-		    "of size %llu without a consistency proof from the %llu "
-		    "records this agent verified before.", n, s);
+		if (raise)
+			fail(a, "noproof", s, (int64_t)n, "The broker sent a "
+			    "tree head of size %llu without a consistency "
+			    "proof from the %llu records this agent verified "
+			    "before.", n, s);
 		return -1;
 	}
 	if (t->n_consistency > HV_MERKLE_MAX_PROOF)
@@ -354,11 +373,220 @@ check_extends(struct agent *a, const struct th *st, const struct th *next,
 	    t->n_consistency) == HV_OK)
 		return 0;
 bad:
-	fail(a, "proof", s, (int64_t)n, "The broker's audit log of %llu "
-	    "records is not an extension of the %llu records this agent "
-	    "verified before (the consistency proof does not verify): its "
-	    "history was rewritten.", n, s);
+	if (raise)
+		fail(a, "proof", s, (int64_t)n, "The broker's audit log of "
+		    "%llu records is not an extension of the %llu records "
+		    "this agent verified before (the consistency proof does "
+		    "not verify): its history was rewritten.", n, s);
 	return -1;
+}
+
+/* ---- a restored broker (SPEC §13) -------------------------------------- */
+
+/* 1 when the notice with this digest was accepted before. */
+static int
+notice_seen(struct agent *a, const uint8_t digest[32])
+{
+	MDB_txn *txn;
+	MDB_val v;
+	int seen = 0;
+
+	if (hv_store_begin(a->store, 1, &txn) != HV_OK)
+		return 1;	/* cannot tell: do not act twice */
+	if (store_get(a, txn, DB_META, RN_KEY, strlen(RN_KEY), &v) == HV_OK &&
+	    v.mv_size == 32 && memcmp(v.mv_data, digest, 32) == 0)
+		seen = 1;
+	mdb_txn_abort(txn);
+	return seen;
+}
+
+/* Logs why a notice is not taken, once per notice. Returns 0. */
+static int
+notice_refused(struct agent *a, const uint8_t digest[32], const char *why)
+{
+	if (memcmp(a->rn_refused, digest, 32) != 0)
+		hv_log_warnx("integrity: the broker's restore notice is not "
+		    "accepted: %s", why);
+	memcpy(a->rn_refused, digest, 32);
+	return 0;
+}
+
+/*
+ * Stores the head, the accepted notice's digest and, when a verified head
+ * was set aside, the "restored" state and its alert_command run, in one
+ * transaction.
+ */
+static hv_err
+notice_save(struct agent *a, const struct th *next, const uint8_t digest[32],
+    json_t *state)
+{
+	uint8_t rec[TH_REC_LEN];
+	MDB_txn *txn;
+	char *text = NULL, *hook = NULL;
+	json_t *h;
+	hv_err e;
+
+	hv_be64_put(rec, next->size);
+	memcpy(rec + 8, next->root, HV_HASH_LEN);
+	hv_be64_put(rec + 8 + HV_HASH_LEN, (uint64_t)next->time_ms);
+	memcpy(rec + 16 + HV_HASH_LEN, next->sig, HV_SIGNATURE_LEN);
+	e = HV_ENOMEM;
+	if (state != NULL) {
+		if ((text = json_dumps(state, JSON_COMPACT |
+		    JSON_PRESERVE_ORDER)) == NULL ||
+		    (h = json_pack("{s:s, s:n, s:s}", "event", "integrity",
+		    "id", "state", "restored")) == NULL)
+			goto out;
+		json_object_update(h, state);
+		hook = json_dumps(h, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		json_decref(h);
+		if (hook == NULL)
+			goto out;
+	}
+	if ((e = hv_store_begin(a->store, 0, &txn)) != HV_OK)
+		goto out;
+	if ((e = store_put(a, txn, DB_META, TH_KEY, strlen(TH_KEY), rec,
+	    sizeof(rec))) != HV_OK ||
+	    (e = store_put(a, txn, DB_META, RN_KEY, strlen(RN_KEY), digest,
+	    32)) != HV_OK ||
+	    (text != NULL && (e = store_put(a, txn, DB_META, RS_KEY,
+	    strlen(RS_KEY), text, strlen(text))) != HV_OK) ||
+	    (hook != NULL && (e = hook_queue(a, txn, HOOK_INTEGRITY, 1, NULL,
+	    hook)) != HV_OK)) {
+		mdb_txn_abort(txn);
+		goto out;
+	}
+	e = hv_store_commit(txn);
+out:
+	free(hook);
+	free(text);
+	return e;
+}
+
+/* The log line and SSE event of a restored broker (the hook is queued). */
+static void
+restored_raise(struct agent *a, json_t *state)
+{
+	json_t *ev;
+
+	hv_log_warnx("integrity: restored: %s", json_string_value(
+	    json_object_get(state, "message")));
+	if ((ev = json_pack("{s:n, s:s}", "id", "state", "restored")) !=
+	    NULL) {
+		json_object_update(ev, state);
+		bus_publish(&a->bus, "integrity", ev);
+		json_decref(ev);
+	}
+}
+
+/*
+ * A tree head that carries a restore notice. The notice is taken once,
+ * when the root signed it for this partnership, the new head extends the
+ * restored log it names (with the answer's restore_consistency proof),
+ * and, when this agent's verified head does not extend to the new one,
+ * the notice is at most that head's size (with its root at that size),
+ * and was signed after it. Taking it stores the new head, puts back every
+ * outbox message the broker may have lost (resubmit.c) and, when a
+ * verified head was set aside, records the state "restored" and raises an
+ * `integrity` event. Returns 1 when taken, 0 when the ordinary check must
+ * decide (the notice seen before, not valid, or not needed).
+ */
+static int
+restore_consider(struct agent *a, const struct th *st, const struct th *next,
+    const Haven__TreeHead *t)
+{
+	uint8_t proof[HV_MERKLE_MAX_PROOF][HV_HASH_LEN];
+	char partnership[HV_RESTORE_PARTNERSHIP_MAX + 1], why[400];
+	struct hv_restore_notice n;
+	struct hv_pubkeys root;
+	struct hv_errdetail d;
+	json_t *state = NULL;
+	size_t count = 0;
+	int aside = 0;
+	hv_err e;
+
+	hv_errclear(&d);
+	if (hv_restore_parse(t->restore_notice.data, t->restore_notice.len,
+	    &n, &d) != HV_OK || notice_seen(a, n.digest))
+		return 0;
+	if ((e = hv_pubkeys_load(a->cfg.root_pub, &root, &d)) != HV_OK)
+		return notice_refused(a, n.digest, hv_errmsg(e, &d));
+	pthread_rwlock_rdlock(&a->dir_lock);
+	snprintf(partnership, sizeof(partnership), "%s",
+	    hv_directory_partnership(a->dir));
+	pthread_rwlock_unlock(&a->dir_lock);
+	if ((e = hv_restore_verify(t->restore_notice.data,
+	    t->restore_notice.len, root.sign, partnership, &n, &d)) != HV_OK)
+		return notice_refused(a, n.digest, hv_errmsg(e, &d));
+	if (t->n_restore_consistency > HV_MERKLE_MAX_PROOF)
+		return notice_refused(a, n.digest, "its proof is too long.");
+	for (size_t i = 0; i < t->n_restore_consistency; i++) {
+		if (t->restore_consistency[i].len != HV_HASH_LEN)
+			return notice_refused(a, n.digest, "its proof is "
+			    "malformed.");
+		memcpy(proof[i], t->restore_consistency[i].data, HV_HASH_LEN);
+	}
+	if (hv_restore_check_head(&n, next->size, next->root,
+	    (const uint8_t (*)[HV_HASH_LEN])proof,
+	    t->n_restore_consistency) != HV_OK)
+		return notice_refused(a, n.digest, "the broker's log does not "
+		    "extend the restored log the notice names.");
+	if (st != NULL) {
+		int rc = check_extends(a, st, next, t, 0);
+
+		if (rc == 1)
+			return 0;	/* a stale answer; asked again */
+		aside = rc < 0;
+	}
+	if (aside) {
+		if (n.size > st->size)
+			return notice_refused(a, n.digest, "it restores more "
+			    "records than this agent verified, so it cannot "
+			    "explain a shorter or different log.");
+		if (n.size == st->size && sodium_memcmp(n.root, st->root,
+		    HV_HASH_LEN) != 0)
+			return notice_refused(a, n.digest, "its root differs "
+			    "from the one this agent verified at that size.");
+		if (n.time_ms <= st->time_ms)
+			return notice_refused(a, n.digest, "it was signed "
+			    "before the tree head it would set aside.");
+	}
+	if ((e = outbox_resubmit_lost(a, n.size, &count)) != HV_OK) {
+		hv_log_warnx("integrity: cannot put back the messages the "
+		    "restored broker lost: %s; trying again", hv_errname(e));
+		return 1;
+	}
+	if (aside) {
+		snprintf(why, sizeof(why), "The broker's store was restored "
+		    "from a backup to %llu records (this agent had verified "
+		    "%llu); the partnership root signed the notice: %s. %zu "
+		    "message%s sent again.", (unsigned long long)n.size,
+		    (unsigned long long)st->size, n.reason, count,
+		    count == 1 ? " was" : "s were");
+		state = json_pack("{s:s, s:s, s:I, s:I, s:I, s:s, s:I, s:I}",
+		    "code", "RESTORED", "message", why, "since",
+		    (json_int_t)hv_now_ms(), "restored_size",
+		    (json_int_t)n.size, "stored_size", (json_int_t)st->size,
+		    "reason", n.reason, "broker_size", (json_int_t)next->size,
+		    "resubmitted", (json_int_t)count);
+	}
+	if ((e = notice_save(a, next, n.digest, state)) != HV_OK) {
+		hv_log_warnx("integrity: cannot store the restored tree head: "
+		    "%s", hv_errname(e));
+		json_decref(state);
+		return 1;
+	}
+	if (state != NULL)
+		restored_raise(a, state);
+	else
+		hv_log_info("integrity: the broker was restored to %llu "
+		    "records; %zu message%s sent again",
+		    (unsigned long long)n.size, count, count == 1 ? "" : "s");
+	json_decref(state);
+	a->th_error_warned = 0;
+	a->send_cursor = 0;
+	agent_wake(a);
+	return 1;
 }
 
 void
@@ -388,8 +616,11 @@ integrity_on_head(struct agent *a, const Haven__TreeHead *t)
 		    t->head ? "" : " is missing and");
 		return;
 	}
+	if (t->restore_notice.len > 0 && restore_consider(a, have ? &st :
+	    NULL, &next, t))
+		return;
 	if (have) {
-		if ((rc = check_extends(a, &st, &next, t)) < 0)
+		if ((rc = check_extends(a, &st, &next, t, 1)) < 0)
 			return;
 		if (rc == 1) {
 			hv_log_debug("integrity: a proof from size %llu is "
@@ -457,9 +688,10 @@ integrity_on_error(struct agent *a, const Haven__Error *er)
 void
 integrity_health(struct agent *a, json_t *health)
 {
-	json_t *th = json_null(), *ig = NULL, *f = NULL;
+	json_t *th = json_null(), *ig = NULL, *f = NULL, *r = NULL;
 	struct th st;
 	MDB_txn *txn;
+	MDB_val v;
 
 	if (hv_store_begin(a->store, 1, &txn) == HV_OK) {
 		if (head_load(a, txn, &st) == HV_OK && st.size > 0) {
@@ -471,21 +703,38 @@ integrity_health(struct agent *a, json_t *health)
 			    json_time(st.time_ms), "verified", 1);
 		}
 		f = failure_load(a, txn);
+		if (f == NULL && store_get(a, txn, DB_META, RS_KEY,
+		    strlen(RS_KEY), &v) == HV_OK)
+			r = json_loadb(v.mv_data, v.mv_size, 0, NULL);
 		mdb_txn_abort(txn);
 	}
 	if (f != NULL) {
 		json_t *code = json_object_get(f, "code");
 		json_t *msg = json_object_get(f, "message");
 
-		ig = json_pack("{s:b, s:s, s:s, s:o}", "ok", 0, "code",
+		ig = json_pack("{s:b, s:s, s:s, s:s, s:o}", "ok", 0, "state",
+		    "tampered", "code",
 		    json_is_string(code) ? json_string_value(code) :
 		    "TAMPERED", "message", json_is_string(msg) ?
 		    json_string_value(msg) : "", "since", json_time(
 		    json_integer_value(json_object_get(f, "since"))));
 		json_decref(f);
 	}
+	if (ig == NULL && r != NULL) {
+		/* Trusted again, on the root's word: shown, not a failure. */
+		ig = json_pack("{s:b, s:s, s:s, s:s, s:o, s:O, s:O}", "ok", 1,
+		    "state", "restored", "code", "RESTORED", "message",
+		    json_string_value(json_object_get(r, "message")) ?
+		    json_string_value(json_object_get(r, "message")) : "",
+		    "since", json_time(json_integer_value(json_object_get(r,
+		    "since"))), "restored_size", json_object_get(r,
+		    "restored_size") ? json_object_get(r, "restored_size") :
+		    json_null(), "reason", json_object_get(r, "reason") ?
+		    json_object_get(r, "reason") : json_null());
+	}
+	json_decref(r);
 	if (ig == NULL)
-		ig = json_pack("{s:b}", "ok", 1);
+		ig = json_pack("{s:b, s:s}", "ok", 1, "state", "ok");
 	json_object_set_new(health, "tree_head", th ? th : json_null());
 	json_object_set_new(health, "integrity", ig);
 }
@@ -502,6 +751,8 @@ integrity_forget(struct agent *a, struct hv_errdetail *d)
 	e = store_del(a, txn, DB_META, TH_KEY, strlen(TH_KEY));
 	if (e == HV_OK || e == HV_ENOTFOUND)
 		e = store_del(a, txn, DB_META, IG_KEY, strlen(IG_KEY));
+	if (e == HV_OK || e == HV_ENOTFOUND)
+		e = store_del(a, txn, DB_META, RS_KEY, strlen(RS_KEY));
 	if (e != HV_OK && e != HV_ENOTFOUND) {
 		mdb_txn_abort(txn);
 		return hv_errset(d, e, "data_dir", "cannot update the store "

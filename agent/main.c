@@ -102,7 +102,7 @@ static const char help_text[] =
 "                        next check; then exit. Only for an operator who\n"
 "                        has investigated a TAMPERED alert, with the\n"
 "                        agent stopped.\n"
-"     -v                 Log debug lines too.\n"
+"     -v, --verbose      Log debug lines too.\n"
 "     -h, --help         Show this page.\n"
 "\n"
 "CONFIGURATION\n"
@@ -150,7 +150,11 @@ static const char help_text[] =
 "     rewritten: the agent keeps the old head, logs it, sends an\n"
 "     integrity event, runs alert_command, and shows integrity.ok false\n"
 "     in /v1/health. The failure is kept across restarts until an\n"
-"     operator runs --forget-tree-head.\n"
+"     operator runs --forget-tree-head. A broker restored from a backup\n"
+"     serves a notice signed by the partnership root: with it, a shorter\n"
+"     log is accepted, integrity shows state \"restored\" (an integrity\n"
+"     event and alert_command too), and the outbox messages the broker\n"
+"     lost are sent again.\n"
 "\n"
 "SIGNALS\n"
 "     SIGHUP             Reload the directory; an invalid, wrongly signed\n"
@@ -190,7 +194,7 @@ parse_args(struct agent *a, int argc, char **argv)
 			a->forget_tree_head = 1;
 		else if (strcmp(s, "--foreground") == 0)
 			a->foreground = 1;
-		else if (strcmp(s, "-v") == 0)
+		else if (strcmp(s, "-v") == 0 || strcmp(s, "--verbose") == 0)
 			hv_log_verbosity(2);
 		else {
 			fprintf(stderr, "haven-agent: unknown or incomplete "
@@ -252,7 +256,11 @@ keys_load(struct agent *a)
 	if (e != HV_OK)
 		die(e, &d);
 	if ((e = hv_secret_file_read(a->cfg.token_file, 4096, &token, &len,
-	    &d)) != HV_OK)
+	    &d)) == HV_EIO)
+		hv_fatalx("token_file in %s: %s Write the API token there "
+		    "(at least 16 characters, mode 0600).", a->config_path,
+		    d.message);
+	if (e != HV_OK)
 		die(e, &d);
 	while (len > 0 && (token[len - 1] == '\n' || token[len - 1] == '\r' ||
 	    token[len - 1] == ' ' || token[len - 1] == '\t'))
@@ -328,7 +336,9 @@ agent_directory_load(struct agent *a, struct hv_errdetail *d)
 		pthread_rwlock_unlock(&a->dir_lock);
 		hv_directory_destroy(&next);
 		return hv_errset(d, HV_EBADDIRECTORY, "id", "%s does not "
-		    "list this agent's node %s.", a->cfg.directory, a->cfg.id);
+		    "list this agent's node %s; check id in %s, or ask the "
+		    "administrator to add a node line for it.",
+		    a->cfg.directory, a->cfg.id, a->config_path);
 	}
 	/*
 	 * At start-up a key that is not this node's is fatal: the broker

@@ -5,8 +5,8 @@
  *
  * The checks are the shared ones of lib/hv_policy, so the agent refuses
  * exactly what the broker would refuse, with the request member at fault
- * named for the caller. The plaintext payload exists only in memory between
- * validation and sealing, and is wiped.
+ * named for the caller. The plaintext payload and the clear justification
+ * exist only in memory between validation and sealing, and are wiped.
  */
 #include <string.h>
 
@@ -17,6 +17,7 @@
 #include "hv_config.h"
 #include "hv_log.h"
 #include "hv_policy.h"
+#include "hv_sealed.h"
 #include "hv_subject.h"
 #include "hv_util.h"
 #include "hv_wire.h"
@@ -29,12 +30,6 @@ static const char *const decision_members[] = { "type", "subject", "basis",
 	"outcome", "priority", NULL };
 static const char *const basis_members[] = { "consent", "art6", "art9",
 	"justification", "decided_by", NULL };
-
-static char
-ascii_lower(char c)
-{
-	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
-}
 
 static int
 in_list(const char *s, const char *const *list)
@@ -294,11 +289,13 @@ check_policy(struct agent *a, const hv_envelope *env,
 		if (n == NULL)
 			return hv_errset(d, HV_EUNKNOWNRECIPIENT, field,
 			    "%s: %s is not a node of the partnership's "
-			    "directory.", field, env->recipients[i]);
+			    "directory; check the id ('haven directory show' "
+			    "lists the nodes).", field, env->recipients[i]);
 		if (n->revoked || !n->has_keys)
 			return hv_errset(d, HV_EREVOKEDRECIPIENT, field,
-			    "%s: %s has been revoked from the partnership.",
-			    field, env->recipients[i]);
+			    "%s: %s has been revoked from the partnership; "
+			    "choose another recipient, or ask the partnership "
+			    "administrator.", field, env->recipients[i]);
 		if ((e = hv_policy_check_allowed(a->dir, env->sender,
 		    env->recipients[i], env->type, &need, d)) != HV_OK) {
 			if (d != NULL)
@@ -313,88 +310,6 @@ check_policy(struct agent *a, const hv_envelope *env,
 			snprintf(d->field, sizeof(d->field), "to");
 		return e;
 	}
-	return HV_OK;
-}
-
-/* Shortest child detail looked for in the basis: shorter ones are words. */
-#define CHILD_DETAIL_MIN 4
-#define CHILD_DEPTH_MAX 8
-
-/* 1 when needle (n bytes) occurs in hay, ASCII letters in any case. */
-static int
-contains_nocase(const char *hay, const char *needle, size_t n)
-{
-	size_t h = strlen(hay);
-
-	for (size_t i = 0; n > 0 && i + n <= h; i++) {
-		size_t j = 0;
-
-		while (j < n && ascii_lower(hay[i + j]) ==
-		    ascii_lower(needle[j]))
-			j++;
-		if (j == n)
-			return 1;
-	}
-	return 0;
-}
-
-/*
- * 1 when a string value of the child object (at any depth), trimmed and of
- * at least CHILD_DETAIL_MIN characters, occurs in text.
- */
-static int
-holds_child_detail(const char *text, json_t *v, int depth)
-{
-	const char *k, *s;
-	json_t *m;
-	size_t i, n;
-
-	if (depth > CHILD_DEPTH_MAX || text[0] == '\0')
-		return 0;
-	if (json_is_object(v)) {
-		json_object_foreach(v, k, m)
-			if (holds_child_detail(text, m, depth + 1))
-				return 1;
-		return 0;
-	}
-	if (json_is_array(v)) {
-		json_array_foreach(v, i, m)
-			if (holds_child_detail(text, m, depth + 1))
-				return 1;
-		return 0;
-	}
-	if ((s = json_string_value(v)) == NULL)
-		return 0;
-	while (*s == ' ' || *s == '\t')
-		s++;
-	n = strlen(s);
-	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
-		n--;
-	return n >= CHILD_DETAIL_MIN && contains_nocase(text, s, n);
-}
-
-/*
- * SPEC §4.2: the basis is audited in clear at the broker, so it must not
- * name the child. Only the agent sees the child's details, so only it can
- * look for them there (lib/hv_policy refuses NHS numbers on both sides).
- */
-static hv_err
-check_basis_child(json_t *req, const struct hv_basis *b,
-    struct hv_errdetail *d)
-{
-	json_t *child = json_object_get(req, "child");
-	static const char advice[] = "must not contain the child's details "
-	    "(name, date of birth, address); describe the reason without "
-	    "identifying the child.";
-
-	if (child == NULL)
-		return HV_OK;
-	if (holds_child_detail(b->justification, child, 0))
-		return hv_errset(d, HV_EBASIS, "basis.justification",
-		    "basis.justification %s", advice);
-	if (holds_child_detail(b->decided_by, child, 0))
-		return hv_errset(d, HV_EBASIS, "basis.decided_by",
-		    "basis.decided_by %s", advice);
 	return HV_OK;
 }
 
@@ -553,15 +468,19 @@ outbox_submit(struct agent *a, json_t *req, int decision,
 		goto out;
 	pthread_rwlock_rdlock(&a->dir_lock);
 	locked = 1;
-	if ((e = check_policy(a, &env, box, d)) != HV_OK)
+	/*
+	 * SPEC §4.2: the justification leaves this function only sealed to
+	 * the directory's ig.* nodes; the policy then counts its clear
+	 * length, recorded by the seal, as the broker will.
+	 */
+	if ((e = hv_justification_seal(&env.basis, env.id, a->dir, d)) !=
+	    HV_OK || (e = check_policy(a, &env, box, d)) != HV_OK)
 		goto out;
 	pthread_rwlock_unlock(&a->dir_lock);
 	locked = 0;
 	/* An answer to a request this agent received (the broker's rule). */
 	if (!decision && (e = inbox_check_reply_to(a, NULL, &env, d)) !=
 	    HV_OK)
-		goto out;
-	if (!decision && (e = check_basis_child(req, &env.basis, d)) != HV_OK)
 		goto out;
 	if (decision) {
 		e = hv_envelope_sign_decision(&env, a->keys);

@@ -232,13 +232,23 @@ receipt_is_news(struct agent *a, MDB_txn *txn, struct rcpt *rc)
 	}
 	ob_hdr_get(v.mv_data, &rc->h);
 	receipt_key(r, rc->rk);
-	if (store_get(a, txn, DB_RSEEN, rc->rk, 32, &v) == HV_OK)
-		return 0;
 	rc->transient = hv_status_is(r->status, HV_ST_REJECTED) &&
 	    strcmp(r->code, "STORAGE_FULL") == 0;
 	rc->final = !rc->transient &&
 	    (hv_status_is(r->status, HV_ST_ACCEPTED) ||
 	    hv_status_is(r->status, HV_ST_REJECTED));
+	if (store_get(a, txn, DB_RSEEN, rc->rk, 32, &v) == HV_OK) {
+		/*
+		 * A verdict heard before, for an entry sent again after a
+		 * broker restore (resubmit.c): the broker still held it and
+		 * answered a byte-identical resubmission with its first
+		 * receipt. Settle it again; the timeline has it already.
+		 */
+		if (!rc->final || rc->h.final)
+			return 0;
+		rc->record = 0;
+		return 1;
+	}
 	return !((rc->final || rc->transient) && rc->h.final);
 }
 

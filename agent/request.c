@@ -88,19 +88,14 @@ request_ack_parse(json_t *j, const char **byp, const char **notep,
 			goto fail;
 		}
 	}
+	/*
+	 * `by` reaches the broker's audit log, which never names a child, so
+	 * it is a staff identifier like decided_by (SPEC §4.2).
+	 */
 	by = json_string_value(json_object_get(j, "by"));
-	if (by == NULL || *by == '\0' || strlen(by) > HV_DECIDED_BY_MAX) {
-		e = hv_errset(d, HV_EBADREQUEST, "by", "by must name the "
-		    "person or role who acknowledged it (1 to %d characters).",
-		    HV_DECIDED_BY_MAX);
+	if ((e = hv_policy_check_staff_id(by, "by", HV_EBADREQUEST, d)) !=
+	    HV_OK)
 		goto fail;
-	}
-	/* `by` reaches the broker's audit log, which never names a child. */
-	if (hv_policy_text_has_nhs(by)) {
-		e = hv_errset(d, HV_EBADREQUEST, "by", "by must not contain "
-		    "an NHS number; name the person or role only.");
-		goto fail;
-	}
 	v = json_object_get(j, "note");
 	if (v != NULL && !json_is_null(v)) {
 		note = json_string_value(v);

@@ -327,8 +327,10 @@ store_directory_check(struct agent *a, const hv_directory *dir,
 	if (next < had)
 		e = hv_errset(d, HV_EROLLBACK, "version", "%s is directory "
 		    "version %llu, older than version %llu that this agent "
-		    "last had in force; refusing the rollback.",
-		    a->cfg.directory, next, had);
+		    "last had in force; refusing the rollback: copy in the "
+		    "current directory, or build one with a version above "
+		    "%llu.",
+		    a->cfg.directory, next, had, had);
 	else if (next == had && sodium_memcmp(digest, (uint8_t *)v.mv_data +
 	    8, HV_DIRECTORY_DIGEST_LEN) != 0)
 		e = hv_errset(d, HV_EROLLBACK, "version", "%s is directory "

@@ -65,13 +65,12 @@ audit_reject(struct broker *b, MDB_txn *txn, const char *node,
 		return HV_OK;
 	}
 	if (env != NULL) {
+		/*
+		 * This drops a clear justification and a decided_by that is
+		 * no staff identifier: either may be why it was refused.
+		 */
 		hv_audit_rec_from_envelope(&rec, env,
 		    hv_event_name(HV_EV_REJECTED));
-		/*
-		 * A refused basis may be refused precisely because it names
-		 * the child; the audit record keeps the rest of it.
-		 */
-		hv_policy_basis_redact(&rec.basis);
 	} else {
 		memset(&rec, 0, sizeof(rec));
 		snprintf(rec.event, sizeof(rec.event), "%s",
@@ -270,9 +269,10 @@ audit_tree_head(struct broker *b, const struct conn *c,
 	Haven__Frame f = HAVEN__FRAME__INIT;
 	Haven__TreeHead th = HAVEN__TREE_HEAD__INIT;
 	Haven__SignedTreeHead *h = NULL;
-	ProtobufCBinaryData pb[HV_MERKLE_MAX_PROOF];
+	ProtobufCBinaryData pb[HV_MERKLE_MAX_PROOF], rpb[HV_MERKLE_MAX_PROOF];
 	uint8_t proof[HV_MERKLE_MAX_PROOF][HV_HASH_LEN];
-	size_t plen = 0;
+	uint8_t rproof[HV_MERKLE_MAX_PROOF][HV_HASH_LEN], *notice = NULL;
+	size_t plen = 0, rlen = 0, nlen = 0;
 	MDB_txn *txn;
 	hv_err e;
 
@@ -307,10 +307,23 @@ audit_tree_head(struct broker *b, const struct conn *c,
 		th.n_consistency = plen;
 		th.from_size = r->since_size;
 	}
+	/* After a restore, the notice lets agents accept the shorter log. */
+	if (restore_served(b, txn, h->size, &notice, &nlen, rproof, &rlen) ==
+	    HV_OK) {
+		for (size_t i = 0; i < rlen; i++) {
+			rpb[i].data = rproof[i];
+			rpb[i].len = HV_HASH_LEN;
+		}
+		th.restore_notice.data = notice;
+		th.restore_notice.len = nlen;
+		th.restore_consistency = rpb;
+		th.n_restore_consistency = rlen;
+	}
 	mdb_txn_abort(txn);
 	f.kind_case = HAVEN__FRAME__KIND_TREE_HEAD;
 	f.tree_head = &th;
 	send_frame(b, c, &f);
+	free(notice);
 	haven__signed_tree_head__free_unpacked(h, NULL);
 }
 

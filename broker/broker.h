@@ -87,6 +87,7 @@ struct broker_config {
 	uint64_t map_size;
 	char *group_commit;		/* "yes" or "no" */
 	uint64_t revocation_grace_ms;
+	char *restore_notice;		/* after a restore from a backup */
 };
 
 /* One delivery sent to a node and not yet acknowledged. */
@@ -169,6 +170,7 @@ struct broker {
 	struct broker_config cfg;
 	char *config_path;
 	const char *ready_file;
+	const char *restore_flag;	/* --restore-notice FILE */
 	int foreground;
 	int group_commit;
 
@@ -203,6 +205,10 @@ struct broker {
 	int64_t rebind_at_ms;		/* monotonic; 0 = none pending */
 	int64_t last_head_ms;		/* monotonic */
 	int audit_dirty;		/* records since the last head */
+	/* restore.c: the proof from the restored log, per head size */
+	uint64_t rn_for;		/* head size it was made for, 0: none */
+	size_t rn_plen;
+	uint8_t rn_proof[HV_MERKLE_MAX_PROOF][HV_HASH_LEN];
 	int64_t next_expiry_ms;		/* monotonic */
 	int64_t usage_at_ms;		/* when the map use was last measured */
 	uint64_t used_bytes;		/* pages in use, measured */
@@ -430,6 +436,27 @@ void audit_head_tick(struct broker *b);
  * also stores the directory bytes and the broker key in the audit meta. */
 void audit_directory(struct broker *b, const char *refused,
     const char *detail);
+
+/* ---- restore.c -------------------------------------------------------------- */
+
+/*
+ * Applies the restore notice at path (NULL: nothing to do) before anything
+ * else writes to the store: checks the root signature, the partnership and
+ * the store's log, then records RESTORED and keeps the notice, once. On any
+ * fault prints one sentence naming the file and exits 1.
+ */
+void restore_start(struct broker *b, const char *path);
+
+/*
+ * The notice kept after a restore, for a TreeHead: on success *notice
+ * (*nlen bytes, malloc'd, the caller frees) and the consistency proof from
+ * the restored size to head_size (*plen hashes; none when the sizes are
+ * equal). Errors: HV_ENOTFOUND (no restore recorded), HV_EMALFORMED,
+ * HV_EIO, HV_ENOMEM.
+ */
+hv_err restore_served(struct broker *b, MDB_txn *txn, uint64_t head_size,
+    uint8_t **notice, size_t *nlen,
+    uint8_t proof[HV_MERKLE_MAX_PROOF][HV_HASH_LEN], size_t *plen);
 
 /* ---- query.c ------------------------------------------------------------------ */
 

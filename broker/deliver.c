@@ -21,6 +21,7 @@
 
 #include "broker.h"
 #include "hv_log.h"
+#include "hv_policy.h"
 #include "hv_util.h"
 #include "hv_wire.h"
 
@@ -567,10 +568,12 @@ deliver_human_ack(struct broker *b, MDB_txn *txn, const struct conn *c,
 	MDB_val v;
 	hv_err e;
 
-	if (h->id.len != HV_ID_LEN || (!h->escalated && h->by[0] == '\0') ||
-	    strlen(h->by) > HV_NODE_MAX * 2) {
+	/* `by` is audited and sent on in receipts: a staff id, never text. */
+	if (h->id.len != HV_ID_LEN || (!(h->escalated && h->by[0] == '\0') &&
+	    !hv_policy_staff_id_valid(h->by))) {
 		msg = "HumanAck needs a 16-byte message id and, unless "
-		    "escalated, who acknowledged (at most 128 characters).";
+		    "escalated, the staff identifier of who acknowledged "
+		    "([a-z0-9._-], a letter first, at most 64 characters).";
 		if ((e = audit_reject(b, txn, c->node, NULL, HV_EMALFORMED, msg,
 		    NULL)) != HV_OK ||
 		    (e = reply_error(o, c, hv_errname(HV_EMALFORMED), msg)) !=

@@ -703,12 +703,23 @@ check_self(const struct broker *b, const hv_directory *dir,
 		    "directory's broker is %s, not %s",
 		    self ? self->id : "missing", b->cfg.id);
 	if (memcmp(self->keys.sign, b->keys->pub.sign,
-	    HV_SIGN_PUBLIC_LEN) != 0 || memcmp(self->keys.curve,
-	    b->keys->pub.curve, HV_CURVE_KEY_LEN) != 0)
-		return hv_errset(d, HV_EBADDIRECTORY, "broker", "the "
-		    "directory's keys for %s are not the keys in %s",
-		    b->cfg.id, b->cfg.key);
-	return HV_OK;
+	    HV_SIGN_PUBLIC_LEN) == 0 && memcmp(self->keys.curve,
+	    b->keys->pub.curve, HV_CURVE_KEY_LEN) == 0)
+		return HV_OK;
+	for (size_t i = 0; i < hv_directory_node_count(dir); i++) {
+		const struct hv_node *n = hv_directory_node_at(dir, i);
+
+		if (n->has_keys && memcmp(n->keys.sign, b->keys->pub.sign,
+		    HV_SIGN_PUBLIC_LEN) == 0)
+			return hv_errset(d, HV_EBADDIRECTORY, "key", "key = "
+			    "%s is %s's key in the directory, not the "
+			    "broker's; give the broker %s's key file.",
+			    b->cfg.key, n->id, b->cfg.id);
+	}
+	return hv_errset(d, HV_EBADDIRECTORY, "key", "the directory's keys "
+	    "for %s are not the keys in %s; use the key file made for %s, "
+	    "or rebuild the directory with its .pub.", b->cfg.id, b->cfg.key,
+	    b->cfg.id);
 }
 
 hv_err

@@ -49,6 +49,7 @@ static const struct hv_cfg_key config_keys[] = {
 	{ "group_commit", HV_CFG_STRING, CFG(group_commit), 0, "yes", 0, 0 },
 	{ "revocation_grace_ms", HV_CFG_U64, CFG(revocation_grace_ms), 0,
 	    "1000", 0, 4000 },
+	{ "restore_notice", HV_CFG_PATH, CFG(restore_notice), 0, NULL, 0, 0 },
 	{ NULL, 0, 0, 0, NULL, 0, 0 },
 };
 
@@ -59,6 +60,7 @@ static const char help_text[] =
 "\n"
 "SYNOPSIS\n"
 "     haven-broker --config FILE [--ready-file FILE] [--foreground]\n"
+"                  [--restore-notice FILE]\n"
 "     haven-broker --config FILE --check-config\n"
 "     haven-broker --help\n"
 "\n"
@@ -79,6 +81,10 @@ static const char help_text[] =
 "                      once serving, write {\"pid\": N, \"bind\": ENDPOINT}\n"
 "                      there, naming the port actually bound.\n"
 "     --foreground     log to standard error (default: syslog).\n"
+"     --restore-notice FILE\n"
+"                      the root-signed notice of a store restored from a\n"
+"                      backup (haven audit restore-notice); as the\n"
+"                      restore_notice key, which it overrides.\n"
 "     --check-config   check the configuration, the keys, the directory\n"
 "                      and data_dir (it can be created and written; a\n"
 "                      store there has not seen a newer directory), print\n"
@@ -115,6 +121,13 @@ static const char help_text[] =
 "                                live sessions this much later (0-4000),\n"
 "                                default 1000, so replies already queued\n"
 "                                for other nodes still leave\n"
+"     restore_notice = FILE      after the store was restored from a\n"
+"                                backup: the notice signed with the root\n"
+"                                key. The broker refuses to start unless\n"
+"                                it matches the store, records RESTORED\n"
+"                                once and serves it to the agents, who\n"
+"                                then accept the shorter log and send\n"
+"                                again what it lost\n"
 "\n"
 "SIGNALS\n"
 "     SIGHUP     reload the directory. An invalid directory, one signed by\n"
@@ -242,6 +255,16 @@ directory_check_stored(struct broker *b)
 	    NULL) == HV_OK) {
 		hv_errclear(&d);
 		e = hv_directory_check_newer(old, b->dir, &d);
+		if (e == HV_EROLLBACK && hv_directory_version(b->dir) <
+		    hv_directory_version(old))
+			hv_errset(&d, e, "version", "%s is directory version "
+			    "%llu, older than version %llu that this broker "
+			    "last had in force; refusing the rollback: copy in "
+			    "the current directory, or build one with a version "
+			    "above %llu.", b->cfg.directory,
+			    (unsigned long long)hv_directory_version(b->dir),
+			    (unsigned long long)hv_directory_version(old),
+			    (unsigned long long)hv_directory_version(old));
 		hv_directory_destroy(&old);
 		mdb_txn_abort(txn);
 		if (e != HV_OK)
@@ -420,6 +443,7 @@ main(int argc, char **argv)
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "check-config", no_argument, NULL, 'C' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "restore-notice", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -438,10 +462,16 @@ main(int argc, char **argv)
 		case 'f': b.foreground = 1; break;
 		case 'C': check = 1; break;
 		case 'v': verbose = 1; break;
+		case 'R': b.restore_flag = optarg; break;
 		case 'h': fputs(help_text, stdout); return 0;
 		default: usage_exit();
 		}
 	}
+	if (optind != argc)
+		fprintf(stderr, "haven-broker: unexpected argument '%s'; "
+		    "options only.\n", argv[optind]);
+	else if (b.config_path == NULL)
+		fprintf(stderr, "haven-broker: --config FILE is required.\n");
 	if (optind != argc || b.config_path == NULL)
 		usage_exit();
 	if (sodium_init() < 0)
@@ -467,6 +497,8 @@ main(int argc, char **argv)
 	nofile_raise();			/* room for a TCP flood */
 	signals_block(&b);		/* before ZeroMQ starts its threads */
 	store_start(&b);		/* refuses a directory rollback */
+	restore_start(&b, b.restore_flag ? b.restore_flag :
+	    b.cfg.restore_notice);	/* before anything is appended */
 	zmq_start(&b);			/* ZAP first, then the ROUTER */
 	directory_audit_start(&b);
 	ready_file_write(&b);

@@ -25,6 +25,7 @@
 #include "hv_directory.h"
 #include "hv_keys.h"
 #include "hv_policy.h"
+#include "hv_sealed.h"
 #include "hv_subject.h"
 #include "hv_util.h"
 #include "remote.h"
@@ -211,8 +212,8 @@ take(struct audit_args *a, int c, const char *v)
 			return cli_usage(sub, "--event '%.80s' is not an audit "
 			    "event; events are SUBMITTED, REJECTED, DELIVERED, "
 			    "ACKNOWLEDGED, ESCALATED, EXPIRED, "
-			    "DECISION_RECORDED, DIRECTORY_LOADED and "
-			    "AUDIT_QUERY.", v);
+			    "DECISION_RECORDED, DIRECTORY_LOADED, "
+			    "AUDIT_QUERY and RESTORED.", v);
 		break;
 	case 't':
 		if (upper_word(v, a->type, sizeof(a->type)) != 0 ||
@@ -309,14 +310,28 @@ audit_parse(const char *sub, int argc, char **argv, unsigned allowed,
 	return 0;
 }
 
-int
-audit_need_db(const struct audit_args *a)
+/* Loads --key into a->ig when given. Returns 0 or the exit status. */
+static int
+load_ig_key(struct audit_args *a)
 {
-	if (a->db != NULL && (a->seen & AO_REMOTE_OPTS) != 0)
+	if (a->key == NULL)
+		return 0;
+	return remote_load_key(a->sub, a->key, a->passphrase_file, &a->ig);
+}
+
+int
+audit_need_db(struct audit_args *a)
+{
+	/* --key and its passphrase also open justifications from --db. */
+	unsigned only_remote = AO_REMOTE_OPTS & ~(AO_KEY | AO_PASSPHRASE_FILE);
+	int rc;
+
+	a->ig = NULL;
+	if (a->db != NULL && (a->seen & only_remote) != 0)
 		return cli_usage(a->sub, "give either --db DIR or --broker "
-		    "ENDPOINT, not both (--key, --directory, --root-pub, "
-		    "--passphrase-file and --timeout go with --broker).");
-	if ((a->seen & AO_REMOTE_OPTS) != 0) {
+		    "ENDPOINT, not both (--directory, --root-pub and "
+		    "--timeout go with --broker).");
+	if (a->db == NULL && (a->seen & AO_REMOTE_OPTS) != 0) {
 		if (a->broker == NULL || a->key == NULL ||
 		    a->directory == NULL)
 			return cli_usage(a->sub, "a remote query needs "
@@ -327,7 +342,39 @@ audit_need_db(const struct audit_args *a)
 	if (a->db == NULL)
 		return cli_usage(a->sub, "--db DIR (the broker's data_dir) "
 		    "is required.");
+	if ((a->seen & AO_PASSPHRASE_FILE) && a->key == NULL)
+		return cli_usage(a->sub, "--passphrase-file goes with --key "
+		    "IG.key.");
+	if ((rc = load_ig_key(a)) != 0)
+		return rc;
 	return -1;
+}
+
+void
+audit_args_free(struct audit_args *a)
+{
+	hv_keys_destroy(&a->ig);
+}
+
+const char *
+audit_justification(const struct audit_args *a,
+    const struct hv_audit_rec *r, char *buf, size_t cap, int *opened)
+{
+	if (opened != NULL)
+		*opened = 0;
+	if (!r->has_basis)
+		return "";
+	/* Records written before justifications travelled sealed. */
+	if (r->basis.justification[0] != '\0')
+		return r->basis.justification;
+	if (r->basis.sealed_len == 0)
+		return "";
+	if (a->ig == NULL || !r->has_id || hv_justification_open(&r->basis,
+	    r->id, a->ig, buf, cap) != HV_OK)
+		return "(sealed)";
+	if (opened != NULL)
+		*opened = 1;
+	return buf;
 }
 
 /* ---- store, keys and subjects ---------------------------------------- */
@@ -778,6 +825,7 @@ static const struct {
 	{ "consistency", audit_cmd_consistency },
 	{ "export", audit_cmd_export },
 	{ "sar", audit_cmd_sar },
+	{ "restore-notice", audit_cmd_restore_notice },
 };
 
 int
@@ -802,6 +850,6 @@ cmd_audit(int argc, char **argv)
 		return subs[i].fn(argc - 1, argv + 1);
 	}
 	return cli_usage("audit", "'%.80s' is not an audit command; the "
-	    "commands are query, verify, prove, check-proof, consistency and "
-	    "export.", argv[1]);
+	    "commands are query, verify, prove, check-proof, consistency, "
+	    "export and restore-notice.", argv[1]);
 }

@@ -20,6 +20,7 @@
 #include <stdio.h>
 
 #include "hv_auditlog.h"
+#include "hv_keys.h"
 #include "hv_store.h"
 
 struct hv_proof;
@@ -85,6 +86,7 @@ struct audit_args {
 	uint64_t from, to;
 	int npos;
 	const char *pos[2];
+	hv_keys *ig;			/* --key, to open justifications */
 };
 
 /*
@@ -100,9 +102,25 @@ int audit_parse(const char *sub, int argc, char **argv, unsigned allowed,
  * Handles --db / --broker: returns -1 when the caller should go on with
  * --db, AUDIT_REMOTE when it should ask the broker (--broker, --key and
  * --directory all given), else 2 after a usage message (neither, both, or
- * a remote option without the others).
+ * a remote option without the others). --key (and --passphrase-file) may
+ * go with --db too: there it only opens justifications. On -1, a->ig
+ * holds the loaded --key (or NULL without one); a remote query loads it
+ * when it connects. Free it with audit_args_free.
  */
-int audit_need_db(const struct audit_args *a);
+int audit_need_db(struct audit_args *a);
+
+/* Frees what audit_need_db loaded; safe to call twice. */
+void audit_args_free(struct audit_args *a);
+
+/*
+ * The justification of r as haven audit shows it (SPEC §4.2, §9): "" when
+ * the record has none; opened with a->ig when that is the key of an ig.*
+ * node it was sealed to; else "(sealed)". Returns buf (cap at least
+ * HV_JUSTIFICATION_MAX + 1) or a constant. *opened (may be NULL) is 1 when
+ * the text was opened.
+ */
+const char *audit_justification(const struct audit_args *a,
+    const struct hv_audit_rec *r, char *buf, size_t cap, int *opened);
 
 /*
  * Opens the broker's data_dir read-only with the audit databases at base 0.
@@ -169,17 +187,20 @@ struct audit_source {
 int audit_print(const struct audit_args *a, const struct hv_audit_filter *f,
     int period, const struct audit_source *src);
 
-/* Writes a proof's JSON to stdout. Returns 0 or the exit status. */
-int audit_print_proof(const char *sub, const struct hv_proof *p);
+/*
+ * Writes a proof's JSON to stdout, with the record's justification beside
+ * it (opened with a->ig, else "(sealed)"). Returns 0 or the exit status.
+ */
+int audit_print_proof(const struct audit_args *a, const struct hv_proof *p);
 
 /* ---- remote queries (audit_remote.c) -------------------------------- */
 
 /* query, prove and consistency against the broker named by a. Each
  * returns its exit status. */
-int audit_remote_query(const struct audit_args *a,
+int audit_remote_query(struct audit_args *a,
     const struct hv_audit_filter *f);
-int audit_remote_prove(const struct audit_args *a, const uint8_t id[16]);
-int audit_remote_consistency(const struct audit_args *a);
+int audit_remote_prove(struct audit_args *a, const uint8_t id[16]);
+int audit_remote_consistency(struct audit_args *a);
 
 /*
  * The broker key recorded in a store (see cli/audit.c). Returns 1 with key,
@@ -204,6 +225,7 @@ int audit_cmd_prove(int argc, char **argv);
 int audit_cmd_consistency(int argc, char **argv);
 int audit_cmd_check_proof(int argc, char **argv);
 int audit_cmd_sar(int argc, char **argv);
+int audit_cmd_restore_notice(int argc, char **argv);
 
 /* The manual page of `haven audit` (sub NULL) or of a subcommand. */
 void audit_help(const char *sub, FILE *fp);

@@ -28,6 +28,7 @@ static const char overview[] =
 "  consistency  a proof that a later signed tree head extends an earlier "
 "one\n"
 "  sar          a subject access report about one child, HTML or JSON\n"
+"  restore-notice  sign the notice a broker restored from a backup needs\n"
 "\n"
 "Run 'haven audit COMMAND --help' for each command's options.\n"
 "\n"
@@ -85,22 +86,57 @@ static const char basis[] =
 "                 VITAL_INTERESTS or LEGAL_CLAIMS\n"
 "  justification  in the practitioner's words, why sharing was necessary\n"
 "                 and proportionate; required (20 characters or more)\n"
-"                 whenever consent is not OBTAINED\n"
-"  decided_by     who made the decision (a practitioner or a role)\n"
+"                 whenever consent is not OBTAINED. Sealed to the\n"
+"                 partnership's ig.* keys: shown as (sealed) unless\n"
+"                 --key IG.key opens it\n"
+"  decided_by     the staff identifier of who decided (ppu.sgt-khan)\n"
 "  The broker refuses a share whose basis breaks these rules, and records\n"
 "  the refusal (REJECTED, reason BASIS_INVALID).\n"
 "\n"
 "EVENTS\n"
 "  SUBMITTED          the broker accepted a share for delivery\n"
 "  REJECTED           the broker refused a message; reason gives the code\n"
-"                     (POLICY_DENIED: the agreement does not allow it)\n"
+"                     (POLICY_DENIED: the agreement does not allow it),\n"
+"                     or a second session of a connected node\n"
+"                     (DUPLICATE_SESSION)\n"
 "  DELIVERED          a recipient agency's system received it (actor)\n"
 "  ACKNOWLEDGED       a person at the recipient acknowledged it (actor)\n"
 "  ESCALATED          an alert was not acknowledged in time\n"
 "  EXPIRED            a message could not be delivered before its time-out\n"
 "  DECISION_RECORDED  a decision NOT to share, with its basis and reasons\n"
 "  DIRECTORY_LOADED   the broker put an agreement version in force\n"
-"  AUDIT_QUERY        someone queried the log over the network\n";
+"  AUDIT_QUERY        someone queried the log over the network\n"
+"  RESTORED           the broker's store was restored from a backup; the\n"
+"                     detail gives the restored size and the reason\n";
+
+static const char restore[] =
+"usage: haven audit restore-notice --db DATA_DIR --root-key ROOT.key\n"
+"           [--passphrase-file FILE] --reason TEXT -o NOTICE\n"
+"\n"
+"After a broker's store is restored from a backup, the records written\n"
+"after the copy are gone, and every agent that saw a later signed tree\n"
+"head would rightly report the log TAMPERED. This command signs, with the\n"
+"partnership's root key, a notice of the restored log: its size and root\n"
+"hash, the time, the partnership and your reason. It reads DATA_DIR (the\n"
+"restored data_dir, broker stopped) read-only and verifies the whole log\n"
+"first; it refuses a store whose directory the root key did not sign.\n"
+"\n"
+"Give the notice to the broker (restore_notice = NOTICE in its config, or\n"
+"--restore-notice NOTICE) before it writes anything to the store. The\n"
+"broker checks it, records RESTORED in the log once and hands the notice\n"
+"to every agent: they accept the shorter history, report integrity\n"
+"\"restored\" to the duty team, and send again every message the broker\n"
+"lost. Without a notice they report TAMPERED.\n"
+"\n"
+"  --db DATA_DIR        the restored broker data_dir\n"
+"  --root-key ROOT.key  the partnership root's secret key (mode 0600)\n"
+"  --passphrase-file F  the passphrase of a protected root key\n"
+"  --reason TEXT        why the store was restored, in one line of at most\n"
+"                       200 bytes (\"disk failure, restored from the\n"
+"                       02:00 backup\"). It is recorded in the audit log\n"
+"                       and shown to every agency: it must NEVER hold a\n"
+"                       child's name, an NHS number or any case detail.\n"
+"  -o, --out NOTICE     where to write the notice (a small binary file)\n";
 
 static const char trust[] =
 "\n"
@@ -135,7 +171,8 @@ static const char status[] =
 "  sentence and code.\n";
 
 static const char query[] =
-"usage: haven audit query (--db DIR | --broker ENDPOINT --key IG.key\n"
+"usage: haven audit query (--db DIR [--key IG.key] | --broker ENDPOINT\n"
+"                         --key IG.key\n"
 "                         --directory FILE [--root-pub F]\n"
 "                         [--passphrase-file F] [--timeout S])\n"
 "         [--subject-nhs N --subject-key F | --subject-local AGENCY:ID\n"
@@ -150,6 +187,8 @@ static const char query[] =
 "became of each message (delivered, acknowledged, escalated).\n"
 "\n"
 "  --db DIR            the broker's data_dir, opened read-only\n"
+"  --key IG.key        an ig.* node's key: opens the sealed justifications,\n"
+"                      which otherwise show as (sealed)\n"
 "  --broker ENDPOINT --key IG.key --directory FILE\n"
 "                      ask the broker over the network as an ig node:\n"
 "                      only records within its scope come back, and the\n"
@@ -186,8 +225,11 @@ static const char query[] =
 "      --root-pub root.bristol.pub --subject-nhs - --subject-key subject.key\n";
 
 static const char export_[] =
-"usage: haven audit export --db DIR --since T --until T --format json|csv\n"
+"usage: haven audit export --db DIR [--key IG.key [--passphrase-file F]]\n"
+"                          --since T --until T --format json|csv\n"
 "\n"
+"Justifications show as (sealed) unless --key, an ig.* node's key, opens\n"
+"them.\n"
 "Every record of a period, for a subject access request, an annual\n"
 "review or an inspection. JSON is one document {records, count,\n"
 "tree_size, root_hash, since, until}; CSV has a header row. In CSV, a\n"
@@ -218,7 +260,8 @@ static const char verify[] =
 "and exits 1.\n";
 
 static const char prove[] =
-"usage: haven audit prove ID (--db DIR | --broker ENDPOINT --key IG.key\n"
+"usage: haven audit prove ID (--db DIR [--key IG.key] | --broker ENDPOINT\n"
+"                            --key IG.key\n"
 "                            --directory FILE [--root-pub F]\n"
 "                            [--passphrase-file F] [--timeout S])\n"
 "                            [--event E]\n"
@@ -245,6 +288,8 @@ static const char prove[] =
 "                  (64-bit big-endian integers); head_time is the same\n"
 "                  time in ISO 8601 for people\n"
 "  proof           the inclusion path of RFC 9162 §2.1.3, hex hashes\n"
+"  justification   when the record has one: opened with --key IG.key,\n"
+"                  else \"(sealed)\"; beside the record, not proved by it\n"
 "See docs/AUDIT.md.\n";
 
 static const char check[] =
@@ -319,6 +364,7 @@ audit_help(const char *sub, FILE *fp)
 		{ "query", query }, { "export", export_ }, { "verify", verify },
 		{ "prove", prove }, { "check-proof", check },
 		{ "consistency", consistency }, { "sar", sar },
+		{ "restore-notice", restore },
 	};
 
 	if (sub == NULL) {

@@ -12,6 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+#include <sodium.h>
+
 #include "audit.h"
 #include "cli.h"
 #include "hv_proof.h"
@@ -19,18 +22,58 @@
 
 /* ---- prove ----------------------------------------------------------- */
 
-int
-audit_print_proof(const char *sub, const hv_proof *p)
+/*
+ * The proof's JSON with, for a record whose basis has a justification, a
+ * "justification" member beside the record: opened with --key, else
+ * "(sealed)". It is outside what the proof proves (the record's bytes
+ * carry the ciphertext) and check-proof ignores it. NULL when out of
+ * memory.
+ */
+static char *
+proof_text(const struct audit_args *a, const hv_proof *p)
 {
-	char *text = NULL;
-	hv_err e;
+	struct hv_audit_rec *r = NULL;
+	char *text = NULL, *out = NULL, buf[HV_JUSTIFICATION_MAX + 1];
+	const char *just;
+	json_t *o = NULL;
 
-	if ((e = hv_proof_to_json(p, &text)) != HV_OK)
-		return cli_fail(e, NULL);
+	if (hv_proof_to_json(p, &text) != HV_OK)
+		return NULL;
+	if (p->kind != HV_PROOF_INCLUSION || (r = malloc(sizeof(*r))) == NULL ||
+	    hv_audit_rec_unpack(p->record, p->record_len, r) != HV_OK ||
+	    *(just = audit_justification(a, r, buf, sizeof(buf), NULL)) ==
+	    '\0')
+		goto out;
+	if ((o = json_loads(text, 0, NULL)) == NULL ||
+	    json_object_set_new(o, "justification", json_string(just)) != 0 ||
+	    (out = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER)) ==
+	    NULL) {
+		free(text);
+		text = NULL;
+		goto out;
+	}
+	free(text);
+	if ((text = malloc(strlen(out) + 2)) != NULL)
+		snprintf(text, strlen(out) + 2, "%s\n", out);
+out:
+	sodium_memzero(buf, sizeof(buf));
+	free(out);
+	json_decref(o);
+	free(r);
+	return text;
+}
+
+int
+audit_print_proof(const struct audit_args *a, const hv_proof *p)
+{
+	char *text;
+
+	if ((text = proof_text(a, p)) == NULL)
+		return cli_fail(HV_ENOMEM, NULL);
 	fputs(text, stdout);
 	free(text);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
-		fprintf(stderr, "haven %s: cannot write the proof.\n", sub);
+		fprintf(stderr, "haven %s: cannot write the proof.\n", a->sub);
 		return 3;
 	}
 	return 0;
@@ -64,10 +107,15 @@ audit_cmd_prove(int argc, char **argv)
 	f.has_id = 1;
 	if ((rc = audit_need_db(&a)) >= 0)
 		return rc;
-	if (rc == AUDIT_REMOTE)
-		return audit_remote_prove(&a, f.id);
-	if ((rc = audit_open(a.db, &s, &log)) != 0)
+	if (rc == AUDIT_REMOTE) {
+		rc = audit_remote_prove(&a, f.id);
+		audit_args_free(&a);
 		return rc;
+	}
+	if ((rc = audit_open(a.db, &s, &log)) != 0) {
+		audit_args_free(&a);
+		return rc;
+	}
 	event = a.event[0] ? a.event : NULL;
 	if ((e = hv_store_begin(s, 1, &txn)) != HV_OK ||
 	    (e = hv_proof_pick(&log, txn, f.id, event, NULL, NULL, &seq)) !=
@@ -89,12 +137,13 @@ audit_cmd_prove(int argc, char **argv)
 		rc = hv_exit_code(e);
 		goto out;
 	}
-	rc = audit_print_proof(a.sub, p);
+	rc = audit_print_proof(&a, p);
 out:
 	hv_proof_destroy(&p);
 	if (txn != NULL)
 		mdb_txn_abort(txn);
 	hv_store_close(&s);
+	audit_args_free(&a);
 	return rc;
 }
 
@@ -121,10 +170,15 @@ audit_cmd_consistency(int argc, char **argv)
 		    "signed tree head) is required.");
 	if ((rc = audit_need_db(&a)) >= 0)
 		return rc;
-	if (rc == AUDIT_REMOTE)
-		return audit_remote_consistency(&a);
-	if ((rc = audit_open(a.db, &s, &log)) != 0)
+	if (rc == AUDIT_REMOTE) {
+		rc = audit_remote_consistency(&a);
+		audit_args_free(&a);
 		return rc;
+	}
+	if ((rc = audit_open(a.db, &s, &log)) != 0) {
+		audit_args_free(&a);
+		return rc;
+	}
 	if ((e = hv_store_begin(s, 1, &txn)) != HV_OK) {
 		rc = cli_fail(e, NULL);
 		goto out;
@@ -139,12 +193,13 @@ audit_cmd_consistency(int argc, char **argv)
 		rc = hv_exit_code(e);
 		goto out;
 	}
-	rc = audit_print_proof(a.sub, p);
+	rc = audit_print_proof(&a, p);
 out:
 	hv_proof_destroy(&p);
 	if (txn != NULL)
 		mdb_txn_abort(txn);
 	hv_store_close(&s);
+	audit_args_free(&a);
 	return rc;
 }
 
@@ -231,7 +286,9 @@ show_record(const hv_proof *p, const struct hv_audit_rec *r)
 		    r->basis.art9[0] ? r->basis.art9 : "-");
 		line("basis", buf);
 		line("decided by", r->basis.decided_by);
-		line("justification", r->basis.justification);
+		line("justification", r->basis.justification[0] ?
+		    r->basis.justification : r->basis.sealed_len ?
+		    "(sealed)" : "");
 	}
 	if (r->has_subject) {
 		hv_hex(r->subject, 32, buf);

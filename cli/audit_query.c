@@ -39,9 +39,13 @@ hex_or_null(int has, const uint8_t *b, size_t len)
 	return json_string(buf);
 }
 
-/* Every SPEC §9 field of rec; NULL when out of memory. */
+/*
+ * Every SPEC §9 field of rec, the justification opened with --key or
+ * "(sealed)", and its length; NULL when out of memory.
+ */
 static json_t *
-rec_json(const struct hv_audit_rec *r)
+rec_json(const struct audit_args *a, const struct hv_audit_rec *r,
+    char *jbuf, size_t jcap)
 {
 	json_t *o = json_object(), *rc = json_array(), *b = NULL;
 	char iso[32];
@@ -60,9 +64,13 @@ rec_json(const struct hv_audit_rec *r)
 			    json_object_set_new(b, "art9",
 			    str_or_null(r->basis.art9)) |
 			    json_object_set_new(b, "justification",
-			    str_or_null(r->basis.justification)) |
+			    str_or_null(audit_justification(a, r, jbuf, jcap,
+			    NULL))) |
 			    json_object_set_new(b, "decided_by",
 			    str_or_null(r->basis.decided_by));
+		if (!bad && r->basis.sealed_len > 0)
+			bad |= json_object_set_new(b, "justification_length",
+			    json_integer(r->basis.justification_len));
 	}
 	if (bad) {
 		json_decref(b);
@@ -164,7 +172,8 @@ csv_hex(FILE *fp, int has, const uint8_t *b, size_t len)
 }
 
 static void
-csv_row(FILE *fp, const struct hv_audit_rec *r)
+csv_row(FILE *fp, const struct audit_args *a, const struct hv_audit_rec *r,
+    char *jbuf, size_t jcap)
 {
 	char buf[HV_MAX_RECIPIENTS * (HV_NODE_MAX + 1) + 1];
 	size_t o = 0;
@@ -186,7 +195,7 @@ csv_row(FILE *fp, const struct hv_audit_rec *r)
 	csv_field(fp, r->basis.consent, 0);
 	csv_field(fp, r->basis.art6, 0);
 	csv_field(fp, r->basis.art9, 0);
-	csv_field(fp, r->basis.justification, 0);
+	csv_field(fp, audit_justification(a, r, jbuf, jcap, NULL), 0);
 	csv_field(fp, r->basis.decided_by, 0);
 	csv_field(fp, r->outcome, 0);
 	csv_hex(fp, r->has_subject, r->subject, 32);
@@ -259,7 +268,8 @@ route(const struct hv_audit_rec *r, char *buf, size_t cap)
 }
 
 static void
-fill_cells(const struct hv_audit_rec *r, struct cells *c)
+fill_cells(const struct audit_args *a, const struct hv_audit_rec *r,
+    struct cells *c, char *jbuf, size_t jcap)
 {
 	char raw[NCOL][RAW_CELL];
 	const char *src[NCOL];
@@ -284,7 +294,7 @@ fill_cells(const struct hv_audit_rec *r, struct cells *c)
 	src[C_ART6] = r->basis.art6;
 	src[C_ART9] = r->basis.art9;
 	src[C_DECIDED] = r->basis.decided_by;
-	src[C_JUSTIFICATION] = r->basis.justification;
+	src[C_JUSTIFICATION] = audit_justification(a, r, jbuf, jcap, NULL);
 	src[C_REASON] = raw[C_REASON];
 	src[C_ACTOR] = r->actor;
 	for (int i = 0; i < NCOL; i++)
@@ -295,6 +305,8 @@ fill_cells(const struct hv_audit_rec *r, struct cells *c)
 /* ---- the query itself ------------------------------------------------ */
 
 struct run {
+	const struct audit_args *a;
+	char just[HV_JUSTIFICATION_MAX + 1];	/* an opened justification */
 	enum audit_format fmt;
 	int measuring;			/* table: first pass */
 	size_t count;
@@ -313,7 +325,7 @@ on_record(void *ctx, const struct hv_audit_rec *r)
 	switch (q->fmt) {
 	case AF_HTML:		/* only `audit sar` takes html */
 	case AF_TABLE:
-		fill_cells(r, q->cells);
+		fill_cells(q->a, r, q->cells, q->just, sizeof(q->just));
 		for (int i = 0; i < NCOL; i++) {
 			if (q->measuring) {
 				if (q->cells->w[i] > q->w[i])
@@ -329,7 +341,8 @@ on_record(void *ctx, const struct hv_audit_rec *r)
 			putchar('\n');
 		break;
 	case AF_JSON:
-		if ((o = rec_json(r)) == NULL || (text = json_dumps(o,
+		if ((o = rec_json(q->a, r, q->just, sizeof(q->just))) ==
+		    NULL || (text = json_dumps(o,
 		    JSON_PRESERVE_ORDER | JSON_COMPACT)) == NULL) {
 			json_decref(o);
 			q->nomem = 1;
@@ -340,7 +353,7 @@ on_record(void *ctx, const struct hv_audit_rec *r)
 		json_decref(o);
 		break;
 	case AF_CSV:
-		csv_row(stdout, r);
+		csv_row(stdout, q->a, r, q->just, sizeof(q->just));
 		break;
 	}
 	q->count++;
@@ -374,6 +387,7 @@ audit_print(const struct audit_args *a, const struct hv_audit_filter *f,
 	if (audit_key_check(a, src) != 0)
 		return 1;
 	memset(&q, 0, sizeof(q));
+	q.a = a;
 	q.fmt = a->format;
 	hv_hex(src->root, HV_HASH_LEN, hex);
 	if (q.fmt == AF_TABLE) {
@@ -536,9 +550,9 @@ audit_cmd_query(int argc, char **argv)
 	f.since_ms = a.since_ms;
 	f.until_ms = a.until_ms;
 	f.limit = a.limit;
-	if (remote)
-		return audit_remote_query(&a, &f);
-	return run_query(&a, &f, 0);
+	rc = remote ? audit_remote_query(&a, &f) : run_query(&a, &f, 0);
+	audit_args_free(&a);
+	return rc;
 }
 
 int
@@ -548,8 +562,9 @@ audit_cmd_export(int argc, char **argv)
 	struct hv_audit_filter f;
 	int rc;
 
-	if ((rc = audit_parse("audit export", argc, argv, AO_DB | AO_SINCE |
-	    AO_UNTIL | AO_FORMAT, 0, NULL, &a)) != 0)
+	if ((rc = audit_parse("audit export", argc, argv, AO_DB | AO_KEY |
+	    AO_PASSPHRASE_FILE | AO_SINCE | AO_UNTIL | AO_FORMAT, 0, NULL,
+	    &a)) != 0)
 		return rc;
 	if ((a.seen & (AO_SINCE | AO_UNTIL)) != (AO_SINCE | AO_UNTIL))
 		return cli_usage(a.sub, "an export needs its period: --since "
@@ -562,5 +577,7 @@ audit_cmd_export(int argc, char **argv)
 	memset(&f, 0, sizeof(f));
 	f.since_ms = a.since_ms;
 	f.until_ms = a.until_ms;
-	return run_query(&a, &f, 1);
+	rc = run_query(&a, &f, 1);
+	audit_args_free(&a);
+	return rc;
 }

@@ -23,10 +23,16 @@
 #include "hv_wire.h"
 #include "remote.h"
 
+/*
+ * Connects as --key's node, then keeps that key in a->ig to open
+ * justifications (SPEC §4.2), once the directory and the key have passed
+ * remote_open's checks.
+ */
 static int
-open_remote(const struct audit_args *a, struct remote *r)
+open_remote(struct audit_args *a, struct remote *r)
 {
 	struct remote_opts o;
+	int rc;
 
 	memset(&o, 0, sizeof(o));
 	o.endpoint = a->broker;
@@ -35,7 +41,12 @@ open_remote(const struct audit_args *a, struct remote *r)
 	o.directory = a->directory;
 	o.root_pub = a->root_pub;
 	o.timeout_ms = a->timeout_ms;
-	return remote_open(a->sub, &o, r);
+	if ((rc = remote_open(a->sub, &o, r)) != 0)
+		return rc;
+	if (a->ig == NULL && (rc = remote_load_key(a->sub, a->key,
+	    a->passphrase_file, &a->ig)) != 0)
+		remote_close(r);
+	return rc;
 }
 
 /*
@@ -123,7 +134,7 @@ answer_each(void *src, const struct hv_audit_filter *f, hv_audit_query_fn fn,
 }
 
 int
-audit_remote_query(const struct audit_args *a, const struct hv_audit_filter *f)
+audit_remote_query(struct audit_args *a, const struct hv_audit_filter *f)
 {
 	Haven__AuditQuery q = HAVEN__AUDIT_QUERY__INIT;
 	const Haven__AuditReply *ar;
@@ -225,7 +236,7 @@ out:
 /* ---- prove ----------------------------------------------------------- */
 
 int
-audit_remote_prove(const struct audit_args *a, const uint8_t id[16])
+audit_remote_prove(struct audit_args *a, const uint8_t id[16])
 {
 	Haven__AuditQuery q = HAVEN__AUDIT_QUERY__INIT;
 	const Haven__AuditReply *ar;
@@ -280,7 +291,7 @@ audit_remote_prove(const struct audit_args *a, const uint8_t id[16])
 		rc = 1;
 		goto out;
 	}
-	rc = audit_print_proof(a->sub, p);
+	rc = audit_print_proof(a, p);
 out:
 	free(rec);
 	hv_proof_destroy(&p);
@@ -292,7 +303,7 @@ out:
 /* ---- consistency ----------------------------------------------------- */
 
 int
-audit_remote_consistency(const struct audit_args *a)
+audit_remote_consistency(struct audit_args *a)
 {
 	Haven__AuditQuery q = HAVEN__AUDIT_QUERY__INIT;
 	Haven__SignedTreeHead *first = NULL;
@@ -343,7 +354,7 @@ audit_remote_consistency(const struct audit_args *a)
 		rc = 1;
 		goto out;
 	}
-	rc = audit_print_proof(a->sub, p);
+	rc = audit_print_proof(a, p);
 out:
 	if (first != NULL)
 		haven__signed_tree_head__free_unpacked(first, NULL);

@@ -290,10 +290,16 @@ verify_line(const struct audit_source *src, char *out, size_t cap)
 	    "head of size %" PRIu64 ", root %s, signed at %s. %s",
 	    src->head_size, root, when, src->checked ? src->checked : "");
 	if (src->size > src->head_size && o < cap)
-		snprintf(out + o, cap - o, " The %" PRIu64 " record%s after "
-		    "it passed the chain check but are not yet under a "
-		    "signed head.", src->size - src->head_size,
-		    src->size - src->head_size == 1 ? "" : "s");
+		o += (size_t)snprintf(out + o, cap - o, " The %" PRIu64
+		    " record%s after it passed the chain check but %s not yet "
+		    "under a signed head.", src->size - src->head_size,
+		    src->size - src->head_size == 1 ? "" : "s",
+		    src->size - src->head_size == 1 ? "is" : "are");
+	/* A broker answer holds at most 1000 records: say it is partial. */
+	if (src->truncated && o < cap)
+		snprintf(out + o, cap - o, " The broker sent only the first "
+		    "matching records, so this report is INCOMPLETE; ask the "
+		    "partnership administrator for a report made with --db.");
 }
 
 static void
@@ -301,6 +307,7 @@ write_html(FILE *fp, const struct audit_args *a, const struct recs *rs,
     const struct audit_source *src)
 {
 	char ref[200], now[40], line[700], buf[2048], hex[HV_ID_HEX_LEN + 1];
+	const char *just;
 
 	reference(a->subject_ref, ref, sizeof(ref));
 	hv_time_iso(hv_now_ms(), now, sizeof(now));
@@ -355,8 +362,9 @@ write_html(FILE *fp, const struct audit_args *a, const struct recs *rs,
 			basis_text(r, buf, sizeof(buf));
 			esc(fp, buf);
 			fputs("</td><td>", fp);
-			esc(fp, r->basis.justification[0] ?
-			    r->basis.justification : "-");
+			just = audit_justification(a, r, buf, sizeof(buf),
+			    NULL);
+			esc(fp, just[0] ? just : "-");
 			fprintf(fp, "</td><td>seq %" PRIu64, r->seq);
 			if (r->has_id) {
 				hv_hex(r->id, HV_ID_LEN, hex);
@@ -376,6 +384,7 @@ json_report(const struct audit_args *a, const struct recs *rs,
     const struct audit_source *src)
 {
 	char ref[200], now[40], line[700], buf[2048], root[2 * HV_HASH_LEN + 1];
+	char jbuf[HV_JUSTIFICATION_MAX + 1];
 	json_t *doc, *ev;
 
 	reference(a->subject_ref, ref, sizeof(ref));
@@ -410,7 +419,8 @@ json_report(const struct audit_args *a, const struct recs *rs,
 		    "sender", r->sender, "type", r->type, "reason", r->reason,
 		    "message_id", hex, "basis", "consent", r->basis.consent,
 		    "art6", r->basis.art6, "art9", r->basis.art9,
-		    "justification", r->basis.justification, "decided_by",
+		    "justification", audit_justification(a, r, jbuf,
+		    sizeof(jbuf), NULL), "decided_by",
 		    r->basis.decided_by);
 		if (e == NULL || json_array_append_new(ev, e) != 0) {
 			json_decref(doc);
@@ -642,5 +652,6 @@ audit_cmd_sar(int argc, char **argv)
 		rc = sar_local(&a, &f);
 out:
 	sodium_memzero(a.subject_ref, sizeof(a.subject_ref));
+	audit_args_free(&a);
 	return rc;
 }

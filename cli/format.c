@@ -328,6 +328,32 @@ basis_line(FILE *fp, const char *label, const char *v)
 		fprintf(fp, "  %-15s%s\n", label, v);
 }
 
+/*
+ * The justification travels sealed to the ig.* nodes (SPEC §4.2): say so,
+ * with its length, rather than show text nobody here can read.
+ */
+static void
+justification_line(FILE *fp, const json_t *basis)
+{
+	const json_t *sealed = json_object_get(basis, "justification_sealed");
+	const json_t *to = json_object_get(sealed, "to");
+	size_t i;
+	json_t *v;
+
+	if (sealed == NULL) {
+		fprintf(fp, "  %-15s%s\n", "Justification",
+		    *str(basis, "justification") ? str(basis, "justification") :
+		    "-");
+		return;
+	}
+	fprintf(fp, "  %-15s(sealed to", "Justification");
+	json_array_foreach(to, i, v)
+		fprintf(fp, "%s %s", i ? "," : "", json_string_value(v) ?
+		    json_string_value(v) : "?");
+	fprintf(fp, "; %lld characters)\n", (long long)json_integer_value(
+	    json_object_get(sealed, "length")));
+}
+
 void
 fmt_message(FILE *fp, const json_t *m)
 {
@@ -376,8 +402,7 @@ fmt_message(FILE *fp, const json_t *m)
 	basis_line(fp, "Consent", str(basis, "consent"));
 	basis_line(fp, "Article 6", str(basis, "art6"));
 	basis_line(fp, "Article 9", str(basis, "art9"));
-	fprintf(fp, "  %-15s%s\n", "Justification",
-	    *str(basis, "justification") ? str(basis, "justification") : "-");
+	justification_line(fp, basis);
 	fprintf(fp, "  %-15s%s\n", "Decided by", str(basis, "decided_by"));
 
 	if (err != NULL) {
@@ -424,6 +449,8 @@ timeline_line(FILE *fp, const json_t *ev)
 		fprintf(fp, "at %s: not acknowledged in time", str(ev, "node"));
 	else if (strcmp(s, "expired") == 0)
 		fprintf(fp, "not delivered to %s in time", str(ev, "to"));
+	else if (strcmp(s, "resubmitted") == 0)
+		fprintf(fp, "%s", str(ev, "message"));
 	fputc('\n', fp);
 }
 
@@ -487,6 +514,13 @@ fmt_health(FILE *fp, const json_t *h)
 		const json_t *in = json_object_get(h, "integrity");
 
 		if (json_is_object(in) &&
+		    json_is_true(json_object_get(in, "ok")) &&
+		    strcmp(str(in, "state"), "restored") == 0)
+			fprintf(fp, "%-18sRESTORED since %s: %s\n",
+			    "Audit integrity", fmt_time(json_string_value(
+			    json_object_get(in, "since")), t, sizeof(t)),
+			    str(in, "message"));
+		else if (json_is_object(in) &&
 		    json_is_true(json_object_get(in, "ok")))
 			fprintf(fp, "%-18sOK: the broker's audit history only "
 			    "grew\n", "Audit integrity");
@@ -497,17 +531,25 @@ fmt_health(FILE *fp, const json_t *h)
 			    fmt_time(json_string_value(json_object_get(in,
 			    "since")), t, sizeof(t)), str(in, "message"));
 	}
+	if (json_is_integer(json_object_get(h, "deliveries_refused")))
+		fprintf(fp, "%-18s%lld deliveries since the agent started%s\n",
+		    "Refused here", (long long)json_integer_value(
+		    json_object_get(h, "deliveries_refused")),
+		    json_integer_value(json_object_get(h,
+		    "deliveries_refused")) > 0 ? " (each one is in the "
+		    "agent's log)" : "");
 	/* Members a newer agent adds are shown rather than hidden. */
 	json_object_foreach((json_t *)h, key, v) {
 		static const char *const known[] = { "node",
 		    "broker_connected", "outbox_depth", "inbox_unacked",
-		    "directory_version", "tree_head", "integrity" };
+		    "directory_version", "tree_head", "integrity",
+		    "deliveries_refused" };
 		int seen = 0;
 
 		for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
 			seen |= strcmp(key, known[i]) == 0;
 		if (!seen) {
-			fprintf(fp, "%-18s", key);
+			fprintf(fp, "%-17s ", key);
 			scalar(fp, v, 18);
 		}
 	}

@@ -205,9 +205,11 @@ refusal(struct hv_errdetail *d, hv_err e, const char *code,
 	n = strlen(m);
 	while (n > 0 && (m[n - 1] == '.' || m[n - 1] == ' '))
 		m[--n] = '\0';
-	if (field != NULL && *field)
+	/* The field once, even when the agent's sentence starts with it. */
+	if (field != NULL && *field && !(strncmp(m, field, strlen(field)) ==
+	    0 && (m[strlen(field)] == ':' || m[strlen(field)] == ' ')))
 		return hv_errset(d, e, field, "%s: %s (%s).", field, m, code);
-	return hv_errset(d, e, NULL, "%s (%s).", m, code);
+	return hv_errset(d, e, field, "%s (%s).", m, code);
 }
 
 hv_err

@@ -57,7 +57,8 @@ usage(FILE *fp)
 		    commands[i].summary);
 	fprintf(fp,
 	    "\n"
-	    "Run 'haven COMMAND --help' for a command's options.\n"
+	    "Run 'haven COMMAND --help' for a command's options, and\n"
+	    "'haven --version' for the release.\n"
 	    "Messaging commands reach the local agent at --agent URL or\n"
 	    "$HAVEN_AGENT, with the API token from --token-file or\n"
 	    "$HAVEN_TOKEN_FILE.\n"

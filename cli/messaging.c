@@ -19,6 +19,7 @@
 
 #include "cli.h"
 #include "hv_config.h"
+#include "hv_policy.h"
 #include "hv_util.h"
 #include "messaging.h"
 #include "remote.h"
@@ -213,9 +214,10 @@ load_json(const char *cmd, const char *opt, const char *text,
 		j = json_loads(text, JSON_DECODE_ANY, &jerr);
 	if (j == NULL)
 		return cli_usage(cmd, "%s%s%s is not valid JSON (line %d, "
-		    "column %d); write it as a JSON document, e.g. "
-		    "'{\"summary\": \"…\"}'.", opt, path ? " " : "",
-		    path ? path : "", jerr.line, jerr.column);
+		    "column %d); write it as a JSON document, e.g. %s.", opt,
+		    path ? " " : "", path ? path : "", jerr.line, jerr.column,
+		    strstr(opt, "child") != NULL ? "{\"name\": \"…\", "
+		    "\"dob\": \"2016-03-02\"}" : "'{\"summary\": \"…\"}'");
 	if (want_object && !json_is_object(j)) {
 		json_decref(j);
 		return cli_usage(cmd, "%s%s%s must hold a JSON object, e.g. "
@@ -256,6 +258,10 @@ build_common(const char *cmd, struct args *a, json_t *req)
 			return cli_usage(cmd, "%s is required; the lawful basis "
 			    "and type are recorded with every share and every "
 			    "decision.", need[i].flag);
+	if (!hv_policy_staff_id_valid(V(a, O_DECIDED_BY)))
+		return cli_usage(cmd, "--decided-by must be a staff identifier "
+		    "([a-z0-9._-], a letter first, at most 64, e.g. "
+		    "ppu.sgt-khan), not a name.");
 	if ((V(a, O_NHS) == NULL) == (V(a, O_LOCAL) == NULL))
 		return cli_usage(cmd, "name the child with exactly one of "
 		    "--subject-nhs NHS_NUMBER or --subject-local AGENCY:ID.");
@@ -371,7 +377,8 @@ out:
  * decref. Any other return is the exit status, after one sentence.
  */
 static int
-fetch(const char *cmd, struct args *a, const char *path, json_t **out)
+fetch(const char *cmd, struct args *a, const char *path, json_t **out,
+    const char *missing)
 {
 	struct hv_errdetail d;
 	json_t *resp = NULL;
@@ -383,6 +390,8 @@ fetch(const char *cmd, struct args *a, const char *path, json_t **out)
 	if ((rc = msg_connect(cmd, &a->co, &api)) != 0)
 		return rc;
 	if ((e = api_call(api, "GET", path, NULL, &resp, &d)) != HV_OK) {
+		if (e == HV_ENOTFOUND && missing != NULL)
+			hv_errset(&d, e, NULL, "%s", missing);
 		rc = msg_fail(e, &d);
 		goto out;
 	}
@@ -623,7 +632,7 @@ cmd_inbox(int argc, char **argv)
 		snprintf(path + strlen(path), sizeof(path) - strlen(path),
 		    "&cursor=%s", cursor);
 	}
-	if ((rc = fetch(cmd, &a, path, &j)) != 0)
+	if ((rc = fetch(cmd, &a, path, &j, NULL)) != 0)
 		return rc;
 	if (j != NULL) {
 		fmt_inbox(stdout, j, V(&a, O_UNACKED) != NULL);
@@ -634,18 +643,19 @@ cmd_inbox(int argc, char **argv)
 
 /*
  * `haven show ID` and `haven status ID`: GET prefix + ID and print the
- * document with fmt.
+ * document with fmt; an unknown ID is named, with the command for a
+ * message of the other direction.
  */
 static int
 get_one(int argc, char **argv, const char *prefix,
-    void (*fmt)(FILE *, const json_t *))
+    void (*fmt)(FILE *, const json_t *), int received)
 {
 	static const struct option lo[] = {
 		MSG_COMMON_OPTIONS,
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *cmd = argv[0];
-	char id[33], path[64];
+	char id[33], path[64], nf[256];
 	json_t *j = NULL;
 	struct args a;
 	int rc;
@@ -656,7 +666,15 @@ get_one(int argc, char **argv, const char *prefix,
 	    (rc = want_id(cmd, &a, id)) != 0)
 		return rc;
 	snprintf(path, sizeof(path), "%s%s", prefix, id);
-	if ((rc = fetch(cmd, &a, path, &j)) != 0)
+	if (received)
+		snprintf(nf, sizeof(nf), "this agency received no message %s "
+		    "(NOT_FOUND); for one it sent, run 'haven status %s'.",
+		    id, id);
+	else
+		snprintf(nf, sizeof(nf), "this agency sent no message %s "
+		    "(NOT_FOUND); for one it received, run 'haven show %s'.",
+		    id, id);
+	if ((rc = fetch(cmd, &a, path, &j, nf)) != 0)
 		return rc;
 	return finish(j, fmt);
 }
@@ -664,13 +682,13 @@ get_one(int argc, char **argv, const char *prefix,
 int
 cmd_show(int argc, char **argv)
 {
-	return get_one(argc, argv, "/v1/inbox/", fmt_message);
+	return get_one(argc, argv, "/v1/inbox/", fmt_message, 1);
 }
 
 int
 cmd_status(int argc, char **argv)
 {
-	return get_one(argc, argv, "/v1/messages/", fmt_status);
+	return get_one(argc, argv, "/v1/messages/", fmt_status, 0);
 }
 
 int
@@ -693,7 +711,7 @@ cmd_health(int argc, char **argv)
 		return cmd_health_broker(argc, argv);
 	if ((rc = parse(argc, argv, lo, 0, &a)) != 0)
 		return rc;
-	if ((rc = fetch(argv[0], &a, "/v1/health", &j)) != 0)
+	if ((rc = fetch(argv[0], &a, "/v1/health", &j, NULL)) != 0)
 		return rc;
 	return finish(j, fmt_health);
 }
@@ -724,8 +742,12 @@ cmd_ack(int argc, char **argv)
 	    (rc = want_id(cmd, &a, id)) != 0)
 		return rc;
 	if (V(&a, O_BY) == NULL || *V(&a, O_BY) == '\0')
-		return cli_usage(cmd, "--by is required: who is "
-		    "acknowledging, e.g. --by \"duty social worker\".");
+		return cli_usage(cmd, "--by is required: the staff identifier "
+		    "of who is acknowledging, e.g. --by duty.sw-patel.");
+	if (!hv_policy_staff_id_valid(V(&a, O_BY)))
+		return cli_usage(cmd, "--by must be a staff identifier "
+		    "([a-z0-9._-], a letter first, at most 64, e.g. "
+		    "duty.sw-patel), not a name.");
 	if ((req = json_pack("{s:s}", "by", V(&a, O_BY))) == NULL ||
 	    (V(&a, O_NOTE) && put(req, "note", json_string(V(&a, O_NOTE)))))
 	{
@@ -737,6 +759,10 @@ cmd_ack(int argc, char **argv)
 	snprintf(path, sizeof(path), "/v1/inbox/%s/ack", id);
 	hv_errclear(&d);
 	if ((e = api_call(api, "POST", path, req, &resp, &d)) != HV_OK) {
+		if (e == HV_ENOTFOUND)
+			hv_errset(&d, e, NULL, "this agency received no "
+			    "message %s (NOT_FOUND); check the id with 'haven "
+			    "inbox'.", id);
 		rc = msg_fail(e, &d);
 		goto out;
 	}

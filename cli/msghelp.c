@@ -58,11 +58,12 @@ static const char basis[] =
     "  --justification T  why sharing without consent is necessary and\n"
     "                     proportionate; at least 20 characters whenever\n"
     "                     consent is not OBTAINED, so the record shows the\n"
-    "                     decision was thought through. Never put the child's\n"
-    "                     name or NHS number here: it is written to the audit\n"
-    "                     trail, which the broker can read.\n"
-    "  --decided-by WHO   who made the sharing decision (practitioner id or\n"
-    "                     role), e.g. dsl.jones\n";
+    "                     decision was thought through. It is sealed to the\n"
+    "                     partnership's ig.* keys: the broker keeps only\n"
+    "                     ciphertext and length; IG opens it with haven audit\n"
+    "  --decided-by WHO   the staff identifier of who made the decision:\n"
+    "                     a-z 0-9 . _ - only, a letter first, at most 64,\n"
+    "                     e.g. dsl.jones\n";
 
 static const char subject[] =
     "  --subject-nhs N    the child's NHS number (ten digits; spaces and\n"
@@ -231,11 +232,13 @@ msg_help(const char *cmd)
 		    "  WHO) and an IMMEDIATE message stops escalating. A second\n"
 		    "  person may acknowledge too; both are recorded.\n",
 		    "  ID                 the message id (32 hex digits)\n"
-		    "  --by WHO           who is acknowledging (name or role)\n"
+		    "  --by WHO           the staff identifier of who is\n"
+		    "                     acknowledging (a-z 0-9 . _ -, a\n"
+		    "                     letter first)\n"
 		    "  --note TEXT        a note kept at this agency only\n"
 		    "  --json             print the agent's JSON answer\n",
-		    "  haven ack 8c5e2f0a9b7d4c1e8f3a6b2d0c9e7f15 --by \"duty "
-		    "social worker\" \\\n    --note \"Strategy discussion "
+		    "  haven ack 8c5e2f0a9b7d4c1e8f3a6b2d0c9e7f15 --by "
+		    "duty.sw-patel \\\n    --note \"Strategy discussion "
 		    "booked.\"\n");
 	else if (strcmp(cmd, "status") == 0)
 		simple_page("status - show the delivery timeline of a sent "

@@ -59,37 +59,37 @@ load_directory(struct remote *r, const struct remote_opts *o)
 	return 0;
 }
 
-/* Loads the node's key. Returns 0 or the exit status. */
-static int
-load_key(struct remote *r, const struct remote_opts *o, hv_keys **k)
+int
+remote_load_key(const char *cmd, const char *key,
+    const char *passphrase_file, hv_keys **k)
 {
 	struct hv_errdetail d;
 	char *pw = NULL;
 	hv_err e;
 	int rc;
 
-	if ((rc = cli_secret_key_check(r->cmd, "--key", o->key,
+	if ((rc = cli_secret_key_check(cmd, "--key", key,
 	    "the IG officer's secret key file (NODE.key)")) != 0 ||
-	    (o->passphrase_file != NULL && (rc = cli_file_check(r->cmd,
-	    "the passphrase file", o->passphrase_file)) != 0))
+	    (passphrase_file != NULL && (rc = cli_file_check(cmd,
+	    "the passphrase file", passphrase_file)) != 0))
 		return rc;
 	hv_errclear(&d);
-	if (o->passphrase_file != NULL &&
-	    (e = hv_passphrase_read(o->passphrase_file, &pw, &d)) != HV_OK) {
+	if (passphrase_file != NULL &&
+	    (e = hv_passphrase_read(passphrase_file, &pw, &d)) != HV_OK) {
 		fprintf(stderr, "haven %s: cannot read the passphrase file %s: "
-		    "%s\n", r->cmd, o->passphrase_file, hv_errmsg(e, &d));
+		    "%s\n", cmd, passphrase_file, hv_errmsg(e, &d));
 		return hv_exit_code(e);
 	}
-	e = hv_keys_load(o->key, pw, k, &d);
+	e = hv_keys_load(key, pw, k, &d);
 	hv_secret_free(pw);
-	if (e == HV_EPASSPHRASE && o->passphrase_file == NULL) {
+	if (e == HV_EPASSPHRASE && passphrase_file == NULL) {
 		fprintf(stderr, "haven %s: the key file %s is protected by a "
-		    "passphrase; give --passphrase-file F.\n", r->cmd, o->key);
+		    "passphrase; give --passphrase-file F.\n", cmd, key);
 		return 1;
 	}
 	if (e != HV_OK) {
 		fprintf(stderr, "haven %s: cannot load the key %s: %s\n",
-		    r->cmd, o->key, hv_errmsg(e, &d));
+		    cmd, key, hv_errmsg(e, &d));
 		return hv_exit_code(e);
 	}
 	return 0;
@@ -118,7 +118,7 @@ remote_open(const char *cmd, const struct remote_opts *o, struct remote *r)
 	}
 	snprintf(r->broker_id, sizeof(r->broker_id), "%s", bn->id);
 	memcpy(r->broker_sign, bn->keys.sign, HV_SIGN_PUBLIC_LEN);
-	if ((rc = load_key(r, o, &k)) != 0)
+	if ((rc = remote_load_key(cmd, o->key, o->passphrase_file, &k)) != 0)
 		goto fail;
 	n = hv_directory_node_by_curve(r->dir, k->pub.curve);
 	if (n == NULL || !n->has_keys) {

@@ -48,6 +48,14 @@ struct remote {
 };
 
 /*
+ * Loads a node's secret key file (with its passphrase file when given),
+ * refusing one readable by others. Returns 0 with *k set (free with
+ * hv_keys_destroy), or the exit status after one sentence.
+ */
+int remote_load_key(const char *cmd, const char *key,
+    const char *passphrase_file, hv_keys **k);
+
+/*
  * Loads the directory (verified with --root-pub when given), the key (with
  * its passphrase file when given), finds the key's node in the directory
  * and connects to the broker. Returns 0 with r filled (free with

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "hv_config.h"
+#include "hv_sealed.h"
 #include "hv_directory.h"
 #include "hv_directory_int.h"
 #include "hv_err.h"
@@ -585,6 +586,26 @@ parse_finish(struct parse *p)
 			    "of police, health, education, social-care, ig, "
 			    "broker, root", bad);
 	}
+	/*
+	 * SPEC §4.2: justifications travel sealed to the ig.* nodes, so a
+	 * partnership without one could not share anything that needs one.
+	 */
+	size_t n_ig = 0;
+	for (size_t i = 0; i < dir->n_nodes; i++)
+		if (hv_node_is_ig(dir->nodes[i].id) && !dir->nodes[i].revoked &&
+		    dir->nodes[i].has_keys)
+			n_ig++;
+	if (n_ig == 0)
+		return hv_errset(p->d, HV_EBADAGREEMENT, "node",
+		    "%.120s: the agreement lists no ig.* node; justifications "
+		    "are sealed to the partnership's ig.* nodes, so add one "
+		    "such as 'node ig.bristol keys/ig.bristol.pub scope=*'.",
+		    p->path);
+	if (n_ig > HV_SEALED_FOR_MAX)
+		return hv_errset(p->d, HV_EBADAGREEMENT, "node",
+		    "%.120s: the agreement lists %zu ig.* nodes; a "
+		    "justification is sealed to at most %d.", p->path, n_ig,
+		    HV_SEALED_FOR_MAX);
 	for (size_t i = 0; i < dir->n_nodes; i++) {
 		const struct hv_node *n = &dir->nodes[i];
 

@@ -17,7 +17,9 @@
 #include <sodium.h>
 
 #include "hv_auditlog_int.h"
+#include "hv_policy.h"
 #include "hv_util.h"
+#include "hv_wire.h"
 
 const char *const hv_auditlog_dbnames[HV_AUDITLOG_NDBS] = {
 	"audit", "leaves", "heads", "ix_subject", "ix_sender",
@@ -48,8 +50,14 @@ rec_strings_ok(const struct hv_audit_rec *r)
 	    !str_ok(r->basis.art6, sizeof(r->basis.art6)) ||
 	    !str_ok(r->basis.art9, sizeof(r->basis.art9)) ||
 	    !str_ok(r->basis.justification, sizeof(r->basis.justification)) ||
-	    !str_ok(r->basis.decided_by, sizeof(r->basis.decided_by))))
+	    !str_ok(r->basis.decided_by, sizeof(r->basis.decided_by)) ||
+	    r->basis.n_sealed_for > HV_SEALED_FOR_MAX ||
+	    r->basis.sealed_len > sizeof(r->basis.sealed)))
 		return 0;
+	for (size_t i = 0; r->has_basis && i < r->basis.n_sealed_for; i++)
+		if (!str_ok(r->basis.sealed_for[i],
+		    sizeof(r->basis.sealed_for[i])))
+			return 0;
 	return r->time_ms >= 0 &&
 	    str_ok(r->event, sizeof(r->event)) &&
 	    str_ok(r->sender, sizeof(r->sender)) &&
@@ -78,7 +86,7 @@ hv_err
 hv_audit_rec_pack(const struct hv_audit_rec *rec, uint8_t **out, size_t *len)
 {
 	Haven__AuditRecord m = HAVEN__AUDIT_RECORD__INIT;
-	Haven__Basis b = HAVEN__BASIS__INIT;
+	struct hv_basis_pb b;
 	char *rcpt[HV_MAX_RECIPIENTS];
 	uint8_t *buf;
 	size_t n;
@@ -97,12 +105,8 @@ hv_audit_rec_pack(const struct hv_audit_rec *rec, uint8_t **out, size_t *len)
 	m.type = (char *)rec->type;
 	m.priority = (char *)rec->priority;
 	if (rec->has_basis) {
-		b.consent = (char *)rec->basis.consent;
-		b.art6 = (char *)rec->basis.art6;
-		b.art9 = (char *)rec->basis.art9;
-		b.justification = (char *)rec->basis.justification;
-		b.decided_by = (char *)rec->basis.decided_by;
-		m.basis = &b;
+		hv_basis_to_pb(&rec->basis, &b);
+		m.basis = &b.pb;
 	}
 	m.subject = bin(rec->has_subject, rec->subject, 32);
 	m.ciphertext_digest = bin(rec->has_digest, rec->digest, HV_DIGEST_LEN);
@@ -206,16 +210,8 @@ hv_audit_rec_unpack(const uint8_t *buf, size_t len, struct hv_audit_rec *rec)
 	bad |= take_str(r->priority, sizeof(r->priority), m->priority);
 	if (m->basis != NULL) {
 		r->has_basis = 1;
-		bad |= take_str(r->basis.consent, sizeof(r->basis.consent),
-		    m->basis->consent);
-		bad |= take_str(r->basis.art6, sizeof(r->basis.art6),
-		    m->basis->art6);
-		bad |= take_str(r->basis.art9, sizeof(r->basis.art9),
-		    m->basis->art9);
-		bad |= take_str(r->basis.justification,
-		    sizeof(r->basis.justification), m->basis->justification);
-		bad |= take_str(r->basis.decided_by,
-		    sizeof(r->basis.decided_by), m->basis->decided_by);
+		bad |= hv_basis_from_pb(m->basis, &r->basis, "record.basis",
+		    NULL) != HV_OK;
 	}
 	bad |= take_bin(r->subject, 32, &m->subject, &r->has_subject);
 	bad |= take_bin(r->digest, HV_DIGEST_LEN, &m->ciphertext_digest,
@@ -313,6 +309,16 @@ hv_audit_rec_from_envelope(struct hv_audit_rec *rec, const hv_envelope *env,
 	snprintf(rec->priority, sizeof(rec->priority), "%s", env->priority);
 	rec->has_basis = 1;
 	rec->basis = env->basis;
+	/*
+	 * SPEC §9: no free text in clear. A well-formed envelope carries its
+	 * justification sealed and a staff identifier as decided_by; one the
+	 * broker refuses may carry either in clear, and that must not reach
+	 * the record (it could name the child).
+	 */
+	memset(rec->basis.justification, 0, sizeof(rec->basis.justification));
+	if (!hv_policy_staff_id_valid(rec->basis.decided_by))
+		memset(rec->basis.decided_by, 0,
+		    sizeof(rec->basis.decided_by));
 	rec->has_subject = 1;
 	memcpy(rec->subject, env->subject, 32);
 	if (env->ciphertext_len > 0) {

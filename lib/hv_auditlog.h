@@ -5,9 +5,10 @@
  * reads through here, so the CLI never reaches into broker/.
  *
  * A record is a packed haven.AuditRecord. It never holds a payload or child
- * details: only ids, node names, the lawful basis, the subject pseudonym,
- * the ciphertext digest and the sender's signature. Each record carries the
- * BLAKE2b-256 hash of the previous record's bytes, and each record is a leaf
+ * details: only ids, node names, the lawful basis (its justification
+ * sealed to the ig.* nodes, decided_by a staff identifier), the subject
+ * pseudonym, the ciphertext digest and the sender's signature. Each record
+ * carries the BLAKE2b-256 hash of the previous record's bytes, and is a leaf
  * of an RFC 6962 Merkle tree (leaf hash stored alongside); signed tree heads
  * (broker Ed25519 over "haven-sth-v1\0" || size || root || time) are kept.
  *

@@ -753,7 +753,9 @@ load(const uint8_t *buf, size_t len, const uint8_t *root_sign,
 			e = derr(d, "signature", "The directory's signature "
 			    "does not verify with the partnership's root key "
 			    "(nor with a new root it handed over to): it was "
-			    "altered or signed by another root.");
+			    "altered or signed by another root; check that "
+			    "the root .pub given is the partnership's, or "
+			    "rebuild the directory with its root key.");
 			goto out;
 		}
 	}

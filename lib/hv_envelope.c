@@ -2,19 +2,24 @@
  * hv_envelope — sealing, signing, verifying and opening Haven envelopes
  * (SPEC §4.4, §4.5).
  *
- * Canonical signing bytes (hv_envelope_canonical), version 1:
+ * Canonical signing bytes (hv_envelope_canonical), version 2:
  *
- *	"haven-envelope-v1\0"			18-byte domain tag
+ *	"haven-envelope-v2\0"			18-byte domain tag
  *	then, in this order, each field as a u32 big-endian length and its
  *	bytes; integers are 8-byte big-endian values inside such a field,
- *	except flags, a 4-byte big-endian value; counts are bare u32 BE:
+ *	except flags and justification_len, 4-byte big-endian values; counts
+ *	are bare u32 BE:
  *	id, sender, u32 count + each recipient, type, priority, created,
- *	basis.consent, basis.art6, basis.art9, basis.justification,
- *	basis.decided_by, subject, reply_to (empty when none), flags, outcome,
- *	nonce, BLAKE2b-256(nonce || ciphertext), u32 count + each sealed key,
- *	and, only when the envelope has one, the 8-byte subject-key id
- *	(SPEC §15) as a last field, so that envelopes signed before it
- *	existed still verify.
+ *	basis.consent, basis.art6, basis.art9, basis.justification_len,
+ *	basis.justification_sealed, u32 count + each (sealed_for node, its
+ *	sealed key), basis.decided_by, subject, reply_to (empty when none),
+ *	flags, outcome, nonce, BLAKE2b-256(nonce || ciphertext), u32 count +
+ *	each sealed key, and, only when the envelope has one, the 8-byte
+ *	subject-key id (SPEC §15) as a last field, so that envelopes signed
+ *	before it existed still verify.
+ *
+ * Version 1 signed the justification in clear; version 2 signs what
+ * travels instead, the justification sealed to the ig.* nodes (SPEC §4.2).
  *
  * The digest stands for the ciphertext so that an audit record, which keeps
  * only the digest and the signature, can still be checked against the
@@ -22,7 +27,7 @@
  * "haven-ad-v1\0", id, sender and the recipients.
  *
  * Changing either encoding breaks every stored signature: the fixed-key
- * vector in tests/vectors/envelope-v1.hex pins it.
+ * vector in tests/vectors/envelope-v2.hex pins it.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +36,7 @@
 
 #include "hv_envelope.h"
 
-static const char envelope_tag[] = "haven-envelope-v1";	/* + its NUL */
+static const char envelope_tag[] = "haven-envelope-v2";	/* + its NUL */
 static const char ad_tag[] = "haven-ad-v1";
 
 #define NOT_SHARED "NOT_SHARED"
@@ -135,7 +140,9 @@ hv_envelope_canonical(const hv_envelope *env, uint8_t **out, size_t *len)
 	uint8_t digest[HV_DIGEST_LEN];
 	uint8_t flags[4];
 
-	if (env->n_recipients > HV_MAX_RECIPIENTS)
+	if (env->n_recipients > HV_MAX_RECIPIENTS ||
+	    env->basis.n_sealed_for > HV_SEALED_FOR_MAX ||
+	    env->basis.sealed_len > sizeof(env->basis.sealed))
 		return HV_EMALFORMED;
 	hv_envelope_digest(env, digest);
 	flags[0] = env->flags >> 24;
@@ -155,8 +162,15 @@ hv_envelope_canonical(const hv_envelope *env, uint8_t **out, size_t *len)
 	canon_str(&c, env->basis.consent, sizeof(env->basis.consent));
 	canon_str(&c, env->basis.art6, sizeof(env->basis.art6));
 	canon_str(&c, env->basis.art9, sizeof(env->basis.art9));
-	canon_str(&c, env->basis.justification,
-	    sizeof(env->basis.justification));
+	canon_u32(&c, 4);
+	canon_u32(&c, env->basis.justification_len);
+	canon_field(&c, env->basis.sealed, env->basis.sealed_len);
+	canon_u32(&c, (uint32_t)env->basis.n_sealed_for);
+	for (size_t i = 0; i < env->basis.n_sealed_for; i++) {
+		canon_str(&c, env->basis.sealed_for[i],
+		    sizeof(env->basis.sealed_for[i]));
+		canon_field(&c, env->basis.sealed_keys[i], HV_SEALED_KEY_LEN);
+	}
 	canon_str(&c, env->basis.decided_by, sizeof(env->basis.decided_by));
 	canon_field(&c, env->subject, sizeof(env->subject));
 	canon_field(&c, env->reply_to, env->has_reply_to ? HV_ID_LEN : 0);

@@ -35,16 +35,32 @@
 #define HV_DIGEST_LEN 32
 #define HV_PAD_MIN 1024
 #define HV_JUSTIFICATION_MAX 1000
-#define HV_DECIDED_BY_MAX 128
+#define HV_DECIDED_BY_MAX 64	/* a staff identifier (SPEC §4.2) */
+#define HV_SEALED_FOR_MAX 16	/* ig.* nodes a justification is sealed to */
+#define HV_AEAD_TAG_LEN 16
+#define HV_JUSTIFICATION_SEALED_MAX \
+	(HV_NONCE_LEN + HV_JUSTIFICATION_MAX + HV_AEAD_TAG_LEN)
 
 #define HV_FLAG_DO_NOT_CONTACT_FAMILY 0x1u
 
+/*
+ * The lawful basis (SPEC §4.2). `justification` is the clear text: the
+ * sending agent fills it and hv_justification_seal (hv_sealed.h) turns it
+ * into the sealed fields and wipes it, so it never reaches the wire, the
+ * broker or the agent's store. The sealed fields are signed with the rest.
+ */
 struct hv_basis {
 	char consent[24];		/* OBTAINED | NOT_SOUGHT | REFUSED | NOT_POSSIBLE */
 	char art6[24];
 	char art9[24];
 	char justification[HV_JUSTIFICATION_MAX + 1];
 	char decided_by[HV_DECIDED_BY_MAX + 1];
+	uint32_t justification_len;	/* characters, trimmed, of the clear text */
+	size_t sealed_len;		/* 0, or nonce + ciphertext bytes */
+	uint8_t sealed[HV_JUSTIFICATION_SEALED_MAX];
+	size_t n_sealed_for;
+	char sealed_for[HV_SEALED_FOR_MAX][HV_NODE_MAX + 1];
+	uint8_t sealed_keys[HV_SEALED_FOR_MAX][HV_SEALED_KEY_LEN];
 };
 
 typedef struct hv_envelope {

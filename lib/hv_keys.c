@@ -350,8 +350,19 @@ pub_parse(const char *path, struct hv_pubkeys *pub,
 		    errno == EFBIG ? "not a regular file of at most 8 KiB" :
 		    strerror(errno));
 	if ((err = hv_kv_parse((char *)buf, len, path, kv, 4 +
-	    HV_PREV_KEYS_MAX, d)) != HV_OK ||
-	    (err = hv_kv_node(&kv[0], path, d)) != HV_OK ||
+	    HV_PREV_KEYS_MAX, d)) != HV_OK) {
+		/* A .key given where a .pub belongs: say so, not "field". */
+		if (strcmp(d->field, "sign_secret") == 0 ||
+		    strcmp(d->field, "box_secret") == 0 ||
+		    strcmp(d->field, "kdf_salt") == 0 ||
+		    strcmp(d->field, "nonce") == 0 ||
+		    strcmp(d->field, "sealed") == 0)
+			hv_errset(d, err, "pub_file", "%s is a secret key "
+			    "file; give the node's public key file (NODE.pub) "
+			    "instead.", path);
+		goto out;
+	}
+	if ((err = hv_kv_node(&kv[0], path, d)) != HV_OK ||
 	    (err = hv_kv_b64(&kv[1], path, tmp.sign, sizeof(tmp.sign), d)) !=
 	    HV_OK ||
 	    (err = hv_kv_b64(&kv[2], path, tmp.box, sizeof(tmp.box), d)) !=

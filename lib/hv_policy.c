@@ -19,6 +19,7 @@
 #include "hv_envelope.h"
 #include "hv_err.h"
 #include "hv_policy.h"
+#include "hv_sealed.h"
 #include "hv_subject.h"
 
 /* Shortest justification SPEC §4.2 accepts when consent was not obtained. */
@@ -105,8 +106,8 @@ hv_policy_art9_valid(const char *s)
  * Number of characters (UTF-8 code points) in s once leading and trailing
  * white space is ignored, so that twenty spaces do not pass for a reason.
  */
-static size_t
-trimmed_chars(const char *s)
+size_t
+hv_policy_trimmed_chars(const char *s)
 {
 	const char *end;
 	size_t n = 0;
@@ -134,101 +135,53 @@ consent_phrase(const char *consent)
 	return "consent was NOT_POSSIBLE";
 }
 
-/* 1 when c is an ASCII digit. */
-static int
-is_digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
-
-/*
- * 1 when tok[0..len) has the shape people write an NHS number in: ten
- * digits together, or 3-3-4 with one space or one dash between the groups
- * ("943 476 5919", "943-476-5919").
- */
-static int
-nhs_shaped(const char *tok, size_t len, char digits[10])
+int
+hv_policy_staff_id_valid(const char *s)
 {
 	size_t n = 0;
 
-	if (len == 10) {
-		for (size_t i = 0; i < 10; i++)
-			if (!is_digit(tok[i]))
-				return 0;
-		memcpy(digits, tok, 10);
-		return 1;
-	}
-	if (len != 12 || tok[3] != tok[7] || (tok[3] != ' ' && tok[3] != '-'))
-		return 0;
-	for (size_t i = 0; i < 12; i++) {
-		if (i == 3 || i == 7)
-			continue;
-		if (!is_digit(tok[i]))
-			return 0;
-		digits[n++] = tok[i];
-	}
-	return 1;
-}
-
-int
-hv_policy_text_has_nhs(const char *s)
-{
-	if (s == NULL)
-		return 0;
 	/*
-	 * Cut the text into number tokens: maximal runs of digits joined by
-	 * single spaces or dashes ("2026-11-01 15", "07700 900124"). A token
-	 * is an NHS number only when the whole token has the NHS shape and a
-	 * valid check digit, so dates, times and phone numbers written in
-	 * their usual shapes are not mistaken for one.
+	 * A letter first: digits with dots or dashes are within the alphabet
+	 * but are how an NHS number is written ("628.194.8211").
 	 */
-	for (const char *p = s; *p != '\0';) {
-		const char *start = p;
-		char digits[10];
+	if (s == NULL || !(s[0] >= 'a' && s[0] <= 'z'))
+		return 0;
+	for (; s[n] != '\0'; n++) {
+		char c = s[n];
 
-		if (!is_digit(*p)) {
-			p++;
-			continue;
-		}
-		while (is_digit(*p) || ((*p == ' ' || *p == '-') &&
-		    is_digit(p[-1]) && is_digit(p[1])))
-			p++;
-		if (nhs_shaped(start, (size_t)(p - start), digits) &&
-		    hv_nhs_check_digit_ok(digits))
-			return 1;
+		if (n == HV_DECIDED_BY_MAX)
+			return 0;
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '.' || c == '_' || c == '-'))
+			return 0;
 	}
-	return 0;
+	return n > 0;
 }
 
-void
-hv_policy_basis_redact(struct hv_basis *b)
-{
-	static const char withheld[] = "(withheld: it held an NHS number)";
-
-	if (hv_policy_text_has_nhs(b->justification))
-		snprintf(b->justification, sizeof(b->justification), "%s",
-		    withheld);
-	if (hv_policy_text_has_nhs(b->decided_by))
-		snprintf(b->decided_by, sizeof(b->decided_by), "%s",
-		    withheld);
-}
-
-/* BASIS_INVALID when the free text of field holds an NHS number. */
-static hv_err
-check_no_nhs(const char *text, const char *field, const char *advice,
+hv_err
+hv_policy_check_staff_id(const char *s, const char *field, hv_err code,
     struct hv_errdetail *d)
 {
-	if (!hv_policy_text_has_nhs(text))
+	if (hv_policy_staff_id_valid(s))
 		return HV_OK;
-	/* The number itself is never repeated: replies end up in logs. */
-	return hv_errset(d, HV_EBASIS, field, "%s must not contain an NHS "
-	    "number; %s.", field, advice);
+	/*
+	 * The value is never repeated: when it is not a staff identifier it
+	 * may be a person's name, and replies end up in logs.
+	 */
+	if (s == NULL || *s == '\0')
+		return hv_errset(d, code, field, "%s is required: give a "
+		    "staff identifier such as ppu.sgt-khan.", field);
+	return hv_errset(d, code, field, "%s must be a staff identifier: a "
+	    "letter a-z, then up to %d more of a-z, 0-9, '.', '_' and '-' "
+	    "(such as ppu.sgt-khan), not a name or free text.", field,
+	    HV_DECIDED_BY_MAX - 1);
 }
 
 hv_err
 hv_policy_check_basis(const struct hv_basis *b, int art9_required,
     struct hv_errdetail *d)
 {
+	size_t just;
 	hv_err e;
 
 	if (b->art6[0] == '\0')
@@ -254,16 +207,13 @@ hv_policy_check_basis(const struct hv_basis *b, int art9_required,
 		    "basis.art9 '%.24s' is not an Article 9 condition; use "
 		    "NONE, SAFEGUARDING, HEALTH_SOCIAL_CARE, EXPLICIT_CONSENT, "
 		    "VITAL_INTERESTS or LEGAL_CLAIMS.", b->art9);
-	if (trimmed_chars(b->decided_by) == 0)
-		return hv_errset(d, HV_EBASIS, "basis.decided_by",
-		    "basis.decided_by is required: name the practitioner or "
-		    "role who made the sharing decision.");
-	/* SPEC §4.2: the basis is audited in clear, so no identifiers. */
-	if ((e = check_no_nhs(b->justification, "basis.justification",
-	    "describe the reason without identifying the child", d)) !=
-	    HV_OK ||
-	    (e = check_no_nhs(b->decided_by, "basis.decided_by",
-	    "name the practitioner or role, not the child", d)) != HV_OK)
+	/*
+	 * SPEC §4.2: decided_by is audited in clear, so it is a staff
+	 * identifier by construction rather than free text searched for
+	 * identifiers.
+	 */
+	if ((e = hv_policy_check_staff_id(b->decided_by, "basis.decided_by",
+	    HV_EBASIS, d)) != HV_OK)
 		return e;
 	if (strcmp(b->art6, "CONSENT") == 0 &&
 	    strcmp(b->consent, "OBTAINED") != 0)
@@ -271,8 +221,13 @@ hv_policy_check_basis(const struct hv_basis *b, int art9_required,
 		    "basis.art6 CONSENT needs basis.consent OBTAINED, but %s; "
 		    "choose another Article 6 basis or obtain consent.",
 		    consent_phrase(b->consent));
-	if (strcmp(b->consent, "OBTAINED") != 0 &&
-	    trimmed_chars(b->justification) < JUSTIFICATION_MIN)
+	/*
+	 * The sending agent counts the clear text; after sealing (and at the
+	 * broker, which never sees it) the declared length stands for it.
+	 */
+	just = b->justification[0] != '\0' ?
+	    hv_policy_trimmed_chars(b->justification) : b->justification_len;
+	if (strcmp(b->consent, "OBTAINED") != 0 && just < JUSTIFICATION_MIN)
 		return hv_errset(d, HV_EBASIS, "basis.justification",
 		    "basis.justification must explain in at least %d "
 		    "characters why %s.", JUSTIFICATION_MIN,
@@ -441,7 +396,8 @@ hv_policy_check_envelope(const hv_directory *dir, const hv_envelope *env,
 		art9 |= need;
 	}
 
-	if ((e = hv_policy_check_basis(&env->basis, art9, d)) != HV_OK)
+	if ((e = hv_policy_check_basis(&env->basis, art9, d)) != HV_OK ||
+	    (e = hv_justification_check(&env->basis, dir, d)) != HV_OK)
 		return e;
 	return check_has_reply_to(env, d);
 }

@@ -32,30 +32,39 @@ extern const char *const hv_art6_bases[];
 extern const char *const hv_art9_conditions[];
 
 /*
- * The lawful-basis rules of SPEC §4.2: every word valid; art6 and
- * decided_by required; art6 CONSENT requires consent OBTAINED; consent other
- * than OBTAINED requires a justification of at least 20 characters;
- * art9_required demands art9 other than NONE; justification and
- * decided_by hold no NHS number (the sentence never repeats it).
+ * The lawful-basis rules of SPEC §4.2: every word valid; art6 required;
+ * decided_by a staff identifier; art6 CONSENT requires consent OBTAINED;
+ * consent other than OBTAINED requires a justification of at least 20
+ * characters — counted in the clear text when b holds it (the sending
+ * agent), else the sealed length b->justification_len (the broker);
+ * art9_required demands art9 other than NONE. The sealed form itself is
+ * checked by hv_justification_check (hv_sealed.h).
  * Errors: HV_EBASIS (field "basis.FIELD").
  */
 hv_err hv_policy_check_basis(const struct hv_basis *b, int art9_required,
     struct hv_errdetail *d);
 
 /*
- * 1 when text holds an NHS number: ten digits, each pair optionally
- * separated by one space or dash, passing the modulus-11 check. Used by
- * hv_policy_check_basis on justification and decided_by (SPEC §4.2: no
- * child identifiers in the basis, which is audited in clear).
+ * 1 when s is a staff identifier (SPEC §4.2): 1 to HV_DECIDED_BY_MAX
+ * characters from a-z, 0-9, '.', '_' and '-', the first a letter. Such a
+ * string cannot hold a child's name as people write it, an NHS number in
+ * any of its written forms, or a sentence; it is how decided_by and an
+ * acknowledgement's `by` are kept free of child identifiers.
  */
-int hv_policy_text_has_nhs(const char *text);
+int hv_policy_staff_id_valid(const char *s);
 
 /*
- * Replaces justification or decided_by with a fixed sentence when it holds
- * an NHS number, so a refused envelope's basis can be written to audit
- * (SPEC §9) without the identifier. Leaves clean fields alone.
+ * HV_OK when s is a staff identifier, else `code` with `field` and one
+ * sentence that never repeats s (it may be someone's name).
  */
-void hv_policy_basis_redact(struct hv_basis *b);
+hv_err hv_policy_check_staff_id(const char *s, const char *field, hv_err code,
+    struct hv_errdetail *d);
+
+/*
+ * Characters (UTF-8 code points) in s once leading and trailing white
+ * space is ignored, so that twenty spaces do not pass for a reason.
+ */
+size_t hv_policy_trimmed_chars(const char *s);
 
 /*
  * The allow rules: sender's role may send type to every recipient's role.
@@ -71,8 +80,8 @@ hv_err hv_policy_check_allowed(const hv_directory *dir, const char *sender,
  * SPEC order after the signature/clock/replay checks: type and priority
  * valid (MALFORMED), sender known and not revoked (SENDER_REVOKED),
  * recipients exist (UNKNOWN_RECIPIENT) and are not revoked
- * (REVOKED_RECIPIENT), the agreement (POLICY_DENIED), the basis
- * (BASIS_INVALID), INFO_RESPONSE carrying reply_to (BASIS_INVALID would be
+ * (REVOKED_RECIPIENT), the agreement (POLICY_DENIED), the basis and its
+ * sealed justification (BASIS_INVALID), INFO_RESPONSE carrying reply_to (BASIS_INVALID would be
  * wrong: MALFORMED, field reply_to). A decision (outcome NOT_SHARED, no
  * recipients) needs no allow rule.
  */

@@ -99,11 +99,13 @@ store_lock(const char *dir, int *fd, struct hv_errdetail *d)
 
 			if (sscanf(held, "%63s %ld", prog, &pid) == 2)
 				return hv_errset(d, HV_EINUSE, "data_dir",
-				    "data_dir %s is in use by %s pid %ld",
+				    "data_dir %s is in use by %s pid %ld; stop "
+				    "it, or give this daemon its own data_dir.",
 				    dir, prog, pid);
 		}
 		return hv_errset(d, HV_EINUSE, "data_dir", "data_dir %s is in "
-		    "use by %s", dir, held);
+		    "use by %s; stop it, or give this daemon its own "
+		    "data_dir.", dir, held);
 	}
 	snprintf(mine, sizeof(mine), "%s %ld\n", program_invocation_short_name,
 	    (long)getpid());

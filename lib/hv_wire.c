@@ -24,9 +24,15 @@
 #include "hv_util.h"
 #include "hv_wire.h"
 
-/* Generous room for everything in an envelope but the ciphertext. */
+/*
+ * Generous room for everything in an envelope but the ciphertext: the
+ * recipients and their sealed keys, the justification sealed to the ig.*
+ * nodes with their keys (SPEC §4.2), and 8 KiB for the rest.
+ */
 #define ENVELOPE_OVERHEAD \
-	(HV_MAX_RECIPIENTS * (HV_NODE_MAX + HV_SEALED_KEY_LEN + 4) + 8192)
+	(HV_MAX_RECIPIENTS * (HV_NODE_MAX + HV_SEALED_KEY_LEN + 4) + \
+	HV_SEALED_FOR_MAX * (HV_NODE_MAX + HV_SEALED_KEY_LEN + 8) + \
+	HV_JUSTIFICATION_SEALED_MAX + 8192)
 /* Frame and Submit/Deliver tags, a 64-byte sender, varint lengths. */
 #define FRAME_OVERHEAD 128
 #define WALK_DEPTH_MAX 8	/* the schema nests three deep */
@@ -207,25 +213,117 @@ same_encoding(const ProtobufCMessage *m, const uint8_t *buf, size_t len)
 	return !c.differ && c.off == len;
 }
 
+/* ---- the lawful basis ------------------------------------------------- */
+
+void
+hv_basis_to_pb(const struct hv_basis *b, struct hv_basis_pb *out)
+{
+	Haven__Basis init = HAVEN__BASIS__INIT;
+	size_t n = b->n_sealed_for;
+
+	if (n > HV_SEALED_FOR_MAX)
+		n = HV_SEALED_FOR_MAX;
+	out->pb = init;
+	out->pb.consent = (char *)b->consent;
+	out->pb.art6 = (char *)b->art6;
+	out->pb.art9 = (char *)b->art9;
+	out->pb.justification = (char *)b->justification;
+	out->pb.decided_by = (char *)b->decided_by;
+	out->pb.justification_len = b->justification_len;
+	out->pb.justification_sealed.len = b->sealed_len;
+	out->pb.justification_sealed.data = (uint8_t *)b->sealed;
+	for (size_t i = 0; i < n; i++) {
+		out->sealed_for[i] = (char *)b->sealed_for[i];
+		out->keys[i].len = HV_SEALED_KEY_LEN;
+		out->keys[i].data = (uint8_t *)b->sealed_keys[i];
+	}
+	out->pb.n_sealed_for = n;
+	out->pb.sealed_for = out->sealed_for;
+	out->pb.n_sealed_keys = n;
+	out->pb.sealed_keys = out->keys;
+}
+
+/* Copies a decoded string into a fixed array, naming the field on failure. */
+static hv_err
+take_str(char *dst, size_t cap, const char *src, const char *field,
+    struct hv_errdetail *d);
+
+hv_err
+hv_basis_from_pb(const Haven__Basis *pb, struct hv_basis *b,
+    const char *prefix, struct hv_errdetail *d)
+{
+	char field[96];
+	hv_err e;
+	struct {
+		const char *name;
+		char *dst;
+		size_t cap;
+		const char *src;
+	} f[] = {
+		{ "consent", b->consent, sizeof(b->consent), pb->consent },
+		{ "art6", b->art6, sizeof(b->art6), pb->art6 },
+		{ "art9", b->art9, sizeof(b->art9), pb->art9 },
+		{ "justification", b->justification,
+		    sizeof(b->justification), pb->justification },
+		{ "decided_by", b->decided_by, sizeof(b->decided_by),
+		    pb->decided_by },
+	};
+
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+		snprintf(field, sizeof(field), "%s.%s", prefix, f[i].name);
+		if ((e = take_str(f[i].dst, f[i].cap, f[i].src, field, d)) !=
+		    HV_OK)
+			return e;
+	}
+	if (pb->justification_sealed.len > sizeof(b->sealed))
+		return hv_errset(d, HV_EMALFORMED, "basis.justification",
+		    "%s.justification_sealed is longer than %zu bytes",
+		    prefix, sizeof(b->sealed));
+	if (pb->n_sealed_for > HV_SEALED_FOR_MAX ||
+	    pb->n_sealed_keys != pb->n_sealed_for)
+		return hv_errset(d, HV_EMALFORMED, "basis.justification",
+		    "%s has %zu sealed keys for %zu ig nodes (at most %d)",
+		    prefix, pb->n_sealed_keys, pb->n_sealed_for,
+		    HV_SEALED_FOR_MAX);
+	for (size_t i = 0; i < pb->n_sealed_for; i++) {
+		snprintf(field, sizeof(field), "%s.sealed_for[%zu]", prefix,
+		    i);
+		if ((e = take_str(b->sealed_for[i], sizeof(b->sealed_for[i]),
+		    pb->sealed_for[i], field, d)) != HV_OK)
+			return e;
+		if (pb->sealed_keys[i].len != HV_SEALED_KEY_LEN)
+			return hv_errset(d, HV_EMALFORMED,
+			    "basis.justification", "%s.sealed_keys[%zu] must "
+			    "be %d bytes", prefix, i, HV_SEALED_KEY_LEN);
+		memcpy(b->sealed_keys[i], pb->sealed_keys[i].data,
+		    HV_SEALED_KEY_LEN);
+	}
+	b->n_sealed_for = pb->n_sealed_for;
+	b->justification_len = pb->justification_len;
+	b->sealed_len = pb->justification_sealed.len;
+	if (b->sealed_len > 0)
+		memcpy(b->sealed, pb->justification_sealed.data,
+		    b->sealed_len);
+	return HV_OK;
+}
+
 /* ---- envelopes -------------------------------------------------------- */
 
 hv_err
 hv_envelope_pack(const hv_envelope *env, uint8_t **out, size_t *len)
 {
 	Haven__Envelope pe = HAVEN__ENVELOPE__INIT;
-	Haven__Basis pb = HAVEN__BASIS__INIT;
+	struct hv_basis_pb pb;
 	char *recipients[HV_MAX_RECIPIENTS];
 	ProtobufCBinaryData sealed[HV_MAX_RECIPIENTS];
 	uint8_t *buf;
 	size_t n;
 
-	if (env->n_recipients > HV_MAX_RECIPIENTS)
+	if (env->n_recipients > HV_MAX_RECIPIENTS ||
+	    env->basis.n_sealed_for > HV_SEALED_FOR_MAX ||
+	    env->basis.sealed_len > sizeof(env->basis.sealed))
 		return HV_EMALFORMED;
-	pb.consent = (char *)env->basis.consent;
-	pb.art6 = (char *)env->basis.art6;
-	pb.art9 = (char *)env->basis.art9;
-	pb.justification = (char *)env->basis.justification;
-	pb.decided_by = (char *)env->basis.decided_by;
+	hv_basis_to_pb(&env->basis, &pb);
 	for (size_t i = 0; i < env->n_recipients; i++) {
 		recipients[i] = (char *)env->recipients[i];
 		sealed[i].len = HV_SEALED_KEY_LEN;
@@ -239,7 +337,7 @@ hv_envelope_pack(const hv_envelope *env, uint8_t **out, size_t *len)
 	pe.type = (char *)env->type;
 	pe.priority = (char *)env->priority;
 	pe.created = env->created;
-	pe.basis = &pb;
+	pe.basis = &pb.pb;
 	pe.subject.len = sizeof(env->subject);
 	pe.subject.data = (uint8_t *)env->subject;
 	if (env->has_reply_to) {
@@ -355,18 +453,8 @@ envelope_from_pb(const Haven__Envelope *pe, hv_envelope *env,
 	    "envelope.type", d)) != HV_OK ||
 	    (e = take_str(env->priority, sizeof(env->priority), pe->priority,
 	    "envelope.priority", d)) != HV_OK ||
-	    (e = take_str(env->basis.consent, sizeof(env->basis.consent),
-	    pb->consent, "envelope.basis.consent", d)) != HV_OK ||
-	    (e = take_str(env->basis.art6, sizeof(env->basis.art6), pb->art6,
-	    "envelope.basis.art6", d)) != HV_OK ||
-	    (e = take_str(env->basis.art9, sizeof(env->basis.art9), pb->art9,
-	    "envelope.basis.art9", d)) != HV_OK ||
-	    (e = take_str(env->basis.justification,
-	    sizeof(env->basis.justification), pb->justification,
-	    "envelope.basis.justification", d)) != HV_OK ||
-	    (e = take_str(env->basis.decided_by,
-	    sizeof(env->basis.decided_by), pb->decided_by,
-	    "envelope.basis.decided_by", d)) != HV_OK ||
+	    (e = hv_basis_from_pb(pb, &env->basis, "envelope.basis", d)) !=
+	    HV_OK ||
 	    (e = take_str(env->outcome, sizeof(env->outcome), pe->outcome,
 	    "envelope.outcome", d)) != HV_OK)
 		return e;

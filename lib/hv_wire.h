@@ -58,6 +58,28 @@ size_t hv_wire_frame_max(size_t max_payload);
 hv_err hv_envelope_pack(const hv_envelope *env, uint8_t **out, size_t *len);
 
 /*
+ * A lawful basis as a protobuf Basis (SPEC §4.2), for envelopes and audit
+ * records alike. hv_basis_to_pb points pb's fields into b and the scratch
+ * arrays, so the result lives as long as both.
+ */
+struct hv_basis_pb {
+	Haven__Basis pb;
+	char *sealed_for[HV_SEALED_FOR_MAX];
+	ProtobufCBinaryData keys[HV_SEALED_FOR_MAX];
+};
+void hv_basis_to_pb(const struct hv_basis *b, struct hv_basis_pb *out);
+
+/*
+ * Fills b from a decoded Basis: every string fits its field, at most
+ * HV_SEALED_FOR_MAX sealed keys of HV_SEALED_KEY_LEN bytes each, one per
+ * sealed_for node, the sealed text at most HV_JUSTIFICATION_SEALED_MAX
+ * bytes. prefix names the message in the detail ("envelope.basis").
+ * Errors: HV_EMALFORMED.
+ */
+hv_err hv_basis_from_pb(const Haven__Basis *pb, struct hv_basis *b,
+    const char *prefix, struct hv_errdetail *d);
+
+/*
  * Decodes a packed envelope of at most max_len bytes into *out (ciphertext
  * malloc'd, owned by *out; free with hv_envelope_clear). Checks lengths of
  * id (16), subject (32), reply_to (0 or 16), nonce (24), sealed keys (one

@@ -11,6 +11,7 @@
 
 #include "client.h"
 #include "hv_auditlog.h"
+#include "hv_sealed.h"
 #include "hv_util.h"
 #include "hv_wire.h"
 
@@ -171,6 +172,10 @@ hc_env_seal(struct hc_client *c, hv_envelope *env, const char *payload,
 {
 	uint8_t box[HV_MAX_RECIPIENTS][HV_BOX_KEY_LEN];
 
+	/* As an agent does: the justification travels sealed (SPEC §4.2). */
+	if (hv_justification_seal(&env->basis, env->id, c->dir, NULL) !=
+	    HV_OK)
+		return -1;
 	if (env->n_recipients == 0)
 		return hv_envelope_sign_decision(env, c->keys) == HV_OK ? 0 :
 		    -1;

@@ -91,76 +91,47 @@ referral(const char *justification, const char *decided_by, const char *child)
 }
 
 /*
- * SPEC §4.2: the justification and decided_by are audited in clear, so the
- * agent refuses an NHS number in them, however written, and the child's
- * own details from the request's child object; the sentence never repeats
- * what it found, and nothing is queued.
+ * SPEC §4.2: decided_by is audited in clear, so it is a staff identifier;
+ * a name, capitals, spaces or an NHS number are refused with BASIS_INVALID
+ * naming basis.decided_by, for shares and decisions alike, the sentence
+ * never repeating the value, and nothing is queued. The justification
+ * travels sealed, so the agent no longer hunts it for identifiers.
  */
-Test(agent_input, refuses_child_identifiers_in_the_basis,
+Test(agent_input, refuses_a_decided_by_that_is_not_a_staff_identifier,
     .init = setup, .fini = teardown, .timeout = 90)
 {
 	struct h_agent *pol = ak_agent(&P, AK_POLICE);
-	static const char child[] = "{\"name\":\"Amelia Rose Hart\","
-	    "\"dob\":\"2016-03-02\",\"address\":{\"lines\":[\"14 Elm Road\"]},"
-	    "\"age\":9,\"sex\":\"F\"}";
-	static const char *const nhs[] = { "9434765919", "943 476 5919",
-		"943-476-5919" };
-	char *body, id[33];
+	static const char *const bad[] = { "Zebedee Marker", "zebedee marker",
+		"Duty.Officer", "DS Jane Smith", "943 476 5919",
+		"dsl for 9434765919", NULL };
+	char *body, *dec, id[33];
 	json_t *j;
 
-	for (size_t i = 0; i < 3; i++) {
-		char *just = h_fmt("Child NHS %s was seen at A&E with bruising.",
-		    nhs[i]);
-
-		body = referral(just, "duty.officer", "{}");
+	for (size_t i = 0; bad[i] != NULL; i++) {
+		body = referral("Seeking consent would place the child at "
+		    "risk.", bad[i], "{}");
 		j = post_expect(pol, "/v1/messages", body, 400,
-		    "BASIS_INVALID", "basis.justification");
-		cr_assert_not_null(strstr(message_of(j), "NHS number"), "%s",
-		    message_of(j));
-		cr_assert_null(strstr(message_of(j), "5919"), "%s",
+		    "BASIS_INVALID", "basis.decided_by");
+		cr_assert_not_null(strstr(message_of(j), "staff identifier"),
+		    "%s", message_of(j));
+		cr_assert_null(strstr(message_of(j), bad[i]), "%s",
 		    message_of(j));
 		json_decref(j);
 		free(body);
-		free(just);
+		dec = h_fmt("{\"type\":\"REFERRAL\",\"subject\":{\"nhs\":"
+		    "\"9434765919\"},\"basis\":{\"consent\":\"REFUSED\","
+		    "\"art6\":\"PUBLIC_TASK\",\"justification\":\"Threshold "
+		    "not met after discussion with the DSL.\",\"decided_by\":"
+		    "\"%s\"}}", bad[i]);
+		json_decref(post_expect(pol, "/v1/decisions", dec, 400,
+		    "BASIS_INVALID", "basis.decided_by"));
+		free(dec);
 	}
-	body = referral("Seeking consent would place the child at risk.",
-	    "dsl for 9434765919", "{}");
-	json_decref(post_expect(pol, "/v1/messages", body, 400,
-	    "BASIS_INVALID", "basis.decided_by"));
-	free(body);
-
-	/* The child's name (any case), date of birth, a nested address. */
-	body = referral("We believe AMELIA ROSE HART is at risk tonight.",
-	    "duty.officer", child);
-	j = post_expect(pol, "/v1/messages", body, 400, "BASIS_INVALID",
-	    "basis.justification");
-	cr_assert_not_null(strstr(message_of(j), "child's details"), "%s",
-	    message_of(j));
-	cr_assert_null(strstr(message_of(j), "Amelia"), "%s", message_of(j));
-	json_decref(j);
-	free(body);
-	body = referral("Born 2016-03-02, seeking consent would raise the risk.",
-	    "duty.officer", child);
-	json_decref(post_expect(pol, "/v1/messages", body, 400,
-	    "BASIS_INVALID", "basis.justification"));
-	free(body);
-	body = referral("Seeking consent would place the child at risk.",
-	    "officer at 14 elm road", child);
-	json_decref(post_expect(pol, "/v1/messages", body, 400,
-	    "BASIS_INVALID", "basis.decided_by"));
-	free(body);
-	/* Same decision recorded: the NHS number is refused there too. */
-	json_decref(post_expect(pol, "/v1/decisions", "{\"type\":\"REFERRAL\","
-	    "\"subject\":{\"nhs\":\"9434765919\"},\"basis\":{\"consent\":"
-	    "\"REFUSED\",\"art6\":\"PUBLIC_TASK\",\"justification\":"
-	    "\"Threshold not met for 943 476 5919 after discussion.\","
-	    "\"decided_by\":\"dsl.jones\"}}", 400, "BASIS_INVALID",
-	    "basis.justification"));
 	cr_assert(ak_wait_health(pol, "outbox_depth", 0, 1000));
 
-	/* Short values (sex, age) do not make an ordinary text fail. */
+	/* A staff identifier passes, whatever the sealed text says. */
 	body = referral("Seeking consent would place the child at increased "
-	    "risk of harm.", "duty.officer", child);
+	    "risk of harm.", "ppu.sgt-khan", "{}");
 	cr_assert_eq(ak_post(pol, "/v1/messages", body, id), 202);
 	free(body);
 	cr_assert(ak_wait_status(pol, id, "accepted", NULL, WAIT_MS));
@@ -206,84 +177,111 @@ dir_holds(const char *dir, const char *needle)
 }
 
 /*
- * The broker trusts no agent: an envelope whose justification holds an
- * NHS number, submitted directly, is REJECTED with BASIS_INVALID, and the
- * number is not written to the broker's store (its audit log included).
+ * Submits env (already sealed and signed) as c and returns its receipt's
+ * code, REJECTED expected; *msg gets a copy of the receipt's sentence.
  */
-Test(agent_input, broker_refuses_an_nhs_number_in_the_basis,
-    .timeout = 60)
+static char *
+submit_rejected(struct hc_client *c, hv_envelope *env, char **msg)
 {
-	static const char *const to[] = { AK_SOCIAL };
-	struct hc_client *c;
-	hv_envelope env;
 	Haven__Frame *f;
 	uint8_t *buf;
 	size_t len;
+	char *code;
 
-	cr_assert_eq(h_partnership_create(&P, NULL, NULL), 0);
-	cr_assert_eq(h_broker_start(&P), 0, "see %s", P.broker_log);
-	cr_assert_not_null(c = hc_connect(&P, AK_POLICE));
-	cr_assert(hc_wait_handshakes(c, 1, WAIT_MS));
-	hc_env_init(c, &env, to, 1, "REFERRAL");
-	snprintf(env.basis.justification, sizeof(env.basis.justification),
-	    "Referral about 943-476-5919 after the incident last night.");
-	cr_assert_eq(hc_env_seal(c, &env, "{}", 2), 0);
-	cr_assert_eq(hc_env_pack(&env, &buf, &len), 0);
+	cr_assert_eq(hc_env_pack(env, &buf, &len), 0);
 	cr_assert_eq(hc_submit(c, buf, len), 0);
-	f = hc_wait_receipt(c, env.id, WAIT_MS);
+	f = hc_wait_receipt(c, env->id, WAIT_MS);
 	cr_assert_not_null(f, "no receipt");
-	cr_expect_str_eq(hc_status(f), "REJECTED");
-	cr_expect_str_eq(hc_code(f), "BASIS_INVALID");
-	cr_expect_null(strstr(f->receipt->message, "5919"), "%s",
-	    f->receipt->message);
+	cr_assert_str_eq(hc_status(f), "REJECTED");
+	code = strdup(hc_code(f));
+	*msg = strdup(f->receipt->message);
 	hv_frame_free(&f);
 	free(buf);
-	hv_envelope_clear(&env);
-	hc_close(&c);
-	h_partnership_destroy(&P);
+	return code;
 }
 
 /*
- * The REJECTED audit record of that envelope must not keep the number.
- * Disabled until broker/audit.c's audit_reject passes the record's basis
- * through hv_policy_basis_redact (it copies the envelope's basis as is).
+ * The broker trusts no agent (SPEC §4.2): an envelope built by hand and
+ * signed properly, whose decided_by is a child's name or whose
+ * justification travels in clear, is REJECTED with BASIS_INVALID naming
+ * the field; a HumanAck whose `by` is a name is refused too; and neither
+ * the names nor the clear text are written to the broker's store (its
+ * audit log included) or its log.
  */
-Test(agent_input, broker_keeps_no_nhs_number_from_a_refused_basis,
+Test(agent_input, broker_refuses_names_as_who_and_clear_justifications,
     .timeout = 60)
 {
 	static const char *const to[] = { AK_SOCIAL };
+	static const char *const names[] = { "Zebedee Marker",
+		"zebedee marker", "Zebedee", NULL };
 	struct hc_client *c;
 	hv_envelope env;
-	Haven__Frame *f;
-	uint8_t *buf;
-	size_t len;
+	char *code, *msg;
 
 	cr_assert_eq(h_partnership_create(&P, NULL, NULL), 0);
 	cr_assert_eq(h_broker_start(&P), 0, "see %s", P.broker_log);
 	cr_assert_not_null(c = hc_connect(&P, AK_POLICE));
 	cr_assert(hc_wait_handshakes(c, 1, WAIT_MS));
+	for (size_t i = 0; names[i] != NULL; i++) {
+		hc_env_init(c, &env, to, 1, "REFERRAL");
+		snprintf(env.basis.decided_by, sizeof(env.basis.decided_by),
+		    "%s", names[i]);
+		cr_assert_eq(hc_env_seal(c, &env, "{}", 2), 0);
+		code = submit_rejected(c, &env, &msg);
+		cr_expect_str_eq(code, "BASIS_INVALID", "%s", msg);
+		cr_expect_not_null(strstr(msg, "basis.decided_by"), "%s", msg);
+		cr_expect_null(strstr(msg, "Zebedee"), "%s", msg);
+		free(code);
+		free(msg);
+		hv_envelope_clear(&env);
+	}
+
+	/* A clear justification, signed with the rest, is refused too. */
 	hc_env_init(c, &env, to, 1, "REFERRAL");
-	snprintf(env.basis.justification, sizeof(env.basis.justification),
-	    "Referral about 943-476-5919 after the incident last night.");
 	cr_assert_eq(hc_env_seal(c, &env, "{}", 2), 0);
-	cr_assert_eq(hc_env_pack(&env, &buf, &len), 0);
-	cr_assert_eq(hc_submit(c, buf, len), 0);
-	f = hc_wait_receipt(c, env.id, WAIT_MS);
-	cr_assert_not_null(f, "no receipt");
-	cr_expect_str_eq(hc_code(f), "BASIS_INVALID");
-	hv_frame_free(&f);
-	free(buf);
+	snprintf(env.basis.justification, sizeof(env.basis.justification),
+	    "Canary-Clear-Justification about 943-476-5919.");
+	cr_assert_eq(hv_envelope_sign(&env, c->keys), HV_OK);
+	code = submit_rejected(c, &env, &msg);
+	cr_expect_str_eq(code, "BASIS_INVALID", "%s", msg);
+	cr_expect_not_null(strstr(msg, "basis.justification"), "%s", msg);
+	free(code);
+	free(msg);
 	hv_envelope_clear(&env);
+
+	/* A HumanAck whose `by` is a name is refused (MALFORMED) too. */
+	{
+		uint8_t any[HV_ID_LEN];
+		Haven__Frame *f;
+
+		memset(any, 0x42, sizeof(any));
+		cr_assert_eq(hc_human_ack(c, any, "Jane Smith", 0), 0);
+		f = hc_wait_kind(c, HAVEN__FRAME__KIND_ERROR, WAIT_MS);
+		cr_assert_not_null(f, "no answer to the HumanAck");
+		cr_expect_str_eq(f->error->code, "MALFORMED");
+		cr_expect_not_null(strstr(f->error->message,
+		    "staff identifier"), "%s", f->error->message);
+		cr_expect_null(strstr(f->error->message, "Jane"), "%s",
+		    f->error->message);
+		hv_frame_free(&f);
+	}
 	hc_close(&c);
+
 	cr_assert_eq(h_broker_stop(&P), 0);
-	cr_expect_not(dir_holds(P.broker_data, "943-476-5919"), "the NHS "
-	    "number reached the broker's store");
-	cr_expect_not(dir_holds(P.broker_data, "9434765919"));
+	cr_expect_not(dir_holds(P.broker_data, "Jane Smith"), "an ack's by "
+	    "reached the broker's store");
+	cr_expect_not(dir_holds(P.broker_data, "Zebedee"), "a name given as "
+	    "decided_by reached the broker's store");
+	cr_expect_not(dir_holds(P.broker_data, "zebedee"));
+	cr_expect_not(dir_holds(P.broker_data, "Canary-Clear"), "a clear "
+	    "justification reached the broker's store");
+	cr_expect_not(dir_holds(P.broker_data, "943-476-5919"));
 	{
 		char *log = h_read(P.broker_log);
 
-		cr_expect(log == NULL || strstr(log, "5919") == NULL,
-		    "the NHS number reached the broker's log");
+		cr_expect(log == NULL || (strstr(log, "ebedee") == NULL &&
+		    strstr(log, "Canary") == NULL && strstr(log, "5919") ==
+		    NULL), "a name or clear text reached the broker's log");
 		free(log);
 	}
 	h_partnership_destroy(&P);
@@ -538,10 +536,19 @@ Test(agent_input, names_the_member_at_fault_in_small_cases,
 	cr_assert_not_null(strstr(message_of(j), "empty name"), "%s",
 	    message_of(j));
 	json_decref(j);
-	/* `by` goes to the broker's audit log: no NHS number in it. */
+	/*
+	 * `by` goes to the broker's audit log: a staff identifier, never a
+	 * name or free text (SPEC §4.2).
+	 */
 	j = post_expect(sc, path, "{\"by\":\"re 943 476 5919\"}", 400,
 	    "BAD_REQUEST", "by");
 	cr_assert_null(strstr(message_of(j), "5919"), "%s", message_of(j));
+	json_decref(j);
+	j = post_expect(sc, path, "{\"by\":\"Jane Smith\"}", 400,
+	    "BAD_REQUEST", "by");
+	cr_assert_not_null(strstr(message_of(j), "staff identifier"), "%s",
+	    message_of(j));
+	cr_assert_null(strstr(message_of(j), "Jane"), "%s", message_of(j));
 	json_decref(j);
 	free(path);
 

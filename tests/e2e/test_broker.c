@@ -408,9 +408,9 @@ Test(broker, refuses_unknown_and_revoked_recipients, .fini = stop,
 	hv_envelope env;
 	const char *const to_unknown[] = { "social-care.nowhere" };
 	const char *const to_revoked[] = { "social-care.bristol",
-	    "ig.bristol" };
+	    "health.bristol-royal" };
 
-	start("revoke ig.bristol\n", NULL);
+	start("revoke health.bristol-royal\n", NULL);
 	police = connect_node("police.avon");
 
 	hc_env_init(police, &env, to_unknown, 1, "REFERRAL");

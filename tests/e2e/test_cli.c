@@ -214,6 +214,10 @@ Test(cli, sends_lists_shows_acknowledges_and_tracks_a_message,
 	cr_assert(strstr(out, "Police attended at 02:10.") != NULL, "%s", out);
 	cr_assert(strstr(out, "PUBLIC_TASK") != NULL, "%s", out);
 	cr_assert(strstr(out, "ppu.sgt-khan") != NULL, "%s", out);
+	/* The justification is for the IG office only (SPEC §4.2). */
+	cr_assert(strstr(out, "(sealed to ig.bristol;") != NULL, "%s", out);
+	cr_assert(strstr(out, "notifying before the school") == NULL, "%s",
+	    out);
 	free(out);
 
 	/* show --json is the agent's document, the flag its first member. */
@@ -224,10 +228,15 @@ Test(cli, sends_lists_shows_acknowledges_and_tracks_a_message,
 	json_decref(m);
 	free(out);
 
+	/* `by` is a staff identifier: a person's name is refused (usage). */
+	cr_assert_eq(haven(social, &out, "ack %s --by 'duty social worker'",
+	    id), 2, "%s", out);
+	cr_assert(strstr(out, "staff identifier") != NULL, "%s", out);
+	free(out);
 	/* ack, then the sender sees accepted, delivered and acknowledged. */
-	cr_assert_eq(haven(social, &out, "ack %s --by 'duty social worker' "
+	cr_assert_eq(haven(social, &out, "ack %s --by duty.sw-patel "
 	    "--note 'Strategy discussion booked.'", id), 0, "%s", out);
-	cr_assert(strstr(out, "duty social worker") != NULL, "%s", out);
+	cr_assert(strstr(out, "duty.sw-patel") != NULL, "%s", out);
 	free(out);
 	snprintf(cmd, sizeof(cmd), "status %s", id);
 	await_output(police, cmd, "acknowledged");
@@ -236,7 +245,7 @@ Test(cli, sends_lists_shows_acknowledges_and_tracks_a_message,
 	cr_assert(strstr(out, "accepted") != NULL, "%s", out);
 	cr_assert(strstr(out, "delivered") != NULL && strstr(out, SOCIAL),
 	    "%s", out);
-	cr_assert(strstr(out, "duty social worker") != NULL, "%s", out);
+	cr_assert(strstr(out, "duty.sw-patel") != NULL, "%s", out);
 	cr_assert(strstr(out, CHILD) == NULL, "status shows child details");
 	free(out);
 
@@ -334,6 +343,22 @@ Test(cli, a_weak_justification_is_refused_naming_the_basis_field,
 	free(out);
 }
 
+/* SPEC §4.2: --decided-by is a staff identifier, checked before sending. */
+Test(cli, refuses_a_name_as_decided_by_before_sending_because_it_is_audited,
+    .init = setup, .fini = teardown, .timeout = 120)
+{
+	char *out = NULL;
+
+	cr_assert_eq(haven(police, &out, "send --to " SOCIAL " --type "
+	    "REFERRAL --priority URGENT --subject-nhs '" NHS_OK "' --consent "
+	    "NOT_SOUGHT --art6 PUBLIC_TASK --justification 'Seeking consent "
+	    "would place the child at risk.' --decided-by 'Jane Smith'"), 2,
+	    "%s", out);
+	cr_assert(strstr(out, "staff identifier") != NULL, "%s", out);
+	cr_assert(strstr(out, "Jane") == NULL, "%s", out);
+	free(out);
+}
+
 Test(cli, a_wrong_token_is_refused_naming_the_token_file, .init = setup,
     .fini = teardown, .timeout = 120)
 {
@@ -353,19 +378,25 @@ Test(cli, a_wrong_token_is_refused_naming_the_token_file, .init = setup,
 	free(out);
 }
 
-Test(cli, an_unknown_message_is_refused_with_status_1, .init = setup,
-    .fini = teardown, .timeout = 120)
+Test(cli, an_unknown_message_is_refused_with_status_1_naming_the_id_and_what_to_run,
+    .init = setup, .fini = teardown, .timeout = 120)
 {
 	char *out = NULL;
 
 	cr_assert_eq(haven(social, &out, "show "
 	    "0123456789abcdef0123456789abcdef"), 1, "%s", out);
+	cr_assert_not_null(strstr(out, "received no message "
+	    "0123456789abcdef0123456789abcdef"), "%s", out);
+	cr_assert_not_null(strstr(out, "'haven status "), "%s", out);
 	free(out);
 	cr_assert_eq(haven(police, &out, "status "
 	    "0123456789ABCDEF0123456789ABCDEF"), 1, "%s", out);
+	cr_assert_not_null(strstr(out, "sent no message "), "%s", out);
+	cr_assert_not_null(strstr(out, "'haven show "), "%s", out);
 	free(out);
 	cr_assert_eq(haven(social, &out, "ack "
 	    "0123456789abcdef0123456789abcdef --by someone"), 1, "%s", out);
+	cr_assert_not_null(strstr(out, "'haven inbox'"), "%s", out);
 	free(out);
 }
 
@@ -840,6 +871,19 @@ Test(cli, a_public_key_given_as_a_secret_key_is_named_as_such,
 	    "-o '%s/new.hd'", P.agreement, P.root_key, P.dir), 0, "%s", out);
 	free(out);
 	free(pub);
+}
+
+Test(cli, a_secret_key_given_as_a_public_key_is_named_as_such,
+    .init = setup_files, .fini = teardown, .timeout = 60)
+{
+	char *out = NULL;
+
+	cr_assert_eq(haven(NULL, &out, "directory verify '%s' --root-pub '%s'",
+	    P.directory, P.root_key), 1, "%s", out);
+	cr_assert(strstr(out, "is a secret key file; give the node's public "
+	    "key file (NODE.pub)") != NULL, "%s", out);
+	cr_assert(strstr(out, "unknown field") == NULL, "%s", out);
+	free(out);
 }
 
 Test(cli, a_recipient_list_with_an_empty_or_repeated_name_is_a_usage_error,

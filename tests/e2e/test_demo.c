@@ -74,6 +74,10 @@ Test(demo, plays_the_whole_morning_and_exits_cleanly, .timeout = 240)
 		"decision ",
 		"escalated",
 		"DECISION_RECORDED",
+		/* Opened with the IG key; sealed in the plain export. */
+		"Asking the parents for consent could place the child at "
+		    "greater risk of harm.",
+		"justifications show as (sealed)",
 		"proof OK",
 		"audit log OK:",
 		"stopping the broker and the agents",

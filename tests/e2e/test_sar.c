@@ -315,9 +315,11 @@ Test(sar, a_report_lists_each_share_refusal_and_decision_under_the_verified_head
 	    "named the head audit verify checked (verify: %ld records, root "
 	    "%s)", m.size, m.root);
 
+	/* --key opens the justifications sealed to the ig node. */
 	cr_assert_eq(h_sh(&out, 30, "'%s' audit sar --db '%s' --subject-nhs "
-	    "%s --subject-key '%s' -o '%s'", h_bin("haven"), P.broker_data,
-	    NHS, P.subject_key, html_path), 0, "%s", out);
+	    "%s --subject-key '%s' --key '%s/keys/ig.bristol.key' -o '%s'",
+	    h_bin("haven"), P.broker_data, NHS, P.subject_key, P.dir,
+	    html_path), 0, "%s", out);
 	free(out);
 	html = h_read(html_path);
 	cr_assert_not_null(html);

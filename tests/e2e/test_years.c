@@ -128,6 +128,8 @@ Test(years, refuses_a_second_broker_on_one_data_dir_naming_the_pid_that_holds_it
 	    (long)P.broker_pid);
 	cr_assert_not_null(strstr(out, want), "%s", out);
 	cr_assert_not_null(strstr(out, P.broker_data), "%s", out);
+	cr_assert_not_null(strstr(out, "give this daemon its own data_dir"),
+	    "no remedy given: %s", out);
 	free(out);
 	cr_assert(h_alive(P.broker_pid), "the first broker died");
 	/* Once the first has stopped, the store is free again. */
@@ -640,6 +642,26 @@ Test(years, names_another_nodes_pub_given_as_the_brokers_key,
 	free(out);
 }
 
+Test(years, names_another_nodes_secret_key_given_as_the_brokers_key,
+    .fini = teardown, .timeout = 120)
+{
+	char *out = NULL, conf[H_PATH];
+	int rc;
+
+	cr_assert_eq(h_partnership_create(&P, NULL, NULL), 0);
+	snprintf(conf, sizeof(conf), "%s/broker-police-key.conf", P.dir);
+	cr_assert_eq(h_sh(NULL, 30, "sed -e 's|^key = .*|key = "
+	    "keys/police.avon.key|' '%s' > '%s'", P.broker_conf, conf), 0);
+	rc = h_sh(&out, 30, "'%s' --config '%s' --check-config",
+	    h_bin("haven-broker"), conf);
+	cr_assert_eq(rc, 1, "exit %d: %s", rc, out ? out : "");
+	cr_assert_not_null(strstr(out, "is police.avon's key in the "
+	    "directory, not the broker's"), "%s", out);
+	cr_assert_not_null(strstr(out, "broker.bristol's key file"), "%s",
+	    out);
+	free(out);
+}
+
 Test(years, refuses_a_revoke_of_a_node_not_in_the_agreement_naming_its_line,
     .fini = teardown, .timeout = 120)
 {
@@ -732,6 +754,7 @@ Test(years, check_config_refuses_a_directory_older_than_the_stores,
 	cr_assert_eq(rc, 1, "the broker called an older directory valid (%d): "
 	    "%s", rc, out ? out : "");
 	cr_assert_not_null(strstr(out, "version 1"), "%s", out);
+	cr_assert_not_null(strstr(out, "with a version above 2"), "%s", out);
 	free(out);
 	out = NULL;
 	rc = h_sh(&out, 30, "'%s' --config '%s' --check-config",
@@ -739,6 +762,7 @@ Test(years, check_config_refuses_a_directory_older_than_the_stores,
 	cr_assert_eq(rc, 1, "the agent called an older directory valid (%d): "
 	    "%s", rc, out ? out : "");
 	cr_assert_not_null(strstr(out, "rollback"), "%s", out);
+	cr_assert_not_null(strstr(out, "with a version above 2"), "%s", out);
 	free(out);
 }
 

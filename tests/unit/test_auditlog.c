@@ -503,7 +503,7 @@ Test(auditlog, fills_a_record_from_an_envelope_without_its_payload)
 	snprintf(env.priority, sizeof(env.priority), "URGENT");
 	env.created = 1790000000;
 	snprintf(env.basis.art6, sizeof(env.basis.art6), "PUBLIC_TASK");
-	snprintf(env.basis.decided_by, sizeof(env.basis.decided_by), "DS 1");
+	snprintf(env.basis.decided_by, sizeof(env.basis.decided_by), "ds.1");
 	memset(env.subject, 0x44, 32);
 	env.has_reply_to = 1;
 	memset(env.reply_to, 0x55, HV_ID_LEN);
@@ -523,7 +523,7 @@ Test(auditlog, fills_a_record_from_an_envelope_without_its_payload)
 	cr_assert_str_eq(r.recipients[1], "social-care.bristol");
 	cr_assert_str_eq(r.type, "DOMESTIC_ABUSE_NOTIFICATION");
 	cr_assert(r.has_basis);
-	cr_assert_str_eq(r.basis.decided_by, "DS 1");
+	cr_assert_str_eq(r.basis.decided_by, "ds.1");
 	cr_assert(r.has_subject && r.subject[31] == 0x44);
 	hv_envelope_digest(&env, digest);
 	cr_assert(r.has_digest);
@@ -1249,6 +1249,57 @@ Test(auditlog, indexed_queries_do_not_scan_the_log)
 	g = run_query(&fx, &f, HV_EMALFORMED);
 	free(g);
 	fx_close(&fx);
+}
+
+/*
+ * SPEC §9: a record holds no free text in clear. A refused envelope may
+ * carry a clear justification or a name as decided_by; neither reaches
+ * the record, while the sealed justification and a staff identifier do,
+ * and survive the record's encoding.
+ */
+Test(auditlog, keeps_no_clear_justification_or_free_text_decided_by)
+{
+	hv_envelope env;
+	struct hv_audit_rec r, back;
+	uint8_t *buf;
+	size_t len;
+
+	memset(&env, 0, sizeof(env));
+	memset(env.id, 0x31, HV_ID_LEN);
+	snprintf(env.sender, sizeof(env.sender), "police.avon");
+	snprintf(env.basis.art6, sizeof(env.basis.art6), "PUBLIC_TASK");
+	snprintf(env.basis.justification, sizeof(env.basis.justification),
+	    "Zebedee Marker was seen at A&E");
+	snprintf(env.basis.decided_by, sizeof(env.basis.decided_by),
+	    "Zebedee Marker");
+	hv_audit_rec_from_envelope(&r, &env, "REJECTED");
+	cr_assert_str_eq(r.basis.justification, "");
+	cr_assert_str_eq(r.basis.decided_by, "");
+	cr_assert_eq(hv_audit_rec_pack(&r, &buf, &len), HV_OK);
+	cr_assert_null(memmem(buf, len, "Zebedee", 7));
+	free(buf);
+
+	snprintf(env.basis.decided_by, sizeof(env.basis.decided_by),
+	    "ppu.sgt-khan");
+	env.basis.justification[0] = '\0';
+	env.basis.justification_len = 30;
+	env.basis.sealed_len = HV_NONCE_LEN + 30 + HV_AEAD_TAG_LEN;
+	memset(env.basis.sealed, 0x5a, env.basis.sealed_len);
+	env.basis.n_sealed_for = 1;
+	snprintf(env.basis.sealed_for[0], sizeof(env.basis.sealed_for[0]),
+	    "ig.bristol");
+	memset(env.basis.sealed_keys[0], 0x6b, HV_SEALED_KEY_LEN);
+	hv_audit_rec_from_envelope(&r, &env, "SUBMITTED");
+	cr_assert_str_eq(r.basis.decided_by, "ppu.sgt-khan");
+	cr_assert_eq(hv_audit_rec_pack(&r, &buf, &len), HV_OK);
+	cr_assert_eq(hv_audit_rec_unpack(buf, len, &back), HV_OK);
+	cr_assert_eq(back.basis.justification_len, 30);
+	cr_assert_eq(back.basis.sealed_len, env.basis.sealed_len);
+	cr_assert_eq(memcmp(back.basis.sealed, env.basis.sealed,
+	    env.basis.sealed_len), 0);
+	cr_assert_str_eq(back.basis.sealed_for[0], "ig.bristol");
+	cr_assert_eq(back.basis.sealed_keys[0][79], 0x6b);
+	free(buf);
 }
 
 /* ---- the broker's rotation (SPEC §13) ---------------------------------- */

@@ -390,10 +390,12 @@ Test(directory, accepts_comments_blank_lines_and_crlf)
 
 	hv_keys_destroy(&(hv_keys *){ make_keys("broker.bristol") });
 	hv_keys_destroy(&(hv_keys *){ make_keys("police.avon") });
+	hv_keys_destroy(&(hv_keys *){ make_keys("ig.bristol") });
 	dir = parse_ok("# Bristol\r\n\r\n  partnership bristol  # name\r\n"
 	    "version 3\r\n\tbroker broker.bristol tcp://127.0.0.1:7400 "
 	    "keys/broker.bristol.pub\r\nnode police.avon "
-	    "keys/police.avon.pub\r\nallow police->social-care:REFERRAL\r\n");
+	    "keys/police.avon.pub\r\nnode ig.bristol keys/ig.bristol.pub "
+	    "scope=*\r\nallow police->social-care:REFERRAL\r\n");
 	cr_assert_eq(hv_directory_version(dir), 3);
 	cr_assert_eq(hv_directory_rule_count(dir), 1);
 	cr_assert_str_eq(hv_directory_rule_at(dir, 0)->recipients[0],
@@ -703,9 +705,11 @@ Test(directory, revokes_nodes_with_and_without_a_node_line)
 	hv_keys_destroy(&(hv_keys *){ make_keys("broker.bristol") });
 	hv_keys_destroy(&(hv_keys *){ make_keys("police.avon") });
 	hv_keys_destroy(&(hv_keys *){ make_keys("education.old") });
+	hv_keys_destroy(&(hv_keys *){ make_keys("ig.bristol") });
 	/* A revoke may come before the node line it revokes. */
 	dir = parse_ok("partnership bristol\nversion 2\n"
 	    "revoke education.old\n"
+	    "node ig.bristol keys/ig.bristol.pub scope=*\n"
 	    "broker broker.bristol tcp://127.0.0.1:7400 "
 	    "keys/broker.bristol.pub\n"
 	    "node police.avon keys/police.avon.pub\n"
@@ -734,7 +738,9 @@ Test(directory, finds_a_node_by_its_curve_key)
 	hv_keys_destroy(&(hv_keys *){ make_keys("broker.bristol") });
 	police = make_keys("police.avon");
 	health = make_keys("health.x");
+	hv_keys_destroy(&(hv_keys *){ make_keys("ig.bristol") });
 	dir = parse_ok("partnership bristol\nversion 2\n"
+	    "node ig.bristol keys/ig.bristol.pub scope=*\n"
 	    "broker broker.bristol tcp://127.0.0.1:7400 "
 	    "keys/broker.bristol.pub\n"
 	    "node police.avon keys/police.avon.pub\n"
@@ -787,7 +793,9 @@ Test(directory, adds_roles_that_its_nodes_have)
 
 	hv_keys_destroy(&(hv_keys *){ make_keys("broker.bristol") });
 	hv_keys_destroy(&(hv_keys *){ make_keys("probation.avon") });
+	hv_keys_destroy(&(hv_keys *){ make_keys("ig.bristol") });
 	dir = parse_ok("partnership bristol\nversion 2\n"
+	    "node ig.bristol keys/ig.bristol.pub scope=*\n"
 	    "allow probation -> social-care : CASE_UPDATE\n"
 	    "broker broker.bristol tcp://127.0.0.1:7400 "
 	    "keys/broker.bristol.pub\n"
@@ -795,6 +803,36 @@ Test(directory, adds_roles_that_its_nodes_have)
 	cr_assert_str_eq(hv_directory_rule_at(dir, 0)->senders[0],
 	    "probation");
 	hv_directory_destroy(&dir);
+}
+
+/*
+ * SPEC §4.2: justifications are sealed to the ig.* nodes, so an agreement
+ * without a current one is refused with a sentence saying so.
+ */
+Test(directory, refuses_an_agreement_without_an_ig_node)
+{
+	struct hv_errdetail d;
+	hv_directory *dir = NULL;
+	hv_err e;
+
+	hv_keys_destroy(&(hv_keys *){ make_keys("broker.bristol") });
+	hv_keys_destroy(&(hv_keys *){ make_keys("police.avon") });
+	hv_keys_destroy(&(hv_keys *){ make_keys("ig.bristol") });
+	hv_errclear(&d);
+	e = hv_agreement_parse(write_agreement(head), &dir, &d);
+	cr_assert_eq(e, HV_EBADAGREEMENT, "%s", d.message);
+	cr_assert_null(dir);
+	cr_assert_not_null(strstr(d.message, "no ig.* node"), "%s",
+	    d.message);
+	/* A revoked ig node does not count. */
+	hv_errclear(&d);
+	e = hv_agreement_parse(write_agreement("partnership bristol\n"
+	    "version 7\nbroker broker.bristol tcp://127.0.0.1:7400 "
+	    "keys/broker.bristol.pub\nnode police.avon keys/police.avon.pub\n"
+	    "node ig.bristol keys/ig.bristol.pub scope=*\n"
+	    "revoke ig.bristol\n"), &dir, &d);
+	cr_assert_eq(e, HV_EBADAGREEMENT, "%s", d.message);
+	cr_assert_null(dir);
 }
 
 Test(directory, parses_the_shipped_example_agreement)

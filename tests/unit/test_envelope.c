@@ -56,6 +56,25 @@ keys_random(void)
 	return k;
 }
 
+/*
+ * A justification as hv_justification_seal leaves it: clear text gone,
+ * sealed bytes, the ig node and its sealed key. Patterns, not a real
+ * encryption: this module signs them and never opens them.
+ */
+static void
+sealed_basis(struct hv_basis *b)
+{
+	b->justification[0] = '\0';
+	b->justification_len = 61;
+	b->sealed_len = HV_NONCE_LEN + 61 + HV_AEAD_TAG_LEN;
+	for (size_t i = 0; i < b->sealed_len; i++)
+		b->sealed[i] = (uint8_t)(0x11 + 3 * i);
+	b->n_sealed_for = 1;
+	strcpy(b->sealed_for[0], "ig.bristol");
+	for (int i = 0; i < HV_SEALED_KEY_LEN; i++)
+		b->sealed_keys[0][i] = (uint8_t)(0x90 + i);
+}
+
 /* A header as an agent would fill it before sealing. */
 static void
 header(hv_envelope *env, const char *sender)
@@ -69,8 +88,7 @@ header(hv_envelope *env, const char *sender)
 	strcpy(env->basis.consent, "NOT_SOUGHT");
 	strcpy(env->basis.art6, "PUBLIC_TASK");
 	strcpy(env->basis.art9, "SAFEGUARDING");
-	strcpy(env->basis.justification,
-	    "Operation Encompass: the school must know before the next day.");
+	sealed_basis(&env->basis);
 	strcpy(env->basis.decided_by, "ds.jones");
 	memset(env->subject, 0xa5, sizeof(env->subject));
 	env->flags = HV_FLAG_DO_NOT_CONTACT_FAMILY;
@@ -290,8 +308,13 @@ Test(envelope, rejects_a_flipped_bit_in_any_header_field)
 	flip_rejected(&fx, fx.env.basis.consent, 1, "basis.consent");
 	flip_rejected(&fx, fx.env.basis.art6, 1, "basis.art6");
 	flip_rejected(&fx, fx.env.basis.art9, 1, "basis.art9");
-	flip_rejected(&fx, fx.env.basis.justification, 10,
-	    "basis.justification");
+	flip_rejected(&fx, &fx.env.basis.justification_len, 0,
+	    "basis.justification_len");
+	flip_rejected(&fx, fx.env.basis.sealed, 30, "basis.sealed");
+	flip_rejected(&fx, fx.env.basis.sealed_for[0], 4,
+	    "basis.sealed_for[0]");
+	flip_rejected(&fx, fx.env.basis.sealed_keys[0], 50,
+	    "basis.sealed_keys[0]");
 	flip_rejected(&fx, fx.env.basis.decided_by, 3, "basis.decided_by");
 	flip_rejected(&fx, fx.env.subject, 31, "subject");
 	flip_rejected(&fx, &fx.env.has_reply_to, 0, "has_reply_to");
@@ -493,9 +516,9 @@ Test(envelope, signs_and_verifies_a_decision_not_to_share)
 	cr_assert_eq(hv_envelope_open(&env, "social-care.bristol", s,
 	    s->pub.sign, &p, &len), HV_ENOTRECIPIENT);
 
-	env.basis.justification[0] ^= 1;
+	env.basis.sealed[30] ^= 1;
 	cr_assert_eq(hv_envelope_verify(&env, s->pub.sign), HV_EBADSIG);
-	env.basis.justification[0] ^= 1;
+	env.basis.sealed[30] ^= 1;
 	env.outcome[0] = 'X';
 	cr_assert_eq(hv_envelope_verify(&env, s->pub.sign), HV_EBADSIG);
 	sodium_free(s);
@@ -548,7 +571,7 @@ Test(envelope, makes_distinct_random_ids)
 	cr_assert(memcmp(a, b, HV_ID_LEN) != 0);
 }
 
-/* ---- fixed-key vector (tests/vectors/envelope-v1.hex) ------------------ */
+/* ---- fixed-key vector (tests/vectors/envelope-v2.hex) ------------------ */
 
 /*
  * The vector's envelope: every byte fixed by hand, keys from fixed seeds,
@@ -572,8 +595,7 @@ vector_envelope(hv_envelope *env)
 	strcpy(env->basis.consent, "NOT_SOUGHT");
 	strcpy(env->basis.art6, "PUBLIC_TASK");
 	strcpy(env->basis.art9, "SAFEGUARDING");
-	strcpy(env->basis.justification,
-	    "Operation Encompass notification before the next school day.");
+	sealed_basis(&env->basis);
 	strcpy(env->basis.decided_by, "ds.jones");
 	for (int i = 0; i < 32; i++)
 		env->subject[i] = (uint8_t)(0xa0 + i);
@@ -608,7 +630,7 @@ vector_get(const char *name, size_t *outlen)
 	size_t flen, nlen = strlen(name);
 	char *line, *save = NULL;
 
-	snprintf(path, sizeof(path), "%s/tests/vectors/envelope-v1.hex",
+	snprintf(path, sizeof(path), "%s/tests/vectors/envelope-v2.hex",
 	    src && *src ? src : ".");
 	cr_assert_eq(hv_read_file(path, 1 << 20, &file, &flen), 0,
 	    "cannot read %s (run from the repository root or set HAVEN_SRC)",
@@ -657,7 +679,7 @@ Test(envelope, canonical_bytes_match_the_fixed_key_vector)
 	want = vector_get("canonical", &wlen);
 	assert_bytes_eq(canon, len, want, wlen, "canonical bytes");
 	/* The domain tag and the first field, spelled out. */
-	cr_assert(memcmp(canon, "haven-envelope-v1\0\0\0\0\x10\x00\x01", 24)
+	cr_assert(memcmp(canon, "haven-envelope-v2\0\0\0\0\x10\x00\x01", 24)
 	    == 0);
 	free(canon);
 	free(want);
@@ -705,7 +727,11 @@ Test(envelope, packing_matches_the_fixed_key_vector)
 	/* The stored packing decodes and verifies with the seeded key. */
 	cr_assert_eq(hv_envelope_unpack(want, wlen, wlen, &back, NULL), HV_OK);
 	cr_assert_eq(hv_envelope_verify(&back, s->pub.sign), HV_OK);
-	cr_assert_str_eq(back.basis.justification, env.basis.justification);
+	cr_assert_eq(back.basis.justification_len, env.basis.justification_len);
+	cr_assert_eq(back.basis.sealed_len, env.basis.sealed_len);
+	cr_assert_eq(memcmp(back.basis.sealed, env.basis.sealed,
+	    env.basis.sealed_len), 0);
+	cr_assert_str_eq(back.basis.sealed_for[0], "ig.bristol");
 	cr_assert_eq(back.created, env.created);
 	free(packed);
 	free(want);

@@ -11,7 +11,8 @@ Test(events, names_every_audit_event_of_the_spec_once_in_order)
 {
 	static const char *const spec[] = { "SUBMITTED", "REJECTED",
 		"DELIVERED", "ACKNOWLEDGED", "ESCALATED", "EXPIRED",
-		"DECISION_RECORDED", "DIRECTORY_LOADED", "AUDIT_QUERY" };
+		"DECISION_RECORDED", "DIRECTORY_LOADED", "AUDIT_QUERY",
+		"RESTORED" };
 
 	cr_assert_eq(HV_EV_COUNT, sizeof(spec) / sizeof(spec[0]));
 	for (int i = 0; i < HV_EV_COUNT; i++) {

@@ -18,6 +18,8 @@
 #include "hv_envelope.h"
 #include "hv_keys.h"
 #include "hv_policy.h"
+#include "hv_sealed.h"
+#include "hv_util.h"
 #include "fixture.h"
 
 static char tmp[64];
@@ -96,7 +98,7 @@ good_basis(void)
 	strcpy(b.art9, "SAFEGUARDING");
 	strcpy(b.justification, "Seeking consent would place the child at "
 	    "increased risk of harm.");
-	strcpy(b.decided_by, "DS Jane Smith, PPU");
+	strcpy(b.decided_by, "ppu.ds-smith");
 	return b;
 }
 
@@ -153,7 +155,7 @@ Test(policy, requires_decided_by)
 	b.decided_by[0] = '\0';
 	basis_fails(&b, 0, "basis.decided_by", "required");
 	strcpy(b.decided_by, "   ");
-	basis_fails(&b, 0, "basis.decided_by", "required");
+	basis_fails(&b, 0, "basis.decided_by", "staff identifier");
 }
 
 Test(policy, requires_consent_to_be_stated)
@@ -284,6 +286,10 @@ share(const char *sender, const char *recipient, const char *type)
 	strcpy(env.type, type);
 	strcpy(env.priority, "URGENT");
 	env.basis = good_basis();
+	/* As the sending agent does: the justification travels sealed. */
+	hv_envelope_new_id(env.id);
+	cr_assert_eq(hv_justification_seal(&env.basis, env.id, dir, NULL),
+	    HV_OK);
 	return env;
 }
 
@@ -440,136 +446,231 @@ Test(policy, gives_rag_deadlines_in_seconds)
 	cr_assert_eq(hv_policy_rag_seconds(NULL), -1);
 }
 
-Test(policy, refuses_an_nhs_number_in_the_justification_however_written)
+/*
+ * SPEC §4.2: decided_by is a staff identifier, so a child's name, an NHS
+ * number however written, or a sentence cannot be put there; the refusal
+ * never repeats what was given.
+ */
+Test(policy, refuses_a_decided_by_that_is_not_a_staff_identifier)
 {
-	static const char *const texts[] = {
-		"Child 9434765919 was seen at A&E with injuries.",
-		"Child 943 476 5919 was seen at A&E with injuries.",
-		"Child 943-476-5919 was seen at A&E with injuries.",
-		"NHS no.9434765919, seen at A&E with injuries.",
-		NULL
+	static const char *const bad[] = {
+		"Zebedee Marker", "zebedee marker", "Zebedee", "DS Jane Smith",
+		"943 476 5919", "943\t476\t5919", "dsl.jones re the child",
+		"dsl.jones\n", "ppu/sgt", "sgt@ppu", "O'Brien", "élodie",
+		"9434765919", "943-476-5919", "628.194.8211", "628_194_8211",
+		".hidden", "-x", NULL
 	};
+	char long_id[HV_DECIDED_BY_MAX + 2];
 	struct hv_errdetail d;
 
-	for (size_t i = 0; texts[i] != NULL; i++) {
+	for (size_t i = 0; bad[i] != NULL; i++) {
 		struct hv_basis b = good_basis();
 
-		strcpy(b.justification, texts[i]);
-		basis_fails(&b, 0, "basis.justification", "NHS number");
+		strcpy(b.decided_by, bad[i]);
+		basis_fails(&b, 0, "basis.decided_by", "staff identifier");
 		hv_errclear(&d);
 		hv_policy_check_basis(&b, 0, &d);
-		cr_assert_null(strstr(d.message, "5919"), "the sentence "
-		    "repeats the number: %s", d.message);
-		cr_assert_null(strstr(d.message, "943"), "%s", d.message);
+		cr_assert_null(strstr(d.message, bad[i]), "the sentence "
+		    "repeats the value: %s", d.message);
+		cr_assert_not(hv_policy_staff_id_valid(bad[i]), "%s", bad[i]);
 	}
+	memset(long_id, 'a', sizeof(long_id) - 1);
+	long_id[sizeof(long_id) - 1] = '\0';
+	cr_assert_not(hv_policy_staff_id_valid(long_id));
+	long_id[HV_DECIDED_BY_MAX] = '\0';
+	cr_assert(hv_policy_staff_id_valid(long_id));
+	cr_assert_not(hv_policy_staff_id_valid(""));
+	cr_assert_not(hv_policy_staff_id_valid(NULL));
 }
 
-Test(policy, refuses_an_nhs_number_in_decided_by)
+Test(policy, accepts_staff_identifiers)
 {
-	struct hv_basis b = good_basis();
-
-	strcpy(b.decided_by, "dsl.jones re 943 476 5919");
-	basis_fails(&b, 0, "basis.decided_by", "NHS number");
-}
-
-Test(policy, accepts_digits_that_are_not_an_nhs_number)
-{
-	static const char *const texts[] = {
-		/* the check digit is wrong */
-		"Seen 9434765918 times; seeking consent would raise the risk.",
-		/* nine digits, and ten split by two spaces */
-		"Ref 943476591: seeking consent would raise the risk.",
-		"Ref 943  476 5919: seeking consent would raise the risk.",
-		/* a date and a time */
-		"Incident on 2026-11-22 at 02:10; consent would raise the risk.",
-		NULL
+	static const char *const good[] = {
+		"ppu.sgt-khan", "dsl.jones", "named_nurse.patel", "mash42",
+		"caldicott.guardian", "a", "pc4521", "x.9434765918", NULL
 	};
 	struct hv_errdetail d;
 
-	for (size_t i = 0; texts[i] != NULL; i++) {
+	for (size_t i = 0; good[i] != NULL; i++) {
 		struct hv_basis b = good_basis();
 
-		strcpy(b.justification, texts[i]);
+		strcpy(b.decided_by, good[i]);
 		hv_errclear(&d);
 		cr_assert_eq(hv_policy_check_basis(&b, 0, &d), HV_OK,
-		    "'%s': %s", texts[i], d.message);
+		    "'%s': %s", good[i], d.message);
 	}
 }
 
-Test(policy, finds_an_nhs_number_only_in_the_shapes_people_write_it)
+/* ---- the justification sealed to the ig.* nodes (hv_sealed) ---------- */
+
+static hv_keys *
+load_node_key(const char *node)
 {
-	cr_assert(hv_policy_text_has_nhs("9434765919"));
-	cr_assert(hv_policy_text_has_nhs("x943 476 5919."));
-	cr_assert(hv_policy_text_has_nhs("NHS no: 943-476-5919, seen"));
-	cr_assert_not(hv_policy_text_has_nhs("943 476 591"));
-	cr_assert_not(hv_policy_text_has_nhs("943 - 476 - 5919"));
-	cr_assert_not(hv_policy_text_has_nhs("943 476-5919"));
-	cr_assert_not(hv_policy_text_has_nhs("9434765918"));
-	cr_assert_not(hv_policy_text_has_nhs(""));
-	cr_assert_not(hv_policy_text_has_nhs(NULL));
+	char path[160];
+	struct hv_errdetail d;
+	hv_keys *k = NULL;
+
+	snprintf(path, sizeof(path), "%s/keys/%s.key", tmp, node);
+	cr_assert_eq(hv_keys_load(path, NULL, &k, &d), HV_OK, "%s",
+	    d.message);
+	return k;
 }
 
-/*
- * Dates with times and phone numbers are not NHS numbers, even when their
- * digits would pass the check digit: every date and time of a year, and
- * a spread of mobile numbers, are accepted.
- */
-Test(policy, does_not_mistake_dates_times_or_phone_numbers_for_nhs_numbers)
+/* A share from police to social care whose basis is sealed for id. */
+static void
+sealed_envelope(hv_envelope *env, const char *justification)
 {
-	char text[96];
+	struct hv_errdetail d;
 
-	for (int m = 1; m <= 12; m++)
-		for (int day = 1; day <= 28; day++)
-			for (int h = 0; h < 24; h++) {
-				snprintf(text, sizeof(text), "Seen on "
-				    "2026-%02d-%02d %02d:15 at school", m, day,
-				    h);
-				cr_assert_not(hv_policy_text_has_nhs(text),
-				    "%s", text);
-			}
-	for (unsigned n = 0; n < 100000; n += 7) {
-		snprintf(text, sizeof(text), "Call 07700 9%05u or 07700%06u",
-		    n, n);
-		cr_assert_not(hv_policy_text_has_nhs(text), "%s", text);
-	}
+	memset(env, 0, sizeof(*env));
+	hv_envelope_new_id(env->id);
+	strcpy(env->sender, "police.avon");
+	strcpy(env->recipients[0], "social-care.bristol");
+	env->n_recipients = 1;
+	strcpy(env->type, "REFERRAL");
+	strcpy(env->priority, "URGENT");
+	env->basis = good_basis();
+	strcpy(env->basis.justification, justification);
+	cr_assert_eq(hv_justification_seal(&env->basis, env->id, dir, &d),
+	    HV_OK, "%s", d.message);
 }
 
-Test(policy, refuses_an_nhs_number_in_an_envelope_basis)
+Test(policy, seals_a_justification_that_only_an_ig_key_opens)
+{
+	static const char text[] = "Zebedee-Canary: seeking consent would "
+	    "place the child at risk.";
+	hv_envelope env;
+	hv_keys *ig = load_node_key("ig.bristol");
+	hv_keys *police = load_node_key("police.avon");
+	char out[HV_JUSTIFICATION_MAX + 1];
+	struct hv_errdetail d;
+
+	sealed_envelope(&env, text);
+	/* The clear text is gone; only ciphertext and its length remain. */
+	cr_assert_eq(env.basis.justification[0], '\0');
+	cr_assert_eq(env.basis.justification_len, strlen(text));
+	cr_assert_eq(env.basis.n_sealed_for, 1);
+	cr_assert_str_eq(env.basis.sealed_for[0], "ig.bristol");
+	cr_assert_null(memmem(env.basis.sealed, env.basis.sealed_len,
+	    "Zebedee", 7));
+	hv_errclear(&d);
+	cr_assert_eq(hv_policy_check_envelope(dir, &env, &d), HV_OK, "%s",
+	    d.message);
+
+	cr_assert_eq(hv_justification_open(&env.basis, env.id, ig, out,
+	    sizeof(out)), HV_OK);
+	cr_assert_str_eq(out, text);
+	cr_assert_eq(hv_justification_open(&env.basis, env.id, police, out,
+	    sizeof(out)), HV_ENOTRECIPIENT);
+	/* Bound to its message: moved onto another id it does not open. */
+	env.id[0] ^= 1;
+	cr_assert_eq(hv_justification_open(&env.basis, env.id, ig, out,
+	    sizeof(out)), HV_EDECRYPT);
+	hv_keys_destroy(&ig);
+	hv_keys_destroy(&police);
+}
+
+Test(policy, opens_a_justification_sealed_before_the_ig_key_was_rotated)
+{
+	static const char text[] = "Sealed to the IG office before it "
+	    "rotated its key.";
+	hv_envelope env;
+	hv_keys *rotated = NULL;
+	char old[160], outdir[160], *newkey = NULL;
+	char out[HV_JUSTIFICATION_MAX + 1];
+	struct hv_errdetail d;
+
+	sealed_envelope(&env, text);
+	snprintf(old, sizeof(old), "%s/keys/ig.bristol.key", tmp);
+	snprintf(outdir, sizeof(outdir), "%s/rotated", tmp);
+	cr_assert_eq(hv_keys_rotate(old, outdir, NULL, hv_now_ms(), &newkey,
+	    &d), HV_OK, "%s", d.message);
+	cr_assert_eq(hv_keys_load(newkey, NULL, &rotated, &d), HV_OK, "%s",
+	    d.message);
+	cr_assert_eq(rotated->n_prev_box, 1);
+	/* The new key file opens it through the payload key it kept. */
+	cr_assert_eq(hv_justification_open(&env.basis, env.id, rotated, out,
+	    sizeof(out)), HV_OK);
+	cr_assert_str_eq(out, text);
+	/* Without the kept key it would not: the current key alone fails. */
+	rotated->n_prev_box = 0;
+	cr_assert_eq(hv_justification_open(&env.basis, env.id, rotated, out,
+	    sizeof(out)), HV_ENOTRECIPIENT);
+	hv_keys_destroy(&rotated);
+	free(newkey);
+}
+
+Test(policy, refuses_a_justification_in_clear_in_an_envelope)
 {
 	hv_envelope env;
 	struct hv_errdetail d;
 
-	memset(&env, 0, sizeof(env));
-	strcpy(env.sender, "police.avon");
-	strcpy(env.recipients[0], "social-care.bristol");
-	env.n_recipients = 1;
-	strcpy(env.type, "REFERRAL");
-	strcpy(env.priority, "URGENT");
-	env.basis = good_basis();
-	cr_assert_eq(hv_policy_check_envelope(dir, &env, &d), HV_OK, "%s",
-	    d.message);
-	strcpy(env.basis.justification, "Referral for 943-476-5919 after "
-	    "the incident last night.");
+	sealed_envelope(&env, "Seeking consent would place the child at "
+	    "increased risk.");
+	strcpy(env.basis.justification, "Seeking consent would place the "
+	    "child at increased risk.");
+	hv_errclear(&d);
+	cr_assert_eq(hv_policy_check_envelope(dir, &env, &d), HV_EBASIS);
+	cr_assert_str_eq(d.field, "basis.justification");
+	cr_assert_not_null(strstr(d.message, "sealed"), "%s", d.message);
+}
+
+Test(policy, checks_the_sealed_length_of_a_justification)
+{
+	hv_envelope env;
+	struct hv_errdetail d;
+
+	sealed_envelope(&env, "too short");
+	hv_errclear(&d);
+	cr_assert_eq(hv_policy_check_envelope(dir, &env, &d), HV_EBASIS);
+	cr_assert_str_eq(d.field, "basis.justification");
+	cr_assert_not_null(strstr(d.message, "20"), "%s", d.message);
+
+	/* A length the ciphertext cannot hold is a lie. */
+	sealed_envelope(&env, "Seeking consent would place the child at "
+	    "increased risk.");
+	env.basis.justification_len = 900;
 	hv_errclear(&d);
 	cr_assert_eq(hv_policy_check_envelope(dir, &env, &d), HV_EBASIS);
 	cr_assert_str_eq(d.field, "basis.justification");
 }
 
-Test(policy, redacts_a_basis_that_holds_an_nhs_number)
+Test(policy, refuses_a_justification_sealed_to_anyone_but_ig_nodes)
 {
-	struct hv_basis b = good_basis(), clean = good_basis();
+	hv_envelope env;
+	struct hv_errdetail d;
 
-	hv_policy_basis_redact(&b);
-	cr_assert_eq(memcmp(&b, &clean, sizeof(b)), 0, "a clean basis "
-	    "was changed");
-	strcpy(b.justification, "About 943 476 5919, seen last night.");
-	strcpy(b.decided_by, "dsl re 9434765919");
-	hv_policy_basis_redact(&b);
-	cr_assert_null(strstr(b.justification, "5919"));
-	cr_assert_null(strstr(b.decided_by, "5919"));
-	cr_assert_not_null(strstr(b.justification, "withheld"));
-	cr_assert_str_eq(b.consent, clean.consent);
-	cr_assert_str_eq(b.art6, clean.art6);
+	sealed_envelope(&env, "Seeking consent would place the child at "
+	    "increased risk.");
+	strcpy(env.basis.sealed_for[0], "broker.bristol");
+	hv_errclear(&d);
+	cr_assert_eq(hv_policy_check_envelope(dir, &env, &d), HV_EBASIS);
+	cr_assert_str_eq(d.field, "basis.justification");
+	cr_assert_null(strstr(d.message, "broker.bristol"), "%s", d.message);
+
+	strcpy(env.basis.sealed_for[0], "ig.nowhere");
+	cr_assert_eq(hv_policy_check_envelope(dir, &env, &d), HV_EBASIS);
+
+	sealed_envelope(&env, "Seeking consent would place the child at "
+	    "increased risk.");
+	env.basis.n_sealed_for = 0;
+	cr_assert_eq(hv_policy_check_envelope(dir, &env, &d), HV_EBASIS);
+	cr_assert_str_eq(d.field, "basis.justification");
+}
+
+Test(policy, seals_nothing_for_an_empty_justification)
+{
+	hv_envelope env;
+	struct hv_errdetail d;
+
+	sealed_envelope(&env, "   ");
+	cr_assert_eq(env.basis.justification_len, 0);
+	cr_assert_eq(env.basis.sealed_len, 0);
+	cr_assert_eq(env.basis.n_sealed_for, 0);
+	strcpy(env.basis.consent, "OBTAINED");
+	hv_errclear(&d);
+	cr_assert_eq(hv_policy_check_envelope(dir, &env, &d), HV_OK, "%s",
+	    d.message);
 }
 
 /* hv_policy_check_delivery's verdict on env at recipient me. */

@@ -445,6 +445,16 @@ Test(wire, bounds_the_largest_envelope_a_payload_limit_allows)
 	memset(env.basis.art9, '9', sizeof(env.basis.art9) - 1);
 	memset(env.basis.justification, 'J', HV_JUSTIFICATION_MAX);
 	memset(env.basis.decided_by, 'D', HV_DECIDED_BY_MAX);
+	/* The justification sealed to as many ig nodes as there may be. */
+	env.basis.justification_len = HV_JUSTIFICATION_MAX;
+	env.basis.sealed_len = HV_JUSTIFICATION_SEALED_MAX;
+	memset(env.basis.sealed, 0xee, HV_JUSTIFICATION_SEALED_MAX);
+	env.basis.n_sealed_for = HV_SEALED_FOR_MAX;
+	for (int i = 0; i < HV_SEALED_FOR_MAX; i++) {
+		memset(env.basis.sealed_for[i], 'g' + i % 8, HV_NODE_MAX);
+		memcpy(env.basis.sealed_for[i], "ig.", 3);
+		memset(env.basis.sealed_keys[i], 0xdd, HV_SEALED_KEY_LEN);
+	}
 	memset(env.outcome, 'O', sizeof(env.outcome) - 1);
 	env.created = INT64_MIN;
 	env.flags = UINT32_MAX;
