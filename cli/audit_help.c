@@ -328,7 +328,8 @@ static const char consistency[] =
 
 static const char sar[] =
 "usage: haven audit sar --subject-nhs N --subject-key F\n"
-"         (--db DIR [--broker-pub F] | --broker ENDPOINT --key IG.key\n"
+"         (--db DIR [--broker-pub F] [--key IG.key] | --broker ENDPOINT\n"
+"          --key IG.key\n"
 "          --directory FILE [--root-pub F] [--passphrase-file F]\n"
 "          [--timeout S]) -o REPORT.html [--format html|json]\n"
 "\n"
@@ -353,6 +354,9 @@ static const char sar[] =
 "                      refused with a sentence (exit 1)\n"
 "  -o, --output FILE   the report, written whole or not at all, mode 0600\n"
 "                      (it names the child)\n"
+"  --key IG.key        an ig node's key: the justifications sealed to it\n"
+"                      are opened and shown in full; without it they\n"
+"                      show as (sealed)\n"
 "  --format F          html (default) or json\n";
 
 void
