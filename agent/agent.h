@@ -106,6 +106,7 @@ enum agent_db {
 	DB_TOMBSTONES,	/* id -> JSON: what the retention rule kept */
 	DB_HOLDS,	/* hold id -> JSON hold (holds.c) */
 	DB_HOLD_OUT,	/* hold id || 'A'/'R' -> HoldNotice until echoed */
+	DB_REFUSALS,	/* attempt id -> packed AgentRefusal until echoed */
 	DB_COUNT
 };
 
@@ -228,6 +229,7 @@ struct agent {
 	int64_t hello_ms;		/* mono: last Hello not refused, or max */
 	uint64_t send_cursor;		/* pending seqs <= this were sent */
 	uint64_t hack_cursor;		/* queued HumanAcks <= this were sent */
+	int refusals_due;		/* refusals.c: send the stored reports */
 	int retry_all;			/* this round sends entries not yet due */
 	int64_t full_retry_ms;		/* next STORAGE_FULL retry (mono), or 0 */
 	int64_t next_hello_ms;
@@ -368,6 +370,23 @@ hv_err agent_batch_end(struct agent *a);
  * there is one); HV_ESTORAGEFULL, HV_EIO, HV_ENOMEM (the store or memory:
  * d says nothing was queued, and hv_store logs the cause).
  */
+/* ---- refusals.c (SPEC §15) ---------------------------------------------- */
+
+/* 1 when a submission refused with code is reported to the broker. */
+int refusals_reported(hv_err code);
+/*
+ * Stores a metadata-only report of a submission refused here (env's
+ * recipients, type, basis.decided_by and, when has_subject, its subject)
+ * and wakes the link to send it. Errors: HV_ESTORAGEFULL, HV_EIO,
+ * HV_ENOMEM.
+ */
+hv_err refusals_record(struct agent *a, const hv_envelope *env,
+    int has_subject, hv_err code);
+/* Main thread, connected: sends the stored reports when due. */
+void refusals_send(struct agent *a);
+/* The broker recorded r: drops it from the store. */
+void refusals_on_echo(struct agent *a, const Haven__AgentRefusal *r);
+
 hv_err outbox_submit(struct agent *a, json_t *req, int decision,
     uint8_t id[HV_ID_LEN], struct hv_errdetail *d);
 /*

@@ -49,7 +49,6 @@ agent_wake(struct agent *a)
 }
 
 /* Packs and sends one frame without blocking; 0, or -1 (not sent). */
-
 static int
 send_frame(struct agent *a, const Haven__Frame *f)
 {
@@ -482,6 +481,9 @@ on_frame(struct agent *a, const uint8_t *buf, size_t len)
 	case HAVEN__FRAME__KIND_HOLD_NOTICE:
 		holds_on_echo(a, f->hold_notice);
 		break;
+	case HAVEN__FRAME__KIND_AGENT_REFUSAL:
+		refusals_on_echo(a, f->agent_refusal);
+		break;
 	case HAVEN__FRAME__KIND_TREE_HEAD:
 		integrity_on_head(a, f->tree_head);
 		break;
@@ -630,6 +632,7 @@ drain_monitor(struct agent *a)
 			a->send_cursor = 0;	/* a new session: resend all, */
 			a->retry_all = 1;	/* STORAGE_FULL ones too */
 			a->hack_cursor = 0;
+			a->refusals_due = 1;
 			integrity_session(a);	/* and check its history */
 		} else if (ev == ZMQ_EVENT_DISCONNECTED) {
 			if (atomic_exchange(&a->connected, 0)) {
@@ -835,11 +838,13 @@ link_run(struct agent *a)
 			if (now >= a->next_resend_ms) {
 				a->send_cursor = 0;
 				a->hack_cursor = 0;
+				a->refusals_due = 1;
 				a->next_resend_ms = now + AGENT_RESEND_MS;
 			}
 			send_pending(a);
 			send_human_acks(a);
 			retract_send(a, now);
+			refusals_send(a);
 		}
 		handshake_retry(a, now);
 		link_failover(a, now);

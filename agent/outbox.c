@@ -127,6 +127,14 @@ parse_subject(struct agent *a, json_t *req, char *norm, size_t cap,
 	return HV_OK;
 }
 
+/* The envelope names which subject key made its pseudonym (SPEC §15). */
+static void
+set_subject_key_id(struct agent *a, hv_envelope *env)
+{
+	hv_subject_key_id(a->subject_key, env->subject_key_id);
+	env->has_subject_key_id = 1;
+}
+
 static hv_err
 parse_basis(json_t *req, struct hv_basis *b, struct hv_errdetail *d)
 {
@@ -346,6 +354,7 @@ outbox_parse_request(struct agent *a, json_t *req, int decision,
 	snprintf(env->priority, sizeof(env->priority), "%s", prio);
 	if ((e = parse_subject(a, req, norm, ncap, env->subject, d)) != HV_OK)
 		return e;
+	set_subject_key_id(a, env);
 	if ((e = parse_basis(req, &env->basis, d)) != HV_OK)
 		return e;
 	if (!decision) {
@@ -525,6 +534,15 @@ outbox_submit(struct agent *a, json_t *req, int decision,
 out:
 	if (locked)
 		pthread_rwlock_unlock(&a->dir_lock);
+	/*
+	 * A refusal made here is reported to the broker's audit (SPEC §15);
+	 * the caller's answer does not wait for it and does not change if
+	 * the report cannot be stored.
+	 */
+	if (refusals_reported(e) && env.type[0] != '\0' &&
+	    refusals_record(a, &env, env.has_subject_key_id, e) != HV_OK)
+		hv_log_warnx("could not store the report of a refused %s "
+		    "submission for the broker", env.type);
 	if (text != NULL) {
 		sodium_memzero(text, tlen);
 		free(text);

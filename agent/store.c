@@ -41,6 +41,7 @@ static const char *const store_dbnames[DB_COUNT] = {
 	[DB_TOMBSTONES] = "tombstones",
 	[DB_HOLDS] = "holds",
 	[DB_HOLD_OUT] = "hold_out",
+	[DB_REFUSALS] = "refusals",
 };
 
 /*

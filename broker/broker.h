@@ -427,6 +427,13 @@ hv_err deliver_ack(struct broker *b, MDB_txn *txn, const struct conn *c,
 hv_err deliver_human_ack(struct broker *b, MDB_txn *txn, const struct conn *c,
     const Haven__HumanAck *h, struct outbox *o);
 
+/* ---- refusal.c --------------------------------------------------------------- */
+
+/* AgentRefusal from a node: audited REJECTED at: agent once, then echoed
+ * (SPEC §15). Inside txn. */
+hv_err refusal_handle(struct broker *b, MDB_txn *txn, const struct conn *c,
+    const Haven__AgentRefusal *r, struct outbox *o);
+
 /* Removes an acknowledged delivery from the session's window. */
 void deliver_unflight(struct broker *b, const char *node,
     const uint8_t id[HV_ID_LEN]);

@@ -502,6 +502,8 @@ dispatch(struct broker *b, MDB_txn *txn, struct inframe *in, struct outbox *o)
 		return retract_handle(b, txn, c, in->f->retraction, o);
 	case HAVEN__FRAME__KIND_AUDIT_QUERY:
 		return query_handle(b, txn, c, in->f->audit_query, o);
+	case HAVEN__FRAME__KIND_AGENT_REFUSAL:
+		return refusal_handle(b, txn, c, in->f->agent_refusal, o);
 	case HAVEN__FRAME__KIND_TREE_HEAD_REQUEST:
 	case HAVEN__FRAME__KIND_HEALTH_REQUEST:
 		in->later = 1;

@@ -327,6 +327,7 @@ answer_records(struct broker *b, MDB_txn *txn, const struct conn *c,
 	struct collect col;
 	char detail[sizeof(((struct hv_audit_rec *)0)->detail)];
 	char msg[300];
+	uint8_t kid[8];
 	size_t od = 0;
 	hv_err e, qe;
 
@@ -383,6 +384,10 @@ answer_records(struct broker *b, MDB_txn *txn, const struct conn *c,
 		goto out;
 
 	ar.head = h;
+	if (hv_auditlog_subject_key_id(&b->log, txn, kid) == HV_OK) {
+		ar.subject_key_id.data = kid;
+		ar.subject_key_id.len = sizeof(kid);
+	}
 	if (qe != HV_OK) {
 		collect_free(&col);
 		ar.code = (char *)hv_errname(qe);

@@ -55,8 +55,9 @@ static const struct option longopts[] = {
 	{ "from", required_argument, NULL, 'F' },
 	{ "to", required_argument, NULL, 'T' },
 	{ "passphrase-file", required_argument, NULL, 'p' },
-	{ "root-pub", required_argument, NULL, 'o' },
+	{ "root-pub", required_argument, NULL, 'X' },
 	{ "timeout", required_argument, NULL, 'w' },
+	{ "output", required_argument, NULL, 'o' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -66,6 +67,7 @@ static const unsigned optbits[] = {
 	AO_SUBJECT_KEY, AO_SUBJECT, AO_SUBJECT_LOCAL, AO_MESSAGE, AO_SENDER,
 	AO_RECIPIENT, AO_ROLE, AO_EVENT, AO_TYPE, AO_SINCE, AO_UNTIL, AO_LIMIT,
 	AO_FORMAT, AO_FROM, AO_TO, AO_PASSPHRASE_FILE, AO_ROOT_PUB, AO_TIMEOUT,
+	AO_OUTPUT,
 };
 
 static int
@@ -161,7 +163,12 @@ take(struct audit_args *a, int c, const char *v)
 	case 'D': a->directory = v; break;
 	case 'P': a->broker_pub = v; break;
 	case 'p': a->passphrase_file = v; break;
-	case 'o': a->root_pub = v; break;
+	case 'X': a->root_pub = v; break;
+	case 'o':
+		if (v[0] == '\0')
+			return cli_usage(sub, "--output needs a file name.");
+		a->output = v;
+		break;
 	case 'w':
 		if ((a->timeout_ms = remote_timeout(v)) < 0)
 			return cli_usage(sub, "--timeout '%.80s' is not a number "
@@ -237,6 +244,12 @@ take(struct audit_args *a, int c, const char *v)
 			a->format = AF_JSON;
 		else if (strcmp(v, "csv") == 0)
 			a->format = AF_CSV;
+		else if (strcmp(v, "html") == 0 &&
+		    strcmp(sub, "audit sar") == 0)
+			a->format = AF_HTML;
+		else if (strcmp(sub, "audit sar") == 0)
+			return cli_usage(sub, "--format '%.80s' is not html or "
+			    "json.", v);
 		else
 			return cli_usage(sub, "--format '%.80s' is not table, "
 			    "json or csv.", v);
@@ -262,7 +275,7 @@ audit_parse(const char *sub, int argc, char **argv, unsigned allowed,
 	a->sub = sub;
 	optind = 0;		/* GNU: start afresh, argv[0] is not parsed */
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":", longopts, &idx)) != -1) {
+	while ((c = getopt_long(argc, argv, ":o:", longopts, &idx)) != -1) {
 		if (c == '?')
 			return cli_usage(sub, "'%.80s' is not an option of "
 			    "this command.", argv[optind - 1]);
@@ -480,7 +493,7 @@ read_stdin_line(char *buf, size_t cap)
 }
 
 int
-audit_subject(const struct audit_args *a, int *has, uint8_t out[32])
+audit_subject(struct audit_args *a, int *has, uint8_t out[32])
 {
 	struct hv_errdetail d;
 	char norm[HV_SUBJECT_MAX], line[128];
@@ -544,12 +557,33 @@ audit_subject(const struct audit_args *a, int *has, uint8_t out[32])
 		goto out;
 	}
 	hv_subject_pseudonym(key, norm, out);
+	snprintf(a->subject_ref, sizeof(a->subject_ref), "%s", norm);
+	hv_subject_key_id(key, a->key_id);
+	a->has_key_id = 1;
 	*has = 1;
 out:
 	hv_secret_free(key);
 	sodium_memzero(norm, sizeof(norm));
 	sodium_memzero(line, sizeof(line));
 	return rc;
+}
+
+int
+audit_key_check(const struct audit_args *a, const struct audit_source *src)
+{
+	char mine[HV_SUBJECT_KEY_ID_HEX_LEN + 1];
+	char theirs[HV_SUBJECT_KEY_ID_HEX_LEN + 1];
+
+	if (!a->has_key_id || !src->has_log_key_id ||
+	    memcmp(a->key_id, src->log_key_id, sizeof(a->key_id)) == 0)
+		return 0;
+	hv_hex(a->key_id, sizeof(a->key_id), mine);
+	hv_hex(src->log_key_id, sizeof(src->log_key_id), theirs);
+	fprintf(stderr, "haven %s: the subject key %s is not the "
+	    "partnership's: its id is %s, the log's records use %s; nothing "
+	    "can be found about a child with it.\n", a->sub, a->subject_key,
+	    mine, theirs);
+	return 1;
 }
 
 /* ---- text ------------------------------------------------------------ */
@@ -652,8 +686,8 @@ dbi_named(const hv_auditlog *log, const char *name)
  * are signed by them. Returns 1 and fills key, prev and a description, or
  * 0 when the store holds neither.
  */
-static int
-stored_broker_key(hv_auditlog *log, MDB_txn *txn, uint8_t key[32],
+int
+audit_stored_broker_key(hv_auditlog *log, MDB_txn *txn, uint8_t key[32],
     struct hv_prev_signs *prev, const char **how)
 {
 	MDB_dbi meta = dbi_named(log, "meta");
@@ -727,7 +761,7 @@ cmd_verify(int argc, char **argv)
 		goto out;
 	}
 	if (!have_key)
-		have_key = stored_broker_key(&log, txn, key, &prev, &how);
+		have_key = audit_stored_broker_key(&log, txn, key, &prev, &how);
 	e = hv_auditlog_verify_at(&log, txn, have_key ? key : NULL, &prev, &d);
 	if (e == HV_ETAMPERED) {
 		fprintf(stderr, "audit log TAMPERED: %s\n"
@@ -790,6 +824,7 @@ static const struct {
 	{ "check-proof", audit_cmd_check_proof },
 	{ "consistency", audit_cmd_consistency },
 	{ "export", audit_cmd_export },
+	{ "sar", audit_cmd_sar },
 	{ "restore-notice", audit_cmd_restore_notice },
 };
 

@@ -24,6 +24,7 @@
 #include "hv_store.h"
 
 struct hv_proof;
+struct audit_source;
 
 /* Options, one bit each, so that each subcommand names what it accepts. */
 enum {
@@ -51,6 +52,7 @@ enum {
 	AO_PASSPHRASE_FILE = 1u << 21,
 	AO_ROOT_PUB = 1u << 22,
 	AO_TIMEOUT = 1u << 23,
+	AO_OUTPUT = 1u << 24,
 };
 
 /* The three options that make a remote query, and all it accepts. */
@@ -61,7 +63,7 @@ enum {
 /* audit_need_db's answer for a remote query. */
 #define AUDIT_REMOTE (-2)
 
-enum audit_format { AF_TABLE, AF_JSON, AF_CSV };
+enum audit_format { AF_TABLE, AF_JSON, AF_CSV, AF_HTML };
 
 /* A subcommand's parsed and checked options. */
 struct audit_args {
@@ -71,6 +73,10 @@ struct audit_args {
 	const char *passphrase_file, *root_pub;
 	int timeout_ms;			/* --timeout, 0 when not given */
 	const char *subject_nhs, *subject_key, *subject_hex, *subject_local;
+	int has_key_id;			/* set by audit_subject from --subject-key */
+	uint8_t key_id[8];
+	char subject_ref[168];		/* the normalised identifier; wiped */
+	const char *output;		/* --output FILE */
 	const char *sender, *recipient, *role;
 	char event[24], type[40];
 	uint8_t message[16];
@@ -128,7 +134,14 @@ int audit_open(const char *db, hv_store **s, hv_auditlog *log);
  * subject was asked for), or the exit status after a message. Never prints
  * the identifier.
  */
-int audit_subject(const struct audit_args *a, int *has, uint8_t out[32]);
+int audit_subject(struct audit_args *a, int *has, uint8_t out[32]);
+
+/*
+ * SPEC §15: when a's --subject-key is not the key the log's records were
+ * made with (src's log_key_id), says so in one sentence and returns 1;
+ * else 0. A log none of whose records carries a key id passes.
+ */
+int audit_key_check(const struct audit_args *a, const struct audit_source *src);
 
 /*
  * Loads the Ed25519 key of a .pub file and, into prev, the earlier keys it
@@ -158,6 +171,12 @@ struct audit_source {
 	uint8_t root[32];
 	int truncated;			/* the broker sent only some */
 	const char *note;		/* a last line for the table, or NULL */
+	uint64_t head_size;		/* the signed tree head checked against */
+	uint8_t head_root[32];
+	int64_t head_time_ms;
+	const char *checked;		/* how it was checked, a sentence */
+	int has_log_key_id;		/* the log's subject-key id (SPEC §15) */
+	uint8_t log_key_id[8];
 };
 
 /*
@@ -183,12 +202,29 @@ int audit_remote_query(struct audit_args *a,
 int audit_remote_prove(struct audit_args *a, const uint8_t id[16]);
 int audit_remote_consistency(struct audit_args *a);
 
+/*
+ * The broker key recorded in a store (see cli/audit.c). Returns 1 with key,
+ * prev and a description of where it came from, or 0.
+ */
+int audit_stored_broker_key(hv_auditlog *log, MDB_txn *txn, uint8_t key[32],
+    struct hv_prev_signs *prev, const char **how);
+
+/* ---- subject access reports (audit_sar.c) --------------------------- */
+
+/*
+ * Writes the subject access report of the records in src matching f to
+ * a->output, in a's format (html or json). Returns 0 or the exit status.
+ */
+int audit_sar_write(const struct audit_args *a,
+    const struct hv_audit_filter *f, const struct audit_source *src);
+
 /* Subcommands: argv[0] is the subcommand; each returns its exit status. */
 int audit_cmd_query(int argc, char **argv);
 int audit_cmd_export(int argc, char **argv);
 int audit_cmd_prove(int argc, char **argv);
 int audit_cmd_consistency(int argc, char **argv);
 int audit_cmd_check_proof(int argc, char **argv);
+int audit_cmd_sar(int argc, char **argv);
 int audit_cmd_restore_notice(int argc, char **argv);
 
 /* The manual page of `haven audit` (sub NULL) or of a subcommand. */

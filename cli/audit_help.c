@@ -27,6 +27,7 @@ static const char overview[] =
 "  check-proof  check a proof offline with the broker's public key\n"
 "  consistency  a proof that a later signed tree head extends an earlier "
 "one\n"
+"  sar          a subject access report about one child, HTML or JSON\n"
 "  restore-notice  sign the notice a broker restored from a backup needs\n"
 "\n"
 "Run 'haven audit COMMAND --help' for each command's options.\n"
@@ -208,6 +209,9 @@ static const char query[] =
 "  --type T            one message type (REFERRAL, INFO_REQUEST, ...)\n"
 "  --since T, --until T  the period, both ends included\n"
 "  --limit N           at most N records\n"
+"  A --subject-key that is not the key the log's records were made with\n"
+"  is refused (exit 1) with a sentence naming both keys' ids: it could\n"
+"  never find anything, and \"No records match\" would mislead.\n"
 "  --format F          table (default, for reading; justifications cut),\n"
 "                      json (one document {records, count, tree_size,\n"
 "                      root_hash}, every field) or csv (a header row,\n"
@@ -322,6 +326,39 @@ static const char consistency[] =
 "                  head_time_ms, head_signature}\n"
 "  proof           the consistency proof of RFC 9162 §2.1.4, hex hashes\n";
 
+static const char sar[] =
+"usage: haven audit sar --subject-nhs N --subject-key F\n"
+"         (--db DIR [--broker-pub F] [--key IG.key] | --broker ENDPOINT\n"
+"          --key IG.key\n"
+"          --directory FILE [--root-pub F] [--passphrase-file F]\n"
+"          [--timeout S]) -o REPORT.html [--format html|json]\n"
+"\n"
+"Writes a subject access report about one child: every share, refusal\n"
+"(at the broker or at the sender's own agent), decision not to share,\n"
+"retraction and legal hold recorded about the child, oldest first, each\n"
+"with its parties, type, lawful basis and justification and one sentence\n"
+"in plain language saying what happened. The report is for a person to\n"
+"read and print: a title, the child's reference (the identifier typed\n"
+"here, which never leaves this computer), a table, and a line naming the\n"
+"signed tree head (size, root, time) the log was checked against.\n"
+"\n"
+"With --db the whole log is verified first, exactly as 'haven audit\n"
+"verify' does, and no report is written if it fails. With --broker the\n"
+"broker's signed tree head is checked with the directory's broker key,\n"
+"only records within the ig node's scope come back, and the request is\n"
+"itself recorded as AUDIT_QUERY.\n"
+"\n"
+"  --subject-nhs N     the child's NHS number (- reads it from standard\n"
+"                      input); --subject-local AGENCY:ID for a local id\n"
+"  --subject-key F     the partnership's subject key; another key is\n"
+"                      refused with a sentence (exit 1)\n"
+"  -o, --output FILE   the report, written whole or not at all, mode 0600\n"
+"                      (it names the child)\n"
+"  --key IG.key        an ig node's key: the justifications sealed to it\n"
+"                      are opened and shown in full; without it they\n"
+"                      show as (sealed)\n"
+"  --format F          html (default) or json\n";
+
 void
 audit_help(const char *sub, FILE *fp)
 {
@@ -330,7 +367,7 @@ audit_help(const char *sub, FILE *fp)
 	} pages[] = {
 		{ "query", query }, { "export", export_ }, { "verify", verify },
 		{ "prove", prove }, { "check-proof", check },
-		{ "consistency", consistency },
+		{ "consistency", consistency }, { "sar", sar },
 		{ "restore-notice", restore },
 	};
 

@@ -104,6 +104,9 @@ rec_json(const struct audit_args *a, const struct hv_audit_rec *r,
 	    r->created > 0 ? json_string(iso) : json_null());
 	bad |= json_object_set_new(o, "reason", str_or_null(r->reason));
 	bad |= json_object_set_new(o, "actor", str_or_null(r->actor));
+	bad |= json_object_set_new(o, "at", str_or_null(r->at));
+	bad |= json_object_set_new(o, "subject_key_id",
+	    hex_or_null(r->has_subject_key_id, r->subject_key_id, 8));
 	bad |= json_object_set_new(o, "detail", str_or_null(r->detail));
 	bad |= json_object_set_new(o, "directory_version",
 	    json_integer((json_int_t)r->directory_version));
@@ -127,7 +130,8 @@ static const char *const csv_header[] = {
 	"priority", "consent", "art6", "art9", "justification", "decided_by",
 	"outcome", "subject", "reply_to", "do_not_contact_family", "reason",
 	"actor", "detail", "created", "directory_version",
-	"ciphertext_digest", "signature", "prev_hash", NULL,
+	"ciphertext_digest", "signature", "prev_hash", "at", "subject_key_id",
+	NULL,
 };
 
 /*
@@ -210,6 +214,11 @@ csv_row(FILE *fp, const struct audit_args *a, const struct hv_audit_rec *r,
 	csv_hex(fp, r->has_digest, r->digest, HV_DIGEST_LEN);
 	csv_hex(fp, r->has_signature, r->signature, HV_SIGNATURE_LEN);
 	hv_hex(r->prev_hash, 32, buf);
+	csv_field(fp, buf, 0);
+	csv_field(fp, r->at, 0);
+	buf[0] = '\0';
+	if (r->has_subject_key_id)
+		hv_hex(r->subject_key_id, 8, buf);
 	csv_field(fp, buf, 1);
 }
 
@@ -229,7 +238,7 @@ static const char *const col_name[NCOL] = {
 
 /* Widest a column may grow, in characters (0: as wide as its text). */
 static const size_t col_max[NCOL] = {
-	0, 0, 0, 0, 80, 0, 0, 0, 0, 0, 24, 40, 24, 30,
+	0, 0, 0, 0, 80, 0, 0, 0, 0, 0, 24, 40, 32, 30,
 };
 
 #define RAW_CELL (HV_MAX_RECIPIENTS * (HV_NODE_MAX + 2) + 160)
@@ -271,6 +280,9 @@ fill_cells(const struct audit_args *a, const struct hv_audit_rec *r,
 	if (r->has_id)
 		hv_hex(r->id, HV_ID_LEN, raw[C_MESSAGE]);
 	route(r, raw[C_ROUTE], RAW_CELL);
+	/* A refusal made at the sender's agent says so (SPEC §15). */
+	snprintf(raw[C_REASON], RAW_CELL, "%s%s%s", r->reason,
+	    r->at[0] != '\0' ? ", at: " : "", r->at);
 	src[C_SEQ] = raw[C_SEQ];
 	src[C_TIME] = raw[C_TIME];
 	src[C_EVENT] = r->event;
@@ -283,7 +295,7 @@ fill_cells(const struct audit_args *a, const struct hv_audit_rec *r,
 	src[C_ART9] = r->basis.art9;
 	src[C_DECIDED] = r->basis.decided_by;
 	src[C_JUSTIFICATION] = audit_justification(a, r, jbuf, jcap, NULL);
-	src[C_REASON] = r->reason;
+	src[C_REASON] = raw[C_REASON];
 	src[C_ACTOR] = r->actor;
 	for (int i = 0; i < NCOL; i++)
 		c->w[i] = audit_clean(src[i][0] != '\0' ? src[i] : "-",
@@ -311,6 +323,7 @@ on_record(void *ctx, const struct hv_audit_rec *r)
 	char *text;
 
 	switch (q->fmt) {
+	case AF_HTML:		/* only `audit sar` takes html */
 	case AF_TABLE:
 		fill_cells(q->a, r, q->cells, q->just, sizeof(q->just));
 		for (int i = 0; i < NCOL; i++) {
@@ -371,6 +384,8 @@ audit_print(const struct audit_args *a, const struct hv_audit_filter *f,
 	int rc;
 	hv_err e;
 
+	if (audit_key_check(a, src) != 0)
+		return 1;
 	memset(&q, 0, sizeof(q));
 	q.a = a;
 	q.fmt = a->format;
@@ -491,6 +506,14 @@ run_query(const struct audit_args *a, const struct hv_audit_filter *f,
 		rc = hv_exit_code(e);
 		goto out;
 	}
+	e = hv_auditlog_subject_key_id(&log, txn, src.log_key_id);
+	if (e != HV_OK && e != HV_ENOTFOUND) {
+		fprintf(stderr, "haven %s: cannot read the audit log: %s\n",
+		    a->sub, hv_strerror(e));
+		rc = hv_exit_code(e);
+		goto out;
+	}
+	src.has_log_key_id = e == HV_OK;
 	ss.log = &log;
 	ss.txn = txn;
 	src.each = store_each;

@@ -194,6 +194,11 @@ audit_remote_query(struct audit_args *a, const struct hv_audit_filter *f)
 	src.size = ar->head->size;
 	memcpy(src.root, ar->head->root.data, HV_HASH_LEN);
 	src.truncated = strcmp(ar->code, "TRUNCATED") == 0;
+	if (ar->subject_key_id.len == sizeof(src.log_key_id)) {
+		src.has_log_key_id = 1;
+		memcpy(src.log_key_id, ar->subject_key_id.data,
+		    sizeof(src.log_key_id));
+	}
 	me = hv_directory_node(r.dir, r.node);
 	o = (size_t)snprintf(note, sizeof(note), "Asked of %s as %s",
 	    r.broker_id, r.node);
@@ -211,7 +216,16 @@ audit_remote_query(struct audit_args *a, const struct hv_audit_filter *f)
 	snprintf(note + o, sizeof(note) - o, ". This query is itself in the "
 	    "log as AUDIT_QUERY.");
 	src.note = note;
-	rc = audit_print(a, f, 0, &src);
+	src.head_size = ar->head->size;
+	memcpy(src.head_root, ar->head->root.data, HV_HASH_LEN);
+	src.head_time_ms = ar->head->time;
+	src.checked = "The broker's signed tree head was checked with the "
+	    "broker key of the partnership's directory; this request is "
+	    "itself in the log as AUDIT_QUERY.";
+	if (strcmp(a->sub, "audit sar") == 0)
+		rc = audit_sar_write(a, f, &src);
+	else
+		rc = audit_print(a, f, 0, &src);
 out:
 	free(ans.v);
 	hv_frame_free(&reply);

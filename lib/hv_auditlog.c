@@ -66,7 +66,8 @@ rec_strings_ok(const struct hv_audit_rec *r)
 	    str_ok(r->reason, sizeof(r->reason)) &&
 	    str_ok(r->actor, sizeof(r->actor)) &&
 	    str_ok(r->detail, sizeof(r->detail)) &&
-	    str_ok(r->outcome, sizeof(r->outcome));
+	    str_ok(r->outcome, sizeof(r->outcome)) &&
+	    str_ok(r->at, sizeof(r->at));
 }
 
 static ProtobufCBinaryData
@@ -120,6 +121,9 @@ hv_audit_rec_pack(const struct hv_audit_rec *rec, uint8_t **out, size_t *len)
 	m.outcome = (char *)rec->outcome;
 	m.flags = rec->flags;
 	m.created = rec->created;
+	m.subject_key_id = bin(rec->has_subject_key_id, rec->subject_key_id,
+	    sizeof(rec->subject_key_id));
+	m.at = (char *)rec->at;
 
 	n = haven__audit_record__get_packed_size(&m);
 	if ((buf = malloc(n)) == NULL)
@@ -225,6 +229,9 @@ hv_audit_rec_unpack(const uint8_t *buf, size_t len, struct hv_audit_rec *rec)
 	bad |= take_str(r->outcome, sizeof(r->outcome), m->outcome);
 	r->flags = m->flags;
 	r->created = m->created;
+	bad |= take_bin(r->subject_key_id, sizeof(r->subject_key_id),
+	    &m->subject_key_id, &r->has_subject_key_id);
+	bad |= take_str(r->at, sizeof(r->at), m->at);
 	/*
 	 * Embedded NULs, unknown or repeated fields and non-minimal varints
 	 * all decode to something; only the canonical bytes are a record.
@@ -243,6 +250,45 @@ out:
 		haven__audit_record__free_unpacked(m, NULL);
 	free(r);
 	return err;
+}
+
+/*
+ * How far back hv_auditlog_subject_key_id looks. Every share and decision
+ * made since §15 carries an id, so a log in use has one near its end; the
+ * bound keeps a query on a large log written before ids existed from
+ * reading all of it each time.
+ */
+#define KEY_ID_SCAN_MAX 100000
+
+hv_err
+hv_auditlog_subject_key_id(hv_auditlog *log, MDB_txn *txn, uint8_t out[8])
+{
+	struct hv_audit_rec *rec;
+	uint8_t root[HV_HASH_LEN];
+	uint64_t size;
+	hv_err e;
+
+	if ((e = hv_auditlog_tree(log, txn, &size, root)) != HV_OK)
+		return e;
+	if ((rec = malloc(sizeof(*rec))) == NULL)
+		return HV_ENOMEM;
+	e = HV_ENOTFOUND;
+	for (uint64_t seq = size; seq > 0 && size - seq < KEY_ID_SCAN_MAX;
+	    seq--) {
+		hv_err ge = hv_auditlog_get(log, txn, seq, rec);
+
+		if (ge != HV_OK) {
+			e = ge;
+			break;
+		}
+		if (rec->has_subject_key_id) {
+			memcpy(out, rec->subject_key_id, 8);
+			e = HV_OK;
+			break;
+		}
+	}
+	free(rec);
+	return e;
 }
 
 void
@@ -287,6 +333,9 @@ hv_audit_rec_from_envelope(struct hv_audit_rec *rec, const hv_envelope *env,
 	snprintf(rec->outcome, sizeof(rec->outcome), "%s", env->outcome);
 	rec->flags = env->flags;
 	rec->created = env->created;
+	rec->has_subject_key_id = env->has_subject_key_id;
+	memcpy(rec->subject_key_id, env->subject_key_id,
+	    sizeof(rec->subject_key_id));
 }
 
 /* ---- index keys ------------------------------------------------------ */

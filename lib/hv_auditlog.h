@@ -84,6 +84,9 @@ struct hv_audit_rec {
 	char outcome[16];
 	uint32_t flags;
 	int64_t created;
+	int has_subject_key_id;
+	uint8_t subject_key_id[8];	/* hv_subject_key_id of the sender's key */
+	char at[8];			/* "agent": refused at the sender's agent */
 	uint8_t prev_hash[32];		/* set by append */
 };
 
@@ -297,5 +300,15 @@ typedef int (*hv_audit_query_fn)(void *ctx, const struct hv_audit_rec *rec);
  */
 hv_err hv_auditlog_query(hv_auditlog *log, MDB_txn *txn,
     const struct hv_audit_filter *f, hv_audit_query_fn fn, void *ctx);
+
+/*
+ * The subject-key id of the latest record that carries one (SPEC §15),
+ * walking back from the end of the log in txn (at most the last 100000
+ * records): the id of the key the partnership uses now.
+ * Errors: HV_ENOTFOUND (no record there carries one),
+ * HV_EMALFORMED, HV_EIO, HV_ENOMEM.
+ */
+hv_err hv_auditlog_subject_key_id(hv_auditlog *log, MDB_txn *txn,
+    uint8_t out[8]);
 
 #endif

@@ -14,7 +14,9 @@
  *	basis.justification_sealed, u32 count + each (sealed_for node, its
  *	sealed key), basis.decided_by, subject, reply_to (empty when none),
  *	flags, outcome, nonce, BLAKE2b-256(nonce || ciphertext), u32 count +
- *	each sealed key.
+ *	each sealed key, and, only when the envelope has one, the 8-byte
+ *	subject-key id (SPEC §15) as a last field, so that envelopes signed
+ *	before it existed still verify.
  *
  * Version 1 signed the justification in clear; version 2 signs what
  * travels instead, the justification sealed to the ig.* nodes (SPEC §4.2).
@@ -179,6 +181,9 @@ hv_envelope_canonical(const hv_envelope *env, uint8_t **out, size_t *len)
 	canon_u32(&c, (uint32_t)env->n_recipients);
 	for (size_t i = 0; i < env->n_recipients; i++)
 		canon_field(&c, env->sealed[i], HV_SEALED_KEY_LEN);
+	if (env->has_subject_key_id)
+		canon_field(&c, env->subject_key_id,
+		    sizeof(env->subject_key_id));
 	if (c.failed) {
 		free(c.buf);
 		return HV_ENOMEM;

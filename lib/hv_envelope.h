@@ -82,6 +82,8 @@ typedef struct hv_envelope {
 	size_t ciphertext_len;
 	uint8_t sealed[HV_MAX_RECIPIENTS][HV_SEALED_KEY_LEN];
 	uint8_t signature[HV_SIGNATURE_LEN];
+	int has_subject_key_id;		/* 0 in envelopes made before §15 */
+	uint8_t subject_key_id[8];	/* hv_subject_key_id of the key */
 } hv_envelope;
 
 /* Fills id with 16 random bytes. */

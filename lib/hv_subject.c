@@ -169,6 +169,17 @@ hv_subject_local(const char *agency, const char *id, char *out, size_t cap,
 }
 
 void
+hv_subject_key_id(const uint8_t key[32], uint8_t out[HV_SUBJECT_KEY_ID_LEN])
+{
+	static const char tag[] = "haven subject-key id";
+	uint8_t h[crypto_generichash_BYTES_MIN];
+
+	crypto_generichash(h, sizeof(h), key, 32, (const unsigned char *)tag,
+	    sizeof(tag) - 1);
+	memcpy(out, h, HV_SUBJECT_KEY_ID_LEN);
+}
+
+void
 hv_subject_pseudonym(const uint8_t key[32], const char *normalised,
     uint8_t out[HV_PSEUDONYM_LEN])
 {

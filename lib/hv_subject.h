@@ -16,6 +16,8 @@
 #include "hv_err.h"
 
 #define HV_PSEUDONYM_LEN 32
+#define HV_SUBJECT_KEY_ID_LEN 8
+#define HV_SUBJECT_KEY_ID_HEX_LEN 16
 #define HV_SUBJECT_MAX 160
 
 /* 1 when the ten digits pass the NHS modulus-11 check. */
@@ -41,5 +43,14 @@ hv_err hv_subject_local(const char *agency, const char *id, char *out,
 /* out = BLAKE2b-256 keyed with key over the normalised identifier. */
 void hv_subject_pseudonym(const uint8_t key[32], const char *normalised,
     uint8_t out[HV_PSEUDONYM_LEN]);
+
+/*
+ * out = the subject key's id (SPEC §15): the first 8 bytes of BLAKE2b keyed
+ * with "haven subject-key id" over the key. Records carry it so that a
+ * query made with another partnership's key is told so rather than
+ * answered "no records"; it reveals nothing of the key.
+ */
+void hv_subject_key_id(const uint8_t key[32],
+    uint8_t out[HV_SUBJECT_KEY_ID_LEN]);
 
 #endif

@@ -354,6 +354,10 @@ hv_envelope_pack(const hv_envelope *env, uint8_t **out, size_t *len)
 	pe.sealed_keys = sealed;
 	pe.signature.len = HV_SIGNATURE_LEN;
 	pe.signature.data = (uint8_t *)env->signature;
+	if (env->has_subject_key_id) {
+		pe.subject_key_id.len = sizeof(env->subject_key_id);
+		pe.subject_key_id.data = (uint8_t *)env->subject_key_id;
+	}
 
 	n = haven__envelope__get_packed_size(&pe);
 	if ((buf = malloc(n > 0 ? n : 1)) == NULL)
@@ -465,6 +469,13 @@ envelope_from_pb(const Haven__Envelope *pe, hv_envelope *env,
 		    "envelope.reply_to", d)) != HV_OK)
 			return e;
 		env->has_reply_to = 1;
+	}
+	if (pe->subject_key_id.len != 0) {
+		if ((e = take_bytes(env->subject_key_id,
+		    sizeof(env->subject_key_id), &pe->subject_key_id,
+		    "envelope.subject_key_id", d)) != HV_OK)
+			return e;
+		env->has_subject_key_id = 1;
 	}
 
 	/* A decision (no recipients) may leave the all-zero nonce out. */

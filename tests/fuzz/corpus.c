@@ -217,7 +217,9 @@ frames(void)
 	Haven__Error er = HAVEN__ERROR__INIT;
 	Haven__HealthRequest hr = HAVEN__HEALTH_REQUEST__INIT;
 	Haven__HealthReply hp = HAVEN__HEALTH_REPLY__INIT;
-	uint8_t id[16], root[32], sig[64], hash[32];
+	Haven__AgentRefusal rf = HAVEN__AGENT_REFUSAL__INIT;
+	char *rf_to[1] = { FUZZ_RECIPIENT };
+	uint8_t id[16], root[32], sig[64], hash[32], kid[8];
 	ProtobufCBinaryData recs[1], proof[1];
 
 	memset(id, 0x21, sizeof(id));
@@ -258,6 +260,20 @@ frames(void)
 	f.kind_case = HAVEN__FRAME__KIND_HUMAN_ACK;
 	f.human_ack = &ha;
 	pack_frame("human-ack", &f);
+
+	memset(kid, 0x25, sizeof(kid));
+	rf.id = r.id;
+	rf.n_recipients = 1;
+	rf.recipients = rf_to;
+	rf.type = "REFERRAL";
+	rf.code = "POLICY_DENIED";
+	rf.decided_by = "duty.officer";
+	rf.subject = (ProtobufCBinaryData){ sizeof(hash), hash };
+	rf.subject_key_id = (ProtobufCBinaryData){ sizeof(kid), kid };
+	rf.at = 1767225600123LL;
+	f.kind_case = HAVEN__FRAME__KIND_AGENT_REFUSAL;
+	f.agent_refusal = &rf;
+	pack_frame("agent-refusal", &f);
 
 	q.message_id = r.id;
 	q.sender = FUZZ_SENDER;

@@ -474,6 +474,9 @@ Test(auditlog, records_round_trip_through_pack_and_unpack)
 	snprintf(r.actor, sizeof(r.actor), "ig.bristol");
 	snprintf(r.outcome, sizeof(r.outcome), "NOT_SHARED");
 	r.flags = HV_FLAG_DO_NOT_CONTACT_FAMILY;
+	r.has_subject_key_id = 1;
+	memset(r.subject_key_id, 0x5a, 8);
+	snprintf(r.at, sizeof(r.at), "agent");
 	memset(r.prev_hash, 0x99, 32);
 	cr_assert_eq(hv_audit_rec_pack(&r, &buf, &len), HV_OK);
 	cr_assert_eq(hv_audit_rec_unpack(buf, len, &back), HV_OK);

@@ -248,3 +248,28 @@ Test(subject, refuses_bad_local_ids)
 	cr_assert_eq(hv_subject_local("police.avon", long_id, norm,
 	    sizeof(norm), &d), HV_OK);
 }
+
+/*
+ * The subject-key id is the first 8 bytes of BLAKE2b keyed with "haven
+ * subject-key id" over the key: the same for the same key, different for
+ * another, and not the start of any pseudonym made with the key.
+ */
+Test(subject, a_subject_key_id_names_its_key_and_only_its_key)
+{
+	static const char tag[] = "haven subject-key id";
+	uint8_t k1[32], k2[32], a[8], b[8], c[8], want[16], ps[32];
+
+	memset(k1, 0x11, sizeof(k1));
+	memset(k2, 0x11, sizeof(k2));
+	k2[31] ^= 1;
+	hv_subject_key_id(k1, a);
+	hv_subject_key_id(k1, b);
+	hv_subject_key_id(k2, c);
+	cr_assert_eq(memcmp(a, b, 8), 0);
+	cr_assert_neq(memcmp(a, c, 8), 0);
+	crypto_generichash(want, sizeof(want), k1, 32,
+	    (const unsigned char *)tag, strlen(tag));
+	cr_assert_eq(memcmp(a, want, 8), 0);
+	hv_subject_pseudonym(k1, "nhs:9434765919", ps);
+	cr_assert_neq(memcmp(a, ps, 8), 0);
+}
