@@ -823,6 +823,15 @@ Test(agent, tells_the_sender_when_a_recipient_refuses_a_delivery,
 	    AK_SOCIAL, json_dumps(j, JSON_COMPACT));
 	json_decref(j);
 	free(path);
+	/* `haven status` names the recipient that refused, not the broker. */
+	cr_assert_eq(h_sh(&out, 60, "HAVEN_AGENT='%s' HAVEN_TOKEN_FILE='%s' "
+	    "'%s' status %s", pol->url, pol->token_file, h_bin("haven"), id),
+	    0, "%s", out);
+	cr_assert_not_null(strstr(out, "rejected      by the recipient "
+	    AK_SOCIAL ": SENDER_REVOKED: "), "%s", out);
+	free(out);
+	out = NULL;
+
 	/* The refusal was made before it was acknowledged: never stored. */
 	path = h_fmt("/v1/inbox/%s", id);
 	cr_assert_eq(ak_get(soc, path, NULL), 404);
