@@ -100,6 +100,27 @@ send_ack(struct agent *a, const uint8_t *id, size_t idlen, uint64_t rseq)
 	send_frame(a, &f);
 }
 
+/*
+ * Acknowledges a delivery this agent refused, saying why (the code and the
+ * sentence, never payload): the broker stops offering it and tells the
+ * sender it was refused here, not delivered.
+ */
+static void
+send_refusal(struct agent *a, const uint8_t id[HV_ID_LEN], hv_err code,
+    const char *sentence)
+{
+	Haven__Frame f = HAVEN__FRAME__INIT;
+	Haven__Ack ack = HAVEN__ACK__INIT;
+	char buf[HV_ACK_MESSAGE_MAX + 1];
+
+	ack.id.data = (uint8_t *)id;
+	ack.id.len = HV_ID_LEN;
+	hv_ack_set_refusal(&ack, code, sentence, buf);
+	f.kind_case = HAVEN__FRAME__KIND_ACK;
+	f.ack = &ack;
+	send_frame(a, &f);
+}
+
 /* Sends outbox entries without a verdict whose seq is past the cursor. */
 static void
 send_pending(struct agent *a)
@@ -268,8 +289,9 @@ struct delivered {
 /*
  * Acknowledges a stored delivery (its alert hook run committed with it),
  * or one this agent's own directory refused, so that the broker stops
- * offering it: a refusal is not stored, and gets one log line without
- * payload, a delivery_refused event and the health counter
+ * offering it: a refusal's Ack carries its code and sentence, so that the
+ * sender hears it was refused here; it is not stored, and gets one log
+ * line without payload, a delivery_refused event and the health counter
  * deliveries_refused. Runs after the commit of the burst that holds it.
  */
 static void
@@ -295,7 +317,7 @@ deliver_done(struct agent *a, void *arg, int committed)
 			bus_publish(&a->bus, "delivery_refused", s);
 			json_decref(s);
 		}
-		send_ack(a, vd->id, HV_ID_LEN, 0);
+		send_refusal(a, vd->id, dv->e, hv_errmsg(dv->e, &vd->d));
 		goto out;
 	}
 	send_ack(a, vd->id, HV_ID_LEN, 0);

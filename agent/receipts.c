@@ -49,6 +49,7 @@ static const char *
 overall_status(json_t *tl)
 {
 	const char *best = "queued";
+	int best_rank = status_rank(best), r;
 	json_t *e;
 	size_t i;
 
@@ -61,8 +62,18 @@ overall_status(json_t *tl)
 		/* STORAGE_FULL is no verdict: the message is still queued. */
 		if (code != NULL && strcmp(code, "STORAGE_FULL") == 0)
 			continue;
-		if (status_rank(s) >= status_rank(best))
+		/*
+		 * One recipient refusing it ranks as that recipient's expiry
+		 * would: the others may still have had it.
+		 */
+		r = status_rank(s);
+		if (s != NULL && strcmp(s, "rejected") == 0 &&
+		    json_object_get(e, "to") != NULL)
+			r = status_rank("expired");
+		if (r >= best_rank) {
 			best = s;
+			best_rank = r;
+		}
 	}
 	return best;
 }
@@ -199,6 +210,17 @@ out:
 
 /* ---- receipts ---------------------------------------------------------- */
 
+/*
+ * 1 when r is about one recipient (it names a node): a REJECTED naming one
+ * is that recipient refusing the delivery, not the broker refusing the
+ * submission, so it settles nothing and asks for no resend.
+ */
+static int
+receipt_for_recipient(const Haven__Receipt *r)
+{
+	return r->node != NULL && r->node[0] != '\0';
+}
+
 /* The timeline entry a receipt adds, or NULL for an unknown status. */
 static json_t *
 receipt_entry(const Haven__Receipt *r)
@@ -209,6 +231,11 @@ receipt_entry(const Haven__Receipt *r)
 	if (hv_status_is(st, HV_ST_ACCEPTED))
 		return json_pack("{s:s, s:o, s:I}", "status", "accepted", "at",
 		    at, "audit_seq", (json_int_t)r->audit_seq);
+	/* A recipient refused it at its own checks: that recipient only. */
+	if (hv_status_is(st, HV_ST_REJECTED) && receipt_for_recipient(r))
+		return json_pack("{s:s, s:o, s:s, s:s, s:s}", "status",
+		    "rejected", "at", at, "to", r->node, "code", r->code,
+		    "message", r->message);
 	if (hv_status_is(st, HV_ST_REJECTED))
 		return json_pack("{s:s, s:o, s:s, s:s}", "status", "rejected",
 		    "at", at, "code", r->code, "message", r->message);
@@ -340,8 +367,8 @@ receipt_is_news(struct agent *a, MDB_txn *txn, struct rcpt *rc)
 	ob_hdr_get(v.mv_data, &rc->h);
 	receipt_key(r, rc->rk);
 	rc->transient = hv_status_is(r->status, HV_ST_REJECTED) &&
-	    strcmp(r->code, "STORAGE_FULL") == 0;
-	rc->final = !rc->transient &&
+	    !receipt_for_recipient(r) && strcmp(r->code, "STORAGE_FULL") == 0;
+	rc->final = !rc->transient && !receipt_for_recipient(r) &&
 	    (hv_status_is(r->status, HV_ST_ACCEPTED) ||
 	    hv_status_is(r->status, HV_ST_REJECTED));
 	if (store_get(a, txn, DB_RSEEN, rc->rk, 32, &v) == HV_OK) {
@@ -429,7 +456,8 @@ signed_before_rotation(struct agent *a, MDB_txn *txn,
 static int
 needs_resign(struct agent *a, MDB_txn *txn, const struct rcpt *rc)
 {
-	if (!hv_status_is(rc->r->status, HV_ST_REJECTED))
+	if (!hv_status_is(rc->r->status, HV_ST_REJECTED) ||
+	    receipt_for_recipient(rc->r))
 		return 0;
 	if (strcmp(rc->r->code, "CLOCK_SKEW") == 0)
 		return !rc->h.reskewed &&

@@ -487,6 +487,42 @@ dequeue(struct broker *b, MDB_txn *txn, const char *node,
 
 /* ---- acks ------------------------------------------------------------------ */
 
+/*
+ * The recipient acknowledged a delivery its own checks refused (its
+ * directory revokes the sender or has no allow rule, the created time is
+ * outside its window, ...): the queue entry is gone as for a delivery, but
+ * it is audited REJECTED, reason the recipient's code and actor the
+ * recipient, and the sender gets a REJECTED receipt naming the recipient,
+ * the code and the recipient's sentence. Never DELIVERED.
+ */
+static hv_err
+refused_at_recipient(struct broker *b, MDB_txn *txn, const Haven__Ack *a,
+    hv_err code, const struct addr_info *ai, const char *node)
+{
+	struct hv_audit_rec rec;
+	char hex[HV_ID_HEX_LEN + 1];
+	hv_err e;
+
+	rec_for(&rec, hv_event_name(HV_EV_REJECTED), a->id.data, ai, node);
+	snprintf(rec.reason, sizeof(rec.reason), "%s", hv_errname(code));
+	snprintf(rec.detail, sizeof(rec.detail), "Refused at the recipient "
+	    "%s: %s", node, a->refused_message);
+	/* Cut at a character boundary if the sentence did not fit. */
+	for (size_t n = strlen(rec.detail); n > 0 &&
+	    !hv_utf8_valid(rec.detail, n);)
+		rec.detail[--n] = '\0';
+	if ((e = audit_append(b, txn, &rec)) != HV_OK)
+		return e;
+	if ((e = receipt_queue_why(b, txn, a->id.data, ai->sender,
+	    hv_status_name(HV_ST_REJECTED), hv_errname(code),
+	    a->refused_message, node, NULL, rec.seq)) != HV_OK)
+		return e;
+	hv_hex(a->id.data, HV_ID_LEN, hex);
+	hv_log_info("%s refused %s at its own checks: %s", node, hex,
+	    hv_errname(code));
+	return HV_OK;
+}
+
 hv_err
 deliver_ack(struct broker *b, MDB_txn *txn, const struct conn *c,
     const Haven__Ack *a, struct outbox *o)
@@ -496,7 +532,7 @@ deliver_ack(struct broker *b, MDB_txn *txn, const struct conn *c,
 	uint8_t k[KEY_MAX];
 	char hex[HV_ID_HEX_LEN + 1];
 	int found;
-	hv_err e;
+	hv_err e, refused;
 
 	if (a->receipt_seq != 0) {
 		size_t kl = key_node_seq(k, c->node, a->receipt_seq);
@@ -527,6 +563,11 @@ deliver_ack(struct broker *b, MDB_txn *txn, const struct conn *c,
 		return HV_OK;		/* a repeated ack */
 	if ((e = addr_get(b, txn, a->id.data, c->node, &ai)) != HV_OK)
 		return e == HV_ENOTFOUND ? HV_EIO : e;
+	/* hv_frame_unpack has checked the refusal; this cannot fail. */
+	if (hv_ack_refusal(a, &refused, NULL) != HV_OK)
+		refused = HV_EMALFORMED;
+	if (refused != HV_OK)
+		return refused_at_recipient(b, txn, a, refused, &ai, c->node);
 	rec_for(&rec, hv_event_name(HV_EV_DELIVERED), a->id.data, &ai,
 	    c->node);
 	snprintf(rec.detail, sizeof(rec.detail), "Delivered to %s.", c->node);

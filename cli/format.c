@@ -438,6 +438,9 @@ timeline_line(FILE *fp, const json_t *ev)
 	else if (strcmp(s, "accepted") == 0)
 		fprintf(fp, "by the broker, audit record %lld", (long long)
 		    json_integer_value(json_object_get(ev, "audit_seq")));
+	else if (strcmp(s, "rejected") == 0 && json_object_get(ev, "to"))
+		fprintf(fp, "by the recipient %s: %s: %s", str(ev, "to"),
+		    str(ev, "code"), str(ev, "message"));
 	else if (strcmp(s, "rejected") == 0)
 		fprintf(fp, "by the broker: %s: %s", str(ev, "code"),
 		    str(ev, "message"));
@@ -597,6 +600,9 @@ event_receipt(FILE *fp, const json_t *data)
 	    "at")), t, sizeof(t)), up);
 	if (strcmp(s, "accepted") == 0)
 		fprintf(fp, " by the broker");
+	else if (strcmp(s, "rejected") == 0 && json_object_get(data, "to"))
+		fprintf(fp, " by the recipient %s: %s: %s", str(data, "to"),
+		    str(data, "code"), str(data, "message"));
 	else if (strcmp(s, "rejected") == 0)
 		fprintf(fp, " by the broker: %s: %s", str(data, "code"),
 		    str(data, "message"));

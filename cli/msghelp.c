@@ -294,7 +294,8 @@ msg_help(const char *cmd)
 		    "  Shows what happened to a message (or decision) this\n"
 		    "  agency sent, one line per event, oldest first: queued (in\n"
 		    "  the outbox), accepted (the broker checked and audited it),\n"
-		    "  rejected (with the broker's reason), delivered (to each\n"
+		    "  rejected (with the broker's reason, or a recipient's when\n"
+		    "  its own checks refused it), delivered (to each\n"
 		    "  recipient), acknowledged (by whom, at which agency),\n"
 		    "  escalated, expired.\n",
 		    "  ID                 the id haven send printed\n"

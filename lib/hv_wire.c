@@ -575,6 +575,12 @@ hv_frame_unpack(const uint8_t *buf, size_t len, size_t max_len,
 	}
 	if ((e = check_message(&f->base, "", 0, d)) != HV_OK)
 		goto out;
+	if (f->kind_case == HAVEN__FRAME__KIND_ACK) {
+		hv_err code;
+
+		if ((e = hv_ack_refusal(f->ack, &code, d)) != HV_OK)
+			goto out;
+	}
 	if (!same_encoding(&f->base, buf, len)) {
 		e = hv_errset(d, HV_EMALFORMED, "frame",
 		    "the frame is not in canonical protobuf encoding");
@@ -586,6 +592,68 @@ out:
 	if (f != NULL)
 		haven__frame__free_unpacked(f, NULL);
 	return e;
+}
+
+/* ---- a recipient's refusal in an Ack --------------------------------- */
+
+/* 1 for a code an agent may refuse a delivery with. */
+static int
+refusal_code(hv_err e)
+{
+	return e != HV_OK && e != HV_ESTORAGEFULL && e != HV_EIO &&
+	    e != HV_ENOMEM && e != HV_ESYS && e < HV_ERR_COUNT;
+}
+
+hv_err
+hv_ack_refusal(const Haven__Ack *a, hv_err *code, struct hv_errdetail *d)
+{
+	const char *c = a->refused_code != NULL ? a->refused_code : "";
+	const char *m = a->refused_message != NULL ? a->refused_message : "";
+	size_t cl = strnlen(c, HV_ACK_CODE_MAX + 1);
+	size_t ml = strnlen(m, HV_ACK_MESSAGE_MAX + 1);
+	hv_err e;
+
+	if (cl == 0 && ml == 0) {
+		*code = HV_OK;
+		return HV_OK;
+	}
+	if (cl == 0 || cl > HV_ACK_CODE_MAX)
+		return hv_errset(d, HV_EMALFORMED, "ack.refused_code", "An Ack "
+		    "with a refusal needs a code of 1 to %d bytes.",
+		    HV_ACK_CODE_MAX);
+	e = hv_errfromname(c);
+	if (!refusal_code(e) || strcmp(hv_errname(e), c) != 0)
+		return hv_errset(d, HV_EMALFORMED, "ack.refused_code", "The "
+		    "Ack's refusal code %.32s is not an error code a recipient "
+		    "refuses a delivery with.", c);
+	if (ml == 0 || ml > HV_ACK_MESSAGE_MAX)
+		return hv_errset(d, HV_EMALFORMED, "ack.refused_message", "An "
+		    "Ack's refusal needs a sentence of 1 to %d bytes.",
+		    HV_ACK_MESSAGE_MAX);
+	for (size_t i = 0; i < ml; i++)
+		if ((unsigned char)m[i] < 0x20 || m[i] == 0x7f)
+			return hv_errset(d, HV_EMALFORMED,
+			    "ack.refused_message", "The Ack's refusal "
+			    "sentence holds a control character.");
+	*code = e;
+	return HV_OK;
+}
+
+void
+hv_ack_set_refusal(Haven__Ack *a, hv_err code, const char *sentence,
+    char buf[HV_ACK_MESSAGE_MAX + 1])
+{
+	size_t n;
+
+	snprintf(buf, HV_ACK_MESSAGE_MAX + 1, "%s",
+	    sentence != NULL && sentence[0] ? sentence : hv_strerror(code));
+	for (n = 0; buf[n] != '\0'; n++)
+		if ((unsigned char)buf[n] < 0x20 || buf[n] == 0x7f)
+			buf[n] = ' ';
+	while (n > 0 && !hv_utf8_valid(buf, n))
+		buf[--n] = '\0';
+	a->refused_code = (char *)hv_errname(code);
+	a->refused_message = buf;
 }
 
 hv_err

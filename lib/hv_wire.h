@@ -99,6 +99,34 @@ hv_err hv_envelope_unpack(const uint8_t *buf, size_t len, size_t max_len,
 hv_err hv_frame_unpack(const uint8_t *buf, size_t len, size_t max_len,
     Haven__Frame **out, struct hv_errdetail *d);
 
+/*
+ * A recipient's refusal in an Ack (SPEC §6): the error code's name and one
+ * sentence, never payload. Both empty is a delivery (older agents).
+ */
+#define HV_ACK_CODE_MAX 32
+#define HV_ACK_MESSAGE_MAX 256
+
+/*
+ * Checks an Ack's refusal: both fields empty, or a code naming a refusal
+ * (an hv_err name other than the agent's own failures STORAGE_FULL,
+ * IO_ERROR, NO_MEMORY and INTERNAL) of at most HV_ACK_CODE_MAX bytes with
+ * a sentence of 1 to HV_ACK_MESSAGE_MAX bytes without control characters.
+ * On success *code is the refusal's code, or HV_OK for a delivery.
+ * hv_frame_unpack applies it to every Ack.
+ * Errors: HV_EMALFORMED (detail names the field).
+ */
+hv_err hv_ack_refusal(const Haven__Ack *a, hv_err *code,
+    struct hv_errdetail *d);
+
+/*
+ * Sets a's refusal to code and sentence, copying at most HV_ACK_MESSAGE_MAX
+ * bytes of the sentence into buf (cut at a character boundary, control
+ * characters made spaces); a's fields point into buf and hv_errname's
+ * string, so a lives no longer than buf.
+ */
+void hv_ack_set_refusal(Haven__Ack *a, hv_err code, const char *sentence,
+    char buf[HV_ACK_MESSAGE_MAX + 1]);
+
 /* Packs a frame into a malloc'd buffer. Errors: HV_ENOMEM. */
 hv_err hv_frame_pack(const Haven__Frame *f, uint8_t **out, size_t *len);
 

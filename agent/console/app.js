@@ -708,7 +708,8 @@
 	function timelineText(e) {
 		var s = e.status;
 		if (e.status === 'rejected')
-			s += ' (' + e.code + ': ' + e.message + ')';
+			s += (e.to ? ' by ' + e.to : '') + ' (' + e.code + ': ' +
+			    e.message + ')';
 		if (e.status === 'delivered' && e.to)
 			s += ' to ' + e.to;
 		if (e.status === 'acknowledged')

@@ -764,3 +764,90 @@ Test(agent, shows_a_message_withdrawn_because_its_recipient_was_revoked,
 	json_decref(j);
 	free(path);
 }
+
+/*
+ * A recipient whose own directory is newer than the broker's (it revokes
+ * the sender; the broker has not loaded it yet) refuses an IMMEDIATE
+ * missing-child alert the broker routed to it. That is no delivery: the
+ * sender's timeline shows it rejected by that recipient with the code and
+ * sentence, beside the other recipient's delivery, and the broker's audit
+ * log has a REJECTED record for it at the recipient and no DELIVERED.
+ */
+Test(agent, tells_the_sender_when_a_recipient_refuses_a_delivery,
+    .init = setup, .fini = teardown, .timeout = 180)
+{
+	struct h_agent *pol = ak_agent(&P, AK_POLICE);
+	struct h_agent *soc = ak_agent(&P, AK_SOCIAL);
+	char id[33], *body, *path, *out = NULL;
+	json_t *j = NULL, *tl, *e;
+	size_t i;
+	int found = 0;
+
+	cr_assert_eq(h_agent_stop(soc), 0);
+	body = ak_message("[\"" AK_SCHOOL "\",\"" AK_SOCIAL "\"]",
+	    "MISSING_CHILD_ALERT", "IMMEDIATE", "m", "");
+	cr_assert_eq(ak_post(pol, "/v1/messages", body, id), 202);
+	free(body);
+	cr_assert(ak_wait_status(pol, id, "accepted", NULL, 20000));
+	cr_assert(ak_wait_status(pol, id, "delivered", AK_SCHOOL, 20000));
+
+	/* Only social care loads version 2; the broker keeps version 1. */
+	cr_assert_eq(h_partnership_resign(&P, 2, "revoke " AK_POLICE "\n"),
+	    0);
+	cr_assert_eq(h_agent_start(&P, soc), 0, "see %s", soc->log);
+	cr_assert(ak_wait_status(pol, id, "rejected", AK_SOCIAL, 30000),
+	    "the recipient's refusal never reached the sender's timeline");
+	path = h_fmt("/v1/messages/%s", id);
+	cr_assert_eq(ak_get(pol, path, &j), 200);
+	tl = json_object_get(j, "timeline");
+	json_array_foreach(tl, i, e) {
+		const char *st = json_string_value(json_object_get(e,
+		    "status"));
+		const char *to = json_string_value(json_object_get(e, "to"));
+		const char *code = json_string_value(json_object_get(e,
+		    "code"));
+		const char *msg = json_string_value(json_object_get(e,
+		    "message"));
+
+		cr_assert(!(strcmp(st, "delivered") == 0 && to != NULL &&
+		    strcmp(to, AK_SOCIAL) == 0), "reported delivered to the "
+		    "recipient that refused it: %s", json_dumps(j,
+		    JSON_COMPACT));
+		if (strcmp(st, "rejected") == 0 && to != NULL &&
+		    strcmp(to, AK_SOCIAL) == 0 && code != NULL &&
+		    strcmp(code, "SENDER_REVOKED") == 0 && msg != NULL &&
+		    msg[0] != '\0')
+			found = 1;
+	}
+	cr_assert(found, "no rejected entry naming %s and SENDER_REVOKED: %s",
+	    AK_SOCIAL, json_dumps(j, JSON_COMPACT));
+	json_decref(j);
+	free(path);
+	/* `haven status` names the recipient that refused, not the broker. */
+	cr_assert_eq(h_sh(&out, 60, "HAVEN_AGENT='%s' HAVEN_TOKEN_FILE='%s' "
+	    "'%s' status %s", pol->url, pol->token_file, h_bin("haven"), id),
+	    0, "%s", out);
+	cr_assert_not_null(strstr(out, "rejected      by the recipient "
+	    AK_SOCIAL ": SENDER_REVOKED: "), "%s", out);
+	free(out);
+	out = NULL;
+
+	/* The refusal was made before it was acknowledged: never stored. */
+	path = h_fmt("/v1/inbox/%s", id);
+	cr_assert_eq(ak_get(soc, path, NULL), 404);
+	free(path);
+
+	/* The broker's audit log: REJECTED at the recipient, no DELIVERED. */
+	cr_assert_eq(h_sh(&out, 60, "'%s' audit query --db '%s' --event "
+	    "REJECTED --message %s --format json", h_bin("haven"),
+	    P.broker_data, id), 0, "%s", out);
+	cr_assert(strstr(out, "SENDER_REVOKED") != NULL && strstr(out,
+	    "Refused at the recipient " AK_SOCIAL) != NULL, "%s", out);
+	free(out);
+	cr_assert_eq(h_sh(&out, 60, "'%s' audit query --db '%s' --event "
+	    "DELIVERED --message %s --format json", h_bin("haven"),
+	    P.broker_data, id), 0, "%s", out);
+	cr_assert(strstr(out, AK_SCHOOL) != NULL, "%s", out);
+	cr_assert_null(strstr(out, AK_SOCIAL), "%s", out);
+	free(out);
+}

@@ -176,7 +176,8 @@ enum { GOOD_NOW, GOOD_OLD, REVOKED, NO_RULE, IN_2001, BAD_REPLY, N_CASES };
  * message from a revoked sender (police.avon, revoked by the directory), a
  * type no allow rule lets health send to social care, one created in 2001
  * and an INFO_RESPONSE answering no request social care sent. None is
- * stored or listed; each is acknowledged and counted. Two lawful ones, one
+ * stored or listed; each is acknowledged, its Ack carrying the refusal's
+ * code and sentence, and counted. Two lawful ones, one
  * created now and one that waited three days at the broker (within the
  * 7-day TTL), are stored: the checks are not refusing everything.
  */
@@ -192,6 +193,10 @@ Test(agent_receive,
 	uint8_t ids[N_CASES][HV_ID_LEN], *buf;
 	char hex[N_CASES][HV_ID_HEX_LEN + 1], *text;
 	int acked[N_CASES] = { 0 }, n_acked = 0;
+	char code[N_CASES][HV_ACK_CODE_MAX + 1];
+	char why[N_CASES][HV_ACK_MESSAGE_MAX + 1];
+	static const char *const want[N_CASES] = { "", "", "SENDER_REVOKED",
+		"POLICY_DENIED", "CLOCK_SKEW", "POLICY_DENIED" };
 	Haven__Frame *fr;
 	size_t len;
 	int64_t end;
@@ -249,11 +254,26 @@ Test(agent_receive,
 				    ids[i], HV_ID_LEN) == 0) {
 					acked[i] = 1;
 					n_acked++;
+					snprintf(code[i], sizeof(code[i]),
+					    "%s", fr->ack->refused_code);
+					snprintf(why[i], sizeof(why[i]), "%s",
+					    fr->ack->refused_message);
 				}
 		hv_frame_free(&fr);
 	}
-	for (int i = 0; i < N_CASES; i++)
+	/*
+	 * A refused one's Ack says so, with the code and the sentence, so
+	 * that the broker does not report it delivered; a stored one's Ack
+	 * carries no refusal.
+	 */
+	for (int i = 0; i < N_CASES; i++) {
 		cr_assert(acked[i], "delivery %d was never acknowledged", i);
+		cr_assert_str_eq(code[i], want[i], "delivery %d: Ack code "
+		    "'%s' (%s)", i, code[i], why[i]);
+		cr_assert_eq(want[i][0] == '\0', why[i][0] == '\0',
+		    "delivery %d: Ack sentence '%s'", i, why[i]);
+	}
+	cr_assert_not_null(strstr(why[IN_2001], "clock"), "%s", why[IN_2001]);
 
 	cr_assert(ak_wait_health(soc, "deliveries_refused", 4, 10000),
 	    "/v1/health does not count four refused deliveries");

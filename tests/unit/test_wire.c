@@ -621,6 +621,70 @@ Test(wire, refuses_strings_and_bytes_over_their_limits)
 	free(big);
 }
 
+/*
+ * An Ack carries a recipient's refusal as a code and one sentence, within
+ * their caps; an Ack without one is a delivery, as from older agents.
+ */
+Test(wire, carries_a_refusal_in_an_ack_and_refuses_one_out_of_bounds)
+{
+	Haven__Frame f = HAVEN__FRAME__INIT, *out = NULL;
+	Haven__Ack ack = HAVEN__ACK__INIT;
+	uint8_t id[16] = { 7 }, *buf;
+	char sentence[HV_ACK_MESSAGE_MAX + 1], long_s[400];
+	struct hv_errdetail d;
+	size_t len;
+	hv_err code;
+
+	f.kind_case = HAVEN__FRAME__KIND_ACK;
+	f.ack = &ack;
+	ack.id = (ProtobufCBinaryData){ sizeof(id), id };
+	cr_assert_eq(frame_roundtrip(&f, BIG, &d), HV_OK);
+	cr_assert_eq(hv_ack_refusal(&ack, &code, &d), HV_OK);
+	cr_assert_eq(code, HV_OK);
+
+	hv_ack_set_refusal(&ack, HV_EPOLICY, "No allow rule lets health "
+	    "send CP_PLAN_START to social care.", sentence);
+	cr_assert_eq(hv_frame_pack(&f, &buf, &len), HV_OK);
+	cr_assert_eq(hv_frame_unpack(buf, len, len, &out, NULL), HV_OK);
+	cr_assert_str_eq(out->ack->refused_code, "POLICY_DENIED");
+	cr_assert_str_eq(out->ack->refused_message, sentence);
+	cr_assert_eq(hv_ack_refusal(out->ack, &code, NULL), HV_OK);
+	cr_assert_eq(code, HV_EPOLICY);
+	hv_frame_free(&out);
+	free(buf);
+
+	/* A long sentence is cut to the cap at a character boundary. */
+	memset(long_s, 'a', sizeof(long_s));
+	memcpy(long_s + HV_ACK_MESSAGE_MAX - 1, "\xc3\xa9", 2);
+	long_s[sizeof(long_s) - 1] = '\0';
+	hv_ack_set_refusal(&ack, HV_ECLOCKSKEW, long_s, sentence);
+	cr_assert_eq(strlen(sentence), HV_ACK_MESSAGE_MAX - 1);
+	cr_assert_eq(frame_roundtrip(&f, BIG, &d), HV_OK);
+
+	/* Over the caps, a code that is no refusal, or half a refusal. */
+	memset(long_s, 'a', HV_ACK_MESSAGE_MAX + 1);
+	long_s[HV_ACK_MESSAGE_MAX + 1] = '\0';
+	ack.refused_message = long_s;
+	cr_assert_eq(frame_roundtrip(&f, BIG, &d), HV_EMALFORMED);
+	cr_assert_str_eq(d.field, "ack.refused_message");
+	ack.refused_message = "One sentence.";
+	ack.refused_code = "STORAGE_FULL";
+	cr_assert_eq(frame_roundtrip(&f, BIG, &d), HV_EMALFORMED);
+	cr_assert_str_eq(d.field, "ack.refused_code");
+	ack.refused_code = "NOT_A_CODE";
+	cr_assert_eq(frame_roundtrip(&f, BIG, &d), HV_EMALFORMED);
+	ack.refused_code = "POLICY_DENIED_POLICY_DENIED_POLICY";
+	cr_assert_eq(frame_roundtrip(&f, BIG, &d), HV_EMALFORMED);
+	ack.refused_code = "";
+	cr_assert_eq(frame_roundtrip(&f, BIG, &d), HV_EMALFORMED);
+	ack.refused_code = "POLICY_DENIED";
+	ack.refused_message = "";
+	cr_assert_eq(frame_roundtrip(&f, BIG, &d), HV_EMALFORMED);
+	cr_assert_str_eq(d.field, "ack.refused_message");
+	ack.refused_message = "Two\nlines.";
+	cr_assert_eq(frame_roundtrip(&f, BIG, &d), HV_EMALFORMED);
+}
+
 Test(wire, refuses_an_oversize_frame)
 {
 	Haven__Frame f = HAVEN__FRAME__INIT;
