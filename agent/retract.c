@@ -195,7 +195,11 @@ retract_confirmed(struct agent *a, const uint8_t id[HV_ID_LEN])
 {
 	MDB_txn *txn;
 
-	if (hv_store_begin(a->store, 0, &txn) != HV_OK)
+	/*
+	 * Part of the link's burst: a write transaction of its own would wait
+	 * on the burst's, held by this same thread, for ever.
+	 */
+	if (agent_txn_begin(a, &txn) != HV_OK)
 		return;
 	if (store_del(a, txn, DB_RETRACT_OUT, id, HV_ID_LEN) == HV_OK)
 		hv_store_commit(txn);

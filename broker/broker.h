@@ -475,12 +475,12 @@ hv_err receipt_queue_why(struct broker *b, MDB_txn *txn,
     const uint8_t id[HV_ID_LEN], const char *sender, const char *status,
     const char *code, const char *message, const char *node, const char *by,
     uint64_t audit_seq);
-/* Removes (node, id) from the queue and, with the last, the envelope. */
+/*
+ * Removes (node, id) from the queue and, with the last, the envelope,
+ * overwritten with zeros first; sets b->scrub_due for its old pages.
+ */
 hv_err dequeue(struct broker *b, MDB_txn *txn, const char *node,
     const uint8_t id[HV_ID_LEN], int *found);
-/* The same; wipe: the envelope is overwritten with zeros before it goes. */
-hv_err dequeue_wipe(struct broker *b, MDB_txn *txn, const char *node,
-    const uint8_t id[HV_ID_LEN], int *found, int wipe);
 /* node \0 be64(n), the key of DB_QUEUE and DB_RCPTQ; returns its length. */
 size_t key_node_seq(uint8_t *k, const char *node, uint64_t n);
 

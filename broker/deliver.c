@@ -420,11 +420,13 @@ receipt_queue(struct broker *b, MDB_txn *txn, const uint8_t id[HV_ID_LEN],
 
 /*
  * Removes the queue entry of (node, id) and, with the last recipient, the
- * envelope. *found is 0 when there was no entry.
+ * envelope. *found is 0 when there was no entry. The envelope's ciphertext
+ * is overwritten before it goes and its old pages scrubbed after the commit
+ * (SPEC §15: kept only until delivered, expired or withdrawn).
  */
 hv_err
-dequeue_wipe(struct broker *b, MDB_txn *txn, const char *node,
-    const uint8_t id[HV_ID_LEN], int *found, int wipe)
+dequeue(struct broker *b, MDB_txn *txn, const char *node,
+    const uint8_t id[HV_ID_LEN], int *found)
 {
 	uint8_t k[KEY_MAX];
 	size_t kl = key_node_id(k, node, id);
@@ -467,22 +469,17 @@ dequeue_wipe(struct broker *b, MDB_txn *txn, const char *node,
 		if ((e = store_del(txn, b->db[DB_REFS], id, HV_ID_LEN)) !=
 		    HV_OK)
 			return e;
-		e = wipe ? hv_store_wipe_del(txn, b->db[DB_MSGS], id,
-		    HV_ID_LEN) : store_del(txn, b->db[DB_MSGS], id, HV_ID_LEN);
-		return e == HV_ENOTFOUND ? HV_OK : e;
+		if ((e = hv_store_wipe_del(txn, b->db[DB_MSGS], id,
+		    HV_ID_LEN)) != HV_OK)
+			return e;
+		b->scrub_due = 1;
+		return HV_OK;
 	} else {
 		uint8_t r[4] = { 0, 0, (uint8_t)((refs - 1) >> 8),
 		    (uint8_t)(refs - 1) };
 
 		return store_put(txn, b->db[DB_REFS], id, HV_ID_LEN, r, 4);
 	}
-}
-
-hv_err
-dequeue(struct broker *b, MDB_txn *txn, const char *node,
-    const uint8_t id[HV_ID_LEN], int *found)
-{
-	return dequeue_wipe(b, txn, node, id, found, 0);
 }
 
 /* ---- acks ------------------------------------------------------------------ */

@@ -533,6 +533,23 @@ answer_later(struct broker *b, struct inframe *in)
 
 /* ---- batches --------------------------------------------------------------- */
 
+/*
+ * A delivery, an expiry or a retraction let ciphertext go: its old pages
+ * leave the file. Pages a reader (haven audit --db, a backup) still sees
+ * are tried again a second later, not after every batch.
+ */
+static void
+scrub_tick(struct broker *b)
+{
+	size_t left = 0;
+
+	if (!b->scrub_due || hv_mono_ms() < b->scrub_next_ms)
+		return;
+	b->scrub_due = hv_store_scrub_free(b->store, b->db[DB_BMETA], NULL,
+	    &left) != HV_OK || left != 0;
+	b->scrub_next_ms = hv_mono_ms() + 1000;
+}
+
 /* Processes items[0..n) in one transaction. */
 static hv_err
 batch_txn(struct broker *b, struct inframe *items, size_t n)
@@ -564,18 +581,7 @@ batch_txn(struct broker *b, struct inframe *items, size_t n)
 	if (head)
 		b->audit_dirty = 0;
 	outbox_flush(b, &o);
-	/*
-	 * A retraction withdrew ciphertext: its old pages leave the file.
-	 * Pages a reader (haven audit --db, a backup) still sees are tried
-	 * again a second later, not after every batch.
-	 */
-	if (b->scrub_due && hv_mono_ms() >= b->scrub_next_ms) {
-		size_t left = 0;
-
-		b->scrub_due = hv_store_scrub_free(b->store, b->db[DB_BMETA],
-		    NULL, &left) != HV_OK || left != 0;
-		b->scrub_next_ms = hv_mono_ms() + 1000;
-	}
+	scrub_tick(b);
 	return HV_OK;
 abort:
 	store_txn_abort(b, txn);
@@ -841,6 +847,7 @@ timers(struct broker *b)
 	audit_head_tick(b);
 	sessions_expire(b);
 	deliver_pump(b);
+	scrub_tick(b);
 }
 
 void

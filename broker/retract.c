@@ -144,8 +144,7 @@ apply_to(struct broker *b, MDB_txn *txn, const Haven__Retraction *r,
 	hv_err e;
 
 	if (!in_flight(b, t->node, r->id.data) &&
-	    (e = dequeue_wipe(b, txn, t->node, r->id.data, &found, 1)) !=
-	    HV_OK)
+	    (e = dequeue(b, txn, t->node, r->id.data, &found)) != HV_OK)
 		return e;
 	if (!found)
 		return queue_retraction(b, txn, r, t->node, retracted_seq);

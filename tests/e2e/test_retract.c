@@ -41,15 +41,18 @@ teardown(void)
 	cr_assert_eq(rc, 0, "%s", why);
 }
 
-/* Social care's alert hook appends each summary to P.dir/hook.out. */
+/*
+ * Social care's alert hook appends each summary to P.dir/hook.out; the
+ * broker takes broker_extra config lines (may be NULL).
+ */
 static void
-setup(void)
+start(const char *broker_extra)
 {
 	char *hook;
 	const char *extra[4] = { NULL, NULL, NULL, NULL };
 
 	hook = h_fmt("alert_command = cat >> '%s/hook.out'\n", P.dir);
-	cr_assert_eq(h_partnership_create(&P, NULL, NULL), 0);
+	cr_assert_eq(h_partnership_create(&P, NULL, broker_extra), 0);
 	free(hook);
 	hook = h_fmt("alert_command = cat >> '%s/hook.out'\n", P.dir);
 	extra[3] = hook;
@@ -63,6 +66,19 @@ setup(void)
 		cr_assert_eq(h_agent_start(&P, a), 0);
 	}
 	free(hook);
+}
+
+static void
+setup(void)
+{
+	start(NULL);
+}
+
+/* A queued copy outlives its broker deadline within seconds. */
+static void
+setup_ttl(void)
+{
+	start("message_ttl = 4\n");
 }
 
 /* A REFERRAL to social care whose body holds text and ~6 KB of filler. */
@@ -355,6 +371,75 @@ Test(retract, withdraws_a_copy_not_yet_delivered_so_it_never_arrives,
 	cr_assert_not_null(strstr(audit, "\"RETRACTED\""), "%s", audit);
 	cr_assert_null(strstr(audit, "\"DELIVERED\""), "%s", audit);
 	free(audit);
+}
+
+/*
+ * SPEC §15, the broker keeps ciphertext only until delivered: social care
+ * is offline, so the envelope waits in the broker's store (the canary is
+ * in data.mdb); once social care comes back and acknowledges it, the
+ * canary is in no file under the broker's data_dir.
+ */
+Test(retract, erases_the_broker_copy_once_the_recipient_acknowledges_it,
+    .init = setup, .fini = teardown, .timeout = 120)
+{
+	struct h_agent *pol = ak_agent(&P, AK_POLICE);
+	struct h_agent *soc = ak_agent(&P, AK_SOCIAL);
+	char id[33], where[256], *body;
+	uint8_t canary[CANARY_LEN];
+	struct gone_ctx g;
+	json_t *m = NULL;
+
+	cr_assert_eq(h_agent_stop(soc), 0);
+	body = referral("Delivered-1");
+	cr_assert_eq(ak_post(pol, "/v1/messages", body, id), 202);
+	free(body);
+	cr_assert_eq(ak_wait_status(pol, id, "accepted", NULL, WAIT_MS), 1);
+	cr_assert_eq(canary_in(P.broker_data, "msgs", id, canary), 0,
+	    "the queued envelope is not in the broker's store");
+	cr_assert(found_in_files(P.broker_data, canary, CANARY_LEN, where,
+	    sizeof(where)), "the canary is not in the broker's files before");
+
+	cr_assert_eq(h_agent_start(&P, soc), 0);
+	cr_assert_eq(ak_wait_inbox(soc, id, WAIT_MS, &m), 1);
+	json_decref(m);
+	cr_assert_eq(ak_wait_status(pol, id, "delivered", AK_SOCIAL, WAIT_MS),
+	    1);
+	g.dir = P.broker_data;
+	g.canary = canary;
+	cr_assert_eq(h_wait_until(canary_gone, &g, WAIT_MS), 1,
+	    "the delivered ciphertext is still in the broker's store files");
+}
+
+/*
+ * SPEC §15, or until expired: a copy social care (offline) never collects
+ * passes its message_ttl; the sender is told expired, and the canary is in
+ * no file under the broker's data_dir.
+ */
+Test(retract, erases_the_broker_copy_once_it_expires_undelivered,
+    .init = setup_ttl, .fini = teardown, .timeout = 120)
+{
+	struct h_agent *pol = ak_agent(&P, AK_POLICE);
+	struct h_agent *soc = ak_agent(&P, AK_SOCIAL);
+	char id[33], where[256], *body;
+	uint8_t canary[CANARY_LEN];
+	struct gone_ctx g;
+
+	cr_assert_eq(h_agent_stop(soc), 0);
+	body = referral("Expired-1");
+	cr_assert_eq(ak_post(pol, "/v1/messages", body, id), 202);
+	free(body);
+	cr_assert_eq(ak_wait_status(pol, id, "accepted", NULL, WAIT_MS), 1);
+	cr_assert_eq(canary_in(P.broker_data, "msgs", id, canary), 0,
+	    "the queued envelope is not in the broker's store");
+	cr_assert(found_in_files(P.broker_data, canary, CANARY_LEN, where,
+	    sizeof(where)), "the canary is not in the broker's files before");
+
+	cr_assert_eq(ak_wait_status(pol, id, "expired", AK_SOCIAL, WAIT_MS),
+	    1);
+	g.dir = P.broker_data;
+	g.canary = canary;
+	cr_assert_eq(h_wait_until(canary_gone, &g, WAIT_MS), 1,
+	    "the expired ciphertext is still in the broker's store files");
 }
 
 /*

@@ -272,10 +272,11 @@ out:
 }
 
 /*
- * A child with a share, a refusal at the agent and a decision not to
- * share: the SAR lists each in time order in plain language, escapes what
- * practitioners typed, and names the signed tree head whose size and root
- * are those `haven audit verify` checked.
+ * A child with a share, a refusal at the agent, a decision not to share,
+ * the share's retraction and a legal hold: the SAR lists each in time
+ * order in plain language, escapes what practitioners typed, and names the
+ * signed tree head whose size and root are those `haven audit verify`
+ * checked.
  */
 Test(sar, a_report_lists_each_share_refusal_and_decision_under_the_verified_head,
     .init = setup, .fini = teardown, .timeout = 150)
@@ -289,11 +290,18 @@ Test(sar, a_report_lists_each_share_refusal_and_decision_under_the_verified_head
 	char *cmd = query_cmd("--event REJECTED");
 	struct grep g = { cmd, { "POLICY_DENIED, at: agent", NULL, NULL } };
 	struct head_match m;
-	char id[33], did[33], *out = NULL, *html, *line;
-	const char *share, *refusal, *decision;
+	char id[33], did[33], *out = NULL, *html, *line, *path;
+	const char *share, *refusal, *decision, *retraction, *hold;
 
 	cr_assert_eq(ak_post(pol, "/v1/messages", body, id), 202);
 	cr_assert(ak_wait_status(pol, id, "delivered", AK_SCHOOL, WAIT_MS));
+
+	/* The share is retracted. */
+	path = h_fmt("/v1/messages/%s/retract", id);
+	cr_assert_eq(ak_post(pol, path, "{\"reason\":\"MISDIRECTED\","
+	    "\"decided_by\":\"pc.sar\"}", NULL), 202);
+	free(path);
+	cr_assert(ak_wait_status(pol, id, "retracted", NULL, WAIT_MS));
 	refused_by_policy(pol);
 	cr_assert(h_wait_until(output_has, &g, WAIT_MS));
 	cr_assert_eq(ak_post(hea, "/v1/decisions", "{\"type\":\"REFERRAL\","
@@ -303,6 +311,19 @@ Test(sar, a_report_lists_each_share_refusal_and_decision_under_the_verified_head
 	    "the named nurse.\",\"decided_by\":\"nurse.lee\"},"
 	    "\"outcome\":\"NOT_SHARED\"}", did), 202);
 	cr_assert(ak_wait_status(hea, did, "accepted", NULL, WAIT_MS));
+
+	/* Health puts the child's records on hold. */
+	cr_assert_eq(h_sh(&out, 30, "HAVEN_AGENT='%s' HAVEN_TOKEN_FILE='%s' "
+	    "'%s' hold add --subject-nhs %s --subject-key '%s' --reason "
+	    "'Care proceedings'", hea->url, hea->token_file, h_bin("haven"),
+	    NHS, P.subject_key), 0, "%s", out ? out : "");
+	free(out);
+	out = NULL;
+	free(cmd);
+	cmd = query_cmd("--event HOLD_ADDED");
+	g.cmd = cmd;
+	g.needle[0] = "HOLD_ADDED";
+	cr_assert(h_wait_until(output_has, &g, WAIT_MS));
 
 	memset(&m, 0, sizeof(m));
 	m.path = json_path;
@@ -333,8 +354,15 @@ Test(sar, a_report_lists_each_share_refusal_and_decision_under_the_verified_head
 	    "agent refused it");
 	decision = strstr(html, "Health (health.bristol-royal) decided not "
 	    "to share a referral");
-	cr_assert(share && refusal && decision, "missing an event: %s", html);
-	cr_assert(share < refusal && refusal < decision, "not in time order");
+	retraction = strstr(html, "Police (police.avon) retracted the "
+	    "domestic abuse notification it had sent to Education "
+	    "(education.st-marys-primary).");
+	hold = strstr(html, "Health (health.bristol-royal) placed a legal "
+	    "hold: records about the child are kept until it is removed.");
+	cr_assert(share && refusal && decision && retraction && hold,
+	    "missing an event: %s", html);
+	cr_assert(share < retraction && retraction < refusal &&
+	    refusal < decision && decision < hold, "not in time order");
 	cr_assert(strstr(html, "Threshold &lt;b&gt;not&lt;/b&gt; met &amp; "
 	    "discussed") != NULL, "the justification is not escaped: %s",
 	    html);
