@@ -38,24 +38,24 @@
 #define AGENT_WINDOW 32
 #define AGENT_HELLO_MS 10000
 #define AGENT_RESEND_MS 30000
-#define AGENT_FAILOVER_MS 3000		/* without a session, try the next broker */
-#define AGENT_DUP_RETRY_MS 3000		/* Hello again after DUPLICATE_SESSION */
-#define AGENT_HS_RETRY_MAX_MS 30000	/* longest wait after a refused handshake */
-#define AGENT_FULL_RETRY_MS 60000	/* after the broker's STORAGE_FULL */
-#define AGENT_FULL_RETRY_MAX_MS 1800000	/* doubling up to 30 minutes */
-#define AGENT_RECV_PAYLOAD_MAX (64u << 20)	/* largest payload received */
+#define AGENT_FAILOVER_MS 3000 /* without a session, try the next broker */
+#define AGENT_DUP_RETRY_MS 3000 /* Hello again after DUPLICATE_SESSION */
+#define AGENT_HS_RETRY_MAX_MS 30000 /* longest wait after a refused handshake */
+#define AGENT_FULL_RETRY_MS 60000 /* after the broker's STORAGE_FULL */
+#define AGENT_FULL_RETRY_MAX_MS 1800000 /* doubling up to 30 minutes */
+#define AGENT_RECV_PAYLOAD_MAX (64u << 20) /* largest payload received */
 #define AGENT_SKEW_HOLD_S 240
 #define AGENT_HOOK_TIMEOUT_MS 10000
 #define AGENT_HOOK_MAX 8
 #define AGENT_SSE_RING 1024
-#define AGENT_SSE_KEEPALIVE_MS 5000	/* well inside AGENT_HTTP_TIMEOUT_S */
-#define AGENT_HTTP_TIMEOUT_S 15		/* idle HTTP connections are closed */
-#define AGENT_HTTP_CONNECTIONS 512	/* past the gate; one thread each */
-#define AGENT_HTTP_CONN_MEMORY 32768	/* headers and buffers per connection */
-#define AGENT_HTTP_HEAD_MAX 16384	/* a request head the gate reads whole */
-#define AGENT_HTTP_HEAD_MS 5000		/* to send it, from the connect */
-#define AGENT_HTTP_PENDING 256		/* connections still sending a head */
-#define AGENT_HTTP_BODY_MS 10000	/* a request body, from its head */
+#define AGENT_SSE_KEEPALIVE_MS 5000 /* well inside AGENT_HTTP_TIMEOUT_S */
+#define AGENT_HTTP_TIMEOUT_S 15 /* idle HTTP connections are closed */
+#define AGENT_HTTP_CONNECTIONS 512 /* past the gate; one thread each */
+#define AGENT_HTTP_CONN_MEMORY 32768 /* headers and buffers per connection */
+#define AGENT_HTTP_HEAD_MAX 16384 /* a request head the gate reads whole */
+#define AGENT_HTTP_HEAD_MS 5000 /* to send it, from the connect */
+#define AGENT_HTTP_PENDING 256 /* connections still sending a head */
+#define AGENT_HTTP_BODY_MS 10000 /* a request body, from its head */
 
 /* Configuration, filled by hv_config_load from the [agent] section. */
 struct agent_config {
@@ -73,40 +73,40 @@ struct agent_config {
 	uint64_t escalate_after;
 	uint64_t max_message_bytes;
 	uint64_t map_size;
-	uint64_t tree_head_interval;	/* seconds between tree head checks */
-	char *console_listen;		/* HOST:PORT; the console is off if NULL */
+	uint64_t tree_head_interval; /* seconds between tree head checks */
+	char *console_listen; /* HOST:PORT; the console is off if NULL */
 	char *console_cert;
 	char *console_key;
 	char *console_users;
 	uint64_t console_idle_timeout;
-	uint64_t message_ttl;		/* the broker's: oldest delivery taken */
-	uint64_t retention_days;	/* SPEC §15, default 2190 */
-	struct hv_cfg_u64_map retention_by_type;	/* retention_days.TYPE */
-	uint64_t retention_sweep_interval;	/* seconds between sweeps */
+	uint64_t message_ttl; /* the broker's: oldest delivery taken */
+	uint64_t retention_days; /* SPEC §15, default 2190 */
+	struct hv_cfg_u64_map retention_by_type; /* retention_days.TYPE */
+	uint64_t retention_sweep_interval; /* seconds between sweeps */
 };
 
 /* Databases of the agent's store, in the order of store_dbnames. */
 enum agent_db {
-	DB_META,	/* "seq" -> be64 counter */
-	DB_OUTBOX,	/* id -> outbox header + packed envelope */
-	DB_PENDING,	/* be64 seq -> id: outbox entries without a verdict */
-	DB_TIMELINE,	/* id || be64 seq -> JSON timeline entry */
-	DB_RSEEN,	/* BLAKE2b(receipt identity) -> "" (repeat filter) */
-	DB_INBOX,	/* id -> inbox header + packed envelope */
-	DB_INORDER,	/* be64 seq -> id, in order of arrival */
-	DB_UNACKED,	/* id -> "": no person acknowledged it yet */
-	DB_ESC,		/* be64 due_ms || id -> "": escalation timers */
-	DB_ACKS,	/* id || be64 seq -> JSON {by, note, at} */
-	DB_HACK,	/* be64 seq -> HumanAck (flag, id, by) until echoed */
-	DB_CHILD_FLAGS,	/* pseudonym -> JSON flags (children.c) */
-	DB_CHILD_INDEX,	/* pseudonym || be64 seq -> direction || id */
-	DB_HOOKQ,	/* class || be64 seq -> alert hook run (alerts.c) */
-	DB_RETRACT_OUT,	/* id -> packed Retraction until the broker confirms */
-	DB_RETRACTED,	/* id -> JSON: what is kept of a retracted message */
-	DB_TOMBSTONES,	/* id -> JSON: what the retention rule kept */
-	DB_HOLDS,	/* hold id -> JSON hold (holds.c) */
-	DB_HOLD_OUT,	/* hold id || 'A'/'R' -> HoldNotice until echoed */
-	DB_REFUSALS,	/* attempt id -> packed AgentRefusal until echoed */
+	DB_META, /* "seq" -> be64 counter */
+	DB_OUTBOX, /* id -> outbox header + packed envelope */
+	DB_PENDING, /* be64 seq -> id: outbox entries without a verdict */
+	DB_TIMELINE, /* id || be64 seq -> JSON timeline entry */
+	DB_RSEEN, /* BLAKE2b(receipt identity) -> "" (repeat filter) */
+	DB_INBOX, /* id -> inbox header + packed envelope */
+	DB_INORDER, /* be64 seq -> id, in order of arrival */
+	DB_UNACKED, /* id -> "": no person acknowledged it yet */
+	DB_ESC, /* be64 due_ms || id -> "": escalation timers */
+	DB_ACKS, /* id || be64 seq -> JSON {by, note, at} */
+	DB_HACK, /* be64 seq -> HumanAck (flag, id, by) until echoed */
+	DB_CHILD_FLAGS, /* pseudonym -> JSON flags (children.c) */
+	DB_CHILD_INDEX, /* pseudonym || be64 seq -> direction || id */
+	DB_HOOKQ, /* class || be64 seq -> alert hook run (alerts.c) */
+	DB_RETRACT_OUT, /* id -> packed Retraction until the broker confirms */
+	DB_RETRACTED, /* id -> JSON: what is kept of a retracted message */
+	DB_TOMBSTONES, /* id -> JSON: what the retention rule kept */
+	DB_HOLDS, /* hold id -> JSON hold (holds.c) */
+	DB_HOLD_OUT, /* hold id || 'A'/'R' -> HoldNotice until echoed */
+	DB_REFUSALS, /* attempt id -> packed AgentRefusal until echoed */
 	DB_COUNT
 };
 
@@ -122,44 +122,45 @@ enum agent_db {
 
 struct ob_hdr {
 	uint8_t kind;
-	uint8_t final;		/* 1 after ACCEPTED or REJECTED */
-	uint8_t reskewed;	/* 1 after a CLOCK_SKEW re-sign */
+	uint8_t final; /* 1 after ACCEPTED or REJECTED */
+	uint8_t reskewed; /* 1 after a CLOCK_SKEW re-sign */
 	int64_t queued_ms;
 	uint64_t pending_seq;
-	int64_t retry_at_ms;	/* after STORAGE_FULL: not resent before */
-	uint8_t full_tries;	/* STORAGE_FULL answers so far (backoff) */
+	int64_t retry_at_ms; /* after STORAGE_FULL: not resent before */
+	uint8_t full_tries; /* STORAGE_FULL answers so far (backoff) */
 };
 
 struct in_hdr {
-	uint8_t flags;		/* IN_ACKED, IN_ESCALATED */
+	uint8_t flags; /* IN_ACKED, IN_ESCALATED */
 	int64_t received_ms;
 	uint64_t order_seq;
-	int64_t escalate_at_ms;	/* 0 when not IMMEDIATE */
+	int64_t escalate_at_ms; /* 0 when not IMMEDIATE */
 };
 
 /* One Server-Sent Event in the in-memory ring. */
 struct sse_event {
 	uint64_t seq;
-	char type[24];		/* "delivery_refused" is the longest */
-	char *data;		/* one line of JSON */
+	char type[24]; /* "delivery_refused" is the longest */
+	char *data; /* one line of JSON */
 };
 
 /* The SSE bus: HTTP stream threads wait on cond for seq to move. */
 struct alert_bus {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	uint64_t seq;		/* last event published */
+	uint64_t seq; /* last event published */
 	struct sse_event ring[AGENT_SSE_RING];
 	int stopping;
 };
 
 /* Kinds of alert hook run, queued in DB_HOOKQ. */
-#define HOOK_MESSAGE 1		/* a message arrived */
-#define HOOK_ESCALATION 2	/* an IMMEDIATE message was escalated */
-#define HOOK_INTEGRITY 3	/* the broker's audit history failed */
-#define HOOK_RETRACTION 4	/* a received message was retracted; its
+#define HOOK_MESSAGE 1 /* a message arrived */
+#define HOOK_ESCALATION 2 /* an IMMEDIATE message was escalated */
+#define HOOK_INTEGRITY 3 /* the broker's audit history failed */
+#define HOOK_RETRACTION \
+	4 /* a received message was retracted; its
 				 * run carries its JSON, as INTEGRITY's */
-#define HOOK_KEY_LEN 9		/* class byte || be64 seq */
+#define HOOK_KEY_LEN 9 /* class byte || be64 seq */
 
 /* A running alert hook and the queue entry it works off. */
 struct hook_child {
@@ -174,21 +175,21 @@ struct gc_item;
 struct group_commit {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	struct gc_item *head, **tail;	/* writes waiting for a leader */
-	int leading;			/* a thread is committing a batch */
-	uint64_t batches;		/* transactions committed so far */
-	uint64_t writes;		/* writes in them */
+	struct gc_item *head, **tail; /* writes waiting for a leader */
+	int leading; /* a thread is committing a batch */
+	uint64_t batches; /* transactions committed so far */
+	uint64_t writes; /* writes in them */
 };
 
 /* commit.c, main thread only: a burst of the broker's frames. */
 struct after_commit;
 struct burst {
-	int open;			/* frames join one transaction */
-	MDB_txn *txn;			/* the burst's, once a frame writes */
-	struct after_commit *after;	/* what runs after its commit */
+	int open; /* frames join one transaction */
+	MDB_txn *txn; /* the burst's, once a frame writes */
+	struct after_commit *after; /* what runs after its commit */
 	size_t n, cap;
-	uint64_t bursts;		/* committed so far */
-	uint64_t frames;		/* frames that queued work in them */
+	uint64_t bursts; /* committed so far */
+	uint64_t frames; /* frames that queued work in them */
 };
 
 struct agent {
@@ -199,75 +200,75 @@ struct agent {
 	int foreground;
 
 	hv_keys *keys;
-	uint8_t *subject_key;		/* sodium_malloc'd, 32 bytes */
-	uint8_t token_hash[32];		/* BLAKE2b of the bearer token */
+	uint8_t *subject_key; /* sodium_malloc'd, 32 bytes */
+	uint8_t token_hash[32]; /* BLAKE2b of the bearer token */
 
 	pthread_rwlock_t dir_lock;
-	hv_directory *dir;		/* under dir_lock */
+	hv_directory *dir; /* under dir_lock */
 
 	hv_store *store;
 	struct group_commit gc;
 	struct burst burst;
 
 	int sigfd;
-	int wakefd;			/* eventfd: HTTP threads -> main */
+	int wakefd; /* eventfd: HTTP threads -> main */
 	int listen_fd;
-	char listen_addr[64];		/* 127.0.0.1:PORT actually bound */
+	char listen_addr[64]; /* 127.0.0.1:PORT actually bound */
 	struct MHD_Daemon *httpd;
-	struct api_gate *gate;		/* gate.c: heads before libmicrohttpd */
-	struct console *console;	/* console.c, or NULL when off */
-	char console_addr[64];		/* HOST:PORT bound, "" when off */
+	struct api_gate *gate; /* gate.c: heads before libmicrohttpd */
+	struct console *console; /* console.c, or NULL when off */
+	char console_addr[64]; /* HOST:PORT bound, "" when off */
 
 	void *zctx;
 	void *dealer;
 	void *monitor;
 	atomic_int connected;
-	int refused_warned;		/* handshake refusal already logged */
-	int hs_backoff_ms;		/* wait after a refused handshake, or 0 */
-	int64_t hs_retry_at_ms;		/* mono: reconnect then, or 0 */
-	int session_said;		/* "connected" logged for this session */
-	int64_t hello_ms;		/* mono: last Hello not refused, or max */
-	uint64_t send_cursor;		/* pending seqs <= this were sent */
-	uint64_t hack_cursor;		/* queued HumanAcks <= this were sent */
-	int refusals_due;		/* refusals.c: send the stored reports */
-	int retry_all;			/* this round sends entries not yet due */
-	int64_t full_retry_ms;		/* next STORAGE_FULL retry (mono), or 0 */
+	int refused_warned; /* handshake refusal already logged */
+	int hs_backoff_ms; /* wait after a refused handshake, or 0 */
+	int64_t hs_retry_at_ms; /* mono: reconnect then, or 0 */
+	int session_said; /* "connected" logged for this session */
+	int64_t hello_ms; /* mono: last Hello not refused, or max */
+	uint64_t send_cursor; /* pending seqs <= this were sent */
+	uint64_t hack_cursor; /* queued HumanAcks <= this were sent */
+	int refusals_due; /* refusals.c: send the stored reports */
+	int retry_all; /* this round sends entries not yet due */
+	int64_t full_retry_ms; /* next STORAGE_FULL retry (mono), or 0 */
 	int64_t next_hello_ms;
 	int64_t next_resend_ms;
 	/* The broker endpoints of `broker =` and the one the DEALER uses. */
 	char endpoints[HV_CFG_ENDPOINTS_MAX][256];
 	size_t n_endpoints, cur_endpoint;
-	int64_t down_since_ms;		/* mono: without a session since, or 0 */
-	int dup_warned;			/* DUPLICATE_SESSION already logged */
+	int64_t down_since_ms; /* mono: without a session since, or 0 */
+	int dup_warned; /* DUPLICATE_SESSION already logged */
 	uint8_t broker_sign[HV_SIGN_PUBLIC_LEN];
 	uint8_t broker_curve[HV_CURVE_KEY_LEN];
 
 	struct alert_bus bus;
 	struct hook_child hooks[AGENT_HOOK_MAX];
-	int hook_scan;			/* DB_HOOKQ may hold a run to start */
-	int64_t hook_next_ms;		/* wall time the next retry is due */
-	int64_t hook_boot_ms;		/* wall time this process started */
-	atomic_ulong deliveries_refused;	/* since start (inbox.c) */
+	int hook_scan; /* DB_HOOKQ may hold a run to start */
+	int64_t hook_next_ms; /* wall time the next retry is due */
+	int64_t hook_boot_ms; /* wall time this process started */
+	atomic_ulong deliveries_refused; /* since start (inbox.c) */
 
 	atomic_int stopping;
 
 	/* integrity.c, main thread only: the tree head check (SPEC §9) */
-	int forget_tree_head;		/* --forget-tree-head */
+	int forget_tree_head; /* --forget-tree-head */
 	int th_started;
-	int th_pending;			/* a TreeHeadRequest awaits its answer */
-	uint64_t th_asked;		/* its since_size */
+	int th_pending; /* a TreeHeadRequest awaits its answer */
+	uint64_t th_asked; /* its since_size */
 	int64_t th_sent_ms;
 	int64_t th_next_ms;
-	char th_alerted[48];		/* the failure last raised (kind:size) */
-	int th_error_warned;		/* a broker Error answer already logged */
-	uint8_t rn_refused[32];		/* the notice last refused */
+	char th_alerted[48]; /* the failure last raised (kind:size) */
+	int th_error_warned; /* a broker Error answer already logged */
+	uint8_t rn_refused[32]; /* the notice last refused */
 
 	/* retract.c: retractions to send (main thread, API sets due) */
 	atomic_int retract_due;
-	int64_t retract_next_ms;	/* mono: send them all again */
-	int scrub_due;			/* erased pages still to overwrite */
-	int64_t scrub_next_ms;		/* mono: the next try (retention.c) */
-	int64_t retention_next_ms;	/* mono: the next retention sweep */
+	int64_t retract_next_ms; /* mono: send them all again */
+	int scrub_due; /* erased pages still to overwrite */
+	int64_t scrub_next_ms; /* mono: the next try (retention.c) */
+	int64_t retention_next_ms; /* mono: the next retention sweep */
 };
 
 /* ---- store.c ----------------------------------------------------------- */
@@ -285,13 +286,13 @@ MDB_dbi store_db(struct agent *a, enum agent_db db);
 /* Next value of the store's sequence counter, inside a write txn. */
 hv_err store_next_seq(struct agent *a, MDB_txn *txn, uint64_t *seq);
 /* Puts key/value into db. Errors: HV_ESTORAGEFULL, HV_EIO. */
-hv_err store_put(struct agent *a, MDB_txn *txn, enum agent_db db,
-    const void *k, size_t klen, const void *v, size_t vlen);
+hv_err store_put(struct agent *a, MDB_txn *txn, enum agent_db db, const void *k,
+    size_t klen, const void *v, size_t vlen);
 /* Reads key; *v points into the txn. Errors: HV_ENOTFOUND, HV_EIO. */
-hv_err store_get(struct agent *a, MDB_txn *txn, enum agent_db db,
-    const void *k, size_t klen, MDB_val *v);
-hv_err store_del(struct agent *a, MDB_txn *txn, enum agent_db db,
-    const void *k, size_t klen);
+hv_err store_get(struct agent *a, MDB_txn *txn, enum agent_db db, const void *k,
+    size_t klen, MDB_val *v);
+hv_err store_del(struct agent *a, MDB_txn *txn, enum agent_db db, const void *k,
+    size_t klen);
 size_t store_count(struct agent *a, MDB_txn *txn, enum agent_db db);
 void ob_hdr_put(uint8_t out[OB_HDR_LEN], const struct ob_hdr *h);
 void ob_hdr_get(const uint8_t in[OB_HDR_LEN], struct ob_hdr *h);
@@ -380,8 +381,8 @@ int refusals_reported(hv_err code);
  * and wakes the link to send it. Errors: HV_ESTORAGEFULL, HV_EIO,
  * HV_ENOMEM.
  */
-hv_err refusals_record(struct agent *a, const hv_envelope *env,
-    int has_subject, hv_err code);
+hv_err refusals_record(struct agent *a, const hv_envelope *env, int has_subject,
+    hv_err code);
 /* Main thread, connected: sends the stored reports when due. */
 void refusals_send(struct agent *a);
 /* The broker recorded r: drops it from the store. */
@@ -418,8 +419,7 @@ json_t *outbox_status(struct agent *a, const uint8_t id[HV_ID_LEN]);
  * entries offset .. offset + limit - 1. Any thread.
  * Errors: HV_EIO, HV_ENOMEM.
  */
-hv_err outbox_list(struct agent *a, size_t offset, size_t limit,
-    json_t **out);
+hv_err outbox_list(struct agent *a, size_t offset, size_t limit, json_t **out);
 /*
  * Records a receipt whose signature the caller (link.c) has verified: once
  * in the message's timeline, published on the bus. Returns 0 when it is
@@ -439,8 +439,8 @@ int outbox_receipt(struct agent *a, const Haven__Receipt *r);
  * Errors: HV_EBADREQUEST, HV_ENOTFOUND, HV_EEXISTS (already retracted),
  * HV_EEXPIRED (not accepted yet), HV_EIO, HV_ESTORAGEFULL; d says which.
  */
-hv_err retract_submit(struct agent *a, json_t *req,
-    const uint8_t id[HV_ID_LEN], struct hv_errdetail *d);
+hv_err retract_submit(struct agent *a, json_t *req, const uint8_t id[HV_ID_LEN],
+    struct hv_errdetail *d);
 /* Main thread, connected: sends the retractions and hold notices waiting
  * for the broker (holds_send), when due or every AGENT_RESEND_MS. */
 void retract_send(struct agent *a, int64_t now_mono_ms);
@@ -473,8 +473,8 @@ json_t *retention_tombstone(struct agent *a, const uint8_t id[HV_ID_LEN]);
 json_t *holds_add(struct agent *a, json_t *req, struct hv_errdetail *d);
 /* POST /v1/holds/{id}/remove {reason}: the hold as now, or NULL with d
  * set (HV_ENOTFOUND, HV_EBADREQUEST, HV_EIO). */
-json_t *holds_remove(struct agent *a, const uint8_t hid[HV_ID_LEN],
-    json_t *req, struct hv_errdetail *d);
+json_t *holds_remove(struct agent *a, const uint8_t hid[HV_ID_LEN], json_t *req,
+    struct hv_errdetail *d);
 /* GET /v1/holds: {holds:[…]} (new reference). */
 json_t *holds_list(struct agent *a);
 /* 1 when an active hold covers message id or its subject (inside txn). */
@@ -494,12 +494,12 @@ void holds_on_echo(struct agent *a, const Haven__HoldNotice *n);
 /* What inbox_store made of one delivery. */
 struct inbox_verdict {
 	uint8_t id[HV_ID_LEN];
-	int have_id;		/* the envelope decoded: id is its id */
-	int dup;		/* stored before (HV_OK) */
-	int refused;		/* refused for good: acknowledge, never store */
+	int have_id; /* the envelope decoded: id is its id */
+	int dup; /* stored before (HV_OK) */
+	int refused; /* refused for good: acknowledge, never store */
 	char sender[HV_NODE_MAX + 1];
 	char type[HV_TYPE_BUF];
-	struct hv_errdetail d;	/* the sentence of a refusal */
+	struct hv_errdetail d; /* the sentence of a refusal */
 };
 
 /*
@@ -528,11 +528,11 @@ hv_err inbox_check_reply_to(struct agent *a, MDB_txn *txn,
 json_t *inbox_message(struct agent *a, const uint8_t id[HV_ID_LEN]);
 /* What GET /v1/inbox asks for. */
 struct inbox_query {
-	int unacked;		/* only messages nobody acknowledged */
-	int64_t since_ms;	/* only messages received at or after */
-	size_t limit;		/* at most this many (1 to 1000) */
-	int by_priority;	/* IMMEDIATE, deadline, newest; else newest */
-	const char *cursor;	/* the last page's cursor, or NULL */
+	int unacked; /* only messages nobody acknowledged */
+	int64_t since_ms; /* only messages received at or after */
+	size_t limit; /* at most this many (1 to 1000) */
+	int by_priority; /* IMMEDIATE, deadline, newest; else newest */
+	const char *cursor; /* the last page's cursor, or NULL */
 };
 /*
  * One page of received messages: *out is a new object {total, unacked,
@@ -541,11 +541,11 @@ struct inbox_query {
  * the last). Errors: HV_EBADREQUEST (field "cursor": not one of ours for
  * this order), HV_EIO, HV_ENOMEM.
  */
-hv_err inbox_page(struct agent *a, const struct inbox_query *q,
-    json_t **out, struct hv_errdetail *d);
+hv_err inbox_page(struct agent *a, const struct inbox_query *q, json_t **out,
+    struct hv_errdetail *d);
 /* Records a person's ack and queues HumanAck. Errors: HV_ENOTFOUND, ... */
-hv_err inbox_ack(struct agent *a, const uint8_t id[HV_ID_LEN],
-    const char *by, const char *note, int64_t *at_ms);
+hv_err inbox_ack(struct agent *a, const uint8_t id[HV_ID_LEN], const char *by,
+    const char *note, int64_t *at_ms);
 /*
  * Decrypts a received envelope's payload (the sender's key from our
  * directory) as a new JSON object the caller releases and must not store
@@ -570,8 +570,8 @@ int64_t inbox_escalate_due(struct agent *a);
 hv_err children_note_received(struct agent *a, MDB_txn *txn,
     const hv_envelope *env);
 /* Indexes a sent message (decision = 1: a decision not to share) in txn. */
-hv_err children_note_sent(struct agent *a, MDB_txn *txn,
-    const hv_envelope *env, int decision);
+hv_err children_note_sent(struct agent *a, MDB_txn *txn, const hv_envelope *env,
+    int decision);
 /*
  * Builds the index and flags once for a store written before they existed
  * (start-up). Errors: HV_ENOMEM, HV_ESTORAGEFULL, HV_EIO (d names data_dir).
@@ -650,8 +650,8 @@ json_t *api_allowed(struct agent *a);
  * out of memory. The caller queues and destroys the response.
  */
 struct MHD_Response;
-struct MHD_Response *api_sse_response(struct agent *a,
-    int (*alive)(void *), void *alive_cls);
+struct MHD_Response *api_sse_response(struct agent *a, int (*alive)(void *),
+    void *alive_cls);
 
 /* ---- console.c --------------------------------------------------------- */
 
@@ -719,7 +719,8 @@ static inline size_t
 agent_recv_payload_max(const struct agent *a)
 {
 	return a->cfg.max_message_bytes > AGENT_RECV_PAYLOAD_MAX ?
-	    (size_t)a->cfg.max_message_bytes : AGENT_RECV_PAYLOAD_MAX;
+	    (size_t)a->cfg.max_message_bytes :
+	    AGENT_RECV_PAYLOAD_MAX;
 }
 
 #endif

@@ -100,7 +100,7 @@ bus_stop(struct alert_bus *b)
  */
 #define HOOK_VAL_HDR 40
 #define HOOK_RETRY_MIN_MS 1000
-#define HOOK_RETRY_MAX_MS 300000	/* backoff doubles up to 5 minutes */
+#define HOOK_RETRY_MAX_MS 300000 /* backoff doubles up to 5 minutes */
 
 hv_err
 hook_queue(struct agent *a, MDB_txn *txn, int kind, int immediate,
@@ -155,7 +155,8 @@ hook_alert(struct agent *a, json_t *summary)
 	}
 	if (e != HV_OK)
 		hv_log_warnx("alert_command: cannot queue an alert in the "
-		    "store (%s)", hv_errname(e));
+		             "store (%s)",
+		    hv_errname(e));
 	free(text);
 }
 
@@ -174,7 +175,8 @@ hook_init(struct agent *a)
 	mdb_txn_abort(txn);
 	if (n > 0)
 		hv_log_warnx("%zu alert hook runs are queued but alert_command "
-		    "is not set; they wait until it is", n);
+		             "is not set; they wait until it is",
+		    n);
 }
 
 /* Starts one hook with text on its standard input; 0 or -1. */
@@ -206,8 +208,9 @@ hook_spawn(struct agent *a, struct hook_child *slot, const char *text)
 	posix_spawnattr_setsigmask(&at, &none);
 	posix_spawnattr_setsigdefault(&at, &dfl);
 	posix_spawnattr_setpgroup(&at, 0);
-	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK |
-	    POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
+	posix_spawnattr_setflags(&at,
+	    POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
+	        POSIX_SPAWN_SETPGROUP);
 	rc = posix_spawn(&pid, "/bin/sh", &fa, &at, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&at);
@@ -222,7 +225,7 @@ hook_spawn(struct agent *a, struct hook_child *slot, const char *text)
 	fcntl(p[1], F_SETFL, O_NONBLOCK);
 	if (write(p[1], text, strlen(text)) != (ssize_t)strlen(text))
 		hv_log_warnx("alert_command: could not write the whole "
-		    "summary to its standard input");
+		             "summary to its standard input");
 	close(p[1]);
 	slot->pid = pid;
 	slot->deadline_ms = hv_mono_ms() + AGENT_HOOK_TIMEOUT_MS;
@@ -265,8 +268,8 @@ backoff_ms(unsigned tries)
  * again. The entry is only ever removed after the hook exited 0.
  */
 static void
-hook_settle(struct agent *a, const uint8_t key[HOOK_KEY_LEN],
-    const char *what, int ok, const char *why)
+hook_settle(struct agent *a, const uint8_t key[HOOK_KEY_LEN], const char *what,
+    int ok, const char *why)
 {
 	MDB_txn *txn = NULL;
 	MDB_val v;
@@ -279,8 +282,9 @@ hook_settle(struct agent *a, const uint8_t key[HOOK_KEY_LEN],
 		goto out;
 	if (ok) {
 		e = store_del(a, txn, DB_HOOKQ, key, HOOK_KEY_LEN);
-	} else if ((e = store_get(a, txn, DB_HOOKQ, key, HOOK_KEY_LEN,
-	    &v)) == HV_OK && v.mv_size >= HOOK_VAL_HDR) {
+	} else if ((e = store_get(a, txn, DB_HOOKQ, key, HOOK_KEY_LEN, &v)) ==
+	        HV_OK &&
+	    v.mv_size >= HOOK_VAL_HDR) {
 		if ((val = malloc(v.mv_size)) == NULL) {
 			e = HV_ENOMEM;
 			goto out;
@@ -304,14 +308,15 @@ out:
 	free(val);
 	if (!ok && next != 0) {
 		hv_log_warnx("alert_command for %s %s (attempt %u); it runs "
-		    "again in %lld s", what, why, tries,
-		    (long long)((next - now) / 1000));
+		             "again in %lld s",
+		    what, why, tries, (long long)((next - now) / 1000));
 		if (a->hook_next_ms == 0 || next < a->hook_next_ms)
 			a->hook_next_ms = next;
 	}
 	if (e != HV_OK)
 		hv_log_warnx("alert_command for %s: cannot update its queue "
-		    "entry (%s); it may run again", what, hv_errname(e));
+		             "entry (%s); it may run again",
+		    what, hv_errname(e));
 	a->hook_scan = 1;
 }
 
@@ -350,8 +355,10 @@ hook_text(struct agent *a, const struct hook_due *d)
 	char *text, *line = NULL;
 
 	if (d->kind == HOOK_INTEGRITY || d->kind == HOOK_RETRACTION)
-		return d->json != NULL && asprintf(&line, "%s\n", d->json) >= 0 ?
-		    line : NULL;
+		return d->json != NULL &&
+		        asprintf(&line, "%s\n", d->json) >= 0 ?
+		    line :
+		    NULL;
 	if ((s = inbox_summary(a, d->id, 1)) == NULL)
 		return NULL;
 	/* The run's own event, whatever happened to the message since. */
@@ -408,7 +415,7 @@ hook_start_due(struct agent *a)
 		return;
 	}
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && n < nfree;
-	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		const uint8_t *p = v.mv_data;
 		int64_t failed, at;
 
@@ -429,7 +436,8 @@ hook_start_due(struct agent *a)
 		memcpy(due[n].id, p + 24, HV_ID_LEN);
 		due[n].json = v.mv_size > HOOK_VAL_HDR ?
 		    strndup((const char *)p + HOOK_VAL_HDR,
-		    v.mv_size - HOOK_VAL_HDR) : NULL;
+		        v.mv_size - HOOK_VAL_HDR) :
+		    NULL;
 		n++;
 	}
 	mdb_cursor_close(cur);
@@ -450,15 +458,16 @@ hook_start_due(struct agent *a)
 		else
 			hv_hex(due[i].id, HV_ID_LEN, slot->id_hex);
 		memcpy(slot->key, due[i].key, HOOK_KEY_LEN);
-		if (line == NULL && (due[i].kind == HOOK_INTEGRITY ||
-		    due[i].kind == HOOK_RETRACTION ||
-		    inbox_has(a, due[i].id))) {
+		if (line == NULL &&
+		    (due[i].kind == HOOK_INTEGRITY ||
+		        due[i].kind == HOOK_RETRACTION ||
+		        inbox_has(a, due[i].id))) {
 			hook_settle(a, due[i].key, slot->id_hex, 0,
 			    "could not get its summary");
 		} else if (line == NULL) {
 			/* Nothing left to alert about: the message is gone. */
 			hv_log_warnx("alert_command for %s: the message is no "
-			    "longer in the inbox; its run is dropped",
+			             "longer in the inbox; its run is dropped",
 			    slot->id_hex);
 			hook_settle(a, due[i].key, slot->id_hex, 1, NULL);
 		} else if (hook_spawn(a, slot, line) != 0) {
@@ -487,8 +496,8 @@ hook_tick(struct agent *a)
 		}
 		if (now >= h->deadline_ms) {
 			hv_log_warnx("alert_command for %s ran for more than "
-			    "%d s; killing it", h->id_hex,
-			    AGENT_HOOK_TIMEOUT_MS / 1000);
+			             "%d s; killing it",
+			    h->id_hex, AGENT_HOOK_TIMEOUT_MS / 1000);
 			kill(-h->pid, SIGKILL);
 			kill(h->pid, SIGKILL);
 			if (waitpid(h->pid, &st, 0) == h->pid)
@@ -502,7 +511,7 @@ hook_tick(struct agent *a)
 	if (a->cfg.alert_command == NULL)
 		return;
 	if (a->hook_next_ms != 0 && hv_now_ms() >= a->hook_next_ms) {
-		a->hook_next_ms = 0;	/* a retry is due */
+		a->hook_next_ms = 0; /* a retry is due */
 		a->hook_scan = 1;
 	}
 	if (a->hook_scan)
@@ -535,6 +544,6 @@ hook_stop(struct agent *a)
 		kill(-h->pid, SIGKILL);
 		kill(h->pid, SIGKILL);
 		waitpid(h->pid, &st, 0);
-		h->pid = 0;	/* its run stays queued for the next start */
+		h->pid = 0; /* its run stays queued for the next start */
 	}
 }

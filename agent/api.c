@@ -36,14 +36,14 @@ struct req {
 	char *buf;
 	size_t len, cap;
 	int too_large;
-	int64_t body_by_ms;	/* monotonic: the body must be in by then */
+	int64_t body_by_ms; /* monotonic: the body must be in by then */
 };
 
 /* An SSE stream's position in the bus and its unsent bytes. */
 struct sse {
 	struct agent *a;
-	int (*alive)(void *);	/* optional: 0 ends the stream */
-	void *alive_cls;	/* freed with the stream */
+	int (*alive)(void *); /* optional: 0 ends the stream */
+	void *alive_cls; /* freed with the stream */
 	uint64_t cursor;
 	char *out;
 	size_t out_len, out_off;
@@ -67,7 +67,8 @@ reply_json(struct MHD_Connection *c, unsigned status, json_t *j)
 	text = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 	json_decref(j);
 	if (text == NULL) {
-		static const char oom[] = "{\"error\":{\"code\":\"NO_MEMORY\","
+		static const char oom[] =
+		    "{\"error\":{\"code\":\"NO_MEMORY\","
 		    "\"field\":null,\"message\":\"The agent is out of "
 		    "memory.\"}}";
 
@@ -100,7 +101,7 @@ http_status(hv_err e)
 	case HV_EREVOKEDRECIPIENT:
 	case HV_EMALFORMED:
 	case HV_ESENDERREVOKED:
-	case HV_ETOOLARGE:	/* the payload (SPEC §4.4); 413 is the body */
+	case HV_ETOOLARGE: /* the payload (SPEC §4.4); 413 is the body */
 		return MHD_HTTP_BAD_REQUEST;
 	case HV_EUNAUTHORIZED:
 		return MHD_HTTP_UNAUTHORIZED;
@@ -113,9 +114,8 @@ http_status(hv_err e)
 	}
 }
 
-static enum MHD_Result
-reply_error(struct MHD_Connection *c, unsigned status, const char *code,
-    const char *field, const char *fmt, ...)
+static enum MHD_Result reply_error(struct MHD_Connection *c, unsigned status,
+    const char *code, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
 static enum MHD_Result
@@ -197,8 +197,8 @@ authorized(struct agent *a, struct MHD_Connection *c)
 	size_t len = 0;
 
 	if (MHD_lookup_connection_value_n(c, MHD_HEADER_KIND,
-	    MHD_HTTP_HEADER_AUTHORIZATION,
-	    strlen(MHD_HTTP_HEADER_AUTHORIZATION), &h, &len) != MHD_YES ||
+	        MHD_HTTP_HEADER_AUTHORIZATION,
+	        strlen(MHD_HTTP_HEADER_AUTHORIZATION), &h, &len) != MHD_YES ||
 	    h == NULL)
 		return 0;
 	return gate_token_ok(a, h, len);
@@ -244,8 +244,8 @@ do_submit(struct agent *a, struct MHD_Connection *c, struct req *r,
 	if (e != HV_OK)
 		return reply_err(c, e, &d);
 	hv_hex(id, HV_ID_LEN, hex);
-	return reply_json(c, MHD_HTTP_ACCEPTED, json_pack("{s:s, s:s}", "id",
-	    hex, "status", "queued"));
+	return reply_json(c, MHD_HTTP_ACCEPTED,
+	    json_pack("{s:s, s:s}", "id", hex, "status", "queued"));
 }
 
 json_t *
@@ -258,14 +258,15 @@ api_health(struct agent *a)
 	version = hv_directory_version(a->dir);
 	pthread_rwlock_unlock(&a->dir_lock);
 	h = json_pack("{s:s, s:b, s:I, s:I, s:I}", "node", a->cfg.id,
-	    "broker_connected", atomic_load(&a->connected) != 0,
-	    "outbox_depth", (json_int_t)outbox_depth(a),
-	    "inbox_unacked", (json_int_t)inbox_unacked(a),
-	    "directory_version", (json_int_t)version);
+	    "broker_connected", atomic_load(&a->connected) != 0, "outbox_depth",
+	    (json_int_t)outbox_depth(a), "inbox_unacked",
+	    (json_int_t)inbox_unacked(a), "directory_version",
+	    (json_int_t)version);
 	if (h != NULL) {
-		integrity_health(a, h);	/* tree_head, integrity */
-		json_object_set_new(h, "deliveries_refused", json_integer(
-		    (json_int_t)atomic_load(&a->deliveries_refused)));
+		integrity_health(a, h); /* tree_head, integrity */
+		json_object_set_new(h, "deliveries_refused",
+		    json_integer(
+		        (json_int_t)atomic_load(&a->deliveries_refused)));
 	}
 	return h;
 }
@@ -295,33 +296,35 @@ api_allowed(struct agent *a)
 		json_t *to = json_array();
 		int art9 = 0;
 
-		for (size_t i = 0; to != NULL &&
-		    i < hv_directory_node_count(a->dir); i++) {
-			const struct hv_node *n = hv_directory_node_at(a->dir,
-			    i);
+		for (size_t i = 0;
+		     to != NULL && i < hv_directory_node_count(a->dir); i++) {
+			const struct hv_node *n =
+			    hv_directory_node_at(a->dir, i);
 			int req = 0;
 
 			if (n->revoked || strcmp(n->id, a->cfg.id) == 0)
 				continue;
 			if (hv_policy_check_allowed(a->dir, a->cfg.id, n->id,
-			    hv_message_types[t], &req, NULL) == HV_OK) {
+			        hv_message_types[t], &req, NULL) == HV_OK) {
 				json_array_append_new(to, json_string(n->id));
 				art9 |= req;
 			}
 		}
 		if (json_array_size(to) > 0)
-			json_array_append_new(types, json_pack("{s:s, s:b, "
-			    "s:o}", "type", hv_message_types[t],
-			    "art9_required", art9, "to", to));
+			json_array_append_new(types,
+			    json_pack("{s:s, s:b, "
+			              "s:o}",
+			        "type", hv_message_types[t], "art9_required",
+			        art9, "to", to));
 		else
 			json_decref(to);
 	}
 	pthread_rwlock_unlock(&a->dir_lock);
 	out = json_pack("{s:s, s:I, s:o, s:o, s:o, s:o, s:o}", "node",
-	    a->cfg.id, "directory_version", (json_int_t)version, "types",
-	    types, "priorities", words_json(hv_priorities), "consent",
-	    words_json(hv_consents), "art6", words_json(hv_art6_bases),
-	    "art9", words_json(hv_art9_conditions));
+	    a->cfg.id, "directory_version", (json_int_t)version, "types", types,
+	    "priorities", words_json(hv_priorities), "consent",
+	    words_json(hv_consents), "art6", words_json(hv_art6_bases), "art9",
+	    words_json(hv_art9_conditions));
 	return out;
 }
 
@@ -336,8 +339,8 @@ static long
 query_number(struct MHD_Connection *c, const char *name, long def, long min,
     long max)
 {
-	const char *s = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
-	    name);
+	const char *s =
+	    MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, name);
 	char *end;
 	long n;
 
@@ -365,8 +368,7 @@ do_sent(struct agent *a, struct MHD_Connection *c)
 	if (offset < 0)
 		return reply_error(c, MHD_HTTP_BAD_REQUEST, "BAD_REQUEST",
 		    "offset", "offset must be a whole number, 0 or more.");
-	if ((e = outbox_list(a, (size_t)offset, (size_t)limit, &page)) !=
-	    HV_OK)
+	if ((e = outbox_list(a, (size_t)offset, (size_t)limit, &page)) != HV_OK)
 		return reply_err(c, e, NULL);
 	return reply_json(c, MHD_HTTP_OK, page);
 }
@@ -378,14 +380,14 @@ do_sent(struct agent *a, struct MHD_Connection *c)
 static enum MHD_Result
 do_inbox_list(struct agent *a, struct MHD_Connection *c)
 {
-	const char *unacked = MHD_lookup_connection_value(c,
-	    MHD_GET_ARGUMENT_KIND, "unacked");
-	const char *since = MHD_lookup_connection_value(c,
-	    MHD_GET_ARGUMENT_KIND, "since");
-	const char *limit = MHD_lookup_connection_value(c,
-	    MHD_GET_ARGUMENT_KIND, "limit");
-	const char *order = MHD_lookup_connection_value(c,
-	    MHD_GET_ARGUMENT_KIND, "order");
+	const char *unacked =
+	    MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "unacked");
+	const char *since =
+	    MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "since");
+	const char *limit =
+	    MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit");
+	const char *order =
+	    MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "order");
 	struct inbox_query q = { .limit = 100 };
 	struct hv_errdetail d;
 	json_t *page = NULL;
@@ -397,12 +399,14 @@ do_inbox_list(struct agent *a, struct MHD_Connection *c)
 		else if (strcmp(unacked, "0") != 0 &&
 		    strcmp(unacked, "false") != 0)
 			return reply_error(c, MHD_HTTP_BAD_REQUEST,
-			    "BAD_REQUEST", "unacked", "unacked must be 1 or "
+			    "BAD_REQUEST", "unacked",
+			    "unacked must be 1 or "
 			    "0.");
 	}
 	if (since != NULL && hv_time_parse(since, &q.since_ms) != 0)
 		return reply_error(c, MHD_HTTP_BAD_REQUEST, "BAD_REQUEST",
-		    "since", "since must be an ISO 8601 UTC time such as "
+		    "since",
+		    "since must be an ISO 8601 UTC time such as "
 		    "2026-11-22T09:00:00Z, or unix seconds.");
 	if (limit != NULL) {
 		char *end;
@@ -413,7 +417,8 @@ do_inbox_list(struct agent *a, struct MHD_Connection *c)
 		if (*limit == '\0' || *end != '\0' || errno != 0 || n < 1 ||
 		    n > 1000)
 			return reply_error(c, MHD_HTTP_BAD_REQUEST,
-			    "BAD_REQUEST", "limit", "limit must be a whole "
+			    "BAD_REQUEST", "limit",
+			    "limit must be a whole "
 			    "number from 1 to 1000.");
 		q.limit = (size_t)n;
 	}
@@ -422,11 +427,12 @@ do_inbox_list(struct agent *a, struct MHD_Connection *c)
 			q.by_priority = 1;
 		else if (strcmp(order, "newest") != 0)
 			return reply_error(c, MHD_HTTP_BAD_REQUEST,
-			    "BAD_REQUEST", "order", "order must be newest or "
+			    "BAD_REQUEST", "order",
+			    "order must be newest or "
 			    "priority.");
 	}
-	q.cursor = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
-	    "cursor");
+	q.cursor =
+	    MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "cursor");
 	hv_errclear(&d);
 	if ((e = inbox_page(a, &q, &page, &d)) != HV_OK)
 		return reply_err(c, e, &d);
@@ -451,7 +457,8 @@ do_ack(struct agent *a, struct MHD_Connection *c, struct req *r,
 		goto fail;
 	if ((e = inbox_ack(a, id, by, note, &at)) != HV_OK) {
 		if (e == HV_ENOTFOUND)
-			hv_errset(&d, e, NULL, "No received message has this "
+			hv_errset(&d, e, NULL,
+			    "No received message has this "
 			    "id.");
 		goto fail;
 	}
@@ -483,8 +490,8 @@ do_retract(struct agent *a, struct MHD_Connection *c, struct req *r,
 	if (e != HV_OK)
 		return reply_err(c, e, &d);
 	hv_hex(id, HV_ID_LEN, hex);
-	return reply_json(c, MHD_HTTP_ACCEPTED, json_pack("{s:s, s:s}", "id",
-	    hex, "status", "retracting"));
+	return reply_json(c, MHD_HTTP_ACCEPTED,
+	    json_pack("{s:s, s:s}", "id", hex, "status", "retracting"));
 }
 
 /*
@@ -510,8 +517,10 @@ do_holds(struct agent *a, struct MHD_Connection *c, struct req *r,
 		out = holds_add(a, j, &d);
 		json_decref(j);
 		if (out == NULL)
-			return reply_err(c, d.field[0] || d.message[0] ?
-			    HV_EBADREQUEST : HV_EIO, &d);
+			return reply_err(c,
+			    d.field[0] || d.message[0] ? HV_EBADREQUEST :
+			                                 HV_EIO,
+			    &d);
 		return reply_json(c, MHD_HTTP_CREATED, out);
 	}
 	if (strlen(rest) != 1 + HV_ID_HEX_LEN + 7 ||
@@ -525,8 +534,11 @@ do_holds(struct agent *a, struct MHD_Connection *c, struct req *r,
 	out = holds_remove(a, hid, j, &d);
 	json_decref(j);
 	if (out == NULL)
-		return reply_err(c, strcmp(d.message, "No hold has this id.") ==
-		    0 ? HV_ENOTFOUND : HV_EBADREQUEST, &d);
+		return reply_err(c,
+		    strcmp(d.message, "No hold has this id.") == 0 ?
+		        HV_ENOTFOUND :
+		        HV_EBADREQUEST,
+		    &d);
 	return reply_json(c, MHD_HTTP_OK, out);
 }
 
@@ -539,9 +551,10 @@ do_children(struct agent *a, struct MHD_Connection *c)
 	hv_err e;
 
 	hv_errclear(&d);
-	e = children_lookup(a, MHD_lookup_connection_value(c,
-	    MHD_GET_ARGUMENT_KIND, "nhs"), MHD_lookup_connection_value(c,
-	    MHD_GET_ARGUMENT_KIND, "local"), &j, &d);
+	e = children_lookup(a,
+	    MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "nhs"),
+	    MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "local"), &j,
+	    &d);
 	if (e != HV_OK)
 		return reply_err(c, e, &d);
 	return reply_json(c, MHD_HTTP_OK, j);
@@ -593,7 +606,7 @@ sse_read(void *cls, uint64_t pos, char *buf, size_t max)
 			    &b->ring[(s->cursor + 1) % AGENT_SSE_RING];
 			s->cursor++;
 			if (asprintf(&s->out, "event: %s\ndata: %s\n\n",
-			    ev->type, ev->data ? ev->data : "{}") < 0)
+			        ev->type, ev->data ? ev->data : "{}") < 0)
 				s->out = NULL;
 		}
 		pthread_mutex_unlock(&b->lock);
@@ -642,8 +655,8 @@ api_sse_response(struct agent *a, int (*alive)(void *), void *alive_cls)
 	pthread_mutex_lock(&a->bus.lock);
 	s->cursor = a->bus.seq;
 	pthread_mutex_unlock(&a->bus.lock);
-	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096,
-	    sse_read, s, sse_free);
+	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, sse_read,
+	    s, sse_free);
 	if (r == NULL) {
 		sse_free(s);
 		return NULL;
@@ -682,10 +695,11 @@ route(struct agent *a, struct MHD_Connection *c, const char *url,
 		return get ? do_health(a, c) : reply_method(c, "GET");
 	if (strcmp(url, "/v1/allowed") == 0)
 		return get ? reply_json(c, MHD_HTTP_OK, api_allowed(a)) :
-		    reply_method(c, "GET");
+		             reply_method(c, "GET");
 	if (strcmp(url, "/v1/messages") == 0)
-		return post ? do_submit(a, c, r, 0) : get ? do_sent(a, c) :
-		    reply_method(c, "GET, POST");
+		return post ? do_submit(a, c, r, 0) :
+		    get     ? do_sent(a, c) :
+		              reply_method(c, "GET, POST");
 	if (strcmp(url, "/v1/decisions") == 0)
 		return post ? do_submit(a, c, r, 1) : reply_method(c, "POST");
 	if (strcmp(url, "/v1/inbox") == 0)
@@ -694,8 +708,8 @@ route(struct agent *a, struct MHD_Connection *c, const char *url,
 		return get ? do_stream(a, c) : reply_method(c, "GET");
 	if (strcmp(url, "/v1/children") == 0)
 		return get ? do_children(a, c) : reply_method(c, "GET");
-	if (strncmp(url, "/v1/holds", 9) == 0 && (url[9] == '\0' ||
-	    url[9] == '/'))
+	if (strncmp(url, "/v1/holds", 9) == 0 &&
+	    (url[9] == '\0' || url[9] == '/'))
 		return do_holds(a, c, r, url + 9, get, post);
 	if (strncmp(url, "/v1/messages/", 13) == 0) {
 		rest = url + 13;
@@ -704,7 +718,7 @@ route(struct agent *a, struct MHD_Connection *c, const char *url,
 			if (parse_id(rest, HV_ID_HEX_LEN, id) != 0)
 				return reply_not_found(c);
 			return post ? do_retract(a, c, r, id) :
-			    reply_method(c, "POST");
+			              reply_method(c, "POST");
 		}
 		if (parse_id(rest, strlen(rest), id) != 0)
 			return reply_not_found(c);
@@ -734,7 +748,7 @@ route(struct agent *a, struct MHD_Connection *c, const char *url,
 		}
 		if (strcmp(rest + n, "/ack") == 0)
 			return post ? do_ack(a, c, r, id) :
-			    reply_method(c, "POST");
+			              reply_method(c, "POST");
 	}
 	return reply_not_found(c);
 }
@@ -756,7 +770,8 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 		 */
 		if (!authorized(a, c))
 			return reply_error(c, MHD_HTTP_UNAUTHORIZED,
-			    "UNAUTHORIZED", NULL, "A valid bearer token is "
+			    "UNAUTHORIZED", NULL,
+			    "A valid bearer token is "
 			    "required: send 'Authorization: Bearer TOKEN' "
 			    "with the agent's token.");
 		if ((r = calloc(1, sizeof(*r))) == NULL)
@@ -841,29 +856,35 @@ api_start(struct agent *a, struct hv_errdetail *d)
 	sin.sin_family = AF_INET;
 	sin.sin_port = htons((uint16_t)atoi(colon + 1));
 	if (colon - a->cfg.listen >= (ptrdiff_t)sizeof(host))
-		return hv_errset(d, HV_EBADCONFIG, "listen", "listen = %s is "
-		    "not an IPv4 address and port.", a->cfg.listen);
+		return hv_errset(d, HV_EBADCONFIG, "listen",
+		    "listen = %s is "
+		    "not an IPv4 address and port.",
+		    a->cfg.listen);
 	snprintf(host, sizeof(host), "%.*s", (int)(colon - a->cfg.listen),
 	    a->cfg.listen);
 	if (inet_pton(AF_INET, host, &sin.sin_addr) != 1)
-		return hv_errset(d, HV_EBADCONFIG, "listen", "listen = %s is "
-		    "not an IPv4 address and port.", a->cfg.listen);
-	if ((a->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC |
-	    SOCK_NONBLOCK, 0)) < 0 ||
+		return hv_errset(d, HV_EBADCONFIG, "listen",
+		    "listen = %s is "
+		    "not an IPv4 address and port.",
+		    a->cfg.listen);
+	if ((a->listen_fd = socket(AF_INET,
+	         SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0 ||
 	    setsockopt(a->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one,
-	    sizeof(one)) != 0 ||
+	        sizeof(one)) != 0 ||
 	    bind(a->listen_fd, (struct sockaddr *)&sin, sizeof(sin)) != 0 ||
 	    listen(a->listen_fd, 512) != 0 ||
 	    getsockname(a->listen_fd, (struct sockaddr *)&sin, &sl) != 0)
-		return hv_errset(d, HV_EIO, "listen", "cannot listen on %s: "
-		    "%s.", a->cfg.listen, strerror(errno));
+		return hv_errset(d, HV_EIO, "listen",
+		    "cannot listen on %s: "
+		    "%s.",
+		    a->cfg.listen, strerror(errno));
 	snprintf(a->listen_addr, sizeof(a->listen_addr), "%s:%u", host,
 	    (unsigned)ntohs(sin.sin_port));
 	a->httpd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
-	    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
-	    MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC, 0, NULL, NULL,
-	    handler, a,
-	    MHD_OPTION_NOTIFY_COMPLETED, completed, a,
+	        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
+	        MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC,
+	    0, NULL, NULL, handler, a, MHD_OPTION_NOTIFY_COMPLETED, completed,
+	    a,
 	    /*
 	     * Connections come through the gate with a whole, authenticated
 	     * head. Each is still bounded: one idle for AGENT_HTTP_TIMEOUT_S
@@ -871,12 +892,13 @@ api_start(struct agent *a, struct hv_errdetail *d)
 	     */
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)AGENT_HTTP_CONNECTIONS,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)AGENT_HTTP_TIMEOUT_S,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-	    (size_t)AGENT_HTTP_CONN_MEMORY,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)AGENT_HTTP_CONN_MEMORY,
 	    MHD_OPTION_END);
 	if (a->httpd == NULL)
-		return hv_errset(d, HV_EIO, "listen", "cannot start the HTTP "
-		    "server on %s.", a->listen_addr);
+		return hv_errset(d, HV_EIO, "listen",
+		    "cannot start the HTTP "
+		    "server on %s.",
+		    a->listen_addr);
 	return gate_start(a, d);
 }
 

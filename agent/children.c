@@ -51,8 +51,8 @@
 /* Meta key whose presence says the index was built for older messages. */
 #define MIGRATED_KEY "child_index_v1"
 
-static const char *const flag_names[] = { "cp_plan", "looked_after",
-	"missing", NULL };
+static const char *const flag_names[] = { "cp_plan", "looked_after", "missing",
+	NULL };
 
 /* ---- which message changes which flag ---------------------------------- */
 
@@ -83,8 +83,8 @@ flag_effect(const char *type, json_t *payload, int *set)
 		}
 	if (strcmp(type, "CASE_UPDATE") != 0 || payload == NULL)
 		return NULL;
-	st = json_string_value(json_object_get(json_object_get(payload,
-	    "body"), "missing_status"));
+	st = json_string_value(json_object_get(json_object_get(payload, "body"),
+	    "missing_status"));
 	if (st == NULL || strcmp(st, "found") != 0)
 		return NULL;
 	*set = 0;
@@ -119,7 +119,7 @@ flags_read(struct agent *a, MDB_txn *txn, const uint8_t pseudonym[32])
 	json_t *j = NULL;
 
 	if (store_get(a, txn, DB_CHILD_FLAGS, pseudonym, HV_PSEUDONYM_LEN,
-	    &v) == HV_OK)
+	        &v) == HV_OK)
 		j = json_loadb(v.mv_data, v.mv_size, 0, NULL);
 	if (j != NULL && !json_is_object(j)) {
 		json_decref(j);
@@ -146,7 +146,7 @@ flag_apply(struct agent *a, MDB_txn *txn, const hv_envelope *env,
 	f = json_object_get(all, flag);
 	if (f != NULL && json_integer_value(json_object_get(f, "at")) > at) {
 		json_decref(all);
-		return HV_OK;	/* a later message already decided it */
+		return HV_OK; /* a later message already decided it */
 	}
 	hv_hex(env->id, HV_ID_LEN, hex);
 	next = json_pack("{s:b, s:I}", "active", set, "at", (json_int_t)at);
@@ -159,12 +159,12 @@ flag_apply(struct agent *a, MDB_txn *txn, const hv_envelope *env,
 	} else {
 		/* An ended flag keeps its START's since, from and message. */
 		if (f != NULL && json_object_get(f, "since") != NULL) {
-			json_object_set(next, "since", json_object_get(f,
-			    "since"));
-			json_object_set(next, "from", json_object_get(f,
-			    "from"));
-			json_object_set(next, "message", json_object_get(f,
-			    "message"));
+			json_object_set(next, "since",
+			    json_object_get(f, "since"));
+			json_object_set(next, "from",
+			    json_object_get(f, "from"));
+			json_object_set(next, "message",
+			    json_object_get(f, "message"));
 		}
 		json_object_set_new(next, "ended_by", json_string(env->sender));
 	}
@@ -189,8 +189,7 @@ payload_if_needed(struct agent *a, const hv_envelope *env)
 }
 
 hv_err
-children_note_received(struct agent *a, MDB_txn *txn,
-    const hv_envelope *env)
+children_note_received(struct agent *a, MDB_txn *txn, const hv_envelope *env)
 {
 	json_t *p = payload_if_needed(a, env);
 	const char *flag;
@@ -198,7 +197,8 @@ children_note_received(struct agent *a, MDB_txn *txn,
 	hv_err e;
 
 	if ((e = index_add(a, txn, env->subject, DIR_RECEIVED, env->id)) ==
-	    HV_OK && (flag = flag_effect(env->type, p, &set)) != NULL)
+	        HV_OK &&
+	    (flag = flag_effect(env->type, p, &set)) != NULL)
 		e = flag_apply(a, txn, env, flag, set);
 	json_decref(p);
 	return e;
@@ -208,8 +208,8 @@ hv_err
 children_note_sent(struct agent *a, MDB_txn *txn, const hv_envelope *env,
     int decision)
 {
-	return index_add(a, txn, env->subject, decision ? DIR_DECISION :
-	    DIR_SENT, env->id);
+	return index_add(a, txn, env->subject,
+	    decision ? DIR_DECISION : DIR_SENT, env->id);
 }
 
 /* ---- the migration of older stores ------------------------------------- */
@@ -231,8 +231,8 @@ old_msg_cmp(const void *x, const void *y)
 
 /* Appends every entry of db (inbox or outbox) to *list. */
 static hv_err
-collect(struct agent *a, MDB_txn *txn, enum agent_db db,
-    struct old_msg **list, size_t *n, size_t *cap)
+collect(struct agent *a, MDB_txn *txn, enum agent_db db, struct old_msg **list,
+    size_t *n, size_t *cap)
 {
 	MDB_cursor *cur;
 	MDB_val k, v;
@@ -241,7 +241,7 @@ collect(struct agent *a, MDB_txn *txn, enum agent_db db,
 	if ((rc = mdb_cursor_open(txn, store_db(a, db), &cur)) != 0)
 		return hv_store_err(rc);
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		struct old_msg *m;
 
 		if (k.mv_size != HV_ID_LEN || v.mv_size < 32)
@@ -272,8 +272,8 @@ collect(struct agent *a, MDB_txn *txn, enum agent_db db,
 
 			ob_hdr_get(v.mv_data, &h);
 			m->at_ms = h.queued_ms;
-			m->direction = h.kind == OB_DECISION ? DIR_DECISION :
-			    DIR_SENT;
+			m->direction =
+			    h.kind == OB_DECISION ? DIR_DECISION : DIR_SENT;
 		}
 	}
 	mdb_cursor_close(cur);
@@ -284,8 +284,7 @@ collect(struct agent *a, MDB_txn *txn, enum agent_db db,
 static hv_err
 migrate_one(struct agent *a, MDB_txn *txn, const struct old_msg *m)
 {
-	enum agent_db db = m->direction == DIR_RECEIVED ? DB_INBOX :
-	    DB_OUTBOX;
+	enum agent_db db = m->direction == DIR_RECEIVED ? DB_INBOX : DB_OUTBOX;
 	size_t hdr = db == DB_INBOX ? IN_HDR_LEN : OB_HDR_LEN;
 	hv_envelope env;
 	MDB_val v;
@@ -295,8 +294,9 @@ migrate_one(struct agent *a, MDB_txn *txn, const struct old_msg *m)
 	if ((e = store_get(a, txn, db, m->id, HV_ID_LEN, &v)) != HV_OK)
 		return e;
 	/* An entry that no longer unpacks is left out, not fatal. */
-	if (v.mv_size < hdr || hv_envelope_unpack((uint8_t *)v.mv_data + hdr,
-	    v.mv_size - hdr, v.mv_size, &env, NULL) != HV_OK) {
+	if (v.mv_size < hdr ||
+	    hv_envelope_unpack((uint8_t *)v.mv_data + hdr, v.mv_size - hdr,
+	        v.mv_size, &env, NULL) != HV_OK) {
 		hv_envelope_clear(&env);
 		return HV_OK;
 	}
@@ -327,8 +327,8 @@ children_migrate(struct agent *a, struct hv_errdetail *d)
 	if ((e = hv_store_begin(a->store, 0, &txn)) != HV_OK)
 		goto out;
 	if (store_get(a, txn, DB_META, MIGRATED_KEY, strlen(MIGRATED_KEY),
-	    &v) == HV_OK)
-		goto out;	/* built already */
+	        &v) == HV_OK)
+		goto out; /* built already */
 	if ((e = collect(a, txn, DB_INBOX, &list, &n, &cap)) != HV_OK ||
 	    (e = collect(a, txn, DB_OUTBOX, &list, &n, &cap)) != HV_OK)
 		goto out;
@@ -337,8 +337,8 @@ children_migrate(struct agent *a, struct hv_errdetail *d)
 	for (size_t i = 0; i < n; i++)
 		if ((e = migrate_one(a, txn, &list[i])) != HV_OK)
 			goto out;
-	if ((e = store_put(a, txn, DB_META, MIGRATED_KEY,
-	    strlen(MIGRATED_KEY), "1", 1)) != HV_OK)
+	if ((e = store_put(a, txn, DB_META, MIGRATED_KEY, strlen(MIGRATED_KEY),
+	         "1", 1)) != HV_OK)
 		goto out;
 	e = hv_store_commit(txn);
 	txn = NULL;
@@ -349,8 +349,10 @@ out:
 		mdb_txn_abort(txn);
 	free(list);
 	if (e != HV_OK)
-		hv_errset(d, e, "data_dir", "cannot build the child index in "
-		    "%s (%s).", a->cfg.data_dir, hv_errname(e));
+		hv_errset(d, e, "data_dir",
+		    "cannot build the child index in "
+		    "%s (%s).",
+		    a->cfg.data_dir, hv_errname(e));
 	return e;
 }
 
@@ -363,20 +365,23 @@ flag_json(json_t *f)
 	json_t *since = json_object_get(f, "since"), *j;
 
 	j = json_pack("{s:b, s:o, s:O}", "active",
-	    json_is_true(json_object_get(f, "active")),
-	    "since", since != NULL ? json_time(json_integer_value(since)) :
-	    json_null(),
-	    "from", json_object_get(f, "from") ? json_object_get(f, "from") :
-	    json_null());
+	    json_is_true(json_object_get(f, "active")), "since",
+	    since != NULL ? json_time(json_integer_value(since)) : json_null(),
+	    "from",
+	    json_object_get(f, "from") ? json_object_get(f, "from") :
+	                                 json_null());
 	if (j == NULL || f == NULL)
 		return j;
-	json_object_set(j, "message", json_object_get(f, "message") ?
-	    json_object_get(f, "message") : json_null());
+	json_object_set(j, "message",
+	    json_object_get(f, "message") ? json_object_get(f, "message") :
+	                                    json_null());
 	if (!json_is_true(json_object_get(f, "active"))) {
-		json_object_set_new(j, "ended", json_time(json_integer_value(
-		    json_object_get(f, "at"))));
-		json_object_set(j, "ended_by", json_object_get(f, "ended_by") ?
-		    json_object_get(f, "ended_by") : json_null());
+		json_object_set_new(j, "ended",
+		    json_time(json_integer_value(json_object_get(f, "at"))));
+		json_object_set(j, "ended_by",
+		    json_object_get(f, "ended_by") ?
+		        json_object_get(f, "ended_by") :
+		        json_null());
 	}
 	return j;
 }
@@ -389,7 +394,7 @@ recipients_text(json_t *to)
 	json_t *v;
 	size_t i;
 
-	json_array_foreach(to, i, v) {
+	json_array_foreach (to, i, v) {
 		const char *s = json_string_value(v);
 
 		if (s == NULL)
@@ -426,14 +431,13 @@ entry_json(struct agent *a, char direction, const uint8_t id[HV_ID_LEN])
 			    "direction", "received", "status", "not held");
 		j = json_pack("{s:s, s:s, s:O, s:O, s:O, s:s, s:O}", "id", hex,
 		    "direction", "received", "type", json_object_get(m, "type"),
-		    "other_party", json_object_get(m, "sender"),
-		    "at", json_object_get(m, "received_at"),
-		    "status", received_status(m),
-		    "do_not_contact_family", json_object_get(m,
-		    "do_not_contact_family"));
+		    "other_party", json_object_get(m, "sender"), "at",
+		    json_object_get(m, "received_at"), "status",
+		    received_status(m), "do_not_contact_family",
+		    json_object_get(m, "do_not_contact_family"));
 		if (j != NULL && json_object_get(m, "child") != NULL) {
-			json_object_set(j, "child", json_object_get(m,
-			    "child"));
+			json_object_set(j, "child",
+			    json_object_get(m, "child"));
 			json_object_set(j, "body", json_object_get(m, "body"));
 		}
 		json_decref(m);
@@ -444,13 +448,14 @@ entry_json(struct agent *a, char direction, const uint8_t id[HV_ID_LEN])
 		    direction == DIR_DECISION ? "decision" : "sent", "status",
 		    "not held");
 	/* What this agency sent is sealed to its recipients: no content. */
-	j = json_pack("{s:s, s:s, s:O, s:o, s:O, s:O}", "id", hex,
-	    "direction", direction == DIR_DECISION ? "decision" : "sent",
-	    "type", json_object_get(m, "type"),
-	    "other_party", direction == DIR_DECISION ? json_null() :
-	    recipients_text(json_object_get(m, "to")),
-	    "at", json_object_get(m, "created"),
-	    "status", json_object_get(m, "status"));
+	j = json_pack("{s:s, s:s, s:O, s:o, s:O, s:O}", "id", hex, "direction",
+	    direction == DIR_DECISION ? "decision" : "sent", "type",
+	    json_object_get(m, "type"), "other_party",
+	    direction == DIR_DECISION ?
+	        json_null() :
+	        recipients_text(json_object_get(m, "to")),
+	    "at", json_object_get(m, "created"), "status",
+	    json_object_get(m, "status"));
 	json_decref(m);
 	return j;
 }
@@ -478,9 +483,9 @@ read_child(struct agent *a, const uint8_t pseudonym[32], json_t **flags,
 		goto out;
 	}
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
-	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		if (k.mv_size != IDX_KEY_LEN || memcmp(k.mv_data, pseudonym,
-		    HV_PSEUDONYM_LEN) != 0)
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != IDX_KEY_LEN ||
+		    memcmp(k.mv_data, pseudonym, HV_PSEUDONYM_LEN) != 0)
 			break;
 		if (v.mv_size != IDX_VAL_LEN)
 			continue;
@@ -495,8 +500,7 @@ read_child(struct agent *a, const uint8_t pseudonym[32], json_t **flags,
 			*entries = ne;
 			cap = nc;
 		}
-		memcpy(*entries + (*n)++ * IDX_VAL_LEN, v.mv_data,
-		    IDX_VAL_LEN);
+		memcpy(*entries + (*n)++ * IDX_VAL_LEN, v.mv_data, IDX_VAL_LEN);
 	}
 	mdb_cursor_close(cur);
 	cur = NULL;
@@ -527,14 +531,15 @@ normalise(const char *nhs, const char *local, char *norm, size_t cap,
 	hv_err e;
 
 	if ((nhs == NULL) == (local == NULL))
-		return hv_errset(d, HV_EBADREQUEST, NULL, "Name the child "
+		return hv_errset(d, HV_EBADREQUEST, NULL,
+		    "Name the child "
 		    "with exactly one of nhs=NHS_NUMBER or "
 		    "local=AGENCY:ID.");
 	e = nhs != NULL ? hv_subject_nhs(nhs, norm, cap, d) :
-	    hv_subject_local(local, NULL, norm, cap, d);
+	                  hv_subject_local(local, NULL, norm, cap, d);
 	if (e != HV_OK && d != NULL)
-		snprintf(d->field, sizeof(d->field), "%s", nhs != NULL ?
-		    "nhs" : "local");
+		snprintf(d->field, sizeof(d->field), "%s",
+		    nhs != NULL ? "nhs" : "local");
 	return e;
 }
 
@@ -552,10 +557,11 @@ children_lookup(struct agent *a, const char *nhs, const char *local,
 		return e;
 	hv_subject_pseudonym(a->subject_key, norm, pseudonym);
 	if ((e = read_child(a, pseudonym, &stored, &entries, &n)) != HV_OK)
-		return hv_errset(d, e, NULL, "The agent could not read its "
-		    "store (%s).", hv_errname(e));
-	if ((flags = json_object()) == NULL || (chron = json_array()) ==
-	    NULL) {
+		return hv_errset(d, e, NULL,
+		    "The agent could not read its "
+		    "store (%s).",
+		    hv_errname(e));
+	if ((flags = json_object()) == NULL || (chron = json_array()) == NULL) {
 		e = HV_ENOMEM;
 		goto out;
 	}
@@ -564,9 +570,9 @@ children_lookup(struct agent *a, const char *nhs, const char *local,
 
 		json_object_set_new(flags, flag_names[i], flag_json(f));
 		if (f != NULL && json_is_true(json_object_get(f, "active")))
-			snprintf(active + strlen(active), sizeof(active) -
-			    strlen(active), "%s%s", active[0] ? ", " : "",
-			    flag_names[i]);
+			snprintf(active + strlen(active),
+			    sizeof(active) - strlen(active), "%s%s",
+			    active[0] ? ", " : "", flag_names[i]);
 	}
 	for (size_t i = 0; i < n; i++) {
 		json_t *en = entry_json(a, (char)entries[i * IDX_VAL_LEN],
@@ -579,10 +585,11 @@ children_lookup(struct agent *a, const char *nhs, const char *local,
 	if (active[0] != '\0') {
 		hv_hex(pseudonym, 8, prefix);
 		hv_log_info("child look-up found active flags (%s) for "
-		    "pseudonym %s…", active, prefix);
+		            "pseudonym %s…",
+		    active, prefix);
 	}
 	if ((*out = json_pack("{s:s, s:O, s:O}", "subject", norm, "flags",
-	    flags, "chronology", chron)) == NULL)
+	         flags, "chronology", chron)) == NULL)
 		e = HV_ENOMEM;
 out:
 	json_decref(stored);

@@ -208,7 +208,8 @@ agent_batch_end(struct agent *a)
 		e = hv_store_commit(b->txn);
 		b->txn = NULL;
 		if (e != HV_OK)
-			hv_log_warnx("a burst of %zu frames from the broker was "
+			hv_log_warnx(
+			    "a burst of %zu frames from the broker was "
 			    "not stored (%s); the broker will send them again",
 			    n, hv_errname(e));
 		else if (n > 0) {

@@ -39,7 +39,7 @@
 #define CONSOLE_CONNECTIONS 128
 #define CONSOLE_PER_IP 32
 #define CONSOLE_TIMEOUT_S 30
-#define CONSOLE_HASHERS 2	/* Argon2id checks at once (64 MiB each) */
+#define CONSOLE_HASHERS 2 /* Argon2id checks at once (64 MiB each) */
 #define CONSOLE_PAGE_DEFAULT 20
 #define COOKIE_NAME "__Host-haven"
 
@@ -56,8 +56,8 @@ struct console {
 	struct MHD_Daemon *httpd;
 	hv_console_sessions *sessions;
 	sem_t hashers;
-	char *cert;		/* PEM */
-	char *key;		/* PEM, sodium_malloc'd */
+	char *cert; /* PEM */
+	char *key; /* PEM, sodium_malloc'd */
 };
 
 /* Per-request state: the body, read whole before routing. */
@@ -73,7 +73,8 @@ struct stream_alive {
 	char sid[HV_CONSOLE_TOKEN_HEX + 1];
 };
 
-static const char csp[] = "default-src 'self'; script-src 'self'; "
+static const char csp[] =
+    "default-src 'self'; script-src 'self'; "
     "style-src 'self'; img-src 'self'; connect-src 'self'; "
     "object-src 'none'; frame-ancestors 'none'; base-uri 'none'; "
     "form-action 'self'";
@@ -132,8 +133,8 @@ send_text(struct MHD_Connection *c, unsigned status, char *text,
 static enum MHD_Result
 send_json(struct MHD_Connection *c, unsigned status, json_t *j)
 {
-	char *text = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) :
-	    NULL;
+	char *text =
+	    j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 
 	json_decref(j);
 	return send_text(c, text ? status : MHD_HTTP_INTERNAL_SERVER_ERROR,
@@ -145,17 +146,19 @@ static enum MHD_Result
 send_error(struct MHD_Connection *c, unsigned status, const char *code,
     const char *field, const char *msg)
 {
-	return send_json(c, status, json_pack("{s:{s:s, s:s?, s:s}}", "error",
-	    "code", code, "field", field, "message", msg));
+	return send_json(c, status,
+	    json_pack("{s:{s:s, s:s?, s:s}}", "error", "code", code, "field",
+	        field, "message", msg));
 }
 
 static enum MHD_Result
 send_hv_error(struct MHD_Connection *c, hv_err e, const struct hv_errdetail *d)
 {
 	unsigned status = e == HV_ENOTFOUND ? MHD_HTTP_NOT_FOUND :
-	    e == HV_ESTORAGEFULL ? MHD_HTTP_INSUFFICIENT_STORAGE :
+	    e == HV_ESTORAGEFULL            ? MHD_HTTP_INSUFFICIENT_STORAGE :
 	    e == HV_ENOMEM || e == HV_EIO || e == HV_ESYS ?
-	    MHD_HTTP_INTERNAL_SERVER_ERROR : MHD_HTTP_BAD_REQUEST;
+	                           MHD_HTTP_INTERNAL_SERVER_ERROR :
+	                           MHD_HTTP_BAD_REQUEST;
 
 	if (status >= 500)
 		hv_log_warnx("console answered %u %s: %s", status,
@@ -167,8 +170,8 @@ send_hv_error(struct MHD_Connection *c, hv_err e, const struct hv_errdetail *d)
 static enum MHD_Result
 send_redirect(struct MHD_Connection *c, const char *to, const char *cookie)
 {
-	struct MHD_Response *r = MHD_create_response_from_buffer(0, NULL,
-	    MHD_RESPMEM_PERSISTENT);
+	struct MHD_Response *r =
+	    MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
 
 	if (r == NULL)
 		return MHD_NO;
@@ -209,10 +212,12 @@ send_login(struct MHD_Connection *c, unsigned status, const char *msg)
 	if ((esc = hv_html_escape(msg ? msg : "")) == NULL)
 		return MHD_NO;
 	at = memmem(x->data, x->len, mark, sizeof(mark) - 1);
-	if (at == NULL || asprintf(&out, "%.*s%s%.*s",
-	    (int)(at - (const char *)x->data), (const char *)x->data, esc,
-	    (int)(x->len - (size_t)(at - (const char *)x->data) -
-	    (sizeof(mark) - 1)), at + sizeof(mark) - 1) < 0)
+	if (at == NULL ||
+	    asprintf(&out, "%.*s%s%.*s", (int)(at - (const char *)x->data),
+	        (const char *)x->data, esc,
+	        (int)(x->len - (size_t)(at - (const char *)x->data) -
+	            (sizeof(mark) - 1)),
+	        at + sizeof(mark) - 1) < 0)
 		out = NULL;
 	free(esc);
 	return send_text(c, status, out, "text/html; charset=utf-8");
@@ -231,8 +236,8 @@ static hv_err
 session(struct console *con, struct MHD_Connection *c, int touch,
     struct hv_console_who *who)
 {
-	return hv_console_session_get(con->sessions, cookie_sid(c),
-	    hv_now_ms(), touch, who);
+	return hv_console_session_get(con->sessions, cookie_sid(c), hv_now_ms(),
+	    touch, who);
 }
 
 static int
@@ -241,8 +246,8 @@ stream_alive(void *cls)
 	struct stream_alive *s = cls;
 	struct hv_console_who who;
 
-	return hv_console_session_get(s->con->sessions, s->sid, hv_now_ms(),
-	    0, &who) == HV_OK;
+	return hv_console_session_get(s->con->sessions, s->sid, hv_now_ms(), 0,
+	           &who) == HV_OK;
 }
 
 /*
@@ -259,7 +264,8 @@ csrf_ok(struct MHD_Connection *c, const struct creq *r,
 	long n;
 
 	if (MHD_lookup_connection_value_n(c, MHD_HEADER_KIND, "X-CSRF-Token",
-	    strlen("X-CSRF-Token"), &h, &hl) == MHD_YES && h != NULL)
+	        strlen("X-CSRF-Token"), &h, &hl) == MHD_YES &&
+	    h != NULL)
 		return hv_console_csrf_ok(who, h, hl);
 	n = hv_form_get(r->buf ? r->buf : "", r->len, "csrf", field,
 	    sizeof(field));
@@ -275,12 +281,12 @@ csrf_ok(struct MHD_Connection *c, const struct creq *r,
 static int
 origin_ok(struct MHD_Connection *c)
 {
-	const char *site = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-	    "Sec-Fetch-Site");
-	const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-	    "Origin");
-	const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-	    "Host");
+	const char *site =
+	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Sec-Fetch-Site");
+	const char *origin =
+	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+	const char *host =
+	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
 
 	if (site != NULL)
 		return strcmp(site, "same-origin") == 0;
@@ -304,14 +310,18 @@ do_login(struct console *con, struct MHD_Connection *c, struct creq *r)
 	hv_err e;
 
 	if (hv_form_get(r->buf ? r->buf : "", r->len, "name", name,
-	    sizeof(name)) <= 0 || !hv_console_name_valid(name))
-		return send_login(c, MHD_HTTP_BAD_REQUEST, "Give your user "
+	        sizeof(name)) <= 0 ||
+	    !hv_console_name_valid(name))
+		return send_login(c, MHD_HTTP_BAD_REQUEST,
+		    "Give your user "
 		    "name (letters, digits and . _ @ -) and your password.");
 	/* Answered at once, without the hash: the wait costs no thread. */
 	if ((wait = hv_console_throttle_wait(con->sessions, name,
-	    hv_now_ms())) > 0) {
-		snprintf(msg, sizeof(msg), "Too many failed log-ins for this "
-		    "name: try again in %lld seconds.", (long long)wait);
+	         hv_now_ms())) > 0) {
+		snprintf(msg, sizeof(msg),
+		    "Too many failed log-ins for this "
+		    "name: try again in %lld seconds.",
+		    (long long)wait);
 		return send_login(c, MHD_HTTP_TOO_MANY_REQUESTS, msg);
 	}
 	if ((pw = sodium_malloc(HV_CONSOLE_PASSWORD_MAX + 2)) == NULL)
@@ -333,12 +343,14 @@ do_login(struct console *con, struct MHD_Connection *c, struct creq *r)
 	if (e == HV_EUNAUTHORIZED) {
 		hv_console_throttle_fail(con->sessions, name, hv_now_ms());
 		hv_log_info("console: failed log-in for %s", name);
-		return send_login(c, MHD_HTTP_UNAUTHORIZED, "The name or the "
+		return send_login(c, MHD_HTTP_UNAUTHORIZED,
+		    "The name or the "
 		    "password is wrong.");
 	}
 	if (e != HV_OK) {
 		hv_log_warnx("console: %s", hv_errmsg(e, &d));
-		return send_login(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "The "
+		return send_login(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
+		    "The "
 		    "console cannot read its users file; tell the agent's "
 		    "operator.");
 	}
@@ -346,12 +358,14 @@ do_login(struct console *con, struct MHD_Connection *c, struct creq *r)
 	/* A session id the browser had before is never carried over. */
 	hv_console_session_close(con->sessions, cookie_sid(c));
 	if (hv_console_session_open(con->sessions, name, role, hv_now_ms(),
-	    sid) != HV_OK)
+	        sid) != HV_OK)
 		return MHD_NO;
 	hv_log_info("console: %s logged in (%s)", name,
 	    hv_console_role_name(role));
-	snprintf(cookie, sizeof(cookie), COOKIE_NAME "=%s; Secure; HttpOnly; "
-	    "SameSite=Strict; Path=/", sid);
+	snprintf(cookie, sizeof(cookie),
+	    COOKIE_NAME "=%s; Secure; HttpOnly; "
+	                "SameSite=Strict; Path=/",
+	    sid);
 	sodium_memzero(sid, sizeof(sid));
 	return send_redirect(c, "/", cookie);
 }
@@ -360,8 +374,9 @@ static enum MHD_Result
 do_logout(struct console *con, struct MHD_Connection *c)
 {
 	hv_console_session_close(con->sessions, cookie_sid(c));
-	return send_redirect(c, "/login", COOKIE_NAME "=; Secure; HttpOnly; "
-	    "SameSite=Strict; Path=/; Max-Age=0");
+	return send_redirect(c, "/login",
+	    COOKIE_NAME "=; Secure; HttpOnly; "
+	                "SameSite=Strict; Path=/; Max-Age=0");
 }
 
 /* ---- the JSON the pages read ------------------------------------------- */
@@ -372,22 +387,24 @@ do_session(struct console *con, struct MHD_Connection *c,
 {
 	int64_t left = (who->expires_ms - hv_now_ms() + 999) / 1000;
 
-	return send_json(c, MHD_HTTP_OK, json_pack("{s:s, s:s, s:s, s:s, "
-	    "s:I, s:I}", "name", who->name, "role",
-	    hv_console_role_name(who->role), "csrf", who->csrf, "node",
-	    con->a->cfg.id, "idle_timeout",
-	    (json_int_t)con->a->cfg.console_idle_timeout, "expires_in",
-	    (json_int_t)(left > 0 ? left : 0)));
+	return send_json(c, MHD_HTTP_OK,
+	    json_pack("{s:s, s:s, s:s, s:s, "
+	              "s:I, s:I}",
+	        "name", who->name, "role", hv_console_role_name(who->role),
+	        "csrf", who->csrf, "node", con->a->cfg.id, "idle_timeout",
+	        (json_int_t)con->a->cfg.console_idle_timeout, "expires_in",
+	        (json_int_t)(left > 0 ? left : 0)));
 }
 
 /* GET /api/alerts?cursor= — unacknowledged, IMMEDIATE then deadline. */
 static enum MHD_Result
 do_alerts(struct console *con, struct MHD_Connection *c)
 {
-	struct inbox_query q = { .unacked = 1, .by_priority = 1,
-	    .limit = CONSOLE_PAGE_DEFAULT };
-	const char *limit = MHD_lookup_connection_value(c,
-	    MHD_GET_ARGUMENT_KIND, "limit");
+	struct inbox_query q = { .unacked = 1,
+		.by_priority = 1,
+		.limit = CONSOLE_PAGE_DEFAULT };
+	const char *limit =
+	    MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit");
 	struct hv_errdetail d;
 	json_t *page = NULL;
 	hv_err e;
@@ -398,12 +415,13 @@ do_alerts(struct console *con, struct MHD_Connection *c)
 
 		if (*limit == '\0' || *end != '\0' || n < 1 || n > 200)
 			return send_error(c, MHD_HTTP_BAD_REQUEST,
-			    "BAD_REQUEST", "limit", "limit must be a whole "
+			    "BAD_REQUEST", "limit",
+			    "limit must be a whole "
 			    "number from 1 to 200.");
 		q.limit = (size_t)n;
 	}
-	q.cursor = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
-	    "cursor");
+	q.cursor =
+	    MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "cursor");
 	hv_errclear(&d);
 	if ((e = inbox_page(con->a, &q, &page, &d)) != HV_OK)
 		return send_hv_error(c, e, &d);
@@ -414,8 +432,8 @@ do_alerts(struct console *con, struct MHD_Connection *c)
 static enum MHD_Result
 do_sent(struct console *con, struct MHD_Connection *c)
 {
-	const char *off = MHD_lookup_connection_value(c,
-	    MHD_GET_ARGUMENT_KIND, "offset");
+	const char *off =
+	    MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "offset");
 	json_t *page = NULL;
 	long n = 0;
 	char *end;
@@ -425,11 +443,12 @@ do_sent(struct console *con, struct MHD_Connection *c)
 		n = strtol(off, &end, 10);
 		if (*off == '\0' || *end != '\0' || n < 0)
 			return send_error(c, MHD_HTTP_BAD_REQUEST,
-			    "BAD_REQUEST", "offset", "offset must be a whole "
+			    "BAD_REQUEST", "offset",
+			    "offset must be a whole "
 			    "number, 0 or more.");
 	}
-	if ((e = outbox_list(con->a, (size_t)n, CONSOLE_PAGE_DEFAULT,
-	    &page)) != HV_OK)
+	if ((e = outbox_list(con->a, (size_t)n, CONSOLE_PAGE_DEFAULT, &page)) !=
+	    HV_OK)
 		return send_hv_error(c, e, NULL);
 	return send_json(c, MHD_HTTP_OK, page);
 }
@@ -443,9 +462,10 @@ do_child(struct console *con, struct MHD_Connection *c)
 	hv_err e;
 
 	hv_errclear(&d);
-	e = children_lookup(con->a, MHD_lookup_connection_value(c,
-	    MHD_GET_ARGUMENT_KIND, "nhs"), MHD_lookup_connection_value(c,
-	    MHD_GET_ARGUMENT_KIND, "local"), &out, &d);
+	e = children_lookup(con->a,
+	    MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "nhs"),
+	    MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "local"),
+	    &out, &d);
 	if (e != HV_OK)
 		return send_hv_error(c, e, &d);
 	return send_json(c, MHD_HTTP_OK, out);
@@ -483,7 +503,8 @@ do_ack(struct console *con, struct MHD_Connection *c, struct creq *r,
 		if (!json_is_object(j)) {
 			json_decref(j);
 			return send_error(c, MHD_HTTP_BAD_REQUEST,
-			    "BAD_REQUEST", NULL, "The body must be a JSON "
+			    "BAD_REQUEST", NULL,
+			    "The body must be a JSON "
 			    "object such as {\"note\": \"...\"}.");
 		}
 		v = json_object_get(j, "note");
@@ -492,7 +513,8 @@ do_ack(struct console *con, struct MHD_Connection *c, struct creq *r,
 			if (note == NULL || strlen(note) > 1000) {
 				json_decref(j);
 				return send_error(c, MHD_HTTP_BAD_REQUEST,
-				    "BAD_REQUEST", "note", "The note must be "
+				    "BAD_REQUEST", "note",
+				    "The note must be "
 				    "text of at most 1000 characters.");
 			}
 			if (*note == '\0')
@@ -506,12 +528,14 @@ do_ack(struct console *con, struct MHD_Connection *c, struct creq *r,
 
 		hv_errclear(&d);
 		if (e == HV_ENOTFOUND)
-			hv_errset(&d, e, NULL, "No received message has this "
+			hv_errset(&d, e, NULL,
+			    "No received message has this "
 			    "id.");
 		return send_hv_error(c, e, &d);
 	}
-	ret = send_json(c, MHD_HTTP_OK, json_pack("{s:b, s:s, s:o}",
-	    "acknowledged", 1, "by", who->name, "at", json_time(at)));
+	ret = send_json(c, MHD_HTTP_OK,
+	    json_pack("{s:b, s:s, s:o}", "acknowledged", 1, "by", who->name,
+	        "at", json_time(at)));
 	return ret;
 }
 
@@ -534,8 +558,9 @@ do_submit(struct console *con, struct MHD_Connection *c, struct creq *r,
 		return send_error(c, MHD_HTTP_FORBIDDEN, "FORBIDDEN", NULL,
 		    "A viewer cannot send or record decisions; ask a duty "
 		    "user.");
-	j = r->len > 0 ? json_loadb(r->buf, r->len, JSON_REJECT_DUPLICATES,
-	    &jerr) : NULL;
+	j = r->len > 0 ?
+	    json_loadb(r->buf, r->len, JSON_REJECT_DUPLICATES, &jerr) :
+	    NULL;
 	if (!json_is_object(j)) {
 		json_decref(j);
 		return send_error(c, MHD_HTTP_BAD_REQUEST, "BAD_REQUEST", NULL,
@@ -549,8 +574,8 @@ do_submit(struct console *con, struct MHD_Connection *c, struct creq *r,
 	hv_hex(id, HV_ID_LEN, hex);
 	hv_log_info("console: %s queued %s %s", who->name,
 	    decision ? "decision" : "message", hex);
-	return send_json(c, MHD_HTTP_ACCEPTED, json_pack("{s:s, s:s}", "id",
-	    hex, "status", "queued"));
+	return send_json(c, MHD_HTTP_ACCEPTED,
+	    json_pack("{s:s, s:s}", "id", hex, "status", "queued"));
 }
 
 static enum MHD_Result
@@ -581,8 +606,8 @@ is_page(const char *url)
 	return strcmp(url, "/") == 0 || strcmp(url, "/status") == 0 ||
 	    strcmp(url, "/send") == 0 || strcmp(url, "/decide") == 0 ||
 	    strcmp(url, "/child") == 0 || strcmp(url, "/sent") == 0 ||
-	    (strncmp(url, "/message/", 9) == 0 && strlen(url + 9) ==
-	    HV_ID_HEX_LEN);
+	    (strncmp(url, "/message/", 9) == 0 &&
+	        strlen(url + 9) == HV_ID_HEX_LEN);
 }
 
 static enum MHD_Result
@@ -598,10 +623,12 @@ route(struct console *con, struct MHD_Connection *c, const char *url,
 
 	if (!get && !post)
 		return send_error(c, MHD_HTTP_METHOD_NOT_ALLOWED,
-		    "METHOD_NOT_ALLOWED", NULL, "The console takes GET and "
+		    "METHOD_NOT_ALLOWED", NULL,
+		    "The console takes GET and "
 		    "POST only.");
 	if (get && strcmp(url, "/assets/app.js") == 0)
-		return send_asset(c, "app.js", "text/javascript; charset=utf-8");
+		return send_asset(c, "app.js",
+		    "text/javascript; charset=utf-8");
 	if (get && strcmp(url, "/assets/app.css") == 0)
 		return send_asset(c, "app.css", "text/css; charset=utf-8");
 	if (post && !origin_ok(c))
@@ -613,26 +640,34 @@ route(struct console *con, struct MHD_Connection *c, const char *url,
 
 		if (post)
 			return do_login(con, c, r);
-		return send_login(c, MHD_HTTP_OK, m ? "Your session ended; "
-		    "log in again." : NULL);
+		return send_login(c, MHD_HTTP_OK,
+		    m ? "Your session ended; "
+		        "log in again." :
+		        NULL);
 	}
 	/*
 	 * Everything else needs a session; pages send people to log in. What
 	 * the page's script fetches by itself (X-Haven-Passive: a refresh on
 	 * an event, the session check) does not count as use.
 	 */
-	if (session(con, c, get && MHD_lookup_connection_value(c,
-	    MHD_HEADER_KIND, "X-Haven-Passive") != NULL ? 0 : 1, &who) !=
-	    HV_OK) {
+	if (session(con, c,
+	        get &&
+	                MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	                    "X-Haven-Passive") != NULL ?
+	            0 :
+	            1,
+	        &who) != HV_OK) {
 		if (get && is_page(url))
 			return send_redirect(c, "/login", NULL);
 		return send_error(c, MHD_HTTP_UNAUTHORIZED, "UNAUTHORIZED",
-		    NULL, "Your session ended or you are not logged in; log "
+		    NULL,
+		    "Your session ended or you are not logged in; log "
 		    "in again.");
 	}
 	/* A user removed from the file, or given another role, is out now. */
 	if (hv_console_user_role(con->a->cfg.console_users, who.name, &role,
-	    NULL) != HV_OK || role != who.role) {
+	        NULL) != HV_OK ||
+	    role != who.role) {
 		hv_console_session_close(con->sessions, cookie_sid(c));
 		if (get && is_page(url))
 			return send_redirect(c, "/login", NULL);
@@ -672,9 +707,9 @@ route(struct console *con, struct MHD_Connection *c, const char *url,
 		if (id_parse(rest, n, id) == 0) {
 			if (get && rest[n] == '\0') {
 				if ((j = inbox_message(con->a, id)) == NULL)
-					return send_error(c,
-					    MHD_HTTP_NOT_FOUND, "NOT_FOUND",
-					    NULL, "No received message has "
+					return send_error(c, MHD_HTTP_NOT_FOUND,
+					    "NOT_FOUND", NULL,
+					    "No received message has "
 					    "this id.");
 				return send_json(c, MHD_HTTP_OK, j);
 			}
@@ -718,7 +753,8 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 		return MHD_YES;
 	}
 	if (r->too_large)
-		return send_error(c, 413, "TOO_LARGE", NULL, "The request body "
+		return send_error(c, 413, "TOO_LARGE", NULL,
+		    "The request body "
 		    "is too large for the console.");
 	return route(con, c, url, method, r);
 }
@@ -734,7 +770,7 @@ completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	(void)toe;
 	if (r != NULL) {
 		if (r->buf != NULL)
-			sodium_free(r->buf);	/* wipes a password */
+			sodium_free(r->buf); /* wipes a password */
 		free(r);
 		*con_cls = NULL;
 	}
@@ -752,21 +788,24 @@ console_files(struct console *con, struct hv_errdetail *d)
 
 	if (cfg->console_cert == NULL || cfg->console_key == NULL ||
 	    cfg->console_users == NULL)
-		return hv_errset(d, HV_EBADCONFIG, cfg->console_cert == NULL ?
-		    "console_cert" : cfg->console_key == NULL ? "console_key" :
-		    "console_users", "console_listen is set, so console_cert, "
+		return hv_errset(d, HV_EBADCONFIG,
+		    cfg->console_cert == NULL    ? "console_cert" :
+		        cfg->console_key == NULL ? "console_key" :
+		                                   "console_users",
+		    "console_listen is set, so console_cert, "
 		    "console_key and console_users are needed too.");
 	if (hv_read_file(cfg->console_cert, 1 << 20, &cert, &len) != 0)
-		return hv_errset(d, HV_EIO, "console_cert", "cannot read "
-		    "console_cert %s: %s.", cfg->console_cert,
-		    strerror(errno));
+		return hv_errset(d, HV_EIO, "console_cert",
+		    "cannot read "
+		    "console_cert %s: %s.",
+		    cfg->console_cert, strerror(errno));
 	if ((con->cert = realloc(cert, len + 1)) == NULL) {
 		free(cert);
 		return HV_ENOMEM;
 	}
 	con->cert[len] = '\0';
-	if ((e = hv_secret_file_read(cfg->console_key, 1 << 20, &con->key,
-	    &len, d)) != HV_OK)
+	if ((e = hv_secret_file_read(cfg->console_key, 1 << 20, &con->key, &len,
+	         d)) != HV_OK)
 		return e;
 	/* A missing users file is made by the first console-user add. */
 	return HV_OK;
@@ -794,12 +833,14 @@ console_start(struct agent *a, struct hv_errdetail *d)
 	    colon[1] == '\0' || port < 0 || port > 65535)
 		return hv_errset(d, HV_EBADCONFIG, "console_listen",
 		    "console_listen = %s is not an IPv4 address and port such "
-		    "as 0.0.0.0:8443.", listen);
+		    "as 0.0.0.0:8443.",
+		    listen);
 	snprintf(host, sizeof(host), "%.*s", (int)(colon - listen), listen);
 	if (inet_pton(AF_INET, host, &sin.sin_addr) != 1)
 		return hv_errset(d, HV_EBADCONFIG, "console_listen",
 		    "console_listen = %s is not an IPv4 address and port such "
-		    "as 0.0.0.0:8443.", listen);
+		    "as 0.0.0.0:8443.",
+		    listen);
 	sin.sin_port = htons((uint16_t)port);
 	if ((con = calloc(1, sizeof(*con))) == NULL)
 		return HV_ENOMEM;
@@ -809,29 +850,30 @@ console_start(struct agent *a, struct hv_errdetail *d)
 	if ((e = console_files(con, d)) != HV_OK)
 		goto fail;
 	if ((con->sessions = hv_console_sessions_new(
-	    a->cfg.console_idle_timeout)) == NULL) {
+	         a->cfg.console_idle_timeout)) == NULL) {
 		e = HV_ENOMEM;
 		goto fail;
 	}
-	con->httpd = MHD_start_daemon(MHD_USE_TLS |
-	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-	    MHD_USE_POLL | MHD_USE_ITC, 0, NULL, NULL, handler, con,
-	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin,
-	    MHD_OPTION_HTTPS_MEM_CERT, con->cert,
-	    MHD_OPTION_HTTPS_MEM_KEY, con->key,
-	    MHD_OPTION_HTTPS_PRIORITIES,
-	    "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2",
-	    MHD_OPTION_NOTIFY_COMPLETED, completed, con,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONSOLE_CONNECTIONS,
-	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)CONSOLE_PER_IP,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONSOLE_TIMEOUT_S,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)AGENT_HTTP_CONN_MEMORY,
-	    MHD_OPTION_END);
+	con->httpd =
+	    MHD_start_daemon(MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD |
+	            MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL | MHD_USE_ITC,
+	        0, NULL, NULL, handler, con, MHD_OPTION_SOCK_ADDR,
+	        (struct sockaddr *)&sin, MHD_OPTION_HTTPS_MEM_CERT, con->cert,
+	        MHD_OPTION_HTTPS_MEM_KEY, con->key, MHD_OPTION_HTTPS_PRIORITIES,
+	        "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2",
+	        MHD_OPTION_NOTIFY_COMPLETED, completed, con,
+	        MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONSOLE_CONNECTIONS,
+	        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)CONSOLE_PER_IP,
+	        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONSOLE_TIMEOUT_S,
+	        MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+	        (size_t)AGENT_HTTP_CONN_MEMORY, MHD_OPTION_END);
 	if (con->httpd == NULL) {
-		e = hv_errset(d, HV_EIO, "console_listen", "cannot serve the "
+		e = hv_errset(d, HV_EIO, "console_listen",
+		    "cannot serve the "
 		    "console on %s: the address is in use or console_cert "
 		    "and console_key are not a matching PEM certificate and "
-		    "key.", listen);
+		    "key.",
+		    listen);
 		goto fail;
 	}
 	info = MHD_get_daemon_info(con->httpd, MHD_DAEMON_INFO_BIND_PORT);

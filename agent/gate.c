@@ -45,8 +45,8 @@ gate_token_ok(const struct agent *a, const char *v, size_t len)
 		return 0;
 	while (i < len && v[i] == ' ')
 		i++;
-	crypto_generichash(hash, sizeof(hash), (const uint8_t *)v + i,
-	    len - i, NULL, 0);
+	crypto_generichash(hash, sizeof(hash), (const uint8_t *)v + i, len - i,
+	    NULL, 0);
 	return sodium_memcmp(hash, a->token_hash, sizeof(hash)) == 0;
 }
 
@@ -82,8 +82,8 @@ gate_token_ok(const struct agent *a, const char *v, size_t len)
 
 struct gate_conn {
 	int fd;
-	int64_t deadline_ms;		/* monotonic */
-	int lowat;			/* SO_RCVLOWAT set (bytes seen + 1) */
+	int64_t deadline_ms; /* monotonic */
+	int lowat; /* SO_RCVLOWAT set (bytes seen + 1) */
 	struct sockaddr_in addr;
 	socklen_t addr_len;
 };
@@ -101,15 +101,24 @@ static const char *
 reason_phrase(unsigned status)
 {
 	switch (status) {
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 408: return "Request Timeout";
-	case 411: return "Length Required";
-	case 413: return "Content Too Large";
-	case 431: return "Request Header Fields Too Large";
-	case 503: return "Service Unavailable";
-	case 505: return "HTTP Version Not Supported";
-	default: return "Error";
+	case 400:
+		return "Bad Request";
+	case 401:
+		return "Unauthorized";
+	case 408:
+		return "Request Timeout";
+	case 411:
+		return "Length Required";
+	case 413:
+		return "Content Too Large";
+	case 431:
+		return "Request Header Fields Too Large";
+	case 503:
+		return "Service Unavailable";
+	case 505:
+		return "HTTP Version Not Supported";
+	default:
+		return "Error";
 	}
 }
 
@@ -133,10 +142,11 @@ gate_refuse(struct api_gate *g, int fd, unsigned status, const char *code,
 	for (int i = 0; i < 64; i++)
 		if (recv(fd, g->head, sizeof(g->head), MSG_DONTWAIT) <= 0)
 			break;
-	n = snprintf(hdr, sizeof(hdr), "HTTP/1.1 %u %s\r\nContent-Type: "
+	n = snprintf(hdr, sizeof(hdr),
+	    "HTTP/1.1 %u %s\r\nContent-Type: "
 	    "application/json\r\nCache-Control: no-store\r\nConnection: "
-	    "close\r\nContent-Length: %zu\r\n\r\n", status,
-	    reason_phrase(status), body ? strlen(body) : 0);
+	    "close\r\nContent-Length: %zu\r\n\r\n",
+	    status, reason_phrase(status), body ? strlen(body) : 0);
 	if (n > 0 && (size_t)n < sizeof(hdr) &&
 	    send(fd, hdr, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) == n &&
 	    body != NULL)
@@ -163,32 +173,34 @@ gate_admit(struct agent *a, struct gate_conn *gc, size_t head_len)
 	hv_err e;
 
 	hv_errclear(&d);
-	if (hv_httphead_field(g->head, head_len, "Authorization", &v,
-	    &vlen) != 1 || !gate_token_ok(a, v, vlen)) {
-		gate_refuse(g, gc->fd, 401, "UNAUTHORIZED", "A valid bearer "
+	if (hv_httphead_field(g->head, head_len, "Authorization", &v, &vlen) !=
+	        1 ||
+	    !gate_token_ok(a, v, vlen)) {
+		gate_refuse(g, gc->fd, 401, "UNAUTHORIZED",
+		    "A valid bearer "
 		    "token is required: send 'Authorization: Bearer TOKEN' "
 		    "with the agent's token.");
 		return;
 	}
-	if ((e = hv_httphead_check(g->head, head_len, &status, &d)) !=
-	    HV_OK) {
+	if ((e = hv_httphead_check(g->head, head_len, &status, &d)) != HV_OK) {
 		gate_refuse(g, gc->fd, status, hv_errname(e), d.message);
 		return;
 	}
-	info = MHD_get_daemon_info(a->httpd,
-	    MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+	info =
+	    MHD_get_daemon_info(a->httpd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
 	if (info != NULL &&
 	    info->num_connections >= (unsigned)AGENT_HTTP_CONNECTIONS) {
-		gate_refuse(g, gc->fd, 503, "UNAVAILABLE", "The agent is "
+		gate_refuse(g, gc->fd, 503, "UNAVAILABLE",
+		    "The agent is "
 		    "serving as many requests as it can; try again shortly.");
 		return;
 	}
 	/* libmicrohttpd reads as usual from here: no low-water mark. */
 	setsockopt(gc->fd, SOL_SOCKET, SO_RCVLOWAT, &one, sizeof(one));
 	if (MHD_add_connection(a->httpd, gc->fd, (struct sockaddr *)&gc->addr,
-	    gc->addr_len) != MHD_YES)
+	        gc->addr_len) != MHD_YES)
 		hv_log_warnx("the HTTP server refused a connection (%s)",
-		    strerror(errno));	/* and closed it */
+		    strerror(errno)); /* and closed it */
 }
 
 /*
@@ -205,11 +217,11 @@ gate_peek(struct agent *a, struct gate_conn *gc, short revents)
 	int want;
 
 	n = recv(gc->fd, g->head, sizeof(g->head), MSG_PEEK | MSG_DONTWAIT);
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
-	    errno == EINTR))
+	if (n < 0 &&
+	    (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 		return 1;
 	if (n <= 0) {
-		close(gc->fd);		/* the client went away */
+		close(gc->fd); /* the client went away */
 		return 0;
 	}
 	if ((end = hv_httphead_end(g->head, (size_t)n)) > 0) {
@@ -225,7 +237,8 @@ gate_peek(struct agent *a, struct gate_conn *gc, short revents)
 		return 0;
 	}
 	if ((size_t)n == sizeof(g->head)) {
-		gate_refuse(g, gc->fd, 431, "TOO_LARGE", "The request head "
+		gate_refuse(g, gc->fd, 431, "TOO_LARGE",
+		    "The request head "
 		    "(request line and headers) is larger than the agent "
 		    "takes.");
 		return 0;
@@ -235,8 +248,9 @@ gate_peek(struct agent *a, struct gate_conn *gc, short revents)
 	 * ever: wake only when more than what was seen has arrived.
 	 */
 	want = (int)n + 1;
-	if (want != gc->lowat && setsockopt(gc->fd, SOL_SOCKET, SO_RCVLOWAT,
-	    &want, sizeof(want)) == 0)
+	if (want != gc->lowat &&
+	    setsockopt(gc->fd, SOL_SOCKET, SO_RCVLOWAT, &want, sizeof(want)) ==
+	        0)
 		gc->lowat = want;
 	return 1;
 }
@@ -256,7 +270,8 @@ gate_accept(struct agent *a, int64_t now)
 			if ((errno == EMFILE || errno == ENFILE) && g->n > 0) {
 				/* Out of descriptors: drop the oldest wait. */
 				if (!g->emfile_warned++)
-					hv_log_warnx("out of file descriptors "
+					hv_log_warnx(
+					    "out of file descriptors "
 					    "for API connections; closing the "
 					    "slowest");
 				close(g->conns[0].fd);
@@ -287,22 +302,25 @@ gate_run(void *arg)
 	int emfile_pause = 0;
 	char late[128];
 
-	snprintf(late, sizeof(late), "The request head did not arrive within "
-	    "%d seconds of connecting.", AGENT_HTTP_HEAD_MS / 1000);
+	snprintf(late, sizeof(late),
+	    "The request head did not arrive within "
+	    "%d seconds of connecting.",
+	    AGENT_HTTP_HEAD_MS / 1000);
 
 	for (;;) {
 		int64_t now = hv_mono_ms(), wait = 1000;
 		size_t i, kept;
 		nfds_t np = 2;
 
-		pfd[0] = (struct pollfd){ .fd = g->stop_pipe[0],
-		    .events = POLLIN };
+		pfd[0] =
+		    (struct pollfd){ .fd = g->stop_pipe[0], .events = POLLIN };
 		/* Without descriptors to spare, accepting would spin. */
-		pfd[1] = (struct pollfd){ .fd = emfile_pause ? -1 :
-		    a->listen_fd, .events = POLLIN };
+		pfd[1] =
+		    (struct pollfd){ .fd = emfile_pause ? -1 : a->listen_fd,
+			    .events = POLLIN };
 		for (i = 0; i < g->n; i++) {
 			pfd[np++] = (struct pollfd){ .fd = g->conns[i].fd,
-			    .events = POLLIN | POLLRDHUP };
+				.events = POLLIN | POLLRDHUP };
 			if (g->conns[i].deadline_ms - now < wait)
 				wait = g->conns[i].deadline_ms - now;
 		}
@@ -335,8 +353,8 @@ gate_run(void *arg)
 		emfile_pause = 0;
 		if (pfd[1].revents != 0) {
 			gate_accept(a, now);
-			emfile_pause = g->n == 0 && (errno == EMFILE ||
-			    errno == ENFILE);
+			emfile_pause =
+			    g->n == 0 && (errno == EMFILE || errno == ENFILE);
 		}
 	}
 	for (size_t i = 0; i < g->n; i++)
@@ -364,8 +382,10 @@ gate_start(struct agent *a, struct hv_errdetail *d)
 		}
 		free(a->gate);
 		a->gate = NULL;
-		return hv_errset(d, HV_EIO, "listen", "cannot start the HTTP "
-		    "server on %s: %s.", a->listen_addr, strerror(errno));
+		return hv_errset(d, HV_EIO, "listen",
+		    "cannot start the HTTP "
+		    "server on %s: %s.",
+		    a->listen_addr, strerror(errno));
 	}
 	return HV_OK;
 }

@@ -75,8 +75,10 @@ reason_of(json_t *req, struct hv_errdetail *d)
 	const char *r = json_string_value(json_object_get(req, "reason"));
 
 	if (r == NULL || *r == '\0' || strlen(r) > REASON_MAX) {
-		hv_errset(d, HV_EBADREQUEST, "reason", "reason must say why, "
-		    "in 1 to %d characters.", REASON_MAX);
+		hv_errset(d, HV_EBADREQUEST, "reason",
+		    "reason must say why, "
+		    "in 1 to %d characters.",
+		    REASON_MAX);
 		return NULL;
 	}
 	return r;
@@ -86,8 +88,8 @@ json_t *
 holds_add(struct agent *a, json_t *req, struct hv_errdetail *d)
 {
 	const char *msg = json_string_value(json_object_get(req, "message"));
-	const char *sub = json_string_value(json_object_get(req,
-	    "subject_pseudonym"));
+	const char *sub =
+	    json_string_value(json_object_get(req, "subject_pseudonym"));
 	const char *reason, *k;
 	uint8_t hid[HV_ID_LEN], mid[HV_ID_LEN], ps[32];
 	char hex[HV_ID_HEX_LEN + 1];
@@ -95,45 +97,50 @@ holds_add(struct agent *a, json_t *req, struct hv_errdetail *d)
 	MDB_txn *txn = NULL;
 	hv_err e;
 
-	json_object_foreach(req, k, v) {
+	json_object_foreach (req, k, v) {
 		if (strcmp(k, "message") != 0 && strcmp(k, "reason") != 0 &&
 		    strcmp(k, "subject_pseudonym") != 0) {
-			hv_errset(d, HV_EBADREQUEST, k, "%.40s is not a member "
+			hv_errset(d, HV_EBADREQUEST, k,
+			    "%.40s is not a member "
 			    "of a hold; it takes message or subject_pseudonym, "
-			    "and reason.", k);
+			    "and reason.",
+			    k);
 			return NULL;
 		}
 	}
 	if ((reason = reason_of(req, d)) == NULL)
 		return NULL;
 	if ((msg == NULL) == (sub == NULL)) {
-		hv_errset(d, HV_EBADREQUEST, NULL, "A hold is on one message "
+		hv_errset(d, HV_EBADREQUEST, NULL,
+		    "A hold is on one message "
 		    "(message: its id) or on a child (subject_pseudonym), not "
 		    "both or neither.");
 		return NULL;
 	}
-	if (msg != NULL && (strlen(msg) != HV_ID_HEX_LEN ||
-	    hv_unhex(msg, mid, HV_ID_LEN) != 0)) {
-		hv_errset(d, HV_EBADREQUEST, "message", "message must be a "
+	if (msg != NULL &&
+	    (strlen(msg) != HV_ID_HEX_LEN ||
+	        hv_unhex(msg, mid, HV_ID_LEN) != 0)) {
+		hv_errset(d, HV_EBADREQUEST, "message",
+		    "message must be a "
 		    "message id of 32 hex digits.");
 		return NULL;
 	}
 	if (sub != NULL && (strlen(sub) != 64 || hv_unhex(sub, ps, 32) != 0)) {
-		hv_errset(d, HV_EBADREQUEST, "subject_pseudonym", "subject_"
+		hv_errset(d, HV_EBADREQUEST, "subject_pseudonym",
+		    "subject_"
 		    "pseudonym must be 64 hex digits (haven hold add computes "
 		    "it from --subject-nhs and --subject-key).");
 		return NULL;
 	}
 	randombytes_buf(hid, HV_ID_LEN);
 	hv_hex(hid, HV_ID_LEN, hex);
-	h = json_pack("{s:s, s:s?, s:s?, s:s, s:o, s:b}", "id", hex,
-	    "message", msg, "subject_pseudonym", sub, "reason", reason,
-	    "added_at", json_time(hv_now_ms()), "active", 1);
-	if (h == NULL ||
-	    (e = hv_store_begin(a->store, 0, &txn)) != HV_OK ||
+	h = json_pack("{s:s, s:s?, s:s?, s:s, s:o, s:b}", "id", hex, "message",
+	    msg, "subject_pseudonym", sub, "reason", reason, "added_at",
+	    json_time(hv_now_ms()), "active", 1);
+	if (h == NULL || (e = hv_store_begin(a->store, 0, &txn)) != HV_OK ||
 	    (e = put_json(a, txn, DB_HOLDS, hid, HV_ID_LEN, h)) != HV_OK ||
-	    (e = queue_notice(a, txn, hid, msg ? mid : NULL, ps, 0)) !=
-	    HV_OK || (e = hv_store_commit(txn)) != HV_OK) {
+	    (e = queue_notice(a, txn, hid, msg ? mid : NULL, ps, 0)) != HV_OK ||
+	    (e = hv_store_commit(txn)) != HV_OK) {
 		if (txn != NULL)
 			mdb_txn_abort(txn);
 		hv_errset(d, HV_EIO, NULL, "The hold could not be stored.");
@@ -171,7 +178,8 @@ holds_remove(struct agent *a, const uint8_t hid[HV_ID_LEN], json_t *req,
 	if (!json_is_true(json_object_get(h, "active"))) {
 		mdb_txn_abort(txn);
 		json_decref(h);
-		hv_errset(d, HV_EBADREQUEST, NULL, "This hold was removed "
+		hv_errset(d, HV_EBADREQUEST, NULL,
+		    "This hold was removed "
 		    "already.");
 		return NULL;
 	}
@@ -216,7 +224,7 @@ holds_list(struct agent *a)
 		return list;
 	if (mdb_cursor_open(txn, store_db(a, DB_HOLDS), &cur) == 0) {
 		for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-		    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+		     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
 			if ((h = json_loadb(v.mv_data, v.mv_size, 0, NULL)) !=
 			    NULL)
 				json_array_append_new(list, h);
@@ -238,18 +246,18 @@ holds_cover(struct agent *a, MDB_txn *txn, const uint8_t id[HV_ID_LEN],
 	hv_hex(id, HV_ID_LEN, mhex);
 	hv_hex(subject, 32, shex);
 	if (mdb_cursor_open(txn, store_db(a, DB_HOLDS), &cur) != 0)
-		return 1;	/* unsure: keep it */
+		return 1; /* unsure: keep it */
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && !held;
-	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		json_t *h = json_loadb(v.mv_data, v.mv_size, 0, NULL);
-		const char *m = json_string_value(json_object_get(h,
-		    "message"));
-		const char *s = json_string_value(json_object_get(h,
-		    "subject_pseudonym"));
+		const char *m =
+		    json_string_value(json_object_get(h, "message"));
+		const char *s =
+		    json_string_value(json_object_get(h, "subject_pseudonym"));
 
 		held = json_is_true(json_object_get(h, "active")) &&
 		    ((m != NULL && strcmp(m, mhex) == 0) ||
-		    (s != NULL && strcmp(s, shex) == 0));
+		        (s != NULL && strcmp(s, shex) == 0));
 		json_decref(h);
 	}
 	mdb_cursor_close(cur);
@@ -268,7 +276,7 @@ holds_send(struct agent *a)
 		return;
 	if (mdb_cursor_open(txn, store_db(a, DB_HOLD_OUT), &cur) == 0) {
 		for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-		    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 			Haven__Frame f = HAVEN__FRAME__INIT;
 			Haven__HoldNotice *n = haven__hold_notice__unpack(NULL,
 			    v.mv_size, v.mv_data);

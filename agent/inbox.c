@@ -61,7 +61,8 @@ request_lookup(struct agent *a, MDB_txn *txn, const hv_envelope *env,
 			continue;
 		memset(&r, 0, sizeof(r));
 		if (hv_envelope_unpack((uint8_t *)v.mv_data + where[i].hdr,
-		    v.mv_size - where[i].hdr, v.mv_size, &r, NULL) == HV_OK) {
+		        v.mv_size - where[i].hdr, v.mv_size, &r,
+		        NULL) == HV_OK) {
 			req->found = 1;
 			req->to_responder =
 			    hv_envelope_recipient_index(&r, env->sender) >= 0;
@@ -87,15 +88,19 @@ inbox_check_reply_to(struct agent *a, MDB_txn *txn, const hv_envelope *env,
 		return HV_OK;
 	if (txn == NULL) {
 		if ((e = hv_store_begin(a->store, 1, &own)) != HV_OK)
-			return hv_errset(d, e, NULL, "The agent could not read "
-			    "its store (%s).", hv_errname(e));
+			return hv_errset(d, e, NULL,
+			    "The agent could not read "
+			    "its store (%s).",
+			    hv_errname(e));
 		txn = own;
 	}
 	if ((e = request_lookup(a, txn, env, &req, type)) == HV_OK)
 		e = hv_policy_check_reply_to(env, &req, d);
 	else
-		hv_errset(d, e, NULL, "The agent could not read its store "
-		    "(%s).", hv_errname(e));
+		hv_errset(d, e, NULL,
+		    "The agent could not read its store "
+		    "(%s).",
+		    hv_errname(e));
 	if (own != NULL)
 		mdb_txn_abort(own);
 	return e;
@@ -126,8 +131,8 @@ inbox_store(struct agent *a, const uint8_t *buf, size_t len,
 	memset(vd, 0, sizeof(*vd));
 	hv_errclear(&vd->d);
 	if ((e = hv_envelope_unpack(buf, len,
-	    hv_wire_envelope_max(agent_recv_payload_max(a)), &env, &vd->d)) !=
-	    HV_OK)
+	         hv_wire_envelope_max(agent_recv_payload_max(a)), &env,
+	         &vd->d)) != HV_OK)
 		goto out;
 	memcpy(vd->id, env.id, HV_ID_LEN);
 	vd->have_id = 1;
@@ -143,12 +148,14 @@ inbox_store(struct agent *a, const uint8_t *buf, size_t len,
 	 * when it was made (the broker admitted it under that key).
 	 */
 	if (n == NULL || !n->has_keys)
-		e = hv_errset(&vd->d, HV_ESENDERREVOKED, "sender", "The "
+		e = hv_errset(&vd->d, HV_ESENDERREVOKED, "sender",
+		    "The "
 		    "sender %.64s is not a node of this agent's directory.",
 		    env.sender);
 	else if ((e = hv_envelope_verify_at(&env, n->keys.sign,
-	    &n->prev_sign)) != HV_OK)
-		hv_errset(&vd->d, e, "signature", "The sender's signature "
+	              &n->prev_sign)) != HV_OK)
+		hv_errset(&vd->d, e, "signature",
+		    "The sender's signature "
 		    "does not verify with its key in this agent's directory.");
 	pthread_rwlock_unlock(&a->dir_lock);
 	if (e != HV_OK)
@@ -181,8 +188,9 @@ inbox_store(struct agent *a, const uint8_t *buf, size_t len,
 	 * plus those 300 s of skew (created in 2001, say).
 	 */
 	if ((e = hv_policy_check_created(env.created, hv_now(),
-	    HV_POLICY_SKEW_S, (int64_t)a->cfg.message_ttl + HV_POLICY_SKEW_S,
-	    "this agent's clock", &vd->d)) != HV_OK ||
+	         HV_POLICY_SKEW_S,
+	         (int64_t)a->cfg.message_ttl + HV_POLICY_SKEW_S,
+	         "this agent's clock", &vd->d)) != HV_OK ||
 	    (e = inbox_check_reply_to(a, txn, &env, &vd->d)) != HV_OK)
 		goto out;
 
@@ -193,19 +201,19 @@ inbox_store(struct agent *a, const uint8_t *buf, size_t len,
 	immediate = strcmp(env.priority, "IMMEDIATE") == 0;
 	h.received_ms = hv_now_ms();
 	if (immediate)
-		h.escalate_at_ms = h.received_ms +
-		    (int64_t)a->cfg.escalate_after * 1000;
+		h.escalate_at_ms =
+		    h.received_ms + (int64_t)a->cfg.escalate_after * 1000;
 	if ((e = store_next_seq(a, txn, &h.order_seq)) != HV_OK)
 		goto out;
 	in_hdr_put(val, &h);
 	memcpy(val + IN_HDR_LEN, buf, len);
 	hv_be64_put(seqk, h.order_seq);
 	if ((e = store_put(a, txn, DB_INBOX, env.id, HV_ID_LEN, val,
-	    IN_HDR_LEN + len)) != HV_OK ||
-	    (e = store_put(a, txn, DB_INORDER, seqk, 8, env.id,
-	    HV_ID_LEN)) != HV_OK ||
+	         IN_HDR_LEN + len)) != HV_OK ||
+	    (e = store_put(a, txn, DB_INORDER, seqk, 8, env.id, HV_ID_LEN)) !=
+	        HV_OK ||
 	    (e = store_put(a, txn, DB_UNACKED, env.id, HV_ID_LEN, "", 0)) !=
-	    HV_OK)
+	        HV_OK)
 		goto out;
 	if ((e = children_note_received(a, txn, &env)) != HV_OK)
 		goto out;
@@ -213,12 +221,12 @@ inbox_store(struct agent *a, const uint8_t *buf, size_t len,
 		hv_be64_put(esck, (uint64_t)h.escalate_at_ms);
 		memcpy(esck + 8, env.id, HV_ID_LEN);
 		if ((e = store_put(a, txn, DB_ESC, esck, sizeof(esck), "",
-		    0)) != HV_OK)
+		         0)) != HV_OK)
 			goto out;
 	}
 	/* The alert hook's run commits with the message: none is lost. */
-	if ((e = hook_queue(a, txn, HOOK_MESSAGE, immediate, env.id,
-	    NULL)) != HV_OK)
+	if ((e = hook_queue(a, txn, HOOK_MESSAGE, immediate, env.id, NULL)) !=
+	    HV_OK)
 		goto out;
 	e = hv_store_commit(txn);
 	txn = NULL;
@@ -253,8 +261,9 @@ open_payload(struct agent *a, const hv_envelope *env)
 	}
 	pthread_rwlock_unlock(&a->dir_lock);
 	/* Stored before either side rotated: the key of its time opens it. */
-	if (!have || hv_envelope_open_at(env, a->cfg.id, a->keys, sign, &prev,
-	    &pt, &len) != HV_OK)
+	if (!have ||
+	    hv_envelope_open_at(env, a->cfg.id, a->keys, sign, &prev, &pt,
+	        &len) != HV_OK)
 		return NULL;
 	j = json_loadb((const char *)pt, len, JSON_REJECT_DUPLICATES, NULL);
 	hv_payload_free(pt, len);
@@ -289,11 +298,11 @@ acks_json(struct agent *a, MDB_txn *txn, const uint8_t id[HV_ID_LEN])
 	MDB_val k = { HV_ID_LEN, (void *)id }, v;
 	int rc;
 
-	if (arr == NULL || mdb_cursor_open(txn, store_db(a, DB_ACKS), &cur) !=
-	    0)
+	if (arr == NULL ||
+	    mdb_cursor_open(txn, store_db(a, DB_ACKS), &cur) != 0)
 		return arr;
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
-	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		json_t *j;
 
 		if (k.mv_size != HV_ID_LEN + 8 ||
@@ -318,7 +327,9 @@ read_entry(struct agent *a, MDB_txn *txn, const uint8_t id[HV_ID_LEN],
 		return -1;
 	in_hdr_get(v.mv_data, h);
 	return hv_envelope_unpack((uint8_t *)v.mv_data + IN_HDR_LEN,
-	    v.mv_size - IN_HDR_LEN, v.mv_size, env, NULL) == HV_OK ? 0 : -1;
+	           v.mv_size - IN_HDR_LEN, v.mv_size, env, NULL) == HV_OK ?
+	    0 :
+	    -1;
 }
 
 /*
@@ -342,8 +353,9 @@ basis_json(const struct hv_basis *b)
 	}
 	for (size_t i = 0; i < b->n_sealed_for; i++)
 		json_array_append_new(to, json_string(b->sealed_for[i]));
-	json_object_set_new(j, "justification_sealed", json_pack("{s:I, s:o}",
-	    "length", (json_int_t)b->justification_len, "to", to));
+	json_object_set_new(j, "justification_sealed",
+	    json_pack("{s:I, s:o}", "length", (json_int_t)b->justification_len,
+	        "to", to));
 	return j;
 }
 
@@ -362,35 +374,40 @@ message_json(struct agent *a, MDB_txn *txn, const struct in_hdr *h,
 	for (size_t i = 0; i < env->n_recipients; i++)
 		json_array_append_new(to, json_string(env->recipients[i]));
 	j = json_pack("{s:b, s:s, s:s, s:o, s:s, s:s, s:o, s:o, s:o, s:s?, "
-	    "s:o, s:b, s:o, s:b}",
+	              "s:o, s:b, s:o, s:b}",
 	    "do_not_contact_family",
-	    (env->flags & HV_FLAG_DO_NOT_CONTACT_FAMILY) != 0,
-	    "id", hex, "sender", env->sender, "to", to, "type", env->type,
-	    "priority", env->priority, "flags", flags_json(env->flags),
-	    "created", json_time(env->created * 1000),
-	    "received_at", json_time(h->received_ms),
-	    "reply_to", env->has_reply_to ? rhex : NULL,
-	    "basis", basis_json(&env->basis),
-	    "acknowledged", (h->flags & IN_ACKED) != 0,
-	    "acks", acks_json(a, txn, env->id),
-	    "escalated", (h->flags & IN_ESCALATED) != 0);
+	    (env->flags & HV_FLAG_DO_NOT_CONTACT_FAMILY) != 0, "id", hex,
+	    "sender", env->sender, "to", to, "type", env->type, "priority",
+	    env->priority, "flags", flags_json(env->flags), "created",
+	    json_time(env->created * 1000), "received_at",
+	    json_time(h->received_ms), "reply_to",
+	    env->has_reply_to ? rhex : NULL, "basis", basis_json(&env->basis),
+	    "acknowledged", (h->flags & IN_ACKED) != 0, "acks",
+	    acks_json(a, txn, env->id), "escalated",
+	    (h->flags & IN_ESCALATED) != 0);
 	if (j == NULL)
 		return NULL;
 	if ((p = open_payload(a, env)) == NULL) {
-		json_object_set_new(j, "error", json_pack("{s:s, s:n, s:s}",
-		    "code", "DECRYPT_FAILED", "field", "message", "The message "
-		    "could not be verified and decrypted with this node's "
-		    "key."));
+		json_object_set_new(j, "error",
+		    json_pack("{s:s, s:n, s:s}", "code", "DECRYPT_FAILED",
+		        "field", "message",
+		        "The message "
+		        "could not be verified and decrypted with this node's "
+		        "key."));
 		return j;
 	}
-	json_object_set(j, "subject", json_object_get(p, "subject") ?
-	    json_object_get(p, "subject") : json_null());
-	json_object_set(j, "child", json_object_get(p, "child") ?
-	    json_object_get(p, "child") : json_null());
-	json_object_set(j, "body", json_object_get(p, "body") ?
-	    json_object_get(p, "body") : json_null());
-	json_object_set(j, "deadline", json_object_get(p, "deadline") ?
-	    json_object_get(p, "deadline") : json_null());
+	json_object_set(j, "subject",
+	    json_object_get(p, "subject") ? json_object_get(p, "subject") :
+	                                    json_null());
+	json_object_set(j, "child",
+	    json_object_get(p, "child") ? json_object_get(p, "child") :
+	                                  json_null());
+	json_object_set(j, "body",
+	    json_object_get(p, "body") ? json_object_get(p, "body") :
+	                                 json_null());
+	json_object_set(j, "deadline",
+	    json_object_get(p, "deadline") ? json_object_get(p, "deadline") :
+	                                     json_null());
 	json_decref(p);
 	return j;
 }
@@ -427,9 +444,9 @@ inbox_message(struct agent *a, const uint8_t id[HV_ID_LEN])
 
 /* One listed message: its sort key and id. */
 struct listed {
-	uint8_t rank;		/* 0 IMMEDIATE, 1 the rest */
-	int64_t due_ms;		/* deadline, INT64_MAX without one */
-	uint64_t seq;		/* arrival order: larger is newer */
+	uint8_t rank; /* 0 IMMEDIATE, 1 the rest */
+	int64_t due_ms; /* deadline, INT64_MAX without one */
+	uint64_t seq; /* arrival order: larger is newer */
 	uint8_t id[HV_ID_LEN];
 };
 
@@ -469,7 +486,8 @@ hex_u64(const char *s, size_t n, uint64_t *v)
 	for (size_t i = 0; i < n; i++) {
 		char c = s[i];
 		int d = c >= '0' && c <= '9' ? c - '0' :
-		    c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+		    c >= 'a' && c <= 'f'     ? c - 'a' + 10 :
+		                               -1;
 
 		if (d < 0)
 			return -1;
@@ -496,7 +514,8 @@ cursor_parse(const char *s, int by_priority, struct listed *l,
 	if (!by_priority && n == CURSOR_N_LEN && s[0] == 'n' &&
 	    hex_u64(s + 1, 16, &l->seq) == 0)
 		return HV_OK;
-	return hv_errset(d, HV_EBADREQUEST, "cursor", "cursor is not one "
+	return hv_errset(d, HV_EBADREQUEST, "cursor",
+	    "cursor is not one "
 	    "this agent gave for this order; give the cursor of the page "
 	    "before, or none for the first page.");
 }
@@ -506,8 +525,8 @@ static int64_t
 due_of(struct agent *a, const hv_envelope *env)
 {
 	json_t *p = open_payload(a, env);
-	const char *due = json_string_value(json_object_get(json_object_get(p,
-	    "deadline"), "due"));
+	const char *due = json_string_value(
+	    json_object_get(json_object_get(p, "deadline"), "due"));
 	int64_t ms = INT64_MAX;
 
 	if (due == NULL || hv_time_parse(due, &ms) != 0)
@@ -545,18 +564,19 @@ inbox_page(struct agent *a, const struct inbox_query *q, json_t **out,
 	 * them in priority order, which needs each one's deadline.
 	 */
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_LAST); rc == 0;
-	    rc = mdb_cursor_get(cur, &k, &v, MDB_PREV)) {
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_PREV)) {
 		struct in_hdr h;
 		MDB_val iv;
 		struct listed l;
 
 		if (k.mv_size != 8 || v.mv_size != HV_ID_LEN ||
 		    store_get(a, txn, DB_INBOX, v.mv_data, HV_ID_LEN, &iv) !=
-		    HV_OK || iv.mv_size < IN_HDR_LEN)
+		        HV_OK ||
+		    iv.mv_size < IN_HDR_LEN)
 			continue;
 		in_hdr_get(iv.mv_data, &h);
 		if (h.received_ms < q->since_ms)
-			break;		/* arrival order: all older from here */
+			break; /* arrival order: all older from here */
 		if (!(h.flags & IN_ACKED))
 			unacked++;
 		if (q->unacked && (h.flags & IN_ACKED))
@@ -569,7 +589,7 @@ inbox_page(struct agent *a, const struct inbox_query *q, json_t **out,
 			if (q->cursor != NULL && l.seq >= after.seq)
 				continue;
 			if (n > q->limit)
-				continue;	/* counting only */
+				continue; /* counting only */
 		}
 		if (n == cap) {
 			size_t nc = cap ? cap * 2 : 64;
@@ -591,8 +611,9 @@ inbox_page(struct agent *a, const struct inbox_query *q, json_t **out,
 
 			memset(&env, 0, sizeof(env));
 			if (read_entry(a, txn, all[i].id, &h, &env) == 0) {
-				all[i].rank = strcmp(env.priority,
-				    "IMMEDIATE") == 0 ? 0 : 1;
+				all[i].rank =
+				    strcmp(env.priority, "IMMEDIATE") == 0 ? 0 :
+				                                             1;
 				all[i].due_ms = due_of(a, &env);
 			} else {
 				all[i].rank = 1;
@@ -600,10 +621,11 @@ inbox_page(struct agent *a, const struct inbox_query *q, json_t **out,
 			}
 			hv_envelope_clear(&env);
 		}
-		if (n > 1)	/* all is NULL when nothing matched */
+		if (n > 1) /* all is NULL when nothing matched */
 			qsort(all, n, sizeof(*all), listed_qcmp);
 		if (q->cursor != NULL)
-			while (first < n && listed_cmp(&all[first], &after) <= 0)
+			while (
+			    first < n && listed_cmp(&all[first], &after) <= 0)
 				first++;
 	}
 	if ((arr = json_array()) == NULL) {
@@ -650,8 +672,7 @@ out:
 }
 
 json_t *
-inbox_summary(struct agent *a, const uint8_t id[HV_ID_LEN],
-    int with_deadline)
+inbox_summary(struct agent *a, const uint8_t id[HV_ID_LEN], int with_deadline)
 {
 	MDB_txn *txn;
 	struct in_hdr h;
@@ -665,11 +686,10 @@ inbox_summary(struct agent *a, const uint8_t id[HV_ID_LEN],
 	if (read_entry(a, txn, id, &h, &env) != 0)
 		goto out;
 	hv_hex(env.id, HV_ID_LEN, hex);
-	j = json_pack("{s:b, s:s, s:s, s:s, s:s, s:o}",
-	    "do_not_contact_family",
-	    (env.flags & HV_FLAG_DO_NOT_CONTACT_FAMILY) != 0,
-	    "id", hex, "sender", env.sender, "type", env.type,
-	    "priority", env.priority, "flags", flags_json(env.flags));
+	j = json_pack("{s:b, s:s, s:s, s:s, s:s, s:o}", "do_not_contact_family",
+	    (env.flags & HV_FLAG_DO_NOT_CONTACT_FAMILY) != 0, "id", hex,
+	    "sender", env.sender, "type", env.type, "priority", env.priority,
+	    "flags", flags_json(env.flags));
 	if (j == NULL)
 		goto out;
 	if (with_deadline) {
@@ -781,7 +801,7 @@ inbox_ack(struct agent *a, const uint8_t id[HV_ID_LEN], const char *by,
 	hv_be64_put(esck, (uint64_t)h.escalate_at_ms);
 	memcpy(esck + 8, id, HV_ID_LEN);
 	if ((e = store_put(a, txn, DB_ACKS, k, sizeof(k), text,
-	    strlen(text))) != HV_OK ||
+	         strlen(text))) != HV_OK ||
 	    (e = store_del(a, txn, DB_UNACKED, id, HV_ID_LEN)) != HV_OK ||
 	    (e = store_del(a, txn, DB_ESC, esck, sizeof(esck))) != HV_OK ||
 	    (e = queue_human_ack(a, txn, id, by, 0)) != HV_OK)
@@ -824,7 +844,8 @@ inbox_escalate_due(struct agent *a)
 		goto fail;
 	rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
 	first_due = rc == 0 && k.mv_size == 8 + HV_ID_LEN ?
-	    (int64_t)hv_be64_get(k.mv_data) : -1;
+	    (int64_t)hv_be64_get(k.mv_data) :
+	    -1;
 	mdb_cursor_close(cur);
 	cur = NULL;
 	mdb_txn_abort(txn);
@@ -839,7 +860,7 @@ inbox_escalate_due(struct agent *a)
 	if (mdb_cursor_open(txn, store_db(a, DB_ESC), &cur) != 0)
 		goto fail;
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && n < 64;
-	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		struct in_hdr h;
 		int64_t due;
 
@@ -855,7 +876,7 @@ inbox_escalate_due(struct agent *a)
 		    set_flags(a, txn, ids[n], IN_ESCALATED, &h) != HV_OK ||
 		    queue_human_ack(a, txn, ids[n], "", 1) != HV_OK ||
 		    hook_queue(a, txn, HOOK_ESCALATION, 1, ids[n], NULL) !=
-		    HV_OK)
+		        HV_OK)
 			goto fail;
 		n++;
 	}
@@ -875,7 +896,8 @@ inbox_escalate_due(struct agent *a)
 
 		hv_hex(ids[i], HV_ID_LEN, hex);
 		hv_log_info("message %s escalated: not acknowledged within "
-		    "%llu s", hex, (unsigned long long)a->cfg.escalate_after);
+		            "%llu s",
+		    hex, (unsigned long long)a->cfg.escalate_after);
 		if ((s = inbox_summary(a, ids[i], 0)) != NULL) {
 			json_object_set_new(s, "escalated_at", json_time(now));
 			bus_publish(&a->bus, "escalation", s);

@@ -49,10 +49,10 @@
 
 #define TH_KEY "tree_head"
 #define IG_KEY "integrity"
-#define RN_KEY "restore_notice"	/* digest of the notice accepted */
-#define RS_KEY "restored"		/* the restored state, JSON */
+#define RN_KEY "restore_notice" /* digest of the notice accepted */
+#define RS_KEY "restored" /* the restored state, JSON */
 #define TH_REC_LEN (8 + HV_HASH_LEN + 8 + HV_SIGNATURE_LEN)
-#define TH_ANSWER_MS 15000	/* an unanswered request may be repeated */
+#define TH_ANSWER_MS 15000 /* an unanswered request may be repeated */
 
 /* A verified tree head as stored. */
 struct th {
@@ -104,7 +104,7 @@ head_save(struct agent *a, const struct th *h)
 	if ((e = hv_store_begin(a->store, 0, &txn)) != HV_OK)
 		return e;
 	if ((e = store_put(a, txn, DB_META, TH_KEY, strlen(TH_KEY), rec,
-	    sizeof(rec))) != HV_OK) {
+	         sizeof(rec))) != HV_OK) {
 		mdb_txn_abort(txn);
 		return e;
 	}
@@ -180,7 +180,7 @@ failure_save(struct agent *a, json_t *rec)
 		return;
 fail:
 	hv_log_warnx("integrity: cannot record the failure in the store; "
-	    "it is shown until the agent stops");
+	             "it is shown until the agent stops");
 }
 
 /*
@@ -189,9 +189,8 @@ fail:
  * `integrity` event and runs alert_command. broker_size < 0 means unknown.
  * The stored head is never touched here.
  */
-static void
-fail(struct agent *a, const char *kind, uint64_t stored, int64_t broker,
-    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void fail(struct agent *a, const char *kind, uint64_t stored,
+    int64_t broker, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 static void
 fail(struct agent *a, const char *kind, uint64_t stored, int64_t broker,
@@ -207,8 +206,8 @@ fail(struct agent *a, const char *kind, uint64_t stored, int64_t broker,
 	snprintf(key, sizeof(key), "%s:%llu", kind, (unsigned long long)stored);
 	rec = json_pack("{s:s, s:s, s:I, s:I, s:o}", "code", "TAMPERED",
 	    "message", msg, "since", (json_int_t)hv_now_ms(), "stored_size",
-	    (json_int_t)stored, "broker_size", broker < 0 ? json_null() :
-	    json_integer(broker));
+	    (json_int_t)stored, "broker_size",
+	    broker < 0 ? json_null() : json_integer(broker));
 	if (rec != NULL)
 		failure_save(a, rec);
 	json_decref(rec);
@@ -225,10 +224,10 @@ fail(struct agent *a, const char *kind, uint64_t stored, int64_t broker,
 		bus_publish(&a->bus, "integrity", ev);
 		json_decref(ev);
 	}
-	hook = json_pack("{s:s, s:n, s:s, s:s, s:I, s:o}", "event",
-	    "integrity", "id", "code", "TAMPERED", "message", msg,
-	    "stored_size", (json_int_t)stored, "broker_size", broker < 0 ?
-	    json_null() : json_integer(broker));
+	hook = json_pack("{s:s, s:n, s:s, s:s, s:I, s:o}", "event", "integrity",
+	    "id", "code", "TAMPERED", "message", msg, "stored_size",
+	    (json_int_t)stored, "broker_size",
+	    broker < 0 ? json_null() : json_integer(broker));
 	if (hook != NULL) {
 		hook_alert(a, hook);
 		json_decref(hook);
@@ -280,12 +279,14 @@ integrity_tick(struct agent *a, int64_t now)
 			mdb_txn_abort(txn);
 		}
 		if (f != NULL)
-			hv_log_warnx("integrity: TAMPERED since the last run: "
+			hv_log_warnx(
+			    "integrity: TAMPERED since the last run: "
 			    "%s (after investigating, stop the agent and run "
 			    "haven-agent --config FILE --forget-tree-head)",
 			    json_string_value(json_object_get(f, "message")) ?
-			    json_string_value(json_object_get(f, "message")) :
-			    "no detail recorded");
+			        json_string_value(
+			            json_object_get(f, "message")) :
+			        "no detail recorded");
 		json_decref(f);
 	}
 	if (!atomic_load(&a->connected) || now < a->th_next_ms ||
@@ -297,7 +298,7 @@ integrity_tick(struct agent *a, int64_t now)
 	}
 	a->th_asked = have ? st.size : 0;
 	if (send_request(a, a->th_asked) != 0) {
-		a->th_next_ms = now + 1000;	/* the link is busy or down */
+		a->th_next_ms = now + 1000; /* the link is busy or down */
 		return;
 	}
 	a->th_pending = 1;
@@ -335,30 +336,36 @@ check_extends(struct agent *a, const struct th *st, const struct th *next,
 
 	if (n < s) {
 		if (raise)
-			fail(a, "smaller", s, (int64_t)n, "The broker's audit "
+			fail(a, "smaller", s, (int64_t)n,
+			    "The broker's audit "
 			    "log has %llu records, fewer than the %llu of the "
 			    "tree head this agent verified before: its history "
-			    "was rolled back or rewritten.", n, s);
+			    "was rolled back or rewritten.",
+			    n, s);
 		return -1;
 	}
 	if (n == s) {
 		if (memcmp(next->root, st->root, HV_HASH_LEN) == 0)
 			return 0;
 		if (raise)
-			fail(a, "root", s, (int64_t)n, "The broker's tree head "
+			fail(a, "root", s, (int64_t)n,
+			    "The broker's tree head "
 			    "of size %llu has a different root from the one "
 			    "this agent verified at that size: its history was "
-			    "rewritten.", n);
+			    "rewritten.",
+			    n);
 		return -1;
 	}
 	if (t->from_size != s) {
 		if (t->from_size != 0 && t->from_size < s)
 			return 1;
 		if (raise)
-			fail(a, "noproof", s, (int64_t)n, "The broker sent a "
+			fail(a, "noproof", s, (int64_t)n,
+			    "The broker sent a "
 			    "tree head of size %llu without a consistency "
 			    "proof from the %llu records this agent verified "
-			    "before.", n, s);
+			    "before.",
+			    n, s);
 		return -1;
 	}
 	if (t->n_consistency > HV_MERKLE_MAX_PROOF)
@@ -369,15 +376,17 @@ check_extends(struct agent *a, const struct th *st, const struct th *next,
 		memcpy(proof[i], t->consistency[i].data, HV_HASH_LEN);
 	}
 	if (hv_merkle_verify_consistency(st->size, next->size, st->root,
-	    next->root, (const uint8_t (*)[HV_HASH_LEN])proof,
-	    t->n_consistency) == HV_OK)
+	        next->root, (const uint8_t(*)[HV_HASH_LEN])proof,
+	        t->n_consistency) == HV_OK)
 		return 0;
 bad:
 	if (raise)
-		fail(a, "proof", s, (int64_t)n, "The broker's audit log of "
+		fail(a, "proof", s, (int64_t)n,
+		    "The broker's audit log of "
 		    "%llu records is not an extension of the %llu records "
 		    "this agent verified before (the consistency proof does "
-		    "not verify): its history was rewritten.", n, s);
+		    "not verify): its history was rewritten.",
+		    n, s);
 	return -1;
 }
 
@@ -392,7 +401,7 @@ notice_seen(struct agent *a, const uint8_t digest[32])
 	int seen = 0;
 
 	if (hv_store_begin(a->store, 1, &txn) != HV_OK)
-		return 1;	/* cannot tell: do not act twice */
+		return 1; /* cannot tell: do not act twice */
 	if (store_get(a, txn, DB_META, RN_KEY, strlen(RN_KEY), &v) == HV_OK &&
 	    v.mv_size == 32 && memcmp(v.mv_data, digest, 32) == 0)
 		seen = 1;
@@ -406,7 +415,8 @@ notice_refused(struct agent *a, const uint8_t digest[32], const char *why)
 {
 	if (memcmp(a->rn_refused, digest, 32) != 0)
 		hv_log_warnx("integrity: the broker's restore notice is not "
-		    "accepted: %s", why);
+		             "accepted: %s",
+		    why);
 	memcpy(a->rn_refused, digest, 32);
 	return 0;
 }
@@ -432,10 +442,10 @@ notice_save(struct agent *a, const struct th *next, const uint8_t digest[32],
 	memcpy(rec + 16 + HV_HASH_LEN, next->sig, HV_SIGNATURE_LEN);
 	e = HV_ENOMEM;
 	if (state != NULL) {
-		if ((text = json_dumps(state, JSON_COMPACT |
-		    JSON_PRESERVE_ORDER)) == NULL ||
+		if ((text = json_dumps(state,
+		         JSON_COMPACT | JSON_PRESERVE_ORDER)) == NULL ||
 		    (h = json_pack("{s:s, s:n, s:s}", "event", "integrity",
-		    "id", "state", "restored")) == NULL)
+		         "id", "state", "restored")) == NULL)
 			goto out;
 		json_object_update(h, state);
 		hook = json_dumps(h, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -446,13 +456,15 @@ notice_save(struct agent *a, const struct th *next, const uint8_t digest[32],
 	if ((e = hv_store_begin(a->store, 0, &txn)) != HV_OK)
 		goto out;
 	if ((e = store_put(a, txn, DB_META, TH_KEY, strlen(TH_KEY), rec,
-	    sizeof(rec))) != HV_OK ||
+	         sizeof(rec))) != HV_OK ||
 	    (e = store_put(a, txn, DB_META, RN_KEY, strlen(RN_KEY), digest,
-	    32)) != HV_OK ||
-	    (text != NULL && (e = store_put(a, txn, DB_META, RS_KEY,
-	    strlen(RS_KEY), text, strlen(text))) != HV_OK) ||
-	    (hook != NULL && (e = hook_queue(a, txn, HOOK_INTEGRITY, 1, NULL,
-	    hook)) != HV_OK)) {
+	         32)) != HV_OK ||
+	    (text != NULL &&
+	        (e = store_put(a, txn, DB_META, RS_KEY, strlen(RS_KEY), text,
+	             strlen(text))) != HV_OK) ||
+	    (hook != NULL &&
+	        (e = hook_queue(a, txn, HOOK_INTEGRITY, 1, NULL, hook)) !=
+	            HV_OK)) {
 		mdb_txn_abort(txn);
 		goto out;
 	}
@@ -469,10 +481,9 @@ restored_raise(struct agent *a, json_t *state)
 {
 	json_t *ev;
 
-	hv_log_warnx("integrity: restored: %s", json_string_value(
-	    json_object_get(state, "message")));
-	if ((ev = json_pack("{s:n, s:s}", "id", "state", "restored")) !=
-	    NULL) {
+	hv_log_warnx("integrity: restored: %s",
+	    json_string_value(json_object_get(state, "message")));
+	if ((ev = json_pack("{s:n, s:s}", "id", "state", "restored")) != NULL) {
 		json_object_update(ev, state);
 		bus_publish(&a->bus, "integrity", ev);
 		json_decref(ev);
@@ -506,8 +517,9 @@ restore_consider(struct agent *a, const struct th *st, const struct th *next,
 	hv_err e;
 
 	hv_errclear(&d);
-	if (hv_restore_parse(t->restore_notice.data, t->restore_notice.len,
-	    &n, &d) != HV_OK || notice_seen(a, n.digest))
+	if (hv_restore_parse(t->restore_notice.data, t->restore_notice.len, &n,
+	        &d) != HV_OK ||
+	    notice_seen(a, n.digest))
 		return 0;
 	if ((e = hv_pubkeys_load(a->cfg.root_pub, &root, &d)) != HV_OK)
 		return notice_refused(a, n.digest, hv_errmsg(e, &d));
@@ -516,53 +528,61 @@ restore_consider(struct agent *a, const struct th *st, const struct th *next,
 	    hv_directory_partnership(a->dir));
 	pthread_rwlock_unlock(&a->dir_lock);
 	if ((e = hv_restore_verify(t->restore_notice.data,
-	    t->restore_notice.len, root.sign, partnership, &n, &d)) != HV_OK)
+	         t->restore_notice.len, root.sign, partnership, &n, &d)) !=
+	    HV_OK)
 		return notice_refused(a, n.digest, hv_errmsg(e, &d));
 	if (t->n_restore_consistency > HV_MERKLE_MAX_PROOF)
 		return notice_refused(a, n.digest, "its proof is too long.");
 	for (size_t i = 0; i < t->n_restore_consistency; i++) {
 		if (t->restore_consistency[i].len != HV_HASH_LEN)
-			return notice_refused(a, n.digest, "its proof is "
+			return notice_refused(a, n.digest,
+			    "its proof is "
 			    "malformed.");
 		memcpy(proof[i], t->restore_consistency[i].data, HV_HASH_LEN);
 	}
 	if (hv_restore_check_head(&n, next->size, next->root,
-	    (const uint8_t (*)[HV_HASH_LEN])proof,
-	    t->n_restore_consistency) != HV_OK)
-		return notice_refused(a, n.digest, "the broker's log does not "
+	        (const uint8_t(*)[HV_HASH_LEN])proof,
+	        t->n_restore_consistency) != HV_OK)
+		return notice_refused(a, n.digest,
+		    "the broker's log does not "
 		    "extend the restored log the notice names.");
 	if (st != NULL) {
 		int rc = check_extends(a, st, next, t, 0);
 
 		if (rc == 1)
-			return 0;	/* a stale answer; asked again */
+			return 0; /* a stale answer; asked again */
 		aside = rc < 0;
 	}
 	if (aside) {
 		if (n.size > st->size)
-			return notice_refused(a, n.digest, "it restores more "
+			return notice_refused(a, n.digest,
+			    "it restores more "
 			    "records than this agent verified, so it cannot "
 			    "explain a shorter or different log.");
-		if (n.size == st->size && sodium_memcmp(n.root, st->root,
-		    HV_HASH_LEN) != 0)
-			return notice_refused(a, n.digest, "its root differs "
+		if (n.size == st->size &&
+		    sodium_memcmp(n.root, st->root, HV_HASH_LEN) != 0)
+			return notice_refused(a, n.digest,
+			    "its root differs "
 			    "from the one this agent verified at that size.");
 		if (n.time_ms <= st->time_ms)
-			return notice_refused(a, n.digest, "it was signed "
+			return notice_refused(a, n.digest,
+			    "it was signed "
 			    "before the tree head it would set aside.");
 	}
 	if ((e = outbox_resubmit_lost(a, n.size, &count)) != HV_OK) {
 		hv_log_warnx("integrity: cannot put back the messages the "
-		    "restored broker lost: %s; trying again", hv_errname(e));
+		             "restored broker lost: %s; trying again",
+		    hv_errname(e));
 		return 1;
 	}
 	if (aside) {
-		snprintf(why, sizeof(why), "The broker's store was restored "
+		snprintf(why, sizeof(why),
+		    "The broker's store was restored "
 		    "from a backup to %llu records (this agent had verified "
 		    "%llu); the partnership root signed the notice: %s. %zu "
-		    "message%s sent again.", (unsigned long long)n.size,
-		    (unsigned long long)st->size, n.reason, count,
-		    count == 1 ? " was" : "s were");
+		    "message%s sent again.",
+		    (unsigned long long)n.size, (unsigned long long)st->size,
+		    n.reason, count, count == 1 ? " was" : "s were");
 		state = json_pack("{s:s, s:s, s:I, s:I, s:I, s:s, s:I, s:I}",
 		    "code", "RESTORED", "message", why, "since",
 		    (json_int_t)hv_now_ms(), "restored_size",
@@ -572,7 +592,8 @@ restore_consider(struct agent *a, const struct th *st, const struct th *next,
 	}
 	if ((e = notice_save(a, next, n.digest, state)) != HV_OK) {
 		hv_log_warnx("integrity: cannot store the restored tree head: "
-		    "%s", hv_errname(e));
+		             "%s",
+		    hv_errname(e));
 		json_decref(state);
 		return 1;
 	}
@@ -580,7 +601,7 @@ restore_consider(struct agent *a, const struct th *st, const struct th *next,
 		restored_raise(a, state);
 	else
 		hv_log_info("integrity: the broker was restored to %llu "
-		    "records; %zu message%s sent again",
+		            "records; %zu message%s sent again",
 		    (unsigned long long)n.size, count, count == 1 ? "" : "s");
 	json_decref(state);
 	a->th_error_warned = 0;
@@ -610,22 +631,23 @@ integrity_on_head(struct agent *a, const Haven__TreeHead *t)
 	pthread_rwlock_unlock(&a->dir_lock);
 	if (t->head == NULL || head_from_wire(t->head, &next) != 0 ||
 	    (e = hv_auditlog_head_verify_at(t->head, sign, &prev)) != HV_OK) {
-		fail(a, "signature", have ? st.size : 0, t->head ?
-		    (int64_t)t->head->size : -1, "The broker's tree head%s is "
+		fail(a, "signature", have ? st.size : 0,
+		    t->head ? (int64_t)t->head->size : -1,
+		    "The broker's tree head%s is "
 		    "not signed by the broker's key in the directory.",
 		    t->head ? "" : " is missing and");
 		return;
 	}
-	if (t->restore_notice.len > 0 && restore_consider(a, have ? &st :
-	    NULL, &next, t))
+	if (t->restore_notice.len > 0 &&
+	    restore_consider(a, have ? &st : NULL, &next, t))
 		return;
 	if (have) {
 		if ((rc = check_extends(a, &st, &next, t, 1)) < 0)
 			return;
 		if (rc == 1) {
 			hv_log_debug("integrity: a proof from size %llu is "
-			    "stale; asking again", (unsigned long long)
-			    t->from_size);
+			             "stale; asking again",
+			    (unsigned long long)t->from_size);
 			/*
 			 * Not at once: under load answers overtake each
 			 * other, and asking at once would keep two requests
@@ -636,7 +658,7 @@ integrity_on_head(struct agent *a, const Haven__TreeHead *t)
 		}
 		if (next.size == st.size) {
 			a->th_error_warned = 0;
-			return;		/* the same head, perhaps re-signed */
+			return; /* the same head, perhaps re-signed */
 		}
 	}
 	if ((e = head_save(a, &next)) != HV_OK) {
@@ -665,8 +687,8 @@ integrity_on_error(struct agent *a, const Haven__Error *er)
 		 */
 		if (!a->th_error_warned)
 			hv_log_warnx("integrity: the broker could not answer "
-			    "the tree head request: %s", er->message ?
-			    er->message : "no detail");
+			             "the tree head request: %s",
+			    er->message ? er->message : "no detail");
 		a->th_error_warned = 1;
 		return 1;
 	}
@@ -676,7 +698,8 @@ integrity_on_error(struct agent *a, const Haven__Error *er)
 		hv_log_debug("integrity: the broker has no tree head yet");
 		return 1;
 	}
-	fail(a, "missing", st.size, -1, "The broker says it has no signed "
+	fail(a, "missing", st.size, -1,
+	    "The broker says it has no signed "
 	    "tree head, but this agent verified one of %llu records before: "
 	    "its audit log was lost or replaced.",
 	    (unsigned long long)st.size);
@@ -703,8 +726,9 @@ integrity_health(struct agent *a, json_t *health)
 			    json_time(st.time_ms), "verified", 1);
 		}
 		f = failure_load(a, txn);
-		if (f == NULL && store_get(a, txn, DB_META, RS_KEY,
-		    strlen(RS_KEY), &v) == HV_OK)
+		if (f == NULL &&
+		    store_get(a, txn, DB_META, RS_KEY, strlen(RS_KEY), &v) ==
+		        HV_OK)
 			r = json_loadb(v.mv_data, v.mv_size, 0, NULL);
 		mdb_txn_abort(txn);
 	}
@@ -714,10 +738,10 @@ integrity_health(struct agent *a, json_t *health)
 
 		ig = json_pack("{s:b, s:s, s:s, s:s, s:o}", "ok", 0, "state",
 		    "tampered", "code",
-		    json_is_string(code) ? json_string_value(code) :
-		    "TAMPERED", "message", json_is_string(msg) ?
-		    json_string_value(msg) : "", "since", json_time(
-		    json_integer_value(json_object_get(f, "since"))));
+		    json_is_string(code) ? json_string_value(code) : "TAMPERED",
+		    "message",
+		    json_is_string(msg) ? json_string_value(msg) : "", "since",
+		    json_time(json_integer_value(json_object_get(f, "since"))));
 		json_decref(f);
 	}
 	if (ig == NULL && r != NULL) {
@@ -725,12 +749,18 @@ integrity_health(struct agent *a, json_t *health)
 		ig = json_pack("{s:b, s:s, s:s, s:s, s:o, s:O, s:O}", "ok", 1,
 		    "state", "restored", "code", "RESTORED", "message",
 		    json_string_value(json_object_get(r, "message")) ?
-		    json_string_value(json_object_get(r, "message")) : "",
-		    "since", json_time(json_integer_value(json_object_get(r,
-		    "since"))), "restored_size", json_object_get(r,
-		    "restored_size") ? json_object_get(r, "restored_size") :
-		    json_null(), "reason", json_object_get(r, "reason") ?
-		    json_object_get(r, "reason") : json_null());
+		        json_string_value(json_object_get(r, "message")) :
+		        "",
+		    "since",
+		    json_time(json_integer_value(json_object_get(r, "since"))),
+		    "restored_size",
+		    json_object_get(r, "restored_size") ?
+		        json_object_get(r, "restored_size") :
+		        json_null(),
+		    "reason",
+		    json_object_get(r, "reason") ?
+		        json_object_get(r, "reason") :
+		        json_null());
 	}
 	json_decref(r);
 	if (ig == NULL)
@@ -746,8 +776,10 @@ integrity_forget(struct agent *a, struct hv_errdetail *d)
 	hv_err e;
 
 	if ((e = hv_store_begin(a->store, 0, &txn)) != HV_OK)
-		return hv_errset(d, e, "data_dir", "cannot write the store in "
-		    "%s.", a->cfg.data_dir);
+		return hv_errset(d, e, "data_dir",
+		    "cannot write the store in "
+		    "%s.",
+		    a->cfg.data_dir);
 	e = store_del(a, txn, DB_META, TH_KEY, strlen(TH_KEY));
 	if (e == HV_OK || e == HV_ENOTFOUND)
 		e = store_del(a, txn, DB_META, IG_KEY, strlen(IG_KEY));
@@ -755,11 +787,15 @@ integrity_forget(struct agent *a, struct hv_errdetail *d)
 		e = store_del(a, txn, DB_META, RS_KEY, strlen(RS_KEY));
 	if (e != HV_OK && e != HV_ENOTFOUND) {
 		mdb_txn_abort(txn);
-		return hv_errset(d, e, "data_dir", "cannot update the store "
-		    "in %s: %s", a->cfg.data_dir, hv_strerror(e));
+		return hv_errset(d, e, "data_dir",
+		    "cannot update the store "
+		    "in %s: %s",
+		    a->cfg.data_dir, hv_strerror(e));
 	}
 	if ((e = hv_store_commit(txn)) != HV_OK)
-		return hv_errset(d, e, "data_dir", "cannot commit to the store "
-		    "in %s: %s", a->cfg.data_dir, hv_strerror(e));
+		return hv_errset(d, e, "data_dir",
+		    "cannot commit to the store "
+		    "in %s: %s",
+		    a->cfg.data_dir, hv_strerror(e));
 	return HV_OK;
 }

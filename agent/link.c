@@ -37,7 +37,7 @@
 
 #define MONITOR_EP "inproc://haven-agent-monitor"
 #define SEND_BURST 256
-#define BURST_MAX 64		/* frames from the broker per transaction */
+#define BURST_MAX 64 /* frames from the broker per transaction */
 
 void
 agent_wake(struct agent *a)
@@ -141,15 +141,16 @@ send_pending(struct agent *a)
 	k.mv_size = 8;
 	k.mv_data = key;
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-	    rc == 0 && n < SEND_BURST;
-	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT), n++) {
+	     rc == 0 && n < SEND_BURST;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT), n++) {
 		Haven__Frame f = HAVEN__FRAME__INIT;
 		Haven__Submit s = HAVEN__SUBMIT__INIT;
 
 		if (k.mv_size != 8 || v.mv_size != HV_ID_LEN)
 			continue;
 		if (store_get(a, txn, DB_OUTBOX, v.mv_data, HV_ID_LEN, &ev) !=
-		    HV_OK || ev.mv_size <= OB_HDR_LEN) {
+		        HV_OK ||
+		    ev.mv_size <= OB_HDR_LEN) {
 			a->send_cursor = hv_be64_get(k.mv_data);
 			continue;
 		}
@@ -171,16 +172,16 @@ send_pending(struct agent *a)
 		f.kind_case = HAVEN__FRAME__KIND_SUBMIT;
 		f.submit = &s;
 		if (send_frame(a, &f) != 0)
-			break;	/* high-water mark or gone: try again later */
+			break; /* high-water mark or gone: try again later */
 		a->send_cursor = hv_be64_get(k.mv_data);
 	}
 	if (rc == MDB_NOTFOUND)
-		a->retry_all = 0;	/* the round reached the end */
+		a->retry_all = 0; /* the round reached the end */
 	mdb_cursor_close(cur);
 out:
 	mdb_txn_abort(txn);
 	if (n == SEND_BURST)
-		agent_wake(a);	/* more to send on the next turn */
+		agent_wake(a); /* more to send on the next turn */
 }
 
 /*
@@ -206,8 +207,8 @@ send_human_acks(struct agent *a)
 	k.mv_size = 8;
 	k.mv_data = key;
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-	    rc == 0 && n < SEND_BURST;
-	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT), n++) {
+	     rc == 0 && n < SEND_BURST;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT), n++) {
 		Haven__Frame f = HAVEN__FRAME__INIT;
 		Haven__HumanAck h = HAVEN__HUMAN_ACK__INIT;
 		char by[HV_DECIDED_BY_MAX + 1];
@@ -225,7 +226,7 @@ send_human_acks(struct agent *a)
 			f.kind_case = HAVEN__FRAME__KIND_HUMAN_ACK;
 			f.human_ack = &h;
 			if (send_frame(a, &f) != 0)
-				break;	/* high-water mark or gone: later */
+				break; /* high-water mark or gone: later */
 		}
 		if (k.mv_size == 8)
 			a->hack_cursor = hv_be64_get(k.mv_data);
@@ -234,7 +235,7 @@ send_human_acks(struct agent *a)
 out:
 	mdb_txn_abort(txn);
 	if (n == SEND_BURST)
-		agent_wake(a);	/* more to send on the next turn */
+		agent_wake(a); /* more to send on the next turn */
 }
 
 /*
@@ -258,7 +259,7 @@ on_human_ack_done(struct agent *a, const Haven__HumanAck *h)
 		return;
 	}
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		const uint8_t *p = v.mv_data;
 
 		if (v.mv_size != 1 + HV_ID_LEN + blen ||
@@ -275,7 +276,7 @@ on_human_ack_done(struct agent *a, const Haven__HumanAck *h)
 		mdb_txn_abort(txn);
 	else if (hv_store_commit(txn) != HV_OK)
 		hv_log_warnx("cannot drop a confirmed HumanAck; it will be "
-		    "sent again");
+		             "sent again");
 }
 
 /* ---- inbound frames ---------------------------------------------------- */
@@ -310,10 +311,11 @@ deliver_done(struct agent *a, void *arg, int committed)
 		    vd->sender, vd->type, hv_errname(dv->e),
 		    hv_errmsg(dv->e, &vd->d));
 		atomic_fetch_add(&a->deliveries_refused, 1);
-		if ((s = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s}", "id",
-		    hex, "sender", vd->sender, "type", vd->type, "code",
-		    hv_errname(dv->e), "field", vd->d.field[0] ? vd->d.field :
-		    NULL, "message", hv_errmsg(dv->e, &vd->d))) != NULL) {
+		if ((s = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s}", "id", hex,
+		         "sender", vd->sender, "type", vd->type, "code",
+		         hv_errname(dv->e), "field",
+		         vd->d.field[0] ? vd->d.field : NULL, "message",
+		         hv_errmsg(dv->e, &vd->d))) != NULL) {
 			bus_publish(&a->bus, "delivery_refused", s);
 			json_decref(s);
 		}
@@ -340,12 +342,12 @@ on_deliver(struct agent *a, const Haven__Deliver *dl)
 	struct delivered *dv = calloc(1, sizeof(*dv));
 
 	if (dv == NULL)
-		return;		/* not acknowledged: sent again */
+		return; /* not acknowledged: sent again */
 	dv->e = inbox_store(a, dl->envelope.data, dl->envelope.len, &dv->vd);
 	if (dv->e != HV_OK && !dv->vd.refused) {
 		/* Not acknowledged: the broker keeps it and tries again. */
-		hv_log_warnx("delivery not stored: %s: %s",
-		    hv_errname(dv->e), hv_errmsg(dv->e, &dv->vd.d));
+		hv_log_warnx("delivery not stored: %s: %s", hv_errname(dv->e),
+		    hv_errmsg(dv->e, &dv->vd.d));
 		free(dv);
 		return;
 	}
@@ -361,9 +363,11 @@ static void
 sender_mismatch(struct agent *a)
 {
 	if (atomic_exchange(&a->connected, 0) || !a->refused_warned)
-		hv_log_warnx("the broker refuses this agent's frames "
+		hv_log_warnx(
+		    "the broker refuses this agent's frames "
 		    "(SENDER_MISMATCH): its directory gives %s another key "
-		    "than %s", a->cfg.id, a->cfg.key);
+		    "than %s",
+		    a->cfg.id, a->cfg.key);
 	a->refused_warned = 1;
 }
 
@@ -392,7 +396,7 @@ on_receipt(struct agent *a, const Haven__Receipt *r)
 
 	if (hv_receipt_verify(r, a->broker_sign) != HV_OK) {
 		hv_log_warnx("dropping a receipt whose signature does not "
-		    "verify with the broker's key");
+		             "verify with the broker's key");
 		return;
 	}
 	if (hv_status_is(r->status, HV_ST_REJECTED) &&
@@ -431,7 +435,7 @@ session_refused(struct agent *a, const char *msg)
 {
 	int64_t now = hv_mono_ms();
 
-	a->hello_ms = INT64_MAX;	/* refused: wait for the next Hello */
+	a->hello_ms = INT64_MAX; /* refused: wait for the next Hello */
 	if (!a->dup_warned) {
 		hv_log_warnx("the broker refused this session: %s", msg);
 		a->dup_warned = 1;
@@ -474,7 +478,8 @@ on_frame(struct agent *a, const uint8_t *buf, size_t len)
 
 	hv_errclear(&d);
 	if (hv_frame_unpack(buf, len,
-	    hv_wire_frame_max(agent_recv_payload_max(a)), &f, &d) != HV_OK) {
+	        hv_wire_frame_max(agent_recv_payload_max(a)), &f,
+	        &d) != HV_OK) {
 		hv_log_warnx("undecodable frame from the broker: %s",
 		    d.message);
 		return;
@@ -572,7 +577,7 @@ handshake_refused(struct agent *a)
 
 	atomic_store(&a->connected, 0);
 	if (a->hs_retry_at_ms != 0)
-		return;		/* already waiting: a queued event */
+		return; /* already waiting: a queued event */
 	if (zmq_disconnect(a->dealer, a->endpoints[a->cur_endpoint]) != 0 &&
 	    errno != ENOENT)
 		hv_log_warn("cannot leave %s", a->endpoints[a->cur_endpoint]);
@@ -582,15 +587,18 @@ handshake_refused(struct agent *a)
 	a->hs_retry_at_ms = hv_mono_ms() + a->hs_backoff_ms;
 	if (!a->refused_warned) {
 		a->refused_warned = 1;
-		hv_log_warnx("the broker at %s refused the handshake: its "
+		hv_log_warnx(
+		    "the broker at %s refused the handshake: its "
 		    "transport key may have changed (a broker key rotation) "
 		    "or this node may be revoked; install the partnership's "
 		    "new directory and restart this agent. Retrying in 1, 2, "
-		    "4 ... up to %d s", a->endpoints[a->cur_endpoint],
+		    "4 ... up to %d s",
+		    a->endpoints[a->cur_endpoint],
 		    AGENT_HS_RETRY_MAX_MS / 1000);
 	} else if (a->hs_backoff_ms != prev)
 		hv_log_info("the broker refused the handshake again; next "
-		    "try in %d s", a->hs_backoff_ms / 1000);
+		            "try in %d s",
+		    a->hs_backoff_ms / 1000);
 }
 
 /* Comes back to the endpoint once the wait after a refusal is over. */
@@ -627,7 +635,7 @@ drain_monitor(struct agent *a)
 		memcpy(&ev, zmq_msg_data(&m), sizeof(ev));
 		more = zmq_msg_more(&m);
 		zmq_msg_close(&m);
-		while (more) {	/* the endpoint frame */
+		while (more) { /* the endpoint frame */
 			zmq_msg_init(&m);
 			if (zmq_msg_recv(&m, a->monitor, 0) < 0)
 				more = 0;
@@ -639,7 +647,8 @@ drain_monitor(struct agent *a)
 			/* "connected" waits for the broker's first answer:
 			 * it may yet refuse the session (DUPLICATE_SESSION). */
 			hv_log_info("connecting to the broker at %s: handshake "
-			    "done, saying Hello", a->endpoints[a->cur_endpoint]);
+			            "done, saying Hello",
+			    a->endpoints[a->cur_endpoint]);
 			a->session_said = 0;
 			a->hello_ms = INT64_MAX;
 			a->hs_backoff_ms = 0;
@@ -651,11 +660,11 @@ drain_monitor(struct agent *a)
 			a->next_hello_ms = hv_mono_ms() + AGENT_HELLO_MS;
 			a->next_resend_ms = hv_mono_ms() + AGENT_RESEND_MS;
 			a->retract_next_ms = 0;
-			a->send_cursor = 0;	/* a new session: resend all, */
-			a->retry_all = 1;	/* STORAGE_FULL ones too */
+			a->send_cursor = 0; /* a new session: resend all, */
+			a->retry_all = 1; /* STORAGE_FULL ones too */
 			a->hack_cursor = 0;
 			a->refusals_due = 1;
-			integrity_session(a);	/* and check its history */
+			integrity_session(a); /* and check its history */
 		} else if (ev == ZMQ_EVENT_DISCONNECTED) {
 			if (atomic_exchange(&a->connected, 0)) {
 				hv_log_info("disconnected from the broker");
@@ -687,9 +696,11 @@ on_signals(struct agent *a)
 			hv_notify_reloading();
 			hv_errclear(&d);
 			if (agent_directory_load(a, &d) != HV_OK)
-				hv_log_warnx("directory reload refused, keeping "
-				    "version %llu: %s", (unsigned long long)
-				    hv_directory_version(a->dir),
+				hv_log_warnx(
+				    "directory reload refused, keeping "
+				    "version %llu: %s",
+				    (unsigned long long)hv_directory_version(
+				        a->dir),
 				    hv_errmsg(HV_EBADDIRECTORY, &d));
 			hv_notify_ready(a->listen_addr);
 			break;
@@ -707,67 +718,75 @@ link_start(struct agent *a, struct hv_errdetail *d)
 {
 	int one = 1, hb = 2000, hbt = 6000, hwm = 10000, linger = 0;
 	int rivl = 100, rmax = 2000;
-	int64_t maxmsg =
-	    (int64_t)hv_wire_frame_max(agent_recv_payload_max(a));
+	int64_t maxmsg = (int64_t)hv_wire_frame_max(agent_recv_payload_max(a));
 
 	if ((a->zctx = zmq_ctx_new()) == NULL ||
 	    (a->dealer = zmq_socket(a->zctx, ZMQ_DEALER)) == NULL)
-		return hv_errset(d, HV_ESYS, NULL, "cannot create the ZeroMQ "
-		    "socket: %s", zmq_strerror(errno));
+		return hv_errset(d, HV_ESYS, NULL,
+		    "cannot create the ZeroMQ "
+		    "socket: %s",
+		    zmq_strerror(errno));
 	if (zmq_setsockopt(a->dealer, ZMQ_CURVE_SERVERKEY, a->broker_curve,
-	    HV_CURVE_KEY_LEN) != 0 ||
+	        HV_CURVE_KEY_LEN) != 0 ||
 	    zmq_setsockopt(a->dealer, ZMQ_CURVE_PUBLICKEY, a->keys->pub.curve,
-	    HV_CURVE_KEY_LEN) != 0 ||
+	        HV_CURVE_KEY_LEN) != 0 ||
 	    zmq_setsockopt(a->dealer, ZMQ_CURVE_SECRETKEY,
-	    a->keys->curve_secret, HV_CURVE_KEY_LEN) != 0 ||
+	        a->keys->curve_secret, HV_CURVE_KEY_LEN) != 0 ||
 	    zmq_setsockopt(a->dealer, ZMQ_IMMEDIATE, &one, sizeof(one)) != 0 ||
 	    zmq_setsockopt(a->dealer, ZMQ_HEARTBEAT_IVL, &hb, sizeof(hb)) !=
-	    0 ||
+	        0 ||
 	    zmq_setsockopt(a->dealer, ZMQ_HEARTBEAT_TIMEOUT, &hbt,
-	    sizeof(hbt)) != 0 ||
+	        sizeof(hbt)) != 0 ||
 	    zmq_setsockopt(a->dealer, ZMQ_HEARTBEAT_TTL, &hbt, sizeof(hbt)) !=
-	    0 ||
+	        0 ||
 	    zmq_setsockopt(a->dealer, ZMQ_MAXMSGSIZE, &maxmsg,
-	    sizeof(maxmsg)) != 0 ||
+	        sizeof(maxmsg)) != 0 ||
 	    zmq_setsockopt(a->dealer, ZMQ_SNDHWM, &hwm, sizeof(hwm)) != 0 ||
 	    zmq_setsockopt(a->dealer, ZMQ_RCVHWM, &hwm, sizeof(hwm)) != 0 ||
 	    zmq_setsockopt(a->dealer, ZMQ_LINGER, &linger, sizeof(linger)) !=
-	    0 ||
-	    zmq_setsockopt(a->dealer, ZMQ_RECONNECT_IVL, &rivl,
-	    sizeof(rivl)) != 0 ||
+	        0 ||
+	    zmq_setsockopt(a->dealer, ZMQ_RECONNECT_IVL, &rivl, sizeof(rivl)) !=
+	        0 ||
 	    zmq_setsockopt(a->dealer, ZMQ_RECONNECT_IVL_MAX, &rmax,
-	    sizeof(rmax)) != 0)
-		return hv_errset(d, HV_ESYS, NULL, "cannot configure the "
-		    "ZeroMQ socket: %s", zmq_strerror(errno));
+	        sizeof(rmax)) != 0)
+		return hv_errset(d, HV_ESYS, NULL,
+		    "cannot configure the "
+		    "ZeroMQ socket: %s",
+		    zmq_strerror(errno));
 	if (zmq_socket_monitor(a->dealer, MONITOR_EP,
-	    ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED |
-	    ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
-	    ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-	    ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) != 0 ||
+	        ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED |
+	            ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+	            ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+	            ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) != 0 ||
 	    (a->monitor = zmq_socket(a->zctx, ZMQ_PAIR)) == NULL ||
 	    zmq_setsockopt(a->monitor, ZMQ_LINGER, &linger, sizeof(linger)) !=
-	    0 ||
+	        0 ||
 	    zmq_connect(a->monitor, MONITOR_EP) != 0)
-		return hv_errset(d, HV_ESYS, NULL, "cannot monitor the ZeroMQ "
-		    "socket: %s", zmq_strerror(errno));
+		return hv_errset(d, HV_ESYS, NULL,
+		    "cannot monitor the ZeroMQ "
+		    "socket: %s",
+		    zmq_strerror(errno));
 	{
 		const char *p = a->cfg.broker;
 
 		a->n_endpoints = 0;
 		while (a->n_endpoints < HV_CFG_ENDPOINTS_MAX &&
 		    hv_endpoint_next(&p, a->endpoints[a->n_endpoints],
-		    sizeof(a->endpoints[0])))
+		        sizeof(a->endpoints[0])))
 			a->n_endpoints++;
 	}
 	if (a->n_endpoints == 0)
-		return hv_errset(d, HV_EBADCONFIG, "broker", "broker = '%s' "
-		    "names no endpoint", a->cfg.broker);
+		return hv_errset(d, HV_EBADCONFIG, "broker",
+		    "broker = '%s' "
+		    "names no endpoint",
+		    a->cfg.broker);
 	/* Each must be connectable before the agent calls itself ready. */
 	for (size_t i = a->n_endpoints; i-- > 0;) {
 		if (zmq_connect(a->dealer, a->endpoints[i]) != 0)
-			return hv_errset(d, HV_EBADCONFIG, "broker", "cannot "
-			    "connect to %s: %s", a->endpoints[i],
-			    zmq_strerror(errno));
+			return hv_errset(d, HV_EBADCONFIG, "broker",
+			    "cannot "
+			    "connect to %s: %s",
+			    a->endpoints[i], zmq_strerror(errno));
 		if (i > 0)
 			zmq_disconnect(a->dealer, a->endpoints[i]);
 	}
@@ -854,7 +873,7 @@ link_run(struct agent *a)
 				a->next_hello_ms = now + AGENT_HELLO_MS;
 			}
 			if (a->full_retry_ms != 0 && now >= a->full_retry_ms) {
-				a->full_retry_ms = 0;	/* one is due */
+				a->full_retry_ms = 0; /* one is due */
 				a->send_cursor = 0;
 			}
 			if (now >= a->next_resend_ms) {

@@ -47,19 +47,22 @@ check_members(json_t *obj, const char *const *allowed, const char *prefix,
 	const char *k;
 	json_t *v;
 
-	json_object_foreach(obj, k, v) {
+	json_object_foreach (obj, k, v) {
 		char field[64];
 
 		if (in_list(k, allowed))
 			continue;
 		if (k[0] == '\0')
-			return hv_errset(d, HV_EBADREQUEST, prefix, "%s%s has a "
+			return hv_errset(d, HV_EBADREQUEST, prefix,
+			    "%s%s has a "
 			    "member with an empty name (\"\"); remove it.",
 			    prefix ? prefix : "The request", prefix ? "" : "");
-		snprintf(field, sizeof(field), "%s%s%.40s", prefix ? prefix :
-		    "", prefix ? "." : "", k);
-		return hv_errset(d, HV_EBADREQUEST, field, "%s is not a "
-		    "member this request takes; see docs/API.md.", field);
+		snprintf(field, sizeof(field), "%s%s%.40s",
+		    prefix ? prefix : "", prefix ? "." : "", k);
+		return hv_errset(d, HV_EBADREQUEST, field,
+		    "%s is not a "
+		    "member this request takes; see docs/API.md.",
+		    field);
 	}
 	return HV_OK;
 }
@@ -74,17 +77,23 @@ get_string(json_t *obj, const char *name, const char *field, int required,
 	*out = NULL;
 	if (v == NULL || json_is_null(v)) {
 		if (required)
-			return hv_errset(d, HV_EBADREQUEST, field, "%s is "
-			    "required.", field);
+			return hv_errset(d, HV_EBADREQUEST, field,
+			    "%s is "
+			    "required.",
+			    field);
 		return HV_OK;
 	}
 	if (!json_is_string(v))
-		return hv_errset(d, HV_EBADREQUEST, field, "%s must be a "
-		    "string.", field);
+		return hv_errset(d, HV_EBADREQUEST, field,
+		    "%s must be a "
+		    "string.",
+		    field);
 	if (json_string_length(v) > max ||
 	    strlen(json_string_value(v)) != json_string_length(v))
-		return hv_errset(d, HV_EBADREQUEST, field, "%s must be at most "
-		    "%zu characters.", field, max);
+		return hv_errset(d, HV_EBADREQUEST, field,
+		    "%s must be at most "
+		    "%zu characters.",
+		    field, max);
 	*out = json_string_value(v);
 	return HV_OK;
 }
@@ -102,20 +111,22 @@ parse_subject(struct agent *a, json_t *req, char *norm, size_t cap,
 	hv_err e;
 
 	if (s == NULL || !json_is_object(s))
-		return hv_errset(d, HV_EBADREQUEST, "subject", "subject must "
+		return hv_errset(d, HV_EBADREQUEST, "subject",
+		    "subject must "
 		    "be an object with nhs or local.");
 	/*
 	 * No length limit here: hv_subject_* refuse a long identifier as
 	 * INVALID_SUBJECT with the limit, as for any other bad identifier.
 	 */
 	if ((e = check_members(s, members, "subject", d)) != HV_OK ||
-	    (e = get_string(s, "nhs", "subject.nhs", 0, SUBJECT_TEXT_MAX,
-	    &nhs, d)) != HV_OK ||
+	    (e = get_string(s, "nhs", "subject.nhs", 0, SUBJECT_TEXT_MAX, &nhs,
+	         d)) != HV_OK ||
 	    (e = get_string(s, "local", "subject.local", 0, SUBJECT_TEXT_MAX,
-	    &local, d)) != HV_OK)
+	         &local, d)) != HV_OK)
 		return e;
 	if ((nhs == NULL) == (local == NULL))
-		return hv_errset(d, HV_EBADREQUEST, "subject", "subject must "
+		return hv_errset(d, HV_EBADREQUEST, "subject",
+		    "subject must "
 		    "hold exactly one of nhs or local.");
 	if (nhs != NULL)
 		e = hv_subject_nhs(nhs, norm, cap, d);
@@ -157,14 +168,15 @@ parse_basis(json_t *req, struct hv_basis *b, struct hv_errdetail *d)
 
 	memset(b, 0, sizeof(*b));
 	if (j == NULL || !json_is_object(j))
-		return hv_errset(d, HV_EBASIS, "basis", "basis is required: "
+		return hv_errset(d, HV_EBASIS, "basis",
+		    "basis is required: "
 		    "an object with consent, art6, art9, justification and "
 		    "decided_by.");
 	if ((e = check_members(j, basis_members, "basis", d)) != HV_OK)
 		return e;
 	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
-		if ((e = get_string(j, f[i].name, f[i].field, 0,
-		    f[i].cap - 1, &s, d)) != HV_OK)
+		if ((e = get_string(j, f[i].name, f[i].field, 0, f[i].cap - 1,
+		         &s, d)) != HV_OK)
 			return e;
 		if (s != NULL)
 			memcpy(f[i].dst, s, strlen(s) + 1);
@@ -182,19 +194,24 @@ parse_to(json_t *req, hv_envelope *env, struct hv_errdetail *d)
 	size_t i;
 
 	if (to == NULL || !json_is_array(to) || json_array_size(to) == 0)
-		return hv_errset(d, HV_EBADREQUEST, "to", "to must be a "
+		return hv_errset(d, HV_EBADREQUEST, "to",
+		    "to must be a "
 		    "non-empty array of node ids.");
 	if (json_array_size(to) > HV_MAX_RECIPIENTS)
-		return hv_errset(d, HV_EBADREQUEST, "to", "to may name at most "
-		    "%d recipients.", HV_MAX_RECIPIENTS);
-	json_array_foreach(to, i, v) {
+		return hv_errset(d, HV_EBADREQUEST, "to",
+		    "to may name at most "
+		    "%d recipients.",
+		    HV_MAX_RECIPIENTS);
+	json_array_foreach (to, i, v) {
 		const char *s = json_string_value(v);
 		char field[32];
 
 		snprintf(field, sizeof(field), "to[%zu]", i);
 		if (s == NULL || !hv_node_id_valid(s))
-			return hv_errset(d, HV_EBADREQUEST, field, "%s is not "
-			    "a node id like social-care.bristol.", field);
+			return hv_errset(d, HV_EBADREQUEST, field,
+			    "%s is not "
+			    "a node id like social-care.bristol.",
+			    field);
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(env->recipients[j], s) == 0)
 				return hv_errset(d, HV_EBADREQUEST, field,
@@ -215,9 +232,10 @@ parse_flags(json_t *req, uint32_t *flags, struct hv_errdetail *d)
 	*flags = 0;
 	if (f != NULL && !json_is_null(f)) {
 		if (!json_is_array(f))
-			return hv_errset(d, HV_EBADREQUEST, "flags", "flags "
+			return hv_errset(d, HV_EBADREQUEST, "flags",
+			    "flags "
 			    "must be an array of strings.");
-		json_array_foreach(f, i, v) {
+		json_array_foreach (f, i, v) {
 			const char *s = json_string_value(v);
 			char field[32];
 
@@ -226,7 +244,8 @@ parse_flags(json_t *req, uint32_t *flags, struct hv_errdetail *d)
 			    strcmp(s, "do_not_contact_family") != 0)
 				return hv_errset(d, HV_EBADREQUEST, field,
 				    "%s is not a known flag; the only flag is "
-				    "do_not_contact_family.", field);
+				    "do_not_contact_family.",
+				    field);
 			*flags |= HV_FLAG_DO_NOT_CONTACT_FAMILY;
 		}
 	}
@@ -234,7 +253,8 @@ parse_flags(json_t *req, uint32_t *flags, struct hv_errdetail *d)
 	if (v != NULL && !json_is_null(v)) {
 		if (!json_is_boolean(v))
 			return hv_errset(d, HV_EBADREQUEST,
-			    "do_not_contact_family", "do_not_contact_family "
+			    "do_not_contact_family",
+			    "do_not_contact_family "
 			    "must be true or false.");
 		if (json_is_true(v))
 			*flags |= HV_FLAG_DO_NOT_CONTACT_FAMILY;
@@ -252,7 +272,8 @@ parse_deadline(json_t *req, json_t **out, struct hv_errdetail *d)
 
 	*out = NULL;
 	if ((e = get_string(req, "deadline", "deadline", 0, 40, &s, d)) !=
-	    HV_OK || s == NULL)
+	        HV_OK ||
+	    s == NULL)
 		return e;
 	if ((secs = hv_policy_rag_seconds(s)) >= 0) {
 		due = hv_now_ms() + secs * 1000;
@@ -261,10 +282,12 @@ parse_deadline(json_t *req, json_t **out, struct hv_errdetail *d)
 		if (due <= hv_now_ms())
 			return hv_errset(d, HV_EBADREQUEST, "deadline",
 			    "deadline %.40s is in the past; give a time to "
-			    "come, or RED, AMBER or GREEN.", s);
+			    "come, or RED, AMBER or GREEN.",
+			    s);
 		*out = json_pack("{s:n, s:o}", "rag", "due", json_time(due));
 	} else
-		return hv_errset(d, HV_EBADREQUEST, "deadline", "deadline must "
+		return hv_errset(d, HV_EBADREQUEST, "deadline",
+		    "deadline must "
 		    "be RED, AMBER, GREEN or an ISO 8601 UTC time.");
 	return *out ? HV_OK : HV_ENOMEM;
 }
@@ -281,8 +304,8 @@ check_policy(struct agent *a, const hv_envelope *env,
 	hv_err e;
 
 	for (size_t i = 0; i < env->n_recipients; i++) {
-		const struct hv_node *n = hv_directory_node(a->dir,
-		    env->recipients[i]);
+		const struct hv_node *n =
+		    hv_directory_node(a->dir, env->recipients[i]);
 		char field[32];
 
 		snprintf(field, sizeof(field), "to[%zu]", i);
@@ -290,14 +313,16 @@ check_policy(struct agent *a, const hv_envelope *env,
 			return hv_errset(d, HV_EUNKNOWNRECIPIENT, field,
 			    "%s: %s is not a node of the partnership's "
 			    "directory; check the id ('haven directory show' "
-			    "lists the nodes).", field, env->recipients[i]);
+			    "lists the nodes).",
+			    field, env->recipients[i]);
 		if (n->revoked || !n->has_keys)
 			return hv_errset(d, HV_EREVOKEDRECIPIENT, field,
 			    "%s: %s has been revoked from the partnership; "
 			    "choose another recipient, or ask the partnership "
-			    "administrator.", field, env->recipients[i]);
+			    "administrator.",
+			    field, env->recipients[i]);
 		if ((e = hv_policy_check_allowed(a->dir, env->sender,
-		    env->recipients[i], env->type, &need, d)) != HV_OK) {
+		         env->recipients[i], env->type, &need, d)) != HV_OK) {
 			if (d != NULL)
 				snprintf(d->field, sizeof(d->field), "%s",
 				    field);
@@ -322,31 +347,35 @@ outbox_parse_request(struct agent *a, json_t *req, int decision,
 	const char *type, *prio, *outcome, *reply;
 	hv_err e;
 
-	if ((e = check_members(req, decision ? decision_members :
-	    message_members, NULL, d)) != HV_OK)
+	if ((e = check_members(req,
+	         decision ? decision_members : message_members, NULL, d)) !=
+	    HV_OK)
 		return e;
 	if (!decision && (e = parse_to(req, env, d)) != HV_OK)
 		return e;
 	if ((e = get_string(req, "type", "type", 1, 39, &type, d)) != HV_OK)
 		return e;
 	if (!hv_policy_type_valid(type))
-		return hv_errset(d, HV_EBADREQUEST, "type", "type %.39s is not "
+		return hv_errset(d, HV_EBADREQUEST, "type",
+		    "type %.39s is not "
 		    "a message type (for example REFERRAL or INFO_REQUEST).",
 		    type);
 	if ((e = get_string(req, "priority", "priority", !decision, 15, &prio,
-	    d)) != HV_OK)
+	         d)) != HV_OK)
 		return e;
 	if (prio == NULL)
 		prio = "ROUTINE";
 	if (!hv_policy_priority_valid(prio))
-		return hv_errset(d, HV_EBADREQUEST, "priority", "priority must "
+		return hv_errset(d, HV_EBADREQUEST, "priority",
+		    "priority must "
 		    "be IMMEDIATE, URGENT or ROUTINE.");
 	if (decision) {
-		if ((e = get_string(req, "outcome", "outcome", 0, 15,
-		    &outcome, d)) != HV_OK)
+		if ((e = get_string(req, "outcome", "outcome", 0, 15, &outcome,
+		         d)) != HV_OK)
 			return e;
 		if (outcome != NULL && strcmp(outcome, "NOT_SHARED") != 0)
-			return hv_errset(d, HV_EBADREQUEST, "outcome", "outcome "
+			return hv_errset(d, HV_EBADREQUEST, "outcome",
+			    "outcome "
 			    "must be NOT_SHARED.");
 		snprintf(env->outcome, sizeof(env->outcome), "NOT_SHARED");
 	}
@@ -359,7 +388,7 @@ outbox_parse_request(struct agent *a, json_t *req, int decision,
 		return e;
 	if (!decision) {
 		if ((e = get_string(req, "reply_to", "reply_to", 0, 32, &reply,
-		    d)) != HV_OK)
+		         d)) != HV_OK)
 			return e;
 		if (reply != NULL) {
 			if (strlen(reply) != HV_ID_HEX_LEN ||
@@ -375,7 +404,8 @@ outbox_parse_request(struct agent *a, json_t *req, int decision,
 			return e;
 		json_t *child = json_object_get(req, "child");
 		if (child != NULL && !json_is_object(child))
-			return hv_errset(d, HV_EBADREQUEST, "child", "child "
+			return hv_errset(d, HV_EBADREQUEST, "child",
+			    "child "
 			    "must be a JSON object.");
 	}
 	hv_envelope_new_id(env->id);
@@ -389,15 +419,15 @@ static char *
 payload_text(json_t *req, const char *norm, json_t *deadline)
 {
 	json_t *p, *child = json_object_get(req, "child"),
-	    *body = json_object_get(req, "body");
+	           *body = json_object_get(req, "body");
 	char *text;
 
 	if ((p = json_pack("{s:s}", "subject", norm)) == NULL)
 		return NULL;
-	json_object_set_new(p, "child", child ? json_incref(child) :
-	    json_object());
-	json_object_set_new(p, "body", body ? json_incref(body) :
-	    json_object());
+	json_object_set_new(p, "child",
+	    child ? json_incref(child) : json_object());
+	json_object_set_new(p, "body",
+	    body ? json_incref(body) : json_object());
 	if (deadline != NULL)
 		json_object_set(p, "deadline", deadline);
 	text = json_dumps(p, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -412,7 +442,7 @@ payload_text(json_t *req, const char *norm, json_t *deadline)
 struct new_entry {
 	const hv_envelope *env;
 	int kind;
-	uint8_t *val;		/* OB_HDR_LEN + packed envelope */
+	uint8_t *val; /* OB_HDR_LEN + packed envelope */
 	size_t len;
 };
 
@@ -430,11 +460,12 @@ put_new(struct agent *a, MDB_txn *txn, void *arg)
 	ob_hdr_put(n->val, &h);
 	hv_be64_put(seqk, h.pending_seq);
 	if ((e = store_put(a, txn, DB_OUTBOX, n->env->id, HV_ID_LEN, n->val,
-	    n->len)) != HV_OK ||
+	         n->len)) != HV_OK ||
 	    (e = store_put(a, txn, DB_PENDING, seqk, 8, n->env->id,
-	    HV_ID_LEN)) != HV_OK ||
-	    (e = store_timeline_add(a, txn, n->env->id, json_pack("{s:s, s:o}",
-	    "status", "queued", "at", json_time(h.queued_ms)))) != HV_OK)
+	         HV_ID_LEN)) != HV_OK ||
+	    (e = store_timeline_add(a, txn, n->env->id,
+	         json_pack("{s:s, s:o}", "status", "queued", "at",
+	             json_time(h.queued_ms)))) != HV_OK)
 		return e;
 	return children_note_sent(a, txn, n->env, n->kind == OB_DECISION);
 }
@@ -468,8 +499,8 @@ out:
 }
 
 hv_err
-outbox_submit(struct agent *a, json_t *req, int decision,
-    uint8_t id[HV_ID_LEN], struct hv_errdetail *d)
+outbox_submit(struct agent *a, json_t *req, int decision, uint8_t id[HV_ID_LEN],
+    struct hv_errdetail *d)
 {
 	hv_envelope env;
 	uint8_t box[HV_MAX_RECIPIENTS][HV_BOX_KEY_LEN];
@@ -482,7 +513,7 @@ outbox_submit(struct agent *a, json_t *req, int decision,
 
 	memset(&env, 0, sizeof(env));
 	if ((e = outbox_parse_request(a, req, decision, &env, norm,
-	    sizeof(norm), &deadline, d)) != HV_OK)
+	         sizeof(norm), &deadline, d)) != HV_OK)
 		goto out;
 	pthread_rwlock_rdlock(&a->dir_lock);
 	locked = 1;
@@ -492,13 +523,13 @@ outbox_submit(struct agent *a, json_t *req, int decision,
 	 * length, recorded by the seal, as the broker will.
 	 */
 	if ((e = hv_justification_seal(&env.basis, env.id, a->dir, d)) !=
-	    HV_OK || (e = check_policy(a, &env, box, d)) != HV_OK)
+	        HV_OK ||
+	    (e = check_policy(a, &env, box, d)) != HV_OK)
 		goto out;
 	pthread_rwlock_unlock(&a->dir_lock);
 	locked = 0;
 	/* An answer to a request this agent received (the broker's rule). */
-	if (!decision && (e = inbox_check_reply_to(a, NULL, &env, d)) !=
-	    HV_OK)
+	if (!decision && (e = inbox_check_reply_to(a, NULL, &env, d)) != HV_OK)
 		goto out;
 	if (decision) {
 		e = hv_envelope_sign_decision(&env, a->keys);
@@ -509,21 +540,24 @@ outbox_submit(struct agent *a, json_t *req, int decision,
 		}
 		tlen = strlen(text);
 		if (tlen > a->cfg.max_message_bytes) {
-			e = hv_errset(d, HV_ETOOLARGE, NULL, "The message's "
+			e = hv_errset(d, HV_ETOOLARGE, NULL,
+			    "The message's "
 			    "payload is %zu bytes; this agent's limit is %llu "
-			    "(max_message_bytes).", tlen,
-			    (unsigned long long)a->cfg.max_message_bytes);
+			    "(max_message_bytes).",
+			    tlen, (unsigned long long)a->cfg.max_message_bytes);
 			goto out;
 		}
 		e = hv_envelope_seal(&env, (const uint8_t *)text, tlen,
-		    (const uint8_t (*)[HV_BOX_KEY_LEN])box, a->keys);
+		    (const uint8_t(*)[HV_BOX_KEY_LEN])box, a->keys);
 	}
 	if (e != HV_OK)
 		goto out;
 	if ((e = commit_new(a, &env, decision ? OB_DECISION : OB_MESSAGE)) !=
 	    HV_OK) {
-		hv_errset(d, e, NULL, "The agent could not store the message "
-		    "(%s); nothing was queued.", hv_errname(e));
+		hv_errset(d, e, NULL,
+		    "The agent could not store the message "
+		    "(%s); nothing was queued.",
+		    hv_errname(e));
 		goto out;
 	}
 	memcpy(id, env.id, HV_ID_LEN);
@@ -542,7 +576,8 @@ out:
 	if (refusals_reported(e) && env.type[0] != '\0' &&
 	    refusals_record(a, &env, env.has_subject_key_id, e) != HV_OK)
 		hv_log_warnx("could not store the report of a refused %s "
-		    "submission for the broker", env.type);
+		             "submission for the broker",
+		    env.type);
 	if (text != NULL) {
 		sodium_memzero(text, tlen);
 		free(text);

@@ -29,10 +29,9 @@
 static int
 status_rank(const char *s)
 {
-	static const char *const order[] = { "queued", "accepted",
-		"delivered", "expired", "acknowledged", "escalated",
-		"rejected", "withdrawn", "retraction_delivered", "retracted",
-		NULL };
+	static const char *const order[] = { "queued", "accepted", "delivered",
+		"expired", "acknowledged", "escalated", "rejected", "withdrawn",
+		"retraction_delivered", "retracted", NULL };
 	static const int rank[] = { 0, 1, 2, 2, 3, 3, 9, 4, 4, 5 };
 
 	for (int i = 0; s != NULL && order[i] != NULL; i++)
@@ -53,11 +52,10 @@ overall_status(json_t *tl)
 	json_t *e;
 	size_t i;
 
-	json_array_foreach(tl, i, e) {
-		const char *s = json_string_value(json_object_get(e,
-		    "status"));
-		const char *code = json_string_value(json_object_get(e,
-		    "code"));
+	json_array_foreach (tl, i, e) {
+		const char *s = json_string_value(json_object_get(e, "status"));
+		const char *code =
+		    json_string_value(json_object_get(e, "code"));
 
 		/* STORAGE_FULL is no verdict: the message is still queued. */
 		if (code != NULL && strcmp(code, "STORAGE_FULL") == 0)
@@ -96,7 +94,7 @@ outbox_status(struct agent *a, const uint8_t id[HV_ID_LEN])
 		goto out;
 	ob_hdr_get(v.mv_data, &h);
 	if (hv_envelope_unpack((uint8_t *)v.mv_data + OB_HDR_LEN,
-	    v.mv_size - OB_HDR_LEN, v.mv_size, &env, NULL) != HV_OK)
+	        v.mv_size - OB_HDR_LEN, v.mv_size, &env, NULL) != HV_OK)
 		goto out;
 	to = json_array();
 	for (size_t i = 0; i < env.n_recipients; i++)
@@ -105,9 +103,9 @@ outbox_status(struct agent *a, const uint8_t id[HV_ID_LEN])
 	hv_hex(id, HV_ID_LEN, hex);
 	j = json_pack("{s:s, s:s, s:o, s:s, s:s, s:o, s:s, s:o}", "id", hex,
 	    "kind", h.kind == OB_DECISION ? "decision" : "message", "to", to,
-	    "type", env.type, "priority", env.priority,
-	    "created", json_time(env.created * 1000),
-	    "status", overall_status(tl), "timeline", tl);
+	    "type", env.type, "priority", env.priority, "created",
+	    json_time(env.created * 1000), "status", overall_status(tl),
+	    "timeline", tl);
 out:
 	mdb_txn_abort(txn);
 	hv_envelope_clear(&env);
@@ -149,7 +147,7 @@ outbox_list(struct agent *a, size_t offset, size_t limit, json_t **out)
 		goto out;
 	}
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		struct ob_hdr h;
 
 		if (k.mv_size != HV_ID_LEN || v.mv_size < OB_HDR_LEN)
@@ -186,8 +184,7 @@ outbox_list(struct agent *a, size_t offset, size_t limit, json_t **out)
 		if (m != NULL)
 			json_array_append_new(arr, m);
 	}
-	page = json_pack("{s:I, s:o}", "total", (json_int_t)n, "messages",
-	    arr);
+	page = json_pack("{s:I, s:o}", "total", (json_int_t)n, "messages", arr);
 	arr = NULL;
 	if (page == NULL) {
 		e = HV_ENOMEM;
@@ -240,21 +237,21 @@ receipt_entry(const Haven__Receipt *r)
 		return json_pack("{s:s, s:o, s:s, s:s}", "status", "rejected",
 		    "at", at, "code", r->code, "message", r->message);
 	if (hv_status_is(st, HV_ST_DELIVERED))
-		return json_pack("{s:s, s:o, s:s}", "status", "delivered",
-		    "at", at, "to", r->node);
+		return json_pack("{s:s, s:o, s:s}", "status", "delivered", "at",
+		    at, "to", r->node);
 	if (hv_status_is(st, HV_ST_ACKNOWLEDGED))
 		return json_pack("{s:s, s:o, s:s, s:s}", "status",
 		    "acknowledged", "at", at, "node", r->node, "by", r->by);
 	if (hv_status_is(st, HV_ST_ESCALATED))
-		return json_pack("{s:s, s:o, s:s}", "status", "escalated",
-		    "at", at, "node", r->node);
+		return json_pack("{s:s, s:o, s:s}", "status", "escalated", "at",
+		    at, "node", r->node);
 	/* A retraction (SPEC §15): recorded, then per recipient. */
 	if (hv_status_is(st, HV_ST_RETRACTED))
 		return json_pack("{s:s, s:o, s:s, s:s}", "status", "retracted",
 		    "at", at, "reason", r->code, "decided_by", r->by);
 	if (hv_status_is(st, HV_ST_WITHDRAWN))
-		return json_pack("{s:s, s:o, s:s}", "status", "withdrawn",
-		    "at", at, "to", r->node);
+		return json_pack("{s:s, s:o, s:s}", "status", "withdrawn", "at",
+		    at, "to", r->node);
 	if (hv_status_is(st, HV_ST_RETRACTION_DELIVERED))
 		return json_pack("{s:s, s:o, s:s}", "status",
 		    "retraction_delivered", "at", at, "to", r->node);
@@ -320,10 +317,10 @@ struct rcpt {
 	const Haven__Receipt *r;
 	char hex[HV_ID_HEX_LEN + 1];
 	struct ob_hdr h;
-	uint8_t rk[32];		/* receipt_key */
-	int final;		/* ACCEPTED or REJECTED: a verdict */
-	int transient;		/* STORAGE_FULL: no verdict, retry */
-	int record;		/* add a timeline entry */
+	uint8_t rk[32]; /* receipt_key */
+	int final; /* ACCEPTED or REJECTED: a verdict */
+	int transient; /* STORAGE_FULL: no verdict, retry */
+	int record; /* add a timeline entry */
 };
 
 /* Rewrites the outbox entry's header to rc->h, keeping the envelope. */
@@ -334,8 +331,8 @@ hdr_update(struct agent *a, MDB_txn *txn, const struct rcpt *rc)
 	MDB_val v;
 	hv_err e;
 
-	if ((e = store_get(a, txn, DB_OUTBOX, rc->r->id.data, HV_ID_LEN,
-	    &v)) != HV_OK)
+	if ((e = store_get(a, txn, DB_OUTBOX, rc->r->id.data, HV_ID_LEN, &v)) !=
+	    HV_OK)
 		return e;
 	if ((val = malloc(v.mv_size)) == NULL)
 		return HV_ENOMEM;
@@ -358,10 +355,11 @@ receipt_is_news(struct agent *a, MDB_txn *txn, struct rcpt *rc)
 	const Haven__Receipt *r = rc->r;
 	MDB_val v;
 
-	if (store_get(a, txn, DB_OUTBOX, r->id.data, HV_ID_LEN, &v) !=
-	    HV_OK || v.mv_size < OB_HDR_LEN) {
+	if (store_get(a, txn, DB_OUTBOX, r->id.data, HV_ID_LEN, &v) != HV_OK ||
+	    v.mv_size < OB_HDR_LEN) {
 		hv_log_warnx("receipt %s %s for a message this agent does not "
-		    "hold", r->status, rc->hex);
+		             "hold",
+		    r->status, rc->hex);
 		return 0;
 	}
 	ob_hdr_get(v.mv_data, &rc->h);
@@ -370,7 +368,7 @@ receipt_is_news(struct agent *a, MDB_txn *txn, struct rcpt *rc)
 	    !receipt_for_recipient(r) && strcmp(r->code, "STORAGE_FULL") == 0;
 	rc->final = !rc->transient && !receipt_for_recipient(r) &&
 	    (hv_status_is(r->status, HV_ST_ACCEPTED) ||
-	    hv_status_is(r->status, HV_ST_REJECTED));
+	        hv_status_is(r->status, HV_ST_REJECTED));
 	if (store_get(a, txn, DB_RSEEN, rc->rk, 32, &v) == HV_OK) {
 		/*
 		 * A verdict heard before, for an entry sent again after a
@@ -405,8 +403,8 @@ hold_after_storage_full(struct agent *a, MDB_txn *txn, struct rcpt *rc)
 	 * for deliveries, so retries back off: a minute, a minute, then
 	 * doubling to thirty.
 	 */
-	for (unsigned i = 1; i < rc->h.full_tries &&
-	    delay < AGENT_FULL_RETRY_MAX_MS; i++)
+	for (unsigned i = 1;
+	     i < rc->h.full_tries && delay < AGENT_FULL_RETRY_MAX_MS; i++)
 		delay *= 2;
 	if (delay > AGENT_FULL_RETRY_MAX_MS)
 		delay = AGENT_FULL_RETRY_MAX_MS;
@@ -439,9 +437,9 @@ signed_before_rotation(struct agent *a, MDB_txn *txn,
 
 	memset(&env, 0, sizeof(env));
 	if (store_get(a, txn, DB_OUTBOX, id, HV_ID_LEN, &v) != HV_OK ||
-	    v.mv_size < OB_HDR_LEN || hv_envelope_unpack((uint8_t *)v.mv_data +
-	    OB_HDR_LEN, v.mv_size - OB_HDR_LEN, v.mv_size, &env, NULL) !=
-	    HV_OK)
+	    v.mv_size < OB_HDR_LEN ||
+	    hv_envelope_unpack((uint8_t *)v.mv_data + OB_HDR_LEN,
+	        v.mv_size - OB_HDR_LEN, v.mv_size, &env, NULL) != HV_OK)
 		return 0;
 	old = hv_envelope_verify(&env, a->keys->pub.sign) != HV_OK;
 	hv_envelope_clear(&env);
@@ -481,11 +479,11 @@ resign_after_skew(struct agent *a, MDB_txn *txn, struct rcpt *rc)
 	hv_err e;
 
 	memset(&env, 0, sizeof(env));
-	if ((e = store_get(a, txn, DB_OUTBOX, rc->r->id.data, HV_ID_LEN,
-	    &v)) != HV_OK)
+	if ((e = store_get(a, txn, DB_OUTBOX, rc->r->id.data, HV_ID_LEN, &v)) !=
+	    HV_OK)
 		goto out;
 	if ((e = hv_envelope_unpack((uint8_t *)v.mv_data + OB_HDR_LEN,
-	    v.mv_size - OB_HDR_LEN, v.mv_size, &env, NULL)) != HV_OK ||
+	         v.mv_size - OB_HDR_LEN, v.mv_size, &env, NULL)) != HV_OK ||
 	    (e = resign(a, &env)) != HV_OK ||
 	    (e = hv_envelope_pack(&env, &packed, &plen)) != HV_OK)
 		goto out;
@@ -529,8 +527,8 @@ record(struct agent *a, MDB_txn *txn, const struct rcpt *rc, json_t *entry)
 {
 	hv_err e;
 
-	if (!rc->transient && (e = store_put(a, txn, DB_RSEEN, rc->rk, 32, "",
-	    0)) != HV_OK)
+	if (!rc->transient &&
+	    (e = store_put(a, txn, DB_RSEEN, rc->rk, 32, "", 0)) != HV_OK)
 		return e;
 	if (rc->record)
 		return store_timeline_add(a, txn, rc->r->id.data,
@@ -545,7 +543,7 @@ struct recorded {
 	char code[40];
 	int transient;
 	int resigned;
-	json_t *ev;		/* the "receipt" event, or NULL */
+	json_t *ev; /* the "receipt" event, or NULL */
 };
 
 /* Logs the receipt and publishes its timeline entry as an event. */
@@ -557,13 +555,12 @@ recorded_done(struct agent *a, void *arg, int committed)
 	if (!committed)
 		goto out;
 	if (rd->resigned) {
-		hv_log_info("message %s re-signed after %s", rd->hex,
-		    rd->code);
+		hv_log_info("message %s re-signed after %s", rd->hex, rd->code);
 		goto out;
 	}
 	hv_log_info("message %s %s%s%s%s", rd->hex, rd->status,
-	    rd->code[0] ? " " : "", rd->code, rd->transient ?
-	    "; will retry" : "");
+	    rd->code[0] ? " " : "", rd->code,
+	    rd->transient ? "; will retry" : "");
 	if (rd->ev != NULL)
 		bus_publish(&a->bus, "receipt", rd->ev);
 out:

@@ -44,11 +44,11 @@ refusals_record(struct agent *a, const hv_envelope *env, int has_subject,
 	hv_subject_key_id(a->subject_key, kid);
 	r.id.data = id;
 	r.id.len = HV_ID_LEN;
-	for (size_t i = 0; i < env->n_recipients && i < HV_MAX_RECIPIENTS;
-	    i++)
+	for (size_t i = 0; i < env->n_recipients && i < HV_MAX_RECIPIENTS; i++)
 		rcpt[i] = (char *)env->recipients[i];
 	r.n_recipients = env->n_recipients <= HV_MAX_RECIPIENTS ?
-	    env->n_recipients : HV_MAX_RECIPIENTS;
+	    env->n_recipients :
+	    HV_MAX_RECIPIENTS;
 	r.recipients = rcpt;
 	r.type = (char *)env->type;
 	r.code = (char *)hv_errname(code);
@@ -75,7 +75,8 @@ refusals_record(struct agent *a, const hv_envelope *env, int has_subject,
 		goto out;
 	hv_hex(id, HV_ID_LEN, hex);
 	hv_log_info("refused a %s submission (%s); reporting it to the "
-	    "broker as %s", env->type, hv_errname(code), hex);
+	            "broker as %s",
+	    env->type, hv_errname(code), hex);
 	a->refusals_due = 1;
 	agent_wake(a);
 out:
@@ -99,8 +100,8 @@ refusals_send(struct agent *a)
 	if (mdb_cursor_open(txn, store_db(a, DB_REFUSALS), &cur) != 0)
 		goto out;
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-	    rc == 0 && n < REFUSAL_BURST;
-	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT), n++) {
+	     rc == 0 && n < REFUSAL_BURST;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT), n++) {
 		Haven__Frame f = HAVEN__FRAME__INIT;
 		Haven__AgentRefusal *r;
 
@@ -112,7 +113,7 @@ refusals_send(struct agent *a)
 		rc = link_send(a, &f);
 		haven__agent_refusal__free_unpacked(r, NULL);
 		if (rc != 0) {
-			a->refusals_due = 1;	/* high-water mark: later */
+			a->refusals_due = 1; /* high-water mark: later */
 			break;
 		}
 	}
@@ -126,8 +127,8 @@ refusals_on_echo(struct agent *a, const Haven__AgentRefusal *r)
 {
 	MDB_txn *txn;
 
-	if (r->id.len != HV_ID_LEN || hv_store_begin(a->store, 0, &txn) !=
-	    HV_OK)
+	if (r->id.len != HV_ID_LEN ||
+	    hv_store_begin(a->store, 0, &txn) != HV_OK)
 		return;
 	/* Not found: an echo of a repeat already dropped. */
 	if (store_del(a, txn, DB_REFUSALS, r->id.data, HV_ID_LEN) != HV_OK) {
@@ -135,6 +136,7 @@ refusals_on_echo(struct agent *a, const Haven__AgentRefusal *r)
 		return;
 	}
 	if (hv_store_commit(txn) != HV_OK)
-		hv_log_warnx("could not drop a refusal report the broker "
+		hv_log_warnx(
+		    "could not drop a refusal report the broker "
 		    "recorded; it will be sent again and recorded once");
 }

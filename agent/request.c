@@ -44,7 +44,8 @@ request_body_parse(const char *buf, size_t len, struct hv_errdetail *d)
 	json_t *j;
 
 	if (len == 0) {
-		hv_errset(d, HV_EBADREQUEST, NULL, "The request needs a JSON "
+		hv_errset(d, HV_EBADREQUEST, NULL,
+		    "The request needs a JSON "
 		    "object as its body.");
 		return NULL;
 	}
@@ -53,14 +54,16 @@ request_body_parse(const char *buf, size_t len, struct hv_errdetail *d)
 		char why[sizeof(jerr.text)];
 
 		json_error_why(&jerr, why, sizeof(why));
-		hv_errset(d, HV_EBADREQUEST, NULL, "The body is not valid "
+		hv_errset(d, HV_EBADREQUEST, NULL,
+		    "The body is not valid "
 		    "JSON (line %d, column %d: %s); send one JSON object.",
 		    jerr.line, jerr.column, why);
 		return NULL;
 	}
 	if (!json_is_object(j)) {
 		json_decref(j);
-		hv_errset(d, HV_EBADREQUEST, NULL, "The body must be a JSON "
+		hv_errset(d, HV_EBADREQUEST, NULL,
+		    "The body must be a JSON "
 		    "object.");
 		return NULL;
 	}
@@ -75,16 +78,19 @@ request_ack_parse(json_t *j, const char **byp, const char **notep,
 	json_t *v;
 	hv_err e;
 
-	json_object_foreach(j, k, v) {
+	json_object_foreach (j, k, v) {
 		if (k[0] == '\0') {
-			e = hv_errset(d, HV_EBADREQUEST, NULL, "The ack has a "
+			e = hv_errset(d, HV_EBADREQUEST, NULL,
+			    "The ack has a "
 			    "member with an empty name (\"\"); it takes by "
 			    "and note.");
 			goto fail;
 		}
 		if (strcmp(k, "by") != 0 && strcmp(k, "note") != 0) {
-			e = hv_errset(d, HV_EBADREQUEST, k, "%.40s is not a "
-			    "member of an ack; it takes by and note.", k);
+			e = hv_errset(d, HV_EBADREQUEST, k,
+			    "%.40s is not a "
+			    "member of an ack; it takes by and note.",
+			    k);
 			goto fail;
 		}
 	}
@@ -100,7 +106,8 @@ request_ack_parse(json_t *j, const char **byp, const char **notep,
 	if (v != NULL && !json_is_null(v)) {
 		note = json_string_value(v);
 		if (note == NULL || strlen(note) > 1000) {
-			e = hv_errset(d, HV_EBADREQUEST, "note", "note must be "
+			e = hv_errset(d, HV_EBADREQUEST, "note",
+			    "note must be "
 			    "a string of at most 1000 characters.");
 			goto fail;
 		}

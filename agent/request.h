@@ -22,8 +22,7 @@ struct agent;
  * detail set to a sentence that names the line and column but never quotes
  * the client's text. Errors (in d): HV_EBADREQUEST.
  */
-json_t *request_body_parse(const char *buf, size_t len,
-    struct hv_errdetail *d);
+json_t *request_body_parse(const char *buf, size_t len, struct hv_errdetail *d);
 
 /*
  * Checks the body of POST /v1/inbox/ID/ack: only `by` (required) and `note`

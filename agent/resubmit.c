@@ -34,15 +34,14 @@ lost(json_t *tl, const hv_envelope *env, uint64_t restored_size)
 	size_t done = 0, i;
 	json_t *e;
 
-	json_array_foreach(tl, i, e) {
-		const char *s = json_string_value(json_object_get(e,
-		    "status"));
+	json_array_foreach (tl, i, e) {
+		const char *s = json_string_value(json_object_get(e, "status"));
 
 		if (s == NULL)
 			continue;
 		if (strcmp(s, "rejected") == 0) {
-			const char *code = json_string_value(
-			    json_object_get(e, "code"));
+			const char *code =
+			    json_string_value(json_object_get(e, "code"));
 
 			/* STORAGE_FULL is no verdict; any other refusal is. */
 			if (code == NULL || strcmp(code, "STORAGE_FULL") != 0)
@@ -51,26 +50,26 @@ lost(json_t *tl, const hv_envelope *env, uint64_t restored_size)
 		if (strcmp(s, "accepted") == 0) {
 			accepted = 1;
 			if ((uint64_t)json_integer_value(json_object_get(e,
-			    "audit_seq")) > restored_size)
+			        "audit_seq")) > restored_size)
 				beyond = 1;
 		}
 	}
 	if (!accepted)
 		return 0;
 	for (size_t r = 0; r < env->n_recipients; r++) {
-		json_array_foreach(tl, i, e) {
-			const char *s = json_string_value(json_object_get(e,
-			    "status"));
-			const char *to = json_string_value(json_object_get(e,
-			    "to"));
-			const char *node = json_string_value(json_object_get(e,
-			    "node"));
+		json_array_foreach (tl, i, e) {
+			const char *s =
+			    json_string_value(json_object_get(e, "status"));
+			const char *to =
+			    json_string_value(json_object_get(e, "to"));
+			const char *node =
+			    json_string_value(json_object_get(e, "node"));
 
 			if (s == NULL)
 				continue;
 			if ((strcmp(s, "delivered") == 0 ||
-			    strcmp(s, "expired") == 0) && to != NULL &&
-			    strcmp(to, env->recipients[r]) == 0)
+			        strcmp(s, "expired") == 0) &&
+			    to != NULL && strcmp(to, env->recipients[r]) == 0)
 				break;
 			if (strcmp(s, "acknowledged") == 0 && node != NULL &&
 			    strcmp(node, env->recipients[r]) == 0)
@@ -101,13 +100,14 @@ requeue(struct agent *a, MDB_txn *txn, const uint8_t *id, uint8_t *val,
 	ob_hdr_put(val, &h);
 	hv_be64_put(seqk, h.pending_seq);
 	if ((e = store_put(a, txn, DB_OUTBOX, id, HV_ID_LEN, val, vlen)) !=
-	    HV_OK ||
+	        HV_OK ||
 	    (e = store_put(a, txn, DB_PENDING, seqk, 8, id, HV_ID_LEN)) !=
-	    HV_OK)
+	        HV_OK)
 		return e;
-	return store_timeline_add(a, txn, id, json_pack("{s:s, s:o, s:s}",
-	    "status", "resubmitted", "at", json_time(hv_now_ms()), "message",
-	    "The broker's store was restored from a backup; sent again."));
+	return store_timeline_add(a, txn, id,
+	    json_pack("{s:s, s:o, s:s}", "status", "resubmitted", "at",
+	        json_time(hv_now_ms()), "message",
+	        "The broker's store was restored from a backup; sent again."));
 }
 
 hv_err
@@ -116,7 +116,7 @@ outbox_resubmit_lost(struct agent *a, uint64_t restored_size, size_t *count)
 	MDB_txn *txn = NULL;
 	MDB_cursor *cur = NULL;
 	MDB_val k, v;
-	uint8_t (*ids)[HV_ID_LEN] = NULL;
+	uint8_t(*ids)[HV_ID_LEN] = NULL;
 	size_t n = 0, cap = 0;
 	hv_err e;
 	int rc;
@@ -124,12 +124,12 @@ outbox_resubmit_lost(struct agent *a, uint64_t restored_size, size_t *count)
 	*count = 0;
 	if ((e = hv_store_begin(a->store, 0, &txn)) != HV_OK)
 		return e;
-	if ((e = hv_store_err(mdb_cursor_open(txn, store_db(a, DB_OUTBOX),
-	    &cur))) != HV_OK)
+	if ((e = hv_store_err(
+	         mdb_cursor_open(txn, store_db(a, DB_OUTBOX), &cur))) != HV_OK)
 		goto out;
 	/* Gathered first: the entries are rewritten after the walk. */
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		struct ob_hdr h;
 		hv_envelope env;
 		json_t *tl;
@@ -139,10 +139,10 @@ outbox_resubmit_lost(struct agent *a, uint64_t restored_size, size_t *count)
 			continue;
 		ob_hdr_get(v.mv_data, &h);
 		if (!h.final)
-			continue;	/* still pending: it is sent anyway */
+			continue; /* still pending: it is sent anyway */
 		memset(&env, 0, sizeof(env));
 		if (hv_envelope_unpack((uint8_t *)v.mv_data + OB_HDR_LEN,
-		    v.mv_size - OB_HDR_LEN, v.mv_size, &env, NULL) != HV_OK)
+		        v.mv_size - OB_HDR_LEN, v.mv_size, &env, NULL) != HV_OK)
 			continue;
 		tl = store_timeline(a, txn, k.mv_data);
 		is_lost = tl != NULL && lost(tl, &env, restored_size);

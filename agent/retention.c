@@ -21,7 +21,7 @@
 #include "hv_util.h"
 #include "hv_wire.h"
 
-#define SWEEP_MAX 256		/* erasures per transaction */
+#define SWEEP_MAX 256 /* erasures per transaction */
 #define SCRUB_RETRY_MS 200
 
 /* The fixed header in front of the envelope in db. */
@@ -42,8 +42,7 @@ keep_ms(const struct agent *a, const char *type)
 }
 
 static json_t *
-tombstone(const hv_envelope *env, const char *dir, int64_t at_ms,
-    int64_t now)
+tombstone(const hv_envelope *env, const char *dir, int64_t at_ms, int64_t now)
 {
 	char hex[HV_ID_HEX_LEN + 1], day[32], note[96];
 	time_t t = (time_t)(now / 1000);
@@ -58,11 +57,12 @@ tombstone(const hv_envelope *env, const char *dir, int64_t at_ms,
 	for (size_t i = 0; i < env->n_recipients; i++)
 		json_array_append_new(to, json_string(env->recipients[i]));
 	return json_pack("{s:s, s:s, s:s, s:o, s:s, s:o, s:o, s:o, s:b, s:s, "
-	    "s:n, s:n}", "id", hex, "direction", dir, "sender", env->sender,
-	    "to", to, "type", env->type, "created",
-	    json_time(env->created * 1000), strcmp(dir, "received") == 0 ?
-	    "received_at" : "sent_at", json_time(at_ms), "erased_at",
-	    json_time(now), "erased", 1, "status", note, "child", "body");
+	                 "s:n, s:n}",
+	    "id", hex, "direction", dir, "sender", env->sender, "to", to,
+	    "type", env->type, "created", json_time(env->created * 1000),
+	    strcmp(dir, "received") == 0 ? "received_at" : "sent_at",
+	    json_time(at_ms), "erased_at", json_time(now), "erased", 1,
+	    "status", note, "child", "body");
 }
 
 /* One message to erase, found by the scan. */
@@ -82,8 +82,9 @@ scan(struct agent *a, MDB_txn *txn, enum agent_db db, int64_t now,
 
 	if (mdb_cursor_open(txn, store_db(a, db), &cur) != 0)
 		return n;
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 &&
-	    n < SWEEP_MAX; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+	     rc == 0 && n < SWEEP_MAX;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		hv_envelope env;
 		int64_t at;
 		MDB_val rv;
@@ -103,13 +104,14 @@ scan(struct agent *a, MDB_txn *txn, enum agent_db db, int64_t now,
 			/* Still waiting for the broker, or being retracted. */
 			if (!h.final || h.kind != OB_MESSAGE ||
 			    store_get(a, txn, DB_RETRACT_OUT, k.mv_data,
-			    HV_ID_LEN, &rv) == HV_OK)
+			        HV_ID_LEN, &rv) == HV_OK)
 				continue;
 			at = h.queued_ms;
 		}
 		memset(&env, 0, sizeof(env));
 		if (hv_envelope_unpack((uint8_t *)v.mv_data + hdr_len(db),
-		    v.mv_size - hdr_len(db), v.mv_size, &env, NULL) != HV_OK)
+		        v.mv_size - hdr_len(db), v.mv_size, &env,
+		        NULL) != HV_OK)
 			continue;
 		if (now - at >= keep_ms(a, env.type) &&
 		    !holds_cover(a, txn, env.id, env.subject)) {
@@ -124,8 +126,7 @@ scan(struct agent *a, MDB_txn *txn, enum agent_db db, int64_t now,
 
 /* Erases one message inside txn and writes its tombstone. */
 static hv_err
-erase_one(struct agent *a, MDB_txn *txn, const struct victim *x,
-    int64_t now)
+erase_one(struct agent *a, MDB_txn *txn, const struct victim *x, int64_t now)
 {
 	enum agent_db db = x->sent ? DB_OUTBOX : DB_INBOX;
 	hv_envelope env;
@@ -138,9 +139,9 @@ erase_one(struct agent *a, MDB_txn *txn, const struct victim *x,
 	if ((e = store_get(a, txn, db, x->id, HV_ID_LEN, &v)) != HV_OK)
 		return e == HV_ENOTFOUND ? HV_OK : e;
 	memset(&env, 0, sizeof(env));
-	if (v.mv_size < hdr_len(db) || hv_envelope_unpack((uint8_t *)v.mv_data +
-	    hdr_len(db), v.mv_size - hdr_len(db), v.mv_size, &env, NULL) !=
-	    HV_OK)
+	if (v.mv_size < hdr_len(db) ||
+	    hv_envelope_unpack((uint8_t *)v.mv_data + hdr_len(db),
+	        v.mv_size - hdr_len(db), v.mv_size, &env, NULL) != HV_OK)
 		return HV_OK;
 	if (x->sent) {
 		struct ob_hdr h;
@@ -149,8 +150,8 @@ erase_one(struct agent *a, MDB_txn *txn, const struct victim *x,
 		at = h.queued_ms;
 		t = tombstone(&env, "sent", at, now);
 		if (t != NULL)
-			json_object_set_new(t, "timeline", store_timeline(a,
-			    txn, x->id));
+			json_object_set_new(t, "timeline",
+			    store_timeline(a, txn, x->id));
 		e = hv_store_wipe_del(txn, store_db(a, DB_OUTBOX), x->id,
 		    HV_ID_LEN);
 	} else {
@@ -163,11 +164,11 @@ erase_one(struct agent *a, MDB_txn *txn, const struct victim *x,
 		hv_be64_put(esck, (uint64_t)h.escalate_at_ms);
 		memcpy(esck + 8, x->id, HV_ID_LEN);
 		if ((e = hv_store_wipe_del(txn, store_db(a, DB_INBOX), x->id,
-		    HV_ID_LEN)) == HV_OK &&
+		         HV_ID_LEN)) == HV_OK &&
 		    (e = hv_store_wipe_del(txn, store_db(a, DB_INORDER), seqk,
-		    8)) == HV_OK &&
+		         8)) == HV_OK &&
 		    (e = hv_store_wipe_del(txn, store_db(a, DB_UNACKED), x->id,
-		    HV_ID_LEN)) == HV_OK)
+		         HV_ID_LEN)) == HV_OK)
 			e = hv_store_wipe_del(txn, store_db(a, DB_ESC), esck,
 			    sizeof(esck));
 	}
@@ -219,8 +220,9 @@ retention_sweep(struct agent *a)
 		n = 0;
 		goto out;
 	}
-	if (hv_store_scrub_free(a->store, store_db(a, DB_META), NULL,
-	    &left) != HV_OK || left != 0)
+	if (hv_store_scrub_free(a->store, store_db(a, DB_META), NULL, &left) !=
+	        HV_OK ||
+	    left != 0)
 		a->scrub_due = 1;
 	hv_log_info("retention: erased %zu payloads under the retention rule",
 	    n);
@@ -239,14 +241,16 @@ retention_tick(struct agent *a, int64_t now_mono)
 	if (a->scrub_due && now_mono >= a->scrub_next_ms) {
 		size_t left = 0;
 
-		a->scrub_due = hv_store_scrub_free(a->store,
-		    store_db(a, DB_META), NULL, &left) != HV_OK || left != 0;
+		a->scrub_due =
+		    hv_store_scrub_free(a->store, store_db(a, DB_META), NULL,
+		        &left) != HV_OK ||
+		    left != 0;
 		a->scrub_next_ms = now_mono + SCRUB_RETRY_MS;
 	}
 	if (now_mono < a->retention_next_ms)
 		return;
-	a->retention_next_ms = now_mono +
-	    (int64_t)a->cfg.retention_sweep_interval * 1000;
+	a->retention_next_ms =
+	    now_mono + (int64_t)a->cfg.retention_sweep_interval * 1000;
 	/* A full batch: more may be waiting, so sweep again soon. */
 	if (retention_sweep(a) == SWEEP_MAX)
 		a->retention_next_ms = now_mono;

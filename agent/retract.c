@@ -37,12 +37,14 @@ members_ok(json_t *req, struct hv_errdetail *d)
 	const char *k;
 	json_t *v;
 
-	json_object_foreach(req, k, v) {
+	json_object_foreach (req, k, v) {
 		if (strcmp(k, "reason") != 0 && strcmp(k, "decided_by") != 0 &&
 		    strcmp(k, "note") != 0)
-			return hv_errset(d, HV_EBADREQUEST, k, "%.40s is not a "
+			return hv_errset(d, HV_EBADREQUEST, k,
+			    "%.40s is not a "
 			    "member of a retraction; it takes reason, "
-			    "decided_by and note.", k);
+			    "decided_by and note.",
+			    k);
 	}
 	return HV_OK;
 }
@@ -58,24 +60,28 @@ retractable(struct agent *a, const uint8_t id[HV_ID_LEN],
 	size_t i;
 
 	if (st == NULL)
-		return hv_errset(d, HV_ENOTFOUND, NULL, "This agent sent no "
+		return hv_errset(d, HV_ENOTFOUND, NULL,
+		    "This agent sent no "
 		    "message with this id; only its sender may retract it.");
 	kind = json_string_value(json_object_get(st, "kind"));
 	status = json_string_value(json_object_get(st, "status"));
 	if (kind == NULL || strcmp(kind, "message") != 0)
-		err = hv_errset(d, HV_EBADREQUEST, NULL, "A decision not to "
+		err = hv_errset(d, HV_EBADREQUEST, NULL,
+		    "A decision not to "
 		    "share is not a message and cannot be retracted.");
-	else if (status != NULL && (strcmp(status, "queued") == 0 ||
-	    strcmp(status, "rejected") == 0))
-		err = hv_errset(d, HV_EBADREQUEST, NULL, "The message is %s, "
+	else if (status != NULL &&
+	    (strcmp(status, "queued") == 0 || strcmp(status, "rejected") == 0))
+		err = hv_errset(d, HV_EBADREQUEST, NULL,
+		    "The message is %s, "
 		    "not accepted by the broker: there is nothing to "
-		    "retract yet.", status);
-	json_array_foreach(json_object_get(st, "timeline"), i, e) {
-		const char *s = json_string_value(json_object_get(e,
-		    "status"));
+		    "retract yet.",
+		    status);
+	json_array_foreach (json_object_get(st, "timeline"), i, e) {
+		const char *s = json_string_value(json_object_get(e, "status"));
 
 		if (err == HV_OK && s != NULL && strcmp(s, "retracted") == 0)
-			err = hv_errset(d, HV_EBADREQUEST, NULL, "The message "
+			err = hv_errset(d, HV_EBADREQUEST, NULL,
+			    "The message "
 			    "has already been retracted.");
 	}
 	json_decref(st);
@@ -101,41 +107,45 @@ retract_submit(struct agent *a, json_t *req, const uint8_t id[HV_ID_LEN],
 	r.id.len = HV_ID_LEN;
 	r.sender = a->cfg.id;
 	r.reason = (char *)json_string_value(json_object_get(req, "reason"));
-	r.decided_by = (char *)json_string_value(json_object_get(req,
-	    "decided_by"));
+	r.decided_by =
+	    (char *)json_string_value(json_object_get(req, "decided_by"));
 	r.created = hv_now_ms();
 	if (hv_retract_check(&r, d) != HV_OK)
 		return HV_EBADREQUEST;
 	v = json_object_get(req, "note");
-	if (v != NULL && !json_is_null(v) && ((note = json_string_value(v)) ==
-	    NULL || strlen(note) > NOTE_MAX))
-		return hv_errset(d, HV_EBADREQUEST, "note", "note must be a "
-		    "string of at most %d characters.", NOTE_MAX);
+	if (v != NULL && !json_is_null(v) &&
+	    ((note = json_string_value(v)) == NULL || strlen(note) > NOTE_MAX))
+		return hv_errset(d, HV_EBADREQUEST, "note",
+		    "note must be a "
+		    "string of at most %d characters.",
+		    NOTE_MAX);
 	if ((e = retractable(a, id, d)) != HV_OK)
 		return e;
 	if ((e = hv_retract_sign(&r, a->keys)) != HV_OK ||
 	    (e = hv_retract_pack(&r, &buf, &len)) != HV_OK)
 		goto out;
-	kept = json_pack("{s:s, s:s, s:s?, s:o}", "reason", r.reason,
-	    "decided_by", r.decided_by, "note", note, "at",
-	    json_time(r.created));
+	kept =
+	    json_pack("{s:s, s:s, s:s?, s:o}", "reason", r.reason, "decided_by",
+	        r.decided_by, "note", note, "at", json_time(r.created));
 	if ((e = hv_store_begin(a->store, 0, &txn)) != HV_OK)
 		goto out;
 	if (store_get(a, txn, DB_RETRACT_OUT, id, HV_ID_LEN, &mv) == HV_OK) {
-		e = hv_errset(d, HV_EBADREQUEST, NULL, "A retraction of this "
+		e = hv_errset(d, HV_EBADREQUEST, NULL,
+		    "A retraction of this "
 		    "message is already on its way to the broker.");
 		goto out;
 	}
 	{
 		char *text = json_dumps(kept, JSON_COMPACT);
 
-		e = text == NULL ? HV_ENOMEM : store_put(a, txn,
-		    DB_RETRACTED, id, HV_ID_LEN, text, strlen(text));
+		e = text == NULL ? HV_ENOMEM :
+		                   store_put(a, txn, DB_RETRACTED, id,
+		                       HV_ID_LEN, text, strlen(text));
 		free(text);
 	}
 	if (e != HV_OK ||
-	    (e = store_put(a, txn, DB_RETRACT_OUT, id, HV_ID_LEN, buf,
-	    len)) != HV_OK)
+	    (e = store_put(a, txn, DB_RETRACT_OUT, id, HV_ID_LEN, buf, len)) !=
+	        HV_OK)
 		goto out;
 	e = hv_store_commit(txn);
 	txn = NULL;
@@ -165,7 +175,7 @@ retract_send(struct agent *a, int64_t now)
 	if (!atomic_exchange(&a->retract_due, 0) && now < a->retract_next_ms)
 		return;
 	a->retract_next_ms = now + AGENT_RESEND_MS;
-	holds_send(a);		/* hold notices go on the same rounds */
+	holds_send(a); /* hold notices go on the same rounds */
 	if (hv_store_begin(a->store, 1, &txn) != HV_OK)
 		return;
 	if (mdb_cursor_open(txn, store_db(a, DB_RETRACT_OUT), &cur) != 0) {
@@ -173,7 +183,7 @@ retract_send(struct agent *a, int64_t now)
 		return;
 	}
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		Haven__Frame f = HAVEN__FRAME__INIT;
 		Haven__Retraction *r;
 
@@ -184,7 +194,7 @@ retract_send(struct agent *a, int64_t now)
 		rc = link_send(a, &f);
 		hv_retract_free(&r);
 		if (rc != 0)
-			break;	/* the next round sends it */
+			break; /* the next round sends it */
 	}
 	mdb_cursor_close(cur);
 	mdb_txn_abort(txn);
@@ -222,7 +232,7 @@ kept_header(const hv_envelope *env, const struct in_hdr *h,
 		json_array_append_new(to, json_string(env->recipients[i]));
 	snprintf(note, sizeof(note), "retracted by the sender: %s", r->reason);
 	return json_pack("{s:s, s:s, s:o, s:s, s:s, s:o, s:o, s:b, s:s, "
-	    "s:{s:s, s:s, s:o}, s:n, s:n}",
+	                 "s:{s:s, s:s, s:o}, s:n, s:n}",
 	    "id", hex, "sender", env->sender, "to", to, "type", env->type,
 	    "priority", env->priority, "created",
 	    json_time(env->created * 1000), "received_at",
@@ -246,10 +256,10 @@ wipe_acks(struct agent *a, MDB_txn *txn, const uint8_t id[HV_ID_LEN])
 		return HV_EIO;
 	k.mv_data = (void *)id;
 	k.mv_size = HV_ID_LEN;
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 &&
-	    n < 64; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		if (k.mv_size != HV_ID_LEN + 8 || memcmp(k.mv_data, id,
-		    HV_ID_LEN) != 0)
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && n < 64;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != HV_ID_LEN + 8 ||
+		    memcmp(k.mv_data, id, HV_ID_LEN) != 0)
 			break;
 		memcpy(keys[n++], k.mv_data, HV_ID_LEN + 8);
 	}
@@ -277,13 +287,13 @@ erase(struct agent *a, MDB_txn *txn, const hv_envelope *env,
 	hv_be64_put(esck, (uint64_t)h->escalate_at_ms);
 	memcpy(esck + 8, env->id, HV_ID_LEN);
 	if ((e = hv_store_wipe_del(txn, store_db(a, DB_INBOX), env->id,
-	    HV_ID_LEN)) != HV_OK ||
+	         HV_ID_LEN)) != HV_OK ||
 	    (e = hv_store_wipe_del(txn, store_db(a, DB_INORDER), seqk, 8)) !=
-	    HV_OK ||
+	        HV_OK ||
 	    (e = hv_store_wipe_del(txn, store_db(a, DB_UNACKED), env->id,
-	    HV_ID_LEN)) != HV_OK ||
+	         HV_ID_LEN)) != HV_OK ||
 	    (e = hv_store_wipe_del(txn, store_db(a, DB_ESC), esck,
-	    sizeof(esck))) != HV_OK ||
+	         sizeof(esck))) != HV_OK ||
 	    (e = wipe_acks(a, txn, env->id)) != HV_OK)
 		goto out;
 	e = store_put(a, txn, DB_RETRACTED, env->id, HV_ID_LEN, text,
@@ -315,8 +325,8 @@ queue_alert(struct agent *a, MDB_txn *txn, const hv_envelope *env,
     const Haven__Retraction *r)
 {
 	json_t *ev = alert_json(env, r);
-	char *text = ev ? json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER) :
-	    NULL;
+	char *text =
+	    ev ? json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 	hv_err e;
 
 	json_decref(ev);
@@ -329,8 +339,7 @@ queue_alert(struct agent *a, MDB_txn *txn, const hv_envelope *env,
 
 /* The SSE event, after the commit. */
 static void
-raise_alert(struct agent *a, const hv_envelope *env,
-    const Haven__Retraction *r)
+raise_alert(struct agent *a, const hv_envelope *env, const Haven__Retraction *r)
 {
 	json_t *ev = alert_json(env, r);
 
@@ -356,7 +365,8 @@ retract_receive(struct agent *a, const Haven__Receipt *rc)
 
 	memset(&env, 0, sizeof(env));
 	if (hv_retract_unpack(rc->retraction.data, rc->retraction.len, &r) !=
-	    HV_OK || rc->id.len != HV_ID_LEN ||
+	        HV_OK ||
+	    rc->id.len != HV_ID_LEN ||
 	    memcmp(r->id.data, rc->id.data, HV_ID_LEN) != 0) {
 		hv_log_warnx("dropping a malformed retraction");
 		ret = 0;
@@ -374,13 +384,13 @@ retract_receive(struct agent *a, const Haven__Receipt *rc)
 	}
 	in_hdr_get(v.mv_data, &h);
 	if (hv_envelope_unpack((uint8_t *)v.mv_data + IN_HDR_LEN,
-	    v.mv_size - IN_HDR_LEN, v.mv_size, &env, NULL) != HV_OK)
+	        v.mv_size - IN_HDR_LEN, v.mv_size, &env, NULL) != HV_OK)
 		goto out;
 	/* Only the message's own sender may take it back. */
 	pthread_rwlock_rdlock(&a->dir_lock);
 	n = hv_directory_node(a->dir, env.sender);
 	e = strcmp(env.sender, r->sender) == 0 ? hv_retract_verify(r, n) :
-	    HV_ESENDERMISMATCH;
+	                                         HV_ESENDERMISMATCH;
 	pthread_rwlock_unlock(&a->dir_lock);
 	if (e != HV_OK) {
 		hv_log_warnx("refusing a retraction of %s: %s", hex,
@@ -399,7 +409,8 @@ retract_receive(struct agent *a, const Haven__Receipt *rc)
 		text = kept ? json_dumps(kept, JSON_COMPACT) : NULL;
 		json_decref(kept);
 		e = text ? store_put(a, txn, DB_RETRACTED, env.id, HV_ID_LEN,
-		    text, strlen(text)) : HV_ENOMEM;
+		               text, strlen(text)) :
+		           HV_ENOMEM;
 		free(text);
 		if (e == HV_OK)
 			e = queue_alert(a, txn, &env, r);
@@ -410,7 +421,8 @@ retract_receive(struct agent *a, const Haven__Receipt *rc)
 		txn = NULL;
 		ret = 0;
 		hv_log_info("message %s retracted by its sender (%s): kept "
-		    "under a legal hold", hex, r->reason);
+		            "under a legal hold",
+		    hex, r->reason);
 		raise_alert(a, &env, r);
 		goto out;
 	}
@@ -423,12 +435,13 @@ retract_receive(struct agent *a, const Haven__Receipt *rc)
 		goto out;
 	ret = 0;
 	if (hv_store_scrub_free(a->store, store_db(a, DB_META), &scrubbed,
-	    &left) != HV_OK)
+	        &left) != HV_OK)
 		hv_log_warnx("retraction of %s: the freed pages could not be "
-		    "overwritten", hex);
+		             "overwritten",
+		    hex);
 	hv_log_info("message %s retracted by its sender (%s): erased, %zu "
-	    "free pages overwritten%s", hex, r->reason, scrubbed, left ?
-	    ", some left for a reader" : "");
+	            "free pages overwritten%s",
+	    hex, r->reason, scrubbed, left ? ", some left for a reader" : "");
 	if (left != 0)
 		a->scrub_due = 1;
 	raise_alert(a, &env, r);

@@ -61,16 +61,16 @@ store_open(struct agent *a, struct hv_errdetail *d)
 			continue;
 		*s = '\0';
 		if (mkdir(p, 0700) != 0 && errno != EEXIST) {
-			hv_errset(d, HV_EIO, "data_dir", "cannot create %s: %s.",
-			    p, strerror(errno));
+			hv_errset(d, HV_EIO, "data_dir",
+			    "cannot create %s: %s.", p, strerror(errno));
 			free(p);
 			return HV_EIO;
 		}
 		*s = '/';
 	}
 	free(p);
-	return hv_store_open(a->cfg.data_dir, a->cfg.map_size, 0,
-	    store_dbnames, DB_COUNT, &a->store, d);
+	return hv_store_open(a->cfg.data_dir, a->cfg.map_size, 0, store_dbnames,
+	    DB_COUNT, &a->store, d);
 }
 
 hv_err
@@ -88,7 +88,7 @@ store_check(struct agent *a, struct hv_errdetail *d)
 	e = hv_store_open(a->cfg.data_dir, 0, 1, store_dbnames, DB_COUNT,
 	    &a->store, d);
 	if (e == HV_ENOTFOUND)
-		return HV_OK;	/* made by a release with fewer databases */
+		return HV_OK; /* made by a release with fewer databases */
 	if (e != HV_OK)
 		return e;
 	e = store_directory_check(a, a->dir, d);
@@ -188,7 +188,7 @@ ob_hdr_put(uint8_t out[OB_HDR_LEN], const struct ob_hdr *h)
 	out[0] = h->kind;
 	out[1] = h->final;
 	out[2] = h->reskewed;
-	out[3] = h->full_tries;	/* 0 in stores written before it was kept */
+	out[3] = h->full_tries; /* 0 in stores written before it was kept */
 	hv_be64_put(out + 8, (uint64_t)h->queued_ms);
 	hv_be64_put(out + 16, h->pending_seq);
 	hv_be64_put(out + 24, (uint64_t)h->retry_at_ms);
@@ -279,7 +279,7 @@ store_timeline(struct agent *a, MDB_txn *txn, const uint8_t id[HV_ID_LEN])
 	    mdb_cursor_open(txn, store_db(a, DB_TIMELINE), &cur) != 0)
 		return arr;
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
-	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		json_t *j;
 
 		if (k.mv_size != HV_ID_LEN + 8 ||
@@ -316,32 +316,40 @@ store_directory_check(struct agent *a, const hv_directory *dir,
 	if ((e = hv_directory_digest(dir, digest)) != HV_OK)
 		return e;
 	if ((e = hv_store_begin(a->store, 1, &txn)) != HV_OK)
-		return hv_errset(d, e, "data_dir", "cannot read the store in "
-		    "%s.", a->cfg.data_dir);
+		return hv_errset(d, e, "data_dir",
+		    "cannot read the store in "
+		    "%s.",
+		    a->cfg.data_dir);
 	e = store_get(a, txn, DB_META, DIR_KEY, strlen(DIR_KEY), &v);
 	if (e == HV_ENOTFOUND || (e == HV_OK && v.mv_size != DIR_REC_LEN)) {
 		mdb_txn_abort(txn);
-		return HV_OK;	/* nothing recorded yet */
+		return HV_OK; /* nothing recorded yet */
 	}
 	if (e != HV_OK) {
 		mdb_txn_abort(txn);
-		return hv_errset(d, e, "data_dir", "cannot read the store in "
-		    "%s.", a->cfg.data_dir);
+		return hv_errset(d, e, "data_dir",
+		    "cannot read the store in "
+		    "%s.",
+		    a->cfg.data_dir);
 	}
 	had = (unsigned long long)hv_be64_get(v.mv_data);
 	if (next < had)
-		e = hv_errset(d, HV_EROLLBACK, "version", "%s is directory "
+		e = hv_errset(d, HV_EROLLBACK, "version",
+		    "%s is directory "
 		    "version %llu, older than version %llu that this agent "
 		    "last had in force; refusing the rollback: copy in the "
 		    "current directory, or build one with a version above "
 		    "%llu.",
 		    a->cfg.directory, next, had, had);
-	else if (next == had && sodium_memcmp(digest, (uint8_t *)v.mv_data +
-	    8, HV_DIRECTORY_DIGEST_LEN) != 0)
-		e = hv_errset(d, HV_EROLLBACK, "version", "%s is directory "
+	else if (next == had &&
+	    sodium_memcmp(digest, (uint8_t *)v.mv_data + 8,
+	        HV_DIRECTORY_DIGEST_LEN) != 0)
+		e = hv_errset(d, HV_EROLLBACK, "version",
+		    "%s is directory "
 		    "version %llu but not the version %llu this agent last "
 		    "had in force; a changed directory needs a higher "
-		    "version.", a->cfg.directory, next, had);
+		    "version.",
+		    a->cfg.directory, next, had);
 	mdb_txn_abort(txn);
 	return e;
 }
@@ -358,7 +366,7 @@ store_directory_record(struct agent *a, const hv_directory *dir)
 	    (e = hv_store_begin(a->store, 0, &txn)) != HV_OK)
 		return e;
 	if ((e = store_put(a, txn, DB_META, DIR_KEY, strlen(DIR_KEY), rec,
-	    sizeof(rec))) != HV_OK) {
+	         sizeof(rec))) != HV_OK) {
 		mdb_txn_abort(txn);
 		return e;
 	}

@@ -96,8 +96,8 @@ audit_refusals_flush(struct broker *b, int force)
 	size_t n;
 	hv_err e;
 
-	if (t->total == 0 || (!force &&
-	    hv_mono_ms() - t->first_ms < BROKER_REFUSALS_MS))
+	if (t->total == 0 ||
+	    (!force && hv_mono_ms() - t->first_ms < BROKER_REFUSALS_MS))
 		return;
 	memset(&rec, 0, sizeof(rec));
 	snprintf(rec.event, sizeof(rec.event), "%s",
@@ -105,9 +105,11 @@ audit_refusals_flush(struct broker *b, int force)
 	snprintf(rec.actor, sizeof(rec.actor), "%s", b->cfg.id);
 	snprintf(rec.reason, sizeof(rec.reason), "%s",
 	    hv_errname(HV_ESTORAGEFULL));
-	n = (size_t)snprintf(rec.detail, sizeof(rec.detail), "Refused %llu "
+	n = (size_t)snprintf(rec.detail, sizeof(rec.detail),
+	    "Refused %llu "
 	    "frames while the store was full, counted rather than recorded "
-	    "one by one:", (unsigned long long)t->total);
+	    "one by one:",
+	    (unsigned long long)t->total);
 	for (size_t i = 0; i < HV_ERR_COUNT && n < sizeof(rec.detail); i++)
 		if (t->by_code[i] > 0)
 			n += (size_t)snprintf(rec.detail + n,
@@ -138,7 +140,8 @@ fail:
 	/* Kept, and tried again an interval later. */
 	t->first_ms = hv_mono_ms();
 	hv_log_warnx("cannot audit %llu refusals made while the store was "
-	    "full: %s", (unsigned long long)t->total, hv_strerror(e));
+	             "full: %s",
+	    (unsigned long long)t->total, hv_strerror(e));
 }
 
 hv_err
@@ -164,8 +167,7 @@ audit_head_tick(struct broker *b)
 	MDB_txn *txn;
 	hv_err e;
 
-	if (!b->audit_dirty ||
-	    hv_mono_ms() - b->last_head_ms < BROKER_HEAD_MS)
+	if (!b->audit_dirty || hv_mono_ms() - b->last_head_ms < BROKER_HEAD_MS)
 		return;
 	if (store_txn_begin(b, &txn) != HV_OK)
 		return;
@@ -208,15 +210,15 @@ audit_directory(struct broker *b, const char *refused, const char *detail)
 		k.mv_size = strlen("directory");
 		v.mv_data = b->dir_bytes;
 		v.mv_size = b->dir_len;
-		if ((e = hv_store_err(mdb_put(txn, b->db_audit_meta, &k, &v,
-		    0))) != HV_OK)
+		if ((e = hv_store_err(
+		         mdb_put(txn, b->db_audit_meta, &k, &v, 0))) != HV_OK)
 			goto abort;
 		k.mv_data = "broker_sign_public";
 		k.mv_size = strlen("broker_sign_public");
 		v.mv_data = b->keys->pub.sign;
 		v.mv_size = HV_SIGN_PUBLIC_LEN;
-		if ((e = hv_store_err(mdb_put(txn, b->db_audit_meta, &k, &v,
-		    0))) != HV_OK)
+		if ((e = hv_store_err(
+		         mdb_put(txn, b->db_audit_meta, &k, &v, 0))) != HV_OK)
 			goto abort;
 	}
 	if ((e = audit_head_due(b, txn, 1)) != HV_OK)
@@ -282,8 +284,9 @@ audit_tree_head(struct broker *b, const struct conn *c,
 	e = hv_auditlog_latest_head(&b->log, txn, &h);
 	if (e != HV_OK) {
 		mdb_txn_abort(txn);
-		send_error(b, c, hv_errname(e == HV_ENOTFOUND ? HV_ENOTFOUND :
-		    HV_EIO), "The broker has no signed tree head yet.");
+		send_error(b, c,
+		    hv_errname(e == HV_ENOTFOUND ? HV_ENOTFOUND : HV_EIO),
+		    "The broker has no signed tree head yet.");
 		return;
 	}
 	th.head = h;
@@ -296,7 +299,8 @@ audit_tree_head(struct broker *b, const struct conn *c,
 		if (e != HV_OK) {
 			mdb_txn_abort(txn);
 			haven__signed_tree_head__free_unpacked(h, NULL);
-			send_error(b, c, hv_errname(HV_EIO), "The broker cannot "
+			send_error(b, c, hv_errname(HV_EIO),
+			    "The broker cannot "
 			    "build the consistency proof.");
 			return;
 		}
@@ -340,7 +344,7 @@ health_queues(struct broker *b, MDB_txn *txn, json_t *j)
 
 	if (mdb_cursor_open(txn, b->db[DB_QIDX], &cur) == 0) {
 		for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-		    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 			char node[HV_NODE_MAX + 1];
 			size_t nl = strnlen(k.mv_data, k.mv_size);
 
@@ -348,8 +352,10 @@ health_queues(struct broker *b, MDB_txn *txn, json_t *j)
 				continue;
 			memcpy(node, k.mv_data, nl);
 			node[nl] = '\0';
-			json_object_set_new(q, node, json_integer(
-			    json_integer_value(json_object_get(q, node)) + 1));
+			json_object_set_new(q, node,
+			    json_integer(
+			        json_integer_value(json_object_get(q, node)) +
+			        1));
 			total++;
 		}
 		mdb_cursor_close(cur);

@@ -39,14 +39,14 @@
 #include "hv_log.h"
 #include "hv_store.h"
 
-#define BROKER_BATCH_MAX 256		/* frames per group commit */
-#define BROKER_BATCH_BYTES (32u << 20)	/* bytes per group commit */
-#define BROKER_WINDOW_DEFAULT 32	/* unacknowledged deliveries */
+#define BROKER_BATCH_MAX 256 /* frames per group commit */
+#define BROKER_BATCH_BYTES (32u << 20) /* bytes per group commit */
+#define BROKER_WINDOW_DEFAULT 32 /* unacknowledged deliveries */
 #define BROKER_WINDOW_MAX 1024
-#define BROKER_RESEND_MS 30000		/* redeliver what was not acked */
-#define BROKER_IDLE_MS 30000		/* a silent node is disconnected */
-#define BROKER_SKEW_S 300		/* SPEC §6 clock window */
-#define BROKER_HEAD_MS 1000		/* sign a tree head this often */
+#define BROKER_RESEND_MS 30000 /* redeliver what was not acked */
+#define BROKER_IDLE_MS 30000 /* a silent node is disconnected */
+#define BROKER_SKEW_S 300 /* SPEC §6 clock window */
+#define BROKER_HEAD_MS 1000 /* sign a tree head this often */
 /*
  * A full store must not stop deliveries (SPEC §6): new messages are refused
  * STORAGE_FULL while the map is within a reserve of its end. The reserve is
@@ -57,10 +57,10 @@
  */
 #define BROKER_RESERVE_PERCENT 15
 #define BROKER_DELIVERY_RESERVE 2048
-#define BROKER_REFUSALS_MS 60000	/* one summary of refusals while full */
-#define BROKER_RECORD_BYTES 1024	/* a record, its leaf and indexes */
+#define BROKER_REFUSALS_MS 60000 /* one summary of refusals while full */
+#define BROKER_RECORD_BYTES 1024 /* a record, its leaf and indexes */
 #define BROKER_RID_MAX 256
-#define BROKER_VERIFY_THREADS_MAX 8	/* signature checks in parallel */
+#define BROKER_VERIFY_THREADS_MAX 8 /* signature checks in parallel */
 /*
  * An unauthenticated TCP flood (SPEC §6, §10): a connection that has not
  * finished its CURVE handshake within BROKER_HANDSHAKE_MS is closed, which
@@ -75,7 +75,7 @@
 /* Connections the kernel holds for the broker to accept: ZeroMQ's 100
  * would drop an agent's SYN behind a burst of bare connections. */
 #define BROKER_BACKLOG 1024
-#define BROKER_QUERY_MAX 1000		/* audit records per AuditReply */
+#define BROKER_QUERY_MAX 1000 /* audit records per AuditReply */
 
 /* The [broker] section of the config file (SPEC §10). */
 struct broker_config {
@@ -89,9 +89,9 @@ struct broker_config {
 	uint64_t max_message_bytes;
 	uint64_t message_ttl;
 	uint64_t map_size;
-	char *group_commit;		/* "yes" or "no" */
+	char *group_commit; /* "yes" or "no" */
 	uint64_t revocation_grace_ms;
-	char *restore_notice;		/* after a restore from a backup */
+	char *restore_notice; /* after a restore from a backup */
 };
 
 /* One delivery sent to a node and not yet acknowledged. */
@@ -104,22 +104,22 @@ struct inflight {
 /* What the broker knows about one node's connection. */
 struct session {
 	char node[HV_NODE_MAX + 1];
-	uint8_t rid[BROKER_RID_MAX];	/* ROUTER routing id */
+	uint8_t rid[BROKER_RID_MAX]; /* ROUTER routing id */
 	size_t rid_len;
 	int connected;
-	int64_t last_rx_ms;		/* monotonic */
+	int64_t last_rx_ms; /* monotonic */
 	uint32_t window;
-	uint64_t dl_cursor;		/* last queue sequence sent */
-	struct inflight *inflight;	/* window entries */
+	uint64_t dl_cursor; /* last queue sequence sent */
+	struct inflight *inflight; /* window entries */
 	size_t n_inflight;
-	uint64_t rc_cursor;		/* last receipt sequence sent */
-	int64_t rc_epoch_ms;		/* when rc_cursor was last rewound */
+	uint64_t rc_cursor; /* last receipt sequence sent */
+	int64_t rc_epoch_ms; /* when rc_cursor was last rewound */
 };
 
 /* Something to do once the batch's transaction has committed. */
 enum out_kind {
-	OUT_SEND,		/* send buf to routing id rid */
-	OUT_UNFLIGHT,		/* node acknowledged delivery of id */
+	OUT_SEND, /* send buf to routing id rid */
+	OUT_UNFLIGHT, /* node acknowledged delivery of id */
 };
 
 struct out_item {
@@ -147,14 +147,14 @@ struct batch_frame {
 	const uint8_t *data;
 	size_t len;
 	int parts;
-	Haven__Frame *f;		/* owned by the caller after the call */
+	Haven__Frame *f; /* owned by the caller after the call */
 	int sig;
 	uint8_t sig_key[HV_SIGN_PUBLIC_LEN];
 };
 
 /* The connection a frame came from. */
 struct conn {
-	char node[HV_NODE_MAX + 1];	/* the ZAP User-Id */
+	char node[HV_NODE_MAX + 1]; /* the ZAP User-Id */
 	uint8_t rid[BROKER_RID_MAX];
 	size_t rid_len;
 };
@@ -167,21 +167,21 @@ struct conn {
 struct refusal_tally {
 	uint64_t total;
 	uint64_t by_code[HV_ERR_COUNT];
-	int64_t first_ms;		/* monotonic, of the oldest counted */
+	int64_t first_ms; /* monotonic, of the oldest counted */
 };
 
 /* The broker's own databases, after which come the audit log's. */
 enum broker_db {
-	DB_MSGS,	/* id -> accepted_at(8) || packed envelope */
-	DB_SEEN,	/* id -> BLAKE2b(envelope)(32) || packed first receipt */
-	DB_QUEUE,	/* recipient \0 qseq(8) -> id */
-	DB_QIDX,	/* recipient \0 id -> qseq(8) || deadline_ms(8) */
-	DB_EXPIRY,	/* deadline_ms(8) || id || recipient -> "" */
-	DB_RCPTQ,	/* sender \0 rseq(8) -> packed signed Receipt */
-	DB_ADDR,	/* id || recipient -> subject(32) type\0 priority\0 sender\0 */
-	DB_REFS,	/* id -> recipients still queued (4) */
-	DB_HACKS,	/* id || recipient || kind -> "" (human acks seen) */
-	DB_BMETA,	/* "qseq", "rseq" -> counter(8) */
+	DB_MSGS, /* id -> accepted_at(8) || packed envelope */
+	DB_SEEN, /* id -> BLAKE2b(envelope)(32) || packed first receipt */
+	DB_QUEUE, /* recipient \0 qseq(8) -> id */
+	DB_QIDX, /* recipient \0 id -> qseq(8) || deadline_ms(8) */
+	DB_EXPIRY, /* deadline_ms(8) || id || recipient -> "" */
+	DB_RCPTQ, /* sender \0 rseq(8) -> packed signed Receipt */
+	DB_ADDR, /* id || recipient -> subject(32) type\0 priority\0 sender\0 */
+	DB_REFS, /* id -> recipients still queued (4) */
+	DB_HACKS, /* id || recipient || kind -> "" (human acks seen) */
+	DB_BMETA, /* "qseq", "rseq" -> counter(8) */
 	DB_COUNT
 };
 
@@ -189,14 +189,14 @@ struct broker {
 	struct broker_config cfg;
 	char *config_path;
 	const char *ready_file;
-	const char *restore_flag;	/* --restore-notice FILE */
+	const char *restore_flag; /* --restore-notice FILE */
 	int foreground;
 	int group_commit;
 
 	hv_keys *keys;
 	uint8_t root_sign[HV_SIGN_PUBLIC_LEN];
 	hv_directory *dir;
-	uint8_t *dir_bytes;		/* the signed directory in force */
+	uint8_t *dir_bytes; /* the signed directory in force */
 	size_t dir_len;
 
 	hv_store *store;
@@ -212,40 +212,40 @@ struct broker {
 	void *router;
 	void *zap;
 	int sigfd;
-	char endpoint[256];		/* what the ROUTER is bound to */
-	size_t frame_max;		/* ZMQ_MAXMSGSIZE */
+	char endpoint[256]; /* what the ROUTER is bound to */
+	size_t frame_max; /* ZMQ_MAXMSGSIZE */
 	size_t envelope_max;
-	size_t ciphertext_max;		/* padded max_message_bytes + tag */
+	size_t ciphertext_max; /* padded max_message_bytes + tag */
 
 	struct session *sessions;
 	size_t n_sessions, cap_sessions;
-	int scrub_due;			/* withdrawn ciphertext to overwrite */
-	int64_t scrub_next_ms;		/* mono: not tried again before */
+	int scrub_due; /* withdrawn ciphertext to overwrite */
+	int64_t scrub_next_ms; /* mono: not tried again before */
 
-	size_t verify_threads;		/* cores for signature checks */
+	size_t verify_threads; /* cores for signature checks */
 	const struct batch_frame *verdicts; /* the open batch's, or NULL */
 	size_t n_verdicts;
 
 	int stop;
-	int64_t rebind_at_ms;		/* monotonic; 0 = none pending */
-	int64_t last_head_ms;		/* monotonic */
-	int audit_dirty;		/* records since the last head */
+	int64_t rebind_at_ms; /* monotonic; 0 = none pending */
+	int64_t last_head_ms; /* monotonic */
+	int audit_dirty; /* records since the last head */
 	/* restore.c: the proof from the restored log, per head size */
-	uint64_t rn_for;		/* head size it was made for, 0: none */
+	uint64_t rn_for; /* head size it was made for, 0: none */
 	size_t rn_plen;
 	uint8_t rn_proof[HV_MERKLE_MAX_PROOF][HV_HASH_LEN];
-	int64_t next_expiry_ms;		/* monotonic */
-	int64_t usage_at_ms;		/* when the map use was last measured */
-	uint64_t used_bytes;		/* pages in use, measured */
-	uint64_t queued;		/* deliveries queued, measured */
-	uint64_t txn_bytes;		/* estimate of what the txn adds */
-	struct refusal_tally refused;	/* committed, not yet audited */
+	int64_t next_expiry_ms; /* monotonic */
+	int64_t usage_at_ms; /* when the map use was last measured */
+	uint64_t used_bytes; /* pages in use, measured */
+	uint64_t queued; /* deliveries queued, measured */
+	uint64_t txn_bytes; /* estimate of what the txn adds */
+	struct refusal_tally refused; /* committed, not yet audited */
 	struct refusal_tally txn_refused; /* counted in the open txn */
-	struct hv_log_limit full_log;	/* refusals counted while full */
-	struct hv_log_limit zap_log;	/* refused handshakes */
-	struct hv_log_limit hs_log;	/* failed handshakes and accepts */
-	void *monitor;			/* the ROUTER's event monitor */
-	unsigned monitor_gen;		/* its endpoint, one per bind */
+	struct hv_log_limit full_log; /* refusals counted while full */
+	struct hv_log_limit zap_log; /* refused handshakes */
+	struct hv_log_limit hs_log; /* failed handshakes and accepts */
+	void *monitor; /* the ROUTER's event monitor */
+	unsigned monitor_gen; /* its endpoint, one per bind */
 	/* The last connection refused a session, audited once, not per frame. */
 	uint8_t refused_rid[BROKER_RID_MAX];
 	size_t refused_rid_len;
@@ -540,8 +540,7 @@ void audit_head_tick(struct broker *b);
 
 /* DIRECTORY_LOADED in its own transaction; on success (refused == NULL)
  * also stores the directory bytes and the broker key in the audit meta. */
-void audit_directory(struct broker *b, const char *refused,
-    const char *detail);
+void audit_directory(struct broker *b, const char *refused, const char *detail);
 
 /* ---- restore.c -------------------------------------------------------------- */
 

@@ -60,8 +60,8 @@ session_touch(struct broker *b, const char *node, const uint8_t *rid,
 	if (s == NULL) {
 		if (b->n_sessions == b->cap_sessions) {
 			size_t cap = b->cap_sessions ? b->cap_sessions * 2 : 8;
-			struct session *ns = realloc(b->sessions,
-			    cap * sizeof(*ns));
+			struct session *ns =
+			    realloc(b->sessions, cap * sizeof(*ns));
 
 			if (ns == NULL)
 				return NULL;
@@ -110,7 +110,7 @@ session_alive(struct broker *b, const struct session *s)
 	f.kind_case = HAVEN__FRAME__KIND_HEALTH_REPLY;
 	f.health_reply = &hr;
 	if (hv_frame_pack(&f, &buf, &len) != HV_OK)
-		return 1;	/* when unsure, keep the session there is */
+		return 1; /* when unsure, keep the session there is */
 	rc = router_send(b, s->rid, s->rid_len, buf, len);
 	free(buf);
 	return rc == 0 || errno != EHOSTUNREACH;
@@ -126,7 +126,7 @@ session_refuse(struct broker *b, MDB_txn *txn, const struct conn *c,
 	if (b->refused_code != code || b->refused_rid_len != c->rid_len ||
 	    memcmp(b->refused_rid, c->rid, c->rid_len) != 0) {
 		if ((e = audit_reject(b, txn, c->node, NULL, code, msg,
-		    NULL)) != HV_OK)
+		         NULL)) != HV_OK)
 			return e;
 		hv_log_warnx("refused a session of %s: %s", c->node, msg);
 		memcpy(b->refused_rid, c->rid, c->rid_len);
@@ -150,13 +150,16 @@ session_admit(struct broker *b, MDB_txn *txn, const struct conn *c,
 	if (f->kind_case == HAVEN__FRAME__KIND_HELLO &&
 	    hv_wire_protocol_check(f->hello->protocol, c->node, &d) != HV_OK)
 		return session_refuse(b, txn, c, HV_EPROTOCOL, d.message, o);
-	if (s != NULL && s->connected && (s->rid_len != c->rid_len ||
-	    memcmp(s->rid, c->rid, c->rid_len) != 0) && session_alive(b, s)) {
-		snprintf(msg, sizeof(msg), "%s is already connected and was "
+	if (s != NULL && s->connected &&
+	    (s->rid_len != c->rid_len ||
+	        memcmp(s->rid, c->rid, c->rid_len) != 0) &&
+	    session_alive(b, s)) {
+		snprintf(msg, sizeof(msg),
+		    "%s is already connected and was "
 		    "heard from %lld s ago; a second session of one node is "
 		    "refused: two agents must not share a node id and key",
-		    c->node, (long long)((hv_mono_ms() - s->last_rx_ms) /
-		    1000));
+		    c->node,
+		    (long long)((hv_mono_ms() - s->last_rx_ms) / 1000));
 		e = session_refuse(b, txn, c, HV_EDUPSESSION, msg, o);
 		return e;
 	}
@@ -208,10 +211,12 @@ session_hello(struct broker *b, MDB_txn *txn, const struct conn *c,
 	hv_err e;
 
 	if (h->node[0] != '\0' && strcmp(h->node, c->node) != 0) {
-		snprintf(msg, sizeof(msg), "Hello names node %.64s but the "
-		    "connection is authenticated as %s.", h->node, c->node);
-		if ((e = audit_reject(b, txn, c->node, NULL,
-		    HV_ESENDERMISMATCH, msg, NULL)) != HV_OK)
+		snprintf(msg, sizeof(msg),
+		    "Hello names node %.64s but the "
+		    "connection is authenticated as %s.",
+		    h->node, c->node);
+		if ((e = audit_reject(b, txn, c->node, NULL, HV_ESENDERMISMATCH,
+		         msg, NULL)) != HV_OK)
 			return e;
 		return reply_error(o, c, hv_errname(HV_ESENDERMISMATCH), msg);
 	}
@@ -305,11 +310,14 @@ deliver_enqueue(struct broker *b, MDB_txn *txn, const hv_envelope *env,
 	memcpy(addr, env->subject, 32);
 	al = 32;
 	al += (size_t)snprintf((char *)addr + al, sizeof(addr) - al, "%s",
-	    env->type) + 1;
+	          env->type) +
+	    1;
 	al += (size_t)snprintf((char *)addr + al, sizeof(addr) - al, "%s",
-	    env->priority) + 1;
+	          env->priority) +
+	    1;
 	al += (size_t)snprintf((char *)addr + al, sizeof(addr) - al, "%s",
-	    env->sender) + 1;
+	          env->sender) +
+	    1;
 
 	for (size_t i = 0; i < env->n_recipients; i++) {
 		const char *r = env->recipients[i];
@@ -317,7 +325,7 @@ deliver_enqueue(struct broker *b, MDB_txn *txn, const hv_envelope *env,
 
 		kl = key_node_seq(k, r, q);
 		if ((e = store_put(txn, b->db[DB_QUEUE], k, kl, env->id,
-		    HV_ID_LEN)) != HV_OK)
+		         HV_ID_LEN)) != HV_OK)
 			return e;
 		kl = key_node_id(k, r, env->id);
 		hv_be64_put(v, q);
@@ -391,8 +399,7 @@ rec_for(struct hv_audit_rec *rec, const char *event,
 hv_err
 receipt_queue_why(struct broker *b, MDB_txn *txn, const uint8_t id[HV_ID_LEN],
     const char *sender, const char *status, const char *code,
-    const char *message, const char *node, const char *by,
-    uint64_t audit_seq)
+    const char *message, const char *node, const char *by, uint64_t audit_seq)
 {
 	uint64_t rseq = ++b->txn_rseq;
 	uint8_t k[KEY_MAX], *rb = NULL;
@@ -400,7 +407,7 @@ receipt_queue_why(struct broker *b, MDB_txn *txn, const uint8_t id[HV_ID_LEN],
 	hv_err e;
 
 	if ((e = receipt_make(b, id, status, code, message, node, by,
-	    hv_now_ms(), audit_seq, rseq, &rb, &rl)) != HV_OK)
+	         hv_now_ms(), audit_seq, rseq, &rb, &rl)) != HV_OK)
 		return e;
 	kl = key_node_seq(k, sender, rseq);
 	e = store_put(txn, b->db[DB_RCPTQ], k, kl, rb, rl);
@@ -470,13 +477,13 @@ dequeue(struct broker *b, MDB_txn *txn, const char *node,
 		    HV_OK)
 			return e;
 		if ((e = hv_store_wipe_del(txn, b->db[DB_MSGS], id,
-		    HV_ID_LEN)) != HV_OK)
+		         HV_ID_LEN)) != HV_OK)
 			return e;
 		b->scrub_due = 1;
 		return HV_OK;
 	} else {
 		uint8_t r[4] = { 0, 0, (uint8_t)((refs - 1) >> 8),
-		    (uint8_t)(refs - 1) };
+			(uint8_t)(refs - 1) };
 
 		return store_put(txn, b->db[DB_REFS], id, HV_ID_LEN, r, 4);
 	}
@@ -502,17 +509,19 @@ refused_at_recipient(struct broker *b, MDB_txn *txn, const Haven__Ack *a,
 
 	rec_for(&rec, hv_event_name(HV_EV_REJECTED), a->id.data, ai, node);
 	snprintf(rec.reason, sizeof(rec.reason), "%s", hv_errname(code));
-	snprintf(rec.detail, sizeof(rec.detail), "Refused at the recipient "
-	    "%s: %s", node, a->refused_message);
+	snprintf(rec.detail, sizeof(rec.detail),
+	    "Refused at the recipient "
+	    "%s: %s",
+	    node, a->refused_message);
 	/* Cut at a character boundary if the sentence did not fit. */
-	for (size_t n = strlen(rec.detail); n > 0 &&
-	    !hv_utf8_valid(rec.detail, n);)
+	for (size_t n = strlen(rec.detail);
+	     n > 0 && !hv_utf8_valid(rec.detail, n);)
 		rec.detail[--n] = '\0';
 	if ((e = audit_append(b, txn, &rec)) != HV_OK)
 		return e;
 	if ((e = receipt_queue_why(b, txn, a->id.data, ai->sender,
-	    hv_status_name(HV_ST_REJECTED), hv_errname(code),
-	    a->refused_message, node, NULL, rec.seq)) != HV_OK)
+	         hv_status_name(HV_ST_REJECTED), hv_errname(code),
+	         a->refused_message, node, NULL, rec.seq)) != HV_OK)
 		return e;
 	hv_hex(a->id.data, HV_ID_LEN, hex);
 	hv_log_info("%s refused %s at its own checks: %s", node, hex,
@@ -538,17 +547,17 @@ deliver_ack(struct broker *b, MDB_txn *txn, const struct conn *c,
 		/* A recipient confirming a retraction: RETRACTION_DELIVERED. */
 		if (store_get(txn, b->db[DB_RCPTQ], k, kl, &rv) == HV_OK &&
 		    (e = retract_acked(b, txn, c, rv.mv_data, rv.mv_size)) !=
-		    HV_OK)
+		        HV_OK)
 			return e;
 		e = store_del(txn, b->db[DB_RCPTQ], k, kl);
 		return e == HV_ENOTFOUND ? HV_OK : e;
 	}
 	if (a->id.len != HV_ID_LEN) {
 		const char *msg = "Ack carries neither a 16-byte message id "
-		    "nor a receipt sequence.";
+		                  "nor a receipt sequence.";
 
 		if ((e = audit_reject(b, txn, c->node, NULL, HV_EMALFORMED, msg,
-		    NULL)) != HV_OK)
+		         NULL)) != HV_OK)
 			return e;
 		return reply_error(o, c, hv_errname(HV_EMALFORMED), msg);
 	}
@@ -557,7 +566,7 @@ deliver_ack(struct broker *b, MDB_txn *txn, const struct conn *c,
 	if ((e = outbox_unflight(o, c->node, a->id.data)) != HV_OK)
 		return e;
 	if (!found)
-		return HV_OK;		/* a repeated ack */
+		return HV_OK; /* a repeated ack */
 	if ((e = addr_get(b, txn, a->id.data, c->node, &ai)) != HV_OK)
 		return e == HV_ENOTFOUND ? HV_EIO : e;
 	/* hv_frame_unpack has checked the refusal; this cannot fail. */
@@ -565,13 +574,13 @@ deliver_ack(struct broker *b, MDB_txn *txn, const struct conn *c,
 		refused = HV_EMALFORMED;
 	if (refused != HV_OK)
 		return refused_at_recipient(b, txn, a, refused, &ai, c->node);
-	rec_for(&rec, hv_event_name(HV_EV_DELIVERED), a->id.data, &ai,
-	    c->node);
+	rec_for(&rec, hv_event_name(HV_EV_DELIVERED), a->id.data, &ai, c->node);
 	snprintf(rec.detail, sizeof(rec.detail), "Delivered to %s.", c->node);
 	if ((e = audit_append(b, txn, &rec)) != HV_OK)
 		return e;
 	if ((e = receipt_queue(b, txn, a->id.data, ai.sender,
-	    hv_status_name(HV_ST_DELIVERED), c->node, NULL, rec.seq)) != HV_OK)
+	         hv_status_name(HV_ST_DELIVERED), c->node, NULL, rec.seq)) !=
+	    HV_OK)
 		return e;
 	hv_hex(a->id.data, HV_ID_LEN, hex);
 	hv_log_info("delivered %s to %s", hex, c->node);
@@ -584,8 +593,7 @@ deliver_ack(struct broker *b, MDB_txn *txn, const struct conn *c,
  * from o, that is only after the transaction holding the record commits.
  */
 static hv_err
-human_ack_done(struct outbox *o, const struct conn *c,
-    const Haven__HumanAck *h)
+human_ack_done(struct outbox *o, const struct conn *c, const Haven__HumanAck *h)
 {
 	Haven__Frame f = HAVEN__FRAME__INIT;
 	Haven__HumanAck echo = HAVEN__HUMAN_ACK__INIT;
@@ -602,8 +610,8 @@ hv_err
 deliver_human_ack(struct broker *b, MDB_txn *txn, const struct conn *c,
     const Haven__HumanAck *h, struct outbox *o)
 {
-	const char *event = hv_event_name(h->escalated ? HV_EV_ESCALATED :
-	    HV_EV_ACKNOWLEDGED);
+	const char *event =
+	    hv_event_name(h->escalated ? HV_EV_ESCALATED : HV_EV_ACKNOWLEDGED);
 	struct addr_info ai;
 	struct hv_audit_rec rec;
 	uint8_t k[KEY_MAX];
@@ -614,26 +622,27 @@ deliver_human_ack(struct broker *b, MDB_txn *txn, const struct conn *c,
 	hv_err e;
 
 	/* `by` is audited and sent on in receipts: a staff id, never text. */
-	if (h->id.len != HV_ID_LEN || (!(h->escalated && h->by[0] == '\0') &&
-	    !hv_policy_staff_id_valid(h->by))) {
+	if (h->id.len != HV_ID_LEN ||
+	    (!(h->escalated && h->by[0] == '\0') &&
+	        !hv_policy_staff_id_valid(h->by))) {
 		msg = "HumanAck needs a 16-byte message id and, unless "
-		    "escalated, the staff identifier of who acknowledged "
-		    "([a-z0-9._-], a letter first, at most 64 characters).";
+		      "escalated, the staff identifier of who acknowledged "
+		      "([a-z0-9._-], a letter first, at most 64 characters).";
 		if ((e = audit_reject(b, txn, c->node, NULL, HV_EMALFORMED, msg,
-		    NULL)) != HV_OK ||
+		         NULL)) != HV_OK ||
 		    (e = reply_error(o, c, hv_errname(HV_EMALFORMED), msg)) !=
-		    HV_OK)
+		        HV_OK)
 			return e;
 		return human_ack_done(o, c, h);
 	}
 	e = addr_get(b, txn, h->id.data, c->node, &ai);
 	if (e == HV_ENOTFOUND) {
 		msg = "HumanAck names a message that was not addressed to "
-		    "this node.";
+		      "this node.";
 		if ((e = audit_reject(b, txn, c->node, NULL, HV_ENOTRECIPIENT,
-		    msg, NULL)) != HV_OK ||
-		    (e = reply_error(o, c, hv_errname(HV_ENOTRECIPIENT), msg)) !=
-		    HV_OK)
+		         msg, NULL)) != HV_OK ||
+		    (e = reply_error(o, c, hv_errname(HV_ENOTRECIPIENT),
+		         msg)) != HV_OK)
 			return e;
 		return human_ack_done(o, c, h);
 	}
@@ -651,19 +660,23 @@ deliver_human_ack(struct broker *b, MDB_txn *txn, const struct conn *c,
 		return e;
 	rec_for(&rec, event, h->id.data, &ai, c->node);
 	if (h->escalated)
-		snprintf(rec.detail, sizeof(rec.detail), "Not acknowledged "
-		    "at %s in time; raised again.", c->node);
+		snprintf(rec.detail, sizeof(rec.detail),
+		    "Not acknowledged "
+		    "at %s in time; raised again.",
+		    c->node);
 	else
-		snprintf(rec.detail, sizeof(rec.detail), "Acknowledged at %s "
-		    "by %s.", c->node, h->by);
+		snprintf(rec.detail, sizeof(rec.detail),
+		    "Acknowledged at %s "
+		    "by %s.",
+		    c->node, h->by);
 	if ((e = audit_append(b, txn, &rec)) != HV_OK)
 		return e;
 	if ((e = receipt_queue(b, txn, h->id.data, ai.sender, event, c->node,
-	    h->escalated ? NULL : h->by, rec.seq)) != HV_OK)
+	         h->escalated ? NULL : h->by, rec.seq)) != HV_OK)
 		return e;
 	hv_hex(h->id.data, HV_ID_LEN, hex);
-	hv_log_info("%s %s at %s", h->escalated ? "escalated" :
-	    "acknowledged", hex, c->node);
+	hv_log_info("%s %s at %s", h->escalated ? "escalated" : "acknowledged",
+	    hex, c->node);
 	return human_ack_done(o, c, h);
 }
 
@@ -749,17 +762,18 @@ pump_deliveries(struct broker *b, struct session *s, MDB_txn *txn)
 	key.mv_data = k;
 	key.mv_size = kl;
 	for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
-	    rc == 0 && s->n_inflight < s->window;
-	    rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+	     rc == 0 && s->n_inflight < s->window;
+	     rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
 		uint64_t q;
 
-		if (key.mv_size != nl + 9 || memcmp(key.mv_data, s->node,
-		    nl) != 0 || ((uint8_t *)key.mv_data)[nl] != 0 ||
+		if (key.mv_size != nl + 9 ||
+		    memcmp(key.mv_data, s->node, nl) != 0 ||
+		    ((uint8_t *)key.mv_data)[nl] != 0 ||
 		    val.mv_size != HV_ID_LEN)
 			break;
 		q = hv_be64_get((uint8_t *)key.mv_data + nl + 1);
 		if (store_get(txn, b->db[DB_MSGS], val.mv_data, HV_ID_LEN,
-		    &msg) != HV_OK) {
+		        &msg) != HV_OK) {
 			s->dl_cursor = q;
 			continue;
 		}
@@ -800,13 +814,14 @@ pump_receipts(struct broker *b, struct session *s, MDB_txn *txn)
 	key.mv_data = k;
 	key.mv_size = kl;
 	for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
-	    rc == 0 && n < RECEIPTS_PER_PUMP;
-	    rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT), n++) {
+	     rc == 0 && n < RECEIPTS_PER_PUMP;
+	     rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT), n++) {
 		uint8_t *fb;
 		size_t fl;
 
-		if (key.mv_size != nl + 9 || memcmp(key.mv_data, s->node,
-		    nl) != 0 || ((uint8_t *)key.mv_data)[nl] != 0)
+		if (key.mv_size != nl + 9 ||
+		    memcmp(key.mv_data, s->node, nl) != 0 ||
+		    ((uint8_t *)key.mv_data)[nl] != 0)
 			break;
 		if (frame_wrap_receipt(val.mv_data, val.mv_size, &fb, &fl) !=
 		    HV_OK)
@@ -879,8 +894,8 @@ withdraw(struct broker *b, MDB_txn *txn, const struct expired *x,
 	if ((e = audit_append(b, txn, &rec)) != HV_OK)
 		return e;
 	return receipt_queue_why(b, txn, x->id, ai.sender,
-	    hv_status_name(HV_ST_EXPIRED), code,
-	    code != NULL ? why : NULL, x->node, NULL, rec.seq);
+	    hv_status_name(HV_ST_EXPIRED), code, code != NULL ? why : NULL,
+	    x->node, NULL, rec.seq);
 }
 
 /* Commits a withdrawal batch of n entries, or says why it could not. */
@@ -910,8 +925,8 @@ withdraw_commit(struct broker *b, MDB_txn *txn, const struct expired *ex,
 		char hex[HV_ID_HEX_LEN + 1];
 
 		hv_hex(ex[i].id, HV_ID_LEN, hex);
-		hv_log_info("%s %s for %s", verb[0] == 'e' ? "expired" :
-		    "withdrew", hex, ex[i].node);
+		hv_log_info("%s %s for %s",
+		    verb[0] == 'e' ? "expired" : "withdrew", hex, ex[i].node);
 		deliver_unflight(b, ex[i].node, ex[i].id);
 	}
 	return 0;
@@ -956,8 +971,8 @@ deliver_expire(struct broker *b)
 	}
 	if (mdb_cursor_open(txn, b->db[DB_EXPIRY], &cur) == 0) {
 		for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST);
-		    rc == 0 && n < EXPIRE_PER_TXN;
-		    rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+		     rc == 0 && n < EXPIRE_PER_TXN;
+		     rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
 			if (key.mv_size <= 8 + HV_ID_LEN ||
 			    (int64_t)hv_be64_get(key.mv_data) > now)
 				break;
@@ -967,8 +982,10 @@ deliver_expire(struct broker *b)
 		mdb_cursor_close(cur);
 	}
 	for (size_t i = 0; i < n && e == HV_OK; i++) {
-		snprintf(why, sizeof(why), "Not delivered to %s within %llu "
-		    "s.", ex[i].node, (unsigned long long)b->cfg.message_ttl);
+		snprintf(why, sizeof(why),
+		    "Not delivered to %s within %llu "
+		    "s.",
+		    ex[i].node, (unsigned long long)b->cfg.message_ttl);
 		e = withdraw(b, txn, &ex[i], NULL, why, &done);
 	}
 	withdraw_commit(b, txn, ex, n, e, "expire");
@@ -1006,7 +1023,7 @@ revoked_entries(struct broker *b, MDB_txn *txn, struct expired *ex,
 	key.mv_data = from;
 	key.mv_size = *from_len;
 	rc = *from_len == 0 ? mdb_cursor_get(cur, &key, &val, MDB_FIRST) :
-	    mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+	                      mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
 	for (; rc == 0; rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
 		if (n == EXPIRE_PER_TXN) {
 			*more = 1;
@@ -1017,8 +1034,9 @@ revoked_entries(struct broker *b, MDB_txn *txn, struct expired *ex,
 			continue;
 		memcpy(from, key.mv_data, key.mv_size);
 		*from_len = key.mv_size;
-		if (node_gone(b, ex[n].node) || (addr_get(b, txn, ex[n].id,
-		    ex[n].node, &ai) == HV_OK && node_gone(b, ai.sender)))
+		if (node_gone(b, ex[n].node) ||
+		    (addr_get(b, txn, ex[n].id, ex[n].node, &ai) == HV_OK &&
+		        node_gone(b, ai.sender)))
 			n++;
 	}
 	mdb_cursor_close(cur);
@@ -1048,21 +1066,26 @@ deliver_withdraw_revoked(struct broker *b)
 		for (size_t i = 0; i < n && e == HV_OK; i++) {
 			if (node_gone(b, ex[i].node)) {
 				code = hv_errname(HV_EREVOKEDRECIPIENT);
-				snprintf(why, sizeof(why), "Withdrawn: %s was "
+				snprintf(why, sizeof(why),
+				    "Withdrawn: %s was "
 				    "revoked by directory version %llu before "
-				    "it collected the message.", ex[i].node,
-				    (unsigned long long)
-				    hv_directory_version(b->dir));
+				    "it collected the message.",
+				    ex[i].node,
+				    (unsigned long long)hv_directory_version(
+				        b->dir));
 			} else {
-				if ((e = addr_get(b, txn, ex[i].id,
-				    ex[i].node, &ai)) != HV_OK)
+				if ((e = addr_get(b, txn, ex[i].id, ex[i].node,
+				         &ai)) != HV_OK)
 					break;
 				code = hv_errname(HV_ESENDERREVOKED);
-				snprintf(why, sizeof(why), "Withdrawn: its "
+				snprintf(why, sizeof(why),
+				    "Withdrawn: its "
 				    "sender %s was revoked by directory "
 				    "version %llu before %s collected it.",
-				    ai.sender, (unsigned long long)
-				    hv_directory_version(b->dir), ex[i].node);
+				    ai.sender,
+				    (unsigned long long)hv_directory_version(
+				        b->dir),
+				    ex[i].node);
 			}
 			e = withdraw(b, txn, &ex[i], code, why, &done);
 		}

@@ -29,26 +29,29 @@ holds_handle(struct broker *b, MDB_txn *txn, const struct conn *c,
 	    (h->message_id.len != HV_ID_LEN && h->subject.len != 32) ||
 	    (h->message_id.len != 0 && h->message_id.len != HV_ID_LEN) ||
 	    (h->subject.len != 0 && h->subject.len != 32)) {
-		const char *msg = "A HoldNotice names a 16-byte hold id and a "
+		const char *msg =
+		    "A HoldNotice names a 16-byte hold id and a "
 		    "16-byte message id or a 32-byte subject pseudonym.";
 
 		if ((e = audit_reject(b, txn, c->node, NULL, HV_EMALFORMED, msg,
-		    NULL)) != HV_OK)
+		         NULL)) != HV_OK)
 			return e;
 		return reply_error(o, c, hv_errname(HV_EMALFORMED), msg);
 	}
 	/* Seen: hold id || node || 'H' / 'h' (added / removed). */
 	memcpy(k, h->hold_id.data, HV_ID_LEN);
-	kl = HV_ID_LEN + (size_t)snprintf((char *)k + HV_ID_LEN,
-	    sizeof(k) - HV_ID_LEN, "%s", c->node);
+	kl = HV_ID_LEN +
+	    (size_t)snprintf((char *)k + HV_ID_LEN, sizeof(k) - HV_ID_LEN, "%s",
+	        c->node);
 	k[kl++] = h->removed ? 'h' : 'H';
 	e = store_get(txn, b->db[DB_HACKS], k, kl, &v);
 	if (e != HV_OK && e != HV_ENOTFOUND)
 		return e;
 	if (e == HV_ENOTFOUND) {
 		memset(&rec, 0, sizeof(rec));
-		snprintf(rec.event, sizeof(rec.event), "%s", hv_event_name(
-		    h->removed ? HV_EV_HOLD_REMOVED : HV_EV_HOLD_ADDED));
+		snprintf(rec.event, sizeof(rec.event), "%s",
+		    hv_event_name(
+		        h->removed ? HV_EV_HOLD_REMOVED : HV_EV_HOLD_ADDED));
 		snprintf(rec.sender, sizeof(rec.sender), "%s", c->node);
 		snprintf(rec.actor, sizeof(rec.actor), "%s", c->node);
 		if (h->message_id.len == HV_ID_LEN) {
@@ -62,15 +65,16 @@ holds_handle(struct broker *b, MDB_txn *txn, const struct conn *c,
 		}
 		hv_hex(h->hold_id.data, HV_ID_LEN, hex);
 		snprintf(rec.reason, sizeof(rec.reason), "%.16s", hex);
-		snprintf(rec.detail, sizeof(rec.detail), "Legal hold %s on %s "
-		    "%s at %s.", hex, what, h->removed ? "removed" : "added",
-		    c->node);
+		snprintf(rec.detail, sizeof(rec.detail),
+		    "Legal hold %s on %s "
+		    "%s at %s.",
+		    hex, what, h->removed ? "removed" : "added", c->node);
 		if ((e = audit_append(b, txn, &rec)) != HV_OK ||
 		    (e = store_put(txn, b->db[DB_HACKS], k, kl, "", 0)) !=
-		    HV_OK)
+		        HV_OK)
 			return e;
-		hv_log_info("hold %s %s at %s", hex, h->removed ? "removed" :
-		    "added", c->node);
+		hv_log_info("hold %s %s at %s", hex,
+		    h->removed ? "removed" : "added", c->node);
 	}
 	f.kind_case = HAVEN__FRAME__KIND_HOLD_NOTICE;
 	f.hold_notice = (Haven__HoldNotice *)h;

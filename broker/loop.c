@@ -41,15 +41,15 @@
 
 #define POLL_MS 100
 #define EXPIRE_EVERY_MS 500
-#define REBIND_TRIES 200	/* 10 ms apart */
+#define REBIND_TRIES 200 /* 10 ms apart */
 
 /* One frame read from the ROUTER. */
 struct inframe {
 	struct conn c;
 	zmq_msg_t msg;
-	int parts;		/* data parts after the routing id */
-	int later;		/* read-only request, answered after commit */
-	Haven__Frame *f;	/* decoded, for later */
+	int parts; /* data parts after the routing id */
+	int later; /* read-only request, answered after commit */
+	Haven__Frame *f; /* decoded, for later */
 };
 
 /* ---- signals --------------------------------------------------------------- */
@@ -80,8 +80,8 @@ signals_read(struct broker *b)
 		if (si.ssi_signo == SIGHUP) {
 			directory_reload(b);
 		} else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
-			hv_log_info("stopping on %s", si.ssi_signo == SIGTERM ?
-			    "SIGTERM" : "SIGINT");
+			hv_log_info("stopping on %s",
+			    si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
 			b->stop = 1;
 		}
 	}
@@ -151,14 +151,19 @@ monitor_read(struct broker *b)
 			zmq_msg_close(&addr);
 		}
 		if (event == ZMQ_EVENT_ACCEPT_FAILED)
-			hv_log_info_limited(&b->hs_log, "cannot accept a "
-			    "connection: %s", zmq_strerror((int)value));
+			hv_log_info_limited(&b->hs_log,
+			    "cannot accept a "
+			    "connection: %s",
+			    zmq_strerror((int)value));
 		else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)
-			hv_log_info_limited(&b->hs_log, "a connection failed "
+			hv_log_info_limited(&b->hs_log,
+			    "a connection failed "
 			    "the handshake: not ZeroMQ CURVE (protocol error "
-			    "0x%x)", value);
+			    "0x%x)",
+			    value);
 		else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
-			hv_log_info_limited(&b->hs_log, "a connection failed "
+			hv_log_info_limited(&b->hs_log,
+			    "a connection failed "
 			    "the handshake: closed or silent for %d s",
 			    BROKER_HANDSHAKE_MS / 1000);
 	}
@@ -176,11 +181,10 @@ router_bind(struct broker *b, const char *endpoint)
 	if ((r = zmq_socket(b->zctx, ZMQ_ROUTER)) == NULL)
 		return -1;
 	if (zmq_setsockopt(r, ZMQ_ZAP_DOMAIN, "haven", 5) != 0 ||
-	    zmq_setsockopt(r, ZMQ_ZAP_ENFORCE_DOMAIN, &one,
-	    sizeof(one)) != 0 ||
+	    zmq_setsockopt(r, ZMQ_ZAP_ENFORCE_DOMAIN, &one, sizeof(one)) != 0 ||
 	    zmq_setsockopt(r, ZMQ_CURVE_SERVER, &one, sizeof(one)) != 0 ||
 	    zmq_setsockopt(r, ZMQ_CURVE_SECRETKEY, b->keys->curve_secret,
-	    HV_CURVE_KEY_LEN) != 0 ||
+	        HV_CURVE_KEY_LEN) != 0 ||
 	    zmq_setsockopt(r, ZMQ_ROUTER_MANDATORY, &one, sizeof(one)) != 0 ||
 	    zmq_setsockopt(r, ZMQ_MAXMSGSIZE, &max, sizeof(max)) != 0 ||
 	    zmq_setsockopt(r, ZMQ_HEARTBEAT_IVL, &hb, sizeof(hb)) != 0 ||
@@ -190,10 +194,9 @@ router_bind(struct broker *b, const char *endpoint)
 	    zmq_setsockopt(r, ZMQ_RCVHWM, &hwm, sizeof(hwm)) != 0 ||
 	    zmq_setsockopt(r, ZMQ_LINGER, &linger, sizeof(linger)) != 0 ||
 	    zmq_setsockopt(r, ZMQ_HANDSHAKE_IVL, &handshake,
-	    sizeof(handshake)) != 0 ||
+	        sizeof(handshake)) != 0 ||
 	    zmq_setsockopt(r, ZMQ_BACKLOG, &backlog, sizeof(backlog)) != 0 ||
-	    monitor_start(b, r) != 0 ||
-	    zmq_bind(r, endpoint) != 0) {
+	    monitor_start(b, r) != 0 || zmq_bind(r, endpoint) != 0) {
 		int saved = errno;
 
 		zmq_close(r);
@@ -225,7 +228,8 @@ router_rebind(struct broker *b)
 	for (int i = 0; i < REBIND_TRIES; i++) {
 		if (router_bind(b, ep) == 0) {
 			hv_log_info("dropped every session and listen again "
-			    "on %s", b->endpoint);
+			            "on %s",
+			    b->endpoint);
 			return;
 		}
 		if (errno != EADDRINUSE)
@@ -269,8 +273,8 @@ outbox_grow(struct outbox *o)
 }
 
 hv_err
-outbox_send(struct outbox *o, const uint8_t *rid, size_t rid_len,
-    uint8_t *buf, size_t len)
+outbox_send(struct outbox *o, const uint8_t *rid, size_t rid_len, uint8_t *buf,
+    size_t len)
 {
 	struct out_item *it;
 
@@ -288,8 +292,7 @@ outbox_send(struct outbox *o, const uint8_t *rid, size_t rid_len,
 }
 
 hv_err
-outbox_unflight(struct outbox *o, const char *node,
-    const uint8_t id[HV_ID_LEN])
+outbox_unflight(struct outbox *o, const char *node, const uint8_t id[HV_ID_LEN])
 {
 	struct out_item *it;
 
@@ -323,7 +326,8 @@ outbox_flush(struct broker *b, struct outbox *o)
 			continue;
 		}
 		if (router_send(b, it->rid, it->rid_len, it->buf, it->len) !=
-		    0 && errno != EHOSTUNREACH)
+		        0 &&
+		    errno != EHOSTUNREACH)
 			hv_log_warn("cannot send a reply");
 	}
 	outbox_clear(o);
@@ -378,8 +382,8 @@ frame_wrap_receipt(const uint8_t *rc, size_t len, uint8_t **out,
 }
 
 hv_err
-reply_receipt_bytes(struct outbox *o, const struct conn *c,
-    const uint8_t *rc, size_t len)
+reply_receipt_bytes(struct outbox *o, const struct conn *c, const uint8_t *rc,
+    size_t len)
 {
 	uint8_t *buf;
 	size_t n;
@@ -396,13 +400,20 @@ static const char *
 kind_name(Haven__Frame__KindCase k)
 {
 	switch (k) {
-	case HAVEN__FRAME__KIND_RECEIPT: return "Receipt";
-	case HAVEN__FRAME__KIND_DELIVER: return "Deliver";
-	case HAVEN__FRAME__KIND_AUDIT_REPLY: return "AuditReply";
-	case HAVEN__FRAME__KIND_TREE_HEAD: return "TreeHead";
-	case HAVEN__FRAME__KIND_ERROR: return "Error";
-	case HAVEN__FRAME__KIND_HEALTH_REPLY: return "HealthReply";
-	default: return "unknown";
+	case HAVEN__FRAME__KIND_RECEIPT:
+		return "Receipt";
+	case HAVEN__FRAME__KIND_DELIVER:
+		return "Deliver";
+	case HAVEN__FRAME__KIND_AUDIT_REPLY:
+		return "AuditReply";
+	case HAVEN__FRAME__KIND_TREE_HEAD:
+		return "TreeHead";
+	case HAVEN__FRAME__KIND_ERROR:
+		return "Error";
+	case HAVEN__FRAME__KIND_HEALTH_REPLY:
+		return "HealthReply";
+	default:
+		return "unknown";
 	}
 }
 
@@ -423,13 +434,13 @@ refuse_frame(struct broker *b, MDB_txn *txn, const struct conn *c, hv_err code,
 	uint64_t seq;
 	hv_err e;
 
-	if ((e = audit_reject(b, txn, c->node, NULL, code, msg, &seq)) !=
-	    HV_OK)
+	if ((e = audit_reject(b, txn, c->node, NULL, code, msg, &seq)) != HV_OK)
 		return e;
 	if (seq == 0)
-		hv_log_info_limited(&b->full_log, "refused a frame from %s: %s "
-		    "(counted while the store is full)", c->node,
-		    hv_errname(code));
+		hv_log_info_limited(&b->full_log,
+		    "refused a frame from %s: %s "
+		    "(counted while the store is full)",
+		    c->node, hv_errname(code));
 	else
 		hv_log_info("refused a frame from %s: %s", c->node,
 		    hv_errname(code));
@@ -454,12 +465,16 @@ dispatch(struct broker *b, MDB_txn *txn, struct inframe *in, struct outbox *o)
 	if (in->parts != 1) {
 		if (session_touch(b, c->node, c->rid, c->rid_len) == NULL)
 			return HV_ENOMEM;
-		return refuse_frame(b, txn, c, HV_EMALFORMED, "A Haven frame "
-		    "is exactly one ZeroMQ message part.", o);
+		return refuse_frame(b, txn, c, HV_EMALFORMED,
+		    "A Haven frame "
+		    "is exactly one ZeroMQ message part.",
+		    o);
 	}
 	/* Decoded already by verify_batch, or (again) here for the error. */
-	e = in->f != NULL ? HV_OK : hv_frame_unpack(zmq_msg_data(&in->msg),
-	    zmq_msg_size(&in->msg), b->frame_max, &in->f, &d);
+	e = in->f != NULL ?
+	    HV_OK :
+	    hv_frame_unpack(zmq_msg_data(&in->msg), zmq_msg_size(&in->msg),
+	        b->frame_max, &in->f, &d);
 	if (e == HV_ENOMEM)
 		return e;
 	/*
@@ -487,8 +502,10 @@ dispatch(struct broker *b, MDB_txn *txn, struct inframe *in, struct outbox *o)
 	if (in->f->kind_case == HAVEN__FRAME__KIND_SUBMIT)
 		return submit_handle(b, txn, c, in->f->submit, o);
 	if (n == NULL || n->revoked || !n->has_keys)
-		return refuse_frame(b, txn, c, HV_ESENDERREVOKED, "This node "
-		    "has been revoked from the partnership.", o);
+		return refuse_frame(b, txn, c, HV_ESENDERREVOKED,
+		    "This node "
+		    "has been revoked from the partnership.",
+		    o);
 	switch (in->f->kind_case) {
 	case HAVEN__FRAME__KIND_HELLO:
 		return session_hello(b, txn, c, in->f->hello, o);
@@ -509,8 +526,10 @@ dispatch(struct broker *b, MDB_txn *txn, struct inframe *in, struct outbox *o)
 		in->later = 1;
 		return HV_OK;
 	default:
-		snprintf(msg, sizeof(msg), "A %s frame is sent by the broker, "
-		    "never to it.", kind_name(in->f->kind_case));
+		snprintf(msg, sizeof(msg),
+		    "A %s frame is sent by the broker, "
+		    "never to it.",
+		    kind_name(in->f->kind_case));
 		return refuse_frame(b, txn, c, HV_EMALFORMED, msg, o);
 	}
 }
@@ -546,7 +565,8 @@ scrub_tick(struct broker *b)
 	if (!b->scrub_due || hv_mono_ms() < b->scrub_next_ms)
 		return;
 	b->scrub_due = hv_store_scrub_free(b->store, b->db[DB_BMETA], NULL,
-	    &left) != HV_OK || left != 0;
+	                   &left) != HV_OK ||
+	    left != 0;
 	b->scrub_next_ms = hv_mono_ms() + 1000;
 }
 
@@ -574,7 +594,7 @@ batch_txn(struct broker *b, struct inframe *items, size_t n)
 		outbox_clear(&o);
 		if (e != HV_ESTORAGEFULL)
 			hv_fatalx("cannot commit to the store: %s; stopping "
-			    "rather than answer without durability",
+			          "rather than answer without durability",
 			    hv_strerror(e));
 		return e;
 	}
@@ -612,7 +632,8 @@ batch_process(struct broker *b, struct inframe *items, size_t n)
 
 	if (e != HV_OK && n > 1) {
 		hv_log_info("a batch of %zu frames failed (%s); taking them "
-		    "one at a time", n, hv_errname(e));
+		            "one at a time",
+		    n, hv_errname(e));
 		for (size_t i = 0; i < n; i++)
 			if ((e = batch_txn(b, &items[i], 1)) != HV_OK)
 				batch_last_resort(b, &items[i], e);
@@ -733,27 +754,31 @@ check_self(const struct broker *b, const hv_directory *dir,
 	const struct hv_node *self = hv_directory_broker(dir);
 
 	if (self == NULL || strcmp(self->id, b->cfg.id) != 0)
-		return hv_errset(d, HV_EBADDIRECTORY, "broker", "the "
+		return hv_errset(d, HV_EBADDIRECTORY, "broker",
+		    "the "
 		    "directory's broker is %s, not %s",
 		    self ? self->id : "missing", b->cfg.id);
-	if (memcmp(self->keys.sign, b->keys->pub.sign,
-	    HV_SIGN_PUBLIC_LEN) == 0 && memcmp(self->keys.curve,
-	    b->keys->pub.curve, HV_CURVE_KEY_LEN) == 0)
+	if (memcmp(self->keys.sign, b->keys->pub.sign, HV_SIGN_PUBLIC_LEN) ==
+	        0 &&
+	    memcmp(self->keys.curve, b->keys->pub.curve, HV_CURVE_KEY_LEN) == 0)
 		return HV_OK;
 	for (size_t i = 0; i < hv_directory_node_count(dir); i++) {
 		const struct hv_node *n = hv_directory_node_at(dir, i);
 
-		if (n->has_keys && memcmp(n->keys.sign, b->keys->pub.sign,
-		    HV_SIGN_PUBLIC_LEN) == 0)
-			return hv_errset(d, HV_EBADDIRECTORY, "key", "key = "
+		if (n->has_keys &&
+		    memcmp(n->keys.sign, b->keys->pub.sign,
+		        HV_SIGN_PUBLIC_LEN) == 0)
+			return hv_errset(d, HV_EBADDIRECTORY, "key",
+			    "key = "
 			    "%s is %s's key in the directory, not the "
 			    "broker's; give the broker %s's key file.",
 			    b->cfg.key, n->id, b->cfg.id);
 	}
-	return hv_errset(d, HV_EBADDIRECTORY, "key", "the directory's keys "
+	return hv_errset(d, HV_EBADDIRECTORY, "key",
+	    "the directory's keys "
 	    "for %s are not the keys in %s; use the key file made for %s, "
-	    "or rebuild the directory with its .pub.", b->cfg.id, b->cfg.key,
-	    b->cfg.id);
+	    "or rebuild the directory with its .pub.",
+	    b->cfg.id, b->cfg.key, b->cfg.id);
 }
 
 hv_err
@@ -798,8 +823,10 @@ directory_reload(struct broker *b)
 		free(bytes);
 	}
 	if (e != HV_OK) {
-		snprintf(detail, sizeof(detail), "Refused %s (%s); version "
-		    "%llu stays in force.", b->cfg.directory, hv_errmsg(e, &d),
+		snprintf(detail, sizeof(detail),
+		    "Refused %s (%s); version "
+		    "%llu stays in force.",
+		    b->cfg.directory, hv_errmsg(e, &d),
 		    (unsigned long long)hv_directory_version(b->dir));
 		hv_log_warnx("%s", detail);
 		audit_directory(b, hv_errname(e), detail);
@@ -807,14 +834,15 @@ directory_reload(struct broker *b)
 		return;
 	}
 	if (revokes_someone(b->dir, next) && b->rebind_at_ms == 0)
-		b->rebind_at_ms = hv_mono_ms() +
-		    (int64_t)b->cfg.revocation_grace_ms;
+		b->rebind_at_ms =
+		    hv_mono_ms() + (int64_t)b->cfg.revocation_grace_ms;
 	hv_directory_destroy(&b->dir);
 	free(b->dir_bytes);
 	b->dir = next;
 	b->dir_bytes = bytes;
 	b->dir_len = len;
-	snprintf(detail, sizeof(detail), "Loaded directory version %llu of "
+	snprintf(detail, sizeof(detail),
+	    "Loaded directory version %llu of "
 	    "partnership %s on SIGHUP.",
 	    (unsigned long long)hv_directory_version(b->dir),
 	    hv_directory_partnership(b->dir));
@@ -842,8 +870,7 @@ timers(struct broker *b)
 	audit_refusals_flush(b, 0);
 	hv_log_limit_flush(&b->zap_log, "refused handshakes", 0);
 	hv_log_limit_flush(&b->hs_log, "failed handshakes", 0);
-	hv_log_limit_flush(&b->full_log, "refusals while the store is full",
-	    0);
+	hv_log_limit_flush(&b->full_log, "refusals while the store is full", 0);
 	audit_head_tick(b);
 	sessions_expire(b);
 	deliver_pump(b);

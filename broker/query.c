@@ -27,7 +27,7 @@
 #include "hv_util.h"
 #include "hv_wire.h"
 
-#define QUERY_MARGIN 2048	/* head, code, message and framing */
+#define QUERY_MARGIN 2048 /* head, code, message and framing */
 
 /* ---- scope ------------------------------------------------------------- */
 
@@ -79,9 +79,9 @@ in_scope(const struct hv_node *ig, int all, const struct hv_audit_rec *r)
 struct collect {
 	const struct hv_node *ig;
 	int all;
-	size_t cap;		/* records to return at most */
-	int user_limit;		/* cap is the query's own limit */
-	size_t budget;		/* bytes of records at most */
+	size_t cap; /* records to return at most */
+	int user_limit; /* cap is the query's own limit */
+	size_t budget; /* bytes of records at most */
 	size_t bytes;
 	size_t n;
 	ProtobufCBinaryData *v;
@@ -144,8 +144,7 @@ keep_in_scope(void *ctx, const struct hv_audit_rec *r)
 /* ---- the AUDIT_QUERY record ------------------------------------------- */
 
 /* Appends printf text to buf[cap] at *o, never past the end. */
-static void
-words(char *buf, size_t cap, size_t *o, const char *fmt, ...)
+static void words(char *buf, size_t cap, size_t *o, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
 static void
@@ -258,8 +257,7 @@ refuse(struct broker *b, MDB_txn *txn, const struct conn *c, hv_err code,
 {
 	hv_err e;
 
-	if ((e = audit_reject(b, txn, c->node, NULL, code, msg, NULL)) !=
-	    HV_OK)
+	if ((e = audit_reject(b, txn, c->node, NULL, code, msg, NULL)) != HV_OK)
 		return e;
 	hv_log_info("refused an audit query from %s: %s", c->node,
 	    hv_errname(code));
@@ -278,16 +276,16 @@ query_malformed(const Haven__AuditQuery *q)
 		return "AuditQuery.prove_id must be 16 bytes.";
 	if (q->since < 0 || q->until < 0)
 		return "AuditQuery.since and until are unix milliseconds, "
-		    "not negative.";
+		       "not negative.";
 	if (q->prove_id.len != 0 && q->consistency_from != 0)
 		return "An AuditQuery asks for an inclusion proof or a "
-		    "consistency proof, not both.";
+		       "consistency proof, not both.";
 	if (strlen(q->sender) > HV_NODE_MAX ||
 	    strlen(q->recipient) > HV_NODE_MAX ||
 	    strlen(q->role) > HV_ROLE_MAX || strlen(q->event) > 23 ||
 	    strlen(q->type) > 39)
 		return "A node, role, event or type in the AuditQuery is "
-		    "longer than any the partnership uses.";
+		       "longer than any the partnership uses.";
 	return NULL;
 }
 
@@ -356,8 +354,8 @@ answer_records(struct broker *b, MDB_txn *txn, const struct conn *c,
 		col.cap = q->limit;
 		col.user_limit = 1;
 	}
-	col.budget = b->frame_max > QUERY_MARGIN ? b->frame_max -
-	    QUERY_MARGIN : 0;
+	col.budget =
+	    b->frame_max > QUERY_MARGIN ? b->frame_max - QUERY_MARGIN : 0;
 	if ((col.v = calloc(col.cap, sizeof(*col.v))) == NULL)
 		return HV_ENOMEM;
 	qe = hv_auditlog_query(&b->log, txn, &f, on_collect, &col);
@@ -372,12 +370,14 @@ answer_records(struct broker *b, MDB_txn *txn, const struct conn *c,
 	words(detail, sizeof(detail), &od, " queried the audit log");
 	filter_words(q, detail, sizeof(detail), &od);
 	if (qe != HV_OK)
-		words(detail, sizeof(detail), &od, "; the log could not be "
-		    "read (%s).", hv_errname(qe));
+		words(detail, sizeof(detail), &od,
+		    "; the log could not be "
+		    "read (%s).",
+		    hv_errname(qe));
 	else
 		words(detail, sizeof(detail), &od, "; %zu record%s returned%s.",
-		    col.n, col.n == 1 ? "" : "s", col.truncated ?
-		    " (truncated)" : "");
+		    col.n, col.n == 1 ? "" : "s",
+		    col.truncated ? " (truncated)" : "");
 	if ((e = audit_query_record(b, txn, ig, q, detail)) != HV_OK ||
 	    (e = audit_head_due(b, txn, 1)) != HV_OK ||
 	    (e = hv_auditlog_latest_head(&b->log, txn, &h)) != HV_OK)
@@ -391,19 +391,21 @@ answer_records(struct broker *b, MDB_txn *txn, const struct conn *c,
 	if (qe != HV_OK) {
 		collect_free(&col);
 		ar.code = (char *)hv_errname(qe);
-		ar.message = "The broker's audit log could not be read; the "
+		ar.message =
+		    "The broker's audit log could not be read; the "
 		    "partnership administrator should run haven audit verify "
 		    "on the broker host.";
-		hv_log_warnx("audit query by %s: %s", ig->id,
-		    hv_strerror(qe));
+		hv_log_warnx("audit query by %s: %s", ig->id, hv_strerror(qe));
 	} else {
 		ar.records = col.v;
 		ar.n_records = col.n;
 		if (col.truncated) {
-			snprintf(msg, sizeof(msg), "Only the first %zu "
+			snprintf(msg, sizeof(msg),
+			    "Only the first %zu "
 			    "matching records are in this answer; narrow the "
 			    "filter (for example with --since and --until) to "
-			    "see the rest.", col.n);
+			    "see the rest.",
+			    col.n);
 			ar.code = "TRUNCATED";
 			ar.message = msg;
 		}
@@ -467,15 +469,16 @@ answer_prove(struct broker *b, MDB_txn *txn, const struct conn *c,
 	sc.all = scope_all(ig);
 	event = q->event[0] ? q->event : NULL;
 	seq = 0;
-	qe = hv_proof_pick(&b->log, txn, f.id, event, keep_in_scope, &sc,
-	    &seq);
+	qe = hv_proof_pick(&b->log, txn, f.id, event, keep_in_scope, &sc, &seq);
 	if (qe == HV_ENOMEM || qe == HV_EIO)
 		return qe;
 	hv_hex(q->prove_id.data, HV_ID_LEN, hex);
 
 	who(ig, detail, sizeof(detail), &od);
-	words(detail, sizeof(detail), &od, " asked for an inclusion proof of "
-	    "message %s", hex);
+	words(detail, sizeof(detail), &od,
+	    " asked for an inclusion proof of "
+	    "message %s",
+	    hex);
 	if (event != NULL)
 		words(detail, sizeof(detail), &od, " (event %.24s)", event);
 	if (qe != HV_OK || seq == 0)
@@ -487,12 +490,15 @@ answer_prove(struct broker *b, MDB_txn *txn, const struct conn *c,
 	    (e = audit_head_due(b, txn, 1)) != HV_OK)
 		return e;
 	if (qe != HV_OK)
-		return answer_code(b, txn, c, hv_errname(qe), "The broker's "
-		    "audit log could not be read.", o);
+		return answer_code(b, txn, c, hv_errname(qe),
+		    "The broker's "
+		    "audit log could not be read.",
+		    o);
 	if (seq == 0) {
-		snprintf(msg, sizeof(msg), "The audit log has no %s%srecord of "
-		    "message %s within the scope of %s.", event ? event : "",
-		    event ? " " : "", hex, ig->id);
+		snprintf(msg, sizeof(msg),
+		    "The audit log has no %s%srecord of "
+		    "message %s within the scope of %s.",
+		    event ? event : "", event ? " " : "", hex, ig->id);
 		return answer_code(b, txn, c, hv_errname(HV_ENOTFOUND), msg, o);
 	}
 	e = hv_proof_inclusion(&b->log, txn, seq, &p, &d);
@@ -540,8 +546,10 @@ answer_consistency(struct broker *b, MDB_txn *txn, const struct conn *c,
 
 	hv_errclear(&d);
 	who(ig, detail, sizeof(detail), &od);
-	words(detail, sizeof(detail), &od, " asked for a consistency proof "
-	    "from tree size %" PRIu64 ".", q->consistency_from);
+	words(detail, sizeof(detail), &od,
+	    " asked for a consistency proof "
+	    "from tree size %" PRIu64 ".",
+	    q->consistency_from);
 	if ((e = audit_query_record(b, txn, ig, q, detail)) != HV_OK ||
 	    (e = audit_head_due(b, txn, 1)) != HV_OK)
 		return e;
@@ -549,8 +557,9 @@ answer_consistency(struct broker *b, MDB_txn *txn, const struct conn *c,
 	if (e == HV_ENOMEM || e == HV_EIO)
 		return e;
 	if (e != HV_OK)
-		return answer_code(b, txn, c, hv_errname(e == HV_EUSAGE ?
-		    HV_ENOTFOUND : e), hv_errmsg(e, &d), o);
+		return answer_code(b, txn, c,
+		    hv_errname(e == HV_EUSAGE ? HV_ENOTFOUND : e),
+		    hv_errmsg(e, &d), o);
 	head_msg(&p->head, &hm);
 	head_msg(&p->first, &fm);
 	flen = haven__signed_tree_head__get_packed_size(&fm);
@@ -585,7 +594,8 @@ query_handle(struct broker *b, MDB_txn *txn, const struct conn *c,
 
 	hv_node_role(c->node, role, sizeof(role));
 	if (ig == NULL || strcmp(role, "ig") != 0 || ig->n_scope == 0) {
-		snprintf(msg, sizeof(msg), "Only ig nodes with a scope in the "
+		snprintf(msg, sizeof(msg),
+		    "Only ig nodes with a scope in the "
 		    "agreement may query the audit log; %s is not one.",
 		    c->node);
 		return refuse(b, txn, c, HV_EPOLICY, msg, o);
@@ -594,9 +604,11 @@ query_handle(struct broker *b, MDB_txn *txn, const struct conn *c,
 		return refuse(b, txn, c, HV_EMALFORMED, bad, o);
 	/* Its AUDIT_QUERY record would come out of the deliveries' reserve. */
 	if (store_full(b))
-		return refuse(b, txn, c, HV_ESTORAGEFULL, "The broker's store "
+		return refuse(b, txn, c, HV_ESTORAGEFULL,
+		    "The broker's store "
 		    "is full; audit queries are answered again once "
-		    "deliveries have freed space.", o);
+		    "deliveries have freed space.",
+		    o);
 	if (q->prove_id.len == HV_ID_LEN)
 		return answer_prove(b, txn, c, ig, q, o);
 	if (q->consistency_from != 0)

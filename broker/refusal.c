@@ -55,14 +55,14 @@ refusal_bad(const Haven__AgentRefusal *r)
 	for (size_t i = 0; i < r->n_recipients; i++)
 		if (!hv_node_id_valid(r->recipients[i]))
 			return "AgentRefusal names a recipient that is not a "
-			    "node id.";
+			       "node id.";
 	if (!hv_policy_type_valid(r->type))
 		return "AgentRefusal's type is not a message type.";
 	if (!known_code(r->code))
 		return "AgentRefusal's code is not a Haven error code.";
 	if (strlen(r->decided_by) > HV_DECIDED_BY_MAX)
 		return "AgentRefusal's decided_by is longer than 128 "
-		    "characters.";
+		       "characters.";
 	if (r->subject.len != 0 && r->subject.len != 32)
 		return "AgentRefusal's subject must be a 32-byte pseudonym.";
 	if (r->subject_key_id.len != 0 && r->subject_key_id.len != 8)
@@ -103,9 +103,9 @@ refusal_handle(struct broker *b, MDB_txn *txn, const struct conn *c,
 
 	if ((bad = refusal_bad(r)) != NULL) {
 		if ((e = audit_reject(b, txn, c->node, NULL, HV_EMALFORMED, bad,
-		    NULL)) != HV_OK ||
+		         NULL)) != HV_OK ||
 		    (e = reply_error(o, c, hv_errname(HV_EMALFORMED), bad)) !=
-		    HV_OK)
+		        HV_OK)
 			return e;
 		return refusal_echo(o, c, r);
 	}
@@ -150,8 +150,10 @@ refusal_handle(struct broker *b, MDB_txn *txn, const struct conn *c,
 	snprintf(rec.at, sizeof(rec.at), AT_AGENT);
 	rec.created = r->at / 1000;
 	hv_time_iso(r->at, when, sizeof(when));
-	snprintf(rec.detail, sizeof(rec.detail), "Refused by %s's own agent "
-	    "at %s: %s.", c->node, when, r->code);
+	snprintf(rec.detail, sizeof(rec.detail),
+	    "Refused by %s's own agent "
+	    "at %s: %s.",
+	    c->node, when, r->code);
 	if ((e = audit_append(b, txn, &rec)) != HV_OK)
 		return e;
 	hv_hex(r->id.data, HV_ID_LEN, hex);

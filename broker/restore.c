@@ -65,16 +65,17 @@ record(struct broker *b, MDB_txn *txn, const struct hv_restore_notice *n,
 	    hv_event_name(HV_EV_RESTORED));
 	snprintf(rec.actor, sizeof(rec.actor), "%s", b->cfg.id);
 	hv_time_iso(n->time_ms, when, sizeof(when));
-	snprintf(rec.detail, sizeof(rec.detail), "Store restored to %llu "
-	    "records (notice signed %s): %s", (unsigned long long)n->size,
-	    when, n->reason);
+	snprintf(rec.detail, sizeof(rec.detail),
+	    "Store restored to %llu "
+	    "records (notice signed %s): %s",
+	    (unsigned long long)n->size, when, n->reason);
 	/* The reason is whole UTF-8; a cut must not split a character. */
-	for (cut = strlen(rec.detail); cut > 0 &&
-	    !hv_utf8_valid(rec.detail, cut); )
+	for (cut = strlen(rec.detail);
+	     cut > 0 && !hv_utf8_valid(rec.detail, cut);)
 		rec.detail[--cut] = '\0';
 	if ((e = audit_append(b, txn, &rec)) != HV_OK ||
 	    (e = hv_store_err(mdb_put(txn, b->db_audit_meta, &k, &v, 0))) !=
-	    HV_OK)
+	        HV_OK)
 		return e;
 	return audit_head_due(b, txn, 1);
 }
@@ -93,10 +94,11 @@ restore_start(struct broker *b, const char *path)
 		return;
 	hv_errclear(&d);
 	if (hv_read_file(path, HV_RESTORE_FILE_MAX + 1, &buf, &len) != 0)
-		refuse(path, "cannot be read: give the file `haven audit "
+		refuse(path,
+		    "cannot be read: give the file `haven audit "
 		    "restore-notice` wrote.");
 	if ((e = hv_restore_verify(buf, len, b->root_sign,
-	    hv_directory_partnership(b->dir), &n, &d)) != HV_OK)
+	         hv_directory_partnership(b->dir), &n, &d)) != HV_OK)
 		refuse(path, "is refused: %s", hv_errmsg(e, &d));
 	if ((e = store_txn_begin(b, &txn)) != HV_OK)
 		refuse(path, "cannot be applied: %s", hv_strerror(e));
@@ -114,7 +116,8 @@ restore_start(struct broker *b, const char *path)
 	}
 	if ((e = hv_restore_check_log(&n, &b->log, txn, 1, &d)) != HV_OK) {
 		store_txn_abort(b, txn);
-		refuse(path, "does not match this store: %s Sign a notice over "
+		refuse(path,
+		    "does not match this store: %s Sign a notice over "
 		    "this store as it is now (haven audit restore-notice --db "
 		    "%s) and start the broker with that one.",
 		    hv_errmsg(e, &d), b->cfg.data_dir);
@@ -128,7 +131,7 @@ restore_start(struct broker *b, const char *path)
 	b->audit_dirty = 0;
 	free(buf);
 	hv_log_warnx("the store was restored to %llu records; RESTORED is "
-	    "recorded and the notice is served to the agents",
+	             "recorded and the notice is served to the agents",
 	    (unsigned long long)n.size);
 }
 
@@ -154,7 +157,7 @@ restore_served(struct broker *b, MDB_txn *txn, uint64_t head_size,
 	if (n.size > 0 && n.size < head_size && b->rn_for != head_size) {
 		b->rn_for = 0;
 		if ((e = hv_merkle_consistency_proof(hv_auditlog_leaf_fn, &lv,
-		    n.size, head_size, b->rn_proof, &b->rn_plen)) != HV_OK)
+		         n.size, head_size, b->rn_proof, &b->rn_plen)) != HV_OK)
 			return e;
 		b->rn_for = head_size;
 	}

@@ -36,8 +36,7 @@ refuse(struct broker *b, MDB_txn *txn, const struct conn *c, hv_err code,
 {
 	hv_err e;
 
-	if ((e = audit_reject(b, txn, c->node, NULL, code, msg, NULL)) !=
-	    HV_OK)
+	if ((e = audit_reject(b, txn, c->node, NULL, code, msg, NULL)) != HV_OK)
 		return e;
 	hv_log_info("refused a retraction from %s: %s", c->node,
 	    hv_errname(code));
@@ -62,13 +61,13 @@ targets(struct broker *b, MDB_txn *txn, const uint8_t id[HV_ID_LEN],
 		return HV_EIO;
 	k.mv_data = (void *)id;
 	k.mv_size = HV_ID_LEN;
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 &&
-	    *n < HV_MAX_RECIPIENTS;
-	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	     rc == 0 && *n < HV_MAX_RECIPIENTS;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		size_t nl = k.mv_size - HV_ID_LEN;
 
-		if (k.mv_size <= HV_ID_LEN || memcmp(k.mv_data, id,
-		    HV_ID_LEN) != 0)
+		if (k.mv_size <= HV_ID_LEN ||
+		    memcmp(k.mv_data, id, HV_ID_LEN) != 0)
 			break;
 		if (nl > HV_NODE_MAX)
 			continue;
@@ -153,8 +152,10 @@ apply_to(struct broker *b, MDB_txn *txn, const Haven__Retraction *r,
 	    t->node);
 	rec.reason[0] = '\0';
 	snprintf(rec.reason, sizeof(rec.reason), "%.31s", r->reason);
-	snprintf(rec.detail, sizeof(rec.detail), "Withdrawn before delivery "
-	    "to %.64s: retracted by the sender.", t->node);
+	snprintf(rec.detail, sizeof(rec.detail),
+	    "Withdrawn before delivery "
+	    "to %.64s: retracted by the sender.",
+	    t->node);
 	if ((e = audit_append(b, txn, &rec)) != HV_OK)
 		return e;
 	return receipt_queue_why(b, txn, r->id.data, t->ai.sender,
@@ -184,22 +185,29 @@ retract_handle(struct broker *b, MDB_txn *txn, const struct conn *c,
 	if ((e = targets(b, txn, r->id.data, t, &n)) != HV_OK)
 		return e;
 	if (n == 0)
-		return refuse(b, txn, c, HV_ENOTFOUND, "The broker accepted "
-		    "no message with the id this retraction names.", o);
+		return refuse(b, txn, c, HV_ENOTFOUND,
+		    "The broker accepted "
+		    "no message with the id this retraction names.",
+		    o);
 	if (strcmp(t[0].ai.sender, c->node) != 0 ||
 	    strcmp(r->sender, c->node) != 0) {
-		snprintf(msg, sizeof(msg), "Only the sender of a message may "
-		    "retract it, and %s did not send it.", c->node);
+		snprintf(msg, sizeof(msg),
+		    "Only the sender of a message may "
+		    "retract it, and %s did not send it.",
+		    c->node);
 		return refuse(b, txn, c, HV_ESENDERMISMATCH, msg, o);
 	}
 	if (hv_retract_verify(r, hv_directory_node(b->dir, c->node)) != HV_OK)
-		return refuse(b, txn, c, HV_EBADSIG, "The retraction's "
-		    "signature does not verify with its sender's key.", o);
+		return refuse(b, txn, c, HV_EBADSIG,
+		    "The retraction's "
+		    "signature does not verify with its sender's key.",
+		    o);
 
 	/* A repeat (the agent resends until it hears back): nothing new. */
 	memcpy(mk, r->id.data, HV_ID_LEN);
-	ml = HV_ID_LEN + (size_t)snprintf((char *)mk + HV_ID_LEN,
-	    sizeof(mk) - HV_ID_LEN, "%s", c->node);
+	ml = HV_ID_LEN +
+	    (size_t)snprintf((char *)mk + HV_ID_LEN, sizeof(mk) - HV_ID_LEN,
+	        "%s", c->node);
 	mk[ml++] = 'R';
 	if ((e = store_get(txn, b->db[DB_HACKS], mk, ml, &v)) == HV_OK)
 		return HV_OK;
@@ -213,16 +221,18 @@ retract_handle(struct broker *b, MDB_txn *txn, const struct conn *c,
 		snprintf(rec.recipients[i], sizeof(rec.recipients[i]), "%.64s",
 		    t[i].node);
 	snprintf(rec.reason, sizeof(rec.reason), "%.31s", r->reason);
-	snprintf(rec.detail, sizeof(rec.detail), "Retracted by its sender %s, "
-	    "decided by %.64s: %.64s.", c->node, r->decided_by, r->reason);
+	snprintf(rec.detail, sizeof(rec.detail),
+	    "Retracted by its sender %s, "
+	    "decided by %.64s: %.64s.",
+	    c->node, r->decided_by, r->reason);
 	if ((e = audit_append(b, txn, &rec)) != HV_OK)
 		return e;
 	for (size_t i = 0; i < n; i++)
 		if ((e = apply_to(b, txn, r, &t[i], rec.seq)) != HV_OK)
 			return e;
 	if ((e = receipt_queue_why(b, txn, r->id.data, c->node,
-	    hv_status_name(HV_ST_RETRACTED), r->reason, NULL, c->node,
-	    r->decided_by, rec.seq)) != HV_OK)
+	         hv_status_name(HV_ST_RETRACTED), r->reason, NULL, c->node,
+	         r->decided_by, rec.seq)) != HV_OK)
 		return e;
 	if ((e = store_put(txn, b->db[DB_HACKS], mk, ml, "", 0)) != HV_OK)
 		return e;
@@ -252,14 +262,15 @@ retract_acked(struct broker *b, MDB_txn *txn, const struct conn *c,
 	rec_for(&rec, hv_event_name(HV_EV_RETRACTION_DELIVERED), rc->id.data,
 	    &ai, c->node);
 	snprintf(rec.reason, sizeof(rec.reason), "%s", rc->code);
-	snprintf(rec.detail, sizeof(rec.detail), "%s has applied the "
+	snprintf(rec.detail, sizeof(rec.detail),
+	    "%s has applied the "
 	    "retraction (its copy erased, or kept whole under a legal hold).",
 	    c->node);
 	if ((e = audit_append(b, txn, &rec)) != HV_OK)
 		goto out;
 	e = receipt_queue_why(b, txn, rc->id.data, ai.sender,
-	    hv_status_name(HV_ST_RETRACTION_DELIVERED), rc->code, NULL,
-	    c->node, NULL, rec.seq);
+	    hv_status_name(HV_ST_RETRACTION_DELIVERED), rc->code, NULL, c->node,
+	    NULL, rec.seq);
 out:
 	haven__receipt__free_unpacked(rc, NULL);
 	return e;

@@ -11,7 +11,7 @@
 #include "hv_log.h"
 #include "hv_util.h"
 
-#define STORE_MEASURE_MS 250	/* how stale the measured use may be */
+#define STORE_MEASURE_MS 250 /* how stale the measured use may be */
 
 static const char *const broker_dbnames[DB_COUNT] = {
 	[DB_MSGS] = "msgs",
@@ -74,7 +74,8 @@ store_open(struct broker *b, struct hv_errdetail *d)
 		names[n++] = hv_auditlog_dbnames[i];
 	}
 	if (meta == HV_AUDITLOG_NDBS)
-		return hv_errset(d, HV_ESYS, "data_dir", "the audit log has "
+		return hv_errset(d, HV_ESYS, "data_dir",
+		    "the audit log has "
 		    "no meta database");
 	e = hv_store_open(b->cfg.data_dir, b->cfg.map_size, 0, names, n,
 	    &b->store, d);
@@ -95,8 +96,10 @@ out:
 	if (txn != NULL)
 		mdb_txn_abort(txn);
 	if (e != HV_OK) {
-		hv_errset(d, e, "data_dir", "cannot read the broker's "
-		    "counters in %s: %s", b->cfg.data_dir, hv_strerror(e));
+		hv_errset(d, e, "data_dir",
+		    "cannot read the broker's "
+		    "counters in %s: %s",
+		    b->cfg.data_dir, hv_strerror(e));
 		hv_store_close(&b->store);
 	}
 	return e;
@@ -138,7 +141,7 @@ store_measure(struct broker *b, uint64_t *used_bytes, uint64_t *queued)
 	}
 	if (mdb_cursor_open(txn, 0, &cur) == 0) {
 		for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-		    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 			size_t cnt;
 
 			if (v.mv_size < sizeof(size_t))
@@ -212,9 +215,9 @@ store_txn_commit(struct broker *b, MDB_txn *txn)
 	hv_err e = HV_OK;
 
 	if ((b->txn_qseq != b->qseq &&
-	    (e = counter_put(b, txn, "qseq", b->txn_qseq)) != HV_OK) ||
+	        (e = counter_put(b, txn, "qseq", b->txn_qseq)) != HV_OK) ||
 	    (b->txn_rseq != b->rseq &&
-	    (e = counter_put(b, txn, "rseq", b->txn_rseq)) != HV_OK)) {
+	        (e = counter_put(b, txn, "rseq", b->txn_rseq)) != HV_OK)) {
 		mdb_txn_abort(txn);
 		return e;
 	}
@@ -246,8 +249,8 @@ store_txn_abort(struct broker *b, MDB_txn *txn)
 }
 
 hv_err
-store_put(MDB_txn *txn, MDB_dbi dbi, const void *k, size_t klen,
-    const void *v, size_t vlen)
+store_put(MDB_txn *txn, MDB_dbi dbi, const void *k, size_t klen, const void *v,
+    size_t vlen)
 {
 	MDB_val key = { klen, (void *)k }, val = { vlen, (void *)v };
 
@@ -255,8 +258,7 @@ store_put(MDB_txn *txn, MDB_dbi dbi, const void *k, size_t klen,
 }
 
 hv_err
-store_get(MDB_txn *txn, MDB_dbi dbi, const void *k, size_t klen,
-    MDB_val *out)
+store_get(MDB_txn *txn, MDB_dbi dbi, const void *k, size_t klen, MDB_val *out)
 {
 	MDB_val key = { klen, (void *)k };
 

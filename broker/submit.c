@@ -91,8 +91,9 @@ check_reply_to(struct broker *b, MDB_txn *txn, const hv_envelope *env,
 	if (e == HV_OK) {
 		req.found = req.to_responder = 1;
 		/* The value is 32 bytes, then the type with its NUL. */
-		if (v.mv_size > 32 && memchr((uint8_t *)v.mv_data + 32, '\0',
-		    v.mv_size - 32) != NULL)
+		if (v.mv_size > 32 &&
+		    memchr((uint8_t *)v.mv_data + 32, '\0', v.mv_size - 32) !=
+		        NULL)
 			req.type = (const char *)v.mv_data + 32;
 	}
 	return hv_policy_check_reply_to(env, &req, d);
@@ -138,9 +139,8 @@ reject(struct broker *b, MDB_txn *txn, const struct conn *c,
 	if ((e = audit_reject(b, txn, c->node, env, code, msg, &seq)) != HV_OK)
 		return e;
 	if ((e = receipt_make(b, env ? env->id : NULL,
-	    hv_status_name(HV_ST_REJECTED),
-	    hv_errname(code), msg, NULL, NULL, hv_now_ms(), seq, 0, &rb,
-	    &rl)) != HV_OK)
+	         hv_status_name(HV_ST_REJECTED), hv_errname(code), msg, NULL,
+	         NULL, hv_now_ms(), seq, 0, &rb, &rl)) != HV_OK)
 		return e;
 	/* A refusal counted while the store is full (seq 0) writes nothing. */
 	if (remember && env != NULL && seq != 0 &&
@@ -151,9 +151,10 @@ reject(struct broker *b, MDB_txn *txn, const struct conn *c,
 	else
 		snprintf(hex, sizeof(hex), "-");
 	if (seq == 0)
-		hv_log_info_limited(&b->full_log, "rejected %s from %s: %s "
-		    "(counted while the store is full)", hex, c->node,
-		    hv_errname(code));
+		hv_log_info_limited(&b->full_log,
+		    "rejected %s from %s: %s "
+		    "(counted while the store is full)",
+		    hex, c->node, hv_errname(code));
 	else
 		hv_log_info("rejected %s from %s: %s", hex, c->node,
 		    hv_errname(code));
@@ -177,19 +178,19 @@ accept(struct broker *b, MDB_txn *txn, const struct conn *c,
 	hv_err e;
 
 	hv_audit_rec_from_envelope(&rec, env,
-	    hv_event_name(decision ? HV_EV_DECISION_RECORDED :
-	    HV_EV_SUBMITTED));
+	    hv_event_name(
+	        decision ? HV_EV_DECISION_RECORDED : HV_EV_SUBMITTED));
 	snprintf(rec.actor, sizeof(rec.actor), "%s", c->node);
 	if ((e = audit_append(b, txn, &rec)) != HV_OK)
 		return e;
-	if ((e = receipt_make(b, env->id, hv_status_name(HV_ST_ACCEPTED),
-	    NULL, NULL, NULL, NULL,
-	    rec.time_ms, rec.seq, 0, &rb, &rl)) != HV_OK)
+	if ((e = receipt_make(b, env->id, hv_status_name(HV_ST_ACCEPTED), NULL,
+	         NULL, NULL, NULL, rec.time_ms, rec.seq, 0, &rb, &rl)) != HV_OK)
 		return e;
 	if ((e = seen_put(b, txn, env->id, hash, rb, rl)) != HV_OK)
 		goto out;
-	if (!decision && (e = deliver_enqueue(b, txn, env, packed, packed_len,
-	    rec.time_ms)) != HV_OK)
+	if (!decision &&
+	    (e = deliver_enqueue(b, txn, env, packed, packed_len,
+	         rec.time_ms)) != HV_OK)
 		goto out;
 	/* The envelope, its audit record, indexes and page overhead. */
 	b->txn_bytes += 2 * packed_len + 4096;
@@ -223,9 +224,11 @@ submit_handle(struct broker *b, MDB_txn *txn, const struct conn *c,
 
 	/* SENDER_MISMATCH: nothing is decoded for a connection that lies. */
 	if (strcmp(s->sender, c->node) != 0) {
-		code = hv_errset(&d, HV_ESENDERMISMATCH, "sender", "The Submit "
+		code = hv_errset(&d, HV_ESENDERMISMATCH, "sender",
+		    "The Submit "
 		    "names sender %.64s but the connection is authenticated as "
-		    "%s.", s->sender, c->node);
+		    "%s.",
+		    s->sender, c->node);
 		goto refuse;
 	}
 	/* MALFORMED */
@@ -239,9 +242,11 @@ submit_handle(struct broker *b, MDB_txn *txn, const struct conn *c,
 	}
 	have_env = 1;
 	if (strcmp(env.sender, c->node) != 0) {
-		code = hv_errset(&d, HV_ESENDERMISMATCH, "sender", "The "
+		code = hv_errset(&d, HV_ESENDERMISMATCH, "sender",
+		    "The "
 		    "envelope names sender %.64s but the connection is "
-		    "authenticated as %s.", env.sender, c->node);
+		    "authenticated as %s.",
+		    env.sender, c->node);
 		goto refuse;
 	}
 	/*
@@ -258,13 +263,17 @@ submit_handle(struct broker *b, MDB_txn *txn, const struct conn *c,
 	 */
 	node = hv_directory_node(b->dir, env.sender);
 	if (node == NULL || !node->has_keys) {
-		code = hv_errset(&d, HV_ESENDERREVOKED, "sender", "The sender "
-		    "%s has no keys in the directory in force.", env.sender);
+		code = hv_errset(&d, HV_ESENDERREVOKED, "sender",
+		    "The sender "
+		    "%s has no keys in the directory in force.",
+		    env.sender);
 		goto refuse;
 	}
 	if (verify_envelope(b, s, &env, node->keys.sign) != HV_OK) {
-		code = hv_errset(&d, HV_EBADSIG, "signature", "The envelope's "
-		    "signature does not verify with %s's key.", env.sender);
+		code = hv_errset(&d, HV_EBADSIG, "signature",
+		    "The envelope's "
+		    "signature does not verify with %s's key.",
+		    env.sender);
 		goto refuse;
 	}
 	/* A byte-identical resubmission gets the original receipt. */
@@ -282,11 +291,13 @@ submit_handle(struct broker *b, MDB_txn *txn, const struct conn *c,
 		goto out;
 	/* CLOCK_SKEW */
 	if ((code = hv_policy_check_created(env.created, hv_now(),
-	    BROKER_SKEW_S, BROKER_SKEW_S, "the broker's clock", &d)) != HV_OK)
+	         BROKER_SKEW_S, BROKER_SKEW_S, "the broker's clock", &d)) !=
+	    HV_OK)
 		goto refuse;
 	/* REPLAY */
 	if (replay) {
-		code = hv_errset(&d, HV_EREPLAY, "id", "A different envelope "
+		code = hv_errset(&d, HV_EREPLAY, "id",
+		    "A different envelope "
 		    "with this message id was already submitted.");
 		goto refuse;
 	}
@@ -313,26 +324,28 @@ submit_handle(struct broker *b, MDB_txn *txn, const struct conn *c,
 	 * the one place that knows the unpadded size.
 	 */
 	if (env.ciphertext_len > b->ciphertext_max) {
-		code = hv_errset(&d, HV_ETOOLARGE, "ciphertext", "The payload "
+		code = hv_errset(&d, HV_ETOOLARGE, "ciphertext",
+		    "The payload "
 		    "is larger than this broker's limit of %llu bytes.",
 		    (unsigned long long)b->cfg.max_message_bytes);
 		goto refuse;
 	}
 	/* STORAGE_FULL: keep the reserve deliveries need (broker.h). */
-	if (!store_admits(b, 2 * s->envelope.len + 4096 +
-	    (uint64_t)env.n_recipients * BROKER_DELIVERY_RESERVE)) {
+	if (!store_admits(b,
+	        2 * s->envelope.len + 4096 +
+	            (uint64_t)env.n_recipients * BROKER_DELIVERY_RESERVE)) {
 		remember = 0;
-		code = hv_errset(&d, HV_ESTORAGEFULL, NULL, "The broker's "
+		code = hv_errset(&d, HV_ESTORAGEFULL, NULL,
+		    "The broker's "
 		    "store is full; the message was not accepted, try again "
 		    "later.");
 		goto refuse;
 	}
-	e = accept(b, txn, c, &env, s->envelope.data, s->envelope.len, hash,
-	    o);
+	e = accept(b, txn, c, &env, s->envelope.data, s->envelope.len, hash, o);
 	goto out;
 refuse:
-	e = reject(b, txn, c, have_env ? &env : NULL, hash, remember, code,
-	    &d, o);
+	e = reject(b, txn, c, have_env ? &env : NULL, hash, remember, code, &d,
+	    o);
 out:
 	hv_envelope_clear(&env);
 	return e;
@@ -349,12 +362,12 @@ submit_reject_unaudited(struct broker *b, const struct conn *c,
 
 	memset(&env, 0, sizeof(env));
 	if (hv_envelope_unpack(s->envelope.data, s->envelope.len,
-	    b->envelope_max, &env, NULL) == HV_OK)
+	        b->envelope_max, &env, NULL) == HV_OK)
 		have = 1;
 	if (receipt_make(b, have ? env.id : NULL,
-	    hv_status_name(HV_ST_REJECTED), hv_errname(code),
-	    hv_strerror(code), NULL, NULL, hv_now_ms(), 0, 0, &rb, &rl) ==
-	    HV_OK) {
+	        hv_status_name(HV_ST_REJECTED), hv_errname(code),
+	        hv_strerror(code), NULL, NULL, hv_now_ms(), 0, 0, &rb,
+	        &rl) == HV_OK) {
 		reply_receipt_bytes(o, c, rb, rl);
 		free(rb);
 	}

@@ -31,7 +31,7 @@ struct verify_job {
 	struct broker *b;
 	struct batch_frame *items;
 	size_t n;
-	atomic_size_t next;		/* the next item to take */
+	atomic_size_t next; /* the next item to take */
 };
 
 /* Decodes item i and, for a Submit whose sender has keys, verifies it. */
@@ -45,21 +45,22 @@ verify_one(struct broker *b, struct batch_frame *it)
 	it->sig = SIG_UNKNOWN;
 	if (it->parts != 1 || it->f != NULL)
 		return;
-	if (hv_frame_unpack(it->data, it->len, b->frame_max, &it->f,
-	    NULL) != HV_OK)
+	if (hv_frame_unpack(it->data, it->len, b->frame_max, &it->f, NULL) !=
+	    HV_OK)
 		return;
 	if (it->f->kind_case != HAVEN__FRAME__KIND_SUBMIT)
 		return;
 	s = it->f->submit;
 	memset(&env, 0, sizeof(env));
 	if (hv_envelope_unpack(s->envelope.data, s->envelope.len,
-	    b->envelope_max, &env, NULL) != HV_OK)
+	        b->envelope_max, &env, NULL) != HV_OK)
 		return;
 	node = hv_directory_node(b->dir, env.sender);
 	if (node != NULL && node->has_keys) {
 		memcpy(it->sig_key, node->keys.sign, HV_SIGN_PUBLIC_LEN);
 		it->sig = hv_envelope_verify(&env, node->keys.sign) == HV_OK ?
-		    SIG_GOOD : SIG_BAD;
+		    SIG_GOOD :
+		    SIG_BAD;
 	}
 	hv_envelope_clear(&env);
 }

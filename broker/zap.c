@@ -88,8 +88,10 @@ zap_log_refusal(struct broker *b, const zmq_msg_t *addr, const uint8_t *key,
 	ip[n] = '\0';
 	if (!hv_utf8_valid(ip, n))
 		snprintf(ip, sizeof(ip), "?");
-	hv_log_info_limited(&b->zap_log, "refused a handshake from %s (key "
-	    "%s...): %s", ip, hex, why);
+	hv_log_info_limited(&b->zap_log,
+	    "refused a handshake from %s (key "
+	    "%s...): %s",
+	    ip, hex, why);
 }
 
 /* Decides one request whose frames are in parts[0..n). */
@@ -100,14 +102,15 @@ zap_decide(struct broker *b, zmq_msg_t *parts, int n)
 	const uint8_t *key;
 
 	if (n < 2)
-		return;		/* no request id to answer */
+		return; /* no request id to answer */
 	if (n != ZAP_PARTS || !part_is(&parts[0], "1.0")) {
 		zap_reply(b, &parts[1], "500", "bad ZAP request", "");
 		return;
 	}
 	if (!part_is(&parts[2], ZAP_DOMAIN) || !part_is(&parts[5], "CURVE") ||
 	    zmq_msg_size(&parts[6]) != HV_CURVE_KEY_LEN) {
-		zap_log_refusal(b, &parts[3], NULL, "not a CURVE client of "
+		zap_log_refusal(b, &parts[3], NULL,
+		    "not a CURVE client of "
 		    "the haven domain");
 		zap_reply(b, &parts[1], "400", "not allowed", "");
 		return;
@@ -147,11 +150,12 @@ zap_handle(struct broker *b)
 			size_t sz = sizeof(more);
 
 			zmq_msg_init(&m);
-			rc = zmq_msg_recv(&m, b->zap, n == 0 ? ZMQ_DONTWAIT : 0);
+			rc =
+			    zmq_msg_recv(&m, b->zap, n == 0 ? ZMQ_DONTWAIT : 0);
 			if (rc < 0) {
 				zmq_msg_close(&m);
 				if (n == 0)
-					return;		/* nothing waiting */
+					return; /* nothing waiting */
 				ok = 0;
 				break;
 			}

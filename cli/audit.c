@@ -63,10 +63,30 @@ static const struct option longopts[] = {
 
 /* The AO_* bit of each option, in longopts order. */
 static const unsigned optbits[] = {
-	AO_DB, AO_BROKER, AO_KEY, AO_DIRECTORY, AO_BROKER_PUB, AO_SUBJECT_NHS,
-	AO_SUBJECT_KEY, AO_SUBJECT, AO_SUBJECT_LOCAL, AO_MESSAGE, AO_SENDER,
-	AO_RECIPIENT, AO_ROLE, AO_EVENT, AO_TYPE, AO_SINCE, AO_UNTIL, AO_LIMIT,
-	AO_FORMAT, AO_FROM, AO_TO, AO_PASSPHRASE_FILE, AO_ROOT_PUB, AO_TIMEOUT,
+	AO_DB,
+	AO_BROKER,
+	AO_KEY,
+	AO_DIRECTORY,
+	AO_BROKER_PUB,
+	AO_SUBJECT_NHS,
+	AO_SUBJECT_KEY,
+	AO_SUBJECT,
+	AO_SUBJECT_LOCAL,
+	AO_MESSAGE,
+	AO_SENDER,
+	AO_RECIPIENT,
+	AO_ROLE,
+	AO_EVENT,
+	AO_TYPE,
+	AO_SINCE,
+	AO_UNTIL,
+	AO_LIMIT,
+	AO_FORMAT,
+	AO_FROM,
+	AO_TO,
+	AO_PASSPHRASE_FILE,
+	AO_ROOT_PUB,
+	AO_TIMEOUT,
 	AO_OUTPUT,
 };
 
@@ -105,7 +125,7 @@ role_valid(const char *s)
 		return 0;
 	for (; *s != '\0'; s++)
 		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
-		    *s == '-'))
+		        *s == '-'))
 			return 0;
 	return 1;
 }
@@ -157,13 +177,27 @@ take(struct audit_args *a, int c, const char *v)
 	uint64_t n;
 
 	switch (c) {
-	case 'd': a->db = v; break;
-	case 'B': a->broker = v; break;
-	case 'K': a->key = v; break;
-	case 'D': a->directory = v; break;
-	case 'P': a->broker_pub = v; break;
-	case 'p': a->passphrase_file = v; break;
-	case 'X': a->root_pub = v; break;
+	case 'd':
+		a->db = v;
+		break;
+	case 'B':
+		a->broker = v;
+		break;
+	case 'K':
+		a->key = v;
+		break;
+	case 'D':
+		a->directory = v;
+		break;
+	case 'P':
+		a->broker_pub = v;
+		break;
+	case 'p':
+		a->passphrase_file = v;
+		break;
+	case 'X':
+		a->root_pub = v;
+		break;
 	case 'o':
 		if (v[0] == '\0')
 			return cli_usage(sub, "--output needs a file name.");
@@ -171,27 +205,40 @@ take(struct audit_args *a, int c, const char *v)
 		break;
 	case 'w':
 		if ((a->timeout_ms = remote_timeout(v)) < 0)
-			return cli_usage(sub, "--timeout '%.80s' is not a number "
-			    "of seconds from 1 to 3600.", v);
+			return cli_usage(sub,
+			    "--timeout '%.80s' is not a number "
+			    "of seconds from 1 to 3600.",
+			    v);
 		break;
-	case 'n': a->subject_nhs = v; break;
-	case 'k': a->subject_key = v; break;
-	case 'l': a->subject_local = v; break;
+	case 'n':
+		a->subject_nhs = v;
+		break;
+	case 'k':
+		a->subject_key = v;
+		break;
+	case 'l':
+		a->subject_local = v;
+		break;
 	case 's':
 		a->subject_hex = v;
 		if (strlen(v) != 64 || hv_unhex(v, (uint8_t[32]){ 0 }, 32) != 0)
-			return cli_usage(sub, "--subject '%.80s' is not a "
-			    "pseudonym of 64 hex digits.", v);
+			return cli_usage(sub,
+			    "--subject '%.80s' is not a "
+			    "pseudonym of 64 hex digits.",
+			    v);
 		break;
 	case 'm':
 		if (strlen(v) != 32 || hv_unhex(v, a->message, 16) != 0)
-			return cli_usage(sub, "--message '%.80s' is not a "
-			    "message id of 32 hex digits.", v);
+			return cli_usage(sub,
+			    "--message '%.80s' is not a "
+			    "message id of 32 hex digits.",
+			    v);
 		break;
 	case 'S':
 	case 'R':
 		if (!hv_node_id_valid(v))
-			return cli_usage(sub, "--%s '%.80s' is not a node id "
+			return cli_usage(sub,
+			    "--%s '%.80s' is not a node id "
 			    "(ROLE.NAME, for example police.avon).",
 			    c == 'S' ? "sender" : "recipient", v);
 		if (c == 'S')
@@ -201,40 +248,49 @@ take(struct audit_args *a, int c, const char *v)
 		break;
 	case 'r':
 		if (!role_valid(v))
-			return cli_usage(sub, "--role '%.80s' is not a role "
+			return cli_usage(sub,
+			    "--role '%.80s' is not a role "
 			    "(lowercase letters, digits and dashes, for "
-			    "example social-care).", v);
+			    "example social-care).",
+			    v);
 		a->role = v;
 		break;
 	case 'e':
 		if (upper_word(v, a->event, sizeof(a->event)) != 0 ||
 		    !word_in(a->event, hv_event_names))
-			return cli_usage(sub, "--event '%.80s' is not an audit "
+			return cli_usage(sub,
+			    "--event '%.80s' is not an audit "
 			    "event; events are SUBMITTED, REJECTED, DELIVERED, "
 			    "ACKNOWLEDGED, ESCALATED, EXPIRED, "
 			    "DECISION_RECORDED, DIRECTORY_LOADED, "
-			    "AUDIT_QUERY and RESTORED.", v);
+			    "AUDIT_QUERY and RESTORED.",
+			    v);
 		break;
 	case 't':
 		if (upper_word(v, a->type, sizeof(a->type)) != 0 ||
 		    !hv_policy_type_valid(a->type))
-			return cli_usage(sub, "--type '%.80s' is not a message "
+			return cli_usage(sub,
+			    "--type '%.80s' is not a message "
 			    "type of the partnership (for example REFERRAL, "
-			    "INFO_REQUEST).", v);
+			    "INFO_REQUEST).",
+			    v);
 		break;
 	case 'a':
 	case 'u':
-		if (parse_time(v, c == 'u', c == 'a' ? &a->since_ms :
-		    &a->until_ms) != 0)
-			return cli_usage(sub, "--%s '%.80s' is not a time; give "
+		if (parse_time(v, c == 'u',
+		        c == 'a' ? &a->since_ms : &a->until_ms) != 0)
+			return cli_usage(sub,
+			    "--%s '%.80s' is not a time; give "
 			    "ISO 8601 UTC (2026-11-22, 2026-11-22T09:14:03Z) "
-			    "or unix seconds.", c == 'a' ? "since" : "until",
-			    v);
+			    "or unix seconds.",
+			    c == 'a' ? "since" : "until", v);
 		break;
 	case 'L':
 		if (parse_u64(v, 1, &n) != 0 || n > 100000000)
-			return cli_usage(sub, "--limit '%.80s' is not a number "
-			    "of records from 1 to 100000000.", v);
+			return cli_usage(sub,
+			    "--limit '%.80s' is not a number "
+			    "of records from 1 to 100000000.",
+			    v);
 		a->limit = (size_t)n;
 		break;
 	case 'f':
@@ -248,16 +304,21 @@ take(struct audit_args *a, int c, const char *v)
 		    strcmp(sub, "audit sar") == 0)
 			a->format = AF_HTML;
 		else if (strcmp(sub, "audit sar") == 0)
-			return cli_usage(sub, "--format '%.80s' is not html or "
-			    "json.", v);
+			return cli_usage(sub,
+			    "--format '%.80s' is not html or "
+			    "json.",
+			    v);
 		else
-			return cli_usage(sub, "--format '%.80s' is not table, "
-			    "json or csv.", v);
+			return cli_usage(sub,
+			    "--format '%.80s' is not table, "
+			    "json or csv.",
+			    v);
 		break;
 	case 'F':
 	case 'T':
 		if (parse_u64(v, 1, c == 'F' ? &a->from : &a->to) != 0)
-			return cli_usage(sub, "--%s '%.80s' is not a tree size "
+			return cli_usage(sub,
+			    "--%s '%.80s' is not a tree size "
 			    "(a whole number of records, at least 1).",
 			    c == 'F' ? "from" : "to", v);
 		break;
@@ -266,27 +327,31 @@ take(struct audit_args *a, int c, const char *v)
 }
 
 int
-audit_parse(const char *sub, int argc, char **argv, unsigned allowed,
-    int npos, const char *const *pos_names, struct audit_args *a)
+audit_parse(const char *sub, int argc, char **argv, unsigned allowed, int npos,
+    const char *const *pos_names, struct audit_args *a)
 {
 	int c, idx, rc;
 
 	memset(a, 0, sizeof(*a));
 	a->sub = sub;
-	optind = 0;		/* GNU: start afresh, argv[0] is not parsed */
+	optind = 0; /* GNU: start afresh, argv[0] is not parsed */
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":o:", longopts, &idx)) != -1) {
 		if (c == '?')
-			return cli_usage(sub, "'%.80s' is not an option of "
-			    "this command.", argv[optind - 1]);
+			return cli_usage(sub,
+			    "'%.80s' is not an option of "
+			    "this command.",
+			    argv[optind - 1]);
 		if (c == ':')
 			return cli_usage(sub, "%.80s needs a value.",
 			    argv[optind - 1]);
 		for (idx = 0; longopts[idx].val != c; idx++)
 			;
 		if ((allowed & optbits[idx]) == 0)
-			return cli_usage(sub, "--%s is not an option of this "
-			    "command.", longopts[idx].name);
+			return cli_usage(sub,
+			    "--%s is not an option of this "
+			    "command.",
+			    longopts[idx].name);
 		if ((a->seen & optbits[idx]) != 0)
 			return cli_usage(sub, "--%s is given twice.",
 			    longopts[idx].name);
@@ -296,8 +361,10 @@ audit_parse(const char *sub, int argc, char **argv, unsigned allowed,
 	}
 	for (; optind < argc; optind++) {
 		if (a->npos >= npos)
-			return cli_usage(sub, "'%.80s' is one argument too "
-			    "many.", argv[optind]);
+			return cli_usage(sub,
+			    "'%.80s' is one argument too "
+			    "many.",
+			    argv[optind]);
 		a->pos[a->npos++] = argv[optind];
 	}
 	if (a->npos < npos)
@@ -328,22 +395,25 @@ audit_need_db(struct audit_args *a)
 
 	a->ig = NULL;
 	if (a->db != NULL && (a->seen & only_remote) != 0)
-		return cli_usage(a->sub, "give either --db DIR or --broker "
+		return cli_usage(a->sub,
+		    "give either --db DIR or --broker "
 		    "ENDPOINT, not both (--directory, --root-pub and "
 		    "--timeout go with --broker).");
 	if (a->db == NULL && (a->seen & AO_REMOTE_OPTS) != 0) {
-		if (a->broker == NULL || a->key == NULL ||
-		    a->directory == NULL)
-			return cli_usage(a->sub, "a remote query needs "
+		if (a->broker == NULL || a->key == NULL || a->directory == NULL)
+			return cli_usage(a->sub,
+			    "a remote query needs "
 			    "--broker ENDPOINT, --key IG.key and --directory "
 			    "FILE together.");
 		return AUDIT_REMOTE;
 	}
 	if (a->db == NULL)
-		return cli_usage(a->sub, "--db DIR (the broker's data_dir) "
+		return cli_usage(a->sub,
+		    "--db DIR (the broker's data_dir) "
 		    "is required.");
 	if ((a->seen & AO_PASSPHRASE_FILE) && a->key == NULL)
-		return cli_usage(a->sub, "--passphrase-file goes with --key "
+		return cli_usage(a->sub,
+		    "--passphrase-file goes with --key "
 		    "IG.key.");
 	if ((rc = load_ig_key(a)) != 0)
 		return rc;
@@ -357,8 +427,8 @@ audit_args_free(struct audit_args *a)
 }
 
 const char *
-audit_justification(const struct audit_args *a,
-    const struct hv_audit_rec *r, char *buf, size_t cap, int *opened)
+audit_justification(const struct audit_args *a, const struct hv_audit_rec *r,
+    char *buf, size_t cap, int *opened)
 {
 	if (opened != NULL)
 		*opened = 0;
@@ -369,8 +439,8 @@ audit_justification(const struct audit_args *a,
 		return r->basis.justification;
 	if (r->basis.sealed_len == 0)
 		return "";
-	if (a->ig == NULL || !r->has_id || hv_justification_open(&r->basis,
-	    r->id, a->ig, buf, cap) != HV_OK)
+	if (a->ig == NULL || !r->has_id ||
+	    hv_justification_open(&r->basis, r->id, a->ig, buf, cap) != HV_OK)
 		return "(sealed)";
 	if (opened != NULL)
 		*opened = 1;
@@ -391,35 +461,45 @@ audit_open(const char *db, hv_store **s, hv_auditlog *log)
 
 	hv_errclear(&d);
 	if (stat(db, &st) != 0) {
-		fprintf(stderr, "haven audit: cannot open the audit store %s: "
-		    "%s; --db takes the broker's data_dir.\n", db,
-		    strerror(errno));
+		fprintf(stderr,
+		    "haven audit: cannot open the audit store %s: "
+		    "%s; --db takes the broker's data_dir.\n",
+		    db, strerror(errno));
 		return 3;
 	}
 	if (!S_ISDIR(st.st_mode)) {
-		fprintf(stderr, "haven audit: cannot open the audit store: %s "
-		    "is not a folder; --db takes the broker's data_dir.\n", db);
+		fprintf(stderr,
+		    "haven audit: cannot open the audit store: %s "
+		    "is not a folder; --db takes the broker's data_dir.\n",
+		    db);
 		return 3;
 	}
 	/* LMDB would report an empty folder as "No such file or directory". */
 	if ((size_t)snprintf(mdb, sizeof(mdb), "%s/data.mdb", db) >=
-	    sizeof(mdb) || stat(mdb, &st) != 0) {
-		fprintf(stderr, "haven audit: the folder %s holds no Haven "
+	        sizeof(mdb) ||
+	    stat(mdb, &st) != 0) {
+		fprintf(stderr,
+		    "haven audit: the folder %s holds no Haven "
 		    "broker store (no data.mdb); --db takes the broker's "
-		    "data_dir.\n", db);
+		    "data_dir.\n",
+		    db);
 		return 3;
 	}
 	e = hv_store_open(db, 0, 1, hv_auditlog_dbnames, HV_AUDITLOG_NDBS, s,
 	    &d);
 	if (e == HV_ENOTFOUND) {
-		fprintf(stderr, "haven audit: %s holds a store without an "
+		fprintf(stderr,
+		    "haven audit: %s holds a store without an "
 		    "audit log; --db takes the broker's data_dir, not an "
-		    "agent's.\n", db);
+		    "agent's.\n",
+		    db);
 		return 3;
 	}
 	if (e != HV_OK) {
-		fprintf(stderr, "haven audit: cannot open the audit store: "
-		    "%s\n", hv_errmsg(e, &d));
+		fprintf(stderr,
+		    "haven audit: cannot open the audit store: "
+		    "%s\n",
+		    hv_errmsg(e, &d));
 		return 3;
 	}
 	/*
@@ -429,21 +509,25 @@ audit_open(const char *db, hv_store **s, hv_auditlog *log)
 	 */
 	if ((e = hv_store_begin(*s, 1, &txn)) != HV_OK) {
 		hv_store_close(s);
-		fprintf(stderr, "haven audit: cannot read the audit store %s: "
-		    "%s\n", db, hv_strerror(e));
+		fprintf(stderr,
+		    "haven audit: cannot read the audit store %s: "
+		    "%s\n",
+		    db, hv_strerror(e));
 		return 3;
 	}
 	for (size_t i = 0; i < HV_AUDITLOG_NDBS && rc == 0; i++)
-		rc = mdb_dbi_open(txn, hv_auditlog_dbnames[i], 0,
-		    &(*s)->dbi[i]);
+		rc =
+		    mdb_dbi_open(txn, hv_auditlog_dbnames[i], 0, &(*s)->dbi[i]);
 	if (rc == 0)
 		rc = mdb_txn_commit(txn);
 	else
 		mdb_txn_abort(txn);
 	if (rc != 0) {
 		hv_store_close(s);
-		fprintf(stderr, "haven audit: cannot read the audit store %s: "
-		    "%s\n", db, mdb_strerror(rc));
+		fprintf(stderr,
+		    "haven audit: cannot read the audit store %s: "
+		    "%s\n",
+		    db, mdb_strerror(rc));
 		return 3;
 	}
 	log->store = *s;
@@ -458,21 +542,21 @@ audit_broker_pub(const char *path, uint8_t out[32], struct hv_prev_signs *prev)
 	struct hv_errdetail d;
 	hv_err e;
 
-	if (cli_file_check("audit", "the broker's public key file", path) !=
-	    0)
+	if (cli_file_check("audit", "the broker's public key file", path) != 0)
 		return 3;
 	hv_errclear(&d);
 	/* Another node's .pub is named, not reported as TAMPERED later. */
-	if ((e = hv_pubkeys_load_role(path, "broker", &pk, &d)) ==
-	    HV_EUSAGE) {
+	if ((e = hv_pubkeys_load_role(path, "broker", &pk, &d)) == HV_EUSAGE) {
 		fprintf(stderr, "haven audit: %s\n", d.message);
 		return 2;
 	}
 	if (e == HV_OK)
 		e = hv_pubkeys_load_prev(path, &pk, prev, &d);
 	if (e != HV_OK) {
-		fprintf(stderr, "haven audit: cannot read the broker's public "
-		    "key file %s: %s\n", path, hv_errmsg(e, &d));
+		fprintf(stderr,
+		    "haven audit: cannot read the broker's public "
+		    "key file %s: %s\n",
+		    path, hv_errmsg(e, &d));
 		return e == HV_EIO ? 3 : 1;
 	}
 	memcpy(out, pk.sign, 32);
@@ -498,20 +582,23 @@ audit_subject(struct audit_args *a, int *has, uint8_t out[32])
 	struct hv_errdetail d;
 	char norm[HV_SUBJECT_MAX], line[128];
 	uint8_t *key = NULL;
-	const char *what = a->subject_nhs != NULL ? "--subject-nhs" :
-	    "--subject-local";
+	const char *what =
+	    a->subject_nhs != NULL ? "--subject-nhs" : "--subject-local";
 	int n = (a->subject_nhs != NULL) + (a->subject_hex != NULL) +
-	    (a->subject_local != NULL), rc = 0;
+	    (a->subject_local != NULL),
+	    rc = 0;
 	hv_err e;
 
 	hv_errclear(&d);
 	*has = 0;
 	if (n > 1)
-		return cli_usage(a->sub, "give one of --subject-nhs, "
+		return cli_usage(a->sub,
+		    "give one of --subject-nhs, "
 		    "--subject-local and --subject.");
 	if (n == 0 || a->subject_hex != NULL) {
 		if (a->subject_key != NULL)
-			return cli_usage(a->sub, "--subject-key goes with "
+			return cli_usage(a->sub,
+			    "--subject-key goes with "
 			    "--subject-nhs or --subject-local.");
 		if (a->subject_hex != NULL)
 			hv_unhex(a->subject_hex, out, 32);
@@ -519,13 +606,16 @@ audit_subject(struct audit_args *a, int *has, uint8_t out[32])
 		return 0;
 	}
 	if (a->subject_key == NULL)
-		return cli_usage(a->sub, "%s needs --subject-key FILE (the "
+		return cli_usage(a->sub,
+		    "%s needs --subject-key FILE (the "
 		    "partnership's subject key) to compute the child's "
-		    "pseudonym.", what);
+		    "pseudonym.",
+		    what);
 	/* "-" keeps the NHS number out of the shell history and ps. */
 	if (a->subject_nhs != NULL && strcmp(a->subject_nhs, "-") == 0) {
 		if (read_stdin_line(line, sizeof(line)) != 0) {
-			rc = cli_usage(a->sub, "--subject-nhs - found no line "
+			rc = cli_usage(a->sub,
+			    "--subject-nhs - found no line "
 			    "on standard input.");
 			goto out;
 		}
@@ -542,17 +632,20 @@ audit_subject(struct audit_args *a, int *has, uint8_t out[32])
 		goto out;
 	}
 	if ((rc = cli_file_check(a->sub, "the subject key file",
-	    a->subject_key)) != 0)
+	         a->subject_key)) != 0)
 		goto out;
 	if (hv_keys_is_public_file(a->subject_key)) {
-		rc = cli_usage(a->sub, "%s is a node's public key file; "
+		rc = cli_usage(a->sub,
+		    "%s is a node's public key file; "
 		    "--subject-key needs the partnership subject key file.",
 		    a->subject_key);
 		goto out;
 	}
 	if ((e = hv_subject_key_load(a->subject_key, &key, &d)) != HV_OK) {
-		fprintf(stderr, "haven audit: cannot load the subject key %s: "
-		    "%s\n", a->subject_key, hv_errmsg(e, &d));
+		fprintf(stderr,
+		    "haven audit: cannot load the subject key %s: "
+		    "%s\n",
+		    a->subject_key, hv_errmsg(e, &d));
 		rc = e == HV_EIO ? 3 : 1;
 		goto out;
 	}
@@ -579,10 +672,11 @@ audit_key_check(const struct audit_args *a, const struct audit_source *src)
 		return 0;
 	hv_hex(a->key_id, sizeof(a->key_id), mine);
 	hv_hex(src->log_key_id, sizeof(src->log_key_id), theirs);
-	fprintf(stderr, "haven %s: the subject key %s is not the "
+	fprintf(stderr,
+	    "haven %s: the subject key %s is not the "
 	    "partnership's: its id is %s, the log's records use %s; nothing "
-	    "can be found about a child with it.\n", a->sub, a->subject_key,
-	    mine, theirs);
+	    "can be found about a child with it.\n",
+	    a->sub, a->subject_key, mine, theirs);
 	return 1;
 }
 
@@ -700,9 +794,9 @@ audit_stored_broker_key(hv_auditlog *log, MDB_txn *txn, uint8_t key[32],
 	k.mv_size = strlen("directory");
 	k.mv_data = "directory";
 	if (mdb_get(txn, meta, &k, &v) == 0 &&
-	    hv_directory_decode_unverified(v.mv_data, v.mv_size, &dir,
-	    NULL) == HV_OK && (b = hv_directory_broker(dir)) != NULL &&
-	    !b->has_keys)
+	    hv_directory_decode_unverified(v.mv_data, v.mv_size, &dir, NULL) ==
+	        HV_OK &&
+	    (b = hv_directory_broker(dir)) != NULL && !b->has_keys)
 		b = NULL;
 	k.mv_size = strlen("broker_sign_public");
 	k.mv_data = "broker_sign_public";
@@ -720,7 +814,7 @@ audit_stored_broker_key(hv_auditlog *log, MDB_txn *txn, uint8_t key[32],
 	}
 	if (found && prev->n > 0)
 		*how = "the broker keys (current and previous) recorded in "
-		    "the store";
+		       "the store";
 	hv_directory_destroy(&dir);
 	return found;
 }
@@ -743,8 +837,8 @@ cmd_verify(int argc, char **argv)
 	hv_err e;
 
 	hv_errclear(&d);
-	if ((rc = audit_parse("audit verify", argc, argv,
-	    AO_DB | AO_BROKER_PUB, 0, NULL, &a)) != 0)
+	if ((rc = audit_parse("audit verify", argc, argv, AO_DB | AO_BROKER_PUB,
+	         0, NULL, &a)) != 0)
 		return rc;
 	if ((rc = audit_need_db(&a)) >= 0)
 		return rc;
@@ -764,17 +858,19 @@ cmd_verify(int argc, char **argv)
 		have_key = audit_stored_broker_key(&log, txn, key, &prev, &how);
 	e = hv_auditlog_verify_at(&log, txn, have_key ? key : NULL, &prev, &d);
 	if (e == HV_ETAMPERED) {
-		fprintf(stderr, "audit log TAMPERED: %s\n"
+		fprintf(stderr,
+		    "audit log TAMPERED: %s\n"
 		    "Keep a copy of %s as evidence and tell the partnership "
 		    "administrator; records after this point cannot be "
-		    "trusted.\n", d.message, a.db);
+		    "trusted.\n",
+		    d.message, a.db);
 		rc = 1;
 		goto out;
 	}
 	if (e != HV_OK ||
 	    (e = hv_auditlog_tree(&log, txn, &size, root)) != HV_OK ||
-	    (e = hv_store_err(mdb_stat(txn, dbi_named(&log, "heads"),
-	    &st))) != HV_OK) {
+	    (e = hv_store_err(mdb_stat(txn, dbi_named(&log, "heads"), &st))) !=
+	        HV_OK) {
 		fprintf(stderr, "haven audit: cannot read the audit log: %s\n",
 		    hv_errmsg(e, &d));
 		rc = hv_exit_code(e);
@@ -783,9 +879,10 @@ cmd_verify(int argc, char **argv)
 	hv_hex(root, HV_HASH_LEN, hex);
 	if (!have_key) {
 		printf("audit log chain and tree OK: %" PRIu64 " records, "
-		    "%zu signed tree heads, root %s\n", size,
-		    (size_t)st.ms_entries, hex);
-		fprintf(stderr, "haven audit: the signed tree heads were NOT "
+		       "%zu signed tree heads, root %s\n",
+		    size, (size_t)st.ms_entries, hex);
+		fprintf(stderr,
+		    "haven audit: the signed tree heads were NOT "
 		    "checked: the store records no broker key; pass "
 		    "--broker-pub FILE (the broker's .pub file) to check "
 		    "them.\n");
@@ -793,13 +890,16 @@ cmd_verify(int argc, char **argv)
 		goto out;
 	}
 	printf("audit log OK: %" PRIu64 " records, %zu signed tree heads, "
-	    "root %s\n", size, (size_t)st.ms_entries, hex);
-	printf("Every record, its chain link, its leaf and index entries, and "
+	       "root %s\n",
+	    size, (size_t)st.ms_entries, hex);
+	printf(
+	    "Every record, its chain link, its leaf and index entries, and "
 	    "every signed tree head were checked; the heads' signatures with "
-	    "%s.\n", how);
+	    "%s.\n",
+	    how);
 	if (a.broker_pub == NULL)
 		printf("For a check independent of this store, pass "
-		    "--broker-pub FILE.\n");
+		       "--broker-pub FILE.\n");
 	rc = 0;
 out:
 	if (txn != NULL)
@@ -849,7 +949,9 @@ cmd_audit(int argc, char **argv)
 		}
 		return subs[i].fn(argc - 1, argv + 1);
 	}
-	return cli_usage("audit", "'%.80s' is not an audit command; the "
+	return cli_usage("audit",
+	    "'%.80s' is not an audit command; the "
 	    "commands are query, verify, prove, check-proof, consistency, "
-	    "export and restore-notice.", argv[1]);
+	    "export and restore-notice.",
+	    argv[1]);
 }

@@ -57,8 +57,8 @@ enum {
 
 /* The three options that make a remote query, and all it accepts. */
 #define AO_REMOTE (AO_BROKER | AO_KEY | AO_DIRECTORY)
-#define AO_REMOTE_OPTS (AO_REMOTE | AO_PASSPHRASE_FILE | AO_ROOT_PUB | \
-	AO_TIMEOUT)
+#define AO_REMOTE_OPTS \
+	(AO_REMOTE | AO_PASSPHRASE_FILE | AO_ROOT_PUB | AO_TIMEOUT)
 
 /* audit_need_db's answer for a remote query. */
 #define AUDIT_REMOTE (-2)
@@ -67,16 +67,16 @@ enum audit_format { AF_TABLE, AF_JSON, AF_CSV, AF_HTML };
 
 /* A subcommand's parsed and checked options. */
 struct audit_args {
-	const char *sub;		/* "query", "verify", ... */
-	unsigned seen;			/* AO_* given */
+	const char *sub; /* "query", "verify", ... */
+	unsigned seen; /* AO_* given */
 	const char *db, *broker, *key, *directory, *broker_pub;
 	const char *passphrase_file, *root_pub;
-	int timeout_ms;			/* --timeout, 0 when not given */
+	int timeout_ms; /* --timeout, 0 when not given */
 	const char *subject_nhs, *subject_key, *subject_hex, *subject_local;
-	int has_key_id;			/* set by audit_subject from --subject-key */
+	int has_key_id; /* set by audit_subject from --subject-key */
 	uint8_t key_id[8];
-	char subject_ref[168];		/* the normalised identifier; wiped */
-	const char *output;		/* --output FILE */
+	char subject_ref[168]; /* the normalised identifier; wiped */
+	const char *output; /* --output FILE */
 	const char *sender, *recipient, *role;
 	char event[24], type[40];
 	uint8_t message[16];
@@ -86,7 +86,7 @@ struct audit_args {
 	uint64_t from, to;
 	int npos;
 	const char *pos[2];
-	hv_keys *ig;			/* --key, to open justifications */
+	hv_keys *ig; /* --key, to open justifications */
 };
 
 /*
@@ -167,15 +167,15 @@ struct audit_source {
 	hv_err (*each)(void *src, const struct hv_audit_filter *f,
 	    hv_audit_query_fn fn, void *ctx);
 	void *src;
-	uint64_t size;			/* the log's size and root */
+	uint64_t size; /* the log's size and root */
 	uint8_t root[32];
-	int truncated;			/* the broker sent only some */
-	const char *note;		/* a last line for the table, or NULL */
-	uint64_t head_size;		/* the signed tree head checked against */
+	int truncated; /* the broker sent only some */
+	const char *note; /* a last line for the table, or NULL */
+	uint64_t head_size; /* the signed tree head checked against */
 	uint8_t head_root[32];
 	int64_t head_time_ms;
-	const char *checked;		/* how it was checked, a sentence */
-	int has_log_key_id;		/* the log's subject-key id (SPEC §15) */
+	const char *checked; /* how it was checked, a sentence */
+	int has_log_key_id; /* the log's subject-key id (SPEC §15) */
 	uint8_t log_key_id[8];
 };
 
@@ -197,8 +197,7 @@ int audit_print_proof(const struct audit_args *a, const struct hv_proof *p);
 
 /* query, prove and consistency against the broker named by a. Each
  * returns its exit status. */
-int audit_remote_query(struct audit_args *a,
-    const struct hv_audit_filter *f);
+int audit_remote_query(struct audit_args *a, const struct hv_audit_filter *f);
 int audit_remote_prove(struct audit_args *a, const uint8_t id[16]);
 int audit_remote_consistency(struct audit_args *a);
 
@@ -215,8 +214,8 @@ int audit_stored_broker_key(hv_auditlog *log, MDB_txn *txn, uint8_t key[32],
  * Writes the subject access report of the records in src matching f to
  * a->output, in a's format (html or json). Returns 0 or the exit status.
  */
-int audit_sar_write(const struct audit_args *a,
-    const struct hv_audit_filter *f, const struct audit_source *src);
+int audit_sar_write(const struct audit_args *a, const struct hv_audit_filter *f,
+    const struct audit_source *src);
 
 /* Subcommands: argv[0] is the subcommand; each returns its exit status. */
 int audit_cmd_query(int argc, char **argv);

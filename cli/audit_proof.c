@@ -41,13 +41,12 @@ proof_text(const struct audit_args *a, const hv_proof *p)
 		return NULL;
 	if (p->kind != HV_PROOF_INCLUSION || (r = malloc(sizeof(*r))) == NULL ||
 	    hv_audit_rec_unpack(p->record, p->record_len, r) != HV_OK ||
-	    *(just = audit_justification(a, r, buf, sizeof(buf), NULL)) ==
-	    '\0')
+	    *(just = audit_justification(a, r, buf, sizeof(buf), NULL)) == '\0')
 		goto out;
 	if ((o = json_loads(text, 0, NULL)) == NULL ||
 	    json_object_set_new(o, "justification", json_string(just)) != 0 ||
 	    (out = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER)) ==
-	    NULL) {
+	        NULL) {
 		free(text);
 		text = NULL;
 		goto out;
@@ -96,14 +95,16 @@ audit_cmd_prove(int argc, char **argv)
 	hv_err e;
 
 	hv_errclear(&d);
-	if ((rc = audit_parse("audit prove", argc, argv, AO_DB |
-	    AO_REMOTE_OPTS | AO_EVENT, 1, pos, &a)) != 0)
+	if ((rc = audit_parse("audit prove", argc, argv,
+	         AO_DB | AO_REMOTE_OPTS | AO_EVENT, 1, pos, &a)) != 0)
 		return rc;
 	memset(&f, 0, sizeof(f));
 	if (strlen(a.pos[0]) != HV_ID_HEX_LEN ||
 	    hv_unhex(a.pos[0], f.id, HV_ID_LEN) != 0)
-		return cli_usage(a.sub, "'%.80s' is not a message id of 32 hex "
-		    "digits.", a.pos[0]);
+		return cli_usage(a.sub,
+		    "'%.80s' is not a message id of 32 hex "
+		    "digits.",
+		    a.pos[0]);
 	f.has_id = 1;
 	if ((rc = audit_need_db(&a)) >= 0)
 		return rc;
@@ -119,16 +120,17 @@ audit_cmd_prove(int argc, char **argv)
 	event = a.event[0] ? a.event : NULL;
 	if ((e = hv_store_begin(s, 1, &txn)) != HV_OK ||
 	    (e = hv_proof_pick(&log, txn, f.id, event, NULL, NULL, &seq)) !=
-	    HV_OK) {
+	        HV_OK) {
 		fprintf(stderr, "haven %s: cannot read the audit log: %s\n",
 		    a.sub, hv_strerror(e));
 		rc = hv_exit_code(e);
 		goto out;
 	}
 	if (seq == 0) {
-		fprintf(stderr, "haven %s: the audit log has no %s%srecord of "
-		    "message %s.\n", a.sub, event ? event : "",
-		    event ? " " : "", a.pos[0]);
+		fprintf(stderr,
+		    "haven %s: the audit log has no %s%srecord of "
+		    "message %s.\n",
+		    a.sub, event ? event : "", event ? " " : "", a.pos[0]);
 		rc = 1;
 		goto out;
 	}
@@ -162,11 +164,12 @@ audit_cmd_consistency(int argc, char **argv)
 	hv_err e;
 
 	hv_errclear(&d);
-	if ((rc = audit_parse("audit consistency", argc, argv, AO_DB |
-	    AO_REMOTE_OPTS | AO_FROM | AO_TO, 0, NULL, &a)) != 0)
+	if ((rc = audit_parse("audit consistency", argc, argv,
+	         AO_DB | AO_REMOTE_OPTS | AO_FROM | AO_TO, 0, NULL, &a)) != 0)
 		return rc;
 	if ((a.seen & AO_FROM) == 0)
-		return cli_usage(a.sub, "--from SIZE (the size of the earlier "
+		return cli_usage(a.sub,
+		    "--from SIZE (the size of the earlier "
 		    "signed tree head) is required.");
 	if ((rc = audit_need_db(&a)) >= 0)
 		return rc;
@@ -247,8 +250,8 @@ show_head(const char *label, const struct hv_proof_head *h)
 
 	hv_hex(h->root, HV_HASH_LEN, root);
 	hv_time_iso_ms(h->time_ms, iso, sizeof(iso));
-	printf("%s: %" PRIu64 " records, root %s, signed %s\n", label,
-	    h->size, root, iso);
+	printf("%s: %" PRIu64 " records, root %s, signed %s\n", label, h->size,
+	    root, iso);
 }
 
 static void
@@ -286,9 +289,10 @@ show_record(const hv_proof *p, const struct hv_audit_rec *r)
 		    r->basis.art9[0] ? r->basis.art9 : "-");
 		line("basis", buf);
 		line("decided by", r->basis.decided_by);
-		line("justification", r->basis.justification[0] ?
-		    r->basis.justification : r->basis.sealed_len ?
-		    "(sealed)" : "");
+		line("justification",
+		    r->basis.justification[0] ? r->basis.justification :
+		        r->basis.sealed_len   ? "(sealed)" :
+		                                "");
 	}
 	if (r->has_subject) {
 		hv_hex(r->subject, 32, buf);
@@ -314,11 +318,12 @@ audit_cmd_check_proof(int argc, char **argv)
 	hv_err e;
 
 	hv_errclear(&d);
-	if ((rc = audit_parse("audit check-proof", argc, argv, AO_BROKER_PUB,
-	    1, pos, &a)) != 0)
+	if ((rc = audit_parse("audit check-proof", argc, argv, AO_BROKER_PUB, 1,
+	         pos, &a)) != 0)
 		return rc;
 	if (a.broker_pub == NULL)
-		return cli_usage(a.sub, "--broker-pub FILE (the broker's .pub "
+		return cli_usage(a.sub,
+		    "--broker-pub FILE (the broker's .pub "
 		    "file, from the partnership administrator) is required.");
 	if ((rc = audit_broker_pub(a.broker_pub, key, &prev)) != 0)
 		return rc;
@@ -346,10 +351,11 @@ audit_cmd_check_proof(int argc, char **argv)
 	} else {
 		show_head("earlier signed tree head", &p->first);
 		show_head("later signed tree head", &p->head);
-		printf("The log of %" PRIu64 " records extends the log of %"
-		    PRIu64 " records: none of the first %" PRIu64 " records "
-		    "was changed, removed or reordered.\n", p->head.size,
-		    p->first.size, p->first.size);
+		printf("The log of %" PRIu64
+		       " records extends the log of %" PRIu64
+		       " records: none of the first %" PRIu64 " records "
+		       "was changed, removed or reordered.\n",
+		    p->head.size, p->first.size, p->first.size);
 	}
 	printf("proof OK\n");
 	rc = 0;

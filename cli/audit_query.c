@@ -44,8 +44,8 @@ hex_or_null(int has, const uint8_t *b, size_t len)
  * "(sealed)", and its length; NULL when out of memory.
  */
 static json_t *
-rec_json(const struct audit_args *a, const struct hv_audit_rec *r,
-    char *jbuf, size_t jcap)
+rec_json(const struct audit_args *a, const struct hv_audit_rec *r, char *jbuf,
+    size_t jcap)
 {
 	json_t *o = json_object(), *rc = json_array(), *b = NULL;
 	char iso[32];
@@ -58,16 +58,16 @@ rec_json(const struct audit_args *a, const struct hv_audit_rec *r,
 			bad = 1;
 		else
 			bad |= json_object_set_new(b, "consent",
-			    str_or_null(r->basis.consent)) |
+			           str_or_null(r->basis.consent)) |
 			    json_object_set_new(b, "art6",
-			    str_or_null(r->basis.art6)) |
+			        str_or_null(r->basis.art6)) |
 			    json_object_set_new(b, "art9",
-			    str_or_null(r->basis.art9)) |
+			        str_or_null(r->basis.art9)) |
 			    json_object_set_new(b, "justification",
-			    str_or_null(audit_justification(a, r, jbuf, jcap,
-			    NULL))) |
+			        str_or_null(audit_justification(a, r, jbuf,
+			            jcap, NULL))) |
 			    json_object_set_new(b, "decided_by",
-			    str_or_null(r->basis.decided_by));
+			        str_or_null(r->basis.decided_by));
 		if (!bad && r->basis.sealed_len > 0)
 			bad |= json_object_set_new(b, "justification_length",
 			    json_integer(r->basis.justification_len));
@@ -126,11 +126,33 @@ rec_json(const struct audit_args *a, const struct hv_audit_rec *r,
 /* ---- CSV ------------------------------------------------------------- */
 
 static const char *const csv_header[] = {
-	"seq", "time", "event", "message_id", "sender", "recipients", "type",
-	"priority", "consent", "art6", "art9", "justification", "decided_by",
-	"outcome", "subject", "reply_to", "do_not_contact_family", "reason",
-	"actor", "detail", "created", "directory_version",
-	"ciphertext_digest", "signature", "prev_hash", "at", "subject_key_id",
+	"seq",
+	"time",
+	"event",
+	"message_id",
+	"sender",
+	"recipients",
+	"type",
+	"priority",
+	"consent",
+	"art6",
+	"art9",
+	"justification",
+	"decided_by",
+	"outcome",
+	"subject",
+	"reply_to",
+	"do_not_contact_family",
+	"reason",
+	"actor",
+	"detail",
+	"created",
+	"directory_version",
+	"ciphertext_digest",
+	"signature",
+	"prev_hash",
+	"at",
+	"subject_key_id",
 	NULL,
 };
 
@@ -225,20 +247,56 @@ csv_row(FILE *fp, const struct audit_args *a, const struct hv_audit_rec *r,
 /* ---- table ----------------------------------------------------------- */
 
 enum {
-	C_SEQ, C_TIME, C_EVENT, C_MESSAGE, C_ROUTE, C_TYPE, C_PRIORITY,
-	C_CONSENT, C_ART6, C_ART9, C_DECIDED, C_JUSTIFICATION, C_REASON,
-	C_ACTOR, NCOL
+	C_SEQ,
+	C_TIME,
+	C_EVENT,
+	C_MESSAGE,
+	C_ROUTE,
+	C_TYPE,
+	C_PRIORITY,
+	C_CONSENT,
+	C_ART6,
+	C_ART9,
+	C_DECIDED,
+	C_JUSTIFICATION,
+	C_REASON,
+	C_ACTOR,
+	NCOL
 };
 
 static const char *const col_name[NCOL] = {
-	"SEQ", "TIME", "EVENT", "MESSAGE", "FROM -> TO", "TYPE", "PRIORITY",
-	"CONSENT", "ART6", "ART9", "DECIDED BY", "JUSTIFICATION", "REASON",
+	"SEQ",
+	"TIME",
+	"EVENT",
+	"MESSAGE",
+	"FROM -> TO",
+	"TYPE",
+	"PRIORITY",
+	"CONSENT",
+	"ART6",
+	"ART9",
+	"DECIDED BY",
+	"JUSTIFICATION",
+	"REASON",
 	"ACTOR",
 };
 
 /* Widest a column may grow, in characters (0: as wide as its text). */
 static const size_t col_max[NCOL] = {
-	0, 0, 0, 0, 80, 0, 0, 0, 0, 0, 24, 40, 32, 30,
+	0,
+	0,
+	0,
+	0,
+	80,
+	0,
+	0,
+	0,
+	0,
+	0,
+	24,
+	40,
+	32,
+	30,
 };
 
 #define RAW_CELL (HV_MAX_RECIPIENTS * (HV_NODE_MAX + 2) + 160)
@@ -306,9 +364,9 @@ fill_cells(const struct audit_args *a, const struct hv_audit_rec *r,
 
 struct run {
 	const struct audit_args *a;
-	char just[HV_JUSTIFICATION_MAX + 1];	/* an opened justification */
+	char just[HV_JUSTIFICATION_MAX + 1]; /* an opened justification */
 	enum audit_format fmt;
-	int measuring;			/* table: first pass */
+	int measuring; /* table: first pass */
 	size_t count;
 	size_t w[NCOL];
 	struct cells *cells;
@@ -323,7 +381,7 @@ on_record(void *ctx, const struct hv_audit_rec *r)
 	char *text;
 
 	switch (q->fmt) {
-	case AF_HTML:		/* only `audit sar` takes html */
+	case AF_HTML: /* only `audit sar` takes html */
 	case AF_TABLE:
 		fill_cells(q->a, r, q->cells, q->just, sizeof(q->just));
 		for (int i = 0; i < NCOL; i++) {
@@ -334,16 +392,16 @@ on_record(void *ctx, const struct hv_audit_rec *r)
 			}
 			fputs(q->cells->txt[i], stdout);
 			if (i + 1 < NCOL)
-				printf("%*s", (int)(q->w[i] -
-				    q->cells->w[i] + 2), "");
+				printf("%*s",
+				    (int)(q->w[i] - q->cells->w[i] + 2), "");
 		}
 		if (!q->measuring)
 			putchar('\n');
 		break;
 	case AF_JSON:
-		if ((o = rec_json(q->a, r, q->just, sizeof(q->just))) ==
-		    NULL || (text = json_dumps(o,
-		    JSON_PRESERVE_ORDER | JSON_COMPACT)) == NULL) {
+		if ((o = rec_json(q->a, r, q->just, sizeof(q->just))) == NULL ||
+		    (text = json_dumps(o,
+		         JSON_PRESERVE_ORDER | JSON_COMPACT)) == NULL) {
 			json_decref(o);
 			q->nomem = 1;
 			return 1;
@@ -402,14 +460,18 @@ audit_print(const struct audit_args *a, const struct hv_audit_filter *f,
 			goto fail;
 		if (q.count == 0) {
 			printf("No records match (the log holds %" PRIu64
-			    " records).\n", src->size);
+			       " records).\n",
+			    src->size);
 			if (src->note != NULL)
 				printf("%s\n", src->note);
 			goto done;
 		}
 		for (int i = 0; i < NCOL; i++)
-			printf("%s%*s", col_name[i], i + 1 < NCOL ?
-			    (int)(q.w[i] - strlen(col_name[i]) + 2) : 0, "");
+			printf("%s%*s", col_name[i],
+			    i + 1 < NCOL ?
+			        (int)(q.w[i] - strlen(col_name[i]) + 2) :
+			        0,
+			    "");
 		putchar('\n');
 		q.measuring = 0;
 		q.count = 0;
@@ -427,23 +489,27 @@ audit_print(const struct audit_args *a, const struct hv_audit_filter *f,
 		goto fail;
 	}
 	if (q.fmt == AF_TABLE) {
-		printf("\n%zu record%s of %" PRIu64 " in the log%s. "
+		printf(
+		    "\n%zu record%s of %" PRIu64 " in the log%s. "
 		    "Justifications are cut to %zu characters here; --format "
-		    "json shows them whole.\n", q.count, q.count == 1 ? "" :
-		    "s", src->size, src->truncated ? " (the broker sent only "
-		    "these; narrow the filter to see the rest)" : "",
+		    "json shows them whole.\n",
+		    q.count, q.count == 1 ? "" : "s", src->size,
+		    src->truncated ?
+		        " (the broker sent only "
+		        "these; narrow the filter to see the rest)" :
+		        "",
 		    col_max[C_JUSTIFICATION]);
 		if (src->note != NULL)
 			printf("%s\n", src->note);
 	} else if (q.fmt == AF_JSON) {
 		printf("%s], \"count\": %zu, \"tree_size\": %" PRIu64
-		    ", \"root_hash\": \"%s\"", q.count > 0 ? "\n" : "",
-		    q.count, src->size, hex);
+		       ", \"root_hash\": \"%s\"",
+		    q.count > 0 ? "\n" : "", q.count, src->size, hex);
 		if (period) {
 			hv_time_iso_ms(f->since_ms, since, sizeof(since));
 			hv_time_iso_ms(f->until_ms, until, sizeof(until));
-			printf(", \"since\": \"%s\", \"until\": \"%s\"",
-			    since, until);
+			printf(", \"since\": \"%s\", \"until\": \"%s\"", since,
+			    until);
 		}
 		if (src->truncated)
 			printf(", \"truncated\": true");
@@ -453,14 +519,17 @@ audit_print(const struct audit_args *a, const struct hv_audit_filter *f,
 	if (period && q.count == 0) {
 		hv_time_iso_ms(f->since_ms, since, sizeof(since));
 		hv_time_iso_ms(f->until_ms, until, sizeof(until));
-		fprintf(stderr, "No records between %s and %s (the log holds %"
-		    PRIu64 " records).\n", since, until, src->size);
+		fprintf(stderr,
+		    "No records between %s and %s (the log holds %" PRIu64
+		    " records).\n",
+		    since, until, src->size);
 	}
 	if (src->truncated && q.fmt != AF_TABLE)
-		fprintf(stderr, "haven %s: the broker sent only the first %zu "
+		fprintf(stderr,
+		    "haven %s: the broker sent only the first %zu "
 		    "matching records; narrow the filter (for example with "
-		    "--since and --until) to see the rest.\n", a->sub,
-		    q.count);
+		    "--since and --until) to see the rest.\n",
+		    a->sub, q.count);
 done:
 	rc = 0;
 	goto out;
@@ -469,8 +538,10 @@ fail:
 	    hv_strerror(e));
 	rc = hv_exit_code(e);
 	if (rc == 1 && e == HV_ETAMPERED && a->db != NULL)
-		fprintf(stderr, "Run 'haven audit verify --db %s' to find the "
-		    "first altered record.\n", a->db);
+		fprintf(stderr,
+		    "Run 'haven audit verify --db %s' to find the "
+		    "first altered record.\n",
+		    a->db);
 out:
 	free(q.cells);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
@@ -533,11 +604,12 @@ audit_cmd_query(int argc, char **argv)
 	struct hv_audit_filter f;
 	int rc, remote;
 
-	if ((rc = audit_parse("audit query", argc, argv, AO_DB |
-	    AO_REMOTE_OPTS | AO_SUBJECT_NHS | AO_SUBJECT_KEY | AO_SUBJECT |
-	    AO_SUBJECT_LOCAL | AO_MESSAGE | AO_SENDER | AO_RECIPIENT |
-	    AO_ROLE | AO_EVENT | AO_TYPE | AO_SINCE | AO_UNTIL | AO_LIMIT |
-	    AO_FORMAT, 0, NULL, &a)) != 0)
+	if ((rc = audit_parse("audit query", argc, argv,
+	         AO_DB | AO_REMOTE_OPTS | AO_SUBJECT_NHS | AO_SUBJECT_KEY |
+	             AO_SUBJECT | AO_SUBJECT_LOCAL | AO_MESSAGE | AO_SENDER |
+	             AO_RECIPIENT | AO_ROLE | AO_EVENT | AO_TYPE | AO_SINCE |
+	             AO_UNTIL | AO_LIMIT | AO_FORMAT,
+	         0, NULL, &a)) != 0)
 		return rc;
 	memset(&f, 0, sizeof(f));
 	if ((rc = audit_subject(&a, &f.has_subject, f.subject)) != 0)
@@ -569,15 +641,18 @@ audit_cmd_export(int argc, char **argv)
 	struct hv_audit_filter f;
 	int rc;
 
-	if ((rc = audit_parse("audit export", argc, argv, AO_DB | AO_KEY |
-	    AO_PASSPHRASE_FILE | AO_SINCE | AO_UNTIL | AO_FORMAT, 0, NULL,
-	    &a)) != 0)
+	if ((rc = audit_parse("audit export", argc, argv,
+	         AO_DB | AO_KEY | AO_PASSPHRASE_FILE | AO_SINCE | AO_UNTIL |
+	             AO_FORMAT,
+	         0, NULL, &a)) != 0)
 		return rc;
 	if ((a.seen & (AO_SINCE | AO_UNTIL)) != (AO_SINCE | AO_UNTIL))
-		return cli_usage(a.sub, "an export needs its period: --since "
+		return cli_usage(a.sub,
+		    "an export needs its period: --since "
 		    "T and --until T.");
 	if ((a.seen & AO_FORMAT) == 0 || a.format == AF_TABLE)
-		return cli_usage(a.sub, "an export needs --format json or "
+		return cli_usage(a.sub,
+		    "an export needs --format json or "
 		    "--format csv.");
 	if ((rc = audit_need_db(&a)) >= 0)
 		return rc;

@@ -43,8 +43,9 @@ open_remote(struct audit_args *a, struct remote *r)
 	o.timeout_ms = a->timeout_ms;
 	if ((rc = remote_open(a->sub, &o, r)) != 0)
 		return rc;
-	if (a->ig == NULL && (rc = remote_load_key(a->sub, a->key,
-	    a->passphrase_file, &a->ig)) != 0)
+	if (a->ig == NULL &&
+	    (rc = remote_load_key(a->sub, a->key, a->passphrase_file,
+	         &a->ig)) != 0)
 		remote_close(r);
 	return rc;
 }
@@ -70,8 +71,7 @@ ask(struct remote *r, Haven__AuditQuery *q, Haven__Frame **f)
 	if (ar->code[0] != '\0' && strcmp(ar->code, "TRUNCATED") != 0) {
 		code = hv_errfromname(ar->code);
 		fprintf(stderr, "haven %s: %s (%s)\n", r->cmd,
-		    ar->message[0] ? ar->message : hv_strerror(code),
-		    ar->code);
+		    ar->message[0] ? ar->message : hv_strerror(code), ar->code);
 		hv_frame_free(f);
 		return code == HV_ESYS ? 1 : hv_exit_code(code);
 	}
@@ -108,8 +108,10 @@ path_from(const Haven__AuditReply *ar, hv_proof *p)
 static int
 bad_answer(const struct remote *r, const char *what)
 {
-	fprintf(stderr, "haven %s: the broker's answer is refused: %s. Tell "
-	    "the partnership administrator.\n", r->cmd, what);
+	fprintf(stderr,
+	    "haven %s: the broker's answer is refused: %s. Tell "
+	    "the partnership administrator.\n",
+	    r->cmd, what);
 	return 1;
 }
 
@@ -126,7 +128,7 @@ answer_each(void *src, const struct hv_audit_filter *f, hv_audit_query_fn fn,
 {
 	const struct answer *ans = src;
 
-	(void)f;		/* the broker applied it */
+	(void)f; /* the broker applied it */
 	for (size_t i = 0; i < ans->n; i++)
 		if (fn(ctx, &ans->v[i]) != 0)
 			break;
@@ -176,14 +178,15 @@ audit_remote_query(struct audit_args *a, const struct hv_audit_filter *f)
 	for (size_t i = 0; i < ar->n_records; i++, ans.n++) {
 		struct hv_audit_rec *rec = &ans.v[i];
 
-		if (hv_audit_rec_unpack(ar->records[i].data,
-		    ar->records[i].len, rec) != HV_OK) {
+		if (hv_audit_rec_unpack(ar->records[i].data, ar->records[i].len,
+		        rec) != HV_OK) {
 			rc = bad_answer(&r, "a record does not decode");
 			goto out;
 		}
 		if (rec->seq == 0 || rec->seq > ar->head->size ||
 		    (i > 0 && rec->seq <= ans.v[i - 1].seq)) {
-			rc = bad_answer(&r, "its records are out of order or "
+			rc = bad_answer(&r,
+			    "its records are out of order or "
 			    "beyond its signed tree head");
 			goto out;
 		}
@@ -203,23 +206,29 @@ audit_remote_query(struct audit_args *a, const struct hv_audit_filter *f)
 	o = (size_t)snprintf(note, sizeof(note), "Asked of %s as %s",
 	    r.broker_id, r.node);
 	if (me != NULL && me->n_scope > 0 && strcmp(me->scope[0], "*") != 0) {
-		o += (size_t)snprintf(note + o, sizeof(note) - o, "; only "
+		o += (size_t)snprintf(note + o, sizeof(note) - o,
+		    "; only "
 		    "records involving");
 		for (size_t i = 0; i < me->n_scope && o < sizeof(note); i++)
 			o += (size_t)snprintf(note + o, sizeof(note) - o,
-			    "%s %s", i == 0 ? "" : i + 1 == me->n_scope ?
-			    " or" : ",", me->scope[i]);
+			    "%s %s",
+			    i == 0                   ? "" :
+			        i + 1 == me->n_scope ? " or" :
+			                               ",",
+			    me->scope[i]);
 		if (o < sizeof(note))
 			snprintf(note + o, sizeof(note) - o, " are shown");
 	}
 	o = strlen(note);
-	snprintf(note + o, sizeof(note) - o, ". This query is itself in the "
+	snprintf(note + o, sizeof(note) - o,
+	    ". This query is itself in the "
 	    "log as AUDIT_QUERY.");
 	src.note = note;
 	src.head_size = ar->head->size;
 	memcpy(src.head_root, ar->head->root.data, HV_HASH_LEN);
 	src.head_time_ms = ar->head->time;
-	src.checked = "The broker's signed tree head was checked with the "
+	src.checked =
+	    "The broker's signed tree head was checked with the "
 	    "broker key of the partnership's directory; this request is "
 	    "itself in the log as AUDIT_QUERY.";
 	if (strcmp(a->sub, "audit sar") == 0)
@@ -278,7 +287,8 @@ audit_remote_prove(struct audit_args *a, const uint8_t id[16])
 	hv_merkle_leaf_hash(p->record, p->record_len, p->leaf_hash);
 	if (hv_audit_rec_unpack(p->record, p->record_len, rec) != HV_OK ||
 	    !rec->has_id || memcmp(rec->id, id, HV_ID_LEN) != 0) {
-		rc = bad_answer(&r, "its record is not a record of the message "
+		rc = bad_answer(&r,
+		    "its record is not a record of the message "
 		    "asked about");
 		goto out;
 	}
@@ -286,8 +296,10 @@ audit_remote_prove(struct audit_args *a, const uint8_t id[16])
 	memcpy(p->id, rec->id, HV_ID_LEN);
 	head_from(ar->head, &p->head);
 	if ((e = hv_proof_verify(p, r.broker_sign, NULL, &d)) != HV_OK) {
-		fprintf(stderr, "haven %s: the broker's proof does not verify: "
-		    "%s\n", a->sub, hv_errmsg(e, &d));
+		fprintf(stderr,
+		    "haven %s: the broker's proof does not verify: "
+		    "%s\n",
+		    a->sub, hv_errmsg(e, &d));
 		rc = 1;
 		goto out;
 	}
@@ -317,7 +329,8 @@ audit_remote_consistency(struct audit_args *a)
 
 	hv_errclear(&d);
 	if (a->seen & AO_TO)
-		return cli_usage(a->sub, "--to goes with --db; asked over the "
+		return cli_usage(a->sub,
+		    "--to goes with --db; asked over the "
 		    "network, the proof runs to the broker's latest signed "
 		    "tree head.");
 	if ((rc = open_remote(a, &r)) != 0)
@@ -331,17 +344,19 @@ audit_remote_consistency(struct audit_args *a)
 		goto out;
 	}
 	/* The earlier head travels packed in `leaf`. */
-	first = haven__signed_tree_head__unpack(NULL, ar->leaf.len,
-	    ar->leaf.data);
+	first =
+	    haven__signed_tree_head__unpack(NULL, ar->leaf.len, ar->leaf.data);
 	if (first == NULL || path_from(ar, p) != 0) {
-		rc = bad_answer(&r, "its earlier tree head or its path is "
+		rc = bad_answer(&r,
+		    "its earlier tree head or its path is "
 		    "malformed");
 		goto out;
 	}
 	if ((rc = remote_check_head(&r, first)) != 0)
 		goto out;
 	if (first->size != a->from) {
-		rc = bad_answer(&r, "its earlier tree head is not at the size "
+		rc = bad_answer(&r,
+		    "its earlier tree head is not at the size "
 		    "asked for");
 		goto out;
 	}
@@ -349,8 +364,10 @@ audit_remote_consistency(struct audit_args *a)
 	head_from(first, &p->first);
 	head_from(ar->head, &p->head);
 	if ((e = hv_proof_verify(p, r.broker_sign, NULL, &d)) != HV_OK) {
-		fprintf(stderr, "haven %s: the broker's proof does not verify: "
-		    "%s\n", a->sub, hv_errmsg(e, &d));
+		fprintf(stderr,
+		    "haven %s: the broker's proof does not verify: "
+		    "%s\n",
+		    a->sub, hv_errmsg(e, &d));
 		rc = 1;
 		goto out;
 	}

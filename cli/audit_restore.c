@@ -45,25 +45,40 @@ rn_parse(int argc, char **argv, struct rn_args *a)
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, ":o:", opts, NULL)) != -1) {
 		switch (ch) {
-		case 'd': a->db = optarg; break;
-		case 'k': a->root_key = optarg; break;
-		case 'p': a->passphrase_file = optarg; break;
-		case 'r': a->reason = optarg; break;
-		case 'o': a->out = optarg; break;
+		case 'd':
+			a->db = optarg;
+			break;
+		case 'k':
+			a->root_key = optarg;
+			break;
+		case 'p':
+			a->passphrase_file = optarg;
+			break;
+		case 'r':
+			a->reason = optarg;
+			break;
+		case 'o':
+			a->out = optarg;
+			break;
 		case ':':
 			return cli_usage(sub, "%s needs a value.",
 			    argv[optind - 1]);
 		default:
-			return cli_usage(sub, "'%.80s' is not an option of "
-			    "this command.", argv[optind - 1]);
+			return cli_usage(sub,
+			    "'%.80s' is not an option of "
+			    "this command.",
+			    argv[optind - 1]);
 		}
 	}
 	if (optind != argc)
-		return cli_usage(sub, "'%.80s' is not an option of this "
-		    "command.", argv[optind]);
+		return cli_usage(sub,
+		    "'%.80s' is not an option of this "
+		    "command.",
+		    argv[optind]);
 	if (a->db == NULL || a->root_key == NULL || a->reason == NULL ||
 	    a->out == NULL)
-		return cli_usage(sub, "--db, --root-key, --reason and -o are "
+		return cli_usage(sub,
+		    "--db, --root-key, --reason and -o are "
 		    "all required.");
 	return 0;
 }
@@ -83,16 +98,19 @@ stored_directory(hv_auditlog *log, MDB_txn *txn, const char *db,
 
 	hv_errclear(&d);
 	if (mdb_get(txn, meta, &k, &v) != 0) {
-		fprintf(stderr, "haven audit restore-notice: %s records no "
+		fprintf(stderr,
+		    "haven audit restore-notice: %s records no "
 		    "directory: it is not a broker store that has served.\n",
 		    db);
 		return 1;
 	}
 	e = hv_directory_load(v.mv_data, v.mv_size, root_sign, dir, &d);
 	if (e == HV_EBADSIG || e == HV_EBADDIRECTORY) {
-		fprintf(stderr, "haven audit restore-notice: the directory "
+		fprintf(stderr,
+		    "haven audit restore-notice: the directory "
 		    "recorded in %s is not signed by the root key given in "
-		    "--root-key: use this partnership's root key.\n", db);
+		    "--root-key: use this partnership's root key.\n",
+		    db);
 		return 1;
 	}
 	if (e != HV_OK)
@@ -125,11 +143,10 @@ audit_cmd_restore_notice(int argc, char **argv)
 	if ((e = hv_restore_reason_check(a.reason, &d)) != HV_OK)
 		return cli_usage("audit restore-notice", "--reason: %s",
 		    d.message);
-	if (a.passphrase_file != NULL && (e = hv_passphrase_read(
-	    a.passphrase_file, &pass, &d)) != HV_OK)
+	if (a.passphrase_file != NULL &&
+	    (e = hv_passphrase_read(a.passphrase_file, &pass, &d)) != HV_OK)
 		return cli_fail(e, &d);
-	if ((e = hv_keys_secret_check(a.root_key, "--root-key", &d)) ==
-	    HV_OK)
+	if ((e = hv_keys_secret_check(a.root_key, "--root-key", &d)) == HV_OK)
 		e = hv_keys_load(a.root_key, pass, &root, &d);
 	hv_secret_free(pass);
 	if (e != HV_OK)
@@ -140,23 +157,23 @@ audit_cmd_restore_notice(int argc, char **argv)
 		rc = cli_fail(e, NULL);
 		goto out;
 	}
-	if ((rc = stored_directory(&log, txn, a.db, root->pub.sign, &dir)) !=
-	    0)
+	if ((rc = stored_directory(&log, txn, a.db, root->pub.sign, &dir)) != 0)
 		goto out;
 	bn = hv_directory_broker(dir);
 	/* The broker's previous keys signed the heads before its rotation. */
-	e = hv_auditlog_verify_at(&log, txn, bn != NULL && bn->has_keys ?
-	    bn->keys.sign : NULL, bn != NULL && bn->has_keys ? &bn->prev_sign :
-	    NULL, &d);
+	e = hv_auditlog_verify_at(&log, txn,
+	    bn != NULL && bn->has_keys ? bn->keys.sign : NULL,
+	    bn != NULL && bn->has_keys ? &bn->prev_sign : NULL, &d);
 	if (e == HV_ETAMPERED) {
-		fprintf(stderr, "haven audit restore-notice: the audit log in "
-		    "%s does not verify (%s); restore another copy.\n", a.db,
-		    d.message);
+		fprintf(stderr,
+		    "haven audit restore-notice: the audit log in "
+		    "%s does not verify (%s); restore another copy.\n",
+		    a.db, d.message);
 		rc = 1;
 		goto out;
 	}
-	if (e != HV_OK || (e = hv_auditlog_tree(&log, txn, &n.size,
-	    n.root)) != HV_OK) {
+	if (e != HV_OK ||
+	    (e = hv_auditlog_tree(&log, txn, &n.size, n.root)) != HV_OK) {
 		rc = cli_fail(e, &d);
 		goto out;
 	}
@@ -169,17 +186,21 @@ audit_cmd_restore_notice(int argc, char **argv)
 		goto out;
 	}
 	if (hv_write_file_atomic(a.out, buf, len, 0644) != 0) {
-		fprintf(stderr, "haven audit restore-notice: cannot write "
-		    "%s.\n", a.out);
+		fprintf(stderr,
+		    "haven audit restore-notice: cannot write "
+		    "%s.\n",
+		    a.out);
 		rc = 3;
 		goto out;
 	}
 	hv_hex(n.root, HV_HASH_LEN, hex);
 	printf("restore notice written to %s: partnership %s, %" PRIu64
-	    " records, root %s\n", a.out, n.partnership, n.size, hex);
+	       " records, root %s\n",
+	    a.out, n.partnership, n.size, hex);
 	printf("Start the broker with restore_notice = %s (or "
-	    "--restore-notice %s) before anything else writes to the "
-	    "store.\n", a.out, a.out);
+	       "--restore-notice %s) before anything else writes to the "
+	       "store.\n",
+	    a.out, a.out);
 	rc = 0;
 out:
 	if (txn != NULL)

@@ -78,9 +78,12 @@ party(const char *node, char *out, size_t cap)
 	static const struct {
 		const char *role, *word;
 	} kinds[] = {
-		{ "police", "Police" }, { "health", "Health" },
-		{ "education", "Education" }, { "social-care", "Social care" },
-		{ "ig", "Information governance" }, { "broker", "The broker" },
+		{ "police", "Police" },
+		{ "health", "Health" },
+		{ "education", "Education" },
+		{ "social-care", "Social care" },
+		{ "ig", "Information governance" },
+		{ "broker", "The broker" },
 	};
 	size_t rl = strcspn(node, ".");
 
@@ -104,11 +107,12 @@ type_words(const char *type, int article, char *out, size_t cap)
 		return;
 	}
 	if (article)
-		o = (size_t)snprintf(out, cap, "%s ", strchr("AEIOU",
-		    type[0]) != NULL ? "an" : "a");
+		o = (size_t)snprintf(out, cap, "%s ",
+		    strchr("AEIOU", type[0]) != NULL ? "an" : "a");
 	for (const char *p = type; *p != '\0' && o + 1 < cap; p++)
-		out[o++] = *p == '_' ? ' ' : (*p >= 'A' && *p <= 'Z') ?
-		    (char)(*p - 'A' + 'a') : *p;
+		out[o++] = *p == '_'         ? ' ' :
+		    (*p >= 'A' && *p <= 'Z') ? (char)(*p - 'A' + 'a') :
+		                               *p;
 	out[o < cap ? o : cap - 1] = '\0';
 }
 
@@ -123,8 +127,11 @@ parties(const struct hv_audit_rec *r, char *out, size_t cap)
 		char p[HV_NODE_MAX + 40];
 
 		party(r->recipients[i], p, sizeof(p));
-		o += (size_t)snprintf(out + o, cap - o, "%s%s", i == 0 ? "" :
-		    i + 1 == r->n_recipients ? " and " : ", ", p);
+		o += (size_t)snprintf(out + o, cap - o, "%s%s",
+		    i == 0                       ? "" :
+		        i + 1 == r->n_recipients ? " and " :
+		                                   ", ",
+		    p);
 	}
 	if (r->n_recipients == 0)
 		snprintf(out, cap, "no one");
@@ -137,14 +144,19 @@ code_words(const char *code)
 	static const struct {
 		const char *code, *words;
 	} m[] = {
-		{ "POLICY_DENIED", "the information-sharing agreement does not "
+		{ "POLICY_DENIED",
+		    "the information-sharing agreement does not "
 		    "allow it" },
-		{ "BASIS_INVALID", "the lawful basis given was not complete or "
+		{ "BASIS_INVALID",
+		    "the lawful basis given was not complete or "
 		    "not valid" },
-		{ "UNKNOWN_RECIPIENT", "a recipient is not in the partnership" },
-		{ "REVOKED_RECIPIENT", "a recipient has been removed from the "
+		{ "UNKNOWN_RECIPIENT",
+		    "a recipient is not in the partnership" },
+		{ "REVOKED_RECIPIENT",
+		    "a recipient has been removed from the "
 		    "partnership" },
-		{ "SENDER_REVOKED", "the sender has been removed from the "
+		{ "SENDER_REVOKED",
+		    "the sender has been removed from the "
 		    "partnership" },
 		{ "BAD_SIGNATURE", "its signature did not verify" },
 		{ "REPLAY", "it had been sent before" },
@@ -172,40 +184,53 @@ sentence(const struct hv_audit_rec *r, char *out, size_t cap)
 	if (strcmp(e, "SUBMITTED") == 0)
 		snprintf(out, cap, "%s shared %s with %s.", s, ta, to);
 	else if (strcmp(e, "DECISION_RECORDED") == 0)
-		snprintf(out, cap, "%s decided not to share %s, and recorded "
-		    "why.", s, ta);
+		snprintf(out, cap,
+		    "%s decided not to share %s, and recorded "
+		    "why.",
+		    s, ta);
 	else if (strcmp(e, "REJECTED") == 0 && strcmp(r->at, "agent") == 0)
-		snprintf(out, cap, "%s tried to send %s to %s; its own agent "
-		    "refused it because %s (%s). Nothing was shared.", s, ta,
-		    to, code_words(r->reason), r->reason);
+		snprintf(out, cap,
+		    "%s tried to send %s to %s; its own agent "
+		    "refused it because %s (%s). Nothing was shared.",
+		    s, ta, to, code_words(r->reason), r->reason);
 	else if (strcmp(e, "REJECTED") == 0)
-		snprintf(out, cap, "The broker refused %s from %s to %s "
-		    "because %s (%s). Nothing was shared.", ta, s, to,
-		    code_words(r->reason), r->reason);
+		snprintf(out, cap,
+		    "The broker refused %s from %s to %s "
+		    "because %s (%s). Nothing was shared.",
+		    ta, s, to, code_words(r->reason), r->reason);
 	else if (strcmp(e, "DELIVERED") == 0)
 		snprintf(out, cap, "%s received the %s from %s.", who, t, s);
 	else if (strcmp(e, "ACKNOWLEDGED") == 0)
 		snprintf(out, cap, "%s acknowledged the %s from %s.", who, t,
 		    s);
 	else if (strcmp(e, "ESCALATED") == 0)
-		snprintf(out, cap, "The %s from %s was not acknowledged in time "
-		    "at %s and was raised with the duty team again.", t, s,
-		    who);
+		snprintf(out, cap,
+		    "The %s from %s was not acknowledged in time "
+		    "at %s and was raised with the duty team again.",
+		    t, s, who);
 	else if (strcmp(e, "EXPIRED") == 0)
-		snprintf(out, cap, "The %s from %s to %s expired before it was "
-		    "delivered.", t, s, to);
+		snprintf(out, cap,
+		    "The %s from %s to %s expired before it was "
+		    "delivered.",
+		    t, s, to);
 	else if (strcmp(e, "RETRACTED") == 0)
 		snprintf(out, cap, "%s retracted the %s it had sent to %s.", s,
 		    t, to);
 	else if (strcmp(e, "WITHDRAWN") == 0)
-		snprintf(out, cap, "The %s from %s was withdrawn before %s "
-		    "received it.", t, s, who);
+		snprintf(out, cap,
+		    "The %s from %s was withdrawn before %s "
+		    "received it.",
+		    t, s, who);
 	else if (strcmp(e, "RETRACTION_DELIVERED") == 0)
-		snprintf(out, cap, "%s erased the %s from %s after its "
-		    "retraction.", who, t, s);
+		snprintf(out, cap,
+		    "%s erased the %s from %s after its "
+		    "retraction.",
+		    who, t, s);
 	else if (strcmp(e, "HOLD_ADDED") == 0)
-		snprintf(out, cap, "%s placed a legal hold: records about the "
-		    "child are kept until it is removed.", s);
+		snprintf(out, cap,
+		    "%s placed a legal hold: records about the "
+		    "child are kept until it is removed.",
+		    s);
 	else if (strcmp(e, "HOLD_REMOVED") == 0)
 		snprintf(out, cap, "%s removed a legal hold.", s);
 	else
@@ -219,12 +244,24 @@ esc(FILE *fp, const char *s)
 {
 	for (; *s != '\0'; s++)
 		switch (*s) {
-		case '&': fputs("&amp;", fp); break;
-		case '<': fputs("&lt;", fp); break;
-		case '>': fputs("&gt;", fp); break;
-		case '"': fputs("&quot;", fp); break;
-		case '\'': fputs("&#39;", fp); break;
-		default: fputc(*s, fp); break;
+		case '&':
+			fputs("&amp;", fp);
+			break;
+		case '<':
+			fputs("&lt;", fp);
+			break;
+		case '>':
+			fputs("&gt;", fp);
+			break;
+		case '"':
+			fputs("&quot;", fp);
+			break;
+		case '\'':
+			fputs("&#39;", fp);
+			break;
+		default:
+			fputc(*s, fp);
+			break;
 		}
 }
 
@@ -266,12 +303,14 @@ basis_text(const struct hv_audit_rec *r, char *out, size_t cap)
 	}
 	/* A refusal reported by an agent carries only who decided. */
 	if (!r->basis.consent[0] && !r->basis.art6[0] && !r->basis.art9[0]) {
-		snprintf(out, cap, "decided by %s", r->basis.decided_by[0] ?
-		    r->basis.decided_by : "-");
+		snprintf(out, cap, "decided by %s",
+		    r->basis.decided_by[0] ? r->basis.decided_by : "-");
 		return;
 	}
-	snprintf(out, cap, "consent %s; Article 6 %s; Article 9 %s; decided "
-	    "by %s", r->basis.consent[0] ? r->basis.consent : "-",
+	snprintf(out, cap,
+	    "consent %s; Article 6 %s; Article 9 %s; decided "
+	    "by %s",
+	    r->basis.consent[0] ? r->basis.consent : "-",
 	    r->basis.art6[0] ? r->basis.art6 : "-",
 	    r->basis.art9[0] ? r->basis.art9 : "-",
 	    r->basis.decided_by[0] ? r->basis.decided_by : "-");
@@ -286,18 +325,22 @@ verify_line(const struct audit_source *src, char *out, size_t cap)
 
 	hv_hex(src->head_root, HV_HASH_LEN, root);
 	hv_time_iso(src->head_time_ms, when, sizeof(when));
-	o = (size_t)snprintf(out, cap, "Verified against the signed tree "
+	o = (size_t)snprintf(out, cap,
+	    "Verified against the signed tree "
 	    "head of size %" PRIu64 ", root %s, signed at %s. %s",
 	    src->head_size, root, when, src->checked ? src->checked : "");
 	if (src->size > src->head_size && o < cap)
-		o += (size_t)snprintf(out + o, cap - o, " The %" PRIu64
+		o += (size_t)snprintf(out + o, cap - o,
+		    " The %" PRIu64
 		    " record%s after it passed the chain check but %s not yet "
-		    "under a signed head.", src->size - src->head_size,
+		    "under a signed head.",
+		    src->size - src->head_size,
 		    src->size - src->head_size == 1 ? "" : "s",
 		    src->size - src->head_size == 1 ? "is" : "are");
 	/* A broker answer holds at most 1000 records: say it is partial. */
 	if (src->truncated && o < cap)
-		snprintf(out + o, cap - o, " The broker sent only the first "
+		snprintf(out + o, cap - o,
+		    " The broker sent only the first "
 		    "matching records, so this report is INCOMPLETE; ask the "
 		    "partnership administrator for a report made with --db.");
 }
@@ -313,15 +356,18 @@ write_html(FILE *fp, const struct audit_args *a, const struct recs *rs,
 	hv_time_iso(hv_now_ms(), now, sizeof(now));
 	verify_line(src, line, sizeof(line));
 	fputs("<!DOCTYPE html>\n<html lang=\"en-GB\"><head><meta "
-	    "charset=\"utf-8\">\n<title>Subject access report</title>\n"
-	    "<style>", fp);
+	      "charset=\"utf-8\">\n<title>Subject access report</title>\n"
+	      "<style>",
+	    fp);
 	fputs(css, fp);
 	fputs("</style></head><body>\n<h1>Subject access report</h1>\n"
-	    "<p><strong>Child's reference:</strong> ", fp);
+	      "<p><strong>Child's reference:</strong> ",
+	    fp);
 	esc(fp, ref);
 	fputs("</p>\n<p class=\"meta\">Every share, refusal, decision not to "
-	    "share, retraction and hold recorded about this child in the "
-	    "partnership's audit log, oldest first. Produced ", fp);
+	      "share, retraction and hold recorded about this child in the "
+	      "partnership's audit log, oldest first. Produced ",
+	    fp);
 	esc(fp, now);
 	fprintf(fp, " by haven audit sar: %zu record%s.</p>\n", rs->n,
 	    rs->n == 1 ? "" : "s");
@@ -337,9 +383,10 @@ write_html(FILE *fp, const struct audit_args *a, const struct recs *rs,
 		fputs("<p>No records about this child were found.</p>\n", fp);
 	} else {
 		fputs("<table><thead><tr><th>#</th><th>Time (UTC)</th>"
-		    "<th>What happened</th><th>Event</th><th>Type</th>"
-		    "<th>Lawful basis</th><th>Justification</th>"
-		    "<th>Record</th></tr></thead><tbody>\n", fp);
+		      "<th>What happened</th><th>Event</th><th>Type</th>"
+		      "<th>Lawful basis</th><th>Justification</th>"
+		      "<th>Record</th></tr></thead><tbody>\n",
+		    fp);
 		for (size_t i = 0; i < rs->n; i++) {
 			const struct hv_audit_rec *r = &rs->v[i];
 
@@ -362,8 +409,8 @@ write_html(FILE *fp, const struct audit_args *a, const struct recs *rs,
 			basis_text(r, buf, sizeof(buf));
 			esc(fp, buf);
 			fputs("</td><td>", fp);
-			just = audit_justification(a, r, buf, sizeof(buf),
-			    NULL);
+			just =
+			    audit_justification(a, r, buf, sizeof(buf), NULL);
 			esc(fp, just[0] ? just : "-");
 			fprintf(fp, "</td><td>seq %" PRIu64, r->seq);
 			if (r->has_id) {
@@ -394,10 +441,10 @@ json_report(const struct audit_args *a, const struct recs *rs,
 	hv_time_iso(src->head_time_ms, buf, sizeof(buf));
 	if ((ev = json_array()) == NULL)
 		return NULL;
-	doc = json_pack("{s:s, s:s, s:s, s:{s:I, s:s, s:s, s:s}, s:o}",
-	    "title", "Subject access report", "reference", ref, "produced",
-	    now, "verification", "size", (json_int_t)src->head_size, "root",
-	    root, "time", buf, "line", line, "events", ev);
+	doc = json_pack("{s:s, s:s, s:s, s:{s:I, s:s, s:s, s:s}, s:o}", "title",
+	    "Subject access report", "reference", ref, "produced", now,
+	    "verification", "size", (json_int_t)src->head_size, "root", root,
+	    "time", buf, "line", line, "events", ev);
 	if (doc == NULL)
 		return NULL;
 	for (size_t i = 0; i < rs->n; i++) {
@@ -413,15 +460,15 @@ json_report(const struct audit_args *a, const struct recs *rs,
 		if (r->has_id)
 			hv_hex(r->id, HV_ID_LEN, hex);
 		e = json_pack("{s:I, s:s, s:s, s:s, s:s, s:o*, s:s, s:s, s:s, "
-		    "s:s, s:{s:s, s:s, s:s, s:s, s:s}}",
+		              "s:s, s:{s:s, s:s, s:s, s:s, s:s}}",
 		    "seq", (json_int_t)r->seq, "time", t, "event", r->event,
-		    "at", r->at, "sentence", buf, "recipients", to,
-		    "sender", r->sender, "type", r->type, "reason", r->reason,
+		    "at", r->at, "sentence", buf, "recipients", to, "sender",
+		    r->sender, "type", r->type, "reason", r->reason,
 		    "message_id", hex, "basis", "consent", r->basis.consent,
 		    "art6", r->basis.art6, "art9", r->basis.art9,
-		    "justification", audit_justification(a, r, jbuf,
-		    sizeof(jbuf), NULL), "decided_by",
-		    r->basis.decided_by);
+		    "justification",
+		    audit_justification(a, r, jbuf, sizeof(jbuf), NULL),
+		    "decided_by", r->basis.decided_by);
 		if (e == NULL || json_array_append_new(ev, e) != 0) {
 			json_decref(doc);
 			return NULL;
@@ -447,8 +494,7 @@ audit_sar_write(const struct audit_args *a, const struct hv_audit_filter *f,
 	if (audit_key_check(a, src) != 0)
 		return 1;
 	all.limit = 0;
-	if ((e = src->each(src->src, &all, on_rec, &rs)) != HV_OK ||
-	    rs.nomem) {
+	if ((e = src->each(src->src, &all, on_rec, &rs)) != HV_OK || rs.nomem) {
 		fprintf(stderr, "haven %s: cannot read the audit log: %s\n",
 		    a->sub, hv_strerror(rs.nomem ? HV_ENOMEM : e));
 		rc = hv_exit_code(rs.nomem ? HV_ENOMEM : e);
@@ -466,7 +512,8 @@ audit_sar_write(const struct audit_args *a, const struct hv_audit_filter *f,
 	}
 	sprintf(tmp, "%s.tmp%ld", a->output, (long)getpid());
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) <
-	    0 || (fp = fdopen(fd, "w")) == NULL) {
+	        0 ||
+	    (fp = fdopen(fd, "w")) == NULL) {
 		if (fd >= 0)
 			close(fd);
 		fd = -1;
@@ -498,8 +545,8 @@ audit_sar_write(const struct audit_args *a, const struct hv_audit_filter *f,
 		rc = 3;
 		goto out;
 	}
-	printf("Wrote the subject access report (%zu record%s) to %s.\n",
-	    rs.n, rs.n == 1 ? "" : "s", a->output);
+	printf("Wrote the subject access report (%zu record%s) to %s.\n", rs.n,
+	    rs.n == 1 ? "" : "s", a->output);
 out:
 	if (fp != NULL)
 		fclose(fp);
@@ -558,18 +605,22 @@ sar_local(const struct audit_args *a, const struct hv_audit_filter *f)
 		rc = cli_fail(e, NULL);
 		goto out;
 	}
-	if (how == NULL && !audit_stored_broker_key(&log, txn, key, &prev,
-	    &how)) {
-		fprintf(stderr, "haven %s: the store records no broker key, so "
+	if (how == NULL &&
+	    !audit_stored_broker_key(&log, txn, key, &prev, &how)) {
+		fprintf(stderr,
+		    "haven %s: the store records no broker key, so "
 		    "its signed tree heads cannot be checked; pass "
-		    "--broker-pub FILE (the broker's .pub file).\n", a->sub);
+		    "--broker-pub FILE (the broker's .pub file).\n",
+		    a->sub);
 		rc = 1;
 		goto out;
 	}
 	e = hv_auditlog_verify_at(&log, txn, key, &prev, &d);
 	if (e == HV_ETAMPERED) {
-		fprintf(stderr, "haven %s: the audit log does not verify, so no "
-		    "report was written: %s\n", a->sub, d.message);
+		fprintf(stderr,
+		    "haven %s: the audit log does not verify, so no "
+		    "report was written: %s\n",
+		    a->sub, d.message);
 		rc = 1;
 		goto out;
 	}
@@ -578,8 +629,10 @@ sar_local(const struct audit_args *a, const struct hv_audit_filter *f)
 		goto fail;
 	e = hv_auditlog_latest_head(&log, txn, &h);
 	if (e == HV_ENOTFOUND) {
-		fprintf(stderr, "haven %s: the broker has not signed a tree "
-		    "head yet; try again in a second.\n", a->sub);
+		fprintf(stderr,
+		    "haven %s: the broker has not signed a tree "
+		    "head yet; try again in a second.\n",
+		    a->sub);
 		rc = 1;
 		goto out;
 	}
@@ -588,7 +641,8 @@ sar_local(const struct audit_args *a, const struct hv_audit_filter *f)
 	src.head_size = h->size;
 	memcpy(src.head_root, h->root.data, HV_HASH_LEN);
 	src.head_time_ms = h->time;
-	snprintf(checked, sizeof(checked), "Every record, link and signed "
+	snprintf(checked, sizeof(checked),
+	    "Every record, link and signed "
 	    "tree head of the log (%" PRIu64 " records) was checked, as "
 	    "haven audit verify does; the heads' signatures with %s.",
 	    src.size, how);
@@ -625,21 +679,25 @@ audit_cmd_sar(int argc, char **argv)
 	struct hv_audit_filter f;
 	int rc;
 
-	if ((rc = audit_parse("audit sar", argc, argv, AO_DB |
-	    AO_REMOTE_OPTS | AO_BROKER_PUB | AO_SUBJECT_NHS | AO_SUBJECT_KEY |
-	    AO_SUBJECT_LOCAL | AO_FORMAT | AO_OUTPUT, 0, NULL, &a)) != 0)
+	if ((rc = audit_parse("audit sar", argc, argv,
+	         AO_DB | AO_REMOTE_OPTS | AO_BROKER_PUB | AO_SUBJECT_NHS |
+	             AO_SUBJECT_KEY | AO_SUBJECT_LOCAL | AO_FORMAT | AO_OUTPUT,
+	         0, NULL, &a)) != 0)
 		return rc;
 	if (a.subject_nhs == NULL && a.subject_local == NULL)
-		return cli_usage(a.sub, "a report is about one child: give "
+		return cli_usage(a.sub,
+		    "a report is about one child: give "
 		    "--subject-nhs N (or --subject-local AGENCY:ID) with "
 		    "--subject-key FILE.");
 	if (a.output == NULL)
-		return cli_usage(a.sub, "give the report's file with -o "
+		return cli_usage(a.sub,
+		    "give the report's file with -o "
 		    "REPORT.html (--output).");
 	if ((rc = audit_need_db(&a)) >= 0)
 		goto out;
 	if (a.broker != NULL && a.broker_pub != NULL) {
-		rc = cli_usage(a.sub, "--broker-pub goes with --db; a remote "
+		rc = cli_usage(a.sub,
+		    "--broker-pub goes with --db; a remote "
 		    "report checks heads with the directory's broker key.");
 		goto out;
 	}

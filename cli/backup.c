@@ -11,20 +11,20 @@
 #include "hv_store.h"
 
 static const char help_text[] =
-"usage: haven backup --db DATA_DIR --out DEST\n"
-"\n"
-"Copies the store in DATA_DIR (a broker's or an agent's data_dir) into\n"
-"the new folder DEST, consistently and compactly, while the daemon keeps\n"
-"running: the copy is the store as of one moment, with free pages left\n"
-"out. DEST is created mode 0700 (its data.mdb 0600) and must not exist or\n"
-"be an empty folder; a backup never overwrites.\n"
-"\n"
-"A broker's copy verifies with 'haven audit verify --db DEST'. To restore,\n"
-"stop the daemon, move DATA_DIR aside, put DEST in its place and start\n"
-"the daemon again (see the README).\n"
-"\n"
-"Exit status: 0 copied, 1 DEST not empty or a store of a newer release,\n"
-"2 usage error, 3 I/O error or no store in DATA_DIR.\n";
+    "usage: haven backup --db DATA_DIR --out DEST\n"
+    "\n"
+    "Copies the store in DATA_DIR (a broker's or an agent's data_dir) into\n"
+    "the new folder DEST, consistently and compactly, while the daemon keeps\n"
+    "running: the copy is the store as of one moment, with free pages left\n"
+    "out. DEST is created mode 0700 (its data.mdb 0600) and must not exist or\n"
+    "be an empty folder; a backup never overwrites.\n"
+    "\n"
+    "A broker's copy verifies with 'haven audit verify --db DEST'. To restore,\n"
+    "stop the daemon, move DATA_DIR aside, put DEST in its place and start\n"
+    "the daemon again (see the README).\n"
+    "\n"
+    "Exit status: 0 copied, 1 DEST not empty or a store of a newer release,\n"
+    "2 usage error, 3 I/O error or no store in DATA_DIR.\n";
 
 int
 cmd_backup(int argc, char **argv)

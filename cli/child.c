@@ -110,13 +110,15 @@ flag_line(FILE *fp, const char *label, const json_t *f)
 	if (json_is_true(json_object_get(f, "active"))) {
 		fprintf(fp, "  %-23s YES, since %s (from %s)\n", label,
 		    fmt_time(json_string_value(json_object_get(f, "since")), t,
-		    sizeof(t)), str(f, "from"));
+		        sizeof(t)),
+		    str(f, "from"));
 		return;
 	}
 	if (json_object_get(f, "ended") != NULL) {
 		fprintf(fp, "  %-23s no; the last one ended %s (%s)\n", label,
 		    fmt_time(json_string_value(json_object_get(f, "ended")), t,
-		    sizeof(t)), str(f, "ended_by"));
+		        sizeof(t)),
+		    str(f, "ended_by"));
 		return;
 	}
 	fprintf(fp, "  %-23s no\n", label);
@@ -133,13 +135,13 @@ print_child(FILE *fp, const json_t *c)
 
 	fprintf(fp, "Child %s\n\nFlags (as partners told this agency)\n",
 	    str(c, "subject"));
-	flag_line(fp, "Child protection plan:", json_object_get(flags,
-	    "cp_plan"));
-	flag_line(fp, "Looked after:", json_object_get(flags,
-	    "looked_after"));
+	flag_line(fp,
+	    "Child protection plan:", json_object_get(flags, "cp_plan"));
+	flag_line(fp, "Looked after:", json_object_get(flags, "looked_after"));
 	flag_line(fp, "Missing:", json_object_get(flags, "missing"));
 	if (json_array_size(chron) == 0) {
-		fprintf(fp, "\nNo message about this child was sent or "
+		fprintf(fp,
+		    "\nNo message about this child was sent or "
 		    "received here.\n");
 		return;
 	}
@@ -147,31 +149,31 @@ print_child(FILE *fp, const json_t *c)
 	    json_array_size(chron), json_array_size(chron) == 1 ? "" : "s");
 	fprintf(fp, "  %-21s %-9s %-27s %-30s %-13s %s\n", "WHEN", "WAY",
 	    "TYPE", "OTHER PARTY", "STATUS", "ID");
-	json_array_foreach(chron, i, e) {
-		int dncf = json_is_true(json_object_get(e,
-		    "do_not_contact_family"));
+	json_array_foreach (chron, i, e) {
+		int dncf =
+		    json_is_true(json_object_get(e, "do_not_contact_family"));
 
 		marked |= dncf;
 		fprintf(fp, "%s%-21s %-9s %-27s %-30s %-13s %s\n",
-		    dncf ? "!!" : "  ", fmt_time(json_string_value(
-		    json_object_get(e, "at")), t, sizeof(t)),
-		    str(e, "direction"), str(e, "type"),
-		    str(e, "other_party"), str(e, "status"), str(e, "id"));
+		    dncf ? "!!" : "  ",
+		    fmt_time(json_string_value(json_object_get(e, "at")), t,
+		        sizeof(t)),
+		    str(e, "direction"), str(e, "type"), str(e, "other_party"),
+		    str(e, "status"), str(e, "id"));
 	}
 	if (marked)
-		fprintf(fp, "\n!! marks a message the sender flagged DO NOT "
+		fprintf(fp,
+		    "\n!! marks a message the sender flagged DO NOT "
 		    "CONTACT THE FAMILY.\n");
 }
 
 int
 cmd_child(int argc, char **argv)
 {
-	static const struct option lo[] = {
-		{ "subject-nhs", required_argument, NULL, O_NHS },
+	static const struct option lo[] = { { "subject-nhs", required_argument,
+		                                NULL, O_NHS },
 		{ "subject-local", required_argument, NULL, O_LOCAL },
-		MSG_COMMON_OPTIONS,
-		{ NULL, 0, NULL, 0 }
-	};
+		MSG_COMMON_OPTIONS, { NULL, 0, NULL, 0 } };
 	const char *cmd = argv[0], *nhs = NULL, *local = NULL;
 	struct msg_common co = { NULL, NULL, 0 };
 	struct hv_errdetail d;
@@ -187,8 +189,10 @@ cmd_child(int argc, char **argv)
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
 		if (c == '?')
-			return cli_usage(cmd, "'%s' is not an option of haven "
-			    "child.", argv[optind - 1]);
+			return cli_usage(cmd,
+			    "'%s' is not an option of haven "
+			    "child.",
+			    argv[optind - 1]);
 		if (c == ':')
 			return cli_usage(cmd, "%s needs a value.",
 			    argv[optind - 1]);
@@ -200,10 +204,13 @@ cmd_child(int argc, char **argv)
 			local = optarg;
 	}
 	if (optind < argc)
-		return cli_usage(cmd, "'%s' is not expected here; haven child "
-		    "takes options only.", argv[optind]);
+		return cli_usage(cmd,
+		    "'%s' is not expected here; haven child "
+		    "takes options only.",
+		    argv[optind]);
 	if ((nhs == NULL) == (local == NULL))
-		return cli_usage(cmd, "name the child with exactly one of "
+		return cli_usage(cmd,
+		    "name the child with exactly one of "
 		    "--subject-nhs N or --subject-local AGENCY:ID.");
 	if ((rc = msg_connect(cmd, &co, &api)) != 0)
 		return rc;

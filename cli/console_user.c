@@ -19,16 +19,16 @@
 #include "hv_keys.h"
 
 static const char help[] =
-"usage: haven console-user add NAME --role duty|viewer --users FILE\n"
-"                              [--password-file F] [--replace]\n"
-"       haven console-user remove NAME --users FILE\n"
-"       haven console-user list --users FILE\n"
-"\n"
-"Manages the console_users file of an agent's web console. A duty user\n"
-"may acknowledge messages; a viewer may only read them. Without\n"
-"--password-file the password is asked for twice on the terminal. A\n"
-"password has 10 to 256 characters; the file keeps only its Argon2id\n"
-"hash and is created with mode 0600.\n";
+    "usage: haven console-user add NAME --role duty|viewer --users FILE\n"
+    "                              [--password-file F] [--replace]\n"
+    "       haven console-user remove NAME --users FILE\n"
+    "       haven console-user list --users FILE\n"
+    "\n"
+    "Manages the console_users file of an agent's web console. A duty user\n"
+    "may acknowledge messages; a viewer may only read them. Without\n"
+    "--password-file the password is asked for twice on the terminal. A\n"
+    "password has 10 to 256 characters; the file keeps only its Argon2id\n"
+    "hash and is created with mode 0600.\n";
 
 /* Reads one line from the terminal without echo into buf[cap]. */
 static int
@@ -78,18 +78,19 @@ password_get(const char *file, char **out)
 		return cli_fail(HV_ENOMEM, NULL);
 	}
 	if (tty_read("Password: ", a, HV_CONSOLE_PASSWORD_MAX + 2) != 0 ||
-	    tty_read("Password again: ", b, HV_CONSOLE_PASSWORD_MAX + 2) !=
-	    0) {
+	    tty_read("Password again: ", b, HV_CONSOLE_PASSWORD_MAX + 2) != 0) {
 		hv_secret_free(a);
 		hv_secret_free(b);
-		fprintf(stderr, "haven console-user: no terminal to ask for "
+		fprintf(stderr,
+		    "haven console-user: no terminal to ask for "
 		    "the password; give --password-file FILE.\n");
 		return 2;
 	}
 	if (strcmp(a, b) != 0) {
 		hv_secret_free(a);
 		hv_secret_free(b);
-		fprintf(stderr, "haven console-user: the two passwords "
+		fprintf(stderr,
+		    "haven console-user: the two passwords "
 		    "differ; nothing was changed.\n");
 		return 1;
 	}
@@ -127,19 +128,22 @@ cmd_console_user(int argc, char **argv)
 
 		if ((r = cli_opt_value(argc, argv, &i, "--users", &v)) != 0) {
 			if (r < 0)
-				return cli_usage("console-user", "--users "
+				return cli_usage("console-user",
+				    "--users "
 				    "needs a FILE.");
 			users = v;
-		} else if ((r = cli_opt_value(argc, argv, &i, "--role",
-		    &v)) != 0) {
+		} else if ((r = cli_opt_value(argc, argv, &i, "--role", &v)) !=
+		    0) {
 			if (r < 0)
-				return cli_usage("console-user", "--role "
+				return cli_usage("console-user",
+				    "--role "
 				    "needs duty or viewer.");
 			role_s = v;
-		} else if ((r = cli_opt_value(argc, argv, &i,
-		    "--password-file", &v)) != 0) {
+		} else if ((r = cli_opt_value(argc, argv, &i, "--password-file",
+		                &v)) != 0) {
 			if (r < 0)
-				return cli_usage("console-user", "--password-"
+				return cli_usage("console-user",
+				    "--password-"
 				    "file needs a FILE.");
 			pwfile = v;
 		} else if (strcmp(argv[i], "--replace") == 0)
@@ -147,8 +151,10 @@ cmd_console_user(int argc, char **argv)
 		else if (argv[i][0] != '-' && name == NULL)
 			name = argv[i];
 		else
-			return cli_usage("console-user", "unknown argument "
-			    "'%s'.", argv[i]);
+			return cli_usage("console-user",
+			    "unknown argument "
+			    "'%s'.",
+			    argv[i]);
 	}
 	if (users == NULL)
 		return cli_usage("console-user", "--users FILE is required.");
@@ -168,15 +174,19 @@ cmd_console_user(int argc, char **argv)
 		return 0;
 	}
 	if (strcmp(verb, "add") != 0)
-		return cli_usage("console-user", "'%s' is not add, remove or "
-		    "list.", verb);
+		return cli_usage("console-user",
+		    "'%s' is not add, remove or "
+		    "list.",
+		    verb);
 	if ((role = hv_console_role_parse(role_s)) < 0)
-		return cli_usage("console-user", "--role must be duty or "
+		return cli_usage("console-user",
+		    "--role must be duty or "
 		    "viewer.");
 	if (!hv_console_name_valid(name))
-		return cli_usage("console-user", "'%.64s' is not a user name: "
-		    "use 1 to %d letters, digits and . _ @ -.", name,
-		    HV_CONSOLE_NAME_MAX);
+		return cli_usage("console-user",
+		    "'%.64s' is not a user name: "
+		    "use 1 to %d letters, digits and . _ @ -.",
+		    name, HV_CONSOLE_NAME_MAX);
 	if ((rc = password_get(pwfile, &pw)) != 0)
 		return rc;
 	e = hv_console_user_add(users, name, role, pw, replace, &d);

@@ -24,19 +24,25 @@ int
 cli_file_error(const char *cmd, const char *what, const char *path, int err)
 {
 	if (err == EISDIR)
-		fprintf(stderr, "haven %s: %s %s is a folder, not a file; name "
-		    "the file itself.\n", cmd, what, path);
+		fprintf(stderr,
+		    "haven %s: %s %s is a folder, not a file; name "
+		    "the file itself.\n",
+		    cmd, what, path);
 	else if (err == ENOENT)
-		fprintf(stderr, "haven %s: cannot read %s %s: there is no such "
-		    "file; check the path.\n", cmd, what, path);
+		fprintf(stderr,
+		    "haven %s: cannot read %s %s: there is no such "
+		    "file; check the path.\n",
+		    cmd, what, path);
 	else if (err == EFBIG)
-		fprintf(stderr, "haven %s: cannot read %s %s: it is not a "
-		    "regular file or is too large; name the right file.\n", cmd,
-		    what, path);
+		fprintf(stderr,
+		    "haven %s: cannot read %s %s: it is not a "
+		    "regular file or is too large; name the right file.\n",
+		    cmd, what, path);
 	else
-		fprintf(stderr, "haven %s: cannot read %s %s: %s; check the "
-		    "path and its permissions.\n", cmd, what, path,
-		    strerror(err));
+		fprintf(stderr,
+		    "haven %s: cannot read %s %s: %s; check the "
+		    "path and its permissions.\n",
+		    cmd, what, path, strerror(err));
 	return 3;
 }
 

@@ -16,9 +16,10 @@
 #include "hv_util.h"
 #include "messaging.h"
 
-#define DNCF_MARK	"!! DO NOT CONTACT FAMILY"
-#define DNCF_BANNER	"!! DO NOT CONTACT THE FAMILY — police enquiry / " \
-			"Operation Encompass"
+#define DNCF_MARK "!! DO NOT CONTACT FAMILY"
+#define DNCF_BANNER \
+	"!! DO NOT CONTACT THE FAMILY — police enquiry / " \
+	"Operation Encompass"
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -59,7 +60,7 @@ dncf(const json_t *o)
 
 	if (json_is_true(json_object_get(o, "do_not_contact_family")))
 		return 1;
-	json_array_foreach(flags, i, f)
+	json_array_foreach (flags, i, f)
 		if (json_is_string(f) &&
 		    strcmp(json_string_value(f), "do_not_contact_family") == 0)
 			return 1;
@@ -82,8 +83,8 @@ fmt_deadline(const json_t *dl, char *buf, size_t cap)
 		return "-";
 	rag = json_string_value(json_object_get(dl, "rag"));
 	due = json_string_value(json_object_get(dl, "due"));
-	overdue = due != NULL && hv_time_parse(due, &ms) == 0 &&
-	    ms < hv_now_ms();
+	overdue =
+	    due != NULL && hv_time_parse(due, &ms) == 0 && ms < hv_now_ms();
 	snprintf(buf, cap, "%s%sdue %s%s", rag ? rag : "", rag ? ", " : "",
 	    fmt_time(due, when, sizeof(when)), overdue ? " OVERDUE" : "");
 	return buf;
@@ -112,7 +113,8 @@ ack_words(const json_t *m, char *buf, size_t cap)
 	int esc = json_is_true(json_object_get(m, "escalated"));
 
 	if (n == 0 && !json_is_true(json_object_get(m, "acknowledged"))) {
-		snprintf(buf, cap, "UNACKNOWLEDGED%s", esc ? ", ESCALATED" : "");
+		snprintf(buf, cap, "UNACKNOWLEDGED%s",
+		    esc ? ", ESCALATED" : "");
 		return buf;
 	}
 	if (n == 0)
@@ -120,8 +122,8 @@ ack_words(const json_t *m, char *buf, size_t cap)
 	else if (n == 1)
 		snprintf(buf, cap, "%s", str(json_array_get(acks, 0), "by"));
 	else
-		snprintf(buf, cap, "%s +%zu", str(json_array_get(acks, 0), "by"),
-		    n - 1);
+		snprintf(buf, cap, "%s +%zu",
+		    str(json_array_get(acks, 0), "by"), n - 1);
 	return buf;
 }
 
@@ -135,21 +137,20 @@ enum { C_FLAG, C_PRIO, C_TYPE, C_FROM, C_RECV, C_ACK, C_DEADLINE, C_ID, NCOL };
  * inbox), and the cursor of the next page when there is one.
  */
 static void
-inbox_footer(FILE *fp, const json_t *inbox, size_t shown,
-    size_t page_unacked, int unacked_only)
+inbox_footer(FILE *fp, const json_t *inbox, size_t shown, size_t page_unacked,
+    int unacked_only)
 {
 	const json_t *t = json_object_get(inbox, "total");
 	const json_t *u = json_object_get(inbox, "unacked");
-	const char *cursor = json_string_value(json_object_get(inbox,
-	    "cursor"));
-	size_t total = json_is_integer(t) ? (size_t)json_integer_value(t) :
-	    shown;
-	size_t unacked = json_is_integer(u) ? (size_t)json_integer_value(u) :
-	    page_unacked;
+	const char *cursor =
+	    json_string_value(json_object_get(inbox, "cursor"));
+	size_t total =
+	    json_is_integer(t) ? (size_t)json_integer_value(t) : shown;
+	size_t unacked =
+	    json_is_integer(u) ? (size_t)json_integer_value(u) : page_unacked;
 
 	if (unacked_only)
-		fprintf(fp, "%zu of %zu unacknowledged shown.\n", shown,
-		    total);
+		fprintf(fp, "%zu of %zu unacknowledged shown.\n", shown, total);
 	else
 		fprintf(fp, "%zu of %zu message%s shown; %zu unacknowledged.\n",
 		    shown, total, total == 1 ? "" : "s", unacked);
@@ -161,18 +162,20 @@ inbox_footer(FILE *fp, const json_t *inbox, size_t shown,
 void
 fmt_inbox(FILE *fp, const json_t *inbox, int unacked_only)
 {
-	static const char *const head[NCOL] = { "HANDLING", "PRIORITY",
-	    "TYPE", "FROM", "RECEIVED", "ACKNOWLEDGED", "DEADLINE", "ID" };
+	static const char *const head[NCOL] = { "HANDLING", "PRIORITY", "TYPE",
+		"FROM", "RECEIVED", "ACKNOWLEDGED", "DEADLINE", "ID" };
 	const json_t *list = json_object_get(inbox, "messages"), *m;
 	size_t n = json_array_size(list), i, unacked = 0;
 	size_t w[NCOL];
-	char (*cell)[NCOL][96];
+	char(*cell)[NCOL][96];
 	int any_flag = 0;
 
 	if (n == 0) {
-		fprintf(fp, "No %smessages%s.\n", unacked_only ?
-		    "unacknowledged " : "", json_is_string(json_object_get(
-		    inbox, "cursor")) ? " on this page" : "");
+		fprintf(fp, "No %smessages%s.\n",
+		    unacked_only ? "unacknowledged " : "",
+		    json_is_string(json_object_get(inbox, "cursor")) ?
+		        " on this page" :
+		        "");
 		return;
 	}
 	if ((cell = calloc(n, sizeof(*cell))) == NULL) {
@@ -181,7 +184,7 @@ fmt_inbox(FILE *fp, const json_t *inbox, int unacked_only)
 	}
 	for (int c = 0; c < NCOL; c++)
 		w[c] = strlen(head[c]);
-	json_array_foreach(list, i, m) {
+	json_array_foreach (list, i, m) {
 		char tmp[96];
 
 		if (dncf(m))
@@ -192,12 +195,15 @@ fmt_inbox(FILE *fp, const json_t *inbox, int unacked_only)
 		snprintf(cell[i][C_PRIO], 96, "%s", str(m, "priority"));
 		snprintf(cell[i][C_TYPE], 96, "%s", str(m, "type"));
 		snprintf(cell[i][C_FROM], 96, "%s", str(m, "sender"));
-		snprintf(cell[i][C_RECV], 96, "%s", fmt_time(json_string_value(
-		    json_object_get(m, "received_at")), tmp, sizeof(tmp)));
-		snprintf(cell[i][C_ACK], 96, "%s", ack_words(m, tmp,
-		    sizeof(tmp)));
-		snprintf(cell[i][C_DEADLINE], 96, "%s", fmt_deadline(
-		    json_object_get(m, "deadline"), tmp, sizeof(tmp)));
+		snprintf(cell[i][C_RECV], 96, "%s",
+		    fmt_time(json_string_value(
+		                 json_object_get(m, "received_at")),
+		        tmp, sizeof(tmp)));
+		snprintf(cell[i][C_ACK], 96, "%s",
+		    ack_words(m, tmp, sizeof(tmp)));
+		snprintf(cell[i][C_DEADLINE], 96, "%s",
+		    fmt_deadline(json_object_get(m, "deadline"), tmp,
+		        sizeof(tmp)));
 		snprintf(cell[i][C_ID], 96, "%s", str(m, "id"));
 		for (int c = 0; c < NCOL; c++)
 			if (strlen(cell[i][c]) > w[c])
@@ -260,7 +266,7 @@ tree(FILE *fp, const json_t *v, int indent)
 	size_t i;
 
 	if (json_is_object(v)) {
-		json_object_foreach((json_t *)v, key, x) {
+		json_object_foreach ((json_t *)v, key, x) {
 			fprintf(fp, "%*s%s:", indent, "", key);
 			if (compound(x)) {
 				fputc('\n', fp);
@@ -271,7 +277,7 @@ tree(FILE *fp, const json_t *v, int indent)
 			}
 		}
 	} else if (json_is_array(v)) {
-		json_array_foreach(v, i, x) {
+		json_array_foreach (v, i, x) {
 			fprintf(fp, "%*s-", indent, "");
 			if (compound(x)) {
 				fputc('\n', fp);
@@ -304,7 +310,8 @@ basis_words(const char *v)
 		{ "CONSENT", "the person's consent" },
 		{ "LEGITIMATE_INTERESTS", "legitimate interests" },
 		{ "NONE", "no special-category data" },
-		{ "SAFEGUARDING", "safeguarding of children and individuals "
+		{ "SAFEGUARDING",
+		    "safeguarding of children and individuals "
 		    "at risk, DPA 2018 Sch 1 para 18" },
 		{ "HEALTH_SOCIAL_CARE", "health or social care, Art 9(2)(h)" },
 		{ "EXPLICIT_CONSENT", "explicit consent" },
@@ -343,15 +350,15 @@ justification_line(FILE *fp, const json_t *basis)
 	if (sealed == NULL) {
 		fprintf(fp, "  %-15s%s\n", "Justification",
 		    *str(basis, "justification") ? str(basis, "justification") :
-		    "-");
+		                                   "-");
 		return;
 	}
 	fprintf(fp, "  %-15s(sealed to", "Justification");
-	json_array_foreach(to, i, v)
-		fprintf(fp, "%s %s", i ? "," : "", json_string_value(v) ?
-		    json_string_value(v) : "?");
-	fprintf(fp, "; %lld characters)\n", (long long)json_integer_value(
-	    json_object_get(sealed, "length")));
+	json_array_foreach (to, i, v)
+		fprintf(fp, "%s %s", i ? "," : "",
+		    json_string_value(v) ? json_string_value(v) : "?");
+	fprintf(fp, "; %lld characters)\n",
+	    (long long)json_integer_value(json_object_get(sealed, "length")));
 }
 
 void
@@ -363,35 +370,43 @@ fmt_message(FILE *fp, const json_t *m)
 	size_t i;
 
 	if (dncf(m))
-		fprintf(fp, "%s\n!! Do not tell the child's parents or carers "
+		fprintf(fp,
+		    "%s\n!! Do not tell the child's parents or carers "
 		    "about this message, and do nothing that would alert "
-		    "them.\n\n", DNCF_BANNER);
+		    "them.\n\n",
+		    DNCF_BANNER);
 	fprintf(fp, "%-14s%s\n", "Priority", str(m, "priority"));
 	fprintf(fp, "%-14s%s\n", "Type", str(m, "type"));
 	fprintf(fp, "%-14s%s\n", "From", str(m, "sender"));
 	to = json_object_get(m, "to");
 	fprintf(fp, "%-14s", "To");
-	json_array_foreach(to, i, x)
-		fprintf(fp, "%s%s", i ? ", " : "", json_string_value(x) ?
-		    json_string_value(x) : "?");
+	json_array_foreach (to, i, x)
+		fprintf(fp, "%s%s", i ? ", " : "",
+		    json_string_value(x) ? json_string_value(x) : "?");
 	fprintf(fp, "%s\n", json_array_size(to) ? "" : "-");
-	fprintf(fp, "%-14s%s\n", "Sent", fmt_time(json_string_value(
-	    json_object_get(m, "created")), t, sizeof(t)));
-	fprintf(fp, "%-14s%s\n", "Received", fmt_time(json_string_value(
-	    json_object_get(m, "received_at")), t, sizeof(t)));
-	fprintf(fp, "%-14s%s\n", "Deadline", err ? "(not readable)" :
-	    fmt_deadline(json_object_get(m, "deadline"), dl, sizeof(dl)));
+	fprintf(fp, "%-14s%s\n", "Sent",
+	    fmt_time(json_string_value(json_object_get(m, "created")), t,
+	        sizeof(t)));
+	fprintf(fp, "%-14s%s\n", "Received",
+	    fmt_time(json_string_value(json_object_get(m, "received_at")), t,
+	        sizeof(t)));
+	fprintf(fp, "%-14s%s\n", "Deadline",
+	    err ? "(not readable)" :
+	          fmt_deadline(json_object_get(m, "deadline"), dl, sizeof(dl)));
 	if (json_is_string(json_object_get(m, "reply_to")))
 		fprintf(fp, "%-14s%s\n", "In reply to", str(m, "reply_to"));
 	acks = json_object_get(m, "acks");
 	if (json_array_size(acks) == 0)
 		fprintf(fp, "%-14s%s\n", "Acknowledged", "UNACKNOWLEDGED");
-	json_array_foreach(acks, i, x) {
-		const char *note = json_string_value(json_object_get(x, "note"));
+	json_array_foreach (acks, i, x) {
+		const char *note =
+		    json_string_value(json_object_get(x, "note"));
 
 		fprintf(fp, "%-14sby %s at %s%s%s\n", i ? "" : "Acknowledged",
-		    str(x, "by"), fmt_time(json_string_value(json_object_get(x,
-		    "at")), t, sizeof(t)), note ? ": " : "", note ? note : "");
+		    str(x, "by"),
+		    fmt_time(json_string_value(json_object_get(x, "at")), t,
+		        sizeof(t)),
+		    note ? ": " : "", note ? note : "");
 	}
 	if (json_is_true(json_object_get(m, "escalated")))
 		fprintf(fp, "%-14s%s\n", "Escalated",
@@ -406,9 +421,10 @@ fmt_message(FILE *fp, const json_t *m)
 	fprintf(fp, "  %-15s%s\n", "Decided by", str(basis, "decided_by"));
 
 	if (err != NULL) {
-		fprintf(fp, "\n!! The child's details and the body could not be "
-		    "decrypted: %s (%s)\n", str(err, "message"),
-		    str(err, "code"));
+		fprintf(fp,
+		    "\n!! The child's details and the body could not be "
+		    "decrypted: %s (%s)\n",
+		    str(err, "message"), str(err, "code"));
 		return;
 	}
 	fprintf(fp, "\nChild\n  subject: %s\n", str(m, "subject"));
@@ -431,13 +447,16 @@ timeline_line(FILE *fp, const json_t *ev)
 	const char *s = str(ev, "status");
 	char t[48];
 
-	fprintf(fp, "%-22s%-14s", fmt_time(json_string_value(json_object_get(
-	    ev, "at")), t, sizeof(t)), s);
+	fprintf(fp, "%-22s%-14s",
+	    fmt_time(json_string_value(json_object_get(ev, "at")), t,
+	        sizeof(t)),
+	    s);
 	if (strcmp(s, "queued") == 0)
 		fprintf(fp, "in this agent's outbox");
 	else if (strcmp(s, "accepted") == 0)
-		fprintf(fp, "by the broker, audit record %lld", (long long)
-		    json_integer_value(json_object_get(ev, "audit_seq")));
+		fprintf(fp, "by the broker, audit record %lld",
+		    (long long)json_integer_value(
+		        json_object_get(ev, "audit_seq")));
 	else if (strcmp(s, "rejected") == 0 && json_object_get(ev, "to"))
 		fprintf(fp, "by the recipient %s: %s: %s", str(ev, "to"),
 		    str(ev, "code"), str(ev, "message"));
@@ -471,15 +490,16 @@ fmt_status(FILE *fp, const json_t *st)
 	else {
 		fprintf(fp, "Message %s (%s, %s) to ", str(st, "id"),
 		    str(st, "type"), str(st, "priority"));
-		json_array_foreach(to, i, x)
+		json_array_foreach (to, i, x)
 			fprintf(fp, "%s%s", i ? ", " : "",
 			    json_string_value(x) ? json_string_value(x) : "?");
 		fputc('\n', fp);
 	}
-	fprintf(fp, "Created %s; status now: %s\n\n", fmt_time(
-	    json_string_value(json_object_get(st, "created")), t, sizeof(t)),
+	fprintf(fp, "Created %s; status now: %s\n\n",
+	    fmt_time(json_string_value(json_object_get(st, "created")), t,
+	        sizeof(t)),
 	    str(st, "status"));
-	json_array_foreach(json_object_get(st, "timeline"), i, x)
+	json_array_foreach (json_object_get(st, "timeline"), i, x)
 		timeline_line(fp, x);
 }
 
@@ -496,21 +516,23 @@ fmt_health(FILE *fp, const json_t *h)
 	fprintf(fp, "%-18s%s\n", "Agent", str(h, "node"));
 	fprintf(fp, "%-18s%s\n", "Broker",
 	    json_is_true(json_object_get(h, "broker_connected")) ?
-	    "connected" : "NOT CONNECTED: messages wait in the outbox until "
-	    "it is back");
+	        "connected" :
+	        "NOT CONNECTED: messages wait in the outbox until "
+	        "it is back");
 	fprintf(fp, "%-18s%lld waiting for the broker's verdict\n", "Outbox",
 	    (long long)json_integer_value(json_object_get(h, "outbox_depth")));
 	fprintf(fp, "%-18s%lld unacknowledged\n", "Inbox",
-	    (long long)json_integer_value(json_object_get(h,
-	    "inbox_unacked")));
-	fprintf(fp, "%-18sversion %lld\n", "Directory", (long long)
-	    json_integer_value(json_object_get(h, "directory_version")));
+	    (long long)json_integer_value(json_object_get(h, "inbox_unacked")));
+	fprintf(fp, "%-18sversion %lld\n", "Directory",
+	    (long long)json_integer_value(
+	        json_object_get(h, "directory_version")));
 	if (json_is_object(th))
 		fprintf(fp, "%-18ssize %lld, root %s, at %s\n",
-		    "Audit tree head", (long long)json_integer_value(
-		    json_object_get(th, "size")), str(th, "root"),
+		    "Audit tree head",
+		    (long long)json_integer_value(json_object_get(th, "size")),
+		    str(th, "root"),
 		    fmt_time(json_string_value(json_object_get(th, "time")), t,
-		    sizeof(t)));
+		        sizeof(t)));
 	else
 		fprintf(fp, "%-18snone verified yet\n", "Audit tree head");
 	{
@@ -520,33 +542,42 @@ fmt_health(FILE *fp, const json_t *h)
 		    json_is_true(json_object_get(in, "ok")) &&
 		    strcmp(str(in, "state"), "restored") == 0)
 			fprintf(fp, "%-18sRESTORED since %s: %s\n",
-			    "Audit integrity", fmt_time(json_string_value(
-			    json_object_get(in, "since")), t, sizeof(t)),
+			    "Audit integrity",
+			    fmt_time(json_string_value(
+			                 json_object_get(in, "since")),
+			        t, sizeof(t)),
 			    str(in, "message"));
 		else if (json_is_object(in) &&
 		    json_is_true(json_object_get(in, "ok")))
-			fprintf(fp, "%-18sOK: the broker's audit history only "
-			    "grew\n", "Audit integrity");
+			fprintf(fp,
+			    "%-18sOK: the broker's audit history only "
+			    "grew\n",
+			    "Audit integrity");
 		else if (json_is_object(in))
-			fprintf(fp, "%-18s!! %s since %s: %s Tell the "
+			fprintf(fp,
+			    "%-18s!! %s since %s: %s Tell the "
 			    "partnership administrator and the IG officer.\n",
 			    "Audit integrity", str(in, "code"),
-			    fmt_time(json_string_value(json_object_get(in,
-			    "since")), t, sizeof(t)), str(in, "message"));
+			    fmt_time(json_string_value(
+			                 json_object_get(in, "since")),
+			        t, sizeof(t)),
+			    str(in, "message"));
 	}
 	if (json_is_integer(json_object_get(h, "deliveries_refused")))
 		fprintf(fp, "%-18s%lld deliveries since the agent started%s\n",
-		    "Refused here", (long long)json_integer_value(
-		    json_object_get(h, "deliveries_refused")),
-		    json_integer_value(json_object_get(h,
-		    "deliveries_refused")) > 0 ? " (each one is in the "
-		    "agent's log)" : "");
+		    "Refused here",
+		    (long long)json_integer_value(
+		        json_object_get(h, "deliveries_refused")),
+		    json_integer_value(
+		        json_object_get(h, "deliveries_refused")) > 0 ?
+		        " (each one is in the "
+		        "agent's log)" :
+		        "");
 	/* Members a newer agent adds are shown rather than hidden. */
-	json_object_foreach((json_t *)h, key, v) {
-		static const char *const known[] = { "node",
-		    "broker_connected", "outbox_depth", "inbox_unacked",
-		    "directory_version", "tree_head", "integrity",
-		    "deliveries_refused" };
+	json_object_foreach ((json_t *)h, key, v) {
+		static const char *const known[] = { "node", "broker_connected",
+			"outbox_depth", "inbox_unacked", "directory_version",
+			"tree_head", "integrity", "deliveries_refused" };
 		int seen = 0;
 
 		for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
@@ -567,22 +598,25 @@ event_message(FILE *fp, const char *event, const json_t *data,
 	int esc = strcmp(event, "escalation") == 0;
 	char t[48], r[48], dl[96];
 	const char *child = msg ? fmt_child_name(msg) :
-	    "(details not available: haven show ID)";
+	                          "(details not available: haven show ID)";
 
 	if (dncf(data) || (msg != NULL && dncf(msg)))
 		fprintf(fp, "%s  ", DNCF_MARK);
-	fprintf(fp, "%s  %s  %s  %s  from %s", fmt_time(json_string_value(
-	    json_object_get(data, esc ? "escalated_at" : "received_at")), t,
-	    sizeof(t)), esc ? "ESCALATED" : "NEW", str(data, "priority"),
-	    str(data, "type"), str(data, "sender"));
+	fprintf(fp, "%s  %s  %s  %s  from %s",
+	    fmt_time(json_string_value(json_object_get(data,
+	                 esc ? "escalated_at" : "received_at")),
+	        t, sizeof(t)),
+	    esc ? "ESCALATED" : "NEW", str(data, "priority"), str(data, "type"),
+	    str(data, "sender"));
 	if (esc)
 		fprintf(fp, ", not acknowledged since %s",
-		    fmt_time(json_string_value(json_object_get(data,
-		    "received_at")), r, sizeof(r)));
+		    fmt_time(json_string_value(
+		                 json_object_get(data, "received_at")),
+		        r, sizeof(r)));
 	fprintf(fp, "  child: %s  deadline: %s  id %s\n", child,
 	    msg && json_object_get(msg, "error") == NULL ?
-	    fmt_deadline(json_object_get(msg, "deadline"), dl, sizeof(dl)) :
-	    fmt_deadline(json_object_get(data, "deadline"), dl, sizeof(dl)),
+	        fmt_deadline(json_object_get(msg, "deadline"), dl, sizeof(dl)) :
+	        fmt_deadline(json_object_get(data, "deadline"), dl, sizeof(dl)),
 	    str(data, "id"));
 }
 
@@ -596,8 +630,10 @@ event_receipt(FILE *fp, const json_t *data)
 	for (i = 0; s[i] != '\0' && i + 1 < sizeof(up); i++)
 		up[i] = (char)(s[i] >= 'a' && s[i] <= 'z' ? s[i] - 32 : s[i]);
 	up[i] = '\0';
-	fprintf(fp, "%s  %s", fmt_time(json_string_value(json_object_get(data,
-	    "at")), t, sizeof(t)), up);
+	fprintf(fp, "%s  %s",
+	    fmt_time(json_string_value(json_object_get(data, "at")), t,
+	        sizeof(t)),
+	    up);
 	if (strcmp(s, "accepted") == 0)
 		fprintf(fp, " by the broker");
 	else if (strcmp(s, "rejected") == 0 && json_object_get(data, "to"))

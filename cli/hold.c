@@ -25,7 +25,8 @@ enum { H_NHS = 1300, H_KEY, H_MESSAGE, H_REASON };
 static int
 hold_help(void)
 {
-	printf("SYNOPSIS\n"
+	printf(
+	    "SYNOPSIS\n"
 	    "    haven hold add (--subject-nhs N --subject-key F | --message "
 	    "ID) --reason T\n"
 	    "    haven hold list\n"
@@ -49,8 +50,7 @@ hold_help(void)
 
 /* The pseudonym of an NHS number under the subject key file, as hex. */
 static int
-pseudonym_hex(const char *cmd, const char *nhs, const char *keyf,
-    char out[65])
+pseudonym_hex(const char *cmd, const char *nhs, const char *keyf, char out[65])
 {
 	struct hv_errdetail d;
 	char norm[64];
@@ -60,8 +60,9 @@ pseudonym_hex(const char *cmd, const char *nhs, const char *keyf,
 	if (hv_subject_nhs(nhs, norm, sizeof(norm), &d) != HV_OK)
 		return cli_usage(cmd, "--subject-nhs: %s", d.message);
 	if (hv_subject_key_load(keyf, &key, &d) != HV_OK) {
-		fprintf(stderr, "haven: %s\n", d.message[0] ? d.message :
-		    "the subject key could not be read.");
+		fprintf(stderr, "haven: %s\n",
+		    d.message[0] ? d.message :
+		                   "the subject key could not be read.");
 		return 1;
 	}
 	hv_subject_pseudonym(key, norm, ps);
@@ -73,14 +74,12 @@ pseudonym_hex(const char *cmd, const char *nhs, const char *keyf,
 int
 cmd_hold(int argc, char **argv)
 {
-	static const struct option lo[] = {
-		{ "subject-nhs", required_argument, NULL, H_NHS },
+	static const struct option lo[] = { { "subject-nhs", required_argument,
+		                                NULL, H_NHS },
 		{ "subject-key", required_argument, NULL, H_KEY },
 		{ "message", required_argument, NULL, H_MESSAGE },
 		{ "reason", required_argument, NULL, H_REASON },
-		MSG_COMMON_OPTIONS,
-		{ NULL, 0, NULL, 0 }
-	};
+		MSG_COMMON_OPTIONS, { NULL, 0, NULL, 0 } };
 	const char *cmd = "hold", *nhs = NULL, *keyf = NULL, *msg = NULL;
 	const char *reason = NULL, *sub;
 	struct msg_common co = { 0 };
@@ -93,14 +92,16 @@ cmd_hold(int argc, char **argv)
 
 	if (argc < 2 || cli_wants_help(argc, argv))
 		return argc < 2 ? cli_usage(cmd, "say add, list or remove.") :
-		    hold_help();
+		                  hold_help();
 	sub = argv[1];
 	optind = 2;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":h", lo, &idx)) != -1) {
 		if (c == '?')
-			return cli_usage(cmd, "'%s' is not an option of haven "
-			    "hold.", argv[optind - 1]);
+			return cli_usage(cmd,
+			    "'%s' is not an option of haven "
+			    "hold.",
+			    argv[optind - 1]);
 		if (c == ':')
 			return cli_usage(cmd, "%s needs a value.",
 			    argv[optind - 1]);
@@ -119,22 +120,27 @@ cmd_hold(int argc, char **argv)
 		snprintf(path, sizeof(path), "/v1/holds");
 	} else if (strcmp(sub, "add") == 0) {
 		if (reason == NULL || *reason == '\0')
-			return cli_usage(cmd, "--reason is required: why the "
+			return cli_usage(cmd,
+			    "--reason is required: why the "
 			    "records must be kept.");
 		if ((msg != NULL) == (nhs != NULL))
-			return cli_usage(cmd, "hold one message (--message ID) "
+			return cli_usage(cmd,
+			    "hold one message (--message ID) "
 			    "or one child (--subject-nhs N --subject-key F).");
 		if (msg != NULL) {
 			if (!msg_is_id(msg))
-				return cli_usage(cmd, "'%s' is not a message "
-				    "id (32 hex digits).", msg);
+				return cli_usage(cmd,
+				    "'%s' is not a message "
+				    "id (32 hex digits).",
+				    msg);
 			for (int i = 0; i < 33; i++)
 				mid[i] = (char)tolower((unsigned char)msg[i]);
 			req = json_pack("{s:s, s:s}", "message", mid, "reason",
 			    reason);
 		} else {
 			if (keyf == NULL)
-				return cli_usage(cmd, "--subject-nhs needs "
+				return cli_usage(cmd,
+				    "--subject-nhs needs "
 				    "--subject-key F, the partnership's "
 				    "subject key.");
 			if ((rc = pseudonym_hex(cmd, nhs, keyf, ps)) != 0)
@@ -145,18 +151,22 @@ cmd_hold(int argc, char **argv)
 		snprintf(path, sizeof(path), "/v1/holds");
 	} else if (strcmp(sub, "remove") == 0) {
 		if (optind != argc - 1 || !msg_is_id(argv[optind]))
-			return cli_usage(cmd, "which hold? Give its id (32 hex "
+			return cli_usage(cmd,
+			    "which hold? Give its id (32 hex "
 			    "digits, from haven hold list).");
 		if (reason == NULL || *reason == '\0')
-			return cli_usage(cmd, "--reason is required: why the "
+			return cli_usage(cmd,
+			    "--reason is required: why the "
 			    "hold ends.");
 		for (int i = 0; i < 33; i++)
 			mid[i] = (char)tolower((unsigned char)argv[optind][i]);
 		snprintf(path, sizeof(path), "/v1/holds/%s/remove", mid);
 		req = json_pack("{s:s}", "reason", reason);
 	} else {
-		return cli_usage(cmd, "'%s' is not a hold command; say add, "
-		    "list or remove.", sub);
+		return cli_usage(cmd,
+		    "'%s' is not a hold command; say add, "
+		    "list or remove.",
+		    sub);
 	}
 	if ((rc = msg_connect(cmd, &co, &api)) != 0)
 		goto out;
@@ -169,8 +179,9 @@ cmd_hold(int argc, char **argv)
 	if (co.json || strcmp(sub, "list") == 0)
 		fmt_json(stdout, resp, 0);
 	else
-		printf("Hold %s %s.\n", json_string_value(json_object_get(resp,
-		    "id")), strcmp(sub, "add") == 0 ? "added" : "removed");
+		printf("Hold %s %s.\n",
+		    json_string_value(json_object_get(resp, "id")),
+		    strcmp(sub, "add") == 0 ? "added" : "removed");
 	rc = fflush(stdout) == 0 ? 0 : 3;
 out:
 	json_decref(req);

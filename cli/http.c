@@ -17,16 +17,16 @@
 #include "http.h"
 #include "hv_util.h"
 
-#define API_TOKEN_MAX	4096
-#define API_BODY_MAX	(64u << 20)	/* larger answers are refused */
+#define API_TOKEN_MAX 4096
+#define API_BODY_MAX (64u << 20) /* larger answers are refused */
 
 struct api {
 	char url[512];
 	char token_file[1024];
-	char *auth;		/* "Authorization: Bearer …", sodium_malloc */
+	char *auth; /* "Authorization: Bearer …", sodium_malloc */
 	struct curl_slist *hdr;
 	CURL *curl;
-	int global;		/* curl_global_init() was called */
+	int global; /* curl_global_init() was called */
 };
 
 struct buf {
@@ -67,13 +67,15 @@ load_token(api_t *a, const char *path, struct hv_errdetail *d)
 		return hv_errset(d, HV_EUSAGE, "token_file",
 		    "the token file %s is too large or not a regular file; set "
 		    "--token-file or $HAVEN_TOKEN_FILE to the agent's "
-		    "token_file", path);
+		    "token_file",
+		    path);
 	if (raw == NULL)
 		return hv_errset(d, HV_EIO, "token_file",
 		    "cannot read the token file %s: %s; set --token-file or "
-		    "$HAVEN_TOKEN_FILE to the agent's token_file.", path,
+		    "$HAVEN_TOKEN_FILE to the agent's token_file.",
+		    path,
 		    errno == EISDIR ? "it is a folder, not a file" :
-		    strerror(errno != 0 ? errno : EIO));
+		                      strerror(errno != 0 ? errno : EIO));
 	e = len;
 	while (s < e && isspace(raw[s]))
 		s++;
@@ -82,14 +84,16 @@ load_token(api_t *a, const char *path, struct hv_errdetail *d)
 	if (s == e) {
 		err = hv_errset(d, HV_EUSAGE, "token_file",
 		    "the token file %s is empty; set --token-file or "
-		    "$HAVEN_TOKEN_FILE to the agent's token_file", path);
+		    "$HAVEN_TOKEN_FILE to the agent's token_file",
+		    path);
 		goto out;
 	}
 	for (size_t i = s; i < e; i++)
 		if (raw[i] < 0x21 || raw[i] > 0x7e) {
 			err = hv_errset(d, HV_EUSAGE, "token_file",
 			    "the token file %s holds more than one token; it "
-			    "must hold the agent's token on one line", path);
+			    "must hold the agent's token on one line",
+			    path);
 			goto out;
 		}
 	if ((a->auth = sodium_malloc(sizeof(prefix) + (e - s))) == NULL) {
@@ -116,12 +120,13 @@ api_new(const char *url, const char *token_file, api_t **out,
 	if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
 		return hv_errset(d, HV_EUSAGE, "agent",
 		    "the agent URL '%s' does not start with http://; give it "
-		    "as http://127.0.0.1:PORT", url);
+		    "as http://127.0.0.1:PORT",
+		    url);
 	if ((a = calloc(1, sizeof(*a))) == NULL)
 		return HV_ENOMEM;
 	if (hv_strlcpy_checked(a->url, url, sizeof(a->url)) != 0 ||
 	    hv_strlcpy_checked(a->token_file, token_file,
-	    sizeof(a->token_file)) != 0) {
+	        sizeof(a->token_file)) != 0) {
 		free(a);
 		return hv_errset(d, HV_EUSAGE, NULL,
 		    "the agent URL or token file name is too long");
@@ -142,8 +147,8 @@ api_new(const char *url, const char *token_file, api_t **out,
 	a->global = 1;
 	a->hdr = curl_slist_append(NULL, a->auth);
 	if (a->hdr != NULL)
-		a->hdr = curl_slist_append(a->hdr,
-		    "Content-Type: application/json");
+		a->hdr =
+		    curl_slist_append(a->hdr, "Content-Type: application/json");
 	if (a->hdr == NULL || (a->curl = curl_easy_init()) == NULL) {
 		api_destroy(&a);
 		return HV_ENOMEM;
@@ -162,7 +167,7 @@ api_destroy(api_t **ap)
 	if (a->curl != NULL)
 		curl_easy_cleanup(a->curl);
 	curl_slist_free_all(a->hdr);
-	sodium_free(a->auth);	/* wipes */
+	sodium_free(a->auth); /* wipes */
 	if (a->global)
 		curl_global_cleanup();
 	free(a);
@@ -235,8 +240,8 @@ field_label(const char *field, const json_t *req, char *out, size_t cap,
 		i = strtoul(field + 3, &end, 10);
 		if (end == field + 3 || strcmp(end, "]") != 0)
 			return -1;
-		id = json_string_value(json_array_get(json_object_get(req,
-		    "to"), i));
+		id = json_string_value(
+		    json_array_get(json_object_get(req, "to"), i));
 		if (id != NULL) {
 			snprintf(out, cap, "recipient %lu (%.64s)", i + 1, id);
 			*names = id;
@@ -262,15 +267,15 @@ field_label(const char *field, const json_t *req, char *out, size_t cap,
  * d->field keeps the API's path for --json and scripts.
  */
 static hv_err
-refusal(struct hv_errdetail *d, hv_err e, const char *code,
-    const char *field, const char *msg, const json_t *req)
+refusal(struct hv_errdetail *d, hv_err e, const char *code, const char *field,
+    const char *msg, const json_t *req)
 {
 	char m[320], label[96];
 	const char *rest, *names = NULL;
 	size_t n, fl;
 
-	snprintf(m, sizeof(m), "%s", msg != NULL && *msg ? msg :
-	    hv_strerror(e));
+	snprintf(m, sizeof(m), "%s",
+	    msg != NULL && *msg ? msg : hv_strerror(e));
 	n = strlen(m);
 	while (n > 0 && (m[n - 1] == '.' || m[n - 1] == ' '))
 		m[--n] = '\0';
@@ -304,8 +309,10 @@ outcome(api_t *a, CURLcode cres, long status, const char *body,
 		return hv_errset(d, HV_EUNREACHABLE, NULL,
 		    "cannot reach the agent at %s: %s; is haven-agent "
 		    "running, and is --agent or $HAVEN_AGENT its listen "
-		    "address?", a->url, errbuf != NULL && *errbuf ? errbuf :
-		    curl_easy_strerror(cres));
+		    "address?",
+		    a->url,
+		    errbuf != NULL && *errbuf ? errbuf :
+		                                curl_easy_strerror(cres));
 	if (status >= 200 && status < 300)
 		return HV_OK;
 	if (body != NULL)
@@ -318,7 +325,8 @@ outcome(api_t *a, CURLcode cres, long status, const char *body,
 		e = hv_errset(d, HV_EUNAUTHORIZED, NULL,
 		    "the agent at %s refused the API token from %s "
 		    "(UNAUTHORIZED); point --token-file or $HAVEN_TOKEN_FILE "
-		    "at this agent's token_file", a->url, a->token_file);
+		    "at this agent's token_file",
+		    a->url, a->token_file);
 		goto out;
 	}
 	e = code != NULL ? hv_errfromname(code) : HV_ESYS;
@@ -378,8 +386,8 @@ api_call(api_t *a, const char *method, const char *path, const json_t *body,
 	    (j = json_loadb(b.data, b.len, 0, NULL)) == NULL) {
 		e = hv_errset(d, HV_EIO, NULL,
 		    "the agent at %s answered %s %s with something that is "
-		    "not JSON; is that address really haven-agent?", a->url,
-		    method, path);
+		    "not JSON; is that address really haven-agent?",
+		    a->url, method, path);
 		goto out;
 	}
 	*resp = j;

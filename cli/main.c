@@ -29,7 +29,8 @@ static const struct command {
 	{ "inbox", cmd_inbox, "list received messages" },
 	{ "show", cmd_show, "show one received message" },
 	{ "ack", cmd_ack, "acknowledge a received message as a person" },
-	{ "status", cmd_status, "show the delivery timeline of a sent message" },
+	{ "status", cmd_status,
+	    "show the delivery timeline of a sent message" },
 	{ "watch", cmd_watch, "print alerts as they arrive (duty teams)" },
 	{ "health", cmd_health, "show the agent's or the broker's health" },
 	{ "retract", cmd_retract, "take back a message this agency sent" },
@@ -103,8 +104,7 @@ cli_wants_help(int argc, char **argv)
 }
 
 int
-cli_opt_value(int argc, char **argv, int *i, const char *name,
-    const char **val)
+cli_opt_value(int argc, char **argv, int *i, const char *name, const char **val)
 {
 	size_t n = strlen(name);
 
@@ -146,7 +146,9 @@ main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (strcmp(argv[1], commands[i].name) == 0)
 			return commands[i].fn(argc - 1, argv + 1);
-	fprintf(stderr, "haven: '%s' is not a command; run 'haven --help' for "
-	    "the list.\n", argv[1]);
+	fprintf(stderr,
+	    "haven: '%s' is not a command; run 'haven --help' for "
+	    "the list.\n",
+	    argv[1]);
 	return 2;
 }

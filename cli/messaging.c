@@ -24,25 +24,46 @@
 #include "messaging.h"
 #include "remote.h"
 
-#define JSON_FILE_MAX	(16u << 20)
+#define JSON_FILE_MAX (16u << 20)
 
 /* Every option of the group; each command accepts the ones it lists. */
 enum {
-	O_TO = 1100, O_TYPE, O_PRIORITY, O_NHS, O_LOCAL, O_CONSENT, O_ART6,
-	O_ART9, O_JUSTIFICATION, O_DECIDED_BY, O_CHILD_FILE, O_BODY_FILE,
-	O_BODY, O_REPLY_TO, O_DEADLINE, O_DNCF, O_OUTCOME, O_UNACKED,
-	O_LIMIT, O_SINCE, O_BY, O_NOTE, O_ORDER, O_CURSOR, O_END
+	O_TO = 1100,
+	O_TYPE,
+	O_PRIORITY,
+	O_NHS,
+	O_LOCAL,
+	O_CONSENT,
+	O_ART6,
+	O_ART9,
+	O_JUSTIFICATION,
+	O_DECIDED_BY,
+	O_CHILD_FILE,
+	O_BODY_FILE,
+	O_BODY,
+	O_REPLY_TO,
+	O_DEADLINE,
+	O_DNCF,
+	O_OUTCOME,
+	O_UNACKED,
+	O_LIMIT,
+	O_SINCE,
+	O_BY,
+	O_NOTE,
+	O_ORDER,
+	O_CURSOR,
+	O_END
 };
 #define NOPT (O_END - O_TO)
 
 struct args {
 	struct msg_common co;
-	const char *v[NOPT];	/* value of each option, NULL when absent */
-	char *pos[2];		/* positional arguments */
+	const char *v[NOPT]; /* value of each option, NULL when absent */
+	char *pos[2]; /* positional arguments */
 	int npos;
 };
 
-#define V(a, o) ((a)->v[(o) - O_TO])
+#define V(a, o) ((a)->v[(o)-O_TO])
 
 /* ---- shared by the commands -------------------------------------------- */
 
@@ -83,11 +104,13 @@ msg_connect(const char *cmd, struct msg_common *o, api_t **out)
 	if (tf == NULL || *tf == '\0')
 		tf = getenv("HAVEN_TOKEN_FILE");
 	if (url == NULL || *url == '\0')
-		return cli_usage(cmd, "no agent to talk to: set $HAVEN_AGENT or "
+		return cli_usage(cmd,
+		    "no agent to talk to: set $HAVEN_AGENT or "
 		    "pass --agent URL (the agent's listen address, e.g. "
 		    "http://127.0.0.1:7501).");
 	if (tf == NULL || *tf == '\0')
-		return cli_usage(cmd, "no API token: set $HAVEN_TOKEN_FILE or "
+		return cli_usage(cmd,
+		    "no API token: set $HAVEN_TOKEN_FILE or "
 		    "pass --token-file F (the agent's token_file).");
 	if ((rc = cli_file_check(cmd, "the token file", tf)) != 0)
 		return rc;
@@ -125,8 +148,10 @@ parse(int argc, char **argv, const struct option *lo, int maxpos,
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":h", lo, &idx)) != -1) {
 		if (c == '?')
-			return cli_usage(cmd, "'%s' is not an option of haven "
-			    "%s.", argv[optind - 1], cmd);
+			return cli_usage(cmd,
+			    "'%s' is not an option of haven "
+			    "%s.",
+			    argv[optind - 1], cmd);
 		if (c == ':')
 			return cli_usage(cmd, "%s needs a value.",
 			    argv[optind - 1]);
@@ -135,15 +160,20 @@ parse(int argc, char **argv, const struct option *lo, int maxpos,
 		if (c < O_TO || c >= O_END)
 			continue;
 		if (a->v[c - O_TO] != NULL)
-			return cli_usage(cmd, "--%s is given twice; give it "
-			    "once.", lo[idx].name);
+			return cli_usage(cmd,
+			    "--%s is given twice; give it "
+			    "once.",
+			    lo[idx].name);
 		a->v[c - O_TO] = optarg != NULL ? optarg : "";
 	}
 	for (; optind < argc; optind++) {
 		if (a->npos >= maxpos)
-			return cli_usage(cmd, maxpos ? "only one message id, "
-			    "please; '%s' is one too many." : "'%s' is not "
-			    "expected here; every value goes with its option.",
+			return cli_usage(cmd,
+			    maxpos ?
+			        "only one message id, "
+			        "please; '%s' is one too many." :
+			        "'%s' is not "
+			        "expected here; every value goes with its option.",
 			    argv[optind]);
 		a->pos[a->npos++] = argv[optind];
 	}
@@ -155,11 +185,13 @@ static int
 want_id(const char *cmd, struct args *a, char id[33])
 {
 	if (a->npos != 1)
-		return cli_usage(cmd, "which message? Give its id (32 hex "
+		return cli_usage(cmd,
+		    "which message? Give its id (32 hex "
 		    "digits), e.g. haven %s 8c5e2f0a9b7d4c1e8f3a6b2d0c9e7f15.",
 		    cmd);
 	if (!msg_is_id(a->pos[0]))
-		return cli_usage(cmd, "'%s' is not a message id; an id is 32 "
+		return cli_usage(cmd,
+		    "'%s' is not a message id; an id is 32 "
 		    "hex digits, as printed by haven send and haven inbox.",
 		    a->pos[0]);
 	for (int i = 0; i < 32; i++)
@@ -191,8 +223,8 @@ upper(const char *s)
  * want_object, is not an object; 3 when the file cannot be read.
  */
 static int
-load_json(const char *cmd, const char *opt, const char *text,
-    const char *path, int want_object, json_t **out)
+load_json(const char *cmd, const char *opt, const char *text, const char *path,
+    int want_object, json_t **out)
 {
 	json_error_t jerr;
 	uint8_t *raw = NULL;
@@ -202,27 +234,34 @@ load_json(const char *cmd, const char *opt, const char *text,
 	if (path != NULL) {
 		errno = 0;
 		if (hv_read_file(path, JSON_FILE_MAX, &raw, &len) != 0)
-			return errno == EFBIG ? cli_usage(cmd, "%s %s is "
-			    "larger than %u KiB or not a regular file; name "
-			    "a JSON file.", opt, path, JSON_FILE_MAX / 1024) :
-			    cli_file_error(cmd, opt, path, errno != 0 ?
-			    errno : EIO);
+			return errno == EFBIG ?
+			    cli_usage(cmd,
+			        "%s %s is "
+			        "larger than %u KiB or not a regular file; name "
+			        "a JSON file.",
+			        opt, path, JSON_FILE_MAX / 1024) :
+			    cli_file_error(cmd, opt, path,
+			        errno != 0 ? errno : EIO);
 		j = json_loadb((const char *)raw, len, JSON_DECODE_ANY, &jerr);
 		sodium_memzero(raw, len);
 		free(raw);
 	} else
 		j = json_loads(text, JSON_DECODE_ANY, &jerr);
 	if (j == NULL)
-		return cli_usage(cmd, "%s%s%s is not valid JSON (line %d, "
-		    "column %d); write it as a JSON document, e.g. %s.", opt,
-		    path ? " " : "", path ? path : "", jerr.line, jerr.column,
+		return cli_usage(cmd,
+		    "%s%s%s is not valid JSON (line %d, "
+		    "column %d); write it as a JSON document, e.g. %s.",
+		    opt, path ? " " : "", path ? path : "", jerr.line,
+		    jerr.column,
 		    strstr(opt, "child") != NULL ? "{\"name\": \"…\", "
-		    "\"dob\": \"2016-03-02\"}" : "'{\"summary\": \"…\"}'");
+		                                   "\"dob\": \"2016-03-02\"}" :
+		                                   "'{\"summary\": \"…\"}'");
 	if (want_object && !json_is_object(j)) {
 		json_decref(j);
-		return cli_usage(cmd, "%s%s%s must hold a JSON object, e.g. "
-		    "{\"name\": \"…\", \"dob\": \"2016-03-02\"}.", opt,
-		    path ? " " : "", path ? path : "");
+		return cli_usage(cmd,
+		    "%s%s%s must hold a JSON object, e.g. "
+		    "{\"name\": \"…\", \"dob\": \"2016-03-02\"}.",
+		    opt, path ? " " : "", path ? path : "");
 	}
 	*out = j;
 	return 0;
@@ -255,34 +294,39 @@ build_common(const char *cmd, struct args *a, json_t *req)
 
 	for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++)
 		if (V(a, need[i].opt) == NULL || *V(a, need[i].opt) == '\0')
-			return cli_usage(cmd, "%s is required; the lawful basis "
+			return cli_usage(cmd,
+			    "%s is required; the lawful basis "
 			    "and type are recorded with every share and every "
-			    "decision.", need[i].flag);
+			    "decision.",
+			    need[i].flag);
 	if (!hv_policy_staff_id_valid(V(a, O_DECIDED_BY)))
-		return cli_usage(cmd, "--decided-by must be a staff identifier "
+		return cli_usage(cmd,
+		    "--decided-by must be a staff identifier "
 		    "([a-z0-9._-], a letter first, at most 64, e.g. "
 		    "ppu.sgt-khan), not a name.");
 	if ((V(a, O_NHS) == NULL) == (V(a, O_LOCAL) == NULL))
-		return cli_usage(cmd, "name the child with exactly one of "
+		return cli_usage(cmd,
+		    "name the child with exactly one of "
 		    "--subject-nhs NHS_NUMBER or --subject-local AGENCY:ID.");
 	if (put(req, "type", upper(V(a, O_TYPE))) != 0)
 		return 3;
 	if (V(a, O_PRIORITY) != NULL &&
 	    put(req, "priority", upper(V(a, O_PRIORITY))) != 0)
 		return 3;
-	if ((subject = json_object()) == NULL || put(req, "subject",
-	    subject) != 0)
+	if ((subject = json_object()) == NULL ||
+	    put(req, "subject", subject) != 0)
 		return 3;
 	if (put(subject, V(a, O_NHS) ? "nhs" : "local",
-	    json_string(V(a, O_NHS) ? V(a, O_NHS) : V(a, O_LOCAL))) != 0)
+	        json_string(V(a, O_NHS) ? V(a, O_NHS) : V(a, O_LOCAL))) != 0)
 		return 3;
 	if ((basis = json_object()) == NULL || put(req, "basis", basis) != 0)
 		return 3;
 	if (put(basis, "consent", upper(V(a, O_CONSENT))) != 0 ||
 	    put(basis, "art6", upper(V(a, O_ART6))) != 0 ||
 	    (V(a, O_ART9) && put(basis, "art9", upper(V(a, O_ART9))) != 0) ||
-	    (V(a, O_JUSTIFICATION) && put(basis, "justification",
-	    json_string(V(a, O_JUSTIFICATION))) != 0) ||
+	    (V(a, O_JUSTIFICATION) &&
+	        put(basis, "justification",
+	            json_string(V(a, O_JUSTIFICATION))) != 0) ||
 	    put(basis, "decided_by", json_string(V(a, O_DECIDED_BY))) != 0)
 		return 3;
 	return 0;
@@ -298,7 +342,7 @@ build_to(const char *cmd, const char *list, json_t *req)
 {
 	json_t *to = json_array();
 	const char *p = list, *end;
-	char name[64 + 2];	/* a node id is at most 64 characters */
+	char name[64 + 2]; /* a node id is at most 64 characters */
 	size_t n, i;
 
 	if (to == NULL || put(req, "to", to) != 0)
@@ -308,25 +352,30 @@ build_to(const char *cmd, const char *list, json_t *req)
 			end = p + strlen(p);
 		while (p < end && isspace((unsigned char)*p))
 			p++;
-		for (n = (size_t)(end - p); n > 0 &&
-		    isspace((unsigned char)p[n - 1]); n--)
+		for (n = (size_t)(end - p);
+		     n > 0 && isspace((unsigned char)p[n - 1]); n--)
 			;
 		if (n == 0)
-			return cli_usage(cmd, "--to '%s' has an empty name (a "
+			return cli_usage(cmd,
+			    "--to '%s' has an empty name (a "
 			    "stray comma); list node ids separated by single "
 			    "commas, e.g. --to social-care.bristol,police.avon.",
 			    list);
 		memcpy(name, p, n < sizeof(name) ? n : sizeof(name) - 1);
 		name[n < sizeof(name) ? n : sizeof(name) - 1] = '\0';
 		if (n >= sizeof(name) || !hv_node_id_valid(name))
-			return cli_usage(cmd, "--to: '%.*s' is not a node id; "
+			return cli_usage(cmd,
+			    "--to: '%.*s' is not a node id; "
 			    "use ROLE.NAME in lowercase letters, digits and "
-			    "dashes, like social-care.bristol.", (int)n, p);
+			    "dashes, like social-care.bristol.",
+			    (int)n, p);
 		for (i = 0; i < json_array_size(to); i++)
 			if (strcmp(json_string_value(json_array_get(to, i)),
-			    name) == 0)
-				return cli_usage(cmd, "--to names %s twice; "
-				    "give each recipient once.", name);
+			        name) == 0)
+				return cli_usage(cmd,
+				    "--to names %s twice; "
+				    "give each recipient once.",
+				    name);
 		if (json_array_append_new(to, json_string(name)) != 0)
 			return 3;
 		if (*end == '\0')
@@ -355,9 +404,12 @@ submit(const char *cmd, struct args *a, const char *path, json_t *req)
 	}
 	id = json_string_value(json_object_get(resp, "id"));
 	if (id == NULL) {
-		rc = msg_fail(hv_errset(&d, HV_EIO, NULL, "the agent accepted "
-		    "the request but its answer has no id; see the agent's "
-		    "log"), &d);
+		rc = msg_fail(
+		    hv_errset(&d, HV_EIO, NULL,
+		        "the agent accepted "
+		        "the request but its answer has no id; see the agent's "
+		        "log"),
+		    &d);
 		goto out;
 	}
 	if (a->co.json)
@@ -421,20 +473,21 @@ finish(json_t *j, void (*show)(FILE *, const json_t *))
 
 #define BASIS_OPTIONS \
 	{ "type", required_argument, NULL, O_TYPE }, \
-	{ "priority", required_argument, NULL, O_PRIORITY }, \
-	{ "subject-nhs", required_argument, NULL, O_NHS }, \
-	{ "subject-local", required_argument, NULL, O_LOCAL }, \
-	{ "consent", required_argument, NULL, O_CONSENT }, \
-	{ "art6", required_argument, NULL, O_ART6 }, \
-	{ "art9", required_argument, NULL, O_ART9 }, \
-	{ "justification", required_argument, NULL, O_JUSTIFICATION }, \
-	{ "decided-by", required_argument, NULL, O_DECIDED_BY }
+	    { "priority", required_argument, NULL, O_PRIORITY }, \
+	    { "subject-nhs", required_argument, NULL, O_NHS }, \
+	    { "subject-local", required_argument, NULL, O_LOCAL }, \
+	    { "consent", required_argument, NULL, O_CONSENT }, \
+	    { "art6", required_argument, NULL, O_ART6 }, \
+	    { "art9", required_argument, NULL, O_ART9 }, \
+	    { "justification", required_argument, NULL, O_JUSTIFICATION }, \
+	{ \
+		"decided-by", required_argument, NULL, O_DECIDED_BY \
+	}
 
 int
 cmd_send(int argc, char **argv)
 {
-	static const struct option lo[] = {
-		BASIS_OPTIONS,
+	static const struct option lo[] = { BASIS_OPTIONS,
 		{ "to", required_argument, NULL, O_TO },
 		{ "child-file", required_argument, NULL, O_CHILD_FILE },
 		{ "body-file", required_argument, NULL, O_BODY_FILE },
@@ -442,9 +495,7 @@ cmd_send(int argc, char **argv)
 		{ "reply-to", required_argument, NULL, O_REPLY_TO },
 		{ "deadline", required_argument, NULL, O_DEADLINE },
 		{ "do-not-contact-family", no_argument, NULL, O_DNCF },
-		MSG_COMMON_OPTIONS,
-		{ NULL, 0, NULL, 0 }
-	};
+		MSG_COMMON_OPTIONS, { NULL, 0, NULL, 0 } };
 	const char *cmd = argv[0];
 	struct args a;
 	json_t *req = NULL, *child = NULL, *body = NULL;
@@ -455,13 +506,16 @@ cmd_send(int argc, char **argv)
 	if ((rc = parse(argc, argv, lo, 0, &a)) != 0)
 		return rc;
 	if (V(&a, O_TO) == NULL)
-		return cli_usage(cmd, "--to is required: the node ids of the "
+		return cli_usage(cmd,
+		    "--to is required: the node ids of the "
 		    "recipients, e.g. --to social-care.bristol.");
 	if (V(&a, O_PRIORITY) == NULL)
-		return cli_usage(cmd, "--priority is required: IMMEDIATE, "
+		return cli_usage(cmd,
+		    "--priority is required: IMMEDIATE, "
 		    "URGENT or ROUTINE.");
 	if (V(&a, O_BODY) != NULL && V(&a, O_BODY_FILE) != NULL)
-		return cli_usage(cmd, "give the body once: --body JSON or "
+		return cli_usage(cmd,
+		    "give the body once: --body JSON or "
 		    "--body-file F, not both.");
 	if ((req = json_object()) == NULL)
 		return 3;
@@ -470,15 +524,15 @@ cmd_send(int argc, char **argv)
 		goto out;
 	if (V(&a, O_CHILD_FILE) != NULL) {
 		if ((rc = load_json(cmd, "--child-file", NULL,
-		    V(&a, O_CHILD_FILE), 1, &child)) != 0)
+		         V(&a, O_CHILD_FILE), 1, &child)) != 0)
 			goto out;
 		if ((rc = put(req, "child", child) ? 3 : 0) != 0)
 			goto out;
 	}
 	if (V(&a, O_BODY) != NULL || V(&a, O_BODY_FILE) != NULL) {
-		if ((rc = load_json(cmd, V(&a, O_BODY) ? "--body" :
-		    "--body-file", V(&a, O_BODY), V(&a, O_BODY_FILE), 0,
-		    &body)) != 0)
+		if ((rc = load_json(cmd,
+		         V(&a, O_BODY) ? "--body" : "--body-file",
+		         V(&a, O_BODY), V(&a, O_BODY_FILE), 0, &body)) != 0)
 			goto out;
 		if ((rc = put(req, "body", body) ? 3 : 0) != 0)
 			goto out;
@@ -487,21 +541,25 @@ cmd_send(int argc, char **argv)
 		char id[33];
 
 		if (!msg_is_id(V(&a, O_REPLY_TO))) {
-			rc = cli_usage(cmd, "--reply-to '%s' is not a message "
-			    "id (32 hex digits).", V(&a, O_REPLY_TO));
+			rc = cli_usage(cmd,
+			    "--reply-to '%s' is not a message "
+			    "id (32 hex digits).",
+			    V(&a, O_REPLY_TO));
 			goto out;
 		}
 		for (int i = 0; i < 33; i++)
-			id[i] = (char)tolower((unsigned char)
-			    V(&a, O_REPLY_TO)[i]);
+			id[i] =
+			    (char)tolower((unsigned char)V(&a, O_REPLY_TO)[i]);
 		if ((rc = put(req, "reply_to", json_string(id)) ? 3 : 0) != 0)
 			goto out;
 	}
 	if (V(&a, O_DEADLINE) != NULL &&
 	    (rc = put(req, "deadline", upper(V(&a, O_DEADLINE))) ? 3 : 0) != 0)
 		goto out;
-	if (V(&a, O_DNCF) != NULL && (rc = put(req, "flags",
-	    json_pack("[s]", "do_not_contact_family")) ? 3 : 0) != 0)
+	if (V(&a, O_DNCF) != NULL &&
+	    (rc = put(req, "flags", json_pack("[s]", "do_not_contact_family")) ?
+	            3 :
+	            0) != 0)
 		goto out;
 	rc = submit(cmd, &a, "/v1/messages", req);
 out:
@@ -514,12 +572,9 @@ out:
 int
 cmd_decide(int argc, char **argv)
 {
-	static const struct option lo[] = {
-		BASIS_OPTIONS,
+	static const struct option lo[] = { BASIS_OPTIONS,
 		{ "outcome", required_argument, NULL, O_OUTCOME },
-		MSG_COMMON_OPTIONS,
-		{ NULL, 0, NULL, 0 }
-	};
+		MSG_COMMON_OPTIONS, { NULL, 0, NULL, 0 } };
 	const char *cmd = argv[0];
 	struct args a;
 	json_t *req;
@@ -530,7 +585,8 @@ cmd_decide(int argc, char **argv)
 	if ((rc = parse(argc, argv, lo, 0, &a)) != 0)
 		return rc;
 	if (V(&a, O_OUTCOME) == NULL)
-		return cli_usage(cmd, "--outcome is required: --outcome "
+		return cli_usage(cmd,
+		    "--outcome is required: --outcome "
 		    "NOT_SHARED records that you decided not to share.");
 	if ((req = json_object()) == NULL)
 		return 3;
@@ -574,15 +630,13 @@ query_escape(const char *s, char *out, size_t cap)
 int
 cmd_inbox(int argc, char **argv)
 {
-	static const struct option lo[] = {
-		{ "unacked", no_argument, NULL, O_UNACKED },
+	static const struct option lo[] = { { "unacked", no_argument, NULL,
+		                                O_UNACKED },
 		{ "limit", required_argument, NULL, O_LIMIT },
 		{ "since", required_argument, NULL, O_SINCE },
 		{ "order", required_argument, NULL, O_ORDER },
 		{ "cursor", required_argument, NULL, O_CURSOR },
-		MSG_COMMON_OPTIONS,
-		{ NULL, 0, NULL, 0 }
-	};
+		MSG_COMMON_OPTIONS, { NULL, 0, NULL, 0 } };
 	const char *cmd = argv[0];
 	char path[1024], since[256], cursor[256];
 	json_t *j = NULL;
@@ -601,8 +655,10 @@ cmd_inbox(int argc, char **argv)
 
 		if (*V(&a, O_LIMIT) == '\0' || *end != '\0' || n < 1 ||
 		    n > 1000)
-			return cli_usage(cmd, "--limit '%s' is not a number "
-			    "from 1 to 1000.", V(&a, O_LIMIT));
+			return cli_usage(cmd,
+			    "--limit '%s' is not a number "
+			    "from 1 to 1000.",
+			    V(&a, O_LIMIT));
 		snprintf(path + strlen(path), sizeof(path) - strlen(path),
 		    "&limit=%ld", n);
 	}
@@ -611,7 +667,8 @@ cmd_inbox(int argc, char **argv)
 
 		if (hv_time_parse(V(&a, O_SINCE), &ms) != 0 ||
 		    query_escape(V(&a, O_SINCE), since, sizeof(since)) != 0)
-			return cli_usage(cmd, "--since '%s' is not a time; give "
+			return cli_usage(cmd,
+			    "--since '%s' is not a time; give "
 			    "2026-11-22, 2026-11-22T09:00Z or unix seconds.",
 			    V(&a, O_SINCE));
 		snprintf(path + strlen(path), sizeof(path) - strlen(path),
@@ -620,14 +677,17 @@ cmd_inbox(int argc, char **argv)
 	if (V(&a, O_ORDER) != NULL) {
 		if (strcmp(V(&a, O_ORDER), "newest") != 0 &&
 		    strcmp(V(&a, O_ORDER), "priority") != 0)
-			return cli_usage(cmd, "--order '%s' is not newest or "
-			    "priority.", V(&a, O_ORDER));
+			return cli_usage(cmd,
+			    "--order '%s' is not newest or "
+			    "priority.",
+			    V(&a, O_ORDER));
 		snprintf(path + strlen(path), sizeof(path) - strlen(path),
 		    "&order=%s", V(&a, O_ORDER));
 	}
 	if (V(&a, O_CURSOR) != NULL) {
 		if (query_escape(V(&a, O_CURSOR), cursor, sizeof(cursor)) != 0)
-			return cli_usage(cmd, "--cursor is too long; give the "
+			return cli_usage(cmd,
+			    "--cursor is too long; give the "
 			    "cursor the page before printed.");
 		snprintf(path + strlen(path), sizeof(path) - strlen(path),
 		    "&cursor=%s", cursor);
@@ -650,10 +710,8 @@ static int
 get_one(int argc, char **argv, const char *prefix,
     void (*fmt)(FILE *, const json_t *), int received)
 {
-	static const struct option lo[] = {
-		MSG_COMMON_OPTIONS,
-		{ NULL, 0, NULL, 0 }
-	};
+	static const struct option lo[] = { MSG_COMMON_OPTIONS,
+		{ NULL, 0, NULL, 0 } };
 	const char *cmd = argv[0];
 	char id[33], path[64], nf[256];
 	json_t *j = NULL;
@@ -667,11 +725,13 @@ get_one(int argc, char **argv, const char *prefix,
 		return rc;
 	snprintf(path, sizeof(path), "%s%s", prefix, id);
 	if (received)
-		snprintf(nf, sizeof(nf), "this agency received no message %s "
+		snprintf(nf, sizeof(nf),
+		    "this agency received no message %s "
 		    "(NOT_FOUND); for one it sent, run 'haven status %s'.",
 		    id, id);
 	else
-		snprintf(nf, sizeof(nf), "this agency sent no message %s "
+		snprintf(nf, sizeof(nf),
+		    "this agency sent no message %s "
 		    "(NOT_FOUND); for one it received, run 'haven show %s'.",
 		    id, id);
 	if ((rc = fetch(cmd, &a, path, &j, nf)) != 0)
@@ -694,10 +754,8 @@ cmd_status(int argc, char **argv)
 int
 cmd_health(int argc, char **argv)
 {
-	static const struct option lo[] = {
-		MSG_COMMON_OPTIONS,
-		{ NULL, 0, NULL, 0 }
-	};
+	static const struct option lo[] = { MSG_COMMON_OPTIONS,
+		{ NULL, 0, NULL, 0 } };
 	json_t *j = NULL;
 	struct args a;
 	int rc;
@@ -721,12 +779,10 @@ cmd_health(int argc, char **argv)
 int
 cmd_ack(int argc, char **argv)
 {
-	static const struct option lo[] = {
-		{ "by", required_argument, NULL, O_BY },
-		{ "note", required_argument, NULL, O_NOTE },
-		MSG_COMMON_OPTIONS,
-		{ NULL, 0, NULL, 0 }
-	};
+	static const struct option lo[] = { { "by", required_argument, NULL,
+		                                O_BY },
+		{ "note", required_argument, NULL, O_NOTE }, MSG_COMMON_OPTIONS,
+		{ NULL, 0, NULL, 0 } };
 	const char *cmd = argv[0];
 	struct hv_errdetail d;
 	char id[33], path[80], at[40];
@@ -742,15 +798,16 @@ cmd_ack(int argc, char **argv)
 	    (rc = want_id(cmd, &a, id)) != 0)
 		return rc;
 	if (V(&a, O_BY) == NULL || *V(&a, O_BY) == '\0')
-		return cli_usage(cmd, "--by is required: the staff identifier "
+		return cli_usage(cmd,
+		    "--by is required: the staff identifier "
 		    "of who is acknowledging, e.g. --by duty.sw-patel.");
 	if (!hv_policy_staff_id_valid(V(&a, O_BY)))
-		return cli_usage(cmd, "--by must be a staff identifier "
+		return cli_usage(cmd,
+		    "--by must be a staff identifier "
 		    "([a-z0-9._-], a letter first, at most 64, e.g. "
 		    "duty.sw-patel), not a name.");
 	if ((req = json_pack("{s:s}", "by", V(&a, O_BY))) == NULL ||
-	    (V(&a, O_NOTE) && put(req, "note", json_string(V(&a, O_NOTE)))))
-	{
+	    (V(&a, O_NOTE) && put(req, "note", json_string(V(&a, O_NOTE))))) {
 		rc = 3;
 		goto out;
 	}
@@ -760,9 +817,11 @@ cmd_ack(int argc, char **argv)
 	hv_errclear(&d);
 	if ((e = api_call(api, "POST", path, req, &resp, &d)) != HV_OK) {
 		if (e == HV_ENOTFOUND)
-			hv_errset(&d, e, NULL, "this agency received no "
+			hv_errset(&d, e, NULL,
+			    "this agency received no "
 			    "message %s (NOT_FOUND); check the id with 'haven "
-			    "inbox'.", id);
+			    "inbox'.",
+			    id);
 		rc = msg_fail(e, &d);
 		goto out;
 	}
@@ -770,8 +829,9 @@ cmd_ack(int argc, char **argv)
 		fmt_json(stdout, resp, 0);
 	else
 		printf("Acknowledged %s by %s at %s; the sender is told.\n", id,
-		    V(&a, O_BY), fmt_time(json_string_value(
-		    json_object_get(resp, "at")), at, sizeof(at)));
+		    V(&a, O_BY),
+		    fmt_time(json_string_value(json_object_get(resp, "at")), at,
+		        sizeof(at)));
 	rc = fflush(stdout) == 0 ? 0 : 3;
 out:
 	json_decref(req);

@@ -21,20 +21,22 @@
 #include "http.h"
 
 /* Long options every messaging command accepts, anywhere after its name. */
-#define MSG_OPT_AGENT		1000
-#define MSG_OPT_TOKEN_FILE	1001
-#define MSG_OPT_JSON		1002
-#define MSG_OPT_HELP		'h'
+#define MSG_OPT_AGENT 1000
+#define MSG_OPT_TOKEN_FILE 1001
+#define MSG_OPT_JSON 1002
+#define MSG_OPT_HELP 'h'
 #define MSG_COMMON_OPTIONS \
 	{ "agent", required_argument, NULL, MSG_OPT_AGENT }, \
-	{ "token-file", required_argument, NULL, MSG_OPT_TOKEN_FILE }, \
-	{ "json", no_argument, NULL, MSG_OPT_JSON }, \
-	{ "help", no_argument, NULL, MSG_OPT_HELP }
+	    { "token-file", required_argument, NULL, MSG_OPT_TOKEN_FILE }, \
+	    { "json", no_argument, NULL, MSG_OPT_JSON }, \
+	{ \
+		"help", no_argument, NULL, MSG_OPT_HELP \
+	}
 
 /* What the common options set. */
 struct msg_common {
-	const char *agent;	/* --agent, else $HAVEN_AGENT */
-	const char *token_file;	/* --token-file, else $HAVEN_TOKEN_FILE */
+	const char *agent; /* --agent, else $HAVEN_AGENT */
+	const char *token_file; /* --token-file, else $HAVEN_TOKEN_FILE */
 	int json;
 };
 

@@ -36,34 +36,30 @@ static const char exit_status[] =
 /* The EXIT STATUS sections of the commands that take no lawful basis. */
 #define STATUS_HEAD "\nEXIT STATUS\n  0  success\n"
 #define STATUS_TAIL \
-    "  3  cannot reach the agent, or an I/O error\n" \
-    "  Errors are one sentence on standard error naming what was wrong.\n"
+	"  3  cannot reach the agent, or an I/O error\n" \
+	"  Errors are one sentence on standard error naming what was wrong.\n"
 
 static const char exit_inbox[] = STATUS_HEAD
     "  1  refused: the agent refused the API token\n"
     "  2  usage error: an option missing its value or malformed, e.g.\n"
-    "     --limit 0, or a --cursor from another listing\n"
-    STATUS_TAIL;
+    "     --limit 0, or a --cursor from another listing\n" STATUS_TAIL;
 
 static const char exit_show[] = STATUS_HEAD
     "  1  refused: no received message has that id, the message failed\n"
     "     its signature or decryption check, or the agent refused the\n"
     "     API token\n"
-    "  2  usage error: no ID, or an ID that is not 32 hex digits\n"
-    STATUS_TAIL;
+    "  2  usage error: no ID, or an ID that is not 32 hex digits\n" STATUS_TAIL;
 
 static const char exit_ack[] = STATUS_HEAD
     "  1  refused: no received message has that id, or the agent\n"
     "     refused the API token (nothing was recorded)\n"
     "  2  usage error: no ID, an ID that is not 32 hex digits, or no\n"
-    "     --by (nothing was recorded)\n"
-    STATUS_TAIL;
+    "     --by (nothing was recorded)\n" STATUS_TAIL;
 
 static const char exit_status_cmd[] = STATUS_HEAD
     "  1  refused: this agency sent no message with that id, or the\n"
     "     agent refused the API token\n"
-    "  2  usage error: no ID, or an ID that is not 32 hex digits\n"
-    STATUS_TAIL;
+    "  2  usage error: no ID, or an ID that is not 32 hex digits\n" STATUS_TAIL;
 
 static const char exit_watch[] =
     "\nEXIT STATUS\n"
@@ -217,8 +213,9 @@ simple_page(const char *name, const char *synopsis, const char *desc,
     const char *opts, const char *status, const char *example)
 {
 	printf("NAME\n  haven %s\n\nSYNOPSIS\n  %s\n\nDESCRIPTION\n%s\n"
-	    "OPTIONS\n%s%s%s%s\nEXAMPLE\n%s", name, synopsis, desc, opts,
-	    agent_opts, environment, status, example);
+	       "OPTIONS\n%s%s%s%s\nEXAMPLE\n%s",
+	    name, synopsis, desc, opts, agent_opts, environment, status,
+	    example);
 }
 
 int
@@ -289,7 +286,7 @@ msg_help(const char *cmd)
 		    "booked.\"\n");
 	else if (strcmp(cmd, "status") == 0)
 		simple_page("status - show the delivery timeline of a sent "
-		    "message",
+		            "message",
 		    "haven status ID [--json]",
 		    "  Shows what happened to a message (or decision) this\n"
 		    "  agency sent, one line per event, oldest first: queued (in\n"

@@ -23,25 +23,25 @@
 #include "hv_envelope.h"
 #include "hv_keys.h"
 
-#define REMOTE_TIMEOUT_MS 10000		/* default bound on a request */
-#define REMOTE_FRAME_MAX (64u << 20)	/* largest answer accepted */
+#define REMOTE_TIMEOUT_MS 10000 /* default bound on a request */
+#define REMOTE_FRAME_MAX (64u << 20) /* largest answer accepted */
 
 /* Where to connect and as whom; NULL members are absent options. */
 struct remote_opts {
-	const char *endpoint;		/* --broker */
-	const char *key;		/* --key */
-	const char *passphrase_file;	/* --passphrase-file */
-	const char *directory;		/* --directory */
-	const char *root_pub;		/* --root-pub */
-	int timeout_ms;			/* 0: REMOTE_TIMEOUT_MS */
+	const char *endpoint; /* --broker */
+	const char *key; /* --key */
+	const char *passphrase_file; /* --passphrase-file */
+	const char *directory; /* --directory */
+	const char *root_pub; /* --root-pub */
+	int timeout_ms; /* 0: REMOTE_TIMEOUT_MS */
 };
 
 struct remote {
-	const char *cmd;		/* "audit query", "health" */
+	const char *cmd; /* "audit query", "health" */
 	hv_client *client;
 	hv_directory *dir;
-	int dir_verified;		/* the root's signature was checked */
-	char node[HV_NODE_MAX + 1];	/* the node the key belongs to */
+	int dir_verified; /* the root's signature was checked */
+	char node[HV_NODE_MAX + 1]; /* the node the key belongs to */
 	char broker_id[HV_NODE_MAX + 1];
 	uint8_t broker_sign[HV_SIGN_PUBLIC_LEN];
 	int timeout_ms;
@@ -61,8 +61,7 @@ int remote_load_key(const char *cmd, const char *key,
  * and connects to the broker. Returns 0 with r filled (free with
  * remote_close), or the exit status after one sentence.
  */
-int remote_open(const char *cmd, const struct remote_opts *o,
-    struct remote *r);
+int remote_open(const char *cmd, const struct remote_opts *o, struct remote *r);
 
 /*
  * Sends req and waits for the answer. Returns 0 with *reply set (freed

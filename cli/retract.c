@@ -20,7 +20,8 @@ enum { R_REASON = 1200, R_DECIDED_BY, R_NOTE };
 static int
 retract_help(void)
 {
-	printf("SYNOPSIS\n"
+	printf(
+	    "SYNOPSIS\n"
 	    "    haven retract ID --reason CODE --decided-by WHO [--note TEXT]\n"
 	    "                  [--agent URL] [--token-file F] [--json]\n\n"
 	    "DESCRIPTION\n"
@@ -48,13 +49,11 @@ retract_help(void)
 int
 cmd_retract(int argc, char **argv)
 {
-	static const struct option lo[] = {
-		{ "reason", required_argument, NULL, R_REASON },
+	static const struct option lo[] = { { "reason", required_argument, NULL,
+		                                R_REASON },
 		{ "decided-by", required_argument, NULL, R_DECIDED_BY },
-		{ "note", required_argument, NULL, R_NOTE },
-		MSG_COMMON_OPTIONS,
-		{ NULL, 0, NULL, 0 }
-	};
+		{ "note", required_argument, NULL, R_NOTE }, MSG_COMMON_OPTIONS,
+		{ NULL, 0, NULL, 0 } };
 	const char *cmd = argv[0], *reason = NULL, *by = NULL, *note = NULL;
 	struct msg_common co = { 0 };
 	struct hv_errdetail d;
@@ -70,8 +69,10 @@ cmd_retract(int argc, char **argv)
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":h", lo, &idx)) != -1) {
 		if (c == '?')
-			return cli_usage(cmd, "'%s' is not an option of haven "
-			    "retract.", argv[optind - 1]);
+			return cli_usage(cmd,
+			    "'%s' is not an option of haven "
+			    "retract.",
+			    argv[optind - 1]);
 		if (c == ':')
 			return cli_usage(cmd, "%s needs a value.",
 			    argv[optind - 1]);
@@ -85,20 +86,23 @@ cmd_retract(int argc, char **argv)
 			note = optarg;
 	}
 	if (optind != argc - 1 || !msg_is_id(argv[optind]))
-		return cli_usage(cmd, "which message? Give its id (32 hex "
+		return cli_usage(cmd,
+		    "which message? Give its id (32 hex "
 		    "digits), e.g. haven retract 8c5e2f0a9b7d4c1e8f3a6b2d0c9e7f15 "
 		    "--reason MISDIRECTED --decided-by j.smith.");
 	for (int i = 0; i < 32; i++)
 		id[i] = (char)tolower((unsigned char)argv[optind][i]);
 	id[32] = '\0';
 	if (!hv_retract_reason_ok(reason))
-		return cli_usage(cmd, "--reason must be one of MISDIRECTED, "
+		return cli_usage(cmd,
+		    "--reason must be one of MISDIRECTED, "
 		    "WRONG_CHILD, INACCURATE, DUPLICATE or OTHER.");
 	if (!hv_retract_decided_by_ok(by))
-		return cli_usage(cmd, "--decided-by must be a staff identifier "
+		return cli_usage(cmd,
+		    "--decided-by must be a staff identifier "
 		    "of 1 to 64 of a-z, 0-9, '.', '_' and '-', e.g. j.smith.");
-	req = json_pack("{s:s, s:s, s:s?}", "reason", reason, "decided_by",
-	    by, "note", note);
+	req = json_pack("{s:s, s:s, s:s?}", "reason", reason, "decided_by", by,
+	    "note", note);
 	if (req == NULL)
 		return 3;
 	if ((rc = msg_connect(cmd, &co, &api)) != 0)
@@ -113,7 +117,8 @@ cmd_retract(int argc, char **argv)
 		fmt_json(stdout, resp, 0);
 	else
 		printf("Retracting %s (%s, decided by %s); haven status %s "
-		    "shows each recipient.\n", id, reason, by, id);
+		       "shows each recipient.\n",
+		    id, reason, by, id);
 	rc = fflush(stdout) == 0 ? 0 : 3;
 out:
 	json_decref(req);

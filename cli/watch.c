@@ -26,34 +26,34 @@
 #include "hv_util.h"
 #include "messaging.h"
 
-#define STREAM_PATH	"/v1/alerts/stream"
-#define STREAM_MAX	(4u << 20)	/* bytes of one pending event */
-#define BACKOFF_MAX_S	30
+#define STREAM_PATH "/v1/alerts/stream"
+#define STREAM_MAX (4u << 20) /* bytes of one pending event */
+#define BACKOFF_MAX_S 30
 
 enum { O_COUNT = 1200, O_TIMEOUT };
 
 /* How one connection to the stream ended. */
 enum round {
-	R_STOP,		/* signal, --count or --timeout: exit 0 */
-	R_DROPPED,	/* was up, then dropped: reconnect */
-	R_FAILED,	/* could not connect (or 5xx): reconnect if ever up */
-	R_REFUSED,	/* 401, 404 …: exit with the refusal */
+	R_STOP, /* signal, --count or --timeout: exit 0 */
+	R_DROPPED, /* was up, then dropped: reconnect */
+	R_FAILED, /* could not connect (or 5xx): reconnect if ever up */
+	R_REFUSED, /* 401, 404 …: exit with the refusal */
 };
 
 struct watch {
 	const char *cmd;
 	api_t *api;
 	int json;
-	long count;		/* stop after this many events; 0 = never */
+	long count; /* stop after this many events; 0 = never */
 	long seen;
-	int64_t deadline;	/* monotonic ms; 0 = none */
-	int sfd;		/* signalfd for SIGINT and SIGTERM */
-	int up;			/* this round got a 200 */
+	int64_t deadline; /* monotonic ms; 0 = none */
+	int sfd; /* signalfd for SIGINT and SIGTERM */
+	int up; /* this round got a 200 */
 	int stop;
-	char *in;		/* bytes received, not yet parsed */
+	char *in; /* bytes received, not yet parsed */
 	size_t len;
-	char event[64];		/* event: of the event being read */
-	char *data;		/* data: lines of the event being read */
+	char event[64]; /* event: of the event being read */
+	char *data; /* data: lines of the event being read */
 	size_t dlen;
 };
 
@@ -66,7 +66,7 @@ on_bytes(char *ptr, size_t size, size_t n, void *ud)
 
 	if (w->len + add > STREAM_MAX ||
 	    (nb = realloc(w->in, w->len + add + 1)) == NULL)
-		return 0;	/* the transfer fails and is reconnected */
+		return 0; /* the transfer fails and is reconnected */
 	w->in = nb;
 	memcpy(w->in + w->len, ptr, add);
 	w->len += add;
@@ -87,8 +87,10 @@ dispatch(struct watch *w)
 
 	data = json_loadb(w->data, w->dlen, 0, NULL);
 	if (data == NULL || !json_is_object(data)) {
-		fprintf(stderr, "haven watch: the agent sent a '%s' event whose "
-		    "data is not a JSON object; skipped it.\n", ev);
+		fprintf(stderr,
+		    "haven watch: the agent sent a '%s' event whose "
+		    "data is not a JSON object; skipped it.\n",
+		    ev);
 		json_decref(data);
 		return;
 	}
@@ -97,20 +99,23 @@ dispatch(struct watch *w)
 	else {
 		id = json_string_value(json_object_get(data, "id"));
 		if ((strcmp(ev, "message") == 0 ||
-		    strcmp(ev, "escalation") == 0) && id != NULL &&
-		    msg_is_id(id) && json_object_get(data, "child") == NULL) {
+		        strcmp(ev, "escalation") == 0) &&
+		    id != NULL && msg_is_id(id) &&
+		    json_object_get(data, "child") == NULL) {
 			/* Events carry no child details: fetch them. */
 			hv_errclear(&d);
 			snprintf(path, sizeof(path), "/v1/inbox/%s", id);
 			e = api_call(w->api, "GET", path, NULL, &msg, &d);
 			if (e != HV_OK) {
-				fprintf(stderr, "haven watch: cannot fetch "
-				    "message %s: %s\n", id, hv_errmsg(e, &d));
+				fprintf(stderr,
+				    "haven watch: cannot fetch "
+				    "message %s: %s\n",
+				    id, hv_errmsg(e, &d));
 				msg = NULL;
 			}
 		}
-		fmt_event(stdout, ev, data, json_object_get(data, "child") ?
-		    data : msg);
+		fmt_event(stdout, ev, data,
+		    json_object_get(data, "child") ? data : msg);
 	}
 	fflush(stdout);
 	json_decref(msg);
@@ -135,7 +140,7 @@ line(struct watch *w, char *s, size_t n)
 		return;
 	}
 	if (s[0] == ':')
-		return;		/* a comment: ": connected", ": keep-alive" */
+		return; /* a comment: ": connected", ": keep-alive" */
 	if (strncmp(s, "event:", 6) == 0) {
 		s += 6 + (s[6] == ' ');
 		snprintf(w->event, sizeof(w->event), "%s", s);
@@ -229,7 +234,8 @@ stream_once(struct watch *w, hv_err *err, struct hv_errdetail *d)
 		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
 		if (status == 200 && !w->up) {
 			w->up = 1;
-			fprintf(stderr, "haven watch: connected to the agent at "
+			fprintf(stderr,
+			    "haven watch: connected to the agent at "
 			    "%s; waiting for alerts (Ctrl-C to stop).\n",
 			    api_url(w->api));
 		}
@@ -251,18 +257,22 @@ stream_once(struct watch *w, hv_err *err, struct hv_errdetail *d)
 			goto out;
 	}
 	if (w->up) {
-		*err = hv_errset(d, HV_EUNREACHABLE, NULL, "the alert stream "
-		    "from %s dropped (%s)", api_url(w->api), res == CURLE_OK ?
-		    "the agent closed it" : errbuf && *errbuf ? errbuf :
-		    curl_easy_strerror(res));
+		*err = hv_errset(d, HV_EUNREACHABLE, NULL,
+		    "the alert stream "
+		    "from %s dropped (%s)",
+		    api_url(w->api),
+		    res == CURLE_OK       ? "the agent closed it" :
+		        errbuf && *errbuf ? errbuf :
+		                            curl_easy_strerror(res));
 		r = R_DROPPED;
 		goto out;
 	}
 	*err = api_outcome(w->api, res, status, w->in, errbuf, d);
-	if (*err == HV_OK)	/* a 2xx other than 200: not a stream */
-		*err = hv_errset(d, HV_EIO, NULL, "the agent at %s answered "
-		    "HTTP %ld instead of an event stream", api_url(w->api),
-		    status);
+	if (*err == HV_OK) /* a 2xx other than 200: not a stream */
+		*err = hv_errset(d, HV_EIO, NULL,
+		    "the agent at %s answered "
+		    "HTTP %ld instead of an event stream",
+		    api_url(w->api), status);
 	r = res != CURLE_OK || status >= 500 ? R_FAILED : R_REFUSED;
 out:
 	if (m != NULL && h != NULL)
@@ -306,7 +316,8 @@ positive(const char *s)
 
 	errno = 0;
 	v = strtol(s, &end, 10);
-	if (*s == '\0' || *end != '\0' || errno != 0 || v < 1 || v > 1000000000L)
+	if (*s == '\0' || *end != '\0' || errno != 0 || v < 1 ||
+	    v > 1000000000L)
 		return 0;
 	return v;
 }
@@ -314,12 +325,10 @@ positive(const char *s)
 int
 cmd_watch(int argc, char **argv)
 {
-	static const struct option lo[] = {
-		{ "count", required_argument, NULL, O_COUNT },
+	static const struct option lo[] = { { "count", required_argument, NULL,
+		                                O_COUNT },
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
-		MSG_COMMON_OPTIONS,
-		{ NULL, 0, NULL, 0 }
-	};
+		MSG_COMMON_OPTIONS, { NULL, 0, NULL, 0 } };
 	const char *cmd = argv[0];
 	struct msg_common co = { NULL, NULL, 0 };
 	struct watch w;
@@ -339,23 +348,31 @@ cmd_watch(int argc, char **argv)
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
 		if (c == '?')
-			return cli_usage(cmd, "'%s' is not an option of haven "
-			    "watch.", argv[optind - 1]);
+			return cli_usage(cmd,
+			    "'%s' is not an option of haven "
+			    "watch.",
+			    argv[optind - 1]);
 		if (c == ':')
 			return cli_usage(cmd, "%s needs a value.",
 			    argv[optind - 1]);
 		if (msg_common_opt(&co, c, optarg))
 			continue;
 		if (c == O_COUNT && (w.count = positive(optarg)) == 0)
-			return cli_usage(cmd, "--count '%s' is not a whole "
-			    "number of events above 0.", optarg);
+			return cli_usage(cmd,
+			    "--count '%s' is not a whole "
+			    "number of events above 0.",
+			    optarg);
 		if (c == O_TIMEOUT && (timeout = positive(optarg)) == 0)
-			return cli_usage(cmd, "--timeout '%s' is not a whole "
-			    "number of seconds above 0.", optarg);
+			return cli_usage(cmd,
+			    "--timeout '%s' is not a whole "
+			    "number of seconds above 0.",
+			    optarg);
 	}
 	if (optind < argc)
-		return cli_usage(cmd, "'%s' is not expected here; haven watch "
-		    "takes options only.", argv[optind]);
+		return cli_usage(cmd,
+		    "'%s' is not expected here; haven watch "
+		    "takes options only.",
+		    argv[optind]);
 	w.json = co.json;
 	if ((rc = msg_connect(cmd, &co, &w.api)) != 0)
 		return rc;
@@ -368,8 +385,11 @@ cmd_watch(int argc, char **argv)
 	sigaddset(&set, SIGTERM);
 	if (sigprocmask(SIG_BLOCK, &set, &old) != 0 ||
 	    (w.sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
-		rc = msg_fail(hv_errset(&d, HV_ESYS, NULL, "cannot watch for "
-		    "Ctrl-C: %s", strerror(errno)), &d);
+		rc = msg_fail(hv_errset(&d, HV_ESYS, NULL,
+		                  "cannot watch for "
+		                  "Ctrl-C: %s",
+		                  strerror(errno)),
+		    &d);
 		goto out;
 	}
 	for (;;) {
@@ -385,9 +405,11 @@ cmd_watch(int argc, char **argv)
 			ever = 1;
 			backoff = 1;
 		}
-		fprintf(stderr, "haven watch: %s; reconnecting in %d s. Alerts "
+		fprintf(stderr,
+		    "haven watch: %s; reconnecting in %d s. Alerts "
 		    "raised meanwhile are not replayed: check 'haven inbox "
-		    "--unacked' once reconnected.\n", d.message, backoff);
+		    "--unacked' once reconnected.\n",
+		    d.message, backoff);
 		if (backoff_sleep(&w, backoff))
 			break;
 		if ((backoff *= 2) > BACKOFF_MAX_S)

@@ -249,51 +249,65 @@ dir_build(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if ((r = cli_opt_value(argc, argv, &i, "--root", &root)) != 0 ||
 		    (r = cli_opt_value(argc, argv, &i, "--output", &output)) !=
-		    0 || (r = cli_opt_value(argc, argv, &i, "-o", &output)) != 0 ||
+		        0 ||
+		    (r = cli_opt_value(argc, argv, &i, "-o", &output)) != 0 ||
 		    (r = cli_opt_value(argc, argv, &i, "--passphrase-file",
-		    &ppfile)) != 0 ||
+		         &ppfile)) != 0 ||
 		    (r = cli_opt_value(argc, argv, &i, "--handover-from",
-		    &old_root)) != 0 ||
+		         &old_root)) != 0 ||
 		    (r = cli_opt_value(argc, argv, &i,
-		    "--handover-passphrase-file", &old_ppfile)) != 0) {
+		         "--handover-passphrase-file", &old_ppfile)) != 0) {
 			if (r < 0)
-				return cli_usage("directory build", "%s needs "
-				    "a value.", argv[i]);
+				return cli_usage("directory build",
+				    "%s needs "
+				    "a value.",
+				    argv[i]);
 		} else if (argv[i][0] == '-')
-			return cli_usage("directory build", "unknown option "
-			    "'%s'.", argv[i]);
+			return cli_usage("directory build",
+			    "unknown option "
+			    "'%s'.",
+			    argv[i]);
 		else if (agreement == NULL)
 			agreement = argv[i];
 		else
-			return cli_usage("directory build", "unexpected "
+			return cli_usage("directory build",
+			    "unexpected "
 			    "argument '%s'; give one agreement file.",
 			    argv[i]);
 	}
 	if (agreement == NULL)
-		return cli_usage("directory build", "name the agreement "
+		return cli_usage("directory build",
+		    "name the agreement "
 		    "file to build.");
 	if (root == NULL)
-		return cli_usage("directory build", "--root ROOT.key is "
+		return cli_usage("directory build",
+		    "--root ROOT.key is "
 		    "required: the root's secret key signs the directory.");
 	if (output == NULL)
-		return cli_usage("directory build", "-o FILE is required: "
+		return cli_usage("directory build",
+		    "-o FILE is required: "
 		    "where to write the directory.");
 	if (old_ppfile != NULL && old_root == NULL)
-		return cli_usage("directory build", "--handover-passphrase-file "
+		return cli_usage("directory build",
+		    "--handover-passphrase-file "
 		    "goes with --handover-from OLD.key.");
-	if (old_root != NULL && ((rc = cli_secret_key_check("directory build",
-	    "--handover-from", old_root, "the current root's secret key file "
-	    "(OLD.key)")) != 0 || (old_ppfile != NULL &&
-	    (rc = cli_file_check("directory build", "the passphrase file",
-	    old_ppfile)) != 0)))
+	if (old_root != NULL &&
+	    ((rc = cli_secret_key_check("directory build", "--handover-from",
+	          old_root,
+	          "the current root's secret key file "
+	          "(OLD.key)")) != 0 ||
+	        (old_ppfile != NULL &&
+	            (rc = cli_file_check("directory build",
+	                 "the passphrase file", old_ppfile)) != 0)))
 		return rc;
 
 	if ((rc = cli_file_check("directory build", "the agreement",
-	    agreement)) != 0 ||
+	         agreement)) != 0 ||
 	    (rc = cli_secret_key_check("directory build", "--root", root,
-	    "the root's secret key file (ROOT.key)")) != 0 ||
-	    (ppfile != NULL && (rc = cli_file_check("directory build",
-	    "the passphrase file", ppfile)) != 0))
+	         "the root's secret key file (ROOT.key)")) != 0 ||
+	    (ppfile != NULL &&
+	        (rc = cli_file_check("directory build", "the passphrase file",
+	             ppfile)) != 0))
 		return rc;
 	hv_errclear(&d);
 	if ((e = hv_agreement_parse(agreement, &dir, &d)) != HV_OK) {
@@ -310,8 +324,9 @@ dir_build(int argc, char **argv)
 		goto out;
 	}
 	if (old_root != NULL) {
-		if (old_ppfile != NULL && (e = hv_passphrase_read(old_ppfile,
-		    &old_pass, &d)) != HV_OK) {
+		if (old_ppfile != NULL &&
+		    (e = hv_passphrase_read(old_ppfile, &old_pass, &d)) !=
+		        HV_OK) {
 			rc = cli_fail(e, &d);
 			goto out;
 		}
@@ -321,14 +336,14 @@ dir_build(int argc, char **argv)
 			goto out;
 		}
 		if (memcmp(old_keys->pub.sign, keys->pub.sign,
-		    HV_SIGN_PUBLIC_LEN) == 0) {
-			rc = cli_usage("directory build", "--handover-from "
+		        HV_SIGN_PUBLIC_LEN) == 0) {
+			rc = cli_usage("directory build",
+			    "--handover-from "
 			    "names the same root key as --root; a handover "
 			    "is from the current root to a new one.");
 			goto out;
 		}
-		e = hv_directory_sign_handover(dir, keys, old_keys, &buf,
-		    &len);
+		e = hv_directory_sign_handover(dir, keys, old_keys, &buf, &len);
 	} else
 		e = hv_directory_sign(dir, keys, &buf, &len);
 	if (e != HV_OK) {
@@ -336,9 +351,10 @@ dir_build(int argc, char **argv)
 		goto out;
 	}
 	if (hv_write_file_atomic(output, buf, len, 0644) != 0) {
-		fprintf(stderr, "haven: cannot write the directory %s: %s; "
-		    "check that its folder exists and is writable.\n", output,
-		    strerror(errno));
+		fprintf(stderr,
+		    "haven: cannot write the directory %s: %s; "
+		    "check that its folder exists and is writable.\n",
+		    output, strerror(errno));
 		rc = 3;
 		goto out;
 	}
@@ -346,15 +362,16 @@ dir_build(int argc, char **argv)
 		revoked += hv_directory_node_at(dir, i)->revoked != 0;
 	fingerprint(keys->pub.sign, fpr);
 	printf("wrote %s: partnership %s version %llu, %zu nodes (%zu "
-	    "revoked), %zu rules, signed by root key %s\n", output,
-	    hv_directory_partnership(dir),
+	       "revoked), %zu rules, signed by root key %s\n",
+	    output, hv_directory_partnership(dir),
 	    (unsigned long long)hv_directory_version(dir),
-	    hv_directory_node_count(dir), revoked,
-	    hv_directory_rule_count(dir), fpr);
+	    hv_directory_node_count(dir), revoked, hv_directory_rule_count(dir),
+	    fpr);
 	if (old_keys != NULL) {
 		fingerprint(old_keys->pub.sign, fpr);
 		printf("with a handover from root key %s: nodes that trust it "
-		    "accept this directory\n", fpr);
+		       "accept this directory\n",
+		    fpr);
 	}
 out:
 	free(buf);
@@ -374,8 +391,8 @@ join(char *buf, size_t cap, const char *first, size_t width, size_t n)
 
 	buf[0] = '\0';
 	for (size_t i = 0; i < n && off < cap; i++) {
-		int w = snprintf(buf + off, cap - off, "%s%s",
-		    i ? ", " : "", first + i * width);
+		int w = snprintf(buf + off, cap - off, "%s%s", i ? ", " : "",
+		    first + i * width);
 
 		if (w < 0)
 			break;
@@ -393,7 +410,7 @@ show_text(const hv_directory *dir)
 
 	hv_time_iso(hv_directory_built(dir) * 1000, when, sizeof(when));
 	printf("Signature NOT checked: run 'haven directory verify' with the "
-	    "root's public key before trusting this.\n\n");
+	       "root's public key before trusting this.\n\n");
 	printf("partnership  %s\n", hv_directory_partnership(dir));
 	printf("version      %llu\n",
 	    (unsigned long long)hv_directory_version(dir));
@@ -432,16 +449,18 @@ show_text(const hv_directory *dir)
 		    sizeof(r->senders[0]), r->n_senders);
 		join(list[1], sizeof(list[1]), r->recipients[0],
 		    sizeof(r->recipients[0]), r->n_recipients);
-		join(list[2], sizeof(list[2]), r->types[0],
-		    sizeof(r->types[0]), r->n_types);
+		join(list[2], sizeof(list[2]), r->types[0], sizeof(r->types[0]),
+		    r->n_types);
 		printf("  line %-4u %s -> %s : %s%s\n", r->line, list[0],
 		    list[1], list[2],
 		    r->art9_required ? " (art9 required)" : "");
 	}
 	if (hv_directory_handover(dir, key)) {
 		fingerprint(key, fpr);
-		printf("\nroot handover: signed by new root key %s, handed over "
-		    "by the previous root\n", fpr);
+		printf(
+		    "\nroot handover: signed by new root key %s, handed over "
+		    "by the previous root\n",
+		    fpr);
 	}
 }
 
@@ -458,8 +477,7 @@ json_strings(const char *first, size_t width, size_t n)
 static json_t *
 json_key(const uint8_t *k)
 {
-	char b64[sodium_base64_ENCODED_LEN(32,
-	    sodium_base64_VARIANT_ORIGINAL)];
+	char b64[sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_ORIGINAL)];
 
 	sodium_bin2base64(b64, sizeof(b64), k, 32,
 	    sodium_base64_VARIANT_ORIGINAL);
@@ -507,16 +525,18 @@ show_json(const hv_directory *dir)
 				fingerprint(n->prev_sign.k[j].sign, fpr);
 				hv_time_iso(n->prev_sign.k[j].until_ms, until,
 				    sizeof(until));
-				json_array_append_new(prev, json_pack(
-				    "{s:o, s:s, s:s}", "sign_public",
-				    json_key(n->prev_sign.k[j].sign),
-				    "sign_fingerprint", fpr, "until", until));
+				json_array_append_new(prev,
+				    json_pack("{s:o, s:s, s:s}", "sign_public",
+				        json_key(n->prev_sign.k[j].sign),
+				        "sign_fingerprint", fpr, "until",
+				        until));
 			}
 			json_object_set_new(o, "previous_sign", prev);
 		}
 		if (n->n_scope > 0)
-			json_object_set_new(o, "scope", json_strings(
-			    n->scope[0], sizeof(n->scope[0]), n->n_scope));
+			json_object_set_new(o, "scope",
+			    json_strings(n->scope[0], sizeof(n->scope[0]),
+			        n->n_scope));
 		if (n->endpoint[0] != '\0')
 			json_object_set_new(o, "endpoint",
 			    json_string(n->endpoint));
@@ -525,25 +545,32 @@ show_json(const hv_directory *dir)
 	for (size_t i = 0; i < hv_directory_rule_count(dir); i++) {
 		const struct hv_rule *r = hv_directory_rule_at(dir, i);
 
-		json_array_append_new(rules, json_pack("{s:o, s:o, s:o, s:b, "
-		    "s:I}", "senders", json_strings(r->senders[0],
-		    sizeof(r->senders[0]), r->n_senders), "recipients",
-		    json_strings(r->recipients[0], sizeof(r->recipients[0]),
-		    r->n_recipients), "types", json_strings(r->types[0],
-		    sizeof(r->types[0]), r->n_types), "art9_required",
-		    r->art9_required, "line", (json_int_t)r->line));
+		json_array_append_new(rules,
+		    json_pack("{s:o, s:o, s:o, s:b, "
+		              "s:I}",
+		        "senders",
+		        json_strings(r->senders[0], sizeof(r->senders[0]),
+		            r->n_senders),
+		        "recipients",
+		        json_strings(r->recipients[0], sizeof(r->recipients[0]),
+		            r->n_recipients),
+		        "types",
+		        json_strings(r->types[0], sizeof(r->types[0]),
+		            r->n_types),
+		        "art9_required", r->art9_required, "line",
+		        (json_int_t)r->line));
 	}
 	doc = json_pack("{s:b, s:s, s:I, s:s, s:I, s:{s:s, s:s}, s:o, s:o}",
-	    "signature_checked", 0,
-	    "partnership", hv_directory_partnership(dir),
-	    "version", (json_int_t)hv_directory_version(dir),
-	    "built", when, "built_unix", (json_int_t)hv_directory_built(dir),
-	    "broker", "id", b->id, "endpoint", b->endpoint,
-	    "nodes", nodes, "rules", rules);
+	    "signature_checked", 0, "partnership",
+	    hv_directory_partnership(dir), "version",
+	    (json_int_t)hv_directory_version(dir), "built", when, "built_unix",
+	    (json_int_t)hv_directory_built(dir), "broker", "id", b->id,
+	    "endpoint", b->endpoint, "nodes", nodes, "rules", rules);
 	if (doc != NULL && hv_directory_handover(dir, key))
 		json_object_set_new(doc, "handover_root", json_key(key));
-	if (doc == NULL || (s = json_dumps(doc, JSON_INDENT(2) |
-	    JSON_PRESERVE_ORDER)) == NULL) {
+	if (doc == NULL ||
+	    (s = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER)) ==
+	        NULL) {
 		json_decref(doc);
 		return cli_fail(HV_ENOMEM, NULL);
 	}
@@ -572,20 +599,24 @@ dir_show(int argc, char **argv)
 		if (strcmp(argv[i], "--json") == 0)
 			json = 1;
 		else if (argv[i][0] == '-')
-			return cli_usage("directory show", "unknown option "
-			    "'%s'.", argv[i]);
+			return cli_usage("directory show",
+			    "unknown option "
+			    "'%s'.",
+			    argv[i]);
 		else if (file == NULL)
 			file = argv[i];
 		else
-			return cli_usage("directory show", "unexpected "
+			return cli_usage("directory show",
+			    "unexpected "
 			    "argument '%s'; give one directory file.",
 			    argv[i]);
 	}
 	if (file == NULL)
-		return cli_usage("directory show", "name the directory file "
+		return cli_usage("directory show",
+		    "name the directory file "
 		    "to show.");
 	if ((rc = cli_file_check("directory show", "the directory file",
-	    file)) != 0)
+	         file)) != 0)
 		return rc;
 	hv_errclear(&d);
 	if ((e = hv_directory_read_file(file, &buf, &len, &d)) != HV_OK)
@@ -593,8 +624,8 @@ dir_show(int argc, char **argv)
 	e = hv_directory_decode_unverified(buf, len, &dir, &d);
 	free(buf);
 	if (e == HV_EBADDIRECTORY) {
-		fprintf(stderr, "haven: %s is not a good directory: %s\n",
-		    file, hv_errmsg(e, &d));
+		fprintf(stderr, "haven: %s is not a good directory: %s\n", file,
+		    hv_errmsg(e, &d));
 		return hv_exit_code(e);
 	}
 	if (e != HV_OK)
@@ -625,44 +656,52 @@ dir_verify(int argc, char **argv)
 		return 0;
 	}
 	for (int i = 1; i < argc; i++) {
-		if ((r = cli_opt_value(argc, argv, &i, "--root-pub", &rootpub)) !=
-		    0) {
+		if ((r = cli_opt_value(argc, argv, &i, "--root-pub",
+		         &rootpub)) != 0) {
 			if (r < 0)
-				return cli_usage("directory verify", "%s needs "
-				    "a value.", argv[i]);
+				return cli_usage("directory verify",
+				    "%s needs "
+				    "a value.",
+				    argv[i]);
 		} else if (argv[i][0] == '-')
-			return cli_usage("directory verify", "unknown option "
-			    "'%s'.", argv[i]);
+			return cli_usage("directory verify",
+			    "unknown option "
+			    "'%s'.",
+			    argv[i]);
 		else if (file == NULL)
 			file = argv[i];
 		else
-			return cli_usage("directory verify", "unexpected "
+			return cli_usage("directory verify",
+			    "unexpected "
 			    "argument '%s'; give one directory file.",
 			    argv[i]);
 	}
 	if (file == NULL)
-		return cli_usage("directory verify", "name the directory file "
+		return cli_usage("directory verify",
+		    "name the directory file "
 		    "to verify.");
 	if (rootpub == NULL)
-		return cli_usage("directory verify", "--root-pub ROOT.pub is "
+		return cli_usage("directory verify",
+		    "--root-pub ROOT.pub is "
 		    "required: the root's public key checks the signature.");
 	if ((r = cli_file_check("directory verify", "the directory file",
-	    file)) != 0 || (r = cli_file_check("directory verify",
-	    "the root's public key file", rootpub)) != 0)
+	         file)) != 0 ||
+	    (r = cli_file_check("directory verify",
+	         "the root's public key file", rootpub)) != 0)
 		return r;
 	hv_errclear(&d);
 	if ((e = hv_pubkeys_load(rootpub, &root, &d)) != HV_OK)
 		return cli_fail(e, &d);
-	if ((e = hv_directory_load_file(file, root.sign, &dir, &d)) !=
-	    HV_OK) {
+	if ((e = hv_directory_load_file(file, root.sign, &dir, &d)) != HV_OK) {
 		if (e == HV_EIO || e == HV_ENOMEM)
 			return cli_fail(e, &d);
-		fprintf(stderr, "haven: %s is not a good directory: %s\n",
-		    file, hv_errmsg(e, &d));
+		fprintf(stderr, "haven: %s is not a good directory: %s\n", file,
+		    hv_errmsg(e, &d));
 		return hv_exit_code(e);
 	}
 	printf("directory OK: partnership %s version %llu, %zu nodes, %zu "
-	    "rules\n", hv_directory_partnership(dir),
+	       "rules\n",
+	    hv_directory_partnership(dir),
 	    (unsigned long long)hv_directory_version(dir),
 	    hv_directory_node_count(dir), hv_directory_rule_count(dir));
 	if (hv_directory_handover(dir, key) &&
@@ -671,7 +710,8 @@ dir_verify(int argc, char **argv)
 
 		fingerprint(key, fpr);
 		printf("signed by the new root key %s, which the root in %s "
-		    "handed over to\n", fpr, rootpub);
+		       "handed over to\n",
+		    fpr, rootpub);
 	}
 	hv_directory_destroy(&dir);
 	return 0;
@@ -681,7 +721,8 @@ int
 cmd_directory(int argc, char **argv)
 {
 	if (argc < 2)
-		return cli_usage("directory", "name a command: build, show or "
+		return cli_usage("directory",
+		    "name a command: build, show or "
 		    "verify.");
 	if (strcmp(argv[1], "build") == 0)
 		return dir_build(argc - 1, argv + 1);
@@ -694,6 +735,8 @@ cmd_directory(int argc, char **argv)
 		fputs(help_directory, stdout);
 		return 0;
 	}
-	return cli_usage("directory", "'%s' is not a directory command; use "
-	    "build, show or verify.", argv[1]);
+	return cli_usage("directory",
+	    "'%s' is not a directory command; use "
+	    "build, show or verify.",
+	    argv[1]);
 }

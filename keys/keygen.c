@@ -112,7 +112,7 @@ node_keys(const char *id, const char *dir, const char *pass_file)
 
 	if (pass_file != NULL &&
 	    (rc = cli_file_check("keygen", "the passphrase file", pass_file)) !=
-	    0)
+	        0)
 		return rc;
 	hv_errclear(&d);
 	if (pass_file != NULL &&
@@ -155,7 +155,7 @@ rotate_keys(const char *old_key, const char *dir, const char *pass_file)
 		return rc;
 	if (pass_file != NULL &&
 	    (rc = cli_file_check("keygen", "the passphrase file", pass_file)) !=
-	    0)
+	        0)
 		return rc;
 	hv_errclear(&d);
 	if (pass_file != NULL &&
@@ -175,18 +175,20 @@ rotate_keys(const char *old_key, const char *dir, const char *pass_file)
 		dir = def;
 	}
 	if ((err = hv_keys_rotate(old_key, dir, pass, hv_now_ms(), &key_path,
-	    &d)) != HV_OK) {
+	         &d)) != HV_OK) {
 		rc = cli_fail(err, &d);
 		goto out;
 	}
 	printf("wrote %s (new secret keys%s, mode 0600; earlier payload keys "
-	    "kept)\n", key_path, pass != NULL ? ", passphrase-protected" : "");
+	       "kept)\n",
+	    key_path, pass != NULL ? ", passphrase-protected" : "");
 	memcpy(key_path + strlen(key_path) - 4, ".pub", 4);
 	printf("wrote %s (new public keys; earlier signing keys listed)\n",
 	    key_path);
 	printf("%s and its .pub are unchanged. Next: put the new .pub in the "
-	    "agreement, build a higher directory version, send it out with "
-	    "SIGHUP, and start the node with the new .key.\n", old_key);
+	       "agreement, build a higher directory version, send it out with "
+	       "SIGHUP, and start the node with the new .key.\n",
+	    old_key);
 out:
 	free(key_path);
 	free(def);
@@ -212,7 +214,7 @@ cmd_keygen(int argc, char **argv)
 		const char **slot = NULL;
 		const char *name = NULL;
 
-		v = NULL;	/* stays NULL when the option lacks its value */
+		v = NULL; /* stays NULL when the option lacks its value */
 		if (strcmp(argv[i], "--subject-key") == 0) {
 			subject = 1;
 			continue;
@@ -227,12 +229,14 @@ cmd_keygen(int argc, char **argv)
 			slot = &old;
 			name = "--rotate";
 		} else if (cli_opt_value(argc, argv, &i, "--passphrase-file",
-		    &v)) {
+		               &v)) {
 			slot = &pass_file;
 			name = "--passphrase-file";
 		} else if (argv[i][0] == '-') {
-			return cli_usage("keygen", "'%s' is not an option of "
-			    "keygen.", argv[i]);
+			return cli_usage("keygen",
+			    "'%s' is not an option of "
+			    "keygen.",
+			    argv[i]);
 		} else {
 			return cli_usage("keygen", "unexpected argument '%s'.",
 			    argv[i]);
@@ -246,17 +250,20 @@ cmd_keygen(int argc, char **argv)
 
 	if (old != NULL) {
 		if (subject || id != NULL)
-			return cli_usage("keygen", "--rotate takes the node "
+			return cli_usage("keygen",
+			    "--rotate takes the node "
 			    "from OLD.key; give neither --id nor "
 			    "--subject-key.");
 		return rotate_keys(old, out, pass_file);
 	}
 	if (subject) {
 		if (id != NULL || pass_file != NULL)
-			return cli_usage("keygen", "--subject-key takes only "
+			return cli_usage("keygen",
+			    "--subject-key takes only "
 			    "--out FILE, not --id or --passphrase-file.");
 		if (out == NULL)
-			return cli_usage("keygen", "--subject-key needs --out "
+			return cli_usage("keygen",
+			    "--subject-key needs --out "
 			    "FILE, the file to write.");
 		hv_errclear(&d);
 		if ((err = hv_subject_key_generate(out, &d)) != HV_OK)
@@ -265,11 +272,14 @@ cmd_keygen(int argc, char **argv)
 		return 0;
 	}
 	if (id == NULL)
-		return cli_usage("keygen", "give the node id with --id NODE "
+		return cli_usage("keygen",
+		    "give the node id with --id NODE "
 		    "(for example --id police.avon), or --subject-key.");
 	if (!hv_node_id_valid(id))
-		return cli_usage("keygen", "'%s' is not a node id: use "
+		return cli_usage("keygen",
+		    "'%s' is not a node id: use "
 		    "ROLE.NAME in lowercase letters, digits and dashes, at most "
-		    "64 characters, like police.avon.", id);
+		    "64 characters, like police.avon.",
+		    id);
 	return node_keys(id, out != NULL ? out : ".", pass_file);
 }

@@ -26,20 +26,20 @@
 #include "hv_policy.h"
 #include "hv_util.h"
 
-#define AGREEMENT_MAX (1024 * 1024)	/* bytes of agreement text */
+#define AGREEMENT_MAX (1024 * 1024) /* bytes of agreement text */
 #define LINE_MAX_LEN 4096
 #define WORDS_MAX 8
 
 struct parse {
-	const char *path;	/* as the caller named it, for messages */
-	char *base;		/* its folder, for relative .pub paths */
+	const char *path; /* as the caller named it, for messages */
+	char *base; /* its folder, for relative .pub paths */
 	unsigned line;
 	hv_directory *dir;
 	unsigned partnership_line, version_line, broker_line;
 	struct revoke {
 		char id[HV_NODE_MAX + 1];
 		unsigned line;
-	} *revokes;
+	} * revokes;
 	size_t n_revokes, cap_revokes;
 	int nomem;
 	struct hv_errdetail *d;
@@ -115,8 +115,10 @@ load_pub(struct parse *p, const char *node, const char *file,
 		n = strlen(why);
 		if (n > 0 && why[n - 1] == '.')
 			why[n - 1] = '\0';
-		return perr(p, "cannot use the public key file '%.80s' of "
-		    "%.64s: %s", file, node, why);
+		return perr(p,
+		    "cannot use the public key file '%.80s' of "
+		    "%.64s: %s",
+		    file, node, why);
 	}
 	return HV_OK;
 }
@@ -124,8 +126,7 @@ load_pub(struct parse *p, const char *node, const char *file,
 /* Refuses a key that another node already holds: it would be two names
  * for one holder, and look-ups by CURVE key would be ambiguous. */
 static hv_err
-check_unique_keys(struct parse *p, const char *id,
-    const struct hv_pubkeys *k)
+check_unique_keys(struct parse *p, const char *id, const struct hv_pubkeys *k)
 {
 	for (size_t i = 0; i < p->dir->n_nodes; i++) {
 		const struct hv_node *o = &p->dir->nodes[i];
@@ -133,9 +134,11 @@ check_unique_keys(struct parse *p, const char *id,
 		if (!o->has_keys)
 			continue;
 		if (hv_dir_keys_overlap(&o->keys, k))
-			return perr(p, "%.64s has the same key as %.64s "
+			return perr(p,
+			    "%.64s has the same key as %.64s "
 			    "(line %u); every node needs its own keys from "
-			    "'haven keygen'", id, o->id, p->dir->node_lines[i]);
+			    "'haven keygen'",
+			    id, o->id, p->dir->node_lines[i]);
 	}
 	return HV_OK;
 }
@@ -152,12 +155,16 @@ add_keyed_node(struct parse *p, const char *id, const char *file,
 	hv_err e;
 
 	if (!hv_node_id_valid(id))
-		return perr(p, "'%.64s' is not a node id like police.avon "
+		return perr(p,
+		    "'%.64s' is not a node id like police.avon "
 		    "(ROLE.NAME, lowercase letters, digits and dashes, at "
-		    "most 64 characters)", id);
+		    "most 64 characters)",
+		    id);
 	if ((n = hv_dir_find_node(p->dir, id)) != NULL)
-		return perr(p, "node %.64s is declared twice (first on line "
-		    "%u)", id, p->dir->node_lines[n - p->dir->nodes]);
+		return perr(p,
+		    "node %.64s is declared twice (first on line "
+		    "%u)",
+		    id, p->dir->node_lines[n - p->dir->nodes]);
 	if ((e = load_pub(p, id, file, &keys, &prev)) != HV_OK)
 		return e;
 	if ((e = check_unique_keys(p, id, &keys)) != HV_OK)
@@ -180,16 +187,20 @@ static hv_err
 parse_partnership(struct parse *p, char **w, int nw)
 {
 	if (p->partnership_line)
-		return perr(p, "a second partnership line (the first is on "
-		    "line %u)", p->partnership_line);
+		return perr(p,
+		    "a second partnership line (the first is on "
+		    "line %u)",
+		    p->partnership_line);
 	if (nw != 2)
-		return perr(p, "a partnership line is 'partnership NAME', "
+		return perr(p,
+		    "a partnership line is 'partnership NAME', "
 		    "one word");
 	if (!hv_dir_name_valid(w[1]))
-		return perr(p, "'%.64s' is not a partnership name (letters, "
-		    "digits, dots, dashes, at most 64)", w[1]);
-	snprintf(p->dir->partnership, sizeof(p->dir->partnership), "%s",
-	    w[1]);
+		return perr(p,
+		    "'%.64s' is not a partnership name (letters, "
+		    "digits, dots, dashes, at most 64)",
+		    w[1]);
+	snprintf(p->dir->partnership, sizeof(p->dir->partnership), "%s", w[1]);
 	p->partnership_line = p->line;
 	return HV_OK;
 }
@@ -201,21 +212,28 @@ parse_version(struct parse *p, char **w, int nw)
 	size_t n;
 
 	if (p->version_line)
-		return perr(p, "a second version line (the first is on line "
-		    "%u)", p->version_line);
+		return perr(p,
+		    "a second version line (the first is on line "
+		    "%u)",
+		    p->version_line);
 	if (nw != 2)
-		return perr(p, "a version line is 'version N' with N a "
+		return perr(p,
+		    "a version line is 'version N' with N a "
 		    "positive whole number");
 	n = strlen(w[1]);
 	for (size_t i = 0; i < n; i++) {
 		if (w[1][i] < '0' || w[1][i] > '9' || n > 18)
-			return perr(p, "version '%.24s' is not a positive "
-			    "whole number", w[1]);
+			return perr(p,
+			    "version '%.24s' is not a positive "
+			    "whole number",
+			    w[1]);
 		v = v * 10 + (uint64_t)(w[1][i] - '0');
 	}
 	if (v == 0)
-		return perr(p, "version '%.24s' is not a positive whole "
-		    "number; versions start at 1", w[1]);
+		return perr(p,
+		    "version '%.24s' is not a positive whole "
+		    "number; versions start at 1",
+		    w[1]);
 	p->dir->version = v;
 	p->version_line = p->line;
 	return HV_OK;
@@ -229,19 +247,26 @@ parse_broker(struct parse *p, char **w, int nw)
 	hv_err e;
 
 	if (p->broker_line)
-		return perr(p, "a second broker line (the first is on line "
-		    "%u); a partnership has one broker", p->broker_line);
+		return perr(p,
+		    "a second broker line (the first is on line "
+		    "%u); a partnership has one broker",
+		    p->broker_line);
 	if (nw != 4)
-		return perr(p, "a broker line is 'broker NODE ENDPOINT "
+		return perr(p,
+		    "a broker line is 'broker NODE ENDPOINT "
 		    "PUBFILE', for example 'broker broker.bristol "
 		    "tcp://127.0.0.1:7400 keys/broker.bristol.pub'");
 	hv_node_role(w[1], role, sizeof(role));
 	if (hv_node_id_valid(w[1]) && strcmp(role, "broker") != 0)
-		return perr(p, "the broker's id '%.64s' must have the role "
-		    "broker, like broker.bristol", w[1]);
+		return perr(p,
+		    "the broker's id '%.64s' must have the role "
+		    "broker, like broker.bristol",
+		    w[1]);
 	if (!hv_dir_endpoint_valid(w[2]))
-		return perr(p, "'%.80s' is not an endpoint agents can connect "
-		    "to, like tcp://127.0.0.1:7400", w[2]);
+		return perr(p,
+		    "'%.80s' is not an endpoint agents can connect "
+		    "to, like tcp://127.0.0.1:7400",
+		    w[2]);
 	if ((e = add_keyed_node(p, w[1], w[3], &n)) != HV_OK)
 		return e;
 	snprintf(n->endpoint, sizeof(n->endpoint), "%s", w[2]);
@@ -257,7 +282,8 @@ parse_scope(struct parse *p, struct hv_node *n, char *spec)
 	char *save = NULL, *tok;
 
 	if (*spec == '\0')
-		return perr(p, "'scope=' is empty; write scope=* or a list "
+		return perr(p,
+		    "'scope=' is empty; write scope=* or a list "
 		    "of roles like scope=police,health");
 	if (strcmp(spec, "*") == 0) {
 		strcpy(n->scope[0], "*");
@@ -265,20 +291,27 @@ parse_scope(struct parse *p, struct hv_node *n, char *spec)
 		return HV_OK;
 	}
 	for (tok = strtok_r(spec, ",", &save); tok != NULL;
-	    tok = strtok_r(NULL, ",", &save)) {
+	     tok = strtok_r(NULL, ",", &save)) {
 		if (strcmp(tok, "*") == 0)
-			return perr(p, "scope '*' already means every role; "
+			return perr(p,
+			    "scope '*' already means every role; "
 			    "do not list it with other roles");
 		if (!hv_dir_role_valid(tok))
-			return perr(p, "'%.64s' in scope= is not a role like "
-			    "social-care", tok);
+			return perr(p,
+			    "'%.64s' in scope= is not a role like "
+			    "social-care",
+			    tok);
 		for (size_t i = 0; i < n->n_scope; i++)
 			if (strcmp(n->scope[i], tok) == 0)
-				return perr(p, "scope= lists the role '%.64s' "
-				    "twice", tok);
+				return perr(p,
+				    "scope= lists the role '%.64s' "
+				    "twice",
+				    tok);
 		if (n->n_scope == HV_SCOPE_MAX)
-			return perr(p, "scope= lists more than %d roles; use "
-			    "scope=* for all of them", HV_SCOPE_MAX);
+			return perr(p,
+			    "scope= lists more than %d roles; use "
+			    "scope=* for all of them",
+			    HV_SCOPE_MAX);
 		snprintf(n->scope[n->n_scope++], HV_ROLE_MAX + 1, "%s", tok);
 	}
 	if (n->n_scope == 0)
@@ -294,22 +327,29 @@ parse_node(struct parse *p, char **w, int nw)
 	hv_err e;
 
 	if (nw < 3 || nw > 4)
-		return perr(p, "a node line is 'node NODE PUBFILE "
+		return perr(p,
+		    "a node line is 'node NODE PUBFILE "
 		    "[scope=...]', for example 'node police.avon "
 		    "keys/police.avon.pub'");
 	hv_node_role(w[1], role, sizeof(role));
 	if (hv_node_id_valid(w[1]) && strcmp(role, "broker") == 0)
-		return perr(p, "'%.64s' has the role broker; declare the "
-		    "partnership's broker with a broker line", w[1]);
+		return perr(p,
+		    "'%.64s' has the role broker; declare the "
+		    "partnership's broker with a broker line",
+		    w[1]);
 	if (nw == 4 && strncmp(w[3], "scope=", 6) != 0)
-		return perr(p, "unexpected '%.64s' after the public key file; "
+		return perr(p,
+		    "unexpected '%.64s' after the public key file; "
 		    "the only option of a node line is scope= (ig nodes)",
 		    w[3]);
 	if (nw == 4 && strcmp(role, "ig") != 0 && hv_node_id_valid(w[1]))
-		return perr(p, "'%.64s' is not an ig node; only ig nodes "
-		    "take scope=", w[1]);
+		return perr(p,
+		    "'%.64s' is not an ig node; only ig nodes "
+		    "take scope=",
+		    w[1]);
 	if (nw == 3 && strcmp(role, "ig") == 0)
-		return perr(p, "the ig node '%.64s' needs scope=* or "
+		return perr(p,
+		    "the ig node '%.64s' needs scope=* or "
 		    "scope=ROLE,ROLE saying whose records it may query",
 		    w[1]);
 	if ((e = add_keyed_node(p, w[1], w[2], &n)) != HV_OK)
@@ -331,8 +371,10 @@ parse_revoke(struct parse *p, char **w, int nw)
 		    w[1]);
 	for (size_t i = 0; i < p->n_revokes; i++)
 		if (strcmp(p->revokes[i].id, w[1]) == 0)
-			return perr(p, "%.64s is revoked twice (first on "
-			    "line %u)", w[1], p->revokes[i].line);
+			return perr(p,
+			    "%.64s is revoked twice (first on "
+			    "line %u)",
+			    w[1], p->revokes[i].line);
 	if (p->n_revokes >= HV_DIR_NODES_MAX)
 		return perr(p, "the agreement has more than %d revoke lines",
 		    HV_DIR_NODES_MAX);
@@ -369,19 +411,19 @@ trim(char *s)
  * may end with the flag word art9, which sets *art9.
  */
 static hv_err
-parse_list(struct parse *p, char *text, enum hv_dir_list kind,
-    char *out, size_t width, size_t *n, int *art9)
+parse_list(struct parse *p, char *text, enum hv_dir_list kind, char *out,
+    size_t width, size_t *n, int *art9)
 {
-	static const char *const what[] = { "sender roles",
-	    "recipient roles", "message types" };
+	static const char *const what[] = { "sender roles", "recipient roles",
+		"message types" };
 	char *item = text, *next;
 	int last = 0;
 
 	if (*trim(text) == '\0')
 		return perr(p, "the allow line has no %s%s", what[kind],
-		    kind == HV_LIST_SENDERS ? " before '->'" :
-		    kind == HV_LIST_RECIPIENTS ? " between '->' and ':'" :
-		    " after ':'");
+		    kind == HV_LIST_SENDERS        ? " before '->'" :
+		        kind == HV_LIST_RECIPIENTS ? " between '->' and ':'" :
+		                                     " after ':'");
 	while (!last) {
 		char *sp;
 
@@ -391,7 +433,8 @@ parse_list(struct parse *p, char *text, enum hv_dir_list kind,
 			last = 1;
 		item = trim(item);
 		if (*item == '\0')
-			return perr(p, "the %s of the allow line have an empty "
+			return perr(p,
+			    "the %s of the allow line have an empty "
 			    "entry (two commas, or a comma at an end)",
 			    what[kind]);
 		if ((sp = strpbrk(item, " \t")) != NULL) {
@@ -402,29 +445,38 @@ parse_list(struct parse *p, char *text, enum hv_dir_list kind,
 			    strcmp(flag, "art9") == 0)
 				*art9 = 1;
 			else if (kind == HV_LIST_TYPES && last)
-				return perr(p, "unexpected '%.64s' after the "
+				return perr(p,
+				    "unexpected '%.64s' after the "
 				    "message types; the only flag is art9",
 				    flag);
 			else
-				return perr(p, "'%.40s' and '%.40s' need a "
-				    "comma between them", item, flag);
+				return perr(p,
+				    "'%.40s' and '%.40s' need a "
+				    "comma between them",
+				    item, flag);
 		}
 		if (kind == HV_LIST_TYPES && !hv_policy_type_valid(item))
-			return perr(p, "'%.40s' is not a message type (such as "
+			return perr(p,
+			    "'%.40s' is not a message type (such as "
 			    "REFERRAL, INFO_REQUEST, INFO_RESPONSE or "
-			    "CASE_UPDATE)", item);
+			    "CASE_UPDATE)",
+			    item);
 		if (kind == HV_LIST_RECIPIENTS && strcmp(item, "*") == 0)
-			return perr(p, "'*' may stand for any sender role, not "
+			return perr(p,
+			    "'*' may stand for any sender role, not "
 			    "for recipients; list the recipient roles");
 		if (kind != HV_LIST_TYPES && strcmp(item, "*") != 0 &&
 		    !hv_dir_role_valid(item))
-			return perr(p, "'%.64s' is not a role (lowercase "
+			return perr(p,
+			    "'%.64s' is not a role (lowercase "
 			    "letters, digits and dashes, like social-care)",
 			    item);
 		for (size_t i = 0; i < *n; i++)
 			if (strcmp(out + i * width, item) == 0)
-				return perr(p, "the allow line lists '%.64s' "
-				    "twice", item);
+				return perr(p,
+				    "the allow line lists '%.64s' "
+				    "twice",
+				    item);
 		if (*n == HV_RULE_LIST_MAX)
 			return perr(p, "the allow line lists more than %d %s",
 			    HV_RULE_LIST_MAX, what[kind]);
@@ -445,14 +497,17 @@ parse_allow(struct parse *p, char *rest)
 	hv_err e;
 
 	if ((arrow = strstr(rest, "->")) == NULL)
-		return perr(p, "the allow line has no '->'; write 'allow "
+		return perr(p,
+		    "the allow line has no '->'; write 'allow "
 		    "SENDER_ROLES -> RECIPIENT_ROLES : TYPES [art9]'");
 	if ((colon = strchr(rest, ':')) == NULL)
-		return perr(p, "the allow line has no ':' before its message "
+		return perr(p,
+		    "the allow line has no ':' before its message "
 		    "types; write 'allow SENDER_ROLES -> RECIPIENT_ROLES : "
 		    "TYPES [art9]'");
 	if (colon < arrow)
-		return perr(p, "the allow line has ':' before '->'; the "
+		return perr(p,
+		    "the allow line has ':' before '->'; the "
 		    "senders come first, then '->', the recipients, ':' and "
 		    "the types");
 	if (strstr(arrow + 2, "->") != NULL)
@@ -463,18 +518,20 @@ parse_allow(struct parse *p, char *rest)
 	*colon = '\0';
 	if ((r = hv_dir_add_rule(p->dir)) == NULL) {
 		if (p->dir->n_rules >= HV_DIR_RULES_MAX)
-			return perr(p, "the agreement has more than %d allow "
-			    "lines", HV_DIR_RULES_MAX);
+			return perr(p,
+			    "the agreement has more than %d allow "
+			    "lines",
+			    HV_DIR_RULES_MAX);
 		return nomem(p);
 	}
 	r->line = p->line;
 	if ((e = parse_list(p, rest, HV_LIST_SENDERS, &r->senders[0][0],
-	    sizeof(r->senders[0]), &r->n_senders, NULL)) != HV_OK ||
+	         sizeof(r->senders[0]), &r->n_senders, NULL)) != HV_OK ||
 	    (e = parse_list(p, arrow + 2, HV_LIST_RECIPIENTS,
-	    &r->recipients[0][0], sizeof(r->recipients[0]), &r->n_recipients,
-	    NULL)) != HV_OK ||
+	         &r->recipients[0][0], sizeof(r->recipients[0]),
+	         &r->n_recipients, NULL)) != HV_OK ||
 	    (e = parse_list(p, colon + 1, HV_LIST_TYPES, &r->types[0][0],
-	    sizeof(r->types[0]), &r->n_types, &r->art9_required)) != HV_OK)
+	         sizeof(r->types[0]), &r->n_types, &r->art9_required)) != HV_OK)
 		return e;
 	return HV_OK;
 }
@@ -494,12 +551,14 @@ parse_line(struct parse *p, char *line, size_t len)
 	for (size_t i = 0; i < len; i++)
 		if (((unsigned char)line[i] < 0x20 && line[i] != '\t') ||
 		    line[i] == 0x7f)
-			return perr(p, "the line contains a control character "
-			    "at column %zu", i + 1);
+			return perr(p,
+			    "the line contains a control character "
+			    "at column %zu",
+			    i + 1);
 	/* A comment runs from '#' at the start or after a blank. */
 	for (size_t i = 0; i < len; i++)
-		if (line[i] == '#' && (i == 0 || line[i - 1] == ' ' ||
-		    line[i - 1] == '\t')) {
+		if (line[i] == '#' &&
+		    (i == 0 || line[i - 1] == ' ' || line[i - 1] == '\t')) {
 			len = i;
 			break;
 		}
@@ -524,10 +583,13 @@ parse_line(struct parse *p, char *line, size_t len)
 	if (strcmp(w[0], "revoke") == 0)
 		return parse_revoke(p, w, nw);
 	if (strcmp(w[0], "allow") == 0)
-		return perr(p, "the allow line is empty; write 'allow "
+		return perr(p,
+		    "the allow line is empty; write 'allow "
 		    "SENDER_ROLES -> RECIPIENT_ROLES : TYPES [art9]'");
-	return perr(p, "unknown keyword '%.40s'; a line starts with "
-	    "partnership, version, broker, node, allow or revoke", w[0]);
+	return perr(p,
+	    "unknown keyword '%.40s'; a line starts with "
+	    "partnership, version, broker, node, allow or revoke",
+	    w[0]);
 }
 
 /* Checks that need the whole file: required lines, revokes, roles. */
@@ -546,16 +608,19 @@ parse_finish(struct parse *p)
 	if (!p->broker_line)
 		return hv_errset(p->d, HV_EBADAGREEMENT, "broker",
 		    "%.120s: the agreement has no 'broker NODE ENDPOINT "
-		    "PUBFILE' line.", p->path);
+		    "PUBFILE' line.",
+		    p->path);
 
 	for (size_t i = 0; i < p->n_revokes; i++) {
 		struct revoke *r = &p->revokes[i];
 		struct hv_node *n;
 
 		if (strcmp(r->id, dir->broker_id) == 0)
-			return perr_at(p, r->line, "the broker %.64s cannot be "
+			return perr_at(p, r->line,
+			    "the broker %.64s cannot be "
 			    "revoked; give the partnership a new broker line "
-			    "instead", r->id);
+			    "instead",
+			    r->id);
 		/*
 		 * A revoked node keeps its node line, so its keys stay on
 		 * record and are refused under any name (SPEC §5); a revoke
@@ -563,9 +628,11 @@ parse_finish(struct parse *p)
 		 * leave the node it meant active.
 		 */
 		if ((n = hv_dir_find_node(dir, r->id)) == NULL)
-			return perr_at(p, r->line, "revoke %.64s names no node "
+			return perr_at(p, r->line,
+			    "revoke %.64s names no node "
 			    "of this agreement; correct the id, or keep the "
-			    "node's 'node' line beside its revoke", r->id);
+			    "node's 'node' line beside its revoke",
+			    r->id);
 		n->revoked = 1;
 	}
 
@@ -581,10 +648,12 @@ parse_finish(struct parse *p)
 			if (!hv_dir_role_known(dir, r->recipients[j]))
 				bad = r->recipients[j];
 		if (bad)
-			return perr_at(p, r->line, "'%.64s' is not a role of "
+			return perr_at(p, r->line,
+			    "'%.64s' is not a role of "
 			    "this agreement: no node has it and it is not one "
 			    "of police, health, education, social-care, ig, "
-			    "broker, root", bad);
+			    "broker, root",
+			    bad);
 	}
 	/*
 	 * SPEC §4.2: justifications travel sealed to the ig.* nodes, so a
@@ -604,24 +673,25 @@ parse_finish(struct parse *p)
 	if (n_ig > HV_SEALED_FOR_MAX)
 		return hv_errset(p->d, HV_EBADAGREEMENT, "node",
 		    "%.120s: the agreement lists %zu ig.* nodes; a "
-		    "justification is sealed to at most %d.", p->path, n_ig,
-		    HV_SEALED_FOR_MAX);
+		    "justification is sealed to at most %d.",
+		    p->path, n_ig, HV_SEALED_FOR_MAX);
 	for (size_t i = 0; i < dir->n_nodes; i++) {
 		const struct hv_node *n = &dir->nodes[i];
 
 		for (size_t j = 0; j < n->n_scope; j++)
 			if (strcmp(n->scope[j], "*") != 0 &&
 			    !hv_dir_role_known(dir, n->scope[j]))
-				return perr_at(p, dir->node_lines[i], "'%.64s' "
+				return perr_at(p, dir->node_lines[i],
+				    "'%.64s' "
 				    "in scope= is not a role of this "
-				    "agreement", n->scope[j]);
+				    "agreement",
+				    n->scope[j]);
 	}
 	return HV_OK;
 }
 
 hv_err
-hv_agreement_parse(const char *path, hv_directory **out,
-    struct hv_errdetail *d)
+hv_agreement_parse(const char *path, hv_directory **out, struct hv_errdetail *d)
 {
 	struct parse p;
 	uint8_t *buf = NULL;
@@ -635,7 +705,8 @@ hv_agreement_parse(const char *path, hv_directory **out,
 		if (errno == EFBIG)
 			e = hv_errset(d, HV_EBADAGREEMENT, "agreement",
 			    "%.120s is not a regular file of at most 1 MiB; "
-			    "is it the agreement?", path);
+			    "is it the agreement?",
+			    path);
 		else if (errno == ENOMEM)
 			e = hv_errset(d, HV_ENOMEM, NULL, "Out of memory.");
 		else

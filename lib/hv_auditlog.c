@@ -22,8 +22,15 @@
 #include "hv_wire.h"
 
 const char *const hv_auditlog_dbnames[HV_AUDITLOG_NDBS] = {
-	"audit", "leaves", "heads", "ix_subject", "ix_sender",
-	"ix_recipient", "ix_time", "ix_message", "meta",
+	"audit",
+	"leaves",
+	"heads",
+	"ix_subject",
+	"ix_sender",
+	"ix_recipient",
+	"ix_time",
+	"ix_message",
+	"meta",
 };
 
 /* ---- record encoding ------------------------------------------------- */
@@ -45,21 +52,21 @@ rec_strings_ok(const struct hv_audit_rec *r)
 	for (size_t i = 0; i < r->n_recipients; i++)
 		if (!str_ok(r->recipients[i], sizeof(r->recipients[i])))
 			return 0;
-	if (r->has_basis && (!str_ok(r->basis.consent,
-	    sizeof(r->basis.consent)) ||
-	    !str_ok(r->basis.art6, sizeof(r->basis.art6)) ||
-	    !str_ok(r->basis.art9, sizeof(r->basis.art9)) ||
-	    !str_ok(r->basis.justification, sizeof(r->basis.justification)) ||
-	    !str_ok(r->basis.decided_by, sizeof(r->basis.decided_by)) ||
-	    r->basis.n_sealed_for > HV_SEALED_FOR_MAX ||
-	    r->basis.sealed_len > sizeof(r->basis.sealed)))
+	if (r->has_basis &&
+	    (!str_ok(r->basis.consent, sizeof(r->basis.consent)) ||
+	        !str_ok(r->basis.art6, sizeof(r->basis.art6)) ||
+	        !str_ok(r->basis.art9, sizeof(r->basis.art9)) ||
+	        !str_ok(r->basis.justification,
+	            sizeof(r->basis.justification)) ||
+	        !str_ok(r->basis.decided_by, sizeof(r->basis.decided_by)) ||
+	        r->basis.n_sealed_for > HV_SEALED_FOR_MAX ||
+	        r->basis.sealed_len > sizeof(r->basis.sealed)))
 		return 0;
 	for (size_t i = 0; r->has_basis && i < r->basis.n_sealed_for; i++)
 		if (!str_ok(r->basis.sealed_for[i],
-		    sizeof(r->basis.sealed_for[i])))
+		        sizeof(r->basis.sealed_for[i])))
 			return 0;
-	return r->time_ms >= 0 &&
-	    str_ok(r->event, sizeof(r->event)) &&
+	return r->time_ms >= 0 && str_ok(r->event, sizeof(r->event)) &&
 	    str_ok(r->sender, sizeof(r->sender)) &&
 	    str_ok(r->type, sizeof(r->type)) &&
 	    str_ok(r->priority, sizeof(r->priority)) &&
@@ -110,8 +117,7 @@ hv_audit_rec_pack(const struct hv_audit_rec *rec, uint8_t **out, size_t *len)
 	}
 	m.subject = bin(rec->has_subject, rec->subject, 32);
 	m.ciphertext_digest = bin(rec->has_digest, rec->digest, HV_DIGEST_LEN);
-	m.signature = bin(rec->has_signature, rec->signature,
-	    HV_SIGNATURE_LEN);
+	m.signature = bin(rec->has_signature, rec->signature, HV_SIGNATURE_LEN);
 	m.reason = (char *)rec->reason;
 	m.actor = (char *)rec->actor;
 	m.detail = (char *)rec->detail;
@@ -211,7 +217,7 @@ hv_audit_rec_unpack(const uint8_t *buf, size_t len, struct hv_audit_rec *rec)
 	if (m->basis != NULL) {
 		r->has_basis = 1;
 		bad |= hv_basis_from_pb(m->basis, &r->basis, "record.basis",
-		    NULL) != HV_OK;
+		           NULL) != HV_OK;
 	}
 	bad |= take_bin(r->subject, 32, &m->subject, &r->has_subject);
 	bad |= take_bin(r->digest, HV_DIGEST_LEN, &m->ciphertext_digest,
@@ -224,8 +230,7 @@ hv_audit_rec_unpack(const uint8_t *buf, size_t len, struct hv_audit_rec *rec)
 	bad |= take_bin(r->prev_hash, CHAIN_LEN, &m->prev_hash, &has_prev);
 	bad |= !has_prev;
 	r->directory_version = m->directory_version;
-	bad |= take_bin(r->reply_to, HV_ID_LEN, &m->reply_to,
-	    &r->has_reply_to);
+	bad |= take_bin(r->reply_to, HV_ID_LEN, &m->reply_to, &r->has_reply_to);
 	bad |= take_str(r->outcome, sizeof(r->outcome), m->outcome);
 	r->flags = m->flags;
 	r->created = m->created;
@@ -274,7 +279,7 @@ hv_auditlog_subject_key_id(hv_auditlog *log, MDB_txn *txn, uint8_t out[8])
 		return HV_ENOMEM;
 	e = HV_ENOTFOUND;
 	for (uint64_t seq = size; seq > 0 && size - seq < KEY_ID_SCAN_MAX;
-	    seq--) {
+	     seq--) {
 		hv_err ge = hv_auditlog_get(log, txn, seq, rec);
 
 		if (ge != HV_OK) {
@@ -301,7 +306,8 @@ hv_audit_rec_from_envelope(struct hv_audit_rec *rec, const hv_envelope *env,
 	memcpy(rec->id, env->id, HV_ID_LEN);
 	snprintf(rec->sender, sizeof(rec->sender), "%s", env->sender);
 	rec->n_recipients = env->n_recipients <= HV_MAX_RECIPIENTS ?
-	    env->n_recipients : HV_MAX_RECIPIENTS;
+	    env->n_recipients :
+	    HV_MAX_RECIPIENTS;
 	for (size_t i = 0; i < rec->n_recipients; i++)
 		snprintf(rec->recipients[i], sizeof(rec->recipients[i]), "%s",
 		    env->recipients[i]);
@@ -317,8 +323,7 @@ hv_audit_rec_from_envelope(struct hv_audit_rec *rec, const hv_envelope *env,
 	 */
 	memset(rec->basis.justification, 0, sizeof(rec->basis.justification));
 	if (!hv_policy_staff_id_valid(rec->basis.decided_by))
-		memset(rec->basis.decided_by, 0,
-		    sizeof(rec->basis.decided_by));
+		memset(rec->basis.decided_by, 0, sizeof(rec->basis.decided_by));
 	rec->has_subject = 1;
 	memcpy(rec->subject, env->subject, 32);
 	if (env->ciphertext_len > 0) {
@@ -341,8 +346,8 @@ hv_audit_rec_from_envelope(struct hv_audit_rec *rec, const hv_envelope *env,
 /* ---- index keys ------------------------------------------------------ */
 
 static void
-ix_add(struct ixkeys *ks, int db, const void *prefix, size_t plen,
-    int nul, uint64_t seq)
+ix_add(struct ixkeys *ks, int db, const void *prefix, size_t plen, int nul,
+    uint64_t seq)
 {
 	struct ixkey *k = &ks->k[ks->n++];
 
@@ -370,8 +375,8 @@ hv_auditlog_index_keys(const struct hv_audit_rec *rec, struct ixkeys *ks)
 		int dup = rec->recipients[i][0] == '\0';
 
 		for (size_t j = 0; j < i && !dup; j++)
-			dup = strcmp(rec->recipients[i],
-			    rec->recipients[j]) == 0;
+			dup =
+			    strcmp(rec->recipients[i], rec->recipients[j]) == 0;
 		if (!dup)
 			ix_add(ks, DB_IX_RECIPIENT, rec->recipients[i],
 			    strlen(rec->recipients[i]), 1, rec->seq);
@@ -388,8 +393,7 @@ static const char meta_frontier[] = HV_AUDITLOG_META_FRONTIER;
 static const char meta_size[] = HV_AUDITLOG_META_SIZE;
 
 hv_err
-hv_auditlog_frontier_load(hv_auditlog *log, MDB_txn *txn,
-    struct hv_frontier *f)
+hv_auditlog_frontier_load(hv_auditlog *log, MDB_txn *txn, struct hv_frontier *f)
 {
 	MDB_val k = val(meta_frontier, sizeof(meta_frontier) - 1), v;
 	uint64_t size;
@@ -459,8 +463,8 @@ last_record(hv_auditlog *log, MDB_txn *txn, uint64_t *seq,
 		err = HV_ETAMPERED;
 	} else {
 		*seq = hv_be64_get(k.mv_data);
-		crypto_generichash(chain, CHAIN_LEN, v.mv_data, v.mv_size,
-		    NULL, 0);
+		crypto_generichash(chain, CHAIN_LEN, v.mv_data, v.mv_size, NULL,
+		    0);
 	}
 	mdb_cursor_close(c);
 	return err;
@@ -508,8 +512,8 @@ hv_auditlog_append(hv_auditlog *log, MDB_txn *txn, struct hv_audit_rec *rec)
 	for (size_t i = 0; i < ks.n; i++) {
 		MDB_val ik = val(ks.k[i].key, ks.k[i].len);
 
-		if ((rc = mdb_put(txn, dbi(log, ks.k[i].db), &ik, &empty,
-		    0)) != 0)
+		if ((rc = mdb_put(txn, dbi(log, ks.k[i].db), &ik, &empty, 0)) !=
+		    0)
 			goto lmdb;
 	}
 	hv_frontier_append(&f, leaf);
@@ -545,8 +549,8 @@ hv_auditlog_tree(hv_auditlog *log, MDB_txn *txn, uint64_t *size,
 /* ---- reading records and leaves -------------------------------------- */
 
 hv_err
-hv_auditlog_get_raw(hv_auditlog *log, MDB_txn *txn, uint64_t seq,
-    uint8_t **out, size_t *len)
+hv_auditlog_get_raw(hv_auditlog *log, MDB_txn *txn, uint64_t seq, uint8_t **out,
+    size_t *len)
 {
 	uint8_t key[8], *buf;
 	MDB_val k = val(key, 8), v;
@@ -620,8 +624,7 @@ hv_auditlog_head_verify_at(const Haven__SignedTreeHead *h,
 {
 	uint8_t msg[HV_STH_MESSAGE_LEN];
 
-	if (h->root.len != HV_HASH_LEN ||
-	    h->signature.len != crypto_sign_BYTES)
+	if (h->root.len != HV_HASH_LEN || h->signature.len != crypto_sign_BYTES)
 		return HV_EMALFORMED;
 	hv_auditlog_head_message(h->size, h->root.data, h->time, msg);
 	return hv_sign_verify_at(broker_sign, prev, msg, sizeof(msg),
@@ -684,15 +687,14 @@ heads_number_existing(hv_auditlog *log, MDB_txn *txn, uint64_t *n)
 	*n = 0;
 	if ((rc = mdb_cursor_open(txn, dbi(log, DB_HEADS), &c)) != 0)
 		return hv_store_err(rc);
-	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 &&
-	    err == HV_OK; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && err == HV_OK;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
 		if (k.mv_size != 8) {
 			err = HV_ETAMPERED;
 			break;
 		}
 		hv_auditlog_headkey(++*n, nk);
-		err = put_u64(log, txn, nk, sizeof(nk),
-		    hv_be64_get(k.mv_data));
+		err = put_u64(log, txn, nk, sizeof(nk), hv_be64_get(k.mv_data));
 	}
 	mdb_cursor_close(c);
 	if (err == HV_OK && rc != MDB_NOTFOUND && rc != 0)
@@ -777,8 +779,8 @@ hv_auditlog_latest_head(hv_auditlog *log, MDB_txn *txn,
 
 	if ((err = last_head_size(log, txn, &size, &v)) != HV_OK)
 		return err;
-	if ((h = haven__signed_tree_head__unpack(NULL, v.mv_size,
-	    v.mv_data)) == NULL)
+	if ((h = haven__signed_tree_head__unpack(NULL, v.mv_size, v.mv_data)) ==
+	    NULL)
 		return HV_EMALFORMED;
 	if (h->size != size || h->root.len != HV_HASH_LEN) {
 		haven__signed_tree_head__free_unpacked(h, NULL);

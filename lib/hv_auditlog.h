@@ -53,12 +53,12 @@ extern const char *const hv_auditlog_dbnames[];
 /* Index of the first audit database inside the caller's hv_store. */
 typedef struct hv_auditlog {
 	hv_store *store;
-	size_t base;		/* s->dbi[base + k] is hv_auditlog_dbnames[k] */
+	size_t base; /* s->dbi[base + k] is hv_auditlog_dbnames[k] */
 } hv_auditlog;
 
 struct hv_audit_rec {
-	uint64_t seq;			/* set by append, from 1 */
-	int64_t time_ms;		/* set by append when 0 */
+	uint64_t seq; /* set by append, from 1 */
+	int64_t time_ms; /* set by append when 0 */
 	char event[24];
 	int has_id;
 	uint8_t id[HV_ID_LEN];
@@ -76,8 +76,9 @@ struct hv_audit_rec {
 	int has_signature;
 	uint8_t signature[HV_SIGNATURE_LEN];
 	char reason[32];
-	char actor[HV_NODE_MAX + 1];	/* delivered to / acknowledged by / asked */
-	char detail[320];		/* one sentence; never payload or child */
+	char
+	    actor[HV_NODE_MAX + 1]; /* delivered to / acknowledged by / asked */
+	char detail[320]; /* one sentence; never payload or child */
 	uint64_t directory_version;
 	int has_reply_to;
 	uint8_t reply_to[HV_ID_LEN];
@@ -85,9 +86,9 @@ struct hv_audit_rec {
 	uint32_t flags;
 	int64_t created;
 	int has_subject_key_id;
-	uint8_t subject_key_id[8];	/* hv_subject_key_id of the sender's key */
-	char at[8];			/* "agent": refused at the sender's agent */
-	uint8_t prev_hash[32];		/* set by append */
+	uint8_t subject_key_id[8]; /* hv_subject_key_id of the sender's key */
+	char at[8]; /* "agent": refused at the sender's agent */
+	uint8_t prev_hash[32]; /* set by append */
 };
 
 /*
@@ -188,7 +189,7 @@ int hv_auditlog_leaf_fn(void *ctx, uint64_t i, uint8_t out[HV_HASH_LEN]);
 
 /* ---- signed tree heads ----------------------------------------------- */
 
-#define HV_STH_DOMAIN "haven-sth-v1"	/* signed with its NUL byte */
+#define HV_STH_DOMAIN "haven-sth-v1" /* signed with its NUL byte */
 #define HV_STH_MESSAGE_LEN (sizeof(HV_STH_DOMAIN) + 8 + HV_HASH_LEN + 8)
 
 /*
@@ -277,9 +278,9 @@ struct hv_audit_filter {
 	const char *role;
 	const char *event;
 	const char *type;
-	int64_t since_ms;		/* 0: open */
-	int64_t until_ms;		/* 0: open */
-	size_t limit;			/* 0: no limit */
+	int64_t since_ms; /* 0: open */
+	int64_t until_ms; /* 0: open */
+	size_t limit; /* 0: no limit */
 };
 
 /*

@@ -21,19 +21,26 @@
 
 /* Indexes into hv_auditlog_dbnames, in the same order. */
 enum {
-	DB_AUDIT, DB_LEAVES, DB_HEADS, DB_IX_SUBJECT, DB_IX_SENDER,
-	DB_IX_RECIPIENT, DB_IX_TIME, DB_IX_MESSAGE, DB_META,
+	DB_AUDIT,
+	DB_LEAVES,
+	DB_HEADS,
+	DB_IX_SUBJECT,
+	DB_IX_SENDER,
+	DB_IX_RECIPIENT,
+	DB_IX_TIME,
+	DB_IX_MESSAGE,
+	DB_META,
 };
 
-#define CHAIN_LEN 32		/* BLAKE2b-256 of the previous record */
+#define CHAIN_LEN 32 /* BLAKE2b-256 of the previous record */
 #define IXKEY_MAX (HV_NODE_MAX + 1 + 8)
-#define N_IX 5			/* ix_subject .. ix_message */
+#define N_IX 5 /* ix_subject .. ix_message */
 
 /* Keys of "meta" (see hv_auditlog.h for their values). */
 #define HV_AUDITLOG_META_FRONTIER "frontier"
 #define HV_AUDITLOG_META_SIZE "size"
-#define HV_AUDITLOG_META_HEADS "heads"	/* how many heads were signed */
-#define HV_AUDITLOG_META_HEAD "head#"	/* || n(8): the size of head n */
+#define HV_AUDITLOG_META_HEADS "heads" /* how many heads were signed */
+#define HV_AUDITLOG_META_HEAD "head#" /* || n(8): the size of head n */
 #define HV_AUDITLOG_HEADKEY_LEN (sizeof(HV_AUDITLOG_META_HEAD) - 1 + 8)
 
 /* The meta key numbering head n (from 1): "head#" || n, big-endian. */

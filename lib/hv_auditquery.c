@@ -42,8 +42,8 @@ matches(const struct hv_audit_rec *r, const struct hv_audit_filter *f)
 
 	if (f->has_id && (!r->has_id || memcmp(r->id, f->id, HV_ID_LEN) != 0))
 		return 0;
-	if (f->has_subject && (!r->has_subject ||
-	    memcmp(r->subject, f->subject, 32) != 0))
+	if (f->has_subject &&
+	    (!r->has_subject || memcmp(r->subject, f->subject, 32) != 0))
 		return 0;
 	if (set(f->sender) && strcmp(r->sender, f->sender) != 0)
 		return 0;
@@ -55,8 +55,8 @@ matches(const struct hv_audit_rec *r, const struct hv_audit_filter *f)
 			return 0;
 	}
 	if (set(f->role)) {
-		ok = has_role(r->sender, f->role) ||
-		    has_role(r->actor, f->role);
+		ok =
+		    has_role(r->sender, f->role) || has_role(r->actor, f->role);
 		for (size_t i = 0; i < r->n_recipients && !ok; i++)
 			ok = has_role(r->recipients[i], f->role);
 		if (!ok)
@@ -115,17 +115,16 @@ query_prefix(struct query *q, int db, const uint8_t *prefix, size_t plen)
 
 	if ((rc = mdb_cursor_open(q->txn, dbi(q->log, db), &c)) != 0)
 		return hv_store_err(rc);
-	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-	    rc == 0 && !q->stop;
-	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0 && !q->stop;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
 		if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)
 			break;
 		if (k.mv_size != plen + 8) {
 			err = HV_ETAMPERED;
 			break;
 		}
-		err = query_one(q, hv_be64_get((const uint8_t *)k.mv_data +
-		    plen));
+		err = query_one(q,
+		    hv_be64_get((const uint8_t *)k.mv_data + plen));
 		if (err != HV_OK)
 			break;
 	}
@@ -161,18 +160,17 @@ query_time(struct query *q)
 	/* Records never have a negative time. */
 	if (q->f->until_ms < 0)
 		return HV_OK;
-	hv_be64_put(start, (uint64_t)(q->f->since_ms > 0 ? q->f->since_ms :
-	    0));
+	hv_be64_put(start, (uint64_t)(q->f->since_ms > 0 ? q->f->since_ms : 0));
 	if ((rc = mdb_cursor_open(q->txn, dbi(q->log, DB_IX_TIME), &c)) != 0)
 		return hv_store_err(rc);
 	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
-	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
 		if (k.mv_size != 16) {
 			err = HV_ETAMPERED;
 			goto out;
 		}
-		if (q->f->until_ms != 0 && hv_be64_get(k.mv_data) >
-		    (uint64_t)q->f->until_ms)
+		if (q->f->until_ms != 0 &&
+		    hv_be64_get(k.mv_data) > (uint64_t)q->f->until_ms)
 			break;
 		if (n == cap) {
 			cap = cap ? cap * 2 : 256;
@@ -214,9 +212,9 @@ query_scan(struct query *q)
 	if ((rc = mdb_cursor_open(q->txn, dbi(q->log, DB_AUDIT), &c)) != 0)
 		return hv_store_err(rc);
 	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && !q->stop;
-	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
 		if ((err = hv_audit_rec_unpack(v.mv_data, v.mv_size,
-		    &q->rec)) != HV_OK)
+		         &q->rec)) != HV_OK)
 			break;
 		if (!matches(&q->rec, q->f))
 			continue;
@@ -262,8 +260,9 @@ hv_auditlog_query(hv_auditlog *log, MDB_txn *txn,
 		}
 		memcpy(prefix, node, n);
 		prefix[n] = 0;
-		err = query_prefix(q, set(f->sender) ? DB_IX_SENDER :
-		    DB_IX_RECIPIENT, prefix, n + 1);
+		err = query_prefix(q,
+		    set(f->sender) ? DB_IX_SENDER : DB_IX_RECIPIENT, prefix,
+		    n + 1);
 	} else if (f->since_ms != 0 || f->until_ms != 0) {
 		err = query_time(q);
 	} else {

@@ -25,12 +25,12 @@ struct verify {
 	hv_auditlog *log;
 	MDB_txn *txn;
 	const uint8_t *broker_sign;
-	const struct hv_prev_signs *prev;	/* the broker's earlier keys */
+	const struct hv_prev_signs *prev; /* the broker's earlier keys */
 	struct hv_errdetail *d;
 	struct hv_frontier f;
 	MDB_cursor *heads;
 	int heads_done;
-	MDB_val hk, hv;			/* the next head not yet checked */
+	MDB_val hk, hv; /* the next head not yet checked */
 	size_t ix_count[N_IX];
 };
 
@@ -96,32 +96,42 @@ verify_heads(struct verify *vf)
 
 	while (!vf->heads_done) {
 		if (vf->hk.mv_size != 8)
-			return TAMPERED(vf, DB_HEADS, "the heads database "
+			return TAMPERED(vf, DB_HEADS,
+			    "the heads database "
 			    "holds an entry with a malformed key");
 		size = hv_be64_get(vf->hk.mv_data);
 		if (size > vf->f.size)
 			return HV_OK;
-		if ((h = haven__signed_tree_head__unpack(NULL,
-		    vf->hv.mv_size, vf->hv.mv_data)) == NULL)
-			return TAMPERED(vf, DB_HEADS, "tree head at size %llu "
-			    "cannot be decoded", ull(size));
+		if ((h = haven__signed_tree_head__unpack(NULL, vf->hv.mv_size,
+		         vf->hv.mv_data)) == NULL)
+			return TAMPERED(vf, DB_HEADS,
+			    "tree head at size %llu "
+			    "cannot be decoded",
+			    ull(size));
 		hv_frontier_root(&vf->f, root);
 		if (h->size != size)
-			err = TAMPERED(vf, DB_HEADS, "tree head at size %llu: "
-			    "its size field says %llu", ull(size),
-			    ull(h->size));
+			err = TAMPERED(vf, DB_HEADS,
+			    "tree head at size %llu: "
+			    "its size field says %llu",
+			    ull(size), ull(h->size));
 		else if (h->root.len != HV_HASH_LEN ||
 		    h->signature.len != crypto_sign_BYTES)
-			err = TAMPERED(vf, DB_HEADS, "tree head at size %llu "
-			    "is malformed", ull(size));
+			err = TAMPERED(vf, DB_HEADS,
+			    "tree head at size %llu "
+			    "is malformed",
+			    ull(size));
 		else if (vf->broker_sign != NULL &&
 		    hv_auditlog_head_verify_at(h, vf->broker_sign, vf->prev) !=
-		    HV_OK)
-			err = TAMPERED(vf, DB_HEADS, "tree head at size %llu: "
-			    "signature does not verify", ull(size));
+		        HV_OK)
+			err = TAMPERED(vf, DB_HEADS,
+			    "tree head at size %llu: "
+			    "signature does not verify",
+			    ull(size));
 		else if (sodium_memcmp(h->root.data, root, HV_HASH_LEN) != 0)
-			err = TAMPERED(vf, DB_HEADS, "tree head at size %llu: "
-			    "root does not match the records", ull(size));
+			err = TAMPERED(vf, DB_HEADS,
+			    "tree head at size %llu: "
+			    "root does not match the records",
+			    ull(size));
 		else
 			err = HV_OK;
 		haven__signed_tree_head__free_unpacked(h, NULL);
@@ -148,29 +158,39 @@ verify_record(struct verify *vf, uint64_t seq, const MDB_val *v,
 	int rc;
 
 	if ((err = hv_audit_rec_unpack(v->mv_data, v->mv_size, r)) != HV_OK)
-		return err == HV_ENOMEM ? err : TAMPERED(vf, DB_AUDIT,
-		    "record %llu cannot be decoded", ull(seq));
+		return err == HV_ENOMEM ?
+		    err :
+		    TAMPERED(vf, DB_AUDIT, "record %llu cannot be decoded",
+		        ull(seq));
 	if (r->seq != seq)
-		return TAMPERED(vf, DB_AUDIT, "record %llu: its sequence "
-		    "number field says %llu", ull(seq), ull(r->seq));
+		return TAMPERED(vf, DB_AUDIT,
+		    "record %llu: its sequence "
+		    "number field says %llu",
+		    ull(seq), ull(r->seq));
 	if (sodium_memcmp(r->prev_hash, chain, CHAIN_LEN) != 0)
-		return seq == 1 ? TAMPERED(vf, DB_AUDIT, "record 1: its "
-		    "previous-record hash is not zero") :
-		    TAMPERED(vf, DB_AUDIT, "record %llu: its previous-record "
-		    "hash does not match record %llu", ull(seq),
-		    ull(seq - 1));
+		return seq == 1 ? TAMPERED(vf, DB_AUDIT,
+		                      "record 1: its "
+		                      "previous-record hash is not zero") :
+		                  TAMPERED(vf, DB_AUDIT,
+		                      "record %llu: its previous-record "
+		                      "hash does not match record %llu",
+		                      ull(seq), ull(seq - 1));
 	hv_merkle_leaf_hash(v->mv_data, v->mv_size, leaf);
 	hv_be64_put(key, seq);
 	rc = mdb_get(vf->txn, dbi(vf->log, DB_LEAVES), &k, &lv);
 	if (rc == MDB_NOTFOUND)
-		return TAMPERED(vf, DB_LEAVES, "record %llu has no stored "
-		    "leaf hash", ull(seq));
+		return TAMPERED(vf, DB_LEAVES,
+		    "record %llu has no stored "
+		    "leaf hash",
+		    ull(seq));
 	if (rc != 0)
 		return hv_store_err(rc);
 	if (lv.mv_size != HV_HASH_LEN ||
 	    sodium_memcmp(lv.mv_data, leaf, HV_HASH_LEN) != 0)
-		return TAMPERED(vf, DB_LEAVES, "record %llu: stored leaf hash "
-		    "does not match the record", ull(seq));
+		return TAMPERED(vf, DB_LEAVES,
+		    "record %llu: stored leaf hash "
+		    "does not match the record",
+		    ull(seq));
 	hv_auditlog_index_keys(r, &ks);
 	for (size_t i = 0; i < ks.n; i++) {
 		MDB_val ik = val(ks.k[i].key, ks.k[i].len), iv;
@@ -178,14 +198,17 @@ verify_record(struct verify *vf, uint64_t seq, const MDB_val *v,
 
 		rc = mdb_get(vf->txn, dbi(vf->log, db), &ik, &iv);
 		if (rc == MDB_NOTFOUND)
-			return TAMPERED(vf, db, "record %llu: its %s entry is "
-			    "missing", ull(seq), hv_auditlog_dbnames[db]);
+			return TAMPERED(vf, db,
+			    "record %llu: its %s entry is "
+			    "missing",
+			    ull(seq), hv_auditlog_dbnames[db]);
 		if (rc != 0)
 			return hv_store_err(rc);
 		if (iv.mv_size != 0)
-			return TAMPERED(vf, db, "record %llu: its %s entry "
-			    "has been altered", ull(seq),
-			    hv_auditlog_dbnames[db]);
+			return TAMPERED(vf, db,
+			    "record %llu: its %s entry "
+			    "has been altered",
+			    ull(seq), hv_auditlog_dbnames[db]);
 		vf->ix_count[db - DB_IX_SUBJECT]++;
 	}
 	hv_frontier_append(&vf->f, leaf);
@@ -216,20 +239,21 @@ verify_index_extra(struct verify *vf, int db, uint64_t n)
 		return hv_store_err(rc);
 	}
 	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
-	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
 		if (k.mv_size < 9) {
-			err = TAMPERED(vf, db, "%s: an entry is malformed",
-			    name);
+			err =
+			    TAMPERED(vf, db, "%s: an entry is malformed", name);
 			break;
 		}
 		seq = hv_be64_get((const uint8_t *)k.mv_data + k.mv_size - 8);
 		if (seq == 0 || seq > n) {
-			err = TAMPERED(vf, db, "%s: an entry names record %llu, "
-			    "which does not exist", name, ull(seq));
+			err = TAMPERED(vf, db,
+			    "%s: an entry names record %llu, "
+			    "which does not exist",
+			    name, ull(seq));
 			break;
 		}
-		if ((err = hv_auditlog_get(vf->log, vf->txn, seq, r)) !=
-		    HV_OK)
+		if ((err = hv_auditlog_get(vf->log, vf->txn, seq, r)) != HV_OK)
 			break;
 		hv_auditlog_index_keys(r, &ks);
 		found = 0;
@@ -237,14 +261,19 @@ verify_index_extra(struct verify *vf, int db, uint64_t n)
 			found = ks.k[i].db == db && ks.k[i].len == k.mv_size &&
 			    memcmp(ks.k[i].key, k.mv_data, k.mv_size) == 0;
 		if (!found) {
-			err = TAMPERED(vf, db, "%s: an entry for record %llu "
-			    "does not match the record", name, ull(seq));
+			err = TAMPERED(vf, db,
+			    "%s: an entry for record %llu "
+			    "does not match the record",
+			    name, ull(seq));
 			break;
 		}
 	}
 	if (err == HV_OK)
-		err = rc == MDB_NOTFOUND ? TAMPERED(vf, db, "%s holds entries "
-		    "that match no record", name) : hv_store_err(rc);
+		err = rc == MDB_NOTFOUND ? TAMPERED(vf, db,
+		                               "%s holds entries "
+		                               "that match no record",
+		                               name) :
+		                           hv_store_err(rc);
 	mdb_cursor_close(c);
 	free(r);
 	return err;
@@ -263,7 +292,8 @@ verify_tail(struct verify *vf, uint64_t n)
 	if ((rc = mdb_stat(vf->txn, dbi(vf->log, DB_LEAVES), &st)) != 0)
 		return hv_store_err(rc);
 	if (st.ms_entries != n)
-		return TAMPERED(vf, DB_LEAVES, "the leaves database holds "
+		return TAMPERED(vf, DB_LEAVES,
+		    "the leaves database holds "
 		    "%llu leaf hashes for %llu records",
 		    ull(st.ms_entries), ull(n));
 	for (int db = DB_IX_SUBJECT; db <= DB_IX_MESSAGE; db++) {
@@ -279,15 +309,19 @@ verify_tail(struct verify *vf, uint64_t n)
 		return err;
 	if (stored.size != vf->f.size || stored.n != vf->f.n ||
 	    memcmp(stored.hash, vf->f.hash, stored.n * HV_HASH_LEN) != 0)
-		return TAMPERED(vf, DB_META, "the stored tree does not match "
-		    "the %llu records", ull(n));
+		return TAMPERED(vf, DB_META,
+		    "the stored tree does not match "
+		    "the %llu records",
+		    ull(n));
 	err = meta_u64(vf->log, vf->txn, HV_AUDITLOG_META_SIZE, &msize);
 	if (err == HV_ENOTFOUND && n == 0)
 		return HV_OK;
 	if (err == HV_ETAMPERED || err == HV_ENOTFOUND ||
 	    (err == HV_OK && msize != n))
-		return TAMPERED(vf, DB_META, "the stored log size does not "
-		    "match the %llu records", ull(n));
+		return TAMPERED(vf, DB_META,
+		    "the stored log size does not "
+		    "match the %llu records",
+		    ull(n));
 	return err;
 }
 
@@ -312,12 +346,15 @@ verify_head_numbers(struct verify *vf)
 	if (rc == MDB_NOTFOUND && st.ms_entries == 0)
 		return HV_OK;
 	if (rc == MDB_NOTFOUND)
-		return TAMPERED(vf, DB_META, "the store holds %llu tree heads "
-		    "but no record of how many it signed", ull(st.ms_entries));
+		return TAMPERED(vf, DB_META,
+		    "the store holds %llu tree heads "
+		    "but no record of how many it signed",
+		    ull(st.ms_entries));
 	if (rc != 0)
 		return hv_store_err(rc);
 	if (v.mv_size != 8)
-		return TAMPERED(vf, DB_META, "the stored count of tree heads "
+		return TAMPERED(vf, DB_META,
+		    "the stored count of tree heads "
 		    "is malformed");
 	count = hv_be64_get(v.mv_data);
 	for (uint64_t i = 1; i <= count; i++) {
@@ -325,15 +362,17 @@ verify_head_numbers(struct verify *vf)
 		k = val(nk, sizeof(nk));
 		rc = mdb_get(vf->txn, dbi(vf->log, DB_META), &k, &v);
 		if (rc == MDB_NOTFOUND || (rc == 0 && v.mv_size != 8))
-			return TAMPERED(vf, DB_META, "the store signed %llu "
+			return TAMPERED(vf, DB_META,
+			    "the store signed %llu "
 			    "tree heads but the size of head %llu is %s",
-			    ull(count), ull(i), rc == 0 ? "malformed" :
-			    "not recorded");
+			    ull(count), ull(i),
+			    rc == 0 ? "malformed" : "not recorded");
 		if (rc != 0)
 			return hv_store_err(rc);
 		size = hv_be64_get(v.mv_data);
 		if (size <= last)
-			return TAMPERED(vf, DB_META, "tree head %llu of %llu "
+			return TAMPERED(vf, DB_META,
+			    "tree head %llu of %llu "
 			    "is recorded at size %llu, not after head %llu",
 			    ull(i), ull(count), ull(size), ull(i - 1));
 		last = size;
@@ -341,16 +380,18 @@ verify_head_numbers(struct verify *vf)
 		hk = val(sk, 8);
 		rc = mdb_get(vf->txn, dbi(vf->log, DB_HEADS), &hk, &hv);
 		if (rc == MDB_NOTFOUND)
-			return TAMPERED(vf, DB_HEADS, "tree head %llu of %llu, "
-			    "at size %llu, is missing", ull(i), ull(count),
-			    ull(size));
+			return TAMPERED(vf, DB_HEADS,
+			    "tree head %llu of %llu, "
+			    "at size %llu, is missing",
+			    ull(i), ull(count), ull(size));
 		if (rc != 0)
 			return hv_store_err(rc);
 	}
 	if (st.ms_entries != count)
-		return TAMPERED(vf, DB_HEADS, "the heads database holds %llu "
-		    "tree heads; the store signed %llu", ull(st.ms_entries),
-		    ull(count));
+		return TAMPERED(vf, DB_HEADS,
+		    "the heads database holds %llu "
+		    "tree heads; the store signed %llu",
+		    ull(st.ms_entries), ull(count));
 	return HV_OK;
 }
 
@@ -370,7 +411,8 @@ claimed_size(struct verify *vf, uint64_t *claim)
 	*claim = 0;
 	err = meta_u64(vf->log, vf->txn, HV_AUDITLOG_META_SIZE, &v);
 	if (err == HV_ETAMPERED)
-		return TAMPERED(vf, DB_META, "the stored log size is "
+		return TAMPERED(vf, DB_META,
+		    "the stored log size is "
 		    "malformed");
 	if (err == HV_OK && v > *claim)
 		*claim = v;
@@ -386,14 +428,16 @@ claimed_size(struct verify *vf, uint64_t *claim)
 	if ((err = last_key(vf->log, vf->txn, DB_LEAVES, &v, &bad)) != HV_OK)
 		return err;
 	if (bad)
-		return TAMPERED(vf, DB_LEAVES, "the leaves database holds an "
+		return TAMPERED(vf, DB_LEAVES,
+		    "the leaves database holds an "
 		    "entry with a malformed key");
 	if (v > *claim)
 		*claim = v;
 	if ((err = last_key(vf->log, vf->txn, DB_HEADS, &v, &bad)) != HV_OK)
 		return err;
 	if (bad)
-		return TAMPERED(vf, DB_HEADS, "the heads database holds an "
+		return TAMPERED(vf, DB_HEADS,
+		    "the heads database holds an "
 		    "entry with a malformed key");
 	if (v > *claim)
 		*claim = v;
@@ -452,25 +496,28 @@ hv_auditlog_verify_at(hv_auditlog *log, MDB_txn *txn,
 
 	memset(chain, 0, sizeof(chain));
 	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
-	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
 		if (k.mv_size != 8) {
-			err = TAMPERED(vf, DB_AUDIT, "the audit database "
+			err = TAMPERED(vf, DB_AUDIT,
+			    "the audit database "
 			    "holds an entry with a malformed key");
 			goto out;
 		}
 		seq = hv_be64_get(k.mv_data);
 		if (seq != n + 1) {
-			err = seq == 0 ? TAMPERED(vf, DB_AUDIT, "the audit "
-			    "database holds a record numbered 0") :
+			err = seq == 0 ?
+			    TAMPERED(vf, DB_AUDIT,
+			        "the audit "
+			        "database holds a record numbered 0") :
 			    TAMPERED(vf, DB_AUDIT, "record %llu is missing",
-			    ull(n + 1));
+			        ull(n + 1));
 			goto out;
 		}
 		if ((err = verify_record(vf, seq, &v, chain, r)) != HV_OK ||
 		    (err = verify_heads(vf)) != HV_OK)
 			goto out;
-		crypto_generichash(chain, CHAIN_LEN, v.mv_data, v.mv_size,
-		    NULL, 0);
+		crypto_generichash(chain, CHAIN_LEN, v.mv_data, v.mv_size, NULL,
+		    0);
 		n = seq;
 	}
 	if (rc != MDB_NOTFOUND) {
@@ -478,9 +525,10 @@ hv_auditlog_verify_at(hv_auditlog *log, MDB_txn *txn,
 		goto out;
 	}
 	if (n < claim) {
-		err = TAMPERED(vf, DB_AUDIT, "record %llu is missing (the "
-		    "store accounts for %llu records)", ull(n + 1),
-		    ull(claim));
+		err = TAMPERED(vf, DB_AUDIT,
+		    "record %llu is missing (the "
+		    "store accounts for %llu records)",
+		    ull(n + 1), ull(claim));
 		goto out;
 	}
 	if ((err = verify_tail(vf, n)) == HV_OK)

@@ -24,8 +24,8 @@ struct hv_client {
 	void *sock;
 	void *mon;
 	size_t max_frame;
-	int auth_refused;	/* ZMQ_EVENT_HANDSHAKE_FAILED_AUTH seen */
-	int handshake_failed;	/* another handshake failure seen */
+	int auth_refused; /* ZMQ_EVENT_HANDSHAKE_FAILED_AUTH seen */
+	int handshake_failed; /* another handshake failure seen */
 	char endpoint[ENDPOINT_MAX];
 };
 
@@ -74,9 +74,11 @@ hv_client_open(const char *endpoint, const hv_keys *me,
 
 	if (endpoint == NULL || strlen(endpoint) >= ENDPOINT_MAX ||
 	    strncmp(endpoint, "tcp://", 6) != 0)
-		return hv_errset(d, HV_EUSAGE, "broker", "'%.80s' is not a "
+		return hv_errset(d, HV_EUSAGE, "broker",
+		    "'%.80s' is not a "
 		    "broker endpoint; write tcp://HOST:PORT, for example "
-		    "tcp://127.0.0.1:7400", endpoint ? endpoint : "");
+		    "tcp://127.0.0.1:7400",
+		    endpoint ? endpoint : "");
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return HV_ENOMEM;
 	snprintf(c->endpoint, sizeof(c->endpoint), "%s", endpoint);
@@ -84,40 +86,48 @@ hv_client_open(const char *endpoint, const hv_keys *me,
 	if ((c->ctx = zmq_ctx_new()) == NULL ||
 	    (c->sock = zmq_socket(c->ctx, ZMQ_DEALER)) == NULL ||
 	    (c->mon = zmq_socket(c->ctx, ZMQ_PAIR)) == NULL) {
-		hv_errset(d, HV_EIO, "broker", "cannot create a ZeroMQ socket: "
-		    "%s", zmq_strerror(errno));
+		hv_errset(d, HV_EIO, "broker",
+		    "cannot create a ZeroMQ socket: "
+		    "%s",
+		    zmq_strerror(errno));
 		goto fail;
 	}
 	if (zmq_setsockopt(c->sock, ZMQ_CURVE_SERVERKEY, broker_curve,
-	    HV_CURVE_KEY_LEN) != 0 ||
+	        HV_CURVE_KEY_LEN) != 0 ||
 	    zmq_setsockopt(c->sock, ZMQ_CURVE_PUBLICKEY, me->pub.curve,
-	    HV_CURVE_KEY_LEN) != 0 ||
+	        HV_CURVE_KEY_LEN) != 0 ||
 	    zmq_setsockopt(c->sock, ZMQ_CURVE_SECRETKEY, me->curve_secret,
-	    HV_CURVE_KEY_LEN) != 0 ||
+	        HV_CURVE_KEY_LEN) != 0 ||
 	    zmq_setsockopt(c->sock, ZMQ_IMMEDIATE, &one, sizeof(one)) != 0 ||
 	    zmq_setsockopt(c->sock, ZMQ_LINGER, &linger, sizeof(linger)) != 0 ||
 	    zmq_setsockopt(c->sock, ZMQ_HEARTBEAT_IVL, &hb, sizeof(hb)) != 0 ||
-	    zmq_setsockopt(c->sock, ZMQ_HEARTBEAT_TIMEOUT, &hbt,
-	    sizeof(hbt)) != 0 ||
+	    zmq_setsockopt(c->sock, ZMQ_HEARTBEAT_TIMEOUT, &hbt, sizeof(hbt)) !=
+	        0 ||
 	    zmq_setsockopt(c->sock, ZMQ_MAXMSGSIZE, &max, sizeof(max)) != 0 ||
 	    zmq_setsockopt(c->mon, ZMQ_LINGER, &linger, sizeof(linger)) != 0) {
-		hv_errset(d, HV_EIO, "broker", "cannot set up the ZeroMQ "
-		    "socket: %s", zmq_strerror(errno));
+		hv_errset(d, HV_EIO, "broker",
+		    "cannot set up the ZeroMQ "
+		    "socket: %s",
+		    zmq_strerror(errno));
 		goto fail;
 	}
 	snprintf(mon, sizeof(mon), "inproc://hv-client-mon-%p", (void *)c);
-	if (zmq_socket_monitor(c->sock, mon, ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
-	    ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-	    ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) != 0 ||
+	if (zmq_socket_monitor(c->sock, mon,
+	        ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+	            ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+	            ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) != 0 ||
 	    zmq_connect(c->mon, mon) != 0) {
-		hv_errset(d, HV_EIO, "broker", "cannot monitor the ZeroMQ "
-		    "socket: %s", zmq_strerror(errno));
+		hv_errset(d, HV_EIO, "broker",
+		    "cannot monitor the ZeroMQ "
+		    "socket: %s",
+		    zmq_strerror(errno));
 		goto fail;
 	}
 	if (zmq_connect(c->sock, endpoint) != 0) {
-		e = hv_errset(d, HV_EUSAGE, "broker", "cannot connect to "
-		    "'%.80s': %s; write tcp://HOST:PORT", endpoint,
-		    zmq_strerror(errno));
+		e = hv_errset(d, HV_EUSAGE, "broker",
+		    "cannot connect to "
+		    "'%.80s': %s; write tcp://HOST:PORT",
+		    endpoint, zmq_strerror(errno));
 		goto fail;
 	}
 	*out = c;
@@ -133,19 +143,23 @@ no_answer(hv_client *c, int timeout_ms, struct hv_errdetail *d)
 {
 	drain_monitor(c);
 	if (c->auth_refused)
-		return hv_errset(d, HV_EUNAUTHORIZED, "key", "The broker at %s "
+		return hv_errset(d, HV_EUNAUTHORIZED, "key",
+		    "The broker at %s "
 		    "refused this node's key: the node is not in the "
 		    "broker's directory, or it has been revoked.",
 		    c->endpoint);
 	if (c->handshake_failed)
-		return hv_errset(d, HV_EUNREACHABLE, "broker", "The secure "
+		return hv_errset(d, HV_EUNREACHABLE, "broker",
+		    "The secure "
 		    "handshake with %s failed: the broker there does not "
 		    "hold the key the directory names for it. Check the "
-		    "endpoint and the directory file.", c->endpoint);
-	return hv_errset(d, HV_EUNREACHABLE, "broker", "The broker at %s did "
+		    "endpoint and the directory file.",
+		    c->endpoint);
+	return hv_errset(d, HV_EUNREACHABLE, "broker",
+	    "The broker at %s did "
 	    "not answer within %d.%d s; check that it is running and that "
-	    "the endpoint is right.", c->endpoint, timeout_ms / 1000,
-	    (timeout_ms % 1000) / 100);
+	    "the endpoint is right.",
+	    c->endpoint, timeout_ms / 1000, (timeout_ms % 1000) / 100);
 }
 
 /* Waits for events on the socket (or a refused handshake) until the
@@ -238,9 +252,11 @@ hv_client_request(hv_client *c, const Haven__Frame *req, int timeout_ms,
 				snprintf(why, sizeof(why), "%s",
 				    hv_errmsg(e, d));
 				if (e != HV_ENOMEM)
-					hv_errset(d, e, "reply", "The broker "
+					hv_errset(d, e, "reply",
+					    "The broker "
 					    "at %s sent an answer that does "
-					    "not decode: %s", c->endpoint, why);
+					    "not decode: %s",
+					    c->endpoint, why);
 				return e;
 			}
 			/* Session traffic for the node's agent, not ours. */

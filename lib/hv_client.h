@@ -51,8 +51,8 @@ hv_err hv_client_open(const char *endpoint, const hv_keys *me,
  * handshake: not in its directory, or revoked), HV_EMALFORMED /
  * HV_ETOOLARGE (the answer does not decode), HV_ENOMEM, HV_EIO.
  */
-hv_err hv_client_request(hv_client *c, const Haven__Frame *req,
-    int timeout_ms, Haven__Frame **reply, struct hv_errdetail *d);
+hv_err hv_client_request(hv_client *c, const Haven__Frame *req, int timeout_ms,
+    Haven__Frame **reply, struct hv_errdetail *d);
 
 /* The endpoint the client was opened with. */
 const char *hv_client_endpoint(const hv_client *c);

@@ -19,11 +19,11 @@ struct load_ctx {
 	void *out;
 	char *base;
 	FILE *fp;
-	int lineno;		/* lines read so far */
-	int errline;		/* line of the first bad key, or 0 */
+	int lineno; /* lines read so far */
+	int errline; /* line of the first bad key, or 0 */
 	unsigned char seen[64];
-	char reason[256];	/* why errline is bad */
-	char field[64];		/* the key on errline */
+	char reason[256]; /* why errline is bad */
+	char field[64]; /* the key on errline */
 	int nomem;
 };
 
@@ -62,7 +62,7 @@ hv_node_id_valid(const char *s)
 	for (size_t i = 0; i < n; i++) {
 		char c = s[i];
 		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		    c == '-' || c == '.'))
+		        c == '-' || c == '.'))
 			return 0;
 		if (c == '.' && i + 1 < n && s[i + 1] == '.')
 			return 0;
@@ -168,8 +168,7 @@ valid_listen(const char *v)
 }
 
 int
-hv_cfg_map_get(const struct hv_cfg_u64_map *map, const char *name,
-    uint64_t *v)
+hv_cfg_map_get(const struct hv_cfg_u64_map *map, const char *name, uint64_t *v)
 {
 	for (size_t i = 0; i < map->n; i++)
 		if (strcmp(map->name[i], name) == 0) {
@@ -181,11 +180,11 @@ hv_cfg_map_get(const struct hv_cfg_u64_map *map, const char *name,
 
 /* One key PREFIX.SUFFIX of an HV_CFG_U64_BY_NAME entry k. */
 static int
-check_map_key(struct load_ctx *c, const struct hv_cfg_key *k,
-    const char *name, const char *value)
+check_map_key(struct load_ctx *c, const struct hv_cfg_key *k, const char *name,
+    const char *value)
 {
-	struct hv_cfg_u64_map *map = (struct hv_cfg_u64_map *)
-	    ((char *)c->out + k->offset);
+	struct hv_cfg_u64_map *map =
+	    (struct hv_cfg_u64_map *)((char *)c->out + k->offset);
 	const char *suffix = name + strlen(k->name);
 	unsigned long long v;
 	uint64_t old;
@@ -197,9 +196,11 @@ check_map_key(struct load_ctx *c, const struct hv_cfg_key *k,
 			break;
 	if (map->names == NULL || map->names[i] == NULL ||
 	    strlen(suffix) >= sizeof(map->name[0])) {
-		snprintf(c->reason, sizeof(c->reason), "unknown key '%s': "
+		snprintf(c->reason, sizeof(c->reason),
+		    "unknown key '%s': "
 		    "'%.48s' is not one of the names %s takes (a message type "
-		    "such as REFERRAL)", name, suffix, k->name);
+		    "such as REFERRAL)",
+		    name, suffix, k->name);
 		return 0;
 	}
 	if (hv_cfg_map_get(map, suffix, &old)) {
@@ -209,11 +210,13 @@ check_map_key(struct load_ctx *c, const struct hv_cfg_key *k,
 	}
 	errno = 0;
 	v = strtoull(value, &end, 10);
-	if (value[0] == '\0' || value[0] == '-' || *end != '\0' ||
-	    errno != 0 || v < k->min || v > k->max) {
-		snprintf(c->reason, sizeof(c->reason), "'%s' for %s is not a "
-		    "whole number from %llu to %llu", value, name,
-		    (unsigned long long)k->min, (unsigned long long)k->max);
+	if (value[0] == '\0' || value[0] == '-' || *end != '\0' || errno != 0 ||
+	    v < k->min || v > k->max) {
+		snprintf(c->reason, sizeof(c->reason),
+		    "'%s' for %s is not a "
+		    "whole number from %llu to %llu",
+		    value, name, (unsigned long long)k->min,
+		    (unsigned long long)k->max);
 		return 0;
 	}
 	if (map->n >= HV_CFG_MAP_MAX) {
@@ -238,13 +241,14 @@ check_key(struct load_ctx *c, const char *section, const char *name,
 	if (strcmp(section, c->section) != 0) {
 		snprintf(c->reason, sizeof(c->reason),
 		    "key '%s' is in section [%s], but this file is read for "
-		    "section [%s]", name, section, c->section);
+		    "section [%s]",
+		    name, section, c->section);
 		return 0;
 	}
 	for (i = 0, k = c->keys; k->name != NULL; k++, i++)
 		if (strcmp(k->name, name) == 0 ||
-		    (k->type == HV_CFG_U64_BY_NAME && strncmp(k->name, name,
-		    strlen(k->name)) == 0))
+		    (k->type == HV_CFG_U64_BY_NAME &&
+		        strncmp(k->name, name, strlen(k->name)) == 0))
 			break;
 	if (k != NULL && k->name != NULL && k->type == HV_CFG_U64_BY_NAME)
 		return check_map_key(c, k, name, value);
@@ -254,8 +258,8 @@ check_key(struct load_ctx *c, const char *section, const char *name,
 		return 0;
 	}
 	if (i < sizeof(c->seen) && c->seen[i]) {
-		snprintf(c->reason, sizeof(c->reason),
-		    "key '%s' is set twice", name);
+		snprintf(c->reason, sizeof(c->reason), "key '%s' is set twice",
+		    name);
 		return 0;
 	}
 	if (value[0] == '\0') {
@@ -274,7 +278,8 @@ check_key(struct load_ctx *c, const char *section, const char *name,
 		    v < k->min || v > k->max) {
 			snprintf(c->reason, sizeof(c->reason),
 			    "'%s' for %s is not a whole number from %llu to "
-			    "%llu", value, name, (unsigned long long)k->min,
+			    "%llu",
+			    value, name, (unsigned long long)k->min,
 			    (unsigned long long)k->max);
 			return 0;
 		}
@@ -285,7 +290,8 @@ check_key(struct load_ctx *c, const char *section, const char *name,
 		if (!hv_node_id_valid(value)) {
 			snprintf(c->reason, sizeof(c->reason),
 			    "'%s' for %s is not a node id like police.avon "
-			    "(lowercase letters, digits, dashes)", value, name);
+			    "(lowercase letters, digits, dashes)",
+			    value, name);
 			return 0;
 		}
 		goto string;
@@ -293,7 +299,8 @@ check_key(struct load_ctx *c, const char *section, const char *name,
 		if (!valid_endpoint(value)) {
 			snprintf(c->reason, sizeof(c->reason),
 			    "'%s' for %s is not an endpoint like "
-			    "tcp://127.0.0.1:7400", value, name);
+			    "tcp://127.0.0.1:7400",
+			    value, name);
 			return 0;
 		}
 		goto string;
@@ -304,7 +311,8 @@ check_key(struct load_ctx *c, const char *section, const char *name,
 			snprintf(c->reason, sizeof(c->reason),
 			    "'%.100s' for %s is not an endpoint like "
 			    "tcp://127.0.0.1:7400 (give up to %d, separated "
-			    "by spaces)", bad, name, HV_CFG_ENDPOINTS_MAX);
+			    "by spaces)",
+			    bad, name, HV_CFG_ENDPOINTS_MAX);
 			return 0;
 		}
 		goto string;
@@ -314,11 +322,12 @@ check_key(struct load_ctx *c, const char *section, const char *name,
 			snprintf(c->reason, sizeof(c->reason),
 			    "'%s' for %s is not a loopback address like "
 			    "127.0.0.1:7501 (the API is never served to the "
-			    "network)", value, name);
+			    "network)",
+			    value, name);
 			return 0;
 		}
 		goto string;
-	case HV_CFG_U64_BY_NAME:	/* check_map_key took it */
+	case HV_CFG_U64_BY_NAME: /* check_map_key took it */
 		return 0;
 	case HV_CFG_PATH:
 		s = hv_path_resolve(c->base, value);
@@ -382,8 +391,10 @@ read_line(char *buf, int cap, void *stream)
 	if (c->errline == 0) {
 		c->errline = c->lineno;
 		snprintf(c->field, sizeof(c->field), "config");
-		snprintf(c->reason, sizeof(c->reason), "line is longer than "
-		    "%d characters", cap - 1);
+		snprintf(c->reason, sizeof(c->reason),
+		    "line is longer than "
+		    "%d characters",
+		    cap - 1);
 	}
 	return NULL;
 }
@@ -399,7 +410,7 @@ apply_default(struct load_ctx *c, const struct hv_cfg_key *k)
 		return 0;
 	}
 	s = k->type == HV_CFG_PATH ? hv_path_resolve(c->base, k->def) :
-	    strdup(k->def);
+	                             strdup(k->def);
 	if (s == NULL)
 		return -1;
 	*(char **)((char *)c->out + k->offset) = s;
@@ -424,8 +435,10 @@ hv_config_load(const char *path, const char *section,
 	if ((c.base = hv_path_dirname(path)) == NULL)
 		return HV_ENOMEM;
 	if ((c.fp = fopen(path, "r")) == NULL) {
-		err = hv_errset(d, HV_EIO, "config", "cannot open config file "
-		    "%s: %s", path, strerror(errno));
+		err = hv_errset(d, HV_EIO, "config",
+		    "cannot open config file "
+		    "%s: %s",
+		    path, strerror(errno));
 		goto out;
 	}
 	/*
@@ -433,8 +446,10 @@ hv_config_load(const char *path, const char *section,
 	 * for an empty file. (A pipe stays allowed: --config <(...).)
 	 */
 	if (fstat(fileno(c.fp), &st) == 0 && S_ISDIR(st.st_mode)) {
-		err = hv_errset(d, HV_EIO, "config", "cannot read config file "
-		    "%s: it is a folder", path);
+		err = hv_errset(d, HV_EIO, "config",
+		    "cannot read config file "
+		    "%s: it is a folder",
+		    path);
 		fclose(c.fp);
 		goto out;
 	}
@@ -446,9 +461,10 @@ hv_config_load(const char *path, const char *section,
 	}
 	/* A bad line inih found itself has no reason of ours. */
 	if (line > 0 && line != c.errline) {
-		err = hv_errset(d, HV_EBADCONFIG, "config", "%s:%d: syntax "
-		    "error (expected 'key = value' or '[section]')", path,
-		    line);
+		err = hv_errset(d, HV_EBADCONFIG, "config",
+		    "%s:%d: syntax "
+		    "error (expected 'key = value' or '[section]')",
+		    path, line);
 		goto out;
 	}
 	if (c.errline > 0) {

@@ -16,15 +16,15 @@
 #include "hv_err.h"
 
 enum hv_cfg_type {
-	HV_CFG_STRING,		/* char *, any non-empty text */
-	HV_CFG_PATH,		/* char *, resolved against the file's folder */
-	HV_CFG_U64,		/* uint64_t, decimal, within [min, max] */
-	HV_CFG_NODE,		/* char *, a node id ROLE.NAME (SPEC §3) */
-	HV_CFG_ZMQ_ENDPOINT,	/* char *, tcp://HOST:PORT or tcp://HOST:* */
-	HV_CFG_LISTEN,		/* char *, 127.0.0.1:PORT (port may be 0) */
-	HV_CFG_ZMQ_ENDPOINTS,	/* char *, 1..HV_CFG_ENDPOINTS_MAX endpoints
+	HV_CFG_STRING, /* char *, any non-empty text */
+	HV_CFG_PATH, /* char *, resolved against the file's folder */
+	HV_CFG_U64, /* uint64_t, decimal, within [min, max] */
+	HV_CFG_NODE, /* char *, a node id ROLE.NAME (SPEC §3) */
+	HV_CFG_ZMQ_ENDPOINT, /* char *, tcp://HOST:PORT or tcp://HOST:* */
+	HV_CFG_LISTEN, /* char *, 127.0.0.1:PORT (port may be 0) */
+	HV_CFG_ZMQ_ENDPOINTS, /* char *, 1..HV_CFG_ENDPOINTS_MAX endpoints
 				 * separated by spaces (hv_endpoint_next) */
-	HV_CFG_U64_BY_NAME,	/* struct hv_cfg_u64_map: the key's name is a
+	HV_CFG_U64_BY_NAME, /* struct hv_cfg_u64_map: the key's name is a
 				 * prefix "NAME." and each key NAME.SUFFIX,
 				 * SUFFIX one of the map's `names` (set by
 				 * the caller before loading), sets one value
@@ -35,7 +35,7 @@ enum hv_cfg_type {
 
 /* The values set by the keys of one HV_CFG_U64_BY_NAME entry. */
 struct hv_cfg_u64_map {
-	const char *const *names;	/* the suffixes taken, then NULL */
+	const char *const *names; /* the suffixes taken, then NULL */
 	size_t n;
 	char name[HV_CFG_MAP_MAX][48];
 	uint64_t value[HV_CFG_MAP_MAX];
@@ -57,10 +57,10 @@ int hv_endpoint_next(const char **p, char *buf, size_t cap);
 struct hv_cfg_key {
 	const char *name;
 	enum hv_cfg_type type;
-	size_t offset;		/* offsetof() into the caller's struct */
+	size_t offset; /* offsetof() into the caller's struct */
 	int required;
-	const char *def;	/* default as text, or NULL */
-	uint64_t min, max;	/* HV_CFG_U64 and HV_CFG_U64_BY_NAME */
+	const char *def; /* default as text, or NULL */
+	uint64_t min, max; /* HV_CFG_U64 and HV_CFG_U64_BY_NAME */
 };
 
 /*

@@ -93,7 +93,7 @@ users_read(const char *path, char **buf, struct uline *lines, size_t cap,
 		if (!hv_console_name_valid(p) ||
 		    hv_console_role_parse(c1 + 1) < 0 ||
 		    strncmp(c2 + 1, crypto_pwhash_argon2id_STRPREFIX,
-		    strlen(crypto_pwhash_argon2id_STRPREFIX)) != 0)
+		        strlen(crypto_pwhash_argon2id_STRPREFIX)) != 0)
 			goto bad;
 		lines[*n].name = p;
 		lines[*n].role = c1 + 1;
@@ -104,9 +104,11 @@ users_read(const char *path, char **buf, struct uline *lines, size_t cap,
 bad:
 	hv_secret_free(*buf);
 	*buf = NULL;
-	return hv_errset(d, HV_EMALFORMED, NULL, "%s:%zu is not a line "
+	return hv_errset(d, HV_EMALFORMED, NULL,
+	    "%s:%zu is not a line "
 	    "NAME:ROLE:ARGON2ID-HASH; manage the file with haven "
-	    "console-user.", path, lineno);
+	    "console-user.",
+	    path, lineno);
 }
 
 #define USERS_MAX 4096
@@ -146,13 +148,15 @@ hv_console_user_add(const char *path, const char *name, int role,
 	hv_err e;
 
 	if (!hv_console_name_valid(name))
-		return hv_errset(d, HV_EUSAGE, "name", "'%.64s' is not a user "
+		return hv_errset(d, HV_EUSAGE, "name",
+		    "'%.64s' is not a user "
 		    "name: use 1 to %d letters, digits and . _ @ -.",
 		    name ? name : "", HV_CONSOLE_NAME_MAX);
 	if (pl < HV_CONSOLE_PASSWORD_MIN || pl > HV_CONSOLE_PASSWORD_MAX)
-		return hv_errset(d, HV_EUSAGE, "password", "a password must "
-		    "have %d to %d characters.", HV_CONSOLE_PASSWORD_MIN,
-		    HV_CONSOLE_PASSWORD_MAX);
+		return hv_errset(d, HV_EUSAGE, "password",
+		    "a password must "
+		    "have %d to %d characters.",
+		    HV_CONSOLE_PASSWORD_MIN, HV_CONSOLE_PASSWORD_MAX);
 	if (sodium_init() < 0)
 		return HV_ESYS;
 	if ((lines = calloc(USERS_MAX + 1, sizeof(*lines))) == NULL)
@@ -162,13 +166,15 @@ hv_console_user_add(const char *path, const char *name, int role,
 	for (i = 0; i < n && strcmp(lines[i].name, name) != 0; i++)
 		;
 	if (i < n && !replace) {
-		e = hv_errset(d, HV_EEXISTS, "name", "%s already has a user "
-		    "%s; remove it first.", path, name);
+		e = hv_errset(d, HV_EEXISTS, "name",
+		    "%s already has a user "
+		    "%s; remove it first.",
+		    path, name);
 		goto out;
 	}
 	if (crypto_pwhash_str(hash, password, pl,
-	    crypto_pwhash_OPSLIMIT_INTERACTIVE,
-	    crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
+	        crypto_pwhash_OPSLIMIT_INTERACTIVE,
+	        crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
 		e = HV_ENOMEM;
 		goto out;
 	}
@@ -201,8 +207,10 @@ hv_console_user_remove(const char *path, const char *name,
 	for (i = 0; i < n && strcmp(lines[i].name, name) != 0; i++)
 		;
 	if (i == n) {
-		e = hv_errset(d, HV_ENOTFOUND, "name", "%s has no user "
-		    "'%.64s'.", path, name);
+		e = hv_errset(d, HV_ENOTFOUND, "name",
+		    "%s has no user "
+		    "'%.64s'.",
+		    path, name);
 		goto out;
 	}
 	memmove(&lines[i], &lines[i + 1], (n - i - 1) * sizeof(*lines));
@@ -251,8 +259,10 @@ hv_console_user_role(const char *path, const char *name, int *role,
 		if (i < n)
 			*role = hv_console_role_parse(lines[i].role);
 		else
-			e = hv_errset(d, HV_ENOTFOUND, "name", "%s has no user "
-			    "'%.64s'.", path, name);
+			e = hv_errset(d, HV_ENOTFOUND, "name",
+			    "%s has no user "
+			    "'%.64s'.",
+			    path, name);
 	}
 	hv_secret_free(buf);
 	free(lines);
@@ -274,15 +284,15 @@ dummy_make(void)
 	randombytes_buf(pw, sizeof(pw) - 1);
 	pw[sizeof(pw) - 1] = '\0';
 	if (crypto_pwhash_str(dummy_hash, pw, sizeof(pw) - 1,
-	    crypto_pwhash_OPSLIMIT_INTERACTIVE,
-	    crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
+	        crypto_pwhash_OPSLIMIT_INTERACTIVE,
+	        crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
 		dummy_hash[0] = '\0';
 	sodium_memzero(pw, sizeof(pw));
 }
 
 hv_err
-hv_console_user_check(const char *path, const char *name,
-    const char *password, int *role, struct hv_errdetail *d)
+hv_console_user_check(const char *path, const char *name, const char *password,
+    int *role, struct hv_errdetail *d)
 {
 	struct uline *lines;
 	char *buf = NULL;
@@ -302,12 +312,13 @@ hv_console_user_check(const char *path, const char *name,
 	if (pl > HV_CONSOLE_PASSWORD_MAX)
 		pl = HV_CONSOLE_PASSWORD_MAX;
 	ok = crypto_pwhash_str_verify(i < n ? lines[i].hash : dummy_hash,
-	    password ? password : "", pl) == 0;
+	         password ? password : "", pl) == 0;
 	if (i < n && ok) {
 		*role = hv_console_role_parse(lines[i].role);
 		e = HV_OK;
 	} else
-		e = hv_errset(d, HV_EUNAUTHORIZED, "password", "The name or "
+		e = hv_errset(d, HV_EUNAUTHORIZED, "password",
+		    "The name or "
 		    "the password is wrong.");
 out:
 	hv_secret_free(buf);
@@ -319,7 +330,7 @@ out:
 
 struct session {
 	int used;
-	uint8_t hash[32];	/* BLAKE2b of the cookie's 32 bytes */
+	uint8_t hash[32]; /* BLAKE2b of the cookie's 32 bytes */
 	char name[HV_CONSOLE_NAME_MAX + 1];
 	int role;
 	char csrf[HV_CONSOLE_TOKEN_HEX + 1];
@@ -360,7 +371,7 @@ hv_console_sessions_destroy(hv_console_sessions **s)
 	if (s == NULL || *s == NULL)
 		return;
 	pthread_mutex_destroy(&(*s)->lock);
-	sodium_free(*s);	/* wipes */
+	sodium_free(*s); /* wipes */
 	*s = NULL;
 }
 
@@ -383,8 +394,8 @@ session_end(const hv_console_sessions *s, const struct session *e)
 }
 
 hv_err
-hv_console_session_open(hv_console_sessions *s, const char *name,
-    int role, int64_t now_ms, char sid[HV_CONSOLE_TOKEN_HEX + 1])
+hv_console_session_open(hv_console_sessions *s, const char *name, int role,
+    int64_t now_ms, char sid[HV_CONSOLE_TOKEN_HEX + 1])
 {
 	uint8_t raw[32], tok[32];
 	struct session *slot = NULL;
@@ -436,8 +447,8 @@ session_find(hv_console_sessions *s, const uint8_t hash[32])
 }
 
 hv_err
-hv_console_session_get(hv_console_sessions *s, const char *sid,
-    int64_t now_ms, int touch, struct hv_console_who *who)
+hv_console_session_get(hv_console_sessions *s, const char *sid, int64_t now_ms,
+    int touch, struct hv_console_who *who)
 {
 	uint8_t raw[32], hash[32];
 	struct session *e;
@@ -521,8 +532,7 @@ hv_console_throttle_fail(hv_console_sessions *s, const char *name,
 {
 	struct throttle *t;
 
-	if (name == NULL || *name == '\0' ||
-	    strlen(name) > HV_CONSOLE_NAME_MAX)
+	if (name == NULL || *name == '\0' || strlen(name) > HV_CONSOLE_NAME_MAX)
 		return;
 	pthread_mutex_lock(&s->lock);
 	if ((t = throttle_find(s, name)) == NULL) {
@@ -543,8 +553,8 @@ hv_console_throttle_fail(hv_console_sessions *s, const char *name,
 	t->last_ms = now_ms;
 	if (t->fails > HV_CONSOLE_THROTTLE_FREE) {
 		unsigned k = t->fails - HV_CONSOLE_THROTTLE_FREE - 1;
-		int64_t w = k >= 9 ? HV_CONSOLE_THROTTLE_MAX_S :
-		    ((int64_t)1 << k);
+		int64_t w =
+		    k >= 9 ? HV_CONSOLE_THROTTLE_MAX_S : ((int64_t)1 << k);
 
 		if (w > HV_CONSOLE_THROTTLE_MAX_S)
 			w = HV_CONSOLE_THROTTLE_MAX_S;
@@ -636,11 +646,21 @@ hv_html_escape(const char *s)
 		const char *rep = NULL;
 
 		switch (*s) {
-		case '&': rep = "&amp;"; break;
-		case '<': rep = "&lt;"; break;
-		case '>': rep = "&gt;"; break;
-		case '"': rep = "&quot;"; break;
-		case '\'': rep = "&#39;"; break;
+		case '&':
+			rep = "&amp;";
+			break;
+		case '<':
+			rep = "&lt;";
+			break;
+		case '>':
+			rep = "&gt;";
+			break;
+		case '"':
+			rep = "&quot;";
+			break;
+		case '\'':
+			rep = "&#39;";
+			break;
 		}
 		if (rep != NULL) {
 			memcpy(p, rep, strlen(rep));

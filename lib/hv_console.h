@@ -20,14 +20,14 @@
 #define HV_CONSOLE_PASSWORD_MIN 10
 #define HV_CONSOLE_PASSWORD_MAX 256
 #define HV_CONSOLE_SESSIONS_MAX 256
-#define HV_CONSOLE_SESSION_MAX_S (12 * 3600)	/* absolute limit, SPEC §14 */
-#define HV_CONSOLE_TOKEN_HEX 64			/* 32 random bytes in hex */
-#define HV_CONSOLE_THROTTLE_FREE 3		/* failures before any delay */
+#define HV_CONSOLE_SESSION_MAX_S (12 * 3600) /* absolute limit, SPEC §14 */
+#define HV_CONSOLE_TOKEN_HEX 64 /* 32 random bytes in hex */
+#define HV_CONSOLE_THROTTLE_FREE 3 /* failures before any delay */
 #define HV_CONSOLE_THROTTLE_MAX_S 300
 
 enum hv_console_role {
-	HV_ROLE_VIEWER = 0,	/* reads alerts and messages */
-	HV_ROLE_DUTY = 1,	/* also acknowledges */
+	HV_ROLE_VIEWER = 0, /* reads alerts and messages */
+	HV_ROLE_DUTY = 1, /* also acknowledges */
 };
 
 /* ---- users file -------------------------------------------------------- */
@@ -89,7 +89,7 @@ struct hv_console_who {
 	char name[HV_CONSOLE_NAME_MAX + 1];
 	int role;
 	char csrf[HV_CONSOLE_TOKEN_HEX + 1];
-	int64_t expires_ms;	/* the earlier of the idle and absolute ends */
+	int64_t expires_ms; /* the earlier of the idle and absolute ends */
 };
 
 /* A table with idle timeout idle_s; NULL when out of memory. */

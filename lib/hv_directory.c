@@ -28,17 +28,15 @@
 #include "hv_policy.h"
 #include "hv_util.h"
 
-#define DIRECTORY_MAX (16 * 1024 * 1024)	/* bytes of SignedDirectory */
+#define DIRECTORY_MAX (16 * 1024 * 1024) /* bytes of SignedDirectory */
 
 /* The root signs this tag, with its NUL, followed by the body. */
 static const char sig_tag[] = "haven-directory-v1";
 /* A root hands over by signing this tag, with its NUL, and the new key. */
 static const char handover_tag[] = "haven-root-handover-v1";
 
-static const char *const default_roles[] = {
-	"police", "health", "education", "social-care", "ig", "broker", "root",
-	NULL
-};
+static const char *const default_roles[] = { "police", "health", "education",
+	"social-care", "ig", "broker", "root", NULL };
 
 /* ---- checks shared with hv_agreement.c ----------------------------------- */
 
@@ -52,7 +50,7 @@ hv_dir_role_valid(const char *s)
 		return 0;
 	for (size_t i = 0; i < n; i++)
 		if (!((s[i] >= 'a' && s[i] <= 'z') ||
-		    (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+		        (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
 			return 0;
 	return 1;
 }
@@ -67,9 +65,9 @@ hv_dir_name_valid(const char *s)
 		return 0;
 	for (size_t i = 0; i < n; i++)
 		if (!((s[i] >= 'a' && s[i] <= 'z') ||
-		    (s[i] >= 'A' && s[i] <= 'Z') ||
-		    (s[i] >= '0' && s[i] <= '9') || s[i] == '-' ||
-		    s[i] == '_' || s[i] == '.'))
+		        (s[i] >= 'A' && s[i] <= 'Z') ||
+		        (s[i] >= '0' && s[i] <= '9') || s[i] == '-' ||
+		        s[i] == '_' || s[i] == '.'))
 			return 0;
 	return 1;
 }
@@ -135,8 +133,7 @@ hv_dir_add_node(hv_directory *dir, const char *id, unsigned line)
 		if ((nn = realloc(dir->nodes, cap * sizeof(*nn))) == NULL)
 			return NULL;
 		dir->nodes = nn;
-		if ((nl = realloc(dir->node_lines, cap * sizeof(*nl))) ==
-		    NULL)
+		if ((nl = realloc(dir->node_lines, cap * sizeof(*nl))) == NULL)
 			return NULL;
 		dir->node_lines = nl;
 		dir->cap_nodes = cap;
@@ -211,7 +208,7 @@ struct proto_view {
 	Haven__DirNode *nodes, **node_ptrs;
 	Haven__DirRule *rules, **rule_ptrs;
 	Haven__PreviousSignKey *prevs, **prev_ptrs;
-	char **strs;			/* one array of char * per list */
+	char **strs; /* one array of char * per list */
 };
 
 static void
@@ -282,7 +279,8 @@ proto_view_fill(struct proto_view *v, const hv_directory *dir)
 			Haven__PreviousSignKey *pk = &v->prevs[kp];
 
 			haven__previous_sign_key__init(pk);
-			pk->sign_public.data = (uint8_t *)n->prev_sign.k[j].sign;
+			pk->sign_public.data =
+			    (uint8_t *)n->prev_sign.k[j].sign;
 			pk->sign_public.len = HV_SIGN_PUBLIC_LEN;
 			pk->until = n->prev_sign.k[j].until_ms;
 			v->prev_ptrs[kp] = pk;
@@ -388,8 +386,8 @@ out:
 }
 
 hv_err
-hv_directory_sign(const hv_directory *dir, const hv_keys *root,
-    uint8_t **out, size_t *len)
+hv_directory_sign(const hv_directory *dir, const hv_keys *root, uint8_t **out,
+    size_t *len)
 {
 	return sign_dir(dir, root, NULL, out, len);
 }
@@ -439,44 +437,53 @@ decode_node(hv_directory *dir, const Haven__DirNode *pn, size_t i,
 	if ((n = hv_dir_add_node(dir, pn->id, 0)) == NULL)
 		return dir->n_nodes >= HV_DIR_NODES_MAX ?
 		    derr(d, "nodes", "The directory has more than %d nodes.",
-		    HV_DIR_NODES_MAX) : HV_ENOMEM;
+		        HV_DIR_NODES_MAX) :
+		    HV_ENOMEM;
 	n->revoked = pn->revoked;
 	n->has_keys = pn->has_keys;
 	if (pn->has_keys) {
 		if (pn->sign_public.len != HV_SIGN_PUBLIC_LEN) {
 			snprintf(f, sizeof(f), "nodes[%zu].sign_public", i);
-			return derr(d, f, "Node %.64s's signing key is not "
-			    "32 bytes.", n->id);
+			return derr(d, f,
+			    "Node %.64s's signing key is not "
+			    "32 bytes.",
+			    n->id);
 		}
 		if (pn->box_public.len != HV_BOX_KEY_LEN) {
 			snprintf(f, sizeof(f), "nodes[%zu].box_public", i);
-			return derr(d, f, "Node %.64s's encryption key is not "
-			    "32 bytes.", n->id);
+			return derr(d, f,
+			    "Node %.64s's encryption key is not "
+			    "32 bytes.",
+			    n->id);
 		}
 		if (pn->curve_public.len != HV_CURVE_KEY_LEN) {
 			snprintf(f, sizeof(f), "nodes[%zu].curve_public", i);
-			return derr(d, f, "Node %.64s's CURVE key is not 32 "
-			    "bytes.", n->id);
+			return derr(d, f,
+			    "Node %.64s's CURVE key is not 32 "
+			    "bytes.",
+			    n->id);
 		}
 		memcpy(n->keys.sign, pn->sign_public.data, HV_SIGN_PUBLIC_LEN);
 		memcpy(n->keys.box, pn->box_public.data, HV_BOX_KEY_LEN);
-		memcpy(n->keys.curve, pn->curve_public.data,
-		    HV_CURVE_KEY_LEN);
+		memcpy(n->keys.curve, pn->curve_public.data, HV_CURVE_KEY_LEN);
 		snprintf(f, sizeof(f), "nodes[%zu].previous_sign", i);
 		if (pn->n_previous_sign > HV_PREV_KEYS_MAX)
-			return derr(d, f, "Node %.64s lists more than %d "
-			    "previous signing keys.", n->id, HV_PREV_KEYS_MAX);
+			return derr(d, f,
+			    "Node %.64s lists more than %d "
+			    "previous signing keys.",
+			    n->id, HV_PREV_KEYS_MAX);
 		for (size_t j = 0; j < pn->n_previous_sign; j++) {
-			const Haven__PreviousSignKey *pk =
-			    pn->previous_sign[j];
+			const Haven__PreviousSignKey *pk = pn->previous_sign[j];
 
 			if (pk->sign_public.len != HV_SIGN_PUBLIC_LEN ||
-			    pk->until <= 0 || (j > 0 && pk->until >
-			    n->prev_sign.k[j - 1].until_ms))
-				return derr(d, f, "Node %.64s's previous "
+			    pk->until <= 0 ||
+			    (j > 0 &&
+			        pk->until > n->prev_sign.k[j - 1].until_ms))
+				return derr(d, f,
+				    "Node %.64s's previous "
 				    "signing key %zu is not 32 bytes with a "
-				    "positive end time, newest first.", n->id,
-				    j + 1);
+				    "positive end time, newest first.",
+				    n->id, j + 1);
 			memcpy(n->prev_sign.k[j].sign, pk->sign_public.data,
 			    HV_SIGN_PUBLIC_LEN);
 			n->prev_sign.k[j].until_ms = pk->until;
@@ -488,35 +495,45 @@ decode_node(hv_directory *dir, const Haven__DirNode *pn, size_t i,
 			if (o->has_keys &&
 			    hv_dir_keys_overlap(&o->keys, &n->keys)) {
 				snprintf(f, sizeof(f), "nodes[%zu].keys", i);
-				return derr(d, f, "Nodes %.64s and %.64s share "
-				    "a key.", o->id, n->id);
+				return derr(d, f,
+				    "Nodes %.64s and %.64s share "
+				    "a key.",
+				    o->id, n->id);
 			}
 		}
 	} else {
 		snprintf(f, sizeof(f), "nodes[%zu].has_keys", i);
-		if (!pn->revoked || pn->sign_public.len ||
-		    pn->box_public.len || pn->curve_public.len)
-			return derr(d, f, "Node %.64s has no keys, so it must "
-			    "be revoked and carry no key fields.", n->id);
+		if (!pn->revoked || pn->sign_public.len || pn->box_public.len ||
+		    pn->curve_public.len)
+			return derr(d, f,
+			    "Node %.64s has no keys, so it must "
+			    "be revoked and carry no key fields.",
+			    n->id);
 	}
 
 	snprintf(f, sizeof(f), "nodes[%zu].scope", i);
 	if (pn->n_scope > 0 && strcmp(n->role, "ig") != 0)
-		return derr(d, f, "Node %.64s has a scope but only ig nodes "
-		    "may.", n->id);
+		return derr(d, f,
+		    "Node %.64s has a scope but only ig nodes "
+		    "may.",
+		    n->id);
 	if (pn->n_scope == 0 && strcmp(n->role, "ig") == 0 && pn->has_keys)
 		return derr(d, f, "The ig node %.64s has no scope.", n->id);
 	if (pn->n_scope > HV_SCOPE_MAX)
-		return derr(d, f, "Node %.64s's scope lists more than %d "
-		    "roles.", n->id, HV_SCOPE_MAX);
+		return derr(d, f,
+		    "Node %.64s's scope lists more than %d "
+		    "roles.",
+		    n->id, HV_SCOPE_MAX);
 	for (size_t j = 0; j < pn->n_scope; j++) {
 		const char *s = pn->scope[j];
 
 		if (s == NULL ||
 		    (strcmp(s, "*") != 0 && !hv_dir_role_valid(s)) ||
 		    (strcmp(s, "*") == 0 && pn->n_scope != 1))
-			return derr(d, f, "Node %.64s's scope entry %zu is "
-			    "not '*' alone or a role.", n->id, j);
+			return derr(d, f,
+			    "Node %.64s's scope entry %zu is "
+			    "not '*' alone or a role.",
+			    n->id, j);
 		snprintf(n->scope[j], sizeof(n->scope[j]), "%s", s);
 	}
 	n->n_scope = pn->n_scope;
@@ -524,13 +541,15 @@ decode_node(hv_directory *dir, const Haven__DirNode *pn, size_t i,
 	snprintf(f, sizeof(f), "nodes[%zu].endpoint", i);
 	if (pn->endpoint != NULL && pn->endpoint[0] != '\0') {
 		if (strcmp(n->id, dir->broker_id) != 0)
-			return derr(d, f, "Node %.64s has an endpoint but is "
-			    "not the broker.", n->id);
+			return derr(d, f,
+			    "Node %.64s has an endpoint but is "
+			    "not the broker.",
+			    n->id);
 		if (!hv_dir_endpoint_valid(pn->endpoint))
-			return derr(d, f, "The broker's endpoint is not "
+			return derr(d, f,
+			    "The broker's endpoint is not "
 			    "tcp://HOST:PORT.");
-		snprintf(n->endpoint, sizeof(n->endpoint), "%s",
-		    pn->endpoint);
+		snprintf(n->endpoint, sizeof(n->endpoint), "%s", pn->endpoint);
 	}
 	return HV_OK;
 }
@@ -541,14 +560,14 @@ decode_list(const hv_directory *dir, char **src, size_t n, char *out,
     size_t width, size_t *nout, enum hv_dir_list kind, size_t ri,
     struct hv_errdetail *d)
 {
-	static const char *const names[] = { "sender_roles",
-	    "recipient_roles", "types" };
+	static const char *const names[] = { "sender_roles", "recipient_roles",
+		"types" };
 	char f[64];
 
 	snprintf(f, sizeof(f), "rules[%zu].%s", ri, names[kind]);
 	if (n == 0 || n > HV_RULE_LIST_MAX)
-		return derr(d, f, "Rule %zu must list between 1 and %d %s.",
-		    ri, HV_RULE_LIST_MAX, names[kind]);
+		return derr(d, f, "Rule %zu must list between 1 and %d %s.", ri,
+		    HV_RULE_LIST_MAX, names[kind]);
 	for (size_t i = 0; i < n; i++) {
 		const char *s = src[i];
 		int ok;
@@ -562,10 +581,12 @@ decode_list(const hv_directory *dir, char **src, size_t n, char *out,
 		else
 			ok = hv_dir_role_valid(s) && hv_dir_role_known(dir, s);
 		if (!ok)
-			return derr(d, f, "Rule %zu has an entry %zu in %s "
-			    "that is not a %s.", ri, i, names[kind],
+			return derr(d, f,
+			    "Rule %zu has an entry %zu in %s "
+			    "that is not a %s.",
+			    ri, i, names[kind],
 			    kind == HV_LIST_TYPES ? "message type" :
-			    "role of the directory");
+			                            "role of the directory");
 		snprintf(out + i * width, width, "%s", s);
 	}
 	*nout = n;
@@ -583,7 +604,8 @@ decode_body(const uint8_t *body, size_t len, hv_directory **out,
 	hv_err e;
 
 	if ((pd = haven__directory__unpack(NULL, len, body)) == NULL)
-		return derr(d, "body", "The directory's body cannot be "
+		return derr(d, "body",
+		    "The directory's body cannot be "
 		    "decoded.");
 	if ((dir = hv_dir_new()) == NULL) {
 		e = HV_ENOMEM;
@@ -591,31 +613,34 @@ decode_body(const uint8_t *body, size_t len, hv_directory **out,
 	}
 	if (!hv_dir_name_valid(pd->partnership) ||
 	    !copy_str(dir->partnership, sizeof(dir->partnership),
-	    pd->partnership)) {
-		e = derr(d, "partnership", "The directory's partnership name "
+	        pd->partnership)) {
+		e = derr(d, "partnership",
+		    "The directory's partnership name "
 		    "is not valid.");
 		goto out;
 	}
 	if (pd->version == 0) {
-		e = derr(d, "version", "The directory's version is 0; "
+		e = derr(d, "version",
+		    "The directory's version is 0; "
 		    "versions start at 1.");
 		goto out;
 	}
 	dir->version = pd->version;
 	if (pd->built < 0) {
-		e = derr(d, "built", "The directory's build time is "
+		e = derr(d, "built",
+		    "The directory's build time is "
 		    "negative.");
 		goto out;
 	}
 	dir->built = pd->built;
 	if (pd->broker_id == NULL || !hv_node_id_valid(pd->broker_id) ||
 	    strncmp(pd->broker_id, "broker.", 7) != 0) {
-		e = derr(d, "broker_id", "The directory's broker_id is not a "
+		e = derr(d, "broker_id",
+		    "The directory's broker_id is not a "
 		    "broker node id.");
 		goto out;
 	}
-	snprintf(dir->broker_id, sizeof(dir->broker_id), "%s",
-	    pd->broker_id);
+	snprintf(dir->broker_id, sizeof(dir->broker_id), "%s", pd->broker_id);
 	if (pd->n_nodes > HV_DIR_NODES_MAX) {
 		e = derr(d, "nodes", "The directory has more than %d nodes.",
 		    HV_DIR_NODES_MAX);
@@ -627,7 +652,8 @@ decode_body(const uint8_t *body, size_t len, hv_directory **out,
 	broker = hv_directory_broker(dir);
 	if (broker == NULL || !broker->has_keys || broker->revoked ||
 	    broker->endpoint[0] == '\0') {
-		e = derr(d, "broker_id", "The directory's broker %.64s is "
+		e = derr(d, "broker_id",
+		    "The directory's broker %.64s is "
 		    "missing, revoked, or has no keys or endpoint.",
 		    dir->broker_id);
 		goto out;
@@ -640,8 +666,10 @@ decode_body(const uint8_t *body, size_t len, hv_directory **out,
 				char f[64];
 
 				snprintf(f, sizeof(f), "nodes[%zu].scope", i);
-				e = derr(d, f, "Node %.64s's scope names a "
-				    "role no node has.", dir->nodes[i].id);
+				e = derr(d, f,
+				    "Node %.64s's scope names a "
+				    "role no node has.",
+				    dir->nodes[i].id);
 				goto out;
 			}
 	if (pd->n_rules > HV_DIR_RULES_MAX) {
@@ -660,15 +688,15 @@ decode_body(const uint8_t *body, size_t len, hv_directory **out,
 		r->line = pr->line;
 		r->art9_required = pr->art9_required;
 		if ((e = decode_list(dir, pr->sender_roles, pr->n_sender_roles,
-		    &r->senders[0][0], sizeof(r->senders[0]), &r->n_senders,
-		    HV_LIST_SENDERS, i, d)) != HV_OK ||
+		         &r->senders[0][0], sizeof(r->senders[0]),
+		         &r->n_senders, HV_LIST_SENDERS, i, d)) != HV_OK ||
 		    (e = decode_list(dir, pr->recipient_roles,
-		    pr->n_recipient_roles, &r->recipients[0][0],
-		    sizeof(r->recipients[0]), &r->n_recipients,
-		    HV_LIST_RECIPIENTS, i, d)) != HV_OK ||
+		         pr->n_recipient_roles, &r->recipients[0][0],
+		         sizeof(r->recipients[0]), &r->n_recipients,
+		         HV_LIST_RECIPIENTS, i, d)) != HV_OK ||
 		    (e = decode_list(dir, pr->types, pr->n_types,
-		    &r->types[0][0], sizeof(r->types[0]), &r->n_types,
-		    HV_LIST_TYPES, i, d)) != HV_OK)
+		         &r->types[0][0], sizeof(r->types[0]), &r->n_types,
+		         HV_LIST_TYPES, i, d)) != HV_OK)
 			goto out;
 	}
 	*out = dir;
@@ -676,7 +704,8 @@ decode_body(const uint8_t *body, size_t len, hv_directory **out,
 	e = HV_OK;
 out:
 	if (e == HV_ENOMEM)
-		hv_errset(d, HV_ENOMEM, NULL, "Out of memory while loading "
+		hv_errset(d, HV_ENOMEM, NULL,
+		    "Out of memory while loading "
 		    "the directory.");
 	hv_directory_destroy(&dir);
 	haven__directory__free_unpacked(pd, NULL);
@@ -698,13 +727,15 @@ handover_check(const Haven__RootHandover *h, struct hv_errdetail *d)
 	if (h->new_root.len != HV_SIGN_PUBLIC_LEN ||
 	    h->old_root.len != HV_SIGN_PUBLIC_LEN ||
 	    h->signature.len != crypto_sign_BYTES)
-		return derr(d, "handover", "The directory's root handover is "
+		return derr(d, "handover",
+		    "The directory's root handover is "
 		    "malformed: its keys must be 32 bytes and its signature "
 		    "64.");
 	handover_message(h->new_root.data, msg);
 	if (crypto_sign_verify_detached(h->signature.data, msg, sizeof(msg),
-	    h->old_root.data) != 0)
-		return derr(d, "handover", "The directory's root handover is "
+	        h->old_root.data) != 0)
+		return derr(d, "handover",
+		    "The directory's root handover is "
 		    "not signed by the root it names.");
 	return HV_OK;
 }
@@ -720,13 +751,16 @@ load(const uint8_t *buf, size_t len, const uint8_t *root_sign,
 	hv_err e;
 
 	if (len > DIRECTORY_MAX)
-		return derr(d, "directory", "The directory is larger than "
+		return derr(d, "directory",
+		    "The directory is larger than "
 		    "16 MiB.");
 	if ((sd = haven__signed_directory__unpack(NULL, len, buf)) == NULL)
-		return derr(d, "directory", "The file is not a signed Haven "
+		return derr(d, "directory",
+		    "The file is not a signed Haven "
 		    "directory (it cannot be decoded).");
 	if (sd->signature.len != crypto_sign_BYTES) {
-		e = derr(d, "signature", "The directory's signature is "
+		e = derr(d, "signature",
+		    "The directory's signature is "
 		    "missing or not 64 bytes.");
 		goto out;
 	}
@@ -736,7 +770,7 @@ load(const uint8_t *buf, size_t len, const uint8_t *root_sign,
 		const uint8_t *signer = root_sign;
 
 		if ((msg = signed_message(sd->body.data, sd->body.len,
-		    &mlen)) == NULL) {
+		         &mlen)) == NULL) {
 			e = hv_errset(d, HV_ENOMEM, NULL, "Out of memory.");
 			goto out;
 		}
@@ -745,12 +779,14 @@ load(const uint8_t *buf, size_t len, const uint8_t *root_sign,
 		 * root this node trusts signed the handover to that key; a
 		 * handover from any other key counts for nothing.
 		 */
-		if (sd->handover != NULL && memcmp(sd->handover->old_root.data,
-		    root_sign, HV_SIGN_PUBLIC_LEN) == 0)
+		if (sd->handover != NULL &&
+		    memcmp(sd->handover->old_root.data, root_sign,
+		        HV_SIGN_PUBLIC_LEN) == 0)
 			signer = sd->handover->new_root.data;
 		if (crypto_sign_verify_detached(sd->signature.data, msg, mlen,
-		    signer) != 0) {
-			e = derr(d, "signature", "The directory's signature "
+		        signer) != 0) {
+			e = derr(d, "signature",
+			    "The directory's signature "
 			    "does not verify with the partnership's root key "
 			    "(nor with a new root it handed over to): it was "
 			    "altered or signed by another root; check that "
@@ -798,12 +834,16 @@ hv_directory_read_file(const char *path, uint8_t **out, size_t *len,
 	if (hv_read_file(path, DIRECTORY_MAX, out, len) == 0)
 		return HV_OK;
 	if (errno == EFBIG)
-		return derr(d, "directory", "%.120s is not a regular file of "
-		    "at most 16 MiB, so it is not a directory.", path);
+		return derr(d, "directory",
+		    "%.120s is not a regular file of "
+		    "at most 16 MiB, so it is not a directory.",
+		    path);
 	if (errno == ENOMEM)
 		return hv_errset(d, HV_ENOMEM, NULL, "Out of memory.");
-	return hv_errset(d, HV_EIO, "directory", "Cannot read the directory "
-	    "%.120s: %s.", path, strerror(errno));
+	return hv_errset(d, HV_EIO, "directory",
+	    "Cannot read the directory "
+	    "%.120s: %s.",
+	    path, strerror(errno));
 }
 
 hv_err
@@ -823,17 +863,19 @@ hv_directory_load_file(const char *path,
 }
 
 hv_err
-hv_directory_check_newer(const hv_directory *current,
-    const hv_directory *next, struct hv_errdetail *d)
+hv_directory_check_newer(const hv_directory *current, const hv_directory *next,
+    struct hv_errdetail *d)
 {
 	if (current == NULL)
 		return HV_OK;
 	if (strcmp(current->partnership, next->partnership) != 0)
-		return derr(d, "partnership", "The directory is for the "
+		return derr(d, "partnership",
+		    "The directory is for the "
 		    "partnership %.64s, not the loaded partnership %.64s.",
 		    next->partnership, current->partnership);
 	if (next->version < current->version)
-		return hv_errset(d, HV_EROLLBACK, "version", "directory "
+		return hv_errset(d, HV_EROLLBACK, "version",
+		    "directory "
 		    "version %llu is older than the loaded version %llu",
 		    (unsigned long long)next->version,
 		    (unsigned long long)current->version);
@@ -844,7 +886,8 @@ hv_directory_check_newer(const hv_directory *current,
 		    hv_directory_digest(next, b) != HV_OK)
 			return hv_errset(d, HV_ENOMEM, NULL, "Out of memory.");
 		if (sodium_memcmp(a, b, sizeof(a)) != 0)
-			return hv_errset(d, HV_EROLLBACK, "version", "directory "
+			return hv_errset(d, HV_EROLLBACK, "version",
+			    "directory "
 			    "version %llu differs from the loaded directory of "
 			    "the same version; a changed directory needs a "
 			    "higher version",
@@ -936,8 +979,9 @@ hv_directory_node_by_curve(const hv_directory *dir,
     const uint8_t curve[HV_CURVE_KEY_LEN])
 {
 	for (size_t i = 0; i < dir->n_nodes; i++)
-		if (dir->nodes[i].has_keys && memcmp(dir->nodes[i].keys.curve,
-		    curve, HV_CURVE_KEY_LEN) == 0)
+		if (dir->nodes[i].has_keys &&
+		    memcmp(dir->nodes[i].keys.curve, curve, HV_CURVE_KEY_LEN) ==
+		        0)
 			return &dir->nodes[i];
 	return NULL;
 }
@@ -967,8 +1011,7 @@ hv_directory_rule_at(const hv_directory *dir, size_t i)
 }
 
 int
-hv_directory_handover(const hv_directory *dir,
-    uint8_t out[HV_SIGN_PUBLIC_LEN])
+hv_directory_handover(const hv_directory *dir, uint8_t out[HV_SIGN_PUBLIC_LEN])
 {
 	if (!dir->has_handover)
 		return 0;

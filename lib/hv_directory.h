@@ -29,17 +29,17 @@ struct hv_node {
 	char id[65];
 	char role[HV_ROLE_MAX + 1];
 	struct hv_pubkeys keys;
-	int has_keys;		/* 0 for a node that appears only in `revoke` */
+	int has_keys; /* 0 for a node that appears only in `revoke` */
 	int revoked;
-	size_t n_scope;		/* ig nodes: "*" or role names */
+	size_t n_scope; /* ig nodes: "*" or role names */
 	char scope[HV_SCOPE_MAX][HV_ROLE_MAX + 1];
-	char endpoint[256];	/* the broker's, empty for others */
-	struct hv_prev_signs prev_sign;	/* earlier signing keys, newest first */
+	char endpoint[256]; /* the broker's, empty for others */
+	struct hv_prev_signs prev_sign; /* earlier signing keys, newest first */
 };
 
 struct hv_rule {
 	size_t n_senders, n_recipients, n_types;
-	char senders[HV_RULE_LIST_MAX][HV_ROLE_MAX + 1];	/* "*" = any */
+	char senders[HV_RULE_LIST_MAX][HV_ROLE_MAX + 1]; /* "*" = any */
 	char recipients[HV_RULE_LIST_MAX][HV_ROLE_MAX + 1];
 	char types[HV_RULE_LIST_MAX][40];
 	int art9_required;

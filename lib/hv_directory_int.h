@@ -21,11 +21,11 @@
 struct hv_directory {
 	char partnership[HV_DIR_NAME_MAX + 1];
 	uint64_t version;
-	int64_t built;			/* unix seconds */
+	int64_t built; /* unix seconds */
 	char broker_id[HV_NODE_MAX + 1];
 	struct hv_node *nodes;
 	size_t n_nodes, cap_nodes;
-	unsigned *node_lines;	/* agreement line of each node, or 0 */
+	unsigned *node_lines; /* agreement line of each node, or 0 */
 	struct hv_rule *rules;
 	size_t n_rules, cap_rules;
 	/*

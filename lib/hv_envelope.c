@@ -36,7 +36,7 @@
 
 #include "hv_envelope.h"
 
-static const char envelope_tag[] = "haven-envelope-v2";	/* + its NUL */
+static const char envelope_tag[] = "haven-envelope-v2"; /* + its NUL */
 static const char ad_tag[] = "haven-ad-v1";
 
 #define NOT_SHARED "NOT_SHARED"
@@ -212,7 +212,7 @@ void
 hv_envelope_new_id(uint8_t id[HV_ID_LEN])
 {
 	if (sodium_init() < 0)
-		abort();	/* no randomness: nothing safe to return */
+		abort(); /* no randomness: nothing safe to return */
 	randombytes_buf(id, HV_ID_LEN);
 }
 
@@ -353,12 +353,12 @@ hv_envelope_seal(hv_envelope *env, const uint8_t *payload, size_t len,
 	if ((e = ad_bytes(&tmp, &ad)) != HV_OK)
 		return e;
 	e = HV_ENOMEM;
-	if ((key = sodium_malloc(crypto_aead_xchacha20poly1305_ietf_KEYBYTES))
-	    == NULL)
+	if ((key = sodium_malloc(
+	         crypto_aead_xchacha20poly1305_ietf_KEYBYTES)) == NULL)
 		goto out;
 	if ((plain = malloc(padlen)) == NULL ||
-	    (ct = malloc(padlen + crypto_aead_xchacha20poly1305_ietf_ABYTES))
-	    == NULL)
+	    (ct = malloc(padlen + crypto_aead_xchacha20poly1305_ietf_ABYTES)) ==
+	        NULL)
 		goto out;
 
 	crypto_aead_xchacha20poly1305_ietf_keygen(key);
@@ -367,16 +367,16 @@ hv_envelope_seal(hv_envelope *env, const uint8_t *payload, size_t len,
 		memcpy(plain, payload, len);
 	if (sodium_pad(&padded, plain, len, padlen, padlen) != 0 ||
 	    padded != padlen) {
-		e = HV_ESYS;	/* cannot happen: padlen > len */
+		e = HV_ESYS; /* cannot happen: padlen > len */
 		goto out;
 	}
 	crypto_aead_xchacha20poly1305_ietf_encrypt(ct, &ctlen, plain, padded,
 	    ad.buf, ad.len, NULL, tmp.nonce, key);
 	for (size_t i = 0; i < tmp.n_recipients; i++) {
 		if (crypto_box_seal(tmp.sealed[i], key,
-		    crypto_aead_xchacha20poly1305_ietf_KEYBYTES,
-		    recipient_box[i]) != 0) {
-			e = HV_EMALFORMED;	/* not a usable X25519 key */
+		        crypto_aead_xchacha20poly1305_ietf_KEYBYTES,
+		        recipient_box[i]) != 0) {
+			e = HV_EMALFORMED; /* not a usable X25519 key */
 			goto out;
 		}
 	}
@@ -404,27 +404,26 @@ out:
  * recipient rotated (or queued while it did) still opens.
  */
 static int
-open_sealed_key(const hv_envelope *env, int idx, const hv_keys *k,
-    uint8_t *key)
+open_sealed_key(const hv_envelope *env, int idx, const hv_keys *k, uint8_t *key)
 {
 	if (crypto_box_seal_open(key, env->sealed[idx], HV_SEALED_KEY_LEN,
-	    k->pub.box, k->box_secret) == 0)
+	        k->pub.box, k->box_secret) == 0)
 		return 0;
 	for (size_t i = 0; i < k->n_prev_box && i < HV_PREV_KEYS_MAX; i++)
 		if (crypto_box_seal_open(key, env->sealed[idx],
-		    HV_SEALED_KEY_LEN, k->prev_box_public[i],
-		    k->prev_box_secret[i]) == 0)
+		        HV_SEALED_KEY_LEN, k->prev_box_public[i],
+		        k->prev_box_secret[i]) == 0)
 			return 0;
 	return -1;
 }
 
 hv_err
-hv_envelope_open(const hv_envelope *env, const char *me,
-    const hv_keys *me_keys, const uint8_t sender_sign[HV_SIGN_PUBLIC_LEN],
-    uint8_t **payload, size_t *len)
+hv_envelope_open(const hv_envelope *env, const char *me, const hv_keys *me_keys,
+    const uint8_t sender_sign[HV_SIGN_PUBLIC_LEN], uint8_t **payload,
+    size_t *len)
 {
-	return hv_envelope_open_at(env, me, me_keys, sender_sign, NULL,
-	    payload, len);
+	return hv_envelope_open_at(env, me, me_keys, sender_sign, NULL, payload,
+	    len);
 }
 
 hv_err
@@ -443,26 +442,27 @@ hv_envelope_open_at(const hv_envelope *env, const char *me,
 		return e;
 	if ((idx = hv_envelope_recipient_index(env, me)) < 0)
 		return HV_ENOTRECIPIENT;
-	if (env->ciphertext == NULL || env->ciphertext_len <
-	    crypto_aead_xchacha20poly1305_ietf_ABYTES)
+	if (env->ciphertext == NULL ||
+	    env->ciphertext_len < crypto_aead_xchacha20poly1305_ietf_ABYTES)
 		return HV_EMALFORMED;
-	padlen = env->ciphertext_len -
-	    crypto_aead_xchacha20poly1305_ietf_ABYTES;
+	padlen =
+	    env->ciphertext_len - crypto_aead_xchacha20poly1305_ietf_ABYTES;
 	if (!is_bucket(padlen))
 		return HV_EMALFORMED;
 	if ((e = ad_bytes(env, &ad)) != HV_OK)
 		return e;
 	e = HV_ENOMEM;
-	if ((key = sodium_malloc(crypto_aead_xchacha20poly1305_ietf_KEYBYTES))
-	    == NULL || (plain = malloc(padlen)) == NULL)
+	if ((key = sodium_malloc(
+	         crypto_aead_xchacha20poly1305_ietf_KEYBYTES)) == NULL ||
+	    (plain = malloc(padlen)) == NULL)
 		goto out;
 	if (open_sealed_key(env, idx, me_keys, key) != 0) {
 		e = HV_EDECRYPT;
 		goto out;
 	}
 	if (crypto_aead_xchacha20poly1305_ietf_decrypt(plain, &plen, NULL,
-	    env->ciphertext, env->ciphertext_len, ad.buf, ad.len, env->nonce,
-	    key) != 0) {
+	        env->ciphertext, env->ciphertext_len, ad.buf, ad.len,
+	        env->nonce, key) != 0) {
 		e = HV_EDECRYPT;
 		goto out;
 	}

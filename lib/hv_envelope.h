@@ -30,13 +30,13 @@
 #define HV_NODE_MAX 64
 #define HV_MAX_RECIPIENTS 16
 #define HV_NONCE_LEN 24
-#define HV_SEALED_KEY_LEN 80	/* crypto_box_SEALBYTES + 32-byte key */
+#define HV_SEALED_KEY_LEN 80 /* crypto_box_SEALBYTES + 32-byte key */
 #define HV_SIGNATURE_LEN 64
 #define HV_DIGEST_LEN 32
 #define HV_PAD_MIN 1024
 #define HV_JUSTIFICATION_MAX 1000
-#define HV_DECIDED_BY_MAX 64	/* a staff identifier (SPEC §4.2) */
-#define HV_SEALED_FOR_MAX 16	/* ig.* nodes a justification is sealed to */
+#define HV_DECIDED_BY_MAX 64 /* a staff identifier (SPEC §4.2) */
+#define HV_SEALED_FOR_MAX 16 /* ig.* nodes a justification is sealed to */
 #define HV_AEAD_TAG_LEN 16
 #define HV_JUSTIFICATION_SEALED_MAX \
 	(HV_NONCE_LEN + HV_JUSTIFICATION_MAX + HV_AEAD_TAG_LEN)
@@ -50,13 +50,13 @@
  * broker or the agent's store. The sealed fields are signed with the rest.
  */
 struct hv_basis {
-	char consent[24];		/* OBTAINED | NOT_SOUGHT | REFUSED | NOT_POSSIBLE */
+	char consent[24]; /* OBTAINED | NOT_SOUGHT | REFUSED | NOT_POSSIBLE */
 	char art6[24];
 	char art9[24];
 	char justification[HV_JUSTIFICATION_MAX + 1];
 	char decided_by[HV_DECIDED_BY_MAX + 1];
-	uint32_t justification_len;	/* characters, trimmed, of the clear text */
-	size_t sealed_len;		/* 0, or nonce + ciphertext bytes */
+	uint32_t justification_len; /* characters, trimmed, of the clear text */
+	size_t sealed_len; /* 0, or nonce + ciphertext bytes */
 	uint8_t sealed[HV_JUSTIFICATION_SEALED_MAX];
 	size_t n_sealed_for;
 	char sealed_for[HV_SEALED_FOR_MAX][HV_NODE_MAX + 1];
@@ -70,20 +70,20 @@ typedef struct hv_envelope {
 	char recipients[HV_MAX_RECIPIENTS][HV_NODE_MAX + 1];
 	char type[40];
 	char priority[16];
-	int64_t created;		/* unix seconds */
+	int64_t created; /* unix seconds */
 	struct hv_basis basis;
 	uint8_t subject[32];
 	int has_reply_to;
 	uint8_t reply_to[HV_ID_LEN];
 	uint32_t flags;
-	char outcome[16];		/* "" or "NOT_SHARED" */
+	char outcome[16]; /* "" or "NOT_SHARED" */
 	uint8_t nonce[HV_NONCE_LEN];
-	uint8_t *ciphertext;		/* malloc'd, owned by the envelope */
+	uint8_t *ciphertext; /* malloc'd, owned by the envelope */
 	size_t ciphertext_len;
 	uint8_t sealed[HV_MAX_RECIPIENTS][HV_SEALED_KEY_LEN];
 	uint8_t signature[HV_SIGNATURE_LEN];
-	int has_subject_key_id;		/* 0 in envelopes made before §15 */
-	uint8_t subject_key_id[8];	/* hv_subject_key_id of the key */
+	int has_subject_key_id; /* 0 in envelopes made before §15 */
+	uint8_t subject_key_id[8]; /* hv_subject_key_id of the key */
 } hv_envelope;
 
 /* Fills id with 16 random bytes. */

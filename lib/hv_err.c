@@ -21,7 +21,8 @@ static const struct {
 	    "The signature does not verify against the sender's key.", 1 },
 	[HV_ECLOCKSKEW] = { "CLOCK_SKEW",
 	    "The message's creation time is more than 300 seconds from the "
-	    "broker's clock; check the sender's clock.", 1 },
+	    "broker's clock; check the sender's clock.",
+	    1 },
 	[HV_EREPLAY] = { "REPLAY",
 	    "A different message with this id was already accepted.", 1 },
 	[HV_EUNKNOWNRECIPIENT] = { "UNKNOWN_RECIPIENT",
@@ -36,15 +37,16 @@ static const struct {
 	    "The message is larger than the configured maximum.", 1 },
 	[HV_ESTORAGEFULL] = { "STORAGE_FULL",
 	    "The broker's store is full; new messages are refused until an "
-	    "administrator enlarges map_size.", 1 },
+	    "administrator enlarges map_size.",
+	    1 },
 	[HV_ESENDERREVOKED] = { "SENDER_REVOKED",
 	    "The sending node has been revoked from the partnership.", 1 },
 	[HV_EUNAUTHORIZED] = { "UNAUTHORIZED",
 	    "A valid bearer token is required.", 1 },
 	[HV_EBADSUBJECT] = { "INVALID_SUBJECT",
-	    "The child's identifier is not a valid NHS number or local id.", 1 },
-	[HV_EBADREQUEST] = { "BAD_REQUEST",
-	    "The request is not valid.", 2 },
+	    "The child's identifier is not a valid NHS number or local id.",
+	    1 },
+	[HV_EBADREQUEST] = { "BAD_REQUEST", "The request is not valid.", 2 },
 	[HV_ENOTFOUND] = { "NOT_FOUND", "No such item.", 1 },
 	[HV_ENOTRECIPIENT] = { "NOT_RECIPIENT",
 	    "The message is not addressed to this node.", 1 },
@@ -54,11 +56,13 @@ static const struct {
 	    "The file already exists; Haven never overwrites a key.", 1 },
 	[HV_EINSECURE] = { "INSECURE_KEY_FILE",
 	    "The secret file is readable by group or others; "
-	    "run chmod 600 on it.", 1 },
+	    "run chmod 600 on it.",
+	    1 },
 	[HV_EPASSPHRASE] = { "BAD_PASSPHRASE",
 	    "The passphrase does not open the secret key file.", 1 },
 	[HV_EROLLBACK] = { "DIRECTORY_ROLLBACK",
-	    "The directory's version is lower than the one already loaded.", 1 },
+	    "The directory's version is lower than the one already loaded.",
+	    1 },
 	[HV_EBADDIRECTORY] = { "BAD_DIRECTORY",
 	    "The directory is malformed or its signature does not verify.", 1 },
 	[HV_EBADAGREEMENT] = { "BAD_AGREEMENT",
@@ -76,13 +80,16 @@ static const struct {
 	    "The data folder is in use by another running daemon.", 1 },
 	[HV_EFORMAT] = { "STORE_FORMAT",
 	    "The store was written by a newer release of Haven; run that "
-	    "release or a newer one.", 1 },
+	    "release or a newer one.",
+	    1 },
 	[HV_EPROTOCOL] = { "PROTOCOL_VERSION",
 	    "The agent speaks a protocol version the broker does not serve; "
-	    "upgrade the older of the two.", 1 },
+	    "upgrade the older of the two.",
+	    1 },
 	[HV_EDUPSESSION] = { "DUPLICATE_SESSION",
 	    "Another session of this node is connected and alive; two agents "
-	    "must not share one node id.", 1 },
+	    "must not share one node id.",
+	    1 },
 	[HV_ENOMEM] = { "NO_MEMORY", "Out of memory.", 3 },
 	[HV_EIO] = { "IO_ERROR", "A file or network operation failed.", 3 },
 	[HV_ESYS] = { "INTERNAL", "An internal error occurred.", 3 },
@@ -124,8 +131,8 @@ hv_errfromname(const char *name)
 }
 
 hv_err
-hv_errset(struct hv_errdetail *d, hv_err e, const char *field,
-    const char *fmt, ...)
+hv_errset(struct hv_errdetail *d, hv_err e, const char *field, const char *fmt,
+    ...)
 {
 	va_list ap;
 

@@ -19,45 +19,45 @@
 typedef enum hv_err {
 	HV_OK = 0,
 	/* Submit checks of SPEC §6, in the order the broker applies them. */
-	HV_ESENDERMISMATCH,	/* SENDER_MISMATCH */
-	HV_EMALFORMED,		/* MALFORMED */
-	HV_EBADSIG,		/* BAD_SIGNATURE */
-	HV_ECLOCKSKEW,		/* CLOCK_SKEW */
-	HV_EREPLAY,		/* REPLAY */
-	HV_EUNKNOWNRECIPIENT,	/* UNKNOWN_RECIPIENT */
-	HV_EREVOKEDRECIPIENT,	/* REVOKED_RECIPIENT */
-	HV_EPOLICY,		/* POLICY_DENIED */
-	HV_EBASIS,		/* BASIS_INVALID */
-	HV_ETOOLARGE,		/* TOO_LARGE */
-	HV_ESTORAGEFULL,	/* STORAGE_FULL */
-	HV_ESENDERREVOKED,	/* SENDER_REVOKED */
+	HV_ESENDERMISMATCH, /* SENDER_MISMATCH */
+	HV_EMALFORMED, /* MALFORMED */
+	HV_EBADSIG, /* BAD_SIGNATURE */
+	HV_ECLOCKSKEW, /* CLOCK_SKEW */
+	HV_EREPLAY, /* REPLAY */
+	HV_EUNKNOWNRECIPIENT, /* UNKNOWN_RECIPIENT */
+	HV_EREVOKEDRECIPIENT, /* REVOKED_RECIPIENT */
+	HV_EPOLICY, /* POLICY_DENIED */
+	HV_EBASIS, /* BASIS_INVALID */
+	HV_ETOOLARGE, /* TOO_LARGE */
+	HV_ESTORAGEFULL, /* STORAGE_FULL */
+	HV_ESENDERREVOKED, /* SENDER_REVOKED */
 	/* Agent API and local checks. */
-	HV_EUNAUTHORIZED,	/* UNAUTHORIZED */
-	HV_EBADSUBJECT,		/* INVALID_SUBJECT: bad NHS number or local id */
-	HV_EBADREQUEST,		/* BAD_REQUEST: bad JSON or a bad field */
-	HV_ENOTFOUND,		/* NOT_FOUND */
-	HV_ENOTRECIPIENT,	/* NOT_RECIPIENT: envelope not addressed to us */
-	HV_EDECRYPT,		/* DECRYPT_FAILED */
+	HV_EUNAUTHORIZED, /* UNAUTHORIZED */
+	HV_EBADSUBJECT, /* INVALID_SUBJECT: bad NHS number or local id */
+	HV_EBADREQUEST, /* BAD_REQUEST: bad JSON or a bad field */
+	HV_ENOTFOUND, /* NOT_FOUND */
+	HV_ENOTRECIPIENT, /* NOT_RECIPIENT: envelope not addressed to us */
+	HV_EDECRYPT, /* DECRYPT_FAILED */
 	/* Keys, directory, config, audit. */
-	HV_EEXISTS,		/* EXISTS: refusing to overwrite */
-	HV_EINSECURE,		/* INSECURE_KEY_FILE: readable by group/others */
-	HV_EPASSPHRASE,		/* BAD_PASSPHRASE */
-	HV_EROLLBACK,		/* DIRECTORY_ROLLBACK */
-	HV_EBADDIRECTORY,	/* BAD_DIRECTORY */
-	HV_EBADAGREEMENT,	/* BAD_AGREEMENT */
-	HV_EBADCONFIG,		/* BAD_CONFIG */
-	HV_ETAMPERED,		/* TAMPERED: audit log or proof does not verify */
-	HV_EUSAGE,		/* USAGE */
-	HV_EUNREACHABLE,	/* UNREACHABLE: agent or broker did not answer */
-	HV_EEXPIRED,		/* EXPIRED */
+	HV_EEXISTS, /* EXISTS: refusing to overwrite */
+	HV_EINSECURE, /* INSECURE_KEY_FILE: readable by group/others */
+	HV_EPASSPHRASE, /* BAD_PASSPHRASE */
+	HV_EROLLBACK, /* DIRECTORY_ROLLBACK */
+	HV_EBADDIRECTORY, /* BAD_DIRECTORY */
+	HV_EBADAGREEMENT, /* BAD_AGREEMENT */
+	HV_EBADCONFIG, /* BAD_CONFIG */
+	HV_ETAMPERED, /* TAMPERED: audit log or proof does not verify */
+	HV_EUSAGE, /* USAGE */
+	HV_EUNREACHABLE, /* UNREACHABLE: agent or broker did not answer */
+	HV_EEXPIRED, /* EXPIRED */
 	/* Stores, sessions and versions over the years (SPEC §13). */
-	HV_EINUSE,		/* IN_USE: data_dir locked by another process */
-	HV_EFORMAT,		/* STORE_FORMAT: a store newer than this binary */
-	HV_EPROTOCOL,		/* PROTOCOL_VERSION: Hello from an unserved version */
-	HV_EDUPSESSION,		/* DUPLICATE_SESSION: node already connected */
-	HV_ENOMEM,		/* NO_MEMORY */
-	HV_EIO,			/* IO_ERROR */
-	HV_ESYS,		/* INTERNAL */
+	HV_EINUSE, /* IN_USE: data_dir locked by another process */
+	HV_EFORMAT, /* STORE_FORMAT: a store newer than this binary */
+	HV_EPROTOCOL, /* PROTOCOL_VERSION: Hello from an unserved version */
+	HV_EDUPSESSION, /* DUPLICATE_SESSION: node already connected */
+	HV_ENOMEM, /* NO_MEMORY */
+	HV_EIO, /* IO_ERROR */
+	HV_ESYS, /* INTERNAL */
 	HV_ERR_COUNT
 } hv_err;
 

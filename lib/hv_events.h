@@ -20,10 +20,10 @@ enum hv_event {
 	HV_EV_DIRECTORY_LOADED,
 	HV_EV_AUDIT_QUERY,
 	HV_EV_RESTORED,
-	HV_EV_RETRACTED,		/* the sender took a message back */
-	HV_EV_WITHDRAWN,		/* an undelivered copy removed */
-	HV_EV_RETRACTION_DELIVERED,	/* a recipient erased its copy */
-	HV_EV_HOLD_ADDED,		/* a legal hold at an agent */
+	HV_EV_RETRACTED, /* the sender took a message back */
+	HV_EV_WITHDRAWN, /* an undelivered copy removed */
+	HV_EV_RETRACTION_DELIVERED, /* a recipient erased its copy */
+	HV_EV_HOLD_ADDED, /* a legal hold at an agent */
 	HV_EV_HOLD_REMOVED,
 	HV_EV_COUNT
 };
@@ -35,7 +35,7 @@ enum hv_status {
 	HV_ST_ACKNOWLEDGED,
 	HV_ST_ESCALATED,
 	HV_ST_EXPIRED,
-	HV_ST_RETRACTED,		/* to the sender: retraction recorded;
+	HV_ST_RETRACTED, /* to the sender: retraction recorded;
 					 * to a recipient: erase (SPEC §15) */
 	HV_ST_WITHDRAWN,
 	HV_ST_RETRACTION_DELIVERED,

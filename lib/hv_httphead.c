@@ -30,8 +30,8 @@ static int
 is_tchar(unsigned char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9') || (c != '\0' &&
-	    strchr("!#$%&'*+-.^_`|~", c) != NULL);
+	    (c >= '0' && c <= '9') ||
+	    (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
 }
 
 /*
@@ -90,7 +90,7 @@ hv_httphead_field(const char *head, size_t len, const char *name,
 	const char *line, *v, *found = NULL;
 	int count = 0;
 
-	if (!next_line(head, len, &pos, &line, &n))	/* request line */
+	if (!next_line(head, len, &pos, &line, &n)) /* request line */
 		return 0;
 	while (next_line(head, len, &pos, &line, &n) && n > 0) {
 		if (split_field(line, n, &nl, &v, &found_len) != 0 ||
@@ -140,12 +140,14 @@ check_request_line(const char *line, size_t n, unsigned *status,
 	    line[i + 5] >= '0' && line[i + 5] <= '9' && line[i + 6] == '.' &&
 	    line[i + 7] >= '0' && line[i + 7] <= '9') {
 		*status = 505;
-		return hv_errset(d, HV_EBADREQUEST, NULL, "The agent speaks "
+		return hv_errset(d, HV_EBADREQUEST, NULL,
+		    "The agent speaks "
 		    "HTTP/1.1 (or 1.0) only.");
 	}
 bad:
 	*status = 400;
-	return hv_errset(d, HV_EBADREQUEST, NULL, "The request line is not "
+	return hv_errset(d, HV_EBADREQUEST, NULL,
+	    "The request line is not "
 	    "'METHOD /path HTTP/1.1'.");
 }
 
@@ -160,28 +162,33 @@ hv_httphead_check(const char *head, size_t len, unsigned *status,
 
 	*status = 400;
 	if (!next_line(head, len, &pos, &line, &n))
-		return hv_errset(d, HV_EBADREQUEST, NULL, "The request is "
+		return hv_errset(d, HV_EBADREQUEST, NULL,
+		    "The request is "
 		    "empty.");
 	if ((e = check_request_line(line, n, status, d)) != HV_OK)
 		return e;
 	while (next_line(head, len, &pos, &line, &n) && n > 0) {
 		if (line[0] == ' ' || line[0] == '\t')
-			return hv_errset(d, HV_EBADREQUEST, NULL, "A header "
+			return hv_errset(d, HV_EBADREQUEST, NULL,
+			    "A header "
 			    "line is folded onto the next; send each field "
 			    "on one line.");
 		if (split_field(line, n, &nl, &v, &vlen) != 0 || nl == 0)
-			return hv_errset(d, HV_EBADREQUEST, NULL, "A header "
+			return hv_errset(d, HV_EBADREQUEST, NULL,
+			    "A header "
 			    "line has no 'name:' before its value.");
 		for (size_t i = 0; i < nl; i++)
 			if (!is_tchar((unsigned char)line[i]))
-				return hv_errset(d, HV_EBADREQUEST, NULL, "A "
+				return hv_errset(d, HV_EBADREQUEST, NULL,
+				    "A "
 				    "header name holds a character that is "
 				    "not allowed in a name.");
 		for (size_t i = nl + 1; i < n; i++) {
 			unsigned char c = (unsigned char)line[i];
 
 			if ((c < 0x20 && c != '\t') || c == 0x7f)
-				return hv_errset(d, HV_EBADREQUEST, NULL, "The "
+				return hv_errset(d, HV_EBADREQUEST, NULL,
+				    "The "
 				    "%.*s header holds a control character.",
 				    (int)(nl > 40 ? 40 : nl), line);
 		}
@@ -190,20 +197,24 @@ hv_httphead_check(const char *head, size_t len, unsigned *status,
 		if (nl != 14 || strncasecmp(line, "Content-Length", nl) != 0)
 			continue;
 		if (++n_cl > 1)
-			return hv_errset(d, HV_EBADREQUEST, NULL, "Content-Length "
+			return hv_errset(d, HV_EBADREQUEST, NULL,
+			    "Content-Length "
 			    "is given more than once; give it once.");
 		if (!all_digits(v, vlen))
-			return hv_errset(d, HV_EBADREQUEST, NULL, "Content-Length "
+			return hv_errset(d, HV_EBADREQUEST, NULL,
+			    "Content-Length "
 			    "must be a whole number of bytes (digits only).");
 		if (vlen > CL_DIGITS_MAX) {
 			*status = 413;
-			return hv_errset(d, HV_ETOOLARGE, NULL, "Content-Length "
+			return hv_errset(d, HV_ETOOLARGE, NULL,
+			    "Content-Length "
 			    "is far larger than any request the agent takes.");
 		}
 	}
 	if (n_te > 0) {
 		*status = 411;
-		return hv_errset(d, HV_EBADREQUEST, NULL, "Send the body with "
+		return hv_errset(d, HV_EBADREQUEST, NULL,
+		    "Send the body with "
 		    "Content-Length; Transfer-Encoding is not taken.");
 	}
 	return HV_OK;

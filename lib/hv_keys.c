@@ -42,19 +42,25 @@ void
 hv_keyfile_fields(struct hv_kv *kv)
 {
 	static const char *const names[HV_KF_PREV_BOX] = {
-		[HV_KF_NODE] = "node", [HV_KF_SIGN_S] = "sign_secret",
-		[HV_KF_BOX_S] = "box_secret", [HV_KF_CURVE_S] = "curve_secret",
-		[HV_KF_SIGN_P] = "sign_public", [HV_KF_BOX_P] = "box_public",
-		[HV_KF_CURVE_P] = "curve_public", [HV_KF_KDF] = "kdf",
-		[HV_KF_SALT] = "kdf_salt", [HV_KF_OPS] = "kdf_opslimit",
-		[HV_KF_MEM] = "kdf_memlimit", [HV_KF_NONCE] = "nonce",
+		[HV_KF_NODE] = "node",
+		[HV_KF_SIGN_S] = "sign_secret",
+		[HV_KF_BOX_S] = "box_secret",
+		[HV_KF_CURVE_S] = "curve_secret",
+		[HV_KF_SIGN_P] = "sign_public",
+		[HV_KF_BOX_P] = "box_public",
+		[HV_KF_CURVE_P] = "curve_public",
+		[HV_KF_KDF] = "kdf",
+		[HV_KF_SALT] = "kdf_salt",
+		[HV_KF_OPS] = "kdf_opslimit",
+		[HV_KF_MEM] = "kdf_memlimit",
+		[HV_KF_NONCE] = "nonce",
 		[HV_KF_SEALED] = "sealed",
 	};
 
 	for (int i = 0; i < HV_KF_COUNT; i++) {
 		kv[i].name = i < HV_KF_PREV_BOX ? names[i] :
-		    i < HV_KF_PREV_SEALED ? "previous_box_secret" :
-		    "previous_box_sealed";
+		    i < HV_KF_PREV_SEALED       ? "previous_box_secret" :
+		                                  "previous_box_sealed";
 		kv[i].value = NULL;
 		kv[i].line = 0;
 	}
@@ -70,7 +76,7 @@ hv_sign_verify_at(const uint8_t current[HV_SIGN_PUBLIC_LEN],
 	for (size_t i = 0; prev != NULL && i < prev->n; i++)
 		if (prev->k[i].until_ms >= at_ms &&
 		    crypto_sign_verify_detached(sig, msg, len,
-		    prev->k[i].sign) == 0)
+		        prev->k[i].sign) == 0)
 			return HV_OK;
 	return HV_EBADSIG;
 }
@@ -122,16 +128,18 @@ key_text(const hv_keys *k, const char *node_id, const char *passphrase,
 	int bad = 0;
 
 	*len = 0;
-	bad |= hv_keyfile_add(buf, cap, len, "# Haven node key for %s "
-	    "\xe2\x80\x94 secret, keep mode 0600\n", node_id);
+	bad |= hv_keyfile_add(buf, cap, len,
+	    "# Haven node key for %s "
+	    "\xe2\x80\x94 secret, keep mode 0600\n",
+	    node_id);
 	if (passphrase != NULL) {
-		err = hv_keys_seal_text(k, node_id, passphrase, buf, cap, len,
-		    d);
+		err =
+		    hv_keys_seal_text(k, node_id, passphrase, buf, cap, len, d);
 		return err == HV_OK && bad ? HV_ESYS : err;
 	}
 	bad |= hv_keyfile_add(buf, cap, len, "node = %s\n", node_id);
-	bad |= hv_keyfile_add_b64(buf, cap, len, "sign_secret",
-	    k->sign_secret, sizeof(k->sign_secret));
+	bad |= hv_keyfile_add_b64(buf, cap, len, "sign_secret", k->sign_secret,
+	    sizeof(k->sign_secret));
 	bad |= hv_keyfile_add_b64(buf, cap, len, "box_secret", k->box_secret,
 	    sizeof(k->box_secret));
 	bad |= hv_keyfile_add_b64(buf, cap, len, "curve_secret",
@@ -161,7 +169,8 @@ pub_text(const struct hv_pubkeys *pub, const struct hv_prev_signs *prev,
 	bad |= hv_keyfile_add_b64(buf, cap, len, "curve_public", pub->curve,
 	    sizeof(pub->curve));
 	if (prev->n > 0)
-		bad |= hv_keyfile_add(buf, cap, len, "# Signing keys of earlier "
+		bad |= hv_keyfile_add(buf, cap, len,
+		    "# Signing keys of earlier "
 		    "rotations, newest first, each with the time it stopped "
 		    "signing.\n");
 	for (size_t i = 0; i < prev->n; i++) {
@@ -189,7 +198,8 @@ hv_keys_save(const hv_keys *k, const char *node_id, const char *dir,
 	if ((err = hv_sodium_ready()) != HV_OK)
 		return err;
 	if (node_id == NULL || !hv_node_id_valid(node_id))
-		return hv_errset(d, HV_EUSAGE, "id", "The node id is not "
+		return hv_errset(d, HV_EUSAGE, "id",
+		    "The node id is not "
 		    "ROLE.NAME in lowercase a-z, 0-9 and dashes.");
 	if (dir == NULL || *dir == '\0')
 		dir = ".";
@@ -205,10 +215,9 @@ hv_keys_save(const hv_keys *k, const char *node_id, const char *dir,
 	    (err = hv_keyfile_absent(pub_path, d)) != HV_OK)
 		goto out;
 	if ((err = key_text(k, node_id, passphrase, text, HV_KEYFILE_MAX,
-	    &text_len, d)) != HV_OK ||
+	         &text_len, d)) != HV_OK ||
 	    (err = pub_text(&k->pub, &k->prev_sign, node_id, pub, sizeof(pub),
-	    &pub_len)) !=
-	    HV_OK)
+	         &pub_len)) != HV_OK)
 		goto out;
 	if ((err = hv_keyfile_create(key_path, text, text_len, 1, d)) != HV_OK)
 		goto out;
@@ -252,22 +261,28 @@ derive_publics(hv_keys *k, const struct hv_kv *kv, const char *path,
 		if (kv[HV_KF_SIGN_S].value != NULL)
 			return hv_errset(d, HV_EMALFORMED, "sign_secret",
 			    "%s:%d: sign_secret is inconsistent: its public "
-			    "half does not match its seed.", path,
-			    kv[HV_KF_SIGN_S].line);
-		return hv_errset(d, HV_EMALFORMED, "sign_secret", "%s: the "
-		    "sealed sign_secret is inconsistent.", path);
+			    "half does not match its seed.",
+			    path, kv[HV_KF_SIGN_S].line);
+		return hv_errset(d, HV_EMALFORMED, "sign_secret",
+		    "%s: the "
+		    "sealed sign_secret is inconsistent.",
+		    path);
 	}
 	crypto_sign_ed25519_sk_to_pk(k->pub.sign, k->sign_secret);
 	if (crypto_scalarmult_base(k->pub.box, k->box_secret) != 0 ||
 	    crypto_scalarmult_base(k->pub.curve, k->curve_secret) != 0)
-		return hv_errset(d, HV_EMALFORMED, "box_secret", "%s: a secret "
-		    "key is not usable.", path);
+		return hv_errset(d, HV_EMALFORMED, "box_secret",
+		    "%s: a secret "
+		    "key is not usable.",
+		    path);
 	for (size_t i = 0; i < k->n_prev_box; i++)
 		if (crypto_scalarmult_base(k->prev_box_public[i],
-		    k->prev_box_secret[i]) != 0)
+		        k->prev_box_secret[i]) != 0)
 			return hv_errset(d, HV_EMALFORMED,
-			    "previous_box_secret", "%s: previous payload key "
-			    "%zu is not usable.", path, i + 1);
+			    "previous_box_secret",
+			    "%s: previous payload key "
+			    "%zu is not usable.",
+			    path, i + 1);
 	return HV_OK;
 }
 
@@ -287,9 +302,10 @@ check_listed_publics(const hv_keys *k, const struct hv_kv *kv, const char *path,
 		if ((err = hv_kv_b64(f, path, listed, 32, d)) != HV_OK)
 			return err;
 		if (sodium_memcmp(listed, have[i], 32) != 0)
-			return hv_errset(d, HV_EMALFORMED, f->name, "%s:%d: %s "
-			    "does not match the secret key.", path, f->line,
-			    f->name);
+			return hv_errset(d, HV_EMALFORMED, f->name,
+			    "%s:%d: %s "
+			    "does not match the secret key.",
+			    path, f->line, f->name);
 	}
 	return HV_OK;
 }
@@ -306,9 +322,11 @@ prev_sign_parse(struct hv_kv *f, const char *path, struct hv_prev_sign *p,
 	hv_err err;
 
 	if (sp == NULL)
-		return hv_errset(d, HV_EMALFORMED, f->name, "%s:%d: %s must be "
+		return hv_errset(d, HV_EMALFORMED, f->name,
+		    "%s:%d: %s must be "
 		    "a key and the time it stopped signing, like 'BASE64 "
-		    "2026-11-22T09:14:03Z'.", path, f->line, f->name);
+		    "2026-11-22T09:14:03Z'.",
+		    path, f->line, f->name);
 	*sp++ = '\0';
 	while (*sp == ' ')
 		sp++;
@@ -316,9 +334,11 @@ prev_sign_parse(struct hv_kv *f, const char *path, struct hv_prev_sign *p,
 	    HV_OK)
 		return err;
 	if (hv_time_parse(sp, &p->until_ms) != 0 || p->until_ms <= 0)
-		return hv_errset(d, HV_EMALFORMED, f->name, "%s:%d: the time "
+		return hv_errset(d, HV_EMALFORMED, f->name,
+		    "%s:%d: the time "
 		    "after the key is not an ISO 8601 UTC time like "
-		    "2026-11-22T09:14:03Z.", path, f->line);
+		    "2026-11-22T09:14:03Z.",
+		    path, f->line);
 	return HV_OK;
 }
 
@@ -327,12 +347,14 @@ prev_sign_parse(struct hv_kv *f, const char *path, struct hv_prev_sign *p,
  * signing keys into prev; node (65 bytes) receives its node id.
  */
 static hv_err
-pub_parse(const char *path, struct hv_pubkeys *pub,
-    struct hv_prev_signs *prev, char *node, struct hv_errdetail *d)
+pub_parse(const char *path, struct hv_pubkeys *pub, struct hv_prev_signs *prev,
+    char *node, struct hv_errdetail *d)
 {
 	struct hv_kv kv[4 + HV_PREV_KEYS_MAX] = {
-		{ "node", NULL, 0 }, { "sign_public", NULL, 0 },
-		{ "box_public", NULL, 0 }, { "curve_public", NULL, 0 },
+		{ "node", NULL, 0 },
+		{ "sign_public", NULL, 0 },
+		{ "box_public", NULL, 0 },
+		{ "curve_public", NULL, 0 },
 	};
 	struct hv_prev_signs ptmp;
 	struct hv_pubkeys tmp;
@@ -348,38 +370,41 @@ pub_parse(const char *path, struct hv_pubkeys *pub,
 		return hv_errset(d, errno == EFBIG ? HV_EMALFORMED : HV_EIO,
 		    "pub_file", "Cannot read %s: %s.", path,
 		    errno == EFBIG ? "not a regular file of at most 8 KiB" :
-		    strerror(errno));
-	if ((err = hv_kv_parse((char *)buf, len, path, kv, 4 +
-	    HV_PREV_KEYS_MAX, d)) != HV_OK) {
+		                     strerror(errno));
+	if ((err = hv_kv_parse((char *)buf, len, path, kv, 4 + HV_PREV_KEYS_MAX,
+	         d)) != HV_OK) {
 		/* A .key given where a .pub belongs: say so, not "field". */
 		if (strcmp(d->field, "sign_secret") == 0 ||
 		    strcmp(d->field, "box_secret") == 0 ||
 		    strcmp(d->field, "kdf_salt") == 0 ||
 		    strcmp(d->field, "nonce") == 0 ||
 		    strcmp(d->field, "sealed") == 0)
-			hv_errset(d, err, "pub_file", "%s is a secret key "
+			hv_errset(d, err, "pub_file",
+			    "%s is a secret key "
 			    "file; give the node's public key file (NODE.pub) "
-			    "instead.", path);
+			    "instead.",
+			    path);
 		goto out;
 	}
 	if ((err = hv_kv_node(&kv[0], path, d)) != HV_OK ||
 	    (err = hv_kv_b64(&kv[1], path, tmp.sign, sizeof(tmp.sign), d)) !=
-	    HV_OK ||
+	        HV_OK ||
 	    (err = hv_kv_b64(&kv[2], path, tmp.box, sizeof(tmp.box), d)) !=
-	    HV_OK ||
+	        HV_OK ||
 	    (err = hv_kv_b64(&kv[3], path, tmp.curve, sizeof(tmp.curve), d)) !=
-	    HV_OK)
+	        HV_OK)
 		goto out;
-	for (int i = 4; i < 4 + HV_PREV_KEYS_MAX && kv[i].value != NULL;
-	    i++) {
+	for (int i = 4; i < 4 + HV_PREV_KEYS_MAX && kv[i].value != NULL; i++) {
 		if ((err = prev_sign_parse(&kv[i], path, &ptmp.k[ptmp.n], d)) !=
 		    HV_OK)
 			goto out;
-		if (ptmp.n > 0 && ptmp.k[ptmp.n].until_ms >
-		    ptmp.k[ptmp.n - 1].until_ms) {
-			err = hv_errset(d, HV_EMALFORMED, kv[i].name, "%s:%d: "
+		if (ptmp.n > 0 &&
+		    ptmp.k[ptmp.n].until_ms > ptmp.k[ptmp.n - 1].until_ms) {
+			err = hv_errset(d, HV_EMALFORMED, kv[i].name,
+			    "%s:%d: "
 			    "previous signing keys must be listed newest "
-			    "first.", path, kv[i].line);
+			    "first.",
+			    path, kv[i].line);
 			goto out;
 		}
 		ptmp.n++;
@@ -409,8 +434,8 @@ hv_pubkeys_load_prev(const char *path, struct hv_pubkeys *out,
 }
 
 hv_err
-hv_pubkeys_load_role(const char *path, const char *role,
-    struct hv_pubkeys *out, struct hv_errdetail *d)
+hv_pubkeys_load_role(const char *path, const char *role, struct hv_pubkeys *out,
+    struct hv_errdetail *d)
 {
 	struct hv_pubkeys pk;
 	char node[65], got[65];
@@ -420,7 +445,8 @@ hv_pubkeys_load_role(const char *path, const char *role,
 		return e;
 	hv_node_role(node, got, sizeof(got));
 	if (strcmp(got, role) != 0)
-		return hv_errset(d, HV_EUSAGE, "pub_file", "%s: this is %s's "
+		return hv_errset(d, HV_EUSAGE, "pub_file",
+		    "%s: this is %s's "
 		    "key, not the %s's; give the %s's .pub file (%s.NAME.pub)",
 		    path, node, role, role, role);
 	*out = pk;
@@ -448,10 +474,11 @@ check_sibling_pub(const hv_keys *k, const char *node, const char *path,
 	memcpy(pub_path + n - 4, ".pub", 4);
 	if (pub_parse(pub_path, &pub, NULL, pub_node, NULL) == HV_OK &&
 	    (strcmp(pub_node, node) != 0 ||
-	    sodium_memcmp(&pub, &k->pub, sizeof(pub)) != 0))
-		err = hv_errset(d, HV_EMALFORMED, "key_file", "%s and %s are "
-		    "not a pair: their node or public keys disagree.", path,
-		    pub_path);
+	        sodium_memcmp(&pub, &k->pub, sizeof(pub)) != 0))
+		err = hv_errset(d, HV_EMALFORMED, "key_file",
+		    "%s and %s are "
+		    "not a pair: their node or public keys disagree.",
+		    path, pub_path);
 	free(pub_path);
 	return err;
 }
@@ -484,23 +511,23 @@ hv_keys_load(const char *path, const char *passphrase, hv_keys **out,
 	if (sealed)
 		err = hv_keys_unseal(kv, path, passphrase, k, d);
 	else if ((err = hv_kv_b64(&kv[HV_KF_SIGN_S], path, k->sign_secret,
-	    HV_SIGN_SECRET_LEN, d)) == HV_OK &&
+	              HV_SIGN_SECRET_LEN, d)) == HV_OK &&
 	    (err = hv_kv_b64(&kv[HV_KF_BOX_S], path, k->box_secret,
-	    HV_BOX_KEY_LEN, d)) == HV_OK &&
+	         HV_BOX_KEY_LEN, d)) == HV_OK &&
 	    (err = hv_kv_b64(&kv[HV_KF_CURVE_S], path, k->curve_secret,
-	    HV_CURVE_KEY_LEN, d)) == HV_OK) {
+	         HV_CURVE_KEY_LEN, d)) == HV_OK) {
 		for (int i = 0; i < HV_PREV_KEYS_MAX && err == HV_OK &&
-		    kv[HV_KF_PREV_BOX + i].value != NULL; i++)
+		     kv[HV_KF_PREV_BOX + i].value != NULL;
+		     i++)
 			if ((err = hv_kv_b64(&kv[HV_KF_PREV_BOX + i], path,
-			    k->prev_box_secret[i], HV_BOX_KEY_LEN, d)) ==
+			         k->prev_box_secret[i], HV_BOX_KEY_LEN, d)) ==
 			    HV_OK)
 				k->n_prev_box++;
 	}
-	if (err != HV_OK ||
-	    (err = derive_publics(k, kv, path, d)) != HV_OK ||
+	if (err != HV_OK || (err = derive_publics(k, kv, path, d)) != HV_OK ||
 	    (err = check_listed_publics(k, kv, path, d)) != HV_OK ||
 	    (err = check_sibling_pub(k, kv[HV_KF_NODE].value, path, d)) !=
-	    HV_OK)
+	        HV_OK)
 		goto out;
 	*out = k;
 	k = NULL;
@@ -527,8 +554,10 @@ hv_keys_rotate(const char *old_key, const char *dir, const char *passphrase,
 	if (dir == NULL || *dir == '\0')
 		dir = ".";
 	if (n < 5 || strcmp(old_key + n - 4, ".key") != 0)
-		return hv_errset(d, HV_EUSAGE, "key_file", "%s does not end in "
-		    ".key; give the node's secret key file.", old_key);
+		return hv_errset(d, HV_EUSAGE, "key_file",
+		    "%s does not end in "
+		    ".key; give the node's secret key file.",
+		    old_key);
 	if ((pub_path = strdup(old_key)) == NULL)
 		return HV_ENOMEM;
 	memcpy(pub_path + n - 4, ".pub", 4);
@@ -538,14 +567,15 @@ hv_keys_rotate(const char *old_key, const char *dir, const char *passphrase,
 	if ((err = pub_parse(pub_path, &pub, &prev, node, d)) != HV_OK)
 		goto out;
 	if (sodium_memcmp(&pub, &old->pub, sizeof(pub)) != 0) {
-		err = hv_errset(d, HV_EMALFORMED, "pub_file", "%s and %s are "
-		    "not a pair: their public keys disagree.", old_key,
-		    pub_path);
+		err = hv_errset(d, HV_EMALFORMED, "pub_file",
+		    "%s and %s are "
+		    "not a pair: their public keys disagree.",
+		    old_key, pub_path);
 		goto out;
 	}
-	if (old->n_prev_box >= HV_PREV_KEYS_MAX ||
-	    prev.n >= HV_PREV_KEYS_MAX) {
-		err = hv_errset(d, HV_EMALFORMED, "key_file", "%s already "
+	if (old->n_prev_box >= HV_PREV_KEYS_MAX || prev.n >= HV_PREV_KEYS_MAX) {
+		err = hv_errset(d, HV_EMALFORMED, "key_file",
+		    "%s already "
 		    "carries %d earlier keys, the most a key file holds; "
 		    "messages sealed to the oldest would become unreadable.",
 		    old_key, HV_PREV_KEYS_MAX);

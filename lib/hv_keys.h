@@ -32,7 +32,7 @@
 #define HV_BOX_KEY_LEN 32
 #define HV_CURVE_KEY_LEN 32
 #define HV_SUBJECT_KEY_LEN 32
-#define HV_PREV_KEYS_MAX 16	/* earlier key pairs a node's files carry */
+#define HV_PREV_KEYS_MAX 16 /* earlier key pairs a node's files carry */
 
 /*
  * A signing key a node used before a rotation and the time it stopped

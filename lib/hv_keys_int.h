@@ -18,8 +18,8 @@
 #include "hv_err.h"
 #include "hv_keys.h"
 
-#define HV_KEYFILE_MAX 8192	/* bytes; a real key file is about 400 */
-#define HV_KV_DECODE_MAX 160	/* largest value we decode: sealed, 144 */
+#define HV_KEYFILE_MAX 8192 /* bytes; a real key file is about 400 */
+#define HV_KV_DECODE_MAX 160 /* largest value we decode: sealed, 144 */
 
 /* sodium_init(); HV_ESYS when libsodium cannot start. */
 hv_err hv_sodium_ready(void);
@@ -65,7 +65,7 @@ int hv_keyfile_add_b64(char *buf, size_t cap, size_t *len, const char *name,
 /* One known field of a key file, filled in by hv_kv_parse. */
 struct hv_kv {
 	const char *name;
-	char *value;		/* into the parsed buffer; NULL when absent */
+	char *value; /* into the parsed buffer; NULL when absent */
 	int line;
 };
 
@@ -96,9 +96,8 @@ hv_err hv_kv_b64(const struct hv_kv *f, const char *path, uint8_t *out,
  * Reads the value of f (required) as a decimal number from lo to hi.
  * Errors: HV_EMALFORMED.
  */
-hv_err hv_kv_u64(const struct hv_kv *f, const char *path,
-    unsigned long long lo, unsigned long long hi, unsigned long long *out,
-    struct hv_errdetail *d);
+hv_err hv_kv_u64(const struct hv_kv *f, const char *path, unsigned long long lo,
+    unsigned long long hi, unsigned long long *out, struct hv_errdetail *d);
 
 /* Requires f to hold a node id (ROLE.NAME). Errors: HV_EMALFORMED. */
 hv_err hv_kv_node(const struct hv_kv *f, const char *path,
@@ -108,11 +107,22 @@ hv_err hv_kv_node(const struct hv_kv *f, const char *path,
 
 /* The fields of a .key file, as indexes into its struct hv_kv array. */
 enum hv_keyfield {
-	HV_KF_NODE, HV_KF_SIGN_S, HV_KF_BOX_S, HV_KF_CURVE_S, HV_KF_SIGN_P,
-	HV_KF_BOX_P, HV_KF_CURVE_P, HV_KF_KDF, HV_KF_SALT, HV_KF_OPS,
-	HV_KF_MEM, HV_KF_NONCE, HV_KF_SEALED,
+	HV_KF_NODE,
+	HV_KF_SIGN_S,
+	HV_KF_BOX_S,
+	HV_KF_CURVE_S,
+	HV_KF_SIGN_P,
+	HV_KF_BOX_P,
+	HV_KF_CURVE_P,
+	HV_KF_KDF,
+	HV_KF_SALT,
+	HV_KF_OPS,
+	HV_KF_MEM,
+	HV_KF_NONCE,
+	HV_KF_SEALED,
 	/* HV_PREV_KEYS_MAX entries each, newest first */
-	HV_KF_PREV_BOX, HV_KF_PREV_SEALED = HV_KF_PREV_BOX + HV_PREV_KEYS_MAX,
+	HV_KF_PREV_BOX,
+	HV_KF_PREV_SEALED = HV_KF_PREV_BOX + HV_PREV_KEYS_MAX,
 	HV_KF_COUNT = HV_KF_PREV_SEALED + HV_PREV_KEYS_MAX
 };
 

@@ -20,16 +20,16 @@
 #define PASSFILE_MAX 4096
 #define SECRETS_LEN (HV_SIGN_SECRET_LEN + HV_BOX_KEY_LEN + HV_CURVE_KEY_LEN)
 #define SEALED_LEN (SECRETS_LEN + crypto_aead_xchacha20poly1305_ietf_ABYTES)
-#define OPSLIMIT_MAX 32ULL	/* refuse absurd KDF costs in a tampered file */
+#define OPSLIMIT_MAX 32ULL /* refuse absurd KDF costs in a tampered file */
 #define NONCE_LEN crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
 /* A previous payload secret: its own nonce, then the sealed 32 bytes. */
-#define PREV_SEALED_LEN (NONCE_LEN + HV_BOX_KEY_LEN + \
-    crypto_aead_xchacha20poly1305_ietf_ABYTES)
+#define PREV_SEALED_LEN \
+	(NONCE_LEN + HV_BOX_KEY_LEN + crypto_aead_xchacha20poly1305_ietf_ABYTES)
 /* Bound with the node id to a previous secret, so it cannot pass as current. */
 static const char prev_tag[] = "previous_box";
 
 _Static_assert(SEALED_LEN <= HV_KV_DECODE_MAX &&
-    PREV_SEALED_LEN <= HV_KV_DECODE_MAX,
+        PREV_SEALED_LEN <= HV_KV_DECODE_MAX,
     "hv_kv_b64 must be able to decode the sealed secrets");
 
 /* The associated data of a previous secret: node id, NUL, prev_tag. */
@@ -64,8 +64,10 @@ hv_passphrase_read(const char *path, char **out, struct hv_errdetail *d)
 		buf[--len] = '\0';
 	if (len == 0) {
 		hv_secret_free(buf);
-		return hv_errset(d, HV_EPASSPHRASE, "passphrase_file", "%s "
-		    "holds no passphrase on its first line.", path);
+		return hv_errset(d, HV_EPASSPHRASE, "passphrase_file",
+		    "%s "
+		    "holds no passphrase on its first line.",
+		    path);
 	}
 	*out = buf;
 	return HV_OK;
@@ -74,9 +76,8 @@ hv_passphrase_read(const char *path, char **out, struct hv_errdetail *d)
 /* ---- sealing and opening ------------------------------------------------ */
 
 hv_err
-hv_keys_seal_text(const hv_keys *k, const char *node_id,
-    const char *passphrase, char *buf, size_t cap, size_t *len,
-    struct hv_errdetail *d)
+hv_keys_seal_text(const hv_keys *k, const char *node_id, const char *passphrase,
+    char *buf, size_t cap, size_t *len, struct hv_errdetail *d)
 {
 	uint8_t salt[crypto_pwhash_SALTBYTES];
 	uint8_t nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES];
@@ -95,11 +96,12 @@ hv_keys_seal_text(const hv_keys *k, const char *node_id,
 	randombytes_buf(salt, sizeof(salt));
 	randombytes_buf(nonce, sizeof(nonce));
 	if (crypto_pwhash(key, crypto_aead_xchacha20poly1305_ietf_KEYBYTES,
-	    passphrase, strlen(passphrase), salt,
-	    crypto_pwhash_OPSLIMIT_INTERACTIVE,
-	    crypto_pwhash_MEMLIMIT_INTERACTIVE,
-	    crypto_pwhash_ALG_ARGON2ID13) != 0) {
-		err = hv_errset(d, HV_ENOMEM, "passphrase", "Not enough memory "
+	        passphrase, strlen(passphrase), salt,
+	        crypto_pwhash_OPSLIMIT_INTERACTIVE,
+	        crypto_pwhash_MEMLIMIT_INTERACTIVE,
+	        crypto_pwhash_ALG_ARGON2ID13) != 0) {
+		err = hv_errset(d, HV_ENOMEM, "passphrase",
+		    "Not enough memory "
 		    "to derive a key from the passphrase.");
 		goto out;
 	}
@@ -109,14 +111,15 @@ hv_keys_seal_text(const hv_keys *k, const char *node_id,
 	    HV_CURVE_KEY_LEN);
 	/* The node id is bound as associated data: it cannot be swapped. */
 	crypto_aead_xchacha20poly1305_ietf_encrypt(sealed, &sealed_len, plain,
-	    SECRETS_LEN, (const uint8_t *)node_id, strlen(node_id), NULL,
-	    nonce, key);
-	bad |= hv_keyfile_add(buf, cap, len, "# The secrets are sealed with a "
+	    SECRETS_LEN, (const uint8_t *)node_id, strlen(node_id), NULL, nonce,
+	    key);
+	bad |= hv_keyfile_add(buf, cap, len,
+	    "# The secrets are sealed with a "
 	    "passphrase (Argon2id, XChaCha20-Poly1305).\n");
 	bad |= hv_keyfile_add(buf, cap, len, "node = %s\n", node_id);
 	bad |= hv_keyfile_add(buf, cap, len, "kdf = argon2id\n");
-	bad |= hv_keyfile_add_b64(buf, cap, len, "kdf_salt", salt,
-	    sizeof(salt));
+	bad |=
+	    hv_keyfile_add_b64(buf, cap, len, "kdf_salt", salt, sizeof(salt));
 	bad |= hv_keyfile_add(buf, cap, len, "kdf_opslimit = %llu\n",
 	    (unsigned long long)crypto_pwhash_OPSLIMIT_INTERACTIVE);
 	bad |= hv_keyfile_add(buf, cap, len, "kdf_memlimit = %llu\n",
@@ -132,8 +135,9 @@ hv_keys_seal_text(const hv_keys *k, const char *node_id,
 		crypto_aead_xchacha20poly1305_ietf_encrypt(one + NONCE_LEN,
 		    NULL, k->prev_box_secret[i], HV_BOX_KEY_LEN, ad, adlen,
 		    NULL, one, key);
-		bad |= adlen == 0 || hv_keyfile_add_b64(buf, cap, len,
-		    "previous_box_sealed", one, sizeof(one));
+		bad |= adlen == 0 ||
+		    hv_keyfile_add_b64(buf, cap, len, "previous_box_sealed",
+		        one, sizeof(one));
 	}
 	if (bad)
 		err = HV_ESYS;
@@ -144,8 +148,8 @@ out:
 }
 
 hv_err
-hv_keys_unseal(const struct hv_kv *kv, const char *path,
-    const char *passphrase, hv_keys *k, struct hv_errdetail *d)
+hv_keys_unseal(const struct hv_kv *kv, const char *path, const char *passphrase,
+    hv_keys *k, struct hv_errdetail *d)
 {
 	uint8_t salt[crypto_pwhash_SALTBYTES];
 	uint8_t nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES];
@@ -158,27 +162,32 @@ hv_keys_unseal(const struct hv_kv *kv, const char *path,
 	for (int i = HV_KF_SIGN_S; i < HV_KF_PREV_SEALED; i++)
 		if ((i <= HV_KF_CURVE_S || i >= HV_KF_PREV_BOX) &&
 		    kv[i].value != NULL)
-			return hv_errset(d, HV_EMALFORMED, kv[i].name, "%s:%d: "
+			return hv_errset(d, HV_EMALFORMED, kv[i].name,
+			    "%s:%d: "
 			    "a passphrase-protected key file must not also "
-			    "hold a plain %s.", path, kv[i].line, kv[i].name);
+			    "hold a plain %s.",
+			    path, kv[i].line, kv[i].name);
 	if ((err = hv_kv_require(&kv[HV_KF_KDF], path, d)) != HV_OK)
 		return err;
 	if (strcmp(kv[HV_KF_KDF].value, "argon2id") != 0)
-		return hv_errset(d, HV_EMALFORMED, "kdf", "%s:%d: kdf must be "
-		    "argon2id.", path, kv[HV_KF_KDF].line);
+		return hv_errset(d, HV_EMALFORMED, "kdf",
+		    "%s:%d: kdf must be "
+		    "argon2id.",
+		    path, kv[HV_KF_KDF].line);
 	if ((err = hv_kv_b64(&kv[HV_KF_SALT], path, salt, sizeof(salt), d)) !=
-	    HV_OK ||
+	        HV_OK ||
 	    (err = hv_kv_u64(&kv[HV_KF_OPS], path, crypto_pwhash_OPSLIMIT_MIN,
-	    OPSLIMIT_MAX, &ops, d)) != HV_OK ||
+	         OPSLIMIT_MAX, &ops, d)) != HV_OK ||
 	    (err = hv_kv_u64(&kv[HV_KF_MEM], path, crypto_pwhash_MEMLIMIT_MIN,
-	    crypto_pwhash_MEMLIMIT_SENSITIVE, &mem, d)) != HV_OK ||
+	         crypto_pwhash_MEMLIMIT_SENSITIVE, &mem, d)) != HV_OK ||
 	    (err = hv_kv_b64(&kv[HV_KF_NONCE], path, nonce, sizeof(nonce),
-	    d)) != HV_OK ||
+	         d)) != HV_OK ||
 	    (err = hv_kv_b64(&kv[HV_KF_SEALED], path, sealed, sizeof(sealed),
-	    d)) != HV_OK)
+	         d)) != HV_OK)
 		return err;
 	if (passphrase == NULL)
-		return hv_errset(d, HV_EPASSPHRASE, "passphrase", "%s is "
+		return hv_errset(d, HV_EPASSPHRASE, "passphrase",
+		    "%s is "
 		    "protected by a passphrase; give the file that holds it.",
 		    path);
 	plain = sodium_malloc(SECRETS_LEN);
@@ -188,16 +197,20 @@ hv_keys_unseal(const struct hv_kv *kv, const char *path,
 		goto out;
 	}
 	if (crypto_pwhash(key, crypto_aead_xchacha20poly1305_ietf_KEYBYTES,
-	    passphrase, strlen(passphrase), salt, ops, (size_t)mem,
-	    crypto_pwhash_ALG_ARGON2ID13) != 0) {
-		err = hv_errset(d, HV_ENOMEM, "passphrase", "Not enough memory "
-		    "to derive the key of %s from its passphrase.", path);
+	        passphrase, strlen(passphrase), salt, ops, (size_t)mem,
+	        crypto_pwhash_ALG_ARGON2ID13) != 0) {
+		err = hv_errset(d, HV_ENOMEM, "passphrase",
+		    "Not enough memory "
+		    "to derive the key of %s from its passphrase.",
+		    path);
 		goto out;
 	}
-	if (crypto_aead_xchacha20poly1305_ietf_decrypt(plain, &plain_len,
-	    NULL, sealed, sizeof(sealed), (const uint8_t *)node, strlen(node),
-	    nonce, key) != 0 || plain_len != SECRETS_LEN) {
-		err = hv_errset(d, HV_EPASSPHRASE, "passphrase", "The "
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt(plain, &plain_len, NULL,
+	        sealed, sizeof(sealed), (const uint8_t *)node, strlen(node),
+	        nonce, key) != 0 ||
+	    plain_len != SECRETS_LEN) {
+		err = hv_errset(d, HV_EPASSPHRASE, "passphrase",
+		    "The "
 		    "passphrase does not open %s (or the file was altered).",
 		    path);
 		goto out;
@@ -217,9 +230,10 @@ hv_keys_unseal(const struct hv_kv *kv, const char *path,
 			break;
 		if ((err = hv_kv_b64(f, path, one, sizeof(one), d)) != HV_OK)
 			goto out;
-		if (adlen == 0 || crypto_aead_xchacha20poly1305_ietf_decrypt(
-		    k->prev_box_secret[i], &n, NULL, one + NONCE_LEN,
-		    sizeof(one) - NONCE_LEN, ad, adlen, one, key) != 0 ||
+		if (adlen == 0 ||
+		    crypto_aead_xchacha20poly1305_ietf_decrypt(
+		        k->prev_box_secret[i], &n, NULL, one + NONCE_LEN,
+		        sizeof(one) - NONCE_LEN, ad, adlen, one, key) != 0 ||
 		    n != HV_BOX_KEY_LEN) {
 			err = hv_errset(d, HV_EPASSPHRASE, "passphrase",
 			    "%s:%d: the passphrase does not open this "

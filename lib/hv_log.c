@@ -57,17 +57,16 @@ vlog(int pri, const char *tag, const char *fmt, va_list ap, int with_errno)
 	errno = saved;
 }
 
-#define LOGFN(name, pri, tag, lvl, with_errno)			\
-void								\
-name(const char *fmt, ...)					\
-{								\
-	va_list ap;						\
-	if (log_level < (lvl))					\
-		return;						\
-	va_start(ap, fmt);					\
-	vlog(pri, tag, fmt, ap, with_errno);			\
-	va_end(ap);						\
-}
+#define LOGFN(name, pri, tag, lvl, with_errno) \
+	void name(const char *fmt, ...) \
+	{ \
+		va_list ap; \
+		if (log_level < (lvl)) \
+			return; \
+		va_start(ap, fmt); \
+		vlog(pri, tag, fmt, ap, with_errno); \
+		va_end(ap); \
+	}
 
 LOGFN(hv_log_info, LOG_INFO, "info", 1, 0)
 LOGFN(hv_log_debug, LOG_DEBUG, "debug", 2, 0)
@@ -124,8 +123,8 @@ hv_log_info_limited(struct hv_log_limit *l, const char *fmt, ...)
 		va_end(ap);
 		if (l->suppressed > 0)
 			hv_log_info("%s (and %llu more like it in the last "
-			    "%lld s, not logged one by one)", msg,
-			    (unsigned long long)l->suppressed,
+			            "%lld s, not logged one by one)",
+			    msg, (unsigned long long)l->suppressed,
 			    (long long)((now - l->last_ms) / 1000));
 		else
 			hv_log_info("%s", msg);

@@ -39,8 +39,8 @@ void hv_fatalx(const char *fmt, ...)
  */
 struct hv_log_limit {
 	int64_t interval_ms;
-	int64_t last_ms;		/* monotonic; 0 = nothing logged yet */
-	uint64_t suppressed;		/* lines held back since last_ms */
+	int64_t last_ms; /* monotonic; 0 = nothing logged yet */
+	uint64_t suppressed; /* lines held back since last_ms */
 };
 
 /* An info line through limit l. */

@@ -190,8 +190,8 @@ hv_merkle_inclusion_proof(hv_leaf_fn leaf, void *ctx, uint64_t index,
  * siblings from the deepest up.
  */
 hv_err
-hv_merkle_consistency_proof(hv_leaf_fn leaf, void *ctx, uint64_t m,
-    uint64_t n, uint8_t proof[][HV_HASH_LEN], size_t *len)
+hv_merkle_consistency_proof(hv_leaf_fn leaf, void *ctx, uint64_t m, uint64_t n,
+    uint8_t proof[][HV_HASH_LEN], size_t *len)
 {
 	uint8_t sib[HV_MERKLE_MAX_PROOF][HV_HASH_LEN];
 	uint64_t lo = 0, hi = n, mm = m, k;
@@ -232,9 +232,9 @@ hv_merkle_consistency_proof(hv_leaf_fn leaf, void *ctx, uint64_t m,
 
 /* RFC 9162 §2.1.3.2. */
 hv_err
-hv_merkle_verify_inclusion(const uint8_t leaf_hash[HV_HASH_LEN],
-    uint64_t index, uint64_t n, const uint8_t proof[][HV_HASH_LEN],
-    size_t len, const uint8_t root[HV_HASH_LEN])
+hv_merkle_verify_inclusion(const uint8_t leaf_hash[HV_HASH_LEN], uint64_t index,
+    uint64_t n, const uint8_t proof[][HV_HASH_LEN], size_t len,
+    const uint8_t root[HV_HASH_LEN])
 {
 	uint8_t r[HV_HASH_LEN];
 	uint64_t fn, sn;
@@ -283,8 +283,10 @@ hv_merkle_verify_consistency(uint64_t m, uint64_t n,
 	if (m == 0)
 		return len == 0 ? HV_OK : HV_ETAMPERED;
 	if (m == n)
-		return len == 0 && sodium_memcmp(root_m, root_n,
-		    HV_HASH_LEN) == 0 ? HV_OK : HV_ETAMPERED;
+		return len == 0 &&
+		        sodium_memcmp(root_m, root_n, HV_HASH_LEN) == 0 ?
+		    HV_OK :
+		    HV_ETAMPERED;
 	if (len == 0)
 		return HV_ETAMPERED;
 	/* When m is a power of two the old root is the path's first node. */

@@ -42,8 +42,8 @@ hv_err hv_merkle_inclusion_proof(hv_leaf_fn leaf, void *ctx, uint64_t index,
 
 /* Verifies an inclusion proof (RFC 9162 §2.1.3.2). Errors: HV_ETAMPERED. */
 hv_err hv_merkle_verify_inclusion(const uint8_t leaf_hash[HV_HASH_LEN],
-    uint64_t index, uint64_t n, const uint8_t proof[][HV_HASH_LEN],
-    size_t len, const uint8_t root[HV_HASH_LEN]);
+    uint64_t index, uint64_t n, const uint8_t proof[][HV_HASH_LEN], size_t len,
+    const uint8_t root[HV_HASH_LEN]);
 
 /*
  * Consistency proof between sizes m and n, 0 < m <= n (RFC 9162 §2.1.4.1).
@@ -60,8 +60,8 @@ hv_err hv_merkle_verify_consistency(uint64_t m, uint64_t n,
 /* The compact range of a growing log. */
 struct hv_frontier {
 	uint64_t size;
-	size_t n;				/* number of subtree roots */
-	uint8_t hash[64][HV_HASH_LEN];		/* largest subtree first */
+	size_t n; /* number of subtree roots */
+	uint8_t hash[64][HV_HASH_LEN]; /* largest subtree first */
 };
 
 void hv_frontier_init(struct hv_frontier *f);

@@ -25,40 +25,24 @@
 /* Shortest justification SPEC §4.2 accepts when consent was not obtained. */
 #define JUSTIFICATION_MIN 20
 
-const char *const hv_message_types[] = {
-	"REFERRAL",
-	"INFO_REQUEST",
-	"INFO_RESPONSE",
-	"STRATEGY_DISCUSSION",
-	"CP_CONFERENCE_INVITATION",
-	"CP_PLAN_START",
-	"CP_PLAN_END",
-	"LOOKED_AFTER_START",
-	"LOOKED_AFTER_END",
-	"UNSCHEDULED_CARE_ATTENDANCE",
-	"DOMESTIC_ABUSE_NOTIFICATION",
-	"MISSING_CHILD_ALERT",
-	"CASE_UPDATE",
-	NULL
-};
+const char *const hv_message_types[] = { "REFERRAL", "INFO_REQUEST",
+	"INFO_RESPONSE", "STRATEGY_DISCUSSION", "CP_CONFERENCE_INVITATION",
+	"CP_PLAN_START", "CP_PLAN_END", "LOOKED_AFTER_START",
+	"LOOKED_AFTER_END", "UNSCHEDULED_CARE_ATTENDANCE",
+	"DOMESTIC_ABUSE_NOTIFICATION", "MISSING_CHILD_ALERT", "CASE_UPDATE",
+	NULL };
 
-const char *const hv_priorities[] = {
-	"IMMEDIATE", "URGENT", "ROUTINE", NULL
-};
+const char *const hv_priorities[] = { "IMMEDIATE", "URGENT", "ROUTINE", NULL };
 
-const char *const hv_consents[] = {
-	"OBTAINED", "NOT_SOUGHT", "REFUSED", "NOT_POSSIBLE", NULL
-};
+const char *const hv_consents[] = { "OBTAINED", "NOT_SOUGHT", "REFUSED",
+	"NOT_POSSIBLE", NULL };
 
-const char *const hv_art6_bases[] = {
-	"PUBLIC_TASK", "LEGAL_OBLIGATION", "VITAL_INTERESTS", "CONSENT",
-	"LEGITIMATE_INTERESTS", NULL
-};
+const char *const hv_art6_bases[] = { "PUBLIC_TASK", "LEGAL_OBLIGATION",
+	"VITAL_INTERESTS", "CONSENT", "LEGITIMATE_INTERESTS", NULL };
 
-const char *const hv_art9_conditions[] = {
-	"NONE", "SAFEGUARDING", "HEALTH_SOCIAL_CARE", "EXPLICIT_CONSENT",
-	"VITAL_INTERESTS", "LEGAL_CLAIMS", NULL
-};
+const char *const hv_art9_conditions[] = { "NONE", "SAFEGUARDING",
+	"HEALTH_SOCIAL_CARE", "EXPLICIT_CONSENT", "VITAL_INTERESTS",
+	"LEGAL_CLAIMS", NULL };
 
 /* 1 when s is one of the NULL-terminated words of list (exact case). */
 static int
@@ -115,8 +99,9 @@ hv_policy_trimmed_chars(const char *s)
 	while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
 		s++;
 	end = s + strlen(s);
-	while (end > s && (end[-1] == ' ' || end[-1] == '\t' ||
-	    end[-1] == '\n' || end[-1] == '\r'))
+	while (end > s &&
+	    (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\n' ||
+	        end[-1] == '\r'))
 		end--;
 	for (; s < end; s++)
 		if (((unsigned char)*s & 0xc0) != 0x80)
@@ -152,7 +137,7 @@ hv_policy_staff_id_valid(const char *s)
 		if (n == HV_DECIDED_BY_MAX)
 			return 0;
 		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		    c == '.' || c == '_' || c == '-'))
+		        c == '.' || c == '_' || c == '-'))
 			return 0;
 	}
 	return n > 0;
@@ -169,12 +154,15 @@ hv_policy_check_staff_id(const char *s, const char *field, hv_err code,
 	 * may be a person's name, and replies end up in logs.
 	 */
 	if (s == NULL || *s == '\0')
-		return hv_errset(d, code, field, "%s is required: give a "
-		    "staff identifier such as ppu.sgt-khan.", field);
-	return hv_errset(d, code, field, "%s must be a staff identifier: a "
+		return hv_errset(d, code, field,
+		    "%s is required: give a "
+		    "staff identifier such as ppu.sgt-khan.",
+		    field);
+	return hv_errset(d, code, field,
+	    "%s must be a staff identifier: a "
 	    "letter a-z, then up to %d more of a-z, 0-9, '.', '_' and '-' "
-	    "(such as ppu.sgt-khan), not a name or free text.", field,
-	    HV_DECIDED_BY_MAX - 1);
+	    "(such as ppu.sgt-khan), not a name or free text.",
+	    field, HV_DECIDED_BY_MAX - 1);
 }
 
 hv_err
@@ -193,7 +181,8 @@ hv_policy_check_basis(const struct hv_basis *b, int art9_required,
 		return hv_errset(d, HV_EBASIS, "basis.art6",
 		    "basis.art6 '%.24s' is not an Article 6 basis; use "
 		    "PUBLIC_TASK, LEGAL_OBLIGATION, VITAL_INTERESTS, CONSENT "
-		    "or LEGITIMATE_INTERESTS.", b->art6);
+		    "or LEGITIMATE_INTERESTS.",
+		    b->art6);
 	if (b->consent[0] == '\0')
 		return hv_errset(d, HV_EBASIS, "basis.consent",
 		    "basis.consent is required: say whether consent was "
@@ -201,19 +190,21 @@ hv_policy_check_basis(const struct hv_basis *b, int art9_required,
 	if (!hv_policy_consent_valid(b->consent))
 		return hv_errset(d, HV_EBASIS, "basis.consent",
 		    "basis.consent '%.24s' is not one of OBTAINED, NOT_SOUGHT, "
-		    "REFUSED or NOT_POSSIBLE.", b->consent);
+		    "REFUSED or NOT_POSSIBLE.",
+		    b->consent);
 	if (b->art9[0] != '\0' && !hv_policy_art9_valid(b->art9))
 		return hv_errset(d, HV_EBASIS, "basis.art9",
 		    "basis.art9 '%.24s' is not an Article 9 condition; use "
 		    "NONE, SAFEGUARDING, HEALTH_SOCIAL_CARE, EXPLICIT_CONSENT, "
-		    "VITAL_INTERESTS or LEGAL_CLAIMS.", b->art9);
+		    "VITAL_INTERESTS or LEGAL_CLAIMS.",
+		    b->art9);
 	/*
 	 * SPEC §4.2: decided_by is audited in clear, so it is a staff
 	 * identifier by construction rather than free text searched for
 	 * identifiers.
 	 */
 	if ((e = hv_policy_check_staff_id(b->decided_by, "basis.decided_by",
-	    HV_EBASIS, d)) != HV_OK)
+	         HV_EBASIS, d)) != HV_OK)
 		return e;
 	if (strcmp(b->art6, "CONSENT") == 0 &&
 	    strcmp(b->consent, "OBTAINED") != 0)
@@ -226,14 +217,15 @@ hv_policy_check_basis(const struct hv_basis *b, int art9_required,
 	 * broker, which never sees it) the declared length stands for it.
 	 */
 	just = b->justification[0] != '\0' ?
-	    hv_policy_trimmed_chars(b->justification) : b->justification_len;
+	    hv_policy_trimmed_chars(b->justification) :
+	    b->justification_len;
 	if (strcmp(b->consent, "OBTAINED") != 0 && just < JUSTIFICATION_MIN)
 		return hv_errset(d, HV_EBASIS, "basis.justification",
 		    "basis.justification must explain in at least %d "
-		    "characters why %s.", JUSTIFICATION_MIN,
-		    consent_phrase(b->consent));
-	if (art9_required && (b->art9[0] == '\0' ||
-	    strcmp(b->art9, "NONE") == 0))
+		    "characters why %s.",
+		    JUSTIFICATION_MIN, consent_phrase(b->consent));
+	if (art9_required &&
+	    (b->art9[0] == '\0' || strcmp(b->art9, "NONE") == 0))
 		return hv_errset(d, HV_EBASIS, "basis.art9",
 		    "the agreement's rule for this share marks it as special "
 		    "category data, so basis.art9 must name a condition other "
@@ -280,8 +272,8 @@ hv_policy_check_allowed(const hv_directory *dir, const char *sender,
 	if (!found)
 		return hv_errset(d, HV_EPOLICY, "recipients",
 		    "The agreement has no allow rule for %.64s (%s) to send "
-		    "%.40s to %.64s (%s).", sender, srole, type, recipient,
-		    rrole);
+		    "%.40s to %.64s (%s).",
+		    sender, srole, type, recipient, rrole);
 	if (art9_required != NULL)
 		*art9_required = art9;
 	return HV_OK;
@@ -294,7 +286,8 @@ check_shape(const hv_envelope *env, int decision, struct hv_errdetail *d)
 	if (!hv_policy_type_valid(env->type))
 		return hv_errset(d, HV_EMALFORMED, "type",
 		    "type '%.40s' is not a message type of the partnership "
-		    "(for example REFERRAL or INFO_REQUEST).", env->type);
+		    "(for example REFERRAL or INFO_REQUEST).",
+		    env->type);
 	/*
 	 * A decision not to share is not sent anywhere, so it may leave the
 	 * priority empty; a share must say how urgent it is.
@@ -307,7 +300,8 @@ check_shape(const hv_envelope *env, int decision, struct hv_errdetail *d)
 	if (env->outcome[0] != '\0' && !decision)
 		return hv_errset(d, HV_EMALFORMED, "outcome",
 		    "outcome '%.16s' is not valid; the only outcome a message "
-		    "may record is NOT_SHARED.", env->outcome);
+		    "may record is NOT_SHARED.",
+		    env->outcome);
 	if (decision && env->n_recipients != 0)
 		return hv_errset(d, HV_EMALFORMED, "recipients",
 		    "A decision not to share (outcome NOT_SHARED) must have "
@@ -322,11 +316,11 @@ check_shape(const hv_envelope *env, int decision, struct hv_errdetail *d)
 		    HV_MAX_RECIPIENTS);
 	for (size_t i = 0; i < env->n_recipients; i++)
 		for (size_t j = 0; j < i; j++)
-			if (strcmp(env->recipients[i], env->recipients[j]) ==
-			    0)
-				return hv_errset(d, HV_EMALFORMED,
-				    "recipients", "recipients names %.64s "
-				    "twice.", env->recipients[i]);
+			if (strcmp(env->recipients[i], env->recipients[j]) == 0)
+				return hv_errset(d, HV_EMALFORMED, "recipients",
+				    "recipients names %.64s "
+				    "twice.",
+				    env->recipients[i]);
 	return HV_OK;
 }
 
@@ -340,7 +334,8 @@ check_sender(const hv_directory *dir, const hv_envelope *env,
 	if (n == NULL)
 		return hv_errset(d, HV_ESENDERREVOKED, "sender",
 		    "The sender %.64s is not a node of the partnership's "
-		    "directory.", env->sender);
+		    "directory.",
+		    env->sender);
 	if (n->revoked || !n->has_keys)
 		return hv_errset(d, HV_ESENDERREVOKED, "sender",
 		    "The sender %.64s has been revoked from the partnership.",
@@ -379,11 +374,13 @@ hv_policy_check_envelope(const hv_directory *dir, const hv_envelope *env,
 		if (n == NULL)
 			return hv_errset(d, HV_EUNKNOWNRECIPIENT, "recipients",
 			    "The recipient %.64s is not a node of the "
-			    "partnership's directory.", env->recipients[i]);
+			    "partnership's directory.",
+			    env->recipients[i]);
 		if (n->revoked || !n->has_keys)
 			return hv_errset(d, HV_EREVOKEDRECIPIENT, "recipients",
 			    "The recipient %.64s has been revoked from the "
-			    "partnership.", env->recipients[i]);
+			    "partnership.",
+			    env->recipients[i]);
 	}
 
 	/* Recording a decision is always allowed (SPEC §4.5). */
@@ -391,7 +388,7 @@ hv_policy_check_envelope(const hv_directory *dir, const hv_envelope *env,
 		int need = 0;
 
 		if ((e = hv_policy_check_allowed(dir, env->sender,
-		    env->recipients[i], env->type, &need, d)) != HV_OK)
+		         env->recipients[i], env->type, &need, d)) != HV_OK)
 			return e;
 		art9 |= need;
 	}
@@ -422,8 +419,8 @@ hv_policy_check_delivery(const hv_directory *dir, const hv_envelope *env,
 	 * Only the rule for this node: another recipient's share is that
 	 * recipient's to check, with its own directory.
 	 */
-	if ((e = hv_policy_check_allowed(dir, env->sender, me, env->type,
-	    &art9, d)) != HV_OK ||
+	if ((e = hv_policy_check_allowed(dir, env->sender, me, env->type, &art9,
+	         d)) != HV_OK ||
 	    (e = hv_policy_check_basis(&env->basis, art9, d)) != HV_OK)
 		return e;
 	return check_has_reply_to(env, d);
@@ -436,11 +433,14 @@ hv_policy_check_reply_to(const hv_envelope *env,
 	if (strcmp(env->type, "INFO_RESPONSE") != 0 || !env->has_reply_to)
 		return HV_OK;
 	if (req == NULL || !req->found || !req->to_responder)
-		return hv_errset(d, HV_EPOLICY, "reply_to", "An INFO_RESPONSE "
+		return hv_errset(d, HV_EPOLICY, "reply_to",
+		    "An INFO_RESPONSE "
 		    "must answer an INFO_REQUEST that was sent to %.64s; "
-		    "reply_to names no such request.", env->sender);
+		    "reply_to names no such request.",
+		    env->sender);
 	if (req->type == NULL || strcmp(req->type, "INFO_REQUEST") != 0)
-		return hv_errset(d, HV_EPOLICY, "reply_to", "An INFO_RESPONSE "
+		return hv_errset(d, HV_EPOLICY, "reply_to",
+		    "An INFO_RESPONSE "
 		    "must answer an INFO_REQUEST; reply_to names a message of "
 		    "another type.");
 	return HV_OK;
@@ -453,13 +453,17 @@ hv_policy_check_created(int64_t created, int64_t now, int64_t ahead_s,
 	int64_t skew = created - now;
 
 	if (skew > ahead_s)
-		return hv_errset(d, HV_ECLOCKSKEW, "created", "The envelope "
+		return hv_errset(d, HV_ECLOCKSKEW, "created",
+		    "The envelope "
 		    "was created %lld s ahead of %s; at most %lld s is "
-		    "allowed.", (long long)skew, clock, (long long)ahead_s);
+		    "allowed.",
+		    (long long)skew, clock, (long long)ahead_s);
 	if (skew < -behind_s)
-		return hv_errset(d, HV_ECLOCKSKEW, "created", "The envelope "
+		return hv_errset(d, HV_ECLOCKSKEW, "created",
+		    "The envelope "
 		    "was created %lld s behind %s; at most %lld s is "
-		    "allowed.", (long long)-skew, clock, (long long)behind_s);
+		    "allowed.",
+		    (long long)-skew, clock, (long long)behind_s);
 	return HV_OK;
 }
 

@@ -85,8 +85,8 @@ hv_err hv_policy_check_allowed(const hv_directory *dir, const char *sender,
  * wrong: MALFORMED, field reply_to). A decision (outcome NOT_SHARED, no
  * recipients) needs no allow rule.
  */
-hv_err hv_policy_check_envelope(const hv_directory *dir,
-    const hv_envelope *env, struct hv_errdetail *d);
+hv_err hv_policy_check_envelope(const hv_directory *dir, const hv_envelope *env,
+    struct hv_errdetail *d);
 
 /*
  * What a checker knows of the message an INFO_RESPONSE's reply_to names,
@@ -94,9 +94,9 @@ hv_err hv_policy_check_envelope(const hv_directory *dir,
  * agent from its inbox, a receiving agent from its outbox or inbox.
  */
 struct hv_policy_request {
-	int found;		/* a message with that id is known */
-	int to_responder;	/* it was addressed to the responder (sender) */
-	const char *type;	/* its type ("" when not found) */
+	int found; /* a message with that id is known */
+	int to_responder; /* it was addressed to the responder (sender) */
+	const char *type; /* its type ("" when not found) */
 };
 
 /*
@@ -134,8 +134,8 @@ hv_err hv_policy_check_created(int64_t created, int64_t now, int64_t ahead_s,
  * (BASIS_INVALID); an INFO_RESPONSE carrying reply_to (MALFORMED). The
  * signature, the created time and the reply_to rule are the caller's.
  */
-hv_err hv_policy_check_delivery(const hv_directory *dir,
-    const hv_envelope *env, const char *me, struct hv_errdetail *d);
+hv_err hv_policy_check_delivery(const hv_directory *dir, const hv_envelope *env,
+    const char *me, struct hv_errdetail *d);
 
 /* Seconds for a RAG deadline: RED 4 h, AMBER 24 h, GREEN 72 h; -1 if bad. */
 int64_t hv_policy_rag_seconds(const char *rag);

@@ -16,7 +16,7 @@
 #include "hv_store.h"
 #include "hv_util.h"
 
-#define ISO_MS_LEN 32		/* hv_time_iso_ms */
+#define ISO_MS_LEN 32 /* hv_time_iso_ms */
 
 /* ---- helpers --------------------------------------------------------- */
 
@@ -50,8 +50,8 @@ head_from_msg(const Haven__SignedTreeHead *m, struct hv_proof_head *h)
  * names the nearest sizes that do have a head.
  */
 static hv_err
-head_at(hv_auditlog *log, MDB_txn *txn, uint64_t size,
-    struct hv_proof_head *h, struct hv_errdetail *d)
+head_at(hv_auditlog *log, MDB_txn *txn, uint64_t size, struct hv_proof_head *h,
+    struct hv_errdetail *d)
 {
 	Haven__SignedTreeHead *m;
 	MDB_cursor *c = NULL;
@@ -67,18 +67,22 @@ head_at(hv_auditlog *log, MDB_txn *txn, uint64_t size,
 	rc = mdb_get(txn, heads_dbi(log), &k, &v);
 	if (rc == 0) {
 		if ((m = haven__signed_tree_head__unpack(NULL, v.mv_size,
-		    v.mv_data)) == NULL)
-			return hv_errset(d, HV_ETAMPERED, "heads", "The tree "
+		         v.mv_data)) == NULL)
+			return hv_errset(d, HV_ETAMPERED, "heads",
+			    "The tree "
 			    "head at size %" PRIu64 " does not decode; run "
-			    "haven audit verify.", size);
+			    "haven audit verify.",
+			    size);
 		err = head_from_msg(m, h);
 		if (err == HV_OK && m->size != size)
 			err = HV_EMALFORMED;
 		haven__signed_tree_head__free_unpacked(m, NULL);
 		if (err != HV_OK)
-			return hv_errset(d, HV_ETAMPERED, "heads", "The tree "
+			return hv_errset(d, HV_ETAMPERED, "heads",
+			    "The tree "
 			    "head at size %" PRIu64 " is malformed; run haven "
-			    "audit verify.", size);
+			    "audit verify.",
+			    size);
 		return HV_OK;
 	}
 	if (rc != MDB_NOTFOUND)
@@ -100,21 +104,27 @@ head_at(hv_auditlog *log, MDB_txn *txn, uint64_t size,
 		below = hv_be64_get(k.mv_data);
 	mdb_cursor_close(c);
 	if (below == 0 && above == 0)
-		return hv_errset(d, HV_ENOTFOUND, "head", "The broker has not "
+		return hv_errset(d, HV_ENOTFOUND, "head",
+		    "The broker has not "
 		    "signed any tree head yet.");
 	if (below == 0)
-		return hv_errset(d, HV_ENOTFOUND, "head", "There is no signed "
+		return hv_errset(d, HV_ENOTFOUND, "head",
+		    "There is no signed "
 		    "tree head at size %" PRIu64 "; the smallest is at size "
-		    "%" PRIu64 ".", size, above);
+		    "%" PRIu64 ".",
+		    size, above);
 	if (above == 0)
-		return hv_errset(d, HV_ENOTFOUND, "head", "There is no signed "
+		return hv_errset(d, HV_ENOTFOUND, "head",
+		    "There is no signed "
 		    "tree head at size %" PRIu64 "; the largest is at size "
-		    "%" PRIu64 ".", size, below);
-	return hv_errset(d, HV_ENOTFOUND, "head", "There is no signed tree "
+		    "%" PRIu64 ".",
+		    size, below);
+	return hv_errset(d, HV_ENOTFOUND, "head",
+	    "There is no signed tree "
 	    "head at size %" PRIu64 "; the nearest are at sizes %" PRIu64
-	    " and %" PRIu64 ".", size, below, above);
+	    " and %" PRIu64 ".",
+	    size, below, above);
 }
-
 
 /* ---- picking the record of a message ------------------------------- */
 
@@ -174,8 +184,8 @@ hv_proof_pick(hv_auditlog *log, MDB_txn *txn, const uint8_t id[HV_ID_LEN],
 /* ---- making proofs --------------------------------------------------- */
 
 hv_err
-hv_proof_inclusion(hv_auditlog *log, MDB_txn *txn, uint64_t seq,
-    hv_proof **out, struct hv_errdetail *d)
+hv_proof_inclusion(hv_auditlog *log, MDB_txn *txn, uint64_t seq, hv_proof **out,
+    struct hv_errdetail *d)
 {
 	Haven__SignedTreeHead *m = NULL;
 	struct hv_auditlog_leaves lv = { log, txn };
@@ -192,7 +202,8 @@ hv_proof_inclusion(hv_auditlog *log, MDB_txn *txn, uint64_t seq,
 	p->kind = HV_PROOF_INCLUSION;
 	err = hv_auditlog_latest_head(log, txn, &m);
 	if (err == HV_ENOTFOUND) {
-		err = hv_errset(d, err, "head", "The broker has not signed any "
+		err = hv_errset(d, err, "head",
+		    "The broker has not signed any "
 		    "tree head yet; try again in a second.");
 		goto out;
 	}
@@ -203,20 +214,24 @@ hv_proof_inclusion(hv_auditlog *log, MDB_txn *txn, uint64_t seq,
 		goto out;
 	}
 	if (head_from_msg(m, &p->head) != HV_OK) {
-		err = hv_errset(d, HV_ETAMPERED, "heads", "The latest tree "
+		err = hv_errset(d, HV_ETAMPERED, "heads",
+		    "The latest tree "
 		    "head is malformed; run haven audit verify.");
 		goto out;
 	}
 	err = hv_auditlog_get_raw(log, txn, seq, &p->record, &p->record_len);
 	if (err == HV_ENOTFOUND) {
-		err = hv_errset(d, err, "seq", "The audit log has no record "
-		    "%" PRIu64 ".", seq);
+		err = hv_errset(d, err, "seq",
+		    "The audit log has no record "
+		    "%" PRIu64 ".",
+		    seq);
 		goto out;
 	}
 	if (err != HV_OK)
 		goto out;
 	if (seq > p->head.size) {
-		err = hv_errset(d, HV_ENOTFOUND, "head", "Record %" PRIu64
+		err = hv_errset(d, HV_ENOTFOUND, "head",
+		    "Record %" PRIu64
 		    " is not yet covered by a signed tree head (the latest "
 		    "covers records 1 to %" PRIu64 "); try again in a second.",
 		    seq, p->head.size);
@@ -225,9 +240,11 @@ hv_proof_inclusion(hv_auditlog *log, MDB_txn *txn, uint64_t seq,
 	if (p->record_len > HV_PROOF_RECORD_MAX ||
 	    hv_audit_rec_unpack(p->record, p->record_len, rec) != HV_OK ||
 	    rec->seq != seq) {
-		err = hv_errset(d, HV_ETAMPERED, "audit", "Record %" PRIu64
+		err = hv_errset(d, HV_ETAMPERED, "audit",
+		    "Record %" PRIu64
 		    " does not decode as the record it should be; run haven "
-		    "audit verify.", seq);
+		    "audit verify.",
+		    seq);
 		goto out;
 	}
 	p->has_id = rec->has_id;
@@ -236,25 +253,30 @@ hv_proof_inclusion(hv_auditlog *log, MDB_txn *txn, uint64_t seq,
 	hv_merkle_leaf_hash(p->record, p->record_len, p->leaf_hash);
 	if (hv_auditlog_leaf_fn(&lv, p->leaf_index, stored) != 0 ||
 	    sodium_memcmp(stored, p->leaf_hash, HV_HASH_LEN) != 0) {
-		err = hv_errset(d, HV_ETAMPERED, "leaves", "The stored leaf "
+		err = hv_errset(d, HV_ETAMPERED, "leaves",
+		    "The stored leaf "
 		    "hash of record %" PRIu64 " does not match the record; run "
-		    "haven audit verify.", seq);
+		    "haven audit verify.",
+		    seq);
 		goto out;
 	}
-	err = hv_merkle_inclusion_proof(hv_auditlog_leaf_fn, &lv,
-	    p->leaf_index, p->head.size, p->path, &p->n);
+	err = hv_merkle_inclusion_proof(hv_auditlog_leaf_fn, &lv, p->leaf_index,
+	    p->head.size, p->path, &p->n);
 	if (err != HV_OK) {
-		err = hv_errset(d, HV_ETAMPERED, "leaves", "The tree up to "
+		err = hv_errset(d, HV_ETAMPERED, "leaves",
+		    "The tree up to "
 		    "size %" PRIu64 " cannot be read; run haven audit verify.",
 		    p->head.size);
 		goto out;
 	}
 	if (hv_merkle_verify_inclusion(p->leaf_hash, p->leaf_index,
-	    p->head.size, (const uint8_t (*)[HV_HASH_LEN])p->path, p->n,
-	    p->head.root) != HV_OK) {
-		err = hv_errset(d, HV_ETAMPERED, "heads", "The signed tree "
+	        p->head.size, (const uint8_t(*)[HV_HASH_LEN])p->path, p->n,
+	        p->head.root) != HV_OK) {
+		err = hv_errset(d, HV_ETAMPERED, "heads",
+		    "The signed tree "
 		    "head at size %" PRIu64 " does not match the stored tree; "
-		    "run haven audit verify.", p->head.size);
+		    "run haven audit verify.",
+		    p->head.size);
 		goto out;
 	}
 	*out = p;
@@ -268,8 +290,8 @@ out:
 }
 
 hv_err
-hv_proof_consistency(hv_auditlog *log, MDB_txn *txn, uint64_t from,
-    uint64_t to, hv_proof **out, struct hv_errdetail *d)
+hv_proof_consistency(hv_auditlog *log, MDB_txn *txn, uint64_t from, uint64_t to,
+    hv_proof **out, struct hv_errdetail *d)
 {
 	Haven__SignedTreeHead *m = NULL;
 	struct hv_auditlog_leaves lv = { log, txn };
@@ -282,21 +304,25 @@ hv_proof_consistency(hv_auditlog *log, MDB_txn *txn, uint64_t from,
 	if (to == 0) {
 		err = hv_auditlog_latest_head(log, txn, &m);
 		if (err == HV_ENOTFOUND)
-			err = hv_errset(d, err, "head", "The broker has not "
+			err = hv_errset(d, err, "head",
+			    "The broker has not "
 			    "signed any tree head yet.");
 		else if (err == HV_OK && head_from_msg(m, &p->head) != HV_OK)
 			err = HV_EMALFORMED;
 		if (err == HV_EMALFORMED)
-			err = hv_errset(d, HV_ETAMPERED, "heads", "The latest "
+			err = hv_errset(d, HV_ETAMPERED, "heads",
+			    "The latest "
 			    "tree head is malformed; run haven audit verify.");
 		if (err != HV_OK)
 			goto out;
 		to = p->head.size;
 	}
 	if (from == 0 || from > to) {
-		err = hv_errset(d, HV_EUSAGE, "from", "The first size (%"
-		    PRIu64 ") must be at least 1 and at most the second (%"
-		    PRIu64 ").", from, to);
+		err = hv_errset(d, HV_EUSAGE, "from",
+		    "The first size (%" PRIu64
+		    ") must be at least 1 and at most the second (%" PRIu64
+		    ").",
+		    from, to);
 		goto out;
 	}
 	if ((err = head_at(log, txn, from, &p->first, d)) != HV_OK)
@@ -306,17 +332,19 @@ hv_proof_consistency(hv_auditlog *log, MDB_txn *txn, uint64_t from,
 	err = hv_merkle_consistency_proof(hv_auditlog_leaf_fn, &lv, from, to,
 	    p->path, &p->n);
 	if (err != HV_OK) {
-		err = hv_errset(d, HV_ETAMPERED, "leaves", "The tree up to "
+		err = hv_errset(d, HV_ETAMPERED, "leaves",
+		    "The tree up to "
 		    "size %" PRIu64 " cannot be read; run haven audit verify.",
 		    to);
 		goto out;
 	}
-	if (hv_merkle_verify_consistency(from, to, p->first.root,
-	    p->head.root, (const uint8_t (*)[HV_HASH_LEN])p->path, p->n) !=
-	    HV_OK) {
-		err = hv_errset(d, HV_ETAMPERED, "heads", "The signed tree "
+	if (hv_merkle_verify_consistency(from, to, p->first.root, p->head.root,
+	        (const uint8_t(*)[HV_HASH_LEN])p->path, p->n) != HV_OK) {
+		err = hv_errset(d, HV_ETAMPERED, "heads",
+		    "The signed tree "
 		    "heads at sizes %" PRIu64 " and %" PRIu64 " do not match "
-		    "the stored tree; run haven audit verify.", from, to);
+		    "the stored tree; run haven audit verify.",
+		    from, to);
 		goto out;
 	}
 	*out = p;
@@ -347,14 +375,14 @@ head_json(json_t *o, const struct hv_proof_head *h)
 
 	hv_time_iso_ms(h->time_ms, iso, sizeof(iso));
 	return json_object_set_new(o, "tree_size",
-	    json_integer((json_int_t)h->size)) |
-	    json_object_set_new(o, "root_hash", hex_json(h->root,
-	    HV_HASH_LEN)) |
+	           json_integer((json_int_t)h->size)) |
+	    json_object_set_new(o, "root_hash",
+	        hex_json(h->root, HV_HASH_LEN)) |
 	    json_object_set_new(o, "head_time", json_string(iso)) |
 	    json_object_set_new(o, "head_time_ms",
-	    json_integer((json_int_t)h->time_ms)) |
-	    json_object_set_new(o, "head_signature", hex_json(h->signature,
-	    HV_SIGNATURE_LEN));
+	        json_integer((json_int_t)h->time_ms)) |
+	    json_object_set_new(o, "head_signature",
+	        hex_json(h->signature, HV_SIGNATURE_LEN));
 }
 
 hv_err
@@ -369,8 +397,8 @@ hv_proof_to_json(const hv_proof *p, char **out)
 	if ((o = json_object()) == NULL || (a = json_array()) == NULL)
 		goto out;
 	for (size_t i = 0; i < p->n; i++)
-		bad |= json_array_append_new(a, hex_json(p->path[i],
-		    HV_HASH_LEN));
+		bad |=
+		    json_array_append_new(a, hex_json(p->path[i], HV_HASH_LEN));
 	if (p->kind == HV_PROOF_INCLUSION) {
 		b64len = sodium_base64_encoded_len(p->record_len,
 		    sodium_base64_VARIANT_ORIGINAL);
@@ -401,8 +429,9 @@ hv_proof_to_json(const hv_proof *p, char **out)
 		bad |= json_object_set(o, "second", s);
 	}
 	bad |= json_object_set(o, "proof", a);
-	if (bad != 0 || (text = json_dumps(o, JSON_INDENT(2) |
-	    JSON_PRESERVE_ORDER)) == NULL)
+	if (bad != 0 ||
+	    (text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER)) ==
+	        NULL)
 		goto out;
 	/* json_dumps leaves no final newline; a file should end in one. */
 	if ((*out = malloc(strlen(text) + 2)) == NULL)
@@ -430,24 +459,27 @@ get_u64(json_t *o, const char *key, const char *where, uint64_t *v,
 	json_t *j = json_object_get(o, key);
 
 	if (!json_is_integer(j) || json_integer_value(j) < 0)
-		return BAD(d, key, "The proof's %s%s is missing or not a "
-		    "whole number of at least 0.", where, key);
+		return BAD(d, key,
+		    "The proof's %s%s is missing or not a "
+		    "whole number of at least 0.",
+		    where, key);
 	*v = (uint64_t)json_integer_value(j);
 	return HV_OK;
 }
 
 static hv_err
-get_hex(json_t *o, const char *key, const char *where, uint8_t *out,
-    size_t len, struct hv_errdetail *d)
+get_hex(json_t *o, const char *key, const char *where, uint8_t *out, size_t len,
+    struct hv_errdetail *d)
 {
 	json_t *j = json_object_get(o, key);
 	const char *s = json_string_value(j);
 
 	if (s == NULL || strlen(s) != 2 * len || hv_unhex(s, out, len) != 0)
-		return BAD(d, key, "The proof's %s%s is missing or not %zu "
-		    "hex digits%s%.70s%s.", where, key, 2 * len,
-		    s != NULL ? " ('" : "", s != NULL ? s : "",
-		    s != NULL ? "')" : "");
+		return BAD(d, key,
+		    "The proof's %s%s is missing or not %zu "
+		    "hex digits%s%.70s%s.",
+		    where, key, 2 * len, s != NULL ? " ('" : "",
+		    s != NULL ? s : "", s != NULL ? "')" : "");
 	return HV_OK;
 }
 
@@ -460,28 +492,35 @@ get_head(json_t *o, const char *where, struct hv_proof_head *h,
 	hv_err err;
 
 	if (!json_is_object(o))
-		return BAD(d, where, "The proof's %s is missing or not an "
-		    "object.", where);
+		return BAD(d, where,
+		    "The proof's %s is missing or not an "
+		    "object.",
+		    where);
 	if ((err = get_u64(o, "tree_size", where, &h->size, d)) != HV_OK ||
-	    (err = get_hex(o, "root_hash", where, h->root, HV_HASH_LEN,
-	    d)) != HV_OK ||
+	    (err = get_hex(o, "root_hash", where, h->root, HV_HASH_LEN, d)) !=
+	        HV_OK ||
 	    (err = get_hex(o, "head_signature", where, h->signature,
-	    HV_SIGNATURE_LEN, d)) != HV_OK)
+	         HV_SIGNATURE_LEN, d)) != HV_OK)
 		return err;
 	if (h->size == 0)
-		return BAD(d, "tree_size", "The proof's %stree_size is 0; a "
-		    "signed tree head covers at least one record.", where);
+		return BAD(d, "tree_size",
+		    "The proof's %stree_size is 0; a "
+		    "signed tree head covers at least one record.",
+		    where);
 	j = json_object_get(o, "head_time_ms");
 	if (!json_is_integer(j))
-		return BAD(d, "head_time_ms", "The proof's %shead_time_ms is "
-		    "missing or not a whole number.", where);
+		return BAD(d, "head_time_ms",
+		    "The proof's %shead_time_ms is "
+		    "missing or not a whole number.",
+		    where);
 	h->time_ms = (int64_t)json_integer_value(j);
 	/* head_time is for people; it must not say something else. */
 	if ((j = json_object_get(o, "head_time")) != NULL) {
 		hv_time_iso_ms(h->time_ms, iso, sizeof(iso));
-		if (!json_is_string(j) || strcmp(json_string_value(j),
-		    iso) != 0)
-			return BAD(d, "head_time", "The proof's %shead_time "
+		if (!json_is_string(j) ||
+		    strcmp(json_string_value(j), iso) != 0)
+			return BAD(d, "head_time",
+			    "The proof's %shead_time "
 			    "does not agree with its head_time_ms (%s).",
 			    where, iso);
 	}
@@ -495,15 +534,19 @@ get_path(json_t *o, hv_proof *p, struct hv_errdetail *d)
 	const char *s;
 
 	if (!json_is_array(a) || json_array_size(a) > HV_MERKLE_MAX_PROOF)
-		return BAD(d, "proof", "The proof's proof is missing, not an "
-		    "array, or longer than %d hashes.", HV_MERKLE_MAX_PROOF);
+		return BAD(d, "proof",
+		    "The proof's proof is missing, not an "
+		    "array, or longer than %d hashes.",
+		    HV_MERKLE_MAX_PROOF);
 	p->n = json_array_size(a);
 	for (size_t i = 0; i < p->n; i++) {
 		s = json_string_value(json_array_get(a, i));
 		if (s == NULL || strlen(s) != 2 * HV_HASH_LEN ||
 		    hv_unhex(s, p->path[i], HV_HASH_LEN) != 0)
-			return BAD(d, "proof", "Hash %zu of the proof's proof "
-			    "is not 64 hex digits.", i + 1);
+			return BAD(d, "proof",
+			    "Hash %zu of the proof's proof "
+			    "is not 64 hex digits.",
+			    i + 1);
 	}
 	return HV_OK;
 }
@@ -519,8 +562,8 @@ get_inclusion(json_t *o, hv_proof *p, struct hv_errdetail *d)
 
 	j = json_object_get(o, "message_id");
 	if (j != NULL && !json_is_null(j)) {
-		if ((err = get_hex(o, "message_id", "", p->id, HV_ID_LEN,
-		    d)) != HV_OK)
+		if ((err = get_hex(o, "message_id", "", p->id, HV_ID_LEN, d)) !=
+		    HV_OK)
 			return err;
 		p->has_id = 1;
 	}
@@ -530,26 +573,30 @@ get_inclusion(json_t *o, hv_proof *p, struct hv_errdetail *d)
 		if ((err = get_u64(o, "seq", "", &seq, d)) != HV_OK)
 			return err;
 		if (seq != p->leaf_index + 1)
-			return BAD(d, "seq", "The proof's seq (%" PRIu64 ") is "
-			    "not leaf_index + 1 (%" PRIu64 ").", seq,
-			    p->leaf_index + 1);
+			return BAD(d, "seq",
+			    "The proof's seq (%" PRIu64 ") is "
+			    "not leaf_index + 1 (%" PRIu64 ").",
+			    seq, p->leaf_index + 1);
 	}
-	if ((err = get_hex(o, "leaf_hash", "", p->leaf_hash, HV_HASH_LEN,
-	    d)) != HV_OK)
+	if ((err = get_hex(o, "leaf_hash", "", p->leaf_hash, HV_HASH_LEN, d)) !=
+	    HV_OK)
 		return err;
 	s = json_string_value(json_object_get(o, "record"));
 	if (s == NULL || (len = strlen(s)) == 0 ||
 	    len > sodium_base64_ENCODED_LEN(HV_PROOF_RECORD_MAX,
-	    sodium_base64_VARIANT_ORIGINAL))
-		return BAD(d, "record", "The proof's record is missing, empty "
-		    "or larger than %d bytes.", HV_PROOF_RECORD_MAX);
+	              sodium_base64_VARIANT_ORIGINAL))
+		return BAD(d, "record",
+		    "The proof's record is missing, empty "
+		    "or larger than %d bytes.",
+		    HV_PROOF_RECORD_MAX);
 	cap = len / 4 * 3 + 3;
 	if ((p->record = malloc(cap)) == NULL)
 		return HV_ENOMEM;
 	if (sodium_base642bin(p->record, cap, s, len, NULL, &p->record_len,
-	    NULL, sodium_base64_VARIANT_ORIGINAL) != 0 ||
+	        NULL, sodium_base64_VARIANT_ORIGINAL) != 0 ||
 	    p->record_len == 0)
-		return BAD(d, "record", "The proof's record is not standard "
+		return BAD(d, "record",
+		    "The proof's record is not standard "
 		    "base64.");
 	return get_head(o, "", &p->head, d);
 }
@@ -569,10 +616,10 @@ hv_proof_from_json(const char *text, size_t len, hv_proof **out,
 		    HV_PROOF_JSON_MAX);
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return HV_ENOMEM;
-	if ((o = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je)) ==
-	    NULL) {
-		err = BAD(d, "proof", "The proof is not JSON (line %d: %.120s).",
-		    je.line, je.text);
+	if ((o = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je)) == NULL) {
+		err =
+		    BAD(d, "proof", "The proof is not JSON (line %d: %.120s).",
+		        je.line, je.text);
 		goto out;
 	}
 	fmt = json_string_value(json_object_get(o, "format"));
@@ -583,13 +630,14 @@ hv_proof_from_json(const char *text, size_t len, hv_proof **out,
 	    strcmp(fmt, HV_PROOF_CONSISTENCY_FORMAT) == 0) {
 		p->kind = HV_PROOF_CONSISTENCY;
 		if ((err = get_head(json_object_get(o, "first"), "first.",
-		    &p->first, d)) == HV_OK)
+		         &p->first, d)) == HV_OK)
 			err = get_head(json_object_get(o, "second"), "second.",
 			    &p->head, d);
 	} else {
-		err = BAD(d, "format", "The file is not a Haven proof: its "
-		    "format is not %s or %s.", HV_PROOF_INCLUSION_FORMAT,
-		    HV_PROOF_CONSISTENCY_FORMAT);
+		err = BAD(d, "format",
+		    "The file is not a Haven proof: its "
+		    "format is not %s or %s.",
+		    HV_PROOF_INCLUSION_FORMAT, HV_PROOF_CONSISTENCY_FORMAT);
 	}
 	if (err == HV_OK)
 		err = get_path(o, p, d);
@@ -607,15 +655,15 @@ out:
 
 static hv_err
 head_check(const struct hv_proof_head *h, const uint8_t key[32],
-    const struct hv_prev_signs *prev, const char *which,
-    struct hv_errdetail *d)
+    const struct hv_prev_signs *prev, const char *which, struct hv_errdetail *d)
 {
 	uint8_t msg[HV_STH_MESSAGE_LEN];
 
 	hv_auditlog_head_message(h->size, h->root, h->time_ms, msg);
 	if (hv_sign_verify_at(key, prev, msg, sizeof(msg), h->signature,
-	    h->time_ms) != HV_OK)
-		return hv_errset(d, HV_EBADSIG, "head_signature", "The %stree "
+	        h->time_ms) != HV_OK)
+		return hv_errset(d, HV_EBADSIG, "head_signature",
+		    "The %stree "
 		    "head (size %" PRIu64 ") is not signed by this broker key.",
 		    which, h->size);
 	return HV_OK;
@@ -634,30 +682,38 @@ verify_inclusion(const hv_proof *p, const uint8_t key[32],
 	if ((err = head_check(&p->head, key, prev, "signed ", d)) != HV_OK)
 		return err;
 	if (p->leaf_index >= p->head.size)
-		return FAIL(d, "leaf_index", "The proof places the record at "
-		    "leaf index %" PRIu64 ", outside the signed tree of %"
-		    PRIu64 " records.", p->leaf_index, p->head.size);
+		return FAIL(d, "leaf_index",
+		    "The proof places the record at "
+		    "leaf index %" PRIu64
+		    ", outside the signed tree of %" PRIu64 " records.",
+		    p->leaf_index, p->head.size);
 	hv_merkle_leaf_hash(p->record, p->record_len, lh);
 	if (sodium_memcmp(lh, p->leaf_hash, HV_HASH_LEN) != 0)
-		return FAIL(d, "leaf_hash", "The leaf_hash is not the hash of "
+		return FAIL(d, "leaf_hash",
+		    "The leaf_hash is not the hash of "
 		    "the record bytes.");
 	if (hv_audit_rec_unpack(p->record, p->record_len, rec) != HV_OK)
-		return BAD(d, "record", "The record does not decode as a "
+		return BAD(d, "record",
+		    "The record does not decode as a "
 		    "Haven audit record.");
 	if (rec->seq != p->leaf_index + 1)
-		return FAIL(d, "leaf_index", "The record is number %" PRIu64
+		return FAIL(d, "leaf_index",
+		    "The record is number %" PRIu64
 		    " but the proof places it at leaf index %" PRIu64 ".",
 		    rec->seq, p->leaf_index);
-	if (p->has_id != rec->has_id || (p->has_id &&
-	    memcmp(p->id, rec->id, HV_ID_LEN) != 0))
-		return FAIL(d, "message_id", "The proof's message_id is not "
+	if (p->has_id != rec->has_id ||
+	    (p->has_id && memcmp(p->id, rec->id, HV_ID_LEN) != 0))
+		return FAIL(d, "message_id",
+		    "The proof's message_id is not "
 		    "the message id in the record.");
 	if (hv_merkle_verify_inclusion(p->leaf_hash, p->leaf_index,
-	    p->head.size, (const uint8_t (*)[HV_HASH_LEN])p->path, p->n,
-	    p->head.root) != HV_OK)
-		return FAIL(d, "proof", "The inclusion path does not lead from "
+	        p->head.size, (const uint8_t(*)[HV_HASH_LEN])p->path, p->n,
+	        p->head.root) != HV_OK)
+		return FAIL(d, "proof",
+		    "The inclusion path does not lead from "
 		    "the record to the signed root of the tree of %" PRIu64
-		    " records.", p->head.size);
+		    " records.",
+		    p->head.size);
 	return HV_OK;
 }
 
@@ -688,18 +744,20 @@ hv_proof_verify_at(const hv_proof *p,
 		return err;
 	}
 	if ((err = head_check(&p->first, broker_sign, prev, "first ", d)) !=
-	    HV_OK ||
+	        HV_OK ||
 	    (err = head_check(&p->head, broker_sign, prev, "second ", d)) !=
-	    HV_OK)
+	        HV_OK)
 		return err;
 	if (p->first.size == 0 || p->first.size > p->head.size)
-		return FAIL(d, "tree_size", "The first tree head (size %"
-		    PRIu64 ") is larger than the second (size %" PRIu64 ").",
+		return FAIL(d, "tree_size",
+		    "The first tree head (size %" PRIu64
+		    ") is larger than the second (size %" PRIu64 ").",
 		    p->first.size, p->head.size);
 	if (hv_merkle_verify_consistency(p->first.size, p->head.size,
-	    p->first.root, p->head.root,
-	    (const uint8_t (*)[HV_HASH_LEN])p->path, p->n) != HV_OK)
-		return FAIL(d, "proof", "The tree of %" PRIu64 " records does "
+	        p->first.root, p->head.root,
+	        (const uint8_t(*)[HV_HASH_LEN])p->path, p->n) != HV_OK)
+		return FAIL(d, "proof",
+		    "The tree of %" PRIu64 " records does "
 		    "not extend the tree of %" PRIu64 " records: the log's "
 		    "history was rewritten, or the proof was altered.",
 		    p->head.size, p->first.size);

@@ -49,8 +49,8 @@
 
 #define HV_PROOF_INCLUSION_FORMAT "haven-inclusion-proof-v1"
 #define HV_PROOF_CONSISTENCY_FORMAT "haven-consistency-proof-v1"
-#define HV_PROOF_JSON_MAX (1u << 20)	/* a proof file larger is refused */
-#define HV_PROOF_RECORD_MAX 65536	/* a record larger is refused */
+#define HV_PROOF_JSON_MAX (1u << 20) /* a proof file larger is refused */
+#define HV_PROOF_RECORD_MAX 65536 /* a record larger is refused */
 
 enum hv_proof_kind {
 	HV_PROOF_INCLUSION = 1,
@@ -71,7 +71,7 @@ typedef struct hv_proof {
 	int has_id;
 	uint8_t id[HV_ID_LEN];
 	uint64_t leaf_index;
-	uint8_t *record;		/* malloc'd, owned by the proof */
+	uint8_t *record; /* malloc'd, owned by the proof */
 	size_t record_len;
 	uint8_t leaf_hash[HV_HASH_LEN];
 	/* Consistency: first is the earlier head, head the later one. */

@@ -78,7 +78,7 @@ hv_receipt_verify(const Haven__Receipt *r,
 		return HV_ENOMEM;
 	canonical(r, buf);
 	ok = crypto_sign_verify_detached(r->signature.data, buf, len,
-	    broker_sign) == 0;
+	         broker_sign) == 0;
 	free(buf);
 	return ok ? HV_OK : HV_EBADSIG;
 }

@@ -21,19 +21,25 @@ hv_restore_reason_check(const char *reason, struct hv_errdetail *d)
 	size_t n = strlen(reason);
 
 	if (n == 0)
-		return hv_errset(d, HV_EMALFORMED, "reason", "The reason is "
+		return hv_errset(d, HV_EMALFORMED, "reason",
+		    "The reason is "
 		    "empty; say in a few words why the store was restored.");
 	if (n > HV_RESTORE_REASON_MAX)
-		return hv_errset(d, HV_EMALFORMED, "reason", "The reason is "
-		    "%zu bytes; keep it to %d.", n, HV_RESTORE_REASON_MAX);
+		return hv_errset(d, HV_EMALFORMED, "reason",
+		    "The reason is "
+		    "%zu bytes; keep it to %d.",
+		    n, HV_RESTORE_REASON_MAX);
 	if (!hv_utf8_valid(reason, n))
-		return hv_errset(d, HV_EMALFORMED, "reason", "The reason is "
+		return hv_errset(d, HV_EMALFORMED, "reason",
+		    "The reason is "
 		    "not UTF-8 text.");
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)reason[i] < 0x20 || reason[i] == 0x7f)
-			return hv_errset(d, HV_EMALFORMED, "reason", "The "
+			return hv_errset(d, HV_EMALFORMED, "reason",
+			    "The "
 			    "reason holds a control character at byte %zu; "
-			    "write one line.", i + 1);
+			    "write one line.",
+			    i + 1);
 	return HV_OK;
 }
 
@@ -58,12 +64,15 @@ hv_restore_sign(const struct hv_restore_notice *n, const hv_keys *root,
 	hv_err e;
 
 	if (!hv_dir_name_valid(n->partnership))
-		return hv_errset(d, HV_EMALFORMED, "partnership", "'%.64s' is "
-		    "not a partnership name.", n->partnership);
+		return hv_errset(d, HV_EMALFORMED, "partnership",
+		    "'%.64s' is "
+		    "not a partnership name.",
+		    n->partnership);
 	if ((e = hv_restore_reason_check(n->reason, d)) != HV_OK)
 		return e;
 	if (n->time_ms < 0)
-		return hv_errset(d, HV_EMALFORMED, "time", "The notice's time "
+		return hv_errset(d, HV_EMALFORMED, "time",
+		    "The notice's time "
 		    "is before 1970.");
 	b.partnership = (char *)n->partnership;
 	b.size = n->size;
@@ -73,7 +82,8 @@ hv_restore_sign(const struct hv_restore_notice *n, const hv_keys *root,
 	b.reason = (char *)n->reason;
 	if ((blen = haven__restore_notice_body__get_packed_size(&b)) >
 	    HV_RESTORE_FILE_MAX - 128)
-		return hv_errset(d, HV_EMALFORMED, NULL, "The notice would be "
+		return hv_errset(d, HV_EMALFORMED, NULL,
+		    "The notice would be "
 		    "too long.");
 	haven__restore_notice_body__pack(&b, body);
 	mlen = signed_message(body, blen, msg);
@@ -94,13 +104,15 @@ hv_restore_sign(const struct hv_restore_notice *n, const hv_keys *root,
 static hv_err
 bad(struct hv_errdetail *d, const char *field, const char *what)
 {
-	return hv_errset(d, HV_EMALFORMED, field, "This is not a restore "
-	    "notice: %s.", what);
+	return hv_errset(d, HV_EMALFORMED, field,
+	    "This is not a restore "
+	    "notice: %s.",
+	    what);
 }
 
 hv_err
-hv_restore_parse(const uint8_t *buf, size_t len,
-    struct hv_restore_notice *out, struct hv_errdetail *d)
+hv_restore_parse(const uint8_t *buf, size_t len, struct hv_restore_notice *out,
+    struct hv_errdetail *d)
 {
 	Haven__RestoreNotice *m = NULL;
 	Haven__RestoreNoticeBody *b = NULL;
@@ -110,8 +122,8 @@ hv_restore_parse(const uint8_t *buf, size_t len,
 
 	memset(&n, 0, sizeof(n));
 	if (len == 0 || len > HV_RESTORE_FILE_MAX)
-		return bad(d, NULL, len == 0 ? "it is empty" :
-		    "it is too long");
+		return bad(d, NULL,
+		    len == 0 ? "it is empty" : "it is too long");
 	if ((m = haven__restore_notice__unpack(NULL, len, buf)) == NULL)
 		return bad(d, NULL, "it does not decode");
 	if (m->signature.len != crypto_sign_BYTES) {
@@ -125,13 +137,13 @@ hv_restore_parse(const uint8_t *buf, size_t len,
 		goto out;
 	}
 	if ((b = haven__restore_notice_body__unpack(NULL, m->body.len,
-	    m->body.data)) == NULL) {
+	         m->body.data)) == NULL) {
 		e = bad(d, "body", "its body does not decode");
 		goto out;
 	}
 	if (haven__restore_notice_body__get_packed_size(b) != m->body.len ||
 	    (haven__restore_notice_body__pack(b, re),
-	    memcmp(re, m->body.data, m->body.len)) != 0) {
+	        memcmp(re, m->body.data, m->body.len)) != 0) {
 		e = bad(d, "body", "its body's encoding is not canonical");
 		goto out;
 	}
@@ -146,7 +158,7 @@ hv_restore_parse(const uint8_t *buf, size_t len,
 	if (!hv_utf8_valid(b->partnership, strlen(b->partnership)) ||
 	    !hv_dir_name_valid(b->partnership) ||
 	    hv_strlcpy_checked(n.partnership, b->partnership,
-	    sizeof(n.partnership)) != 0) {
+	        sizeof(n.partnership)) != 0) {
 		e = bad(d, "partnership", "the partnership name is not valid");
 		goto out;
 	}
@@ -185,15 +197,17 @@ hv_restore_verify(const uint8_t *buf, size_t len,
 		return bad(d, NULL, "it does not decode");
 	mlen = signed_message(m->body.data, m->body.len, msg);
 	ok = crypto_sign_verify_detached(m->signature.data, msg, mlen,
-	    root_sign) == 0;
+	         root_sign) == 0;
 	haven__restore_notice__free_unpacked(m, NULL);
 	if (!ok)
-		return hv_errset(d, HV_EBADSIG, "signature", "The restore "
+		return hv_errset(d, HV_EBADSIG, "signature",
+		    "The restore "
 		    "notice is not signed by the partnership's root key.");
 	if (partnership != NULL && strcmp(partnership, n.partnership) != 0)
-		return hv_errset(d, HV_EPOLICY, "partnership", "The restore "
-		    "notice is for partnership %s, not %.64s.", n.partnership,
-		    partnership);
+		return hv_errset(d, HV_EPOLICY, "partnership",
+		    "The restore "
+		    "notice is for partnership %s, not %.64s.",
+		    n.partnership, partnership);
 	*out = n;
 	return HV_OK;
 }
@@ -208,20 +222,25 @@ hv_restore_check_log(const struct hv_restore_notice *n, hv_auditlog *log,
 	hv_err e;
 
 	if ((e = hv_auditlog_tree(log, txn, &size, root)) != HV_OK)
-		return hv_errset(d, e, NULL, "The audit log's tree cannot be "
-		    "read: %s", hv_strerror(e));
+		return hv_errset(d, e, NULL,
+		    "The audit log's tree cannot be "
+		    "read: %s",
+		    hv_strerror(e));
 	if (size < n->size || (exact && size != n->size))
-		return hv_errset(d, HV_ETAMPERED, "size", "The restore notice "
+		return hv_errset(d, HV_ETAMPERED, "size",
+		    "The restore notice "
 		    "is for a log of %llu records, but this store's log has "
-		    "%llu.", (unsigned long long)n->size,
-		    (unsigned long long)size);
-	if (size != n->size && (e = hv_merkle_root(hv_auditlog_leaf_fn, &lv,
-	    n->size, root)) != HV_OK)
+		    "%llu.",
+		    (unsigned long long)n->size, (unsigned long long)size);
+	if (size != n->size &&
+	    (e = hv_merkle_root(hv_auditlog_leaf_fn, &lv, n->size, root)) !=
+	        HV_OK)
 		return hv_errset(d, e == HV_EIO ? HV_EIO : HV_ETAMPERED, "root",
 		    "The audit log's root at %llu records cannot be computed.",
 		    (unsigned long long)n->size);
 	if (sodium_memcmp(root, n->root, HV_HASH_LEN) != 0)
-		return hv_errset(d, HV_ETAMPERED, "root", "The restore "
+		return hv_errset(d, HV_ETAMPERED, "root",
+		    "The restore "
 		    "notice's root differs from this store's log at %llu "
 		    "records: it was made from another copy.",
 		    (unsigned long long)n->size);
@@ -237,9 +256,10 @@ hv_restore_check_head(const struct hv_restore_notice *n, uint64_t size,
 		return HV_ETAMPERED;
 	if (size == n->size)
 		return sodium_memcmp(root, n->root, HV_HASH_LEN) == 0 ?
-		    HV_OK : HV_ETAMPERED;
+		    HV_OK :
+		    HV_ETAMPERED;
 	if (n->size == 0)
-		return HV_OK;	/* every log extends the empty one */
-	return hv_merkle_verify_consistency(n->size, size, n->root, root,
-	    proof, plen);
+		return HV_OK; /* every log extends the empty one */
+	return hv_merkle_verify_consistency(n->size, size, n->root, root, proof,
+	    plen);
 }

@@ -26,18 +26,18 @@
 #include "hv_keys.h"
 #include "hv_merkle.h"
 
-#define HV_RESTORE_DOMAIN "haven-restore-v1"	/* signed with its NUL */
-#define HV_RESTORE_REASON_MAX 200		/* bytes of UTF-8 */
+#define HV_RESTORE_DOMAIN "haven-restore-v1" /* signed with its NUL */
+#define HV_RESTORE_REASON_MAX 200 /* bytes of UTF-8 */
 #define HV_RESTORE_PARTNERSHIP_MAX 64
-#define HV_RESTORE_FILE_MAX 1024		/* a notice is ~400 bytes */
+#define HV_RESTORE_FILE_MAX 1024 /* a notice is ~400 bytes */
 
 struct hv_restore_notice {
 	char partnership[HV_RESTORE_PARTNERSHIP_MAX + 1];
-	uint64_t size;			/* records in the restored log */
-	uint8_t root[HV_HASH_LEN];	/* its root at that size */
-	int64_t time_ms;		/* when the root signed it */
+	uint64_t size; /* records in the restored log */
+	uint8_t root[HV_HASH_LEN]; /* its root at that size */
+	int64_t time_ms; /* when the root signed it */
 	char reason[HV_RESTORE_REASON_MAX + 1];
-	uint8_t digest[32];		/* BLAKE2b-256 of the notice bytes */
+	uint8_t digest[32]; /* BLAKE2b-256 of the notice bytes */
 };
 
 /*
@@ -83,8 +83,8 @@ hv_err hv_restore_verify(const uint8_t *buf, size_t len,
  * Reads n->size leaf hashes.
  * Errors: HV_ETAMPERED (d says which of size and root differs), HV_EIO.
  */
-hv_err hv_restore_check_log(const struct hv_restore_notice *n,
-    hv_auditlog *log, MDB_txn *txn, int exact, struct hv_errdetail *d);
+hv_err hv_restore_check_log(const struct hv_restore_notice *n, hv_auditlog *log,
+    MDB_txn *txn, int exact, struct hv_errdetail *d);
 
 /*
  * Checks that the log of head (size, root) extends the notice's restored
@@ -92,8 +92,8 @@ hv_err hv_restore_check_log(const struct hv_restore_notice *n,
  * when the sizes are equal; then the roots must be).
  * Errors: HV_ETAMPERED, HV_EMALFORMED (a proof hash of the wrong length).
  */
-hv_err hv_restore_check_head(const struct hv_restore_notice *n,
-    uint64_t size, const uint8_t root[HV_HASH_LEN],
-    const uint8_t (*proof)[HV_HASH_LEN], size_t plen);
+hv_err hv_restore_check_head(const struct hv_restore_notice *n, uint64_t size,
+    const uint8_t root[HV_HASH_LEN], const uint8_t (*proof)[HV_HASH_LEN],
+    size_t plen);
 
 #endif

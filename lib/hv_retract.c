@@ -30,13 +30,12 @@ hv_retract_decided_by_ok(const char *s)
 {
 	size_t n;
 
-	if (s == NULL || (n = strlen(s)) == 0 ||
-	    n > HV_RETRACT_DECIDED_BY_MAX)
+	if (s == NULL || (n = strlen(s)) == 0 || n > HV_RETRACT_DECIDED_BY_MAX)
 		return 0;
 	for (size_t i = 0; i < n; i++)
 		if (!((s[i] >= 'a' && s[i] <= 'z') ||
-		    (s[i] >= '0' && s[i] <= '9') || s[i] == '.' ||
-		    s[i] == '_' || s[i] == '-'))
+		        (s[i] >= '0' && s[i] <= '9') || s[i] == '.' ||
+		        s[i] == '_' || s[i] == '-'))
 			return 0;
 	return 1;
 }

@@ -53,8 +53,7 @@ hv_err hv_retract_verify(const Haven__Retraction *r, const struct hv_node *n);
 /*
  * Packs r into a new buffer (*out, the caller frees). Errors: HV_ENOMEM.
  */
-hv_err hv_retract_pack(const Haven__Retraction *r, uint8_t **out,
-    size_t *len);
+hv_err hv_retract_pack(const Haven__Retraction *r, uint8_t **out, size_t *len);
 
 /*
  * Unpacks and checks a packed retraction; *out is freed with

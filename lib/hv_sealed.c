@@ -9,7 +9,7 @@
 #include "hv_policy.h"
 #include "hv_sealed.h"
 
-static const char just_ad_tag[] = "haven-justification-v1";	/* + its NUL */
+static const char just_ad_tag[] = "haven-justification-v1"; /* + its NUL */
 
 #define AD_LEN (sizeof(just_ad_tag) + HV_ID_LEN)
 
@@ -69,7 +69,8 @@ hv_justification_seal(struct hv_basis *b, const uint8_t id[HV_ID_LEN],
 		if (b->n_sealed_for == HV_SEALED_FOR_MAX) {
 			e = hv_errset(d, HV_EBASIS, "basis.justification",
 			    "The directory has more than %d ig.* nodes to "
-			    "seal basis.justification to.", HV_SEALED_FOR_MAX);
+			    "seal basis.justification to.",
+			    HV_SEALED_FOR_MAX);
 			goto out;
 		}
 		snprintf(b->sealed_for[b->n_sealed_for],
@@ -92,11 +93,12 @@ hv_justification_seal(struct hv_basis *b, const uint8_t id[HV_ID_LEN],
 		uint8_t pk[HV_BOX_KEY_LEN];
 
 		memcpy(pk, b->sealed_keys[i], sizeof(pk));
-		if (crypto_box_seal(b->sealed_keys[i], key, sizeof(key),
-		    pk) != 0) {
+		if (crypto_box_seal(b->sealed_keys[i], key, sizeof(key), pk) !=
+		    0) {
 			e = hv_errset(d, HV_EMALFORMED, "basis.justification",
 			    "The X25519 key of %.64s in the directory cannot "
-			    "be sealed to.", b->sealed_for[i]);
+			    "be sealed to.",
+			    b->sealed_for[i]);
 			goto out;
 		}
 	}
@@ -123,11 +125,11 @@ open_sealed_key(const uint8_t sealed[HV_SEALED_KEY_LEN], const hv_keys *ig,
 	size_t k;
 
 	if (crypto_box_seal_open(key, sealed, HV_SEALED_KEY_LEN, ig->pub.box,
-	    ig->box_secret) == 0)
+	        ig->box_secret) == 0)
 		return 1;
 	for (k = 0; k < ig->n_prev_box && k < HV_PREV_KEYS_MAX; k++)
 		if (crypto_box_seal_open(key, sealed, HV_SEALED_KEY_LEN,
-		    ig->prev_box_public[k], ig->prev_box_secret[k]) == 0)
+		        ig->prev_box_public[k], ig->prev_box_secret[k]) == 0)
 			return 1;
 	return 0;
 }
@@ -162,8 +164,8 @@ hv_justification_open(const struct hv_basis *b, const uint8_t id[HV_ID_LEN],
 		return HV_ENOTRECIPIENT;
 	just_ad(id, ad);
 	if (crypto_aead_xchacha20poly1305_ietf_decrypt((uint8_t *)out, &mlen,
-	    NULL, b->sealed + HV_NONCE_LEN, b->sealed_len - HV_NONCE_LEN, ad,
-	    sizeof(ad), b->sealed, key) != 0) {
+	        NULL, b->sealed + HV_NONCE_LEN, b->sealed_len - HV_NONCE_LEN,
+	        ad, sizeof(ad), b->sealed, key) != 0) {
 		sodium_memzero(key, sizeof(key));
 		return HV_EDECRYPT;
 	}
@@ -179,26 +181,32 @@ hv_justification_check(const struct hv_basis *b, const hv_directory *dir,
 	static const char field[] = "basis.justification";
 
 	if (b->justification[0] != '\0')
-		return hv_errset(d, HV_EBASIS, field, "basis.justification "
+		return hv_errset(d, HV_EBASIS, field,
+		    "basis.justification "
 		    "must travel sealed to the partnership's ig.* nodes, "
 		    "never in clear.");
 	if (b->justification_len == 0) {
 		if (b->sealed_len != 0 || b->n_sealed_for != 0)
-			return hv_errset(d, HV_EBASIS, field, "basis."
+			return hv_errset(d, HV_EBASIS, field,
+			    "basis."
 			    "justification is sealed but its length is 0.");
 		return HV_OK;
 	}
 	if (b->justification_len > HV_JUSTIFICATION_MAX ||
 	    b->sealed_len > sizeof(b->sealed) ||
-	    b->sealed_len < HV_NONCE_LEN + HV_AEAD_TAG_LEN +
-	    (size_t)b->justification_len)
-		return hv_errset(d, HV_EBASIS, field, "basis.justification's "
+	    b->sealed_len <
+	        HV_NONCE_LEN + HV_AEAD_TAG_LEN + (size_t)b->justification_len)
+		return hv_errset(d, HV_EBASIS, field,
+		    "basis.justification's "
 		    "sealed text (%zu bytes) cannot hold the %u characters it "
-		    "claims.", b->sealed_len, (unsigned)b->justification_len);
+		    "claims.",
+		    b->sealed_len, (unsigned)b->justification_len);
 	if (b->n_sealed_for == 0 || b->n_sealed_for > HV_SEALED_FOR_MAX)
-		return hv_errset(d, HV_EBASIS, field, "basis.justification "
+		return hv_errset(d, HV_EBASIS, field,
+		    "basis.justification "
 		    "must be sealed to at least one and at most %d ig.* "
-		    "nodes.", HV_SEALED_FOR_MAX);
+		    "nodes.",
+		    HV_SEALED_FOR_MAX);
 	for (size_t i = 0; i < b->n_sealed_for; i++) {
 		const char *id = b->sealed_for[i];
 		const struct hv_node *n;
@@ -208,23 +216,28 @@ hv_justification_check(const struct hv_basis *b, const hv_directory *dir,
 		 * is audited, and a forged node id could be any text.
 		 */
 		if (!hv_node_is_ig(id))
-			return hv_errset(d, HV_EBASIS, field, "basis."
+			return hv_errset(d, HV_EBASIS, field,
+			    "basis."
 			    "justification's key %zu is sealed to a node that "
-			    "is not an ig.* node.", i + 1);
+			    "is not an ig.* node.",
+			    i + 1);
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(id, b->sealed_for[j]) == 0)
-				return hv_errset(d, HV_EBASIS, field, "basis."
+				return hv_errset(d, HV_EBASIS, field,
+				    "basis."
 				    "justification is sealed to the same ig.* "
-				    "node twice (keys %zu and %zu).", j + 1,
-				    i + 1);
+				    "node twice (keys %zu and %zu).",
+				    j + 1, i + 1);
 		if (dir == NULL)
 			continue;
 		n = hv_directory_node(dir, id);
 		if (n == NULL || n->revoked || !n->has_keys)
-			return hv_errset(d, HV_EBASIS, field, "basis."
+			return hv_errset(d, HV_EBASIS, field,
+			    "basis."
 			    "justification's key %zu is sealed to an ig.* node "
 			    "that is not a current node of the partnership's "
-			    "directory.", i + 1);
+			    "directory.",
+			    i + 1);
 	}
 	return HV_OK;
 }

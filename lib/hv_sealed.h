@@ -64,7 +64,7 @@ hv_err hv_justification_open(const struct hv_basis *b,
  * present. dir may be NULL to check the shape alone.
  * Errors: HV_EBASIS with field basis.justification.
  */
-hv_err hv_justification_check(const struct hv_basis *b,
-    const hv_directory *dir, struct hv_errdetail *d);
+hv_err hv_justification_check(const struct hv_basis *b, const hv_directory *dir,
+    struct hv_errdetail *d);
 
 #endif

@@ -58,8 +58,8 @@ quotable(const char *s)
 	for (size_t i = 0; i < n; i++) {
 		char c = s[i];
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '_' || c == '-' ||
-		    c == '.'))
+		        (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+		        c == '.'))
 			return 0;
 	}
 	return 1;
@@ -76,16 +76,20 @@ hv_keyfile_mkdir_p(const char *dir, struct hv_errdetail *d)
 	size_t n;
 
 	if (hv_strlcpy_checked(buf, dir, sizeof(buf)) != 0)
-		return hv_errset(d, HV_EIO, "out", "The folder name %.64s... "
-		    "is too long.", dir);
+		return hv_errset(d, HV_EIO, "out",
+		    "The folder name %.64s... "
+		    "is too long.",
+		    dir);
 	n = strlen(buf);
 	for (size_t i = 1; i <= n; i++) {
 		if (buf[i] != '/' && buf[i] != '\0')
 			continue;
 		buf[i] = '\0';
 		if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-			return hv_errset(d, HV_EIO, "out", "Cannot create "
-			    "folder %s: %s.", buf, strerror(errno));
+			return hv_errset(d, HV_EIO, "out",
+			    "Cannot create "
+			    "folder %s: %s.",
+			    buf, strerror(errno));
 		if (i < n)
 			buf[i] = '/';
 	}
@@ -101,12 +105,14 @@ hv_keyfile_absent(const char *path, struct hv_errdetail *d)
 	struct stat st;
 
 	if (lstat(path, &st) == 0)
-		return hv_errset(d, HV_EEXISTS, "out", "%s already exists; "
+		return hv_errset(d, HV_EEXISTS, "out",
+		    "%s already exists; "
 		    "Haven never overwrites a key, so move it away or choose "
-		    "another path.", path);
+		    "another path.",
+		    path);
 	if (errno != ENOENT)
-		return hv_errset(d, HV_EIO, "out", "Cannot check %s: %s.",
-		    path, strerror(errno));
+		return hv_errset(d, HV_EIO, "out", "Cannot check %s: %s.", path,
+		    strerror(errno));
 	return HV_OK;
 }
 
@@ -144,8 +150,8 @@ hv_keyfile_create(const char *path, const char *data, size_t len, int secret,
 		return hv_errset(d, HV_EIO, "out", "Cannot create %s: %s.",
 		    path, strerror(errno));
 	}
-	if ((secret && fchmod(fd, 0600) != 0) || write_all(fd, data, len) != 0 ||
-	    fsync(fd) != 0) {
+	if ((secret && fchmod(fd, 0600) != 0) ||
+	    write_all(fd, data, len) != 0 || fsync(fd) != 0) {
 		saved = errno;
 		close(fd);
 		unlink(path);
@@ -224,13 +230,15 @@ secret_open(const char *path, int *fdp, struct hv_errdetail *d)
 	struct stat st;
 	int fd;
 
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC |
-	    O_NOCTTY);
+	fd = open(path,
+	    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) {
 		if (errno == ELOOP)
-			return hv_errset(d, HV_EINSECURE, "key_file", "%s is a "
+			return hv_errset(d, HV_EINSECURE, "key_file",
+			    "%s is a "
 			    "symbolic link; point Haven at the secret file "
-			    "itself.", path);
+			    "itself.",
+			    path);
 		return hv_errset(d, HV_EIO, "key_file", "Cannot open %s: %s.",
 		    path, strerror(errno));
 	}
@@ -242,14 +250,18 @@ secret_open(const char *path, int *fdp, struct hv_errdetail *d)
 	}
 	if (!S_ISREG(st.st_mode)) {
 		close(fd);
-		return hv_errset(d, HV_EINSECURE, "key_file", "%s is not a "
-		    "regular file.", path);
+		return hv_errset(d, HV_EINSECURE, "key_file",
+		    "%s is not a "
+		    "regular file.",
+		    path);
 	}
 	if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
 		close(fd);
-		return hv_errset(d, HV_EINSECURE, "key_file", "%s has mode "
+		return hv_errset(d, HV_EINSECURE, "key_file",
+		    "%s has mode "
 		    "%04o and may be read by group or others; run chmod 600 "
-		    "%s.", path, (unsigned)(st.st_mode & 07777), path);
+		    "%s.",
+		    path, (unsigned)(st.st_mode & 07777), path);
 	}
 	*fdp = fd;
 	return HV_OK;
@@ -290,8 +302,10 @@ hv_secret_file_read(const char *path, size_t max, char **out, size_t *len,
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
-			err = hv_errset(d, HV_EIO, "key_file", "Cannot read "
-			    "%s: %s.", path, strerror(errno));
+			err = hv_errset(d, HV_EIO, "key_file",
+			    "Cannot read "
+			    "%s: %s.",
+			    path, strerror(errno));
 			goto out;
 		}
 		if (r == 0)
@@ -299,9 +313,10 @@ hv_secret_file_read(const char *path, size_t max, char **out, size_t *len,
 		n += (size_t)r;
 	}
 	if (n > max) {
-		err = hv_errset(d, HV_ETOOLARGE, "key_file", "%s is larger "
-		    "than %zu bytes; it is not a Haven secret file.", path,
-		    max);
+		err = hv_errset(d, HV_ETOOLARGE, "key_file",
+		    "%s is larger "
+		    "than %zu bytes; it is not a Haven secret file.",
+		    path, max);
 		goto out;
 	}
 	buf[n] = '\0';
@@ -338,8 +353,8 @@ hv_keys_is_public_file(const char *path)
 	size_t n = 0;
 	int fd, pub = 0, secret = 0;
 
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC |
-	    O_NOCTTY);
+	fd = open(path,
+	    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		return 0;
 	if ((buf = sodium_malloc(HV_KEYFILE_MAX)) == NULL) {
@@ -371,13 +386,14 @@ hv_keys_is_public_file(const char *path)
 }
 
 hv_err
-hv_keys_secret_check(const char *path, const char *opt,
-    struct hv_errdetail *d)
+hv_keys_secret_check(const char *path, const char *opt, struct hv_errdetail *d)
 {
 	if (!hv_keys_is_public_file(path))
 		return HV_OK;
-	return hv_errset(d, HV_EUSAGE, "key_file", "%s is a public key file; "
-	    "%s needs the node's secret key file (NODE.key).", path, opt);
+	return hv_errset(d, HV_EUSAGE, "key_file",
+	    "%s is a public key file; "
+	    "%s needs the node's secret key file (NODE.key).",
+	    path, opt);
 }
 
 /* ---- key file parsing --------------------------------------------------- */
@@ -436,7 +452,8 @@ hv_kv_parse(char *buf, size_t len, const char *path, struct hv_kv *kv, size_t n,
 		for (const char *q = buf; q <= nul; q++)
 			if (*q == '\n' || q == buf)
 				line++;
-		return hv_errset(d, HV_EMALFORMED, "key_file", "%s:%d: the "
+		return hv_errset(d, HV_EMALFORMED, "key_file",
+		    "%s:%d: the "
 		    "line holds a NUL byte; this is not a Haven key file.",
 		    path, line);
 	}
@@ -455,8 +472,10 @@ hv_kv_parse(char *buf, size_t len, const char *path, struct hv_kv *kv, size_t n,
 		if (*s == '\0' || *s == '#')
 			continue;
 		if ((eq = strchr(s, '=')) == NULL)
-			return hv_errset(d, HV_EMALFORMED, "key_file", "%s:%d: "
-			    "expected a 'name = value' line.", path, line);
+			return hv_errset(d, HV_EMALFORMED, "key_file",
+			    "%s:%d: "
+			    "expected a 'name = value' line.",
+			    path, line);
 		*eq = '\0';
 		name = trim(s);
 		value = trim(eq + 1);
@@ -465,17 +484,21 @@ hv_kv_parse(char *buf, size_t len, const char *path, struct hv_kv *kv, size_t n,
 				return hv_errset(d, HV_EMALFORMED, name,
 				    "%s:%d: unknown field '%s'.", path, line,
 				    name);
-			return hv_errset(d, HV_EMALFORMED, "key_file", "%s:%d: "
-			    "unknown field.", path, line);
+			return hv_errset(d, HV_EMALFORMED, "key_file",
+			    "%s:%d: "
+			    "unknown field.",
+			    path, line);
 		}
 		if (f->value != NULL && slots > 1)
-			return hv_errset(d, HV_EMALFORMED, f->name, "%s:%d: "
-			    "'%s' appears more than %d times.", path, line,
-			    f->name, slots);
+			return hv_errset(d, HV_EMALFORMED, f->name,
+			    "%s:%d: "
+			    "'%s' appears more than %d times.",
+			    path, line, f->name, slots);
 		if (f->value != NULL)
-			return hv_errset(d, HV_EMALFORMED, f->name, "%s:%d: "
-			    "'%s' appears twice (first on line %d).", path, line,
-			    f->name, f->line);
+			return hv_errset(d, HV_EMALFORMED, f->name,
+			    "%s:%d: "
+			    "'%s' appears twice (first on line %d).",
+			    path, line, f->name, f->line);
 		f->value = value;
 		f->line = line;
 	}
@@ -486,8 +509,10 @@ hv_err
 hv_kv_require(const struct hv_kv *f, const char *path, struct hv_errdetail *d)
 {
 	if (f->value == NULL)
-		return hv_errset(d, HV_EMALFORMED, f->name, "%s: the '%s' line "
-		    "is missing.", path, f->name);
+		return hv_errset(d, HV_EMALFORMED, f->name,
+		    "%s: the '%s' line "
+		    "is missing.",
+		    path, f->name);
 	return HV_OK;
 }
 
@@ -508,21 +533,26 @@ hv_kv_b64(const struct hv_kv *f, const char *path, uint8_t *out, size_t want,
 		return err;
 	n = strlen(f->value);
 	if (n > sodium_base64_ENCODED_LEN(HV_KV_DECODE_MAX, B64_VARIANT)) {
-		err = hv_errset(d, HV_EMALFORMED, f->name, "%s:%d: %s is too "
-		    "long; it must hold %zu bytes.", path, f->line, f->name,
-		    want);
+		err = hv_errset(d, HV_EMALFORMED, f->name,
+		    "%s:%d: %s is too "
+		    "long; it must hold %zu bytes.",
+		    path, f->line, f->name, want);
 		goto out;
 	}
 	if (sodium_base642bin(tmp, sizeof(tmp), f->value, n, NULL, &bin_len,
-	    &b64_end, B64_VARIANT) != 0 || b64_end != f->value + n) {
-		err = hv_errset(d, HV_EMALFORMED, f->name, "%s:%d: %s is not "
-		    "valid base64.", path, f->line, f->name);
+	        &b64_end, B64_VARIANT) != 0 ||
+	    b64_end != f->value + n) {
+		err = hv_errset(d, HV_EMALFORMED, f->name,
+		    "%s:%d: %s is not "
+		    "valid base64.",
+		    path, f->line, f->name);
 		goto out;
 	}
 	if (bin_len != want) {
-		err = hv_errset(d, HV_EMALFORMED, f->name, "%s:%d: %s must hold "
-		    "%zu bytes, not %zu.", path, f->line, f->name, want,
-		    bin_len);
+		err = hv_errset(d, HV_EMALFORMED, f->name,
+		    "%s:%d: %s must hold "
+		    "%zu bytes, not %zu.",
+		    path, f->line, f->name, want, bin_len);
 		goto out;
 	}
 	memcpy(out, tmp, want);
@@ -554,8 +584,10 @@ hv_kv_u64(const struct hv_kv *f, const char *path, unsigned long long lo,
 	*out = v;
 	return HV_OK;
 bad:
-	return hv_errset(d, HV_EMALFORMED, f->name, "%s:%d: %s must be a "
-	    "whole number from %llu to %llu.", path, f->line, f->name, lo, hi);
+	return hv_errset(d, HV_EMALFORMED, f->name,
+	    "%s:%d: %s must be a "
+	    "whole number from %llu to %llu.",
+	    path, f->line, f->name, lo, hi);
 }
 
 hv_err
@@ -567,11 +599,14 @@ hv_kv_node(const struct hv_kv *f, const char *path, struct hv_errdetail *d)
 		return err;
 	if (!hv_node_id_valid(f->value)) {
 		if (quotable(f->value))
-			return hv_errset(d, HV_EMALFORMED, "node", "%s:%d: '%s' "
-			    "is not a node id (ROLE.NAME).", path, f->line,
-			    f->value);
-		return hv_errset(d, HV_EMALFORMED, "node", "%s:%d: the node "
-		    "is not a node id (ROLE.NAME).", path, f->line);
+			return hv_errset(d, HV_EMALFORMED, "node",
+			    "%s:%d: '%s' "
+			    "is not a node id (ROLE.NAME).",
+			    path, f->line, f->value);
+		return hv_errset(d, HV_EMALFORMED, "node",
+		    "%s:%d: the node "
+		    "is not a node id (ROLE.NAME).",
+		    path, f->line);
 	}
 	return HV_OK;
 }
@@ -600,12 +635,13 @@ hv_subject_key_generate(const char *path, struct hv_errdetail *d)
 		goto out;
 	}
 	randombytes_buf(key, HV_SUBJECT_KEY_LEN);
-	if (hv_keyfile_add(text, 1024, &len, "# Haven partnership subject key "
-	    "\xe2\x80\x94 secret, keep mode 0600\n# It turns children's NHS "
-	    "numbers and local ids into pseudonyms.\n# Agencies and IG "
-	    "officers hold it; the broker never does.\n") != 0 ||
+	if (hv_keyfile_add(text, 1024, &len,
+	        "# Haven partnership subject key "
+	        "\xe2\x80\x94 secret, keep mode 0600\n# It turns children's NHS "
+	        "numbers and local ids into pseudonyms.\n# Agencies and IG "
+	        "officers hold it; the broker never does.\n") != 0 ||
 	    hv_keyfile_add_b64(text, 1024, &len, "subject_key", key,
-	    HV_SUBJECT_KEY_LEN) != 0) {
+	        HV_SUBJECT_KEY_LEN) != 0) {
 		err = HV_ESYS;
 		goto out;
 	}
@@ -636,7 +672,7 @@ hv_subject_key_load(const char *path, uint8_t **out, struct hv_errdetail *d)
 	}
 	if ((err = hv_kv_parse(buf, len, path, kv, 1, d)) != HV_OK ||
 	    (err = hv_kv_b64(&kv[0], path, key, HV_SUBJECT_KEY_LEN, d)) !=
-	    HV_OK)
+	        HV_OK)
 		goto out;
 	*out = key;
 	key = NULL;

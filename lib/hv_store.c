@@ -73,20 +73,26 @@ store_lock(const char *dir, int *fd, struct hv_errdetail *d)
 	int f;
 
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir,
-	    HV_STORE_LOCK_FILE) >= sizeof(path))
-		return hv_errset(d, HV_EIO, "data_dir", "the path of data_dir "
-		    "%s is too long", dir);
+	        HV_STORE_LOCK_FILE) >= sizeof(path))
+		return hv_errset(d, HV_EIO, "data_dir",
+		    "the path of data_dir "
+		    "%s is too long",
+		    dir);
 	f = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (f < 0)
-		return hv_errset(d, HV_EIO, "data_dir", "cannot open the lock "
-		    "file %s: %s", path, strerror(errno));
+		return hv_errset(d, HV_EIO, "data_dir",
+		    "cannot open the lock "
+		    "file %s: %s",
+		    path, strerror(errno));
 	if (flock(f, LOCK_EX | LOCK_NB) != 0) {
 		int saved = errno;
 
 		if (saved != EWOULDBLOCK) {
 			close(f);
-			return hv_errset(d, HV_EIO, "data_dir", "cannot lock "
-			    "%s: %s", path, strerror(saved));
+			return hv_errset(d, HV_EIO, "data_dir",
+			    "cannot lock "
+			    "%s: %s",
+			    path, strerror(saved));
 		}
 		n = pread(f, held, sizeof(held) - 1, 0);
 		close(f);
@@ -104,9 +110,11 @@ store_lock(const char *dir, int *fd, struct hv_errdetail *d)
 				    "it, or give this daemon its own data_dir.",
 				    dir, prog, pid);
 		}
-		return hv_errset(d, HV_EINUSE, "data_dir", "data_dir %s is in "
+		return hv_errset(d, HV_EINUSE, "data_dir",
+		    "data_dir %s is in "
 		    "use by %s; stop it, or give this daemon its own "
-		    "data_dir.", dir, held);
+		    "data_dir.",
+		    dir, held);
 	}
 	snprintf(mine, sizeof(mine), "%s %ld\n", program_invocation_short_name,
 	    (long)getpid());
@@ -115,8 +123,10 @@ store_lock(const char *dir, int *fd, struct hv_errdetail *d)
 		int saved = errno;
 
 		close(f);
-		return hv_errset(d, HV_EIO, "data_dir", "cannot write the lock "
-		    "file %s: %s", path, strerror(saved));
+		return hv_errset(d, HV_EIO, "data_dir",
+		    "cannot write the lock "
+		    "file %s: %s",
+		    path, strerror(saved));
 	}
 	*fd = f;
 	return HV_OK;
@@ -172,8 +182,7 @@ format_read(MDB_txn *txn, MDB_dbi dbi, int have_db, uint64_t *v)
  * the migrations' errors.
  */
 static hv_err
-format_check(hv_store *s, MDB_txn *txn, const char *dir,
-    struct hv_errdetail *d)
+format_check(hv_store *s, MDB_txn *txn, const char *dir, struct hv_errdetail *d)
 {
 	MDB_val k = { strlen(FORMAT_KEY), FORMAT_KEY }, val;
 	MDB_dbi dbi;
@@ -184,32 +193,40 @@ format_check(hv_store *s, MDB_txn *txn, const char *dir,
 
 	rc = mdb_dbi_open(txn, FORMAT_DB, s->readonly ? 0 : MDB_CREATE, &dbi);
 	if (rc != 0 && rc != MDB_NOTFOUND)
-		return hv_errset(d, HV_EIO, "data_dir", "cannot read the format "
-		    "of store %s: %s", dir, mdb_strerror(rc));
+		return hv_errset(d, HV_EIO, "data_dir",
+		    "cannot read the format "
+		    "of store %s: %s",
+		    dir, mdb_strerror(rc));
 	have = rc == 0;
 	if (format_read(txn, dbi, have, &v) != HV_OK)
-		return hv_errset(d, HV_EIO, "data_dir", "store %s has a "
-		    "damaged format stamp", dir);
+		return hv_errset(d, HV_EIO, "data_dir",
+		    "store %s has a "
+		    "damaged format stamp",
+		    dir);
 	s->format = v;
 	if (v > HV_STORE_FORMAT)
-		return hv_errset(d, HV_EFORMAT, "data_dir", "store %s is format "
+		return hv_errset(d, HV_EFORMAT, "data_dir",
+		    "store %s is format "
 		    "%llu, newer than format %d that this release of Haven "
-		    "reads; run the release that wrote it or a newer one", dir,
-		    (unsigned long long)v, HV_STORE_FORMAT);
+		    "reads; run the release that wrote it or a newer one",
+		    dir, (unsigned long long)v, HV_STORE_FORMAT);
 	if (s->readonly || v == HV_STORE_FORMAT)
 		return HV_OK;
 	for (; v < HV_STORE_FORMAT; v++)
 		if ((e = migrations[v](s, txn)) != HV_OK)
-			return hv_errset(d, e, "data_dir", "cannot migrate "
-			    "store %s from format %llu to %llu: %s", dir,
-			    (unsigned long long)v, (unsigned long long)v + 1,
-			    hv_strerror(e));
+			return hv_errset(d, e, "data_dir",
+			    "cannot migrate "
+			    "store %s from format %llu to %llu: %s",
+			    dir, (unsigned long long)v,
+			    (unsigned long long)v + 1, hv_strerror(e));
 	hv_be64_put(buf, HV_STORE_FORMAT);
 	val.mv_size = sizeof(buf);
 	val.mv_data = buf;
 	if ((rc = mdb_put(txn, dbi, &k, &val, 0)) != 0)
-		return hv_errset(d, hv_store_err(rc), "data_dir", "cannot stamp "
-		    "store %s with its format: %s", dir, mdb_strerror(rc));
+		return hv_errset(d, hv_store_err(rc), "data_dir",
+		    "cannot stamp "
+		    "store %s with its format: %s",
+		    dir, mdb_strerror(rc));
 	return HV_OK;
 }
 
@@ -228,8 +245,10 @@ hv_store_open(const char *dir, uint64_t map_size, int readonly,
 	if (n_dbs > HV_STORE_MAX_DBS)
 		return HV_ESYS;
 	if (!readonly && mkdirs(dir) != 0)
-		return hv_errset(d, HV_EIO, "data_dir", "cannot create store "
-		    "folder %s: %s", dir, strerror(errno));
+		return hv_errset(d, HV_EIO, "data_dir",
+		    "cannot create store "
+		    "folder %s: %s",
+		    dir, strerror(errno));
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return HV_ENOMEM;
 	s->readonly = readonly;
@@ -243,32 +262,41 @@ hv_store_open(const char *dir, uint64_t map_size, int readonly,
 	if ((rc = mdb_env_create(&s->env)) != 0 ||
 	    (rc = mdb_env_set_maxdbs(s->env, (MDB_dbi)n_dbs + 2)) != 0 ||
 	    (map_size > 0 &&
-	    (rc = mdb_env_set_mapsize(s->env, (size_t)map_size)) != 0) ||
+	        (rc = mdb_env_set_mapsize(s->env, (size_t)map_size)) != 0) ||
 	    (rc = mdb_env_set_maxreaders(s->env, 126)) != 0) {
-		err = hv_errset(d, HV_EIO, "data_dir", "cannot set up the "
-		    "store: %s", mdb_strerror(rc));
+		err = hv_errset(d, HV_EIO, "data_dir",
+		    "cannot set up the "
+		    "store: %s",
+		    mdb_strerror(rc));
 		goto out;
 	}
-	rc = mdb_env_open(s->env, dir,
-	    MDB_NOTLS | (readonly ? MDB_RDONLY : 0), 0600);
+	rc = mdb_env_open(s->env, dir, MDB_NOTLS | (readonly ? MDB_RDONLY : 0),
+	    0600);
 	if (rc != 0) {
-		err = hv_errset(d, HV_EIO, "data_dir", "cannot open store %s: "
-		    "%s", dir, mdb_strerror(rc));
+		err = hv_errset(d, HV_EIO, "data_dir",
+		    "cannot open store %s: "
+		    "%s",
+		    dir, mdb_strerror(rc));
 		goto out;
 	}
 	if ((rc = mdb_txn_begin(s->env, NULL, readonly ? MDB_RDONLY : 0,
-	    &txn)) != 0) {
-		err = hv_errset(d, HV_EIO, "data_dir", "cannot read store %s: "
-		    "%s", dir, mdb_strerror(rc));
+	         &txn)) != 0) {
+		err = hv_errset(d, HV_EIO, "data_dir",
+		    "cannot read store %s: "
+		    "%s",
+		    dir, mdb_strerror(rc));
 		goto out;
 	}
 	for (size_t i = 0; i < n_dbs; i++) {
 		rc = mdb_dbi_open(txn, dbnames[i], readonly ? 0 : MDB_CREATE,
 		    &s->dbi[i]);
 		if (rc != 0) {
-			err = hv_errset(d, rc == MDB_NOTFOUND ? HV_ENOTFOUND :
-			    HV_EIO, "data_dir", "store %s has no '%s' "
-			    "database: %s", dir, dbnames[i], mdb_strerror(rc));
+			err = hv_errset(d,
+			    rc == MDB_NOTFOUND ? HV_ENOTFOUND : HV_EIO,
+			    "data_dir",
+			    "store %s has no '%s' "
+			    "database: %s",
+			    dir, dbnames[i], mdb_strerror(rc));
 			goto out;
 		}
 	}
@@ -279,8 +307,10 @@ hv_store_open(const char *dir, uint64_t map_size, int readonly,
 	 * opened in a transaction that is aborted.
 	 */
 	if ((rc = mdb_txn_commit(txn)) != 0)
-		err = hv_errset(d, hv_store_err(rc), "data_dir", "cannot "
-		    "initialise store %s: %s", dir, mdb_strerror(rc));
+		err = hv_errset(d, hv_store_err(rc), "data_dir",
+		    "cannot "
+		    "initialise store %s: %s",
+		    dir, mdb_strerror(rc));
 	txn = NULL;
 out:
 	if (txn != NULL)
@@ -321,14 +351,18 @@ hv_store_check_dir(const char *dir, struct hv_errdetail *d)
 	int fd;
 
 	if (strlen(dir) == 0 || strlen(dir) >= sizeof(path))
-		return hv_errset(d, HV_EIO, "data_dir", "data_dir '%s' is not "
-		    "a usable path", dir);
+		return hv_errset(d, HV_EIO, "data_dir",
+		    "data_dir '%s' is not "
+		    "a usable path",
+		    dir);
 	if (stat(dir, &st) != 0) {
 		char *slash;
 
 		if (errno != ENOENT && errno != ENOTDIR)
-			return hv_errset(d, HV_EIO, "data_dir", "data_dir %s "
-			    "cannot be used: %s", dir, strerror(errno));
+			return hv_errset(d, HV_EIO, "data_dir",
+			    "data_dir %s "
+			    "cannot be used: %s",
+			    dir, strerror(errno));
 		/* The nearest existing parent must let us create it. */
 		snprintf(path, sizeof(path), "%s", dir);
 		for (;;) {
@@ -345,18 +379,22 @@ hv_store_check_dir(const char *dir, struct hv_errdetail *d)
 				break;
 		}
 		if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
-			return hv_errset(d, HV_EIO, "data_dir", "data_dir %s "
-			    "cannot be created: %s is not a folder", dir,
-			    path);
+			return hv_errset(d, HV_EIO, "data_dir",
+			    "data_dir %s "
+			    "cannot be created: %s is not a folder",
+			    dir, path);
 		if (access(path, W_OK | X_OK) != 0)
-			return hv_errset(d, HV_EIO, "data_dir", "data_dir %s "
-			    "cannot be created in %s: %s", dir, path,
-			    strerror(errno));
+			return hv_errset(d, HV_EIO, "data_dir",
+			    "data_dir %s "
+			    "cannot be created in %s: %s",
+			    dir, path, strerror(errno));
 		return HV_OK;
 	}
 	if (!S_ISDIR(st.st_mode))
-		return hv_errset(d, HV_EIO, "data_dir", "data_dir %s is not a "
-		    "folder", dir);
+		return hv_errset(d, HV_EIO, "data_dir",
+		    "data_dir %s is not a "
+		    "folder",
+		    dir);
 	snprintf(probe, sizeof(probe), "%s/.haven-check-XXXXXX", dir);
 	if ((fd = mkstemp(probe)) < 0 || write(fd, "ok\n", 3) != 3) {
 		int saved = errno;
@@ -365,8 +403,10 @@ hv_store_check_dir(const char *dir, struct hv_errdetail *d)
 			close(fd);
 			unlink(probe);
 		}
-		return hv_errset(d, HV_EIO, "data_dir", "data_dir %s cannot be "
-		    "written: %s", dir, strerror(saved));
+		return hv_errset(d, HV_EIO, "data_dir",
+		    "data_dir %s cannot be "
+		    "written: %s",
+		    dir, strerror(saved));
 	}
 	close(fd);
 	unlink(probe);
@@ -422,22 +462,27 @@ hv_store_backup(const char *dir, const char *dest, struct hv_errdetail *d)
 		    strerror(errno));
 	if (lstat(dest, &st) == 0) {
 		if (!S_ISDIR(st.st_mode))
-			return hv_errset(d, HV_EEXISTS, "out", "%s exists and "
+			return hv_errset(d, HV_EEXISTS, "out",
+			    "%s exists and "
 			    "is not a folder; give a new or empty folder",
 			    dest);
 		if ((empty = dir_is_empty(dest)) < 0)
 			return hv_errset(d, HV_EIO, "out", "cannot read %s: %s",
 			    dest, strerror(errno));
 		if (!empty)
-			return hv_errset(d, HV_EEXISTS, "out", "%s is not "
+			return hv_errset(d, HV_EEXISTS, "out",
+			    "%s is not "
 			    "empty; a backup never overwrites, give a new or "
-			    "empty folder", dest);
+			    "empty folder",
+			    dest);
 		if (chmod(dest, 0700) != 0)
-			return hv_errset(d, HV_EIO, "out", "cannot make %s "
-			    "private: %s", dest, strerror(errno));
+			return hv_errset(d, HV_EIO, "out",
+			    "cannot make %s "
+			    "private: %s",
+			    dest, strerror(errno));
 	} else if (mkdirs(dest) != 0) {
-		return hv_errset(d, HV_EIO, "out", "cannot create %s: %s",
-		    dest, strerror(errno));
+		return hv_errset(d, HV_EIO, "out", "cannot create %s: %s", dest,
+		    strerror(errno));
 	}
 	if ((rc = mdb_env_create(&env)) != 0 ||
 	    (rc = mdb_env_set_maxdbs(env, HV_STORE_MAX_DBS + 2)) != 0 ||
@@ -458,8 +503,10 @@ hv_store_backup(const char *dir, const char *dest, struct hv_errdetail *d)
 	mdb_txn_abort(txn);
 	txn = NULL;
 	if ((rc = mdb_env_copy2(env, dest, MDB_CP_COMPACT)) != 0) {
-		err = hv_errset(d, HV_EIO, "out", "cannot copy store %s to "
-		    "%s: %s", dir, dest, mdb_strerror(rc));
+		err = hv_errset(d, HV_EIO, "out",
+		    "cannot copy store %s to "
+		    "%s: %s",
+		    dir, dest, mdb_strerror(rc));
 		goto out;
 	}
 	snprintf(path, sizeof(path), "%s/data.mdb", dest);
@@ -477,8 +524,8 @@ out:
 hv_err
 hv_store_begin(hv_store *s, int readonly, MDB_txn **txn)
 {
-	return hv_store_err(mdb_txn_begin(s->env, NULL,
-	    readonly ? MDB_RDONLY : 0, txn));
+	return hv_store_err(
+	    mdb_txn_begin(s->env, NULL, readonly ? MDB_RDONLY : 0, txn));
 }
 
 hv_err
@@ -499,9 +546,11 @@ hv_store_commit(MDB_txn *txn)
 	if (rc != MDB_MAP_FULL) {
 		if (env == NULL || mdb_env_get_path(env, &path) != 0)
 			path = "(unknown)";
-		hv_log_warnx("store %s: a write failed and nothing of it was "
+		hv_log_warnx(
+		    "store %s: a write failed and nothing of it was "
 		    "kept: %s; check that the disk holding it has free space "
-		    "and no errors", path, mdb_strerror(rc));
+		    "and no errors",
+		    path, mdb_strerror(rc));
 	}
 	return hv_store_err(rc);
 }
@@ -617,7 +666,7 @@ hv_store_scrub_free(hv_store *s, MDB_dbi scratch, size_t *scrubbed,
 	    mdb_cursor_open(rtxn, 0, &cur) != 0)
 		goto out;
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		size_t freed_by, cnt;
 		const size_t *idl = v.mv_data;
 
@@ -639,7 +688,7 @@ hv_store_scrub_free(hv_store *s, MDB_dbi scratch, size_t *scrubbed,
 		}
 		for (size_t i = 1; i <= cnt; i++) {
 			if (pwrite(fd, zero, st.ms_psize,
-			    (off_t)(idl[i] * st.ms_psize)) !=
+			        (off_t)(idl[i] * st.ms_psize)) !=
 			    (ssize_t)st.ms_psize)
 				goto out;
 			n_done++;

@@ -45,8 +45,8 @@ typedef struct hv_store {
 	size_t n_dbs;
 	MDB_dbi dbi[HV_STORE_MAX_DBS];
 	int readonly;
-	int lock_fd;		/* the flock on haven.lock, -1 when read-only */
-	uint64_t format;	/* the format found on disk before any migration */
+	int lock_fd; /* the flock on haven.lock, -1 when read-only */
+	uint64_t format; /* the format found on disk before any migration */
 } hv_store;
 
 /*
@@ -124,8 +124,7 @@ hv_err hv_store_scrub_free(hv_store *s, MDB_dbi scratch, size_t *scrubbed,
  * written at commit holds no trace of it. HV_OK when there was no value.
  * Errors: HV_ESTORAGEFULL, HV_EIO.
  */
-hv_err hv_store_wipe_del(MDB_txn *txn, MDB_dbi dbi, const void *k,
-    size_t klen);
+hv_err hv_store_wipe_del(MDB_txn *txn, MDB_dbi dbi, const void *k, size_t klen);
 
 void hv_be64_put(uint8_t out[8], uint64_t v);
 uint64_t hv_be64_get(const uint8_t in[8]);

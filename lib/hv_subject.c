@@ -43,7 +43,8 @@ hv_subject_nhs(const char *in, char *out, size_t cap, struct hv_errdetail *d)
 	if (cap < sizeof("nhs:") + NHS_DIGITS)
 		return HV_ESYS;
 	if (in == NULL || *in == '\0')
-		return hv_errset(d, HV_EBADSUBJECT, "subject.nhs", "The NHS "
+		return hv_errset(d, HV_EBADSUBJECT, "subject.nhs",
+		    "The NHS "
 		    "number is empty; an NHS number has 10 digits.");
 	for (const char *p = in; *p != '\0'; p++) {
 		unsigned char c = (unsigned char)*p;
@@ -52,9 +53,11 @@ hv_subject_nhs(const char *in, char *out, size_t cap, struct hv_errdetail *d)
 		if (c < '0' || c > '9') {
 			if (c > ' ' && c < 0x7f)
 				return hv_errset(d, HV_EBADSUBJECT,
-				    "subject.nhs", "The NHS number contains "
+				    "subject.nhs",
+				    "The NHS number contains "
 				    "'%c'; it may hold only digits, spaces and "
-				    "dashes.", c);
+				    "dashes.",
+				    c);
 			return hv_errset(d, HV_EBADSUBJECT, "subject.nhs",
 			    "The NHS number contains a character that is not "
 			    "a digit, space or dash.");
@@ -65,11 +68,13 @@ hv_subject_nhs(const char *in, char *out, size_t cap, struct hv_errdetail *d)
 			n++;
 	}
 	if (n != NHS_DIGITS)
-		return hv_errset(d, HV_EBADSUBJECT, "subject.nhs", "The NHS "
+		return hv_errset(d, HV_EBADSUBJECT, "subject.nhs",
+		    "The NHS "
 		    "number has %s%zu digit%s; an NHS number has 10.",
 		    n >= 1000 ? "over " : "", n, n == 1 ? "" : "s");
 	if (!hv_nhs_check_digit_ok(digits))
-		return hv_errset(d, HV_EBADSUBJECT, "subject.nhs", "The NHS "
+		return hv_errset(d, HV_EBADSUBJECT, "subject.nhs",
+		    "The NHS "
 		    "number fails the NHS check digit; check that it was "
 		    "copied correctly.");
 	snprintf(out, cap, "nhs:%.10s", digits);
@@ -95,7 +100,8 @@ hv_subject_local(const char *agency, const char *id, char *out, size_t cap,
 	size_t an, in, len = 0;
 
 	if (agency == NULL)
-		return hv_errset(d, HV_EBADSUBJECT, "subject.local", "The local "
+		return hv_errset(d, HV_EBADSUBJECT, "subject.local",
+		    "The local "
 		    "id names no agency; give it as AGENCY:ID.");
 	if (strncmp(agency, "local:", 6) == 0)
 		agency += 6;
@@ -119,23 +125,27 @@ hv_subject_local(const char *agency, const char *id, char *out, size_t cap,
 	in = (size_t)(ie - is);
 
 	if (an == 0 || an > LOCAL_PART_MAX)
-		return hv_errset(d, HV_EBADSUBJECT, "subject.local", "The local "
+		return hv_errset(d, HV_EBADSUBJECT, "subject.local",
+		    "The local "
 		    "id's agency must be 1 to %d characters long.",
 		    LOCAL_PART_MAX);
 	for (const char *p = as; p < ae; p++) {
 		char c = *p;
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '.' || c == '-'))
+		        (c >= '0' && c <= '9') || c == '.' || c == '-'))
 			return hv_errset(d, HV_EBADSUBJECT, "subject.local",
 			    "The local id's agency may use only letters, "
 			    "digits, dots and dashes.");
 	}
 	if (in == 0)
-		return hv_errset(d, HV_EBADSUBJECT, "subject.local", "The local "
+		return hv_errset(d, HV_EBADSUBJECT, "subject.local",
+		    "The local "
 		    "id is empty after the agency.");
 	if (in > LOCAL_PART_MAX)
-		return hv_errset(d, HV_EBADSUBJECT, "subject.local", "The local "
-		    "id is longer than %d characters.", LOCAL_PART_MAX);
+		return hv_errset(d, HV_EBADSUBJECT, "subject.local",
+		    "The local "
+		    "id is longer than %d characters.",
+		    LOCAL_PART_MAX);
 	for (const char *p = is; p < ie; p++) {
 		unsigned char c = (unsigned char)*p;
 		if (c == ' ' || c == '\t')
@@ -156,7 +166,8 @@ hv_subject_local(const char *agency, const char *id, char *out, size_t cap,
 	len = 6;
 	for (const char *p = as; p < ae; p++) {
 		char c = *p;
-		norm[len++] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+		norm[len++] =
+		    (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
 	}
 	norm[len++] = ':';
 	memcpy(norm + len, is, in);

@@ -215,8 +215,8 @@ hv_write_file_atomic(const char *path, const void *data, size_t len, int mode)
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >=
 	    (int)sizeof(tmp))
 		return -1;
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-	    mode)) < 0)
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)) <
+	    0)
 		return -1;
 	if (write(fd, data, len) != (ssize_t)len || fsync(fd) != 0) {
 		close(fd);
@@ -239,9 +239,10 @@ hv_write_file_atomic(const char *path, const void *data, size_t len, int mode)
 		else if (slash == path)
 			snprintf(dir, sizeof(dir), "/");
 		else
-			snprintf(dir, sizeof(dir), "%.*s",
-			    (int)(slash - path), path);
-		if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+			snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path),
+			    path);
+		if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >=
+		    0) {
 			fsync(dfd);
 			close(dfd);
 		}

@@ -31,11 +31,11 @@
  */
 #define ENVELOPE_OVERHEAD \
 	(HV_MAX_RECIPIENTS * (HV_NODE_MAX + HV_SEALED_KEY_LEN + 4) + \
-	HV_SEALED_FOR_MAX * (HV_NODE_MAX + HV_SEALED_KEY_LEN + 8) + \
-	HV_JUSTIFICATION_SEALED_MAX + 8192)
+	    HV_SEALED_FOR_MAX * (HV_NODE_MAX + HV_SEALED_KEY_LEN + 8) + \
+	    HV_JUSTIFICATION_SEALED_MAX + 8192)
 /* Frame and Submit/Deliver tags, a 64-byte sender, varint lengths. */
 #define FRAME_OVERHEAD 128
-#define WALK_DEPTH_MAX 8	/* the schema nests three deep */
+#define WALK_DEPTH_MAX 8 /* the schema nests three deep */
 
 size_t
 hv_wire_envelope_max(size_t max_payload)
@@ -126,7 +126,8 @@ check_message(const ProtobufCMessage *m, const char *path, int depth,
 				 * for names and sentences.
 				 */
 				size_t cap = strcmp(f->name, "json") == 0 ?
-				    HV_WIRE_JSON_MAX : HV_WIRE_STRING_MAX;
+				    HV_WIRE_JSON_MAX :
+				    HV_WIRE_STRING_MAX;
 
 				len = strnlen(s, cap + 1);
 				if (len > cap)
@@ -148,13 +149,14 @@ check_message(const ProtobufCMessage *m, const char *path, int depth,
 					    b->len, HV_WIRE_BYTES_MAX);
 			} else {
 				const ProtobufCMessage *sub = repeated ?
-				    ((const ProtobufCMessage *const *)member)[k] :
+				    ((const ProtobufCMessage *const *)
+				            member)[k] :
 				    *(const ProtobufCMessage *const *)member;
 
 				if (sub == NULL)
 					continue;
 				if ((e = check_message(sub, name, depth + 1,
-				    d)) != HV_OK)
+				         d)) != HV_OK)
 					return e;
 			}
 		}
@@ -244,13 +246,12 @@ hv_basis_to_pb(const struct hv_basis *b, struct hv_basis_pb *out)
 }
 
 /* Copies a decoded string into a fixed array, naming the field on failure. */
-static hv_err
-take_str(char *dst, size_t cap, const char *src, const char *field,
-    struct hv_errdetail *d);
+static hv_err take_str(char *dst, size_t cap, const char *src,
+    const char *field, struct hv_errdetail *d);
 
 hv_err
-hv_basis_from_pb(const Haven__Basis *pb, struct hv_basis *b,
-    const char *prefix, struct hv_errdetail *d)
+hv_basis_from_pb(const Haven__Basis *pb, struct hv_basis *b, const char *prefix,
+    struct hv_errdetail *d)
 {
 	char field[96];
 	hv_err e;
@@ -263,8 +264,8 @@ hv_basis_from_pb(const Haven__Basis *pb, struct hv_basis *b,
 		{ "consent", b->consent, sizeof(b->consent), pb->consent },
 		{ "art6", b->art6, sizeof(b->art6), pb->art6 },
 		{ "art9", b->art9, sizeof(b->art9), pb->art9 },
-		{ "justification", b->justification,
-		    sizeof(b->justification), pb->justification },
+		{ "justification", b->justification, sizeof(b->justification),
+		    pb->justification },
 		{ "decided_by", b->decided_by, sizeof(b->decided_by),
 		    pb->decided_by },
 	};
@@ -277,8 +278,8 @@ hv_basis_from_pb(const Haven__Basis *pb, struct hv_basis *b,
 	}
 	if (pb->justification_sealed.len > sizeof(b->sealed))
 		return hv_errset(d, HV_EMALFORMED, "basis.justification",
-		    "%s.justification_sealed is longer than %zu bytes",
-		    prefix, sizeof(b->sealed));
+		    "%s.justification_sealed is longer than %zu bytes", prefix,
+		    sizeof(b->sealed));
 	if (pb->n_sealed_for > HV_SEALED_FOR_MAX ||
 	    pb->n_sealed_keys != pb->n_sealed_for)
 		return hv_errset(d, HV_EMALFORMED, "basis.justification",
@@ -286,15 +287,16 @@ hv_basis_from_pb(const Haven__Basis *pb, struct hv_basis *b,
 		    prefix, pb->n_sealed_keys, pb->n_sealed_for,
 		    HV_SEALED_FOR_MAX);
 	for (size_t i = 0; i < pb->n_sealed_for; i++) {
-		snprintf(field, sizeof(field), "%s.sealed_for[%zu]", prefix,
-		    i);
+		snprintf(field, sizeof(field), "%s.sealed_for[%zu]", prefix, i);
 		if ((e = take_str(b->sealed_for[i], sizeof(b->sealed_for[i]),
-		    pb->sealed_for[i], field, d)) != HV_OK)
+		         pb->sealed_for[i], field, d)) != HV_OK)
 			return e;
 		if (pb->sealed_keys[i].len != HV_SEALED_KEY_LEN)
 			return hv_errset(d, HV_EMALFORMED,
-			    "basis.justification", "%s.sealed_keys[%zu] must "
-			    "be %d bytes", prefix, i, HV_SEALED_KEY_LEN);
+			    "basis.justification",
+			    "%s.sealed_keys[%zu] must "
+			    "be %d bytes",
+			    prefix, i, HV_SEALED_KEY_LEN);
 		memcpy(b->sealed_keys[i], pb->sealed_keys[i].data,
 		    HV_SEALED_KEY_LEN);
 	}
@@ -302,8 +304,7 @@ hv_basis_from_pb(const Haven__Basis *pb, struct hv_basis *b,
 	b->justification_len = pb->justification_len;
 	b->sealed_len = pb->justification_sealed.len;
 	if (b->sealed_len > 0)
-		memcpy(b->sealed, pb->justification_sealed.data,
-		    b->sealed_len);
+		memcpy(b->sealed, pb->justification_sealed.data, b->sealed_len);
 	return HV_OK;
 }
 
@@ -406,19 +407,21 @@ envelope_from_pb(const Haven__Envelope *pe, hv_envelope *env,
 	 * store them as they came.
 	 */
 	if (pe->base.n_unknown_fields != 0)
-		return hv_errset(d, HV_EMALFORMED, "envelope", "the envelope "
+		return hv_errset(d, HV_EMALFORMED, "envelope",
+		    "the envelope "
 		    "holds field %u, which this version does not know",
 		    (unsigned)pe->base.unknown_fields[0].tag);
 	if (pe->basis != NULL && pe->basis->base.n_unknown_fields != 0)
-		return hv_errset(d, HV_EMALFORMED, "envelope.basis", "the "
+		return hv_errset(d, HV_EMALFORMED, "envelope.basis",
+		    "the "
 		    "envelope's basis holds field %u, which this version does "
 		    "not know",
 		    (unsigned)pe->basis->base.unknown_fields[0].tag);
-	if ((e = take_bytes(env->id, HV_ID_LEN, &pe->id, "envelope.id",
-	    d)) != HV_OK)
+	if ((e = take_bytes(env->id, HV_ID_LEN, &pe->id, "envelope.id", d)) !=
+	    HV_OK)
 		return e;
 	if ((e = take_str(env->sender, sizeof(env->sender), pe->sender,
-	    "envelope.sender", d)) != HV_OK)
+	         "envelope.sender", d)) != HV_OK)
 		return e;
 	if (!hv_node_id_valid(env->sender))
 		return hv_errset(d, HV_EMALFORMED, "envelope.sender",
@@ -431,8 +434,8 @@ envelope_from_pb(const Haven__Envelope *pe, hv_envelope *env,
 	for (size_t i = 0; i < pe->n_recipients; i++) {
 		snprintf(field, sizeof(field), "envelope.recipients[%zu]", i);
 		if ((e = take_str(env->recipients[i],
-		    sizeof(env->recipients[i]), pe->recipients[i], field,
-		    d)) != HV_OK)
+		         sizeof(env->recipients[i]), pe->recipients[i], field,
+		         d)) != HV_OK)
 			return e;
 		if (!hv_node_id_valid(env->recipients[i]))
 			return hv_errset(d, HV_EMALFORMED, field,
@@ -450,30 +453,30 @@ envelope_from_pb(const Haven__Envelope *pe, hv_envelope *env,
 	env->n_recipients = pe->n_recipients;
 
 	if ((e = take_str(env->type, sizeof(env->type), pe->type,
-	    "envelope.type", d)) != HV_OK ||
+	         "envelope.type", d)) != HV_OK ||
 	    (e = take_str(env->priority, sizeof(env->priority), pe->priority,
-	    "envelope.priority", d)) != HV_OK ||
+	         "envelope.priority", d)) != HV_OK ||
 	    (e = hv_basis_from_pb(pb, &env->basis, "envelope.basis", d)) !=
-	    HV_OK ||
+	        HV_OK ||
 	    (e = take_str(env->outcome, sizeof(env->outcome), pe->outcome,
-	    "envelope.outcome", d)) != HV_OK)
+	         "envelope.outcome", d)) != HV_OK)
 		return e;
 	env->created = pe->created;
 	env->flags = pe->flags;
 
 	if ((e = take_bytes(env->subject, sizeof(env->subject), &pe->subject,
-	    "envelope.subject", d)) != HV_OK)
+	         "envelope.subject", d)) != HV_OK)
 		return e;
 	if (pe->reply_to.len != 0) {
 		if ((e = take_bytes(env->reply_to, HV_ID_LEN, &pe->reply_to,
-		    "envelope.reply_to", d)) != HV_OK)
+		         "envelope.reply_to", d)) != HV_OK)
 			return e;
 		env->has_reply_to = 1;
 	}
 	if (pe->subject_key_id.len != 0) {
 		if ((e = take_bytes(env->subject_key_id,
-		    sizeof(env->subject_key_id), &pe->subject_key_id,
-		    "envelope.subject_key_id", d)) != HV_OK)
+		         sizeof(env->subject_key_id), &pe->subject_key_id,
+		         "envelope.subject_key_id", d)) != HV_OK)
 			return e;
 		env->has_subject_key_id = 1;
 	}
@@ -481,7 +484,7 @@ envelope_from_pb(const Haven__Envelope *pe, hv_envelope *env,
 	/* A decision (no recipients) may leave the all-zero nonce out. */
 	if (!(pe->n_recipients == 0 && pe->nonce.len == 0) &&
 	    (e = take_bytes(env->nonce, HV_NONCE_LEN, &pe->nonce,
-	    "envelope.nonce", d)) != HV_OK)
+	         "envelope.nonce", d)) != HV_OK)
 		return e;
 	if (pe->n_sealed_keys != pe->n_recipients)
 		return hv_errset(d, HV_EMALFORMED, "envelope.sealed_keys",
@@ -490,11 +493,11 @@ envelope_from_pb(const Haven__Envelope *pe, hv_envelope *env,
 	for (size_t i = 0; i < pe->n_sealed_keys; i++) {
 		snprintf(field, sizeof(field), "envelope.sealed_keys[%zu]", i);
 		if ((e = take_bytes(env->sealed[i], HV_SEALED_KEY_LEN,
-		    &pe->sealed_keys[i], field, d)) != HV_OK)
+		         &pe->sealed_keys[i], field, d)) != HV_OK)
 			return e;
 	}
 	if ((e = take_bytes(env->signature, HV_SIGNATURE_LEN, &pe->signature,
-	    "envelope.signature", d)) != HV_OK)
+	         "envelope.signature", d)) != HV_OK)
 		return e;
 
 	if (pe->n_recipients > 0 && pe->ciphertext.len == 0)
@@ -618,22 +621,27 @@ hv_ack_refusal(const Haven__Ack *a, hv_err *code, struct hv_errdetail *d)
 		return HV_OK;
 	}
 	if (cl == 0 || cl > HV_ACK_CODE_MAX)
-		return hv_errset(d, HV_EMALFORMED, "ack.refused_code", "An Ack "
+		return hv_errset(d, HV_EMALFORMED, "ack.refused_code",
+		    "An Ack "
 		    "with a refusal needs a code of 1 to %d bytes.",
 		    HV_ACK_CODE_MAX);
 	e = hv_errfromname(c);
 	if (!refusal_code(e) || strcmp(hv_errname(e), c) != 0)
-		return hv_errset(d, HV_EMALFORMED, "ack.refused_code", "The "
+		return hv_errset(d, HV_EMALFORMED, "ack.refused_code",
+		    "The "
 		    "Ack's refusal code %.32s is not an error code a recipient "
-		    "refuses a delivery with.", c);
+		    "refuses a delivery with.",
+		    c);
 	if (ml == 0 || ml > HV_ACK_MESSAGE_MAX)
-		return hv_errset(d, HV_EMALFORMED, "ack.refused_message", "An "
+		return hv_errset(d, HV_EMALFORMED, "ack.refused_message",
+		    "An "
 		    "Ack's refusal needs a sentence of 1 to %d bytes.",
 		    HV_ACK_MESSAGE_MAX);
 	for (size_t i = 0; i < ml; i++)
 		if ((unsigned char)m[i] < 0x20 || m[i] == 0x7f)
 			return hv_errset(d, HV_EMALFORMED,
-			    "ack.refused_message", "The Ack's refusal "
+			    "ack.refused_message",
+			    "The Ack's refusal "
 			    "sentence holds a control character.");
 	*code = e;
 	return HV_OK;
@@ -687,9 +695,9 @@ hv_wire_protocol_check(uint32_t version, const char *node,
 	if ((uint64_t)version + 1 > HV_PROTOCOL_OLDEST &&
 	    version <= HV_PROTOCOL_VERSION)
 		return HV_OK;
-	return hv_errset(d, HV_EPROTOCOL, "protocol", "%s speaks protocol "
+	return hv_errset(d, HV_EPROTOCOL, "protocol",
+	    "%s speaks protocol "
 	    "version %u; this broker serves versions %d and %d; upgrade %s",
 	    node, (unsigned)version, HV_PROTOCOL_OLDEST, HV_PROTOCOL_VERSION,
-	    version > HV_PROTOCOL_VERSION ? "the broker first" :
-	    "the agent");
+	    version > HV_PROTOCOL_VERSION ? "the broker first" : "the agent");
 }

@@ -22,8 +22,9 @@
 #include "hv_err.h"
 
 #define HV_WIRE_STRING_MAX 4096
-#define HV_WIRE_JSON_MAX (1024 * 1024)	/* HealthReply.json */
-#define HV_WIRE_BYTES_MAX 65536	/* bytes fields other than envelope/ciphertext */
+#define HV_WIRE_JSON_MAX (1024 * 1024) /* HealthReply.json */
+#define HV_WIRE_BYTES_MAX \
+	65536 /* bytes fields other than envelope/ciphertext */
 
 /*
  * The protocol version an agent puts in Hello. A broker serves this version
@@ -138,7 +139,6 @@ void hv_frame_free(Haven__Frame **f);
  * (recursively): UTF-8, no NUL, at most HV_WIRE_STRING_MAX bytes.
  * Errors: HV_EMALFORMED (detail names the field).
  */
-hv_err hv_wire_check_strings(const ProtobufCMessage *m,
-    struct hv_errdetail *d);
+hv_err hv_wire_check_strings(const ProtobufCMessage *m, struct hv_errdetail *d);
 
 #endif

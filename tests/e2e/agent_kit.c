@@ -37,12 +37,11 @@ ak_nap(long ms)
 int
 ak_setup(struct h_partnership *p, const char *const *extra)
 {
-	if (h_partnership_create(p, NULL, NULL) != 0 ||
-	    h_broker_start(p) != 0)
+	if (h_partnership_create(p, NULL, NULL) != 0 || h_broker_start(p) != 0)
 		return -1;
 	for (int i = 0; i < 4; i++) {
-		struct h_agent *a = h_agent_add(p, ak_ids[i],
-		    extra ? extra[i] : NULL);
+		struct h_agent *a =
+		    h_agent_add(p, ak_ids[i], extra ? extra[i] : NULL);
 
 		if (a == NULL || h_agent_start(p, a) != 0)
 			return -1;
@@ -53,8 +52,8 @@ ak_setup(struct h_partnership *p, const char *const *extra)
 static int
 log_clean(const char *path, char *why, size_t cap)
 {
-	static const char *const bad[] = { "Sanitizer", "runtime error:",
-		"fatal:", NULL };
+	static const char *const bad[] = { "Sanitizer",
+		"runtime error:", "fatal:", NULL };
 	char *text = h_read(path);
 	int ok = 1;
 
@@ -108,10 +107,10 @@ ak_message(const char *to, const char *type, const char *priority,
     const char *tag, const char *more)
 {
 	return h_fmt("{\"to\":%s,\"type\":\"%s\",\"priority\":\"%s\","
-	    "\"subject\":{\"nhs\":\"943 476 5919\"}," AK_BASIS ","
-	    "\"child\":{\"name\":\"Child %s\",\"dob\":\"2016-03-02\"},"
-	    "\"body\":{\"summary\":\"Body %s\"}%s}", to, type, priority, tag,
-	    tag, more ? more : "");
+	             "\"subject\":{\"nhs\":\"943 476 5919\"}," AK_BASIS ","
+	             "\"child\":{\"name\":\"Child %s\",\"dob\":\"2016-03-02\"},"
+	             "\"body\":{\"summary\":\"Body %s\"}%s}",
+	    to, type, priority, tag, tag, more ? more : "");
 }
 
 int
@@ -148,8 +147,7 @@ ak_get(struct h_agent *a, const char *path, json_t **out)
 }
 
 int
-ak_wait_inbox(struct h_agent *a, const char *id, int timeout_ms,
-    json_t **out)
+ak_wait_inbox(struct h_agent *a, const char *id, int timeout_ms, json_t **out)
 {
 	char *path = h_fmt("/v1/inbox/%s", id);
 	long end = ak_mono_ms() + timeout_ms;
@@ -181,12 +179,12 @@ has_status(json_t *doc, const char *status, const char *peer)
 	json_t *tl = json_object_get(doc, "timeline"), *e;
 	size_t i;
 
-	json_array_foreach(tl, i, e) {
-		const char *st = json_string_value(json_object_get(e,
-		    "status"));
+	json_array_foreach (tl, i, e) {
+		const char *st =
+		    json_string_value(json_object_get(e, "status"));
 		const char *to = json_string_value(json_object_get(e, "to"));
-		const char *node = json_string_value(json_object_get(e,
-		    "node"));
+		const char *node =
+		    json_string_value(json_object_get(e, "node"));
 
 		if (st == NULL || strcmp(st, status) != 0)
 			continue;
@@ -219,8 +217,7 @@ ak_wait_status(struct h_agent *a, const char *id, const char *status,
 }
 
 int
-ak_wait_health(struct h_agent *a, const char *field, long want,
-    int timeout_ms)
+ak_wait_health(struct h_agent *a, const char *field, long want, int timeout_ms)
 {
 	long end = ak_mono_ms() + timeout_ms;
 
@@ -261,8 +258,7 @@ sse_write(char *ptr, size_t size, size_t n, void *ud)
 }
 
 static int
-sse_progress(void *ud, curl_off_t a, curl_off_t b, curl_off_t c,
-    curl_off_t d)
+sse_progress(void *ud, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d)
 {
 	struct ak_sse *s = ud;
 

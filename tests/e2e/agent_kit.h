@@ -20,7 +20,8 @@
 #define AK_SOCIAL "social-care.bristol"
 
 /* A lawful basis that satisfies every rule of SPEC §4.2, art9 included. */
-#define AK_BASIS "\"basis\":{\"consent\":\"NOT_SOUGHT\",\"art6\":" \
+#define AK_BASIS \
+	"\"basis\":{\"consent\":\"NOT_SOUGHT\",\"art6\":" \
 	"\"PUBLIC_TASK\",\"art9\":\"SAFEGUARDING\",\"justification\":" \
 	"\"Seeking consent would place the child at increased risk.\"," \
 	"\"decided_by\":\"duty.officer\"}"
@@ -51,8 +52,7 @@ char *ak_message(const char *to, const char *type, const char *priority,
     const char *tag, const char *more);
 
 /* POSTs body to path; returns the status and copies the id of a 202. */
-int ak_post(struct h_agent *a, const char *path, const char *body,
-    char id[33]);
+int ak_post(struct h_agent *a, const char *path, const char *body, char id[33]);
 
 /* GETs path; returns the status, *out the parsed body (or NULL). */
 int ak_get(struct h_agent *a, const char *path, json_t **out);

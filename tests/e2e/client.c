@@ -59,8 +59,7 @@ hc_events(struct hc_client *c)
 }
 
 struct hc_client *
-hc_connect_keys(const struct h_partnership *p, const char *node,
-    hv_keys *keys)
+hc_connect_keys(const struct h_partnership *p, const char *node, hv_keys *keys)
 {
 	struct hc_client *c = calloc(1, sizeof(*c));
 	struct hv_pubkeys root;
@@ -77,7 +76,8 @@ hc_connect_keys(const struct h_partnership *p, const char *node,
 	c->keys = keys;
 	if (hv_pubkeys_load(p->root_pub, &root, NULL) != HV_OK ||
 	    hv_directory_load_file(p->directory, root.sign, &c->dir, NULL) !=
-	    HV_OK || (bn = hv_directory_broker(c->dir)) == NULL) {
+	        HV_OK ||
+	    (bn = hv_directory_broker(c->dir)) == NULL) {
 		fprintf(stderr, "client: cannot load %s\n", p->directory);
 		hc_close(&c);
 		return NULL;
@@ -173,15 +173,14 @@ hc_env_seal(struct hc_client *c, hv_envelope *env, const char *payload,
 	uint8_t box[HV_MAX_RECIPIENTS][HV_BOX_KEY_LEN];
 
 	/* As an agent does: the justification travels sealed (SPEC §4.2). */
-	if (hv_justification_seal(&env->basis, env->id, c->dir, NULL) !=
-	    HV_OK)
+	if (hv_justification_seal(&env->basis, env->id, c->dir, NULL) != HV_OK)
 		return -1;
 	if (env->n_recipients == 0)
 		return hv_envelope_sign_decision(env, c->keys) == HV_OK ? 0 :
-		    -1;
+		                                                          -1;
 	for (size_t i = 0; i < env->n_recipients; i++) {
-		const struct hv_node *n = hv_directory_node(c->dir,
-		    env->recipients[i]);
+		const struct hv_node *n =
+		    hv_directory_node(c->dir, env->recipients[i]);
 
 		if (n != NULL && n->has_keys)
 			memcpy(box[i], n->keys.box, HV_BOX_KEY_LEN);
@@ -189,7 +188,9 @@ hc_env_seal(struct hc_client *c, hv_envelope *env, const char *payload,
 			randombytes_buf(box[i], HV_BOX_KEY_LEN);
 	}
 	return hv_envelope_seal(env, (const uint8_t *)payload, len,
-	    (const uint8_t (*)[HV_BOX_KEY_LEN])box, c->keys) == HV_OK ? 0 : -1;
+	           (const uint8_t(*)[HV_BOX_KEY_LEN])box, c->keys) == HV_OK ?
+	    0 :
+	    -1;
 }
 
 int
@@ -199,9 +200,8 @@ hc_env_pack(const hv_envelope *env, uint8_t **out, size_t *len)
 }
 
 int
-hc_make(struct hc_client *c, const char *const *to, size_t n,
-    const char *type, const char *payload, uint8_t id[HV_ID_LEN],
-    uint8_t **out, size_t *len)
+hc_make(struct hc_client *c, const char *const *to, size_t n, const char *type,
+    const char *payload, uint8_t id[HV_ID_LEN], uint8_t **out, size_t *len)
 {
 	hv_envelope env;
 	int rc;
@@ -297,8 +297,8 @@ hc_ack_receipt(struct hc_client *c, uint64_t receipt_seq)
 }
 
 int
-hc_human_ack(struct hc_client *c, const uint8_t id[HV_ID_LEN],
-    const char *by, int escalated)
+hc_human_ack(struct hc_client *c, const uint8_t id[HV_ID_LEN], const char *by,
+    int escalated)
 {
 	Haven__Frame f = HAVEN__FRAME__INIT;
 	Haven__HumanAck h = HAVEN__HUMAN_ACK__INIT;
@@ -383,10 +383,10 @@ hc_wait_receipt(struct hc_client *c, const uint8_t id[HV_ID_LEN],
 			return NULL;
 		if (f->kind_case == HAVEN__FRAME__KIND_RECEIPT &&
 		    (strcmp(f->receipt->status, "ACCEPTED") == 0 ||
-		    strcmp(f->receipt->status, "REJECTED") == 0) &&
+		        strcmp(f->receipt->status, "REJECTED") == 0) &&
 		    ((id == NULL && f->receipt->id.len == 0) ||
-		    (id != NULL && f->receipt->id.len == HV_ID_LEN &&
-		    memcmp(f->receipt->id.data, id, HV_ID_LEN) == 0)))
+		        (id != NULL && f->receipt->id.len == HV_ID_LEN &&
+		            memcmp(f->receipt->id.data, id, HV_ID_LEN) == 0)))
 			return f;
 		hv_frame_free(&f);
 	}
@@ -451,8 +451,8 @@ hc_deliver_id(const Haven__Frame *f, uint8_t id[HV_ID_LEN])
 	if (f == NULL || f->kind_case != HAVEN__FRAME__KIND_DELIVER)
 		return -1;
 	if (hv_envelope_unpack(f->deliver->envelope.data,
-	    f->deliver->envelope.len, f->deliver->envelope.len, &env, NULL) !=
-	    HV_OK)
+	        f->deliver->envelope.len, f->deliver->envelope.len, &env,
+	        NULL) != HV_OK)
 		return -1;
 	memcpy(id, env.id, HV_ID_LEN);
 	hv_envelope_clear(&env);
@@ -472,7 +472,7 @@ hc_audit_verify(const char *data_dir, const uint8_t sign[32], char *why,
 	hv_errclear(&d);
 	/* Writable: the read-only open loses its database handles. */
 	if ((e = hv_store_open(data_dir, 0, 0, hv_auditlog_dbnames,
-	    HV_AUDITLOG_NDBS, &s, &d)) != HV_OK) {
+	         HV_AUDITLOG_NDBS, &s, &d)) != HV_OK) {
 		snprintf(why, cap, "%s", d.message);
 		return e;
 	}

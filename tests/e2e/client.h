@@ -27,9 +27,9 @@ struct hc_client {
 	hv_keys *keys;
 	hv_directory *dir;
 	/* Monitor counts, updated by hc_recv and hc_events. */
-	int handshakes;		/* ZMQ_EVENT_HANDSHAKE_SUCCEEDED */
-	int disconnects;	/* ZMQ_EVENT_DISCONNECTED */
-	int auth_failures;	/* ZMQ_EVENT_HANDSHAKE_FAILED_* */
+	int handshakes; /* ZMQ_EVENT_HANDSHAKE_SUCCEEDED */
+	int disconnects; /* ZMQ_EVENT_DISCONNECTED */
+	int auth_failures; /* ZMQ_EVENT_HANDSHAKE_FAILED_* */
 };
 
 /*
@@ -55,8 +55,8 @@ void hc_close(struct hc_client **c);
  * PUBLIC_TASK, SAFEGUARDING). The caller may change any header field before
  * hc_env_seal.
  */
-void hc_env_init(struct hc_client *c, hv_envelope *env,
-    const char *const *to, size_t n, const char *type);
+void hc_env_init(struct hc_client *c, hv_envelope *env, const char *const *to,
+    size_t n, const char *type);
 
 /* Encrypts payload to the recipients' keys from the directory (a random
  * key for a node it does not know) and signs. 0 or -1. */
@@ -68,8 +68,8 @@ int hc_env_pack(const hv_envelope *env, uint8_t **out, size_t *len);
 
 /* Builds, seals and packs in one go (ids into id when not NULL). */
 int hc_make(struct hc_client *c, const char *const *to, size_t n,
-    const char *type, const char *payload, uint8_t id[HV_ID_LEN],
-    uint8_t **out, size_t *len);
+    const char *type, const char *payload, uint8_t id[HV_ID_LEN], uint8_t **out,
+    size_t *len);
 
 /* Sends one raw ZeroMQ message / a packed frame. 0 or -1. */
 int hc_send_raw(struct hc_client *c, const void *buf, size_t len);
@@ -118,8 +118,8 @@ int hc_deliver_id(const Haven__Frame *f, uint8_t id[HV_ID_LEN]);
  * leaf, index and signed head) with the broker's signing key; why gets
  * hv_auditlog_verify's sentence. Returns HV_OK or its error.
  */
-hv_err hc_audit_verify(const char *data_dir, const uint8_t sign[32],
-    char *why, size_t cap);
+hv_err hc_audit_verify(const char *data_dir, const uint8_t sign[32], char *why,
+    size_t cap);
 
 /* The broker's signing key from the partnership's keys folder. 0 or -1. */
 int hc_broker_sign_key(const struct h_partnership *p, uint8_t sign[32]);

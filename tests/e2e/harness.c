@@ -20,8 +20,12 @@
 #include "harness.h"
 
 static const char *const h_nodes[] = {
-	"broker.bristol", "police.avon", "health.bristol-royal",
-	"education.st-marys-primary", "social-care.bristol", "ig.bristol",
+	"broker.bristol",
+	"police.avon",
+	"health.bristol-royal",
+	"education.st-marys-primary",
+	"social-care.bristol",
+	"ig.bristol",
 	NULL,
 };
 
@@ -218,16 +222,15 @@ spawn(const char *log, char *const argv[])
 
 /* Waits for a ready file holding JSON with `key`; copies its value. */
 static int
-wait_ready(const char *path, const char *key, pid_t pid, char *val,
-    size_t cap)
+wait_ready(const char *path, const char *key, pid_t pid, char *val, size_t cap)
 {
 	long end = mono_ms() + 20000;
 
 	while (mono_ms() < end) {
 		json_t *j = json_load_file(path, 0, NULL);
 		if (j != NULL) {
-			const char *v = json_string_value(json_object_get(j,
-			    key));
+			const char *v =
+			    json_string_value(json_object_get(j, key));
 			if (v != NULL) {
 				snprintf(val, cap, "%s", v);
 				json_decref(j);
@@ -236,8 +239,10 @@ wait_ready(const char *path, const char *key, pid_t pid, char *val,
 			json_decref(j);
 		}
 		if (!h_alive(pid)) {
-			fprintf(stderr, "harness: process %d exited before "
-			    "writing %s\n", (int)pid, path);
+			fprintf(stderr,
+			    "harness: process %d exited before "
+			    "writing %s\n",
+			    (int)pid, path);
 			return -1;
 		}
 		nap_ms(20);
@@ -253,8 +258,10 @@ show_log(const char *path)
 	char *text = h_read(path);
 	size_t len = text ? strlen(text) : 0;
 
-	fprintf(stderr, "harness: %s:\n%s\n", path, text == NULL ? "(none)" :
-	    len > 4000 ? text + len - 4000 : text);
+	fprintf(stderr, "harness: %s:\n%s\n", path,
+	    text == NULL   ? "(none)" :
+	        len > 4000 ? text + len - 4000 :
+	                     text);
 	free(text);
 }
 
@@ -301,18 +308,17 @@ h_partnership_resign(struct h_partnership *p, unsigned version,
 }
 
 static int
-write_broker_conf(struct h_partnership *p, const char *bind,
-    const char *extra)
+write_broker_conf(struct h_partnership *p, const char *bind, const char *extra)
 {
-	char *text = h_fmt(
-	    "[broker]\n"
-	    "id = broker.bristol\n"
-	    "key = keys/broker.bristol.key\n"
-	    "root_pub = keys/root.bristol.pub\n"
-	    "directory = directory.hd\n"
-	    "bind = %s\n"
-	    "data_dir = data/broker\n"
-	    "%s", bind, extra ? extra : "");
+	char *text = h_fmt("[broker]\n"
+	                   "id = broker.bristol\n"
+	                   "key = keys/broker.bristol.key\n"
+	                   "root_pub = keys/root.bristol.pub\n"
+	                   "directory = directory.hd\n"
+	                   "bind = %s\n"
+	                   "data_dir = data/broker\n"
+	                   "%s",
+	    bind, extra ? extra : "");
 	int rc = text ? h_write(p->broker_conf, 0644, text) : -1;
 
 	free(text);
@@ -378,8 +384,8 @@ int
 h_broker_start(struct h_partnership *p)
 {
 	char *argv[] = { (char *)h_bin("haven-broker"), "--config",
-	    p->broker_conf, "--ready-file", p->broker_ready, "--foreground",
-	    NULL };
+		p->broker_conf, "--ready-file", p->broker_ready, "--foreground",
+		NULL };
 	char bind[128];
 
 	unlink(p->broker_ready);
@@ -387,7 +393,7 @@ h_broker_start(struct h_partnership *p)
 	if (p->broker_pid < 0)
 		return -1;
 	if (wait_ready(p->broker_ready, "bind", p->broker_pid, bind,
-	    sizeof(bind)) != 0) {
+	        sizeof(bind)) != 0) {
 		show_log(p->broker_log);
 		return -1;
 	}
@@ -460,19 +466,19 @@ h_agent_add(struct h_partnership *p, const char *id, const char *extra)
 		snprintf(a->token + 2 * i, 3, "%02x", rnd[i]);
 	if (h_write(a->token_file, 0600, a->token) != 0)
 		return NULL;
-	text = h_fmt(
-	    "[agent]\n"
-	    "id = %s\n"
-	    "key = keys/%s.key\n"
-	    "root_pub = keys/root.bristol.pub\n"
-	    "directory = directory.hd\n"
-	    "broker = %s\n"
-	    "data_dir = data/%s\n"
-	    "listen = 127.0.0.1:0\n"
-	    "token_file = %s.token\n"
-	    "subject_key = subject.key\n"
-	    "%s", id, id, p->endpoint[0] ? p->endpoint :
-	    "tcp://127.0.0.1:7400", id, id, extra ? extra : "");
+	text = h_fmt("[agent]\n"
+	             "id = %s\n"
+	             "key = keys/%s.key\n"
+	             "root_pub = keys/root.bristol.pub\n"
+	             "directory = directory.hd\n"
+	             "broker = %s\n"
+	             "data_dir = data/%s\n"
+	             "listen = 127.0.0.1:0\n"
+	             "token_file = %s.token\n"
+	             "subject_key = subject.key\n"
+	             "%s",
+	    id, id, p->endpoint[0] ? p->endpoint : "tcp://127.0.0.1:7400", id,
+	    id, extra ? extra : "");
 	if (text == NULL || h_write(a->conf, 0644, text) != 0) {
 		free(text);
 		return NULL;
@@ -485,7 +491,7 @@ int
 h_agent_start(struct h_partnership *p, struct h_agent *a)
 {
 	char *argv[] = { (char *)h_bin("haven-agent"), "--config", a->conf,
-	    "--ready-file", a->ready, "--foreground", NULL };
+		"--ready-file", a->ready, "--foreground", NULL };
 	char listen[128];
 
 	(void)p;
@@ -493,8 +499,8 @@ h_agent_start(struct h_partnership *p, struct h_agent *a)
 	a->pid = spawn(a->log, argv);
 	if (a->pid < 0)
 		return -1;
-	if (wait_ready(a->ready, "listen", a->pid, listen,
-	    sizeof(listen)) != 0) {
+	if (wait_ready(a->ready, "listen", a->pid, listen, sizeof(listen)) !=
+	    0) {
 		show_log(a->log);
 		return -1;
 	}
@@ -571,8 +577,8 @@ h_collect(char *ptr, size_t size, size_t n, void *ud)
 }
 
 int
-h_http(const char *method, const char *url, const char *token,
-    const char *body, char **resp)
+h_http(const char *method, const char *url, const char *token, const char *body,
+    char **resp)
 {
 	CURL *c = curl_easy_init();
 	struct curl_slist *hdr = NULL;

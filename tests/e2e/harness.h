@@ -25,7 +25,7 @@ struct h_agent {
 	char log[H_PATH];
 	char token_file[H_PATH];
 	char token[128];
-	char url[160];		/* http://127.0.0.1:PORT once started */
+	char url[160]; /* http://127.0.0.1:PORT once started */
 	pid_t pid;
 };
 
@@ -40,7 +40,7 @@ struct h_partnership {
 	char broker_ready[H_PATH];
 	char broker_log[H_PATH];
 	char broker_data[H_PATH];
-	char endpoint[128];	/* tcp://127.0.0.1:PORT once started */
+	char endpoint[128]; /* tcp://127.0.0.1:PORT once started */
 	char broker_extra[2048];
 	pid_t broker_pid;
 	int n_agents;

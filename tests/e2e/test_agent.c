@@ -56,8 +56,9 @@ Test(agent, delivers_every_allowed_flow_decrypted_at_the_recipient,
     .init = setup, .fini = teardown, .timeout = 120)
 {
 	struct flow flows[] = {
-		{ AK_POLICE, { AK_SCHOOL, AK_SOCIAL }, "DOMESTIC_ABUSE_NOTIFICATION",
-		    "URGENT", ",\"flags\":[\"do_not_contact_family\"]" },
+		{ AK_POLICE, { AK_SCHOOL, AK_SOCIAL },
+		    "DOMESTIC_ABUSE_NOTIFICATION", "URGENT",
+		    ",\"flags\":[\"do_not_contact_family\"]" },
 		{ AK_HEALTH, { AK_SOCIAL }, "UNSCHEDULED_CARE_ATTENDANCE",
 		    "URGENT", "" },
 		{ AK_SCHOOL, { AK_SOCIAL }, "REFERRAL", "URGENT", "" },
@@ -70,8 +71,8 @@ Test(agent, delivers_every_allowed_flow_decrypted_at_the_recipient,
 		    "CP_CONFERENCE_INVITATION", "ROUTINE", "" },
 		{ AK_SOCIAL, { AK_HEALTH, AK_SCHOOL, AK_POLICE },
 		    "CP_PLAN_START", "ROUTINE", "" },
-		{ AK_SOCIAL, { AK_HEALTH, AK_SCHOOL, AK_POLICE },
-		    "CP_PLAN_END", "ROUTINE", "" },
+		{ AK_SOCIAL, { AK_HEALTH, AK_SCHOOL, AK_POLICE }, "CP_PLAN_END",
+		    "ROUTINE", "" },
 		{ AK_HEALTH, { AK_POLICE, AK_SCHOOL, AK_SOCIAL },
 		    "MISSING_CHILD_ALERT", "IMMEDIATE", "" },
 	};
@@ -90,8 +91,11 @@ Test(agent, delivers_every_allowed_flow_decrypted_at_the_recipient,
 		body = ak_message(to, flows[i].type, flows[i].priority, tag,
 		    flows[i].more);
 		cr_assert_eq(ak_post(ak_agent(&P, flows[i].from),
-		    "/v1/messages", body, ids[i]), 202, "%s %s was not "
-		    "accepted", flows[i].from, flows[i].type);
+		                 "/v1/messages", body, ids[i]),
+		    202,
+		    "%s %s was not "
+		    "accepted",
+		    flows[i].from, flows[i].type);
 		free(body);
 		if (strcmp(flows[i].type, "INFO_REQUEST") == 0)
 			snprintf(req_id, sizeof(req_id), "%s", ids[i]);
@@ -105,20 +109,23 @@ Test(agent, delivers_every_allowed_flow_decrypted_at_the_recipient,
 		char more[80], *body;
 
 		cr_assert(ak_wait_inbox(ak_agent(&P, AK_POLICE), req_id, 20000,
-		    NULL), "the INFO_REQUEST never reached the police");
+		              NULL),
+		    "the INFO_REQUEST never reached the police");
 
 		snprintf(more, sizeof(more), ",\"reply_to\":\"%s\"", req_id);
 		body = ak_message("[\"" AK_SOCIAL "\"]", "INFO_RESPONSE",
 		    "URGENT", "resp", more);
 		cr_assert_eq(ak_post(ak_agent(&P, AK_POLICE), "/v1/messages",
-		    body, ids[nf]), 202);
+		                 body, ids[nf]),
+		    202);
 		free(body);
 	}
 
 	for (size_t i = 0; i <= nf; i++) {
-		const struct flow *f = i < nf ? &flows[i] : &(struct flow){
-			AK_POLICE, { AK_SOCIAL }, "INFO_RESPONSE", "URGENT",
-			"" };
+		const struct flow *f = i < nf ?
+		    &flows[i] :
+		    &(struct flow){ AK_POLICE, { AK_SOCIAL }, "INFO_RESPONSE",
+			    "URGENT", "" };
 		char tag[16];
 
 		snprintf(tag, sizeof(tag), i < nf ? "f%zu" : "resp", i);
@@ -127,36 +134,55 @@ Test(agent, delivers_every_allowed_flow_decrypted_at_the_recipient,
 			char want[32];
 
 			cr_assert(ak_wait_inbox(ak_agent(&P, f->to[k]), ids[i],
-			    20000, &m), "%s %s never reached %s", f->from,
-			    f->type, f->to[k]);
+			              20000, &m),
+			    "%s %s never reached %s", f->from, f->type,
+			    f->to[k]);
 			snprintf(want, sizeof(want), "Child %s", tag);
-			cr_assert_str_eq(json_string_value(json_object_get(
-			    json_object_get(m, "child"), "name")), want);
+			cr_assert_str_eq(json_string_value(
+			                     json_object_get(json_object_get(m,
+			                                         "child"),
+			                         "name")),
+			    want);
 			snprintf(want, sizeof(want), "Body %s", tag);
-			cr_assert_str_eq(json_string_value(json_object_get(
-			    json_object_get(m, "body"), "summary")), want);
-			cr_assert_str_eq(json_string_value(json_object_get(m,
-			    "sender")), f->from);
-			cr_assert_str_eq(json_string_value(json_object_get(m,
-			    "type")), f->type);
-			cr_assert_str_eq(json_string_value(json_object_get(m,
-			    "subject")), "nhs:9434765919");
+			cr_assert_str_eq(json_string_value(
+			                     json_object_get(json_object_get(m,
+			                                         "body"),
+			                         "summary")),
+			    want);
+			cr_assert_str_eq(json_string_value(
+			                     json_object_get(m, "sender")),
+			    f->from);
+			cr_assert_str_eq(json_string_value(
+			                     json_object_get(m, "type")),
+			    f->type);
+			cr_assert_str_eq(json_string_value(
+			                     json_object_get(m, "subject")),
+			    "nhs:9434765919");
 			/* The handling flag comes before anything else. */
 			cr_assert_str_eq(json_object_iter_key(
-			    json_object_iter(m)), "do_not_contact_family");
+			                     json_object_iter(m)),
+			    "do_not_contact_family");
 			cr_assert_eq(json_is_true(json_object_get(m,
-			    "do_not_contact_family")), i == 0);
+			                 "do_not_contact_family")),
+			    i == 0);
 			if (strcmp(f->type, "INFO_REQUEST") == 0)
-				cr_assert_str_eq(json_string_value(
-				    json_object_get(json_object_get(m,
-				    "deadline"), "rag")), "RED");
+				cr_assert_str_eq(
+				    json_string_value(
+				        json_object_get(json_object_get(m,
+				                            "deadline"),
+				            "rag")),
+				    "RED");
 			if (i == nf)
 				cr_assert_str_eq(json_string_value(
-				    json_object_get(m, "reply_to")), req_id);
+				                     json_object_get(m,
+				                         "reply_to")),
+				    req_id);
 			json_decref(m);
 			cr_assert(ak_wait_status(ak_agent(&P, f->from), ids[i],
-			    "delivered", f->to[k], 20000), "%s never saw %s "
-			    "delivered to %s", f->from, f->type, f->to[k]);
+			              "delivered", f->to[k], 20000),
+			    "%s never saw %s "
+			    "delivered to %s",
+			    f->from, f->type, f->to[k]);
 		}
 	}
 	cr_assert(ak_wait_status(ak_agent(&P, AK_POLICE), ids[0], "accepted",
@@ -176,15 +202,15 @@ expect_error(int st, int want_st, const char *resp, const char *code,
 	if (field == NULL)
 		cr_assert(json_is_null(json_object_get(e, "field")));
 	else
-		cr_assert_str_eq(json_string_value(json_object_get(e,
-		    "field")), field);
+		cr_assert_str_eq(json_string_value(json_object_get(e, "field")),
+		    field);
 	cr_assert(json_string_length(json_object_get(e, "message")) > 10);
 	json_decref(j);
 }
 
 static void
-post_expect(struct h_agent *a, const char *body, int want_st,
-    const char *code, const char *field)
+post_expect(struct h_agent *a, const char *body, int want_st, const char *code,
+    const char *field)
 {
 	char *url = h_fmt("%s/v1/messages", a->url), *resp = NULL;
 	int st = h_http("POST", url, a->token, body, &resp);
@@ -208,13 +234,15 @@ setup_small(void)
  * bad NHS number, an oversize payload and a share the agreement forbids
  * are refused by the agent with the code and the field; nothing is queued.
  */
-Test(agent, refuses_bad_requests_naming_the_code_and_field,
-    .init = setup_small, .fini = teardown, .timeout = 90)
+Test(agent, refuses_bad_requests_naming_the_code_and_field, .init = setup_small,
+    .fini = teardown, .timeout = 90)
 {
 	struct h_agent *pol = ak_agent(&P, AK_POLICE);
 	const char *paths[][2] = {
-		{ "GET", "/v1/health" }, { "GET", "/v1/inbox" },
-		{ "GET", "/v1/alerts/stream" }, { "POST", "/v1/messages" },
+		{ "GET", "/v1/health" },
+		{ "GET", "/v1/inbox" },
+		{ "GET", "/v1/alerts/stream" },
+		{ "POST", "/v1/messages" },
 		{ "POST", "/v1/decisions" },
 		{ "GET", "/v1/messages/00112233445566778899aabbccddeeff" },
 		{ "POST", "/v1/inbox/00112233445566778899aabbccddeeff/ack" },
@@ -237,38 +265,48 @@ Test(agent, refuses_bad_requests_naming_the_code_and_field,
 
 	post_expect(pol, "{\"to\": [", 400, "BAD_REQUEST", NULL);
 	post_expect(pol, "[1,2]", 400, "BAD_REQUEST", NULL);
-	post_expect(pol, "{\"to\":[\"" AK_SOCIAL "\"],\"type\":\"REFERRAL\","
+	post_expect(pol,
+	    "{\"to\":[\"" AK_SOCIAL "\"],\"type\":\"REFERRAL\","
 	    "\"priority\":\"URGENT\",\"subject\":{\"nhs\":\"9434765919\"}}",
 	    400, "BASIS_INVALID", "basis");
-	post_expect(pol, "{\"to\":[\"" AK_SOCIAL "\"],\"type\":\"REFERRAL\","
+	post_expect(pol,
+	    "{\"to\":[\"" AK_SOCIAL "\"],\"type\":\"REFERRAL\","
 	    "\"priority\":\"URGENT\",\"subject\":{\"nhs\":\"9434765919\"},"
 	    "\"basis\":{\"consent\":\"OBTAINED\",\"decided_by\":\"pc.x\"}}",
 	    400, "BASIS_INVALID", "basis.art6");
-	post_expect(pol, "{\"to\":[\"" AK_SOCIAL "\"],\"type\":\"REFERRAL\","
+	post_expect(pol,
+	    "{\"to\":[\"" AK_SOCIAL "\"],\"type\":\"REFERRAL\","
 	    "\"priority\":\"URGENT\",\"subject\":{\"nhs\":\"9434765919\"},"
 	    "\"basis\":{\"consent\":\"REFUSED\",\"art6\":\"PUBLIC_TASK\","
 	    "\"justification\":\"short\",\"decided_by\":\"pc.x\"}}",
 	    400, "BASIS_INVALID", "basis.justification");
-	post_expect(pol, "{\"to\":[\"" AK_SOCIAL "\"],\"type\":\"REFERRAL\","
-	    "\"priority\":\"URGENT\",\"subject\":{\"nhs\":\"943 476 5918\"},"
-	    AK_BASIS "}", 400, "INVALID_SUBJECT", "subject.nhs");
-	post_expect(pol, "{\"to\":[\"" AK_SOCIAL "\",\"nobody.here\"],"
+	post_expect(pol,
+	    "{\"to\":[\"" AK_SOCIAL "\"],\"type\":\"REFERRAL\","
+	    "\"priority\":\"URGENT\",\"subject\":{\"nhs\":\"943 476 5918\"}," AK_BASIS
+	    "}",
+	    400, "INVALID_SUBJECT", "subject.nhs");
+	post_expect(pol,
+	    "{\"to\":[\"" AK_SOCIAL "\",\"nobody.here\"],"
 	    "\"type\":\"REFERRAL\",\"priority\":\"URGENT\",\"subject\":"
-	    "{\"nhs\":\"9434765919\"}," AK_BASIS "}", 400,
-	    "UNKNOWN_RECIPIENT", "to[1]");
-	post_expect(pol, "{\"to\":[\"" AK_SOCIAL "\",\"Bad Id\"],"
+	    "{\"nhs\":\"9434765919\"}," AK_BASIS "}",
+	    400, "UNKNOWN_RECIPIENT", "to[1]");
+	post_expect(pol,
+	    "{\"to\":[\"" AK_SOCIAL "\",\"Bad Id\"],"
 	    "\"type\":\"REFERRAL\",\"priority\":\"URGENT\",\"subject\":"
-	    "{\"nhs\":\"9434765919\"}," AK_BASIS "}", 400, "BAD_REQUEST",
-	    "to[1]");
-	post_expect(pol, "{\"to\":[\"" AK_SOCIAL "\"],\"type\":\"REFERRAL\","
-	    "\"priority\":\"SOON\",\"subject\":{\"nhs\":\"9434765919\"},"
-	    AK_BASIS "}", 400, "BAD_REQUEST", "priority");
-	post_expect(pol, "{\"to\":[\"" AK_SOCIAL "\"],\"type\":\"REFERRAL\","
-	    "\"priority\":\"URGENT\",\"subject\":{\"nhs\":\"9434765919\"},"
-	    AK_BASIS ",\"colour\":\"red\"}", 400, "BAD_REQUEST", "colour");
+	    "{\"nhs\":\"9434765919\"}," AK_BASIS "}",
+	    400, "BAD_REQUEST", "to[1]");
+	post_expect(pol,
+	    "{\"to\":[\"" AK_SOCIAL "\"],\"type\":\"REFERRAL\","
+	    "\"priority\":\"SOON\",\"subject\":{\"nhs\":\"9434765919\"}," AK_BASIS
+	    "}",
+	    400, "BAD_REQUEST", "priority");
+	post_expect(pol,
+	    "{\"to\":[\"" AK_SOCIAL "\"],\"type\":\"REFERRAL\","
+	    "\"priority\":\"URGENT\",\"subject\":{\"nhs\":\"9434765919\"}," AK_BASIS
+	    ",\"colour\":\"red\"}",
+	    400, "BAD_REQUEST", "colour");
 	/* Police may not send a REFERRAL to a school. */
-	body = ak_message("[\"" AK_SCHOOL "\"]", "REFERRAL", "URGENT", "x",
-	    "");
+	body = ak_message("[\"" AK_SCHOOL "\"]", "REFERRAL", "URGENT", "x", "");
 	post_expect(pol, body, 400, "POLICY_DENIED", "to[0]");
 	free(body);
 	/* A payload over max_message_bytes (4096 here). */
@@ -278,9 +316,10 @@ Test(agent, refuses_bad_requests_naming_the_code_and_field,
 		memset(big, 'a', 6000);
 		big[6000] = '\0';
 		body = h_fmt("{\"to\":[\"" AK_SOCIAL "\"],\"type\":"
-		    "\"REFERRAL\",\"priority\":\"URGENT\",\"subject\":"
-		    "{\"nhs\":\"9434765919\"}," AK_BASIS ",\"body\":"
-		    "{\"text\":\"%s\"}}", big);
+		             "\"REFERRAL\",\"priority\":\"URGENT\",\"subject\":"
+		             "{\"nhs\":\"9434765919\"}," AK_BASIS ",\"body\":"
+		             "{\"text\":\"%s\"}}",
+		    big);
 		post_expect(pol, body, 400, "TOO_LARGE", NULL);
 		free(body);
 		free(big);
@@ -309,14 +348,16 @@ Test(agent, refuses_bad_requests_naming_the_code_and_field,
 		json_t *h = NULL;
 
 		cr_assert_eq(ak_get(pol, "/v1/health", &h), 200);
-		cr_assert_eq(json_integer_value(json_object_get(h,
-		    "directory_version")), 1);
+		cr_assert_eq(json_integer_value(
+		                 json_object_get(h, "directory_version")),
+		    1);
 		/* null until the first audit tree head is verified. */
 		cr_assert(json_is_null(json_object_get(h, "tree_head")) ||
-		    json_is_true(json_object_get(json_object_get(h,
-		    "tree_head"), "verified")));
-		cr_assert(json_is_true(json_object_get(json_object_get(h,
-		    "integrity"), "ok")));
+		    json_is_true(
+		        json_object_get(json_object_get(h, "tree_head"),
+		            "verified")));
+		cr_assert(json_is_true(
+		    json_object_get(json_object_get(h, "integrity"), "ok")));
 		json_decref(h);
 	}
 	cr_assert(h_alive(pol->pid), "the agent crashed on bad input");
@@ -331,7 +372,8 @@ Test(agent, refuses_a_request_without_the_token_before_reading_its_body,
     .init = setup, .fini = teardown, .timeout = 60)
 {
 	struct h_agent *pol = ak_agent(&P, AK_POLICE);
-	static const char req[] = "POST /v1/messages HTTP/1.1\r\n"
+	static const char req[] =
+	    "POST /v1/messages HTTP/1.1\r\n"
 	    "Host: 127.0.0.1\r\nContent-Type: application/json\r\n"
 	    "Content-Length: 1000000\r\n\r\n{\"to\":";
 	struct sockaddr_in sin;
@@ -350,8 +392,8 @@ Test(agent, refuses_a_request_without_the_token_before_reading_its_body,
 	cr_assert_eq(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
 	cr_assert_eq(write(fd, req, sizeof(req) - 1), (ssize_t)sizeof(req) - 1);
 	/* Until the error object's end, end of file, or the deadline. */
-	for (end = hv_mono_ms() + 5000; got < sizeof(buf) - 1 &&
-	    strstr(buf, "}}") == NULL;) {
+	for (end = hv_mono_ms() + 5000;
+	     got < sizeof(buf) - 1 && strstr(buf, "}}") == NULL;) {
 		struct pollfd p = { fd, POLLIN, 0 };
 		int64_t left = end - hv_mono_ms();
 		ssize_t n;
@@ -365,8 +407,10 @@ Test(agent, refuses_a_request_without_the_token_before_reading_its_body,
 	}
 	buf[got] = '\0';
 	close(fd);
-	cr_assert(strncmp(buf, "HTTP/1.1 401", 12) == 0, "no 401 within 5 s "
-	    "of the headers; the agent answered: '%.80s'", buf);
+	cr_assert(strncmp(buf, "HTTP/1.1 401", 12) == 0,
+	    "no 401 within 5 s "
+	    "of the headers; the agent answered: '%.80s'",
+	    buf);
 	cr_assert_not_null(strstr(buf, "UNAUTHORIZED"), "%s", buf);
 
 	/* A client that does send a large body still reads the 401. */
@@ -402,8 +446,8 @@ Test(agent, streams_new_messages_and_receipts_as_server_sent_events,
 	cr_assert_eq(ak_sse_start(&tx, ak_agent(&P, AK_POLICE)), 0);
 	body = ak_message("[\"" AK_SOCIAL "\"]", "REFERRAL", "URGENT", "sse",
 	    ",\"do_not_contact_family\":true");
-	cr_assert_eq(ak_post(ak_agent(&P, AK_POLICE), "/v1/messages", body,
-	    id), 202);
+	cr_assert_eq(ak_post(ak_agent(&P, AK_POLICE), "/v1/messages", body, id),
+	    202);
 	free(body);
 	cr_assert(ak_sse_wait(&rx, "message", id, 15000),
 	    "no message event at the recipient");
@@ -411,8 +455,8 @@ Test(agent, streams_new_messages_and_receipts_as_server_sent_events,
 	    1000));
 	cr_assert(ak_sse_wait(&tx, "receipt", id, 15000),
 	    "no receipt event at the sender");
-	cr_assert(ak_sse_wait(&tx, "receipt", "\"status\":\"delivered\"",
-	    15000));
+	cr_assert(
+	    ak_sse_wait(&tx, "receipt", "\"status\":\"delivered\"", 15000));
 	/* Events carry no child details. */
 	pthread_mutex_lock(&rx.lock);
 	cr_assert_null(strstr(rx.buf, "Child sse"));
@@ -430,7 +474,8 @@ setup_escalation(void)
 	cr_assert_eq(h_partnership_create(&P, NULL, NULL), 0);
 	cr_assert_eq(h_broker_start(&P), 0);
 	extra_social = h_fmt("escalate_after = 2\n"
-	    "alert_command = cat >> '%s/hook.out'\n", P.dir);
+	                     "alert_command = cat >> '%s/hook.out'\n",
+	    P.dir);
 	extra[3] = extra_social;
 	for (int i = 0; i < 4; i++) {
 		static const char *ids[4] = { AK_POLICE, AK_HEALTH, AK_SCHOOL,
@@ -484,9 +529,11 @@ Test(agent, escalates_an_unacknowledged_immediate_message,
 	free(body);
 	cr_assert(ak_wait_inbox(soc, acked, 20000, NULL));
 	url = h_fmt("%s/v1/inbox/%s/ack", soc->url, acked);
-	cr_assert_eq(h_http("POST", url, soc->token,
-	    "{\"by\":\"mash.duty\",\"note\":\"Strategy meeting called.\"}",
-	    &resp), 200, "%s", resp);
+	cr_assert_eq(
+	    h_http("POST", url, soc->token,
+	        "{\"by\":\"mash.duty\",\"note\":\"Strategy meeting called.\"}",
+	        &resp),
+	    200, "%s", resp);
 	free(resp);
 	free(url);
 
@@ -500,8 +547,10 @@ Test(agent, escalates_an_unacknowledged_immediate_message,
 		int ok = h_wait_until(hook_has, want, 10000);
 
 		ht = h_read(ok ? hp : soc->log);
-		cr_assert(ok, "the alert hook never ran for the escalation; "
-		    "agent log: %s", ht ? ht : "(none)");
+		cr_assert(ok,
+		    "the alert hook never ran for the escalation; "
+		    "agent log: %s",
+		    ht ? ht : "(none)");
 		free(ht);
 		free(hp);
 		want[1] = "\"escalated\":false";
@@ -518,8 +567,12 @@ Test(agent, escalates_an_unacknowledged_immediate_message,
 	cr_assert_eq(ak_get(soc, path, &m), 200);
 	cr_assert(json_is_false(json_object_get(m, "escalated")),
 	    "an acknowledged message was escalated");
-	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(
-	    json_object_get(m, "acks"), 0), "by")), "mash.duty");
+	cr_assert_str_eq(json_string_value(
+	                     json_object_get(json_array_get(json_object_get(m,
+	                                                        "acks"),
+	                                         0),
+	                         "by")),
+	    "mash.duty");
 	json_decref(m);
 	free(path);
 	/* The hook sees metadata only. */
@@ -558,8 +611,8 @@ on_record(void *ctx, const struct hv_audit_rec *rec)
  * in its audit log as DECISION_RECORDED, read here from the broker's store
  * read-only.
  */
-Test(agent, records_a_decision_not_to_share_in_the_broker_audit,
-    .init = setup, .fini = teardown, .timeout = 90)
+Test(agent, records_a_decision_not_to_share_in_the_broker_audit, .init = setup,
+    .fini = teardown, .timeout = 90)
 {
 	struct h_agent *sch = ak_agent(&P, AK_SCHOOL);
 	struct found f = { 0 };
@@ -572,12 +625,15 @@ Test(agent, records_a_decision_not_to_share_in_the_broker_audit,
 
 	memset(&st, 0, sizeof(st));
 
-	cr_assert_eq(ak_post(sch, "/v1/decisions", "{\"type\":\"REFERRAL\","
-	    "\"subject\":{\"nhs\":\"943-476-5919\"},\"basis\":{\"consent\":"
-	    "\"REFUSED\",\"art6\":\"PUBLIC_TASK\",\"art9\":\"NONE\","
-	    "\"justification\":\"Threshold not met after discussion with the "
-	    "DSL.\",\"decided_by\":\"dsl.jones\"},\"outcome\":\"NOT_SHARED\"}",
-	    id), 202);
+	cr_assert_eq(
+	    ak_post(sch, "/v1/decisions",
+	        "{\"type\":\"REFERRAL\","
+	        "\"subject\":{\"nhs\":\"943-476-5919\"},\"basis\":{\"consent\":"
+	        "\"REFUSED\",\"art6\":\"PUBLIC_TASK\",\"art9\":\"NONE\","
+	        "\"justification\":\"Threshold not met after discussion with the "
+	        "DSL.\",\"decided_by\":\"dsl.jones\"},\"outcome\":\"NOT_SHARED\"}",
+	        id),
+	    202);
 	cr_assert(ak_wait_status(sch, id, "accepted", NULL, 20000));
 	{
 		json_t *j = NULL;
@@ -595,13 +651,14 @@ Test(agent, records_a_decision_not_to_share_in_the_broker_audit,
 	 */
 	cr_assert_eq(mdb_env_create(&st.env), 0);
 	mdb_env_set_maxdbs(st.env, 64);
-	cr_assert_eq(mdb_env_open(st.env, P.broker_data, MDB_RDONLY |
-	    MDB_NOTLS, 0600), 0);
+	cr_assert_eq(mdb_env_open(st.env, P.broker_data, MDB_RDONLY | MDB_NOTLS,
+	                 0600),
+	    0);
 	cr_assert_eq(mdb_txn_begin(st.env, NULL, MDB_RDONLY, &txn), 0);
 	for (size_t i = 0; i < HV_AUDITLOG_NDBS; i++)
 		cr_assert_eq(mdb_dbi_open(txn, hv_auditlog_dbnames[i], 0,
-		    &st.dbi[i]), 0, "broker store has no %s",
-		    hv_auditlog_dbnames[i]);
+		                 &st.dbi[i]),
+		    0, "broker store has no %s", hv_auditlog_dbnames[i]);
 	st.n_dbs = HV_AUDITLOG_NDBS;
 	st.readonly = 1;
 	log.store = &st;
@@ -620,10 +677,12 @@ Test(agent, records_a_decision_not_to_share_in_the_broker_audit,
 	/* A decision with an incomplete basis is refused by the agent. */
 	{
 		char *url = h_fmt("%s/v1/decisions", sch->url), *resp = NULL;
-		int st = h_http("POST", url, sch->token, "{\"type\":"
+		int st = h_http("POST", url, sch->token,
+		    "{\"type\":"
 		    "\"REFERRAL\",\"subject\":{\"nhs\":\"9434765919\"},"
 		    "\"basis\":{\"consent\":\"REFUSED\",\"art6\":"
-		    "\"PUBLIC_TASK\",\"decided_by\":\"dsl\"}}", &resp);
+		    "\"PUBLIC_TASK\",\"decided_by\":\"dsl\"}}",
+		    &resp);
 
 		expect_error(st, 400, resp, "BASIS_INVALID",
 		    "basis.justification");
@@ -651,13 +710,14 @@ Test(agent, reloads_the_directory_on_sighup_and_refuses_a_rollback,
     .init = setup, .fini = teardown, .timeout = 90)
 {
 	struct h_agent *pol = ak_agent(&P, AK_POLICE);
-	char *body = ak_message("[\"" AK_HEALTH "\"]", "CASE_UPDATE",
-	    "ROUTINE", "hup", "");
+	char *body = ak_message("[\"" AK_HEALTH "\"]", "CASE_UPDATE", "ROUTINE",
+	    "hup", "");
 	char id[33];
 
 	post_expect(pol, body, 400, "POLICY_DENIED", "to[0]");
 	cr_assert_eq(h_partnership_resign(&P, 2,
-	    "allow police -> health : CASE_UPDATE\n"), 0);
+	                 "allow police -> health : CASE_UPDATE\n"),
+	    0);
 	kill(P.broker_pid, SIGHUP);
 	kill(pol->pid, SIGHUP);
 	kill(ak_agent(&P, AK_HEALTH)->pid, SIGHUP);
@@ -684,8 +744,8 @@ Test(agent, reloads_the_directory_on_sighup_and_refuses_a_rollback,
  * unknown key stops start-up with exit 1 and one sentence naming the file
  * and line; --check-config accepts a good one.
  */
-Test(agent, explains_its_usage_and_refuses_a_bad_config,
-    .init = setup, .fini = teardown, .timeout = 60)
+Test(agent, explains_its_usage_and_refuses_a_bad_config, .init = setup,
+    .fini = teardown, .timeout = 60)
 {
 	struct h_agent *pol = ak_agent(&P, AK_POLICE);
 	char *out = NULL, *bad = h_fmt("%s/bad.conf", P.dir), *text;
@@ -695,7 +755,8 @@ Test(agent, explains_its_usage_and_refuses_a_bad_config,
 	cr_assert_not_null(strstr(out, "escalate_after"));
 	free(out);
 	cr_assert_eq(h_sh(&out, 20, "'%s' --config '%s' --check-config",
-	    h_bin("haven-agent"), pol->conf), 0, "%s", out);
+	                 h_bin("haven-agent"), pol->conf),
+	    0, "%s", out);
 	free(out);
 	text = h_read(pol->conf);
 	cr_assert_not_null(text);
@@ -707,7 +768,8 @@ Test(agent, explains_its_usage_and_refuses_a_bad_config,
 	}
 	free(text);
 	cr_assert_eq(h_sh(&out, 20, "'%s' --config '%s' --check-config",
-	    h_bin("haven-agent"), bad), 1);
+	                 h_bin("haven-agent"), bad),
+	    1);
 	cr_assert_not_null(strstr(out, "bad.conf:"), "%s", out);
 	cr_assert_not_null(strstr(out, "colour"), "%s", out);
 	free(out);
@@ -732,14 +794,12 @@ Test(agent, shows_a_message_withdrawn_because_its_recipient_was_revoked,
 	int found = 0;
 
 	cr_assert_eq(h_agent_stop(ak_agent(&P, AK_SOCIAL)), 0);
-	body = ak_message("[\"" AK_SOCIAL "\"]", "REFERRAL", "URGENT", "r",
-	    "");
+	body = ak_message("[\"" AK_SOCIAL "\"]", "REFERRAL", "URGENT", "r", "");
 	cr_assert_eq(ak_post(pol, "/v1/messages", body, id), 202);
 	free(body);
 	cr_assert(ak_wait_status(pol, id, "accepted", NULL, 20000));
 
-	cr_assert_eq(h_partnership_resign(&P, 2, "revoke " AK_SOCIAL "\n"),
-	    0);
+	cr_assert_eq(h_partnership_resign(&P, 2, "revoke " AK_SOCIAL "\n"), 0);
 	cr_assert_eq(kill(P.broker_pid, SIGHUP), 0);
 	cr_assert(ak_wait_status(pol, id, "expired", AK_SOCIAL, 30000),
 	    "the withdrawal never reached the sender's timeline");
@@ -748,15 +808,17 @@ Test(agent, shows_a_message_withdrawn_because_its_recipient_was_revoked,
 	cr_expect_str_eq(json_string_value(json_object_get(j, "status")),
 	    "expired");
 	tl = json_object_get(j, "timeline");
-	json_array_foreach(tl, i, e) {
-		const char *code = json_string_value(json_object_get(e,
-		    "code"));
-		const char *msg = json_string_value(json_object_get(e,
-		    "message"));
+	json_array_foreach (tl, i, e) {
+		const char *code =
+		    json_string_value(json_object_get(e, "code"));
+		const char *msg =
+		    json_string_value(json_object_get(e, "message"));
 
 		if (code != NULL && strcmp(code, "REVOKED_RECIPIENT") == 0 &&
-		    msg != NULL && strstr(msg, "revoked by directory version "
-		    "2") != NULL)
+		    msg != NULL &&
+		    strstr(msg,
+		        "revoked by directory version "
+		        "2") != NULL)
 			found = 1;
 	}
 	cr_assert(found, "no REVOKED_RECIPIENT entry: %s",
@@ -773,8 +835,8 @@ Test(agent, shows_a_message_withdrawn_because_its_recipient_was_revoked,
  * sentence, beside the other recipient's delivery, and the broker's audit
  * log has a REJECTED record for it at the recipient and no DELIVERED.
  */
-Test(agent, tells_the_sender_when_a_recipient_refuses_a_delivery,
-    .init = setup, .fini = teardown, .timeout = 180)
+Test(agent, tells_the_sender_when_a_recipient_refuses_a_delivery, .init = setup,
+    .fini = teardown, .timeout = 180)
 {
 	struct h_agent *pol = ak_agent(&P, AK_POLICE);
 	struct h_agent *soc = ak_agent(&P, AK_SOCIAL);
@@ -792,27 +854,27 @@ Test(agent, tells_the_sender_when_a_recipient_refuses_a_delivery,
 	cr_assert(ak_wait_status(pol, id, "delivered", AK_SCHOOL, 20000));
 
 	/* Only social care loads version 2; the broker keeps version 1. */
-	cr_assert_eq(h_partnership_resign(&P, 2, "revoke " AK_POLICE "\n"),
-	    0);
+	cr_assert_eq(h_partnership_resign(&P, 2, "revoke " AK_POLICE "\n"), 0);
 	cr_assert_eq(h_agent_start(&P, soc), 0, "see %s", soc->log);
 	cr_assert(ak_wait_status(pol, id, "rejected", AK_SOCIAL, 30000),
 	    "the recipient's refusal never reached the sender's timeline");
 	path = h_fmt("/v1/messages/%s", id);
 	cr_assert_eq(ak_get(pol, path, &j), 200);
 	tl = json_object_get(j, "timeline");
-	json_array_foreach(tl, i, e) {
-		const char *st = json_string_value(json_object_get(e,
-		    "status"));
+	json_array_foreach (tl, i, e) {
+		const char *st =
+		    json_string_value(json_object_get(e, "status"));
 		const char *to = json_string_value(json_object_get(e, "to"));
-		const char *code = json_string_value(json_object_get(e,
-		    "code"));
-		const char *msg = json_string_value(json_object_get(e,
-		    "message"));
+		const char *code =
+		    json_string_value(json_object_get(e, "code"));
+		const char *msg =
+		    json_string_value(json_object_get(e, "message"));
 
 		cr_assert(!(strcmp(st, "delivered") == 0 && to != NULL &&
-		    strcmp(to, AK_SOCIAL) == 0), "reported delivered to the "
-		    "recipient that refused it: %s", json_dumps(j,
-		    JSON_COMPACT));
+		              strcmp(to, AK_SOCIAL) == 0),
+		    "reported delivered to the "
+		    "recipient that refused it: %s",
+		    json_dumps(j, JSON_COMPACT));
 		if (strcmp(st, "rejected") == 0 && to != NULL &&
 		    strcmp(to, AK_SOCIAL) == 0 && code != NULL &&
 		    strcmp(code, "SENDER_REVOKED") == 0 && msg != NULL &&
@@ -824,11 +886,15 @@ Test(agent, tells_the_sender_when_a_recipient_refuses_a_delivery,
 	json_decref(j);
 	free(path);
 	/* `haven status` names the recipient that refused, not the broker. */
-	cr_assert_eq(h_sh(&out, 60, "HAVEN_AGENT='%s' HAVEN_TOKEN_FILE='%s' "
-	    "'%s' status %s", pol->url, pol->token_file, h_bin("haven"), id),
+	cr_assert_eq(h_sh(&out, 60,
+	                 "HAVEN_AGENT='%s' HAVEN_TOKEN_FILE='%s' "
+	                 "'%s' status %s",
+	                 pol->url, pol->token_file, h_bin("haven"), id),
 	    0, "%s", out);
-	cr_assert_not_null(strstr(out, "rejected      by the recipient "
-	    AK_SOCIAL ": SENDER_REVOKED: "), "%s", out);
+	cr_assert_not_null(strstr(out,
+	                       "rejected      by the recipient " AK_SOCIAL
+	                       ": SENDER_REVOKED: "),
+	    "%s", out);
 	free(out);
 	out = NULL;
 
@@ -838,15 +904,20 @@ Test(agent, tells_the_sender_when_a_recipient_refuses_a_delivery,
 	free(path);
 
 	/* The broker's audit log: REJECTED at the recipient, no DELIVERED. */
-	cr_assert_eq(h_sh(&out, 60, "'%s' audit query --db '%s' --event "
-	    "REJECTED --message %s --format json", h_bin("haven"),
-	    P.broker_data, id), 0, "%s", out);
-	cr_assert(strstr(out, "SENDER_REVOKED") != NULL && strstr(out,
-	    "Refused at the recipient " AK_SOCIAL) != NULL, "%s", out);
+	cr_assert_eq(h_sh(&out, 60,
+	                 "'%s' audit query --db '%s' --event "
+	                 "REJECTED --message %s --format json",
+	                 h_bin("haven"), P.broker_data, id),
+	    0, "%s", out);
+	cr_assert(strstr(out, "SENDER_REVOKED") != NULL &&
+	        strstr(out, "Refused at the recipient " AK_SOCIAL) != NULL,
+	    "%s", out);
 	free(out);
-	cr_assert_eq(h_sh(&out, 60, "'%s' audit query --db '%s' --event "
-	    "DELIVERED --message %s --format json", h_bin("haven"),
-	    P.broker_data, id), 0, "%s", out);
+	cr_assert_eq(h_sh(&out, 60,
+	                 "'%s' audit query --db '%s' --event "
+	                 "DELIVERED --message %s --format json",
+	                 h_bin("haven"), P.broker_data, id),
+	    0, "%s", out);
 	cr_assert(strstr(out, AK_SCHOOL) != NULL, "%s", out);
 	cr_assert_null(strstr(out, AK_SOCIAL), "%s", out);
 	free(out);

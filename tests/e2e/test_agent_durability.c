@@ -48,8 +48,8 @@ submit(int i)
 	int st;
 
 	snprintf(tag, sizeof(tag), "m%d", i);
-	body = ak_message("[\"" AK_SOCIAL "\"]", "REFERRAL", "ROUTINE", tag,
-	    "");
+	body =
+	    ak_message("[\"" AK_SOCIAL "\"]", "REFERRAL", "ROUTINE", tag, "");
 	st = ak_post(ak_agent(&P, AK_POLICE), "/v1/messages", body, ids[i]);
 	free(body);
 	return st;
@@ -72,17 +72,17 @@ expect_exactly_once(int n, int want)
 	cr_assert_eq(ak_get(soc, "/v1/inbox?limit=1000", &j), 200);
 	msgs = json_object_get(j, "messages");
 	cr_assert_eq(json_array_size(msgs), (size_t)want,
-	    "inbox lists %zu messages, wanted %d", json_array_size(msgs),
-	    want);
-	json_array_foreach(msgs, i, m) {
+	    "inbox lists %zu messages, wanted %d", json_array_size(msgs), want);
+	json_array_foreach (msgs, i, m) {
 		const char *id = json_string_value(json_object_get(m, "id"));
 
 		cr_assert_not_null(id);
 		cr_assert_not_null(json_object_get(m, "child"),
 		    "message %s was not decrypted", id);
 		for (size_t k = 0; k < i; k++)
-			cr_assert_str_neq(id, json_string_value(
-			    json_object_get(json_array_get(msgs, k), "id")),
+			cr_assert_str_neq(id,
+			    json_string_value(
+			        json_object_get(json_array_get(msgs, k), "id")),
 			    "message %s is listed twice", id);
 	}
 	for (int k = 0; k < n; k++) {
@@ -90,9 +90,10 @@ expect_exactly_once(int n, int want)
 
 		if (ids[k][0] == '\0')
 			continue;
-		json_array_foreach(msgs, i, m)
-			seen += strcmp(json_string_value(json_object_get(m,
-			    "id")), ids[k]) == 0;
+		json_array_foreach (msgs, i, m)
+			seen +=
+			    strcmp(json_string_value(json_object_get(m, "id")),
+			        ids[k]) == 0;
 		cr_assert_eq(seen, 1, "message %d (%s) arrived %d times", k,
 		    ids[k], seen);
 	}
@@ -114,8 +115,9 @@ disconnected(void *ctx)
  * With the broker stopped, 20 messages are accepted (202) and held in the
  * outbox; when the broker starts again all 20 arrive.
  */
-Test(agent_durability, forwards_twenty_messages_submitted_while_the_broker_is_down,
-    .init = setup, .fini = teardown, .timeout = 120)
+Test(agent_durability,
+    forwards_twenty_messages_submitted_while_the_broker_is_down, .init = setup,
+    .fini = teardown, .timeout = 120)
 {
 	struct h_agent *pol = ak_agent(&P, AK_POLICE);
 	json_t *h = NULL;
@@ -134,7 +136,8 @@ Test(agent_durability, forwards_twenty_messages_submitted_while_the_broker_is_do
 	cr_assert(ak_wait_health(pol, "outbox_depth", 0, 20000));
 	for (int i = 0; i < 20; i++)
 		cr_assert(ak_wait_status(pol, ids[i], "delivered", AK_SOCIAL,
-		    20000), "message %d never shown delivered", i);
+		              20000),
+		    "message %d never shown delivered", i);
 }
 
 /*
@@ -185,16 +188,16 @@ Test(agent_durability, kill_9_of_the_recipient_loses_and_duplicates_nothing,
 /* ---- concurrent submissions and kill -9 -------------------------------- */
 
 #define CLIENTS 4
-#define CONC_KILL_AT 60		/* 202s before the kill */
-#define CONC_STOP_AT 160	/* 202s before the clients stop */
+#define CONC_KILL_AT 60 /* 202s before the kill */
+#define CONC_STOP_AT 160 /* 202s before the clients stop */
 
 /* The clients' shared state; the url changes when the agent restarts. */
 static struct {
 	pthread_mutex_t lock;
 	char url[160];
 	char token[128];
-	int n;			/* ids[0..n) got a 202 */
-	int odd;		/* a status other than 202 or no answer */
+	int n; /* ids[0..n) got a 202 */
+	int odd; /* a status other than 202 or no answer */
 	int stop;
 } conc = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
@@ -230,9 +233,12 @@ conc_client(void *arg)
 
 			st = h_http("POST", url, token, body, &resp);
 			j = json_loads(resp ? resp : "", 0, NULL);
-			snprintf(id, sizeof(id), "%s", st == 202 &&
-			    json_string_value(json_object_get(j, "id")) ?
-			    json_string_value(json_object_get(j, "id")) : "");
+			snprintf(id, sizeof(id), "%s",
+			    st == 202 &&
+			            json_string_value(
+			                json_object_get(j, "id")) ?
+			        json_string_value(json_object_get(j, "id")) :
+			        "");
 			json_decref(j);
 			free(resp);
 		}
@@ -288,9 +294,11 @@ Test(agent_durability, kill_9_during_concurrent_submissions_keeps_every_202,
 	conc_set_url(pol);
 	for (int c = 0; c < CLIENTS; c++)
 		cr_assert_eq(pthread_create(&t[c], NULL, conc_client,
-		    (void *)(intptr_t)c), 0);
+		                 (void *)(intptr_t)c),
+		    0);
 	cr_assert(h_wait_until(conc_reached, (void *)(intptr_t)CONC_KILL_AT,
-	    90000), "the clients got too few 202s before the kill");
+	              90000),
+	    "the clients got too few 202s before the kill");
 	/* The clients wait on the lock while the agent is replaced. */
 	pthread_mutex_lock(&conc.lock);
 	h_agent_kill(pol);
@@ -299,7 +307,8 @@ Test(agent_durability, kill_9_during_concurrent_submissions_keeps_every_202,
 	pthread_mutex_unlock(&conc.lock);
 	cr_assert_eq(n, 0, "the sender did not restart");
 	cr_assert(h_wait_until(conc_reached, (void *)(intptr_t)CONC_STOP_AT,
-	    120000), "the clients got too few 202s after the restart");
+	              120000),
+	    "the clients got too few 202s after the restart");
 	for (int c = 0; c < CLIENTS; c++)
 		pthread_join(t[c], NULL);
 	cr_assert_eq(conc.odd, 0, "a request was answered %d", conc.odd);
@@ -309,8 +318,10 @@ Test(agent_durability, kill_9_during_concurrent_submissions_keeps_every_202,
 	for (int k = 0; k < n; k++) {
 		char *path = h_fmt("/v1/messages/%s", ids[k]);
 
-		cr_assert_eq(ak_get(pol, path, NULL), 200, "message %d (%s) "
-		    "got a 202 but is not in the outbox", k, ids[k]);
+		cr_assert_eq(ak_get(pol, path, NULL), 200,
+		    "message %d (%s) "
+		    "got a 202 but is not in the outbox",
+		    k, ids[k]);
 		free(path);
 	}
 	/* ...and reaches the recipient exactly once. */
@@ -321,13 +332,14 @@ Test(agent_durability, kill_9_during_concurrent_submissions_keeps_every_202,
 	cr_assert_eq(ak_get(soc, "/v1/inbox?limit=1000", &j), 200);
 	msgs = json_object_get(j, "messages");
 	cr_assert_geq(json_array_size(msgs), (size_t)n);
-	json_array_foreach(msgs, i, m) {
+	json_array_foreach (msgs, i, m) {
 		const char *id = json_string_value(json_object_get(m, "id"));
 
 		cr_assert_not_null(id);
 		for (size_t k = 0; k < i; k++)
-			cr_assert_str_neq(id, json_string_value(
-			    json_object_get(json_array_get(msgs, k), "id")),
+			cr_assert_str_neq(id,
+			    json_string_value(
+			        json_object_get(json_array_get(msgs, k), "id")),
 			    "message %s is listed twice", id);
 	}
 	json_decref(j);
@@ -338,9 +350,10 @@ static int
 broker_audited(const char *id, const char *event)
 {
 	char *out = NULL;
-	int rc = h_sh(&out, 30, "'%s' audit query --db '%s' --message %s "
-	    "--event %s --format csv", h_bin("haven"), P.broker_data, id,
-	    event);
+	int rc = h_sh(&out, 30,
+	    "'%s' audit query --db '%s' --message %s "
+	    "--event %s --format csv",
+	    h_bin("haven"), P.broker_data, id, event);
 	int ok = rc == 0 && out != NULL && strstr(out, event) != NULL;
 
 	free(out);
@@ -410,8 +423,8 @@ Test(agent_durability, an_ack_made_while_the_broker_dies_reaches_the_sender,
 	h_broker_kill(&P);
 	cr_assert_eq(h_broker_start(&P), 0, "the broker did not restart");
 
-	cr_assert(ak_wait_status(pol, ids[0], "acknowledged", AK_SOCIAL,
-	    45000), "the sender never saw the acknowledgement");
+	cr_assert(ak_wait_status(pol, ids[0], "acknowledged", AK_SOCIAL, 45000),
+	    "the sender never saw the acknowledgement");
 	cr_assert(broker_audited(ids[0], "ACKNOWLEDGED"),
 	    "the broker's audit has no ACKNOWLEDGED record");
 	cr_assert(h_wait_until(no_human_ack_queued, soc, 20000),
@@ -439,15 +452,18 @@ Test(agent_durability, refuses_an_older_directory_after_a_restart,
 	cr_assert_eq(h_partnership_resign(&P, 1, NULL), 0);
 	rc = h_sh(&out, 20, "'%s' --config '%s' --foreground",
 	    h_bin("haven-agent"), pol->conf);
-	cr_assert_eq(rc, 1, "the agent started (%d) with an older "
-	    "directory: %s", rc, out ? out : "");
+	cr_assert_eq(rc, 1,
+	    "the agent started (%d) with an older "
+	    "directory: %s",
+	    rc, out ? out : "");
 	{
 		const char *fatal = strstr(out, "fatal: ");
 
 		cr_assert_not_null(fatal, "no reason given: %s", out);
 		cr_assert(strstr(fatal, "version 1,") != NULL &&
-		    strstr(fatal, "version 2 ") != NULL &&
-		    strstr(fatal, "rollback") != NULL, "%s", out);
+		        strstr(fatal, "version 2 ") != NULL &&
+		        strstr(fatal, "rollback") != NULL,
+		    "%s", out);
 	}
 	free(out);
 
@@ -464,8 +480,7 @@ Test(agent_durability, refuses_an_older_directory_after_a_restart,
 static void
 setup_small_broker(void)
 {
-	cr_assert_eq(h_partnership_create(&P, NULL, "map_size = 4194304\n"),
-	    0);
+	cr_assert_eq(h_partnership_create(&P, NULL, "map_size = 4194304\n"), 0);
 	cr_assert_eq(h_broker_start(&P), 0);
 	cr_assert_not_null(h_agent_add(&P, AK_POLICE, NULL));
 	cr_assert_eq(h_agent_start(&P, ak_agent(&P, AK_POLICE)), 0);
@@ -484,17 +499,17 @@ verdict(struct h_agent *a, const char *id)
 	int v = 0;
 
 	if (ak_get(a, path, &j) == 200)
-		json_array_foreach(json_object_get(j, "timeline"), i, e) {
-			const char *s = json_string_value(json_object_get(e,
-			    "status"));
-			const char *c = json_string_value(json_object_get(e,
-			    "code"));
+		json_array_foreach (json_object_get(j, "timeline"), i, e) {
+			const char *s =
+			    json_string_value(json_object_get(e, "status"));
+			const char *c =
+			    json_string_value(json_object_get(e, "code"));
 
 			if (strcmp(s, "accepted") == 0)
 				v = 'a';
 			else if (strcmp(s, "rejected") == 0 && v != 'a')
-				v = c && strcmp(c, "STORAGE_FULL") == 0 ?
-				    'f' : 'r';
+				v = c && strcmp(c, "STORAGE_FULL") == 0 ? 'f' :
+				                                          'r';
 		}
 	json_decref(j);
 	free(path);
@@ -526,8 +541,8 @@ Test(agent_durability, retries_a_message_refused_with_storage_full,
 			char *body = ak_message("[\"" AK_SOCIAL "\"]",
 			    "REFERRAL", "ROUTINE", big, "");
 
-			cr_assert_eq(ak_post(pol, "/v1/messages", body,
-			    ids[n]), 202, "message %d was refused", n);
+			cr_assert_eq(ak_post(pol, "/v1/messages", body, ids[n]),
+			    202, "message %d was refused", n);
 			free(body);
 		}
 		for (end = hv_mono_ms() + 20000; hv_mono_ms() < end;) {
@@ -536,8 +551,10 @@ Test(agent_durability, retries_a_message_refused_with_storage_full,
 			for (k = k0; k < n; k++) {
 				if ((v = verdict(pol, ids[k])) == 0)
 					break;
-				cr_assert_neq(v, 'r', "message %d was "
-				    "rejected for another reason", k);
+				cr_assert_neq(v, 'r',
+				    "message %d was "
+				    "rejected for another reason",
+				    k);
 				if (v == 'f' && full < 0)
 					full = k;
 			}
@@ -552,8 +569,9 @@ Test(agent_durability, retries_a_message_refused_with_storage_full,
 		char *path = h_fmt("/v1/messages/%s", ids[full]);
 
 		cr_assert_eq(ak_get(pol, path, &j), 200);
-		cr_assert_str_eq(json_string_value(json_object_get(j,
-		    "status")), "queued", "a STORAGE_FULL refusal is final");
+		cr_assert_str_eq(json_string_value(
+		                     json_object_get(j, "status")),
+		    "queued", "a STORAGE_FULL refusal is final");
 		json_decref(j);
 		free(path);
 	}
@@ -578,8 +596,8 @@ Test(agent_durability, retries_a_message_refused_with_storage_full,
 	cr_assert_eq(h_agent_start(&P, soc), 0);
 	cr_assert(ak_wait_inbox(soc, ids[full], 60000, NULL),
 	    "the message never reached the recipient");
-	cr_assert(ak_wait_status(pol, ids[full], "delivered", AK_SOCIAL,
-	    30000));
+	cr_assert(
+	    ak_wait_status(pol, ids[full], "delivered", AK_SOCIAL, 30000));
 }
 
 /* The broker's time (ms) on the first `status` entry of id's timeline. */
@@ -592,13 +610,16 @@ timeline_at(struct h_agent *a, const char *id, const char *status)
 	size_t i;
 
 	cr_assert_eq(ak_get(a, path, &j), 200);
-	json_array_foreach(json_object_get(j, "timeline"), i, e) {
-		const char *st = json_string_value(json_object_get(e,
-		    "status"));
+	json_array_foreach (json_object_get(j, "timeline"), i, e) {
+		const char *st =
+		    json_string_value(json_object_get(e, "status"));
 
 		if (st != NULL && strcmp(st, status) == 0) {
 			cr_assert_eq(hv_time_parse(json_string_value(
-			    json_object_get(e, "at")), &ms), 0);
+			                               json_object_get(e,
+			                                   "at")),
+			                 &ms),
+			    0);
 			break;
 		}
 	}
@@ -632,8 +653,8 @@ Test(agent_durability, retries_storage_full_a_minute_later,
 			char *body = ak_message("[\"" AK_SOCIAL "\"]",
 			    "REFERRAL", "ROUTINE", big, "");
 
-			cr_assert_eq(ak_post(pol, "/v1/messages", body,
-			    ids[n]), 202, "message %d was refused", n);
+			cr_assert_eq(ak_post(pol, "/v1/messages", body, ids[n]),
+			    202, "message %d was refused", n);
 			free(body);
 		}
 		for (end = hv_mono_ms() + 20000; hv_mono_ms() < end;) {
@@ -664,7 +685,8 @@ Test(agent_durability, retries_storage_full_a_minute_later,
 	 */
 	at_full = timeline_at(pol, ids[full], "rejected");
 	at_acc = timeline_at(pol, ids[full], "accepted");
-	cr_assert_geq(at_acc - at_full, 59000, "accepted %lld ms after its "
+	cr_assert_geq(at_acc - at_full, 59000,
+	    "accepted %lld ms after its "
 	    "STORAGE_FULL, before the minute's retry was due",
 	    (long long)(at_acc - at_full));
 	cr_assert(ak_wait_inbox(soc, ids[full], 60000, NULL),
@@ -699,9 +721,11 @@ Test(agent_durability, a_write_refused_by_a_full_disk_is_explained_in_the_log,
 	cr_assert_not_null(text = malloc(300001));
 	memset(text, 'a', 300000);
 	text[300000] = '\0';
-	body = h_fmt("{\"to\":[\"" AK_SOCIAL "\"],\"type\":\"REFERRAL\","
-	    "\"priority\":\"ROUTINE\",\"subject\":{\"nhs\":\"9434765919\"},"
-	    AK_BASIS ",\"body\":{\"text\":\"%s\"}}", text);
+	body = h_fmt(
+	    "{\"to\":[\"" AK_SOCIAL "\"],\"type\":\"REFERRAL\","
+	    "\"priority\":\"ROUTINE\",\"subject\":{\"nhs\":\"9434765919\"}," AK_BASIS
+	    ",\"body\":{\"text\":\"%s\"}}",
+	    text);
 	url = h_fmt("%s/v1/messages", pol->url);
 	st = 202;
 	for (int i = 0; i < 40 && st == 202; i++) {
@@ -715,9 +739,12 @@ Test(agent_durability, a_write_refused_by_a_full_disk_is_explained_in_the_log,
 	free(log);
 	cr_assert(strstr(resp, "IO_ERROR") != NULL, "%s", resp);
 	log = h_read(pol->log);
-	cr_assert(log != NULL && strstr(log, "a write failed and nothing of "
-	    "it was kept: ") != NULL && strstr(log, "has free space") != NULL &&
-	    strstr(log, "answered 500 IO_ERROR") != NULL,
+	cr_assert(log != NULL &&
+	        strstr(log,
+	            "a write failed and nothing of "
+	            "it was kept: ") != NULL &&
+	        strstr(log, "has free space") != NULL &&
+	        strstr(log, "answered 500 IO_ERROR") != NULL,
 	    "the log does not say why: %s", log ? log : "(none)");
 	free(log);
 	/* The agent is still up and answers. */

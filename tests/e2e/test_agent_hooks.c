@@ -20,7 +20,7 @@
 
 #define BACKLOG 600
 #define KILLED 20
-#define HOOKS_AT_ONCE 8		/* AGENT_HOOK_MAX */
+#define HOOKS_AT_ONCE 8 /* AGENT_HOOK_MAX */
 
 static struct h_partnership P;
 static char ids[BACKLOG][33];
@@ -105,9 +105,9 @@ post_backlog(int n)
 		int last = i == n - 1;
 
 		snprintf(tag, sizeof(tag), "h%d", i);
-		body = ak_message("[\"" AK_SOCIAL "\"]", last ?
-		    "MISSING_CHILD_ALERT" : "REFERRAL", last ? "IMMEDIATE" :
-		    "ROUTINE", tag, "");
+		body = ak_message("[\"" AK_SOCIAL "\"]",
+		    last ? "MISSING_CHILD_ALERT" : "REFERRAL",
+		    last ? "IMMEDIATE" : "ROUTINE", tag, "");
 		cr_assert_eq(ak_post(pol, "/v1/messages", body, ids[i]), 202,
 		    "message %d was not queued", i);
 		free(body);
@@ -139,7 +139,8 @@ Test(agent_hooks,
 	gate = h_fmt("%s/gate", P.dir);
 	out = h_fmt("%s/hook.out", P.dir);
 	extra = h_fmt("alert_command = while [ ! -e '%s' ]; do sleep 0.05; "
-	    "done; cat >> '%s'\n", gate, out);
+	              "done; cat >> '%s'\n",
+	    gate, out);
 	soc = h_agent_add(&P, AK_SOCIAL, extra);
 	free(extra);
 	cr_assert_not_null(soc);
@@ -165,8 +166,10 @@ Test(agent_hooks,
 	 * before it. Twice the hooks at once leaves room for a batch killed
 	 * by the 10-second limit and retried.
 	 */
-	cr_assert(at >= 0 && at < 4 * HOOKS_AT_ONCE, "the IMMEDIATE alert "
-	    "was run %d of %d", at + 1, count_lines(out));
+	cr_assert(at >= 0 && at < 4 * HOOKS_AT_ONCE,
+	    "the IMMEDIATE alert "
+	    "was run %d of %d",
+	    at + 1, count_lines(out));
 	cr_log_info("the IMMEDIATE alert ran %d of %d hook runs", at + 1,
 	    count_lines(out));
 	cr_assert_not_null(strstr(text, "\"priority\":\"IMMEDIATE\""));
@@ -205,10 +208,12 @@ Test(agent_hooks, runs_every_pending_hook_after_the_agent_is_killed,
 	 * runs can reach hook.out.
 	 */
 	script = h_fmt("%s/hook.sh", P.dir);
-	text = h_fmt("#!/bin/sh\necho started >> '%s'\n"
+	text = h_fmt(
+	    "#!/bin/sh\necho started >> '%s'\n"
 	    "while [ ! -e '%s' ] && [ ! -e '%s' ]; do sleep 0.05; done\n"
 	    "if [ -e '%s' ]; then cat >> '%s'; else echo stopped >> '%s'; "
-	    "exit 3; fi\n", run_log, gate, stop, gate, out, stop_log);
+	    "exit 3; fi\n",
+	    run_log, gate, stop, gate, out, stop_log);
 	cr_assert_eq(h_write(script, 0755, text), 0);
 	free(text);
 	extra[3] = h_fmt("alert_command = '%s'\n", script);
@@ -277,8 +282,8 @@ log_has(void *ctx)
  * A hook that fails (the pager is down) is logged and tried again with
  * backoff, never dropped: once it works, every alert it missed is run.
  */
-Test(agent_hooks, retries_a_failing_hook_until_it_succeeds,
-    .fini = teardown, .timeout = 180)
+Test(agent_hooks, retries_a_failing_hook_until_it_succeeds, .fini = teardown,
+    .timeout = 180)
 {
 	struct h_agent *soc;
 	struct log_want retried = { NULL, "(attempt 2)" };
@@ -290,7 +295,8 @@ Test(agent_hooks, retries_a_failing_hook_until_it_succeeds,
 	gate = h_fmt("%s/gate", P.dir);
 	out = h_fmt("%s/hook.out", P.dir);
 	extra[3] = h_fmt("alert_command = [ -e '%s' ] || exit 3; "
-	    "cat >> '%s'\n", gate, out);
+	                 "cat >> '%s'\n",
+	    gate, out);
 	cr_assert_eq(h_broker_start(&P), 0);
 	for (int i = 0; i < 4; i++) {
 		static const char *const who[4] = { AK_POLICE, AK_HEALTH,

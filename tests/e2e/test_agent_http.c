@@ -27,9 +27,9 @@
 #include "hv_util.h"
 
 #ifndef LORIS_N
-#define LORIS_N 520		/* more than the API's 512 connections */
+#define LORIS_N 520 /* more than the API's 512 connections */
 #endif
-#define ANSWER_MS 20000		/* a valid request must be answered by then */
+#define ANSWER_MS 20000 /* a valid request must be answered by then */
 
 static struct h_partnership P;
 
@@ -82,8 +82,7 @@ connect_api(struct h_agent *a)
  * it or end_ms (monotonic) passes. The answer is malloc'd ("" for none).
  */
 static char *
-exchange_until(struct h_agent *a, const char *req, size_t len,
-    int64_t end_ms)
+exchange_until(struct h_agent *a, const char *req, size_t len, int64_t end_ms)
 {
 	size_t cap = 65536, n = 0;
 	char *out = calloc(1, cap);
@@ -148,11 +147,13 @@ expect_json_error(const char *resp, int st, const char *code)
 	json_t *j, *e;
 
 	cr_assert_eq(status_of(resp), st, "wanted %d, got: %s", st, resp);
-	cr_assert_eq(count_of(resp, "\nHTTP/1."), 0, "more than one status "
-	    "line: %s", resp);
+	cr_assert_eq(count_of(resp, "\nHTTP/1."), 0,
+	    "more than one status "
+	    "line: %s",
+	    resp);
 	cr_assert_null(strstr(resp, "<html"), "an HTML answer: %s", resp);
-	cr_assert_not_null(strstr(resp, "Content-Type: application/json"),
-	    "%s", resp);
+	cr_assert_not_null(strstr(resp, "Content-Type: application/json"), "%s",
+	    resp);
 	cr_assert_not_null(body, "no body: %s", resp);
 	j = json_loads(body + 4, 0, NULL);
 	cr_assert_not_null(j, "body is not JSON: %s", resp);
@@ -160,8 +161,8 @@ expect_json_error(const char *resp, int st, const char *code)
 	cr_assert_str_eq(json_string_value(json_object_get(e, "code")), code,
 	    "%s", resp);
 	cr_assert(json_is_null(json_object_get(e, "field")), "%s", resp);
-	cr_assert_gt(strlen(json_string_value(json_object_get(e,
-	    "message"))), 10, "%s", resp);
+	cr_assert_gt(strlen(json_string_value(json_object_get(e, "message"))),
+	    10, "%s", resp);
 	json_decref(j);
 }
 
@@ -170,7 +171,7 @@ static char *
 health_request(const char *auth, size_t auth_len, size_t *len)
 {
 	static const char a[] = "GET /v1/health HTTP/1.1\r\nHost: x\r\n"
-	    "Authorization: ";
+	                        "Authorization: ";
 	static const char b[] = "\r\nConnection: close\r\n\r\n";
 	char *req = malloc(sizeof(a) + auth_len + sizeof(b));
 
@@ -205,8 +206,7 @@ static const char loris_part[] = "GET /v1/health HTTP/1.1\r\nHost: 1234567";
 static int
 loris_open(struct loris *l)
 {
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
 	if (fd < 0)
 		return -1;
@@ -239,9 +239,11 @@ loris_run(void *arg)
 				continue;
 			}
 			/* The request line, then a header value without end. */
-			if (send(l->fds[i], l->sent[i] < sizeof(loris_part) -
-			    1 ? loris_part + l->sent[i] : "7", 1, MSG_NOSIGNAL |
-			    MSG_DONTWAIT) == 1)
+			if (send(l->fds[i],
+			        l->sent[i] < sizeof(loris_part) - 1 ?
+			            loris_part + l->sent[i] :
+			            "7",
+			        1, MSG_NOSIGNAL | MSG_DONTWAIT) == 1)
 				l->sent[i]++;
 		}
 		atomic_fetch_add(&l->rounds, 1);
@@ -290,18 +292,19 @@ Test(agent_http, answers_a_valid_request_while_520_connections_trickle_headers,
 		resp = exchange_until(pol, req, len, end);
 		st = status_of(resp);
 		if (st != 200 && tries++ > 0)
-			poll(NULL, 0, 50);	/* turned away: try again */
+			poll(NULL, 0, 50); /* turned away: try again */
 	}
 	atomic_store(&l->stop, 1);
 	pthread_join(l->thread, NULL);
-	cr_assert_eq(st, 200, "no answer to a valid request within %d ms "
-	    "during the attack (%d tries; last: %s)", ANSWER_MS, tries,
-	    resp ? resp : "");
+	cr_assert_eq(st, 200,
+	    "no answer to a valid request within %d ms "
+	    "during the attack (%d tries; last: %s)",
+	    ANSWER_MS, tries, resp ? resp : "");
 	cr_assert_not_null(strstr(resp, "\"node\":\"police.avon\""), "%s",
 	    resp);
 	cr_log_info("answered in %lld ms after %d turned-away tries; the "
-	    "attacker reopened %ld connections", (long long)(hv_mono_ms() -
-	    t0), tries, atomic_load(&l->reopened));
+	            "attacker reopened %ld connections",
+	    (long long)(hv_mono_ms() - t0), tries, atomic_load(&l->reopened));
 	free(resp);
 	free(req);
 	free(auth);
@@ -361,8 +364,8 @@ Test(agent_http, closes_a_half_sent_head_whose_client_stopped_sending,
 	int64_t end = hv_mono_ms() + ANSWER_MS;
 
 	cr_assert_geq(fd, 0);
-	cr_assert_eq(send(fd, loris_part, sizeof(loris_part) - 1,
-	    MSG_NOSIGNAL), (ssize_t)(sizeof(loris_part) - 1));
+	cr_assert_eq(send(fd, loris_part, sizeof(loris_part) - 1, MSG_NOSIGNAL),
+	    (ssize_t)(sizeof(loris_part) - 1));
 	cr_assert_eq(shutdown(fd, SHUT_WR), 0);
 	for (k = 1; k > 0 && hv_mono_ms() < end;) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
@@ -386,9 +389,10 @@ Test(agent_http, closes_a_connection_whose_body_trickles_past_its_deadline,
     .init = setup, .fini = teardown, .timeout = 90)
 {
 	struct h_agent *pol = ak_agent(&P, AK_POLICE);
-	char *head = h_fmt("POST /v1/messages HTTP/1.1\r\nHost: x\r\n"
-	    "Authorization: Bearer %s\r\nContent-Length: 1000\r\n\r\n",
-	    pol->token);
+	char *head =
+	    h_fmt("POST /v1/messages HTTP/1.1\r\nHost: x\r\n"
+	          "Authorization: Bearer %s\r\nContent-Length: 1000\r\n\r\n",
+	        pol->token);
 	int fd = connect_api(pol), closed = 0;
 	int64_t end = hv_mono_ms() + 40000;
 	size_t sent = 0;
@@ -402,14 +406,16 @@ Test(agent_http, closes_a_connection_whose_body_trickles_past_its_deadline,
 
 		if (send(fd, " ", 1, MSG_NOSIGNAL) == 1)
 			sent++;
-		if (poll(&p, 1, 250) > 0 && recv(fd, buf, sizeof(buf),
-		    MSG_DONTWAIT) <= 0)
+		if (poll(&p, 1, 250) > 0 &&
+		    recv(fd, buf, sizeof(buf), MSG_DONTWAIT) <= 0)
 			closed = 1;
 	}
 	close(fd);
 	free(head);
-	cr_assert(closed, "a trickled body kept its connection (%zu bytes "
-	    "sent)", sent);
+	cr_assert(closed,
+	    "a trickled body kept its connection (%zu bytes "
+	    "sent)",
+	    sent);
 	cr_assert_lt(sent, 1000);
 }
 
@@ -420,8 +426,9 @@ Test(agent_http, refuses_a_negative_content_length_with_one_status_line,
 {
 	struct h_agent *pol = ak_agent(&P, AK_POLICE);
 	char *req = h_fmt("POST /v1/messages HTTP/1.1\r\nHost: x\r\n"
-	    "Authorization: Bearer %s\r\nContent-Length: -5\r\n"
-	    "Connection: close\r\n\r\n", pol->token);
+	                  "Authorization: Bearer %s\r\nContent-Length: -5\r\n"
+	                  "Connection: close\r\n\r\n",
+	    pol->token);
 	char *resp = exchange(pol, req, strlen(req));
 
 	expect_json_error(resp, 400, "BAD_REQUEST");
@@ -430,13 +437,14 @@ Test(agent_http, refuses_a_negative_content_length_with_one_status_line,
 	free(req);
 }
 
-Test(agent_http, refuses_two_different_content_lengths_with_400,
-    .init = setup, .fini = teardown, .timeout = 60)
+Test(agent_http, refuses_two_different_content_lengths_with_400, .init = setup,
+    .fini = teardown, .timeout = 60)
 {
 	struct h_agent *pol = ak_agent(&P, AK_POLICE);
 	char *req = h_fmt("POST /v1/messages HTTP/1.1\r\nHost: x\r\n"
-	    "Authorization: Bearer %s\r\nContent-Length: 2\r\n"
-	    "Content-Length: 3\r\nConnection: close\r\n\r\n{}x", pol->token);
+	                  "Authorization: Bearer %s\r\nContent-Length: 2\r\n"
+	                  "Content-Length: 3\r\nConnection: close\r\n\r\n{}x",
+	    pol->token);
 	char *resp = exchange(pol, req, strlen(req));
 
 	expect_json_error(resp, 400, "BAD_REQUEST");
@@ -450,8 +458,8 @@ Test(agent_http, refuses_two_different_content_lengths_with_400,
  * without a colon, another HTTP version, a chunked body it cannot decode —
  * now gets Haven's error object.
  */
-Test(agent_http, answers_malformed_http_with_haven_json_not_html,
-    .init = setup, .fini = teardown, .timeout = 60)
+Test(agent_http, answers_malformed_http_with_haven_json_not_html, .init = setup,
+    .fini = teardown, .timeout = 60)
 {
 	struct h_agent *pol = ak_agent(&P, AK_POLICE);
 	static const struct {
@@ -459,18 +467,21 @@ Test(agent_http, answers_malformed_http_with_haven_json_not_html,
 		int status;
 	} cases[] = {
 		{ "GET /v1/health HTTP/1.1\r\nHost: x\r\nBad Header\r\n"
-		  "Authorization: Bearer %s\r\n\r\n", 400 },
+		  "Authorization: Bearer %s\r\n\r\n",
+		    400 },
 		{ "GET /v1/health HTTP/9.9\r\nHost: x\r\n"
-		  "Authorization: Bearer %s\r\n\r\n", 505 },
+		  "Authorization: Bearer %s\r\n\r\n",
+		    505 },
 		{ "POST /v1/messages HTTP/1.1\r\nHost: x\r\n"
 		  "Authorization: Bearer %s\r\nTransfer-Encoding: chunked\r\n"
-		  "\r\nzz\r\n", 411 },
+		  "\r\nzz\r\n",
+		    411 },
 		{ "GET /v1/health HTTP/1.1\r\nHost: x\r\n"
 		  "Authorization: Bearer %s\r\nX-A: 1\r\n\tfolded\r\n\r\n",
-		  400 },
+		    400 },
 		{ "GET /v1/health HTTP/1.1\r\nHost: x\r\nContent-Length: "
 		  "99999999999999999999999\r\nAuthorization: Bearer %s\r\n\r\n",
-		  413 },
+		    413 },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -481,8 +492,8 @@ Test(agent_http, answers_malformed_http_with_haven_json_not_html,
 		req = h_fmt(cases[i].fmt, pol->token);
 #pragma GCC diagnostic pop
 		resp = exchange(pol, req, strlen(req));
-		expect_json_error(resp, cases[i].status, cases[i].status == 413 ?
-		    "TOO_LARGE" : "BAD_REQUEST");
+		expect_json_error(resp, cases[i].status,
+		    cases[i].status == 413 ? "TOO_LARGE" : "BAD_REQUEST");
 		free(resp);
 		free(req);
 	}
@@ -492,12 +503,12 @@ Test(agent_http, answers_malformed_http_with_haven_json_not_html,
  * The token is compared over the header value's full length: a NUL and
  * anything after it, or any other trailing junk, is not the token.
  */
-Test(agent_http, refuses_a_token_with_anything_after_it_with_401,
-    .init = setup, .fini = teardown, .timeout = 60)
+Test(agent_http, refuses_a_token_with_anything_after_it_with_401, .init = setup,
+    .fini = teardown, .timeout = 60)
 {
 	struct h_agent *pol = ak_agent(&P, AK_POLICE);
 	const char *const tails[] = { "\0junk", "\0", " junk", "x", ";",
-	    "\t\t.", NULL };
+		"\t\t.", NULL };
 	size_t tlen[] = { 5, 1, 5, 1, 1, 3 };
 	char auth[256], *req, *resp;
 	size_t base, len;
@@ -527,18 +538,24 @@ Test(agent_http, keeps_the_body_and_the_connection_after_checking_the_head,
     .init = setup, .fini = teardown, .timeout = 60)
 {
 	struct h_agent *pol = ak_agent(&P, AK_POLICE);
-	char *req = h_fmt("POST /v1/messages HTTP/1.1\r\nHost: x\r\n"
+	char *req = h_fmt(
+	    "POST /v1/messages HTTP/1.1\r\nHost: x\r\n"
 	    "Authorization: Bearer %s\r\nContent-Length: 8\r\n\r\n"
 	    "{\"to\":1}"
 	    "GET /v1/health HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
-	    "Connection: close\r\n\r\n", pol->token, pol->token);
+	    "Connection: close\r\n\r\n",
+	    pol->token, pol->token);
 	char *resp = exchange(pol, req, strlen(req));
 
 	cr_assert_eq(status_of(resp), 400, "%s", resp);
-	cr_assert_not_null(strstr(resp, "\"field\":\"to\""), "the body was "
-	    "not read: %s", resp);
-	cr_assert_not_null(strstr(resp, "HTTP/1.1 200 OK"), "no second "
-	    "answer: %s", resp);
+	cr_assert_not_null(strstr(resp, "\"field\":\"to\""),
+	    "the body was "
+	    "not read: %s",
+	    resp);
+	cr_assert_not_null(strstr(resp, "HTTP/1.1 200 OK"),
+	    "no second "
+	    "answer: %s",
+	    resp);
 	cr_assert_not_null(strstr(resp, "\"node\":\"police.avon\""), "%s",
 	    resp);
 	free(resp);

@@ -59,8 +59,8 @@ send_n(size_t n, const char *type, const char *priority, const char *more,
 }
 
 /* GET path at social care; asserts 200 and returns the page. */
-static json_t *
-get_page(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static json_t *get_page(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
 
 static json_t *
 get_page(const char *fmt, ...)
@@ -127,15 +127,17 @@ page_all(const char *q, int limit, json_int_t total, char ids[][33],
 		size_t i;
 
 		j = cursor[0] ? get_page("/v1/inbox?limit=%d%s&cursor=%s",
-		    limit, q, cursor) : get_page("/v1/inbox?limit=%d%s", limit,
-		    q);
-		cr_assert_eq(int_of(j, "total"), total, "total changed on "
-		    "page %d", pages);
+		                    limit, q, cursor) :
+		                get_page("/v1/inbox?limit=%d%s", limit, q);
+		cr_assert_eq(int_of(j, "total"), total,
+		    "total changed on "
+		    "page %d",
+		    pages);
 		msgs = json_object_get(j, "messages");
-		json_array_foreach(msgs, i, m) {
+		json_array_foreach (msgs, i, m) {
 			cr_assert_lt(n, MAX_MSGS);
-			snprintf(ids[n++], 33, "%s", json_string_value(
-			    json_object_get(m, "id")));
+			snprintf(ids[n++], 33, "%s",
+			    json_string_value(json_object_get(m, "id")));
 			json_array_append(all, m);
 		}
 		next = json_string_value(json_object_get(j, "cursor"));
@@ -145,7 +147,8 @@ page_all(const char *q, int limit, json_int_t total, char ids[][33],
 			json_decref(j);
 			break;
 		}
-		cr_assert_eq(json_array_size(msgs), (size_t)limit, "a page "
+		cr_assert_eq(json_array_size(msgs), (size_t)limit,
+		    "a page "
 		    "with a cursor is not full");
 		snprintf(cursor, sizeof(cursor), "%s", next);
 		json_decref(j);
@@ -192,11 +195,13 @@ Test(inbox, pages_35_messages_by_cursor_reaching_each_exactly_once,
 	n = page_all("", 10, 35, got, &msgs);
 	same_set(got, n, sent, 35);
 	for (size_t i = 0; i < json_array_size(msgs); i++) {
-		const char *at = json_string_value(json_object_get(
-		    json_array_get(msgs, i), "received_at"));
+		const char *at = json_string_value(
+		    json_object_get(json_array_get(msgs, i), "received_at"));
 
-		cr_assert(prev == NULL || strcmp(prev, at) >= 0, "not newest "
-		    "first: %s after %s", at, prev);
+		cr_assert(prev == NULL || strcmp(prev, at) >= 0,
+		    "not newest "
+		    "first: %s after %s",
+		    at, prev);
 		prev = at;
 	}
 	json_decref(msgs);
@@ -211,8 +216,8 @@ Test(inbox, pages_35_messages_by_cursor_reaching_each_exactly_once,
  * the cursor, none twice — the inbox no longer ends at 1,000. The
  * priority order pages through them all too.
  */
-Test(inbox, pages_past_the_newest_thousand,
-    .init = setup, .fini = teardown, .timeout = 600)
+Test(inbox, pages_past_the_newest_thousand, .init = setup, .fini = teardown,
+    .timeout = 600)
 {
 	static char sent[MAX_MSGS][33], got[MAX_MSGS][33];
 	size_t n;
@@ -233,8 +238,8 @@ Test(inbox, pages_past_the_newest_thousand,
  * Acknowledged messages leave unacked=1 paging and its total; the
  * unfiltered total stays, with its unacked count.
  */
-Test(inbox, counts_unacknowledged_messages_across_every_page,
-    .init = setup, .fini = teardown, .timeout = 180)
+Test(inbox, counts_unacknowledged_messages_across_every_page, .init = setup,
+    .fini = teardown, .timeout = 180)
 {
 	struct h_agent *soc = ak_agent(&P, AK_SOCIAL);
 	char sent[MAX_MSGS][33], got[MAX_MSGS][33];
@@ -264,8 +269,8 @@ Test(inbox, counts_unacknowledged_messages_across_every_page,
  * before GREEN), then those without a deadline, newest first among
  * equals; paged in fours, every message once.
  */
-Test(inbox, orders_by_priority_then_deadline_across_pages,
-    .init = setup, .fini = teardown, .timeout = 180)
+Test(inbox, orders_by_priority_then_deadline_across_pages, .init = setup,
+    .fini = teardown, .timeout = 180)
 {
 	char green[2][33], none[3][33], imm[2][33], red[2][33], amber[2][33];
 	char all[MAX_MSGS][33], got[MAX_MSGS][33];
@@ -294,26 +299,33 @@ Test(inbox, orders_by_priority_then_deadline_across_pages,
 	snprintf(all[k++], 33, "%s", none[0]);
 	same_set(got, n, all, k);
 	for (size_t i = 0; i < 2; i++)
-		cr_assert_str_eq(json_string_value(json_object_get(
-		    json_array_get(msgs, i), "priority")), "IMMEDIATE");
+		cr_assert_str_eq(json_string_value(
+		                     json_object_get(json_array_get(msgs, i),
+		                         "priority")),
+		    "IMMEDIATE");
 	/* Due times ascend after the IMMEDIATE ones, none-deadline last. */
 	for (size_t i = 2; i < 11; i++) {
-		const char *want = i < 4 ? "RED" : i < 6 ? "AMBER" : i < 8 ?
-		    "GREEN" : NULL;
-		json_t *dl = json_object_get(json_array_get(msgs, i),
-		    "deadline");
+		const char *want = i < 4 ? "RED" :
+		    i < 6                ? "AMBER" :
+		    i < 8                ? "GREEN" :
+		                           NULL;
+		json_t *dl =
+		    json_object_get(json_array_get(msgs, i), "deadline");
 
 		if (want == NULL)
 			cr_assert(json_is_null(dl), "entry %zu has a deadline",
 			    i);
 		else
-			cr_assert_str_eq(json_string_value(json_object_get(dl,
-			    "rag")), want, "entry %zu", i);
+			cr_assert_str_eq(json_string_value(
+			                     json_object_get(dl, "rag")),
+			    want, "entry %zu", i);
 	}
 	/* Ties on due time are rare (ms); the set is checked exactly. */
 	for (size_t i = 8; i < 11; i++)
-		cr_assert_str_eq(got[i], all[i], "no-deadline entry %zu is not "
-		    "newest first", i);
+		cr_assert_str_eq(got[i], all[i],
+		    "no-deadline entry %zu is not "
+		    "newest first",
+		    i);
 	json_decref(msgs);
 }
 
@@ -335,8 +347,8 @@ Test(inbox, refuses_a_cursor_it_did_not_give_and_an_unknown_order,
 		e = json_object_get(j, "error");
 		cr_assert_str_eq(json_string_value(json_object_get(e, "code")),
 		    "BAD_REQUEST");
-		cr_assert_str_eq(json_string_value(json_object_get(e,
-		    "field")), field[i], "%s", bad[i]);
+		cr_assert_str_eq(json_string_value(json_object_get(e, "field")),
+		    field[i], "%s", bad[i]);
 		json_decref(j);
 	}
 }
@@ -345,17 +357,19 @@ Test(inbox, refuses_a_cursor_it_did_not_give_and_an_unknown_order,
  * `haven inbox --unacked --limit 3` says how many of how many are shown
  * and gives the cursor; following it lists the next three.
  */
-Test(inbox, cli_says_how_many_of_how_many_are_shown,
-    .init = setup, .fini = teardown, .timeout = 180)
+Test(inbox, cli_says_how_many_of_how_many_are_shown, .init = setup,
+    .fini = teardown, .timeout = 180)
 {
 	struct h_agent *soc = ak_agent(&P, AK_SOCIAL);
 	char sent[MAX_MSGS][33], *out = NULL, *more, cursor[128];
 
 	send_n(8, "REFERRAL", "ROUTINE", "", sent);
 	wait_total(8);
-	cr_assert_eq(h_sh(&out, 60, "HAVEN_AGENT='%s' HAVEN_TOKEN_FILE='%s' "
-	    "'%s' inbox --unacked --limit 3", soc->url, soc->token_file,
-	    h_bin("haven")), 0, "%s", out);
+	cr_assert_eq(h_sh(&out, 60,
+	                 "HAVEN_AGENT='%s' HAVEN_TOKEN_FILE='%s' "
+	                 "'%s' inbox --unacked --limit 3",
+	                 soc->url, soc->token_file, h_bin("haven")),
+	    0, "%s", out);
 	cr_assert_not_null(strstr(out, "3 of 8 unacknowledged shown."), "%s",
 	    out);
 	cr_assert_not_null(strstr(out, sent[7]), "newest not first: %s", out);
@@ -364,9 +378,11 @@ Test(inbox, cli_says_how_many_of_how_many_are_shown,
 	cr_assert_eq(sscanf(more, "--cursor %127s", cursor), 1);
 	free(out);
 	out = NULL;
-	cr_assert_eq(h_sh(&out, 60, "HAVEN_AGENT='%s' HAVEN_TOKEN_FILE='%s' "
-	    "'%s' inbox --unacked --limit 3 --cursor '%s'", soc->url,
-	    soc->token_file, h_bin("haven"), cursor), 0, "%s", out);
+	cr_assert_eq(h_sh(&out, 60,
+	                 "HAVEN_AGENT='%s' HAVEN_TOKEN_FILE='%s' "
+	                 "'%s' inbox --unacked --limit 3 --cursor '%s'",
+	                 soc->url, soc->token_file, h_bin("haven"), cursor),
+	    0, "%s", out);
 	cr_assert_not_null(strstr(out, "3 of 8 unacknowledged shown."), "%s",
 	    out);
 	cr_assert_not_null(strstr(out, sent[4]), "%s", out);

@@ -46,8 +46,8 @@ setup(void)
 
 /* POSTs body to path and checks status, code and field (NULL: null). */
 static json_t *
-post_expect(struct h_agent *a, const char *path, const char *body,
-    int want_st, const char *code, const char *field)
+post_expect(struct h_agent *a, const char *path, const char *body, int want_st,
+    const char *code, const char *field)
 {
 	char *url = h_fmt("%s%s", a->url, path), *resp = NULL;
 	int st = h_http("POST", url, a->token, body, &resp);
@@ -62,8 +62,8 @@ post_expect(struct h_agent *a, const char *path, const char *body,
 		cr_assert(json_is_null(json_object_get(e, "field")), "%s",
 		    resp);
 	else
-		cr_assert_str_eq(json_string_value(json_object_get(e,
-		    "field")), field, "%s", resp);
+		cr_assert_str_eq(json_string_value(json_object_get(e, "field")),
+		    field, "%s", resp);
 	cr_assert(json_string_length(json_object_get(e, "message")) > 10);
 	free(resp);
 	free(url);
@@ -74,15 +74,16 @@ post_expect(struct h_agent *a, const char *path, const char *body,
 static const char *
 message_of(json_t *j)
 {
-	return json_string_value(json_object_get(json_object_get(j, "error"),
-	    "message"));
+	return json_string_value(
+	    json_object_get(json_object_get(j, "error"), "message"));
 }
 
 /* A REFERRAL from police to social care with the given basis text. */
 static char *
 referral(const char *justification, const char *decided_by, const char *child)
 {
-	return h_fmt("{\"to\":[\"" AK_SOCIAL "\"],\"type\":\"REFERRAL\","
+	return h_fmt(
+	    "{\"to\":[\"" AK_SOCIAL "\"],\"type\":\"REFERRAL\","
 	    "\"priority\":\"URGENT\",\"subject\":{\"nhs\":\"9434765919\"},"
 	    "\"basis\":{\"consent\":\"NOT_SOUGHT\",\"art6\":\"PUBLIC_TASK\","
 	    "\"art9\":\"SAFEGUARDING\",\"justification\":\"%s\","
@@ -109,20 +110,23 @@ Test(agent_input, refuses_a_decided_by_that_is_not_a_staff_identifier,
 
 	for (size_t i = 0; bad[i] != NULL; i++) {
 		body = referral("Seeking consent would place the child at "
-		    "risk.", bad[i], "{}");
-		j = post_expect(pol, "/v1/messages", body, 400,
-		    "BASIS_INVALID", "basis.decided_by");
+		                "risk.",
+		    bad[i], "{}");
+		j = post_expect(pol, "/v1/messages", body, 400, "BASIS_INVALID",
+		    "basis.decided_by");
 		cr_assert_not_null(strstr(message_of(j), "staff identifier"),
 		    "%s", message_of(j));
 		cr_assert_null(strstr(message_of(j), bad[i]), "%s",
 		    message_of(j));
 		json_decref(j);
 		free(body);
-		dec = h_fmt("{\"type\":\"REFERRAL\",\"subject\":{\"nhs\":"
+		dec = h_fmt(
+		    "{\"type\":\"REFERRAL\",\"subject\":{\"nhs\":"
 		    "\"9434765919\"},\"basis\":{\"consent\":\"REFUSED\","
 		    "\"art6\":\"PUBLIC_TASK\",\"justification\":\"Threshold "
 		    "not met after discussion with the DSL.\",\"decided_by\":"
-		    "\"%s\"}}", bad[i]);
+		    "\"%s\"}}",
+		    bad[i]);
 		json_decref(post_expect(pol, "/v1/decisions", dec, 400,
 		    "BASIS_INVALID", "basis.decided_by"));
 		free(dec);
@@ -131,7 +135,8 @@ Test(agent_input, refuses_a_decided_by_that_is_not_a_staff_identifier,
 
 	/* A staff identifier passes, whatever the sealed text says. */
 	body = referral("Seeking consent would place the child at increased "
-	    "risk of harm.", "ppu.sgt-khan", "{}");
+	                "risk of harm.",
+	    "ppu.sgt-khan", "{}");
 	cr_assert_eq(ak_post(pol, "/v1/messages", body, id), 202);
 	free(body);
 	cr_assert(ak_wait_status(pol, id, "accepted", NULL, WAIT_MS));
@@ -212,8 +217,8 @@ Test(agent_input, broker_refuses_names_as_who_and_clear_justifications,
     .timeout = 60)
 {
 	static const char *const to[] = { AK_SOCIAL };
-	static const char *const names[] = { "Zebedee Marker",
-		"zebedee marker", "Zebedee", NULL };
+	static const char *const names[] = { "Zebedee Marker", "zebedee marker",
+		"Zebedee", NULL };
 	struct hc_client *c;
 	hv_envelope env;
 	char *code, *msg;
@@ -260,7 +265,8 @@ Test(agent_input, broker_refuses_names_as_who_and_clear_justifications,
 		cr_assert_not_null(f, "no answer to the HumanAck");
 		cr_expect_str_eq(f->error->code, "MALFORMED");
 		cr_expect_not_null(strstr(f->error->message,
-		    "staff identifier"), "%s", f->error->message);
+		                       "staff identifier"),
+		    "%s", f->error->message);
 		cr_expect_null(strstr(f->error->message, "Jane"), "%s",
 		    f->error->message);
 		hv_frame_free(&f);
@@ -268,20 +274,25 @@ Test(agent_input, broker_refuses_names_as_who_and_clear_justifications,
 	hc_close(&c);
 
 	cr_assert_eq(h_broker_stop(&P), 0);
-	cr_expect_not(dir_holds(P.broker_data, "Jane Smith"), "an ack's by "
+	cr_expect_not(dir_holds(P.broker_data, "Jane Smith"),
+	    "an ack's by "
 	    "reached the broker's store");
-	cr_expect_not(dir_holds(P.broker_data, "Zebedee"), "a name given as "
+	cr_expect_not(dir_holds(P.broker_data, "Zebedee"),
+	    "a name given as "
 	    "decided_by reached the broker's store");
 	cr_expect_not(dir_holds(P.broker_data, "zebedee"));
-	cr_expect_not(dir_holds(P.broker_data, "Canary-Clear"), "a clear "
+	cr_expect_not(dir_holds(P.broker_data, "Canary-Clear"),
+	    "a clear "
 	    "justification reached the broker's store");
 	cr_expect_not(dir_holds(P.broker_data, "943-476-5919"));
 	{
 		char *log = h_read(P.broker_log);
 
-		cr_expect(log == NULL || (strstr(log, "ebedee") == NULL &&
-		    strstr(log, "Canary") == NULL && strstr(log, "5919") ==
-		    NULL), "a name or clear text reached the broker's log");
+		cr_expect(log == NULL ||
+		        (strstr(log, "ebedee") == NULL &&
+		            strstr(log, "Canary") == NULL &&
+		            strstr(log, "5919") == NULL),
+		    "a name or clear text reached the broker's log");
 		free(log);
 	}
 	h_partnership_destroy(&P);
@@ -325,8 +336,8 @@ Test(agent_input, refuses_to_start_with_another_nodes_key, .timeout = 90)
 	cr_assert_not_null(strstr(out, AK_HEALTH), "%s", out);
 	free(out);
 	out = NULL;
-	rc = h_sh(&out, 30, "%s --config %s --foreground",
-	    h_bin("haven-agent"), a->conf);
+	rc = h_sh(&out, 30, "%s --config %s --foreground", h_bin("haven-agent"),
+	    a->conf);
 	cr_assert_eq(rc, 1, "exit %d: %s", rc, out ? out : "");
 	cr_assert_not_null(strstr(out, AK_HEALTH), "%s", out);
 	free(out);
@@ -395,8 +406,7 @@ count_keepalives(struct ak_sse *s)
 	size_t n = 0;
 
 	pthread_mutex_lock(&s->lock);
-	for (const char *p = s->buf; p && (p = strstr(p, ": keep-alive"));
-	    p++)
+	for (const char *p = s->buf; p && (p = strstr(p, ": keep-alive")); p++)
 		n++;
 	pthread_mutex_unlock(&s->lock);
 	return n;
@@ -430,8 +440,10 @@ Test(agent_input, stays_available_while_slow_clients_trickle_headers,
 	 * answer did not wait for the agent to time them out.
 	 */
 	for (size_t i = 0; i < 64; i++)
-		cr_assert(!closed_by_peer(fds[i]), "slow connection %zu was "
-		    "closed before /v1/health was answered", i);
+		cr_assert(!closed_by_peer(fds[i]),
+		    "slow connection %zu was "
+		    "closed before /v1/health was answered",
+		    i);
 	cr_assert_str_eq(json_string_value(json_object_get(h, "node")),
 	    AK_POLICE);
 	json_decref(h);
@@ -463,7 +475,8 @@ Test(agent_input, stays_available_while_slow_clients_trickle_headers,
 	    hv_mono_ms() - t0 < 40000)
 		poll(NULL, 0, 200);
 	cr_assert(!atomic_load(&sse.done), "the idle SSE stream was closed");
-	cr_assert_geq(count_keepalives(&sse), 4, "too few keep-alives on the "
+	cr_assert_geq(count_keepalives(&sse), 4,
+	    "too few keep-alives on the "
 	    "SSE stream");
 	ak_sse_stop(&sse);
 }
@@ -472,8 +485,8 @@ Test(agent_input, stays_available_while_slow_clients_trickle_headers,
  * A body jansson refuses says why in the sentence — a number too large,
  * a member given twice, nesting too deep — without echoing the body.
  */
-Test(agent_input, says_why_a_body_is_not_valid_json,
-    .init = setup, .fini = teardown, .timeout = 60)
+Test(agent_input, says_why_a_body_is_not_valid_json, .init = setup,
+    .fini = teardown, .timeout = 60)
 {
 	struct h_agent *pol = ak_agent(&P, AK_POLICE);
 	struct {
@@ -511,8 +524,8 @@ Test(agent_input, says_why_a_body_is_not_valid_json,
  * member name gets its own sentence; a deadline in the past is refused; an
  * over-long subject.local is INVALID_SUBJECT like any bad identifier.
  */
-Test(agent_input, names_the_member_at_fault_in_small_cases,
-    .init = setup, .fini = teardown, .timeout = 90)
+Test(agent_input, names_the_member_at_fault_in_small_cases, .init = setup,
+    .fini = teardown, .timeout = 90)
 {
 	struct h_agent *pol = ak_agent(&P, AK_POLICE);
 	struct h_agent *sc = ak_agent(&P, AK_SOCIAL);
@@ -520,16 +533,14 @@ Test(agent_input, names_the_member_at_fault_in_small_cases,
 	json_t *j;
 
 	/* A message to social care, so there is something to ack. */
-	body = ak_message("[\"" AK_SOCIAL "\"]", "REFERRAL", "URGENT", "t",
-	    "");
+	body = ak_message("[\"" AK_SOCIAL "\"]", "REFERRAL", "URGENT", "t", "");
 	cr_assert_eq(ak_post(pol, "/v1/messages", body, id), 202);
 	free(body);
 	cr_assert(ak_wait_inbox(sc, id, WAIT_MS, NULL));
 	path = h_fmt("/v1/inbox/%s/ack", id);
-	j = post_expect(sc, path, "{\"by\":\"dsl.jones\",\"nite\":\"x\"}",
-	    400, "BAD_REQUEST", "nite");
-	cr_assert_not_null(strstr(message_of(j), "nite"), "%s",
-	    message_of(j));
+	j = post_expect(sc, path, "{\"by\":\"dsl.jones\",\"nite\":\"x\"}", 400,
+	    "BAD_REQUEST", "nite");
+	cr_assert_not_null(strstr(message_of(j), "nite"), "%s", message_of(j));
 	json_decref(j);
 	j = post_expect(sc, path, "{\"by\":\"dsl.jones\",\"\":1}", 400,
 	    "BAD_REQUEST", NULL);
@@ -544,8 +555,8 @@ Test(agent_input, names_the_member_at_fault_in_small_cases,
 	    "BAD_REQUEST", "by");
 	cr_assert_null(strstr(message_of(j), "5919"), "%s", message_of(j));
 	json_decref(j);
-	j = post_expect(sc, path, "{\"by\":\"Jane Smith\"}", 400,
-	    "BAD_REQUEST", "by");
+	j = post_expect(sc, path, "{\"by\":\"Jane Smith\"}", 400, "BAD_REQUEST",
+	    "by");
 	cr_assert_not_null(strstr(message_of(j), "staff identifier"), "%s",
 	    message_of(j));
 	cr_assert_null(strstr(message_of(j), "Jane"), "%s", message_of(j));
@@ -559,11 +570,12 @@ Test(agent_input, names_the_member_at_fault_in_small_cases,
 	json_decref(j);
 	/* An empty-named member inside basis names basis. */
 	{
-		char *b2 = h_fmt("{\"to\":[\"" AK_SOCIAL "\"],\"type\":"
-		    "\"REFERRAL\",\"priority\":\"URGENT\",\"subject\":"
-		    "{\"nhs\":\"9434765919\"},\"basis\":{\"\":\"x\","
-		    "\"art6\":\"PUBLIC_TASK\",\"consent\":\"OBTAINED\","
-		    "\"decided_by\":\"a.b\"}}");
+		char *b2 =
+		    h_fmt("{\"to\":[\"" AK_SOCIAL "\"],\"type\":"
+		          "\"REFERRAL\",\"priority\":\"URGENT\",\"subject\":"
+		          "{\"nhs\":\"9434765919\"},\"basis\":{\"\":\"x\","
+		          "\"art6\":\"PUBLIC_TASK\",\"consent\":\"OBTAINED\","
+		          "\"decided_by\":\"a.b\"}}");
 
 		j = post_expect(pol, "/v1/messages", b2, 400, "BAD_REQUEST",
 		    "basis");
@@ -577,8 +589,7 @@ Test(agent_input, names_the_member_at_fault_in_small_cases,
 	    ",\"deadline\":\"2020-01-01T00:00:00Z\"");
 	j = post_expect(pol, "/v1/messages", body, 400, "BAD_REQUEST",
 	    "deadline");
-	cr_assert_not_null(strstr(message_of(j), "past"), "%s",
-	    message_of(j));
+	cr_assert_not_null(strstr(message_of(j), "past"), "%s", message_of(j));
 	json_decref(j);
 	free(body);
 	/* A deadline to come is taken. */
@@ -592,9 +603,11 @@ Test(agent_input, names_the_member_at_fault_in_small_cases,
 	strcpy(long_local, "police.avon:");
 	memset(long_local + 12, 'x', 300);
 	long_local[312] = '\0';
-	body = h_fmt("{\"to\":[\"" AK_SOCIAL "\"],\"type\":\"REFERRAL\","
-	    "\"priority\":\"URGENT\",\"subject\":{\"local\":\"%s\"},"
-	    AK_BASIS "}", long_local);
+	body = h_fmt(
+	    "{\"to\":[\"" AK_SOCIAL "\"],\"type\":\"REFERRAL\","
+	    "\"priority\":\"URGENT\",\"subject\":{\"local\":\"%s\"}," AK_BASIS
+	    "}",
+	    long_local);
 	json_decref(post_expect(pol, "/v1/messages", body, 400,
 	    "INVALID_SUBJECT", "subject.local"));
 	free(body);
@@ -611,7 +624,7 @@ static void
 setup_small_recipient(void)
 {
 	const char *const extra[] = { NULL, NULL, NULL,
-	    "max_message_bytes = 2048\n" };
+		"max_message_bytes = 2048\n" };
 
 	cr_assert_eq(ak_setup(&P, extra), 0, "partnership did not start");
 }
@@ -626,8 +639,7 @@ Test(agent_input, a_small_limit_at_the_recipient_does_not_block_delivery,
 	cr_assert_not_null(big);
 	memset(big, 'b', 20000);
 	big[20000] = '\0';
-	body = ak_message("[\"" AK_SOCIAL "\"]", "REFERRAL", "URGENT", big,
-	    "");
+	body = ak_message("[\"" AK_SOCIAL "\"]", "REFERRAL", "URGENT", big, "");
 	cr_assert_eq(ak_post(pol, "/v1/messages", body, id), 202);
 	free(body);
 	free(big);

@@ -32,10 +32,11 @@ setup(void)
 
 	cr_assert_eq(h_partnership_create(&P, NULL, NULL), 0);
 	cr_assert_eq(h_broker_start(&P), 0);
-	cr_assert_not_null(h_agent_add(&P, AK_POLICE,
-	    "tree_head_interval = 1\n"));
+	cr_assert_not_null(
+	    h_agent_add(&P, AK_POLICE, "tree_head_interval = 1\n"));
 	extra = h_fmt("tree_head_interval = 1\nalert_command = cat >> "
-	    "%s/alerts.log\n", P.dir);
+	              "%s/alerts.log\n",
+	    P.dir);
 	cr_assert_not_null(h_agent_add(&P, AK_SOCIAL, extra));
 	free(extra);
 	for (int i = 0; i < P.n_agents; i++)
@@ -75,8 +76,9 @@ static long
 th_size(struct h_agent *a)
 {
 	json_t *h = health(a), *th = json_object_get(h, "tree_head");
-	long n = json_is_object(th) ? (long)json_integer_value(
-	    json_object_get(th, "size")) : -1;
+	long n = json_is_object(th) ?
+	    (long)json_integer_value(json_object_get(th, "size")) :
+	    -1;
 
 	json_decref(h);
 	return n;
@@ -125,9 +127,10 @@ wait_size_above(struct h_agent *a, long above)
 {
 	struct size_wait w = { a, above };
 
-	cr_assert(h_wait_until(size_above, &w, 20000), "%s never stored a "
-	    "tree head larger than %ld (it has %ld)", a->id, above,
-	    th_size(a));
+	cr_assert(h_wait_until(size_above, &w, 20000),
+	    "%s never stored a "
+	    "tree head larger than %ld (it has %ld)",
+	    a->id, above, th_size(a));
 }
 
 /* Sends n messages from police to social care and waits for delivery. */
@@ -145,7 +148,8 @@ send_delivered(int n, const char *tag)
 		cr_assert_eq(ak_post(pol, "/v1/messages", body, id), 202);
 		free(body);
 		cr_assert(ak_wait_status(pol, id, "delivered", AK_SOCIAL,
-		    20000), "message %s was not delivered", t);
+		              20000),
+		    "message %s was not delivered", t);
 	}
 }
 
@@ -200,8 +204,8 @@ Test(agent_integrity, verified_tree_head_grows_with_the_broker_log,
 	cr_assert_eq(strlen(json_string_value(json_object_get(th, "root"))),
 	    64);
 	cr_assert_not_null(json_string_value(json_object_get(th, "time")));
-	cr_assert(json_is_true(json_object_get(json_object_get(h,
-	    "integrity"), "ok")));
+	cr_assert(json_is_true(
+	    json_object_get(json_object_get(h, "integrity"), "ok")));
 	json_decref(h);
 	cr_assert_eq(integrity_ok(pol), 1);
 }
@@ -230,8 +234,7 @@ Test(agent_integrity, a_broker_store_rolled_back_to_an_older_copy_is_detected,
 
 	/* An administrator keeps a copy of the store... */
 	cr_assert_eq(h_broker_stop(&P), 0);
-	cr_assert_eq(h_sh(NULL, 30, "cp -a '%s' '%s'", P.broker_data, copy),
-	    0);
+	cr_assert_eq(h_sh(NULL, 30, "cp -a '%s' '%s'", P.broker_data, copy), 0);
 	cr_assert_gt(copied = store_records(copy), 0);
 
 	/* ...the partnership works on, and the agents see it... */
@@ -245,7 +248,8 @@ Test(agent_integrity, a_broker_store_rolled_back_to_an_older_copy_is_detected,
 
 	/* ...then the store is put back and grows a different history. */
 	cr_assert_eq(h_sh(NULL, 30, "rm -rf '%s' && cp -a '%s' '%s'",
-	    P.broker_data, copy, P.broker_data), 0);
+	                 P.broker_data, copy, P.broker_data),
+	    0);
 	cr_assert_eq(h_broker_start(&P), 0);
 	send_delivered(1, "c");
 
@@ -254,7 +258,8 @@ Test(agent_integrity, a_broker_store_rolled_back_to_an_older_copy_is_detected,
 	cr_assert(h_wait_until(tampered, pol, 20000),
 	    "police did not detect the rolled-back store");
 	cr_assert(ak_sse_wait(&SSE, "integrity", "\"code\":\"TAMPERED\"",
-	    10000), "no integrity event on the stream");
+	              10000),
+	    "no integrity event on the stream");
 	cr_assert(ak_sse_wait(&SSE, "integrity", "\"id\":null", 1000));
 
 	cr_assert_not_null(h = health(soc));
@@ -264,8 +269,10 @@ Test(agent_integrity, a_broker_store_rolled_back_to_an_older_copy_is_detected,
 	    "TAMPERED");
 	cr_assert_not_null(json_string_value(json_object_get(ig, "message")));
 	cr_assert_not_null(json_string_value(json_object_get(ig, "since")));
-	cr_assert_eq(json_integer_value(json_object_get(json_object_get(h,
-	    "tree_head"), "size")), s2, "the verified head was replaced");
+	cr_assert_eq(json_integer_value(
+	                 json_object_get(json_object_get(h, "tree_head"),
+	                     "size")),
+	    s2, "the verified head was replaced");
 	json_decref(h);
 
 	/* The duty team's hook got the alert too. */
@@ -284,8 +291,8 @@ Test(agent_integrity, a_broker_store_rolled_back_to_an_older_copy_is_detected,
 	 * proof), not on every one-second check.
 	 */
 	cr_assert_not_null(log = h_read(soc->log));
-	for (const char *p = log; (p = strstr(p, "integrity: TAMPERED")) !=
-	    NULL; p++)
+	for (const char *p = log;
+	     (p = strstr(p, "integrity: TAMPERED")) != NULL; p++)
 		warned++;
 	free(log);
 	cr_assert(warned >= 1 && warned <= 3, "TAMPERED logged %ld times",
@@ -322,7 +329,8 @@ Test(agent_integrity, forget_tree_head_accepts_the_current_history,
 
 	cr_assert_eq(h_agent_stop(soc), 0);
 	cr_assert_eq(h_sh(&out, 30, "'%s' --config '%s' --forget-tree-head",
-	    h_bin("haven-agent"), soc->conf), 0, "%s", out ? out : "");
+	                 h_bin("haven-agent"), soc->conf),
+	    0, "%s", out ? out : "");
 	cr_assert_not_null(strstr(out, "forgotten"));
 	free(out);
 	cr_assert_eq(h_agent_start(&P, soc), 0);

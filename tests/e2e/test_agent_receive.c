@@ -27,7 +27,7 @@ static struct h_partnership P;
 struct fake_broker {
 	void *ctx;
 	void *sock;
-	uint8_t rid[256];	/* the agent's routing id, once it spoke */
+	uint8_t rid[256]; /* the agent's routing id, once it spoke */
 	size_t rid_len;
 	char endpoint[128];
 };
@@ -119,7 +119,9 @@ fake_deliver(struct fake_broker *f, const uint8_t *env, size_t len)
 	if (hv_frame_pack(&fr, &buf, &blen) != HV_OK)
 		return -1;
 	rc = zmq_send(f->sock, f->rid, f->rid_len, ZMQ_SNDMORE) < 0 ||
-	    zmq_send(f->sock, buf, blen, 0) < 0 ? -1 : 0;
+	        zmq_send(f->sock, buf, blen, 0) < 0 ?
+	    -1 :
+	    0;
 	free(buf);
 	return rc;
 }
@@ -138,7 +140,8 @@ signer(const char *node)
 	cr_assert_eq(hv_keys_load(path, NULL, &c->keys, NULL), HV_OK);
 	cr_assert_eq(hv_pubkeys_load(P.root_pub, &root, NULL), HV_OK);
 	cr_assert_eq(hv_directory_load_file(P.directory, root.sign, &c->dir,
-	    NULL), HV_OK);
+	                 NULL),
+	    HV_OK);
 	return c;
 }
 
@@ -147,7 +150,7 @@ static void
 seal_pack(struct hc_client *c, hv_envelope *env, uint8_t **out, size_t *len)
 {
 	static const char payload[] = "{\"child\":{\"name\":\"Child inject\"},"
-	    "\"body\":{\"note\":\"Body inject\"}}";
+	                              "\"body\":{\"note\":\"Body inject\"}}";
 
 	cr_assert_eq(hc_env_seal(c, env, payload, strlen(payload)), 0);
 	cr_assert_eq(hc_env_pack(env, out, len), 0);
@@ -162,9 +165,9 @@ inbox_lists(struct h_agent *a, const char *id)
 	int found = 0;
 
 	cr_assert_eq(ak_get(a, "/v1/inbox?limit=1000", &j), 200);
-	json_array_foreach(json_object_get(j, "messages"), i, m)
+	json_array_foreach (json_object_get(j, "messages"), i, m)
 		found |= strcmp(json_string_value(json_object_get(m, "id")),
-		    id) == 0;
+		             id) == 0;
 	json_decref(j);
 	return found;
 }
@@ -201,8 +204,7 @@ Test(agent_receive,
 	size_t len;
 	int64_t end;
 
-	cr_assert_eq(h_partnership_create(&P, "revoke police.avon\n", NULL),
-	    0);
+	cr_assert_eq(h_partnership_create(&P, "revoke police.avon\n", NULL), 0);
 	cr_assert_eq(fake_start(&F), 0);
 	snprintf(P.endpoint, sizeof(P.endpoint), "%s", F.endpoint);
 	soc = h_agent_add(&P, AK_SOCIAL, NULL);
@@ -222,12 +224,14 @@ Test(agent_receive,
 	for (int i = 0; i < N_CASES; i++) {
 		struct hc_client *c = i == REVOKED ? police : health;
 
-		hc_env_init(c, &env, to_sc, 1, i == NO_RULE ? "CP_PLAN_START" :
-		    i == BAD_REPLY ? "INFO_RESPONSE" : "REFERRAL");
+		hc_env_init(c, &env, to_sc, 1,
+		    i == NO_RULE       ? "CP_PLAN_START" :
+		        i == BAD_REPLY ? "INFO_RESPONSE" :
+		                         "REFERRAL");
 		if (i == GOOD_OLD)
 			env.created = hv_now() - 3 * 86400;
 		if (i == IN_2001)
-			env.created = 978307200;	/* 2001-01-01 */
+			env.created = 978307200; /* 2001-01-01 */
 		if (i == BAD_REPLY) {
 			env.has_reply_to = 1;
 			randombytes_buf(env.reply_to, HV_ID_LEN);
@@ -250,12 +254,13 @@ Test(agent_receive,
 		if (fr->kind_case == HAVEN__FRAME__KIND_ACK &&
 		    fr->ack->id.len == HV_ID_LEN)
 			for (int i = 0; i < N_CASES; i++)
-				if (!acked[i] && memcmp(fr->ack->id.data,
-				    ids[i], HV_ID_LEN) == 0) {
+				if (!acked[i] &&
+				    memcmp(fr->ack->id.data, ids[i],
+				        HV_ID_LEN) == 0) {
 					acked[i] = 1;
 					n_acked++;
-					snprintf(code[i], sizeof(code[i]),
-					    "%s", fr->ack->refused_code);
+					snprintf(code[i], sizeof(code[i]), "%s",
+					    fr->ack->refused_code);
 					snprintf(why[i], sizeof(why[i]), "%s",
 					    fr->ack->refused_message);
 				}
@@ -268,8 +273,10 @@ Test(agent_receive,
 	 */
 	for (int i = 0; i < N_CASES; i++) {
 		cr_assert(acked[i], "delivery %d was never acknowledged", i);
-		cr_assert_str_eq(code[i], want[i], "delivery %d: Ack code "
-		    "'%s' (%s)", i, code[i], why[i]);
+		cr_assert_str_eq(code[i], want[i],
+		    "delivery %d: Ack code "
+		    "'%s' (%s)",
+		    i, code[i], why[i]);
 		cr_assert_eq(want[i][0] == '\0', why[i][0] == '\0',
 		    "delivery %d: Ack sentence '%s'", i, why[i]);
 	}
@@ -280,8 +287,8 @@ Test(agent_receive,
 	/* The duty team's stream hears of each, with the code. */
 	cr_assert(ak_sse_wait(&sse, "delivery_refused", hex[REVOKED], 10000),
 	    "no delivery_refused event for the revoked sender's message");
-	cr_assert(ak_sse_wait(&sse, "delivery_refused", "\"CLOCK_SKEW\"",
-	    10000));
+	cr_assert(
+	    ak_sse_wait(&sse, "delivery_refused", "\"CLOCK_SKEW\"", 10000));
 	cr_assert(!ak_sse_wait(&sse, "message", hex[IN_2001], 100),
 	    "a refused delivery was announced as a message");
 	ak_sse_stop(&sse);
@@ -292,8 +299,10 @@ Test(agent_receive,
 		char *path = h_fmt("/v1/inbox/%s", hex[i]);
 
 		cr_assert(!inbox_lists(soc, hex[i]), "case %d is listed", i);
-		cr_assert_eq(ak_get(soc, path, NULL), 404, "case %d is "
-		    "stored", i);
+		cr_assert_eq(ak_get(soc, path, NULL), 404,
+		    "case %d is "
+		    "stored",
+		    i);
 		free(path);
 	}
 	cr_assert(ak_wait_health(soc, "inbox_unacked", 2, 1000));

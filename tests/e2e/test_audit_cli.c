@@ -22,18 +22,18 @@
 #include "hv_subject.h"
 #include "hv_util.h"
 
-#define DAY1 1795338000000LL		/* 2026-11-22T09:00:00Z */
-#define DAY2 (DAY1 + 86400000LL)	/* 2026-11-23T09:00:00Z */
+#define DAY1 1795338000000LL /* 2026-11-22T09:00:00Z */
+#define DAY2 (DAY1 + 86400000LL) /* 2026-11-23T09:00:00Z */
 
 struct fx {
 	char dir[PATH_MAX];
 	char db[PATH_MAX + 16];
-	char pub[PATH_MAX + 32];	/* the broker's .pub */
-	char other_pub[PATH_MAX + 32];	/* another broker's */
-	char skey[PATH_MAX + 16];	/* the subject key */
+	char pub[PATH_MAX + 32]; /* the broker's .pub */
+	char other_pub[PATH_MAX + 32]; /* another broker's */
+	char skey[PATH_MAX + 16]; /* the subject key */
 	char nhs_a[11], nhs_b[11];
 	uint8_t subj_a[32], subj_b[32];
-	uint8_t id[8][16];		/* message ids by record */
+	uint8_t id[8][16]; /* message ids by record */
 	hv_keys *broker;
 	hv_store *s;
 	hv_auditlog log;
@@ -111,7 +111,8 @@ append(struct fx *fx, struct hv_audit_rec *r, int sign)
 	cr_assert_eq(hv_auditlog_append(&fx->log, txn, r), HV_OK);
 	if (sign)
 		cr_assert_eq(hv_auditlog_sign_head(&fx->log, txn, fx->broker,
-		    r->time_ms + 500), HV_OK);
+		                 r->time_ms + 500),
+		    HV_OK);
 	cr_assert_eq(hv_store_commit(txn), HV_OK);
 }
 
@@ -153,7 +154,8 @@ fx_build(struct fx *fx, int with_key)
 	snprintf(fx->skey, sizeof(fx->skey), "%s/subject.key", fx->dir);
 	cr_assert_eq(hv_keys_generate(&fx->broker), HV_OK);
 	cr_assert_eq(hv_keys_save(fx->broker, "broker.bristol", fx->dir, NULL,
-	    NULL), HV_OK);
+	                 NULL),
+	    HV_OK);
 	cr_assert_eq(hv_keys_generate(&other), HV_OK);
 	cr_assert_eq(hv_keys_save(other, "broker.other", fx->dir, NULL, NULL),
 	    HV_OK);
@@ -167,7 +169,8 @@ fx_build(struct fx *fx, int with_key)
 		randombytes_buf(fx->id[i], 16);
 
 	cr_assert_eq(hv_store_open(fx->db, 1ULL << 24, 0, hv_auditlog_dbnames,
-	    HV_AUDITLOG_NDBS, &fx->s, NULL), HV_OK);
+	                 HV_AUDITLOG_NDBS, &fx->s, NULL),
+	    HV_OK);
 	fx->log.store = fx->s;
 	fx->log.base = 0;
 
@@ -183,7 +186,8 @@ fx_build(struct fx *fx, int with_key)
 	    "DOMESTIC_ABUSE_NOTIFICATION", fx->subj_a);
 	basis(&r, "NOT_SOUGHT", "PUBLIC_TASK", "SAFEGUARDING",
 	    "Operation Encompass: telling the family would put the child at "
-	    "risk.", "PC 1234 Avon");
+	    "risk.",
+	    "PC 1234 Avon");
 	r.flags = HV_FLAG_DO_NOT_CONTACT_FAMILY;
 	append(fx, &r, 0);
 
@@ -239,8 +243,7 @@ fx_destroy(struct fx *fx)
 }
 
 /* Runs `haven audit ARGS`; *out gets stdout and stderr together. */
-#define AUDIT(out, ...) \
-	h_sh(out, 60, "'%s' audit " __VA_ARGS__)
+#define AUDIT(out, ...) h_sh(out, 60, "'%s' audit " __VA_ARGS__)
 
 static json_t *
 load_json(const char *text)
@@ -261,7 +264,7 @@ seqs(json_t *doc, char *buf, size_t cap)
 
 	buf[0] = '\0';
 	cr_assert(json_is_array(recs));
-	json_array_foreach(recs, i, r)
+	json_array_foreach (recs, i, r)
 		o += (size_t)snprintf(buf + o, cap - o, "%s%lld", i ? "," : "",
 		    json_integer_value(json_object_get(r, "seq")));
 }
@@ -276,9 +279,11 @@ Test(audit_cli, a_query_by_nhs_number_returns_that_childs_shares_and_decision)
 	int rc;
 
 	fx_build(&fx, 1);
-	rc = AUDIT(&out, "query --db '%s' --subject-nhs '%.3s %.3s %.4s' "
-	    "--subject-key '%s' --format json 2>/dev/null", h_bin("haven"),
-	    fx.db, fx.nhs_a, fx.nhs_a + 3, fx.nhs_a + 6, fx.skey);
+	rc = AUDIT(&out,
+	    "query --db '%s' --subject-nhs '%.3s %.3s %.4s' "
+	    "--subject-key '%s' --format json 2>/dev/null",
+	    h_bin("haven"), fx.db, fx.nhs_a, fx.nhs_a + 3, fx.nhs_a + 6,
+	    fx.skey);
 	cr_assert_eq(rc, 0, "%s", out);
 	doc = load_json(out);
 	seqs(doc, got, sizeof(got));
@@ -290,16 +295,19 @@ Test(audit_cli, a_query_by_nhs_number_returns_that_childs_shares_and_decision)
 	    "DECISION_RECORDED");
 	cr_assert_str_eq(json_string_value(json_object_get(r, "outcome")),
 	    "NOT_SHARED");
-	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(r,
-	    "basis"), "consent")), "REFUSED");
+	cr_assert_str_eq(json_string_value(
+	                     json_object_get(json_object_get(r, "basis"),
+	                         "consent")),
+	    "REFUSED");
 	cr_assert_null(strstr(out, fx.nhs_a), "the NHS number was printed");
 	json_decref(doc);
 	free(out);
 
 	/* The other child, by the same key, gets only its own records. */
-	rc = AUDIT(&out, "query --db '%s' --subject-nhs '%s' --subject-key "
-	    "'%s' --format json 2>/dev/null", h_bin("haven"), fx.db, fx.nhs_b,
-	    fx.skey);
+	rc = AUDIT(&out,
+	    "query --db '%s' --subject-nhs '%s' --subject-key "
+	    "'%s' --format json 2>/dev/null",
+	    h_bin("haven"), fx.db, fx.nhs_b, fx.skey);
 	cr_assert_eq(rc, 0, "%s", out);
 	doc = load_json(out);
 	seqs(doc, got, sizeof(got));
@@ -316,9 +324,12 @@ Test(audit_cli, the_nhs_number_can_come_from_standard_input)
 	json_t *doc;
 
 	fx_build(&fx, 1);
-	cr_assert_eq(AUDIT(&out, "query --db '%s' --subject-nhs - "
-	    "--subject-key '%s' --format json 2>/dev/null <<EOF\n%s\nEOF\n",
-	    h_bin("haven"), fx.db, fx.skey, fx.nhs_b), 0, "%s", out);
+	cr_assert_eq(
+	    AUDIT(&out,
+	        "query --db '%s' --subject-nhs - "
+	        "--subject-key '%s' --format json 2>/dev/null <<EOF\n%s\nEOF\n",
+	        h_bin("haven"), fx.db, fx.skey, fx.nhs_b),
+	    0, "%s", out);
 	doc = load_json(out);
 	seqs(doc, got, sizeof(got));
 	cr_assert_str_eq(got, "5,6");
@@ -351,7 +362,8 @@ Test(audit_cli, a_query_by_pseudonym_and_by_filters_returns_the_matches)
 	fx_build(&fx, 1);
 	hv_hex(fx.subj_b, 32, hex);
 	cr_assert_eq(AUDIT(&out, "query --db '%s' --subject %s --format json",
-	    h_bin("haven"), fx.db, hex), 0, "%s", out);
+	                 h_bin("haven"), fx.db, hex),
+	    0, "%s", out);
 	doc = load_json(out);
 	seqs(doc, got, sizeof(got));
 	cr_assert_str_eq(got, "5,6");
@@ -360,7 +372,8 @@ Test(audit_cli, a_query_by_pseudonym_and_by_filters_returns_the_matches)
 
 	hv_hex(fx.id[2], 16, hex);
 	cr_assert_eq(AUDIT(&out, "query --db '%s' --message %s --format json",
-	    h_bin("haven"), fx.db, hex), 0, "%s", out);
+	                 h_bin("haven"), fx.db, hex),
+	    0, "%s", out);
 	doc = load_json(out);
 	seqs(doc, got, sizeof(got));
 	cr_assert_str_eq(got, "2,3");
@@ -369,8 +382,8 @@ Test(audit_cli, a_query_by_pseudonym_and_by_filters_returns_the_matches)
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		cr_assert_eq(AUDIT(&out, "query --db '%s' %s --format json",
-		    h_bin("haven"), fx.db, cases[i].args), 0, "%s: %s",
-		    cases[i].args, out);
+		                 h_bin("haven"), fx.db, cases[i].args),
+		    0, "%s: %s", cases[i].args, out);
 		doc = load_json(out);
 		seqs(doc, got, sizeof(got));
 		cr_expect_str_eq(got, cases[i].want, "%s", cases[i].args);
@@ -386,13 +399,16 @@ Test(audit_cli, the_table_shows_shares_beside_the_decision_not_to_share)
 	char *out = NULL, hex[33];
 
 	fx_build(&fx, 1);
-	cr_assert_eq(AUDIT(&out, "query --db '%s' --subject-nhs '%s' "
-	    "--subject-key '%s'", h_bin("haven"), fx.db, fx.nhs_a, fx.skey), 0,
-	    "%s", out);
+	cr_assert_eq(AUDIT(&out,
+	                 "query --db '%s' --subject-nhs '%s' "
+	                 "--subject-key '%s'",
+	                 h_bin("haven"), fx.db, fx.nhs_a, fx.skey),
+	    0, "%s", out);
 	cr_assert(strncmp(out, "SEQ", 3) == 0, "%s", out);
 	cr_assert_not_null(strstr(out, "JUSTIFICATION"));
 	cr_assert_not_null(strstr(out, "health.bristol-royal (not shared)"));
-	cr_assert_not_null(strstr(out, "police.avon -> "
+	cr_assert_not_null(strstr(out,
+	    "police.avon -> "
 	    "education.st-marys-primary, social-care.bristol"));
 	cr_assert_not_null(strstr(out, "2026-11-22T09:01:00Z"));
 	hv_hex(fx.id[4], 16, hex);
@@ -402,7 +418,8 @@ Test(audit_cli, the_table_shows_shares_beside_the_decision_not_to_share)
 	free(out);
 
 	cr_assert_eq(AUDIT(&out, "query --db '%s' --event EXPIRED",
-	    h_bin("haven"), fx.db), 0);
+	                 h_bin("haven"), fx.db),
+	    0);
 	cr_assert_not_null(strstr(out, "No records match"), "%s", out);
 	free(out);
 	fx_destroy(&fx);
@@ -410,48 +427,65 @@ Test(audit_cli, the_table_shows_shares_beside_the_decision_not_to_share)
 
 Test(audit_cli, csv_starts_with_a_header_row_and_quotes_fields)
 {
-	static const char header[] = "seq,time,event,message_id,sender,"
+	static const char header[] =
+	    "seq,time,event,message_id,sender,"
 	    "recipients,type,priority,consent,art6,art9,justification,"
 	    "decided_by,";
 	struct fx fx;
 	char *out = NULL;
 
 	fx_build(&fx, 1);
-	cr_assert_eq(AUDIT(&out, "query --db '%s' --type REFERRAL --format csv "
-	    "2>/dev/null", h_bin("haven"), fx.db), 0, "%s", out);
+	cr_assert_eq(AUDIT(&out,
+	                 "query --db '%s' --type REFERRAL --format csv "
+	                 "2>/dev/null",
+	                 h_bin("haven"), fx.db),
+	    0, "%s", out);
 	cr_assert(strncmp(out, header, strlen(header)) == 0, "%s", out);
-	cr_assert_not_null(strstr(out, "\r\n5,2026-11-22T09:03:00.000Z,"
-	    "SUBMITTED,"), "%s", out);
+	cr_assert_not_null(strstr(out,
+	                       "\r\n5,2026-11-22T09:03:00.000Z,"
+	                       "SUBMITTED,"),
+	    "%s", out);
 	/* Comma and quotes quoted; a leading '=' defused. */
-	cr_assert_not_null(strstr(out, ",\"'=Parent said \"\"no\"\", but "
-	    "bruising, on two days, needs a referral.\","), "%s", out);
+	cr_assert_not_null(strstr(out,
+	                       ",\"'=Parent said \"\"no\"\", but "
+	                       "bruising, on two days, needs a referral.\","),
+	    "%s", out);
 	free(out);
 	fx_destroy(&fx);
 }
 
 /* ---- export ---------------------------------------------------------- */
 
-Test(audit_cli, an_export_of_an_empty_period_says_so_and_still_writes_the_header)
+Test(audit_cli,
+    an_export_of_an_empty_period_says_so_and_still_writes_the_header)
 {
 	struct fx fx;
 	char *out = NULL;
 
 	fx_build(&fx, 1);
-	cr_assert_eq(AUDIT(&out, "export --db '%s' --since 2027-01-01 --until "
-	    "2027-01-31 --format csv 2>/dev/null", h_bin("haven"), fx.db), 0,
-	    "%s", out);
+	cr_assert_eq(AUDIT(&out,
+	                 "export --db '%s' --since 2027-01-01 --until "
+	                 "2027-01-31 --format csv 2>/dev/null",
+	                 h_bin("haven"), fx.db),
+	    0, "%s", out);
 	cr_assert(strncmp(out, "seq,", 4) == 0, "%s", out);
 	cr_assert_null(strstr(out, "No records"), "%s", out);
 	free(out);
-	cr_assert_eq(AUDIT(&out, "export --db '%s' --since 2027-01-01 --until "
-	    "2027-01-31 --format json 2>&1 >/dev/null", h_bin("haven"), fx.db),
+	cr_assert_eq(AUDIT(&out,
+	                 "export --db '%s' --since 2027-01-01 --until "
+	                 "2027-01-31 --format json 2>&1 >/dev/null",
+	                 h_bin("haven"), fx.db),
 	    0, "%s", out);
-	cr_assert_not_null(strstr(out, "No records between 2027-01-01T00:00:"
-	    "00.000Z and 2027-01-31"), "%s", out);
+	cr_assert_not_null(strstr(out,
+	                       "No records between 2027-01-01T00:00:"
+	                       "00.000Z and 2027-01-31"),
+	    "%s", out);
 	free(out);
 	/* A period with records says nothing on standard error. */
-	cr_assert_eq(AUDIT(&out, "export --db '%s' --since 2026-11-22 --until "
-	    "2026-11-23 --format csv 2>&1 >/dev/null", h_bin("haven"), fx.db),
+	cr_assert_eq(AUDIT(&out,
+	                 "export --db '%s' --since 2026-11-22 --until "
+	                 "2026-11-23 --format csv 2>&1 >/dev/null",
+	                 h_bin("haven"), fx.db),
 	    0, "%s", out);
 	cr_assert_str_eq(out, "");
 	free(out);
@@ -466,9 +500,12 @@ Test(audit_cli, an_export_returns_only_its_period)
 	int lines = 0;
 
 	fx_build(&fx, 1);
-	cr_assert_eq(AUDIT(&out, "export --db '%s' --since "
-	    "2026-11-22T09:01:00Z --until 2026-11-22T09:03:00Z --format json",
-	    h_bin("haven"), fx.db), 0, "%s", out);
+	cr_assert_eq(
+	    AUDIT(&out,
+	        "export --db '%s' --since "
+	        "2026-11-22T09:01:00Z --until 2026-11-22T09:03:00Z --format json",
+	        h_bin("haven"), fx.db),
+	    0, "%s", out);
 	doc = load_json(out);
 	seqs(doc, got, sizeof(got));
 	cr_assert_str_eq(got, "2,3,4,5");
@@ -477,8 +514,10 @@ Test(audit_cli, an_export_returns_only_its_period)
 	json_decref(doc);
 	free(out);
 
-	cr_assert_eq(AUDIT(&out, "export --db '%s' --since %lld --until %lld "
-	    "--format csv", h_bin("haven"), fx.db, DAY2 / 1000, DAY2 / 1000),
+	cr_assert_eq(AUDIT(&out,
+	                 "export --db '%s' --since %lld --until %lld "
+	                 "--format csv",
+	                 h_bin("haven"), fx.db, DAY2 / 1000, DAY2 / 1000),
 	    0, "%s", out);
 	cr_assert(strncmp(out, "seq,", 4) == 0);
 	for (char *p = out; (p = strstr(p, "\r\n")) != NULL; p += 2)
@@ -498,9 +537,13 @@ Test(audit_cli, verify_passes_an_untouched_log)
 
 	fx_build(&fx, 1);
 	cr_assert_eq(AUDIT(&out, "verify --db '%s' --broker-pub '%s'",
-	    h_bin("haven"), fx.db, fx.pub), 0, "%s", out);
-	cr_assert(strncmp(out, "audit log OK: 7 records, 2 signed tree heads, "
-	    "root ", 50) == 0, "%s", out);
+	                 h_bin("haven"), fx.db, fx.pub),
+	    0, "%s", out);
+	cr_assert(strncmp(out,
+	              "audit log OK: 7 records, 2 signed tree heads, "
+	              "root ",
+	              50) == 0,
+	    "%s", out);
 	cr_assert_not_null(strstr(out, "--broker-pub"));
 	free(out);
 	/* By default with the key the broker recorded. */
@@ -518,9 +561,12 @@ Test(audit_cli, verify_refuses_heads_signed_by_another_key)
 
 	fx_build(&fx, 1);
 	cr_assert_eq(AUDIT(&out, "verify --db '%s' --broker-pub '%s'",
-	    h_bin("haven"), fx.db, fx.other_pub), 1, "%s", out);
-	cr_assert_not_null(strstr(out, "audit log TAMPERED: tree head at size "
-	    "4"), "%s", out);
+	                 h_bin("haven"), fx.db, fx.other_pub),
+	    1, "%s", out);
+	cr_assert_not_null(strstr(out,
+	                       "audit log TAMPERED: tree head at size "
+	                       "4"),
+	    "%s", out);
 	free(out);
 	fx_destroy(&fx);
 }
@@ -564,7 +610,8 @@ Test(audit_cli, verify_names_the_record_with_a_flipped_byte)
 	fx_close(&fx);
 
 	cr_assert_eq(AUDIT(&out, "verify --db '%s' --broker-pub '%s'",
-	    h_bin("haven"), fx.db, fx.pub), 1, "%s", out);
+	                 h_bin("haven"), fx.db, fx.pub),
+	    1, "%s", out);
 	cr_assert_not_null(strstr(out, "audit log TAMPERED: record 5"), "%s",
 	    out);
 	free(out);
@@ -590,9 +637,12 @@ Test(audit_cli, verify_names_a_deleted_tree_head)
 	fx_close(&fx);
 
 	cr_assert_eq(AUDIT(&out, "verify --db '%s' --broker-pub '%s'",
-	    h_bin("haven"), fx.db, fx.pub), 1, "%s", out);
-	cr_assert_not_null(strstr(out, "audit log TAMPERED: tree head 1 of 2, "
-	    "at size 4, is missing"), "%s", out);
+	                 h_bin("haven"), fx.db, fx.pub),
+	    1, "%s", out);
+	cr_assert_not_null(strstr(out,
+	                       "audit log TAMPERED: tree head 1 of 2, "
+	                       "at size 4, is missing"),
+	    "%s", out);
 	free(out);
 	cr_assert_eq(h_sh(NULL, 30, "rm -rf '%s'", fx.dir), 0);
 }
@@ -608,7 +658,8 @@ prove(struct fx *fx, int k, const char *name, const char *extra)
 
 	hv_hex(fx->id[k], 16, hex);
 	cr_assert_eq(AUDIT(&out, "prove %s --db '%s' %s > '%s/%s'",
-	    h_bin("haven"), hex, fx->db, extra, fx->dir, name), 0, "%s", out);
+	                 h_bin("haven"), hex, fx->db, extra, fx->dir, name),
+	    0, "%s", out);
 	free(out);
 	path = h_fmt("%s/%s", fx->dir, name);
 	out = h_read(path);
@@ -656,8 +707,10 @@ Test(audit_cli, a_proof_of_a_share_checks_offline)
 	cr_assert_eq(check(&fx, "p.json", fx.pub, &out), 0, "%s", out);
 	cr_assert_not_null(strstr(out, "proof OK"), "%s", out);
 	cr_assert_not_null(strstr(out, "SUBMITTED"));
-	cr_assert_not_null(strstr(out, "consent NOT_SOUGHT, art6 PUBLIC_TASK, "
-	    "art9 SAFEGUARDING"), "%s", out);
+	cr_assert_not_null(strstr(out,
+	                       "consent NOT_SOUGHT, art6 PUBLIC_TASK, "
+	                       "art9 SAFEGUARDING"),
+	    "%s", out);
 	free(out);
 	/* Not with someone else's key. */
 	cr_assert_eq(check(&fx, "p.json", fx.other_pub, &out), 1, "%s", out);
@@ -738,8 +791,9 @@ Test(audit_cli, a_changed_proof_does_not_verify)
 	json_decref(j);
 	/* Another head time. */
 	j = json_deep_copy(good);
-	json_object_set_new(j, "head_time_ms", json_integer(
-	    json_integer_value(json_object_get(good, "head_time_ms")) + 1));
+	json_object_set_new(j, "head_time_ms",
+	    json_integer(
+	        json_integer_value(json_object_get(good, "head_time_ms")) + 1));
 	json_object_del(j, "head_time");
 	save(&fx, j, "m6.json");
 	json_decref(j);
@@ -779,13 +833,17 @@ Test(audit_cli, a_record_newer_than_the_latest_head_cannot_be_proved_yet)
 	fx_close(&fx);
 	hv_hex(fx.id[1], 16, hex);
 	cr_assert_eq(AUDIT(&out, "prove %s --db '%s'", h_bin("haven"), hex,
-	    fx.db), 1, "%s", out);
-	cr_assert_not_null(strstr(out, "not yet covered by a signed tree "
-	    "head"), "%s", out);
+	                 fx.db),
+	    1, "%s", out);
+	cr_assert_not_null(strstr(out,
+	                       "not yet covered by a signed tree "
+	                       "head"),
+	    "%s", out);
 	free(out);
 	hv_hex(fx.id[0], 16, hex);
 	cr_assert_eq(AUDIT(&out, "prove %s --db '%s'", h_bin("haven"), hex,
-	    fx.db), 1, "%s", out);
+	                 fx.db),
+	    1, "%s", out);
 	free(out);
 	cr_assert_eq(h_sh(NULL, 30, "rm -rf '%s'", fx.dir), 0);
 }
@@ -799,7 +857,8 @@ Test(audit_cli, a_consistency_proof_between_two_heads_checks_offline)
 	fx_build(&fx, 1);
 	fx_close(&fx);
 	cr_assert_eq(AUDIT(&out, "consistency --db '%s' --from 4 > '%s/c.json'",
-	    h_bin("haven"), fx.db, fx.dir), 0, "%s", out);
+	                 h_bin("haven"), fx.db, fx.dir),
+	    0, "%s", out);
 	free(out);
 	cr_assert_eq(check(&fx, "c.json", fx.pub, &out), 0, "%s", out);
 	cr_assert_not_null(strstr(out, "proof OK"));
@@ -821,7 +880,8 @@ Test(audit_cli, a_consistency_proof_between_two_heads_checks_offline)
 
 	/* A size without a head is named, with the nearest ones. */
 	cr_assert_eq(AUDIT(&out, "consistency --db '%s' --from 5",
-	    h_bin("haven"), fx.db), 1, "%s", out);
+	                 h_bin("haven"), fx.db),
+	    1, "%s", out);
 	cr_assert_not_null(strstr(out, "sizes 4 and 7"), "%s", out);
 	free(out);
 	cr_assert_eq(h_sh(NULL, 30, "rm -rf '%s'", fx.dir), 0);
@@ -853,7 +913,7 @@ Test(audit_cli, bad_usage_exits_2)
 		"export --db DB --since 2026-11-22 --until 2026-11-23",
 		"export --db DB --format json",
 		"export --db DB --since 2026-11-22 --until 2026-11-23 "
-		    "--format table",
+		"--format table",
 		"verify --db DB --subject-key SK",
 		"prove --db DB",
 		"prove nothex --db DB",
@@ -871,8 +931,8 @@ Test(audit_cli, bad_usage_exits_2)
 		/* DB and SK stand for the real store and subject key. */
 		cmd = h_fmt("%s", bad[i]);
 		for (char *p; (p = strstr(cmd, "DB")) != NULL;) {
-			char *n = h_fmt("%.*s'%s'%s", (int)(p - cmd), cmd, fx.db,
-			    p + 2);
+			char *n = h_fmt("%.*s'%s'%s", (int)(p - cmd), cmd,
+			    fx.db, p + 2);
 			free(cmd);
 			cmd = n;
 		}
@@ -896,16 +956,21 @@ Test(audit_cli, a_missing_store_is_an_io_error)
 	char *out = NULL, empty[] = "/tmp/hv-auditcli-empty-XXXXXX";
 
 	cr_assert_eq(AUDIT(&out, "verify --db /nonexistent/haven-broker",
-	    h_bin("haven")), 3, "%s", out);
+	                 h_bin("haven")),
+	    3, "%s", out);
 	cr_assert_not_null(strstr(out, "/nonexistent/haven-broker"));
 	free(out);
 	cr_assert_not_null(mkdtemp(empty));
 	cr_assert_eq(AUDIT(&out, "query --db '%s' --event SUBMITTED",
-	    h_bin("haven"), empty), 3, "%s", out);
+	                 h_bin("haven"), empty),
+	    3, "%s", out);
 	free(out);
 	rmdir(empty);
-	cr_assert_eq(AUDIT(&out, "check-proof /nonexistent/p.json "
-	    "--broker-pub /nonexistent/b.pub", h_bin("haven")), 3, "%s", out);
+	cr_assert_eq(AUDIT(&out,
+	                 "check-proof /nonexistent/p.json "
+	                 "--broker-pub /nonexistent/b.pub",
+	                 h_bin("haven")),
+	    3, "%s", out);
 	free(out);
 }
 
@@ -915,9 +980,13 @@ Test(audit_cli, a_remote_query_without_its_directory_is_an_io_error)
 
 	/* The directory is read before anything is sent (test_remote_audit
 	 * covers queries to a running broker). */
-	cr_assert_eq(AUDIT(&out, "query --broker tcp://127.0.0.1:7400 --key "
-	    "/nonexistent/ig.key --directory /nonexistent/d.hd --event "
-	    "SUBMITTED", h_bin("haven")), 3, "%s", out);
+	cr_assert_eq(
+	    AUDIT(&out,
+	        "query --broker tcp://127.0.0.1:7400 --key "
+	        "/nonexistent/ig.key --directory /nonexistent/d.hd --event "
+	        "SUBMITTED",
+	        h_bin("haven")),
+	    3, "%s", out);
 	cr_assert_not_null(strstr(out, "/nonexistent/d.hd"), "%s", out);
 	free(out);
 }
@@ -925,7 +994,12 @@ Test(audit_cli, a_remote_query_without_its_directory_is_an_io_error)
 Test(audit_cli, every_audit_command_has_a_manual_page)
 {
 	static const char *const subs[] = {
-		"", "query", "export", "verify", "prove", "check-proof",
+		"",
+		"query",
+		"export",
+		"verify",
+		"prove",
+		"check-proof",
 		"consistency",
 	};
 	char *out = NULL;
@@ -969,16 +1043,19 @@ Test(audit_cli, a_running_brokers_store_verifies_and_answers_queries,
 		free(out);
 		rc = AUDIT(&out, "verify --db '%s' --broker-pub '%s'",
 		    h_bin("haven"), p.broker_data, pub);
-	} while (rc != 0 && hv_mono_ms() < deadline &&
-	    usleep(100000) == 0);
+	} while (rc != 0 && hv_mono_ms() < deadline && usleep(100000) == 0);
 	cr_assert_eq(rc, 0, "%s", out);
 	cr_assert(strncmp(out, "audit log OK: ", 14) == 0, "%s", out);
 	free(out);
 	cr_assert_eq(AUDIT(&out, "verify --db '%s'", h_bin("haven"),
-	    p.broker_data), 0, "%s", out);
+	                 p.broker_data),
+	    0, "%s", out);
 	free(out);
-	cr_assert_eq(AUDIT(&out, "query --db '%s' --event DIRECTORY_LOADED "
-	    "--format json", h_bin("haven"), p.broker_data), 0, "%s", out);
+	cr_assert_eq(AUDIT(&out,
+	                 "query --db '%s' --event DIRECTORY_LOADED "
+	                 "--format json",
+	                 h_bin("haven"), p.broker_data),
+	    0, "%s", out);
 	json_decref(load_json(out));
 	cr_assert_not_null(strstr(out, "\"actor\":\"broker.bristol\""), "%s",
 	    out);
@@ -995,25 +1072,32 @@ Test(audit_cli, a_folder_without_a_store_and_a_pub_as_subject_key_are_named)
 	struct fx fx;
 
 	cr_assert_not_null(mkdtemp(empty));
-	cr_assert_eq(AUDIT(&out, "verify --db '%s'", h_bin("haven"), empty),
-	    3, "%s", out);
-	cr_assert_not_null(strstr(out, "holds no Haven broker store (no "
-	    "data.mdb)"), "%s", out);
+	cr_assert_eq(AUDIT(&out, "verify --db '%s'", h_bin("haven"), empty), 3,
+	    "%s", out);
+	cr_assert_not_null(strstr(out,
+	                       "holds no Haven broker store (no "
+	                       "data.mdb)"),
+	    "%s", out);
 	cr_assert_null(strstr(out, "No such file"), "%s", out);
 	free(out);
 	rmdir(empty);
 
 	fx_build(&fx, 1);
-	cr_assert_eq(AUDIT(&out, "query --db '%s' --subject-nhs '%s' "
-	    "--subject-key '%s'", h_bin("haven"), fx.db, fx.nhs_a, fx.pub), 2,
+	cr_assert_eq(AUDIT(&out,
+	                 "query --db '%s' --subject-nhs '%s' "
+	                 "--subject-key '%s'",
+	                 h_bin("haven"), fx.db, fx.nhs_a, fx.pub),
+	    2, "%s", out);
+	cr_assert_not_null(
+	    strstr(out,
+	        "is a node's public key file; "
+	        "--subject-key needs the partnership subject key file"),
 	    "%s", out);
-	cr_assert_not_null(strstr(out, "is a node's public key file; "
-	    "--subject-key needs the partnership subject key file"), "%s",
-	    out);
 	cr_assert_null(strstr(out, fx.nhs_a), "the NHS number was printed");
 	free(out);
 	cr_assert_eq(AUDIT(&out, "check-proof '%s' --broker-pub '%s'",
-	    h_bin("haven"), fx.dir, fx.pub), 3, "%s", out);
+	                 h_bin("haven"), fx.dir, fx.pub),
+	    3, "%s", out);
 	cr_assert_not_null(strstr(out, "is a folder, not a file"), "%s", out);
 	free(out);
 	fx_destroy(&fx);

@@ -44,8 +44,10 @@ connect_node(const char *node)
 	struct hc_client *c = hc_connect(&P, node);
 
 	cr_assert_not_null(c, "cannot connect as %s", node);
-	cr_assert(hc_wait_handshakes(c, 1, WAIT_MS), "%s never completed "
-	    "the handshake", node);
+	cr_assert(hc_wait_handshakes(c, 1, WAIT_MS),
+	    "%s never completed "
+	    "the handshake",
+	    node);
 	return c;
 }
 
@@ -74,13 +76,15 @@ expect(struct hc_client *c, hv_envelope *env, const char *payload,
 	cr_assert_eq(hc_env_seal(c, env, payload, strlen(payload)), 0);
 	cr_assert_eq(hc_env_pack(env, &buf, &len), 0);
 	f = submit_wait(c, buf, len, env->id);
-	cr_expect_str_eq(hc_status(f), status, "status %s (%s: %s), wanted "
-	    "%s %s", hc_status(f), hc_code(f), f->receipt->message, status,
-	    code);
+	cr_expect_str_eq(hc_status(f), status,
+	    "status %s (%s: %s), wanted "
+	    "%s %s",
+	    hc_status(f), hc_code(f), f->receipt->message, status, code);
 	cr_expect_str_eq(hc_code(f), code, "code %s (%s), wanted %s",
 	    hc_code(f), f->receipt->message, code);
 	if (strcmp(status, "REJECTED") == 0)
-		cr_expect(strlen(f->receipt->message) > 10, "a REJECTED "
+		cr_expect(strlen(f->receipt->message) > 10,
+		    "a REJECTED "
 		    "receipt carries a sentence");
 	hv_frame_free(&f);
 	free(buf);
@@ -136,7 +140,8 @@ check_audit(const uint8_t id[HV_ID_LEN], const uint8_t sign[32])
 	 * closes handles opened in an aborted transaction.
 	 */
 	cr_assert_eq(hv_store_open(P.broker_data, 0, 0, hv_auditlog_dbnames,
-	    HV_AUDITLOG_NDBS, &s, &d), HV_OK, "%s", d.message);
+	                 HV_AUDITLOG_NDBS, &s, &d),
+	    HV_OK, "%s", d.message);
 	log.store = s;
 	log.base = 0;
 	cr_assert_eq(hv_store_begin(s, 1, &txn), HV_OK);
@@ -157,7 +162,8 @@ check_audit(const uint8_t id[HV_ID_LEN], const uint8_t sign[32])
 	k.mv_data = "broker_sign_public";
 	k.mv_size = strlen("broker_sign_public");
 	cr_expect(mdb_get(txn, s->dbi[meta], &k, &v) == 0 && v.mv_size == 32 &&
-	    memcmp(v.mv_data, sign, 32) == 0, "the store records the "
+	        memcmp(v.mv_data, sign, 32) == 0,
+	    "the store records the "
 	    "broker's key");
 	k.mv_data = "directory";
 	k.mv_size = strlen("directory");
@@ -167,10 +173,10 @@ check_audit(const uint8_t id[HV_ID_LEN], const uint8_t sign[32])
 	hv_store_close(&s);
 }
 static const char payload[] = "{\"child\":{\"name\":\"test\"},"
-    "\"body\":{\"text\":\"concern\"}}";
+                              "\"body\":{\"text\":\"concern\"}}";
 
-Test(broker, accepts_a_share_delivers_it_and_relays_receipts,
-    .fini = stop, .timeout = 120)
+Test(broker, accepts_a_share_delivers_it_and_relays_receipts, .fini = stop,
+    .timeout = 120)
 {
 	struct hc_client *police, *sc;
 	uint8_t id[HV_ID_LEN], *buf;
@@ -185,7 +191,8 @@ Test(broker, accepts_a_share_delivers_it_and_relays_receipts,
 	cr_assert_eq(hv_pubkeys_load(path, &bpub, NULL), HV_OK);
 	police = connect_node("police.avon");
 	cr_assert_eq(hc_make(police, to_sc, 1, "REFERRAL", payload, id, &buf,
-	    &len), 0);
+	                 &len),
+	    0);
 	f = submit_wait(police, buf, len, id);
 	cr_assert_str_eq(hc_status(f), "ACCEPTED", "%s %s", hc_code(f),
 	    f->receipt->message);
@@ -219,8 +226,7 @@ Test(broker, accepts_a_share_delivers_it_and_relays_receipts,
 		cr_expect_eq(f->human_ack->id.len, HV_ID_LEN);
 		cr_expect(memcmp(f->human_ack->id.data, id, HV_ID_LEN) == 0);
 		cr_expect_eq(f->human_ack->escalated, i == 1);
-		cr_expect_str_eq(f->human_ack->by, i == 1 ? "" :
-		    "duty.worker");
+		cr_expect_str_eq(f->human_ack->by, i == 1 ? "" : "duty.worker");
 		hv_frame_free(&f);
 	}
 
@@ -246,8 +252,10 @@ Test(broker, accepts_a_share_delivers_it_and_relays_receipts,
 			hc_ack_receipt(police, f->receipt->receipt_seq);
 		hv_frame_free(&f);
 	}
-	cr_expect(delivered && acked && escalated, "DELIVERED %d "
-	    "ACKNOWLEDGED %d ESCALATED %d", delivered, acked, escalated);
+	cr_expect(delivered && acked && escalated,
+	    "DELIVERED %d "
+	    "ACKNOWLEDGED %d ESCALATED %d",
+	    delivered, acked, escalated);
 
 	/* Health and tree heads answer. */
 	cr_assert_eq(hc_health_request(police), 0);
@@ -257,10 +265,12 @@ Test(broker, accepts_a_share_delivers_it_and_relays_receipts,
 		json_t *j = json_loads(f->health_reply->json, 0, NULL);
 
 		cr_assert_not_null(j, "HealthReply is JSON");
-		cr_expect_eq(json_integer_value(json_object_get(j,
-		    "directory_version")), 1);
-		cr_expect_gt(json_integer_value(json_object_get(j,
-		    "tree_size")), 3);
+		cr_expect_eq(json_integer_value(
+		                 json_object_get(j, "directory_version")),
+		    1);
+		cr_expect_gt(json_integer_value(
+		                 json_object_get(j, "tree_size")),
+		    3);
 		json_decref(j);
 	}
 	hv_frame_free(&f);
@@ -269,8 +279,7 @@ Test(broker, accepts_a_share_delivers_it_and_relays_receipts,
 		uint64_t size;
 
 		cr_assert_eq(hc_tree_head_request(police, 1), 0);
-		f = hc_wait_kind(police, HAVEN__FRAME__KIND_TREE_HEAD,
-		    WAIT_MS);
+		f = hc_wait_kind(police, HAVEN__FRAME__KIND_TREE_HEAD, WAIT_MS);
 		cr_assert_not_null(f, "no TreeHead");
 		cr_assert_not_null(f->tree_head->head);
 		size = f->tree_head->head->size;
@@ -278,8 +287,9 @@ Test(broker, accepts_a_share_delivers_it_and_relays_receipts,
 		if (size > 1) {
 			cr_expect_gt(f->tree_head->n_consistency, 0,
 			    "a consistency proof from size 1");
-			cr_expect_eq(hv_auditlog_head_verify(
-			    f->tree_head->head, bpub.sign), HV_OK);
+			cr_expect_eq(hv_auditlog_head_verify(f->tree_head->head,
+			                 bpub.sign),
+			    HV_OK);
 			hv_frame_free(&f);
 			break;
 		}
@@ -312,8 +322,7 @@ Test(broker, refuses_a_submit_naming_another_sender, .fini = stop,
 	hc_env_init(police, &env, to_sc, 1, "REFERRAL");
 	cr_assert_eq(hc_env_seal(police, &env, payload, strlen(payload)), 0);
 	cr_assert_eq(hc_env_pack(&env, &buf, &len), 0);
-	cr_assert_eq(hc_submit_as(police, "health.bristol-royal", buf, len),
-	    0);
+	cr_assert_eq(hc_submit_as(police, "health.bristol-royal", buf, len), 0);
 	f = hc_wait_receipt(police, NULL, WAIT_MS);
 	cr_assert_not_null(f);
 	cr_expect_str_eq(hc_code(f), "SENDER_MISMATCH");
@@ -373,7 +382,7 @@ Test(broker, refuses_malformed_and_badly_signed_envelopes, .fini = stop,
 /* The receipts of one burst: id, what was sent, what came back. */
 struct burst {
 	uint8_t id[BURST][HV_ID_LEN];
-	int bad[BURST];			/* 1: its signature was spoiled */
+	int bad[BURST]; /* 1: its signature was spoiled */
 	char status[BURST][16];
 	char code[BURST][32];
 	int got;
@@ -395,8 +404,7 @@ burst_send(struct hc_client *c, struct burst *bu)
 		hv_envelope env;
 
 		hc_env_init(c, &env, to_sc, 1, "REFERRAL");
-		cr_assert_eq(hc_env_seal(c, &env, payload, strlen(payload)),
-		    0);
+		cr_assert_eq(hc_env_seal(c, &env, payload, strlen(payload)), 0);
 		bu->bad[i] = i % 6 == 5;
 		if (bu->bad[i])
 			env.signature[i % HV_SIGNATURE_LEN] ^= 0x01;
@@ -431,12 +439,13 @@ burst_collect(struct hc_client *c, struct burst *bu)
 			for (int i = 0; i < BURST; i++)
 				if (bu->status[i][0] == '\0' &&
 				    memcmp(bu->id[i], f->receipt->id.data,
-				    HV_ID_LEN) == 0) {
+				        HV_ID_LEN) == 0) {
 					snprintf(bu->status[i],
 					    sizeof(bu->status[i]), "%s",
 					    hc_status(f));
-					snprintf(bu->code[i], sizeof(bu->code[i]),
-					    "%s", hc_code(f));
+					snprintf(bu->code[i],
+					    sizeof(bu->code[i]), "%s",
+					    hc_code(f));
 					bu->got++;
 					break;
 				}
@@ -467,10 +476,10 @@ Test(broker, refuses_exactly_the_bad_signatures_of_a_burst_from_two_senders,
 		burst_collect(c[k], &bu[k]);
 		for (int i = 0; i < BURST; i++)
 			if (bu[k].bad[i])
-				cr_expect_str_eq(bu[k].code[i],
-				    "BAD_SIGNATURE", "sender %d message %d: "
-				    "%s %s", k, i, bu[k].status[i],
-				    bu[k].code[i]);
+				cr_expect_str_eq(bu[k].code[i], "BAD_SIGNATURE",
+				    "sender %d message %d: "
+				    "%s %s",
+				    k, i, bu[k].status[i], bu[k].code[i]);
 			else
 				cr_expect_str_eq(bu[k].status[i], "ACCEPTED",
 				    "sender %d message %d: %s %s", k, i,
@@ -479,8 +488,7 @@ Test(broker, refuses_exactly_the_bad_signatures_of_a_burst_from_two_senders,
 	}
 }
 
-Test(broker, refuses_clock_skew_and_replayed_ids, .fini = stop,
-    .timeout = 120)
+Test(broker, refuses_clock_skew_and_replayed_ids, .fini = stop, .timeout = 120)
 {
 	struct hc_client *police;
 	hv_envelope env;
@@ -519,7 +527,7 @@ Test(broker, refuses_unknown_and_revoked_recipients, .fini = stop,
 	hv_envelope env;
 	const char *const to_unknown[] = { "social-care.nowhere" };
 	const char *const to_revoked[] = { "social-care.bristol",
-	    "health.bristol-royal" };
+		"health.bristol-royal" };
 
 	start("revoke health.bristol-royal\n", NULL);
 	police = connect_node("police.avon");

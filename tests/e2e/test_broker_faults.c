@@ -44,8 +44,10 @@ connect_node(const char *node)
 	struct hc_client *c = hc_connect(&P, node);
 
 	cr_assert_not_null(c, "cannot connect as %s", node);
-	cr_assert(hc_wait_handshakes(c, 1, WAIT_MS), "%s never completed "
-	    "the handshake", node);
+	cr_assert(hc_wait_handshakes(c, 1, WAIT_MS),
+	    "%s never completed "
+	    "the handshake",
+	    node);
 	return c;
 }
 
@@ -53,7 +55,7 @@ static const char *const to_sc[] = { "social-care.bristol" };
 
 /* ---- the stream under kill -9 --------------------------------------------- */
 
-#define STREAM_N 150		/* per sender */
+#define STREAM_N 150 /* per sender */
 #define STREAM_WINDOW 24
 
 struct outmsg {
@@ -92,11 +94,11 @@ sender_push(struct hc_client *c, struct outmsg *m, int n)
 		    now - m[i].sent_ms < 1000)
 			out++;
 	for (int i = 0; i < n && out < STREAM_WINDOW; i++) {
-		if (m[i].accepted || (m[i].sent_ms != 0 &&
-		    now - m[i].sent_ms < 1000))
+		if (m[i].accepted ||
+		    (m[i].sent_ms != 0 && now - m[i].sent_ms < 1000))
 			continue;
 		if (hc_submit(c, m[i].buf, m[i].len) != 0)
-			return;		/* not connected: later */
+			return; /* not connected: later */
 		m[i].sent_ms = now;
 		out++;
 	}
@@ -112,12 +114,15 @@ sender_pull(struct hc_client *c, struct outmsg *m, int n)
 		if (f->kind_case == HAVEN__FRAME__KIND_RECEIPT) {
 			Haven__Receipt *r = f->receipt;
 			int i = r->id.len == HV_ID_LEN ?
-			    find_out(m, n, r->id.data) : -1;
+			    find_out(m, n, r->id.data) :
+			    -1;
 
 			if (r->receipt_seq != 0)
 				hc_ack_receipt(c, r->receipt_seq);
-			cr_expect_str_neq(r->status, "REJECTED", "rejected: %s "
-			    "%s", r->code, r->message);
+			cr_expect_str_neq(r->status, "REJECTED",
+			    "rejected: %s "
+			    "%s",
+			    r->code, r->message);
 			if (i >= 0 && strcmp(r->status, "ACCEPTED") == 0 &&
 			    !m[i].accepted) {
 				m[i].accepted = 1;
@@ -174,9 +179,11 @@ Test(broker_faults, delivers_every_accepted_message_once_across_ten_kill_9s,
 	for (int i = 0; i < STREAM_N; i++) {
 		snprintf(body, sizeof(body), "{\"body\":{\"n\":%d}}", i);
 		cr_assert_eq(hc_make(police, to_sc, 1, "REFERRAL", body,
-		    ma[i].id, &ma[i].buf, &ma[i].len), 0);
+		                 ma[i].id, &ma[i].buf, &ma[i].len),
+		    0);
 		cr_assert_eq(hc_make(health, to_sc, 1, "REFERRAL", body,
-		    mb[i].id, &mb[i].buf, &mb[i].len), 0);
+		                 mb[i].id, &mb[i].buf, &mb[i].len),
+		    0);
 	}
 
 	end = hv_mono_ms() + 140000;
@@ -191,8 +198,7 @@ Test(broker_faults, delivers_every_accepted_message_once_across_ten_kill_9s,
 		hc_events(sc);
 		/* A new session must say Hello before the broker can route
 		 * to it; again every 2 s in case that Hello was lost. */
-		if (sc->handshakes != hs ||
-		    hv_mono_ms() - last_hello > 2000) {
+		if (sc->handshakes != hs || hv_mono_ms() - last_hello > 2000) {
 			if (hc_hello(sc, 32) == 0) {
 				hs = sc->handshakes;
 				last_hello = hv_mono_ms();
@@ -226,8 +232,8 @@ Test(broker_faults, delivers_every_accepted_message_once_across_ten_kill_9s,
 
 		cr_assert_eq(hc_broker_sign_key(&P, sign), 0);
 		cr_expect_eq(hc_audit_verify(P.broker_data, sign, why,
-		    sizeof(why)), HV_OK, "the audit log does not verify: %s",
-		    why);
+		                 sizeof(why)),
+		    HV_OK, "the audit log does not verify: %s", why);
 	}
 	for (int i = 0; i < STREAM_N; i++) {
 		free(ma[i].buf);
@@ -292,7 +298,8 @@ Test(broker_faults, survives_random_truncated_empty_and_oversized_frames,
 	/* Empty, truncated, and a broker-only frame. */
 	cr_assert_eq(hc_send_raw(police, "", 0), 0);
 	cr_assert_eq(hc_make(police, to_sc, 1, "REFERRAL", "{}", id, &buf,
-	    &len), 0);
+	                 &len),
+	    0);
 	{
 		Haven__Submit s = HAVEN__SUBMIT__INIT;
 
@@ -373,7 +380,8 @@ fill_store(struct hc_client *police, struct outmsg *m, int n, int *full,
 
 		for (; next < n && batch < 16; next++, batch++)
 			cr_assert_eq(hc_submit(police, m[next].buf,
-			    m[next].len), 0);
+			                 m[next].len),
+			    0);
 		while (batch > 0) {
 			Haven__Frame *f = hc_wait_kind(police,
 			    HAVEN__FRAME__KIND_RECEIPT, WAIT_MS);
@@ -398,8 +406,8 @@ fill_store(struct hc_client *police, struct outmsg *m, int n, int *full,
 	return accepted;
 }
 
-Test(broker_faults, refuses_with_storage_full_and_still_delivers,
-    .fini = stop, .timeout = 150)
+Test(broker_faults, refuses_with_storage_full_and_still_delivers, .fini = stop,
+    .timeout = 150)
 {
 	struct outmsg *m = calloc(FULL_N, sizeof(*m));
 	struct hc_client *police, *sc;
@@ -414,7 +422,8 @@ Test(broker_faults, refuses_with_storage_full_and_still_delivers,
 	police = connect_node("police.avon");
 	for (int i = 0; i < FULL_N; i++)
 		cr_assert_eq(hc_make(police, to_sc, 1, "REFERRAL", body,
-		    m[i].id, &m[i].buf, &m[i].len), 0);
+		                 m[i].id, &m[i].buf, &m[i].len),
+		    0);
 
 	accepted = fill_store(police, m, FULL_N, &full, &answered);
 	cr_assert_gt(accepted, 10, "only %d accepted before the map filled",
@@ -438,7 +447,8 @@ Test(broker_faults, refuses_with_storage_full_and_still_delivers,
 			int i = find_out(m, FULL_N, id);
 
 			cr_assert_geq(i, 0);
-			cr_expect(m[i].accepted, "a refused message was "
+			cr_expect(m[i].accepted,
+			    "a refused message was "
 			    "delivered");
 			if (m[i].accepted == 1) {
 				m[i].accepted = 2;
@@ -458,8 +468,8 @@ Test(broker_faults, refuses_with_storage_full_and_still_delivers,
 
 		cr_assert_eq(hc_broker_sign_key(&P, sign), 0);
 		cr_expect_eq(hc_audit_verify(P.broker_data, sign, why,
-		    sizeof(why)), HV_OK, "the audit log does not verify: %s",
-		    why);
+		                 sizeof(why)),
+		    HV_OK, "the audit log does not verify: %s", why);
 	}
 	for (int i = 0; i < FULL_N; i++)
 		free(m[i].buf);
@@ -471,8 +481,8 @@ Test(broker_faults, refuses_with_storage_full_and_still_delivers,
 
 /* ---- a full store under a hammer of refusals ------------------------- */
 
-#define HAMMER_N 1200		/* offered until the store is full */
-#define HAMMER_ROUNDS 400	/* each: 4 frames the broker must refuse */
+#define HAMMER_N 1200 /* offered until the store is full */
+#define HAMMER_ROUNDS 400 /* each: 4 frames the broker must refuse */
 
 /* One round of refusals: a junk envelope, a badly signed one, one to a
  * node nobody knows, and a frame that is not a Frame. */
@@ -511,15 +521,17 @@ refusal_records(const char *data_dir, long *summed, long *records)
 	size_t i;
 
 	*summed = *records = 0;
-	cr_assert_eq(h_sh(&out, 60, "'%s' audit query --db '%s' --event "
-	    "REJECTED --format json", h_bin("haven"), data_dir), 0,
-	    "audit query failed: %s", out ? out : "");
+	cr_assert_eq(h_sh(&out, 60,
+	                 "'%s' audit query --db '%s' --event "
+	                 "REJECTED --format json",
+	                 h_bin("haven"), data_dir),
+	    0, "audit query failed: %s", out ? out : "");
 	all = json_loads(out, 0, &err);
 	cr_assert_not_null(all, "audit query printed no JSON: %s", err.text);
 	recs = json_object_get(all, "records");
 	cr_assert(json_is_array(recs), "audit query printed no records: %s",
 	    out);
-	json_array_foreach(recs, i, r) {
+	json_array_foreach (recs, i, r) {
 		const char *d = json_string_value(json_object_get(r, "detail"));
 		long n;
 
@@ -550,7 +562,8 @@ Test(broker_faults,
 	police = connect_node("police.avon");
 	for (int i = 0; i < HAMMER_N; i++)
 		cr_assert_eq(hc_make(police, to_sc, 1, "REFERRAL", body,
-		    m[i].id, &m[i].buf, &m[i].len), 0);
+		                 m[i].id, &m[i].buf, &m[i].len),
+		    0);
 	accepted = fill_store(police, m, HAMMER_N, &full, &answered);
 	cr_assert_gt(accepted, 10, "only %d accepted before the map filled",
 	    accepted);
@@ -566,11 +579,13 @@ Test(broker_faults,
 		while (want > 0) {
 			Haven__Frame *f = hc_recv(police, WAIT_MS);
 
-			cr_assert_not_null(f, "a refusal was not answered "
-			    "(round %d); see %s", round, P.broker_log);
+			cr_assert_not_null(f,
+			    "a refusal was not answered "
+			    "(round %d); see %s",
+			    round, P.broker_log);
 			if (f->kind_case == HAVEN__FRAME__KIND_ERROR ||
 			    (f->kind_case == HAVEN__FRAME__KIND_RECEIPT &&
-			    strcmp(hc_status(f), "REJECTED") == 0)) {
+			        strcmp(hc_status(f), "REJECTED") == 0)) {
 				refused++;
 				want--;
 			}
@@ -596,7 +611,8 @@ Test(broker_faults,
 				int i = find_out(m, HAMMER_N, id);
 
 				cr_assert_geq(i, 0);
-				cr_expect(m[i].accepted, "a refused message "
+				cr_expect(m[i].accepted,
+				    "a refused message "
 				    "was delivered");
 				if (m[i].accepted == 1) {
 					m[i].accepted = 2;
@@ -611,8 +627,9 @@ Test(broker_faults,
 
 			if (f->kind_case == HAVEN__FRAME__KIND_RECEIPT &&
 			    strcmp(r->status, "DELIVERED") == 0) {
-				int i = r->id.len == HV_ID_LEN ? find_out(m,
-				    HAMMER_N, r->id.data) : -1;
+				int i = r->id.len == HV_ID_LEN ?
+				    find_out(m, HAMMER_N, r->id.data) :
+				    -1;
 
 				cr_assert_geq(i, 0);
 				if (m[i].sent_ms != -1) {
@@ -624,46 +641,64 @@ Test(broker_faults,
 			hv_frame_free(&f);
 		}
 	}
-	cr_expect_eq(delivered, accepted, "%d of %d accepted were delivered; "
-	    "see %s", delivered, accepted, P.broker_log);
-	cr_expect_eq(receipts, accepted, "%d of %d DELIVERED receipts reached "
-	    "the sender; see %s", receipts, accepted, P.broker_log);
+	cr_expect_eq(delivered, accepted,
+	    "%d of %d accepted were delivered; "
+	    "see %s",
+	    delivered, accepted, P.broker_log);
+	cr_expect_eq(receipts, accepted,
+	    "%d of %d DELIVERED receipts reached "
+	    "the sender; see %s",
+	    receipts, accepted, P.broker_log);
 	cr_assert(h_alive(P.broker_pid), "the broker died");
 	cr_expect_eq(h_broker_stop(&P), 0);
 	log = h_read(P.broker_log);
 	cr_assert_not_null(log);
-	cr_expect_null(strstr(log, "dropped a frame"), "the broker dropped "
-	    "frames; see %s", P.broker_log);
-	cr_expect_null(strstr(log, "without an audit record"), "the broker "
-	    "refused without auditing; see %s", P.broker_log);
-	cr_expect_not_null(strstr(log, "refusals made while the store was "
-	    "full"), "no summary of the refusals was audited");
+	cr_expect_null(strstr(log, "dropped a frame"),
+	    "the broker dropped "
+	    "frames; see %s",
+	    P.broker_log);
+	cr_expect_null(strstr(log, "without an audit record"),
+	    "the broker "
+	    "refused without auditing; see %s",
+	    P.broker_log);
+	cr_expect_not_null(strstr(log,
+	                       "refusals made while the store was "
+	                       "full"),
+	    "no summary of the refusals was audited");
 	{
 		int lines = 0;
 
-		for (char *p = log; (p = strstr(p, "counted while the store "
-		    "is full")) != NULL; p++)
+		for (char *p = log; (p = strstr(p,
+		                         "counted while the store "
+		                         "is full")) != NULL;
+		     p++)
 			lines++;
-		cr_expect_leq(lines, 20, "%d log lines for %d refusals made "
-		    "while the store was full", lines, refused);
+		cr_expect_leq(lines, 20,
+		    "%d log lines for %d refusals made "
+		    "while the store was full",
+		    lines, refused);
 	}
 	free(log);
 
 	/* The log verifies, and the refusals made while full are in it as
 	 * counts, not one record each. */
 	cr_expect_eq(h_sh(&out, 120, "'%s' audit verify --db '%s'",
-	    h_bin("haven"), P.broker_data), 0, "audit verify: %s",
-	    out ? out : "");
+	                 h_bin("haven"), P.broker_data),
+	    0, "audit verify: %s", out ? out : "");
 	free(out);
 	refusal_records(P.broker_data, &summed, &records);
 	cr_log_info("full store: %d accepted, %d refusals, %d delivered, %d "
-	    "DELIVERED receipts, %ld REJECTED records, %ld counted in "
-	    "summaries", accepted, refused, delivered, receipts, records,
-	    summed);
-	cr_expect_geq(summed + records, refused, "the summaries count %ld "
-	    "and %ld records show %d refusals", summed, records, refused);
-	cr_expect_lt(records, 100, "%ld REJECTED records for %d refusals made "
-	    "while the store was full", records, refused);
+	            "DELIVERED receipts, %ld REJECTED records, %ld counted in "
+	            "summaries",
+	    accepted, refused, delivered, receipts, records, summed);
+	cr_expect_geq(summed + records, refused,
+	    "the summaries count %ld "
+	    "and %ld records show %d refusals",
+	    summed, records, refused);
+	cr_expect_lt(records, 100,
+	    "%ld REJECTED records for %d refusals made "
+	    "while the store was full",
+	    records, refused);
 	for (int i = 0; i < HAMMER_N; i++)
 		free(m[i].buf);
 	free(m);

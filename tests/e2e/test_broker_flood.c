@@ -25,8 +25,8 @@
 #include "hv_wire.h"
 
 #define WAIT_MS 10000
-#define FLOOD_N 1100		/* more than a 1,024 descriptor limit */
-#define FLOOD_HEADROOM 300	/* the test's own descriptors */
+#define FLOOD_N 1100 /* more than a 1,024 descriptor limit */
+#define FLOOD_HEADROOM 300 /* the test's own descriptors */
 #define STRANGERS 16
 
 static struct h_partnership P;
@@ -160,7 +160,8 @@ Test(broker_flood,
 	if (rl.rlim_cur != RLIM_INFINITY &&
 	    rl.rlim_cur < (rlim_t)FLOOD_N + FLOOD_HEADROOM)
 		want = (int)rl.rlim_cur - FLOOD_HEADROOM;
-	cr_assert_gt(want, 0, "the descriptor limit leaves no room for a "
+	cr_assert_gt(want, 0,
+	    "the descriptor limit leaves no room for a "
 	    "flood");
 	port = endpoint_port(P.endpoint);
 
@@ -200,16 +201,21 @@ Test(broker_flood,
 	 */
 	social = h_agent_add(&P, "social-care.bristol", NULL);
 	cr_assert_not_null(social);
-	cr_assert_eq(h_agent_start(&P, social), 0, "the agent did not start; "
-	    "see %s", social->log);
-	cr_assert(h_wait_until(agent_connected, social, 60000), "the agent "
+	cr_assert_eq(h_agent_start(&P, social), 0,
+	    "the agent did not start; "
+	    "see %s",
+	    social->log);
+	cr_assert(h_wait_until(agent_connected, social, 60000),
+	    "the agent "
 	    "never held a session with the broker during the flood; see %s "
-	    "and %s", social->log, P.broker_log);
+	    "and %s",
+	    social->log, P.broker_log);
 
 	/* An agency connects during the flood and is answered. */
 	police = hc_connect(&P, "police.avon");
 	cr_assert_not_null(police);
-	cr_assert(hc_wait_handshakes(police, 1, WAIT_MS), "police.avon "
+	cr_assert(hc_wait_handshakes(police, 1, WAIT_MS),
+	    "police.avon "
 	    "never completed the handshake during the flood; see %s",
 	    P.broker_log);
 	cr_assert_eq(hc_health_request(police), 0);
@@ -238,21 +244,29 @@ Test(broker_flood,
 	end = hv_mono_ms() + 20000;
 	while (bare_drain(&closed) > 0 && hv_mono_ms() < end)
 		poll(NULL, 0, 50);
-	cr_expect_eq(closed, want, "the broker closed %d of %d connections "
-	    "that never finished a handshake", closed, want);
+	cr_expect_eq(closed, want,
+	    "the broker closed %d of %d connections "
+	    "that never finished a handshake",
+	    closed, want);
 
 	/* Thousands of refusals and failed handshakes, a few lines each. */
 	cr_expect_eq(h_broker_stop(&P), 0);
-	cr_expect_leq(log_lines("refused a handshake"), 4, "refused "
-	    "handshakes are logged one by one; see %s", P.broker_log);
-	cr_expect_leq(log_lines("failed the handshake"), 4, "failed "
-	    "handshakes are logged one by one; see %s", P.broker_log);
-	cr_expect_geq(log_lines("not logged one by one"), 1, "the count of "
-	    "held-back lines was never logged; see %s", P.broker_log);
+	cr_expect_leq(log_lines("refused a handshake"), 4,
+	    "refused "
+	    "handshakes are logged one by one; see %s",
+	    P.broker_log);
+	cr_expect_leq(log_lines("failed the handshake"), 4,
+	    "failed "
+	    "handshakes are logged one by one; see %s",
+	    P.broker_log);
+	cr_expect_geq(log_lines("not logged one by one"), 1,
+	    "the count of "
+	    "held-back lines was never logged; see %s",
+	    P.broker_log);
 	cr_log_info("flood: %d bare connections, %d closed by the broker, %d "
-	    "unknown keys refused; log lines: %d refused, %d failed "
-	    "handshakes", want, closed, knocked,
-	    log_lines("refused a handshake"),
+	            "unknown keys refused; log lines: %d refused, %d failed "
+	            "handshakes",
+	    want, closed, knocked, log_lines("refused a handshake"),
 	    log_lines("failed the handshake"));
 	hc_close(&police);
 }

@@ -42,8 +42,10 @@ connect_node(const char *node)
 	struct hc_client *c = hc_connect(&P, node);
 
 	cr_assert_not_null(c, "cannot connect as %s", node);
-	cr_assert(hc_wait_handshakes(c, 1, WAIT_MS), "%s never completed "
-	    "the handshake", node);
+	cr_assert(hc_wait_handshakes(c, 1, WAIT_MS),
+	    "%s never completed "
+	    "the handshake",
+	    node);
 	return c;
 }
 
@@ -59,7 +61,8 @@ submit_fresh(struct hc_client *c, int tries, int wait_ms)
 		Haven__Frame *f = NULL;
 
 		cr_assert_eq(hc_make(c, to_sc, 1, "REFERRAL", "{}", id, &buf,
-		    &len), 0);
+		                 &len),
+		    0);
 		if (hc_submit(c, buf, len) == 0)
 			f = hc_wait_receipt(c, id, wait_ms);
 		free(buf);
@@ -93,8 +96,8 @@ health_version(struct hc_client *c)
 			continue;
 		j = json_loads(f->health_reply->json, 0, NULL);
 		if (j != NULL)
-			v = json_integer_value(json_object_get(j,
-			    "directory_version"));
+			v = json_integer_value(
+			    json_object_get(j, "directory_version"));
 		json_decref(j);
 		hv_frame_free(&f);
 	}
@@ -161,8 +164,8 @@ Test(broker_auth, never_admits_an_unknown_or_a_revoked_key, .fini = stop,
 	hc_close(&health);
 }
 
-Test(broker_auth, a_sighup_revocation_cuts_the_live_session,
-    .fini = stop, .timeout = 120)
+Test(broker_auth, a_sighup_revocation_cuts_the_live_session, .fini = stop,
+    .timeout = 120)
 {
 	struct hc_client *police, *health;
 	Haven__Frame *f;
@@ -263,7 +266,8 @@ Test(broker_expiry, tells_the_sender_when_a_message_expires, .fini = stop,
 	start(NULL, "message_ttl = 1\n");
 	police = connect_node("police.avon");
 	cr_assert_eq(hc_make(police, to_sc, 1, "REFERRAL", "{}", id, &buf,
-	    &len), 0);
+	                 &len),
+	    0);
 	cr_assert_eq(hc_submit(police, buf, len), 0);
 	f = hc_wait_receipt(police, id, WAIT_MS);
 	cr_assert_not_null(f);
@@ -338,8 +342,7 @@ log_has_withdrawn_two(void *ctx)
 Test(broker_revoke, withdraws_the_queued_messages_of_a_revoked_node,
     .fini = stop, .timeout = 120)
 {
-	static const char *const to_school[] = {
-		"education.st-marys-primary" };
+	static const char *const to_school[] = { "education.st-marys-primary" };
 	struct hc_client *police, *health, *school;
 	uint8_t a[HV_ID_LEN], b[HV_ID_LEN], *buf;
 	char *out = NULL, ahex[HV_ID_HEX_LEN + 1], bhex[HV_ID_HEX_LEN + 1];
@@ -350,15 +353,16 @@ Test(broker_revoke, withdraws_the_queued_messages_of_a_revoked_node,
 	health = connect_node("health.bristol-royal");
 	police = connect_node("police.avon");
 	/* a: health -> social care; b: police -> the school. Both offline. */
-	cr_assert_eq(hc_make(health, to_sc, 1, "REFERRAL", "{}", a, &buf,
-	    &len), 0);
+	cr_assert_eq(hc_make(health, to_sc, 1, "REFERRAL", "{}", a, &buf, &len),
+	    0);
 	cr_assert_eq(hc_submit(health, buf, len), 0);
 	free(buf);
 	cr_assert_not_null(f = hc_wait_receipt(health, a, WAIT_MS));
 	cr_assert_str_eq(hc_status(f), "ACCEPTED", "%s", hc_code(f));
 	hv_frame_free(&f);
 	cr_assert_eq(hc_make(police, to_school, 1, "MISSING_CHILD_ALERT", "{}",
-	    b, &buf, &len), 0);
+	                 b, &buf, &len),
+	    0);
 	cr_assert_eq(hc_submit(police, buf, len), 0);
 	free(buf);
 	cr_assert_not_null(f = hc_wait_receipt(police, b, WAIT_MS));
@@ -366,18 +370,23 @@ Test(broker_revoke, withdraws_the_queued_messages_of_a_revoked_node,
 	hv_frame_free(&f);
 
 	cr_assert_eq(h_partnership_resign(&P, 2,
-	    "revoke social-care.bristol\n"), 0);
+	                 "revoke social-care.bristol\n"),
+	    0);
 	cr_assert_eq(kill(P.broker_pid, SIGHUP), 0);
 	f = wait_expired(health, a, 20000);
 	cr_assert_not_null(f, "health was not told its message was withdrawn");
 	cr_expect_str_eq(f->receipt->code, "REVOKED_RECIPIENT");
 	cr_expect_str_eq(f->receipt->node, "social-care.bristol");
-	cr_expect(strstr(f->receipt->message, "revoked by directory version "
-	    "2") != NULL, "%s", f->receipt->message);
+	cr_expect(strstr(f->receipt->message,
+	              "revoked by directory version "
+	              "2") != NULL,
+	    "%s", f->receipt->message);
 	hv_frame_free(&f);
 
-	cr_assert_eq(h_partnership_resign(&P, 3, "revoke social-care.bristol\n"
-	    "revoke police.avon\n"), 0);
+	cr_assert_eq(h_partnership_resign(&P, 3,
+	                 "revoke social-care.bristol\n"
+	                 "revoke police.avon\n"),
+	    0);
 	cr_assert_eq(kill(P.broker_pid, SIGHUP), 0);
 	cr_assert(h_wait_until(log_has_withdrawn_two, NULL, 20000),
 	    "the revoked sender's message was not withdrawn");
@@ -385,14 +394,21 @@ Test(broker_revoke, withdraws_the_queued_messages_of_a_revoked_node,
 	/* Both are in the audit log as EXPIRED, with the reason. */
 	hv_hex(a, HV_ID_LEN, ahex);
 	hv_hex(b, HV_ID_LEN, bhex);
-	cr_assert_eq(h_sh(&out, 60, "'%s' audit query --db '%s' --event "
-	    "EXPIRED --format json", h_bin("haven"), P.broker_data), 0, "%s",
-	    out);
-	cr_assert(strstr(out, ahex) != NULL && strstr(out, "social-care."
-	    "bristol was revoked by directory version 2") != NULL, "%s", out);
-	cr_assert(strstr(out, bhex) != NULL && strstr(out, "its sender "
-	    "police.avon was revoked by directory version 3") != NULL, "%s",
-	    out);
+	cr_assert_eq(h_sh(&out, 60,
+	                 "'%s' audit query --db '%s' --event "
+	                 "EXPIRED --format json",
+	                 h_bin("haven"), P.broker_data),
+	    0, "%s", out);
+	cr_assert(strstr(out, ahex) != NULL &&
+	        strstr(out,
+	            "social-care."
+	            "bristol was revoked by directory version 2") != NULL,
+	    "%s", out);
+	cr_assert(strstr(out, bhex) != NULL &&
+	        strstr(out,
+	            "its sender "
+	            "police.avon was revoked by directory version 3") != NULL,
+	    "%s", out);
 	free(out);
 
 	/* And the school, connecting now, is not given the message. */

@@ -71,24 +71,25 @@ teardown(void)
  * holds it, and copies its id.
  */
 static void
-send_about(const char *from, const char *to, const char *type,
-    const char *nhs, const char *body, const char *more, char id[33])
+send_about(const char *from, const char *to, const char *type, const char *nhs,
+    const char *body, const char *more, char id[33])
 {
-	char *req = h_fmt("{\"to\":%s,\"type\":\"%s\",\"priority\":"
-	    "\"ROUTINE\",\"subject\":{\"nhs\":\"%s\"}," AK_BASIS ","
-	    "\"child\":{\"name\":\"Child %s\"},\"body\":%s%s}", to, type, nhs,
-	    type, body, more ? more : "");
+	char *req =
+	    h_fmt("{\"to\":%s,\"type\":\"%s\",\"priority\":"
+	          "\"ROUTINE\",\"subject\":{\"nhs\":\"%s\"}," AK_BASIS ","
+	          "\"child\":{\"name\":\"Child %s\"},\"body\":%s%s}",
+	        to, type, nhs, type, body, more ? more : "");
 	json_t *recips = json_loads(to, 0, NULL), *r;
 	size_t i;
 
-	cr_assert_eq(ak_post(ak_agent(&P, from), "/v1/messages", req, id),
-	    202, "%s could not send %s", from, type);
+	cr_assert_eq(ak_post(ak_agent(&P, from), "/v1/messages", req, id), 202,
+	    "%s could not send %s", from, type);
 	free(req);
 	cr_assert(recips != NULL);
-	json_array_foreach(recips, i, r)
-		cr_assert_eq(ak_wait_inbox(ak_agent(&P,
-		    json_string_value(r)), id, 30000, NULL), 1,
-		    "%s never received %s", json_string_value(r), type);
+	json_array_foreach (recips, i, r)
+		cr_assert_eq(ak_wait_inbox(ak_agent(&P, json_string_value(r)),
+		                 id, 30000, NULL),
+		    1, "%s never received %s", json_string_value(r), type);
 	json_decref(recips);
 }
 
@@ -139,7 +140,8 @@ member(json_t *o, const char *k)
  * flag is set for its own child, only at the agencies that received the
  * START, and the END clears it there while the other child's flag stays.
  */
-Test(children, start_sets_and_end_clears_a_flag_per_child_at_the_receiving_agency_only,
+Test(children,
+    start_sets_and_end_clears_a_flag_per_child_at_the_receiving_agency_only,
     .init = setup, .fini = teardown, .timeout = 180)
 {
 	char plan[33], la[33], end[33];
@@ -154,8 +156,7 @@ Test(children, start_sets_and_end_clears_a_flag_per_child_at_the_receiving_agenc
 	cr_assert(active(j, "cp_plan"), "health sees no plan for child A");
 	cr_assert_str_eq(member(flag(j, "cp_plan"), "from"), AK_SOCIAL);
 	cr_assert_str_eq(member(flag(j, "cp_plan"), "message"), plan);
-	cr_assert(json_is_string(json_object_get(flag(j, "cp_plan"),
-	    "since")));
+	cr_assert(json_is_string(json_object_get(flag(j, "cp_plan"), "since")));
 	cr_assert(!active(j, "looked_after"), "child A is not looked after");
 	cr_assert(!active(j, "missing"));
 	cr_assert_str_eq(member(j, "subject"), "nhs:" CHILD_A_DIGITS);
@@ -179,7 +180,8 @@ Test(children, start_sets_and_end_clears_a_flag_per_child_at_the_receiving_agenc
 	cr_assert_eq(json_array_size(json_object_get(j, "chronology")), 0);
 	json_decref(j);
 	j = lookup(AK_SOCIAL, Q_A);
-	cr_assert(!active(j, "cp_plan"), "the sender's own START sets no "
+	cr_assert(!active(j, "cp_plan"),
+	    "the sender's own START sets no "
 	    "flag at the sender");
 	cr_assert_eq(json_array_size(json_object_get(j, "chronology")), 1);
 	json_decref(j);
@@ -189,8 +191,7 @@ Test(children, start_sets_and_end_clears_a_flag_per_child_at_the_receiving_agenc
 	j = lookup(AK_HEALTH, Q_A);
 	cr_assert(!active(j, "cp_plan"), "the END did not clear the plan");
 	cr_assert_str_eq(member(flag(j, "cp_plan"), "ended_by"), AK_SOCIAL);
-	cr_assert(json_is_string(json_object_get(flag(j, "cp_plan"),
-	    "ended")));
+	cr_assert(json_is_string(json_object_get(flag(j, "cp_plan"), "ended")));
 	json_decref(j);
 	j = lookup(AK_HEALTH, Q_B);
 	cr_assert(active(j, "looked_after"), "A's END touched child B");
@@ -239,7 +240,8 @@ Test(children, lists_the_chronology_oldest_first_with_statuses_and_content,
 	    ",\"deadline\":\"GREEN\"", req);
 	path = h_fmt("/v1/inbox/%s/ack", req);
 	cr_assert_eq(ak_post(ak_agent(&P, AK_HEALTH), path,
-	    "{\"by\":\"named.nurse\"}", NULL), 200);
+	                 "{\"by\":\"named.nurse\"}", NULL),
+	    200);
 	free(path);
 	snprintf(more, sizeof(more), ",\"reply_to\":\"%s\"", req);
 	send_about(AK_HEALTH, "[\"" AK_SOCIAL "\"]", "INFO_RESPONSE", CHILD_A,
@@ -265,7 +267,8 @@ Test(children, lists_the_chronology_oldest_first_with_statuses_and_content,
 	cr_assert_str_eq(member(e1, "direction"), "sent");
 	cr_assert_str_eq(member(e1, "type"), "INFO_RESPONSE");
 	cr_assert_str_eq(member(e1, "other_party"), AK_SOCIAL);
-	cr_assert(json_object_get(e1, "body") == NULL, "a sent message's "
+	cr_assert(json_object_get(e1, "body") == NULL,
+	    "a sent message's "
 	    "content is sealed to its recipients");
 	cr_assert(strcmp(member(e0, "at"), member(e1, "at")) <= 0);
 	json_decref(j);
@@ -291,7 +294,8 @@ Test(children, lists_the_chronology_oldest_first_with_statuses_and_content,
  * A CASE_UPDATE that does not say "found" leaves it set; one whose body
  * says missing_status "found" ends it.
  */
-Test(children, missing_is_set_by_an_alert_and_closed_by_a_case_update_saying_found,
+Test(children,
+    missing_is_set_by_an_alert_and_closed_by_a_case_update_saying_found,
     .init = setup, .fini = teardown, .timeout = 180)
 {
 	char alert[33], upd[33];
@@ -307,21 +311,24 @@ Test(children, missing_is_set_by_an_alert_and_closed_by_a_case_update_saying_fou
 	log = h_read(ak_agent(&P, AK_HEALTH)->log);
 	cr_assert(log != NULL);
 	cr_assert(strstr(log, "child look-up found active flags (missing)") !=
-	    NULL, "the look-up of a flagged child was not logged");
-	cr_assert(strstr(log, CHILD_A_DIGITS) == NULL && strstr(log,
-	    CHILD_A) == NULL, "the agent's log holds the NHS number");
+	        NULL,
+	    "the look-up of a flagged child was not logged");
+	cr_assert(strstr(log, CHILD_A_DIGITS) == NULL &&
+	        strstr(log, CHILD_A) == NULL,
+	    "the agent's log holds the NHS number");
 	free(log);
 
 	send_about(AK_POLICE, "[\"" AK_HEALTH "\"]", "CASE_UPDATE", CHILD_A,
 	    "{\"missing_status\":\"still missing\"}", NULL, upd);
 	j = lookup(AK_HEALTH, Q_A);
-	cr_assert(active(j, "missing"), "an update not saying found "
+	cr_assert(active(j, "missing"),
+	    "an update not saying found "
 	    "closed the alert");
 	json_decref(j);
 
 	send_about(AK_POLICE, "[\"" AK_HEALTH "\"]", "CASE_UPDATE", CHILD_A,
-	    "{\"missing_status\":\"found\",\"summary\":\"Home, safe.\"}",
-	    NULL, upd);
+	    "{\"missing_status\":\"found\",\"summary\":\"Home, safe.\"}", NULL,
+	    upd);
 	j = lookup(AK_HEALTH, Q_A);
 	cr_assert(!active(j, "missing"), "the found update did not close it");
 	cr_assert_str_eq(member(flag(j, "missing"), "ended_by"), AK_POLICE);
@@ -334,8 +341,8 @@ Test(children, missing_is_set_by_an_alert_and_closed_by_a_case_update_saying_fou
  * naming the query parameter; neither or both is a bad request; `haven
  * child` says so in a sentence and exits 1.
  */
-Test(children, refuses_a_bad_nhs_number_naming_the_field,
-    .init = setup, .fini = teardown, .timeout = 120)
+Test(children, refuses_a_bad_nhs_number_naming_the_field, .init = setup,
+    .fini = teardown, .timeout = 120)
 {
 	static const struct {
 		const char *query, *code, *field;
@@ -373,8 +380,10 @@ Test(children, refuses_a_bad_nhs_number_naming_the_field,
 	cr_assert_eq(h_http("POST", url, h->token, "{}", NULL), 405);
 	free(url);
 
-	rc = h_sh(&out, 60, "HAVEN_AGENT='%s' HAVEN_TOKEN_FILE='%s' '%s' child "
-	    "--subject-nhs %s", h->url, h->token_file, h_bin("haven"), BAD_NHS);
+	rc = h_sh(&out, 60,
+	    "HAVEN_AGENT='%s' HAVEN_TOKEN_FILE='%s' '%s' child "
+	    "--subject-nhs %s",
+	    h->url, h->token_file, h_bin("haven"), BAD_NHS);
 	cr_assert_eq(rc, 1, "haven child exited %d: %s", rc, out);
 	cr_assert(strstr(out, "check digit") != NULL, "%s", out);
 	free(out);
@@ -398,26 +407,27 @@ Test(children, haven_child_prints_the_flags_in_words_then_the_chronology,
 
 	send_about(AK_SOCIAL, "[\"" AK_HEALTH "\"]", "CP_PLAN_START", CHILD_A,
 	    "{}", NULL, plan);
-	rc = h_sh(&out, 60, "HAVEN_AGENT='%s' HAVEN_TOKEN_FILE='%s' '%s' child "
-	    "--subject-nhs '%s'", h->url, h->token_file, h_bin("haven"),
-	    CHILD_A);
+	rc = h_sh(&out, 60,
+	    "HAVEN_AGENT='%s' HAVEN_TOKEN_FILE='%s' '%s' child "
+	    "--subject-nhs '%s'",
+	    h->url, h->token_file, h_bin("haven"), CHILD_A);
 	cr_assert_eq(rc, 0, "%s", out);
 	cr_assert(strstr(out, "Child protection plan:  YES, since") != NULL,
 	    "%s", out);
 	cr_assert(strstr(out, "(from " AK_SOCIAL ")") != NULL, "%s", out);
-	cr_assert(strstr(out, "Looked after:           no") != NULL, "%s",
-	    out);
-	cr_assert(strstr(out, "Missing:                no") != NULL, "%s",
-	    out);
-	cr_assert(strstr(out, "CP_PLAN_START") != NULL && strstr(out, plan) !=
-	    NULL, "%s", out);
+	cr_assert(strstr(out, "Looked after:           no") != NULL, "%s", out);
+	cr_assert(strstr(out, "Missing:                no") != NULL, "%s", out);
+	cr_assert(strstr(out, "CP_PLAN_START") != NULL &&
+	        strstr(out, plan) != NULL,
+	    "%s", out);
 	cr_assert(strstr(out, "Child protection") < strstr(out, "Chronology"),
 	    "the flags come first: %s", out);
 	free(out);
 
-	rc = h_sh(&out, 60, "HAVEN_AGENT='%s' HAVEN_TOKEN_FILE='%s' '%s' child "
-	    "--subject-nhs %s --json", h->url, h->token_file, h_bin("haven"),
-	    CHILD_A_DIGITS);
+	rc = h_sh(&out, 60,
+	    "HAVEN_AGENT='%s' HAVEN_TOKEN_FILE='%s' '%s' child "
+	    "--subject-nhs %s --json",
+	    h->url, h->token_file, h_bin("haven"), CHILD_A_DIGITS);
 	cr_assert_eq(rc, 0, "%s", out);
 	j = json_loads(out, 0, NULL);
 	cr_assert(j != NULL, "%s", out);
@@ -476,14 +486,21 @@ Test(children, builds_the_index_once_for_a_store_written_before_it,
 	j = lookup(AK_HEALTH, Q_A);
 	cr_assert(active(j, "cp_plan"), "the migration did not set the flag");
 	cr_assert_eq(json_array_size(json_object_get(j, "chronology")), 2);
-	cr_assert_str_eq(member(json_array_get(json_object_get(j,
-	    "chronology"), 0), "id"), plan);
-	cr_assert_str_eq(member(json_array_get(json_object_get(j,
-	    "chronology"), 1), "id"), req);
+	cr_assert_str_eq(member(json_array_get(json_object_get(j, "chronology"),
+	                            0),
+	                     "id"),
+	    plan);
+	cr_assert_str_eq(member(json_array_get(json_object_get(j, "chronology"),
+	                            1),
+	                     "id"),
+	    req);
 	json_decref(j);
 	log = h_read(h->log);
-	cr_assert(log != NULL && strstr(log, "indexed 2 stored messages by "
-	    "child") != NULL, "%s", log ? log : "");
+	cr_assert(log != NULL &&
+	        strstr(log,
+	            "indexed 2 stored messages by "
+	            "child") != NULL,
+	    "%s", log ? log : "");
 	free(log);
 
 	/* The next start finds the mark and indexes nothing twice. */
@@ -499,12 +516,13 @@ Test(children, builds_the_index_once_for_a_store_written_before_it,
  * the broker (as a START held up somewhere would arrive): the START is
  * stored and listed, but the flag stays ended, because the END is newer.
  */
-Test(children, a_start_created_before_the_end_it_arrives_after_leaves_the_flag_ended,
+Test(children,
+    a_start_created_before_the_end_it_arrives_after_leaves_the_flag_ended,
     .init = setup, .fini = teardown, .timeout = 180)
 {
 	static const char *const to[] = { AK_HEALTH };
-	static const char payload[] = "{\"subject\":\"nhs:" CHILD_A_DIGITS
-	    "\",\"child\":{},\"body\":{}}";
+	static const char payload[] =
+	    "{\"subject\":\"nhs:" CHILD_A_DIGITS "\",\"child\":{},\"body\":{}}";
 	const char *types[2] = { "CP_PLAN_END", "CP_PLAN_START" };
 	char hex[2][33], *keyfile = h_fmt("%s/subject.key", P.dir);
 	uint8_t *key = NULL, pseudonym[HV_PSEUDONYM_LEN];
@@ -527,9 +545,8 @@ Test(children, a_start_created_before_the_end_it_arrives_after_leaves_the_flag_e
 
 		hc_env_init(c, &env, to, 1, types[i]);
 		memcpy(env.subject, pseudonym, sizeof(pseudonym));
-		env.created -= i == 0 ? 0 : 60;	/* the START is older */
-		cr_assert_eq(hc_env_seal(c, &env, payload, strlen(payload)),
-		    0);
+		env.created -= i == 0 ? 0 : 60; /* the START is older */
+		cr_assert_eq(hc_env_seal(c, &env, payload, strlen(payload)), 0);
 		cr_assert_eq(hc_env_pack(&env, &buf, &len), 0);
 		cr_assert_eq(hc_submit(c, buf, len), 0);
 		f = hc_wait_receipt(c, env.id, 20000);
@@ -539,7 +556,8 @@ Test(children, a_start_created_before_the_end_it_arrives_after_leaves_the_flag_e
 		hv_frame_free(&f);
 		hv_hex(env.id, HV_ID_LEN, hex[i]);
 		cr_assert_eq(ak_wait_inbox(ak_agent(&P, AK_HEALTH), hex[i],
-		    30000, NULL), 1);
+		                 30000, NULL),
+		    1);
 		free(buf);
 		hv_envelope_clear(&env);
 	}
@@ -548,8 +566,10 @@ Test(children, a_start_created_before_the_end_it_arrives_after_leaves_the_flag_e
 	j = lookup(AK_HEALTH, Q_A);
 	cr_assert(!active(j, "cp_plan"), "an older START set the flag again");
 	cr_assert_eq(json_array_size(json_object_get(j, "chronology")), 2);
-	cr_assert_str_eq(member(json_array_get(json_object_get(j,
-	    "chronology"), 1), "id"), hex[1]);
+	cr_assert_str_eq(member(json_array_get(json_object_get(j, "chronology"),
+	                            1),
+	                     "id"),
+	    hex[1]);
 	/* No START was ever applied: nothing to say since when. */
 	cr_assert(json_is_null(json_object_get(flag(j, "cp_plan"), "since")));
 	cr_assert_str_eq(member(flag(j, "cp_plan"), "ended_by"), AK_SOCIAL);
@@ -562,7 +582,8 @@ Test(children, haven_child_answers_help_with_status_0, .timeout = 60)
 
 	cr_assert_eq(h_sh(&out, 30, "'%s' child --help", h_bin("haven")), 0);
 	cr_assert(strstr(out, "SYNOPSIS") && strstr(out, "EXIT STATUS") &&
-	    strstr(out, "EXAMPLE"), "%s", out);
+	        strstr(out, "EXAMPLE"),
+	    "%s", out);
 	free(out);
 }
 
@@ -570,8 +591,8 @@ Test(children, haven_child_answers_help_with_status_0, .timeout = 60)
  * A child known by an agency's own identifier is looked up by it, through
  * the API and `haven child --subject-local`, and not under an NHS number.
  */
-Test(children, finds_a_child_named_by_a_local_identifier,
-    .init = setup, .fini = teardown, .timeout = 180)
+Test(children, finds_a_child_named_by_a_local_identifier, .init = setup,
+    .fini = teardown, .timeout = 180)
 {
 	struct h_agent *h = ak_agent(&P, AK_HEALTH);
 	char id[33], *out = NULL;
@@ -579,9 +600,12 @@ Test(children, finds_a_child_named_by_a_local_identifier,
 	int rc;
 
 	cr_assert_eq(ak_post(ak_agent(&P, AK_SOCIAL), "/v1/messages",
-	    "{\"to\":[\"" AK_HEALTH "\"],\"type\":\"LOOKED_AFTER_START\","
-	    "\"priority\":\"ROUTINE\",\"subject\":{\"local\":"
-	    "\"social-care.bristol:LAC-0042\"}," AK_BASIS "}", id), 202);
+	                 "{\"to\":[\"" AK_HEALTH
+	                 "\"],\"type\":\"LOOKED_AFTER_START\","
+	                 "\"priority\":\"ROUTINE\",\"subject\":{\"local\":"
+	                 "\"social-care.bristol:LAC-0042\"}," AK_BASIS "}",
+	                 id),
+	    202);
 	cr_assert_eq(ak_wait_inbox(h, id, 30000, NULL), 1);
 
 	j = lookup(AK_HEALTH, "local=social-care.bristol%3ALAC-0042");
@@ -593,9 +617,10 @@ Test(children, finds_a_child_named_by_a_local_identifier,
 	cr_assert(!active(j, "looked_after"));
 	json_decref(j);
 
-	rc = h_sh(&out, 60, "HAVEN_AGENT='%s' HAVEN_TOKEN_FILE='%s' '%s' child "
-	    "--subject-local social-care.bristol:LAC-0042", h->url,
-	    h->token_file, h_bin("haven"));
+	rc = h_sh(&out, 60,
+	    "HAVEN_AGENT='%s' HAVEN_TOKEN_FILE='%s' '%s' child "
+	    "--subject-local social-care.bristol:LAC-0042",
+	    h->url, h->token_file, h_bin("haven"));
 	cr_assert_eq(rc, 0, "%s", out);
 	cr_assert(strstr(out, "Looked after:           YES") != NULL, "%s",
 	    out);

@@ -21,12 +21,12 @@
 
 #include "harness.h"
 
-#define POLICE	"police.avon"
-#define SOCIAL	"social-care.bristol"
-#define HEALTH	"health.bristol-royal"
-#define NHS_OK	"943 476 5919"
-#define NHS_BAD	"943 476 5918"
-#define CHILD	"Alfie Testchild"
+#define POLICE "police.avon"
+#define SOCIAL "social-care.bristol"
+#define HEALTH "health.bristol-royal"
+#define NHS_OK "943 476 5919"
+#define NHS_BAD "943 476 5918"
+#define CHILD "Alfie Testchild"
 
 static struct h_partnership P;
 static struct h_agent *police, *social;
@@ -80,17 +80,21 @@ haven(struct h_agent *a, char **out, const char *fmt, ...)
 	cr_assert(vasprintf(&args, fmt, ap) >= 0);
 	va_end(ap);
 	if (a != NULL)
-		rc = h_sh(out, 60, "HAVEN_AGENT='%s' HAVEN_TOKEN_FILE='%s' "
-		    "'%s' %s", a->url, a->token_file, h_bin("haven"), args);
+		rc = h_sh(out, 60,
+		    "HAVEN_AGENT='%s' HAVEN_TOKEN_FILE='%s' "
+		    "'%s' %s",
+		    a->url, a->token_file, h_bin("haven"), args);
 	else
-		rc = h_sh(out, 60, "unset HAVEN_AGENT HAVEN_TOKEN_FILE; '%s' %s",
-		    h_bin("haven"), args);
+		rc =
+		    h_sh(out, 60, "unset HAVEN_AGENT HAVEN_TOKEN_FILE; '%s' %s",
+		        h_bin("haven"), args);
 	free(args);
 	return rc;
 }
 
 /* The basis flags of a share the sample agreement allows. */
-#define BASIS " --consent NOT_SOUGHT --art6 PUBLIC_TASK --art9 SAFEGUARDING " \
+#define BASIS \
+	" --consent NOT_SOUGHT --art6 PUBLIC_TASK --art9 SAFEGUARDING " \
 	"--justification 'Operation Encompass: notifying before the school " \
 	"day.' --decided-by ppu.sgt-khan"
 
@@ -101,8 +105,10 @@ child_file(void)
 	static char path[H_PATH + 16];
 
 	snprintf(path, sizeof(path), "%s/child.json", P.dir);
-	cr_assert_eq(h_write(path, 0600, "{\"name\": \"" CHILD "\", "
-	    "\"dob\": \"2016-03-02\"}"), 0);
+	cr_assert_eq(h_write(path, 0600,
+	                 "{\"name\": \"" CHILD "\", "
+	                 "\"dob\": \"2016-03-02\"}"),
+	    0);
 	return path;
 }
 
@@ -123,14 +129,18 @@ send_notification(char id[33])
 	char *out = NULL;
 	int rc;
 
-	rc = haven(police, &out, "send --to " SOCIAL " --type "
-	    "DOMESTIC_ABUSE_NOTIFICATION --priority URGENT --subject-nhs '"
-	    NHS_OK "'" BASIS " --child-file '%s' --body "
+	rc = haven(police, &out,
+	    "send --to " SOCIAL " --type "
+	    "DOMESTIC_ABUSE_NOTIFICATION --priority URGENT --subject-nhs '" NHS_OK
+	    "'" BASIS " --child-file '%s' --body "
 	    "'{\"incident\": \"Police attended at 02:10.\"}' --deadline RED "
-	    "--do-not-contact-family", child_file());
+	    "--do-not-contact-family",
+	    child_file());
 	cr_assert_eq(rc, 0, "haven send failed (%d): %s", rc, out);
-	cr_assert(is_id_line(out), "haven send printed more than an id: "
-	    "'%s'", out);
+	cr_assert(is_id_line(out),
+	    "haven send printed more than an id: "
+	    "'%s'",
+	    out);
 	memcpy(id, out, 32);
 	id[32] = '\0';
 	free(out);
@@ -168,8 +178,8 @@ await_output(struct h_agent *a, const char *cmd, const char *needle)
 
 /* ---- the round trip ----------------------------------------------------- */
 
-Test(cli, sends_lists_shows_acknowledges_and_tracks_a_message,
-    .init = setup, .fini = teardown, .timeout = 180)
+Test(cli, sends_lists_shows_acknowledges_and_tracks_a_message, .init = setup,
+    .fini = teardown, .timeout = 180)
 {
 	char id[33], cmd[128], *out = NULL, *row;
 	json_t *inbox, *m;
@@ -184,8 +194,9 @@ Test(cli, sends_lists_shows_acknowledges_and_tracks_a_message,
 	inbox = json_loads(out, 0, NULL);
 	cr_assert(inbox != NULL, "inbox --json is not one JSON document: %s",
 	    out);
-	json_array_foreach(json_object_get(inbox, "messages"), i, m)
-		if (strcmp(json_string_value(json_object_get(m, "id")), id) == 0)
+	json_array_foreach (json_object_get(inbox, "messages"), i, m)
+		if (strcmp(json_string_value(json_object_get(m, "id")), id) ==
+		    0)
 			found = 1;
 	cr_assert(found, "the message is not in the JSON inbox");
 	json_decref(inbox);
@@ -223,19 +234,24 @@ Test(cli, sends_lists_shows_acknowledges_and_tracks_a_message,
 	/* show --json is the agent's document, the flag its first member. */
 	cr_assert_eq(haven(social, &out, "show --json %s", id), 0);
 	m = json_loads(out, 0, NULL);
-	cr_assert(m != NULL && json_is_true(json_object_get(m,
-	    "do_not_contact_family")), "%s", out);
+	cr_assert(m != NULL &&
+	        json_is_true(json_object_get(m, "do_not_contact_family")),
+	    "%s", out);
 	json_decref(m);
 	free(out);
 
 	/* `by` is a staff identifier: a person's name is refused (usage). */
 	cr_assert_eq(haven(social, &out, "ack %s --by 'duty social worker'",
-	    id), 2, "%s", out);
+	                 id),
+	    2, "%s", out);
 	cr_assert(strstr(out, "staff identifier") != NULL, "%s", out);
 	free(out);
 	/* ack, then the sender sees accepted, delivered and acknowledged. */
-	cr_assert_eq(haven(social, &out, "ack %s --by duty.sw-patel "
-	    "--note 'Strategy discussion booked.'", id), 0, "%s", out);
+	cr_assert_eq(haven(social, &out,
+	                 "ack %s --by duty.sw-patel "
+	                 "--note 'Strategy discussion booked.'",
+	                 id),
+	    0, "%s", out);
 	cr_assert(strstr(out, "duty.sw-patel") != NULL, "%s", out);
 	free(out);
 	snprintf(cmd, sizeof(cmd), "status %s", id);
@@ -243,8 +259,8 @@ Test(cli, sends_lists_shows_acknowledges_and_tracks_a_message,
 	cr_assert_eq(haven(police, &out, "status %s", id), 0);
 	cr_assert(strstr(out, "queued") != NULL, "%s", out);
 	cr_assert(strstr(out, "accepted") != NULL, "%s", out);
-	cr_assert(strstr(out, "delivered") != NULL && strstr(out, SOCIAL),
-	    "%s", out);
+	cr_assert(strstr(out, "delivered") != NULL && strstr(out, SOCIAL), "%s",
+	    out);
 	cr_assert(strstr(out, "duty.sw-patel") != NULL, "%s", out);
 	cr_assert(strstr(out, CHILD) == NULL, "status shows child details");
 	free(out);
@@ -255,15 +271,17 @@ Test(cli, sends_lists_shows_acknowledges_and_tracks_a_message,
 	free(out);
 }
 
-Test(cli, send_json_prints_one_document_with_the_id_and_status,
-    .init = setup, .fini = teardown, .timeout = 120)
+Test(cli, send_json_prints_one_document_with_the_id_and_status, .init = setup,
+    .fini = teardown, .timeout = 120)
 {
 	char *out = NULL;
 	json_t *j;
 
-	cr_assert_eq(haven(police, &out, "send --json --to " SOCIAL
-	    " --type REFERRAL --priority ROUTINE --subject-local "
-	    "police:PND-4471" BASIS " --body '[1, 2]'"), 0, "%s", out);
+	cr_assert_eq(haven(police, &out,
+	                 "send --json --to " SOCIAL
+	                 " --type REFERRAL --priority ROUTINE --subject-local "
+	                 "police:PND-4471" BASIS " --body '[1, 2]'"),
+	    0, "%s", out);
 	j = json_loads(out, 0, NULL);
 	cr_assert(j != NULL, "not one JSON document: %s", out);
 	cr_assert(is_id_line(json_string_value(json_object_get(j, "id"))));
@@ -275,41 +293,52 @@ Test(cli, send_json_prints_one_document_with_the_id_and_status,
 
 /* ---- exit codes --------------------------------------------------------- */
 
-Test(cli, a_missing_recipient_is_a_usage_error, .init = setup,
-    .fini = teardown, .timeout = 120)
+Test(cli, a_missing_recipient_is_a_usage_error, .init = setup, .fini = teardown,
+    .timeout = 120)
 {
 	char *out = NULL;
 
-	cr_assert_eq(haven(police, &out, "send --type REFERRAL --priority "
-	    "URGENT --subject-nhs '" NHS_OK "'" BASIS), 2, "%s", out);
+	cr_assert_eq(haven(police, &out,
+	                 "send --type REFERRAL --priority "
+	                 "URGENT --subject-nhs '" NHS_OK "'" BASIS),
+	    2, "%s", out);
 	cr_assert(strstr(out, "--to") != NULL, "%s", out);
 	free(out);
-	cr_assert_eq(haven(police, &out, "send --to " SOCIAL " --type "
-	    "REFERRAL --priority URGENT --subject-nhs '" NHS_OK "'" BASIS
-	    " --body '{not json'"), 2, "%s", out);
+	cr_assert_eq(haven(police, &out,
+	                 "send --to " SOCIAL " --type "
+	                 "REFERRAL --priority URGENT --subject-nhs '" NHS_OK
+	                 "'" BASIS " --body '{not json'"),
+	    2, "%s", out);
 	cr_assert(strstr(out, "--body") != NULL, "%s", out);
 	free(out);
-	cr_assert_eq(haven(police, &out, "send --to " SOCIAL " --type "
-	    "REFERRAL --priority URGENT --subject-nhs '" NHS_OK "'" BASIS
-	    " --body '{}' --body-file /dev/null"), 2, "%s", out);
+	cr_assert_eq(haven(police, &out,
+	                 "send --to " SOCIAL " --type "
+	                 "REFERRAL --priority URGENT --subject-nhs '" NHS_OK
+	                 "'" BASIS " --body '{}' --body-file /dev/null"),
+	    2, "%s", out);
 	free(out);
 	/* A word the agent does not know is its BAD_REQUEST: usage too. */
-	cr_assert_eq(haven(police, &out, "send --to " SOCIAL " --type "
-	    "REFERRAL --priority SOONISH --subject-nhs '" NHS_OK "'" BASIS),
+	cr_assert_eq(haven(police, &out,
+	                 "send --to " SOCIAL " --type "
+	                 "REFERRAL --priority SOONISH --subject-nhs '" NHS_OK
+	                 "'" BASIS),
 	    2, "%s", out);
 	cr_assert(strstr(out, "priority") != NULL, "%s", out);
 	free(out);
 }
 
-Test(cli, a_share_the_agreement_forbids_is_refused_with_status_1,
-    .init = setup, .fini = teardown, .timeout = 120)
+Test(cli, a_share_the_agreement_forbids_is_refused_with_status_1, .init = setup,
+    .fini = teardown, .timeout = 120)
 {
 	char *out = NULL;
 
 	/* The sample agreement lets police notify education, not health. */
-	cr_assert_eq(haven(police, &out, "send --to " HEALTH " --type "
-	    "DOMESTIC_ABUSE_NOTIFICATION --priority URGENT --subject-nhs '"
-	    NHS_OK "'" BASIS), 1, "%s", out);
+	cr_assert_eq(
+	    haven(police, &out,
+	        "send --to " HEALTH " --type "
+	        "DOMESTIC_ABUSE_NOTIFICATION --priority URGENT --subject-nhs '" NHS_OK
+	        "'" BASIS),
+	    1, "%s", out);
 	cr_assert(strstr(out, "POLICY_DENIED") != NULL, "%s", out);
 	/* In a person's words: the recipient by id, not the API's to[0]. */
 	cr_assert(strstr(out, HEALTH) != NULL, "no recipient named: %s", out);
@@ -324,13 +353,17 @@ Test(cli, a_mistyped_recipient_is_refused_by_its_id_not_the_api_field,
 {
 	char *out = NULL;
 
-	cr_assert_eq(haven(police, &out, "send --to " SOCIAL ",social-care."
-	    "bristl --type REFERRAL --priority URGENT --subject-nhs '" NHS_OK
-	    "'" BASIS), 1, "%s", out);
+	cr_assert_eq(
+	    haven(police, &out,
+	        "send --to " SOCIAL ",social-care."
+	        "bristl --type REFERRAL --priority URGENT --subject-nhs '" NHS_OK
+	        "'" BASIS),
+	    1, "%s", out);
 	cr_assert(strstr(out, "social-care.bristl ") != NULL, "%s", out);
 	cr_assert(strstr(out, "to[") == NULL, "API field path: %s", out);
 	cr_assert(strncmp(out, "haven: social-care.bristl", 25) == 0 ||
-	    strncmp(out, "haven: recipient 2", 18) == 0, "%s", out);
+	        strncmp(out, "haven: recipient 2", 18) == 0,
+	    "%s", out);
 	free(out);
 }
 
@@ -339,23 +372,29 @@ Test(cli, a_bad_nhs_number_is_refused_naming_the_nhs_number, .init = setup,
 {
 	char *out = NULL;
 
-	cr_assert_eq(haven(police, &out, "send --to " SOCIAL " --type "
-	    "REFERRAL --priority URGENT --subject-nhs '" NHS_BAD "'" BASIS), 1,
-	    "%s", out);
+	cr_assert_eq(haven(police, &out,
+	                 "send --to " SOCIAL " --type "
+	                 "REFERRAL --priority URGENT --subject-nhs '" NHS_BAD
+	                 "'" BASIS),
+	    1, "%s", out);
 	cr_assert(strstr(out, "NHS number") != NULL, "%s", out);
 	cr_assert(strstr(out, "subject.nhs") == NULL, "%s", out);
 	free(out);
 }
 
-Test(cli, a_weak_justification_is_refused_naming_the_basis_field,
-    .init = setup, .fini = teardown, .timeout = 120)
+Test(cli, a_weak_justification_is_refused_naming_the_basis_field, .init = setup,
+    .fini = teardown, .timeout = 120)
 {
 	char *out = NULL;
 
-	cr_assert_eq(haven(police, &out, "send --to " SOCIAL " --type "
-	    "REFERRAL --priority URGENT --subject-nhs '" NHS_OK "' --consent "
-	    "REFUSED --art6 PUBLIC_TASK --justification short --decided-by "
-	    "ppu.sgt-khan"), 1, "%s", out);
+	cr_assert_eq(
+	    haven(police, &out,
+	        "send --to " SOCIAL " --type "
+	        "REFERRAL --priority URGENT --subject-nhs '" NHS_OK
+	        "' --consent "
+	        "REFUSED --art6 PUBLIC_TASK --justification short --decided-by "
+	        "ppu.sgt-khan"),
+	    1, "%s", out);
 	cr_assert(strstr(out, "--justification") != NULL, "%s", out);
 	cr_assert(strstr(out, "basis.") == NULL, "%s", out);
 	cr_assert(strstr(out, "BASIS_INVALID") != NULL, "%s", out);
@@ -368,11 +407,14 @@ Test(cli, refuses_a_name_as_decided_by_before_sending_because_it_is_audited,
 {
 	char *out = NULL;
 
-	cr_assert_eq(haven(police, &out, "send --to " SOCIAL " --type "
-	    "REFERRAL --priority URGENT --subject-nhs '" NHS_OK "' --consent "
-	    "NOT_SOUGHT --art6 PUBLIC_TASK --justification 'Seeking consent "
-	    "would place the child at risk.' --decided-by 'Jane Smith'"), 2,
-	    "%s", out);
+	cr_assert_eq(
+	    haven(police, &out,
+	        "send --to " SOCIAL " --type "
+	        "REFERRAL --priority URGENT --subject-nhs '" NHS_OK
+	        "' --consent "
+	        "NOT_SOUGHT --art6 PUBLIC_TASK --justification 'Seeking consent "
+	        "would place the child at risk.' --decided-by 'Jane Smith'"),
+	    2, "%s", out);
 	cr_assert(strstr(out, "staff identifier") != NULL, "%s", out);
 	cr_assert(strstr(out, "Jane") == NULL, "%s", out);
 	free(out);
@@ -385,36 +427,50 @@ Test(cli, a_wrong_token_is_refused_naming_the_token_file, .init = setup,
 
 	snprintf(path, sizeof(path), "%s/wrong.token", P.dir);
 	cr_assert_eq(h_write(path, 0600, "not-the-token\n"), 0);
-	cr_assert_eq(h_sh(&out, 60, "HAVEN_AGENT='%s' HAVEN_TOKEN_FILE='%s' "
-	    "'%s' inbox", police->url, path, h_bin("haven")), 1, "%s", out);
+	cr_assert_eq(h_sh(&out, 60,
+	                 "HAVEN_AGENT='%s' HAVEN_TOKEN_FILE='%s' "
+	                 "'%s' inbox",
+	                 police->url, path, h_bin("haven")),
+	    1, "%s", out);
 	cr_assert(strstr(out, "token") != NULL && strstr(out, path) != NULL,
 	    "%s", out);
 	free(out);
 	/* --token-file after the command name beats the environment. */
-	cr_assert_eq(h_sh(&out, 60, "HAVEN_AGENT='%s' HAVEN_TOKEN_FILE='%s' "
-	    "'%s' health --token-file '%s'", police->url, path, h_bin("haven"),
-	    police->token_file), 0, "%s", out);
+	cr_assert_eq(h_sh(&out, 60,
+	                 "HAVEN_AGENT='%s' HAVEN_TOKEN_FILE='%s' "
+	                 "'%s' health --token-file '%s'",
+	                 police->url, path, h_bin("haven"), police->token_file),
+	    0, "%s", out);
 	free(out);
 }
 
-Test(cli, an_unknown_message_is_refused_with_status_1_naming_the_id_and_what_to_run,
+Test(cli,
+    an_unknown_message_is_refused_with_status_1_naming_the_id_and_what_to_run,
     .init = setup, .fini = teardown, .timeout = 120)
 {
 	char *out = NULL;
 
-	cr_assert_eq(haven(social, &out, "show "
-	    "0123456789abcdef0123456789abcdef"), 1, "%s", out);
-	cr_assert_not_null(strstr(out, "received no message "
-	    "0123456789abcdef0123456789abcdef"), "%s", out);
+	cr_assert_eq(haven(social, &out,
+	                 "show "
+	                 "0123456789abcdef0123456789abcdef"),
+	    1, "%s", out);
+	cr_assert_not_null(strstr(out,
+	                       "received no message "
+	                       "0123456789abcdef0123456789abcdef"),
+	    "%s", out);
 	cr_assert_not_null(strstr(out, "'haven status "), "%s", out);
 	free(out);
-	cr_assert_eq(haven(police, &out, "status "
-	    "0123456789ABCDEF0123456789ABCDEF"), 1, "%s", out);
+	cr_assert_eq(haven(police, &out,
+	                 "status "
+	                 "0123456789ABCDEF0123456789ABCDEF"),
+	    1, "%s", out);
 	cr_assert_not_null(strstr(out, "sent no message "), "%s", out);
 	cr_assert_not_null(strstr(out, "'haven show "), "%s", out);
 	free(out);
-	cr_assert_eq(haven(social, &out, "ack "
-	    "0123456789abcdef0123456789abcdef --by someone"), 1, "%s", out);
+	cr_assert_eq(haven(social, &out,
+	                 "ack "
+	                 "0123456789abcdef0123456789abcdef --by someone"),
+	    1, "%s", out);
 	cr_assert_not_null(strstr(out, "'haven inbox'"), "%s", out);
 	free(out);
 }
@@ -446,48 +502,51 @@ Test(cli, an_agent_that_is_not_running_gives_status_3, .timeout = 60)
 	close(fd);
 	for (int i = 0; i < 3; i++) {
 		static const char *const cmds[] = { "health", "inbox",
-		    "watch --count 1 --timeout 5" };
+			"watch --count 1 --timeout 5" };
 
-		cr_assert_eq(h_sh(&out, 30, "HAVEN_AGENT=http://127.0.0.1:%d "
-		    "HAVEN_TOKEN_FILE=%s '%s' %s", port, tok, h_bin("haven"),
-		    cmds[i]), 3, "%s: %s", cmds[i], out);
-		cr_assert(strstr(out, "cannot reach the agent") != NULL,
-		    "%s", out);
+		cr_assert_eq(h_sh(&out, 30,
+		                 "HAVEN_AGENT=http://127.0.0.1:%d "
+		                 "HAVEN_TOKEN_FILE=%s '%s' %s",
+		                 port, tok, h_bin("haven"), cmds[i]),
+		    3, "%s: %s", cmds[i], out);
+		cr_assert(strstr(out, "cannot reach the agent") != NULL, "%s",
+		    out);
 		free(out);
 	}
 	unlink(tok);
 }
 
-Test(cli, no_agent_or_token_in_the_environment_is_a_usage_error,
-    .timeout = 60)
+Test(cli, no_agent_or_token_in_the_environment_is_a_usage_error, .timeout = 60)
 {
 	char *out = NULL;
 
 	cr_assert_eq(haven(NULL, &out, "inbox"), 2, "%s", out);
 	cr_assert(strstr(out, "HAVEN_AGENT") != NULL, "%s", out);
 	free(out);
-	cr_assert_eq(haven(NULL, &out, "health --agent http://127.0.0.1:9"),
-	    2, "%s", out);
+	cr_assert_eq(haven(NULL, &out, "health --agent http://127.0.0.1:9"), 2,
+	    "%s", out);
 	cr_assert(strstr(out, "HAVEN_TOKEN_FILE") != NULL, "%s", out);
 	free(out);
-	cr_assert_eq(haven(NULL, &out, "show not-an-id --agent "
-	    "http://127.0.0.1:9 --token-file /dev/null"), 2, "%s", out);
+	cr_assert_eq(haven(NULL, &out,
+	                 "show not-an-id --agent "
+	                 "http://127.0.0.1:9 --token-file /dev/null"),
+	    2, "%s", out);
 	free(out);
 }
 
-Test(cli, every_messaging_command_answers_help_with_status_0,
-    .timeout = 60)
+Test(cli, every_messaging_command_answers_help_with_status_0, .timeout = 60)
 {
 	static const char *const cmds[] = { "send", "inbox", "show", "ack",
-	    "status", "watch", "health", "decide", "retract", "hold" };
+		"status", "watch", "health", "decide", "retract", "hold" };
 	char *out = NULL;
 
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
 		cr_assert_eq(haven(NULL, &out, "%s --help", cmds[i]), 0,
 		    "%s: %s", cmds[i], out);
 		cr_assert(strstr(out, "SYNOPSIS") != NULL &&
-		    strstr(out, "EXIT STATUS") != NULL &&
-		    strstr(out, "EXAMPLE") != NULL, "%s: %s", cmds[i], out);
+		        strstr(out, "EXIT STATUS") != NULL &&
+		        strstr(out, "EXAMPLE") != NULL,
+		    "%s: %s", cmds[i], out);
 		free(out);
 	}
 	cr_assert_eq(haven(NULL, &out, "watch --help"), 0);
@@ -502,7 +561,7 @@ Test(cli, only_send_and_decide_help_speaks_of_a_lawful_basis_in_exit_status,
     .timeout = 60)
 {
 	static const char *const cmds[] = { "inbox", "show", "ack", "status",
-	    "watch" };
+		"watch" };
 	char *out = NULL, *st;
 
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
@@ -511,8 +570,8 @@ Test(cli, only_send_and_decide_help_speaks_of_a_lawful_basis_in_exit_status,
 		st = strstr(out, "EXIT STATUS");
 		cr_assert(st != NULL, "%s: %s", cmds[i], out);
 		cr_assert(strstr(st, "lawful") == NULL &&
-		    strstr(st, "NHS number") == NULL &&
-		    strstr(st, "nothing was sent") == NULL,
+		        strstr(st, "NHS number") == NULL &&
+		        strstr(st, "nothing was sent") == NULL,
 		    "%s's exit status is send's: %s", cmds[i], st);
 		cr_assert(strstr(st, "API token") != NULL, "%s: %s", cmds[i],
 		    st);
@@ -556,8 +615,7 @@ broker_connected(void *p)
 		return 0;
 	}
 	j = json_loads(out, 0, NULL);
-	ok = j != NULL && json_is_true(json_object_get(j,
-	    "broker_connected"));
+	ok = j != NULL && json_is_true(json_object_get(j, "broker_connected"));
 	json_decref(j);
 	free(out);
 	return ok;
@@ -582,11 +640,14 @@ Test(cli, decide_records_a_decision_not_to_share, .init = setup,
 {
 	char *out = NULL, id[33], cmd[128];
 
-	cr_assert_eq(haven(police, &out, "decide --type REFERRAL "
-	    "--subject-nhs '" NHS_OK "' --consent REFUSED --art6 PUBLIC_TASK "
-	    "--justification 'Threshold not met after discussion with the "
-	    "DSL.' --decided-by dsl.jones --outcome NOT_SHARED"), 0, "%s",
-	    out);
+	cr_assert_eq(
+	    haven(police, &out,
+	        "decide --type REFERRAL "
+	        "--subject-nhs '" NHS_OK
+	        "' --consent REFUSED --art6 PUBLIC_TASK "
+	        "--justification 'Threshold not met after discussion with the "
+	        "DSL.' --decided-by dsl.jones --outcome NOT_SHARED"),
+	    0, "%s", out);
 	cr_assert(is_id_line(out), "decide printed more than an id: %s", out);
 	memcpy(id, out, 32);
 	id[32] = '\0';
@@ -597,9 +658,12 @@ Test(cli, decide_records_a_decision_not_to_share, .init = setup,
 	cr_assert(strstr(out, "Decision not to share") != NULL, "%s", out);
 	free(out);
 	/* --outcome is required: recording is deliberate. */
-	cr_assert_eq(haven(police, &out, "decide --type REFERRAL "
-	    "--subject-nhs '" NHS_OK "' --consent REFUSED --art6 PUBLIC_TASK "
-	    "--decided-by dsl.jones"), 2, "%s", out);
+	cr_assert_eq(haven(police, &out,
+	                 "decide --type REFERRAL "
+	                 "--subject-nhs '" NHS_OK
+	                 "' --consent REFUSED --art6 PUBLIC_TASK "
+	                 "--decided-by dsl.jones"),
+	    2, "%s", out);
 	free(out);
 }
 
@@ -702,10 +766,11 @@ Test(cli, watch_prints_the_flag_first_and_the_childs_name, .init = setup,
 	    h_read(w.err));
 	out = h_read(w.out);
 	cr_assert(out != NULL);
-	cr_assert(strncmp(out, "!! DO NOT CONTACT FAMILY", 24) == 0, "%s",
-	    out);
-	cr_assert(strstr(out, "URGENT") && strstr(out,
-	    "DOMESTIC_ABUSE_NOTIFICATION") && strstr(out, POLICE), "%s", out);
+	cr_assert(strncmp(out, "!! DO NOT CONTACT FAMILY", 24) == 0, "%s", out);
+	cr_assert(strstr(out, "URGENT") &&
+	        strstr(out, "DOMESTIC_ABUSE_NOTIFICATION") &&
+	        strstr(out, POLICE),
+	    "%s", out);
 	cr_assert(strstr(out, CHILD) != NULL, "no child name: %s", out);
 	cr_assert(strstr(out, "RED") != NULL, "no deadline: %s", out);
 	cr_assert(strstr(out, id) != NULL, "%s", out);
@@ -739,7 +804,8 @@ Test(cli, watch_shows_receipts_and_stops_cleanly_on_sigterm, .init = setup,
 	cr_assert(strstr(out, id) != NULL, "%s", out);
 	free(out);
 	kill(w.pid, SIGTERM);
-	cr_assert_eq(h_wait_pid(w.pid, 10000), 0, "watch did not exit 0 on "
+	cr_assert_eq(h_wait_pid(w.pid, 10000), 0,
+	    "watch did not exit 0 on "
 	    "SIGTERM");
 }
 
@@ -753,9 +819,13 @@ Test(cli, watch_shows_an_escalation_to_both_sides, .init = setup_escalating,
 	watch_start(&ws, social, "s", "--count 2 --timeout 90");
 	watch_await_connected(&wp);
 	watch_await_connected(&ws);
-	cr_assert_eq(haven(police, &out, "send --to " SOCIAL " --type "
-	    "MISSING_CHILD_ALERT --priority IMMEDIATE --subject-nhs '" NHS_OK
-	    "'" BASIS " --child-file '%s'", child_file()), 0, "%s", out);
+	cr_assert_eq(
+	    haven(police, &out,
+	        "send --to " SOCIAL " --type "
+	        "MISSING_CHILD_ALERT --priority IMMEDIATE --subject-nhs '" NHS_OK
+	        "'" BASIS " --child-file '%s'",
+	        child_file()),
+	    0, "%s", out);
 	free(out);
 
 	/* The recipient's duty team: NEW, then ESCALATED with the child. */
@@ -828,7 +898,7 @@ Test(cli, watch_reconnects_when_the_agent_restarts, .init = setup,
 
 /* ---- files and arguments the user got wrong (SPEC §8 exit codes) ------ */
 
-static char TOKEN[H_PATH + 16];	/* a token file for no running agent */
+static char TOKEN[H_PATH + 16]; /* a token file for no running agent */
 
 /* The partnership's files only: keys, agreement, directory, a token. */
 static void
@@ -841,49 +911,64 @@ setup_files(void)
 }
 
 /* A send with everything but the recipients and the body right. */
-#define SEND_BUT_TO " --type REFERRAL --priority ROUTINE --subject-nhs '" \
-	NHS_OK "'" BASIS " --agent http://127.0.0.1:9 --token-file '%s'"
+#define SEND_BUT_TO \
+	" --type REFERRAL --priority ROUTINE --subject-nhs '" NHS_OK "'" BASIS \
+	" --agent http://127.0.0.1:9 --token-file '%s'"
 
 Test(cli, a_folder_given_as_a_file_is_named_as_a_folder_with_status_3,
     .init = setup_files, .fini = teardown, .timeout = 60)
 {
 	char *out = NULL;
 
-	cr_assert_eq(haven(NULL, &out, "send --to " SOCIAL SEND_BUT_TO
-	    " --body-file '%s'", TOKEN, P.dir), 3, "%s", out);
+	cr_assert_eq(haven(NULL, &out,
+	                 "send --to " SOCIAL SEND_BUT_TO " --body-file '%s'",
+	                 TOKEN, P.dir),
+	    3, "%s", out);
 	cr_assert(strstr(out, "is a folder, not a file") != NULL &&
-	    strstr(out, P.dir) != NULL, "%s", out);
+	        strstr(out, P.dir) != NULL,
+	    "%s", out);
 	cr_assert(strstr(out, "File too large") == NULL, "%s", out);
 	free(out);
-	cr_assert_eq(haven(NULL, &out, "health --agent http://127.0.0.1:9 "
-	    "--token-file '%s'", P.dir), 3, "%s", out);
+	cr_assert_eq(haven(NULL, &out,
+	                 "health --agent http://127.0.0.1:9 "
+	                 "--token-file '%s'",
+	                 P.dir),
+	    3, "%s", out);
 	cr_assert(strstr(out, "the token file") != NULL &&
-	    strstr(out, "is a folder, not a file") != NULL, "%s", out);
-	free(out);
-	cr_assert_eq(haven(NULL, &out, "directory show '%s'", P.dir), 3,
+	        strstr(out, "is a folder, not a file") != NULL,
 	    "%s", out);
+	free(out);
+	cr_assert_eq(haven(NULL, &out, "directory show '%s'", P.dir), 3, "%s",
+	    out);
 	cr_assert(strstr(out, "is a folder, not a file") != NULL, "%s", out);
 	free(out);
-	cr_assert_eq(haven(NULL, &out, "keygen --id x.y --out '%s/k' "
-	    "--passphrase-file '%s'", P.dir, P.dir), 3, "%s", out);
+	cr_assert_eq(haven(NULL, &out,
+	                 "keygen --id x.y --out '%s/k' "
+	                 "--passphrase-file '%s'",
+	                 P.dir, P.dir),
+	    3, "%s", out);
 	cr_assert(strstr(out, "the passphrase file") != NULL &&
-	    strstr(out, "is a folder, not a file") != NULL, "%s", out);
+	        strstr(out, "is a folder, not a file") != NULL,
+	    "%s", out);
 	free(out);
 }
 
-Test(cli, a_missing_file_is_an_io_error_naming_the_file,
-    .init = setup_files, .fini = teardown, .timeout = 60)
+Test(cli, a_missing_file_is_an_io_error_naming_the_file, .init = setup_files,
+    .fini = teardown, .timeout = 60)
 {
 	char *cmds[] = {
 		h_fmt("directory show /nonexistent/d.hd"),
 		h_fmt("directory verify /nonexistent/d.hd --root-pub '%s'",
 		    P.root_pub),
 		h_fmt("directory build /nonexistent/d.hd --root '%s' -o "
-		    "'%s/new.hd'", P.root_key, P.dir),
+		      "'%s/new.hd'",
+		    P.root_key, P.dir),
 		h_fmt("keygen --id x.y --out '%s/k' --passphrase-file "
-		    "/nonexistent/d.hd", P.dir),
+		      "/nonexistent/d.hd",
+		    P.dir),
 		h_fmt("audit check-proof /nonexistent/d.hd --broker-pub "
-		    "'%s/keys/broker.bristol.pub'", P.dir),
+		      "'%s/keys/broker.bristol.pub'",
+		    P.dir),
 	};
 	char *out = NULL;
 
@@ -891,20 +976,26 @@ Test(cli, a_missing_file_is_an_io_error_naming_the_file,
 		cr_assert_eq(haven(NULL, &out, "%s", cmds[i]), 3, "%s: %s",
 		    cmds[i], out);
 		cr_assert(strstr(out, "cannot read") != NULL &&
-		    strstr(out, "/nonexistent/d.hd") != NULL, "%s: %s",
-		    cmds[i], out);
+		        strstr(out, "/nonexistent/d.hd") != NULL,
+		    "%s: %s", cmds[i], out);
 		free(out);
 		free(cmds[i]);
 	}
-	cr_assert_eq(haven(NULL, &out, "send --to " SOCIAL SEND_BUT_TO
-	    " --body-file /nonexistent/d.hd", TOKEN), 3, "%s", out);
+	cr_assert_eq(haven(NULL, &out,
+	                 "send --to " SOCIAL SEND_BUT_TO
+	                 " --body-file /nonexistent/d.hd",
+	                 TOKEN),
+	    3, "%s", out);
 	cr_assert(strstr(out, "cannot read --body-file /nonexistent/d.hd") !=
-	    NULL, "%s", out);
+	        NULL,
+	    "%s", out);
 	free(out);
 	cr_assert_eq(haven(NULL, &out, "send --to " SOCIAL SEND_BUT_TO,
-	    "/nonexistent/tok"), 3, "%s", out);
-	cr_assert(strstr(out, "cannot read the token file /nonexistent/tok")
-	    != NULL, "%s", out);
+	                 "/nonexistent/tok"),
+	    3, "%s", out);
+	cr_assert(strstr(out, "cannot read the token file /nonexistent/tok") !=
+	        NULL,
+	    "%s", out);
 	free(out);
 }
 
@@ -913,24 +1004,37 @@ Test(cli, a_public_key_given_as_a_secret_key_is_named_as_such,
 {
 	char *out = NULL, *pub = h_fmt("%s/keys/police.avon.pub", P.dir);
 
-	cr_assert_eq(haven(NULL, &out, "directory build '%s' --root '%s' "
-	    "-o '%s/new.hd'", P.agreement, pub, P.dir), 2, "%s", out);
-	cr_assert(strstr(out, "police.avon.pub is a public key file; --root "
-	    "needs the root's secret key file (ROOT.key)") != NULL, "%s",
-	    out);
+	cr_assert_eq(haven(NULL, &out,
+	                 "directory build '%s' --root '%s' "
+	                 "-o '%s/new.hd'",
+	                 P.agreement, pub, P.dir),
+	    2, "%s", out);
+	cr_assert(strstr(out,
+	              "police.avon.pub is a public key file; --root "
+	              "needs the root's secret key file (ROOT.key)") != NULL,
+	    "%s", out);
 	cr_assert(strstr(out, "chmod") == NULL, "%s", out);
 	free(out);
 	cr_assert_eq(h_sh(NULL, 10, "test -e '%s/new.hd'", P.dir), 1,
 	    "a directory was written");
-	cr_assert_eq(haven(NULL, &out, "audit query --broker "
-	    "tcp://127.0.0.1:9 --key '%s/keys/ig.bristol.pub' --directory "
-	    "'%s' --event SUBMITTED", P.dir, P.directory), 2, "%s", out);
-	cr_assert(strstr(out, "ig.bristol.pub is a public key file; --key "
-	    "needs") != NULL, "%s", out);
+	cr_assert_eq(
+	    haven(NULL, &out,
+	        "audit query --broker "
+	        "tcp://127.0.0.1:9 --key '%s/keys/ig.bristol.pub' --directory "
+	        "'%s' --event SUBMITTED",
+	        P.dir, P.directory),
+	    2, "%s", out);
+	cr_assert(strstr(out,
+	              "ig.bristol.pub is a public key file; --key "
+	              "needs") != NULL,
+	    "%s", out);
 	free(out);
 	/* The real secret key still builds. */
-	cr_assert_eq(haven(NULL, &out, "directory build '%s' --root '%s' "
-	    "-o '%s/new.hd'", P.agreement, P.root_key, P.dir), 0, "%s", out);
+	cr_assert_eq(haven(NULL, &out,
+	                 "directory build '%s' --root '%s' "
+	                 "-o '%s/new.hd'",
+	                 P.agreement, P.root_key, P.dir),
+	    0, "%s", out);
 	free(out);
 	free(pub);
 }
@@ -941,9 +1045,12 @@ Test(cli, a_secret_key_given_as_a_public_key_is_named_as_such,
 	char *out = NULL;
 
 	cr_assert_eq(haven(NULL, &out, "directory verify '%s' --root-pub '%s'",
-	    P.directory, P.root_key), 1, "%s", out);
-	cr_assert(strstr(out, "is a secret key file; give the node's public "
-	    "key file (NODE.pub)") != NULL, "%s", out);
+	                 P.directory, P.root_key),
+	    1, "%s", out);
+	cr_assert(strstr(out,
+	              "is a secret key file; give the node's public "
+	              "key file (NODE.pub)") != NULL,
+	    "%s", out);
 	cr_assert(strstr(out, "unknown field") == NULL, "%s", out);
 	free(out);
 }
@@ -965,14 +1072,17 @@ Test(cli, a_recipient_list_with_an_empty_or_repeated_name_is_a_usage_error,
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		cr_assert_eq(haven(NULL, &out, "send --to '%s'" SEND_BUT_TO,
-		    bad[i].to, TOKEN), 2, "--to %s: %s", bad[i].to, out);
+		                 bad[i].to, TOKEN),
+		    2, "--to %s: %s", bad[i].to, out);
 		cr_assert(strstr(out, bad[i].says) != NULL, "--to %s: %s",
 		    bad[i].to, out);
 		free(out);
 	}
 	/* A good list gets past the checks to the (absent) agent. */
-	cr_assert_eq(haven(NULL, &out, "send --to '" SOCIAL ", " POLICE "'"
-	    SEND_BUT_TO, TOKEN), 3, "%s", out);
+	cr_assert_eq(haven(NULL, &out,
+	                 "send --to '" SOCIAL ", " POLICE "'" SEND_BUT_TO,
+	                 TOKEN),
+	    3, "%s", out);
 	cr_assert(strstr(out, "cannot reach the agent") != NULL, "%s", out);
 	free(out);
 }
@@ -984,7 +1094,8 @@ Test(cli, an_agent_given_a_folder_as_its_config_says_so, .timeout = 60)
 	cr_assert_not_null(mkdtemp(dir));
 	want = h_fmt("cannot read config file %s: it is a folder", dir);
 	cr_assert_neq(h_sh(&out, 30, "'%s' --config '%s' --check-config",
-	    h_bin("haven-agent"), dir), 0, "%s", out);
+	                  h_bin("haven-agent"), dir),
+	    0, "%s", out);
 	cr_assert(strstr(out, want) != NULL, "%s", out);
 	cr_assert(strstr(out, "required key") == NULL, "%s", out);
 	free(out);
@@ -1004,26 +1115,42 @@ Test(cli, a_daemon_given_a_public_key_as_its_key_names_the_setting_not_chmod,
 
 	cr_assert_eq(h_partnership_create(&P, NULL, NULL), 0);
 	conf = h_fmt("%s/pub-broker.ini", P.dir);
-	cr_assert_eq(h_sh(NULL, 10, "sed 's#keys/broker.bristol.key#"
-	    "keys/broker.bristol.pub#' '%s' > '%s'", P.broker_conf, conf), 0);
+	cr_assert_eq(h_sh(NULL, 10,
+	                 "sed 's#keys/broker.bristol.key#"
+	                 "keys/broker.bristol.pub#' '%s' > '%s'",
+	                 P.broker_conf, conf),
+	    0);
 	cr_assert_neq(h_sh(&out, 30, "'%s' --config '%s' --check-config",
-	    h_bin("haven-broker"), conf), 0, "%s", out);
-	cr_assert(strstr(out, "broker.bristol.pub is a public key file; key "
-	    "in ") != NULL && strstr(out, "pub-broker.ini needs the node's "
-	    "secret key file") != NULL, "%s", out);
+	                  h_bin("haven-broker"), conf),
+	    0, "%s", out);
+	cr_assert(strstr(out,
+	              "broker.bristol.pub is a public key file; key "
+	              "in ") != NULL &&
+	        strstr(out,
+	            "pub-broker.ini needs the node's "
+	            "secret key file") != NULL,
+	    "%s", out);
 	cr_assert(strstr(out, "chmod") == NULL, "%s", out);
 	free(out);
 	free(conf);
 
 	cr_assert_not_null(a = h_agent_add(&P, POLICE, NULL));
 	conf = h_fmt("%s/pub-agent.ini", P.dir);
-	cr_assert_eq(h_sh(NULL, 10, "sed 's#keys/%s.key#keys/%s.pub#' '%s' > "
-	    "'%s'", POLICE, POLICE, a->conf, conf), 0);
+	cr_assert_eq(h_sh(NULL, 10,
+	                 "sed 's#keys/%s.key#keys/%s.pub#' '%s' > "
+	                 "'%s'",
+	                 POLICE, POLICE, a->conf, conf),
+	    0);
 	cr_assert_neq(h_sh(&out, 30, "'%s' --config '%s' --check-config",
-	    h_bin("haven-agent"), conf), 0, "%s", out);
-	cr_assert(strstr(out, "police.avon.pub is a public key file; key in ")
-	    != NULL && strstr(out, "pub-agent.ini needs the node's secret "
-	    "key file") != NULL, "%s", out);
+	                  h_bin("haven-agent"), conf),
+	    0, "%s", out);
+	cr_assert(strstr(out,
+	              "police.avon.pub is a public key file; key in ") !=
+	            NULL &&
+	        strstr(out,
+	            "pub-agent.ini needs the node's secret "
+	            "key file") != NULL,
+	    "%s", out);
 	cr_assert(strstr(out, "chmod") == NULL, "%s", out);
 	free(out);
 	free(conf);
@@ -1043,11 +1170,11 @@ page_misses(const char *page, char *help, const char *from, char *word,
 	if (p == NULL)
 		return snprintf(word, cap, "(no %s in --help)", from), 1;
 	for (line = strtok_r(p, "\n", &save); line != NULL;
-	    line = strtok_r(NULL, "\n", &save)) {
+	     line = strtok_r(NULL, "\n", &save)) {
 		int key = sscanf(line, " %63[a-z_] %1[=]", w, eq) == 2;
 		int cmd = strncmp(line, "  ", 2) == 0 && line[2] != ' ' &&
-		    sscanf(line, "  %63[a-z-]", w) == 1 && strstr(line +
-		    2 + strlen(w), "  ") == line + 2 + strlen(w);
+		    sscanf(line, "  %63[a-z-]", w) == 1 &&
+		    strstr(line + 2 + strlen(w), "  ") == line + 2 + strlen(w);
 
 		if ((key || cmd) && strstr(page, w) == NULL) {
 			snprintf(word, cap, "%s", w);
@@ -1062,8 +1189,7 @@ page_misses(const char *page, char *help, const char *from, char *word,
  * every command haven lists and every key the daemons read; make install
  * puts them under MANDIR.
  */
-Test(cli, the_manual_pages_render_and_name_every_command_and_key,
-    .timeout = 60)
+Test(cli, the_manual_pages_render_and_name_every_command_and_key, .timeout = 60)
 {
 	static const struct {
 		const char *page, *prog, *from;
@@ -1079,8 +1205,11 @@ Test(cli, the_manual_pages_render_and_name_every_command_and_key,
 		src = ".";
 	for (size_t i = 0; i < sizeof(pages) / sizeof(pages[0]); i++) {
 		path = h_fmt("%s/docs/man/%s", src, pages[i].page);
-		cr_assert_eq(h_sh(&out, 30, "groff -man -Tutf8 -ww -z '%s' "
-		    "2>&1", path), 0, "%s", out);
+		cr_assert_eq(h_sh(&out, 30,
+		                 "groff -man -Tutf8 -ww -z '%s' "
+		                 "2>&1",
+		                 path),
+		    0, "%s", out);
 		cr_assert_eq(out[0], '\0', "%s: %s", pages[i].page, out);
 		free(out);
 		cr_assert_eq(h_sh(&out, 30, "man -l '%s' >/dev/null", path), 0,
@@ -1088,17 +1217,24 @@ Test(cli, the_manual_pages_render_and_name_every_command_and_key,
 		free(out);
 		cr_assert_not_null(text = h_read(path));
 		cr_assert_eq(h_sh(&help, 30, "'%s' --help",
-		    h_bin(pages[i].prog)), 0);
+		                 h_bin(pages[i].prog)),
+		    0);
 		cr_assert_not(page_misses(text, help, pages[i].from, word,
-		    sizeof(word)), "%s does not name %s", pages[i].page, word);
+		                  sizeof(word)),
+		    "%s does not name %s", pages[i].page, word);
 		free(help);
 		free(text);
 		free(path);
 	}
-	cr_assert_eq(h_sh(&out, 60, "make -s -n -C '%s' install DESTDIR=/x "
-	    "PREFIX=/usr 2>&1", src), 0, "%s", out);
+	cr_assert_eq(h_sh(&out, 60,
+	                 "make -s -n -C '%s' install DESTDIR=/x "
+	                 "PREFIX=/usr 2>&1",
+	                 src),
+	    0, "%s", out);
 	cr_assert(strstr(out, "docs/man/haven.1 /x/usr/share/man/man1/") !=
-	    NULL && strstr(out, "haven-agent.8") != NULL &&
-	    strstr(out, "/x/usr/share/man/man8/") != NULL, "%s", out);
+	            NULL &&
+	        strstr(out, "haven-agent.8") != NULL &&
+	        strstr(out, "/x/usr/share/man/man8/") != NULL,
+	    "%s", out);
 	free(out);
 }

@@ -65,8 +65,8 @@ on_head(char *p, size_t sz, size_t n, void *cls)
  * header line or NULL, body NULL for a GET. Redirects are not followed.
  */
 static struct ans
-req(const char *method, const char *path, const char *cookie,
-    const char *extra, const char *body)
+req(const char *method, const char *path, const char *cookie, const char *extra,
+    const char *body)
 {
 	struct ans a = { 0 };
 	struct curl_slist *h = NULL;
@@ -117,8 +117,8 @@ header(const struct ans *a, const char *name)
 {
 	size_t n = strlen(name);
 
-	for (const char *p = a->head; p && *p; p = strchr(p, '\n') ?
-	    strchr(p, '\n') + 1 : NULL)
+	for (const char *p = a->head; p && *p;
+	     p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
 		if (strncasecmp(p, name, n) == 0 && p[n] == ':') {
 			const char *v = p + n + 1;
 
@@ -174,23 +174,25 @@ start(unsigned idle)
 	int rc;
 
 	cr_assert_eq(h_partnership_create(&P, NULL, NULL), 0);
-	rc = h_sh(&out, 60, "cd %s && openssl req -x509 -newkey ec "
+	rc = h_sh(&out, 60,
+	    "cd %s && openssl req -x509 -newkey ec "
 	    "-pkeyopt ec_paramgen_curve:P-256 -nodes -keyout console.key "
 	    "-out console.crt -days 2 -subj /CN=localhost 2>&1 && "
 	    "chmod 600 console.key && printf '%%s\\n' '" PASSWORD "' >pw && "
 	    "chmod 600 pw && %s console-user add asha --role duty --users "
 	    "console.users --password-file pw && %s console-user add ben "
-	    "--role viewer --users console.users --password-file pw", P.dir,
-	    h_bin("haven"), h_bin("haven"));
+	    "--role viewer --users console.users --password-file pw",
+	    P.dir, h_bin("haven"), h_bin("haven"));
 	cr_assert_eq(rc, 0, "%s", out ? out : "");
 	free(out);
 	cr_assert_eq(h_broker_start(&P), 0);
 	extra = h_fmt("console_listen = 127.0.0.1:0\nconsole_cert = "
-	    "console.crt\nconsole_key = console.key\nconsole_users = "
-	    "console.users\nconsole_idle_timeout = %u\n", idle);
+	              "console.crt\nconsole_key = console.key\nconsole_users = "
+	              "console.users\nconsole_idle_timeout = %u\n",
+	    idle);
 	for (int i = 0; i < 4; i++) {
-		struct h_agent *a = h_agent_add(&P, ids[i], i == 3 ? extra :
-		    NULL);
+		struct h_agent *a =
+		    h_agent_add(&P, ids[i], i == 3 ? extra : NULL);
 
 		cr_assert_not_null(a);
 		cr_assert_eq(h_agent_start(&P, a), 0, "%s did not start",
@@ -286,7 +288,8 @@ Test(console, refuses_a_wrong_password_and_an_unknown_name)
 	cr_assert_eq(st, 401);
 }
 
-Test(console, slows_down_log_ins_after_repeated_failures_even_with_the_right_password)
+Test(console,
+    slows_down_log_ins_after_repeated_failures_even_with_the_right_password)
 {
 	long st = 0;
 	char *sid;
@@ -305,7 +308,8 @@ Test(console, slows_down_log_ins_after_repeated_failures_even_with_the_right_pas
 	free(sid);
 }
 
-Test(console, sends_a_page_without_a_session_to_the_log_in_and_api_calls_get_401)
+Test(console,
+    sends_a_page_without_a_session_to_the_log_in_and_api_calls_get_401)
 {
 	struct ans a = req("GET", "/", NULL, NULL, NULL);
 	char *loc = header(&a, "Location");
@@ -319,7 +323,8 @@ Test(console, sends_a_page_without_a_session_to_the_log_in_and_api_calls_get_401
 	ans_free(&a);
 }
 
-Test(console, lists_a_received_message_and_acknowledges_it_as_the_logged_in_person)
+Test(console,
+    lists_a_received_message_and_acknowledges_it_as_the_logged_in_person)
 {
 	struct h_agent *police = ak_agent(&P, AK_POLICE);
 	struct h_agent *social = ak_agent(&P, AK_SOCIAL);
@@ -338,8 +343,8 @@ Test(console, lists_a_received_message_and_acknowledges_it_as_the_logged_in_pers
 	a = req("GET", "/api/alerts", sid, NULL, NULL);
 	cr_assert_eq(a.status, 200, "%s", a.body);
 	j = json_loads(a.body, 0, NULL);
-	cr_assert_eq(json_integer_value(json_object_get(j, "total")), 1,
-	    "%s", a.body);
+	cr_assert_eq(json_integer_value(json_object_get(j, "total")), 1, "%s",
+	    a.body);
 	m = json_array_get(json_object_get(j, "messages"), 0);
 	cr_assert_str_eq(json_string_value(json_object_get(m, "id")), id);
 	json_decref(j);
@@ -353,7 +358,8 @@ Test(console, lists_a_received_message_and_acknowledges_it_as_the_logged_in_pers
 	ans_free(&a);
 	csrf = csrf_of(sid);
 	cr_assert_not_null(csrf);
-	hdr = h_fmt("X-CSRF-Token: %s", "0000000000000000000000000000000000"
+	hdr = h_fmt("X-CSRF-Token: %s",
+	    "0000000000000000000000000000000000"
 	    "000000000000000000000000000000");
 	a = req("POST", path, sid, hdr, "{}");
 	cr_assert_eq(a.status, 403);
@@ -362,7 +368,8 @@ Test(console, lists_a_received_message_and_acknowledges_it_as_the_logged_in_pers
 
 	/* A name the browser sends is ignored: the ack is by asha. */
 	hdr = h_fmt("X-CSRF-Token: %s", csrf);
-	a = req("POST", path, sid, hdr, "{\"note\":\"Seen by MASH\","
+	a = req("POST", path, sid, hdr,
+	    "{\"note\":\"Seen by MASH\","
 	    "\"by\":\"mallory\"}");
 	cr_assert_eq(a.status, 200, "%s", a.body);
 	cr_assert_not_null(strstr(a.body, "\"by\":\"asha\""), "%s", a.body);
@@ -394,8 +401,7 @@ Test(console, refuses_an_acknowledgement_by_a_viewer)
 	struct ans a;
 	long st;
 
-	body = ak_message("[\"" AK_SOCIAL "\"]", "REFERRAL", "URGENT", "v",
-	    "");
+	body = ak_message("[\"" AK_SOCIAL "\"]", "REFERRAL", "URGENT", "v", "");
 	cr_assert_eq(ak_post(police, "/v1/messages", body, id), 202);
 	free(body);
 	cr_assert_eq(ak_wait_inbox(social, id, 20000, NULL), 1);
@@ -439,8 +445,9 @@ Test(console, logs_out_only_with_the_csrf_token_and_the_session_then_ends)
 
 Test(console, refuses_a_post_from_another_sites_page)
 {
-	struct ans a = req("POST", "/login", NULL, "Origin: https://evil.example",
-	    "name=asha&password=correct+horse+battery");
+	struct ans a =
+	    req("POST", "/login", NULL, "Origin: https://evil.example",
+	        "name=asha&password=correct+horse+battery");
 
 	cr_assert_eq(a.status, 403);
 	cr_assert_null(strstr(a.head, "Set-Cookie"));
@@ -467,8 +474,8 @@ static int
 session_gone(void *cls)
 {
 	struct idle_ctx *c = cls;
-	struct ans a = req("GET", "/api/session", c->sid,
-	    "X-Haven-Passive: 1", NULL);
+	struct ans a =
+	    req("GET", "/api/session", c->sid, "X-Haven-Passive: 1", NULL);
 	int gone = a.status == 401;
 
 	ans_free(&a);
@@ -490,8 +497,7 @@ Test(console_idle, ends_a_session_left_idle_past_the_timeout,
 }
 
 /* The console is off unless console_listen is set: no "console" key. */
-Test(console_off, is_not_served_when_console_listen_is_unset,
-    .timeout = 240)
+Test(console_off, is_not_served_when_console_listen_is_unset, .timeout = 240)
 {
 	char why[600], *ready;
 	int rc;
@@ -515,21 +521,24 @@ Test(console_off, refuses_to_start_with_a_console_key_others_can_read,
 	int rc;
 
 	cr_assert_eq(h_partnership_create(&P, NULL, NULL), 0);
-	rc = h_sh(&out, 60, "cd %s && openssl req -x509 -newkey ec "
+	rc = h_sh(&out, 60,
+	    "cd %s && openssl req -x509 -newkey ec "
 	    "-pkeyopt ec_paramgen_curve:P-256 -nodes -keyout console.key "
 	    "-out console.crt -days 2 -subj /CN=localhost 2>&1 && "
-	    "chmod 644 console.key", P.dir);
+	    "chmod 644 console.key",
+	    P.dir);
 	cr_assert_eq(rc, 0, "%s", out ? out : "");
 	free(out);
 	extra = h_fmt("console_listen = 127.0.0.1:0\nconsole_cert = "
-	    "console.crt\nconsole_key = console.key\nconsole_users = "
-	    "console.users\n");
+	              "console.crt\nconsole_key = console.key\nconsole_users = "
+	              "console.users\n");
 	a = h_agent_add(&P, AK_SOCIAL, extra);
 	free(extra);
 	out = NULL;
-	rc = h_sh(&out, 60, "%s --config %s --check-config >/dev/null && "
-	    "timeout 20 %s --config %s --foreground", h_bin("haven-agent"),
-	    a->conf, h_bin("haven-agent"), a->conf);
+	rc = h_sh(&out, 60,
+	    "%s --config %s --check-config >/dev/null && "
+	    "timeout 20 %s --config %s --foreground",
+	    h_bin("haven-agent"), a->conf, h_bin("haven-agent"), a->conf);
 	cr_assert_eq(rc, 1, "%d %s", rc, out ? out : "");
 	cr_assert_not_null(strstr(out, "console.key"), "%s", out);
 	free(out);
@@ -544,18 +553,21 @@ Test(console, lists_what_the_agreement_lets_the_agency_send_and_to_whom)
 	int seen = 0;
 
 	cr_assert_eq(ak_get(police, "/v1/allowed", &j), 200);
-	json_array_foreach(json_object_get(j, "types"), i, t) {
-		const char *type = json_string_value(json_object_get(t, "type"));
+	json_array_foreach (json_object_get(j, "types"), i, t) {
+		const char *type =
+		    json_string_value(json_object_get(t, "type"));
 		char *to = json_dumps(json_object_get(t, "to"), JSON_COMPACT);
 
-		cr_assert_null(strstr(to, AK_POLICE), "never to itself: %s", to);
+		cr_assert_null(strstr(to, AK_POLICE), "never to itself: %s",
+		    to);
 		cr_assert_null(strstr(to, "ig.bristol"), "%s: %s", type, to);
 		if (strcmp(type, "DOMESTIC_ABUSE_NOTIFICATION") == 0) {
-			cr_assert_str_eq(to, "[\"" AK_SCHOOL "\",\"" AK_SOCIAL
-			    "\"]");
+			cr_assert_str_eq(to,
+			    "[\"" AK_SCHOOL "\",\"" AK_SOCIAL "\"]");
 			seen = 1;
 		}
-		cr_assert_str_neq(type, "INFO_REQUEST", "police may not send "
+		cr_assert_str_neq(type, "INFO_REQUEST",
+		    "police may not send "
 		    "an INFO_REQUEST under the sample agreement");
 		free(to);
 	}
@@ -565,7 +577,8 @@ Test(console, lists_what_the_agreement_lets_the_agency_send_and_to_whom)
 
 Test(console, refuses_a_send_by_a_viewer_and_shows_a_duty_users_field_error)
 {
-	static const char msg[] = "{\"to\":[\"" AK_POLICE "\"],\"type\":"
+	static const char msg[] =
+	    "{\"to\":[\"" AK_POLICE "\"],\"type\":"
 	    "\"INFO_REQUEST\",\"priority\":\"URGENT\",\"subject\":{\"nhs\":"
 	    "\"943 476 5919\"},\"basis\":{\"consent\":\"NOT_SOUGHT\","
 	    "\"art6\":\"PUBLIC_TASK\",\"art9\":\"SAFEGUARDING\","
@@ -603,23 +616,22 @@ Test(console, lists_sent_messages_newest_first_with_their_timelines)
 	char id1[33], id2[33], *body, *path;
 	json_t *j, *m;
 
-	body = ak_message("[\"" AK_SOCIAL "\"]", "REFERRAL", "URGENT", "s1",
-	    "");
+	body =
+	    ak_message("[\"" AK_SOCIAL "\"]", "REFERRAL", "URGENT", "s1", "");
 	cr_assert_eq(ak_post(police, "/v1/messages", body, id1), 202);
 	free(body);
-	body = ak_message("[\"" AK_SOCIAL "\"]", "REFERRAL", "ROUTINE", "s2",
-	    "");
+	body =
+	    ak_message("[\"" AK_SOCIAL "\"]", "REFERRAL", "ROUTINE", "s2", "");
 	cr_assert_eq(ak_post(police, "/v1/messages", body, id2), 202);
 	free(body);
-	cr_assert_eq(ak_wait_status(police, id2, "delivered", AK_SOCIAL,
-	    20000), 1);
+	cr_assert_eq(ak_wait_status(police, id2, "delivered", AK_SOCIAL, 20000),
+	    1);
 	cr_assert_eq(ak_get(police, "/v1/messages?limit=1", &j), 200);
 	cr_assert_eq(json_integer_value(json_object_get(j, "total")), 2);
 	m = json_array_get(json_object_get(j, "messages"), 0);
 	cr_assert_str_eq(json_string_value(json_object_get(m, "id")), id2);
 	cr_assert_gt(json_array_size(json_object_get(m, "timeline")), 0);
-	cr_assert_eq(json_integer_value(json_object_get(j, "next_offset")),
-	    1);
+	cr_assert_eq(json_integer_value(json_object_get(j, "next_offset")), 1);
 	json_decref(j);
 	cr_assert_eq(ak_get(police, "/v1/messages?limit=1&offset=1", &j), 200);
 	m = json_array_get(json_object_get(j, "messages"), 0);
@@ -641,8 +653,11 @@ Test(console, ends_the_sessions_of_a_user_removed_from_the_users_file)
 	a = req("GET", "/api/session", sid, NULL, NULL);
 	cr_assert_eq(a.status, 200);
 	ans_free(&a);
-	cr_assert_eq(h_sh(&out, 30, "%s console-user remove ben --users "
-	    "%s/console.users", h_bin("haven"), P.dir), 0, "%s", out);
+	cr_assert_eq(h_sh(&out, 30,
+	                 "%s console-user remove ben --users "
+	                 "%s/console.users",
+	                 h_bin("haven"), P.dir),
+	    0, "%s", out);
 	free(out);
 	a = req("GET", "/api/session", sid, NULL, NULL);
 	cr_assert_eq(a.status, 401, "%ld %s", a.status, a.body);

@@ -76,7 +76,7 @@ Test(demo, plays_the_whole_morning_and_exits_cleanly, .timeout = 240)
 		"DECISION_RECORDED",
 		/* Opened with the IG key; sealed in the plain export. */
 		"Asking the parents for consent could place the child at "
-		    "greater risk of harm.",
+		"greater risk of harm.",
 		"justifications show as (sealed)",
 		"proof OK",
 		"audit log OK:",

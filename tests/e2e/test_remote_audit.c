@@ -37,7 +37,7 @@ static struct h_partnership P;
 struct fx {
 	char nhs_s[11];
 	uint8_t subj_s[32], subj_t[32];
-	uint8_t id[4][HV_ID_LEN];	/* A, B, C, D */
+	uint8_t id[4][HV_ID_LEN]; /* A, B, C, D */
 	char hex[4][HV_ID_HEX_LEN + 1];
 };
 
@@ -83,10 +83,14 @@ start(void)
 	    h_bin("haven"), POLICE_IG, P.dir);
 	cr_assert_eq(rc, 0, "keygen: %s", out ? out : "");
 	free(out);
-	cr_assert_eq(h_partnership_resign(&P, 1, "node " POLICE_IG
-	    " keys/" POLICE_IG ".pub scope=police\n"), 0);
-	cr_assert_eq(h_broker_start(&P), 0, "the broker did not start; see "
-	    "%s", P.broker_log);
+	cr_assert_eq(h_partnership_resign(&P, 1,
+	                 "node " POLICE_IG " keys/" POLICE_IG
+	                 ".pub scope=police\n"),
+	    0);
+	cr_assert_eq(h_broker_start(&P), 0,
+	    "the broker did not start; see "
+	    "%s",
+	    P.broker_log);
 }
 
 static struct hc_client *
@@ -95,8 +99,10 @@ connect_node(const char *node)
 	struct hc_client *c = hc_connect(&P, node);
 
 	cr_assert_not_null(c, "cannot connect as %s", node);
-	cr_assert(hc_wait_handshakes(c, 1, WAIT_MS), "%s never completed the "
-	    "handshake", node);
+	cr_assert(hc_wait_handshakes(c, 1, WAIT_MS),
+	    "%s never completed the "
+	    "handshake",
+	    node);
 	return c;
 }
 
@@ -169,9 +175,10 @@ remote(const char *node)
 	static int slot;
 	char *b = buf[slot++ % 4];
 
-	snprintf(b, sizeof(buf[0]), "--broker %s --key '%s/keys/%s.key' "
-	    "--directory '%s' --root-pub '%s'", P.endpoint, P.dir, node,
-	    P.directory, P.root_pub);
+	snprintf(b, sizeof(buf[0]),
+	    "--broker %s --key '%s/keys/%s.key' "
+	    "--directory '%s' --root-pub '%s'",
+	    P.endpoint, P.dir, node, P.directory, P.root_pub);
 	return b;
 }
 
@@ -184,8 +191,7 @@ audit_json(const char *args)
 	json_t *j;
 	int rc;
 
-	rc = h_sh(&out, 60, "'%s' audit %s 2>/dev/null", h_bin("haven"),
-	    args);
+	rc = h_sh(&out, 60, "'%s' audit %s 2>/dev/null", h_bin("haven"), args);
 	cr_assert_eq(rc, 0, "haven audit %s exited %d: %s", args, rc,
 	    out ? out : "");
 	j = json_loads(out, 0, &jerr);
@@ -201,9 +207,9 @@ has_record(const json_t *doc, const char *hex, const char *event)
 	const json_t *r;
 	size_t i;
 
-	json_array_foreach(json_object_get(doc, "records"), i, r) {
-		const char *id = json_string_value(json_object_get(r,
-		    "message_id"));
+	json_array_foreach (json_object_get(doc, "records"), i, r) {
+		const char *id =
+		    json_string_value(json_object_get(r, "message_id"));
 		const char *ev = json_string_value(json_object_get(r, "event"));
 
 		if (id != NULL && strcmp(id, hex) == 0 &&
@@ -228,13 +234,14 @@ assert_police_scope(const json_t *doc)
 	const json_t *r, *rc;
 	size_t i, k;
 
-	json_array_foreach(json_object_get(doc, "records"), i, r) {
-		int ok = role_is(json_string_value(json_object_get(r,
-		    "sender")), "police");
-		const char *actor = json_string_value(json_object_get(r,
-		    "actor"));
+	json_array_foreach (json_object_get(doc, "records"), i, r) {
+		int ok =
+		    role_is(json_string_value(json_object_get(r, "sender")),
+		        "police");
+		const char *actor =
+		    json_string_value(json_object_get(r, "actor"));
 
-		json_array_foreach(json_object_get(r, "recipients"), k, rc)
+		json_array_foreach (json_object_get(r, "recipients"), k, rc)
 			ok |= role_is(json_string_value(rc), "police");
 		ok |= actor != NULL && strcmp(actor, POLICE_IG) == 0;
 		cr_assert(ok, "record %lld (%s) is outside the police scope",
@@ -272,16 +279,20 @@ Test(remote_audit, a_police_scope_sees_only_records_involving_police,
 	args = h_fmt("query %s --format json", opts);
 	doc = audit_json(args);
 	free(args);
-	cr_assert(has_record(doc, fx.hex[0], "SUBMITTED"), "the police "
+	cr_assert(has_record(doc, fx.hex[0], "SUBMITTED"),
+	    "the police "
 	    "share is missing");
 	cr_assert(!has_record(doc, fx.hex[1], NULL), "health's share leaked");
-	cr_assert(!has_record(doc, fx.hex[2], NULL), "health's decision "
+	cr_assert(!has_record(doc, fx.hex[2], NULL),
+	    "health's decision "
 	    "leaked");
-	cr_assert(!has_record(doc, fx.hex[3], NULL), "the school's referral "
+	cr_assert(!has_record(doc, fx.hex[3], NULL),
+	    "the school's referral "
 	    "leaked");
-	json_array_foreach(json_object_get(doc, "records"), i, r)
-		cr_assert_str_neq(json_string_value(json_object_get(r,
-		    "event")), "DIRECTORY_LOADED");
+	json_array_foreach (json_object_get(doc, "records"), i, r)
+		cr_assert_str_neq(json_string_value(
+		                      json_object_get(r, "event")),
+		    "DIRECTORY_LOADED");
 	assert_police_scope(doc);
 	cr_assert_gt(json_integer_value(json_object_get(doc, "tree_size")),
 	    json_integer_value(json_object_get(doc, "count")));
@@ -289,11 +300,11 @@ Test(remote_audit, a_police_scope_sees_only_records_involving_police,
 
 	/* The query is in the log, naming who asked and with what scope. */
 	q = audit_queries();
-	json_array_foreach(json_object_get(q, "records"), i, r) {
-		const char *actor = json_string_value(json_object_get(r,
-		    "actor"));
-		const char *detail = json_string_value(json_object_get(r,
-		    "detail"));
+	json_array_foreach (json_object_get(q, "records"), i, r) {
+		const char *actor =
+		    json_string_value(json_object_get(r, "actor"));
+		const char *detail =
+		    json_string_value(json_object_get(r, "detail"));
 
 		if (actor == NULL || strcmp(actor, POLICE_IG) != 0)
 			continue;
@@ -312,14 +323,15 @@ Test(remote_audit, a_police_scope_sees_only_records_involving_police,
 	doc = audit_json(args);
 	free(args);
 	cr_assert_geq(json_array_size(json_object_get(doc, "records")), 1);
-	json_array_foreach(json_object_get(doc, "records"), i, r)
-		cr_assert_str_eq(json_string_value(json_object_get(r,
-		    "actor")), POLICE_IG);
+	json_array_foreach (json_object_get(doc, "records"), i, r)
+		cr_assert_str_eq(json_string_value(json_object_get(r, "actor")),
+		    POLICE_IG);
 	json_decref(doc);
 
 	/* Asked about child S, police see the police share only. */
 	args = h_fmt("query %s --subject-nhs %s --subject-key '%s' "
-	    "--format json", opts, fx.nhs_s, P.subject_key);
+	             "--format json",
+	    opts, fx.nhs_s, P.subject_key);
 	doc = audit_json(args);
 	free(args);
 	cr_assert(has_record(doc, fx.hex[0], "SUBMITTED"));
@@ -341,23 +353,25 @@ Test(remote_audit, a_star_scope_sees_shares_and_decisions_about_a_child,
 	fill(&fx);
 	hv_hex(fx.subj_s, 32, subj);
 	/* The NHS number comes on standard input, as the manual advises. */
-	rc = h_sh(&out, 60, "echo %s | '%s' audit query %s --subject-nhs - "
-	    "--subject-key '%s' --format json 2>/dev/null", fx.nhs_s,
-	    h_bin("haven"), remote("ig.bristol"), P.subject_key);
+	rc = h_sh(&out, 60,
+	    "echo %s | '%s' audit query %s --subject-nhs - "
+	    "--subject-key '%s' --format json 2>/dev/null",
+	    fx.nhs_s, h_bin("haven"), remote("ig.bristol"), P.subject_key);
 	cr_assert_eq(rc, 0, "%s", out ? out : "");
 	doc = json_loads(out, 0, NULL);
 	cr_assert_not_null(doc, "%s", out);
 	free(out);
 	cr_assert(has_record(doc, fx.hex[0], "SUBMITTED"), "police share");
 	cr_assert(has_record(doc, fx.hex[1], "SUBMITTED"), "health share");
-	cr_assert(has_record(doc, fx.hex[2], "DECISION_RECORDED"), "health's "
+	cr_assert(has_record(doc, fx.hex[2], "DECISION_RECORDED"),
+	    "health's "
 	    "decision not to share");
 	cr_assert(!has_record(doc, fx.hex[3], NULL), "the other child");
 	json_decref(doc);
 
 	/* The table shows the decision beside the shares. */
-	rc = h_sh(&out, 60, "'%s' audit query %s --subject %s",
-	    h_bin("haven"), remote("ig.bristol"), subj);
+	rc = h_sh(&out, 60, "'%s' audit query %s --subject %s", h_bin("haven"),
+	    remote("ig.bristol"), subj);
 	cr_assert_eq(rc, 0, "%s", out ? out : "");
 	cr_assert_not_null(strstr(out, "health.bristol-royal (not shared)"),
 	    "%s", out);
@@ -366,15 +380,17 @@ Test(remote_audit, a_star_scope_sees_shares_and_decisions_about_a_child,
 
 	/* Audited with the pseudonym, never the NHS number. */
 	q = audit_queries();
-	json_array_foreach(json_object_get(q, "records"), i, r) {
-		const char *s = json_string_value(json_object_get(r,
-		    "subject"));
-		const char *actor = json_string_value(json_object_get(r,
-		    "actor"));
+	json_array_foreach (json_object_get(q, "records"), i, r) {
+		const char *s =
+		    json_string_value(json_object_get(r, "subject"));
+		const char *actor =
+		    json_string_value(json_object_get(r, "actor"));
 		char *text = json_dumps(r, 0);
 
-		cr_assert_null(strstr(text, fx.nhs_s), "the NHS number is in "
-		    "the log: %s", text);
+		cr_assert_null(strstr(text, fx.nhs_s),
+		    "the NHS number is in "
+		    "the log: %s",
+		    text);
 		free(text);
 		if (s != NULL && strcmp(s, subj) == 0 && actor != NULL &&
 		    strcmp(actor, "ig.bristol") == 0)
@@ -420,26 +436,30 @@ Test(remote_audit, a_node_that_is_not_ig_is_refused_and_the_refusal_audited,
 	    P.broker_data);
 	doc = audit_json(args);
 	free(args);
-	json_array_foreach(json_object_get(doc, "records"), i, r) {
-		const char *reason = json_string_value(json_object_get(r,
-		    "reason"));
-		const char *actor = json_string_value(json_object_get(r,
-		    "actor"));
+	json_array_foreach (json_object_get(doc, "records"), i, r) {
+		const char *reason =
+		    json_string_value(json_object_get(r, "reason"));
+		const char *actor =
+		    json_string_value(json_object_get(r, "actor"));
 
 		if (reason != NULL && actor != NULL &&
 		    strcmp(reason, "POLICY_DENIED") == 0 &&
 		    strcmp(actor, "police.avon") == 0)
 			found++;
 	}
-	cr_assert_eq(found, 2, "REJECTED records of police.avon's queries: "
-	    "%d", found);
+	cr_assert_eq(found, 2,
+	    "REJECTED records of police.avon's queries: "
+	    "%d",
+	    found);
 	json_decref(doc);
 
 	/* A key that is no node of the directory never reaches the broker. */
-	rc = h_sh(&out, 60, "'%s' keygen --id ig.stranger --out '%s/other' && "
+	rc = h_sh(&out, 60,
+	    "'%s' keygen --id ig.stranger --out '%s/other' && "
 	    "'%s' audit query --broker %s --key '%s/other/ig.stranger.key' "
-	    "--directory '%s'", h_bin("haven"), P.dir, h_bin("haven"),
-	    P.endpoint, P.dir, P.directory);
+	    "--directory '%s'",
+	    h_bin("haven"), P.dir, h_bin("haven"), P.endpoint, P.dir,
+	    P.directory);
 	cr_assert_eq(rc, 1, "exit %d: %s", rc, out ? out : "");
 	cr_assert_not_null(strstr(out, "belongs to no node"), "%s", out);
 	free(out);
@@ -447,8 +467,8 @@ Test(remote_audit, a_node_that_is_not_ig_is_refused_and_the_refusal_audited,
 
 /* ---- proofs ---------------------------------------------------------- */
 
-Test(remote_audit, a_remote_proof_passes_check_proof_offline,
-    .fini = stop, .timeout = 180)
+Test(remote_audit, a_remote_proof_passes_check_proof_offline, .fini = stop,
+    .timeout = 180)
 {
 	struct fx fx;
 	json_t *doc, *pf;
@@ -465,10 +485,12 @@ Test(remote_audit, a_remote_proof_passes_check_proof_offline,
 	cr_assert_gt(size, 0);
 	json_decref(doc);
 
-	rc = h_sh(&out, 60, "'%s' audit prove %s %s > '%s/proof.json' && "
+	rc = h_sh(&out, 60,
+	    "'%s' audit prove %s %s > '%s/proof.json' && "
 	    "'%s' audit check-proof '%s/proof.json' --broker-pub "
-	    "'%s/keys/broker.bristol.pub'", h_bin("haven"), fx.hex[0],
-	    remote("ig.bristol"), P.dir, h_bin("haven"), P.dir, P.dir);
+	    "'%s/keys/broker.bristol.pub'",
+	    h_bin("haven"), fx.hex[0], remote("ig.bristol"), P.dir,
+	    h_bin("haven"), P.dir, P.dir);
 	cr_assert_eq(rc, 0, "exit %d: %s", rc, out ? out : "");
 	cr_assert_not_null(strstr(out, "proof OK"), "%s", out);
 	cr_assert_not_null(strstr(out, "SUBMITTED"), "%s", out);
@@ -484,15 +506,18 @@ Test(remote_audit, a_remote_proof_passes_check_proof_offline,
 	json_decref(pf);
 
 	/* The decision, proved the same way. */
-	rc = h_sh(&out, 60, "'%s' audit prove %s %s | '%s' audit check-proof "
-	    "- --broker-pub '%s/keys/broker.bristol.pub'", h_bin("haven"),
-	    fx.hex[2], remote("ig.bristol"), h_bin("haven"), P.dir);
+	rc = h_sh(&out, 60,
+	    "'%s' audit prove %s %s | '%s' audit check-proof "
+	    "- --broker-pub '%s/keys/broker.bristol.pub'",
+	    h_bin("haven"), fx.hex[2], remote("ig.bristol"), h_bin("haven"),
+	    P.dir);
 	cr_assert_eq(rc, 0, "exit %d: %s", rc, out ? out : "");
 	cr_assert_not_null(strstr(out, "DECISION_RECORDED"), "%s", out);
 	free(out);
 
 	/* The later log extends the earlier head. */
-	rc = h_sh(&out, 60, "'%s' audit consistency --from %lld %s | '%s' "
+	rc = h_sh(&out, 60,
+	    "'%s' audit consistency --from %lld %s | '%s' "
 	    "audit check-proof - --broker-pub '%s/keys/broker.bristol.pub'",
 	    h_bin("haven"), (long long)size, remote("ig.bristol"),
 	    h_bin("haven"), P.dir);
@@ -501,8 +526,8 @@ Test(remote_audit, a_remote_proof_passes_check_proof_offline,
 	free(out);
 
 	/* Outside the scope there is nothing to prove. */
-	rc = h_sh(&out, 60, "'%s' audit prove %s %s", h_bin("haven"),
-	    fx.hex[1], remote(POLICE_IG));
+	rc = h_sh(&out, 60, "'%s' audit prove %s %s", h_bin("haven"), fx.hex[1],
+	    remote(POLICE_IG));
 	cr_assert_eq(rc, 1, "exit %d: %s", rc, out ? out : "");
 	cr_assert_not_null(strstr(out, "NOT_FOUND"), "%s", out);
 	free(out);
@@ -585,7 +610,8 @@ Test(remote_audit, an_answer_whose_head_the_broker_key_did_not_sign_is_refused,
 	zmq_getsockopt(fk.sock, ZMQ_LAST_ENDPOINT, fk.endpoint, &elen);
 	cr_assert_eq(pthread_create(&th, NULL, fake_serve, &fk), 0);
 
-	rc = h_sh(&out, 60, "'%s' audit query --broker %s --key "
+	rc = h_sh(&out, 60,
+	    "'%s' audit query --broker %s --key "
 	    "'%s/keys/ig.bristol.key' --directory '%s' --timeout 20",
 	    h_bin("haven"), fk.endpoint, P.dir, P.directory);
 	pthread_join(th, NULL);
@@ -626,12 +652,14 @@ Test(remote_audit, health_over_the_network_shows_nodes_and_the_log_size,
 		j = json_loads(out, 0, NULL);
 		cr_assert_not_null(j, "%s", out);
 		free(out);
-		json_array_foreach(json_object_get(j, "connected"), i, v)
+		json_array_foreach (json_object_get(j, "connected"), i, v)
 			in |= strcmp(json_string_value(v), "police.avon") == 0;
-		cr_assert_gt(json_integer_value(json_object_get(j,
-		    "tree_size")), 0);
-		cr_assert_eq(json_integer_value(json_object_get(j,
-		    "directory_version")), 1);
+		cr_assert_gt(json_integer_value(
+		                 json_object_get(j, "tree_size")),
+		    0);
+		cr_assert_eq(json_integer_value(
+		                 json_object_get(j, "directory_version")),
+		    1);
 		json_decref(j);
 	}
 	cr_assert(in, "police.avon never shown as connected");
@@ -657,7 +685,8 @@ Test(remote_audit, health_over_the_network_shows_nodes_and_the_log_size,
 	memcpy(subj, env.subject, sizeof(subj));
 	accept_env(sc, &env, subj, id);
 	f = hc_wait_kind(police, HAVEN__FRAME__KIND_DELIVER, 5000);
-	cr_assert_not_null(f, "the police client lost its deliveries to "
+	cr_assert_not_null(f,
+	    "the police client lost its deliveries to "
 	    "haven health");
 	cr_assert_eq(hc_deliver_id(f, got), 0);
 	cr_assert_eq(memcmp(got, id, HV_ID_LEN), 0);
@@ -666,8 +695,8 @@ Test(remote_audit, health_over_the_network_shows_nodes_and_the_log_size,
 	hc_close(&police);
 }
 
-Test(remote_audit, a_dead_endpoint_exits_3_within_the_time_out,
-    .fini = stop, .timeout = 120)
+Test(remote_audit, a_dead_endpoint_exits_3_within_the_time_out, .fini = stop,
+    .timeout = 120)
 {
 	char *out = NULL;
 	int rc;
@@ -677,22 +706,26 @@ Test(remote_audit, a_dead_endpoint_exits_3_within_the_time_out,
 	 * Without --timeout the command would wait for ever; h_sh gives it
 	 * a deadline well past the 2 s asked for and returns -1 at it.
 	 */
-	rc = h_sh(&out, 15, "'%s' health --broker tcp://127.0.0.1:1 --key "
+	rc = h_sh(&out, 15,
+	    "'%s' health --broker tcp://127.0.0.1:1 --key "
 	    "'%s/keys/ig.bristol.key' --directory '%s' --timeout 2",
 	    h_bin("haven"), P.dir, P.directory);
 	cr_assert_eq(rc, 3, "exit %d: %s", rc, out ? out : "");
 	cr_assert_not_null(strstr(out, "tcp://127.0.0.1:1"), "%s", out);
 	free(out);
 
-	rc = h_sh(&out, 60, "'%s' audit query --broker tcp://127.0.0.1:1 "
+	rc = h_sh(&out, 60,
+	    "'%s' audit query --broker tcp://127.0.0.1:1 "
 	    "--key '%s/keys/ig.bristol.key' --directory '%s' --timeout 1",
 	    h_bin("haven"), P.dir, P.directory);
 	cr_assert_eq(rc, 3, "exit %d: %s", rc, out ? out : "");
 	free(out);
 
 	/* Usage errors come before any connection. */
-	rc = h_sh(&out, 60, "'%s' audit query --broker tcp://127.0.0.1:1 "
-	    "--directory '%s'", h_bin("haven"), P.directory);
+	rc = h_sh(&out, 60,
+	    "'%s' audit query --broker tcp://127.0.0.1:1 "
+	    "--directory '%s'",
+	    h_bin("haven"), P.directory);
 	cr_assert_eq(rc, 2, "exit %d: %s", rc, out ? out : "");
 	free(out);
 	rc = h_sh(&out, 60, "'%s' health --help", h_bin("haven"));

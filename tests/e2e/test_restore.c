@@ -25,7 +25,7 @@ static struct ak_sse SSE;
 static int sse_on;
 static char copy[H_PATH + 16], notice[H_PATH + 16];
 static char lost_ids[LOST][33];
-static char kept_id[33];		/* queued at the broker before the copy */
+static char kept_id[33]; /* queued at the broker before the copy */
 
 /* A broker, police (sender) and social care (recipient), checking heads
  * every second; police's alert_command appends to alerts.log. */
@@ -37,11 +37,12 @@ setup(void)
 	cr_assert_eq(h_partnership_create(&P, NULL, NULL), 0);
 	cr_assert_eq(h_broker_start(&P), 0);
 	extra = h_fmt("tree_head_interval = 1\nalert_command = cat >> "
-	    "%s/alerts.log\n", P.dir);
+	              "%s/alerts.log\n",
+	    P.dir);
 	cr_assert_not_null(h_agent_add(&P, AK_POLICE, extra));
 	free(extra);
-	cr_assert_not_null(h_agent_add(&P, AK_SOCIAL,
-	    "tree_head_interval = 1\n"));
+	cr_assert_not_null(
+	    h_agent_add(&P, AK_SOCIAL, "tree_head_interval = 1\n"));
 	for (int i = 0; i < P.n_agents; i++)
 		cr_assert_eq(h_agent_start(&P, &P.agents[i]), 0);
 	snprintf(copy, sizeof(copy), "%s/broker-copy", P.dir);
@@ -78,8 +79,9 @@ static long
 th_size(struct h_agent *a)
 {
 	json_t *h = health(a), *th = json_object_get(h, "tree_head");
-	long n = json_is_object(th) ? (long)json_integer_value(
-	    json_object_get(th, "size")) : -1;
+	long n = json_is_object(th) ?
+	    (long)json_integer_value(json_object_get(th, "size")) :
+	    -1;
 
 	json_decref(h);
 	return n;
@@ -96,8 +98,8 @@ state_is(void *ctx)
 {
 	struct state_wait *w = ctx;
 	json_t *h = health(w->a);
-	const char *s = json_string_value(json_object_get(json_object_get(h,
-	    "integrity"), "state"));
+	const char *s = json_string_value(
+	    json_object_get(json_object_get(h, "integrity"), "state"));
 	int ok = s != NULL && strcmp(s, w->want) == 0;
 
 	json_decref(h);
@@ -135,11 +137,11 @@ store_records(const char *dir)
 static void
 post(const char *tag, char id[33])
 {
-	char *body = ak_message("[\"" AK_SOCIAL "\"]", "REFERRAL", "ROUTINE",
-	    tag, "");
+	char *body =
+	    ak_message("[\"" AK_SOCIAL "\"]", "REFERRAL", "ROUTINE", tag, "");
 
-	cr_assert_eq(ak_post(ak_agent(&P, AK_POLICE), "/v1/messages", body,
-	    id), 202);
+	cr_assert_eq(ak_post(ak_agent(&P, AK_POLICE), "/v1/messages", body, id),
+	    202);
 	free(body);
 }
 
@@ -151,8 +153,8 @@ received_count(const char *id)
 	int n = 0;
 
 	needle = h_fmt("received message %s", id);
-	for (const char *p = log; p != NULL && (p = strstr(p, needle)) !=
-	    NULL; p++)
+	for (const char *p = log; p != NULL && (p = strstr(p, needle)) != NULL;
+	     p++)
 		n++;
 	free(needle);
 	free(log);
@@ -181,7 +183,8 @@ restore_from_copy(void)
 		snprintf(tag, sizeof(tag), "before%d", i);
 		post(tag, id);
 		cr_assert(ak_wait_status(pol, id, "delivered", AK_SOCIAL,
-		    20000), "message %s was not delivered", tag);
+		              20000),
+		    "message %s was not delivered", tag);
 	}
 	/* One more is accepted and queued for social care, who is away. */
 	cr_assert_eq(h_agent_stop(soc), 0);
@@ -191,8 +194,7 @@ restore_from_copy(void)
 
 	/* The backup: the broker stopped, its data_dir copied. */
 	cr_assert_eq(h_broker_stop(&P), 0);
-	cr_assert_eq(h_sh(NULL, 30, "cp -a '%s' '%s'", P.broker_data, copy),
-	    0);
+	cr_assert_eq(h_sh(NULL, 30, "cp -a '%s' '%s'", P.broker_data, copy), 0);
 	cr_assert_gt(copied = store_records(copy), 0);
 
 	/* Work goes on with the recipient away: accepted, queued. */
@@ -203,17 +205,20 @@ restore_from_copy(void)
 		snprintf(tag, sizeof(tag), "after%d", i);
 		post(tag, lost_ids[i]);
 		cr_assert(ak_wait_status(pol, lost_ids[i], "accepted", NULL,
-		    20000), "message %s was not accepted", tag);
+		              20000),
+		    "message %s was not accepted", tag);
 	}
 	w.above = copied + LOST;
-	cr_assert(h_wait_until(size_above, &w, 20000), "police never "
+	cr_assert(h_wait_until(size_above, &w, 20000),
+	    "police never "
 	    "verified a head past the lost records (it has %ld)",
 	    th_size(pol));
 
 	/* The disk is lost; the copy is put back. */
 	cr_assert_eq(h_broker_stop(&P), 0);
 	cr_assert_eq(h_sh(NULL, 30, "rm -rf '%s' && cp -a '%s' '%s'",
-	    P.broker_data, copy, P.broker_data), 0);
+	                 P.broker_data, copy, P.broker_data),
+	    0);
 	return copied;
 }
 
@@ -236,10 +241,13 @@ sign_notice(void)
 {
 	char *out = NULL;
 
-	cr_assert_eq(h_sh(&out, 30, "'%s' audit restore-notice --db '%s' "
-	    "--root-key '%s' --reason 'disk failure, restored from the "
-	    "nightly copy' -o '%s'", h_bin("haven"), P.broker_data,
-	    P.root_key, notice), 0, "%s", out ? out : "");
+	cr_assert_eq(
+	    h_sh(&out, 30,
+	        "'%s' audit restore-notice --db '%s' "
+	        "--root-key '%s' --reason 'disk failure, restored from the "
+	        "nightly copy' -o '%s'",
+	        h_bin("haven"), P.broker_data, P.root_key, notice),
+	    0, "%s", out ? out : "");
 	cr_assert_not_null(strstr(out, "restore notice written"), "%s", out);
 	free(out);
 }
@@ -250,10 +258,11 @@ config_notice(void)
 {
 	char *line = h_fmt("restore_notice = %s\n", notice);
 
-	strncat(P.broker_extra, line, sizeof(P.broker_extra) -
-	    strlen(P.broker_extra) - 1);
+	strncat(P.broker_extra, line,
+	    sizeof(P.broker_extra) - strlen(P.broker_extra) - 1);
 	cr_assert_eq(h_sh(NULL, 30, "printf '%%s' '%s' >> '%s'", line,
-	    P.broker_conf), 0);
+	                 P.broker_conf),
+	    0);
 	free(line);
 }
 
@@ -281,19 +290,22 @@ Test(restore,
 	config_notice();
 	cr_assert_eq(h_broker_start(&P), 0);
 
-	cr_assert(h_wait_until(state_is, &restored, 20000), "police did not "
+	cr_assert(h_wait_until(state_is, &restored, 20000),
+	    "police did not "
 	    "report the restore");
 	cr_assert(ak_sse_wait(&SSE, "integrity", "\"state\":\"restored\"",
-	    10000), "no integrity event with state restored");
+	              10000),
+	    "no integrity event with state restored");
 	cr_assert_not_null(h = health(pol));
 	ig = json_object_get(h, "integrity");
 	cr_assert(json_is_true(json_object_get(ig, "ok")));
 	cr_assert_str_eq(json_string_value(json_object_get(ig, "code")),
 	    "RESTORED");
-	cr_assert_eq(json_integer_value(json_object_get(ig,
-	    "restored_size")), copied);
-	cr_assert_not_null(strstr(json_string_value(json_object_get(ig,
-	    "reason")), "disk failure"));
+	cr_assert_eq(json_integer_value(json_object_get(ig, "restored_size")),
+	    copied);
+	cr_assert_not_null(
+	    strstr(json_string_value(json_object_get(ig, "reason")),
+	        "disk failure"));
 	json_decref(h);
 
 	/* The duty team's hook is told too. */
@@ -303,16 +315,21 @@ Test(restore,
 	free(alerts);
 
 	/* What the agency's operator sees with the CLI. */
-	cr_assert_eq(h_sh(&out, 30, "HAVEN_AGENT='%s' HAVEN_TOKEN_FILE='%s' "
-	    "'%s' health", pol->url, pol->token_file, h_bin("haven")), 0,
-	    "%s", out ? out : "");
+	cr_assert_eq(h_sh(&out, 30,
+	                 "HAVEN_AGENT='%s' HAVEN_TOKEN_FILE='%s' "
+	                 "'%s' health",
+	                 pol->url, pol->token_file, h_bin("haven")),
+	    0, "%s", out ? out : "");
 	cr_assert_not_null(strstr(out, "Audit integrity   RESTORED since"),
 	    "%s", out);
 	free(out);
 	out = NULL;
-	cr_assert_eq(h_sh(&out, 30, "HAVEN_AGENT='%s' HAVEN_TOKEN_FILE='%s' "
-	    "'%s' status %s", pol->url, pol->token_file, h_bin("haven"),
-	    lost_ids[0]), 0, "%s", out ? out : "");
+	cr_assert_eq(h_sh(&out, 30,
+	                 "HAVEN_AGENT='%s' HAVEN_TOKEN_FILE='%s' "
+	                 "'%s' status %s",
+	                 pol->url, pol->token_file, h_bin("haven"),
+	                 lost_ids[0]),
+	    0, "%s", out ? out : "");
 	cr_assert_not_null(strstr(out, "resubmitted"), "%s", out);
 	free(out);
 	out = NULL;
@@ -321,7 +338,8 @@ Test(restore,
 	cr_assert_eq(h_agent_start(&P, soc), 0);
 	for (int i = 0; i < LOST; i++) {
 		cr_assert(ak_wait_status(pol, lost_ids[i], "delivered",
-		    AK_SOCIAL, 30000), "lost message %d never delivered", i);
+		              AK_SOCIAL, 30000),
+		    "lost message %d never delivered", i);
 		cr_assert(ak_wait_inbox(soc, lost_ids[i], 10000, NULL));
 	}
 	/*
@@ -329,23 +347,28 @@ Test(restore,
 	 * delivered); the broker answers with its first receipt, and it
 	 * settles: nothing is left waiting for a verdict.
 	 */
-	cr_assert(ak_wait_status(pol, kept_id, "delivered", AK_SOCIAL,
-	    30000), "the queued message was not delivered");
+	cr_assert(ak_wait_status(pol, kept_id, "delivered", AK_SOCIAL, 30000),
+	    "the queued message was not delivered");
 	cr_assert(ak_wait_health(pol, "outbox_depth", 0, 10000));
 	for (int i = 0; i < LOST; i++)
 		cr_assert_eq(n = received_count(lost_ids[i]), 1,
 		    "message %d received %d times", i, n);
-	cr_assert_eq(n = received_count(kept_id), 1, "the queued message "
-	    "was received %d times", n);
+	cr_assert_eq(n = received_count(kept_id), 1,
+	    "the queued message "
+	    "was received %d times",
+	    n);
 
 	/* The restored log verifies and says RESTORED, once. */
 	cr_assert_eq(h_sh(&out, 30, "'%s' audit verify --db '%s'",
-	    h_bin("haven"), P.broker_data), 0, "%s", out ? out : "");
+	                 h_bin("haven"), P.broker_data),
+	    0, "%s", out ? out : "");
 	free(out);
 	out = NULL;
-	cr_assert_eq(h_sh(&out, 30, "'%s' audit query --db '%s' --event "
-	    "RESTORED --format json", h_bin("haven"), P.broker_data), 0,
-	    "%s", out ? out : "");
+	cr_assert_eq(h_sh(&out, 30,
+	                 "'%s' audit query --db '%s' --event "
+	                 "RESTORED --format json",
+	                 h_bin("haven"), P.broker_data),
+	    0, "%s", out ? out : "");
 	n = 0;
 	for (p = out; (p = strstr(p, "\"RESTORED\"")) != NULL; p++)
 		n++;
@@ -357,8 +380,11 @@ Test(restore,
 	cr_assert_eq(h_broker_stop(&P), 0);
 	cr_assert_eq(h_broker_start(&P), 0);
 	out = NULL;
-	cr_assert_eq(h_sh(&out, 30, "'%s' audit query --db '%s' --event "
-	    "RESTORED --format json", h_bin("haven"), P.broker_data), 0);
+	cr_assert_eq(h_sh(&out, 30,
+	                 "'%s' audit query --db '%s' --event "
+	                 "RESTORED --format json",
+	                 h_bin("haven"), P.broker_data),
+	    0);
 	n = 0;
 	for (p = out; (p = strstr(p, "\"RESTORED\"")) != NULL; p++)
 		n++;
@@ -367,8 +393,8 @@ Test(restore,
 }
 
 /* The same restore without a notice: the sender reports TAMPERED. */
-Test(restore, a_restored_broker_without_a_notice_stays_tampered,
-    .init = setup, .fini = teardown, .timeout = 180)
+Test(restore, a_restored_broker_without_a_notice_stays_tampered, .init = setup,
+    .fini = teardown, .timeout = 180)
 {
 	struct h_agent *pol = ak_agent(&P, AK_POLICE);
 	struct state_wait tampered = { pol, "tampered" };
@@ -376,11 +402,14 @@ Test(restore, a_restored_broker_without_a_notice_stays_tampered,
 
 	restore_from_copy();
 	cr_assert_eq(h_broker_start(&P), 0);
-	cr_assert(h_wait_until(state_is, &tampered, 20000), "police did not "
+	cr_assert(h_wait_until(state_is, &tampered, 20000),
+	    "police did not "
 	    "report the rollback");
 	cr_assert_not_null(h = health(pol));
-	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(h,
-	    "integrity"), "code")), "TAMPERED");
+	cr_assert_str_eq(json_string_value(
+	                     json_object_get(json_object_get(h, "integrity"),
+	                         "code")),
+	    "TAMPERED");
 	json_decref(h);
 }
 
@@ -399,9 +428,10 @@ Test(restore, refuses_a_notice_signed_by_another_key_naming_the_file,
 
 	cr_assert_eq(h_broker_stop(&P), 0);
 	key = h_fmt("%s/keys/%s.key", P.dir, AK_POLICE);
-	rc = h_sh(&out, 30, "'%s' audit restore-notice --db '%s' --root-key "
-	    "'%s' --reason 'test' -o '%s'", h_bin("haven"), P.broker_data,
-	    key, notice);
+	rc = h_sh(&out, 30,
+	    "'%s' audit restore-notice --db '%s' --root-key "
+	    "'%s' --reason 'test' -o '%s'",
+	    h_bin("haven"), P.broker_data, key, notice);
 	cr_assert_eq(rc, 1, "%s", out);
 	cr_assert_not_null(strstr(out, "not signed by the root key"), "%s",
 	    out);
@@ -413,9 +443,10 @@ Test(restore, refuses_a_notice_signed_by_another_key_naming_the_file,
 	cr_assert_eq(h_broker_start(&other), 0);
 	cr_assert_eq(h_broker_stop(&other), 0);
 	out = NULL;
-	rc = h_sh(&out, 30, "'%s' audit restore-notice --db '%s' --root-key "
-	    "'%s' --reason 'test' -o '%s'", h_bin("haven"), other.broker_data,
-	    other.root_key, notice);
+	rc = h_sh(&out, 30,
+	    "'%s' audit restore-notice --db '%s' --root-key "
+	    "'%s' --reason 'test' -o '%s'",
+	    h_bin("haven"), other.broker_data, other.root_key, notice);
 	h_partnership_destroy(&other);
 	cr_assert_eq(rc, 0, "%s", out);
 	free(out);
@@ -426,8 +457,10 @@ Test(restore, refuses_a_notice_signed_by_another_key_naming_the_file,
 	    h_bin("haven-broker"), P.broker_conf, notice);
 	cr_assert_eq(rc, 1, "%s", out);
 	cr_assert_not_null(strstr(out, notice), "%s", out);
-	cr_assert_not_null(strstr(out, "not signed by the partnership's root "
-	    "key"), "%s", out);
+	cr_assert_not_null(strstr(out,
+	                       "not signed by the partnership's root "
+	                       "key"),
+	    "%s", out);
 	free(out);
 
 	/* This root's notice, made before the store changed, is refused. */
@@ -439,8 +472,7 @@ Test(restore, refuses_a_notice_signed_by_another_key_naming_the_file,
 	    h_bin("haven-broker"), P.broker_conf, notice);
 	cr_assert_eq(rc, 1, "%s", out);
 	cr_assert_not_null(strstr(out, notice), "%s", out);
-	cr_assert_not_null(strstr(out, "does not match this store"), "%s",
-	    out);
+	cr_assert_not_null(strstr(out, "does not match this store"), "%s", out);
 	free(out);
 
 	/* Signed again over the store as it is now, it starts the broker. */

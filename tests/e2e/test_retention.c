@@ -50,9 +50,10 @@ referral(const char *text)
 
 	memset(fill, 'x', 6000);
 	fill[6000] = '\0';
-	return h_fmt("{\"to\":[\"" AK_SOCIAL "\"],\"type\":\"REFERRAL\","
-	    "\"priority\":\"URGENT\",\"subject\":{\"nhs\":\"943 476 5919\"},"
-	    AK_BASIS ",\"child\":{\"name\":\"Child %s\",\"dob\":"
+	return h_fmt(
+	    "{\"to\":[\"" AK_SOCIAL "\"],\"type\":\"REFERRAL\","
+	    "\"priority\":\"URGENT\",\"subject\":{\"nhs\":\"943 476 5919\"}," AK_BASIS
+	    ",\"child\":{\"name\":\"Child %s\",\"dob\":"
 	    "\"2016-03-02\"},\"body\":{\"summary\":\"%s\",\"notes\":\"%s\"}}",
 	    text, text, fill);
 }
@@ -126,8 +127,10 @@ hold(char **out, const char *args)
 {
 	struct h_agent *soc = ak_agent(&P, AK_SOCIAL);
 
-	return h_sh(out, 30, "HAVEN_AGENT='%s' HAVEN_TOKEN_FILE='%s' '%s' "
-	    "hold %s", soc->url, soc->token_file, h_bin("haven"), args);
+	return h_sh(out, 30,
+	    "HAVEN_AGENT='%s' HAVEN_TOKEN_FILE='%s' '%s' "
+	    "hold %s",
+	    soc->url, soc->token_file, h_bin("haven"), args);
 }
 
 /* Waits until the broker's log holds a record of event (and needle). */
@@ -143,8 +146,10 @@ audit_has(void *ctx)
 	char *out = NULL;
 	int ok;
 
-	ok = h_sh(&out, 60, "'%s' audit query --db '%s' --event %s --format "
-	    "json", h_bin("haven"), P.broker_data, w->event) == 0 &&
+	ok = h_sh(&out, 60,
+	         "'%s' audit query --db '%s' --event %s --format "
+	         "json",
+	         h_bin("haven"), P.broker_data, w->event) == 0 &&
 	    out != NULL && strstr(out, w->needle) != NULL;
 	free(out);
 	return ok;
@@ -223,12 +228,13 @@ Test(retention, sweeps_expired_payloads_to_tombstones_but_keeps_held_ones,
 
 	/* Hold the second message; the broker audits it, reason unsaid. */
 	args = h_fmt("add --message %s --reason 'Care proceedings, case "
-	    "ZX-99' --json", kept);
+	             "ZX-99' --json",
+	    kept);
 	cr_assert_eq(hold(&out, args), 0, "%s", out ? out : "");
 	free(args);
 	cr_assert_not_null(j = json_loads(out, 0, NULL), "%s", out);
-	snprintf(hid, sizeof(hid), "%s", json_string_value(json_object_get(j,
-	    "id")));
+	snprintf(hid, sizeof(hid), "%s",
+	    json_string_value(json_object_get(j, "id")));
 	json_decref(j);
 	free(out);
 	w.event = "HOLD_ADDED";
@@ -252,7 +258,8 @@ Test(retention, sweeps_expired_payloads_to_tombstones_but_keeps_held_ones,
 	free(path);
 	s = json_string_value(json_object_get(m, "status"));
 	cr_assert(s != NULL && strncmp(s, "erased on ", 10) == 0 &&
-	    strstr(s, "under the retention rule") != NULL, "%s", s ? s : "");
+	        strstr(s, "under the retention rule") != NULL,
+	    "%s", s ? s : "");
 	cr_assert_str_eq(json_string_value(json_object_get(m, "sender")),
 	    AK_POLICE);
 	cr_assert_str_eq(json_string_value(json_object_get(m, "type")),
@@ -269,8 +276,10 @@ Test(retention, sweeps_expired_payloads_to_tombstones_but_keeps_held_ones,
 	path = h_fmt("/v1/inbox/%s", kept);
 	cr_assert_eq(ak_get(soc, path, &m), 200);
 	free(path);
-	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(m,
-	    "body"), "summary")), "Held-2");
+	cr_assert_str_eq(json_string_value(
+	                     json_object_get(json_object_get(m, "body"),
+	                         "summary")),
+	    "Held-2");
 	json_decref(m);
 
 	/*
@@ -315,8 +324,10 @@ Test(retention, refuses_a_retention_key_for_an_unknown_message_type)
 
 	cr_assert_not_null(mkdtemp(dir));
 	conf = h_fmt("%s/agent.conf", dir);
-	cr_assert_eq(h_write(conf, 0600, "[agent]\nid = police.avon\n"
-	    "retention_days = 30\nretention_days.GOSSIP = 5\n"), 0);
+	cr_assert_eq(h_write(conf, 0600,
+	                 "[agent]\nid = police.avon\n"
+	                 "retention_days = 30\nretention_days.GOSSIP = 5\n"),
+	    0);
 	rc = h_sh(&out, 30, "'%s' --config '%s' --check-config 2>&1",
 	    h_bin("haven-agent"), conf);
 	cr_assert_neq(rc, 0);

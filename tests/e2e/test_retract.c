@@ -92,9 +92,10 @@ referral(const char *text)
 
 	memset(fill, 'x', 6000);
 	fill[6000] = '\0';
-	return h_fmt("{\"to\":[\"" AK_SOCIAL "\"],\"type\":\"REFERRAL\","
-	    "\"priority\":\"URGENT\",\"subject\":{\"nhs\":\"943 476 5919\"},"
-	    AK_BASIS ",\"child\":{\"name\":\"Child %s\",\"dob\":"
+	return h_fmt(
+	    "{\"to\":[\"" AK_SOCIAL "\"],\"type\":\"REFERRAL\","
+	    "\"priority\":\"URGENT\",\"subject\":{\"nhs\":\"943 476 5919\"}," AK_BASIS
+	    ",\"child\":{\"name\":\"Child %s\",\"dob\":"
 	    "\"2016-03-02\"},\"body\":{\"summary\":\"%s\",\"notes\":\"%s\"}}",
 	    text, text, fill);
 }
@@ -174,7 +175,8 @@ found_in_files(const char *dir, const void *needle, size_t n, char *where,
 			fclose(fp);
 			if (memmem(buf, len, needle, n) != NULL) {
 				found = 1;
-				snprintf(where, cap, "%.100s at byte %td", e->d_name,
+				snprintf(where, cap, "%.100s at byte %td",
+				    e->d_name,
 				    (char *)memmem(buf, len, needle, n) - buf);
 			}
 			free(buf);
@@ -207,10 +209,11 @@ haven_retract(const char *id, const char *reason)
 {
 	struct h_agent *pol = ak_agent(&P, AK_POLICE);
 
-	return h_sh(NULL, 30, "HAVEN_AGENT='%s' HAVEN_TOKEN_FILE='%s' '%s' "
+	return h_sh(NULL, 30,
+	    "HAVEN_AGENT='%s' HAVEN_TOKEN_FILE='%s' '%s' "
 	    "retract %s --reason %s --decided-by j.smith --note 'sent to the "
-	    "wrong team'", pol->url, pol->token_file, h_bin("haven"), id,
-	    reason);
+	    "wrong team'",
+	    pol->url, pol->token_file, h_bin("haven"), id, reason);
 }
 
 /* The broker's audit records of message id, as `haven audit query` text. */
@@ -219,9 +222,11 @@ audit_of(const char *id)
 {
 	char *out = NULL;
 
-	cr_assert_eq(h_sh(&out, 60, "'%s' audit query --db '%s' --message %s "
-	    "--format json", h_bin("haven"), P.broker_data, id), 0,
-	    "haven audit query failed: %s", out ? out : "");
+	cr_assert_eq(h_sh(&out, 60,
+	                 "'%s' audit query --db '%s' --message %s "
+	                 "--format json",
+	                 h_bin("haven"), P.broker_data, id),
+	    0, "haven audit query failed: %s", out ? out : "");
 	return out;
 }
 
@@ -260,8 +265,10 @@ Test(retract, erases_a_delivered_copy_so_its_bytes_leave_the_store_files,
 	cr_assert_eq(ak_post(pol, "/v1/messages", body, id), 202);
 	free(body);
 	cr_assert_eq(ak_wait_inbox(soc, id, WAIT_MS, &m), 1);
-	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(m,
-	    "body"), "summary")), "Canary-7f3a9e2c");
+	cr_assert_str_eq(json_string_value(
+	                     json_object_get(json_object_get(m, "body"),
+	                         "summary")),
+	    "Canary-7f3a9e2c");
 	json_decref(m);
 	cr_assert_eq(ak_wait_status(pol, id, "delivered", AK_SOCIAL, WAIT_MS),
 	    1);
@@ -269,14 +276,15 @@ Test(retract, erases_a_delivered_copy_so_its_bytes_leave_the_store_files,
 	/* The canary is there before: the check below can fail. */
 	cr_assert_eq(canary_of(AK_SOCIAL, id, canary), 0);
 	dir = data_dir(AK_SOCIAL);
-	cr_assert(found_in_files(dir, canary, CANARY_LEN, where,
-	    sizeof(where)), "the canary is not in the store before");
+	cr_assert(found_in_files(dir, canary, CANARY_LEN, where, sizeof(where)),
+	    "the canary is not in the store before");
 
 	cr_assert_eq(ak_sse_start(&sse, soc), 0);
 	cr_assert_eq(haven_retract(id, "MISDIRECTED"), 0);
 	cr_assert_eq(ak_wait_status(pol, id, "retracted", NULL, WAIT_MS), 1);
-	cr_assert_eq(ak_wait_status(pol, id, "retraction_delivered",
-	    AK_SOCIAL, WAIT_MS), 1, "social care never confirmed");
+	cr_assert_eq(ak_wait_status(pol, id, "retraction_delivered", AK_SOCIAL,
+	                 WAIT_MS),
+	    1, "social care never confirmed");
 	cr_assert(ak_sse_wait(&sse, "retracted", id, WAIT_MS),
 	    "no retracted event on the recipient's stream");
 	ak_sse_stop(&sse);
@@ -289,7 +297,8 @@ Test(retract, erases_a_delivered_copy_so_its_bytes_leave_the_store_files,
 	cr_assert_eq(h_wait_until(canary_gone, &g, WAIT_MS), 1,
 	    "the ciphertext canary is still in the store files");
 	cr_assert_not(found_in_files(dir, "Canary-7f3a9e2c", 15, where,
-	    sizeof(where)), "the body text is in %s", where);
+	                  sizeof(where)),
+	    "the body text is in %s", where);
 	free(dir);
 
 	/* The header is kept, marked, without child or body. */
@@ -400,7 +409,8 @@ Test(retract, erases_the_broker_copy_once_the_recipient_acknowledges_it,
 	cr_assert_eq(canary_in(P.broker_data, "msgs", id, canary), 0,
 	    "the queued envelope is not in the broker's store");
 	cr_assert(found_in_files(P.broker_data, canary, CANARY_LEN, where,
-	    sizeof(where)), "the canary is not in the broker's files before");
+	              sizeof(where)),
+	    "the canary is not in the broker's files before");
 
 	cr_assert_eq(h_agent_start(&P, soc), 0);
 	cr_assert_eq(ak_wait_inbox(soc, id, WAIT_MS, &m), 1);
@@ -435,10 +445,11 @@ Test(retract, erases_the_broker_copy_once_it_expires_undelivered,
 	cr_assert_eq(canary_in(P.broker_data, "msgs", id, canary), 0,
 	    "the queued envelope is not in the broker's store");
 	cr_assert(found_in_files(P.broker_data, canary, CANARY_LEN, where,
-	    sizeof(where)), "the canary is not in the broker's files before");
+	              sizeof(where)),
+	    "the canary is not in the broker's files before");
 
-	cr_assert_eq(ak_wait_status(pol, id, "expired", AK_SOCIAL,
-	    4 * WAIT_MS), 1);
+	cr_assert_eq(ak_wait_status(pol, id, "expired", AK_SOCIAL, 4 * WAIT_MS),
+	    1);
 	g.dir = P.broker_data;
 	g.canary = canary;
 	cr_assert_eq(h_wait_until(canary_gone, &g, WAIT_MS), 1,
@@ -474,11 +485,15 @@ Test(retract, refuses_a_retraction_by_a_node_that_did_not_send_the_message,
 
 	/* At an agent that did not send it: 404, nothing sent. */
 	path = h_fmt("/v1/messages/%s/retract", id);
-	st = ak_post(hea, path, "{\"reason\":\"MISDIRECTED\","
-	    "\"decided_by\":\"a.nurse\"}", NULL);
+	st = ak_post(hea, path,
+	    "{\"reason\":\"MISDIRECTED\","
+	    "\"decided_by\":\"a.nurse\"}",
+	    NULL);
 	cr_assert_eq(st, 404);
-	st = ak_post(pol, path, "{\"reason\":\"Child was named wrongly\","
-	    "\"decided_by\":\"j.smith\"}", NULL);
+	st = ak_post(pol, path,
+	    "{\"reason\":\"Child was named wrongly\","
+	    "\"decided_by\":\"j.smith\"}",
+	    NULL);
 	cr_assert_eq(st, 400, "a free-text reason was taken");
 	free(path);
 
@@ -509,14 +524,19 @@ Test(retract, refuses_a_retraction_by_a_node_that_did_not_send_the_message,
 	/* Social care still holds it, whole. */
 	path = h_fmt("/v1/inbox/%s", id);
 	cr_assert_eq(ak_get(soc, path, &m), 200);
-	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(m,
-	    "body"), "summary")), "Kept-3");
+	cr_assert_str_eq(json_string_value(
+	                     json_object_get(json_object_get(m, "body"),
+	                         "summary")),
+	    "Kept-3");
 	json_decref(m);
 	free(path);
 
 	/* The refusal is audited (REJECTED, SENDER_MISMATCH, by health). */
-	cr_assert_eq(h_sh(&audit, 60, "'%s' audit query --db '%s' --event "
-	    "REJECTED --format json", h_bin("haven"), P.broker_data), 0);
+	cr_assert_eq(h_sh(&audit, 60,
+	                 "'%s' audit query --db '%s' --event "
+	                 "REJECTED --format json",
+	                 h_bin("haven"), P.broker_data),
+	    0);
 	cr_assert_not_null(strstr(audit, "SENDER_MISMATCH"), "%s", audit);
 	cr_assert_not_null(strstr(audit, AK_HEALTH), "%s", audit);
 	free(audit);
@@ -541,16 +561,20 @@ Test(retract, keeps_a_held_message_but_shows_only_its_retracted_header,
 	cr_assert_eq(ak_post(pol, "/v1/messages", body, id), 202);
 	free(body);
 	cr_assert_eq(ak_wait_inbox(soc, id, WAIT_MS, NULL), 1);
-	cr_assert_eq(h_sh(&out, 30, "HAVEN_AGENT='%s' HAVEN_TOKEN_FILE='%s' "
-	    "'%s' hold add --subject-nhs '943 476 5919' --subject-key '%s' "
-	    "--reason 'Care proceedings'", soc->url, soc->token_file,
-	    h_bin("haven"), P.subject_key), 0, "%s", out ? out : "");
+	cr_assert_eq(
+	    h_sh(&out, 30,
+	        "HAVEN_AGENT='%s' HAVEN_TOKEN_FILE='%s' "
+	        "'%s' hold add --subject-nhs '943 476 5919' --subject-key '%s' "
+	        "--reason 'Care proceedings'",
+	        soc->url, soc->token_file, h_bin("haven"), P.subject_key),
+	    0, "%s", out ? out : "");
 	free(out);
 	cr_assert_eq(canary_of(AK_SOCIAL, id, canary), 0);
 
 	cr_assert_eq(haven_retract(id, "INACCURATE"), 0);
-	cr_assert_eq(ak_wait_status(pol, id, "retraction_delivered",
-	    AK_SOCIAL, WAIT_MS), 1);
+	cr_assert_eq(ak_wait_status(pol, id, "retraction_delivered", AK_SOCIAL,
+	                 WAIT_MS),
+	    1);
 
 	path = h_fmt("/v1/inbox/%s", id);
 	cr_assert_eq(ak_get(soc, path, &m), 200);
@@ -561,7 +585,7 @@ Test(retract, keeps_a_held_message_but_shows_only_its_retracted_header,
 	cr_assert(json_is_null(json_object_get(m, "body")));
 	json_decref(m);
 	dir = data_dir(AK_SOCIAL);
-	cr_assert(found_in_files(dir, canary, CANARY_LEN, where,
-	    sizeof(where)), "the held message was erased");
+	cr_assert(found_in_files(dir, canary, CANARY_LEN, where, sizeof(where)),
+	    "the held message was erased");
 	free(dir);
 }

@@ -47,13 +47,13 @@ rotate_node(const char *id)
 	char *out = NULL;
 	int rc;
 
-	rc = h_sh(&out, 60, "cd '%s' && '%s' keygen --rotate keys/%s.key "
+	rc = h_sh(&out, 60,
+	    "cd '%s' && '%s' keygen --rotate keys/%s.key "
 	    "--out rot-%s && mkdir -p old && mv keys/%s.key keys/%s.pub old/ "
-	    "&& mv rot-%s/%s.key rot-%s/%s.pub keys/", P.dir, h_bin("haven"),
-	    id, id, id, id, id, id, id, id);
+	    "&& mv rot-%s/%s.key rot-%s/%s.pub keys/",
+	    P.dir, h_bin("haven"), id, id, id, id, id, id, id, id);
 	cr_assert_eq(rc, 0, "rotating %s failed: %s", id, out ? out : "");
-	cr_assert_not_null(strstr(out, "earlier payload keys kept"), "%s",
-	    out);
+	cr_assert_not_null(strstr(out, "earlier payload keys kept"), "%s", out);
 	free(out);
 }
 
@@ -61,8 +61,8 @@ static int
 broker_loaded_v2(void *ctx)
 {
 	char *text = h_read(P.broker_log);
-	int yes = text != NULL &&
-	    strstr(text, "Loaded directory version 2") != NULL;
+	int yes =
+	    text != NULL && strstr(text, "Loaded directory version 2") != NULL;
 
 	(void)ctx;
 	free(text);
@@ -73,8 +73,8 @@ static int
 broker_kept_v2(void *ctx)
 {
 	char *text = h_read(P.broker_log);
-	int yes = text != NULL &&
-	    strstr(text, "version 2 stays in force") != NULL;
+	int yes =
+	    text != NULL && strstr(text, "version 2 stays in force") != NULL;
 
 	(void)ctx;
 	free(text);
@@ -86,8 +86,8 @@ agent_refused(void *ctx)
 {
 	struct h_agent *a = ctx;
 	char *text = h_read(a->log);
-	int yes = text != NULL &&
-	    strstr(text, "directory reload refused") != NULL;
+	int yes =
+	    text != NULL && strstr(text, "directory reload refused") != NULL;
 
 	free(text);
 	return yes;
@@ -108,8 +108,7 @@ inbox_text(struct h_agent *a, const char *id, int timeout_ms)
 }
 
 static void
-expect_opens(struct h_agent *a, const char *id, const char *tag,
-    int timeout_ms)
+expect_opens(struct h_agent *a, const char *id, const char *tag, int timeout_ms)
 {
 	char *s = inbox_text(a, id, timeout_ms), *want = h_fmt("Body %s", tag);
 
@@ -129,7 +128,8 @@ expect_opens(struct h_agent *a, const char *id, const char *tag,
  * before the rotation still opens; new messages flow under the new keys;
  * the rotated-out CURVE key no longer completes a handshake.
  */
-Test(rotation, a_message_queued_during_the_recipients_rotation_arrives_and_opens,
+Test(rotation,
+    a_message_queued_during_the_recipients_rotation_arrives_and_opens,
     .init = setup, .fini = teardown, .timeout = 180)
 {
 	struct h_agent *pol = ak_agent(&P, AK_POLICE);
@@ -159,7 +159,8 @@ Test(rotation, a_message_queued_during_the_recipients_rotation_arrives_and_opens
 	cr_assert_eq(h_partnership_resign(&P, 2, NULL), 0);
 	/* The directory carries police's old signing key with its end. */
 	cr_assert_eq(h_sh(&out, 30, "'%s' directory show '%s' --json",
-	    h_bin("haven"), P.directory), 0, "%s", out);
+	                 h_bin("haven"), P.directory),
+	    0, "%s", out);
 	cr_expect_not_null(strstr(out, "\"previous_sign\""), "%s", out);
 	cr_expect_not_null(strstr(out, "\"until\""), "%s", out);
 	free(out);
@@ -262,10 +263,10 @@ Test(rotation, the_brokers_rotation_keeps_earlier_heads_and_proofs_verifiable,
 {
 	struct h_agent *pol = ak_agent(&P, AK_POLICE);
 	struct h_agent *soc = ak_agent(&P, AK_SOCIAL);
-	char *m1 = ak_message("[\"" AK_SOCIAL "\"]", "REFERRAL", "ROUTINE",
-	    "one", "");
-	char *m2 = ak_message("[\"" AK_SOCIAL "\"]", "REFERRAL", "ROUTINE",
-	    "two", "");
+	char *m1 =
+	    ak_message("[\"" AK_SOCIAL "\"]", "REFERRAL", "ROUTINE", "one", "");
+	char *m2 =
+	    ak_message("[\"" AK_SOCIAL "\"]", "REFERRAL", "ROUTINE", "two", "");
 	char id1[33], id2[33], *out = NULL, *cmd;
 	/* h_bin's answer lasts until its next call: keep a copy. */
 	char *haven = strdup(h_bin("haven"));
@@ -274,8 +275,8 @@ Test(rotation, the_brokers_rotation_keeps_earlier_heads_and_proofs_verifiable,
 	expect_opens(soc, id1, "one", 30000);
 	cr_assert(ak_wait_status(pol, id1, "delivered", AK_SOCIAL, 20000));
 	/* A proof of the first message, once a signed head covers it. */
-	cmd = h_fmt("'%s' audit prove %s --db '%s' > proof-before.json",
-	    haven, id1, P.broker_data);
+	cmd = h_fmt("'%s' audit prove %s --db '%s' > proof-before.json", haven,
+	    id1, P.broker_data);
 	cr_assert(h_wait_until(proves, cmd, 20000), "no proof of %s", id1);
 	free(cmd);
 	cr_assert_eq(h_broker_stop(&P), 0);
@@ -299,19 +300,22 @@ Test(rotation, the_brokers_rotation_keeps_earlier_heads_and_proofs_verifiable,
 	free(cmd);
 	free(out);
 	cmd = h_fmt("'%s' audit verify --db '%s' --broker-pub "
-	    "keys/broker.bristol.pub", haven, P.broker_data);
+	            "keys/broker.bristol.pub",
+	    haven, P.broker_data);
 	cr_assert_eq(run(&out, cmd), 0, "%s", out);
 	free(cmd);
 	free(out);
 	/* The old .pub alone does not vouch for heads signed after it. */
 	cmd = h_fmt("'%s' audit verify --db '%s' --broker-pub "
-	    "old/broker.bristol.pub", haven, P.broker_data);
+	            "old/broker.bristol.pub",
+	    haven, P.broker_data);
 	cr_assert_eq(run(&out, cmd), 1, "%s", out);
 	cr_expect_not_null(strstr(out, "TAMPERED"), "%s", out);
 	free(cmd);
 	free(out);
 	cmd = h_fmt("'%s' audit check-proof proof-before.json --broker-pub "
-	    "keys/broker.bristol.pub", haven);
+	            "keys/broker.bristol.pub",
+	    haven);
 	cr_assert_eq(run(&out, cmd), 0, "%s", out);
 	free(cmd);
 	free(out);
@@ -340,7 +344,7 @@ log_count(const char *path, const char *text)
 	int n = 0;
 
 	for (char *p = all; p != NULL && (p = strstr(p, text)) != NULL;
-	    p += strlen(text))
+	     p += strlen(text))
 		n++;
 	free(all);
 	return n;
@@ -355,8 +359,10 @@ refusals_before(const char *path, const char *until)
 
 	if (all != NULL && (end = strstr(all, until)) != NULL) {
 		*end = '\0';
-		for (char *p = all; (p = strstr(p, "refused the handshake "
-		    "again")) != NULL; p++)
+		for (char *p = all; (p = strstr(p,
+		                         "refused the handshake "
+		                         "again")) != NULL;
+		     p++)
 			n++;
 	}
 	free(all);
@@ -376,23 +382,29 @@ Test(rotation, an_agent_with_the_brokers_old_key_backs_off_and_says_why,
 	const char *logged[2] = { pol->log, "connected to the broker" };
 
 	/* With nothing to deliver, the answer to its first question says so. */
-	cr_assert(h_wait_until(log_has, logged, 30000), "the agent never said "
-	    "it was connected; see %s", pol->log);
+	cr_assert(h_wait_until(log_has, logged, 30000),
+	    "the agent never said "
+	    "it was connected; see %s",
+	    pol->log);
 	cr_assert_eq(h_broker_stop(&P), 0);
 	rotate_node("broker.bristol");
 	cr_assert_eq(h_partnership_resign(&P, 2, NULL), 0);
 	cr_assert_eq(h_broker_start(&P), 0);
 	logged[1] = "transport key may have changed";
-	cr_assert(h_wait_until(log_has, logged, 30000), "the agent never said "
-	    "why it is refused; see %s", pol->log);
+	cr_assert(h_wait_until(log_has, logged, 30000),
+	    "the agent never said "
+	    "why it is refused; see %s",
+	    pol->log);
 	logged[1] = "next try in 4 s";
-	cr_assert(h_wait_until(log_has, logged, 60000), "the agent did not "
-	    "back off; see %s", pol->log);
+	cr_assert(h_wait_until(log_has, logged, 60000),
+	    "the agent did not "
+	    "back off; see %s",
+	    pol->log);
 	/* One warning, then one line per longer wait: 2 s, then 4 s. */
-	cr_assert_eq(log_count(pol->log, "transport key may have changed"),
-	    1, "see %s", pol->log);
-	cr_assert_eq(refusals_before(pol->log, "next try in 4 s"), 2,
+	cr_assert_eq(log_count(pol->log, "transport key may have changed"), 1,
 	    "see %s", pol->log);
+	cr_assert_eq(refusals_before(pol->log, "next try in 4 s"), 2, "see %s",
+	    pol->log);
 }
 
 /*
@@ -415,14 +427,17 @@ Test(rotation, a_new_root_is_accepted_with_a_handover_and_refused_without,
 	free(out);
 	/* Version 2 by the new root, handed over by the old one. */
 	cr_assert_eq(h_partnership_resign(&P, 2, NULL), 0);
-	cmd = h_fmt("'%s' directory build '%s' --root "
+	cmd = h_fmt(
+	    "'%s' directory build '%s' --root "
 	    "keys/root.bristol-2027.key --handover-from keys/root.bristol.key "
-	    "-o '%s'", haven, P.agreement, P.directory);
+	    "-o '%s'",
+	    haven, P.agreement, P.directory);
 	cr_assert_eq(run(&out, cmd), 0, "%s", out);
 	free(cmd);
 	free(out);
 	cmd = h_fmt("'%s' directory verify '%s' --root-pub "
-	    "keys/root.bristol.pub", haven, P.directory);
+	            "keys/root.bristol.pub",
+	    haven, P.directory);
 	cr_assert_eq(run(&out, cmd), 0, "%s", out);
 	cr_expect_not_null(strstr(out, "handed over"), "%s", out);
 	free(cmd);
@@ -437,13 +452,14 @@ Test(rotation, a_new_root_is_accepted_with_a_handover_and_refused_without,
 	/* Version 3 by the new root alone: any other wrong root. */
 	cr_assert_eq(h_partnership_resign(&P, 3, NULL), 0);
 	cmd = h_fmt("'%s' directory build '%s' --root "
-	    "keys/root.bristol-2027.key -o '%s'", haven, P.agreement,
-	    P.directory);
+	            "keys/root.bristol-2027.key -o '%s'",
+	    haven, P.agreement, P.directory);
 	cr_assert_eq(run(&out, cmd), 0, "%s", out);
 	free(cmd);
 	free(out);
 	cmd = h_fmt("'%s' directory verify '%s' --root-pub "
-	    "keys/root.bristol.pub", haven, P.directory);
+	            "keys/root.bristol.pub",
+	    haven, P.directory);
 	cr_assert_eq(run(&out, cmd), 1, "%s", out);
 	cr_expect_not_null(strstr(out, "signed by another root"), "%s", out);
 	free(cmd);

@@ -19,7 +19,7 @@
 #include "harness.h"
 
 #define WAIT_MS 20000
-#define NHS "9434765919"	/* the child of ak_message */
+#define NHS "9434765919" /* the child of ak_message */
 
 static struct h_partnership P;
 
@@ -54,10 +54,14 @@ refused_by_policy(struct h_agent *pol)
 static void
 refused_for_basis(struct h_agent *pol)
 {
-	cr_assert_eq(ak_post(pol, "/v1/messages", "{\"to\":[\"" AK_SOCIAL
-	    "\"],\"type\":\"REFERRAL\",\"priority\":\"URGENT\",\"subject\":"
-	    "{\"nhs\":\"" NHS "\"},\"basis\":{\"consent\":\"OBTAINED\","
-	    "\"decided_by\":\"pc.basis\"}}", NULL), 400);
+	cr_assert_eq(
+	    ak_post(pol, "/v1/messages",
+	        "{\"to\":[\"" AK_SOCIAL
+	        "\"],\"type\":\"REFERRAL\",\"priority\":\"URGENT\",\"subject\":"
+	        "{\"nhs\":\"" NHS "\"},\"basis\":{\"consent\":\"OBTAINED\","
+	        "\"decided_by\":\"pc.basis\"}}",
+	        NULL),
+	    400);
 }
 
 struct grep {
@@ -97,8 +101,9 @@ Test(sar, refusals_made_at_an_agent_are_audited_rejected_at_agent,
 {
 	struct h_agent *pol = ak_agent(&P, AK_POLICE);
 	char *cmd = query_cmd("--event REJECTED --format json");
-	struct grep g = { cmd, { "\"reason\":\"POLICY_DENIED\"",
-	    "\"reason\":\"BASIS_INVALID\"", NULL } };
+	struct grep g = { cmd,
+		{ "\"reason\":\"POLICY_DENIED\"",
+		    "\"reason\":\"BASIS_INVALID\"", NULL } };
 	char *out = NULL;
 	json_t *doc;
 	size_t i, n = 0;
@@ -106,37 +111,49 @@ Test(sar, refusals_made_at_an_agent_are_audited_rejected_at_agent,
 
 	refused_by_policy(pol);
 	refused_for_basis(pol);
-	cr_assert(h_wait_until(output_has, &g, WAIT_MS), "the agent's "
-	    "refusals did not reach the broker's log within %d ms", WAIT_MS);
+	cr_assert(h_wait_until(output_has, &g, WAIT_MS),
+	    "the agent's "
+	    "refusals did not reach the broker's log within %d ms",
+	    WAIT_MS);
 	cr_assert_eq(h_sh(&out, 30, "%s", cmd), 0);
 	doc = json_loads(strstr(out, "{"), 0, NULL);
 	cr_assert_not_null(doc, "not JSON: %s", out);
-	json_array_foreach(json_object_get(doc, "records"), i, r) {
-		const char *reason = json_string_value(json_object_get(r,
-		    "reason"));
+	json_array_foreach (json_object_get(doc, "records"), i, r) {
+		const char *reason =
+		    json_string_value(json_object_get(r, "reason"));
 		json_t *b = json_object_get(r, "basis");
 
 		cr_assert_str_eq(json_string_value(json_object_get(r, "at")),
 		    "agent");
-		cr_assert_str_eq(json_string_value(json_object_get(r,
-		    "sender")), AK_POLICE);
+		cr_assert_str_eq(json_string_value(
+		                     json_object_get(r, "sender")),
+		    AK_POLICE);
 		cr_assert_str_eq(json_string_value(json_object_get(r, "type")),
 		    "REFERRAL");
-		cr_assert_not_null(json_string_value(json_object_get(r,
-		    "subject_key_id")), "no subject-key id in %s", out);
-		cr_assert(json_string_value(json_object_get(b,
-		    "justification")) == NULL, "a refusal report carried a "
-		    "justification: %s", out);
+		cr_assert_not_null(json_string_value(
+		                       json_object_get(r, "subject_key_id")),
+		    "no subject-key id in %s", out);
+		cr_assert(json_string_value(
+		              json_object_get(b, "justification")) == NULL,
+		    "a refusal report carried a "
+		    "justification: %s",
+		    out);
 		if (strcmp(reason, "POLICY_DENIED") == 0)
-			cr_assert_str_eq(json_string_value(json_array_get(
-			    json_object_get(r, "recipients"), 0)), AK_SCHOOL);
+			cr_assert_str_eq(json_string_value(
+			                     json_array_get(json_object_get(r,
+			                                        "recipients"),
+			                         0)),
+			    AK_SCHOOL);
 		else
-			cr_assert_str_eq(json_string_value(json_object_get(b,
-			    "decided_by")), "pc.basis");
+			cr_assert_str_eq(json_string_value(
+			                     json_object_get(b, "decided_by")),
+			    "pc.basis");
 		n++;
 	}
-	cr_assert_eq(n, 2, "expected exactly the two refusals, once each: "
-	    "%s", out);
+	cr_assert_eq(n, 2,
+	    "expected exactly the two refusals, once each: "
+	    "%s",
+	    out);
 	json_decref(doc);
 	free(out);
 	free(cmd);
@@ -158,8 +175,9 @@ Test(sar, a_refusal_made_while_the_broker_is_down_is_audited_when_it_returns,
 {
 	struct h_agent *pol = ak_agent(&P, AK_POLICE);
 	char *cmd = query_cmd("--event REJECTED --sender " AK_POLICE);
-	struct grep g = { cmd, { "BASIS_INVALID, at: agent",
-	    "POLICY_DENIED, at: agent", NULL } };
+	struct grep g = { cmd,
+		{ "BASIS_INVALID, at: agent", "POLICY_DENIED, at: agent",
+		    NULL } };
 
 	cr_assert_eq(h_broker_stop(&P), 0);
 	refused_for_basis(pol);
@@ -168,7 +186,8 @@ Test(sar, a_refusal_made_while_the_broker_is_down_is_audited_when_it_returns,
 	cr_assert_eq(h_agent_start(&P, pol), 0, "the agent did not restart");
 	cr_assert(!output_has(&g), "recorded while the broker was down?");
 	cr_assert_eq(h_broker_start(&P), 0);
-	cr_assert(h_wait_until(output_has, &g, WAIT_MS), "the refusals made "
+	cr_assert(h_wait_until(output_has, &g, WAIT_MS),
+	    "the refusals made "
 	    "while the broker was down were not audited within %d ms",
 	    WAIT_MS);
 	free(cmd);
@@ -181,29 +200,35 @@ Test(sar, a_query_with_another_subject_key_is_refused_with_a_sentence,
 	struct h_agent *pol = ak_agent(&P, AK_POLICE);
 	char *body = ak_message("[\"" AK_SCHOOL "\"]",
 	    "DOMESTIC_ABUSE_NOTIFICATION", "URGENT", "k", "");
-	char *other = h_fmt("%s/other.subject", P.dir), *out = NULL, *cmd, *more;
+	char *other = h_fmt("%s/other.subject", P.dir), *out = NULL, *cmd,
+	     *more;
 	char id[33], *html;
 	struct grep g;
 
 	cr_assert_eq(ak_post(pol, "/v1/messages", body, id), 202);
 	cr_assert(ak_wait_status(pol, id, "delivered", AK_SCHOOL, WAIT_MS));
 	cr_assert_eq(h_sh(&out, 30, "'%s' keygen --subject-key --out '%s'",
-	    h_bin("haven"), other), 0, "%s", out);
+	                 h_bin("haven"), other),
+	    0, "%s", out);
 	free(out);
 	out = NULL;
 
-	cr_assert_eq(h_sh(&out, 30, "'%s' audit query --db '%s' "
-	    "--subject-nhs %s --subject-key '%s'", h_bin("haven"),
-	    P.broker_data, NHS, other), 1, "%s", out);
-	cr_assert(strstr(out, "is not the partnership's: its id is ") !=
-	    NULL && strstr(out, ", the log's records use ") != NULL, "%s",
-	    out);
+	cr_assert_eq(h_sh(&out, 30,
+	                 "'%s' audit query --db '%s' "
+	                 "--subject-nhs %s --subject-key '%s'",
+	                 h_bin("haven"), P.broker_data, NHS, other),
+	    1, "%s", out);
+	cr_assert(strstr(out, "is not the partnership's: its id is ") != NULL &&
+	        strstr(out, ", the log's records use ") != NULL,
+	    "%s", out);
 	cr_assert(strstr(out, "No records") == NULL, "%s", out);
 	free(out);
 	out = NULL;
-	cr_assert_eq(h_sh(&out, 30, "'%s' audit sar --db '%s' --subject-nhs "
-	    "%s --subject-key '%s' -o '%s/r.html'", h_bin("haven"),
-	    P.broker_data, NHS, other, P.dir), 1, "%s", out);
+	cr_assert_eq(h_sh(&out, 30,
+	                 "'%s' audit sar --db '%s' --subject-nhs "
+	                 "%s --subject-key '%s' -o '%s/r.html'",
+	                 h_bin("haven"), P.broker_data, NHS, other, P.dir),
+	    1, "%s", out);
 	cr_assert(strstr(out, "is not the partnership's") != NULL, "%s", out);
 	free(out);
 	out = h_fmt("%s/r.html", P.dir);
@@ -212,8 +237,7 @@ Test(sar, a_query_with_another_subject_key_is_refused_with_a_sentence,
 	free(out);
 
 	/* The partnership's own key finds the share. */
-	more = h_fmt("--subject-nhs %s --subject-key '%s'", NHS,
-	    P.subject_key);
+	more = h_fmt("--subject-nhs %s --subject-key '%s'", NHS, P.subject_key);
 	cmd = query_cmd(more);
 	free(more);
 	g.cmd = cmd;
@@ -263,8 +287,7 @@ head_matches(void *ctx)
 		goto out;
 	v = json_object_get(doc, "verification");
 	ok = json_integer_value(json_object_get(v, "size")) == m->size &&
-	    strcmp(json_string_value(json_object_get(v, "root")), m->root) ==
-	    0;
+	    strcmp(json_string_value(json_object_get(v, "root")), m->root) == 0;
 out:
 	json_decref(doc);
 	free(out);
@@ -278,7 +301,8 @@ out:
  * signed tree head whose size and root are those `haven audit verify`
  * checked.
  */
-Test(sar, a_report_lists_each_share_refusal_and_decision_under_the_verified_head,
+Test(sar,
+    a_report_lists_each_share_refusal_and_decision_under_the_verified_head,
     .init = setup, .fini = teardown, .timeout = 150)
 {
 	struct h_agent *pol = ak_agent(&P, AK_POLICE);
@@ -298,25 +322,35 @@ Test(sar, a_report_lists_each_share_refusal_and_decision_under_the_verified_head
 
 	/* The share is retracted. */
 	path = h_fmt("/v1/messages/%s/retract", id);
-	cr_assert_eq(ak_post(pol, path, "{\"reason\":\"MISDIRECTED\","
-	    "\"decided_by\":\"pc.sar\"}", NULL), 202);
+	cr_assert_eq(ak_post(pol, path,
+	                 "{\"reason\":\"MISDIRECTED\","
+	                 "\"decided_by\":\"pc.sar\"}",
+	                 NULL),
+	    202);
 	free(path);
 	cr_assert(ak_wait_status(pol, id, "retracted", NULL, WAIT_MS));
 	refused_by_policy(pol);
 	cr_assert(h_wait_until(output_has, &g, WAIT_MS));
-	cr_assert_eq(ak_post(hea, "/v1/decisions", "{\"type\":\"REFERRAL\","
-	    "\"subject\":{\"nhs\":\"" NHS "\"},\"basis\":{\"consent\":"
-	    "\"REFUSED\",\"art6\":\"PUBLIC_TASK\",\"art9\":\"NONE\","
-	    "\"justification\":\"Threshold <b>not</b> met & discussed with "
-	    "the named nurse.\",\"decided_by\":\"nurse.lee\"},"
-	    "\"outcome\":\"NOT_SHARED\"}", did), 202);
+	cr_assert_eq(
+	    ak_post(hea, "/v1/decisions",
+	        "{\"type\":\"REFERRAL\","
+	        "\"subject\":{\"nhs\":\"" NHS "\"},\"basis\":{\"consent\":"
+	        "\"REFUSED\",\"art6\":\"PUBLIC_TASK\",\"art9\":\"NONE\","
+	        "\"justification\":\"Threshold <b>not</b> met & discussed with "
+	        "the named nurse.\",\"decided_by\":\"nurse.lee\"},"
+	        "\"outcome\":\"NOT_SHARED\"}",
+	        did),
+	    202);
 	cr_assert(ak_wait_status(hea, did, "accepted", NULL, WAIT_MS));
 
 	/* Health puts the child's records on hold. */
-	cr_assert_eq(h_sh(&out, 30, "HAVEN_AGENT='%s' HAVEN_TOKEN_FILE='%s' "
-	    "'%s' hold add --subject-nhs %s --subject-key '%s' --reason "
-	    "'Care proceedings'", hea->url, hea->token_file, h_bin("haven"),
-	    NHS, P.subject_key), 0, "%s", out ? out : "");
+	cr_assert_eq(
+	    h_sh(&out, 30,
+	        "HAVEN_AGENT='%s' HAVEN_TOKEN_FILE='%s' "
+	        "'%s' hold add --subject-nhs %s --subject-key '%s' --reason "
+	        "'Care proceedings'",
+	        hea->url, hea->token_file, h_bin("haven"), NHS, P.subject_key),
+	    0, "%s", out ? out : "");
 	free(out);
 	out = NULL;
 	free(cmd);
@@ -327,50 +361,68 @@ Test(sar, a_report_lists_each_share_refusal_and_decision_under_the_verified_head
 
 	memset(&m, 0, sizeof(m));
 	m.path = json_path;
-	snprintf(m.verify, sizeof(m.verify), "'%s' audit verify --db '%s' "
-	    "2>&1", h_bin("haven"), P.broker_data);
-	snprintf(m.sar, sizeof(m.sar), "'%s' audit sar --db '%s' "
+	snprintf(m.verify, sizeof(m.verify),
+	    "'%s' audit verify --db '%s' "
+	    "2>&1",
+	    h_bin("haven"), P.broker_data);
+	snprintf(m.sar, sizeof(m.sar),
+	    "'%s' audit sar --db '%s' "
 	    "--subject-nhs %s --subject-key '%s' --format json -o '%s'",
 	    h_bin("haven"), P.broker_data, NHS, P.subject_key, json_path);
-	cr_assert(h_wait_until(head_matches, &m, WAIT_MS), "the report never "
+	cr_assert(h_wait_until(head_matches, &m, WAIT_MS),
+	    "the report never "
 	    "named the head audit verify checked (verify: %ld records, root "
-	    "%s)", m.size, m.root);
+	    "%s)",
+	    m.size, m.root);
 
 	/* --key opens the justifications sealed to the ig node. */
-	cr_assert_eq(h_sh(&out, 30, "'%s' audit sar --db '%s' --subject-nhs "
-	    "%s --subject-key '%s' --key '%s/keys/ig.bristol.key' -o '%s'",
-	    h_bin("haven"), P.broker_data, NHS, P.subject_key, P.dir,
-	    html_path), 0, "%s", out);
+	cr_assert_eq(
+	    h_sh(&out, 30,
+	        "'%s' audit sar --db '%s' --subject-nhs "
+	        "%s --subject-key '%s' --key '%s/keys/ig.bristol.key' -o '%s'",
+	        h_bin("haven"), P.broker_data, NHS, P.subject_key, P.dir,
+	        html_path),
+	    0, "%s", out);
 	free(out);
 	html = h_read(html_path);
 	cr_assert_not_null(html);
 	cr_assert(strstr(html, "<title>Subject access report</title>"));
 	cr_assert(strstr(html, "NHS number 943 476 5919"), "%s", html);
 	cr_assert(strstr(html, "@media print"));
-	share = strstr(html, "Police (police.avon) shared a domestic abuse "
+	share = strstr(html,
+	    "Police (police.avon) shared a domestic abuse "
 	    "notification with Education (education.st-marys-primary).");
-	refusal = strstr(html, "Police (police.avon) tried to send a "
+	refusal = strstr(html,
+	    "Police (police.avon) tried to send a "
 	    "referral to Education (education.st-marys-primary); its own "
 	    "agent refused it");
-	decision = strstr(html, "Health (health.bristol-royal) decided not "
+	decision = strstr(html,
+	    "Health (health.bristol-royal) decided not "
 	    "to share a referral");
-	retraction = strstr(html, "Police (police.avon) retracted the "
+	retraction = strstr(html,
+	    "Police (police.avon) retracted the "
 	    "domestic abuse notification it had sent to Education "
 	    "(education.st-marys-primary).");
-	hold = strstr(html, "Health (health.bristol-royal) placed a legal "
+	hold = strstr(html,
+	    "Health (health.bristol-royal) placed a legal "
 	    "hold: records about the child are kept until it is removed.");
 	cr_assert(share && refusal && decision && retraction && hold,
 	    "missing an event: %s", html);
 	cr_assert(share < retraction && retraction < refusal &&
-	    refusal < decision && decision < hold, "not in time order");
-	cr_assert(strstr(html, "Threshold &lt;b&gt;not&lt;/b&gt; met &amp; "
-	    "discussed") != NULL, "the justification is not escaped: %s",
-	    html);
+	        refusal < decision && decision < hold,
+	    "not in time order");
+	cr_assert(strstr(html,
+	              "Threshold &lt;b&gt;not&lt;/b&gt; met &amp; "
+	              "discussed") != NULL,
+	    "the justification is not escaped: %s", html);
 	cr_assert(strstr(html, "<b>not</b>") == NULL);
 	line = h_fmt("Verified against the signed tree head of size %ld, "
-	    "root %s, signed at ", m.size, m.root);
-	cr_assert(strstr(html, line) != NULL, "the HTML does "
-	    "not name the verified head (%s): %s", line, html);
+	             "root %s, signed at ",
+	    m.size, m.root);
+	cr_assert(strstr(html, line) != NULL,
+	    "the HTML does "
+	    "not name the verified head (%s): %s",
+	    line, html);
 	free(line);
 	free(html);
 	free(html_path);
@@ -394,38 +446,49 @@ Test(sar, a_remote_report_is_audited_and_refuses_another_subject_key,
 	char *path = h_fmt("%s/remote.html", P.dir);
 	char *other = h_fmt("%s/other.subject", P.dir);
 	char *remote = h_fmt("--broker %s --key '%s/keys/ig.bristol.key' "
-	    "--directory '%s' --root-pub '%s'", P.endpoint, P.dir,
-	    P.directory, P.root_pub);
+	                     "--directory '%s' --root-pub '%s'",
+	    P.endpoint, P.dir, P.directory, P.root_pub);
 	char *cmd = query_cmd("--event AUDIT_QUERY");
 	struct grep g = { cmd, { "ig.bristol", NULL, NULL } };
 	char id[33], *out = NULL, *html;
 
 	cr_assert_eq(ak_post(pol, "/v1/messages", body, id), 202);
 	cr_assert(ak_wait_status(pol, id, "delivered", AK_SCHOOL, WAIT_MS));
-	cr_assert_eq(h_sh(&out, 60, "'%s' audit sar %s --subject-nhs %s "
-	    "--subject-key '%s' -o '%s'", h_bin("haven"), remote, NHS,
-	    P.subject_key, path), 0, "%s", out);
+	cr_assert_eq(h_sh(&out, 60,
+	                 "'%s' audit sar %s --subject-nhs %s "
+	                 "--subject-key '%s' -o '%s'",
+	                 h_bin("haven"), remote, NHS, P.subject_key, path),
+	    0, "%s", out);
 	free(out);
 	out = NULL;
 	html = h_read(path);
 	cr_assert_not_null(html);
-	cr_assert(strstr(html, "Police (police.avon) shared a domestic abuse "
-	    "notification with Education (education.st-marys-primary).") !=
-	    NULL, "%s", html);
-	cr_assert(strstr(html, "Verified against the signed tree head of "
-	    "size ") != NULL, "%s", html);
+	cr_assert(
+	    strstr(html,
+	        "Police (police.avon) shared a domestic abuse "
+	        "notification with Education (education.st-marys-primary).") !=
+	        NULL,
+	    "%s", html);
+	cr_assert(strstr(html,
+	              "Verified against the signed tree head of "
+	              "size ") != NULL,
+	    "%s", html);
 	cr_assert(strstr(html, id) != NULL, "the message id is missing");
 	free(html);
-	cr_assert(output_has(&g), "the remote report was not audited as "
+	cr_assert(output_has(&g),
+	    "the remote report was not audited as "
 	    "AUDIT_QUERY by ig.bristol");
 
 	cr_assert_eq(h_sh(&out, 30, "'%s' keygen --subject-key --out '%s'",
-	    h_bin("haven"), other), 0, "%s", out);
+	                 h_bin("haven"), other),
+	    0, "%s", out);
 	free(out);
 	out = NULL;
-	cr_assert_eq(h_sh(&out, 60, "'%s' audit sar %s --subject-nhs %s "
-	    "--subject-key '%s' -o '%s/other.html'", h_bin("haven"), remote,
-	    NHS, other, P.dir), 1, "%s", out);
+	cr_assert_eq(h_sh(&out, 60,
+	                 "'%s' audit sar %s --subject-nhs %s "
+	                 "--subject-key '%s' -o '%s/other.html'",
+	                 h_bin("haven"), remote, NHS, other, P.dir),
+	    1, "%s", out);
 	cr_assert(strstr(out, "is not the partnership's") != NULL, "%s", out);
 	free(out);
 	free(cmd);

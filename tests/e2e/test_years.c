@@ -25,7 +25,7 @@
 #define WAIT_MS 15000
 
 static struct h_partnership P;
-static pid_t standby_pid = -1;	/* a second broker a test started */
+static pid_t standby_pid = -1; /* a second broker a test started */
 
 static void
 teardown(void)
@@ -112,7 +112,8 @@ store_stamp_get(const char *dir)
 
 /* ---- one writer per data_dir ------------------------------------------- */
 
-Test(years, refuses_a_second_broker_on_one_data_dir_naming_the_pid_that_holds_it,
+Test(years,
+    refuses_a_second_broker_on_one_data_dir_naming_the_pid_that_holds_it,
     .fini = teardown, .timeout = 120)
 {
 	char *out = NULL, want[64];
@@ -147,8 +148,8 @@ Test(years, refuses_a_second_agent_on_one_data_dir_naming_the_pid_that_holds_it,
 
 	broker_up();
 	a = agent_up("police.avon", NULL);
-	rc = h_sh(&out, 30, "'%s' --config '%s'", h_bin("haven-agent"),
-	    a->conf);
+	rc =
+	    h_sh(&out, 30, "'%s' --config '%s'", h_bin("haven-agent"), a->conf);
 	cr_assert_eq(rc, 1, "the second agent exited %d: %s", rc,
 	    out ? out : "");
 	snprintf(want, sizeof(want), "is in use by haven-agent pid %ld",
@@ -167,7 +168,8 @@ Test(years, refuses_a_second_agent_on_one_data_dir_naming_the_pid_that_holds_it,
  * receipts are still being written. The copy verifies with the broker's
  * .pub, and a second backup into the same folder is refused.
  */
-Test(years, backs_up_a_running_broker_while_messages_stream_and_the_copy_verifies,
+Test(years,
+    backs_up_a_running_broker_while_messages_stream_and_the_copy_verifies,
     .fini = teardown, .timeout = 240)
 {
 	static const char *const to[] = { "social-care.bristol" };
@@ -186,7 +188,8 @@ Test(years, backs_up_a_running_broker_while_messages_stream_and_the_copy_verifie
 		size_t len;
 
 		cr_assert_eq(hc_make(c, to, 1, "REFERRAL", "routine note", id,
-		    &buf, &len), 0);
+		                 &buf, &len),
+		    0);
 		cr_assert_eq(hc_submit(c, buf, len), 0);
 		free(buf);
 		if (i == STREAM / 2) {
@@ -212,8 +215,10 @@ Test(years, backs_up_a_running_broker_while_messages_stream_and_the_copy_verifie
 
 	cr_assert_eq(stat(dest, &st), 0);
 	cr_assert_eq(st.st_mode & 0777, 0700, "the copy is not private");
-	rc = h_sh(&out, 60, "'%s' audit verify --db '%s' --broker-pub "
-	    "'%s/keys/broker.bristol.pub'", h_bin("haven"), dest, P.dir);
+	rc = h_sh(&out, 60,
+	    "'%s' audit verify --db '%s' --broker-pub "
+	    "'%s/keys/broker.bristol.pub'",
+	    h_bin("haven"), dest, P.dir);
 	cr_assert_eq(rc, 0, "the copy does not verify (%d): %s", rc,
 	    out ? out : "");
 	cr_assert_not_null(strstr(out, "audit log OK"), "%s", out);
@@ -249,8 +254,8 @@ db_count(const char *dir, const char *name)
 	return st.ms_entries;
 }
 
-Test(years, backs_up_a_running_agent_with_its_outbox,
-    .fini = teardown, .timeout = 120)
+Test(years, backs_up_a_running_agent_with_its_outbox, .fini = teardown,
+    .timeout = 120)
 {
 	struct h_agent *a;
 	char data[H_PATH], dest[H_PATH], *out = NULL, *body, id[33];
@@ -283,8 +288,10 @@ Test(years, opens_and_stamps_a_store_made_before_format_versions,
 	cr_assert_eq(store_stamp_get(P.broker_data), HV_STORE_FORMAT);
 	store_stamp_set(P.broker_data, 0);
 	cr_assert_eq(store_stamp_get(P.broker_data), 0);
-	cr_assert_eq(h_broker_start(&P), 0, "the broker refused an unstamped "
-	    "store; see %s", P.broker_log);
+	cr_assert_eq(h_broker_start(&P), 0,
+	    "the broker refused an unstamped "
+	    "store; see %s",
+	    P.broker_log);
 	cr_assert_eq(h_broker_stop(&P), 0);
 	cr_assert_eq(store_stamp_get(P.broker_data), HV_STORE_FORMAT);
 }
@@ -350,11 +357,13 @@ rejections(const char *code)
 	char *out = NULL;
 	int n = 0, rc;
 
-	rc = h_sh(&out, 60, "'%s' audit query --db '%s' --event REJECTED "
-	    "--format json", h_bin("haven"), P.broker_data);
+	rc = h_sh(&out, 60,
+	    "'%s' audit query --db '%s' --event REJECTED "
+	    "--format json",
+	    h_bin("haven"), P.broker_data);
 	cr_assert_eq(rc, 0, "audit query exited %d: %s", rc, out ? out : "");
 	for (const char *p = out; (p = strstr(p, code)) != NULL;
-	    p += strlen(code))
+	     p += strlen(code))
 		n++;
 	free(out);
 	return n;
@@ -376,9 +385,10 @@ Test(years, serves_the_protocol_version_before_its_own_and_refuses_a_newer_one,
 	f = hc_wait_kind(newer, HAVEN__FRAME__KIND_ERROR, WAIT_MS);
 	cr_assert_not_null(f, "no Error for a Hello of a newer protocol");
 	cr_assert_str_eq(f->error->code, "PROTOCOL_VERSION");
-	snprintf(want, sizeof(want), "protocol version %d; this broker serves "
-	    "versions %d and %d", HV_PROTOCOL_VERSION + 1, HV_PROTOCOL_OLDEST,
-	    HV_PROTOCOL_VERSION);
+	snprintf(want, sizeof(want),
+	    "protocol version %d; this broker serves "
+	    "versions %d and %d",
+	    HV_PROTOCOL_VERSION + 1, HV_PROTOCOL_OLDEST, HV_PROTOCOL_VERSION);
 	cr_assert_not_null(strstr(f->error->message, want), "%s",
 	    f->error->message);
 	hv_frame_free(&f);
@@ -388,8 +398,8 @@ Test(years, serves_the_protocol_version_before_its_own_and_refuses_a_newer_one,
 	cr_assert_eq(hello_v(old, HV_PROTOCOL_OLDEST), 0);
 	sender = client_up("police.avon");
 	cr_assert_eq(hello_v(sender, HV_PROTOCOL_VERSION), 0);
-	cr_assert_eq(hc_make(sender, to, 1, "REFERRAL", "note", id, &buf,
-	    &len), 0);
+	cr_assert_eq(hc_make(sender, to, 1, "REFERRAL", "note", id, &buf, &len),
+	    0);
 	cr_assert_eq(hc_submit(sender, buf, len), 0);
 	free(buf);
 	f = hc_wait_kind(old, HAVEN__FRAME__KIND_DELIVER, WAIT_MS);
@@ -403,7 +413,8 @@ Test(years, serves_the_protocol_version_before_its_own_and_refuses_a_newer_one,
 	cr_assert_eq(rejections("PROTOCOL_VERSION"), 1);
 }
 
-Test(years, refuses_and_audits_a_second_session_of_one_node_while_the_first_keeps_working,
+Test(years,
+    refuses_and_audits_a_second_session_of_one_node_while_the_first_keeps_working,
     .fini = teardown, .timeout = 180)
 {
 	struct h_agent *pol, *soc;
@@ -420,8 +431,10 @@ Test(years, refuses_and_audits_a_second_session_of_one_node_while_the_first_keep
 		f = hc_wait_kind(dup, HAVEN__FRAME__KIND_ERROR, WAIT_MS);
 		cr_assert_not_null(f, "no Error for a second session");
 		cr_assert_str_eq(f->error->code, "DUPLICATE_SESSION");
-		cr_assert_not_null(strstr(f->error->message, "police.avon is "
-		    "already connected"), "%s", f->error->message);
+		cr_assert_not_null(strstr(f->error->message,
+		                       "police.avon is "
+		                       "already connected"),
+		    "%s", f->error->message);
 		hv_frame_free(&f);
 	}
 	/* The first session still sends and the broker still delivers. */
@@ -429,7 +442,8 @@ Test(years, refuses_and_audits_a_second_session_of_one_node_while_the_first_keep
 	    "d1", "");
 	cr_assert_eq(ak_post(pol, "/v1/messages", body, id), 202);
 	free(body);
-	cr_assert(ak_wait_inbox(soc, id, WAIT_MS, NULL), "the message of the "
+	cr_assert(ak_wait_inbox(soc, id, WAIT_MS, NULL),
+	    "the message of the "
 	    "first session never arrived");
 	hc_close(&dup);
 	/* Audited once for the connection, not once per frame. */
@@ -462,7 +476,8 @@ Test(years, accepts_a_restarted_agent_after_a_crash_as_the_session,
 	    "c2", "");
 	cr_assert_eq(ak_post(pol, "/v1/messages", body, id), 202);
 	free(body);
-	cr_assert(ak_wait_inbox(soc, id, WAIT_MS, NULL), "the restarted "
+	cr_assert(ak_wait_inbox(soc, id, WAIT_MS, NULL),
+	    "the restarted "
 	    "agent's message never arrived");
 	cr_assert_eq(rejections("DUPLICATE_SESSION"), 0);
 }
@@ -492,9 +507,13 @@ standby_start(char *ep, size_t cap)
 	snprintf(conf, sizeof(conf), "%s/broker2.conf", P.dir);
 	snprintf(ready, sizeof(ready), "%s/broker2.ready", P.dir);
 	snprintf(log, sizeof(log), "%s/broker2.log", P.dir);
-	cr_assert_eq(h_sh(NULL, 30, "sed -e 's|^data_dir = .*|data_dir = "
-	    "data/broker2|' -e 's|^bind = .*|bind = tcp://127.0.0.1:*|' "
-	    "'%s' > '%s'", P.broker_conf, conf), 0);
+	cr_assert_eq(
+	    h_sh(NULL, 30,
+	        "sed -e 's|^data_dir = .*|data_dir = "
+	        "data/broker2|' -e 's|^bind = .*|bind = tcp://127.0.0.1:*|' "
+	        "'%s' > '%s'",
+	        P.broker_conf, conf),
+	    0);
 	standby_pid = fork();
 	cr_assert_geq(standby_pid, 0);
 	if (standby_pid == 0) {
@@ -508,8 +527,10 @@ standby_start(char *ep, size_t cap)
 		    "--ready-file", ready, "--foreground", (char *)NULL);
 		_exit(127);
 	}
-	cr_assert(h_wait_until(ready_written, ready, 20000), "the second "
-	    "broker did not start; see %s", log);
+	cr_assert(h_wait_until(ready_written, ready, 20000),
+	    "the second "
+	    "broker did not start; see %s",
+	    log);
 	text = h_read(ready);
 	cr_assert_not_null(b = strstr(text, "tcp://"));
 	cr_assert_not_null(e = strchr(b, '"'));
@@ -546,7 +567,7 @@ inbox_count(struct h_agent *a, const char *id)
 	int n = 0;
 
 	cr_assert_eq(ak_get(a, "/v1/inbox?limit=1000", &j), 200);
-	json_array_foreach(json_object_get(j, "messages"), i, m)
+	json_array_foreach (json_object_get(j, "messages"), i, m)
 		n += strcmp(json_string_value(json_object_get(m, "id")), id) ==
 		    0;
 	json_decref(j);
@@ -578,7 +599,8 @@ Test(years, fails_over_to_the_next_broker_endpoint_keeping_the_outbox,
 	    "f1", "");
 	cr_assert_eq(ak_post(pol, "/v1/messages", body, id1), 202);
 	free(body);
-	cr_assert(ak_wait_inbox(soc, id1, WAIT_MS, NULL), "no delivery "
+	cr_assert(ak_wait_inbox(soc, id1, WAIT_MS, NULL),
+	    "no delivery "
 	    "through the first broker");
 
 	h_broker_kill(&P);
@@ -586,7 +608,8 @@ Test(years, fails_over_to_the_next_broker_endpoint_keeping_the_outbox,
 	    "f2", "");
 	cr_assert_eq(ak_post(pol, "/v1/messages", body, id2), 202);
 	free(body);
-	cr_assert(ak_wait_inbox(soc, id2, 60000, NULL), "the message posted "
+	cr_assert(ak_wait_inbox(soc, id2, 60000, NULL),
+	    "the message posted "
 	    "while the first broker was down never arrived; see %s and %s",
 	    pol->log, soc->log);
 	cr_assert(ak_wait_status(pol, id2, "delivered", NULL, WAIT_MS),
@@ -604,40 +627,48 @@ Test(years, refuses_a_broker_list_with_a_bad_endpoint_naming_it,
 	int rc;
 
 	cr_assert_eq(h_partnership_create(&P, NULL, NULL), 0);
-	snprintf(P.endpoint, sizeof(P.endpoint), "tcp://127.0.0.1:7400 "
+	snprintf(P.endpoint, sizeof(P.endpoint),
+	    "tcp://127.0.0.1:7400 "
 	    "udp://127.0.0.1:7401");
 	a = h_agent_add(&P, "police.avon", NULL);
 	cr_assert_not_null(a);
 	rc = h_sh(&out, 30, "'%s' --config '%s' --check-config",
 	    h_bin("haven-agent"), a->conf);
 	cr_assert_eq(rc, 1, "exit %d: %s", rc, out ? out : "");
-	cr_assert_not_null(strstr(out, "'udp://127.0.0.1:7401' for broker is "
-	    "not an endpoint"), "%s", out);
+	cr_assert_not_null(strstr(out,
+	                       "'udp://127.0.0.1:7401' for broker is "
+	                       "not an endpoint"),
+	    "%s", out);
 	free(out);
 }
 
 /* ---- mistakes it catches ---------------------------------------------- */
 
-Test(years, names_another_nodes_pub_given_as_the_brokers_key,
-    .fini = teardown, .timeout = 120)
+Test(years, names_another_nodes_pub_given_as_the_brokers_key, .fini = teardown,
+    .timeout = 120)
 {
 	char *out = NULL;
 	int rc;
 
 	broker_up();
 	cr_assert_eq(h_broker_stop(&P), 0);
-	rc = h_sh(&out, 60, "'%s' audit verify --db '%s' --broker-pub "
-	    "'%s/keys/police.avon.pub'", h_bin("haven"), P.broker_data, P.dir);
+	rc = h_sh(&out, 60,
+	    "'%s' audit verify --db '%s' --broker-pub "
+	    "'%s/keys/police.avon.pub'",
+	    h_bin("haven"), P.broker_data, P.dir);
 	cr_assert_eq(rc, 2, "exit %d: %s", rc, out ? out : "");
-	cr_assert_not_null(strstr(out, "this is police.avon's key, not the "
-	    "broker's"), "%s", out);
+	cr_assert_not_null(strstr(out,
+	                       "this is police.avon's key, not the "
+	                       "broker's"),
+	    "%s", out);
 	cr_assert_null(strstr(out, "TAMPERED"), "%s", out);
 	free(out);
 	out = NULL;
 	/* The broker's own .pub still verifies. */
-	rc = h_sh(&out, 60, "'%s' audit verify --db '%s' --broker-pub "
-	    "'%s/keys/broker.bristol.pub'", h_bin("haven"), P.broker_data,
-	    P.dir);
+	rc = h_sh(&out, 60,
+	    "'%s' audit verify --db '%s' --broker-pub "
+	    "'%s/keys/broker.bristol.pub'",
+	    h_bin("haven"), P.broker_data, P.dir);
 	cr_assert_eq(rc, 0, "exit %d: %s", rc, out ? out : "");
 	free(out);
 }
@@ -650,15 +681,19 @@ Test(years, names_another_nodes_secret_key_given_as_the_brokers_key,
 
 	cr_assert_eq(h_partnership_create(&P, NULL, NULL), 0);
 	snprintf(conf, sizeof(conf), "%s/broker-police-key.conf", P.dir);
-	cr_assert_eq(h_sh(NULL, 30, "sed -e 's|^key = .*|key = "
-	    "keys/police.avon.key|' '%s' > '%s'", P.broker_conf, conf), 0);
+	cr_assert_eq(h_sh(NULL, 30,
+	                 "sed -e 's|^key = .*|key = "
+	                 "keys/police.avon.key|' '%s' > '%s'",
+	                 P.broker_conf, conf),
+	    0);
 	rc = h_sh(&out, 30, "'%s' --config '%s' --check-config",
 	    h_bin("haven-broker"), conf);
 	cr_assert_eq(rc, 1, "exit %d: %s", rc, out ? out : "");
-	cr_assert_not_null(strstr(out, "is police.avon's key in the "
-	    "directory, not the broker's"), "%s", out);
-	cr_assert_not_null(strstr(out, "broker.bristol's key file"), "%s",
-	    out);
+	cr_assert_not_null(strstr(out,
+	                       "is police.avon's key in the "
+	                       "directory, not the broker's"),
+	    "%s", out);
+	cr_assert_not_null(strstr(out, "broker.bristol's key file"), "%s", out);
 	free(out);
 }
 
@@ -674,14 +709,21 @@ Test(years, refuses_a_revoke_of_a_node_not_in_the_agreement_naming_its_line,
 	for (const char *p = text; *p; p++)
 		lines += *p == '\n';
 	snprintf(agreement, sizeof(agreement), "%s/typo.txt", P.dir);
-	cr_assert_eq(h_sh(NULL, 30, "cp '%s' '%s' && echo 'revoke police.avn' "
-	    ">> '%s'", P.agreement, agreement, agreement), 0);
+	cr_assert_eq(h_sh(NULL, 30,
+	                 "cp '%s' '%s' && echo 'revoke police.avn' "
+	                 ">> '%s'",
+	                 P.agreement, agreement, agreement),
+	    0);
 	free(text);
-	rc = h_sh(&out, 60, "'%s' directory build '%s' --root '%s' -o "
-	    "'%s/typo.hd'", h_bin("haven"), agreement, P.root_key, P.dir);
+	rc = h_sh(&out, 60,
+	    "'%s' directory build '%s' --root '%s' -o "
+	    "'%s/typo.hd'",
+	    h_bin("haven"), agreement, P.root_key, P.dir);
 	cr_assert_eq(rc, 1, "exit %d: %s", rc, out ? out : "");
-	snprintf(want, sizeof(want), "typo.txt:%d: revoke police.avn names no "
-	    "node", lines + 1);
+	snprintf(want, sizeof(want),
+	    "typo.txt:%d: revoke police.avn names no "
+	    "node",
+	    lines + 1);
 	cr_assert_not_null(strstr(out, want), "%s", out);
 	free(out);
 }
@@ -690,8 +732,11 @@ Test(years, refuses_a_revoke_of_a_node_not_in_the_agreement_naming_its_line,
 static void
 conf_data_dir(const char *conf, const char *data_dir)
 {
-	cr_assert_eq(h_sh(NULL, 30, "sed -i -e 's|^data_dir = .*|data_dir = "
-	    "%s|' '%s'", data_dir, conf), 0);
+	cr_assert_eq(h_sh(NULL, 30,
+	                 "sed -i -e 's|^data_dir = .*|data_dir = "
+	                 "%s|' '%s'",
+	                 data_dir, conf),
+	    0);
 }
 
 Test(years, check_config_refuses_a_data_dir_that_cannot_be_created,
@@ -708,8 +753,8 @@ Test(years, check_config_refuses_a_data_dir_that_cannot_be_created,
 	rc = h_sh(&out, 30, "'%s' --config '%s' --check-config",
 	    h_bin("haven-broker"), P.broker_conf);
 	cr_assert_eq(rc, 1, "exit %d: %s", rc, out ? out : "");
-	cr_assert_not_null(strstr(out, "a-file/broker cannot be created"),
-	    "%s", out);
+	cr_assert_not_null(strstr(out, "a-file/broker cannot be created"), "%s",
+	    out);
 	free(out);
 	out = NULL;
 
@@ -719,8 +764,8 @@ Test(years, check_config_refuses_a_data_dir_that_cannot_be_created,
 	rc = h_sh(&out, 30, "'%s' --config '%s' --check-config",
 	    h_bin("haven-agent"), a->conf);
 	cr_assert_eq(rc, 1, "exit %d: %s", rc, out ? out : "");
-	cr_assert_not_null(strstr(out, "a-file/police cannot be created"),
-	    "%s", out);
+	cr_assert_not_null(strstr(out, "a-file/police cannot be created"), "%s",
+	    out);
 	free(out);
 }
 
@@ -751,16 +796,20 @@ Test(years, check_config_refuses_a_directory_older_than_the_stores,
 	cr_assert_eq(h_partnership_resign(&P, 1, NULL), 0);
 	rc = h_sh(&out, 30, "'%s' --config '%s' --check-config",
 	    h_bin("haven-broker"), P.broker_conf);
-	cr_assert_eq(rc, 1, "the broker called an older directory valid (%d): "
-	    "%s", rc, out ? out : "");
+	cr_assert_eq(rc, 1,
+	    "the broker called an older directory valid (%d): "
+	    "%s",
+	    rc, out ? out : "");
 	cr_assert_not_null(strstr(out, "version 1"), "%s", out);
 	cr_assert_not_null(strstr(out, "with a version above 2"), "%s", out);
 	free(out);
 	out = NULL;
 	rc = h_sh(&out, 30, "'%s' --config '%s' --check-config",
 	    h_bin("haven-agent"), a->conf);
-	cr_assert_eq(rc, 1, "the agent called an older directory valid (%d): "
-	    "%s", rc, out ? out : "");
+	cr_assert_eq(rc, 1,
+	    "the agent called an older directory valid (%d): "
+	    "%s",
+	    rc, out ? out : "");
 	cr_assert_not_null(strstr(out, "rollback"), "%s", out);
 	cr_assert_not_null(strstr(out, "with a version above 2"), "%s", out);
 	free(out);
@@ -778,10 +827,12 @@ Test(years, prints_why_the_broker_cannot_start_on_stderr_without_foreground,
 
 	broker_up();
 	snprintf(conf, sizeof(conf), "%s/broker3.conf", P.dir);
-	cr_assert_eq(h_sh(NULL, 30, "sed -e 's|^data_dir = .*|data_dir = "
-	    "data/broker3|' '%s' > '%s'", P.broker_conf, conf), 0);
-	rc = h_sh(&out, 30, "'%s' --config '%s'", h_bin("haven-broker"),
-	    conf);
+	cr_assert_eq(h_sh(NULL, 30,
+	                 "sed -e 's|^data_dir = .*|data_dir = "
+	                 "data/broker3|' '%s' > '%s'",
+	                 P.broker_conf, conf),
+	    0);
+	rc = h_sh(&out, 30, "'%s' --config '%s'", h_bin("haven-broker"), conf);
 	cr_assert_eq(rc, 1, "exit %d: %s", rc, out ? out : "");
 	cr_assert_not_null(strstr(out, "cannot bind"), "%s", out);
 	free(out);
@@ -808,7 +859,8 @@ Test(years, restores_a_broker_from_its_backup_as_the_readme_says,
 	broker_up();
 	pol = client_up("police.avon");
 	cr_assert_eq(hc_make(pol, to, 1, "REFERRAL", "queued note", id, &buf,
-	    &len), 0);
+	                 &len),
+	    0);
 	cr_assert_eq(hc_submit(pol, buf, len), 0);
 	free(buf);
 	f = hc_wait_receipt(pol, id, WAIT_MS);
@@ -825,15 +877,19 @@ Test(years, restores_a_broker_from_its_backup_as_the_readme_says,
 	out = NULL;
 
 	cr_assert_eq(h_broker_stop(&P), 0);
-	rc = h_sh(&out, 60, "mv '%s' '%s.before-restore' && cp -a '%s' '%s' && "
+	rc = h_sh(&out, 60,
+	    "mv '%s' '%s.before-restore' && cp -a '%s' '%s' && "
 	    "'%s' audit verify --db '%s' --broker-pub "
-	    "'%s/keys/broker.bristol.pub'", P.broker_data, P.broker_data,
-	    backup, P.broker_data, h_bin("haven"), P.broker_data, P.dir);
+	    "'%s/keys/broker.bristol.pub'",
+	    P.broker_data, P.broker_data, backup, P.broker_data, h_bin("haven"),
+	    P.broker_data, P.dir);
 	cr_assert_eq(rc, 0, "the restore steps failed (%d): %s", rc,
 	    out ? out : "");
 	free(out);
-	cr_assert_eq(h_broker_start(&P), 0, "the restored broker did not "
-	    "start; see %s", P.broker_log);
+	cr_assert_eq(h_broker_start(&P), 0,
+	    "the restored broker did not "
+	    "start; see %s",
+	    P.broker_log);
 
 	soc = client_up("social-care.bristol");
 	cr_assert_eq(hello_v(soc, HV_PROTOCOL_VERSION), 0);
@@ -938,21 +994,29 @@ Test(years, an_agent_refused_as_a_duplicate_takes_over_when_the_other_goes,
 	pol = agent_up("police.avon", NULL);
 	logged[0] = pol->log;
 	logged[1] = "the broker refused this session";
-	cr_assert(h_wait_until(file_has, logged, WAIT_MS), "the agent never "
-	    "said it was refused; see %s", pol->log);
+	cr_assert(h_wait_until(file_has, logged, WAIT_MS),
+	    "the agent never "
+	    "said it was refused; see %s",
+	    pol->log);
 	/* Refused, so never "connected": that waits for the broker's answer. */
 	logged[1] = "connected to the broker";
-	cr_assert_not(file_has(logged), "the refused agent said it was "
-	    "connected; see %s", pol->log);
+	cr_assert_not(file_has(logged),
+	    "the refused agent said it was "
+	    "connected; see %s",
+	    pol->log);
 	body = ak_message("[\"social-care.bristol\"]", "REFERRAL", "ROUTINE",
 	    "t1", "");
 	cr_assert_eq(ak_post(pol, "/v1/messages", body, id), 202);
 	free(body);
 
 	hc_close(&other);
-	cr_assert(ak_wait_inbox(soc, id, 60000, NULL), "the refused agent "
-	    "never took over; see %s", pol->log);
-	cr_assert(file_has(logged), "the agent took over without saying it "
-	    "was connected; see %s", pol->log);
+	cr_assert(ak_wait_inbox(soc, id, 60000, NULL),
+	    "the refused agent "
+	    "never took over; see %s",
+	    pol->log);
+	cr_assert(file_has(logged),
+	    "the agent took over without saying it "
+	    "was connected; see %s",
+	    pol->log);
 	cr_assert_eq(rejections("DUPLICATE_SESSION"), 1);
 }

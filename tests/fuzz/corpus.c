@@ -112,7 +112,8 @@ pack_record(const char *file, const struct hv_audit_rec *r)
 static void
 envelopes(void)
 {
-	static const char payload[] = "{\"subject\":\"nhs:9434765919\","
+	static const char payload[] =
+	    "{\"subject\":\"nhs:9434765919\","
 	    "\"child\":{},\"body\":{\"concern\":\"seed\"}}";
 	const hv_keys *snd = fuzz_keys(FUZZ_KEY_SENDER);
 	const hv_keys *rcpt = fuzz_keys(FUZZ_KEY_RECIPIENT);
@@ -132,8 +133,9 @@ envelopes(void)
 	memcpy(box[0], rcpt->pub.box, HV_BOX_KEY_LEN);
 	memcpy(box[1], snd->pub.box, HV_BOX_KEY_LEN);
 	if (hv_envelope_seal(&env, (const uint8_t *)payload,
-	    sizeof(payload) - 1, (const uint8_t (*)[HV_BOX_KEY_LEN])box,
-	    snd) != HV_OK || hv_envelope_pack(&env, &buf, &len) != HV_OK)
+	        sizeof(payload) - 1, (const uint8_t(*)[HV_BOX_KEY_LEN])box,
+	        snd) != HV_OK ||
+	    hv_envelope_pack(&env, &buf, &len) != HV_OK)
 		die("seal");
 	seed("envelope", "message", buf, len);
 
@@ -177,7 +179,7 @@ envelopes(void)
 	strcpy(env.recipients[1], "health.bristol-royal");
 	env.n_recipients = 2;
 	if (hv_envelope_seal(&env, (const uint8_t *)"{}", 2,
-	    (const uint8_t (*)[HV_BOX_KEY_LEN])box, snd) != HV_OK ||
+	        (const uint8_t(*)[HV_BOX_KEY_LEN])box, snd) != HV_OK ||
 	    hv_envelope_pack(&env, &buf, &len) != HV_OK)
 		die("seal");
 	seed("envelope", "two-recipients", buf, len);
@@ -383,7 +385,8 @@ directories(void)
 	    "# only a comment\n\n   \t\n# another\n");
 	snprintf(path, sizeof(path), "%s/agreement.txt", dir);
 	if (hv_write_file_atomic(path, agreement, sizeof(agreement) - 1,
-	    0600) != 0 || hv_agreement_parse(path, &dr, &d) != HV_OK)
+	        0600) != 0 ||
+	    hv_agreement_parse(path, &dr, &d) != HV_OK)
 		die(d.message);
 	if (hv_directory_sign(dr, root, &buf, &len) != HV_OK)
 		die("sign");
@@ -418,7 +421,7 @@ proofs(void)
 
 	if (mkdtemp(dir) == NULL ||
 	    hv_store_open(dir, 1ULL << 22, 0, hv_auditlog_dbnames,
-	    HV_AUDITLOG_NDBS, &s, NULL) != HV_OK)
+	        HV_AUDITLOG_NDBS, &s, NULL) != HV_OK)
 		die("store");
 	log.store = s;
 	log.base = 0;
@@ -436,8 +439,9 @@ proofs(void)
 		strcpy(r.type, "REFERRAL");
 		if (hv_store_begin(s, 0, &txn) != HV_OK ||
 		    hv_auditlog_append(&log, txn, &r) != HV_OK ||
-		    ((i == 2 || i == 5) && hv_auditlog_sign_head(&log, txn,
-		    broker, r.time_ms + 7) != HV_OK) ||
+		    ((i == 2 || i == 5) &&
+		        hv_auditlog_sign_head(&log, txn, broker,
+		            r.time_ms + 7) != HV_OK) ||
 		    hv_store_commit(txn) != HV_OK)
 			die("append");
 	}
@@ -509,8 +513,10 @@ texts(void)
 	    "Authorization: Bearer 0123456789abcdef\r\n"
 	    "Content-Type: application/json\r\nContent-Length: 42\r\n\r\n");
 	seed_text("httphead", "get-lax", "GET /v1/health HTTP/1.0\n\n");
-	seed("httphead", "edge-nul-in-token", "GET /v1/inbox HTTP/1.1\r\n"
-	    "Authorization: Bearer TOKEN\0junk\r\n\r\n", 60);
+	seed("httphead", "edge-nul-in-token",
+	    "GET /v1/inbox HTTP/1.1\r\n"
+	    "Authorization: Bearer TOKEN\0junk\r\n\r\n",
+	    60);
 	seed_text("httphead", "edge-chunked-two-lengths",
 	    "POST /v1/messages HTTP/1.1\r\nTransfer-Encoding: chunked\r\n"
 	    "Content-Length: 5\r\nContent-Length: 6\r\n\r\n");

@@ -25,8 +25,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(copy, data, size);
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		n = hv_form_get(copy, size, names[i], out, sizeof(out));
-		if (n >= 0 && ((size_t)n >= sizeof(out) ||
-		    strlen(out) != (size_t)n))
+		if (n >= 0 &&
+		    ((size_t)n >= sizeof(out) || strlen(out) != (size_t)n))
 			abort();
 	}
 	free(copy);

@@ -51,12 +51,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t *buf = NULL;
 	size_t len = 0;
 
-	if (hv_directory_load(data, size, root->pub.sign, &dir, &d) ==
-	    HV_OK) {
+	if (hv_directory_load(data, size, root->pub.sign, &dir, &d) == HV_OK) {
 		exercise(dir);
 		if (hv_directory_check_newer(dir, dir, &d) != HV_OK) {
-			fprintf(stderr, "a directory is a rollback of itself: "
-			    "%s\n", d.message);
+			fprintf(stderr,
+			    "a directory is a rollback of itself: "
+			    "%s\n",
+			    d.message);
 			abort();
 		}
 		hv_directory_destroy(&dir);
@@ -67,8 +68,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (hv_directory_sign(dir, root, &buf, &len) != HV_OK)
 		abort();
 	if (hv_directory_load(buf, len, root->pub.sign, &back, &d) != HV_OK) {
-		fprintf(stderr, "a decoded directory does not load once "
-		    "signed: %s\n", d.message);
+		fprintf(stderr,
+		    "a decoded directory does not load once "
+		    "signed: %s\n",
+		    d.message);
 		abort();
 	}
 	if (hv_directory_node_count(back) != hv_directory_node_count(dir) ||

@@ -49,10 +49,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint8_t *canon2 = NULL;
 		size_t clen2 = 0;
 
-		if (hv_envelope_unpack(out, len, FUZZ_MAX, &copy, &d) != HV_OK ||
+		if (hv_envelope_unpack(out, len, FUZZ_MAX, &copy, &d) !=
+		        HV_OK ||
 		    hv_envelope_canonical(&copy, &canon2, &clen2) != HV_OK ||
 		    clen2 != clen || memcmp(canon2, canon, clen) != 0) {
-			fprintf(stderr, "an accepted envelope packs to one "
+			fprintf(stderr,
+			    "an accepted envelope packs to one "
 			    "that signs differently\n");
 			abort();
 		}
@@ -63,7 +65,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	free(canon);
 	if (hv_envelope_verify(&env, snd->pub.sign) == HV_OK &&
 	    hv_envelope_open(&env, FUZZ_RECIPIENT, rcpt, snd->pub.sign,
-	    &payload, &plen) == HV_OK)
+	        &payload, &plen) == HV_OK)
 		hv_payload_free(payload, plen);
 	(void)hv_envelope_recipient_index(&env, FUZZ_RECIPIENT);
 	if (hv_envelope_copy(&copy, &env) != HV_OK)
@@ -78,7 +80,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	}
 	if (hv_audit_rec_unpack(out, len, &back) != HV_OK) {
-		fprintf(stderr, "an audited envelope's record does not read "
+		fprintf(stderr,
+		    "an audited envelope's record does not read "
 		    "back\n");
 		abort();
 	}

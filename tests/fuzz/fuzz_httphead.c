@@ -18,8 +18,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const char *const names[] = { "authorization",
-		"Content-Length", "HOST", "transfer-encoding", "" };
+	static const char *const names[] = { "authorization", "Content-Length",
+		"HOST", "transfer-encoding", "" };
 	const char *head = (const char *)data, *val;
 	struct hv_errdetail d;
 	unsigned status = 0;

@@ -100,8 +100,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (prev.k[i].until_ms > prev.k[i - 1].until_ms)
 				abort();
 	}
-	if (hv_subject_key_load(path, &subject, &d) == HV_OK &&
-	    subject == NULL)
+	if (hv_subject_key_load(path, &subject, &d) == HV_OK && subject == NULL)
 		abort();
 	hv_secret_free(subject);
 	return 0;

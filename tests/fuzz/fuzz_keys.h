@@ -20,8 +20,12 @@
 #define FUZZ_SENDER "police.avon"
 #define FUZZ_RECIPIENT "social-care.bristol"
 
-enum fuzz_key { FUZZ_KEY_SENDER = 1, FUZZ_KEY_RECIPIENT, FUZZ_KEY_ROOT,
-	FUZZ_KEY_BROKER };
+enum fuzz_key {
+	FUZZ_KEY_SENDER = 1,
+	FUZZ_KEY_RECIPIENT,
+	FUZZ_KEY_ROOT,
+	FUZZ_KEY_BROKER
+};
 
 /*
  * The key pairs of `which`, made once per process in sodium_malloc'd
@@ -35,10 +39,10 @@ fuzz_keys(enum fuzz_key which)
 
 	if (k[which] != NULL)
 		return k[which];
-	if (sodium_init() < 0 || (k[which] = sodium_malloc(sizeof(hv_keys)))
-	    == NULL)
+	if (sodium_init() < 0 ||
+	    (k[which] = sodium_malloc(sizeof(hv_keys))) == NULL)
 		abort();
-	memset(k[which], 0, sizeof(hv_keys));	/* no previous keys */
+	memset(k[which], 0, sizeof(hv_keys)); /* no previous keys */
 	memset(seed, 0x40 + (int)which, sizeof(seed));
 	crypto_sign_seed_keypair(k[which]->pub.sign, k[which]->sign_secret,
 	    seed);

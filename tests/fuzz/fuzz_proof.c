@@ -33,8 +33,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (hv_proof_to_json(p, &text) != HV_OK)
 		abort();
 	if (hv_proof_from_json(text, strlen(text), &again, &d) != HV_OK) {
-		fprintf(stderr, "a proof written by hv_proof_to_json does not "
-		    "read back: %s\n", d.message);
+		fprintf(stderr,
+		    "a proof written by hv_proof_to_json does not "
+		    "read back: %s\n",
+		    d.message);
 		abort();
 	}
 	hv_proof_destroy(&again);

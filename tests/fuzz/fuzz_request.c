@@ -47,9 +47,9 @@ check(const hv_envelope *env)
 	    memchr(env->type, '\0', sizeof(env->type)) == NULL ||
 	    memchr(env->priority, '\0', sizeof(env->priority)) == NULL ||
 	    memchr(env->basis.justification, '\0',
-	    sizeof(env->basis.justification)) == NULL ||
+	        sizeof(env->basis.justification)) == NULL ||
 	    memchr(env->basis.decided_by, '\0',
-	    sizeof(env->basis.decided_by)) == NULL)
+	        sizeof(env->basis.decided_by)) == NULL)
 		abort();
 	for (size_t i = 0; i < env->n_recipients; i++)
 		if (!hv_node_id_valid(env->recipients[i]))
@@ -73,7 +73,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memset(&env, 0, sizeof(env));
 		deadline = NULL;
 		if (outbox_parse_request(a, j, decision, &env, norm,
-		    sizeof(norm), &deadline, &d) == HV_OK)
+		        sizeof(norm), &deadline, &d) == HV_OK)
 			check(&env);
 		json_decref(deadline);
 		hv_envelope_clear(&env);

@@ -32,8 +32,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	if (hv_restore_parse(data, size, &n, &d) == HV_OK &&
 	    (strlen(n.partnership) == 0 ||
-	    strlen(n.partnership) > HV_RESTORE_PARTNERSHIP_MAX ||
-	    strlen(n.reason) == 0 || strlen(n.reason) > HV_RESTORE_REASON_MAX))
+	        strlen(n.partnership) > HV_RESTORE_PARTNERSHIP_MAX ||
+	        strlen(n.reason) == 0 ||
+	        strlen(n.reason) > HV_RESTORE_REASON_MAX))
 		abort();
 	if (hv_restore_verify(data, size, key, "fuzz", &n, &d) == HV_OK)
 		abort();

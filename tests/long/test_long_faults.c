@@ -28,7 +28,7 @@
 #include "hv_util.h"
 
 #define SENDERS 4
-#define THREADS 2		/* HTTP clients per sender */
+#define THREADS 2 /* HTTP clients per sender */
 #define BROKER_KILLS 20
 #define RECIPIENT_KILLS 10
 #define SENDER_KILLS 10
@@ -49,7 +49,7 @@ static const struct flow {
 
 struct sent {
 	char id[33];
-	int to;			/* index into the partnership's agents */
+	int to; /* index into the partnership's agents */
 };
 
 /* The stream's shared state; urls change when an agent restarts. */
@@ -59,8 +59,8 @@ static struct {
 	char token[SENDERS][128];
 	struct sent *sent;
 	int n, want, cap;
-	int cut;		/* requests the kills left unanswered */
-	int odd;		/* an answer other than 202 */
+	int cut; /* requests the kills left unanswered */
+	int odd; /* an answer other than 202 */
 	int odd_status;
 } S = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
@@ -113,8 +113,7 @@ client(void *arg)
 		snprintf(token, sizeof(token), "%s", S.token[s]);
 		pthread_mutex_unlock(&S.lock);
 
-		snprintf(tag, sizeof(tag), "long-%d-%d", (int)(intptr_t)arg,
-		    k);
+		snprintf(tag, sizeof(tag), "long-%d-%d", (int)(intptr_t)arg, k);
 		body = ak_message(to_json, flows[s].type, "ROUTINE", tag, "");
 		resp = NULL;
 		st = h_http("POST", url, token, body, &resp);
@@ -141,7 +140,7 @@ client(void *arg)
 		}
 		pthread_mutex_unlock(&S.lock);
 		if (st == 0)
-			pause_ms(20);	/* the agent is restarting */
+			pause_ms(20); /* the agent is restarting */
 	}
 	return NULL;
 }
@@ -288,7 +287,8 @@ Test(long_faults,
 		snapshot(s);
 	for (int c = 0; c < SENDERS * THREADS; c++)
 		cr_assert_eq(pthread_create(&t[c], NULL, client,
-		    (void *)(intptr_t)c), 0);
+		                 (void *)(intptr_t)c),
+		    0);
 	/* The kills, spread evenly over the stream: broker, then the
 	 * recipient (social care), then a sender (police). */
 	for (int k = 0; k < KILLS; k++) {
@@ -298,8 +298,10 @@ Test(long_faults,
 		    "the stream stalled before %d 202s (kill %d)", at, k);
 		if (k < BROKER_KILLS) {
 			h_broker_kill(&P);
-			cr_assert_eq(h_broker_start(&P), 0, "the broker did "
-			    "not restart; see %s", P.broker_log);
+			cr_assert_eq(h_broker_start(&P), 0,
+			    "the broker did "
+			    "not restart; see %s",
+			    P.broker_log);
 		} else if (k < BROKER_KILLS + RECIPIENT_KILLS)
 			agent_bounce(AK_SOCIAL);
 		else
@@ -317,8 +319,8 @@ Test(long_faults,
 	    "messages with a 202 never reached their recipient");
 	for (int s = 0; s < SENDERS; s++)
 		cr_assert(ak_wait_health(ak_agent(&P, flows[s].from),
-		    "outbox_depth", 0, 300000), "%s's outbox never emptied",
-		    flows[s].from);
+		              "outbox_depth", 0, 300000),
+		    "%s's outbox never emptied", flows[s].from);
 	t_done = hv_mono_ms();
 
 	/* Exactly once: no id arrived twice, and nothing but the stream's
@@ -328,11 +330,12 @@ Test(long_faults,
 	inbox_counts(AK_SOCIAL, &entries[0], &arrivals[0]);
 	inbox_counts(AK_POLICE, &entries[1], &arrivals[1]);
 	for (int r = 0; r < 2; r++) {
-		cr_expect_eq(entries[r], arrivals[r], "%s: %zu messages "
-		    "stored %zu times", r ? AK_POLICE : AK_SOCIAL, entries[r],
-		    arrivals[r]);
+		cr_expect_eq(entries[r], arrivals[r],
+		    "%s: %zu messages "
+		    "stored %zu times",
+		    r ? AK_POLICE : AK_SOCIAL, entries[r], arrivals[r]);
 		cr_expect(entries[r] >= (size_t)expected[r] &&
-		    entries[r] <= (size_t)(expected[r] + S.cut),
+		        entries[r] <= (size_t)(expected[r] + S.cut),
 		    "%s holds %zu messages for %d with a 202 and %d cut off",
 		    r ? AK_POLICE : AK_SOCIAL, entries[r], expected[r], S.cut);
 	}
@@ -344,7 +347,8 @@ Test(long_faults,
 	cr_expect_eq(rc, 0, "audit verify failed: %s", out ? out : "");
 	cr_expect(out != NULL && strstr(out, "OK: ") != NULL, "%s",
 	    out ? out : "");
-	fprintf(stderr, "long_faults: %d messages with a 202 (%d requests cut "
+	fprintf(stderr,
+	    "long_faults: %d messages with a 202 (%d requests cut "
 	    "off by kills) from %d sender agents; %d kill -9s (%d broker, "
 	    "%d recipient, %d sender); stream %.1f s, all delivered and "
 	    "settled %.1f s later; inboxes %zu + %zu; audit: %s",

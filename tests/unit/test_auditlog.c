@@ -24,14 +24,22 @@
 #define BIG 10000
 
 static const char *nodes[] = {
-	"police.avon", "health.bristol-royal", "education.st-marys-primary",
+	"police.avon",
+	"health.bristol-royal",
+	"education.st-marys-primary",
 	"social-care.bristol",
 };
 static const char *events[] = {
-	"SUBMITTED", "DELIVERED", "ACKNOWLEDGED", "REJECTED", "AUDIT_QUERY",
+	"SUBMITTED",
+	"DELIVERED",
+	"ACKNOWLEDGED",
+	"REJECTED",
+	"AUDIT_QUERY",
 };
 static const char *types[] = {
-	"REFERRAL", "INFO_REQUEST", "MISSING_CHILD_ALERT",
+	"REFERRAL",
+	"INFO_REQUEST",
+	"MISSING_CHILD_ALERT",
 };
 
 /* ---- fixture --------------------------------------------------------- */
@@ -48,7 +56,8 @@ fx_open(struct fx *fx)
 {
 	fixture_tmpdir(fx->dir, sizeof(fx->dir), "auditlog");
 	cr_assert_eq(hv_store_open(fx->dir, 1ULL << 28, 0, hv_auditlog_dbnames,
-	    HV_AUDITLOG_NDBS, &fx->s, NULL), HV_OK);
+	                 HV_AUDITLOG_NDBS, &fx->s, NULL),
+	    HV_OK);
 	fx->log.store = fx->s;
 	fx->log.base = 0;
 	memset(&fx->broker, 0, sizeof(fx->broker));
@@ -78,7 +87,7 @@ db(struct fx *fx, const char *name)
 static void
 msg_id(uint64_t i, uint8_t id[HV_ID_LEN])
 {
-	hv_be64_put(id, i / 2 + 1);	/* two records per message */
+	hv_be64_put(id, i / 2 + 1); /* two records per message */
 	memset(id + 8, 0xab, 8);
 }
 
@@ -153,7 +162,8 @@ append_range(struct fx *fx, uint64_t from, uint64_t to, uint64_t per_txn,
 		cr_assert_eq(r.seq, i);
 		if (i % head_every == 0)
 			cr_assert_eq(hv_auditlog_sign_head(&fx->log, txn,
-			    &fx->broker, BASE_MS + (int64_t)i * 1000 + 1),
+			                 &fx->broker,
+			                 BASE_MS + (int64_t)i * 1000 + 1),
 			    HV_OK);
 		if (i % per_txn == 0 || i == to) {
 			cr_assert_eq(hv_store_commit(txn), HV_OK);
@@ -190,8 +200,10 @@ assert_tampered(struct fx *fx, const uint8_t *key, const char *want)
 	struct hv_errdetail d;
 	hv_err err = verify(fx, key, &d);
 
-	cr_assert_eq(err, HV_ETAMPERED, "verify returned %s, wanted TAMPERED "
-	    "(%s)", hv_errname(err), want);
+	cr_assert_eq(err, HV_ETAMPERED,
+	    "verify returned %s, wanted TAMPERED "
+	    "(%s)",
+	    hv_errname(err), want);
 	cr_assert_str_eq(d.message, want);
 }
 
@@ -235,8 +247,7 @@ drop(struct fx *fx, const char *name, const void *key, size_t klen)
 
 /* Copies the stored value of key into a malloc'd buffer. */
 static uint8_t *
-peek(struct fx *fx, const char *name, const void *key, size_t klen,
-    size_t *len)
+peek(struct fx *fx, const char *name, const void *key, size_t klen, size_t *len)
 {
 	MDB_txn *txn;
 	MDB_val k = { klen, (void *)key }, v;
@@ -286,8 +297,10 @@ Test(auditlog, appends_records_that_verify_and_chain)
 		cr_assert_eq(r.time_ms, want.time_ms);
 		cr_assert_str_eq(r.sender, want.sender);
 		cr_assert_str_eq(r.detail, want.detail);
-		cr_assert_eq(memcmp(r.prev_hash, chain, 32), 0, "record %llu "
-		    "does not chain", (unsigned long long)i);
+		cr_assert_eq(memcmp(r.prev_hash, chain, 32), 0,
+		    "record %llu "
+		    "does not chain",
+		    (unsigned long long)i);
 		cr_assert_eq(hv_auditlog_get_raw(&fx.log, txn, i, &raw, &len),
 		    HV_OK);
 		crypto_generichash(chain, 32, raw, len, NULL, 0);
@@ -352,9 +365,11 @@ Test(auditlog, signs_a_head_only_when_the_log_grew)
 	append_range(&fx, 0, 5, 5, 1000);
 	cr_assert_eq(hv_store_begin(fx.s, 0, &txn), HV_OK);
 	cr_assert_eq(hv_auditlog_sign_head(&fx.log, txn, &fx.broker,
-	    BASE_MS + 1), HV_OK);
+	                 BASE_MS + 1),
+	    HV_OK);
 	cr_assert_eq(hv_auditlog_sign_head(&fx.log, txn, &fx.broker,
-	    BASE_MS + 2), HV_OK);
+	                 BASE_MS + 2),
+	    HV_OK);
 	cr_assert_eq(mdb_stat(txn, db(&fx, "heads"), &st), 0);
 	cr_assert_eq(st.ms_entries, 1);
 	cr_assert_eq(hv_auditlog_latest_head(&fx.log, txn, &h), HV_OK);
@@ -365,7 +380,8 @@ Test(auditlog, signs_a_head_only_when_the_log_grew)
 	append_range(&fx, 5, 6, 5, 1000);
 	cr_assert_eq(hv_store_begin(fx.s, 0, &txn), HV_OK);
 	cr_assert_eq(hv_auditlog_sign_head(&fx.log, txn, &fx.broker,
-	    BASE_MS + 3), HV_OK);
+	                 BASE_MS + 3),
+	    HV_OK);
 	cr_assert_eq(mdb_stat(txn, db(&fx, "heads"), &st), 0);
 	cr_assert_eq(st.ms_entries, 2);
 	cr_assert_eq(hv_store_commit(txn), HV_OK);
@@ -440,19 +456,22 @@ Test(auditlog, inclusion_and_consistency_proofs_from_the_store_verify)
 	lv.log = &fx.log;
 	lv.txn = txn;
 	cr_assert_eq(hv_auditlog_tree(&fx.log, txn, &size, r2), HV_OK);
-	cr_assert_eq(hv_auditlog_get_raw(&fx.log, txn, 123, &raw, &len),
-	    HV_OK);
+	cr_assert_eq(hv_auditlog_get_raw(&fx.log, txn, 123, &raw, &len), HV_OK);
 	hv_merkle_leaf_hash(raw, len, leaf);
 	free(raw);
 	cr_assert_eq(hv_merkle_inclusion_proof(hv_auditlog_leaf_fn, &lv, 122,
-	    size, proof, &plen), HV_OK);
+	                 size, proof, &plen),
+	    HV_OK);
 	cr_assert_eq(hv_merkle_verify_inclusion(leaf, 122, size,
-	    (const uint8_t (*)[32])proof, plen, r2), HV_OK);
+	                 (const uint8_t(*)[32])proof, plen, r2),
+	    HV_OK);
 	cr_assert_eq(hv_merkle_root(hv_auditlog_leaf_fn, &lv, 150, r1), HV_OK);
 	cr_assert_eq(hv_merkle_consistency_proof(hv_auditlog_leaf_fn, &lv, 150,
-	    size, proof, &plen), HV_OK);
+	                 size, proof, &plen),
+	    HV_OK);
 	cr_assert_eq(hv_merkle_verify_consistency(150, size, r1, r2,
-	    (const uint8_t (*)[32])proof, plen), HV_OK);
+	                 (const uint8_t(*)[32])proof, plen),
+	    HV_OK);
 	/* A leaf beyond the log cannot be read. */
 	cr_assert_eq(hv_auditlog_leaf_fn(&lv, 300, leaf), -1);
 	mdb_txn_abort(txn);
@@ -592,8 +611,7 @@ Test(auditlog, unpack_refuses_anything_it_would_not_have_written)
 
 	make_rec(3, &r);
 	cr_assert_eq(unpack_edited(&r, NULL, 0, 0), HV_OK);
-	cr_assert_eq(unpack_edited(&r, NULL, 0, 1), HV_EMALFORMED,
-	    "truncated");
+	cr_assert_eq(unpack_edited(&r, NULL, 0, 1), HV_EMALFORMED, "truncated");
 	cr_assert_eq(unpack_edited(&r, nul_event, sizeof(nul_event), 0),
 	    HV_EMALFORMED, "embedded NUL");
 	cr_assert_eq(unpack_edited(&r, unknown, sizeof(unknown), 0),
@@ -618,7 +636,7 @@ Test(auditlog, unpack_refuses_anything_it_would_not_have_written)
 	cr_assert_eq(hv_audit_rec_unpack(buf, len, &r), HV_EMALFORMED);
 	m.prev_hash.len = 32;
 	m.sender = "a-node-id-far-longer-than-the-sixty-four-characters-that-"
-	    "fit-in-a-record";
+	           "fit-in-a-record";
 	len = haven__audit_record__pack(&m, buf);
 	cr_assert_eq(hv_audit_rec_unpack(buf, len, &r), HV_EMALFORMED);
 	m.sender = "";
@@ -635,8 +653,8 @@ Test(auditlog, unpack_refuses_anything_it_would_not_have_written)
 Test(auditlog, refuses_a_record_with_an_unknown_field_inside_its_basis)
 {
 	uint8_t buf[64] = {
-		0x4a, 0x02, 0x38, 0x01,		/* basis { field 7: 1 } */
-		0x82, 0x01, 0x20,		/* prev_hash, 32 zero bytes */
+		0x4a, 0x02, 0x38, 0x01, /* basis { field 7: 1 } */
+		0x82, 0x01, 0x20, /* prev_hash, 32 zero bytes */
 	};
 	struct hv_audit_rec r;
 
@@ -836,7 +854,8 @@ Test(auditlog, detects_a_truncated_log_from_its_heads, .timeout = 120)
 		cr_assert_eq(mdb_put(txn, db(&fx, "meta"), &ks, &vs, 0), 0);
 	}
 	cr_assert_eq(hv_store_commit(txn), HV_OK);
-	assert_tampered(&fx, NULL, "record 9991 is missing (the store "
+	assert_tampered(&fx, NULL,
+	    "record 9991 is missing (the store "
 	    "accounts for 10000 records)");
 	fx_close(&fx);
 }
@@ -980,7 +999,7 @@ Test(auditlog, detects_heads_signed_by_another_key, .timeout = 120)
 struct got {
 	size_t n;
 	uint64_t seq[BIG];
-	size_t stop_after;	/* 0: never stop */
+	size_t stop_after; /* 0: never stop */
 };
 
 static int
@@ -1002,8 +1021,8 @@ expect_match(uint64_t i, const struct hv_audit_filter *f)
 	make_rec(i, &r);
 	if (f->has_id && memcmp(r.id, f->id, HV_ID_LEN) != 0)
 		return 0;
-	if (f->has_subject && (!r.has_subject ||
-	    memcmp(r.subject, f->subject, 32) != 0))
+	if (f->has_subject &&
+	    (!r.has_subject || memcmp(r.subject, f->subject, 32) != 0))
 		return 0;
 	if (f->sender && strcmp(f->sender, r.sender) != 0)
 		return 0;
@@ -1063,8 +1082,10 @@ check_query(struct fx *fx, uint64_t n, const struct hv_audit_filter *f,
 			break;
 		cr_assert_lt(k, g->n, "%s: record %llu not returned", what,
 		    (unsigned long long)i);
-		cr_assert_eq(g->seq[k], i, "%s: result %zu is %llu, wanted "
-		    "%llu", what, k, (unsigned long long)g->seq[k],
+		cr_assert_eq(g->seq[k], i,
+		    "%s: result %zu is %llu, wanted "
+		    "%llu",
+		    what, k, (unsigned long long)g->seq[k],
 		    (unsigned long long)i);
 		k++;
 	}
@@ -1296,7 +1317,8 @@ Test(auditlog, keeps_no_clear_justification_or_free_text_decided_by)
 	cr_assert_eq(back.basis.justification_len, 30);
 	cr_assert_eq(back.basis.sealed_len, env.basis.sealed_len);
 	cr_assert_eq(memcmp(back.basis.sealed, env.basis.sealed,
-	    env.basis.sealed_len), 0);
+	                 env.basis.sealed_len),
+	    0);
 	cr_assert_str_eq(back.basis.sealed_for[0], "ig.bristol");
 	cr_assert_eq(back.basis.sealed_keys[0][79], 0x6b);
 	free(buf);
@@ -1318,7 +1340,8 @@ verify_at(struct fx *fx, const uint8_t *key, const struct hv_prev_signs *prev,
 	return err;
 }
 
-Test(auditlog, heads_signed_before_the_brokers_rotation_verify_with_its_previous_key)
+Test(auditlog,
+    heads_signed_before_the_brokers_rotation_verify_with_its_previous_key)
 {
 	struct hv_prev_signs prev = { 0 };
 	struct hv_errdetail d;
@@ -1332,17 +1355,19 @@ Test(auditlog, heads_signed_before_the_brokers_rotation_verify_with_its_previous
 	prev.k[0].until_ms = BASE_MS + 10001;
 	crypto_sign_keypair(fx.broker.pub.sign, fx.broker.sign_secret);
 	append_range(&fx, 10, 20, 5, 5);
-	cr_assert_eq(verify_at(&fx, fx.broker.pub.sign, &prev, &d), HV_OK,
-	    "%s", d.message);
+	cr_assert_eq(verify_at(&fx, fx.broker.pub.sign, &prev, &d), HV_OK, "%s",
+	    d.message);
 	cr_assert_eq(verify_at(&fx, fx.broker.pub.sign, NULL, &d),
 	    HV_ETAMPERED);
-	cr_assert_str_eq(d.message, "tree head at size 5: signature does not "
+	cr_assert_str_eq(d.message,
+	    "tree head at size 5: signature does not "
 	    "verify");
 	/* The old key did not vouch for a head made after its end. */
 	prev.k[0].until_ms = BASE_MS + 10000;
 	cr_assert_eq(verify_at(&fx, fx.broker.pub.sign, &prev, &d),
 	    HV_ETAMPERED);
-	cr_assert_str_eq(d.message, "tree head at size 10: signature does not "
+	cr_assert_str_eq(d.message,
+	    "tree head at size 10: signature does not "
 	    "verify");
 	fx_close(&fx);
 }

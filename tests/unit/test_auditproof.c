@@ -38,8 +38,8 @@ add(struct fx *fx, uint64_t seq)
 
 	memset(&r, 0, sizeof(r));
 	r.time_ms = BASE_MS + (int64_t)seq * 1000;
-	snprintf(r.event, sizeof(r.event), seq % 5 ? "SUBMITTED" :
-	    "DECISION_RECORDED");
+	snprintf(r.event, sizeof(r.event),
+	    seq % 5 ? "SUBMITTED" : "DECISION_RECORDED");
 	r.has_id = 1;
 	memcpy(r.id, fx->id[seq], 16);
 	snprintf(r.sender, sizeof(r.sender), "police.avon");
@@ -59,7 +59,8 @@ add(struct fx *fx, uint64_t seq)
 	/* A head at sizes 1, 2, 4, 8, 16, 32 and 37. */
 	if ((seq & (seq - 1)) == 0 || seq == N)
 		cr_assert_eq(hv_auditlog_sign_head(&fx->log, txn, &fx->broker,
-		    r.time_ms + 7), HV_OK);
+		                 r.time_ms + 7),
+		    HV_OK);
 	cr_assert_eq(hv_store_commit(txn), HV_OK);
 }
 
@@ -68,7 +69,8 @@ fx_open(struct fx *fx, uint64_t n)
 {
 	fixture_tmpdir(fx->dir, sizeof(fx->dir), "auditproof");
 	cr_assert_eq(hv_store_open(fx->dir, 1ULL << 24, 0, hv_auditlog_dbnames,
-	    HV_AUDITLOG_NDBS, &fx->s, NULL), HV_OK);
+	                 HV_AUDITLOG_NDBS, &fx->s, NULL),
+	    HV_OK);
 	fx->log.store = fx->s;
 	fx->log.base = 0;
 	crypto_sign_keypair(fx->broker.pub.sign, fx->broker.sign_secret);
@@ -162,7 +164,8 @@ Test(auditproof, any_changed_hash_index_size_or_record_byte_is_refused)
 	for (size_t i = 0; i < p->record_len; i++) {
 		q->record[i] ^= 0x01;
 		cr_expect_neq(hv_proof_verify(q, fx.broker.pub.sign, NULL,
-		    NULL), HV_OK, "record byte %zu", i);
+		                  NULL),
+		    HV_OK, "record byte %zu", i);
 		q->record[i] ^= 0x01;
 	}
 	q->leaf_hash[0] ^= 1;
@@ -202,13 +205,11 @@ Test(auditproof, a_record_newer_than_the_latest_head_is_not_yet_provable)
 	hv_proof *p = NULL;
 	MDB_txn *txn;
 
-	fx_open(&fx, 5);	/* heads at 1, 2 and 4 */
+	fx_open(&fx, 5); /* heads at 1, 2 and 4 */
 	cr_assert_eq(hv_store_begin(fx.s, 1, &txn), HV_OK);
-	cr_assert_eq(hv_proof_inclusion(&fx.log, txn, 5, &p, &d),
-	    HV_ENOTFOUND);
+	cr_assert_eq(hv_proof_inclusion(&fx.log, txn, 5, &p, &d), HV_ENOTFOUND);
 	cr_assert_not_null(strstr(d.message, "not yet covered"));
-	cr_assert_eq(hv_proof_inclusion(&fx.log, txn, 6, &p, &d),
-	    HV_ENOTFOUND);
+	cr_assert_eq(hv_proof_inclusion(&fx.log, txn, 6, &p, &d), HV_ENOTFOUND);
 	cr_assert_eq(hv_proof_inclusion(&fx.log, txn, 4, &p, &d), HV_OK);
 	cr_assert_eq(p->head.size, 4);
 	mdb_txn_abort(txn);
@@ -247,20 +248,24 @@ Test(auditproof, every_pair_of_heads_has_a_consistency_proof_that_verifies)
 		for (size_t j = i; j < ns; j++) {
 			p = NULL;
 			cr_assert_eq(hv_proof_consistency(&fx.log, txn,
-			    sizes[i], j + 1 == ns ? 0 : sizes[j], &p, NULL),
+			                 sizes[i], j + 1 == ns ? 0 : sizes[j],
+			                 &p, NULL),
 			    HV_OK);
 			cr_assert_eq(p->first.size, sizes[i]);
 			cr_assert_eq(p->head.size, sizes[j]);
 			q = round_trip(p);
 			cr_assert_eq(q->kind, HV_PROOF_CONSISTENCY);
 			cr_assert_eq(hv_proof_verify(q, fx.broker.pub.sign,
-			    NULL, NULL), HV_OK);
-			cr_assert_eq(hv_proof_verify(q, fx.other.pub.sign,
-			    NULL, NULL), HV_EBADSIG);
+			                 NULL, NULL),
+			    HV_OK);
+			cr_assert_eq(hv_proof_verify(q, fx.other.pub.sign, NULL,
+			                 NULL),
+			    HV_EBADSIG);
 			if (q->n > 0) {
 				q->path[q->n - 1][0] ^= 1;
 				cr_assert_eq(hv_proof_verify(q,
-				    fx.broker.pub.sign, NULL, NULL),
+				                 fx.broker.pub.sign, NULL,
+				                 NULL),
 				    HV_ETAMPERED);
 			}
 			hv_proof_destroy(&p);
@@ -317,7 +322,10 @@ altered(struct fx *fx, const char *key, json_t *value)
 Test(auditproof, reading_refuses_malformed_documents_naming_the_field)
 {
 	static const char *const raw[] = {
-		"", "[]", "{}", "{\"format\": \"haven-inclusion-proof-v2\"}",
+		"",
+		"[]",
+		"{}",
+		"{\"format\": \"haven-inclusion-proof-v2\"}",
 		"{\"format\": \"haven-consistency-proof-v1\", \"first\": 1}",
 		"{\"format\": \"x\", \"format\": \"y\"}",
 	};
@@ -335,7 +343,8 @@ Test(auditproof, reading_refuses_malformed_documents_naming_the_field)
 		{ "record", "record", json_string("") },
 		{ "message_id", "message_id", json_string("0123") },
 		{ "tree_size", "tree_size", json_integer(0) },
-		{ "head_time", "head_time", json_string("2020-01-01T00:00:00Z") },
+		{ "head_time", "head_time",
+		    json_string("2020-01-01T00:00:00Z") },
 		{ "head_time_ms", "head_time_ms", json_string("1") },
 		{ "proof", "proof", json_string("ab") },
 		{ "proof", "proof", json_pack("[s]", "00") },
@@ -360,8 +369,10 @@ Test(auditproof, reading_refuses_malformed_documents_naming_the_field)
 	}
 	big = json_array();
 	for (int i = 0; i <= HV_MERKLE_MAX_PROOF; i++)
-		json_array_append_new(big, json_string("00000000000000000000"
-		    "000000000000000000000000000000000000000000000"));
+		json_array_append_new(big,
+		    json_string(
+		        "00000000000000000000"
+		        "000000000000000000000000000000000000000000000"));
 	text = altered(&fx, "proof", big);
 	cr_expect_eq(hv_proof_from_json(text, strlen(text), &p, &d),
 	    HV_EMALFORMED);
@@ -370,8 +381,7 @@ Test(auditproof, reading_refuses_malformed_documents_naming_the_field)
 	text = altered(&fx, "comment", json_string("for the inspection"));
 	cr_assert_eq(hv_proof_from_json(text, strlen(text), &p, &d), HV_OK,
 	    "%s", d.message);
-	cr_assert_eq(hv_proof_verify(p, fx.broker.pub.sign, NULL, NULL),
-	    HV_OK);
+	cr_assert_eq(hv_proof_verify(p, fx.broker.pub.sign, NULL, NULL), HV_OK);
 	hv_proof_destroy(&p);
 	free(text);
 	fx_close(&fx);
@@ -395,13 +405,15 @@ Test(auditproof, a_proof_signed_before_the_brokers_rotation_still_verifies)
 	memcpy(prev.k[0].sign, fx.broker.pub.sign, 32);
 	prev.k[0].until_ms = p->head.time_ms;
 	cr_assert_eq(hv_proof_verify_at(p, fx.other.pub.sign, &prev, NULL,
-	    NULL), HV_OK);
-	cr_assert_eq(hv_proof_verify_at(p, fx.other.pub.sign, NULL, NULL,
-	    NULL), HV_EBADSIG);
+	                 NULL),
+	    HV_OK);
+	cr_assert_eq(hv_proof_verify_at(p, fx.other.pub.sign, NULL, NULL, NULL),
+	    HV_EBADSIG);
 	/* A head made after the old key's end is not vouched for by it. */
 	prev.k[0].until_ms = p->head.time_ms - 1;
 	cr_assert_eq(hv_proof_verify_at(p, fx.other.pub.sign, &prev, NULL,
-	    NULL), HV_EBADSIG);
+	                 NULL),
+	    HV_EBADSIG);
 	hv_proof_destroy(&p);
 	fx_close(&fx);
 }

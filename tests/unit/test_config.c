@@ -43,7 +43,7 @@ struct cfg {
 	char *alert_command;
 	uint64_t escalate_after;
 	uint64_t max_message_bytes;
-	uint64_t quota;		/* the whole range of uint64_t */
+	uint64_t quota; /* the whole range of uint64_t */
 };
 
 #define OFF(f) offsetof(struct cfg, f)
@@ -57,8 +57,8 @@ static const struct hv_cfg_key keys[] = {
 	{ "alert_command", HV_CFG_STRING, OFF(alert_command), 0, NULL, 0, 0 },
 	{ "escalate_after", HV_CFG_U64, OFF(escalate_after), 0, "900", 1,
 	    30 * 86400 },
-	{ "max_message_bytes", HV_CFG_U64, OFF(max_message_bytes), 0,
-	    "1048576", 1024, 64 * 1024 * 1024 },
+	{ "max_message_bytes", HV_CFG_U64, OFF(max_message_bytes), 0, "1048576",
+	    1024, 64 * 1024 * 1024 },
 	{ "quota", HV_CFG_U64, OFF(quota), 0, NULL, 0, UINT64_MAX },
 	{ NULL, 0, 0, 0, NULL, 0, 0 },
 };
@@ -120,11 +120,11 @@ expect_refused(const char *text, int line, const char *field,
 }
 
 #define HEAD \
-	"; Avon and Somerset Police's agent\n"	/* 1 */ \
-	"\n"					/* 2 */ \
-	"[agent]\n"				/* 3 */ \
-	"id = police.avon\n"			/* 4 */ \
-	"key = keys/police.avon.key\n"		/* 5 */
+	"; Avon and Somerset Police's agent\n" /* 1 */ \
+	"\n" /* 2 */ \
+	"[agent]\n" /* 3 */ \
+	"id = police.avon\n" /* 4 */ \
+	"key = keys/police.avon.key\n" /* 5 */
 #define TAIL \
 	"broker = tcp://127.0.0.1:7400\n" \
 	"listen = 127.0.0.1:7501\n"
@@ -135,13 +135,14 @@ Test(config, loads_an_agent_file_and_fills_defaults)
 {
 	struct cfg c;
 	struct hv_errdetail d;
-	const char *path = write_conf("agent.conf", HEAD TAIL
+	const char *path = write_conf("agent.conf",
+	    HEAD TAIL
 	    "alert_command = /usr/local/bin/page-duty-team --urgent\n");
 	char want[256];
 
 	memset(&c, 0, sizeof(c));
-	cr_assert_eq(hv_config_load(path, "agent", keys, &c, &d), HV_OK,
-	    "%s", d.message);
+	cr_assert_eq(hv_config_load(path, "agent", keys, &c, &d), HV_OK, "%s",
+	    d.message);
 	cr_assert_str_eq(c.id, "police.avon");
 	snprintf(want, sizeof(want), "%s/keys/police.avon.key", tmp);
 	cr_assert_str_eq(c.key, want);
@@ -166,8 +167,8 @@ Test(config, leaves_an_optional_key_without_default_unset)
 	const char *path = write_conf("agent.conf", HEAD TAIL);
 
 	memset(&c, 0, sizeof(c));
-	cr_assert_eq(hv_config_load(path, "agent", keys, &c, &d), HV_OK,
-	    "%s", d.message);
+	cr_assert_eq(hv_config_load(path, "agent", keys, &c, &d), HV_OK, "%s",
+	    d.message);
 	cr_assert_null(c.alert_command);
 	hv_config_free(keys, &c);
 	fixture_assert_no_leaks();
@@ -177,13 +178,13 @@ Test(config, takes_given_numbers_at_the_edges_of_their_range)
 {
 	struct cfg c;
 	struct hv_errdetail d;
-	const char *path = write_conf("agent.conf", HEAD TAIL
-	    "escalate_after = 1\n"
-	    "max_message_bytes = 67108864\n");
+	const char *path = write_conf("agent.conf",
+	    HEAD TAIL "escalate_after = 1\n"
+	              "max_message_bytes = 67108864\n");
 
 	memset(&c, 0, sizeof(c));
-	cr_assert_eq(hv_config_load(path, "agent", keys, &c, &d), HV_OK,
-	    "%s", d.message);
+	cr_assert_eq(hv_config_load(path, "agent", keys, &c, &d), HV_OK, "%s",
+	    d.message);
 	cr_assert_eq(c.escalate_after, 1);
 	cr_assert_eq(c.max_message_bytes, 64 * 1024 * 1024);
 	hv_config_free(keys, &c);
@@ -194,13 +195,13 @@ Test(config, accepts_a_wildcard_port_and_port_zero)
 {
 	struct cfg c;
 	struct hv_errdetail d;
-	const char *path = write_conf("agent.conf", HEAD
-	    "broker = tcp://127.0.0.1:*\n"
-	    "listen = 127.0.0.1:0\n");
+	const char *path = write_conf("agent.conf",
+	    HEAD "broker = tcp://127.0.0.1:*\n"
+	         "listen = 127.0.0.1:0\n");
 
 	memset(&c, 0, sizeof(c));
-	cr_assert_eq(hv_config_load(path, "agent", keys, &c, &d), HV_OK,
-	    "%s", d.message);
+	cr_assert_eq(hv_config_load(path, "agent", keys, &c, &d), HV_OK, "%s",
+	    d.message);
 	cr_assert_str_eq(c.broker, "tcp://127.0.0.1:*");
 	cr_assert_str_eq(c.listen, "127.0.0.1:0");
 	hv_config_free(keys, &c);
@@ -215,12 +216,11 @@ Test(config, keeps_an_absolute_path_as_it_is)
 	    "[agent]\n"
 	    "id = police.avon\n"
 	    "key = /etc/haven/keys/police.avon.key\n"
-	    "data_dir = /var/lib/haven/police.avon\n"
-	    TAIL);
+	    "data_dir = /var/lib/haven/police.avon\n" TAIL);
 
 	memset(&c, 0, sizeof(c));
-	cr_assert_eq(hv_config_load(path, "agent", keys, &c, &d), HV_OK,
-	    "%s", d.message);
+	cr_assert_eq(hv_config_load(path, "agent", keys, &c, &d), HV_OK, "%s",
+	    d.message);
 	cr_assert_str_eq(c.key, "/etc/haven/keys/police.avon.key");
 	cr_assert_str_eq(c.data_dir, "/var/lib/haven/police.avon");
 	hv_config_free(keys, &c);
@@ -239,11 +239,12 @@ Test(config, resolves_relative_paths_against_the_config_folder)
 	snprintf(path, sizeof(path), "%s/agent.conf", sub);
 	cr_assert_not_null(fp = fopen(path, "w"));
 	fputs("[agent]\nid = police.avon\nkey = ../keys/p.key\n"
-	    "data_dir = data/police.avon\n" TAIL, fp);
+	      "data_dir = data/police.avon\n" TAIL,
+	    fp);
 	fclose(fp);
 	memset(&c, 0, sizeof(c));
-	cr_assert_eq(hv_config_load(path, "agent", keys, &c, &d), HV_OK,
-	    "%s", d.message);
+	cr_assert_eq(hv_config_load(path, "agent", keys, &c, &d), HV_OK, "%s",
+	    d.message);
 	snprintf(want, sizeof(want), "%s/../keys/p.key", sub);
 	cr_assert_str_eq(c.key, want);
 	snprintf(want, sizeof(want), "%s/data/police.avon", sub);
@@ -299,8 +300,7 @@ Test(config, refuses_a_key_before_any_section)
 
 Test(config, refuses_a_duplicate_key_at_its_second_line)
 {
-	expect_refused(HEAD TAIL "id = police.avon\n", 8, "id",
-	    "set twice");
+	expect_refused(HEAD TAIL "id = police.avon\n", 8, "id", "set twice");
 }
 
 Test(config, refuses_an_empty_value)
@@ -331,12 +331,12 @@ Test(config, takes_the_largest_uint64)
 {
 	struct cfg c;
 	struct hv_errdetail d;
-	const char *path = write_conf("agent.conf", HEAD TAIL
-	    "quota = 18446744073709551615\n");
+	const char *path = write_conf("agent.conf",
+	    HEAD TAIL "quota = 18446744073709551615\n");
 
 	memset(&c, 0, sizeof(c));
-	cr_assert_eq(hv_config_load(path, "agent", keys, &c, &d), HV_OK,
-	    "%s", d.message);
+	cr_assert_eq(hv_config_load(path, "agent", keys, &c, &d), HV_OK, "%s",
+	    d.message);
 	cr_assert_eq(c.quota, UINT64_MAX);
 	hv_config_free(keys, &c);
 	fixture_assert_no_leaks();
@@ -364,12 +364,12 @@ Test(config, refuses_a_number_too_large_for_64_bits)
 
 Test(config, refuses_a_number_with_trailing_text)
 {
-	expect_refused(HEAD "escalate_after = 900s\n" TAIL, 6,
-	    "escalate_after", "'900s'");
-	expect_refused(HEAD "escalate_after = 9 00\n" TAIL, 6,
-	    "escalate_after", "'9 00'");
-	expect_refused(HEAD "escalate_after = 0x10\n" TAIL, 6,
-	    "escalate_after", "'0x10'");
+	expect_refused(HEAD "escalate_after = 900s\n" TAIL, 6, "escalate_after",
+	    "'900s'");
+	expect_refused(HEAD "escalate_after = 9 00\n" TAIL, 6, "escalate_after",
+	    "'9 00'");
+	expect_refused(HEAD "escalate_after = 0x10\n" TAIL, 6, "escalate_after",
+	    "'0x10'");
 }
 
 Test(config, refuses_a_bad_node_id)
@@ -383,15 +383,22 @@ Test(config, refuses_a_bad_node_id)
 Test(config, refuses_a_bad_broker_endpoint)
 {
 	static const char *bad[] = {
-		"127.0.0.1:7400", "tcp://127.0.0.1", "tcp://127.0.0.1:",
-		"tcp://:7400", "tcp://127.0.0.1:74a0", "tcp://127.0.0.1:65536",
-		"ipc:///tmp/haven", "tcp://127.0.0.1:-1",
+		"127.0.0.1:7400",
+		"tcp://127.0.0.1",
+		"tcp://127.0.0.1:",
+		"tcp://:7400",
+		"tcp://127.0.0.1:74a0",
+		"tcp://127.0.0.1:65536",
+		"ipc:///tmp/haven",
+		"tcp://127.0.0.1:-1",
 	};
 	char text[512];
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		snprintf(text, sizeof(text), HEAD "broker = %s\n"
-		    "listen = 127.0.0.1:7501\n", bad[i]);
+		snprintf(text, sizeof(text),
+		    HEAD "broker = %s\n"
+		         "listen = 127.0.0.1:7501\n",
+		    bad[i]);
 		expect_refused(text, 6, "broker", "is not an endpoint like");
 	}
 }
@@ -399,25 +406,34 @@ Test(config, refuses_a_bad_broker_endpoint)
 Test(config, refuses_a_bad_listen_address)
 {
 	static const char *bad[] = {
-		"7501", "127.0.0.1:", ":7501", "127.0.0.1:x",
-		"127.0.0.1:65536", "127.0.0.1:-1",
+		"7501",
+		"127.0.0.1:",
+		":7501",
+		"127.0.0.1:x",
+		"127.0.0.1:65536",
+		"127.0.0.1:-1",
 		/* SPEC §7: the API is served on the loopback network only. */
-		"0.0.0.0:7501", "10.1.2.3:7501", "192.168.0.127:7501",
-		"[::]:7501", "example.org:7501",
+		"0.0.0.0:7501",
+		"10.1.2.3:7501",
+		"192.168.0.127:7501",
+		"[::]:7501",
+		"example.org:7501",
 	};
 	char text[512];
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		snprintf(text, sizeof(text), HEAD "listen = %s\n"
-		    "broker = tcp://127.0.0.1:7400\n", bad[i]);
+		snprintf(text, sizeof(text),
+		    HEAD "listen = %s\n"
+		         "broker = tcp://127.0.0.1:7400\n",
+		    bad[i]);
 		expect_refused(text, 6, "listen", "for listen is not a");
 	}
 }
 
 Test(config, refuses_a_line_that_is_not_a_key_or_section)
 {
-	expect_refused(HEAD "this line has no equals sign\n" TAIL, 6,
-	    "config", "syntax error");
+	expect_refused(HEAD "this line has no equals sign\n" TAIL, 6, "config",
+	    "syntax error");
 }
 
 Test(config, refuses_an_unclosed_section_header)
@@ -430,15 +446,17 @@ Test(config, refuses_a_missing_required_key_naming_it)
 {
 	struct cfg c;
 	struct hv_errdetail d;
-	const char *path = write_conf("agent.conf", HEAD
-	    "broker = tcp://127.0.0.1:7400\n");
+	const char *path =
+	    write_conf("agent.conf", HEAD "broker = tcp://127.0.0.1:7400\n");
 	char want[320];
 
 	memset(&c, 0, sizeof(c));
 	cr_assert_eq(hv_config_load(path, "agent", keys, &c, &d),
 	    HV_EBADCONFIG);
-	snprintf(want, sizeof(want), "%s: required key 'listen' is missing "
-	    "from [agent]", path);
+	snprintf(want, sizeof(want),
+	    "%s: required key 'listen' is missing "
+	    "from [agent]",
+	    path);
 	cr_assert_str_eq(d.message, want);
 	cr_assert_str_eq(d.field, "listen");
 	assert_all_freed(&c);
@@ -466,7 +484,8 @@ Test(config, refuses_a_file_without_its_section)
 Test(config, reports_the_first_bad_line_when_valid_keys_follow_it)
 {
 	expect_refused(HEAD "escalate_after = soon\n" TAIL
-	    "alert_command = /bin/true\n", 6, "escalate_after", "'soon'");
+	                    "alert_command = /bin/true\n",
+	    6, "escalate_after", "'soon'");
 }
 
 Test(config, reports_the_first_of_two_bad_keys)
@@ -509,8 +528,8 @@ Test(config, takes_a_line_of_199_characters_whole)
 	snprintf(text, sizeof(text), HEAD TAIL "%s\n", line);
 	path = write_conf("agent.conf", text);
 	memset(&c, 0, sizeof(c));
-	cr_assert_eq(hv_config_load(path, "agent", keys, &c, &d), HV_OK,
-	    "%s", d.message);
+	cr_assert_eq(hv_config_load(path, "agent", keys, &c, &d), HV_OK, "%s",
+	    d.message);
 	cr_assert_eq(strlen(c.alert_command), 199 - 16);
 	hv_config_free(keys, &c);
 	fixture_assert_no_leaks();
@@ -527,8 +546,8 @@ Test(config, takes_a_line_of_199_characters_without_a_final_newline)
 	snprintf(text, sizeof(text), HEAD TAIL "%s", line);
 	path = write_conf("agent.conf", text);
 	memset(&c, 0, sizeof(c));
-	cr_assert_eq(hv_config_load(path, "agent", keys, &c, &d), HV_OK,
-	    "%s", d.message);
+	cr_assert_eq(hv_config_load(path, "agent", keys, &c, &d), HV_OK, "%s",
+	    d.message);
 	cr_assert_eq(strlen(c.alert_command), 199 - 16);
 	hv_config_free(keys, &c);
 	fixture_assert_no_leaks();
@@ -614,9 +633,16 @@ Test(config, joins_relative_paths_and_copies_absolute_ones)
 Test(config, accepts_the_node_ids_of_the_spec)
 {
 	static const char *good[] = {
-		"police.avon", "health.bristol-royal", "social-care.bristol",
-		"education.st-marys-primary", "ig.bristol", "broker.bristol",
-		"root.bristol", "a.b", "police.avon.east", "p0.x9",
+		"police.avon",
+		"health.bristol-royal",
+		"social-care.bristol",
+		"education.st-marys-primary",
+		"ig.bristol",
+		"broker.bristol",
+		"root.bristol",
+		"a.b",
+		"police.avon.east",
+		"p0.x9",
 	};
 
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
@@ -626,10 +652,22 @@ Test(config, accepts_the_node_ids_of_the_spec)
 Test(config, refuses_malformed_node_ids)
 {
 	static const char *bad[] = {
-		"", "Police.avon", "police.Avon", "police", ".avon", "police.",
-		"a..b", "police avon", "police. avon", " police.avon",
-		"police.avon ", "police_avon.x", "police.avon/1", "police:avon",
-		"poli\xc3\xa7" "e.avon",
+		"",
+		"Police.avon",
+		"police.Avon",
+		"police",
+		".avon",
+		"police.",
+		"a..b",
+		"police avon",
+		"police. avon",
+		" police.avon",
+		"police.avon ",
+		"police_avon.x",
+		"police.avon/1",
+		"police:avon",
+		"poli\xc3\xa7"
+		"e.avon",
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)

@@ -50,7 +50,8 @@ Test(console, stores_an_argon2id_hash_in_a_private_file_and_checks_it)
 
 	hv_errclear(&d);
 	cr_assert_eq(hv_console_user_add(users, "asha", HV_ROLE_DUTY,
-	    "correct horse battery", 0, &d), HV_OK, "%s", d.message);
+	                 "correct horse battery", 0, &d),
+	    HV_OK, "%s", d.message);
 	cr_assert_eq(stat(users, &st), 0);
 	cr_assert_eq(st.st_mode & 0777, 0600);
 	f = fopen(users, "r");
@@ -60,7 +61,8 @@ Test(console, stores_an_argon2id_hash_in_a_private_file_and_checks_it)
 	cr_assert(strncmp(buf, "asha:duty:$argon2id$", 20) == 0, "%s", buf);
 	cr_assert_null(strstr(buf, "correct horse"));
 	cr_assert_eq(hv_console_user_check(users, "asha",
-	    "correct horse battery", &role, &d), HV_OK);
+	                 "correct horse battery", &role, &d),
+	    HV_OK);
 	cr_assert_eq(role, HV_ROLE_DUTY);
 }
 
@@ -72,11 +74,14 @@ Test(console, refuses_a_wrong_password_and_an_unknown_name_alike)
 	hv_errclear(&d);
 	hv_errclear(&d2);
 	cr_assert_eq(hv_console_user_add(users, "asha", HV_ROLE_VIEWER,
-	    "correct horse battery", 0, &d), HV_OK);
+	                 "correct horse battery", 0, &d),
+	    HV_OK);
 	cr_assert_eq(hv_console_user_check(users, "asha", "wrong password!",
-	    &role, &d), HV_EUNAUTHORIZED);
+	                 &role, &d),
+	    HV_EUNAUTHORIZED);
 	cr_assert_eq(hv_console_user_check(users, "nobody",
-	    "correct horse battery", &role, &d2), HV_EUNAUTHORIZED);
+	                 "correct horse battery", &role, &d2),
+	    HV_EUNAUTHORIZED);
 	cr_assert_str_eq(d.message, d2.message);
 	cr_assert_eq(role, -1);
 }
@@ -88,10 +93,12 @@ Test(console, refuses_a_users_file_others_can_read_because_it_holds_hashes)
 
 	hv_errclear(&d);
 	cr_assert_eq(hv_console_user_add(users, "asha", HV_ROLE_DUTY,
-	    "correct horse battery", 0, &d), HV_OK);
+	                 "correct horse battery", 0, &d),
+	    HV_OK);
 	cr_assert_eq(chmod(users, 0644), 0);
 	cr_assert_eq(hv_console_user_check(users, "asha",
-	    "correct horse battery", &role, &d), HV_EINSECURE);
+	                 "correct horse battery", &role, &d),
+	    HV_EINSECURE);
 }
 
 Test(console, refuses_a_short_password_a_bad_name_and_a_duplicate)
@@ -101,17 +108,23 @@ Test(console, refuses_a_short_password_a_bad_name_and_a_duplicate)
 
 	hv_errclear(&d);
 	cr_assert_eq(hv_console_user_add(users, "asha", HV_ROLE_DUTY, "short",
-	    0, &d), HV_EUSAGE);
+	                 0, &d),
+	    HV_EUSAGE);
 	cr_assert_eq(hv_console_user_add(users, "a:b", HV_ROLE_DUTY,
-	    "long enough password", 0, &d), HV_EUSAGE);
+	                 "long enough password", 0, &d),
+	    HV_EUSAGE);
 	cr_assert_eq(hv_console_user_add(users, "9434765919", HV_ROLE_DUTY,
-	    "long enough password", 0, &d), HV_EUSAGE);
+	                 "long enough password", 0, &d),
+	    HV_EUSAGE);
 	cr_assert_eq(hv_console_user_add(users, "asha", HV_ROLE_DUTY,
-	    "long enough password", 0, &d), HV_OK);
+	                 "long enough password", 0, &d),
+	    HV_OK);
 	cr_assert_eq(hv_console_user_add(users, "asha", HV_ROLE_DUTY,
-	    "long enough password", 0, &d), HV_EEXISTS);
+	                 "long enough password", 0, &d),
+	    HV_EEXISTS);
 	cr_assert_eq(hv_console_user_add(users, "ben", HV_ROLE_VIEWER,
-	    "long enough password", 0, &d), HV_OK);
+	                 "long enough password", 0, &d),
+	    HV_OK);
 	cr_assert_eq(hv_console_user_remove(users, "asha", &d), HV_OK);
 	cr_assert_eq(hv_console_user_remove(users, "asha", &d), HV_ENOTFOUND);
 	cr_assert_eq(hv_console_user_list(users, count_user, &n, &d), HV_OK);
@@ -125,11 +138,13 @@ Test(console, tells_a_users_role_and_that_a_removed_user_is_gone)
 
 	hv_errclear(&d);
 	cr_assert_eq(hv_console_user_add(users, "ben", HV_ROLE_VIEWER,
-	    "long enough password", 0, &d), HV_OK);
+	                 "long enough password", 0, &d),
+	    HV_OK);
 	cr_assert_eq(hv_console_user_role(users, "ben", &role, &d), HV_OK);
 	cr_assert_eq(role, HV_ROLE_VIEWER);
 	cr_assert_eq(hv_console_user_add(users, "ben", HV_ROLE_DUTY,
-	    "long enough password", 1, &d), HV_OK);
+	                 "long enough password", 1, &d),
+	    HV_OK);
 	cr_assert_eq(hv_console_user_role(users, "ben", &role, &d), HV_OK);
 	cr_assert_eq(role, HV_ROLE_DUTY);
 	cr_assert_eq(hv_console_user_remove(users, "ben", &d), HV_OK);
@@ -145,7 +160,8 @@ Test(console, opens_a_session_whose_id_is_not_kept_and_ends_it_when_idle)
 
 	cr_assert_not_null(s);
 	cr_assert_eq(hv_console_session_open(s, "asha", HV_ROLE_DUTY, 1000,
-	    sid), HV_OK);
+	                 sid),
+	    HV_OK);
 	cr_assert_eq(strlen(sid), HV_CONSOLE_TOKEN_HEX);
 	cr_assert_eq(hv_console_session_get(s, sid, 2500, 1, &who), HV_OK);
 	cr_assert_str_eq(who.name, "asha");
@@ -232,8 +248,8 @@ Test(console, slows_down_a_name_after_repeated_failures_and_forgets_on_success)
 	cr_assert_gt(w1, 0);
 	hv_console_throttle_fail(s, "asha", 0);
 	w2 = hv_console_throttle_wait(s, "asha", 0);
-	cr_assert_gt(w2, w1, "the delay grows: %lld then %lld",
-	    (long long)w1, (long long)w2);
+	cr_assert_gt(w2, w1, "the delay grows: %lld then %lld", (long long)w1,
+	    (long long)w2);
 	/* Another name is not slowed by asha's failures. */
 	cr_assert_eq(hv_console_throttle_wait(s, "ben", 0), 0);
 	for (int i = 0; i < 40; i++)
@@ -266,7 +282,8 @@ Test(console, escapes_markup_for_html)
 {
 	char *e = hv_html_escape("<script>alert('1')</script> & \"x\"");
 
-	cr_assert_str_eq(e, "&lt;script&gt;alert(&#39;1&#39;)&lt;/script&gt; "
+	cr_assert_str_eq(e,
+	    "&lt;script&gt;alert(&#39;1&#39;)&lt;/script&gt; "
 	    "&amp; &quot;x&quot;");
 	free(e);
 }

@@ -36,11 +36,9 @@ teardown(void)
 
 TestSuite(directory, .init = setup, .fini = teardown);
 
-static const char *const spec_nodes[] = {
-	"broker.bristol", "police.avon", "health.bristol-royal",
-	"education.st-marys-primary", "social-care.bristol", "ig.bristol",
-	"education.old-school", NULL
-};
+static const char *const spec_nodes[] = { "broker.bristol", "police.avon",
+	"health.bristol-royal", "education.st-marys-primary",
+	"social-care.bristol", "ig.bristol", "education.old-school", NULL };
 
 /* The agreement of SPEC §5, word for word. */
 static const char spec_agreement[] =
@@ -128,8 +126,10 @@ parse_fails(const char *text, unsigned line, const char *want)
 
 	hv_errclear(&d);
 	e = hv_agreement_parse(write_agreement(text), &dir, &d);
-	cr_assert_eq(e, HV_EBADAGREEMENT, "expected BAD_AGREEMENT for:\n%s"
-	    "got %s (%s)", text, hv_errname(e), d.message);
+	cr_assert_eq(e, HV_EBADAGREEMENT,
+	    "expected BAD_AGREEMENT for:\n%s"
+	    "got %s (%s)",
+	    text, hv_errname(e), d.message);
 	cr_assert_null(dir);
 	snprintf(field, sizeof(field), "line %u", line);
 	cr_assert_str_eq(d.field, field, "wrong line for '%s': %s", want,
@@ -237,7 +237,8 @@ Test(directory, names_the_line_of_a_missing_pub_file)
 	hv_keys_destroy(&(hv_keys *){ make_keys("police.avon") });
 	line5_fails("node health.x keys/health.x.pub", "'keys/health.x.pub'");
 	parse_fails("partnership p\nversion 1\n\nbroker broker.bristol "
-	    "tcp://127.0.0.1:7400 keys/nope.pub\n", 4, "'keys/nope.pub'");
+	            "tcp://127.0.0.1:7400 keys/nope.pub\n",
+	    4, "'keys/nope.pub'");
 }
 
 Test(directory, names_the_line_of_a_malformed_pub_file)
@@ -269,15 +270,12 @@ Test(directory, names_the_line_of_an_allow_line_without_its_arrow)
 	hv_keys_destroy(&(hv_keys *){ make_keys("police.avon") });
 	line5_fails("allow police social-care : REFERRAL", "'->'");
 	line5_fails("allow police -> social-care REFERRAL", "':'");
-	line5_fails("allow police -> social-care health : REFERRAL",
-	    "comma");
-	line5_fails("allow police -> social-care : REFERRAL art10",
-	    "'art10'");
+	line5_fails("allow police -> social-care health : REFERRAL", "comma");
+	line5_fails("allow police -> social-care : REFERRAL art10", "'art10'");
 	line5_fails("allow police -> * : REFERRAL", "'*'");
 	line5_fails("allow -> social-care : REFERRAL", "sender roles");
 	line5_fails("allow police -> social-care : REFERRAL,", "empty");
-	line5_fails("allow police, police -> social-care : REFERRAL",
-	    "twice");
+	line5_fails("allow police, police -> social-care : REFERRAL", "twice");
 }
 
 Test(directory, names_the_line_of_other_mistakes)
@@ -295,8 +293,7 @@ Test(directory, names_the_line_of_other_mistakes)
 	line5_fails("node police.avon keys/police.avon.pub", "line 4");
 	line5_fails("version 8", "line 2");
 	line5_fails("partnership other", "line 1");
-	line5_fails("broker broker.two tcp://127.0.0.1:1 keys/x.pub",
-	    "line 3");
+	line5_fails("broker broker.two tcp://127.0.0.1:1 keys/x.pub", "line 3");
 	line5_fails("allow probation -> police : REFERRAL", "'probation'");
 	line5_fails("revoke broker.bristol", "broker");
 	line5_fails("node broker.other keys/broker.bristol.pub", "broker");
@@ -310,9 +307,11 @@ Test(directory, names_the_line_of_other_mistakes)
 	parse_fails("partnership p\nversion 0\n", 2, "'0'");
 	parse_fails("partnership p\nversion -3\n", 2, "'-3'");
 	parse_fails("partnership p\nversion 1\nbroker broker.bristol "
-	    "127.0.0.1:7400 keys/broker.bristol.pub\n", 3, "'127.0.0.1:7400'");
+	            "127.0.0.1:7400 keys/broker.bristol.pub\n",
+	    3, "'127.0.0.1:7400'");
 	parse_fails("partnership p\nversion 1\nbroker police.avon "
-	    "tcp://127.0.0.1:7400 keys/police.avon.pub\n", 3, "broker");
+	            "tcp://127.0.0.1:7400 keys/police.avon.pub\n",
+	    3, "broker");
 	parse_fails("partnership p\nrevoke a.b\nrevoke a.b\n", 3, "twice");
 	hv_keys_destroy(&a);
 	hv_keys_destroy(&b);
@@ -335,9 +334,10 @@ write_pub_with_curve(const char *id, const uint8_t curve[32])
 	    sodium_base64_VARIANT_ORIGINAL);
 	snprintf(path, sizeof(path), "%s/keys/%s.pub", tmp, id);
 	cr_assert_not_null(fp = fopen(path, "w"));
-	fprintf(fp, "# Haven public keys for %s\nnode = %s\nsign_public = %s\n"
-	    "box_public = %s\ncurve_public = %s\n", id, id, b64[0], b64[1],
-	    b64[2]);
+	fprintf(fp,
+	    "# Haven public keys for %s\nnode = %s\nsign_public = %s\n"
+	    "box_public = %s\ncurve_public = %s\n",
+	    id, id, b64[0], b64[1], b64[2]);
 	cr_assert_eq(fclose(fp), 0);
 }
 
@@ -359,16 +359,26 @@ Test(directory, refuses_an_agreement_missing_a_required_line)
 	hv_directory *dir = NULL;
 
 	hv_keys_destroy(&(hv_keys *){ make_keys("broker.bristol") });
-	cr_assert_eq(hv_agreement_parse(write_agreement("partnership p\n"
-	    "broker broker.bristol tcp://127.0.0.1:7400 "
-	    "keys/broker.bristol.pub\n"), &dir, &d), HV_EBADAGREEMENT);
+	cr_assert_eq(
+	    hv_agreement_parse(write_agreement(
+	                           "partnership p\n"
+	                           "broker broker.bristol tcp://127.0.0.1:7400 "
+	                           "keys/broker.bristol.pub\n"),
+	        &dir, &d),
+	    HV_EBADAGREEMENT);
 	cr_assert_not_null(strstr(d.message, "version"));
-	cr_assert_eq(hv_agreement_parse(write_agreement("version 2\n"
-	    "broker broker.bristol tcp://127.0.0.1:7400 "
-	    "keys/broker.bristol.pub\n"), &dir, &d), HV_EBADAGREEMENT);
+	cr_assert_eq(
+	    hv_agreement_parse(write_agreement(
+	                           "version 2\n"
+	                           "broker broker.bristol tcp://127.0.0.1:7400 "
+	                           "keys/broker.bristol.pub\n"),
+	        &dir, &d),
+	    HV_EBADAGREEMENT);
 	cr_assert_not_null(strstr(d.message, "partnership"));
 	cr_assert_eq(hv_agreement_parse(write_agreement("partnership p\n"
-	    "version 2\n"), &dir, &d), HV_EBADAGREEMENT);
+	                                                "version 2\n"),
+	                 &dir, &d),
+	    HV_EBADAGREEMENT);
 	cr_assert_not_null(strstr(d.message, "broker"));
 	cr_assert_null(dir);
 }
@@ -391,7 +401,8 @@ Test(directory, accepts_comments_blank_lines_and_crlf)
 	hv_keys_destroy(&(hv_keys *){ make_keys("broker.bristol") });
 	hv_keys_destroy(&(hv_keys *){ make_keys("police.avon") });
 	hv_keys_destroy(&(hv_keys *){ make_keys("ig.bristol") });
-	dir = parse_ok("# Bristol\r\n\r\n  partnership bristol  # name\r\n"
+	dir = parse_ok(
+	    "# Bristol\r\n\r\n  partnership bristol  # name\r\n"
 	    "version 3\r\n\tbroker broker.bristol tcp://127.0.0.1:7400 "
 	    "keys/broker.bristol.pub\r\nnode police.avon "
 	    "keys/police.avon.pub\r\nnode ig.bristol keys/ig.bristol.pub "
@@ -532,8 +543,8 @@ Test(directory, refuses_a_flipped_byte_anywhere)
 			    &d);
 			buf[i] ^= masks[m];
 			cr_assert_eq(e, HV_EBADDIRECTORY,
-			    "byte %zu ^ 0x%02x was accepted (%s)", i,
-			    masks[m], hv_errname(e));
+			    "byte %zu ^ 0x%02x was accepted (%s)", i, masks[m],
+			    hv_errname(e));
 			cr_assert_null(back);
 		}
 	}
@@ -541,7 +552,8 @@ Test(directory, refuses_a_flipped_byte_anywhere)
 	for (size_t cut = 0; cut < len; cut += 7) {
 		back = NULL;
 		cr_assert_eq(hv_directory_load(buf, cut, root->pub.sign, &back,
-		    &d), HV_EBADDIRECTORY, "a cut at %zu was accepted", cut);
+		                 &d),
+		    HV_EBADDIRECTORY, "a cut at %zu was accepted", cut);
 	}
 	back = NULL;
 	cr_assert_eq(hv_directory_load(buf, len, root->pub.sign, &back, &d),
@@ -684,8 +696,7 @@ Test(directory, refuses_an_older_version_and_accepts_an_equal_one)
 	cr_assert_eq(hv_directory_check_newer(v7, v6, &d), HV_EROLLBACK);
 	cr_assert_str_eq(d.message,
 	    "directory version 6 is older than the loaded version 7");
-	cr_assert_eq(hv_directory_check_newer(v7, other, &d),
-	    HV_EBADDIRECTORY);
+	cr_assert_eq(hv_directory_check_newer(v7, other, &d), HV_EBADDIRECTORY);
 	cr_assert_str_eq(d.field, "partnership");
 	hv_directory_destroy(&v6);
 	hv_directory_destroy(&v7);
@@ -708,12 +719,12 @@ Test(directory, revokes_nodes_with_and_without_a_node_line)
 	hv_keys_destroy(&(hv_keys *){ make_keys("ig.bristol") });
 	/* A revoke may come before the node line it revokes. */
 	dir = parse_ok("partnership bristol\nversion 2\n"
-	    "revoke education.old\n"
-	    "node ig.bristol keys/ig.bristol.pub scope=*\n"
-	    "broker broker.bristol tcp://127.0.0.1:7400 "
-	    "keys/broker.bristol.pub\n"
-	    "node police.avon keys/police.avon.pub\n"
-	    "node education.old keys/education.old.pub\n");
+	               "revoke education.old\n"
+	               "node ig.bristol keys/ig.bristol.pub scope=*\n"
+	               "broker broker.bristol tcp://127.0.0.1:7400 "
+	               "keys/broker.bristol.pub\n"
+	               "node police.avon keys/police.avon.pub\n"
+	               "node education.old keys/education.old.pub\n");
 	buf = sign(dir, root, &len);
 	cr_assert_eq(hv_directory_load(buf, len, root->pub.sign, &back, &d),
 	    HV_OK, "%s", d.message);
@@ -740,16 +751,16 @@ Test(directory, finds_a_node_by_its_curve_key)
 	health = make_keys("health.x");
 	hv_keys_destroy(&(hv_keys *){ make_keys("ig.bristol") });
 	dir = parse_ok("partnership bristol\nversion 2\n"
-	    "node ig.bristol keys/ig.bristol.pub scope=*\n"
-	    "broker broker.bristol tcp://127.0.0.1:7400 "
-	    "keys/broker.bristol.pub\n"
-	    "node police.avon keys/police.avon.pub\n"
-	    "node health.x keys/health.x.pub\n");
-	cr_assert_not_null(n = hv_directory_node_by_curve(dir,
-	    police->pub.curve));
+	               "node ig.bristol keys/ig.bristol.pub scope=*\n"
+	               "broker broker.bristol tcp://127.0.0.1:7400 "
+	               "keys/broker.bristol.pub\n"
+	               "node police.avon keys/police.avon.pub\n"
+	               "node health.x keys/health.x.pub\n");
+	cr_assert_not_null(
+	    n = hv_directory_node_by_curve(dir, police->pub.curve));
 	cr_assert_str_eq(n->id, "police.avon");
-	cr_assert_not_null(n = hv_directory_node_by_curve(dir,
-	    health->pub.curve));
+	cr_assert_not_null(
+	    n = hv_directory_node_by_curve(dir, health->pub.curve));
 	cr_assert_str_eq(n->id, "health.x");
 	randombytes_buf(stranger, sizeof(stranger));
 	cr_assert_null(hv_directory_node_by_curve(dir, stranger));
@@ -770,19 +781,20 @@ Test(directory, limits_an_ig_node_to_its_scope)
 	hv_keys_destroy(&(hv_keys *){ make_keys("ig.all") });
 	hv_keys_destroy(&(hv_keys *){ make_keys("ig.some") });
 	dir = parse_ok("partnership bristol\nversion 2\n"
-	    "broker broker.bristol tcp://127.0.0.1:7400 "
-	    "keys/broker.bristol.pub\n"
-	    "node police.avon keys/police.avon.pub\n"
-	    "node ig.all keys/ig.all.pub scope=*\n"
-	    "node ig.some keys/ig.some.pub scope=police,health\n");
+	               "broker broker.bristol tcp://127.0.0.1:7400 "
+	               "keys/broker.bristol.pub\n"
+	               "node police.avon keys/police.avon.pub\n"
+	               "node ig.all keys/ig.all.pub scope=*\n"
+	               "node ig.some keys/ig.some.pub scope=police,health\n");
 	all = hv_directory_node(dir, "ig.all");
 	some = hv_directory_node(dir, "ig.some");
 	cr_assert(hv_directory_scope_allows(all, "education"));
 	cr_assert(hv_directory_scope_allows(some, "police"));
 	cr_assert(hv_directory_scope_allows(some, "health"));
 	cr_assert(!hv_directory_scope_allows(some, "education"));
-	cr_assert(!hv_directory_scope_allows(
-	    hv_directory_node(dir, "police.avon"), "police"));
+	cr_assert(
+	    !hv_directory_scope_allows(hv_directory_node(dir, "police.avon"),
+	        "police"));
 	cr_assert(!hv_directory_scope_allows(NULL, "police"));
 	hv_directory_destroy(&dir);
 }
@@ -795,13 +807,12 @@ Test(directory, adds_roles_that_its_nodes_have)
 	hv_keys_destroy(&(hv_keys *){ make_keys("probation.avon") });
 	hv_keys_destroy(&(hv_keys *){ make_keys("ig.bristol") });
 	dir = parse_ok("partnership bristol\nversion 2\n"
-	    "node ig.bristol keys/ig.bristol.pub scope=*\n"
-	    "allow probation -> social-care : CASE_UPDATE\n"
-	    "broker broker.bristol tcp://127.0.0.1:7400 "
-	    "keys/broker.bristol.pub\n"
-	    "node probation.avon keys/probation.avon.pub\n");
-	cr_assert_str_eq(hv_directory_rule_at(dir, 0)->senders[0],
-	    "probation");
+	               "node ig.bristol keys/ig.bristol.pub scope=*\n"
+	               "allow probation -> social-care : CASE_UPDATE\n"
+	               "broker broker.bristol tcp://127.0.0.1:7400 "
+	               "keys/broker.bristol.pub\n"
+	               "node probation.avon keys/probation.avon.pub\n");
+	cr_assert_str_eq(hv_directory_rule_at(dir, 0)->senders[0], "probation");
 	hv_directory_destroy(&dir);
 }
 
@@ -822,15 +833,17 @@ Test(directory, refuses_an_agreement_without_an_ig_node)
 	e = hv_agreement_parse(write_agreement(head), &dir, &d);
 	cr_assert_eq(e, HV_EBADAGREEMENT, "%s", d.message);
 	cr_assert_null(dir);
-	cr_assert_not_null(strstr(d.message, "no ig.* node"), "%s",
-	    d.message);
+	cr_assert_not_null(strstr(d.message, "no ig.* node"), "%s", d.message);
 	/* A revoked ig node does not count. */
 	hv_errclear(&d);
-	e = hv_agreement_parse(write_agreement("partnership bristol\n"
-	    "version 7\nbroker broker.bristol tcp://127.0.0.1:7400 "
-	    "keys/broker.bristol.pub\nnode police.avon keys/police.avon.pub\n"
-	    "node ig.bristol keys/ig.bristol.pub scope=*\n"
-	    "revoke ig.bristol\n"), &dir, &d);
+	e = hv_agreement_parse(
+	    write_agreement(
+	        "partnership bristol\n"
+	        "version 7\nbroker broker.bristol tcp://127.0.0.1:7400 "
+	        "keys/broker.bristol.pub\nnode police.avon keys/police.avon.pub\n"
+	        "node ig.bristol keys/ig.bristol.pub scope=*\n"
+	        "revoke ig.bristol\n"),
+	    &dir, &d);
 	cr_assert_eq(e, HV_EBADAGREEMENT, "%s", d.message);
 	cr_assert_null(dir);
 }
@@ -847,8 +860,7 @@ Test(directory, parses_the_shipped_example_agreement)
 	snprintf(path, sizeof(path), "%s/dist/agreement.example",
 	    src ? src : ".");
 	cr_assert_eq(hv_read_file(path, 1 << 20, &text, &len), 0,
-	    "cannot read %s (run from the source tree or set HAVEN_SRC)",
-	    path);
+	    "cannot read %s (run from the source tree or set HAVEN_SRC)", path);
 	dir = parse_ok((const char *)text);
 	cr_assert_eq(hv_directory_version(dir), 7);
 	cr_assert_eq(hv_directory_rule_count(dir), 6);
@@ -891,8 +903,7 @@ Test(directory, refuses_the_same_version_with_other_content)
 
 	make_spec_keys();
 	before = signed_copy(spec_agreement, root);
-	snprintf(text, sizeof(text), "%srevoke police.avon\n",
-	    spec_agreement);
+	snprintf(text, sizeof(text), "%srevoke police.avon\n", spec_agreement);
 	revoked = signed_copy(text, root);
 	cr_assert_eq(hv_directory_version(before), 7);
 	cr_assert_eq(hv_directory_version(revoked), 7);
@@ -918,10 +929,11 @@ Test(directory, refuses_the_same_version_with_other_content)
 	{
 		hv_directory *twice = NULL;
 
-		cr_assert_eq(hv_directory_load(buf, len, root->pub.sign,
-		    &twice, &d), HV_OK);
-		cr_assert_eq(hv_directory_check_newer(again, twice, &d),
-		    HV_OK, "%s", d.message);
+		cr_assert_eq(hv_directory_load(buf, len, root->pub.sign, &twice,
+		                 &d),
+		    HV_OK);
+		cr_assert_eq(hv_directory_check_newer(again, twice, &d), HV_OK,
+		    "%s", d.message);
 		hv_directory_destroy(&twice);
 	}
 	free(buf);
@@ -954,8 +966,10 @@ Test(directory, digests_a_directory_by_its_content)
 	cr_assert_eq(hv_directory_load(buf, len, root->pub.sign, &loaded, &d),
 	    HV_OK);
 	free(buf);
-	snprintf(text, sizeof(text), "%sallow police -> health : "
-	    "CASE_UPDATE\n", spec_agreement);
+	snprintf(text, sizeof(text),
+	    "%sallow police -> health : "
+	    "CASE_UPDATE\n",
+	    spec_agreement);
 	other = signed_copy(text, root);
 
 	cr_assert_eq(hv_directory_digest(parsed, a), HV_OK);
@@ -992,8 +1006,8 @@ Test(directory, carries_a_rotated_nodes_previous_signing_keys_through_signing)
 	snprintf(path, sizeof(path), "%s/keys/police.avon.key", tmp);
 	snprintf(out, sizeof(out), "%s/new", tmp);
 	cr_assert_eq(hv_keys_load(path, NULL, &old, &d), HV_OK);
-	cr_assert_eq(hv_keys_rotate(path, out, NULL, 1800000000000LL, &kp,
-	    &d), HV_OK, "%s", d.message);
+	cr_assert_eq(hv_keys_rotate(path, out, NULL, 1800000000000LL, &kp, &d),
+	    HV_OK, "%s", d.message);
 	cr_assert_eq(hv_keys_load(kp, NULL, &cur, &d), HV_OK);
 	snprintf(path, sizeof(path), "%s/keys/police.avon.pub", tmp);
 	cr_assert_eq(remove(path), 0);
@@ -1011,9 +1025,11 @@ Test(directory, carries_a_rotated_nodes_previous_signing_keys_through_signing)
 	/* The old key signs for what was made up to its end, not after. */
 	crypto_sign_detached(sig, NULL, msg, sizeof(msg), old->sign_secret);
 	cr_assert_eq(hv_node_verify_at(n, msg, sizeof(msg), sig,
-	    1800000000000LL), HV_OK);
+	                 1800000000000LL),
+	    HV_OK);
 	cr_assert_eq(hv_node_verify_at(n, msg, sizeof(msg), sig,
-	    1800000000001LL), HV_EBADSIG);
+	                 1800000000001LL),
+	    HV_EBADSIG);
 	free(kp);
 	free(buf);
 	hv_directory_destroy(&back);
@@ -1025,7 +1041,8 @@ Test(directory, carries_a_rotated_nodes_previous_signing_keys_through_signing)
 
 Test(directory, accepts_a_new_root_only_with_a_handover_from_the_current_root)
 {
-	hv_keys *root = make_keys("root.bristol"), *next = make_keys("root.new");
+	hv_keys *root = make_keys("root.bristol"),
+	        *next = make_keys("root.new");
 	hv_keys *stranger = make_keys("root.other");
 	hv_directory *dir, *back = NULL;
 	struct hv_errdetail d;
@@ -1046,13 +1063,14 @@ Test(directory, accepts_a_new_root_only_with_a_handover_from_the_current_root)
 	    HV_OK, "%s", d.message);
 	hv_directory_destroy(&back);
 	/* A node trusting some other root refuses it. */
-	cr_assert_eq(hv_directory_load(buf, len, stranger->pub.sign, &back,
-	    &d), HV_EBADDIRECTORY);
+	cr_assert_eq(hv_directory_load(buf, len, stranger->pub.sign, &back, &d),
+	    HV_EBADDIRECTORY);
 	cr_assert_str_eq(d.field, "signature");
 	free(buf);
 	/* A handover signed by anyone but the current root counts for nothing. */
 	cr_assert_eq(hv_directory_sign_handover(dir, next, stranger, &buf,
-	    &len), HV_OK);
+	                 &len),
+	    HV_OK);
 	cr_assert_eq(hv_directory_load(buf, len, root->pub.sign, &back, &d),
 	    HV_EBADDIRECTORY);
 	cr_assert_str_eq(d.field, "signature");

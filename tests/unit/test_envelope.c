@@ -95,7 +95,8 @@ header(hv_envelope *env, const char *sender)
 }
 
 static const char *names[3] = {
-	"education.st-marys-primary", "social-care.bristol",
+	"education.st-marys-primary",
+	"social-care.bristol",
 	"health.bristol-royal",
 };
 
@@ -106,7 +107,7 @@ struct fixture {
 };
 
 static const char payload[] = "{\"body\":\"A domestic abuse incident was "
-    "attended overnight.\"}";
+                              "attended overnight.\"}";
 
 /* Seals payload from police.avon to the first n of names[]. */
 static void
@@ -124,8 +125,9 @@ seal_to(struct fixture *fx, size_t n)
 	}
 	fx->env.n_recipients = n;
 	cr_assert_eq(hv_envelope_seal(&fx->env, (const uint8_t *)payload,
-	    strlen(payload), (const uint8_t (*)[HV_BOX_KEY_LEN])boxes,
-	    fx->sender), HV_OK);
+	                 strlen(payload),
+	                 (const uint8_t(*)[HV_BOX_KEY_LEN])boxes, fx->sender),
+	    HV_OK);
 }
 
 static void
@@ -191,10 +193,12 @@ Test(envelope, seals_and_opens_an_empty_payload)
 	strcpy(env.recipients[0], "social-care.bristol");
 	env.n_recipients = 1;
 	cr_assert_eq(hv_envelope_seal(&env, (const uint8_t *)"", 0,
-	    (const uint8_t (*)[HV_BOX_KEY_LEN])r->pub.box, s), HV_OK);
+	                 (const uint8_t(*)[HV_BOX_KEY_LEN])r->pub.box, s),
+	    HV_OK);
 	cr_assert_eq(env.ciphertext_len, 1024 + 16);
 	cr_assert_eq(hv_envelope_open(&env, "social-care.bristol", r,
-	    s->pub.sign, &p, &len), HV_OK);
+	                 s->pub.sign, &p, &len),
+	    HV_OK);
 	cr_assert_eq(len, 0);
 	cr_assert_eq(p[0], '\0');
 	hv_payload_free(p, len);
@@ -211,10 +215,12 @@ Test(envelope, refuses_to_seal_without_recipients_or_with_too_many)
 
 	header(&env, "police.avon");
 	cr_assert_eq(hv_envelope_seal(&env, (const uint8_t *)"x", 1,
-	    (const uint8_t (*)[HV_BOX_KEY_LEN])boxes, s), HV_EMALFORMED);
+	                 (const uint8_t(*)[HV_BOX_KEY_LEN])boxes, s),
+	    HV_EMALFORMED);
 	env.n_recipients = HV_MAX_RECIPIENTS + 1;
 	cr_assert_eq(hv_envelope_seal(&env, (const uint8_t *)"x", 1,
-	    (const uint8_t (*)[HV_BOX_KEY_LEN])boxes, s), HV_EMALFORMED);
+	                 (const uint8_t(*)[HV_BOX_KEY_LEN])boxes, s),
+	    HV_EMALFORMED);
 	cr_assert_null(env.ciphertext);
 	sodium_free(s);
 }
@@ -222,8 +228,13 @@ Test(envelope, refuses_to_seal_without_recipients_or_with_too_many)
 Test(envelope, pads_payloads_to_power_of_two_buckets_from_1_kib)
 {
 	static const size_t cases[][2] = {
-		{ 0, 1024 }, { 1, 1024 }, { 1023, 1024 }, { 1024, 2048 },
-		{ 3000, 4096 }, { 4095, 4096 }, { 4096, 8192 },
+		{ 0, 1024 },
+		{ 1, 1024 },
+		{ 1023, 1024 },
+		{ 1024, 2048 },
+		{ 3000, 4096 },
+		{ 4095, 4096 },
+		{ 4096, 8192 },
 		{ 1048576, 2097152 },
 	};
 	hv_keys *s = keys_random(), *r = keys_random();
@@ -246,10 +257,13 @@ Test(envelope, pads_payloads_to_power_of_two_buckets_from_1_kib)
 		strcpy(env.recipients[0], "social-care.bristol");
 		env.n_recipients = 1;
 		cr_assert_eq(hv_envelope_seal(&env, in, n,
-		    (const uint8_t (*)[HV_BOX_KEY_LEN])r->pub.box, s), HV_OK);
+		                 (const uint8_t(*)[HV_BOX_KEY_LEN])r->pub.box,
+		                 s),
+		    HV_OK);
 		cr_assert_eq(env.ciphertext_len, cases[i][1] + 16);
 		cr_assert_eq(hv_envelope_open(&env, "social-care.bristol", r,
-		    s->pub.sign, &p, &len), HV_OK);
+		                 s->pub.sign, &p, &len),
+		    HV_OK);
 		cr_assert_eq(len, n);
 		cr_assert(memcmp(p, in, n) == 0);
 		hv_payload_free(p, len);
@@ -477,7 +491,7 @@ Test(envelope, refuses_a_payload_with_bad_padding)
 	struct fixture fx;
 	uint8_t plain[1024];
 
-	memset(plain, 'a', sizeof(plain));	/* no 0x80 marker */
+	memset(plain, 'a', sizeof(plain)); /* no 0x80 marker */
 	seal_raw(&fx, plain, sizeof(plain));
 	cr_assert_eq(open_as(&fx, names[0], fx.rcpt[0]), HV_EMALFORMED);
 	fixture_free(&fx);
@@ -514,7 +528,8 @@ Test(envelope, signs_and_verifies_a_decision_not_to_share)
 	cr_assert_null(env.ciphertext);
 	cr_assert_eq(hv_envelope_verify(&env, s->pub.sign), HV_OK);
 	cr_assert_eq(hv_envelope_open(&env, "social-care.bristol", s,
-	    s->pub.sign, &p, &len), HV_ENOTRECIPIENT);
+	                 s->pub.sign, &p, &len),
+	    HV_ENOTRECIPIENT);
 
 	env.basis.sealed[30] ^= 1;
 	cr_assert_eq(hv_envelope_verify(&env, s->pub.sign), HV_EBADSIG);
@@ -551,7 +566,7 @@ Test(envelope, copies_deeply_and_clears)
 	cr_assert_eq(hv_envelope_copy(&copy, &fx.env), HV_OK);
 	cr_assert_neq(copy.ciphertext, fx.env.ciphertext);
 	cr_assert(memcmp(copy.ciphertext, fx.env.ciphertext,
-	    fx.env.ciphertext_len) == 0);
+	              fx.env.ciphertext_len) == 0);
 	hv_envelope_clear(&fx.env);
 	cr_assert_null(fx.env.ciphertext);
 	cr_assert_eq(fx.env.n_recipients, 0);
@@ -638,7 +653,7 @@ vector_get(const char *name, size_t *outlen)
 	file = realloc(file, flen + 1);
 	file[flen] = '\0';
 	for (line = strtok_r((char *)file, "\n", &save); line != NULL;
-	    line = strtok_r(NULL, "\n", &save)) {
+	     line = strtok_r(NULL, "\n", &save)) {
 		const char *hex;
 		size_t hlen;
 
@@ -665,7 +680,8 @@ assert_bytes_eq(const uint8_t *got, size_t glen, const uint8_t *want,
 	cr_assert_eq(glen, wlen, "%s: %zu bytes, vector has %zu", what, glen,
 	    wlen);
 	for (size_t i = 0; i < glen; i++)
-		cr_assert_eq(got[i], want[i], "%s differs at byte %zu", what, i);
+		cr_assert_eq(got[i], want[i], "%s differs at byte %zu", what,
+		    i);
 }
 
 Test(envelope, canonical_bytes_match_the_fixed_key_vector)
@@ -679,8 +695,8 @@ Test(envelope, canonical_bytes_match_the_fixed_key_vector)
 	want = vector_get("canonical", &wlen);
 	assert_bytes_eq(canon, len, want, wlen, "canonical bytes");
 	/* The domain tag and the first field, spelled out. */
-	cr_assert(memcmp(canon, "haven-envelope-v2\0\0\0\0\x10\x00\x01", 24)
-	    == 0);
+	cr_assert(
+	    memcmp(canon, "haven-envelope-v2\0\0\0\0\x10\x00\x01", 24) == 0);
 	free(canon);
 	free(want);
 	hv_envelope_clear(&env);
@@ -730,7 +746,8 @@ Test(envelope, packing_matches_the_fixed_key_vector)
 	cr_assert_eq(back.basis.justification_len, env.basis.justification_len);
 	cr_assert_eq(back.basis.sealed_len, env.basis.sealed_len);
 	cr_assert_eq(memcmp(back.basis.sealed, env.basis.sealed,
-	    env.basis.sealed_len), 0);
+	                 env.basis.sealed_len),
+	    0);
 	cr_assert_str_eq(back.basis.sealed_for[0], "ig.bristol");
 	cr_assert_eq(back.created, env.created);
 	free(packed);
@@ -756,7 +773,8 @@ Test(envelope, stored_sealed_envelope_unpacks_verifies_and_opens)
 	    "%s", d.message);
 	cr_assert_eq(hv_envelope_verify(&env, s->pub.sign), HV_OK);
 	cr_assert_eq(hv_envelope_open(&env, "education.st-marys-primary", r,
-	    s->pub.sign, &p, &plen), HV_OK);
+	                 s->pub.sign, &p, &plen),
+	    HV_OK);
 	assert_bytes_eq(p, plen, want, wlen, "opened payload");
 	hv_payload_free(p, plen);
 	hv_envelope_clear(&env);
@@ -803,13 +821,15 @@ Test(envelope, opens_a_message_sealed_to_a_payload_key_rotated_out_since,
 	memcpy(now->prev_box_secret[1], fx.rcpt[1]->box_secret, 32);
 	memcpy(now->prev_box_public[1], fx.rcpt[1]->pub.box, 32);
 	cr_assert_eq(hv_envelope_open_at(&fx.env, names[1], now,
-	    fx.sender->pub.sign, &none, &p, &len), HV_OK);
+	                 fx.sender->pub.sign, &none, &p, &len),
+	    HV_OK);
 	cr_assert_eq(len, strlen(payload));
 	hv_payload_free(p, len);
 	/* Without the previous key it is unreadable, as before rotation. */
 	now->n_prev_box = 1;
 	cr_assert_eq(hv_envelope_open_at(&fx.env, names[1], now,
-	    fx.sender->pub.sign, &none, &p, &len), HV_EDECRYPT);
+	                 fx.sender->pub.sign, &none, &p, &len),
+	    HV_EDECRYPT);
 	sodium_free(now);
 	fixture_free(&fx);
 }
@@ -864,8 +884,7 @@ Test(envelope, signs_the_subject_key_id_when_there_is_one)
 
 	cr_assert_eq(hv_envelope_pack(&fx.env, &buf, &len), HV_OK);
 	memset(&back, 0, sizeof(back));
-	cr_assert_eq(hv_envelope_unpack(buf, len, 1 << 20, &back, NULL),
-	    HV_OK);
+	cr_assert_eq(hv_envelope_unpack(buf, len, 1 << 20, &back, NULL), HV_OK);
 	cr_assert(back.has_subject_key_id);
 	cr_assert_eq(memcmp(back.subject_key_id, fx.env.subject_key_id, 8), 0);
 	cr_assert_eq(hv_envelope_verify(&back, fx.sender->pub.sign), HV_OK);

@@ -36,8 +36,10 @@ Test(err, gives_every_code_a_sentence_ending_in_a_full_stop)
 		cr_assert(s[0] >= 'A' && s[0] <= 'Z',
 		    "sentence for %s does not start with a capital: %s",
 		    hv_errname((hv_err)i), s);
-		cr_assert_eq(s[n - 1], '.', "sentence for %s does not end "
-		    "in '.': %s", hv_errname((hv_err)i), s);
+		cr_assert_eq(s[n - 1], '.',
+		    "sentence for %s does not end "
+		    "in '.': %s",
+		    hv_errname((hv_err)i), s);
 	}
 }
 
@@ -64,10 +66,8 @@ Test(err, uses_the_spec_wire_names_of_the_submit_checks)
 	cr_assert_str_eq(hv_errname(HV_EBADSIG), "BAD_SIGNATURE");
 	cr_assert_str_eq(hv_errname(HV_ECLOCKSKEW), "CLOCK_SKEW");
 	cr_assert_str_eq(hv_errname(HV_EREPLAY), "REPLAY");
-	cr_assert_str_eq(hv_errname(HV_EUNKNOWNRECIPIENT),
-	    "UNKNOWN_RECIPIENT");
-	cr_assert_str_eq(hv_errname(HV_EREVOKEDRECIPIENT),
-	    "REVOKED_RECIPIENT");
+	cr_assert_str_eq(hv_errname(HV_EUNKNOWNRECIPIENT), "UNKNOWN_RECIPIENT");
+	cr_assert_str_eq(hv_errname(HV_EREVOKEDRECIPIENT), "REVOKED_RECIPIENT");
 	cr_assert_str_eq(hv_errname(HV_EPOLICY), "POLICY_DENIED");
 	cr_assert_str_eq(hv_errname(HV_EBASIS), "BASIS_INVALID");
 	cr_assert_str_eq(hv_errname(HV_ETOOLARGE), "TOO_LARGE");
@@ -88,20 +88,46 @@ Test(err, names_an_out_of_range_code_internal_with_exit_code_three)
 Test(err, gives_the_exit_codes_of_spec_section_8)
 {
 	static const hv_err refused[] = {
-		HV_ESENDERMISMATCH, HV_EMALFORMED, HV_EBADSIG, HV_ECLOCKSKEW,
-		HV_EREPLAY, HV_EUNKNOWNRECIPIENT, HV_EREVOKEDRECIPIENT,
-		HV_EPOLICY, HV_EBASIS, HV_ETOOLARGE, HV_ESTORAGEFULL,
-		HV_ESENDERREVOKED, HV_EUNAUTHORIZED, HV_EBADSUBJECT,
-		HV_ENOTFOUND, HV_ENOTRECIPIENT, HV_EDECRYPT, HV_EEXISTS,
-		HV_EINSECURE, HV_EPASSPHRASE, HV_EROLLBACK, HV_EBADDIRECTORY,
-		HV_EBADAGREEMENT, HV_ETAMPERED, HV_EEXPIRED, HV_EINUSE,
-		HV_EFORMAT, HV_EPROTOCOL, HV_EDUPSESSION,
+		HV_ESENDERMISMATCH,
+		HV_EMALFORMED,
+		HV_EBADSIG,
+		HV_ECLOCKSKEW,
+		HV_EREPLAY,
+		HV_EUNKNOWNRECIPIENT,
+		HV_EREVOKEDRECIPIENT,
+		HV_EPOLICY,
+		HV_EBASIS,
+		HV_ETOOLARGE,
+		HV_ESTORAGEFULL,
+		HV_ESENDERREVOKED,
+		HV_EUNAUTHORIZED,
+		HV_EBADSUBJECT,
+		HV_ENOTFOUND,
+		HV_ENOTRECIPIENT,
+		HV_EDECRYPT,
+		HV_EEXISTS,
+		HV_EINSECURE,
+		HV_EPASSPHRASE,
+		HV_EROLLBACK,
+		HV_EBADDIRECTORY,
+		HV_EBADAGREEMENT,
+		HV_ETAMPERED,
+		HV_EEXPIRED,
+		HV_EINUSE,
+		HV_EFORMAT,
+		HV_EPROTOCOL,
+		HV_EDUPSESSION,
 	};
 	static const hv_err usage[] = {
-		HV_EUSAGE, HV_EBADREQUEST, HV_EBADCONFIG,
+		HV_EUSAGE,
+		HV_EBADREQUEST,
+		HV_EBADCONFIG,
 	};
 	static const hv_err unreachable[] = {
-		HV_EUNREACHABLE, HV_EIO, HV_ENOMEM, HV_ESYS,
+		HV_EUNREACHABLE,
+		HV_EIO,
+		HV_ENOMEM,
+		HV_ESYS,
 	};
 	size_t counted = 1;
 
@@ -113,9 +139,11 @@ Test(err, gives_the_exit_codes_of_spec_section_8)
 		cr_assert_eq(hv_exit_code(usage[i]), 2, "%s should exit 2",
 		    hv_errname(usage[i]));
 	for (size_t i = 0; i < sizeof(unreachable) / sizeof(unreachable[0]);
-	    i++)
-		cr_assert_eq(hv_exit_code(unreachable[i]), 3, "%s should "
-		    "exit 3", hv_errname(unreachable[i]));
+	     i++)
+		cr_assert_eq(hv_exit_code(unreachable[i]), 3,
+		    "%s should "
+		    "exit 3",
+		    hv_errname(unreachable[i]));
 	counted += sizeof(refused) / sizeof(refused[0]) +
 	    sizeof(usage) / sizeof(usage[0]) +
 	    sizeof(unreachable) / sizeof(unreachable[0]);
@@ -140,7 +168,8 @@ Test(err, errset_fills_the_detail_and_returns_the_code)
 
 	memset(&d, 'x', sizeof(d));
 	cr_assert_eq(hv_errset(&d, HV_EBASIS, "basis.art6",
-	    "'%s' is not an Article %d basis.", "vibes", 6), HV_EBASIS);
+	                 "'%s' is not an Article %d basis.", "vibes", 6),
+	    HV_EBASIS);
 	cr_assert_str_eq(d.field, "basis.art6");
 	cr_assert_str_eq(d.message, "'vibes' is not an Article 6 basis.");
 	cr_assert_str_eq(hv_errmsg(HV_EBASIS, &d),

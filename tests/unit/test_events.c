@@ -28,9 +28,9 @@ Test(events, names_every_audit_event_of_the_spec_once_in_order)
 
 Test(events, names_every_receipt_status_once_in_order)
 {
-	static const char *const spec[] = { "ACCEPTED", "REJECTED",
-		"DELIVERED", "ACKNOWLEDGED", "ESCALATED", "EXPIRED",
-		"RETRACTED", "WITHDRAWN", "RETRACTION_DELIVERED" };
+	static const char *const spec[] = { "ACCEPTED", "REJECTED", "DELIVERED",
+		"ACKNOWLEDGED", "ESCALATED", "EXPIRED", "RETRACTED",
+		"WITHDRAWN", "RETRACTION_DELIVERED" };
 
 	cr_assert_eq(HV_ST_COUNT, sizeof(spec) / sizeof(spec[0]));
 	for (int i = 0; i < HV_ST_COUNT; i++) {

@@ -22,22 +22,23 @@ check(const char *h, size_t n, unsigned *status)
 
 Test(httphead, finds_the_end_only_once_the_blank_line_arrived)
 {
-	cr_assert_eq(hv_httphead_end(HEAD("GET / HTTP/1.1\r\nHost: x\r\n")),
-	    0);
+	cr_assert_eq(hv_httphead_end(HEAD("GET / HTTP/1.1\r\nHost: x\r\n")), 0);
 	cr_assert_eq(hv_httphead_end(HEAD("GET / HTTP/1.1\r\nHost: x\r\n\r\n"
-	    "{}")), 27);
+	                                  "{}")),
+	    27);
 	cr_assert_eq(hv_httphead_end(HEAD("GET / HTTP/1.1\nHost: x\n\n")), 24);
 }
 
 Test(httphead, reads_a_value_whole_including_a_nul_and_what_follows)
 {
 	static const char h[] = "GET / HTTP/1.1\r\nauthorization:  Bearer "
-	    "T\0junk \r\n\r\n";
+	                        "T\0junk \r\n\r\n";
 	const char *v = NULL;
 	size_t n = 0;
 
 	cr_assert_eq(hv_httphead_field(h, sizeof(h) - 1, "Authorization", &v,
-	    &n), 1);
+	                 &n),
+	    1);
 	cr_assert_eq(n, 13);
 	cr_assert_eq(memcmp(v, "Bearer T\0junk", 13), 0);
 }
@@ -48,17 +49,22 @@ Test(httphead, says_a_field_given_twice_is_ambiguous)
 	size_t n = 0;
 
 	cr_assert_eq(hv_httphead_field(HEAD("GET / HTTP/1.1\r\nA: 1\r\n"
-	    "a: 1\r\n\r\n"), "A", &v, &n), -1);
+	                                    "a: 1\r\n\r\n"),
+	                 "A", &v, &n),
+	    -1);
 	cr_assert_eq(hv_httphead_field(HEAD("GET / HTTP/1.1\r\nB: 1\r\n\r\n"),
-	    "A", &v, &n), 0);
+	                 "A", &v, &n),
+	    0);
 }
 
 Test(httphead, takes_a_plain_request)
 {
 	unsigned st = 0;
 
-	cr_assert_eq(check(HEAD("POST /v1/messages HTTP/1.1\r\nHost: x\r\n"
-	    "Content-Length: 12\r\nAuthorization: Bearer t\r\n\r\n"), &st),
+	cr_assert_eq(
+	    check(HEAD("POST /v1/messages HTTP/1.1\r\nHost: x\r\n"
+	               "Content-Length: 12\r\nAuthorization: Bearer t\r\n\r\n"),
+	        &st),
 	    HV_OK);
 }
 
@@ -67,10 +73,14 @@ Test(httphead, refuses_a_negative_content_length_because_it_is_not_digits)
 	unsigned st = 0;
 
 	cr_assert_eq(check(HEAD("GET / HTTP/1.1\r\nContent-Length: -5\r\n"
-	    "\r\n"), &st), HV_EBADREQUEST);
+	                        "\r\n"),
+	                 &st),
+	    HV_EBADREQUEST);
 	cr_assert_eq(st, 400);
 	cr_assert_eq(check(HEAD("GET / HTTP/1.1\r\nContent-Length: 1 2\r\n"
-	    "\r\n"), &st), HV_EBADREQUEST);
+	                        "\r\n"),
+	                 &st),
+	    HV_EBADREQUEST);
 }
 
 Test(httphead, refuses_content_length_given_twice_even_when_equal)
@@ -78,10 +88,14 @@ Test(httphead, refuses_content_length_given_twice_even_when_equal)
 	unsigned st = 0;
 
 	cr_assert_eq(check(HEAD("GET / HTTP/1.1\r\nContent-Length: 2\r\n"
-	    "content-length: 3\r\n\r\n"), &st), HV_EBADREQUEST);
+	                        "content-length: 3\r\n\r\n"),
+	                 &st),
+	    HV_EBADREQUEST);
 	cr_assert_eq(st, 400);
 	cr_assert_eq(check(HEAD("GET / HTTP/1.1\r\nContent-Length: 2\r\n"
-	    "Content-Length: 2\r\n\r\n"), &st), HV_EBADREQUEST);
+	                        "Content-Length: 2\r\n\r\n"),
+	                 &st),
+	    HV_EBADREQUEST);
 }
 
 Test(httphead, refuses_a_content_length_beyond_any_body_as_too_large)
@@ -89,7 +103,9 @@ Test(httphead, refuses_a_content_length_beyond_any_body_as_too_large)
 	unsigned st = 0;
 
 	cr_assert_eq(check(HEAD("GET / HTTP/1.1\r\nContent-Length: "
-	    "99999999999999999999999\r\n\r\n"), &st), HV_ETOOLARGE);
+	                        "99999999999999999999999\r\n\r\n"),
+	                 &st),
+	    HV_ETOOLARGE);
 	cr_assert_eq(st, 413);
 }
 
@@ -98,7 +114,9 @@ Test(httphead, refuses_transfer_encoding_because_bodies_carry_a_length)
 	unsigned st = 0;
 
 	cr_assert_eq(check(HEAD("POST / HTTP/1.1\r\nTransfer-Encoding: "
-	    "chunked\r\n\r\n"), &st), HV_EBADREQUEST);
+	                        "chunked\r\n\r\n"),
+	                 &st),
+	    HV_EBADREQUEST);
 	cr_assert_eq(st, 411);
 }
 

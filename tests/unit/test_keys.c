@@ -134,11 +134,13 @@ Test(keys, round_trip_save_then_load_gives_the_same_keys)
 	hv_keys *k = make_saved("police.avon", NULL), *l = NULL;
 	char p[128];
 
-	cr_assert_eq(hv_keys_load(at(p, sizeof(p), "police.avon.key"), NULL,
-	    &l, &d), HV_OK, "%s", d.message);
+	cr_assert_eq(hv_keys_load(at(p, sizeof(p), "police.avon.key"), NULL, &l,
+	                 &d),
+	    HV_OK, "%s", d.message);
 	cr_assert(same_keys(k, l));
 	cr_assert_eq(hv_pubkeys_load(at(p, sizeof(p), "police.avon.pub"), &pub,
-	    &d), HV_OK, "%s", d.message);
+	                 &d),
+	    HV_OK, "%s", d.message);
 	cr_assert_eq(memcmp(&pub, &k->pub, sizeof(pub)), 0);
 	hv_keys_destroy(&k);
 	hv_keys_destroy(&l);
@@ -158,7 +160,7 @@ Test(keys, writes_the_secret_file_0600_in_the_documented_format)
 	cr_assert_eq(st.st_mode & 07777, 0600);
 	text = slurp(p);
 	cr_assert(strncmp(text, "# Haven node key for health.bristol-royal",
-	    41) == 0);
+	              41) == 0);
 	cr_assert_not_null(strstr(text, "\nnode = health.bristol-royal\n"));
 	cr_assert_not_null(strstr(text, "\nsign_secret = "));
 	cr_assert_not_null(strstr(text, "\nbox_secret = "));
@@ -166,7 +168,7 @@ Test(keys, writes_the_secret_file_0600_in_the_documented_format)
 	free(text);
 	text = slurp(at(p, sizeof(p), "health.bristol-royal.pub"));
 	cr_assert(strncmp(text, "# Haven public keys for health.bristol-royal",
-	    44) == 0);
+	              44) == 0);
 	cr_assert_not_null(strstr(text, "\nsign_public = "));
 	cr_assert_not_null(strstr(text, "\nbox_public = "));
 	cr_assert_not_null(strstr(text, "\ncurve_public = "));
@@ -259,11 +261,13 @@ Test(keys, names_a_public_key_file_given_where_a_secret_one_is_wanted)
 
 	cr_assert(hv_keys_is_public_file(at(p, sizeof(p), "police.avon.pub")));
 	cr_assert_eq(hv_keys_secret_check(p, "--key", &d), HV_EUSAGE);
-	cr_assert_not_null(strstr(d.message, "police.avon.pub is a public key "
-	    "file; --key needs the node's secret key file"), "%s", d.message);
+	cr_assert_not_null(strstr(d.message,
+	                       "police.avon.pub is a public key "
+	                       "file; --key needs the node's secret key file"),
+	    "%s", d.message);
 	cr_assert_null(strstr(d.message, "chmod"), "%s", d.message);
-	cr_assert_not(hv_keys_is_public_file(at(p, sizeof(p),
-	    "police.avon.key")));
+	cr_assert_not(
+	    hv_keys_is_public_file(at(p, sizeof(p), "police.avon.key")));
 	cr_assert_eq(hv_keys_secret_check(p, "--key", &d), HV_OK);
 	cr_assert_not(hv_keys_is_public_file(at(p, sizeof(p), "missing")));
 	hv_keys_destroy(&k);
@@ -289,7 +293,8 @@ Test(keys, refuses_a_secret_file_reached_through_a_symbolic_link)
 	char p[128], link[128];
 
 	cr_assert_eq(symlink(at(p, sizeof(p), "police.avon.key"),
-	    at(link, sizeof(link), "link.key")), 0);
+	                 at(link, sizeof(link), "link.key")),
+	    0);
 	cr_assert_eq(hv_keys_load(link, NULL, &l, NULL), HV_EINSECURE);
 	hv_keys_destroy(&k);
 }
@@ -307,8 +312,8 @@ Test(keys, a_missing_secret_file_is_an_io_error)
 	hv_keys *l = NULL;
 	char p[128];
 
-	cr_assert_eq(hv_keys_load(at(p, sizeof(p), "none.key"), NULL, &l,
-	    NULL), HV_EIO);
+	cr_assert_eq(hv_keys_load(at(p, sizeof(p), "none.key"), NULL, &l, NULL),
+	    HV_EIO);
 }
 
 Test(keys, secret_file_read_refuses_a_file_larger_than_its_limit)
@@ -335,7 +340,8 @@ Test(keys, passphrase_protected_file_round_trips)
 	char p[128];
 
 	cr_assert_eq(hv_keys_load(at(p, sizeof(p), "ig.bristol.key"),
-	    "correct horse", &l, &d), HV_OK, "%s", d.message);
+	                 "correct horse", &l, &d),
+	    HV_OK, "%s", d.message);
 	cr_assert(same_keys(k, l));
 	hv_keys_destroy(&k);
 	hv_keys_destroy(&l);
@@ -368,7 +374,8 @@ Test(keys, a_wrong_passphrase_is_refused)
 	char p[128];
 
 	cr_assert_eq(hv_keys_load(at(p, sizeof(p), "ig.bristol.key"),
-	    "battery staple", &l, &d), HV_EPASSPHRASE);
+	                 "battery staple", &l, &d),
+	    HV_EPASSPHRASE);
 	cr_assert_null(l);
 	hv_keys_destroy(&k);
 }
@@ -379,8 +386,9 @@ Test(keys, a_missing_passphrase_is_refused)
 	hv_keys *k = make_saved("ig.bristol", "correct horse"), *l = NULL;
 	char p[128];
 
-	cr_assert_eq(hv_keys_load(at(p, sizeof(p), "ig.bristol.key"), NULL,
-	    &l, &d), HV_EPASSPHRASE);
+	cr_assert_eq(hv_keys_load(at(p, sizeof(p), "ig.bristol.key"), NULL, &l,
+	                 &d),
+	    HV_EPASSPHRASE);
 	cr_assert_null(l);
 	cr_assert_not_null(strstr(d.message, "passphrase"));
 	hv_keys_destroy(&k);
@@ -506,8 +514,9 @@ Test(keys, a_key_file_that_disagrees_with_its_public_file_is_refused)
 	field_of(pub, "box_public", v, sizeof(v));
 	field_of(pub, "curve_public", other, sizeof(other));
 	edit_file(pub, v, other);
-	cr_assert_eq(hv_keys_load(at(key, sizeof(key), "police.avon.key"),
-	    NULL, &l, &d), HV_EMALFORMED);
+	cr_assert_eq(hv_keys_load(at(key, sizeof(key), "police.avon.key"), NULL,
+	                 &l, &d),
+	    HV_EMALFORMED);
 	cr_assert_not_null(strstr(d.message, "not a pair"), "%s", d.message);
 	hv_keys_destroy(&k);
 }
@@ -519,7 +528,8 @@ Test(keys, unknown_and_repeated_fields_are_refused_with_line_numbers)
 	char p[128], v[160], line[256];
 
 	at(p, sizeof(p), "police.avon.key");
-	edit_file(p, "node = police.avon\n", "node = police.avon\ncolour = "
+	edit_file(p, "node = police.avon\n",
+	    "node = police.avon\ncolour = "
 	    "blue\n");
 	cr_assert_eq(hv_keys_load(p, NULL, &l, &d), HV_EMALFORMED);
 	cr_assert_not_null(strstr(d.message, ":3: unknown field 'colour'"),
@@ -540,8 +550,7 @@ Test(keys, a_file_without_name_value_lines_is_refused)
 	hv_keys *l = NULL;
 	char p[128];
 
-	write_file(at(p, sizeof(p), "x.key"), "# comment\n\njust text\n",
-	    0600);
+	write_file(at(p, sizeof(p), "x.key"), "# comment\n\njust text\n", 0600);
 	cr_assert_eq(hv_keys_load(p, NULL, &l, &d), HV_EMALFORMED);
 	cr_assert_not_null(strstr(d.message, "x.key:3:"), "%s", d.message);
 	write_file(p, "# only a comment\n", 0600);
@@ -556,9 +565,11 @@ Test(keys, a_public_file_with_a_bad_key_is_refused_with_its_line_number)
 	struct hv_pubkeys pub;
 	char p[128];
 
-	write_file(at(p, sizeof(p), "x.pub"), "# Haven public keys\nnode = "
+	write_file(at(p, sizeof(p), "x.pub"),
+	    "# Haven public keys\nnode = "
 	    "police.avon\nsign_public = AAAA\nbox_public = AAAA\n"
-	    "curve_public = AAAA\n", 0644);
+	    "curve_public = AAAA\n",
+	    0644);
 	cr_assert_eq(hv_pubkeys_load(p, &pub, &d), HV_EMALFORMED);
 	cr_assert_not_null(strstr(d.message, "x.pub:3:"), "%s", d.message);
 }
@@ -573,7 +584,8 @@ Test(keys, subject_key_is_written_0600_and_loads_as_32_bytes)
 	char p[128], v[160], b64[64];
 
 	cr_assert_eq(hv_subject_key_generate(at(p, sizeof(p), "subject.key"),
-	    &d), HV_OK, "%s", d.message);
+	                 &d),
+	    HV_OK, "%s", d.message);
 	cr_assert_eq(stat(p, &st), 0);
 	cr_assert_eq(st.st_mode & 07777, 0600);
 	cr_assert_eq(hv_subject_key_load(p, &key, &d), HV_OK, "%s", d.message);
@@ -591,7 +603,8 @@ Test(keys, subject_key_generate_refuses_to_overwrite)
 	char p[128], *before, *after;
 
 	cr_assert_eq(hv_subject_key_generate(at(p, sizeof(p), "subject.key"),
-	    NULL), HV_OK);
+	                 NULL),
+	    HV_OK);
 	before = slurp(p);
 	cr_assert_eq(hv_subject_key_generate(p, NULL), HV_EEXISTS);
 	after = slurp(p);
@@ -622,8 +635,10 @@ Test(keys, a_subject_key_of_the_wrong_length_is_refused)
 	uint8_t *key = NULL;
 	char p[128];
 
-	write_file(at(p, sizeof(p), "subject.key"), "# x\nsubject_key = "
-	    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n", 0600);
+	write_file(at(p, sizeof(p), "subject.key"),
+	    "# x\nsubject_key = "
+	    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n",
+	    0600);
 	cr_assert_eq(hv_subject_key_load(p, &key, &d), HV_EMALFORMED);
 	cr_assert_not_null(strstr(d.message, "subject.key:2:"), "%s",
 	    d.message);
@@ -641,15 +656,20 @@ Test(keys, names_the_node_of_a_pub_given_where_another_role_is_expected)
 	char path[128];
 
 	cr_assert_eq(hv_pubkeys_load_role(at(path, sizeof(path),
-	    "broker.bristol.pub"), "broker", &pub, &d), HV_OK, "%s",
-	    d.message);
+	                                      "broker.bristol.pub"),
+	                 "broker", &pub, &d),
+	    HV_OK, "%s", d.message);
 	cr_assert_eq(memcmp(&pub, &b->pub, sizeof(pub)), 0);
 	memset(&untouched, 0x5a, sizeof(untouched));
 	pub = untouched;
 	cr_assert_eq(hv_pubkeys_load_role(at(path, sizeof(path),
-	    "police.avon.pub"), "broker", &pub, &d), HV_EUSAGE);
-	cr_assert_not_null(strstr(d.message, "this is police.avon's key, not "
-	    "the broker's"), "%s", d.message);
+	                                      "police.avon.pub"),
+	                 "broker", &pub, &d),
+	    HV_EUSAGE);
+	cr_assert_not_null(strstr(d.message,
+	                       "this is police.avon's key, not "
+	                       "the broker's"),
+	    "%s", d.message);
 	cr_assert_eq(memcmp(&pub, &untouched, sizeof(pub)), 0,
 	    "the output was written on failure");
 	hv_keys_destroy(&b);
@@ -696,7 +716,8 @@ first_keys(const char *pass)
 
 	cr_assert_eq(hv_keys_generate(&k), HV_OK);
 	cr_assert_eq(hv_keys_save(k, "police.avon", at(dir, sizeof(dir), "v1"),
-	    pass, &d), HV_OK, "%s", d.message);
+	                 pass, &d),
+	    HV_OK, "%s", d.message);
 	return k;
 }
 
@@ -719,7 +740,9 @@ rotation_keeps_every_earlier_key(const char *pass)
 	cr_assert_eq(memcmp(k3->prev_box_secret[1], k1->box_secret, 32), 0);
 	cr_assert_eq(memcmp(k3->prev_box_public[1], k1->pub.box, 32), 0);
 	cr_assert_eq(hv_pubkeys_load_prev(at(p, sizeof(p),
-	    "v3/police.avon.pub"), &pub, &prev, &d), HV_OK, "%s", d.message);
+	                                      "v3/police.avon.pub"),
+	                 &pub, &prev, &d),
+	    HV_OK, "%s", d.message);
 	cr_assert_eq(memcmp(&pub, &k3->pub, sizeof(pub)), 0);
 	cr_assert_eq(prev.n, 2);
 	cr_assert_eq(memcmp(prev.k[0].sign, k2->pub.sign, 32), 0);
@@ -736,7 +759,8 @@ rotation_keeps_every_earlier_key(const char *pass)
 	hv_keys_destroy(&k3);
 }
 
-Test(keys, rotation_keeps_every_earlier_payload_key_and_signing_key_newest_first)
+Test(keys,
+    rotation_keeps_every_earlier_payload_key_and_signing_key_newest_first)
 {
 	rotation_keeps_every_earlier_key(NULL);
 }
@@ -759,7 +783,8 @@ Test(keys, rotation_refuses_to_overwrite_the_old_files)
 	char old[160], dir[128], *kp = NULL;
 
 	cr_assert_eq(hv_keys_rotate(at(old, sizeof(old), "v1/police.avon.key"),
-	    at(dir, sizeof(dir), "v1"), NULL, 1800000000000LL, &kp, &d),
+	                 at(dir, sizeof(dir), "v1"), NULL, 1800000000000LL, &kp,
+	                 &d),
 	    HV_EEXISTS);
 	cr_assert_null(kp);
 	hv_keys_destroy(&k);
@@ -776,7 +801,8 @@ Test(keys, a_previous_payload_key_sealed_under_another_passphrase_is_refused)
 	hv_keys_destroy(&k);
 	cr_assert_eq(hv_keys_generate(&k), HV_OK);
 	cr_assert_eq(hv_keys_save(k, "police.avon", at(p, sizeof(p), "w1"),
-	    "two", &d), HV_OK);
+	                 "two", &d),
+	    HV_OK);
 	rotate("police.avon", "w1", "w2", "two", 1800000000000LL);
 	field_of(at(p, sizeof(p), "w2/police.avon.key"), "previous_box_sealed",
 	    other, sizeof(other));
@@ -806,14 +832,18 @@ Test(keys, previous_signing_keys_must_carry_a_time_and_be_newest_first)
 	field_of(p, "previous_sign_public", key, sizeof(key));
 	*strchr(key, ' ') = '\0';
 	/* An older key listed after: fine. Listed before: refused. */
-	snprintf(line, sizeof(line), "previous_sign_public = %s "
-	    "2020-01-01T00:00:00Z\n", key);
+	snprintf(line, sizeof(line),
+	    "previous_sign_public = %s "
+	    "2020-01-01T00:00:00Z\n",
+	    key);
 	append_file(p, line);
 	cr_assert_eq(hv_pubkeys_load_prev(p, &pub, &prev, &d), HV_OK, "%s",
 	    d.message);
 	cr_assert_eq(prev.n, 2);
-	snprintf(line, sizeof(line), "previous_sign_public = %s "
-	    "2030-01-01T00:00:00Z\n", key);
+	snprintf(line, sizeof(line),
+	    "previous_sign_public = %s "
+	    "2030-01-01T00:00:00Z\n",
+	    key);
 	append_file(p, line);
 	cr_assert_eq(hv_pubkeys_load_prev(p, &pub, &prev, &d), HV_EMALFORMED);
 	cr_assert_not_null(strstr(d.message, ":9:"), "%s", d.message);
@@ -839,17 +869,21 @@ Test(keys, a_previous_signing_key_verifies_only_what_was_made_before_its_end)
 	cr_assert_eq(hv_keys_generate(&cur), HV_OK);
 	crypto_sign_detached(sig, NULL, msg, sizeof(msg), old->sign_secret);
 	cr_assert_eq(hv_sign_verify_at(cur->pub.sign, NULL, msg, sizeof(msg),
-	    sig, 1000), HV_EBADSIG);
+	                 sig, 1000),
+	    HV_EBADSIG);
 	prev.n = 1;
 	memcpy(prev.k[0].sign, old->pub.sign, 32);
 	prev.k[0].until_ms = 5000;
 	cr_assert_eq(hv_sign_verify_at(cur->pub.sign, &prev, msg, sizeof(msg),
-	    sig, 5000), HV_OK);
+	                 sig, 5000),
+	    HV_OK);
 	cr_assert_eq(hv_sign_verify_at(cur->pub.sign, &prev, msg, sizeof(msg),
-	    sig, 5001), HV_EBADSIG);
+	                 sig, 5001),
+	    HV_EBADSIG);
 	crypto_sign_detached(sig, NULL, msg, sizeof(msg), cur->sign_secret);
 	cr_assert_eq(hv_sign_verify_at(cur->pub.sign, &prev, msg, sizeof(msg),
-	    sig, 9000), HV_OK);
+	                 sig, 9000),
+	    HV_OK);
 	hv_keys_destroy(&old);
 	hv_keys_destroy(&cur);
 }

@@ -78,14 +78,14 @@ Test(log, reports_the_held_back_count_with_the_next_line_after_the_interval,
 
 	for (int i = 0; i < 50; i++)
 		hv_log_info_limited(&l, "refused %d", i);
-	l.last_ms -= l.interval_ms;	/* the interval has passed */
+	l.last_ms -= l.interval_ms; /* the interval has passed */
 	hv_log_info_limited(&l, "refused again");
 	cr_expect_eq(lines_with("refused again (and 49 more like it"), 1);
 	cr_expect_eq(l.suppressed, 0);
 }
 
-Test(log, flushes_a_held_back_count_only_when_due_or_forced,
-    .init = capture, .fini = release)
+Test(log, flushes_a_held_back_count_only_when_due_or_forced, .init = capture,
+    .fini = release)
 {
 	struct hv_log_limit l = { .interval_ms = 10000 };
 

@@ -32,7 +32,7 @@ static const struct {
 	{ "\x40\x41\x42\x43", 4 },
 	{ "\x50\x51\x52\x53\x54\x55\x56\x57", 8 },
 	{ "\x60\x61\x62\x63\x64\x65\x66\x67\x68\x69\x6a\x6b\x6c\x6d\x6e\x6f",
-	  16 },
+	    16 },
 };
 
 /* ct_roots[n] is the root of the first n leaves. */
@@ -53,20 +53,20 @@ static const struct {
 	size_t len;
 	const char *proof[3];
 } ct_inclusion[] = {
-	{ 0, 8, 3, {
-	    "96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
-	    "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
-	    "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4" } },
-	{ 5, 8, 3, {
-	    "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
-	    "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
-	    "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7" } },
-	{ 2, 3, 1, {
-	    "fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125" } },
-	{ 1, 5, 3, {
-	    "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
-	    "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
-	    "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b" } },
+	{ 0, 8, 3,
+	    { "96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
+	        "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+	        "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4" } },
+	{ 5, 8, 3,
+	    { "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
+	        "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
+	        "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7" } },
+	{ 2, 3, 1,
+	    { "fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125" } },
+	{ 1, 5, 3,
+	    { "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
+	        "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+	        "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b" } },
 	{ 0, 1, 0, { NULL } },
 };
 
@@ -76,21 +76,21 @@ static const struct {
 	const char *proof[3];
 } ct_consistency[] = {
 	{ 1, 1, 0, { NULL } },
-	{ 1, 8, 3, {
-	    "96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
-	    "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
-	    "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4" } },
-	{ 6, 8, 3, {
-	    "0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a",
-	    "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
-	    "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7" } },
-	{ 2, 5, 2, {
-	    "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
-	    "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b" } },
-	{ 6, 7, 3, {
-	    "0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a",
-	    "b08693ec2e721597130641e8211e7eedccb4c26413963eee6c1e2ed16ffb1a5f",
-	    "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7" } },
+	{ 1, 8, 3,
+	    { "96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
+	        "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+	        "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4" } },
+	{ 6, 8, 3,
+	    { "0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a",
+	        "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
+	        "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7" } },
+	{ 2, 5, 2,
+	    { "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+	        "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b" } },
+	{ 6, 7, 3,
+	    { "0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a",
+	        "b08693ec2e721597130641e8211e7eedccb4c26413963eee6c1e2ed16ffb1a5f",
+	        "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7" } },
 };
 
 /* ---- helpers --------------------------------------------------------- */
@@ -100,7 +100,7 @@ static const struct {
 struct tree {
 	uint64_t n;
 	hash_t leaf[MAXLEAVES];
-	int fail_at;		/* leaf index whose read fails, or -1 */
+	int fail_at; /* leaf index whose read fails, or -1 */
 };
 
 static int
@@ -133,7 +133,7 @@ synthetic_tree(struct tree *t, uint64_t n)
 	t->n = n;
 	for (uint64_t i = 0; i < n; i++) {
 		uint8_t data[3] = { (uint8_t)i, (uint8_t)(i * 7),
-		    (uint8_t)(i >> 8) };
+			(uint8_t)(i >> 8) };
 
 		hv_merkle_leaf_hash(data, sizeof(data), t->leaf[i]);
 	}
@@ -297,21 +297,22 @@ Test(merkle, generates_and_verifies_the_published_inclusion_proofs)
 
 	ct_tree(&t);
 	for (size_t v = 0; v < sizeof(ct_inclusion) / sizeof(ct_inclusion[0]);
-	    v++) {
+	     v++) {
 		uint64_t idx = ct_inclusion[v].index, n = ct_inclusion[v].size;
 
 		cr_assert_eq(hv_merkle_inclusion_proof(tree_leaf, &t, idx, n,
-		    proof, &len), HV_OK);
+		                 proof, &len),
+		    HV_OK);
 		cr_assert_eq(len, ct_inclusion[v].len, "vector %zu", v);
 		for (size_t i = 0; i < len; i++) {
 			unhex32(ct_inclusion[v].proof[i], want);
-			cr_assert(heq(proof[i], want), "vector %zu hash %zu",
-			    v, i);
+			cr_assert(heq(proof[i], want), "vector %zu hash %zu", v,
+			    i);
 		}
 		unhex32(ct_roots[n], root);
 		cr_assert_eq(hv_merkle_verify_inclusion(t.leaf[idx], idx, n,
-		    (const uint8_t (*)[32])proof, len, root), HV_OK,
-		    "vector %zu", v);
+		                 (const uint8_t(*)[32])proof, len, root),
+		    HV_OK, "vector %zu", v);
 	}
 }
 
@@ -323,21 +324,23 @@ Test(merkle, generates_and_verifies_the_published_consistency_proofs)
 
 	ct_tree(&t);
 	for (size_t v = 0;
-	    v < sizeof(ct_consistency) / sizeof(ct_consistency[0]); v++) {
+	     v < sizeof(ct_consistency) / sizeof(ct_consistency[0]); v++) {
 		uint64_t m = ct_consistency[v].m, n = ct_consistency[v].n;
 
 		cr_assert_eq(hv_merkle_consistency_proof(tree_leaf, &t, m, n,
-		    proof, &len), HV_OK);
+		                 proof, &len),
+		    HV_OK);
 		cr_assert_eq(len, ct_consistency[v].len, "vector %zu", v);
 		for (size_t i = 0; i < len; i++) {
 			unhex32(ct_consistency[v].proof[i], want);
-			cr_assert(heq(proof[i], want), "vector %zu hash %zu",
-			    v, i);
+			cr_assert(heq(proof[i], want), "vector %zu hash %zu", v,
+			    i);
 		}
 		unhex32(ct_roots[m], r1);
 		unhex32(ct_roots[n], r2);
 		cr_assert_eq(hv_merkle_verify_consistency(m, n, r1, r2,
-		    (const uint8_t (*)[32])proof, len), HV_OK, "vector %zu", v);
+		                 (const uint8_t(*)[32])proof, len),
+		    HV_OK, "vector %zu", v);
 	}
 }
 
@@ -347,16 +350,16 @@ static int
 incl_ok(const uint8_t *leaf, uint64_t idx, uint64_t n, hash_t *p, size_t len,
     const uint8_t *root)
 {
-	return hv_merkle_verify_inclusion(leaf, idx, n,
-	    (const uint8_t (*)[32])p, len, root) == HV_OK;
+	return hv_merkle_verify_inclusion(leaf, idx, n, (const uint8_t(*)[32])p,
+	           len, root) == HV_OK;
 }
 
 static int
-cons_ok(uint64_t m, uint64_t n, const uint8_t *r1, const uint8_t *r2,
-    hash_t *p, size_t len)
+cons_ok(uint64_t m, uint64_t n, const uint8_t *r1, const uint8_t *r2, hash_t *p,
+    size_t len)
 {
 	return hv_merkle_verify_consistency(m, n, r1, r2,
-	    (const uint8_t (*)[32])p, len) == HV_OK;
+	           (const uint8_t(*)[32])p, len) == HV_OK;
 }
 
 Test(merkle, rejects_mutated_inclusion_proofs)
@@ -549,20 +552,25 @@ Test(merkle, refuses_bad_proof_requests_and_reports_failed_reads)
 
 	synthetic_tree(&t, 20);
 	cr_assert_eq(hv_merkle_inclusion_proof(tree_leaf, &t, 20, 20, proof,
-	    &len), HV_ENOTFOUND);
+	                 &len),
+	    HV_ENOTFOUND);
 	cr_assert_eq(len, 99, "output written on failure");
 	cr_assert_eq(hv_merkle_consistency_proof(tree_leaf, &t, 0, 20, proof,
-	    &len), HV_EUSAGE);
+	                 &len),
+	    HV_EUSAGE);
 	cr_assert_eq(hv_merkle_consistency_proof(tree_leaf, &t, 21, 20, proof,
-	    &len), HV_EUSAGE);
+	                 &len),
+	    HV_EUSAGE);
 	cr_assert_eq(len, 99, "output written on failure");
 	t.fail_at = 13;
 	cr_assert_eq(hv_merkle_root(tree_leaf, &t, 20, root), HV_EIO);
 	cr_assert_eq(hv_merkle_root(tree_leaf, &t, 13, root), HV_OK);
 	cr_assert_eq(hv_merkle_inclusion_proof(tree_leaf, &t, 2, 20, proof,
-	    &len), HV_EIO);
+	                 &len),
+	    HV_EIO);
 	cr_assert_eq(hv_merkle_consistency_proof(tree_leaf, &t, 5, 20, proof,
-	    &len), HV_EIO);
+	                 &len),
+	    HV_EIO);
 	cr_assert_eq(len, 99, "output written on failure");
 }
 
@@ -599,8 +607,9 @@ Test(merkle, every_inclusion_proof_up_to_size_40_matches_the_rfc_and_verifies)
 	for (uint64_t n = 1; n <= 40; n++) {
 		ref_mth(&t, 0, n, root);
 		for (uint64_t i = 0; i < n; i++) {
-			cr_assert_eq(hv_merkle_inclusion_proof(tree_leaf, &t,
-			    i, n, proof, &len), HV_OK);
+			cr_assert_eq(hv_merkle_inclusion_proof(tree_leaf, &t, i,
+			                 n, proof, &len),
+			    HV_OK);
 			rlen = 0;
 			ref_path(&t, i, 0, n, ref, &rlen);
 			cr_assert_eq(len, rlen, "leaf %llu of %llu",
@@ -632,7 +641,8 @@ Test(merkle, every_consistency_proof_up_to_size_40_matches_the_rfc_and_verifies)
 		for (uint64_t m = 1; m <= n; m++) {
 			ref_mth(&t, 0, m, r1);
 			cr_assert_eq(hv_merkle_consistency_proof(tree_leaf, &t,
-			    m, n, proof, &len), HV_OK);
+			                 m, n, proof, &len),
+			    HV_OK);
 			rlen = 0;
 			ref_subproof(&t, m, 0, n, 1, ref, &rlen);
 			cr_assert_eq(len, rlen, "%llu -> %llu",

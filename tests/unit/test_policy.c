@@ -25,11 +25,10 @@
 static char tmp[64];
 static hv_directory *dir;
 
-static const char *const nodes[] = {
-	"broker.bristol", "police.avon", "health.bristol-royal",
-	"education.st-marys-primary", "social-care.bristol", "ig.bristol",
-	"education.old-school", "police.gone", NULL
-};
+static const char *const nodes[] = { "broker.bristol", "police.avon",
+	"health.bristol-royal", "education.st-marys-primary",
+	"social-care.bristol", "ig.bristol", "education.old-school",
+	"police.gone", NULL };
 
 static const char agreement[] =
     "partnership bristol\n"
@@ -96,7 +95,8 @@ good_basis(void)
 	strcpy(b.consent, "NOT_SOUGHT");
 	strcpy(b.art6, "PUBLIC_TASK");
 	strcpy(b.art9, "SAFEGUARDING");
-	strcpy(b.justification, "Seeking consent would place the child at "
+	strcpy(b.justification,
+	    "Seeking consent would place the child at "
 	    "increased risk of harm.");
 	strcpy(b.decided_by, "ppu.ds-smith");
 	return b;
@@ -122,20 +122,16 @@ Test(policy, accepts_a_complete_basis)
 	struct hv_basis b = good_basis();
 	struct hv_errdetail d;
 
-	cr_assert_eq(hv_policy_check_basis(&b, 0, &d), HV_OK, "%s",
-	    d.message);
-	cr_assert_eq(hv_policy_check_basis(&b, 1, &d), HV_OK, "%s",
-	    d.message);
+	cr_assert_eq(hv_policy_check_basis(&b, 0, &d), HV_OK, "%s", d.message);
+	cr_assert_eq(hv_policy_check_basis(&b, 1, &d), HV_OK, "%s", d.message);
 	/* Consent obtained needs no justification; art9 may be left out. */
 	strcpy(b.consent, "OBTAINED");
 	strcpy(b.art6, "CONSENT");
 	b.justification[0] = '\0';
 	b.art9[0] = '\0';
-	cr_assert_eq(hv_policy_check_basis(&b, 0, &d), HV_OK, "%s",
-	    d.message);
+	cr_assert_eq(hv_policy_check_basis(&b, 0, &d), HV_OK, "%s", d.message);
 	strcpy(b.art9, "NONE");
-	cr_assert_eq(hv_policy_check_basis(&b, 0, &d), HV_OK, "%s",
-	    d.message);
+	cr_assert_eq(hv_policy_check_basis(&b, 0, &d), HV_OK, "%s", d.message);
 }
 
 Test(policy, requires_art6)
@@ -171,7 +167,7 @@ Test(policy, requires_consent_to_be_stated)
 Test(policy, refuses_art6_consent_without_consent_obtained)
 {
 	static const char *const others[] = { "NOT_SOUGHT", "REFUSED",
-	    "NOT_POSSIBLE" };
+		"NOT_POSSIBLE" };
 	struct hv_basis b = good_basis();
 
 	strcpy(b.art6, "CONSENT");
@@ -184,7 +180,7 @@ Test(policy, refuses_art6_consent_without_consent_obtained)
 Test(policy, requires_a_justification_unless_consent_was_obtained)
 {
 	static const char *const others[] = { "NOT_SOUGHT", "REFUSED",
-	    "NOT_POSSIBLE" };
+		"NOT_POSSIBLE" };
 	struct hv_basis b = good_basis();
 	struct hv_errdetail d;
 
@@ -230,7 +226,8 @@ Test(policy, denies_a_flow_the_agreement_does_not_list)
 
 	hv_errclear(&d);
 	cr_assert_eq(hv_policy_check_allowed(dir, "police.avon",
-	    "education.st-marys-primary", "CASE_UPDATE", &art9, &d),
+	                 "education.st-marys-primary", "CASE_UPDATE", &art9,
+	                 &d),
 	    HV_EPOLICY);
 	cr_assert_eq(art9, -1);
 	cr_assert_not_null(strstr(d.message, "police.avon"));
@@ -239,11 +236,13 @@ Test(policy, denies_a_flow_the_agreement_does_not_list)
 	cr_assert_not_null(strstr(d.message, "no allow rule"));
 	/* The type is allowed, but not in this direction. */
 	cr_assert_eq(hv_policy_check_allowed(dir, "education.st-marys-primary",
-	    "police.avon", "DOMESTIC_ABUSE_NOTIFICATION", &art9, &d),
+	                 "police.avon", "DOMESTIC_ABUSE_NOTIFICATION", &art9,
+	                 &d),
 	    HV_EPOLICY);
 	cr_assert_eq(hv_policy_check_allowed(dir, "police.avon",
-	    "education.st-marys-primary", "DOMESTIC_ABUSE_NOTIFICATION",
-	    &art9, &d), HV_OK);
+	                 "education.st-marys-primary",
+	                 "DOMESTIC_ABUSE_NOTIFICATION", &art9, &d),
+	    HV_OK);
 	cr_assert_eq(art9, 0);
 }
 
@@ -254,11 +253,13 @@ Test(policy, lets_a_star_rule_match_any_sender_role)
 
 	for (size_t i = 0; nodes[i] != NULL; i++)
 		cr_assert_eq(hv_policy_check_allowed(dir, nodes[i],
-		    "social-care.bristol", "REFERRAL", &art9, &d), HV_OK,
-		    "%s -> social-care REFERRAL: %s", nodes[i], d.message);
+		                 "social-care.bristol", "REFERRAL", &art9, &d),
+		    HV_OK, "%s -> social-care REFERRAL: %s", nodes[i],
+		    d.message);
 	/* '*' is about senders only: referrals still go to social care. */
 	cr_assert_eq(hv_policy_check_allowed(dir, "social-care.bristol",
-	    "police.avon", "REFERRAL", &art9, &d), HV_EPOLICY);
+	                 "police.avon", "REFERRAL", &art9, &d),
+	    HV_EPOLICY);
 }
 
 Test(policy, reports_that_a_rule_demands_art9)
@@ -267,7 +268,8 @@ Test(policy, reports_that_a_rule_demands_art9)
 	int art9 = 0;
 
 	cr_assert_eq(hv_policy_check_allowed(dir, "health.bristol-royal",
-	    "social-care.bristol", "UNSCHEDULED_CARE_ATTENDANCE", &art9, &d),
+	                 "social-care.bristol", "UNSCHEDULED_CARE_ATTENDANCE",
+	                 &art9, &d),
 	    HV_OK);
 	cr_assert_eq(art9, 1);
 }
@@ -327,8 +329,8 @@ Test(policy, accepts_an_allowed_share_with_a_good_basis)
 
 Test(policy, refuses_bad_shapes_as_malformed)
 {
-	hv_envelope env = share("police.avon", "social-care.bristol",
-	    "REFERRAL");
+	hv_envelope env =
+	    share("police.avon", "social-care.bristol", "REFERRAL");
 
 	strcpy(env.type, "GOSSIP");
 	envelope_fails(&env, HV_EMALFORMED, "type");
@@ -348,8 +350,8 @@ Test(policy, refuses_bad_shapes_as_malformed)
 
 Test(policy, refuses_unknown_and_revoked_senders_and_recipients)
 {
-	hv_envelope env = share("police.nobody", "social-care.bristol",
-	    "REFERRAL");
+	hv_envelope env =
+	    share("police.nobody", "social-care.bristol", "REFERRAL");
 
 	envelope_fails(&env, HV_ESENDERREVOKED, "sender");
 	strcpy(env.sender, "police.gone");
@@ -385,8 +387,8 @@ Test(policy, applies_the_basis_rules_to_envelopes)
 
 Test(policy, requires_reply_to_on_an_info_response)
 {
-	hv_envelope env = share("police.avon", "social-care.bristol",
-	    "INFO_RESPONSE");
+	hv_envelope env =
+	    share("police.avon", "social-care.bristol", "INFO_RESPONSE");
 	struct hv_errdetail d;
 
 	envelope_fails(&env, HV_EMALFORMED, "reply_to");
@@ -453,13 +455,11 @@ Test(policy, gives_rag_deadlines_in_seconds)
  */
 Test(policy, refuses_a_decided_by_that_is_not_a_staff_identifier)
 {
-	static const char *const bad[] = {
-		"Zebedee Marker", "zebedee marker", "Zebedee", "DS Jane Smith",
-		"943 476 5919", "943\t476\t5919", "dsl.jones re the child",
-		"dsl.jones\n", "ppu/sgt", "sgt@ppu", "O'Brien", "élodie",
-		"9434765919", "943-476-5919", "628.194.8211", "628_194_8211",
-		".hidden", "-x", NULL
-	};
+	static const char *const bad[] = { "Zebedee Marker", "zebedee marker",
+		"Zebedee", "DS Jane Smith", "943 476 5919", "943\t476\t5919",
+		"dsl.jones re the child", "dsl.jones\n", "ppu/sgt", "sgt@ppu",
+		"O'Brien", "élodie", "9434765919", "943-476-5919",
+		"628.194.8211", "628_194_8211", ".hidden", "-x", NULL };
 	char long_id[HV_DECIDED_BY_MAX + 2];
 	struct hv_errdetail d;
 
@@ -470,8 +470,10 @@ Test(policy, refuses_a_decided_by_that_is_not_a_staff_identifier)
 		basis_fails(&b, 0, "basis.decided_by", "staff identifier");
 		hv_errclear(&d);
 		hv_policy_check_basis(&b, 0, &d);
-		cr_assert_null(strstr(d.message, bad[i]), "the sentence "
-		    "repeats the value: %s", d.message);
+		cr_assert_null(strstr(d.message, bad[i]),
+		    "the sentence "
+		    "repeats the value: %s",
+		    d.message);
 		cr_assert_not(hv_policy_staff_id_valid(bad[i]), "%s", bad[i]);
 	}
 	memset(long_id, 'a', sizeof(long_id) - 1);
@@ -485,10 +487,9 @@ Test(policy, refuses_a_decided_by_that_is_not_a_staff_identifier)
 
 Test(policy, accepts_staff_identifiers)
 {
-	static const char *const good[] = {
-		"ppu.sgt-khan", "dsl.jones", "named_nurse.patel", "mash42",
-		"caldicott.guardian", "a", "pc4521", "x.9434765918", NULL
-	};
+	static const char *const good[] = { "ppu.sgt-khan", "dsl.jones",
+		"named_nurse.patel", "mash42", "caldicott.guardian", "a",
+		"pc4521", "x.9434765918", NULL };
 	struct hv_errdetail d;
 
 	for (size_t i = 0; good[i] != NULL; i++) {
@@ -511,8 +512,7 @@ load_node_key(const char *node)
 	hv_keys *k = NULL;
 
 	snprintf(path, sizeof(path), "%s/keys/%s.key", tmp, node);
-	cr_assert_eq(hv_keys_load(path, NULL, &k, &d), HV_OK, "%s",
-	    d.message);
+	cr_assert_eq(hv_keys_load(path, NULL, &k, &d), HV_OK, "%s", d.message);
 	return k;
 }
 
@@ -538,7 +538,7 @@ sealed_envelope(hv_envelope *env, const char *justification)
 Test(policy, seals_a_justification_that_only_an_ig_key_opens)
 {
 	static const char text[] = "Zebedee-Canary: seeking consent would "
-	    "place the child at risk.";
+	                           "place the child at risk.";
 	hv_envelope env;
 	hv_keys *ig = load_node_key("ig.bristol");
 	hv_keys *police = load_node_key("police.avon");
@@ -551,21 +551,24 @@ Test(policy, seals_a_justification_that_only_an_ig_key_opens)
 	cr_assert_eq(env.basis.justification_len, strlen(text));
 	cr_assert_eq(env.basis.n_sealed_for, 1);
 	cr_assert_str_eq(env.basis.sealed_for[0], "ig.bristol");
-	cr_assert_null(memmem(env.basis.sealed, env.basis.sealed_len,
-	    "Zebedee", 7));
+	cr_assert_null(
+	    memmem(env.basis.sealed, env.basis.sealed_len, "Zebedee", 7));
 	hv_errclear(&d);
 	cr_assert_eq(hv_policy_check_envelope(dir, &env, &d), HV_OK, "%s",
 	    d.message);
 
 	cr_assert_eq(hv_justification_open(&env.basis, env.id, ig, out,
-	    sizeof(out)), HV_OK);
+	                 sizeof(out)),
+	    HV_OK);
 	cr_assert_str_eq(out, text);
 	cr_assert_eq(hv_justification_open(&env.basis, env.id, police, out,
-	    sizeof(out)), HV_ENOTRECIPIENT);
+	                 sizeof(out)),
+	    HV_ENOTRECIPIENT);
 	/* Bound to its message: moved onto another id it does not open. */
 	env.id[0] ^= 1;
 	cr_assert_eq(hv_justification_open(&env.basis, env.id, ig, out,
-	    sizeof(out)), HV_EDECRYPT);
+	                 sizeof(out)),
+	    HV_EDECRYPT);
 	hv_keys_destroy(&ig);
 	hv_keys_destroy(&police);
 }
@@ -573,7 +576,7 @@ Test(policy, seals_a_justification_that_only_an_ig_key_opens)
 Test(policy, opens_a_justification_sealed_before_the_ig_key_was_rotated)
 {
 	static const char text[] = "Sealed to the IG office before it "
-	    "rotated its key.";
+	                           "rotated its key.";
 	hv_envelope env;
 	hv_keys *rotated = NULL;
 	char old[160], outdir[160], *newkey = NULL;
@@ -584,18 +587,21 @@ Test(policy, opens_a_justification_sealed_before_the_ig_key_was_rotated)
 	snprintf(old, sizeof(old), "%s/keys/ig.bristol.key", tmp);
 	snprintf(outdir, sizeof(outdir), "%s/rotated", tmp);
 	cr_assert_eq(hv_keys_rotate(old, outdir, NULL, hv_now_ms(), &newkey,
-	    &d), HV_OK, "%s", d.message);
+	                 &d),
+	    HV_OK, "%s", d.message);
 	cr_assert_eq(hv_keys_load(newkey, NULL, &rotated, &d), HV_OK, "%s",
 	    d.message);
 	cr_assert_eq(rotated->n_prev_box, 1);
 	/* The new key file opens it through the payload key it kept. */
 	cr_assert_eq(hv_justification_open(&env.basis, env.id, rotated, out,
-	    sizeof(out)), HV_OK);
+	                 sizeof(out)),
+	    HV_OK);
 	cr_assert_str_eq(out, text);
 	/* Without the kept key it would not: the current key alone fails. */
 	rotated->n_prev_box = 0;
 	cr_assert_eq(hv_justification_open(&env.basis, env.id, rotated, out,
-	    sizeof(out)), HV_ENOTRECIPIENT);
+	                 sizeof(out)),
+	    HV_ENOTRECIPIENT);
 	hv_keys_destroy(&rotated);
 	free(newkey);
 }
@@ -605,9 +611,11 @@ Test(policy, refuses_a_justification_in_clear_in_an_envelope)
 	hv_envelope env;
 	struct hv_errdetail d;
 
-	sealed_envelope(&env, "Seeking consent would place the child at "
+	sealed_envelope(&env,
+	    "Seeking consent would place the child at "
 	    "increased risk.");
-	strcpy(env.basis.justification, "Seeking consent would place the "
+	strcpy(env.basis.justification,
+	    "Seeking consent would place the "
 	    "child at increased risk.");
 	hv_errclear(&d);
 	cr_assert_eq(hv_policy_check_envelope(dir, &env, &d), HV_EBASIS);
@@ -627,7 +635,8 @@ Test(policy, checks_the_sealed_length_of_a_justification)
 	cr_assert_not_null(strstr(d.message, "20"), "%s", d.message);
 
 	/* A length the ciphertext cannot hold is a lie. */
-	sealed_envelope(&env, "Seeking consent would place the child at "
+	sealed_envelope(&env,
+	    "Seeking consent would place the child at "
 	    "increased risk.");
 	env.basis.justification_len = 900;
 	hv_errclear(&d);
@@ -640,7 +649,8 @@ Test(policy, refuses_a_justification_sealed_to_anyone_but_ig_nodes)
 	hv_envelope env;
 	struct hv_errdetail d;
 
-	sealed_envelope(&env, "Seeking consent would place the child at "
+	sealed_envelope(&env,
+	    "Seeking consent would place the child at "
 	    "increased risk.");
 	strcpy(env.basis.sealed_for[0], "broker.bristol");
 	hv_errclear(&d);
@@ -651,7 +661,8 @@ Test(policy, refuses_a_justification_sealed_to_anyone_but_ig_nodes)
 	strcpy(env.basis.sealed_for[0], "ig.nowhere");
 	cr_assert_eq(hv_policy_check_envelope(dir, &env, &d), HV_EBASIS);
 
-	sealed_envelope(&env, "Seeking consent would place the child at "
+	sealed_envelope(&env,
+	    "Seeking consent would place the child at "
 	    "increased risk.");
 	env.basis.n_sealed_for = 0;
 	cr_assert_eq(hv_policy_check_envelope(dir, &env, &d), HV_EBASIS);
@@ -696,7 +707,8 @@ Test(policy, checks_a_delivery_against_the_rule_for_this_recipient_only)
 	struct hv_errdetail d;
 
 	cr_assert_eq(hv_policy_check_delivery(dir, &env,
-	    "education.st-marys-primary", &d), HV_OK, "%s", d.message);
+	                 "education.st-marys-primary", &d),
+	    HV_OK, "%s", d.message);
 	/*
 	 * A co-recipient the rules do not cover is that recipient's to
 	 * refuse; the school's own rule is all the school checks.
@@ -704,17 +716,17 @@ Test(policy, checks_a_delivery_against_the_rule_for_this_recipient_only)
 	strcpy(env.recipients[1], "health.bristol-royal");
 	env.n_recipients = 2;
 	cr_assert_eq(hv_policy_check_delivery(dir, &env,
-	    "education.st-marys-primary", &d), HV_OK, "%s", d.message);
-	delivery_fails(&env, "health.bristol-royal", HV_EPOLICY,
-	    "recipients");
+	                 "education.st-marys-primary", &d),
+	    HV_OK, "%s", d.message);
+	delivery_fails(&env, "health.bristol-royal", HV_EPOLICY, "recipients");
 	delivery_fails(&env, "social-care.bristol", HV_ENOTRECIPIENT,
 	    "recipients");
 }
 
 Test(policy, refuses_a_delivery_from_a_revoked_sender_or_without_a_rule)
 {
-	hv_envelope env = share("education.old-school", "social-care.bristol",
-	    "REFERRAL");
+	hv_envelope env =
+	    share("education.old-school", "social-care.bristol", "REFERRAL");
 
 	delivery_fails(&env, "social-care.bristol", HV_ESENDERREVOKED,
 	    "sender");
@@ -738,28 +750,36 @@ Test(policy, keeps_created_within_the_window_given)
 	int64_t now = 1800000000;
 
 	cr_assert_eq(hv_policy_check_created(now + 300, now, 300, 300,
-	    "the broker's clock", &d), HV_OK);
+	                 "the broker's clock", &d),
+	    HV_OK);
 	cr_assert_eq(hv_policy_check_created(now - 300, now, 300, 300,
-	    "the broker's clock", &d), HV_OK);
+	                 "the broker's clock", &d),
+	    HV_OK);
 	hv_errclear(&d);
 	cr_assert_eq(hv_policy_check_created(now + 301, now, 300, 300,
-	    "the broker's clock", &d), HV_ECLOCKSKEW);
+	                 "the broker's clock", &d),
+	    HV_ECLOCKSKEW);
 	cr_assert_str_eq(d.field, "created");
-	cr_assert_not_null(strstr(d.message, "301 s ahead of the broker's "
-	    "clock"), "%s", d.message);
+	cr_assert_not_null(strstr(d.message,
+	                       "301 s ahead of the broker's "
+	                       "clock"),
+	    "%s", d.message);
 	cr_assert_eq(hv_policy_check_created(now - 301, now, 300, 300,
-	    "the broker's clock", &d), HV_ECLOCKSKEW);
+	                 "the broker's clock", &d),
+	    HV_ECLOCKSKEW);
 	/* A recipient allows the TTL more behind, but not 2001. */
 	cr_assert_eq(hv_policy_check_created(now - 3 * 86400, now, 300,
-	    604800 + 300, "this agent's clock", &d), HV_OK);
-	cr_assert_eq(hv_policy_check_created(978307200, now, 300,
-	    604800 + 300, "this agent's clock", &d), HV_ECLOCKSKEW);
+	                 604800 + 300, "this agent's clock", &d),
+	    HV_OK);
+	cr_assert_eq(hv_policy_check_created(978307200, now, 300, 604800 + 300,
+	                 "this agent's clock", &d),
+	    HV_ECLOCKSKEW);
 }
 
 Test(policy, lets_an_info_response_answer_only_a_request_sent_to_its_sender)
 {
-	hv_envelope env = share("police.avon", "social-care.bristol",
-	    "INFO_RESPONSE");
+	hv_envelope env =
+	    share("police.avon", "social-care.bristol", "INFO_RESPONSE");
 	struct hv_policy_request req = { 1, 1, "INFO_REQUEST" };
 	struct hv_errdetail d;
 
@@ -776,8 +796,7 @@ Test(policy, lets_an_info_response_answer_only_a_request_sent_to_its_sender)
 	req = (struct hv_policy_request){ 1, 1, "REFERRAL" };
 	hv_errclear(&d);
 	cr_assert_eq(hv_policy_check_reply_to(&env, &req, &d), HV_EPOLICY);
-	cr_assert_not_null(strstr(d.message, "another type"), "%s",
-	    d.message);
+	cr_assert_not_null(strstr(d.message, "another type"), "%s", d.message);
 	/* Other types are not answers. */
 	strcpy(env.type, "REFERRAL");
 	cr_assert_eq(hv_policy_check_reply_to(&env, NULL, &d), HV_OK);

@@ -14,8 +14,22 @@
 
 static hv_keys *broker, *other;
 static uint8_t id[16] = {
-	0x01, 0x8f, 0x3a, 0x00, 0x11, 0x22, 0x33, 0x44,
-	0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc,
+	0x01,
+	0x8f,
+	0x3a,
+	0x00,
+	0x11,
+	0x22,
+	0x33,
+	0x44,
+	0x55,
+	0x66,
+	0x77,
+	0x88,
+	0x99,
+	0xaa,
+	0xbb,
+	0xcc,
 };
 
 static void
@@ -87,7 +101,7 @@ Test(receipt, verifies_a_rejection_with_its_code)
 	r.status = "REJECTED";
 	r.code = "POLICY_DENIED";
 	r.message = "The information-sharing agreement does not allow this "
-	    "share.";
+	            "share.";
 	r.at = 1795338843000LL;
 	r.audit_seq = 1;
 	cr_assert_eq(hv_receipt_sign(&r, broker), HV_OK);

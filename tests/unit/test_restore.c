@@ -36,7 +36,8 @@ notice_fill(struct hv_restore_notice *n, uint64_t size)
 	n->size = size;
 	memset(n->root, 0xab, sizeof(n->root));
 	n->time_ms = 1790000000000LL;
-	snprintf(n->reason, sizeof(n->reason), "disk failure, restored from "
+	snprintf(n->reason, sizeof(n->reason),
+	    "disk failure, restored from "
 	    "the 02:00 copy");
 }
 
@@ -56,8 +57,9 @@ Test(restore, a_signed_notice_round_trips_and_verifies_with_its_root,
 
 	notice_fill(&n, 42);
 	sign(&n, &root, &buf, &len);
-	cr_assert_eq(hv_restore_verify(buf, len, root.pub.sign, "bristol",
-	    &got, NULL), HV_OK);
+	cr_assert_eq(hv_restore_verify(buf, len, root.pub.sign, "bristol", &got,
+	                 NULL),
+	    HV_OK);
 	cr_assert_eq(got.size, 42);
 	cr_assert_eq(memcmp(got.root, n.root, 32), 0);
 	cr_assert_eq(got.time_ms, n.time_ms);
@@ -66,8 +68,8 @@ Test(restore, a_signed_notice_round_trips_and_verifies_with_its_root,
 	if (getenv("HV_WRITE_CORPUS") != NULL) {
 		char path[PATH_MAX];
 
-		snprintf(path, sizeof(path), "%s/valid", getenv(
-		    "HV_WRITE_CORPUS"));
+		snprintf(path, sizeof(path), "%s/valid",
+		    getenv("HV_WRITE_CORPUS"));
 		cr_assert_eq(hv_write_file_atomic(path, buf, len, 0644), 0);
 	}
 	free(buf);
@@ -82,8 +84,9 @@ Test(restore, refuses_a_notice_signed_by_another_key, .init = keys)
 
 	notice_fill(&n, 42);
 	sign(&n, &other, &buf, &len);
-	cr_assert_eq(hv_restore_verify(buf, len, root.pub.sign, "bristol",
-	    &got, &d), HV_EBADSIG);
+	cr_assert_eq(hv_restore_verify(buf, len, root.pub.sign, "bristol", &got,
+	                 &d),
+	    HV_EBADSIG);
 	cr_assert_not_null(strstr(d.message, "root key"));
 	free(buf);
 }
@@ -98,7 +101,8 @@ Test(restore, refuses_another_partnerships_notice, .init = keys)
 	notice_fill(&n, 42);
 	sign(&n, &root, &buf, &len);
 	cr_assert_eq(hv_restore_verify(buf, len, root.pub.sign, "somerset",
-	    &got, &d), HV_EPOLICY);
+	                 &got, &d),
+	    HV_EPOLICY);
 	cr_assert_not_null(strstr(d.message, "bristol"));
 	free(buf);
 }
@@ -114,7 +118,8 @@ Test(restore, refuses_every_single_flipped_bit, .init = keys)
 	for (size_t i = 0; i < len * 8; i++) {
 		buf[i / 8] ^= (uint8_t)(1u << (i % 8));
 		cr_assert_neq(hv_restore_verify(buf, len, root.pub.sign,
-		    "bristol", &got, NULL), HV_OK, "bit %zu", i);
+		                  "bristol", &got, NULL),
+		    HV_OK, "bit %zu", i);
 		buf[i / 8] ^= (uint8_t)(1u << (i % 8));
 	}
 	free(buf);
@@ -135,7 +140,8 @@ Test(restore, refuses_a_truncated_or_padded_notice, .init = keys)
 	memcpy(big, buf, len);
 	memcpy(big + len, buf, len < 40 ? len : 40);
 	cr_assert_eq(hv_restore_parse(big, len + (len < 40 ? len : 40), &got,
-	    NULL), HV_EMALFORMED);
+	                 NULL),
+	    HV_EMALFORMED);
 	memset(big, 0, sizeof(big));
 	cr_assert_eq(hv_restore_parse(big, sizeof(big), &got, NULL),
 	    HV_EMALFORMED);
@@ -151,12 +157,10 @@ Test(restore, refuses_an_empty_or_multi_line_reason, .init = keys)
 
 	notice_fill(&n, 7);
 	n.reason[0] = '\0';
-	cr_assert_eq(hv_restore_sign(&n, &root, &buf, &len, &d),
-	    HV_EMALFORMED);
+	cr_assert_eq(hv_restore_sign(&n, &root, &buf, &len, &d), HV_EMALFORMED);
 	cr_assert_str_eq(d.field, "reason");
 	snprintf(n.reason, sizeof(n.reason), "line one\nline two");
-	cr_assert_eq(hv_restore_sign(&n, &root, &buf, &len, &d),
-	    HV_EMALFORMED);
+	cr_assert_eq(hv_restore_sign(&n, &root, &buf, &len, &d), HV_EMALFORMED);
 	cr_assert_not_null(strstr(d.message, "control character"));
 	cr_assert_null(buf);
 }
@@ -177,7 +181,8 @@ fx_open(struct fx *fx, int records)
 	snprintf(fx->dir, sizeof(fx->dir), "/tmp/hv-restore-XXXXXX");
 	cr_assert_not_null(mkdtemp(fx->dir));
 	cr_assert_eq(hv_store_open(fx->dir, 1ULL << 24, 0, hv_auditlog_dbnames,
-	    HV_AUDITLOG_NDBS, &fx->s, NULL), HV_OK);
+	                 HV_AUDITLOG_NDBS, &fx->s, NULL),
+	    HV_OK);
 	fx->log.store = fx->s;
 	fx->log.base = 0;
 	cr_assert_eq(hv_store_begin(fx->s, 0, &txn), HV_OK);
@@ -214,8 +219,7 @@ notice_of(struct fx *fx, struct hv_restore_notice *n)
 
 	notice_fill(n, 0);
 	cr_assert_eq(hv_store_begin(fx->s, 1, &txn), HV_OK);
-	cr_assert_eq(hv_auditlog_tree(&fx->log, txn, &n->size, n->root),
-	    HV_OK);
+	cr_assert_eq(hv_auditlog_tree(&fx->log, txn, &n->size, n->root), HV_OK);
 	mdb_txn_abort(txn);
 }
 
@@ -281,16 +285,19 @@ Test(restore, a_grown_log_still_begins_with_the_restored_one, .init = keys)
 		struct hv_auditlog_leaves lv = { &more.log, txn };
 
 		cr_assert_eq(hv_merkle_consistency_proof(hv_auditlog_leaf_fn,
-		    &lv, n.size, size, proof, &plen), HV_OK);
+		                 &lv, n.size, size, proof, &plen),
+		    HV_OK);
 	}
 	mdb_txn_abort(txn);
 	cr_assert_eq(hv_restore_check_head(&n, size, root,
-	    (const uint8_t (*)[HV_HASH_LEN])proof, plen), HV_OK);
-	cr_assert_eq(hv_restore_check_head(&bad, size, root,
-	    (const uint8_t (*)[HV_HASH_LEN])proof, plen), HV_ETAMPERED);
-	cr_assert_eq(hv_restore_check_head(&n, n.size - 1, root,
-	    (const uint8_t (*)[HV_HASH_LEN])proof, plen), HV_ETAMPERED);
-	cr_assert_eq(hv_restore_check_head(&n, n.size, n.root, NULL, 0),
+	                 (const uint8_t(*)[HV_HASH_LEN])proof, plen),
 	    HV_OK);
+	cr_assert_eq(hv_restore_check_head(&bad, size, root,
+	                 (const uint8_t(*)[HV_HASH_LEN])proof, plen),
+	    HV_ETAMPERED);
+	cr_assert_eq(hv_restore_check_head(&n, n.size - 1, root,
+	                 (const uint8_t(*)[HV_HASH_LEN])proof, plen),
+	    HV_ETAMPERED);
+	cr_assert_eq(hv_restore_check_head(&n, n.size, n.root, NULL, 0), HV_OK);
 	fx_close(&more);
 }

@@ -10,8 +10,8 @@
 #include "hv_keys.h"
 #include "hv_retract.h"
 
-static uint8_t ID[16] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
-	15, 16 };
+static uint8_t ID[16] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+	16 };
 
 static void
 fill(Haven__Retraction *r)

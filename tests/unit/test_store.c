@@ -243,8 +243,7 @@ Test(store, reports_a_database_missing_from_a_read_only_store_as_not_found)
 
 	seed();
 	hv_errclear(&d);
-	cr_assert_eq(hv_store_open(dir, 0, 1, more, 2, &s, &d),
-	    HV_ENOTFOUND);
+	cr_assert_eq(hv_store_open(dir, 0, 1, more, 2, &s, &d), HV_ENOTFOUND);
 	cr_assert_null(s);
 	cr_assert_not_null(strstr(d.message, "'audit'"), "%s", d.message);
 	cr_assert_str_eq(d.field, "data_dir");
@@ -287,8 +286,8 @@ Test(store, creates_missing_parent_folders_privately)
 
 	snprintf(parent, sizeof(parent), "%s/data/agents", tmp);
 	snprintf(deep, sizeof(deep), "%s/police.avon", parent);
-	cr_assert_eq(hv_store_open(deep, 0, 0, dbs, N_DBS, &s, &d), HV_OK,
-	    "%s", d.message);
+	cr_assert_eq(hv_store_open(deep, 0, 0, dbs, N_DBS, &s, &d), HV_OK, "%s",
+	    d.message);
 	hv_store_close(&s);
 	cr_assert_eq(stat(parent, &st), 0);
 	cr_assert_eq(st.st_mode & 0777, 0700);
@@ -321,7 +320,8 @@ Test(store, refuses_more_databases_than_it_can_hold)
 	for (size_t i = 0; i <= HV_STORE_MAX_DBS; i++)
 		names[i] = "db";
 	cr_assert_eq(hv_store_open(dir, 0, 0, names, HV_STORE_MAX_DBS + 1, &s,
-	    NULL), HV_ESYS);
+	                 NULL),
+	    HV_ESYS);
 	cr_assert_null(s);
 }
 
@@ -336,10 +336,12 @@ Test(store, opens_as_many_databases_as_it_can_hold)
 		names[i] = text[i];
 	}
 	cr_assert_eq(hv_store_open(dir, 0, 0, names, HV_STORE_MAX_DBS, &s,
-	    NULL), HV_OK);
+	                 NULL),
+	    HV_OK);
 	hv_store_close(&s);
 	cr_assert_eq(hv_store_open(dir, 0, 1, names, HV_STORE_MAX_DBS, &s,
-	    NULL), HV_OK);
+	                 NULL),
+	    HV_OK);
 	hv_store_close(&s);
 }
 
@@ -456,8 +458,17 @@ Test(store, round_trips_integers_at_every_byte_boundary)
 Test(store, orders_big_endian_keys_as_numbers)
 {
 	static const uint64_t v[] = {
-		0, 1, 255, 256, 65535, 65536, 4294967295ULL, 4294967296ULL,
-		(uint64_t)1 << 63, UINT64_MAX - 1, UINT64_MAX,
+		0,
+		1,
+		255,
+		256,
+		65535,
+		65536,
+		4294967295ULL,
+		4294967296ULL,
+		(uint64_t)1 << 63,
+		UINT64_MAX - 1,
+		UINT64_MAX,
 	};
 	uint8_t a[8], b[8];
 	size_t n = sizeof(v) / sizeof(v[0]);
@@ -470,8 +481,7 @@ Test(store, orders_big_endian_keys_as_numbers)
 			hv_be64_put(b, v[j]);
 			c = memcmp(a, b, 8);
 			cr_assert_eq(c < 0, v[i] < v[j], "%llu vs %llu",
-			    (unsigned long long)v[i],
-			    (unsigned long long)v[j]);
+			    (unsigned long long)v[i], (unsigned long long)v[j]);
 			cr_assert_eq(c == 0, v[i] == v[j]);
 		}
 }
@@ -522,8 +532,7 @@ Test(store, refuses_a_second_writer_naming_the_program_and_pid_that_hold_it)
 	cr_assert_null(b);
 	snprintf(want, sizeof(want), "pid %ld", (long)getpid());
 	cr_assert_not_null(strstr(d.message, want), "%s", d.message);
-	cr_assert_not_null(strstr(d.message, "is in use by"), "%s",
-	    d.message);
+	cr_assert_not_null(strstr(d.message, "is in use by"), "%s", d.message);
 	cr_assert_not_null(strstr(d.message, dir), "%s", d.message);
 	hv_store_close(&a);
 	/* Closing lets the next writer in. */
@@ -603,8 +612,10 @@ Test(store, refuses_a_store_of_a_newer_format_naming_both_versions)
 		cr_assert_eq(hv_store_open(dir, 0, ro, dbs, N_DBS, &s, &d),
 		    HV_EFORMAT);
 		cr_assert_null(s);
-		cr_assert_not_null(strstr(d.message, "is format 2, newer than "
-		    "format 1"), "%s", d.message);
+		cr_assert_not_null(strstr(d.message,
+		                       "is format 2, newer than "
+		                       "format 1"),
+		    "%s", d.message);
 	}
 	fixture_assert_no_leaks();
 }
@@ -629,8 +640,8 @@ Test(store, copies_a_live_store_into_a_new_private_folder)
 	snprintf(file, sizeof(file), "%s/data.mdb", dest);
 	cr_assert_eq(stat(file, &st), 0);
 	cr_assert_eq(st.st_mode & 0777, 0600);
-	cr_assert_eq(hv_store_open(dest, 0, 1, dbs, N_DBS, &c, &d), HV_OK,
-	    "%s", d.message);
+	cr_assert_eq(hv_store_open(dest, 0, 1, dbs, N_DBS, &c, &d), HV_OK, "%s",
+	    d.message);
 	assert_value(c, 0, "m-1", "ciphertext one");
 	assert_value(c, 2, "version", "7");
 	cr_assert_eq(c->format, HV_STORE_FORMAT);

@@ -54,15 +54,20 @@ expect_bad_nhs(const char *nhs, const char *why)
 	    HV_EBADSUBJECT, "'%s' was accepted", nhs);
 	cr_assert_str_eq(norm, "untouched");
 	cr_assert_str_eq(d.field, "subject.nhs");
-	cr_assert_not_null(strstr(d.message, why), "'%s': %s", nhs,
-	    d.message);
+	cr_assert_not_null(strstr(d.message, why), "'%s': %s", nhs, d.message);
 }
 
 Test(subject, accepts_known_valid_nhs_numbers)
 {
 	static const char *valid[] = {
-		"9434765919", "4010232137", "9990000018", "4505577104",
-		"9876543210", "1234567881", "9449306184", "9449310114",
+		"9434765919",
+		"4010232137",
+		"9990000018",
+		"4505577104",
+		"9876543210",
+		"1234567881",
+		"9449306184",
+		"9449310114",
 	};
 	char norm[HV_SUBJECT_MAX], want[HV_SUBJECT_MAX];
 
@@ -131,7 +136,8 @@ Test(subject, error_sentences_never_repeat_the_number)
 	    HV_EBADSUBJECT);
 	cr_assert_null(strstr(d.message, "943"), "%s", d.message);
 	cr_assert_eq(hv_subject_local("police.avon", "CR 99", norm,
-	    sizeof(norm), &d), HV_EBADSUBJECT);
+	                 sizeof(norm), &d),
+	    HV_EBADSUBJECT);
 	cr_assert_null(strstr(d.message, "CR"), "%s", d.message);
 }
 
@@ -154,7 +160,8 @@ Test(subject, pseudonym_is_keyed_blake2b_256_of_the_normalised_id)
 	/* Computed independently with Python's hashlib.blake2b. */
 	keys_init();
 	nhs_pseudonym_hex(key_a, "9434765919", hex);
-	cr_assert_str_eq(hex, "03854ce5e574c8890566a0cd7b106727da35e61f9b0928c2"
+	cr_assert_str_eq(hex,
+	    "03854ce5e574c8890566a0cd7b106727da35e61f9b0928c2"
 	    "3faa1dc74d213f61");
 }
 
@@ -185,22 +192,27 @@ Test(subject, local_ids_are_normalised)
 	char hex[65];
 
 	cr_assert_eq(hv_subject_local("police.avon", "CR-123", norm,
-	    sizeof(norm), NULL), HV_OK);
+	                 sizeof(norm), NULL),
+	    HV_OK);
 	cr_assert_str_eq(norm, "local:police.avon:CR-123");
 	cr_assert_eq(hv_subject_local(" Police.Avon : CR-123 ", NULL, norm,
-	    sizeof(norm), NULL), HV_OK);
+	                 sizeof(norm), NULL),
+	    HV_OK);
 	cr_assert_str_eq(norm, "local:police.avon:CR-123");
 	cr_assert_eq(hv_subject_local("local:police.avon:CR-123", NULL, norm,
-	    sizeof(norm), NULL), HV_OK);
+	                 sizeof(norm), NULL),
+	    HV_OK);
 	cr_assert_str_eq(norm, "local:police.avon:CR-123");
 	cr_assert_eq(hv_subject_local("education", "pupil/42", norm,
-	    sizeof(norm), NULL), HV_OK);
+	                 sizeof(norm), NULL),
+	    HV_OK);
 	cr_assert_str_eq(norm, "local:education:pupil/42");
 
 	keys_init();
 	hv_subject_pseudonym(key_a, "local:police.avon:CR-123", ps);
 	hv_hex(ps, sizeof(ps), hex);
-	cr_assert_str_eq(hex, "04097ef82e2a00ec4c5d06dfa70fef3838bf1a3167d00bbe"
+	cr_assert_str_eq(hex,
+	    "04097ef82e2a00ec4c5d06dfa70fef3838bf1a3167d00bbe"
 	    "1e91191bb38b9471");
 }
 
@@ -209,9 +221,11 @@ Test(subject, local_ids_keep_the_case_of_the_id)
 	char a[HV_SUBJECT_MAX], b[HV_SUBJECT_MAX];
 
 	cr_assert_eq(hv_subject_local("police.avon", "cr-123", a, sizeof(a),
-	    NULL), HV_OK);
+	                 NULL),
+	    HV_OK);
 	cr_assert_eq(hv_subject_local("police.avon", "CR-123", b, sizeof(b),
-	    NULL), HV_OK);
+	                 NULL),
+	    HV_OK);
 	cr_assert_str_neq(a, b);
 }
 
@@ -234,19 +248,22 @@ Test(subject, refuses_bad_local_ids)
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		cr_assert_eq(hv_subject_local(bad[i].agency, bad[i].id, norm,
-		    sizeof(norm), &d), HV_EBADSUBJECT, "case %zu", i);
+		                 sizeof(norm), &d),
+		    HV_EBADSUBJECT, "case %zu", i);
 		cr_assert_str_eq(d.field, "subject.local");
-		cr_assert_not_null(strstr(d.message, bad[i].why), "case %zu: %s",
-		    i, d.message);
+		cr_assert_not_null(strstr(d.message, bad[i].why),
+		    "case %zu: %s", i, d.message);
 	}
 	memset(long_id, 'a', 65);
 	long_id[65] = '\0';
 	cr_assert_eq(hv_subject_local("police.avon", long_id, norm,
-	    sizeof(norm), &d), HV_EBADSUBJECT);
+	                 sizeof(norm), &d),
+	    HV_EBADSUBJECT);
 	cr_assert_str_eq(norm, "untouched");
 	long_id[64] = '\0';
 	cr_assert_eq(hv_subject_local("police.avon", long_id, norm,
-	    sizeof(norm), &d), HV_OK);
+	                 sizeof(norm), &d),
+	    HV_OK);
 }
 
 /*

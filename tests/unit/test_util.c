@@ -86,8 +86,13 @@ Test(hex, refuses_an_odd_or_wrong_length)
 Test(hex, refuses_a_bad_digit_anywhere)
 {
 	static const char *bad[] = {
-		"g0000000", "0000000g", "dead bee",
-		"0x000000", "deadbe-f", "DEADBEEG", "deadbe\xc3\xa9",
+		"g0000000",
+		"0000000g",
+		"dead bee",
+		"0x000000",
+		"deadbe-f",
+		"DEADBEEG",
+		"deadbe\xc3\xa9",
 	};
 	uint8_t out[4];
 
@@ -146,34 +151,58 @@ Test(time, writes_nothing_when_it_refuses)
 Test(time, refuses_what_is_not_a_time)
 {
 	static const char *bad[] = {
-		"", "tomorrow", "2026-11", "2026-11-22T", "2026-11-22T09",
-		"2026-11-22X09:14", "2026-11-22T09:14:03ZZ",
-		"2026-11-22T09:14:03+01:00", "2026-11-22T09:14:03.5Z",
-		"2026-11-22 extra", "2026/11/22", "22-11-2026", "-1", "-86400",
-		"12abc", "1795338843s", "1.5", "2026-13-01", "2026-00-10",
-		"2026-11-32", "2026-11-00", "2026-11-22T24:00",
+		"",
+		"tomorrow",
+		"2026-11",
+		"2026-11-22T",
+		"2026-11-22T09",
+		"2026-11-22X09:14",
+		"2026-11-22T09:14:03ZZ",
+		"2026-11-22T09:14:03+01:00",
+		"2026-11-22T09:14:03.5Z",
+		"2026-11-22 extra",
+		"2026/11/22",
+		"22-11-2026",
+		"-1",
+		"-86400",
+		"12abc",
+		"1795338843s",
+		"1.5",
+		"2026-13-01",
+		"2026-00-10",
+		"2026-11-32",
+		"2026-11-00",
+		"2026-11-22T24:00",
 		"2026-11-22T09:60",
 	};
 	int64_t ms;
 
 	cr_assert_eq(hv_time_parse(NULL, &ms), -1);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		cr_assert_eq(hv_time_parse(bad[i], &ms), -1, "'%s' accepted "
-		    "as %lld", bad[i], (long long)ms);
+		cr_assert_eq(hv_time_parse(bad[i], &ms), -1,
+		    "'%s' accepted "
+		    "as %lld",
+		    bad[i], (long long)ms);
 }
 
 /* A day that does not exist must not roll over into the next month. */
 Test(time, refuses_a_day_past_the_end_of_its_month)
 {
 	static const char *bad[] = {
-		"2026-02-29", "2026-02-30", "2026-04-31", "2025-02-29",
-		"2026-11-31T09:14", "2026-06-31T00:00:00Z",
+		"2026-02-29",
+		"2026-02-30",
+		"2026-04-31",
+		"2025-02-29",
+		"2026-11-31T09:14",
+		"2026-06-31T00:00:00Z",
 	};
 	int64_t ms;
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		cr_assert_eq(hv_time_parse(bad[i], &ms), -1, "'%s' accepted "
-		    "as %lld", bad[i], (long long)ms);
+		cr_assert_eq(hv_time_parse(bad[i], &ms), -1,
+		    "'%s' accepted "
+		    "as %lld",
+		    bad[i], (long long)ms);
 }
 
 /* Seconds so large that milliseconds overflow int64 must be refused. */
@@ -204,7 +233,11 @@ Test(time, writes_iso_8601_utc)
 Test(time, parses_what_it_writes)
 {
 	static const int64_t when[] = {
-		0, 1000, 1709164800000LL, 1795338843000LL, 4102444799000LL,
+		0,
+		1000,
+		1709164800000LL,
+		1795338843000LL,
+		4102444799000LL,
 	};
 	char buf[32];
 
@@ -233,10 +266,9 @@ utf8(const char *s, size_t n)
 	return hv_utf8_valid(s, n);
 }
 
-#define OK(lit) cr_assert_eq(utf8(lit, sizeof(lit) - 1), 1, \
-	"refused: %s", #lit)
-#define BAD(lit) cr_assert_eq(utf8(lit, sizeof(lit) - 1), 0, \
-	"accepted: %s", #lit)
+#define OK(lit) cr_assert_eq(utf8(lit, sizeof(lit) - 1), 1, "refused: %s", #lit)
+#define BAD(lit) \
+	cr_assert_eq(utf8(lit, sizeof(lit) - 1), 0, "accepted: %s", #lit)
 
 Test(utf8, accepts_ascii_and_the_empty_string)
 {
@@ -247,47 +279,48 @@ Test(utf8, accepts_ascii_and_the_empty_string)
 
 Test(utf8, accepts_two_three_and_four_byte_sequences)
 {
-	OK("caf\xc3\xa9");			/* U+00E9 */
-	OK("\xc2\x80");				/* U+0080, the first of 2 bytes */
-	OK("\xdf\xbf");				/* U+07FF, the last of 2 bytes */
-	OK("\xe2\x82\xac 5");			/* U+20AC */
-	OK("\xe0\xa0\x80");			/* U+0800 */
-	OK("\xed\x9f\xbf");			/* U+D7FF, before the surrogates */
-	OK("\xee\x80\x80");			/* U+E000, after them */
-	OK("\xef\xbf\xbf");			/* U+FFFF */
-	OK("\xf0\x9f\x98\x80");			/* U+1F600 */
-	OK("\xf0\x90\x80\x80");			/* U+10000 */
-	OK("\xf4\x8f\xbf\xbf");			/* U+10FFFF, the last */
-	OK("Ma\xc3\xaf" "a \xe2\x80\x94 \xf0\x9f\x8f\xab ok");
+	OK("caf\xc3\xa9"); /* U+00E9 */
+	OK("\xc2\x80"); /* U+0080, the first of 2 bytes */
+	OK("\xdf\xbf"); /* U+07FF, the last of 2 bytes */
+	OK("\xe2\x82\xac 5"); /* U+20AC */
+	OK("\xe0\xa0\x80"); /* U+0800 */
+	OK("\xed\x9f\xbf"); /* U+D7FF, before the surrogates */
+	OK("\xee\x80\x80"); /* U+E000, after them */
+	OK("\xef\xbf\xbf"); /* U+FFFF */
+	OK("\xf0\x9f\x98\x80"); /* U+1F600 */
+	OK("\xf0\x90\x80\x80"); /* U+10000 */
+	OK("\xf4\x8f\xbf\xbf"); /* U+10FFFF, the last */
+	OK("Ma\xc3\xaf"
+	   "a \xe2\x80\x94 \xf0\x9f\x8f\xab ok");
 }
 
 Test(utf8, refuses_overlong_encodings)
 {
-	BAD("\xc0\x80");			/* NUL in two bytes */
-	BAD("\xc0\xaf");			/* '/' in two bytes */
+	BAD("\xc0\x80"); /* NUL in two bytes */
+	BAD("\xc0\xaf"); /* '/' in two bytes */
 	BAD("\xc1\xbf");
 	BAD("\xe0\x80\x80");
-	BAD("\xe0\x9f\xbf");			/* U+07FF in three bytes */
+	BAD("\xe0\x9f\xbf"); /* U+07FF in three bytes */
 	BAD("\xf0\x80\x80\x80");
-	BAD("\xf0\x8f\xbf\xbf");		/* U+FFFF in four bytes */
+	BAD("\xf0\x8f\xbf\xbf"); /* U+FFFF in four bytes */
 }
 
 Test(utf8, refuses_surrogates)
 {
-	BAD("\xed\xa0\x80");			/* U+D800 */
-	BAD("\xed\xaf\xbf");			/* U+DBFF */
-	BAD("\xed\xb0\x80");			/* U+DC00 */
-	BAD("\xed\xbf\xbf");			/* U+DFFF */
-	BAD("\xed\xa0\xbd\xed\xb8\x80");	/* a CESU-8 pair */
+	BAD("\xed\xa0\x80"); /* U+D800 */
+	BAD("\xed\xaf\xbf"); /* U+DBFF */
+	BAD("\xed\xb0\x80"); /* U+DC00 */
+	BAD("\xed\xbf\xbf"); /* U+DFFF */
+	BAD("\xed\xa0\xbd\xed\xb8\x80"); /* a CESU-8 pair */
 }
 
 Test(utf8, refuses_code_points_past_u10ffff)
 {
-	BAD("\xf4\x90\x80\x80");		/* U+110000 */
+	BAD("\xf4\x90\x80\x80"); /* U+110000 */
 	BAD("\xf5\x80\x80\x80");
 	BAD("\xf7\xbf\xbf\xbf");
-	BAD("\xf8\x88\x80\x80\x80");		/* five bytes */
-	BAD("\xfc\x84\x80\x80\x80\x80");	/* six bytes */
+	BAD("\xf8\x88\x80\x80\x80"); /* five bytes */
+	BAD("\xfc\x84\x80\x80\x80\x80"); /* six bytes */
 	BAD("\xfe");
 	BAD("\xff");
 }
@@ -298,8 +331,10 @@ Test(utf8, refuses_truncated_sequences)
 	BAD("\xe2\x82");
 	BAD("\xf0\x9f\x98");
 	BAD("a\xc3");
-	BAD("\xe2\x82" "A");
-	BAD("\xf0\x9f\x98" "A");
+	BAD("\xe2\x82"
+	    "A");
+	BAD("\xf0\x9f\x98"
+	    "A");
 	BAD("\xc3\xc3\xa9");
 	/* A valid sequence cut short by the length given. */
 	cr_assert_eq(utf8("caf\xc3\xa9", 4), 0);
@@ -396,8 +431,9 @@ Test(files, replaces_an_existing_file_whole)
 	size_t len = 0;
 
 	at(path, sizeof(path), "ready.json");
-	cr_assert_eq(hv_write_file_atomic(path, "a much longer first text",
-	    24, 0644), 0);
+	cr_assert_eq(hv_write_file_atomic(path, "a much longer first text", 24,
+	                 0644),
+	    0);
 	cr_assert_eq(hv_write_file_atomic(path, "short", 5, 0644), 0);
 	cr_assert_eq(hv_read_file(path, 1024, &buf, &len), 0);
 	cr_assert_eq(len, 5);

@@ -59,7 +59,8 @@ header(hv_envelope *env)
 }
 
 static const char *names[2] = {
-	"education.st-marys-primary", "social-care.bristol",
+	"education.st-marys-primary",
+	"social-care.bristol",
 };
 
 static const char payload[] = "{\"body\":\"wire test\"}";
@@ -88,8 +89,9 @@ sealed_make(struct sealed *s, size_t n)
 		strcpy(s->env.recipients[i], names[i]);
 	s->env.n_recipients = n;
 	cr_assert_eq(hv_envelope_seal(&s->env, (const uint8_t *)payload,
-	    strlen(payload), (const uint8_t (*)[HV_BOX_KEY_LEN])boxes,
-	    s->sender), HV_OK);
+	                 strlen(payload),
+	                 (const uint8_t(*)[HV_BOX_KEY_LEN])boxes, s->sender),
+	    HV_OK);
 	cr_assert_eq(hv_envelope_pack(&s->env, &s->packed, &s->len), HV_OK);
 }
 
@@ -167,7 +169,8 @@ Test(wire, packs_and_unpacks_an_envelope_unchanged)
 	cr_assert_eq(alen, s.len);
 	cr_assert(memcmp(again, s.packed, alen) == 0);
 	cr_assert_eq(hv_envelope_open(&back, names[1], s.rcpt[1],
-	    s.sender->pub.sign, &p, &plen), HV_OK);
+	                 s.sender->pub.sign, &p, &plen),
+	    HV_OK);
 	cr_assert_eq(plen, strlen(payload));
 	hv_payload_free(p, plen);
 	free(again);
@@ -182,16 +185,16 @@ Test(wire, rejects_every_truncation_of_a_packed_envelope)
 
 	sealed_make(&s, 2);
 	for (size_t l = 0; l < s.len; l++) {
-		uint8_t *cut = malloc(l ? l : 1);	/* exact, for ASan */
+		uint8_t *cut = malloc(l ? l : 1); /* exact, for ASan */
 		hv_envelope env;
 
 		memcpy(cut, s.packed, l);
 		if (hv_envelope_unpack(cut, l, BIG, &env, NULL) == HV_OK) {
 			decoded++;
 			cr_assert_neq(hv_envelope_verify(&env,
-			    s.sender->pub.sign), HV_OK,
-			    "a truncation to %zu of %zu bytes verified", l,
-			    s.len);
+			                  s.sender->pub.sign),
+			    HV_OK, "a truncation to %zu of %zu bytes verified",
+			    l, s.len);
 			hv_envelope_clear(&env);
 		}
 		free(cut);
@@ -254,7 +257,7 @@ Test(wire, refuses_each_malformed_field_naming_it)
 	expect_refused(pe, "envelope.type");
 	pe->type = saved;
 	saved = pe->priority;
-	pe->priority = "IMMEDIATELY-NOW!";	/* 16 bytes: one too many */
+	pe->priority = "IMMEDIATELY-NOW!"; /* 16 bytes: one too many */
 	expect_refused(pe, "envelope.priority");
 	pe->priority = saved;
 	saved = pe->basis->justification;
@@ -459,7 +462,8 @@ Test(wire, bounds_the_largest_envelope_a_payload_limit_allows)
 	env.created = INT64_MIN;
 	env.flags = UINT32_MAX;
 	cr_assert_eq(hv_envelope_seal(&env, in, MAXP,
-	    (const uint8_t (*)[HV_BOX_KEY_LEN])boxes, s), HV_OK);
+	                 (const uint8_t(*)[HV_BOX_KEY_LEN])boxes, s),
+	    HV_OK);
 	cr_assert_eq(hv_envelope_pack(&env, &buf, &len), HV_OK);
 	cr_assert_leq(len, hv_wire_envelope_max(MAXP), "%zu > %zu", len,
 	    hv_wire_envelope_max(MAXP));
@@ -522,7 +526,7 @@ Test(wire, packs_and_unpacks_a_submit_frame)
 	cr_assert_eq(out->submit->envelope.len, 3);
 	cr_assert_eq(out->submit->envelope.data[2], 3);
 	hv_frame_free(&out);
-	hv_frame_free(&out);	/* NULL is fine */
+	hv_frame_free(&out); /* NULL is fine */
 	hv_frame_free(NULL);
 	free(buf);
 }
@@ -530,10 +534,10 @@ Test(wire, packs_and_unpacks_a_submit_frame)
 Test(wire, refuses_frame_strings_with_invalid_utf8)
 {
 	static const char *bad[] = {
-		"police.\xc3\x28",		/* truncated sequence */
-		"\xc0\xaf",			/* overlong '/' */
-		"\xed\xa0\x80",			/* UTF-16 surrogate */
-		"\xf4\x90\x80\x80",		/* above U+10FFFF */
+		"police.\xc3\x28", /* truncated sequence */
+		"\xc0\xaf", /* overlong '/' */
+		"\xed\xa0\x80", /* UTF-16 surrogate */
+		"\xf4\x90\x80\x80", /* above U+10FFFF */
 		"\xff",
 	};
 	Haven__Frame f = HAVEN__FRAME__INIT;
@@ -549,7 +553,7 @@ Test(wire, refuses_frame_strings_with_invalid_utf8)
 		    "bad string %zu accepted", i);
 		cr_assert_str_eq(d.field, "submit.sender");
 	}
-	sub.sender = "h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80";	/* valid */
+	sub.sender = "h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80"; /* valid */
 	cr_assert_eq(frame_roundtrip(&f, BIG, &d), HV_OK);
 
 	f.kind_case = HAVEN__FRAME__KIND_ERROR;
@@ -564,10 +568,26 @@ Test(wire, refuses_a_frame_string_with_an_embedded_nul)
 {
 	/* Frame{hello: Hello{node: "ab\0cd"}} spelled out by hand. */
 	static const uint8_t buf[] = {
-		0x0a, 0x07, 0x0a, 0x05, 'a', 'b', 0x00, 'c', 'd',
+		0x0a,
+		0x07,
+		0x0a,
+		0x05,
+		'a',
+		'b',
+		0x00,
+		'c',
+		'd',
 	};
 	static const uint8_t good[] = {
-		0x0a, 0x07, 0x0a, 0x05, 'a', 'b', 'x', 'c', 'd',
+		0x0a,
+		0x07,
+		0x0a,
+		0x05,
+		'a',
+		'b',
+		'x',
+		'c',
+		'd',
 	};
 	Haven__Frame *f = NULL;
 	struct hv_errdetail d;
@@ -642,8 +662,10 @@ Test(wire, carries_a_refusal_in_an_ack_and_refuses_one_out_of_bounds)
 	cr_assert_eq(hv_ack_refusal(&ack, &code, &d), HV_OK);
 	cr_assert_eq(code, HV_OK);
 
-	hv_ack_set_refusal(&ack, HV_EPOLICY, "No allow rule lets health "
-	    "send CP_PLAN_START to social care.", sentence);
+	hv_ack_set_refusal(&ack, HV_EPOLICY,
+	    "No allow rule lets health "
+	    "send CP_PLAN_START to social care.",
+	    sentence);
 	cr_assert_eq(hv_frame_pack(&f, &buf, &len), HV_OK);
 	cr_assert_eq(hv_frame_unpack(buf, len, len, &out, NULL), HV_OK);
 	cr_assert_str_eq(out->ack->refused_code, "POLICY_DENIED");
@@ -719,9 +741,9 @@ Test(wire, refuses_garbage_without_crashing)
 		size_t n;
 	} junk[] = {
 		{ "\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff", 11 },
-		{ "\x0a\xff\xff\xff\xff\x0f", 6 },	/* huge length */
-		{ "\x0a\x05\x01", 3 },			/* short field */
-		{ "\x07", 1 },				/* bad wire type */
+		{ "\x0a\xff\xff\xff\xff\x0f", 6 }, /* huge length */
+		{ "\x0a\x05\x01", 3 }, /* short field */
+		{ "\x07", 1 }, /* bad wire type */
 		{ "GET / HTTP/1.1\r\n\r\n", 18 },
 	};
 	uint8_t seed[randombytes_SEEDBYTES] = { 42 };
@@ -737,8 +759,8 @@ Test(wire, refuses_garbage_without_crashing)
 		cr_assert_neq(hv_frame_unpack(b, junk[i].n, BIG, &f, NULL),
 		    HV_OK, "junk %zu accepted as a frame", i);
 		cr_assert_null(f);
-		cr_assert_neq(hv_envelope_unpack(b, junk[i].n, BIG, &env,
-		    NULL), HV_OK, "junk %zu accepted as an envelope", i);
+		cr_assert_neq(hv_envelope_unpack(b, junk[i].n, BIG, &env, NULL),
+		    HV_OK, "junk %zu accepted as an envelope", i);
 		free(b);
 	}
 
@@ -772,9 +794,9 @@ Test(wire, refuses_a_two_byte_envelope_of_one_empty_sealed_key_cleanly)
 		const char *b;
 		size_t n;
 	} tiny[] = {
-		{ "\x72\x00", 2 },		/* sealed_keys: one empty */
-		{ "\x1a\x00", 2 },		/* recipients: one empty */
-		{ "\x72\x00\x72\x00", 4 },	/* two empty sealed keys */
+		{ "\x72\x00", 2 }, /* sealed_keys: one empty */
+		{ "\x1a\x00", 2 }, /* recipients: one empty */
+		{ "\x72\x00\x72\x00", 4 }, /* two empty sealed keys */
 	};
 	struct hv_errdetail d;
 	hv_envelope env;
@@ -875,10 +897,13 @@ Test(wire, serves_its_protocol_version_and_the_one_before_and_names_others)
 	cr_assert_eq(HV_PROTOCOL_VERSION - HV_PROTOCOL_OLDEST, 1);
 	hv_errclear(&d);
 	cr_assert_eq(hv_wire_protocol_check(HV_PROTOCOL_VERSION + 1,
-	    "police.avon", &d), HV_EPROTOCOL);
-	cr_assert_not_null(strstr(d.message, "police.avon speaks protocol "
-	    "version 2; this broker serves versions 0 and 1"), "%s",
-	    d.message);
+	                 "police.avon", &d),
+	    HV_EPROTOCOL);
+	cr_assert_not_null(
+	    strstr(d.message,
+	        "police.avon speaks protocol "
+	        "version 2; this broker serves versions 0 and 1"),
+	    "%s", d.message);
 	cr_assert_not_null(strstr(d.message, "upgrade the broker"), "%s",
 	    d.message);
 	cr_assert_eq(hv_wire_protocol_check(UINT32_MAX, "police.avon", NULL),
@@ -886,7 +911,8 @@ Test(wire, serves_its_protocol_version_and_the_one_before_and_names_others)
 	if (HV_PROTOCOL_OLDEST > 0) {
 		hv_errclear(&d);
 		cr_assert_eq(hv_wire_protocol_check(HV_PROTOCOL_OLDEST - 1,
-		    "police.avon", &d), HV_EPROTOCOL);
+		                 "police.avon", &d),
+		    HV_EPROTOCOL);
 		cr_assert_not_null(strstr(d.message, "upgrade the agent"));
 	}
 }
