@@ -49,6 +49,7 @@ version 1
 broker broker.bristol tcp://127.0.0.1:7400 keys/broker.bristol.pub
 node police.avon            keys/police.avon.pub
 node social-care.bristol    keys/social-care.bristol.pub
+node ig.bristol             keys/ig.bristol.pub   scope=*
 allow * -> social-care : REFERRAL
 allow police -> social-care : MISSING_CHILD_ALERT
 allow social-care -> police : INFO_REQUEST
@@ -106,7 +107,7 @@ class Partnership:
         h = os.path.join(BIN, "haven")
         os.makedirs(os.path.join(self.dir, "keys"))
         for node in ("root.bristol", "broker.bristol", "police.avon",
-                     "social-care.bristol"):
+                     "social-care.bristol", "ig.bristol"):
             self.run(h, "keygen", "--id", node, "--out", "keys")
         self.run(h, "keygen", "--subject-key", "--out", "subject.key")
         with open(os.path.join(self.dir, "agreement.txt"), "w") as f:
