@@ -246,6 +246,8 @@ hv_audit_rec_unpack(const uint8_t *buf, size_t len, struct hv_audit_rec *rec)
 	bad |= m->base.n_unknown_fields != 0;
 	bad |= m->basis != NULL && m->basis->base.n_unknown_fields != 0;
 	bad |= canonical(m, buf, len);
+	/* What hv_audit_rec_pack would refuse to write is no record either. */
+	bad |= !rec_strings_ok(r);
 	if (bad)
 		goto out;
 	memcpy(rec, r, sizeof(*r));

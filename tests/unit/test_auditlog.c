@@ -674,6 +674,35 @@ Test(auditlog, refuses_an_empty_record_given_as_a_null_pointer)
 	cr_assert_eq(hv_audit_rec_unpack(NULL, 0, &r), HV_EMALFORMED);
 }
 
+/*
+ * A record the fuzzer found: canonical bytes whose basis carries a clear
+ * justification (with a byte that is not UTF-8). Unpacking must refuse
+ * what packing would refuse to write, or a reader could vouch for it.
+ */
+Test(auditlog, unpack_refuses_what_pack_would_refuse_to_write)
+{
+	const char *src = getenv("HAVEN_SRC");
+	char path[512];
+	uint8_t buf[4096], *out = NULL;
+	size_t n, len;
+	struct hv_audit_rec r;
+	FILE *fp;
+
+	snprintf(path, sizeof(path),
+	    "%s/tests/fuzz/corpus/auditrec/"
+	    "regress-clear-justification",
+	    src ? src : ".");
+	cr_assert_not_null(fp = fopen(path, "rb"), "cannot open %s", path);
+	n = fread(buf, 1, sizeof(buf), fp);
+	fclose(fp);
+	cr_assert_gt(n, 0);
+	if (hv_audit_rec_unpack(buf, n, &r) == HV_OK) {
+		cr_assert_eq(hv_audit_rec_pack(&r, &out, &len), HV_OK,
+		    "unpacked a record that pack refuses to write");
+		free(out);
+	}
+}
+
 Test(auditlog, pack_refuses_unterminated_or_invalid_strings)
 {
 	struct hv_audit_rec r;
