@@ -136,6 +136,10 @@ hv_restore_parse(const uint8_t *buf, size_t len, struct hv_restore_notice *out,
 		e = bad(d, NULL, "its encoding is not canonical");
 		goto out;
 	}
+	if (m->body.len == 0 || m->body.data == NULL) {
+		e = bad(d, "body", "its body is empty");
+		goto out;
+	}
 	if ((b = haven__restore_notice_body__unpack(NULL, m->body.len,
 	         m->body.data)) == NULL) {
 		e = bad(d, "body", "its body does not decode");

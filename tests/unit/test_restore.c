@@ -301,3 +301,30 @@ Test(restore, a_grown_log_still_begins_with_the_restored_one, .init = keys)
 	cr_assert_eq(hv_restore_check_head(&n, n.size, n.root, NULL, 0), HV_OK);
 	fx_close(&more);
 }
+
+/*
+ * Found by fuzz_restore: a notice whose body field is present but empty
+ * reached memcmp with a null pointer. It is refused, naming the body.
+ */
+Test(restore, refuses_a_notice_with_an_empty_body)
+{
+	const char *src = getenv("HAVEN_SRC");
+	char path[512];
+	uint8_t buf[1024];
+	struct hv_restore_notice n;
+	struct hv_errdetail d;
+	size_t len;
+	FILE *fp;
+
+	snprintf(path, sizeof(path),
+	    "%s/tests/fuzz/corpus/restore/"
+	    "regress-empty-body",
+	    src ? src : ".");
+	cr_assert_not_null(fp = fopen(path, "rb"), "cannot open %s", path);
+	len = fread(buf, 1, sizeof(buf), fp);
+	fclose(fp);
+	cr_assert_gt(len, 0);
+	hv_errclear(&d);
+	cr_assert_neq(hv_restore_parse(buf, len, &n, &d), HV_OK);
+	cr_assert_str_eq(d.field, "body");
+}
