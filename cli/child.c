@@ -186,18 +186,10 @@ cmd_child(int argc, char **argv)
 	if (cli_wants_help(argc, argv))
 		return help();
 	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
-		if (c == '?')
-			return cli_usage(cmd,
-			    "'%s' is not an option of haven "
-			    "child.",
-			    argv[optind - 1]);
-		if (c == ':')
-			return cli_usage(cmd, "%s needs a value.",
-			    argv[optind - 1]);
-		if (msg_common_opt(&co, c, optarg))
-			continue;
+	while (
+	    (c = msg_getopt(argc, argv, lo, NULL, cmd, "child", &co)) != -1) {
+		if (c == MSG_OPT_USAGE)
+			return 2;
 		if (c == O_NHS)
 			nhs = optarg;
 		else if (c == O_LOCAL)

@@ -95,18 +95,9 @@ cmd_hold(int argc, char **argv)
 		                  hold_help();
 	sub = argv[1];
 	optind = 2;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", lo, &idx)) != -1) {
-		if (c == '?')
-			return cli_usage(cmd,
-			    "'%s' is not an option of haven "
-			    "hold.",
-			    argv[optind - 1]);
-		if (c == ':')
-			return cli_usage(cmd, "%s needs a value.",
-			    argv[optind - 1]);
-		if (msg_common_opt(&co, c, optarg))
-			continue;
+	while ((c = msg_getopt(argc, argv, lo, &idx, cmd, "hold", &co)) != -1) {
+		if (c == MSG_OPT_USAGE)
+			return 2;
 		if (c == H_NHS)
 			nhs = optarg;
 		else if (c == H_KEY)

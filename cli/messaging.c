@@ -85,6 +85,29 @@ msg_common_opt(struct msg_common *o, int c, const char *arg)
 }
 
 int
+msg_getopt(int argc, char **argv, const struct option *lo, int *idx,
+    const char *cmd, const char *name, struct msg_common *co)
+{
+	int c;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", lo, idx)) != -1) {
+		if (c == '?') {
+			cli_usage(cmd, "'%s' is not an option of haven %s.",
+			    argv[optind - 1], name);
+			return MSG_OPT_USAGE;
+		}
+		if (c == ':') {
+			cli_usage(cmd, "%s needs a value.", argv[optind - 1]);
+			return MSG_OPT_USAGE;
+		}
+		if (!msg_common_opt(co, c, optarg))
+			return c;
+	}
+	return -1;
+}
+
+int
 msg_fail(hv_err e, const struct hv_errdetail *d)
 {
 	return cli_fail(e, d);
@@ -145,18 +168,9 @@ parse(int argc, char **argv, const struct option *lo, int maxpos,
 
 	memset(a, 0, sizeof(*a));
 	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", lo, &idx)) != -1) {
-		if (c == '?')
-			return cli_usage(cmd,
-			    "'%s' is not an option of haven "
-			    "%s.",
-			    argv[optind - 1], cmd);
-		if (c == ':')
-			return cli_usage(cmd, "%s needs a value.",
-			    argv[optind - 1]);
-		if (msg_common_opt(&a->co, c, optarg))
-			continue;
+	while ((c = msg_getopt(argc, argv, lo, &idx, cmd, cmd, &a->co)) != -1) {
+		if (c == MSG_OPT_USAGE)
+			return 2;
 		if (c < O_TO || c >= O_END)
 			continue;
 		if (a->v[c - O_TO] != NULL)

@@ -46,6 +46,19 @@ struct msg_common {
  */
 int msg_common_opt(struct msg_common *o, int c, const char *arg);
 
+struct option;
+/* msg_getopt's answer after it printed a usage sentence (exit status 2). */
+#define MSG_OPT_USAGE (-2)
+/*
+ * getopt_long (optstring ":h") over a messaging command's argv from the
+ * caller's optind: takes the common options into *co itself and returns
+ * the next other option (its index in *idx when idx is not NULL), -1 at
+ * the end, or MSG_OPT_USAGE after printing "'X' is not an option of haven
+ * NAME." or "X needs a value.".
+ */
+int msg_getopt(int argc, char **argv, const struct option *lo, int *idx,
+    const char *cmd, const char *name, struct msg_common *co);
+
 /*
  * Opens the client of the agent named by o (falling back to $HAVEN_AGENT
  * and $HAVEN_TOKEN_FILE). Returns 0 and sets *out, or prints one sentence

@@ -66,18 +66,10 @@ cmd_retract(int argc, char **argv)
 	if (cli_wants_help(argc, argv))
 		return retract_help();
 	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", lo, &idx)) != -1) {
-		if (c == '?')
-			return cli_usage(cmd,
-			    "'%s' is not an option of haven "
-			    "retract.",
-			    argv[optind - 1]);
-		if (c == ':')
-			return cli_usage(cmd, "%s needs a value.",
-			    argv[optind - 1]);
-		if (msg_common_opt(&co, c, optarg))
-			continue;
+	while (
+	    (c = msg_getopt(argc, argv, lo, &idx, cmd, "retract", &co)) != -1) {
+		if (c == MSG_OPT_USAGE)
+			return 2;
 		if (c == R_REASON)
 			reason = optarg;
 		else if (c == R_DECIDED_BY)

@@ -345,18 +345,10 @@ cmd_watch(int argc, char **argv)
 	w.cmd = cmd;
 	w.sfd = -1;
 	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
-		if (c == '?')
-			return cli_usage(cmd,
-			    "'%s' is not an option of haven "
-			    "watch.",
-			    argv[optind - 1]);
-		if (c == ':')
-			return cli_usage(cmd, "%s needs a value.",
-			    argv[optind - 1]);
-		if (msg_common_opt(&co, c, optarg))
-			continue;
+	while (
+	    (c = msg_getopt(argc, argv, lo, NULL, cmd, "watch", &co)) != -1) {
+		if (c == MSG_OPT_USAGE)
+			return 2;
 		if (c == O_COUNT && (w.count = positive(optarg)) == 0)
 			return cli_usage(cmd,
 			    "--count '%s' is not a whole "
