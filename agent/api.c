@@ -206,18 +206,6 @@ authorized(struct agent *a, struct MHD_Connection *c)
 
 /* ---- helpers ----------------------------------------------------------- */
 
-static int
-parse_id(const char *s, size_t n, uint8_t id[HV_ID_LEN])
-{
-	char buf[HV_ID_HEX_LEN + 1];
-
-	if (n != HV_ID_HEX_LEN)
-		return -1;
-	memcpy(buf, s, n);
-	buf[n] = '\0';
-	return hv_unhex(buf, id, HV_ID_LEN);
-}
-
 static json_t *
 parse_body(struct req *r, struct hv_errdetail *d)
 {
@@ -525,7 +513,7 @@ do_holds(struct agent *a, struct MHD_Connection *c, struct req *r,
 	}
 	if (strlen(rest) != 1 + HV_ID_HEX_LEN + 7 ||
 	    strcmp(rest + 1 + HV_ID_HEX_LEN, "/remove") != 0 ||
-	    parse_id(rest + 1, HV_ID_HEX_LEN, hid) != 0)
+	    hv_unhex_n(rest + 1, HV_ID_HEX_LEN, hid, HV_ID_LEN) != 0)
 		return reply_not_found(c);
 	if (!post)
 		return reply_method(c, "POST");
@@ -715,12 +703,12 @@ route(struct agent *a, struct MHD_Connection *c, const char *url,
 		rest = url + 13;
 		if (strlen(rest) == HV_ID_HEX_LEN + 8 &&
 		    strcmp(rest + HV_ID_HEX_LEN, "/retract") == 0) {
-			if (parse_id(rest, HV_ID_HEX_LEN, id) != 0)
+			if (hv_unhex_n(rest, HV_ID_HEX_LEN, id, HV_ID_LEN) != 0)
 				return reply_not_found(c);
 			return post ? do_retract(a, c, r, id) :
 			              reply_method(c, "POST");
 		}
-		if (parse_id(rest, strlen(rest), id) != 0)
+		if (hv_unhex_n(rest, strlen(rest), id, HV_ID_LEN) != 0)
 			return reply_not_found(c);
 		if (!get)
 			return reply_method(c, "GET");
@@ -734,7 +722,7 @@ route(struct agent *a, struct MHD_Connection *c, const char *url,
 
 		rest = url + 10;
 		n = strcspn(rest, "/");
-		if (parse_id(rest, n, id) != 0)
+		if (hv_unhex_n(rest, n, id, HV_ID_LEN) != 0)
 			return reply_not_found(c);
 		if (rest[n] == '\0') {
 			if (!get)

@@ -471,18 +471,6 @@ do_child(struct console *con, struct MHD_Connection *c)
 	return send_json(c, MHD_HTTP_OK, out);
 }
 
-static int
-id_parse(const char *s, size_t n, uint8_t id[HV_ID_LEN])
-{
-	char buf[HV_ID_HEX_LEN + 1];
-
-	if (n != HV_ID_HEX_LEN)
-		return -1;
-	memcpy(buf, s, n);
-	buf[n] = '\0';
-	return hv_unhex(buf, id, HV_ID_LEN);
-}
-
 /* POST /api/inbox/ID/ack {note?}: by the logged-in person. */
 static enum MHD_Result
 do_ack(struct console *con, struct MHD_Connection *c, struct creq *r,
@@ -704,7 +692,7 @@ route(struct console *con, struct MHD_Connection *c, const char *url,
 		const char *rest = url + 11;
 		size_t n = strcspn(rest, "/");
 
-		if (id_parse(rest, n, id) == 0) {
+		if (hv_unhex_n(rest, n, id, HV_ID_LEN) == 0) {
 			if (get && rest[n] == '\0') {
 				if ((j = inbox_message(con->a, id)) == NULL)
 					return send_error(c, MHD_HTTP_NOT_FOUND,

@@ -39,7 +39,13 @@ hexval(char c)
 int
 hv_unhex(const char *in, uint8_t *out, size_t len)
 {
-	if (strlen(in) != 2 * len)
+	return hv_unhex_n(in, strlen(in), out, len);
+}
+
+int
+hv_unhex_n(const char *in, size_t n, uint8_t *out, size_t len)
+{
+	if (n != 2 * len)
 		return -1;
 	for (size_t i = 0; i < len; i++) {
 		int hi = hexval(in[2 * i]), lo = hexval(in[2 * i + 1]);

@@ -12,6 +12,8 @@ void hv_hex(const uint8_t *in, size_t len, char *out);
 
 /* Parses exactly 2*len hex digits (either case). Returns 0, or -1. */
 int hv_unhex(const char *in, uint8_t *out, size_t len);
+/* The same over the n characters at in (no NUL needed): n must be 2*len. */
+int hv_unhex_n(const char *in, size_t n, uint8_t *out, size_t len);
 
 /* Wall clock, unix milliseconds / seconds. */
 int64_t hv_now_ms(void);

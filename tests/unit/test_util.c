@@ -545,3 +545,15 @@ Test(util, formats_times_with_milliseconds_including_before_1970)
 	hv_time_iso_ms(0, buf, sizeof(buf));
 	cr_assert_str_eq(buf, "1970-01-01T00:00:00.000Z");
 }
+
+Test(util, unhex_n_reads_only_its_n_characters)
+{
+	uint8_t out[2];
+
+	/* An id inside a longer path: only the counted characters count. */
+	cr_assert_eq(hv_unhex_n("abCD/ack", 4, out, 2), 0);
+	cr_assert_eq(out[0], 0xab);
+	cr_assert_eq(out[1], 0xcd);
+	cr_assert_eq(hv_unhex_n("abc", 3, out, 2), -1);
+	cr_assert_eq(hv_unhex_n("abzz", 4, out, 2), -1);
+}
