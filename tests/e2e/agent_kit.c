@@ -370,3 +370,27 @@ ak_sse_stop(struct ak_sse *s)
 	free(s->buf);
 	s->buf = NULL;
 }
+
+json_t *
+ak_health(struct h_agent *a)
+{
+	json_t *h = NULL;
+
+	if (ak_get(a, "/v1/health", &h) != 200) {
+		json_decref(h);
+		return NULL;
+	}
+	return h;
+}
+
+long
+ak_tree_head_size(struct h_agent *a)
+{
+	json_t *h = ak_health(a), *th = json_object_get(h, "tree_head");
+	long n = json_is_object(th) ?
+	    (long)json_integer_value(json_object_get(th, "size")) :
+	    -1;
+
+	json_decref(h);
+	return n;
+}

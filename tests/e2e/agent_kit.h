@@ -68,6 +68,12 @@ int ak_wait_inbox(struct h_agent *a, const char *id, int timeout_ms,
 int ak_wait_status(struct h_agent *a, const char *id, const char *status,
     const char *peer, int timeout_ms);
 
+/* The agent's /v1/health (a new reference), or NULL. */
+json_t *ak_health(struct h_agent *a);
+
+/* The size of the tree head the agent stored, or -1 when it has none. */
+long ak_tree_head_size(struct h_agent *a);
+
 /* Waits until the agent's /v1/health number `field` equals want. */
 int ak_wait_health(struct h_agent *a, const char *field, long want,
     int timeout_ms);

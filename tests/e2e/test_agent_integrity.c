@@ -58,37 +58,11 @@ teardown(void)
 	cr_assert_eq(rc, 0, "%s", why);
 }
 
-/* /v1/health of a (new reference), or NULL. */
-static json_t *
-health(struct h_agent *a)
-{
-	json_t *h = NULL;
-
-	if (ak_get(a, "/v1/health", &h) != 200) {
-		json_decref(h);
-		return NULL;
-	}
-	return h;
-}
-
-/* The stored tree head's size, or -1 when there is none. */
-static long
-th_size(struct h_agent *a)
-{
-	json_t *h = health(a), *th = json_object_get(h, "tree_head");
-	long n = json_is_object(th) ?
-	    (long)json_integer_value(json_object_get(th, "size")) :
-	    -1;
-
-	json_decref(h);
-	return n;
-}
-
 /* 1 when integrity.ok is true, 0 when false, -1 when absent. */
 static int
 integrity_ok(struct h_agent *a)
 {
-	json_t *h = health(a);
+	json_t *h = ak_health(a);
 	json_t *ok = json_object_get(json_object_get(h, "integrity"), "ok");
 	int rc = json_is_boolean(ok) ? json_is_true(ok) : -1;
 
@@ -106,7 +80,7 @@ size_above(void *ctx)
 {
 	struct size_wait *w = ctx;
 
-	return th_size(w->a) > w->above;
+	return ak_tree_head_size(w->a) > w->above;
 }
 
 static int
@@ -118,7 +92,7 @@ tampered(void *ctx)
 static int
 untampered(void *ctx)
 {
-	return integrity_ok(ctx) == 1 && th_size(ctx) > 0;
+	return integrity_ok(ctx) == 1 && ak_tree_head_size(ctx) > 0;
 }
 
 /* Waits until a's stored head is larger than above; fails the test. */
@@ -130,7 +104,7 @@ wait_size_above(struct h_agent *a, long above)
 	cr_assert(h_wait_until(size_above, &w, 20000),
 	    "%s never stored a "
 	    "tree head larger than %ld (it has %ld)",
-	    a->id, above, th_size(a));
+	    a->id, above, ak_tree_head_size(a));
 }
 
 /* Sends n messages from police to social care and waits for delivery. */
@@ -194,11 +168,11 @@ Test(agent_integrity, verified_tree_head_grows_with_the_broker_log,
 
 	send_delivered(2, "a");
 	wait_size_above(soc, 0);
-	s1 = th_size(soc);
+	s1 = ak_tree_head_size(soc);
 	send_delivered(2, "b");
 	wait_size_above(soc, s1);
 	wait_size_above(pol, s1);
-	cr_assert_not_null(h = health(soc));
+	cr_assert_not_null(h = ak_health(soc));
 	th = json_object_get(h, "tree_head");
 	cr_assert(json_is_true(json_object_get(th, "verified")));
 	cr_assert_eq(strlen(json_string_value(json_object_get(th, "root"))),
@@ -244,7 +218,7 @@ Test(agent_integrity, a_broker_store_rolled_back_to_an_older_copy_is_detected,
 	wait_size_above(pol, copied);
 	cr_assert_eq(integrity_ok(soc), 1);
 	cr_assert_eq(h_broker_stop(&P), 0);
-	s2 = th_size(soc);
+	s2 = ak_tree_head_size(soc);
 
 	/* ...then the store is put back and grows a different history. */
 	cr_assert_eq(h_sh(NULL, 30, "rm -rf '%s' && cp -a '%s' '%s'",
@@ -262,7 +236,7 @@ Test(agent_integrity, a_broker_store_rolled_back_to_an_older_copy_is_detected,
 	    "no integrity event on the stream");
 	cr_assert(ak_sse_wait(&SSE, "integrity", "\"id\":null", 1000));
 
-	cr_assert_not_null(h = health(soc));
+	cr_assert_not_null(h = ak_health(soc));
 	ig = json_object_get(h, "integrity");
 	cr_assert(json_is_false(json_object_get(ig, "ok")));
 	cr_assert_str_eq(json_string_value(json_object_get(ig, "code")),
@@ -284,7 +258,7 @@ Test(agent_integrity, a_broker_store_rolled_back_to_an_older_copy_is_detected,
 	/* More traffic changes nothing: the old head stays. */
 	send_delivered(1, "d");
 	cr_assert_eq(integrity_ok(soc), 0);
-	cr_assert_eq(th_size(soc), s2);
+	cr_assert_eq(ak_tree_head_size(soc), s2);
 
 	/*
 	 * Logged once per kind of failure (smaller, different root, bad
@@ -314,18 +288,18 @@ Test(agent_integrity, forget_tree_head_accepts_the_current_history,
 	send_delivered(3, "a");
 	wait_size_above(soc, 2);
 	cr_assert_eq(h_broker_stop(&P), 0);
-	before = th_size(soc);
+	before = ak_tree_head_size(soc);
 	cr_assert_eq(h_sh(NULL, 30, "rm -rf '%s'", P.broker_data), 0);
 	cr_assert_eq(h_broker_start(&P), 0);
 	cr_assert(h_wait_until(tampered, soc, 20000),
 	    "social care did not detect the wiped store");
-	cr_assert_eq(th_size(soc), before);
+	cr_assert_eq(ak_tree_head_size(soc), before);
 
 	/* Kept across a restart. */
 	cr_assert_eq(h_agent_stop(soc), 0);
 	cr_assert_eq(h_agent_start(&P, soc), 0);
 	cr_assert_eq(integrity_ok(soc), 0);
-	cr_assert_eq(th_size(soc), before);
+	cr_assert_eq(ak_tree_head_size(soc), before);
 
 	cr_assert_eq(h_agent_stop(soc), 0);
 	cr_assert_eq(h_sh(&out, 30, "'%s' --config '%s' --forget-tree-head",
@@ -336,8 +310,8 @@ Test(agent_integrity, forget_tree_head_accepts_the_current_history,
 	cr_assert_eq(h_agent_start(&P, soc), 0);
 	cr_assert(h_wait_until(untampered, soc, 20000),
 	    "the agent did not accept the broker's current history");
-	cr_assert_lt(th_size(soc), before);
-	before = th_size(soc);
+	cr_assert_lt(ak_tree_head_size(soc), before);
+	before = ak_tree_head_size(soc);
 	send_delivered(1, "b");
 	wait_size_above(soc, before);
 	cr_assert_eq(integrity_ok(soc), 1);

@@ -63,30 +63,6 @@ teardown(void)
 	cr_assert_eq(rc, 0, "%s", why);
 }
 
-static json_t *
-health(struct h_agent *a)
-{
-	json_t *h = NULL;
-
-	if (ak_get(a, "/v1/health", &h) != 200) {
-		json_decref(h);
-		return NULL;
-	}
-	return h;
-}
-
-static long
-th_size(struct h_agent *a)
-{
-	json_t *h = health(a), *th = json_object_get(h, "tree_head");
-	long n = json_is_object(th) ?
-	    (long)json_integer_value(json_object_get(th, "size")) :
-	    -1;
-
-	json_decref(h);
-	return n;
-}
-
 /* 1 when /v1/health's integrity.state is the string ctx->want. */
 struct state_wait {
 	struct h_agent *a;
@@ -97,7 +73,7 @@ static int
 state_is(void *ctx)
 {
 	struct state_wait *w = ctx;
-	json_t *h = health(w->a);
+	json_t *h = ak_health(w->a);
 	const char *s = json_string_value(
 	    json_object_get(json_object_get(h, "integrity"), "state"));
 	int ok = s != NULL && strcmp(s, w->want) == 0;
@@ -116,7 +92,7 @@ size_above(void *ctx)
 {
 	struct size_wait *w = ctx;
 
-	return th_size(w->a) > w->above;
+	return ak_tree_head_size(w->a) > w->above;
 }
 
 /* The number of records in the broker store at dir (haven audit verify). */
@@ -212,7 +188,7 @@ restore_from_copy(void)
 	cr_assert(h_wait_until(size_above, &w, 20000),
 	    "police never "
 	    "verified a head past the lost records (it has %ld)",
-	    th_size(pol));
+	    ak_tree_head_size(pol));
 
 	/* The disk is lost; the copy is put back. */
 	cr_assert_eq(h_broker_stop(&P), 0);
@@ -296,7 +272,7 @@ Test(restore,
 	cr_assert(ak_sse_wait(&SSE, "integrity", "\"state\":\"restored\"",
 	              10000),
 	    "no integrity event with state restored");
-	cr_assert_not_null(h = health(pol));
+	cr_assert_not_null(h = ak_health(pol));
 	ig = json_object_get(h, "integrity");
 	cr_assert(json_is_true(json_object_get(ig, "ok")));
 	cr_assert_str_eq(json_string_value(json_object_get(ig, "code")),
@@ -405,7 +381,7 @@ Test(restore, a_restored_broker_without_a_notice_stays_tampered, .init = setup,
 	cr_assert(h_wait_until(state_is, &tampered, 20000),
 	    "police did not "
 	    "report the rollback");
-	cr_assert_not_null(h = health(pol));
+	cr_assert_not_null(h = ak_health(pol));
 	cr_assert_str_eq(json_string_value(
 	                     json_object_get(json_object_get(h, "integrity"),
 	                         "code")),
