@@ -2,6 +2,7 @@
  * The end-to-end test harness: partnerships of real Haven processes on
  * 127.0.0.1, started and killed by pid.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
+#include <lmdb.h>
 #include <jansson.h>
 
 #include "harness.h"
@@ -614,4 +616,73 @@ h_http(const char *method, const char *url, const char *token, const char *body,
 	else
 		free(b.data);
 	return (int)status;
+}
+
+int
+h_store_slice(const char *dir, const char *dbname, const char *hex,
+    uint8_t *out, size_t n)
+{
+	uint8_t id[16];
+	MDB_env *env = NULL;
+	MDB_txn *txn = NULL;
+	MDB_dbi dbi;
+	MDB_val k = { sizeof(id), id }, v;
+	int rc = -1;
+
+	for (size_t i = 0; i < sizeof(id); i++)
+		if (sscanf(hex + 2 * i, "%2hhx", &id[i]) != 1)
+			return -1;
+	if (mdb_env_create(&env) == 0 && mdb_env_set_maxdbs(env, 32) == 0 &&
+	    mdb_env_open(env, dir, MDB_RDONLY | MDB_NOTLS, 0600) == 0 &&
+	    mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) == 0 &&
+	    mdb_dbi_open(txn, dbname, 0, &dbi) == 0 &&
+	    mdb_get(txn, dbi, &k, &v) == 0 && v.mv_size > 4000 &&
+	    v.mv_size / 2 + n <= v.mv_size) {
+		memcpy(out, (uint8_t *)v.mv_data + v.mv_size / 2, n);
+		rc = 0;
+	}
+	if (txn != NULL)
+		mdb_txn_abort(txn);
+	if (env != NULL)
+		mdb_env_close(env);
+	return rc;
+}
+
+int
+h_dir_holds(const char *dir, const void *needle, size_t n, char *where,
+    size_t cap)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int found = 0;
+
+	if (d == NULL)
+		return -1;
+	while (!found && (e = readdir(d)) != NULL) {
+		char *path = h_fmt("%s/%s", dir, e->d_name);
+		FILE *fp = e->d_name[0] == '.' ? NULL : fopen(path, "rb");
+		char *buf = NULL, *at;
+		size_t len = 0, r;
+		char chunk[65536];
+
+		if (fp != NULL) {
+			FILE *mem = open_memstream(&buf, &len);
+
+			while ((r = fread(chunk, 1, sizeof(chunk), fp)) > 0)
+				fwrite(chunk, 1, r, mem);
+			fclose(mem);
+			fclose(fp);
+			if ((at = memmem(buf, len, needle, n)) != NULL) {
+				found = 1;
+				if (where != NULL)
+					snprintf(where, cap,
+					    "%.100s at byte %td", e->d_name,
+					    at - buf);
+			}
+			free(buf);
+		}
+		free(path);
+	}
+	closedir(d);
+	return found;
 }

@@ -13,6 +13,7 @@
 #define HV_HARNESS_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #define H_MAX_AGENTS 8
@@ -138,5 +139,21 @@ int h_wait_until(int (*cond)(void *), void *ctx, int timeout_ms);
  */
 int h_http(const char *method, const char *url, const char *token,
     const char *body, char **resp);
+
+/*
+ * n bytes from the middle of the record keyed by id (32 hex digits) in
+ * database dbname of the LMDB store in dir, read-only beside a running
+ * daemon; only a record above 4000 bytes (a ciphertext) counts. 0 or -1.
+ */
+int h_store_slice(const char *dir, const char *dbname, const char *hex,
+    uint8_t *out, size_t n);
+
+/*
+ * 1 when a file directly under dir holds needle (where, may be NULL, then
+ * names the file and the offset), 0 when none does, -1 when dir cannot be
+ * listed.
+ */
+int h_dir_holds(const char *dir, const void *needle, size_t n, char *where,
+    size_t cap);
 
 #endif

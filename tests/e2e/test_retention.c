@@ -63,27 +63,8 @@ static int
 canary_of(const char *node, const char *hex, uint8_t out[CANARY_LEN])
 {
 	char *dir = h_fmt("%s/data/%s", P.dir, node);
-	uint8_t id[16];
-	MDB_env *env = NULL;
-	MDB_txn *txn = NULL;
-	MDB_dbi dbi;
-	MDB_val k = { 16, id }, v;
-	int rc = -1;
+	int rc = h_store_slice(dir, "inbox", hex, out, CANARY_LEN);
 
-	for (int i = 0; i < 16; i++)
-		sscanf(hex + 2 * i, "%2hhx", &id[i]);
-	if (mdb_env_create(&env) == 0 && mdb_env_set_maxdbs(env, 32) == 0 &&
-	    mdb_env_open(env, dir, MDB_RDONLY | MDB_NOTLS, 0600) == 0 &&
-	    mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) == 0 &&
-	    mdb_dbi_open(txn, "inbox", 0, &dbi) == 0 &&
-	    mdb_get(txn, dbi, &k, &v) == 0 && v.mv_size > 4000) {
-		memcpy(out, (uint8_t *)v.mv_data + v.mv_size / 2, CANARY_LEN);
-		rc = 0;
-	}
-	if (txn != NULL)
-		mdb_txn_abort(txn);
-	if (env != NULL)
-		mdb_env_close(env);
 	free(dir);
 	return rc;
 }
@@ -93,30 +74,9 @@ static int
 in_store_files(const char *node, const void *needle, size_t n)
 {
 	char *dir = h_fmt("%s/data/%s", P.dir, node);
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	int found = 0;
+	int found = h_dir_holds(dir, needle, n, NULL, 0);
 
-	cr_assert_not_null(d);
-	while (!found && (e = readdir(d)) != NULL) {
-		char *path = h_fmt("%s/%s", dir, e->d_name), *buf = NULL;
-		FILE *fp = e->d_name[0] == '.' ? NULL : fopen(path, "rb");
-		size_t len = 0, r;
-		char chunk[65536];
-
-		if (fp != NULL) {
-			FILE *mem = open_memstream(&buf, &len);
-
-			while ((r = fread(chunk, 1, sizeof(chunk), fp)) > 0)
-				fwrite(chunk, 1, r, mem);
-			fclose(mem);
-			fclose(fp);
-			found = memmem(buf, len, needle, n) != NULL;
-			free(buf);
-		}
-		free(path);
-	}
-	closedir(d);
+	cr_assert_geq(found, 0, "cannot list %s", dir);
 	free(dir);
 	return found;
 }

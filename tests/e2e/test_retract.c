@@ -106,85 +106,25 @@ data_dir(const char *node)
 	return h_fmt("%s/data/%s", P.dir, node);
 }
 
-/*
- * CANARY_LEN bytes from the middle of the inbox record of id (hex) in the
- * running agent's store, read with LMDB beside it: ciphertext. 0 or -1.
- */
-static int
-canary_in(const char *dir, const char *dbname, const char *hex,
-    uint8_t out[CANARY_LEN])
-{
-	uint8_t id[HV_ID_LEN];
-	MDB_env *env = NULL;
-	MDB_txn *txn = NULL;
-	MDB_dbi dbi;
-	MDB_val k = { HV_ID_LEN, id }, v;
-	int rc = -1;
-
-	for (int i = 0; i < HV_ID_LEN; i++)
-		sscanf(hex + 2 * i, "%2hhx", &id[i]);
-	if (mdb_env_create(&env) == 0 && mdb_env_set_maxdbs(env, 32) == 0 &&
-	    mdb_env_open(env, dir, MDB_RDONLY | MDB_NOTLS, 0600) == 0 &&
-	    mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) == 0 &&
-	    mdb_dbi_open(txn, dbname, 0, &dbi) == 0 &&
-	    mdb_get(txn, dbi, &k, &v) == 0 && v.mv_size > 4000) {
-		memcpy(out, (uint8_t *)v.mv_data + v.mv_size / 2, CANARY_LEN);
-		rc = 0;
-	}
-	if (txn != NULL)
-		mdb_txn_abort(txn);
-	if (env != NULL)
-		mdb_env_close(env);
-	return rc;
-}
-
 static int
 canary_of(const char *node, const char *hex, uint8_t out[CANARY_LEN])
 {
 	char *dir = data_dir(node);
-	int rc = canary_in(dir, "inbox", hex, out);
+	int rc = h_store_slice(dir, "inbox", hex, out, CANARY_LEN);
 
 	free(dir);
 	return rc;
 }
 
-/* 1 when some regular file directly under dir holds needle. */
+/* h_dir_holds, failing the test when dir cannot be listed. */
 static int
 found_in_files(const char *dir, const void *needle, size_t n, char *where,
     size_t cap)
 {
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	int found = 0;
+	int r = h_dir_holds(dir, needle, n, where, cap);
 
-	cr_assert_not_null(d, "cannot list %s", dir);
-	while (!found && (e = readdir(d)) != NULL) {
-		char *path = h_fmt("%s/%s", dir, e->d_name);
-		FILE *fp = e->d_name[0] == '.' ? NULL : fopen(path, "rb");
-		char *buf = NULL;
-		size_t len = 0;
-
-		if (fp != NULL) {
-			FILE *mem = open_memstream(&buf, &len);
-			char chunk[65536];
-			size_t r;
-
-			while ((r = fread(chunk, 1, sizeof(chunk), fp)) > 0)
-				fwrite(chunk, 1, r, mem);
-			fclose(mem);
-			fclose(fp);
-			if (memmem(buf, len, needle, n) != NULL) {
-				found = 1;
-				snprintf(where, cap, "%.100s at byte %td",
-				    e->d_name,
-				    (char *)memmem(buf, len, needle, n) - buf);
-			}
-			free(buf);
-		}
-		free(path);
-	}
-	closedir(d);
-	return found;
+	cr_assert_geq(r, 0, "cannot list %s", dir);
+	return r;
 }
 
 /* For h_wait_until: the canary has left every file of a folder. */
@@ -353,8 +293,9 @@ Test(retract, withdraws_a_copy_not_yet_delivered_so_it_never_arrives,
 	cr_assert_eq(ak_post(pol, "/v1/messages", body, id), 202);
 	free(body);
 	cr_assert_eq(ak_wait_status(pol, id, "accepted", NULL, WAIT_MS), 1);
-	cr_assert_eq(canary_in(P.broker_data, "msgs", id, canary), 0,
-	    "the queued envelope is not in the broker's store");
+	cr_assert_eq(h_store_slice(P.broker_data, "msgs", id, canary,
+	                 CANARY_LEN),
+	    0, "the queued envelope is not in the broker's store");
 	cr_assert(found_in_files(P.broker_data, canary, CANARY_LEN, where,
 	    sizeof(where)));
 	cr_assert_eq(haven_retract(id, "WRONG_CHILD"), 0);
@@ -406,8 +347,9 @@ Test(retract, erases_the_broker_copy_once_the_recipient_acknowledges_it,
 	cr_assert_eq(ak_post(pol, "/v1/messages", body, id), 202);
 	free(body);
 	cr_assert_eq(ak_wait_status(pol, id, "accepted", NULL, WAIT_MS), 1);
-	cr_assert_eq(canary_in(P.broker_data, "msgs", id, canary), 0,
-	    "the queued envelope is not in the broker's store");
+	cr_assert_eq(h_store_slice(P.broker_data, "msgs", id, canary,
+	                 CANARY_LEN),
+	    0, "the queued envelope is not in the broker's store");
 	cr_assert(found_in_files(P.broker_data, canary, CANARY_LEN, where,
 	              sizeof(where)),
 	    "the canary is not in the broker's files before");
@@ -442,8 +384,9 @@ Test(retract, erases_the_broker_copy_once_it_expires_undelivered,
 	cr_assert_eq(ak_post(pol, "/v1/messages", body, id), 202);
 	free(body);
 	cr_assert_eq(ak_wait_status(pol, id, "accepted", NULL, WAIT_MS), 1);
-	cr_assert_eq(canary_in(P.broker_data, "msgs", id, canary), 0,
-	    "the queued envelope is not in the broker's store");
+	cr_assert_eq(h_store_slice(P.broker_data, "msgs", id, canary,
+	                 CANARY_LEN),
+	    0, "the queued envelope is not in the broker's store");
 	cr_assert(found_in_files(P.broker_data, canary, CANARY_LEN, where,
 	              sizeof(where)),
 	    "the canary is not in the broker's files before");
