@@ -106,7 +106,8 @@ static void
 partnership(void)
 {
 	static const char *const nodes[] = { "root.bench", "broker.bench",
-	    "police.bench", "health.bench", "social-care.bench", NULL };
+	    "police.bench", "health.bench", "social-care.bench", "ig.bench",
+	    NULL };
 	char path[256], cmd[1024];
 	FILE *fp;
 
@@ -123,6 +124,7 @@ partnership(void)
 	    "node police.bench keys/police.bench.pub\n"
 	    "node health.bench keys/health.bench.pub\n"
 	    "node social-care.bench keys/social-care.bench.pub\n"
+	    "node ig.bench keys/ig.bench.pub scope=*\n"
 	    "allow * -> social-care : REFERRAL\n");
 	fclose(fp);
 	snprintf(cmd, sizeof(cmd), "'%s/haven' directory build '%s' --root "
