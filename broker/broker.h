@@ -9,7 +9,7 @@
  * together is processed inside one LMDB write transaction (group commit)
  * and every reply the batch produced is sent only after that transaction
  * has committed. Only the batch's signature checks run beside it, on one
- * short-lived thread per further core (verify.c), before the transaction.
+ * worker per further core (verify.c), overlapped with the commit before.
  *
  * Files: main.c (start-up checklist, --help), loop.c (poll, signals,
  * timers, batches, dispatch), zap.c (CURVE authentication against the
@@ -41,6 +41,7 @@
 
 #define BROKER_BATCH_MAX 256 /* frames per group commit */
 #define BROKER_BATCH_BYTES (32u << 20) /* bytes per group commit */
+#define BROKER_PIPELINE 8 /* batches in a row before the timers' turn */
 #define BROKER_WINDOW_DEFAULT 32 /* unacknowledged deliveries */
 #define BROKER_WINDOW_MAX 1024
 #define BROKER_RESEND_MS 30000 /* redeliver what was not acked */
@@ -223,6 +224,7 @@ struct broker {
 	int64_t scrub_next_ms; /* mono: not tried again before */
 
 	size_t verify_threads; /* cores for signature checks */
+	struct verify_pool *vpool; /* verify.c's workers, while the loop runs */
 	const struct batch_frame *verdicts; /* the open batch's, or NULL */
 	size_t n_verdicts;
 
@@ -343,13 +345,27 @@ int router_send(struct broker *b, const uint8_t *rid, size_t rid_len,
 /* ---- verify.c ------------------------------------------------------------ */
 
 /*
- * Decodes items[0..n) (each item's f, left NULL when it does not decode)
- * and verifies the signatures of its Submits on up to b->verify_threads
- * cores, noting each verdict; the notes stay in force, for
- * verify_envelope, until verify_batch_end. Never fails: what it cannot
- * decide is decided again in order by dispatch and submit_handle.
+ * Signature checks on every core, overlapped with the commit (SPEC §16).
+ * verify_pool_start() starts the workers (at least one, so that a batch's
+ * checks can run while the main thread waits for the previous batch's
+ * fsync, even on one core); verify_pool_stop() joins them.
+ *
+ * verify_start() hands the workers items[0..n) and returns at once: they
+ * decode each item (its f, left NULL when it does not decode) and verify
+ * the signatures of its Submits with the directory in force, noting each
+ * verdict. verify_wait() takes a share of what is left on the calling
+ * thread and returns when every item is done; one batch is in the workers'
+ * hands at a time, and the directory must not change until verify_wait()
+ * returned. verify_use() puts a finished batch's verdicts in force for
+ * verify_envelope, until verify_batch_end. Nothing here fails: what the
+ * workers cannot decide is decided again, in order, by dispatch and
+ * submit_handle. Only the main thread calls these.
  */
-void verify_batch(struct broker *b, struct batch_frame *items, size_t n);
+void verify_pool_start(struct broker *b);
+void verify_pool_stop(struct broker *b);
+void verify_start(struct broker *b, struct batch_frame *items, size_t n);
+void verify_wait(struct broker *b);
+void verify_use(struct broker *b, const struct batch_frame *items, size_t n);
 void verify_batch_end(struct broker *b);
 
 /*

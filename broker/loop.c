@@ -470,7 +470,7 @@ dispatch(struct broker *b, MDB_txn *txn, struct inframe *in, struct outbox *o)
 		    "is exactly one ZeroMQ message part.",
 		    o);
 	}
-	/* Decoded already by verify_batch, or (again) here for the error. */
+	/* Decoded already by verify.c's workers, or (again) here for the error. */
 	e = in->f != NULL ?
 	    HV_OK :
 	    hv_frame_unpack(zmq_msg_data(&in->msg), zmq_msg_size(&in->msg),
@@ -690,41 +690,84 @@ read_one(struct broker *b, struct inframe *in)
 	return 1;
 }
 
-static void
-router_drain(struct broker *b, struct inframe *items)
-{
-	size_t max = b->group_commit ? BROKER_BATCH_MAX : 1, n = 0, bytes = 0;
+/* One batch: the frames read together and verify.c's view of them. */
+struct batch {
+	struct inframe items[BROKER_BATCH_MAX];
 	struct batch_frame bf[BROKER_BATCH_MAX];
+	size_t n;
+};
 
-	while (n < max && bytes < BROKER_BATCH_BYTES) {
-		int rc = read_one(b, &items[n]);
+/* Reads what is waiting, up to one batch. Returns the frames read. */
+static size_t
+batch_read(struct broker *b, struct batch *bt)
+{
+	size_t max = b->group_commit ? BROKER_BATCH_MAX : 1, bytes = 0;
+
+	bt->n = 0;
+	while (bt->n < max && bytes < BROKER_BATCH_BYTES) {
+		struct inframe *in = &bt->items[bt->n];
+		int rc = read_one(b, in);
 
 		if (rc == 0)
 			break;
 		if (rc < 0)
 			continue;
-		bytes += zmq_msg_size(&items[n].msg);
-		n++;
+		bytes += zmq_msg_size(&in->msg);
+		bt->bf[bt->n].data = zmq_msg_data(&in->msg);
+		bt->bf[bt->n].len = zmq_msg_size(&in->msg);
+		bt->bf[bt->n].parts = in->parts;
+		bt->n++;
 	}
-	if (n == 0)
-		return;
-	/* Signatures on every core first; §6's checks then run in order. */
-	for (size_t i = 0; i < n; i++) {
-		bf[i].data = zmq_msg_data(&items[i].msg);
-		bf[i].len = zmq_msg_size(&items[i].msg);
-		bf[i].parts = items[i].parts;
-		bf[i].f = NULL;
-	}
-	verify_batch(b, bf, n);
-	for (size_t i = 0; i < n; i++)
-		items[i].f = bf[i].f;
-	batch_process(b, items, n);
+	return bt->n;
+}
+
+/* Processes a batch whose signatures are checked, then lets it go. */
+static void
+batch_run(struct broker *b, struct batch *bt)
+{
+	for (size_t i = 0; i < bt->n; i++)
+		bt->items[i].f = bt->bf[i].f;
+	verify_use(b, bt->bf, bt->n);
+	batch_process(b, bt->items, bt->n);
 	verify_batch_end(b);
-	for (size_t i = 0; i < n; i++) {
-		hv_frame_free(&items[i].f);
-		zmq_msg_close(&items[i].msg);
+	for (size_t i = 0; i < bt->n; i++) {
+		hv_frame_free(&bt->items[i].f);
+		bt->bf[i].f = NULL;
+		zmq_msg_close(&bt->items[i].msg);
 	}
+	bt->n = 0;
 	deliver_pump(b);
+}
+
+/*
+ * Reads and processes batches while frames keep coming, at most
+ * BROKER_PIPELINE batches before the timers and the ZAP socket get their
+ * turn. Batch k+1 is read and handed to the workers before batch k is
+ * processed, so its signatures are checked while batch k commits; it is
+ * dispatched only after batch k's commit and replies, so SPEC §6's order
+ * per message is kept. Nothing is in the workers' hands on return.
+ */
+static void
+router_drain(struct broker *b, struct batch *two)
+{
+	struct batch *cur = &two[0], *next = &two[1], *t;
+
+	if (batch_read(b, cur) == 0)
+		return;
+	verify_start(b, cur->bf, cur->n);
+	verify_wait(b);
+	for (int round = 1; cur->n > 0; round++) {
+		if (round < BROKER_PIPELINE && batch_read(b, next) > 0)
+			verify_start(b, next->bf, next->n);
+		else
+			next->n = 0;
+		batch_run(b, cur);
+		if (next->n > 0)
+			verify_wait(b);
+		t = cur;
+		cur = next;
+		next = t;
+	}
 }
 
 /* ---- directory reload -------------------------------------------------------- */
@@ -880,11 +923,12 @@ timers(struct broker *b)
 void
 loop_run(struct broker *b)
 {
-	struct inframe *items = calloc(BROKER_BATCH_MAX, sizeof(*items));
+	struct batch *two = calloc(2, sizeof(*two));
 	int64_t last_timers = 0;
 
-	if (items == NULL)
+	if (two == NULL)
 		hv_fatalx("out of memory");
+	verify_pool_start(b);
 	while (!b->stop) {
 		zmq_pollitem_t pi[4] = {
 			{ b->router, 0, ZMQ_POLLIN, 0 },
@@ -902,12 +946,13 @@ loop_run(struct broker *b)
 		if (pi[1].revents & ZMQ_POLLIN)
 			zap_handle(b);
 		if (!b->stop && (pi[0].revents & ZMQ_POLLIN))
-			router_drain(b, items);
+			router_drain(b, two);
 		/* Timers run between batches even under constant load. */
 		if (hv_mono_ms() - last_timers >= POLL_MS / 2) {
 			timers(b);
 			last_timers = hv_mono_ms();
 		}
 	}
-	free(items);
+	verify_pool_stop(b);
+	free(two);
 }

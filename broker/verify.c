@@ -1,37 +1,48 @@
 /*
- * haven-broker — the signatures of a batch, verified on every core before
- * its transaction opens (SPEC §16).
+ * haven-broker — the signatures of a batch, verified on every core while
+ * the batch before it commits (SPEC §16).
  *
  * Verifying a sender's Ed25519 signature is the largest share of the
  * broker's work per Submit, and it needs nothing from the store: only the
- * envelope's bytes and the directory in force. So once router_drain has
- * read a batch, verify_batch() decodes its frames and checks the Submits'
- * signatures on worker threads (the main thread takes a share too) and
- * notes each verdict with the exact key it was checked against. Then the
- * main thread runs SPEC §6's checks one message at a time, in order, as
- * before: at the BAD_SIGNATURE step, verify_envelope() takes the noted
- * verdict when it was reached for these bytes with the key the directory
- * now gives, and verifies there and then otherwise. No check is skipped or
- * reordered; a frame that no worker decoded is decoded by dispatch.
+ * envelope's bytes and the directory in force. So router_drain reads the
+ * next batch and hands it to the workers (verify_start) before it
+ * processes the current one: they decode its frames and check its Submits'
+ * signatures while the main thread runs the current batch's checks and
+ * waits for its fsync. Each verdict is noted with the exact key it was
+ * checked against. Then the main thread runs SPEC §6's checks one message
+ * at a time, in order, as before: at the BAD_SIGNATURE step,
+ * verify_envelope() takes the noted verdict when it was reached for these
+ * bytes with the key the directory now gives, and verifies there and then
+ * otherwise. No check is skipped or reordered, and no frame is dispatched
+ * before the batch ahead of it has committed and its replies are sent; a
+ * frame that no worker decoded is decoded by dispatch.
  *
- * The workers only read: the frames (each worker writes only its own
- * items' decoded frame and verdict) and the directory, which changes only
- * on the main thread between batches, never while workers run.
+ * The workers only read: the frames (each worker writes only the items it
+ * took) and the directory, which changes only on the main thread between
+ * router_drain calls, when no batch is in the workers' hands.
  */
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "broker.h"
+#include "hv_log.h"
 #include "hv_wire.h"
 
-/* What one batch's workers share. */
-struct verify_job {
+/*
+ * The workers and the one batch in their hands. The lock guards every
+ * field; an item itself is written only by the thread that took it.
+ */
+struct verify_pool {
+	pthread_mutex_t lock;
+	pthread_cond_t work; /* a batch was handed over, or stop */
+	pthread_cond_t done; /* the batch's last item is done */
+	pthread_t t[BROKER_VERIFY_THREADS_MAX];
+	size_t n_threads;
 	struct broker *b;
 	struct batch_frame *items;
-	size_t n;
-	atomic_size_t next; /* the next item to take */
+	size_t n, next, finished;
+	int stop;
 };
 
 /* Decodes item i and, for a Submit whose sender has keys, verifies it. */
@@ -65,36 +76,123 @@ verify_one(struct broker *b, struct batch_frame *it)
 	hv_envelope_clear(&env);
 }
 
+/*
+ * Takes items until none is left; called with the lock held, returns with
+ * it held. Returns 0 when there was nothing to take.
+ */
+static int
+take_items(struct verify_pool *p)
+{
+	int took = 0;
+
+	while (p->items != NULL && p->next < p->n) {
+		struct batch_frame *it = &p->items[p->next++];
+
+		took = 1;
+		pthread_mutex_unlock(&p->lock);
+		verify_one(p->b, it);
+		pthread_mutex_lock(&p->lock);
+		if (++p->finished == p->n)
+			pthread_cond_broadcast(&p->done);
+	}
+	return took;
+}
+
 static void *
 verify_worker(void *arg)
 {
-	struct verify_job *j = arg;
-	size_t i;
+	struct verify_pool *p = arg;
 
-	while ((i = atomic_fetch_add(&j->next, 1)) < j->n)
-		verify_one(j->b, &j->items[i]);
+	pthread_mutex_lock(&p->lock);
+	while (!p->stop)
+		if (!take_items(p))
+			pthread_cond_wait(&p->work, &p->lock);
+	pthread_mutex_unlock(&p->lock);
 	return NULL;
 }
 
 void
-verify_batch(struct broker *b, struct batch_frame *items, size_t n)
+verify_pool_start(struct broker *b)
 {
-	struct verify_job j = { b, items, n, 0 };
-	pthread_t t[BROKER_VERIFY_THREADS_MAX];
-	size_t started = 0, want;
+	struct verify_pool *p = calloc(1, sizeof(*p));
+	/* One worker per core beyond the main thread's, and at least one. */
+	size_t want = b->verify_threads > 1 ? b->verify_threads - 1 : 1;
 
+	if (p == NULL)
+		hv_fatalx("out of memory");
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->work, NULL);
+	pthread_cond_init(&p->done, NULL);
+	p->b = b;
+	if (want > BROKER_VERIFY_THREADS_MAX)
+		want = BROKER_VERIFY_THREADS_MAX;
+	for (; p->n_threads < want; p->n_threads++)
+		if (pthread_create(&p->t[p->n_threads], NULL, verify_worker,
+		        p) != 0)
+			break;
+	if (p->n_threads == 0)
+		hv_log_warnx("no thread for signature checks; the main thread "
+		             "checks them alone");
+	b->vpool = p;
+}
+
+void
+verify_pool_stop(struct broker *b)
+{
+	struct verify_pool *p = b->vpool;
+
+	if (p == NULL)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->stop = 1;
+	pthread_cond_broadcast(&p->work);
+	pthread_mutex_unlock(&p->lock);
+	for (size_t i = 0; i < p->n_threads; i++)
+		pthread_join(p->t[i], NULL);
+	pthread_cond_destroy(&p->done);
+	pthread_cond_destroy(&p->work);
+	pthread_mutex_destroy(&p->lock);
+	free(p);
+	b->vpool = NULL;
+}
+
+void
+verify_start(struct broker *b, struct batch_frame *items, size_t n)
+{
+	struct verify_pool *p = b->vpool;
+
+	for (size_t i = 0; i < n; i++) {
+		items[i].f = NULL;
+		items[i].sig = SIG_UNKNOWN;
+	}
+	pthread_mutex_lock(&p->lock);
+	p->items = items;
+	p->n = n;
+	p->next = 0;
+	p->finished = 0;
+	pthread_cond_broadcast(&p->work);
+	pthread_mutex_unlock(&p->lock);
+}
+
+void
+verify_wait(struct broker *b)
+{
+	struct verify_pool *p = b->vpool;
+
+	pthread_mutex_lock(&p->lock);
+	take_items(p);
+	while (p->items != NULL && p->finished < p->n)
+		pthread_cond_wait(&p->done, &p->lock);
+	p->items = NULL;
+	p->n = p->next = p->finished = 0;
+	pthread_mutex_unlock(&p->lock);
+}
+
+void
+verify_use(struct broker *b, const struct batch_frame *items, size_t n)
+{
 	b->verdicts = items;
 	b->n_verdicts = n;
-	/* One worker per core beyond this one, and no more than there is. */
-	want = b->verify_threads > 1 ? b->verify_threads - 1 : 0;
-	if (want > n / 2)
-		want = n / 2;
-	for (; started < want; started++)
-		if (pthread_create(&t[started], NULL, verify_worker, &j) != 0)
-			break;
-	verify_worker(&j);
-	for (size_t k = 0; k < started; k++)
-		pthread_join(t[k], NULL);
 }
 
 void
