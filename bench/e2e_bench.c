@@ -593,6 +593,26 @@ print_cpu(const char *name, const struct result *r)
 	    r->cpu[2], r->cpu[3], r->cpu[4], r->cpu[5], r->machine_busy);
 }
 
+/*
+ * The CPU each part of the path spent per message arrived at saturation,
+ * in µs: what bounds the end-to-end figure when the cores are busy.
+ */
+static void
+cpu_figures(const struct result *r)
+{
+	double per;
+
+	if (r->arrived <= 0 || r->e2e_rate <= 0)
+		return;
+	per = 1e6 / r->e2e_rate / 100.0; /* % of a core -> µs a message */
+	bench_figure("e2e_cpu_broker_us", r->cpu[0] * per);
+	bench_figure("e2e_cpu_senders_us",
+	    (r->cpu[1] + r->cpu[2] + r->cpu[3]) * per);
+	bench_figure("e2e_cpu_recipient_us", r->cpu[4] * per);
+	bench_figure("e2e_cpu_clients_us", r->cpu[5] * per);
+	bench_figure("e2e_machine_busy_pct", r->machine_busy);
+}
+
 static void
 print_row(const char *name, const struct result *r)
 {
@@ -765,6 +785,7 @@ main(int argc, char **argv)
 	printf("\n");
 	print_cpu("one sender", &one);
 	print_cpu("saturation", &sat);
+	cpu_figures(&sat);
 	if (do_half)
 		print_cpu("half load", &half);
 	printf("broker memory: peak RSS (VmHWM) %.1f MiB, RSS at the end "
