@@ -338,7 +338,16 @@ hv_envelope_seal(hv_envelope *env, const uint8_t *payload, size_t len,
 {
 	hv_envelope tmp;
 	struct canon ad = { 0 };
-	uint8_t *key = NULL, *plain = NULL, *ct = NULL;
+	/*
+	 * The content key lives on the stack for the few microseconds of the
+	 * call and is wiped on every way out, as crypto_box_seal does with its
+	 * ephemeral key: sodium_malloc would cost an mmap, mlock, mprotect
+	 * and munmap per message, and the TLB shootdowns those send to every
+	 * other core of a threaded daemon. The payload beside it is in
+	 * ordinary memory anyway.
+	 */
+	uint8_t key[crypto_aead_xchacha20poly1305_ietf_KEYBYTES];
+	uint8_t *plain = NULL, *ct = NULL;
 	size_t padlen, padded;
 	unsigned long long ctlen;
 	hv_err e;
@@ -353,9 +362,6 @@ hv_envelope_seal(hv_envelope *env, const uint8_t *payload, size_t len,
 	if ((e = ad_bytes(&tmp, &ad)) != HV_OK)
 		return e;
 	e = HV_ENOMEM;
-	if ((key = sodium_malloc(
-	         crypto_aead_xchacha20poly1305_ietf_KEYBYTES)) == NULL)
-		goto out;
 	if ((plain = malloc(padlen)) == NULL ||
 	    (ct = malloc(padlen + crypto_aead_xchacha20poly1305_ietf_ABYTES)) ==
 	        NULL)
@@ -393,7 +399,7 @@ out:
 		free(plain);
 	}
 	free(ct);
-	sodium_free(key);
+	sodium_memzero(key, sizeof(key));
 	free(ad.buf);
 	return e;
 }
@@ -432,7 +438,9 @@ hv_envelope_open_at(const hv_envelope *env, const char *me,
     const struct hv_prev_signs *prev, uint8_t **payload, size_t *len)
 {
 	struct canon ad = { 0 };
-	uint8_t *key = NULL, *plain = NULL, *copy = NULL;
+	/* On the stack and wiped on every way out, as in hv_envelope_seal. */
+	uint8_t key[crypto_aead_xchacha20poly1305_ietf_KEYBYTES];
+	uint8_t *plain = NULL, *copy = NULL;
 	size_t padlen = 0, unpadded;
 	unsigned long long plen;
 	int idx;
@@ -452,9 +460,7 @@ hv_envelope_open_at(const hv_envelope *env, const char *me,
 	if ((e = ad_bytes(env, &ad)) != HV_OK)
 		return e;
 	e = HV_ENOMEM;
-	if ((key = sodium_malloc(
-	         crypto_aead_xchacha20poly1305_ietf_KEYBYTES)) == NULL ||
-	    (plain = malloc(padlen)) == NULL)
+	if ((plain = malloc(padlen)) == NULL)
 		goto out;
 	if (open_sealed_key(env, idx, me_keys, key) != 0) {
 		e = HV_EDECRYPT;
@@ -482,7 +488,7 @@ out:
 		sodium_memzero(plain, padlen);
 		free(plain);
 	}
-	sodium_free(key);
+	sodium_memzero(key, sizeof(key));
 	free(ad.buf);
 	return e;
 }
