@@ -226,6 +226,11 @@ sentence(const struct hv_audit_rec *r, char *out, size_t cap)
 		    "%s erased the %s from %s after its "
 		    "retraction.",
 		    who, t, s);
+	else if (strcmp(e, "HOLD_ADDED") == 0 && r->has_id && r->type[0])
+		snprintf(out, cap,
+		    "%s placed a legal hold on the %s: it is kept until "
+		    "the hold is removed.",
+		    s, t);
 	else if (strcmp(e, "HOLD_ADDED") == 0)
 		snprintf(out, cap,
 		    "%s placed a legal hold: records about the "
