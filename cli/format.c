@@ -473,7 +473,47 @@ timeline_line(FILE *fp, const json_t *ev)
 		fprintf(fp, "not delivered to %s in time", str(ev, "to"));
 	else if (strcmp(s, "resubmitted") == 0)
 		fprintf(fp, "%s", str(ev, "message"));
+	else if (strcmp(s, "retracted") == 0)
+		fprintf(fp, "recorded by the broker: %s, decided by %s",
+		    str(ev, "reason"), str(ev, "decided_by"));
+	else if (strcmp(s, "withdrawn") == 0)
+		fprintf(fp, "before delivery to %s: never delivered",
+		    str(ev, "to"));
+	else if (strcmp(s, "retraction_delivered") == 0)
+		fprintf(fp, "%s confirmed it applied the retraction",
+		    str(ev, "to"));
 	fputc('\n', fp);
+}
+
+/* The retraction of a sent message, and where each copy stands. */
+static void
+retraction_lines(FILE *fp, const json_t *r)
+{
+	const json_t *x;
+	char t[48];
+	size_t i;
+
+	fprintf(fp, "RETRACTED     %s, decided by %s, asked %s",
+	    str(r, "reason"), str(r, "decided_by"),
+	    fmt_time(json_string_value(json_object_get(r, "requested_at")), t,
+	        sizeof(t)));
+	if (json_is_string(json_object_get(r, "recorded_at")))
+		fprintf(fp, "; recorded by the broker %s\n",
+		    fmt_time(json_string_value(
+		                 json_object_get(r, "recorded_at")),
+		        t, sizeof(t)));
+	else
+		fprintf(fp, "; not yet recorded by the broker\n");
+	if (json_is_string(json_object_get(r, "note")))
+		fprintf(fp, "Note          %s\n", str(r, "note"));
+	json_array_foreach (json_object_get(r, "recipients"), i, x) {
+		const char *at = json_string_value(json_object_get(x, "at"));
+
+		fprintf(fp, "  %-28s %s", str(x, "to"), str(x, "text"));
+		if (at != NULL)
+			fprintf(fp, " (%s)", fmt_time(at, t, sizeof(t)));
+		fputc('\n', fp);
+	}
 }
 
 void
@@ -499,6 +539,10 @@ fmt_status(FILE *fp, const json_t *st)
 	    fmt_time(json_string_value(json_object_get(st, "created")), t,
 	        sizeof(t)),
 	    str(st, "status"));
+	if (json_is_object(json_object_get(st, "retraction"))) {
+		retraction_lines(fp, json_object_get(st, "retraction"));
+		fputc('\n', fp);
+	}
 	json_array_foreach (json_object_get(st, "timeline"), i, x)
 		timeline_line(fp, x);
 }
