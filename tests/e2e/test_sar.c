@@ -431,6 +431,19 @@ Test(sar,
 	free(cmd);
 }
 
+/* s with each run of white space made one space, in place. */
+static char *
+squeeze(char *s)
+{
+	char *w = s;
+
+	for (const char *r = s; *r != '\0'; r++)
+		if (!(*r == ' ' || *r == '\n') || (w > s && w[-1] != ' '))
+			*w++ = *r == '\n' ? ' ' : *r;
+	*w = '\0';
+	return s;
+}
+
 /* `haven hold add --message ID` at agent ag; 0 on success. */
 static int
 hold_message(struct h_agent *ag, const char *id)
@@ -452,7 +465,9 @@ hold_message(struct h_agent *ag, const char *id)
  * child's report lists it: the broker audits HOLD_ADDED with the
  * pseudonym it recorded for that message, for its sender and for its
  * recipient. A node that was no party to the message is audited holding
- * it, but that record names no child, so it is not in the report.
+ * it, but that record names no child, so it is not in the report. The
+ * text format tells a terminal the same, and a listing's format is
+ * refused for a report.
  */
 Test(sar, a_hold_on_one_message_is_in_the_report_for_that_child, .init = setup,
     .fini = teardown, .timeout = 150)
@@ -515,6 +530,38 @@ Test(sar, a_hold_on_one_message_is_in_the_report_for_that_child, .init = setup,
 		n++;
 	cr_assert_eq(n, 2, "%d holds in the report: %s", n, html);
 	free(html);
+
+	/* The same report as text, to standard output, for a terminal. */
+	cr_assert_eq(h_sh(&out, 60,
+	                 "'%s' audit sar --db '%s' --subject-nhs %s "
+	                 "--subject-key '%s' --format text -o -",
+	                 h_bin("haven"), P.broker_data, NHS, P.subject_key),
+	    0, "%s", out ? out : "");
+	cr_assert(strncmp(out, "SUBJECT ACCESS REPORT\n", 22) == 0, "%s", out);
+	for (char *l = out; (l = strchr(l, '\n')) != NULL; l++)
+		cr_assert(strcspn(l + 1, "\n") <= 78, "a line is too wide: %s",
+		    out);
+	squeeze(out);
+	cr_assert(strstr(out, "Child's reference: NHS number 943 476 5919") !=
+	        NULL,
+	    "%s", out);
+	cr_assert(strstr(out,
+	              "Education (" AK_SCHOOL ") placed a legal hold "
+	              "on the domestic abuse notification") != NULL,
+	    "%s", out);
+	cr_assert(strstr(out,
+	              "Verified against the signed tree head of size ") != NULL,
+	    "%s", out);
+	cr_assert(strstr(out, id) != NULL, "%s", out);
+	free(out);
+	out = NULL;
+	cr_assert_eq(h_sh(&out, 30,
+	                 "'%s' audit sar --db '%s' --subject-nhs %s "
+	                 "--subject-key '%s' --format csv -o - 2>&1",
+	                 h_bin("haven"), P.broker_data, NHS, P.subject_key),
+	    2, "%s", out ? out : "");
+	cr_assert(strstr(out, "is not html, json or text") != NULL, "%s", out);
+	free(out);
 	free(path);
 	free(all);
 	free(body);
