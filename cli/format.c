@@ -447,10 +447,11 @@ timeline_line(FILE *fp, const json_t *ev)
 	const char *s = str(ev, "status");
 	char t[48];
 
-	fprintf(fp, "%-22s%-14s",
+	/* A status as wide as its column still gets a space after it. */
+	fprintf(fp, "%-22s%-14s%s",
 	    fmt_time(json_string_value(json_object_get(ev, "at")), t,
 	        sizeof(t)),
-	    s);
+	    s, strlen(s) >= 14 ? " " : "");
 	if (strcmp(s, "queued") == 0)
 		fprintf(fp, "in this agent's outbox");
 	else if (strcmp(s, "accepted") == 0)
@@ -493,26 +494,44 @@ retraction_lines(FILE *fp, const json_t *r)
 	char t[48];
 	size_t i;
 
-	fprintf(fp, "RETRACTED     %s, decided by %s, asked %s",
-	    str(r, "reason"), str(r, "decided_by"),
+	fprintf(fp, "%-14s%s, decided by %s\n", "Retracted", str(r, "reason"),
+	    str(r, "decided_by"));
+	fprintf(fp, "%-14s%s at this agent\n", "Asked",
 	    fmt_time(json_string_value(json_object_get(r, "requested_at")), t,
 	        sizeof(t)));
 	if (json_is_string(json_object_get(r, "recorded_at")))
-		fprintf(fp, "; recorded by the broker %s\n",
+		fprintf(fp, "%-14s%s by the broker\n", "Recorded",
 		    fmt_time(json_string_value(
 		                 json_object_get(r, "recorded_at")),
 		        t, sizeof(t)));
 	else
-		fprintf(fp, "; not yet recorded by the broker\n");
+		fprintf(fp,
+		    "%-14snot yet by the broker (it is sent when the "
+		    "broker is reachable)\n",
+		    "Recorded");
 	if (json_is_string(json_object_get(r, "note")))
-		fprintf(fp, "Note          %s\n", str(r, "note"));
+		fprintf(fp, "%-14s%s\n", "Note", str(r, "note"));
 	json_array_foreach (json_object_get(r, "recipients"), i, x) {
-		const char *at = json_string_value(json_object_get(x, "at"));
+		const char *o = str(x, "outcome");
+		const char *at =
+		    fmt_time(json_string_value(json_object_get(x, "at")), t,
+		        sizeof(t));
 
-		fprintf(fp, "  %-28s %s", str(x, "to"), str(x, "text"));
-		if (at != NULL)
-			fprintf(fp, " (%s)", fmt_time(at, t, sizeof(t)));
-		fputc('\n', fp);
+		fprintf(fp, "%-14s%s: ", i ? "" : "Recipients", str(x, "to"));
+		if (strcmp(o, "confirmed") == 0)
+			fprintf(fp,
+			    "confirmed %s: its copy erased, or kept "
+			    "only under a legal hold there\n",
+			    at);
+		else if (strcmp(o, "withdrawn") == 0)
+			fprintf(fp,
+			    "withdrawn %s before delivery: never "
+			    "received\n",
+			    at);
+		else
+			fprintf(fp,
+			    "not confirmed yet: the recipient applies "
+			    "it when it next connects\n");
 	}
 }
 
