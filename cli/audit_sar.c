@@ -96,16 +96,38 @@ party(const char *node, char *out, size_t cap)
 	snprintf(out, cap, "%s", node[0] ? node : "an unnamed node");
 }
 
-/* "a domestic abuse notification" from DOMESTIC_ABUSE_NOTIFICATION. */
+/*
+ * "a domestic abuse notification" from DOMESTIC_ABUSE_NOTIFICATION; the
+ * types whose names are abbreviations are spelt out.
+ */
 static void
 type_words(const char *type, int article, char *out, size_t cap)
 {
+	static const struct {
+		const char *type, *words;
+	} spelt[] = {
+		{ "CP_PLAN_START", "child protection plan start notice" },
+		{ "CP_PLAN_END", "child protection plan end notice" },
+		{ "CP_CONFERENCE_INVITATION",
+		    "child protection conference invitation" },
+		{ "INFO_REQUEST", "information request" },
+		{ "INFO_RESPONSE", "information response" },
+	};
 	size_t o = 0;
 
 	if (type[0] == '\0') {
 		snprintf(out, cap, article ? "a message" : "message");
 		return;
 	}
+	for (size_t i = 0; i < sizeof(spelt) / sizeof(spelt[0]); i++)
+		if (strcmp(type, spelt[i].type) == 0) {
+			snprintf(out, cap, "%s%s",
+			    !article           ? "" :
+			        type[0] == 'I' ? "an " :
+			                         "a ",
+			    spelt[i].words);
+			return;
+		}
 	if (article)
 		o = (size_t)snprintf(out, cap, "%s ",
 		    strchr("AEIOU", type[0]) != NULL ? "an" : "a");
@@ -168,6 +190,25 @@ code_words(const char *code)
 	return "it could not be accepted";
 }
 
+/* Why a message was retracted, from the reason code (lib/hv_retract). */
+static const char *
+retract_words(const char *code)
+{
+	static const struct {
+		const char *code, *words;
+	} m[] = {
+		{ "MISDIRECTED", "it was sent to the wrong recipient" },
+		{ "WRONG_CHILD", "it was about the wrong child" },
+		{ "INACCURATE", "it was inaccurate" },
+		{ "DUPLICATE", "it was a duplicate" },
+	};
+
+	for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++)
+		if (strcmp(code, m[i].code) == 0)
+			return m[i].words;
+	return "of another reason";
+}
+
 /* One sentence saying what the record means. */
 static void
 sentence(const struct hv_audit_rec *r, char *out, size_t cap)
@@ -214,8 +255,11 @@ sentence(const struct hv_audit_rec *r, char *out, size_t cap)
 		    "delivered.",
 		    t, s, to);
 	else if (strcmp(e, "RETRACTED") == 0)
-		snprintf(out, cap, "%s retracted the %s it had sent to %s.", s,
-		    t, to);
+		snprintf(out, cap,
+		    "%s retracted the %s it had sent to %s, because %s (%s); "
+		    "decided by %s.",
+		    s, t, to, retract_words(r->reason), r->reason,
+		    r->actor[0] ? r->actor : "-");
 	else if (strcmp(e, "WITHDRAWN") == 0)
 		snprintf(out, cap,
 		    "The %s from %s was withdrawn before %s "

@@ -402,7 +402,8 @@ Test(sar,
 	retraction = strstr(html,
 	    "Police (police.avon) retracted the "
 	    "domestic abuse notification it had sent to Education "
-	    "(education.st-marys-primary).");
+	    "(education.st-marys-primary), because it was sent to the wrong "
+	    "recipient (MISDIRECTED); decided by pc.sar.");
 	hold = strstr(html,
 	    "Health (health.bristol-royal) placed a legal "
 	    "hold: records about the child are kept until it is removed.");
