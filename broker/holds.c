@@ -119,7 +119,8 @@ holds_handle(struct broker *b, MDB_txn *txn, const struct conn *c,
 				    "a message from %s", ai.sender);
 			} else
 				snprintf(what, sizeof(what),
-				    "a message it did not send or receive");
+				    "a message the broker has no record "
+				    "of it sending or receiving");
 		} else {
 			rec.has_subject = 1;
 			memcpy(rec.subject, h->subject.data, 32);
