@@ -455,6 +455,16 @@ int retract_receive(struct agent *a, const Haven__Receipt *r);
 void retract_confirmed(struct agent *a, const uint8_t id[HV_ID_LEN]);
 /* What is kept of a retracted received message (new reference) or NULL. */
 json_t *retract_header(struct agent *a, const uint8_t id[HV_ID_LEN]);
+/*
+ * The sender's view of its retraction of id, inside the caller's read
+ * transaction: {reason, decided_by, note, requested_at, recorded_at,
+ * recipients: [{to, outcome, at, text}]}, from the request kept here and
+ * the receipts in timeline tl; outcome is "confirmed" (the recipient
+ * applied it), "withdrawn" (never delivered) or "pending". NULL when this
+ * agent did not retract id. New reference.
+ */
+json_t *retract_sender_view(struct agent *a, MDB_txn *txn,
+    const uint8_t id[HV_ID_LEN], const json_t *to, const json_t *tl);
 
 /* ---- retention.c ------------------------------------------------------- */
 

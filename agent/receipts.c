@@ -106,6 +106,12 @@ outbox_status(struct agent *a, const uint8_t id[HV_ID_LEN])
 	    "type", env.type, "priority", env.priority, "created",
 	    json_time(env.created * 1000), "status", overall_status(tl),
 	    "timeline", tl);
+	/* Retracted here: what was decided and where each copy stands. */
+	if (j != NULL) {
+		json_t *rv = retract_sender_view(a, txn, id, to, tl);
+
+		json_object_set_new(j, "retraction", rv ? rv : json_null());
+	}
 out:
 	mdb_txn_abort(txn);
 	hv_envelope_clear(&env);

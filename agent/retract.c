@@ -472,3 +472,81 @@ retract_header(struct agent *a, const uint8_t id[HV_ID_LEN])
 	}
 	return j;
 }
+
+/* ---- the sender's view --------------------------------------------------- */
+
+/* The latest timeline entry of status st (about node, when not NULL). */
+static const json_t *
+tl_find(const json_t *tl, const char *st, const char *node)
+{
+	const json_t *e, *found = NULL;
+	size_t i;
+
+	json_array_foreach (tl, i, e) {
+		const char *s = json_string_value(json_object_get(e, "status"));
+		const char *to = json_string_value(json_object_get(e, "to"));
+
+		if (s != NULL && strcmp(s, st) == 0 &&
+		    (node == NULL || (to != NULL && strcmp(to, node) == 0)))
+			found = e;
+	}
+	return found;
+}
+
+json_t *
+retract_sender_view(struct agent *a, MDB_txn *txn, const uint8_t id[HV_ID_LEN],
+    const json_t *to, const json_t *tl)
+{
+	const json_t *x, *rec;
+	json_t *kept, *view = NULL, *rs;
+	MDB_val v;
+	size_t i;
+
+	if (store_get(a, txn, DB_RETRACTED, id, HV_ID_LEN, &v) != HV_OK)
+		return NULL;
+	kept = json_loadb(v.mv_data, v.mv_size, 0, NULL);
+	/* A received message's kept header is not the sender's request. */
+	if (kept == NULL || json_object_get(kept, "id") != NULL ||
+	    (rs = json_array()) == NULL) {
+		json_decref(kept);
+		return NULL;
+	}
+	json_array_foreach (to, i, x) {
+		const char *node = json_string_value(x);
+		const json_t *e;
+		const char *outcome, *text;
+
+		if (node == NULL)
+			continue;
+		if ((e = tl_find(tl, "retraction_delivered", node)) != NULL) {
+			outcome = "confirmed";
+			text = "the recipient confirmed it applied the "
+			       "retraction: its copy is erased, or kept whole "
+			       "only under a legal hold";
+		} else if ((e = tl_find(tl, "withdrawn", node)) != NULL) {
+			outcome = "withdrawn";
+			text = "withdrawn at the broker before delivery: the "
+			       "recipient never received it";
+		} else {
+			outcome = "pending";
+			text = "waiting for the recipient to confirm it "
+			       "applied the retraction";
+		}
+		json_array_append_new(rs,
+		    json_pack("{s:s, s:s, s:O, s:s}", "to", node, "outcome",
+		        outcome, "at",
+		        e != NULL ? json_object_get(e, "at") : json_null(),
+		        "text", text));
+	}
+	rec = tl_find(tl, "retracted", NULL);
+	view = json_pack("{s:O, s:O, s:O, s:O, s:O, s:o}", "reason",
+	    json_object_get(kept, "reason"), "decided_by",
+	    json_object_get(kept, "decided_by"), "note",
+	    json_object_get(kept, "note") ? json_object_get(kept, "note") :
+	                                    json_null(),
+	    "requested_at", json_object_get(kept, "at"), "recorded_at",
+	    rec != NULL ? json_object_get(rec, "at") : json_null(),
+	    "recipients", rs);
+	json_decref(kept);
+	return view;
+}

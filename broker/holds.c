@@ -4,6 +4,15 @@
  * subject pseudonym, node, time). The reason for a hold stays at the
  * agent. The notice is echoed after the commit so the agent stops
  * repeating it; a repeat writes nothing new.
+ *
+ * A hold on one message is audited with the pseudonym, type and sender
+ * the broker recorded when it accepted that message (DB_ADDR), so that
+ * `haven audit sar` for the child finds it. The agent is not asked for
+ * the pseudonym: a HoldNotice is unsigned metadata, and an agent that
+ * named one could tie a hold on this message to another child's records.
+ * The broker's own copy is the one every other record of the message
+ * carries, and it is attached only when the holding node was a party to
+ * the message (its sender or a recipient).
  */
 #include <stdio.h>
 #include <string.h>
@@ -13,14 +22,54 @@
 #include "hv_log.h"
 #include "hv_util.h"
 
+/*
+ * The facts the broker recorded for message id when node is its sender
+ * or one of its recipients. Returns HV_OK, HV_ENOTFOUND (the broker never
+ * accepted id, or node was no party to it) or a store error.
+ */
+static hv_err
+party_facts(struct broker *b, MDB_txn *txn, const uint8_t id[HV_ID_LEN],
+    const char *node, struct addr_info *out)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	hv_err e = HV_ENOTFOUND;
+	int rc;
+
+	/* A recipient: its own (id, node) entry. */
+	if ((e = addr_get(b, txn, id, node, out)) != HV_ENOTFOUND)
+		return e;
+	/* The sender: any recipient's entry names it. */
+	if (mdb_cursor_open(txn, b->db[DB_ADDR], &cur) != 0)
+		return HV_EIO;
+	k.mv_data = (void *)id;
+	k.mv_size = HV_ID_LEN;
+	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	if (rc == 0 && k.mv_size > HV_ID_LEN &&
+	    k.mv_size - HV_ID_LEN <= HV_NODE_MAX &&
+	    memcmp(k.mv_data, id, HV_ID_LEN) == 0) {
+		char r[HV_NODE_MAX + 1];
+
+		memcpy(r, (uint8_t *)k.mv_data + HV_ID_LEN,
+		    k.mv_size - HV_ID_LEN);
+		r[k.mv_size - HV_ID_LEN] = '\0';
+		e = addr_get(b, txn, id, r, out);
+		if (e == HV_OK && strcmp(out->sender, node) != 0)
+			e = HV_ENOTFOUND;
+	}
+	mdb_cursor_close(cur);
+	return e;
+}
+
 hv_err
 holds_handle(struct broker *b, MDB_txn *txn, const struct conn *c,
     const Haven__HoldNotice *h, struct outbox *o)
 {
 	Haven__Frame f = HAVEN__FRAME__INIT;
 	struct hv_audit_rec rec;
+	struct addr_info ai;
 	uint8_t k[HV_ID_LEN + HV_NODE_MAX + 2];
-	char hex[HV_ID_HEX_LEN + 1], what[80];
+	char hex[HV_ID_HEX_LEN + 1], what[HV_NODE_MAX + 64];
 	size_t kl;
 	MDB_val v;
 	hv_err e;
@@ -58,6 +107,20 @@ holds_handle(struct broker *b, MDB_txn *txn, const struct conn *c,
 			rec.has_id = 1;
 			memcpy(rec.id, h->message_id.data, HV_ID_LEN);
 			snprintf(what, sizeof(what), "a message");
+			e = party_facts(b, txn, rec.id, c->node, &ai);
+			if (e != HV_OK && e != HV_ENOTFOUND)
+				return e;
+			if (e == HV_OK) {
+				rec.has_subject = 1;
+				memcpy(rec.subject, ai.subject, 32);
+				snprintf(rec.type, sizeof(rec.type), "%s",
+				    ai.type);
+				snprintf(what, sizeof(what),
+				    "a message from %s", ai.sender);
+			} else
+				snprintf(what, sizeof(what),
+				    "a message the broker has no record "
+				    "of it sending or receiving");
 		} else {
 			rec.has_subject = 1;
 			memcpy(rec.subject, h->subject.data, 32);

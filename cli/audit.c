@@ -293,20 +293,24 @@ take(struct audit_args *a, int c, const char *v)
 			    v);
 		a->limit = (size_t)n;
 		break;
-	case 'f':
-		if (strcmp(v, "table") == 0)
+	case 'f': {
+		/* A report is html, json or text; a listing table, json or csv. */
+		int sar = strcmp(sub, "audit sar") == 0;
+
+		if (!sar && strcmp(v, "table") == 0)
 			a->format = AF_TABLE;
 		else if (strcmp(v, "json") == 0)
 			a->format = AF_JSON;
-		else if (strcmp(v, "csv") == 0)
+		else if (!sar && strcmp(v, "csv") == 0)
 			a->format = AF_CSV;
-		else if (strcmp(v, "html") == 0 &&
-		    strcmp(sub, "audit sar") == 0)
+		else if (sar && strcmp(v, "html") == 0)
 			a->format = AF_HTML;
-		else if (strcmp(sub, "audit sar") == 0)
+		else if (sar && strcmp(v, "text") == 0)
+			a->format = AF_TEXT;
+		else if (sar)
 			return cli_usage(sub,
-			    "--format '%.80s' is not html or "
-			    "json.",
+			    "--format '%.80s' is not html, json "
+			    "or text.",
 			    v);
 		else
 			return cli_usage(sub,
@@ -314,6 +318,7 @@ take(struct audit_args *a, int c, const char *v)
 			    "json or csv.",
 			    v);
 		break;
+	}
 	case 'F':
 	case 'T':
 		if (parse_u64(v, 1, c == 'F' ? &a->from : &a->to) != 0)

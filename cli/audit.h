@@ -63,7 +63,7 @@ enum {
 /* audit_need_db's answer for a remote query. */
 #define AUDIT_REMOTE (-2)
 
-enum audit_format { AF_TABLE, AF_JSON, AF_CSV, AF_HTML };
+enum audit_format { AF_TABLE, AF_JSON, AF_CSV, AF_HTML, AF_TEXT };
 
 /* A subcommand's parsed and checked options. */
 struct audit_args {

@@ -331,7 +331,7 @@ static const char sar[] =
     "         (--db DIR [--broker-pub F] [--key IG.key] | --broker ENDPOINT\n"
     "          --key IG.key\n"
     "          --directory FILE [--root-pub F] [--passphrase-file F]\n"
-    "          [--timeout S]) -o REPORT.html [--format html|json]\n"
+    "          [--timeout S]) -o REPORT.html [--format html|json|text]\n"
     "\n"
     "Writes a subject access report about one child: every share, refusal\n"
     "(at the broker or at the sender's own agent), decision not to share,\n"
@@ -353,11 +353,13 @@ static const char sar[] =
     "  --subject-key F     the partnership's subject key; another key is\n"
     "                      refused with a sentence (exit 1)\n"
     "  -o, --output FILE   the report, written whole or not at all, mode 0600\n"
-    "                      (it names the child)\n"
+    "                      (it names the child); - writes it to standard\n"
+    "                      output\n"
     "  --key IG.key        an ig node's key: the justifications sealed to it\n"
     "                      are opened and shown in full; without it they\n"
     "                      show as (sealed)\n"
-    "  --format F          html (default) or json\n";
+    "  --format F          html (default), json, or text (plain lines for a\n"
+    "                      terminal, wrapped at 78 columns)\n";
 
 void
 audit_help(const char *sub, FILE *fp)

@@ -381,7 +381,8 @@ on_record(void *ctx, const struct hv_audit_rec *r)
 	char *text;
 
 	switch (q->fmt) {
-	case AF_HTML: /* only `audit sar` takes html */
+	case AF_HTML: /* only `audit sar` takes html and text */
+	case AF_TEXT:
 	case AF_TABLE:
 		fill_cells(q->a, r, q->cells, q->just, sizeof(q->just));
 		for (int i = 0; i < NCOL; i++) {

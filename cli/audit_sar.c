@@ -3,7 +3,7 @@
  * one child, in time order, with the parties, the type, the basis and, in
  * plain language, what happened, and a line naming the signed tree head
  * the log was checked against. For a person to read and print (HTML, with
- * print CSS) or for another program (JSON).
+ * print CSS), to read at a terminal (text) or for another program (JSON).
  *
  * The child's reference is the identifier the officer typed: it is their
  * report, so it is written into the file, but it never leaves this process
@@ -96,16 +96,38 @@ party(const char *node, char *out, size_t cap)
 	snprintf(out, cap, "%s", node[0] ? node : "an unnamed node");
 }
 
-/* "a domestic abuse notification" from DOMESTIC_ABUSE_NOTIFICATION. */
+/*
+ * "a domestic abuse notification" from DOMESTIC_ABUSE_NOTIFICATION; the
+ * types whose names are abbreviations are spelt out.
+ */
 static void
 type_words(const char *type, int article, char *out, size_t cap)
 {
+	static const struct {
+		const char *type, *words;
+	} spelt[] = {
+		{ "CP_PLAN_START", "child protection plan start notice" },
+		{ "CP_PLAN_END", "child protection plan end notice" },
+		{ "CP_CONFERENCE_INVITATION",
+		    "child protection conference invitation" },
+		{ "INFO_REQUEST", "information request" },
+		{ "INFO_RESPONSE", "information response" },
+	};
 	size_t o = 0;
 
 	if (type[0] == '\0') {
 		snprintf(out, cap, article ? "a message" : "message");
 		return;
 	}
+	for (size_t i = 0; i < sizeof(spelt) / sizeof(spelt[0]); i++)
+		if (strcmp(type, spelt[i].type) == 0) {
+			snprintf(out, cap, "%s%s",
+			    !article           ? "" :
+			        type[0] == 'I' ? "an " :
+			                         "a ",
+			    spelt[i].words);
+			return;
+		}
 	if (article)
 		o = (size_t)snprintf(out, cap, "%s ",
 		    strchr("AEIOU", type[0]) != NULL ? "an" : "a");
@@ -168,6 +190,25 @@ code_words(const char *code)
 	return "it could not be accepted";
 }
 
+/* Why a message was retracted, from the reason code (lib/hv_retract). */
+static const char *
+retract_words(const char *code)
+{
+	static const struct {
+		const char *code, *words;
+	} m[] = {
+		{ "MISDIRECTED", "it was sent to the wrong recipient" },
+		{ "WRONG_CHILD", "it was about the wrong child" },
+		{ "INACCURATE", "it was inaccurate" },
+		{ "DUPLICATE", "it was a duplicate" },
+	};
+
+	for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++)
+		if (strcmp(code, m[i].code) == 0)
+			return m[i].words;
+	return "of another reason";
+}
+
 /* One sentence saying what the record means. */
 static void
 sentence(const struct hv_audit_rec *r, char *out, size_t cap)
@@ -214,8 +255,11 @@ sentence(const struct hv_audit_rec *r, char *out, size_t cap)
 		    "delivered.",
 		    t, s, to);
 	else if (strcmp(e, "RETRACTED") == 0)
-		snprintf(out, cap, "%s retracted the %s it had sent to %s.", s,
-		    t, to);
+		snprintf(out, cap,
+		    "%s retracted the %s it had sent to %s, because %s (%s); "
+		    "decided by %s.",
+		    s, t, to, retract_words(r->reason), r->reason,
+		    r->actor[0] ? r->actor : "-");
 	else if (strcmp(e, "WITHDRAWN") == 0)
 		snprintf(out, cap,
 		    "The %s from %s was withdrawn before %s "
@@ -226,6 +270,11 @@ sentence(const struct hv_audit_rec *r, char *out, size_t cap)
 		    "%s erased the %s from %s after its "
 		    "retraction.",
 		    who, t, s);
+	else if (strcmp(e, "HOLD_ADDED") == 0 && r->has_id && r->type[0])
+		snprintf(out, cap,
+		    "%s placed a legal hold on the %s: it is kept until "
+		    "the hold is removed.",
+		    s, t);
 	else if (strcmp(e, "HOLD_ADDED") == 0)
 		snprintf(out, cap,
 		    "%s placed a legal hold: records about the "
@@ -424,6 +473,107 @@ write_html(FILE *fp, const struct audit_args *a, const struct recs *rs,
 	fputs("</body></html>\n", fp);
 }
 
+/* ---- text ------------------------------------------------------------ */
+
+#define TEXT_WIDTH 78
+
+/*
+ * Writes s wrapped at TEXT_WIDTH, each line after the first indented by
+ * indent spaces (the first is already at col). A control character (a
+ * practitioner's text could hold a terminal escape) is shown as '?'.
+ */
+static void
+wrap(FILE *fp, const char *s, size_t col, size_t indent)
+{
+	while (*s != '\0') {
+		size_t word = strcspn(s, " "), lead = col > indent ? 1 : 0;
+
+		if (col > indent && col + 1 + word > TEXT_WIDTH) {
+			fprintf(fp, "\n%*s", (int)indent, "");
+			col = indent;
+			lead = 0;
+		}
+		if (lead) {
+			fputc(' ', fp);
+			col++;
+		}
+		for (size_t i = 0; i < word; i++)
+			fputc((unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' :
+			                                                   s[i],
+			    fp);
+		col += word;
+		s += word;
+		s += strspn(s, " ");
+	}
+	fputc('\n', fp);
+}
+
+/* One labelled field: "   Label:   value", the value wrapped under it. */
+static void
+field(FILE *fp, const char *label, const char *value)
+{
+	fprintf(fp, "     %-15s", label);
+	wrap(fp, value, 20, 20);
+}
+
+static void
+write_text(FILE *fp, const struct audit_args *a, const struct recs *rs,
+    const struct audit_source *src)
+{
+	char ref[200], now[40], line[700], buf[2048], hex[HV_ID_HEX_LEN + 1];
+	char t[48];
+	const char *just;
+
+	reference(a->subject_ref, ref, sizeof(ref));
+	hv_time_iso(hv_now_ms(), now, sizeof(now));
+	verify_line(src, line, sizeof(line));
+	fprintf(fp, "SUBJECT ACCESS REPORT\n\nChild's reference: %s\n", ref);
+	snprintf(buf, sizeof(buf),
+	    "Every share, refusal, decision not to share, retraction and hold "
+	    "recorded about this child in the partnership's audit log, oldest "
+	    "first. Produced %s by haven audit sar: %zu record%s.",
+	    now, rs->n, rs->n == 1 ? "" : "s");
+	wrap(fp, buf, 0, 0);
+	fputc('\n', fp);
+	wrap(fp, line, 0, 0);
+	if (src->note != NULL) {
+		fputc('\n', fp);
+		wrap(fp, src->note, 0, 0);
+	}
+	fputc('\n', fp);
+	if (rs->n == 0) {
+		fprintf(fp, "No records about this child were found.\n");
+		return;
+	}
+	for (size_t i = 0; i < rs->n; i++) {
+		const struct hv_audit_rec *r = &rs->v[i];
+
+		hv_time_iso(r->time_ms, t, sizeof(t));
+		fprintf(fp, "%3zu. %s  %s%s%s%s\n", i + 1, t, r->event,
+		    r->at[0] ? " (at " : "", r->at, r->at[0] ? ")" : "");
+		sentence(r, buf, sizeof(buf));
+		fprintf(fp, "     ");
+		wrap(fp, buf, 5, 5);
+		if (r->type[0])
+			field(fp, "Type:", r->type);
+		if (r->has_basis) {
+			basis_text(r, buf, sizeof(buf));
+			field(fp, "Lawful basis:", buf);
+		}
+		just = audit_justification(a, r, buf, sizeof(buf), NULL);
+		if (just[0])
+			field(fp, "Justification:", just);
+		snprintf(line, sizeof(line), "seq %" PRIu64, r->seq);
+		if (r->has_id) {
+			hv_hex(r->id, HV_ID_LEN, hex);
+			snprintf(line + strlen(line),
+			    sizeof(line) - strlen(line), ", message %s", hex);
+		}
+		field(fp, "Record:", line);
+		fputc('\n', fp);
+	}
+}
+
 /* ---- JSON ------------------------------------------------------------ */
 
 static json_t *
@@ -502,6 +652,11 @@ audit_sar_write(const struct audit_args *a, const struct hv_audit_filter *f,
 	}
 	if (rs.n > 1)
 		qsort(rs.v, rs.n, sizeof(*rs.v), by_time);
+	/* "-o -": to standard output, for a terminal or a pipe. */
+	if (strcmp(a->output, "-") == 0) {
+		fp = stdout;
+		goto write;
+	}
 	/*
 	 * Written beside the target and renamed: never half a report. Mode
 	 * 0600, since it names the child.
@@ -522,6 +677,7 @@ audit_sar_write(const struct audit_args *a, const struct hv_audit_filter *f,
 		rc = 3;
 		goto out;
 	}
+write:
 	if (a->format == AF_JSON) {
 		if ((doc = json_report(a, &rs, src)) == NULL ||
 		    json_dumpf(doc, fp, JSON_INDENT(2)) != 0) {
@@ -529,8 +685,19 @@ audit_sar_write(const struct audit_args *a, const struct hv_audit_filter *f,
 			goto out;
 		}
 		fputc('\n', fp);
-	} else
+	} else if (a->format == AF_TEXT)
+		write_text(fp, a, &rs, src);
+	else
 		write_html(fp, a, &rs, src);
+	if (fp == stdout) {
+		fp = NULL;
+		if (fflush(stdout) != 0 || ferror(stdout)) {
+			fprintf(stderr, "haven %s: cannot write the report.\n",
+			    a->sub);
+			rc = 3;
+		}
+		goto out;
+	}
 	if (fflush(fp) != 0 || ferror(fp) || fsync(fileno(fp)) != 0) {
 		fprintf(stderr, "haven %s: cannot write %s.\n", a->sub,
 		    a->output);

@@ -447,10 +447,11 @@ timeline_line(FILE *fp, const json_t *ev)
 	const char *s = str(ev, "status");
 	char t[48];
 
-	fprintf(fp, "%-22s%-14s",
+	/* A status as wide as its column still gets a space after it. */
+	fprintf(fp, "%-22s%-14s%s",
 	    fmt_time(json_string_value(json_object_get(ev, "at")), t,
 	        sizeof(t)),
-	    s);
+	    s, strlen(s) >= 14 ? " " : "");
 	if (strcmp(s, "queued") == 0)
 		fprintf(fp, "in this agent's outbox");
 	else if (strcmp(s, "accepted") == 0)
@@ -473,7 +474,65 @@ timeline_line(FILE *fp, const json_t *ev)
 		fprintf(fp, "not delivered to %s in time", str(ev, "to"));
 	else if (strcmp(s, "resubmitted") == 0)
 		fprintf(fp, "%s", str(ev, "message"));
+	else if (strcmp(s, "retracted") == 0)
+		fprintf(fp, "recorded by the broker: %s, decided by %s",
+		    str(ev, "reason"), str(ev, "decided_by"));
+	else if (strcmp(s, "withdrawn") == 0)
+		fprintf(fp, "before delivery to %s: never delivered",
+		    str(ev, "to"));
+	else if (strcmp(s, "retraction_delivered") == 0)
+		fprintf(fp, "%s confirmed it applied the retraction",
+		    str(ev, "to"));
 	fputc('\n', fp);
+}
+
+/* The retraction of a sent message, and where each copy stands. */
+static void
+retraction_lines(FILE *fp, const json_t *r)
+{
+	const json_t *x;
+	char t[48];
+	size_t i;
+
+	fprintf(fp, "%-14s%s, decided by %s\n", "Retracted", str(r, "reason"),
+	    str(r, "decided_by"));
+	fprintf(fp, "%-14s%s at this agent\n", "Asked",
+	    fmt_time(json_string_value(json_object_get(r, "requested_at")), t,
+	        sizeof(t)));
+	if (json_is_string(json_object_get(r, "recorded_at")))
+		fprintf(fp, "%-14s%s by the broker\n", "Recorded",
+		    fmt_time(json_string_value(
+		                 json_object_get(r, "recorded_at")),
+		        t, sizeof(t)));
+	else
+		fprintf(fp,
+		    "%-14snot yet by the broker (it is sent when the "
+		    "broker is reachable)\n",
+		    "Recorded");
+	if (json_is_string(json_object_get(r, "note")))
+		fprintf(fp, "%-14s%s\n", "Note", str(r, "note"));
+	json_array_foreach (json_object_get(r, "recipients"), i, x) {
+		const char *o = str(x, "outcome");
+		const char *at =
+		    fmt_time(json_string_value(json_object_get(x, "at")), t,
+		        sizeof(t));
+
+		fprintf(fp, "%-14s%s: ", i ? "" : "Recipients", str(x, "to"));
+		if (strcmp(o, "confirmed") == 0)
+			fprintf(fp,
+			    "confirmed %s: its copy erased, or kept "
+			    "only under a legal hold there\n",
+			    at);
+		else if (strcmp(o, "withdrawn") == 0)
+			fprintf(fp,
+			    "withdrawn %s before delivery: never "
+			    "received\n",
+			    at);
+		else
+			fprintf(fp,
+			    "not confirmed yet: the recipient applies "
+			    "it when it next connects\n");
+	}
 }
 
 void
@@ -499,6 +558,10 @@ fmt_status(FILE *fp, const json_t *st)
 	    fmt_time(json_string_value(json_object_get(st, "created")), t,
 	        sizeof(t)),
 	    str(st, "status"));
+	if (json_is_object(json_object_get(st, "retraction"))) {
+		retraction_lines(fp, json_object_get(st, "retraction"));
+		fputc('\n', fp);
+	}
 	json_array_foreach (json_object_get(st, "timeline"), i, x)
 		timeline_line(fp, x);
 }

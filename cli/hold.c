@@ -48,6 +48,44 @@ hold_help(void)
 	return 0;
 }
 
+/* A member's string, or "-". */
+static const char *
+member(const json_t *o, const char *k)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+
+	return s != NULL ? s : "-";
+}
+
+/* `haven hold list` for a person: each hold, what it covers and why. */
+static void
+print_holds(const json_t *resp)
+{
+	const json_t *holds = json_object_get(resp, "holds"), *h;
+	size_t i;
+
+	if (json_array_size(holds) == 0) {
+		printf("No legal holds at this agent.\n");
+		return;
+	}
+	json_array_foreach (holds, i, h) {
+		int active = json_is_true(json_object_get(h, "active"));
+
+		printf("%s%s  %s since %s\n", i ? "\n" : "", member(h, "id"),
+		    active ? "ACTIVE" : "removed", member(h, "added_at"));
+		if (json_is_string(json_object_get(h, "message")))
+			printf("  on:      message %s\n", member(h, "message"));
+		else
+			printf("  on:      every message about one child "
+			       "(pseudonym %.16s…)\n",
+			    member(h, "subject_pseudonym"));
+		printf("  reason:  %s\n", member(h, "reason"));
+		if (!active)
+			printf("  removed: %s: %s\n", member(h, "removed_at"),
+			    member(h, "removed_reason"));
+	}
+}
+
 /* The pseudonym of an NHS number under the subject key file, as hex. */
 static int
 pseudonym_hex(const char *cmd, const char *nhs, const char *keyf, char out[65])
@@ -167,8 +205,10 @@ cmd_hold(int argc, char **argv)
 		rc = msg_fail(e, &d);
 		goto out;
 	}
-	if (co.json || strcmp(sub, "list") == 0)
+	if (co.json)
 		fmt_json(stdout, resp, 0);
+	else if (strcmp(sub, "list") == 0)
+		print_holds(resp);
 	else
 		printf("Hold %s %s.\n",
 		    json_string_value(json_object_get(resp, "id")),

@@ -343,11 +343,16 @@ check_sender(const hv_directory *dir, const hv_envelope *env,
 	return HV_OK;
 }
 
-/* MALFORMED when an INFO_RESPONSE does not say which request it answers. */
+/*
+ * MALFORMED when an INFO_RESPONSE does not say which request it answers.
+ * A decision not to send one is not a response: SPEC §4.5 gives a decision
+ * no reply_to, so a decision not to share an INFO_RESPONSE is recorded.
+ */
 static hv_err
 check_has_reply_to(const hv_envelope *env, struct hv_errdetail *d)
 {
-	if (strcmp(env->type, "INFO_RESPONSE") == 0 && !env->has_reply_to)
+	if (strcmp(env->type, "INFO_RESPONSE") == 0 && !env->has_reply_to &&
+	    strcmp(env->outcome, "NOT_SHARED") != 0)
 		return hv_errset(d, HV_EMALFORMED, "reply_to",
 		    "An INFO_RESPONSE must carry reply_to naming the "
 		    "INFO_REQUEST it answers.");

@@ -716,6 +716,12 @@
 			s += ' by ' + e.by + (e.node ? ' at ' + e.node : '');
 		if (e.status === 'escalated' && e.node)
 			s += ' at ' + e.node;
+		if (e.status === 'retracted')
+			s += ' (' + e.reason + ', decided by ' + e.decided_by + ')';
+		if (e.status === 'withdrawn')
+			s += ' before delivery to ' + e.to + ': never delivered';
+		if (e.status === 'retraction_delivered')
+			s += ': ' + e.to + ' confirmed it applied the retraction';
 		return when(e.at) + ': ' + s;
 	}
 
@@ -758,6 +764,16 @@
 				(m.timeline || []).forEach(function (e) {
 					ul.appendChild(el('li', {}, timelineText(e)));
 				});
+				if (m.retraction) {
+					if (m.retraction.note)
+						ul.appendChild(el('li', {}, 'Retraction note: ' +
+						    m.retraction.note));
+					m.retraction.recipients.forEach(function (x) {
+						if (x.outcome === 'pending')
+							ul.appendChild(el('li', {}, x.to + ': ' +
+							    x.text));
+					});
+				}
 				tl.appendChild(ul);
 				tr.appendChild(tl);
 				tb.appendChild(tr);

@@ -205,6 +205,14 @@ Test(retention, sweeps_expired_payloads_to_tombstones_but_keeps_held_ones,
 	cr_assert_not(audit_has(&w), "the hold's reason reached the broker");
 	cr_assert_eq(hold(&out, "list"), 0);
 	cr_assert_not_null(strstr(out, hid), "%s", out);
+	cr_assert_not_null(strstr(out, "  ACTIVE since "), "%s", out);
+	cr_assert_not_null(strstr(out,
+	                       "  reason:  Care proceedings, case ZX-99"),
+	    "%s", out);
+	free(out);
+	cr_assert_eq(hold(&out, "list --json"), 0);
+	cr_assert_not_null(j = json_loads(out, 0, NULL), "%s", out);
+	json_decref(j);
 	free(out);
 
 	/* Restarting sweeps (at start): the expired one goes. */

@@ -532,3 +532,112 @@ Test(retract, keeps_a_held_message_but_shows_only_its_retracted_header,
 	    "the held message was erased");
 	free(dir);
 }
+
+/* The outcome of recipient node in the sender's retraction view m. */
+static const char *
+outcome_for(const json_t *m, const char *node)
+{
+	const json_t *r = json_object_get(json_object_get(m, "retraction"),
+	                 "recipients"),
+	             *x;
+	size_t i;
+
+	json_array_foreach (r, i, x)
+		if (strcmp(json_string_value(json_object_get(x, "to")), node) ==
+		    0)
+			return json_string_value(json_object_get(x, "outcome"));
+	return "";
+}
+
+/* GET /v1/messages/ID at police; fails the test unless 200. */
+static json_t *
+sent_view(const char *id)
+{
+	char *path = h_fmt("/v1/messages/%s", id);
+	json_t *m = NULL;
+
+	cr_assert_eq(ak_get(ak_agent(&P, AK_POLICE), path, &m), 200);
+	free(path);
+	return m;
+}
+
+/*
+ * The sender's view of a retraction: GET /v1/messages/{id} and `haven
+ * status` name the reason, the note, who decided and when, and per
+ * recipient whether its copy was withdrawn undelivered (education was
+ * offline), is waiting for the recipient (social care offline after
+ * delivery) and then confirmed once social care is back.
+ */
+Test(retract, shows_the_sender_the_reason_and_each_recipients_outcome,
+    .init = setup, .fini = teardown, .timeout = 150)
+{
+	struct h_agent *pol = ak_agent(&P, AK_POLICE);
+	struct h_agent *soc = ak_agent(&P, AK_SOCIAL);
+	struct h_agent *sch = ak_agent(&P, AK_SCHOOL);
+	char *body = ak_message("[\"" AK_SCHOOL "\",\"" AK_SOCIAL "\"]",
+	    "DOMESTIC_ABUSE_NOTIFICATION", "URGENT", "two", "");
+	char id[33], *out = NULL;
+	const json_t *r;
+	json_t *m;
+
+	cr_assert_eq(h_agent_stop(sch), 0);
+	cr_assert_eq(ak_post(pol, "/v1/messages", body, id), 202);
+	free(body);
+	cr_assert(ak_wait_status(pol, id, "delivered", AK_SOCIAL, WAIT_MS));
+	m = sent_view(id);
+	cr_assert(json_is_null(json_object_get(m, "retraction")),
+	    "a message not retracted has a retraction");
+	json_decref(m);
+	cr_assert_eq(h_agent_stop(soc), 0);
+
+	cr_assert_eq(haven_retract(id, "MISDIRECTED"), 0);
+	cr_assert(ak_wait_status(pol, id, "retracted", NULL, WAIT_MS));
+	cr_assert(ak_wait_status(pol, id, "withdrawn", AK_SCHOOL, WAIT_MS));
+	m = sent_view(id);
+	r = json_object_get(m, "retraction");
+	cr_assert(json_is_object(r), "no retraction in the sender's view");
+	cr_assert_str_eq(json_string_value(json_object_get(r, "reason")),
+	    "MISDIRECTED");
+	cr_assert_str_eq(json_string_value(json_object_get(r, "decided_by")),
+	    "j.smith");
+	cr_assert_str_eq(json_string_value(json_object_get(r, "note")),
+	    "sent to the wrong team");
+	cr_assert(json_is_string(json_object_get(r, "requested_at")));
+	cr_assert(json_is_string(json_object_get(r, "recorded_at")));
+	cr_assert_str_eq(outcome_for(m, AK_SCHOOL), "withdrawn");
+	cr_assert_str_eq(outcome_for(m, AK_SOCIAL), "pending");
+	json_decref(m);
+
+	/* Social care comes back, applies it and confirms. */
+	cr_assert_eq(h_agent_start(&P, soc), 0);
+	cr_assert(ak_wait_status(pol, id, "retraction_delivered", AK_SOCIAL,
+	    WAIT_MS));
+	m = sent_view(id);
+	cr_assert_str_eq(outcome_for(m, AK_SOCIAL), "confirmed");
+	cr_assert_str_eq(json_string_value(json_object_get(m, "status")),
+	    "retracted");
+	json_decref(m);
+
+	/* `haven status` says the same to a person. */
+	cr_assert_eq(
+	    h_sh(&out, 30,
+	        "HAVEN_AGENT='%s' HAVEN_TOKEN_FILE='%s' '%s' status %s",
+	        pol->url, pol->token_file, h_bin("haven"), id),
+	    0, "%s", out ? out : "");
+	cr_assert(strstr(out,
+	              "Retracted     MISDIRECTED, decided by j.smith\n"
+	              "Asked         ") != NULL,
+	    "%s", out);
+	cr_assert(strstr(out, "Note          sent to the wrong team") != NULL,
+	    "%s", out);
+	cr_assert(strstr(out, AK_SCHOOL ": withdrawn ") != NULL, "%s", out);
+	cr_assert(strstr(out, "before delivery: never received") != NULL, "%s",
+	    out);
+	cr_assert(strstr(out, AK_SOCIAL ": confirmed ") != NULL, "%s", out);
+	cr_assert(strstr(out,
+	              AK_SOCIAL " confirmed it applied the "
+	                        "retraction") != NULL,
+	    "the timeline line is missing: %s", out);
+	free(out);
+	cr_assert_eq(h_agent_start(&P, sch), 0);
+}

@@ -402,7 +402,8 @@ Test(sar,
 	retraction = strstr(html,
 	    "Police (police.avon) retracted the "
 	    "domestic abuse notification it had sent to Education "
-	    "(education.st-marys-primary).");
+	    "(education.st-marys-primary), because it was sent to the wrong "
+	    "recipient (MISDIRECTED); decided by pc.sar.");
 	hold = strstr(html,
 	    "Health (health.bristol-royal) placed a legal "
 	    "hold: records about the child are kept until it is removed.");
@@ -429,6 +430,142 @@ Test(sar,
 	free(json_path);
 	free(body);
 	free(cmd);
+}
+
+/* s with each run of white space made one space, in place. */
+static char *
+squeeze(char *s)
+{
+	char *w = s;
+
+	for (const char *r = s; *r != '\0'; r++)
+		if (!(*r == ' ' || *r == '\n') || (w > s && w[-1] != ' '))
+			*w++ = *r == '\n' ? ' ' : *r;
+	*w = '\0';
+	return s;
+}
+
+/* `haven hold add --message ID` at agent ag; 0 on success. */
+static int
+hold_message(struct h_agent *ag, const char *id)
+{
+	char *out = NULL;
+	int rc = h_sh(&out, 30,
+	    "HAVEN_AGENT='%s' HAVEN_TOKEN_FILE='%s' '%s' hold add --message "
+	    "%s --reason 'Care proceedings, case ZX-41'",
+	    ag->url, ag->token_file, h_bin("haven"), id);
+
+	if (rc != 0)
+		cr_log_error("hold add at %s: %s", ag->id, out ? out : "");
+	free(out);
+	return rc;
+}
+
+/*
+ * A hold on one message carries no pseudonym from the agent, yet the
+ * child's report lists it: the broker audits HOLD_ADDED with the
+ * pseudonym it recorded for that message, for its sender and for its
+ * recipient. A node that was no party to the message is audited holding
+ * it, but that record names no child, so it is not in the report. The
+ * text format tells a terminal the same, and a listing's format is
+ * refused for a report.
+ */
+Test(sar, a_hold_on_one_message_is_in_the_report_for_that_child, .init = setup,
+    .fini = teardown, .timeout = 150)
+{
+	struct h_agent *pol = ak_agent(&P, AK_POLICE);
+	struct h_agent *sch = ak_agent(&P, AK_SCHOOL);
+	struct h_agent *hea = ak_agent(&P, AK_HEALTH);
+	char *body = ak_message("[\"" AK_SCHOOL "\"]",
+	    "DOMESTIC_ABUSE_NOTIFICATION", "URGENT", "held", "");
+	char *path = h_fmt("%s/held.html", P.dir);
+	char *all = query_cmd("--event HOLD_ADDED --format json");
+	char *child, *out = NULL, *html, *mine;
+	struct grep g = { all, { AK_POLICE, AK_SCHOOL, AK_HEALTH } };
+	const char *p;
+	char id[33];
+	int n = 0;
+
+	cr_assert_eq(ak_post(pol, "/v1/messages", body, id), 202);
+	cr_assert(ak_wait_status(pol, id, "delivered", AK_SCHOOL, WAIT_MS));
+	cr_assert_eq(hold_message(sch, id), 0);
+	cr_assert_eq(hold_message(pol, id), 0);
+	cr_assert_eq(hold_message(hea, id), 0);
+	cr_assert(h_wait_until(output_has, &g, WAIT_MS),
+	    "the three holds never reached the broker's audit");
+
+	/* The query by the child finds the recipient's and sender's holds. */
+	child = h_fmt("--event HOLD_ADDED --subject-nhs %s --subject-key '%s' "
+	              "--format json",
+	    NHS, P.subject_key);
+	free(all);
+	all = query_cmd(child);
+	free(child);
+	cr_assert_eq(h_sh(&out, 30, "%s", all), 0, "%s", out ? out : "");
+	cr_assert(strstr(out, id) != NULL, "%s", out);
+	cr_assert(strstr(out, "\"" AK_SCHOOL "\"") != NULL, "%s", out);
+	cr_assert(strstr(out, "\"" AK_HEALTH "\"") == NULL,
+	    "a hold by a node that was no party names the child: %s", out);
+	cr_assert(strstr(out, "ZX-41") == NULL, "the reason left the agent");
+	free(out);
+	out = NULL;
+
+	cr_assert_eq(h_sh(&out, 60,
+	                 "'%s' audit sar --db '%s' --subject-nhs %s "
+	                 "--subject-key '%s' -o '%s'",
+	                 h_bin("haven"), P.broker_data, NHS, P.subject_key,
+	                 path),
+	    0, "%s", out ? out : "");
+	free(out);
+	html = h_read(path);
+	cr_assert_not_null(html);
+	mine = h_fmt("Education (" AK_SCHOOL ") placed a legal hold on the "
+	             "domestic abuse notification: it is kept until the hold "
+	             "is removed.");
+	cr_assert(strstr(html, mine) != NULL, "%s", html);
+	free(mine);
+	cr_assert(strstr(html, "Police (" AK_POLICE ") placed a legal hold") !=
+	        NULL,
+	    "%s", html);
+	for (p = html; (p = strstr(p, "placed a legal hold")) != NULL; p++)
+		n++;
+	cr_assert_eq(n, 2, "%d holds in the report: %s", n, html);
+	free(html);
+
+	/* The same report as text, to standard output, for a terminal. */
+	cr_assert_eq(h_sh(&out, 60,
+	                 "'%s' audit sar --db '%s' --subject-nhs %s "
+	                 "--subject-key '%s' --format text -o -",
+	                 h_bin("haven"), P.broker_data, NHS, P.subject_key),
+	    0, "%s", out ? out : "");
+	cr_assert(strncmp(out, "SUBJECT ACCESS REPORT\n", 22) == 0, "%s", out);
+	for (char *l = out; (l = strchr(l, '\n')) != NULL; l++)
+		cr_assert(strcspn(l + 1, "\n") <= 78, "a line is too wide: %s",
+		    out);
+	squeeze(out);
+	cr_assert(strstr(out, "Child's reference: NHS number 943 476 5919") !=
+	        NULL,
+	    "%s", out);
+	cr_assert(strstr(out,
+	              "Education (" AK_SCHOOL ") placed a legal hold "
+	              "on the domestic abuse notification") != NULL,
+	    "%s", out);
+	cr_assert(strstr(out,
+	              "Verified against the signed tree head of size ") != NULL,
+	    "%s", out);
+	cr_assert(strstr(out, id) != NULL, "%s", out);
+	free(out);
+	out = NULL;
+	cr_assert_eq(h_sh(&out, 30,
+	                 "'%s' audit sar --db '%s' --subject-nhs %s "
+	                 "--subject-key '%s' --format csv -o - 2>&1",
+	                 h_bin("haven"), P.broker_data, NHS, P.subject_key),
+	    2, "%s", out ? out : "");
+	cr_assert(strstr(out, "is not html, json or text") != NULL, "%s", out);
+	free(out);
+	free(path);
+	free(all);
+	free(body);
 }
 
 /*

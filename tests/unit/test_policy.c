@@ -398,6 +398,16 @@ Test(policy, requires_reply_to_on_an_info_response)
 	    d.message);
 }
 
+Test(policy, records_a_decision_not_to_send_an_info_response_without_reply_to)
+{
+	hv_envelope env = share("health.bristol-royal", NULL, "INFO_RESPONSE");
+	struct hv_errdetail d;
+
+	strcpy(env.outcome, "NOT_SHARED");
+	cr_assert_eq(hv_policy_check_envelope(dir, &env, &d), HV_OK, "%s",
+	    d.message);
+}
+
 Test(policy, records_a_decision_without_an_allow_rule_but_checks_its_basis)
 {
 	hv_envelope env = share("police.avon", NULL, "CASE_UPDATE");
