@@ -5,10 +5,17 @@
  * console-user`; a raw HTTPS client (libcurl, certificate not verified)
  * logs in, reads alerts, acknowledges, and is refused where it must be.
  */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 #include <curl/curl.h>
@@ -662,5 +669,163 @@ Test(console, ends_the_sessions_of_a_user_removed_from_the_users_file)
 	a = req("GET", "/api/session", sid, NULL, NULL);
 	cr_assert_eq(a.status, 401, "%ld %s", a.status, a.body);
 	ans_free(&a);
+	free(sid);
+}
+
+/* ---- slow-loris --------------------------------------------------------- */
+
+#define PER_IP 32 /* the console's per-address connection cap */
+
+static long
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A raw TCP connection to the console's port, or -1. */
+static int
+raw_connect(void)
+{
+	const char *port = strrchr(console_url, ':');
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	sin.sin_port = htons((uint16_t)atoi(port + 1));
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * 1 once the server has ended fd: a read gives 0 (its FIN) or an error
+ * (its RST), whatever bytes came first.
+ */
+static int
+ended_by_server(int fd, long deadline)
+{
+	char buf[512];
+	ssize_t n;
+
+	for (;;) {
+		long left = deadline - mono_ms();
+		struct pollfd pf = { .fd = fd, .events = POLLIN };
+
+		if (left <= 0 || poll(&pf, 1, (int)left) != 1)
+			return 0;
+		n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+			return 1;
+	}
+}
+
+/*
+ * Slow-loris: every connection this address may hold sends part of a TLS
+ * ClientHello and then one byte a second, which an idle time-out alone
+ * never ends. The console shuts them down when their head is late, so a
+ * real HTTPS request is answered (tried until a deadline: while they hold
+ * every slot it is refused) and each trickling socket reads its end, all
+ * before libmicrohttpd's own connection time-out could have acted.
+ */
+Test(console, cuts_connections_that_trickle_their_head_and_answers_a_real_one)
+{
+	/* A record header promising a 256-byte ClientHello, and its type. */
+	static const char hello[] = "\x16\x03\x01\x01\x00\x01";
+	int fds[PER_IP];
+	long deadline, last = 0;
+	int answered = 0, tries = 0;
+
+	for (int i = 0; i < PER_IP; i++) {
+		cr_assert_geq(fds[i] = raw_connect(), 0, "connect %d: %s", i,
+		    strerror(errno));
+		cr_assert_eq(send(fds[i], hello, sizeof(hello) - 1,
+		                 MSG_NOSIGNAL),
+		    (ssize_t)sizeof(hello) - 1);
+	}
+	/*
+	 * Well inside the console's 30 s connection time-out, so only the head
+	 * deadline can have ended them.
+	 */
+	deadline = mono_ms() + 20000;
+	while (!answered && mono_ms() < deadline) {
+		struct ans a;
+
+		if (mono_ms() - last >= 1000) {
+			for (int i = 0; i < PER_IP; i++)
+				(void)send(fds[i], "", 1,
+				    MSG_NOSIGNAL | MSG_DONTWAIT);
+			last = mono_ms();
+		}
+		a = req("GET", "/login", NULL, NULL, NULL);
+		answered = a.status == 200;
+		tries++;
+		ans_free(&a);
+		if (!answered)
+			poll(NULL, 0, 100);
+	}
+	cr_assert(answered,
+	    "no answer in %d tries while %d connections "
+	    "trickled",
+	    tries, PER_IP);
+	cr_log_info("answered at try %d", tries);
+	for (int i = 0; i < PER_IP; i++) {
+		cr_assert(ended_by_server(fds[i], deadline),
+		    "trickling connection %d is still open", i);
+		close(fds[i]);
+	}
+}
+
+/* A long request (the event stream) is answered past the head deadline. */
+struct stream {
+	int keepalives;
+	char tail[16];
+};
+
+static size_t
+on_stream(char *p, size_t sz, size_t n, void *cls)
+{
+	struct stream *s = cls;
+
+	for (size_t i = 0; i < sz * n; i++)
+		if (p[i] == ':' &&
+		    (i == 0 ? s->tail[0] == '\n' : p[i - 1] == '\n'))
+			s->keepalives++;
+	if (sz * n > 0)
+		s->tail[0] = p[sz * n - 1];
+	/* Two keep-alives: the stream outlived its head's deadline. */
+	return s->keepalives >= 2 ? 0 : sz * n;
+}
+
+Test(console, keeps_an_event_stream_open_past_the_head_deadline)
+{
+	struct stream s = { .tail = "\n" };
+	long st;
+	char *sid = login("asha", "correct+horse+battery", &st), *url, *c;
+	CURL *k = curl_easy_init();
+	CURLcode rc;
+
+	cr_assert_not_null(sid);
+	url = h_fmt("%s/api/events", console_url);
+	c = h_fmt("__Host-haven=%s", sid);
+	curl_easy_setopt(k, CURLOPT_URL, url);
+	curl_easy_setopt(k, CURLOPT_SSL_VERIFYPEER, 0L);
+	curl_easy_setopt(k, CURLOPT_SSL_VERIFYHOST, 0L);
+	curl_easy_setopt(k, CURLOPT_COOKIE, c);
+	curl_easy_setopt(k, CURLOPT_TIMEOUT, 60L);
+	curl_easy_setopt(k, CURLOPT_WRITEFUNCTION, on_stream);
+	curl_easy_setopt(k, CURLOPT_WRITEDATA, &s);
+	rc = curl_easy_perform(k);
+	cr_assert_eq(rc, CURLE_WRITE_ERROR,
+	    "the stream ended before two keep-alives (%d: %s, %d seen)", rc,
+	    curl_easy_strerror(rc), s.keepalives);
+	curl_easy_cleanup(k);
+	free(url);
+	free(c);
 	free(sid);
 }
