@@ -158,6 +158,10 @@
 		return api(q, passive ? { headers: { 'X-Haven-Passive': '1' } } :
 		    {}).then(function (r) {
 			var p = r.body, h1, tbl, tb, pager, prev, next;
+			/* A redraw on an event keeps a keyboard user's place. */
+			var had = document.activeElement;
+			var keep = had && main.contains(had) ?
+			    had.getAttribute('data-focus') : null;
 
 			clear(main);
 			h1 = el('h1', { id: 'alerts-title' }, 'Alerts');
@@ -203,7 +207,8 @@
 					dl.textContent = 'no deadline';
 				tr.appendChild(dl);
 				var open = el('td');
-				open.appendChild(el('a', { href: '/message/' + m.id },
+				open.appendChild(el('a', { href: '/message/' + m.id,
+				    'data-focus': 'open-' + m.id },
 				    'Open ' + m.type + ' from ' + m.sender));
 				tr.appendChild(open);
 				tb.appendChild(tr);
@@ -211,15 +216,15 @@
 			tbl.appendChild(tb);
 			main.appendChild(tbl);
 			pager = el('div', { 'class': 'pager' });
-			prev = el('button', { type: 'button', 'class': 'secondary' },
-			    'Previous page');
+			prev = el('button', { type: 'button', 'class': 'secondary',
+			    'data-focus': 'prev' }, 'Previous page');
 			prev.disabled = S.page === 0;
 			prev.addEventListener('click', function () {
 				S.page--;
 				drawAlerts();
 			});
-			next = el('button', { type: 'button', 'class': 'secondary' },
-			    'Next page');
+			next = el('button', { type: 'button', 'class': 'secondary',
+			    'data-focus': 'next' }, 'Next page');
 			next.disabled = !p.cursor;
 			next.addEventListener('click', function () {
 				S.cursors[S.page + 1] = p.cursor;
@@ -231,6 +236,9 @@
 			if (S.page > 0 || p.cursor)	/* more than one page */
 				main.appendChild(pager);
 			drawCountdowns();
+			if (keep && (had = main.querySelector('[data-focus="' +
+			    keep + '"]')) !== null)
+				had.focus();
 		}).catch(function () {});
 	}
 
