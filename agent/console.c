@@ -437,6 +437,7 @@ do_sent(struct console *con, struct MHD_Connection *c)
 {
 	const char *off =
 	    MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "offset");
+	struct hv_errdetail d;
 	json_t *page = NULL;
 	long n = 0;
 	char *end;
@@ -450,9 +451,10 @@ do_sent(struct console *con, struct MHD_Connection *c)
 			    "offset must be a whole "
 			    "number, 0 or more.");
 	}
-	if ((e = outbox_list(con->a, (size_t)n, CONSOLE_PAGE_DEFAULT, &page)) !=
-	    HV_OK)
-		return send_hv_error(c, e, NULL);
+	hv_errclear(&d);
+	if ((e = outbox_list(con->a, (size_t)n, NULL, CONSOLE_PAGE_DEFAULT,
+	         &page, &d)) != HV_OK)
+		return send_hv_error(c, e, &d);
 	return send_json(c, MHD_HTTP_OK, page);
 }
 

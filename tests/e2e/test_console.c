@@ -829,3 +829,88 @@ Test(console, keeps_an_event_stream_open_past_the_head_deadline)
 	free(c);
 	free(sid);
 }
+
+/*
+ * GET /v1/messages pages with the cursor `before`: walking from the first
+ * page to the one without `before` gives every sent message once, newest
+ * first, while `total` counts them all; a cursor the agent did not give
+ * is refused naming the field.
+ */
+Test(console, pages_through_sent_messages_with_the_before_cursor)
+{
+	struct h_agent *police = ak_agent(&P, AK_POLICE);
+	char ids[5][33], *body, *path, prev_at[64] = "";
+	int seen[5] = { 0 }, pages = 0, listed = 0;
+	char *before = NULL;
+	json_t *j, *m;
+	size_t i;
+
+	for (int n = 0; n < 5; n++) {
+		char tag[8];
+
+		snprintf(tag, sizeof(tag), "p%d", n);
+		body = ak_message("[\"" AK_SOCIAL "\"]", "REFERRAL", "ROUTINE",
+		    tag, "");
+		cr_assert_eq(ak_post(police, "/v1/messages", body, ids[n]),
+		    202);
+		free(body);
+	}
+	do {
+		path = before ?
+		    h_fmt("/v1/messages?limit=2&before=%s", before) :
+		    h_fmt("/v1/messages?limit=2");
+		free(before);
+		before = NULL;
+		cr_assert_eq(ak_get(police, path, &j), 200, "%s", path);
+		free(path);
+		cr_assert_eq(json_integer_value(json_object_get(j, "total")),
+		    5);
+		cr_assert_leq(json_array_size(json_object_get(j, "messages")),
+		    2);
+		json_array_foreach (json_object_get(j, "messages"), i, m) {
+			const char *id =
+			    json_string_value(json_object_get(m, "id"));
+			const char *at = json_string_value(
+			    json_object_get(json_array_get(json_object_get(m,
+			                                       "timeline"),
+			                        0),
+			        "at"));
+			int k;
+
+			for (k = 0; k < 5 && strcmp(ids[k], id) != 0; k++)
+				;
+			cr_assert_lt(k, 5, "%s was not sent here", id);
+			cr_assert_eq(seen[k]++, 0, "%s listed twice", id);
+			cr_assert_not_null(at);
+			cr_assert(prev_at[0] == '\0' ||
+			        strcmp(at, prev_at) <= 0,
+			    "%s queued at %s after %s: not newest first", id,
+			    at, prev_at);
+			snprintf(prev_at, sizeof(prev_at), "%s", at);
+			listed++;
+		}
+		if (json_string_value(json_object_get(j, "before")) != NULL)
+			before = strdup(
+			    json_string_value(json_object_get(j, "before")));
+		/* next_offset is for offset paging, the first page's alone. */
+		cr_assert((pages == 0) ==
+		    (json_object_get(j, "next_offset") != NULL));
+		json_decref(j);
+		pages++;
+	} while (before != NULL && pages < 10);
+	cr_assert_eq(listed, 5);
+	cr_assert_eq(pages, 3);
+
+	cr_assert_eq(ak_get(police, "/v1/messages?before=00ff", &j), 400);
+	cr_assert_str_eq(json_string_value(
+	                     json_object_get(json_object_get(j, "error"),
+	                         "field")),
+	    "before");
+	json_decref(j);
+	cr_assert_eq(ak_get(police,
+	                 "/v1/messages?offset=1&before="
+	                 "000000000000000000000000000000000000000000"
+	                 "000000",
+	                 NULL),
+	    400);
+}
