@@ -42,7 +42,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 SRC = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -336,7 +336,7 @@ def run(p, d):
     st, r = api(p.police, "POST", "/v1/messages", {
         "to": ["social-care.bristol"], "type": "MISSING_CHILD_ALERT",
         "priority": "IMMEDIATE", "subject": {"nhs": "943 476 5919"},
-        "basis": BASIS, "do_not_contact_family": True,
+        "basis": BASIS, "do_not_contact_family": True, "deadline": "RED",
         "child": {"name": "Amelia Test", "dob": "2017-04-12"},
         "body": {"text": "<script>alert(1)</script>"}})
     check(st == 202, "the police agent queued an IMMEDIATE alert: %s" % r)
@@ -352,6 +352,11 @@ def run(p, d):
           "the announcement region has role=alert")
     check("1 unacknowledged" in text_of(d, "#alerts-total"),
           "the total counts it")
+    wait(d, lambda: "left" in text_of(d, row + " [data-deadline]"),
+         "the deadline's countdown")
+    check(text_of(d, row + " [data-deadline]").startswith("RED "),
+          "its deadline counts down in the RED band: %s"
+          % text_of(d, row + " [data-deadline]"))
     shot(d, "2-alerts")
     axe(d, "alerts")
 
@@ -423,8 +428,10 @@ def run(p, d):
     d.find_element(By.ID, "f-subject-nhs").send_keys("943 476 5919")
     d.find_element(By.ID, "f-child-name").send_keys("Amelia Test")
     d.find_element(By.ID, "f-body-text").send_keys("Please share records.")
-    d.find_element(By.ID, "f-basis-consent").send_keys("NOT_SOUGHT")
-    d.find_element(By.ID, "f-basis-art9").send_keys("SAFEGUARDING")
+    Select(d.find_element(By.ID, "f-basis-consent")).select_by_value(
+        "NOT_SOUGHT")
+    Select(d.find_element(By.ID, "f-basis-art9")).select_by_value(
+        "SAFEGUARDING")
     d.find_element(By.ID, "f-basis-justification").send_keys("too short")
     d.find_element(By.ID, "send-button").click()
     wait(d, lambda: text_of(d, "#f-basis-justification-error"),
@@ -437,6 +444,9 @@ def run(p, d):
           .get_attribute("aria-invalid") == "true",
           "a basis refusal is shown beside the justification field: %s"
           % text_of(d, "#f-basis-justification-error"))
+    check(text_of(d, "#f-basis-justification-error").startswith(
+          "Justification must"),
+          "the refusal names the field by its label, not the API's path")
     shot(d, "7-send-field-error")
     axe(d, "send")
     d.find_element(By.ID, "f-basis-justification").send_keys(
@@ -455,7 +465,8 @@ def run(p, d):
     d.get(p.console + "/decide")
     wait(d, lambda: d.find_elements(By.ID, "decide-form"), "decision form")
     d.find_element(By.ID, "f-subject-nhs").send_keys("943 476 5919")
-    d.find_element(By.ID, "f-basis-consent").send_keys("REFUSED")
+    Select(d.find_element(By.ID, "f-basis-consent")).select_by_value(
+        "REFUSED")
     d.find_element(By.ID, "f-basis-justification").send_keys(
         "Not proportionate: the records are not relevant.")
     d.find_element(By.ID, "decide-button").click()
@@ -469,7 +480,7 @@ def run(p, d):
     row = '#sent tr[data-id="%s"]' % sent
     wait(d, lambda: "delivered to police.avon" in text_of(d, row),
          "the Sent page shows the message delivered")
-    check("INFO_REQUEST" in text_of(d, row) and
+    check("Request for information" in text_of(d, row) and
           "Decision not to share" in text_of(d, "#sent"),
           "the Sent page lists the message with its timeline, and the "
           "decision")
@@ -480,7 +491,7 @@ def run(p, d):
     wait(d, lambda: d.find_elements(By.ID, "child-form"), "the child page")
     d.find_element(By.ID, "f-nhs").send_keys("943 476 5919")
     d.find_element(By.ID, "child-button").click()
-    wait(d, lambda: "MISSING_CHILD_ALERT" in text_of(d, "#child-chronology"),
+    wait(d, lambda: "missing child alert" in text_of(d, "#child-chronology"),
          "the child's chronology")
     check("Missing: YES" in text_of(d, "#child-flags"),
           "the child look-up shows the missing flag and the chronology")
@@ -573,8 +584,9 @@ def focus_ring(d, what):
 def keyboard_only(p, d):
     """Log in, open an alert and acknowledge it with a note: keys only."""
     d.get(p.console + "/login")
-    check(focused(d, "e.id === 'name'"), "the log-in page starts on the "
-          "user name field")
+    wait(d, lambda: focused(d, "e.id === 'name'"), "the log-in page puts "
+         "the focus on the user name field")
+    check(True, "the log-in page starts on the user name field")
     keys(d, "asha", Keys.TAB, PASSWORD, Keys.ENTER)
     wait(d, lambda: "unacknowledged" in text_of(d, "#alerts-total"),
          "logged in with the keyboard alone")
@@ -690,7 +702,7 @@ def integrity_banner(p, d):
              "the red banner on " + page)
         b = d.find_element(By.ID, "integrity")
         check(b.get_attribute("role") == "alert" and
-              "integrity" in b.text.lower() and
+              "audit trail" in b.text.lower() and
               b.value_of_css_property("background-color") ==
               "rgba(168, 7, 26, 1)",
               "the red integrity banner (role=alert) shows on %s: %s"
