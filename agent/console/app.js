@@ -764,10 +764,14 @@
 				}
 				var ul = el('ul', { id: 'child-chronology' });
 				c.chronology.forEach(function (m) {
-					var li = el('li', {}, when(m.at) + ': ' + m.direction +
+					var dec = m.direction === 'decision';
+					var li = el('li', {}, when(m.at) + ': ' +
+					    (dec ? 'decision not to share a' : m.direction) +
 					    ' ' + words('type', m.type).toLowerCase() +
 					    (m.other_party ? ' (' +
-					    m.other_party + ')' : '') + ', ' + m.status +
+					    m.other_party + ')' : '') + ', ' +
+					    (dec && m.status === 'accepted' ? 'recorded' :
+					    m.status) +
 					    (m.do_not_contact_family ?
 					    ', DO NOT CONTACT FAMILY' : ''));
 					if (m.direction === 'received') {
@@ -778,7 +782,9 @@
 					ul.appendChild(li);
 				});
 				out.appendChild(ul);
-				top.textContent = 'Found: ' + c.subject + '.';
+				var nhsNo = /^nhs:(\d{3})(\d{3})(\d{4})$/.exec(c.subject);
+				top.textContent = 'Found: ' + (nhsNo ? 'NHS number ' +
+				    nhsNo.slice(1).join(' ') : c.subject) + '.';
 			}).catch(function () {});
 		});
 		return Promise.resolve();
