@@ -708,7 +708,7 @@ def integrity_banner(p, d):
               "the red integrity banner (role=alert) shows on %s: %s"
               % (page, b.text))
         if page in ("/", "/status"):
-            shot(d, "11-integrity" + page.replace("/", "-"))
+            shot(d, "11-integrity-" + (page.strip("/") or "alerts"))
     axe(d, "status with the integrity banner")
 
 
