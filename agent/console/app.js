@@ -603,8 +603,8 @@
 			f.appendChild(dl);
 			c.nhs = field(f, 'subject.nhs', 'Child\'s NHS number',
 			    el('input', { inputmode: 'numeric', autocomplete: 'off' }));
-			c.local = field(f, 'subject.local', 'or a local id ' +
-			    '(local:AGENCY:ID) when there is no NHS number',
+			c.local = field(f, 'subject.local', 'or, when there is no ' +
+			    'NHS number, a local id (AGENCY:ID)',
 			    el('input', { autocomplete: 'off' }));
 			c.name = field(f, 'child.name', 'Child\'s name',
 			    el('input', { autocomplete: 'off' }));
@@ -655,8 +655,8 @@
 				c.basis.decided_by.value = S.name;
 				recipients();
 				top.className = 'ok';
-				top.textContent = 'Queued: message ' + id + '. Its ' +
-				    'timeline is at the sender\'s agent (haven status).';
+				top.textContent = 'Queued: message ' + id + '. The Sent ' +
+				    'page shows when it is delivered and acknowledged.';
 				top.focus();
 			});
 		}).catch(function () {});
@@ -681,8 +681,9 @@
 			    undefined, 'type'));
 			c.nhs = field(f, 'subject.nhs', 'Child\'s NHS number',
 			    el('input', { inputmode: 'numeric', autocomplete: 'off' }));
-			c.local = field(f, 'subject.local', 'or a local id ' +
-			    '(local:AGENCY:ID)', el('input', { autocomplete: 'off' }));
+			c.local = field(f, 'subject.local', 'or, when there is no ' +
+			    'NHS number, a local id (AGENCY:ID)',
+			    el('input', { autocomplete: 'off' }));
 			c.basis = basisFields(f, al);
 			b = el('button', { type: 'submit', id: 'decide-button' },
 			    'Record the decision');
@@ -697,7 +698,9 @@
 				f.reset();
 				c.basis.decided_by.value = S.name;
 				top.className = 'ok';
-				top.textContent = 'Recorded: decision ' + id + '.';
+				top.textContent = 'Recorded in the partnership\'s audit ' +
+				    'trail. It is listed on the Sent page (reference ' +
+				    id.slice(0, 8) + ').';
 				top.focus();
 			});
 		}).catch(function () {});
