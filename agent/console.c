@@ -721,9 +721,11 @@ route(struct console *con, struct MHD_Connection *c, const char *url,
  * libmicrohttpd does, but here they arrive inside TLS, so the console
  * tells hv_headwatch where each connection is instead: started (waiting
  * for a head, the handshake included), head in (the handler's first call
- * for a request), answered (waiting again), closed. A connection that
- * waits more than AGENT_HTTP_HEAD_MS, the API's own limit, is shut down;
- * the connection timeout alone is reset by every byte a trickler sends.
+ * for a request), whole (its last call), answered (waiting again), closed.
+ * A connection that waits for a head more than AGENT_HTTP_HEAD_MS, or for
+ * a body more than AGENT_HTTP_BODY_MS, the API's own limits, is shut
+ * down; the connection timeout alone is reset by every byte a trickler
+ * sends.
  */
 static hv_headwatch_conn *
 watched(struct MHD_Connection *c)
@@ -766,8 +768,8 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 
 	(void)version;
 	if (r == NULL) {
-		/* The head is here: a request being answered is never cut. */
-		hv_headwatch_head(con->heads, watched(c));
+		/* The head is here: the body has its own deadline. */
+		hv_headwatch_head(con->heads, watched(c), hv_mono_ms());
 		if ((r = calloc(1, sizeof(*r))) == NULL)
 			return MHD_NO;
 		*con_cls = r;
@@ -789,6 +791,8 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 		r->buf[r->len] = '\0';
 		return MHD_YES;
 	}
+	/* The whole request is in: answering it is never cut. */
+	hv_headwatch_answering(con->heads, watched(c));
 	if (r->too_large)
 		return send_error(c, 413, "TOO_LARGE", NULL,
 		    "The request body "
@@ -892,7 +896,8 @@ console_start(struct agent *a, struct hv_errdetail *d)
 		e = HV_ENOMEM;
 		goto fail;
 	}
-	if ((con->heads = hv_headwatch_new(AGENT_HTTP_HEAD_MS)) == NULL) {
+	if ((con->heads = hv_headwatch_new(AGENT_HTTP_HEAD_MS,
+	         AGENT_HTTP_BODY_MS)) == NULL) {
 		e = HV_ENOMEM;
 		goto fail;
 	}

@@ -11,13 +11,14 @@
 #include "hv_headwatch.h"
 #include "hv_util.h"
 
-/* Sweeps per limit: a late connection is cut within limit * (1 + 1/N). */
+/* Sweeps per head limit: a late head is cut within limit * (1 + 1/N). */
 #define SWEEPS_PER_LIMIT 10
 #define SWEEP_MIN_MS 20
 
 enum conn_state {
 	WAITING, /* for a head, since `since` */
-	IN_REQUEST, /* the server has its head; never cut */
+	BODY, /* for the rest of the request, since its head at `since` */
+	IN_REQUEST, /* the server has it all and is answering; never cut */
 	CUT, /* shut down; waiting for the server to close it */
 };
 
@@ -29,7 +30,7 @@ struct hv_headwatch_conn {
 };
 
 struct hv_headwatch {
-	int64_t limit_ms;
+	int64_t head_ms, body_ms;
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
 	pthread_t thread;
@@ -38,14 +39,15 @@ struct hv_headwatch {
 };
 
 hv_headwatch *
-hv_headwatch_new(int64_t limit_ms)
+hv_headwatch_new(int64_t head_ms, int64_t body_ms)
 {
 	hv_headwatch *w = calloc(1, sizeof(*w));
 	pthread_condattr_t ca;
 
 	if (w == NULL)
 		return NULL;
-	w->limit_ms = limit_ms;
+	w->head_ms = head_ms;
+	w->body_ms = body_ms;
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -58,7 +60,7 @@ static void *
 watchdog(void *cls)
 {
 	hv_headwatch *w = cls;
-	int64_t step = w->limit_ms / SWEEPS_PER_LIMIT;
+	int64_t step = w->head_ms / SWEEPS_PER_LIMIT;
 	struct timespec at;
 
 	if (step < SWEEP_MIN_MS)
@@ -136,12 +138,25 @@ hv_headwatch_open(hv_headwatch *w, int fd, int64_t now_ms)
 }
 
 void
-hv_headwatch_head(hv_headwatch *w, hv_headwatch_conn *c)
+hv_headwatch_head(hv_headwatch *w, hv_headwatch_conn *c, int64_t now_ms)
 {
 	if (c == NULL)
 		return;
 	pthread_mutex_lock(&w->lock);
-	if (c->state == WAITING)
+	if (c->state == WAITING) {
+		c->state = BODY;
+		c->since = now_ms;
+	}
+	pthread_mutex_unlock(&w->lock);
+}
+
+void
+hv_headwatch_answering(hv_headwatch *w, hv_headwatch_conn *c)
+{
+	if (c == NULL)
+		return;
+	pthread_mutex_lock(&w->lock);
+	if (c->state == WAITING || c->state == BODY)
 		c->state = IN_REQUEST;
 	pthread_mutex_unlock(&w->lock);
 }
@@ -152,7 +167,7 @@ hv_headwatch_idle(hv_headwatch *w, hv_headwatch_conn *c, int64_t now_ms)
 	if (c == NULL)
 		return;
 	pthread_mutex_lock(&w->lock);
-	if (c->state == IN_REQUEST) {
+	if (c->state == BODY || c->state == IN_REQUEST) {
 		c->state = WAITING;
 		c->since = now_ms;
 	}
@@ -185,7 +200,8 @@ hv_headwatch_sweep(hv_headwatch *w, int64_t now_ms)
 
 	pthread_mutex_lock(&w->lock);
 	for (hv_headwatch_conn *c = w->head; c != NULL; c = c->next)
-		if (c->state == WAITING && now_ms - c->since > w->limit_ms) {
+		if ((c->state == WAITING && now_ms - c->since > w->head_ms) ||
+		    (c->state == BODY && now_ms - c->since > w->body_ms)) {
 			/*
 			 * Under the lock the close takes: the server has not
 			 * closed this fd, so it is still this connection's.

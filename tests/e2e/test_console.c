@@ -914,3 +914,47 @@ Test(console, pages_through_sent_messages_with_the_before_cursor)
 	                 NULL),
 	    400);
 }
+
+/* Gives the request body one byte a second, as a slow-body attack does. */
+static size_t
+trickle_body(char *buf, size_t sz, size_t n, void *cls)
+{
+	int *sent = cls;
+
+	(void)sz;
+	(void)n;
+	if ((*sent)++ > 0)
+		poll(NULL, 0, 1000);
+	buf[0] = 'x';
+	return 1;
+}
+
+/*
+ * A request whose head came at once but whose body trickles a byte a
+ * second is cut once the body is late (10 s from the head), long before
+ * the client's 25 s limit or its 200-byte body would end it: libmicrohttpd's
+ * own idle time-out is reset by every byte.
+ */
+Test(console, cuts_a_request_whose_body_trickles_in)
+{
+	char *url = h_fmt("%s/login", console_url);
+	CURL *k = curl_easy_init();
+	int sent = 0;
+	CURLcode rc;
+
+	curl_easy_setopt(k, CURLOPT_URL, url);
+	curl_easy_setopt(k, CURLOPT_SSL_VERIFYPEER, 0L);
+	curl_easy_setopt(k, CURLOPT_SSL_VERIFYHOST, 0L);
+	curl_easy_setopt(k, CURLOPT_POST, 1L);
+	curl_easy_setopt(k, CURLOPT_POSTFIELDSIZE, 200L);
+	curl_easy_setopt(k, CURLOPT_READFUNCTION, trickle_body);
+	curl_easy_setopt(k, CURLOPT_READDATA, &sent);
+	curl_easy_setopt(k, CURLOPT_TIMEOUT, 25L);
+	rc = curl_easy_perform(k);
+	cr_assert(rc != CURLE_OK && rc != CURLE_OPERATION_TIMEDOUT,
+	    "the trickling body was not cut: %d %s after %d bytes", rc,
+	    curl_easy_strerror(rc), sent);
+	cr_assert_lt(sent, 200);
+	curl_easy_cleanup(k);
+	free(url);
+}

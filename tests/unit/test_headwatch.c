@@ -14,6 +14,7 @@
 #include "hv_util.h"
 
 #define LIMIT 5000
+#define BODY 10000
 
 struct pair {
 	int near, far;
@@ -49,7 +50,7 @@ was_cut(const struct pair *p, int wait_ms)
 
 Test(headwatch, cuts_a_connection_that_waits_for_its_head_past_the_limit)
 {
-	hv_headwatch *w = hv_headwatch_new(LIMIT);
+	hv_headwatch *w = hv_headwatch_new(LIMIT, BODY);
 	struct pair p = pair_new();
 	hv_headwatch_conn *c = hv_headwatch_open(w, p.near, 1000);
 
@@ -69,11 +70,12 @@ Test(headwatch, cuts_a_connection_that_waits_for_its_head_past_the_limit)
 
 Test(headwatch, never_cuts_a_request_being_answered_however_long)
 {
-	hv_headwatch *w = hv_headwatch_new(LIMIT);
+	hv_headwatch *w = hv_headwatch_new(LIMIT, BODY);
 	struct pair p = pair_new();
 	hv_headwatch_conn *c = hv_headwatch_open(w, p.near, 0);
 
-	hv_headwatch_head(w, c);
+	hv_headwatch_head(w, c, 10);
+	hv_headwatch_answering(w, c);
 	cr_assert_eq(hv_headwatch_sweep(w, 1000 * LIMIT), 0);
 	cr_assert_eq(was_cut(&p, 0), 0);
 	hv_headwatch_close(w, &c);
@@ -83,11 +85,12 @@ Test(headwatch, never_cuts_a_request_being_answered_however_long)
 
 Test(headwatch, restarts_the_deadline_when_a_request_is_answered)
 {
-	hv_headwatch *w = hv_headwatch_new(LIMIT);
+	hv_headwatch *w = hv_headwatch_new(LIMIT, BODY);
 	struct pair p = pair_new();
 	hv_headwatch_conn *c = hv_headwatch_open(w, p.near, 0);
 
-	hv_headwatch_head(w, c);
+	hv_headwatch_head(w, c, 10);
+	hv_headwatch_answering(w, c);
 	hv_headwatch_idle(w, c, 3 * LIMIT);
 	cr_assert_eq(hv_headwatch_sweep(w, 4 * LIMIT), 0);
 	cr_assert_eq(hv_headwatch_sweep(w, 4 * LIMIT + 1), 1);
@@ -97,9 +100,26 @@ Test(headwatch, restarts_the_deadline_when_a_request_is_answered)
 	pair_close(&p);
 }
 
+Test(headwatch, cuts_a_request_whose_body_is_late_counting_from_its_head)
+{
+	hv_headwatch *w = hv_headwatch_new(LIMIT, BODY);
+	struct pair p = pair_new();
+	hv_headwatch_conn *c = hv_headwatch_open(w, p.near, 0);
+
+	hv_headwatch_head(w, c, LIMIT);
+	/* Past the head's limit, but the body has its own. */
+	cr_assert_eq(hv_headwatch_sweep(w, LIMIT + BODY), 0);
+	cr_assert_eq(was_cut(&p, 0), 0);
+	cr_assert_eq(hv_headwatch_sweep(w, LIMIT + BODY + 1), 1);
+	cr_assert_eq(was_cut(&p, 0), 1);
+	hv_headwatch_close(w, &c);
+	hv_headwatch_destroy(&w);
+	pair_close(&p);
+}
+
 Test(headwatch, never_touches_a_connection_once_told_it_is_closing)
 {
-	hv_headwatch *w = hv_headwatch_new(LIMIT);
+	hv_headwatch *w = hv_headwatch_new(LIMIT, BODY);
 	struct pair p = pair_new(), q = pair_new();
 	hv_headwatch_conn *c = hv_headwatch_open(w, p.near, 0);
 	hv_headwatch_conn *d = hv_headwatch_open(w, q.near, 0);
@@ -116,7 +136,7 @@ Test(headwatch, never_touches_a_connection_once_told_it_is_closing)
 
 Test(headwatch, its_watchdog_thread_cuts_a_late_connection_by_itself)
 {
-	hv_headwatch *w = hv_headwatch_new(50);
+	hv_headwatch *w = hv_headwatch_new(50, 50);
 	struct pair p = pair_new();
 	hv_headwatch_conn *c;
 
