@@ -107,6 +107,7 @@ enum agent_db {
 	DB_HOLDS, /* hold id -> JSON hold (holds.c) */
 	DB_HOLD_OUT, /* hold id || 'A'/'R' -> HoldNotice until echoed */
 	DB_REFUSALS, /* attempt id -> packed AgentRefusal until echoed */
+	DB_OUTORDER, /* be64 queued_ms || id -> "": the outbox, by age */
 	DB_COUNT
 };
 
@@ -415,11 +416,27 @@ size_t outbox_depth(struct agent *a);
 json_t *outbox_status(struct agent *a, const uint8_t id[HV_ID_LEN]);
 /*
  * This agent's sent messages and decisions, newest first: *out is a new
- * object {total, messages, next_offset?} holding the status documents of
- * entries offset .. offset + limit - 1. Any thread.
- * Errors: HV_EIO, HV_ENOMEM.
+ * object {total, messages, next_offset?, before?} holding the status
+ * documents of at most limit entries, walked back through DB_OUTORDER:
+ * from the newest when before is NULL, skipping offset entries; or from
+ * the entry just older than the cursor before (hex, from an earlier page's
+ * "before"; offset must be 0 then). total is the outbox's entry count, not
+ * a scan. Any thread.
+ * Errors: HV_EBADREQUEST (before is not a cursor this agent gives, in d),
+ * HV_EIO, HV_ENOMEM.
  */
-hv_err outbox_list(struct agent *a, size_t offset, size_t limit, json_t **out);
+hv_err outbox_list(struct agent *a, size_t offset, const char *before,
+    size_t limit, json_t **out, struct hv_errdetail *d);
+/* The DB_OUTORDER key of an outbox entry queued at queued_ms. */
+#define OB_ORDER_KEY_LEN (8 + HV_ID_LEN)
+void outbox_order_key(uint8_t k[OB_ORDER_KEY_LEN], int64_t queued_ms,
+    const uint8_t id[HV_ID_LEN]);
+/*
+ * Stores written before DB_OUTORDER existed (or whose count differs from
+ * the outbox's) get it rebuilt from the outbox, once, at start-up.
+ * Errors: HV_EIO, HV_ENOMEM, HV_ESTORAGEFULL, with d naming data_dir.
+ */
+hv_err outbox_order_migrate(struct agent *a, struct hv_errdetail *d);
 /*
  * Records a receipt whose signature the caller (link.c) has verified: once
  * in the message's timeline, published on the bus. Returns 0 when it is

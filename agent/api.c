@@ -341,12 +341,18 @@ query_number(struct MHD_Connection *c, const char *name, long def, long min,
 	return n;
 }
 
-/* GET /v1/messages?limit=&offset= — sent messages, newest first. */
+/*
+ * GET /v1/messages?limit=&offset=|before= — sent messages, newest first,
+ * read back through the outbox's age index (never a scan of the outbox).
+ */
 static enum MHD_Result
 do_sent(struct agent *a, struct MHD_Connection *c)
 {
 	long limit = query_number(c, "limit", 50, 1, 1000);
 	long offset = query_number(c, "offset", 0, 0, 1L << 40);
+	const char *before =
+	    MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "before");
+	struct hv_errdetail d;
 	json_t *page = NULL;
 	hv_err e;
 
@@ -356,8 +362,10 @@ do_sent(struct agent *a, struct MHD_Connection *c)
 	if (offset < 0)
 		return reply_error(c, MHD_HTTP_BAD_REQUEST, "BAD_REQUEST",
 		    "offset", "offset must be a whole number, 0 or more.");
-	if ((e = outbox_list(a, (size_t)offset, (size_t)limit, &page)) != HV_OK)
-		return reply_err(c, e, NULL);
+	hv_errclear(&d);
+	if ((e = outbox_list(a, (size_t)offset, before, (size_t)limit, &page,
+	         &d)) != HV_OK)
+		return reply_err(c, e, &d);
 	return reply_json(c, MHD_HTTP_OK, page);
 }
 

@@ -31,6 +31,7 @@
 
 #include "agent.h"
 #include "hv_console.h"
+#include "hv_headwatch.h"
 #include "hv_keys.h"
 #include "hv_log.h"
 #include "hv_util.h"
@@ -55,6 +56,8 @@ struct console {
 	struct agent *a;
 	struct MHD_Daemon *httpd;
 	hv_console_sessions *sessions;
+	hv_headwatch
+	    *heads; /* the head deadline: TLS hides heads from a gate */
 	sem_t hashers;
 	char *cert; /* PEM */
 	char *key; /* PEM, sodium_malloc'd */
@@ -434,6 +437,7 @@ do_sent(struct console *con, struct MHD_Connection *c)
 {
 	const char *off =
 	    MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "offset");
+	struct hv_errdetail d;
 	json_t *page = NULL;
 	long n = 0;
 	char *end;
@@ -447,9 +451,10 @@ do_sent(struct console *con, struct MHD_Connection *c)
 			    "offset must be a whole "
 			    "number, 0 or more.");
 	}
-	if ((e = outbox_list(con->a, (size_t)n, CONSOLE_PAGE_DEFAULT, &page)) !=
-	    HV_OK)
-		return send_hv_error(c, e, NULL);
+	hv_errclear(&d);
+	if ((e = outbox_list(con->a, (size_t)n, NULL, CONSOLE_PAGE_DEFAULT,
+	         &page, &d)) != HV_OK)
+		return send_hv_error(c, e, &d);
 	return send_json(c, MHD_HTTP_OK, page);
 }
 
@@ -709,6 +714,50 @@ route(struct console *con, struct MHD_Connection *c, const char *url,
 	    "No such page.");
 }
 
+/* ---- the head deadline ------------------------------------------------ */
+
+/*
+ * The console's slow-loris guard. The API's gate reads heads before
+ * libmicrohttpd does, but here they arrive inside TLS, so the console
+ * tells hv_headwatch where each connection is instead: started (waiting
+ * for a head, the handshake included), head in (the handler's first call
+ * for a request), whole (its last call), answered (waiting again), closed.
+ * A connection that waits for a head more than AGENT_HTTP_HEAD_MS, or for
+ * a body more than AGENT_HTTP_BODY_MS, the API's own limits, is shut
+ * down; the connection timeout alone is reset by every byte a trickler
+ * sends.
+ */
+static hv_headwatch_conn *
+watched(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return ci != NULL ? ci->socket_context : NULL;
+}
+
+static void
+on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+    enum MHD_ConnectionNotificationCode toe)
+{
+	struct console *con = cls;
+	const union MHD_ConnectionInfo *ci;
+
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		ci = MHD_get_connection_info(c,
+		    MHD_CONNECTION_INFO_CONNECTION_FD);
+		*socket_context = ci != NULL ?
+		    hv_headwatch_open(con->heads, ci->connect_fd,
+		        hv_mono_ms()) :
+		    NULL;
+	} else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+		hv_headwatch_conn *w = *socket_context;
+
+		hv_headwatch_close(con->heads, &w);
+		*socket_context = NULL;
+	}
+}
+
 static enum MHD_Result
 handler(void *cls, struct MHD_Connection *c, const char *url,
     const char *method, const char *version, const char *upload,
@@ -719,6 +768,8 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 
 	(void)version;
 	if (r == NULL) {
+		/* The head is here: the body has its own deadline. */
+		hv_headwatch_head(con->heads, watched(c), hv_mono_ms());
 		if ((r = calloc(1, sizeof(*r))) == NULL)
 			return MHD_NO;
 		*con_cls = r;
@@ -740,6 +791,8 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 		r->buf[r->len] = '\0';
 		return MHD_YES;
 	}
+	/* The whole request is in: answering it is never cut. */
+	hv_headwatch_answering(con->heads, watched(c));
 	if (r->too_large)
 		return send_error(c, 413, "TOO_LARGE", NULL,
 		    "The request body "
@@ -751,11 +804,12 @@ static void
 completed(void *cls, struct MHD_Connection *c, void **con_cls,
     enum MHD_RequestTerminationCode toe)
 {
+	struct console *con = cls;
 	struct creq *r = *con_cls;
 
-	(void)cls;
-	(void)c;
 	(void)toe;
+	/* Answered: the connection waits for its next head from now. */
+	hv_headwatch_idle(con->heads, watched(c), hv_mono_ms());
 	if (r != NULL) {
 		if (r->buf != NULL)
 			sodium_free(r->buf); /* wipes a password */
@@ -842,6 +896,11 @@ console_start(struct agent *a, struct hv_errdetail *d)
 		e = HV_ENOMEM;
 		goto fail;
 	}
+	if ((con->heads = hv_headwatch_new(AGENT_HTTP_HEAD_MS,
+	         AGENT_HTTP_BODY_MS)) == NULL) {
+		e = HV_ENOMEM;
+		goto fail;
+	}
 	con->httpd =
 	    MHD_start_daemon(MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD |
 	            MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL | MHD_USE_ITC,
@@ -850,6 +909,7 @@ console_start(struct agent *a, struct hv_errdetail *d)
 	        MHD_OPTION_HTTPS_MEM_KEY, con->key, MHD_OPTION_HTTPS_PRIORITIES,
 	        "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2",
 	        MHD_OPTION_NOTIFY_COMPLETED, completed, con,
+	        MHD_OPTION_NOTIFY_CONNECTION, on_connection, con,
 	        MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONSOLE_CONNECTIONS,
 	        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)CONSOLE_PER_IP,
 	        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONSOLE_TIMEOUT_S,
@@ -862,6 +922,10 @@ console_start(struct agent *a, struct hv_errdetail *d)
 		    "and console_key are not a matching PEM certificate and "
 		    "key.",
 		    listen);
+		goto fail;
+	}
+	if ((e = hv_headwatch_start(con->heads)) != HV_OK) {
+		hv_errset(d, e, NULL, "cannot start the console's watchdog.");
 		goto fail;
 	}
 	info = MHD_get_daemon_info(con->httpd, MHD_DAEMON_INFO_BIND_PORT);
@@ -881,8 +945,10 @@ console_stop(struct agent *a)
 
 	if (con == NULL)
 		return;
+	/* Every connection's CLOSED comes before MHD_stop_daemon returns. */
 	if (con->httpd != NULL)
 		MHD_stop_daemon(con->httpd);
+	hv_headwatch_destroy(&con->heads);
 	hv_console_sessions_destroy(&con->sessions);
 	sem_destroy(&con->hashers);
 	free(con->cert);

@@ -536,6 +536,8 @@ main(int argc, char **argv)
 		die(e, &d);
 	if ((e = children_migrate(&a, &d)) != HV_OK) /* once per store */
 		die(e, &d);
+	if ((e = outbox_order_migrate(&a, &d)) != HV_OK) /* once per store */
+		die(e, &d);
 	hook_init(&a); /* runs queued before a restart */
 	if ((e = api_start(&a, &d)) != HV_OK)
 		die(e, &d);

@@ -451,7 +451,7 @@ put_new(struct agent *a, MDB_txn *txn, void *arg)
 {
 	struct new_entry *n = arg;
 	struct ob_hdr h = { 0 };
-	uint8_t seqk[8];
+	uint8_t seqk[8], orderk[OB_ORDER_KEY_LEN];
 	hv_err e;
 
 	ob_hdr_get(n->val, &h);
@@ -459,10 +459,13 @@ put_new(struct agent *a, MDB_txn *txn, void *arg)
 		return e;
 	ob_hdr_put(n->val, &h);
 	hv_be64_put(seqk, h.pending_seq);
+	outbox_order_key(orderk, h.queued_ms, n->env->id);
 	if ((e = store_put(a, txn, DB_OUTBOX, n->env->id, HV_ID_LEN, n->val,
 	         n->len)) != HV_OK ||
 	    (e = store_put(a, txn, DB_PENDING, seqk, 8, n->env->id,
 	         HV_ID_LEN)) != HV_OK ||
+	    (e = store_put(a, txn, DB_OUTORDER, orderk, sizeof(orderk), "",
+	         0)) != HV_OK ||
 	    (e = store_timeline_add(a, txn, n->env->id,
 	         json_pack("{s:s, s:o}", "status", "queued", "at",
 	             json_time(h.queued_ms)))) != HV_OK)

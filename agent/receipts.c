@@ -118,87 +118,118 @@ out:
 	return j;
 }
 
-/* One outbox entry while listing: when it was queued, and its id. */
-struct sent_entry {
-	int64_t queued_ms;
-	uint8_t id[HV_ID_LEN];
-};
+/* ---- the list, newest first ------------------------------------------- */
 
-static int
-sent_cmp(const void *x, const void *y)
+void
+outbox_order_key(uint8_t k[OB_ORDER_KEY_LEN], int64_t queued_ms,
+    const uint8_t id[HV_ID_LEN])
 {
-	const struct sent_entry *a = x, *b = y;
+	hv_be64_put(k, (uint64_t)queued_ms);
+	memcpy(k + 8, id, HV_ID_LEN);
+}
 
-	if (a->queued_ms != b->queued_ms)
-		return a->queued_ms > b->queued_ms ? -1 : 1;
-	return memcmp(a->id, b->id, HV_ID_LEN);
+/*
+ * Puts the cursor on the entry to list first: the newest (MDB_LAST) or the
+ * newest older than key. Returns the mdb_cursor_get code (MDB_NOTFOUND:
+ * nothing older).
+ */
+static int
+order_start(MDB_cursor *cur, const uint8_t *key, MDB_val *k)
+{
+	MDB_val v;
+	int rc;
+
+	if (key == NULL)
+		return mdb_cursor_get(cur, k, &v, MDB_LAST);
+	k->mv_data = (void *)key;
+	k->mv_size = OB_ORDER_KEY_LEN;
+	rc = mdb_cursor_get(cur, k, &v, MDB_SET_RANGE);
+	if (rc == MDB_NOTFOUND) /* all are older than the cursor */
+		return mdb_cursor_get(cur, k, &v, MDB_LAST);
+	if (rc != 0)
+		return rc;
+	return mdb_cursor_get(cur, k, &v, MDB_PREV); /* the first key < key */
 }
 
 hv_err
-outbox_list(struct agent *a, size_t offset, size_t limit, json_t **out)
+outbox_list(struct agent *a, size_t offset, const char *before, size_t limit,
+    json_t **out, struct hv_errdetail *d)
 {
-	struct sent_entry *all = NULL;
-	size_t n = 0, cap = 0;
+	uint8_t(*ids)[HV_ID_LEN] = NULL, from[OB_ORDER_KEY_LEN];
+	uint8_t last[OB_ORDER_KEY_LEN];
+	char hex[2 * OB_ORDER_KEY_LEN + 1];
+	size_t n = 0, total = 0, skipped = 0;
 	MDB_txn *txn = NULL;
 	MDB_cursor *cur = NULL;
 	MDB_val k, v;
 	json_t *arr = NULL, *page;
+	int rc, more = 0;
 	hv_err e;
-	int rc;
 
+	if (before != NULL &&
+	    (offset > 0 || strlen(before) != 2 * OB_ORDER_KEY_LEN ||
+	        hv_unhex(before, from, OB_ORDER_KEY_LEN) != 0))
+		return hv_errset(d, HV_EBADREQUEST, "before",
+		    offset > 0 ? "before and offset cannot be used together." :
+		                 "before must be the \"before\" of an earlier "
+		                 "page of this list.");
+	if ((ids = calloc(limit ? limit : 1, HV_ID_LEN)) == NULL)
+		return HV_ENOMEM;
 	if ((e = hv_store_begin(a->store, 1, &txn)) != HV_OK)
-		return e;
-	if (mdb_cursor_open(txn, store_db(a, DB_OUTBOX), &cur) != 0) {
+		goto out;
+	total = store_count(a, txn, DB_OUTBOX);
+	if (mdb_cursor_open(txn, store_db(a, DB_OUTORDER), &cur) != 0) {
 		e = HV_EIO;
 		goto out;
 	}
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		struct ob_hdr h;
-
-		if (k.mv_size != HV_ID_LEN || v.mv_size < OB_HDR_LEN)
+	/* A walk of offset + limit + 1 entries at most, never the outbox. */
+	for (rc = order_start(cur, before ? from : NULL, &k); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_PREV)) {
+		if (k.mv_size != OB_ORDER_KEY_LEN)
 			continue;
-		if (n == cap) {
-			size_t nc = cap ? cap * 2 : 64;
-			struct sent_entry *na = realloc(all, nc * sizeof(*na));
-
-			if (na == NULL) {
-				e = HV_ENOMEM;
-				goto out;
-			}
-			all = na;
-			cap = nc;
+		if (skipped < offset) {
+			skipped++;
+			continue;
 		}
-		ob_hdr_get(v.mv_data, &h);
-		all[n].queued_ms = h.queued_ms;
-		memcpy(all[n].id, k.mv_data, HV_ID_LEN);
-		n++;
+		if (n == limit) {
+			more = 1;
+			break;
+		}
+		memcpy(ids[n++], (uint8_t *)k.mv_data + 8, HV_ID_LEN);
+		memcpy(last, k.mv_data, OB_ORDER_KEY_LEN);
+	}
+	if (rc != 0 && rc != MDB_NOTFOUND) {
+		e = HV_EIO;
+		goto out;
 	}
 	mdb_cursor_close(cur);
 	cur = NULL;
 	mdb_txn_abort(txn);
 	txn = NULL;
-	if (n > 1)
-		qsort(all, n, sizeof(*all), sent_cmp);
 	if ((arr = json_array()) == NULL) {
 		e = HV_ENOMEM;
 		goto out;
 	}
-	for (size_t i = offset; i < n && i < offset + limit; i++) {
-		json_t *m = outbox_status(a, all[i].id);
+	for (size_t i = 0; i < n; i++) {
+		json_t *m = outbox_status(a, ids[i]);
 
 		if (m != NULL)
 			json_array_append_new(arr, m);
 	}
-	page = json_pack("{s:I, s:o}", "total", (json_int_t)n, "messages", arr);
+	page = json_pack("{s:I, s:o}", "total", (json_int_t)total, "messages",
+	    arr);
 	arr = NULL;
 	if (page == NULL) {
 		e = HV_ENOMEM;
 		goto out;
 	}
-	if (offset + limit < n)
+	if (more && before == NULL)
 		json_object_set_new(page, "next_offset",
 		    json_integer((json_int_t)(offset + limit)));
+	if (more) {
+		hv_hex(last, OB_ORDER_KEY_LEN, hex);
+		json_object_set_new(page, "before", json_string(hex));
+	}
 	*out = page;
 	e = HV_OK;
 out:
@@ -207,7 +238,63 @@ out:
 	if (txn != NULL)
 		mdb_txn_abort(txn);
 	json_decref(arr);
-	free(all);
+	free(ids);
+	return e;
+}
+
+/*
+ * The index is one key per outbox entry, so equal counts mean it is whole;
+ * a store from before it existed (or one a crash could not leave half
+ * done, since both are written in one transaction) is rebuilt in one.
+ */
+hv_err
+outbox_order_migrate(struct agent *a, struct hv_errdetail *d)
+{
+	MDB_txn *txn = NULL;
+	MDB_cursor *cur = NULL;
+	MDB_val k, v;
+	size_t n = 0;
+	hv_err e;
+	int rc;
+
+	if ((e = hv_store_begin(a->store, 0, &txn)) != HV_OK)
+		goto out;
+	if (store_count(a, txn, DB_OUTORDER) == store_count(a, txn, DB_OUTBOX))
+		goto out;
+	if (mdb_drop(txn, store_db(a, DB_OUTORDER), 0) != 0 ||
+	    mdb_cursor_open(txn, store_db(a, DB_OUTBOX), &cur) != 0) {
+		e = HV_EIO;
+		goto out;
+	}
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		uint8_t key[OB_ORDER_KEY_LEN];
+		struct ob_hdr h;
+
+		if (k.mv_size != HV_ID_LEN || v.mv_size < OB_HDR_LEN)
+			continue;
+		ob_hdr_get(v.mv_data, &h);
+		outbox_order_key(key, h.queued_ms, k.mv_data);
+		if ((e = store_put(a, txn, DB_OUTORDER, key, sizeof(key), "",
+		         0)) != HV_OK)
+			goto out;
+		n++;
+	}
+	mdb_cursor_close(cur);
+	cur = NULL;
+	e = hv_store_commit(txn);
+	txn = NULL;
+	if (e == HV_OK)
+		hv_log_info("indexed %zu sent messages by age", n);
+out:
+	if (cur != NULL)
+		mdb_cursor_close(cur);
+	if (txn != NULL)
+		mdb_txn_abort(txn);
+	if (e != HV_OK)
+		hv_errset(d, e, "data_dir",
+		    "cannot build the sent messages' index in %s (%s).",
+		    a->cfg.data_dir, hv_errname(e));
 	return e;
 }
 

@@ -154,6 +154,13 @@ erase_one(struct agent *a, MDB_txn *txn, const struct victim *x, int64_t now)
 			    store_timeline(a, txn, x->id));
 		e = hv_store_wipe_del(txn, store_db(a, DB_OUTBOX), x->id,
 		    HV_ID_LEN);
+		if (e == HV_OK) {
+			uint8_t orderk[OB_ORDER_KEY_LEN];
+
+			outbox_order_key(orderk, h.queued_ms, x->id);
+			e = store_del(a, txn, DB_OUTORDER, orderk,
+			    sizeof(orderk));
+		}
 	} else {
 		struct in_hdr h;
 		uint8_t seqk[8], esck[8 + HV_ID_LEN];

@@ -42,6 +42,7 @@ static const char *const store_dbnames[DB_COUNT] = {
 	[DB_HOLDS] = "holds",
 	[DB_HOLD_OUT] = "hold_out",
 	[DB_REFUSALS] = "refusals",
+	[DB_OUTORDER] = "outbox_order",
 };
 
 /*

@@ -46,9 +46,41 @@ static const struct command {
 	    "copy a broker's or agent's store while it runs" },
 };
 
+#define HELP_COLUMNS 79
+
+/*
+ * One line of the command list: the names in a column as wide as the
+ * longest plus two spaces, and the summary wrapped under itself so that
+ * no line passes HELP_COLUMNS.
+ */
+static void
+usage_command(FILE *fp, const struct command *c, int width)
+{
+	const char *w = c->summary;
+	int col = fprintf(fp, "  %-*s", width + 2, c->name);
+	int indent = col;
+
+	while (*w != '\0') {
+		int n = (int)strcspn(w, " ");
+
+		if (w != c->summary && col + 1 + n > HELP_COLUMNS) {
+			col = fprintf(fp, "\n%*s", indent, "") - 1;
+		} else if (w != c->summary) {
+			fputc(' ', fp);
+			col++;
+		}
+		col += fprintf(fp, "%.*s", n, w);
+		w += n;
+		w += strspn(w, " ");
+	}
+	fputc('\n', fp);
+}
+
 static void
 usage(FILE *fp)
 {
+	int width = 0;
+
 	fprintf(fp,
 	    "usage: haven COMMAND [OPTIONS]\n"
 	    "\n"
@@ -58,8 +90,10 @@ usage(FILE *fp)
 	    "\n"
 	    "Commands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(fp, "  %-10s %s\n", commands[i].name,
-		    commands[i].summary);
+		if ((int)strlen(commands[i].name) > width)
+			width = (int)strlen(commands[i].name);
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		usage_command(fp, &commands[i], width);
 	fprintf(fp,
 	    "\n"
 	    "Run 'haven COMMAND --help' for a command's options, and\n"

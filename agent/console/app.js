@@ -81,12 +81,60 @@
 		    rag: rag };
 	}
 
+	/* The due time of a message's deadline ({rag?, due}), or null. */
+	function due(d) {
+		return d && typeof d === 'object' ? d.due || null : d || null;
+	}
+
 	function drawCountdowns() {
 		document.querySelectorAll('[data-deadline]').forEach(function (e) {
 			var c = countdown(e.getAttribute('data-deadline'));
 			e.textContent = c.rag + ' ' + c.text;
 			e.className = 'rag-' + c.rag;
 		});
+	}
+
+	/*
+	 * The words a duty worker reads for the codes the API speaks; the
+	 * codes stay what forms send. An unknown code is shown as words too.
+	 */
+	var WORDS = {
+		type: { REFERRAL: 'Referral', INFO_REQUEST: 'Request for ' +
+		    'information', INFO_RESPONSE: 'Answer to a request for ' +
+		    'information', STRATEGY_DISCUSSION: 'Strategy discussion',
+		    CP_CONFERENCE_INVITATION: 'Child protection conference ' +
+		    'invitation', CP_PLAN_START: 'Child protection plan started',
+		    CP_PLAN_END: 'Child protection plan ended',
+		    LOOKED_AFTER_START: 'Became looked after',
+		    LOOKED_AFTER_END: 'Stopped being looked after',
+		    UNSCHEDULED_CARE_ATTENDANCE: 'Unscheduled care attendance',
+		    DOMESTIC_ABUSE_NOTIFICATION: 'Domestic abuse notification',
+		    MISSING_CHILD_ALERT: 'Missing child alert',
+		    CASE_UPDATE: 'Case update' },
+		consent: { OBTAINED: 'Obtained', NOT_SOUGHT: 'Not sought',
+		    REFUSED: 'Refused', NOT_POSSIBLE: 'Not possible' },
+		art6: { PUBLIC_TASK: 'Public task, 6(1)(e)',
+		    LEGAL_OBLIGATION: 'Legal obligation, 6(1)(c)',
+		    VITAL_INTERESTS: 'Vital interests, 6(1)(d)',
+		    CONSENT: 'Consent, 6(1)(a)',
+		    LEGITIMATE_INTERESTS: 'Legitimate interests, 6(1)(f)' },
+		art9: { NONE: 'None: no health information',
+		    SAFEGUARDING: 'Safeguarding of children, DPA 2018 Sch. 1 ' +
+		    'para 18', HEALTH_SOCIAL_CARE: 'Health or social care, 9(2)(h)',
+		    EXPLICIT_CONSENT: 'Explicit consent, 9(2)(a)',
+		    VITAL_INTERESTS: 'Vital interests, 9(2)(c)',
+		    LEGAL_CLAIMS: 'Legal claims, 9(2)(f)' },
+		child: { name: 'Name', dob: 'Date of birth' }
+	};
+
+	function words(kind, code) {
+		if (code === null || code === undefined || code === '')
+			return code;
+		var w = (WORDS[kind] || {})[code];
+		if (w)
+			return w;
+		w = String(code).replace(/_/g, ' ').toLowerCase();
+		return w.charAt(0).toUpperCase() + w.slice(1);
 	}
 
 	function facts(pairs) {
@@ -105,12 +153,13 @@
 	}
 
 	/* An object's members as facts; nested values as JSON text. */
-	function objectFacts(o) {
+	function objectFacts(o, kind) {
 		if (o === null || typeof o !== 'object')
 			return el('p', {}, o === null ? '—' : String(o));
 		return facts(Object.keys(o).map(function (k) {
 			var v = o[k];
-			return [k, typeof v === 'object' && v !== null ?
+			return [kind ? words(kind, k) : k,
+			    typeof v === 'object' && v !== null ?
 			    JSON.stringify(v) : v];
 		}));
 	}
@@ -141,9 +190,10 @@
 
 	function announce(ev) {
 		var box = document.getElementById('announce');
-		box.textContent = 'IMMEDIATE ' + (ev.type || 'message') +
-		    ' from ' + (ev.sender || 'another agency') +
-		    (ev.escalated ? ' (escalated)' : '') + ': open the alerts.';
+		box.textContent = 'IMMEDIATE: ' + (ev.type ? words('type',
+		    ev.type) : 'a message') + ' from ' + (ev.sender ||
+		    'another agency') + (ev.escalated ? ' (escalated)' : '') +
+		    '. It is at the top of the alerts.';
 		beep();
 	}
 
@@ -158,6 +208,10 @@
 		return api(q, passive ? { headers: { 'X-Haven-Passive': '1' } } :
 		    {}).then(function (r) {
 			var p = r.body, h1, tbl, tb, pager, prev, next;
+			/* A redraw on an event keeps a keyboard user's place. */
+			var had = document.activeElement;
+			var keep = had && main.contains(had) ?
+			    had.getAttribute('data-focus') : null;
 
 			clear(main);
 			h1 = el('h1', { id: 'alerts-title' }, 'Alerts');
@@ -192,34 +246,37 @@
 					    'ESCALATED'));
 				}
 				tr.appendChild(pr);
-				tr.appendChild(el('td', {}, m.type));
+				tr.appendChild(el('td', {}, words('type', m.type)));
 				tr.appendChild(el('td', {}, m.sender));
-				tr.appendChild(el('td', {}, when(m.received_at)));
+				tr.appendChild(el('td', { 'class': 'when' },
+				    when(m.received_at)));
 				var dl = el('td');
-				if (m.deadline)
+				if (due(m.deadline))
 					dl.appendChild(el('span', { 'data-deadline':
-					    m.deadline }));
+					    due(m.deadline) }));
 				else
 					dl.textContent = 'no deadline';
 				tr.appendChild(dl);
 				var open = el('td');
-				open.appendChild(el('a', { href: '/message/' + m.id },
-				    'Open ' + m.type + ' from ' + m.sender));
+				open.appendChild(el('a', { href: '/message/' + m.id,
+				    'data-focus': 'open-' + m.id },
+				    'Open the ' + words('type', m.type).toLowerCase() +
+				    ' from ' + m.sender));
 				tr.appendChild(open);
 				tb.appendChild(tr);
 			});
 			tbl.appendChild(tb);
 			main.appendChild(tbl);
 			pager = el('div', { 'class': 'pager' });
-			prev = el('button', { type: 'button', 'class': 'secondary' },
-			    'Previous page');
+			prev = el('button', { type: 'button', 'class': 'secondary',
+			    'data-focus': 'prev' }, 'Previous page');
 			prev.disabled = S.page === 0;
 			prev.addEventListener('click', function () {
 				S.page--;
 				drawAlerts();
 			});
-			next = el('button', { type: 'button', 'class': 'secondary' },
-			    'Next page');
+			next = el('button', { type: 'button', 'class': 'secondary',
+			    'data-focus': 'next' }, 'Next page');
 			next.disabled = !p.cursor;
 			next.addEventListener('click', function () {
 				S.cursors[S.page + 1] = p.cursor;
@@ -231,6 +288,9 @@
 			if (S.page > 0 || p.cursor)	/* more than one page */
 				main.appendChild(pager);
 			drawCountdowns();
+			if (keep && (had = main.querySelector('[data-focus="' +
+			    keep + '"]')) !== null)
+				had.focus();
 		}).catch(function () {});
 	}
 
@@ -250,8 +310,8 @@
 			if (m.do_not_contact_family)
 				main.appendChild(el('p', { 'class': 'dncf', id: 'dncf' },
 				    'DO NOT CONTACT FAMILY'));
-			main.appendChild(el('h1', {}, m.priority + ' ' + m.type +
-			    ' from ' + m.sender));
+			main.appendChild(el('h1', {}, m.priority + ': ' +
+			    words('type', m.type) + ' from ' + m.sender));
 			if (m.escalated)
 				main.appendChild(el('p', {}, '')).appendChild(
 				    el('span', { 'class': 'escalated' }, 'ESCALATED'));
@@ -259,7 +319,7 @@
 				main.appendChild(el('p', { 'class': 'error' },
 				    m.error.message));
 			main.appendChild(el('h2', {}, 'Child'));
-			main.appendChild(objectFacts(m.child));
+			main.appendChild(objectFacts(m.child, 'child'));
 			main.appendChild(el('h2', {}, 'Message'));
 			var body = el('div', { id: 'body' });
 			if (m.body && typeof m.body === 'object' &&
@@ -276,17 +336,24 @@
 			} else
 				body.appendChild(objectFacts(m.body));
 			main.appendChild(body);
-			var dl = m.deadline ? el('span', { 'data-deadline':
-			    m.deadline }) : 'no deadline';
-			main.appendChild(facts([['From', m.sender],
+			var dl = due(m.deadline) ? el('span', { 'data-deadline':
+			    due(m.deadline) }) : 'no deadline';
+			var about = [['From', m.sender],
 			    ['Received', when(m.received_at)],
 			    ['Sent', when(m.created)],
-			    ['Deadline', dl],
-			    ['Reply to', m.reply_to]]));
+			    ['Deadline', dl]];
+			if (m.reply_to)
+				about.push(['In answer to', m.reply_to]);
+			main.appendChild(facts(about));
 			main.appendChild(el('h2', {}, 'Lawful basis'));
-			main.appendChild(facts([['Consent', m.basis.consent],
-			    ['Article 6', m.basis.art6], ['Article 9', m.basis.art9],
-			    ['Justification', m.basis.justification],
+			main.appendChild(facts([['Consent', words('consent',
+			    m.basis.consent)],
+			    ['UK GDPR Article 6', words('art6', m.basis.art6)],
+			    ['Article 9 condition', words('art9', m.basis.art9)],
+			    ['Justification', m.basis.justification ||
+			    (m.basis.justification_sealed ? 'Sealed for the ' +
+			    'partnership\'s IG officer, who can read it if the ' +
+			    'share is questioned.' : null)],
 			    ['Decided by', m.basis.decided_by]]));
 			main.appendChild(el('h2', {}, 'Acknowledgement'));
 			var acks = el('ul', { id: 'acks' });
@@ -373,12 +440,14 @@
 		return control;
 	}
 
-	function select(words, blank) {
+	/* A select of codes, each shown in words of its kind. */
+	function select(codes, blank, kind) {
 		var s = el('select');
 		if (blank !== undefined)
 			s.appendChild(el('option', { value: '' }, blank));
-		words.forEach(function (w) {
-			s.appendChild(el('option', { value: w }, w));
+		codes.forEach(function (w) {
+			s.appendChild(el('option', { value: w },
+			    kind ? words(kind, w) : w));
 		});
 		return s;
 	}
@@ -405,7 +474,16 @@
 
 		if (box) {
 			var ctl = box.querySelector('input, select, textarea, fieldset');
-			box.querySelector('.field-error').textContent = err.message;
+			var lab = box.querySelector('label, legend');
+			var msg = String(err.message || 'Refused.');
+			/* "basis.justification must ..." reads "Justification must". */
+			if (name && lab && msg.indexOf(name + ' ') === 0)
+				msg = lab.firstChild.textContent + msg.slice(name.length);
+			/* and "consent was NOT_SOUGHT" reads "not sought". */
+			msg = msg.replace(/\b[A-Z]+(_[A-Z]+)+\b/g, function (c) {
+				return c.replace(/_/g, ' ').toLowerCase();
+			});
+			box.querySelector('.field-error').textContent = msg;
 			if (ctl) {
 				ctl.setAttribute('aria-invalid', 'true');
 				ctl.focus();
@@ -423,11 +501,12 @@
 		form.appendChild(fs);
 		var c = {};
 		c.consent = field(fs, 'basis.consent', 'Consent',
-		    select(allowed.consent));
+		    select(allowed.consent, undefined, 'consent'));
 		c.art6 = field(fs, 'basis.art6', 'UK GDPR Article 6 basis',
-		    select(allowed.art6));
+		    select(allowed.art6, undefined, 'art6'));
 		c.art9 = field(fs, 'basis.art9', 'Article 9 condition',
-		    select(allowed.art9), 'Needed for health (special category) ' +
+		    select(allowed.art9, undefined, 'art9'),
+		    'Needed for health (special category) ' +
 		    'information when the agreement says so.');
 		c.justification = field(fs, 'basis.justification',
 		    'Justification', el('textarea', { rows: 3 }),
@@ -482,7 +561,7 @@
 			}
 			f = el('form', { id: 'send-form', novalidate: '' });
 			c.type = field(f, 'type', 'Type', select(al.types.map(
-			    function (t) { return t.type; })));
+			    function (t) { return t.type; }), undefined, 'type'));
 			var rp = el('fieldset', { 'class': 'field',
 			    'data-field': 'to' });
 			rp.appendChild(el('legend', {}, 'Recipients (only those the ' +
@@ -524,8 +603,8 @@
 			f.appendChild(dl);
 			c.nhs = field(f, 'subject.nhs', 'Child\'s NHS number',
 			    el('input', { inputmode: 'numeric', autocomplete: 'off' }));
-			c.local = field(f, 'subject.local', 'or a local id ' +
-			    '(local:AGENCY:ID) when there is no NHS number',
+			c.local = field(f, 'subject.local', 'or, when there is no ' +
+			    'NHS number, a local id (AGENCY:ID)',
 			    el('input', { autocomplete: 'off' }));
 			c.name = field(f, 'child.name', 'Child\'s name',
 			    el('input', { autocomplete: 'off' }));
@@ -533,8 +612,9 @@
 			    el('input', { type: 'date' }));
 			c.text = field(f, 'body.text', 'Message',
 			    el('textarea', { rows: 6 }));
-			c.reply_to = field(f, 'reply_to', 'In reply to (the ' +
-			    'request\'s id, for an INFO_RESPONSE)',
+			c.reply_to = field(f, 'reply_to', 'In answer to (the ' +
+			    'request\'s id, for an answer to a request for ' +
+			    'information)',
 			    el('input', { autocomplete: 'off' }));
 			c.basis = basisFields(f, al);
 			var qs = new URLSearchParams(location.search);
@@ -575,8 +655,8 @@
 				c.basis.decided_by.value = S.name;
 				recipients();
 				top.className = 'ok';
-				top.textContent = 'Queued: message ' + id + '. Its ' +
-				    'timeline is at the sender\'s agent (haven status).';
+				top.textContent = 'Queued: message ' + id + '. The Sent ' +
+				    'page shows when it is delivered and acknowledged.';
 				top.focus();
 			});
 		}).catch(function () {});
@@ -597,11 +677,13 @@
 			main.appendChild(top);
 			f = el('form', { id: 'decide-form', novalidate: '' });
 			c.type = field(f, 'type', 'What would have been shared',
-			    select(al.types.map(function (t) { return t.type; })));
+			    select(al.types.map(function (t) { return t.type; }),
+			    undefined, 'type'));
 			c.nhs = field(f, 'subject.nhs', 'Child\'s NHS number',
 			    el('input', { inputmode: 'numeric', autocomplete: 'off' }));
-			c.local = field(f, 'subject.local', 'or a local id ' +
-			    '(local:AGENCY:ID)', el('input', { autocomplete: 'off' }));
+			c.local = field(f, 'subject.local', 'or, when there is no ' +
+			    'NHS number, a local id (AGENCY:ID)',
+			    el('input', { autocomplete: 'off' }));
 			c.basis = basisFields(f, al);
 			b = el('button', { type: 'submit', id: 'decide-button' },
 			    'Record the decision');
@@ -616,7 +698,9 @@
 				f.reset();
 				c.basis.decided_by.value = S.name;
 				top.className = 'ok';
-				top.textContent = 'Recorded: decision ' + id + '.';
+				top.textContent = 'Recorded in the partnership\'s audit ' +
+				    'trail. It is listed on the Sent page (reference ' +
+				    id.slice(0, 8) + ').';
 				top.focus();
 			});
 		}).catch(function () {});
@@ -683,9 +767,14 @@
 				}
 				var ul = el('ul', { id: 'child-chronology' });
 				c.chronology.forEach(function (m) {
-					var li = el('li', {}, when(m.at) + ': ' + m.direction +
-					    ' ' + m.type + (m.other_party ? ' (' +
-					    m.other_party + ')' : '') + ', ' + m.status +
+					var dec = m.direction === 'decision';
+					var li = el('li', {}, when(m.at) + ': ' +
+					    (dec ? 'decision not to share a' : m.direction) +
+					    ' ' + words('type', m.type).toLowerCase() +
+					    (m.other_party ? ' (' +
+					    m.other_party + ')' : '') + ', ' +
+					    (dec && m.status === 'accepted' ? 'recorded' :
+					    m.status) +
 					    (m.do_not_contact_family ?
 					    ', DO NOT CONTACT FAMILY' : ''));
 					if (m.direction === 'received') {
@@ -696,7 +785,9 @@
 					ul.appendChild(li);
 				});
 				out.appendChild(ul);
-				top.textContent = 'Found: ' + c.subject + '.';
+				var nhsNo = /^nhs:(\d{3})(\d{3})(\d{4})$/.exec(c.subject);
+				top.textContent = 'Found: ' + (nhsNo ? 'NHS number ' +
+				    nhsNo.slice(1).join(' ') : c.subject) + '.';
 			}).catch(function () {});
 		});
 		return Promise.resolve();
@@ -753,13 +844,18 @@
 			tb = el('tbody');
 			p.messages.forEach(function (m) {
 				var tr = el('tr', { 'data-id': m.id });
-				tr.appendChild(el('td', {}, when(m.created)));
+				tr.appendChild(el('td', { 'class': 'when' },
+				    when(m.created)));
 				tr.appendChild(el('td', {}, m.kind === 'decision' ?
-				    'Decision not to share (' + m.type + ')' :
-				    m.priority + ' ' + m.type));
+				    'Decision not to share: ' + words('type',
+				    m.type).toLowerCase() : m.priority + ': ' +
+				    words('type', m.type)));
 				tr.appendChild(el('td', {}, (m.to || []).join(', ') ||
 				    '—'));
-				tr.appendChild(el('td', { 'class': 'status' }, m.status));
+				/* A decision goes nowhere: "accepted" means audited. */
+				tr.appendChild(el('td', { 'class': 'status' },
+				    m.kind === 'decision' && m.status === 'accepted' ?
+				    'recorded in the audit trail' : m.status));
 				var tl = el('td'), ul = el('ul', { 'class': 'timeline' });
 				(m.timeline || []).forEach(function (e) {
 					ul.appendChild(el('li', {}, timelineText(e)));
@@ -811,10 +907,11 @@
 			var b = document.getElementById('integrity');
 
 			if (ig.ok === false) {
-				b.textContent = 'Audit integrity failure: ' +
-				    (ig.message || ig.code || 'the broker\'s audit ' +
-				    'history does not match what this agent saw') +
-				    ' Tell the partnership\'s IG officer.';
+				b.textContent = 'Audit trail warning: the partnership\'s ' +
+				    'record of shares no longer matches what this agent ' +
+				    'checked before, so it may have been changed. ' +
+				    'Messages still arrive. Tell your IG officer today. ' +
+				    'Detail: ' + (ig.message || ig.code);
 				b.hidden = false;
 			} else
 				b.hidden = true;
@@ -829,13 +926,15 @@
 			clear(main);
 			main.appendChild(el('h1', {}, 'Status'));
 			main.appendChild(facts([
-			    ['Node', h.node],
-			    ['Broker connected', h.broker_connected ? 'yes' : 'NO'],
-			    ['Outbox depth', h.outbox_depth],
+			    ['This agency', h.node],
+			    ['Broker connected', h.broker_connected ? 'yes' :
+				'NO: messages wait here until it is back'],
+			    ['Waiting to be sent', h.outbox_depth],
 			    ['Unacknowledged', h.inbox_unacked],
-			    ['Directory version', h.directory_version],
+			    ['Partnership directory version', h.directory_version],
 			    ['Audit integrity', ig.ok === false ? 'FAILED: ' +
-				(ig.message || ig.code) : 'ok']]));
+				(ig.message || ig.code) : 'ok: the broker\'s record ' +
+				'matches what this agent checked']]));
 		}).catch(function () {});
 	}
 

@@ -9,7 +9,12 @@ by openssl), then drives the console as a MASH duty worker would: log in
 on the alerts page without reloading, open it (its <script> body shown as
 text, DO NOT CONTACT FAMILY first), acknowledge it and see the police
 agent's timeline say who acknowledged; a POST without the CSRF token is
-refused; after the idle timeout the page asks to log in again.
+refused; after the idle timeout the page asks to log in again. Then,
+with the keyboard alone, it logs in, opens an alert and acknowledges it
+with a note, checking each focused control shows a visible focus ring;
+and last it puts the broker's store back to an older copy (no restore
+notice), so the agent sees the signed tree head go back, and checks the
+red integrity banner on every page.
 
 Every wait has a deadline; nothing asserts on elapsed time. Only the
 processes started here are stopped, by pid.
@@ -21,6 +26,7 @@ HAVEN_AXE   axe-core's axe.min.js (from npm): each page is checked and a
 """
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -33,8 +39,10 @@ from selenium import webdriver
 from selenium.common.exceptions import (NoAlertPresentException,
                                         StaleElementReferenceException)
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 SRC = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -125,17 +133,24 @@ class Partnership:
         os.chmod(pw, 0o600)
         self.run(h, "console-user", "add", "asha", "--role", "duty",
                  "--users", "console.users", "--password-file", "pw")
+        self.broker_conf("tcp://127.0.0.1:*")
+        self.endpoint = self.broker_start()["bind"]
+        # A restart must come back on the port the agents know.
+        self.broker_conf(self.endpoint)
+        self.police = self.agent("police.avon", "")
+        self.console_agent(900)
+
+    def broker_conf(self, bind):
         with open(os.path.join(self.dir, "broker.conf"), "w") as f:
             f.write("[broker]\nid = broker.bristol\n"
                     "key = keys/broker.bristol.key\n"
                     "root_pub = keys/root.bristol.pub\n"
-                    "directory = directory.hd\nbind = tcp://127.0.0.1:*\n"
-                    "data_dir = data/broker\n")
-        r = self.start("broker", [os.path.join(BIN, "haven-broker"),
-                                  "--config", "broker.conf"])
-        self.endpoint = r["bind"]
-        self.police = self.agent("police.avon", "")
-        self.console_agent(900)
+                    "directory = directory.hd\nbind = %s\n"
+                    "data_dir = data/broker\n" % bind)
+
+    def broker_start(self):
+        return self.start("broker", [os.path.join(BIN, "haven-broker"),
+                                     "--config", "broker.conf"])
 
     def agent(self, node, extra):
         token = os.urandom(24).hex()
@@ -148,7 +163,8 @@ class Partnership:
                     "root_pub = keys/root.bristol.pub\n"
                     "directory = directory.hd\nbroker = %s\n"
                     "data_dir = data/%s\nlisten = 127.0.0.1:0\n"
-                    "token_file = %s.token\nsubject_key = subject.key\n%s"
+                    "token_file = %s.token\nsubject_key = subject.key\n"
+                    "tree_head_interval = 1\n%s"
                     % (node, node, self.endpoint, node, node, extra))
         r = self.start(node, [os.path.join(BIN, "haven-agent"), "--config",
                               node + ".conf"])
@@ -214,6 +230,14 @@ def browser():
 
 
 def wait(d, cond, what):
+    """Polls cond until it holds, for DEADLINE seconds (d may be None)."""
+    if d is None:
+        end = time.monotonic() + DEADLINE
+        while time.monotonic() < end:
+            if cond():
+                return True
+            time.sleep(0.05)
+        raise Failed("timed out: " + what)
     return WebDriverWait(d, DEADLINE, poll_frequency=0.05).until(
         lambda _: cond(), message=what)
 
@@ -312,7 +336,7 @@ def run(p, d):
     st, r = api(p.police, "POST", "/v1/messages", {
         "to": ["social-care.bristol"], "type": "MISSING_CHILD_ALERT",
         "priority": "IMMEDIATE", "subject": {"nhs": "943 476 5919"},
-        "basis": BASIS, "do_not_contact_family": True,
+        "basis": BASIS, "do_not_contact_family": True, "deadline": "RED",
         "child": {"name": "Amelia Test", "dob": "2017-04-12"},
         "body": {"text": "<script>alert(1)</script>"}})
     check(st == 202, "the police agent queued an IMMEDIATE alert: %s" % r)
@@ -328,6 +352,11 @@ def run(p, d):
           "the announcement region has role=alert")
     check("1 unacknowledged" in text_of(d, "#alerts-total"),
           "the total counts it")
+    wait(d, lambda: "left" in text_of(d, row + " [data-deadline]"),
+         "the deadline's countdown")
+    check(text_of(d, row + " [data-deadline]").startswith("RED "),
+          "its deadline counts down in the RED band: %s"
+          % text_of(d, row + " [data-deadline]"))
     shot(d, "2-alerts")
     axe(d, "alerts")
 
@@ -399,8 +428,10 @@ def run(p, d):
     d.find_element(By.ID, "f-subject-nhs").send_keys("943 476 5919")
     d.find_element(By.ID, "f-child-name").send_keys("Amelia Test")
     d.find_element(By.ID, "f-body-text").send_keys("Please share records.")
-    d.find_element(By.ID, "f-basis-consent").send_keys("NOT_SOUGHT")
-    d.find_element(By.ID, "f-basis-art9").send_keys("SAFEGUARDING")
+    Select(d.find_element(By.ID, "f-basis-consent")).select_by_value(
+        "NOT_SOUGHT")
+    Select(d.find_element(By.ID, "f-basis-art9")).select_by_value(
+        "SAFEGUARDING")
     d.find_element(By.ID, "f-basis-justification").send_keys("too short")
     d.find_element(By.ID, "send-button").click()
     wait(d, lambda: text_of(d, "#f-basis-justification-error"),
@@ -413,6 +444,9 @@ def run(p, d):
           .get_attribute("aria-invalid") == "true",
           "a basis refusal is shown beside the justification field: %s"
           % text_of(d, "#f-basis-justification-error"))
+    check(text_of(d, "#f-basis-justification-error").startswith(
+          "Justification must"),
+          "the refusal names the field by its label, not the API's path")
     shot(d, "7-send-field-error")
     axe(d, "send")
     d.find_element(By.ID, "f-basis-justification").send_keys(
@@ -431,7 +465,8 @@ def run(p, d):
     d.get(p.console + "/decide")
     wait(d, lambda: d.find_elements(By.ID, "decide-form"), "decision form")
     d.find_element(By.ID, "f-subject-nhs").send_keys("943 476 5919")
-    d.find_element(By.ID, "f-basis-consent").send_keys("REFUSED")
+    Select(d.find_element(By.ID, "f-basis-consent")).select_by_value(
+        "REFUSED")
     d.find_element(By.ID, "f-basis-justification").send_keys(
         "Not proportionate: the records are not relevant.")
     d.find_element(By.ID, "decide-button").click()
@@ -445,7 +480,7 @@ def run(p, d):
     row = '#sent tr[data-id="%s"]' % sent
     wait(d, lambda: "delivered to police.avon" in text_of(d, row),
          "the Sent page shows the message delivered")
-    check("INFO_REQUEST" in text_of(d, row) and
+    check("Request for information" in text_of(d, row) and
           "Decision not to share" in text_of(d, "#sent"),
           "the Sent page lists the message with its timeline, and the "
           "decision")
@@ -456,7 +491,7 @@ def run(p, d):
     wait(d, lambda: d.find_elements(By.ID, "child-form"), "the child page")
     d.find_element(By.ID, "f-nhs").send_keys("943 476 5919")
     d.find_element(By.ID, "child-button").click()
-    wait(d, lambda: "MISSING_CHILD_ALERT" in text_of(d, "#child-chronology"),
+    wait(d, lambda: "missing child alert" in text_of(d, "#child-chronology"),
          "the child's chronology")
     check("Missing: YES" in text_of(d, "#child-flags"),
           "the child look-up shows the missing flag and the chronology")
@@ -478,6 +513,203 @@ def run(p, d):
     wait(d, lambda: "ended" in text_of(d, "#login-message"),
          "the log-in page says the session ended")
     check(True, "the log-in page says the session ended")
+
+    p.console_agent(900)
+    keyboard_only(p, d)
+    integrity_banner(p, d)
+
+
+def keys(d, *k):
+    """Types k into whatever has the focus, as a keyboard would."""
+    ActionChains(d).send_keys(*k).perform()
+
+
+def focused(d, cond):
+    """cond, a JavaScript expression about e, the focused element."""
+    return d.execute_script("var e = document.activeElement; return !!(" +
+                            cond + ");")
+
+
+def tab_to(d, cond, what):
+    """Presses TAB until the focused element satisfies cond."""
+    for _ in range(80):
+        if focused(d, cond):
+            return
+        keys(d, Keys.TAB)
+    raise Failed("TAB never reached " + what)
+
+
+FOCUS_JS = """
+var e = document.activeElement, s = getComputedStyle(e);
+function rgb(c) {
+  var m = /rgba?\\(([^)]*)\\)/.exec(c || '');
+  if (!m) return null;
+  var v = m[1].split(',').map(parseFloat);
+  return v.length > 3 && v[3] === 0 ? null : v;
+}
+function lum(v) {
+  return [0, 1, 2].map(function (i) {
+    var c = v[i] / 255;
+    return c <= 0.03928 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4);
+  }).reduce(function (a, c, i) { return a + c * [0.2126, 0.7152, 0.0722][i]; }, 0);
+}
+function ratio(a, b) {
+  var x = lum(a), y = lum(b);
+  return (Math.max(x, y) + 0.05) / (Math.min(x, y) + 0.05);
+}
+var bg = null;
+for (var p = e.parentElement; p && !bg; p = p.parentElement)
+  bg = rgb(getComputedStyle(p).backgroundColor);
+bg = bg || [255, 255, 255];
+var best = 0, ring = [];
+if (s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 2)
+  ring.push(rgb(s.outlineColor));
+var sh = /(rgba?\\([^)]*\\))[^,]*\\s(\\d+(\\.\\d+)?)px$/.exec(s.boxShadow);
+if (sh && parseFloat(sh[2]) >= 2) ring.push(rgb(sh[1]));
+ring.forEach(function (c) { if (c) best = Math.max(best, ratio(c, bg)); });
+return [best, s.outlineStyle + ' ' + s.outlineWidth + ' ' + s.outlineColor,
+        s.boxShadow];
+"""
+
+
+def focus_ring(d, what):
+    """Checks the focused control shows a focus indicator at least 2 px
+    wide whose colour has 3:1 contrast with what is around it (WCAG 2.2
+    1.4.11 and 2.4.7)."""
+    best, outline, shadow = d.execute_script(FOCUS_JS)
+    check(best >= 3, "%s shows a visible focus outline (contrast %.1f:1; "
+          "outline %s; shadow %s)" % (what, best, outline, shadow))
+
+
+def keyboard_only(p, d):
+    """Log in, open an alert and acknowledge it with a note: keys only."""
+    d.get(p.console + "/login")
+    wait(d, lambda: focused(d, "e.id === 'name'"), "the log-in page puts "
+         "the focus on the user name field")
+    check(True, "the log-in page starts on the user name field")
+    keys(d, "asha", Keys.TAB, PASSWORD, Keys.ENTER)
+    wait(d, lambda: "unacknowledged" in text_of(d, "#alerts-total"),
+         "logged in with the keyboard alone")
+    check(True, "logged in with the keyboard alone")
+    st, r = api(p.police, "POST", "/v1/messages", {
+        "to": ["social-care.bristol"], "type": "REFERRAL",
+        "priority": "URGENT", "subject": {"nhs": "943 476 5919"},
+        "basis": BASIS, "child": {"name": "Amelia Test"},
+        "body": {"text": "Police attended the home overnight."}})
+    check(st == 202, "the police agent queued an URGENT referral: %s" % r)
+    mid = r["id"]
+    wait(d, lambda: d.find_elements(By.CSS_SELECTOR,
+                                    '#alerts tr[data-id="%s"] a' % mid),
+         "the referral appears on the alerts page")
+    keys(d, Keys.TAB)
+    focus_ring(d, "the skip link")
+    keys(d, Keys.TAB)
+    check(focused(d, "e.id === 'nav-alerts'"), "TAB goes on to the menu")
+    focus_ring(d, "a menu link on the black header")
+    tab_to(d, "e.closest('tr') && e.closest('tr').getAttribute('data-id')"
+           " === '%s'" % mid, "the referral's link")
+    focus_ring(d, "the alert's link")
+    other = send_delivered(p, 1, "meanwhile")[0]
+    wait(d, lambda: d.find_elements(By.CSS_SELECTOR,
+                                    '#alerts tr[data-id="%s"]' % other),
+         "another message appears meanwhile")
+    check(focused(d, "e.closest('tr') && e.closest('tr')"
+                  ".getAttribute('data-id') === '%s'" % mid),
+          "the list redrawn for a new message keeps the keyboard focus")
+    keys(d, Keys.ENTER)
+    wait(d, lambda: d.find_elements(By.ID, "ack-button"),
+         "ENTER opens the message page")
+    tab_to(d, "e.id === 'note'", "the note")
+    focus_ring(d, "the note field")
+    keys(d, "Spoke to the school; visit today.", Keys.TAB)
+    check(focused(d, "e.id === 'ack-button'"),
+          "TAB goes from the note to the Acknowledge button")
+    focus_ring(d, "the Acknowledge button")
+    shot(d, "12-keyboard-focus")
+    keys(d, Keys.SPACE)
+    wait(d, lambda: "Acknowledged by asha" in text_of(d, "#acks"),
+         "SPACE acknowledges")
+    check("visit today" in text_of(d, "#acks"),
+          "acknowledged with a note using the keyboard alone")
+    check(focused(d, "e.id === 'acks'"),
+          "the focus moves to the acknowledgement that was made")
+
+
+def tree_head_size(agent):
+    st, h = api(agent, "GET", "/v1/health")
+    return h.get("tree_head", {}).get("size", 0) if st == 200 else 0
+
+
+def integrity_failed(agent):
+    st, h = api(agent, "GET", "/v1/health")
+    return st == 200 and h.get("integrity", {}).get("ok") is False
+
+
+def send_delivered(p, n, tag):
+    """Sends n referrals from the police and waits for each delivery;
+    returns their ids."""
+    ids = []
+    for i in range(n):
+        st, r = api(p.police, "POST", "/v1/messages", {
+            "to": ["social-care.bristol"], "type": "REFERRAL",
+            "priority": "ROUTINE", "subject": {"nhs": "943 476 5919"},
+            "basis": BASIS, "child": {"name": "Amelia Test"},
+            "body": {"text": "%s %d" % (tag, i)}})
+        if st != 202:
+            raise Failed("the police agent did not queue %s: %s" % (tag, r))
+
+        def delivered():
+            st, t = api(p.police, "GET", "/v1/messages/" + r["id"])
+            return st == 200 and any(e.get("status") == "delivered"
+                                     for e in t.get("timeline", []))
+        wait(None, delivered, "%s %d delivered" % (tag, i))
+        ids.append(r["id"])
+    return ids
+
+
+def integrity_banner(p, d):
+    """The broker's store put back to an older copy (no restore notice)
+    while the agents run: the agent sees the signed tree head go back,
+    and every console page shows the red banner."""
+    data = os.path.join(p.dir, "data", "broker")
+    copy = os.path.join(p.dir, "broker-copy")
+    wait(d, lambda: tree_head_size(p.social) > 0,
+         "the console's agent verified a tree head")
+    check(p.stop("broker") == 0, "the broker stopped")
+    shutil.copytree(data, copy, symlinks=True)
+    out = p.run(os.path.join(BIN, "haven"), "audit", "verify", "--db",
+                copy).stdout
+    copied = int(re.search(r"OK: (\d+)", out).group(1))
+    p.broker_start()
+    send_delivered(p, 3, "later")
+    wait(d, lambda: tree_head_size(p.social) > copied,
+         "the agent verified history past the copy")
+    check(p.stop("broker") == 0, "the broker stopped again")
+    shutil.rmtree(data)
+    shutil.copytree(copy, data, symlinks=True)
+    p.broker_start()
+    send_delivered(p, 1, "rewritten")
+    wait(d, lambda: integrity_failed(p.social),
+         "the agent raises the integrity failure")
+    check(True, "the agent saw the broker's history go back")
+
+    st, inbox = api(p.social, "GET", "/v1/inbox?limit=1")
+    mid = inbox["messages"][0]["id"]
+    for page in ("/", "/message/" + mid, "/send", "/sent", "/decide",
+                 "/child", "/status"):
+        d.get(p.console + page)
+        wait(d, lambda: d.find_element(By.ID, "integrity").is_displayed(),
+             "the red banner on " + page)
+        b = d.find_element(By.ID, "integrity")
+        check(b.get_attribute("role") == "alert" and
+              "audit trail" in b.text.lower() and
+              b.value_of_css_property("background-color") ==
+              "rgba(168, 7, 26, 1)",
+              "the red integrity banner (role=alert) shows on %s: %s"
+              % (page, b.text))
+        if page in ("/", "/status"):
+            shot(d, "11-integrity-" + (page.strip("/") or "alerts"))
+    axe(d, "status with the integrity banner")
 
 
 def main():

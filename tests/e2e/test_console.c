@@ -5,10 +5,17 @@
  * console-user`; a raw HTTPS client (libcurl, certificate not verified)
  * logs in, reads alerts, acknowledges, and is refused where it must be.
  */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 #include <curl/curl.h>
@@ -663,4 +670,291 @@ Test(console, ends_the_sessions_of_a_user_removed_from_the_users_file)
 	cr_assert_eq(a.status, 401, "%ld %s", a.status, a.body);
 	ans_free(&a);
 	free(sid);
+}
+
+/* ---- slow-loris --------------------------------------------------------- */
+
+#define PER_IP 32 /* the console's per-address connection cap */
+
+static long
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A raw TCP connection to the console's port, or -1. */
+static int
+raw_connect(void)
+{
+	const char *port = strrchr(console_url, ':');
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	sin.sin_port = htons((uint16_t)atoi(port + 1));
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * 1 once the server has ended fd: a read gives 0 (its FIN) or an error
+ * (its RST), whatever bytes came first.
+ */
+static int
+ended_by_server(int fd, long deadline)
+{
+	char buf[512];
+	ssize_t n;
+
+	for (;;) {
+		long left = deadline - mono_ms();
+		struct pollfd pf = { .fd = fd, .events = POLLIN };
+
+		if (left <= 0 || poll(&pf, 1, (int)left) != 1)
+			return 0;
+		n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+			return 1;
+	}
+}
+
+/*
+ * Slow-loris: every connection this address may hold sends part of a TLS
+ * ClientHello and then one byte a second, which an idle time-out alone
+ * never ends. The console shuts them down when their head is late, so a
+ * real HTTPS request is answered (tried until a deadline: while they hold
+ * every slot it is refused) and each trickling socket reads its end, all
+ * before libmicrohttpd's own connection time-out could have acted.
+ */
+Test(console, cuts_connections_that_trickle_their_head_and_answers_a_real_one)
+{
+	/* A record header promising a 256-byte ClientHello, and its type. */
+	static const char hello[] = "\x16\x03\x01\x01\x00\x01";
+	int fds[PER_IP];
+	long deadline, last = 0;
+	int answered = 0, tries = 0;
+
+	for (int i = 0; i < PER_IP; i++) {
+		cr_assert_geq(fds[i] = raw_connect(), 0, "connect %d: %s", i,
+		    strerror(errno));
+		cr_assert_eq(send(fds[i], hello, sizeof(hello) - 1,
+		                 MSG_NOSIGNAL),
+		    (ssize_t)sizeof(hello) - 1);
+	}
+	/*
+	 * Well inside the console's 30 s connection time-out, so only the head
+	 * deadline can have ended them.
+	 */
+	deadline = mono_ms() + 20000;
+	while (!answered && mono_ms() < deadline) {
+		struct ans a;
+
+		if (mono_ms() - last >= 1000) {
+			for (int i = 0; i < PER_IP; i++)
+				(void)send(fds[i], "", 1,
+				    MSG_NOSIGNAL | MSG_DONTWAIT);
+			last = mono_ms();
+		}
+		a = req("GET", "/login", NULL, NULL, NULL);
+		answered = a.status == 200;
+		tries++;
+		ans_free(&a);
+		if (!answered)
+			poll(NULL, 0, 100);
+	}
+	cr_assert(answered,
+	    "no answer in %d tries while %d connections "
+	    "trickled",
+	    tries, PER_IP);
+	cr_log_info("answered at try %d", tries);
+	for (int i = 0; i < PER_IP; i++) {
+		cr_assert(ended_by_server(fds[i], deadline),
+		    "trickling connection %d is still open", i);
+		close(fds[i]);
+	}
+}
+
+/* A long request (the event stream) is answered past the head deadline. */
+struct stream {
+	int keepalives;
+	char tail[16];
+};
+
+static size_t
+on_stream(char *p, size_t sz, size_t n, void *cls)
+{
+	struct stream *s = cls;
+
+	for (size_t i = 0; i < sz * n; i++)
+		if (p[i] == ':' &&
+		    (i == 0 ? s->tail[0] == '\n' : p[i - 1] == '\n'))
+			s->keepalives++;
+	if (sz * n > 0)
+		s->tail[0] = p[sz * n - 1];
+	/* Two keep-alives: the stream outlived its head's deadline. */
+	return s->keepalives >= 2 ? 0 : sz * n;
+}
+
+Test(console, keeps_an_event_stream_open_past_the_head_deadline)
+{
+	struct stream s = { .tail = "\n" };
+	long st;
+	char *sid = login("asha", "correct+horse+battery", &st), *url, *c;
+	CURL *k = curl_easy_init();
+	CURLcode rc;
+
+	cr_assert_not_null(sid);
+	url = h_fmt("%s/api/events", console_url);
+	c = h_fmt("__Host-haven=%s", sid);
+	curl_easy_setopt(k, CURLOPT_URL, url);
+	curl_easy_setopt(k, CURLOPT_SSL_VERIFYPEER, 0L);
+	curl_easy_setopt(k, CURLOPT_SSL_VERIFYHOST, 0L);
+	curl_easy_setopt(k, CURLOPT_COOKIE, c);
+	curl_easy_setopt(k, CURLOPT_TIMEOUT, 60L);
+	curl_easy_setopt(k, CURLOPT_WRITEFUNCTION, on_stream);
+	curl_easy_setopt(k, CURLOPT_WRITEDATA, &s);
+	rc = curl_easy_perform(k);
+	cr_assert_eq(rc, CURLE_WRITE_ERROR,
+	    "the stream ended before two keep-alives (%d: %s, %d seen)", rc,
+	    curl_easy_strerror(rc), s.keepalives);
+	curl_easy_cleanup(k);
+	free(url);
+	free(c);
+	free(sid);
+}
+
+/*
+ * GET /v1/messages pages with the cursor `before`: walking from the first
+ * page to the one without `before` gives every sent message once, newest
+ * first, while `total` counts them all; a cursor the agent did not give
+ * is refused naming the field.
+ */
+Test(console, pages_through_sent_messages_with_the_before_cursor)
+{
+	struct h_agent *police = ak_agent(&P, AK_POLICE);
+	char ids[5][33], *body, *path, prev_at[64] = "";
+	int seen[5] = { 0 }, pages = 0, listed = 0;
+	char *before = NULL;
+	json_t *j, *m;
+	size_t i;
+
+	for (int n = 0; n < 5; n++) {
+		char tag[8];
+
+		snprintf(tag, sizeof(tag), "p%d", n);
+		body = ak_message("[\"" AK_SOCIAL "\"]", "REFERRAL", "ROUTINE",
+		    tag, "");
+		cr_assert_eq(ak_post(police, "/v1/messages", body, ids[n]),
+		    202);
+		free(body);
+	}
+	do {
+		path = before ?
+		    h_fmt("/v1/messages?limit=2&before=%s", before) :
+		    h_fmt("/v1/messages?limit=2");
+		free(before);
+		before = NULL;
+		cr_assert_eq(ak_get(police, path, &j), 200, "%s", path);
+		free(path);
+		cr_assert_eq(json_integer_value(json_object_get(j, "total")),
+		    5);
+		cr_assert_leq(json_array_size(json_object_get(j, "messages")),
+		    2);
+		json_array_foreach (json_object_get(j, "messages"), i, m) {
+			const char *id =
+			    json_string_value(json_object_get(m, "id"));
+			const char *at = json_string_value(
+			    json_object_get(json_array_get(json_object_get(m,
+			                                       "timeline"),
+			                        0),
+			        "at"));
+			int k;
+
+			for (k = 0; k < 5 && strcmp(ids[k], id) != 0; k++)
+				;
+			cr_assert_lt(k, 5, "%s was not sent here", id);
+			cr_assert_eq(seen[k]++, 0, "%s listed twice", id);
+			cr_assert_not_null(at);
+			cr_assert(prev_at[0] == '\0' ||
+			        strcmp(at, prev_at) <= 0,
+			    "%s queued at %s after %s: not newest first", id,
+			    at, prev_at);
+			snprintf(prev_at, sizeof(prev_at), "%s", at);
+			listed++;
+		}
+		if (json_string_value(json_object_get(j, "before")) != NULL)
+			before = strdup(
+			    json_string_value(json_object_get(j, "before")));
+		/* next_offset is for offset paging, the first page's alone. */
+		cr_assert((pages == 0) ==
+		    (json_object_get(j, "next_offset") != NULL));
+		json_decref(j);
+		pages++;
+	} while (before != NULL && pages < 10);
+	cr_assert_eq(listed, 5);
+	cr_assert_eq(pages, 3);
+
+	cr_assert_eq(ak_get(police, "/v1/messages?before=00ff", &j), 400);
+	cr_assert_str_eq(json_string_value(
+	                     json_object_get(json_object_get(j, "error"),
+	                         "field")),
+	    "before");
+	json_decref(j);
+	cr_assert_eq(ak_get(police,
+	                 "/v1/messages?offset=1&before="
+	                 "000000000000000000000000000000000000000000"
+	                 "000000",
+	                 NULL),
+	    400);
+}
+
+/* Gives the request body one byte a second, as a slow-body attack does. */
+static size_t
+trickle_body(char *buf, size_t sz, size_t n, void *cls)
+{
+	int *sent = cls;
+
+	(void)sz;
+	(void)n;
+	if ((*sent)++ > 0)
+		poll(NULL, 0, 1000);
+	buf[0] = 'x';
+	return 1;
+}
+
+/*
+ * A request whose head came at once but whose body trickles a byte a
+ * second is cut once the body is late (10 s from the head), long before
+ * the client's 25 s limit or its 200-byte body would end it: libmicrohttpd's
+ * own idle time-out is reset by every byte.
+ */
+Test(console, cuts_a_request_whose_body_trickles_in)
+{
+	char *url = h_fmt("%s/login", console_url);
+	CURL *k = curl_easy_init();
+	int sent = 0;
+	CURLcode rc;
+
+	curl_easy_setopt(k, CURLOPT_URL, url);
+	curl_easy_setopt(k, CURLOPT_SSL_VERIFYPEER, 0L);
+	curl_easy_setopt(k, CURLOPT_SSL_VERIFYHOST, 0L);
+	curl_easy_setopt(k, CURLOPT_POST, 1L);
+	curl_easy_setopt(k, CURLOPT_POSTFIELDSIZE, 200L);
+	curl_easy_setopt(k, CURLOPT_READFUNCTION, trickle_body);
+	curl_easy_setopt(k, CURLOPT_READDATA, &sent);
+	curl_easy_setopt(k, CURLOPT_TIMEOUT, 25L);
+	rc = curl_easy_perform(k);
+	cr_assert(rc != CURLE_OK && rc != CURLE_OPERATION_TIMEDOUT,
+	    "the trickling body was not cut: %d %s after %d bytes", rc,
+	    curl_easy_strerror(rc), sent);
+	cr_assert_lt(sent, 200);
+	curl_easy_cleanup(k);
+	free(url);
 }

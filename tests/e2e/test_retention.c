@@ -272,6 +272,38 @@ Test(retention, sweeps_expired_payloads_to_tombstones_but_keeps_held_ones,
 	g.node = AK_POLICE;
 	cr_assert_eq(h_wait_until(canary_gone, &g, WAIT_MS), 1,
 	    "the sent envelope's bytes are still in police's store");
+	/*
+	 * The sent list drops it with its entry in the outbox's age index:
+	 * one at a time, every page holds a message (a stale index entry
+	 * would make an empty one) and there are `total` pages.
+	 */
+	path = h_fmt("/v1/messages?limit=1");
+	for (int pages = 0;; pages++) {
+		const char *next;
+
+		cr_assert_eq(ak_get(pol, path, &j), 200);
+		free(path);
+		body = json_dumps(j, JSON_COMPACT);
+		cr_assert_null(strstr(body, gone), "%s", body);
+		next = json_string_value(json_object_get(j, "before"));
+		cr_assert_eq(json_array_size(json_object_get(j, "messages")),
+		    json_integer_value(json_object_get(j, "total")) > 0 ? 1 : 0,
+		    "%s", body);
+		if (next == NULL) {
+			cr_assert_eq(pages +
+			        (json_integer_value(
+			             json_object_get(j, "total")) > 0 ?
+			                1 :
+			                0),
+			    json_integer_value(json_object_get(j, "total")));
+			free(body);
+			json_decref(j);
+			break;
+		}
+		path = h_fmt("/v1/messages?limit=1&before=%s", next);
+		free(body);
+		json_decref(j);
+	}
 
 	/* Removing the hold is audited too. */
 	args = h_fmt("remove %s --reason 'Proceedings closed'", hid);
