@@ -863,6 +863,13 @@ link_run(struct agent *a)
 		}
 		if (it[1].revents & ZMQ_POLLIN)
 			drain_monitor(a);
+		/*
+		 * New submissions go out before the broker's frames are
+		 * stored: their 202 is sent, so their clock runs, while a
+		 * burst of receipts would hold them for its commit.
+		 */
+		if ((it[3].revents & ZMQ_POLLIN) && atomic_load(&a->connected))
+			send_pending(a);
 		if (it[0].revents & ZMQ_POLLIN)
 			drain_dealer(a);
 
