@@ -278,6 +278,70 @@ Test(years, backs_up_a_running_agent_with_its_outbox, .fini = teardown,
 	cr_assert_eq(store_stamp_get(dest), HV_STORE_FORMAT);
 }
 
+/* Deletes the named table of the store in dir, as a release without it. */
+static void
+db_delete(const char *dir, const char *name)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+
+	cr_assert_eq(mdb_env_create(&env), 0);
+	cr_assert_eq(mdb_env_set_maxdbs(env, HV_STORE_MAX_DBS + 2), 0);
+	cr_assert_eq(mdb_env_open(env, dir, 0, 0600), 0);
+	cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	cr_assert_eq(mdb_dbi_open(txn, name, 0, &dbi), 0, "no %s in %s", name,
+	    dir);
+	cr_assert_eq(mdb_drop(txn, dbi, 1), 0);
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+}
+
+Test(years,
+    lists_every_sent_message_after_an_upgrade_from_a_store_without_the_age_index,
+    .fini = teardown, .timeout = 120)
+{
+	struct h_agent *a;
+	char data[H_PATH], ids[3][33], *body, *log;
+	int seen[3] = { 0 }, listed = 0;
+	json_t *j, *m;
+	size_t i;
+
+	broker_up();
+	a = agent_up("police.avon", NULL);
+	for (int n = 0; n < 3; n++) {
+		body = ak_message("[\"social-care.bristol\"]", "REFERRAL",
+		    "ROUTINE", "u", "");
+		cr_assert_eq(ak_post(a, "/v1/messages", body, ids[n]), 202);
+		free(body);
+	}
+	cr_assert_eq(h_agent_stop(a), 0);
+	snprintf(data, sizeof(data), "%s/data/police.avon", P.dir);
+	db_delete(data, "outbox_order");
+	cr_assert_eq(h_agent_start(&P, a), 0,
+	    "the agent refused a store "
+	    "without the index; see %s",
+	    a->log);
+	cr_assert_eq(db_count(data, "outbox_order"), 3);
+	cr_assert_eq(ak_get(a, "/v1/messages?limit=10", &j), 200);
+	cr_assert_eq(json_integer_value(json_object_get(j, "total")), 3);
+	json_array_foreach (json_object_get(j, "messages"), i, m) {
+		const char *id = json_string_value(json_object_get(m, "id"));
+
+		for (int k = 0; k < 3; k++)
+			if (id != NULL && strcmp(ids[k], id) == 0 &&
+			    seen[k]++ == 0)
+				listed++;
+	}
+	json_decref(j);
+	cr_assert_eq(listed, 3, "the index lists %d of the 3 sent messages",
+	    listed);
+	log = h_read(a->log);
+	cr_assert(log != NULL && strstr(log, "indexed 3 sent messages by age"),
+	    "the rebuild is not in %s", a->log);
+	free(log);
+}
+
 /* ---- store format versions ------------------------------------------- */
 
 Test(years, opens_and_stamps_a_store_made_before_format_versions,
