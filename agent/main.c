@@ -213,9 +213,11 @@ parse_args(struct agent *a, int argc, char **argv)
 			a->config_path = argv[++i];
 		else if (strcmp(s, "--ready-file") == 0 && i + 1 < argc)
 			a->ready_file = argv[++i];
-		else if (strcmp(s, "--check-config") == 0)
+		else if (strcmp(s, "--check-config") == 0) {
 			a->check_only = 1;
-		else if (strcmp(s, "--forget-tree-head") == 0)
+			hv_log_verbosity(
+			    0); /* the verdict alone, and warnings */
+		} else if (strcmp(s, "--forget-tree-head") == 0)
 			a->forget_tree_head = 1;
 		else if (strcmp(s, "--foreground") == 0)
 			a->foreground = 1;
