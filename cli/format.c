@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "hv_util.h"
 #include "messaging.h"
 
@@ -509,8 +510,13 @@ retraction_lines(FILE *fp, const json_t *r)
 		    "%-14snot yet by the broker (it is sent when the "
 		    "broker is reachable)\n",
 		    "Recorded");
-	if (json_is_string(json_object_get(r, "note")))
-		fprintf(fp, "%-14s%s\n", "Note", str(r, "note"));
+	if (json_is_string(json_object_get(r, "note"))) {
+		char note[1100]; /* 1,000 bytes at the agent */
+
+		/* Typed by a person: no control character reaches the tty. */
+		audit_clean(str(r, "note"), note, sizeof(note), 0);
+		fprintf(fp, "%-14s%s\n", "Note", note);
+	}
 	json_array_foreach (json_object_get(r, "recipients"), i, x) {
 		const char *o = str(x, "outcome");
 		const char *at =

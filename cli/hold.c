@@ -14,6 +14,7 @@
 
 #include <jansson.h>
 
+#include "audit.h"
 #include "cli.h"
 #include "hv_keys.h"
 #include "hv_subject.h"
@@ -57,11 +58,15 @@ member(const json_t *o, const char *k)
 	return s != NULL ? s : "-";
 }
 
+/* A reason as shown: 1,000 bytes at the agent, a space for each control. */
+#define HOLD_TEXT_MAX 1100
+
 /* `haven hold list` for a person: each hold, what it covers and why. */
 static void
 print_holds(const json_t *resp)
 {
 	const json_t *holds = json_object_get(resp, "holds"), *h;
+	char text[HOLD_TEXT_MAX];
 	size_t i;
 
 	if (json_array_size(holds) == 0) {
@@ -79,10 +84,15 @@ print_holds(const json_t *resp)
 			printf("  on:      every message about one child "
 			       "(pseudonym %.16s…)\n",
 			    member(h, "subject_pseudonym"));
-		printf("  reason:  %s\n", member(h, "reason"));
-		if (!active)
+		/* Typed by a person: no control character reaches the tty. */
+		audit_clean(member(h, "reason"), text, sizeof(text), 0);
+		printf("  reason:  %s\n", text);
+		if (!active) {
+			audit_clean(member(h, "removed_reason"), text,
+			    sizeof(text), 0);
 			printf("  removed: %s: %s\n", member(h, "removed_at"),
-			    member(h, "removed_reason"));
+			    text);
+		}
 	}
 }
 

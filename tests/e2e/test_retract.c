@@ -641,3 +641,60 @@ Test(retract, shows_the_sender_the_reason_and_each_recipients_outcome,
 	free(out);
 	cr_assert_eq(h_agent_start(&P, sch), 0);
 }
+
+/*
+ * A hold's reason and a retraction's note are typed by a person and kept
+ * as typed; `haven hold list` and `haven status` show them at a terminal
+ * with every control character (an escape that could retitle the window
+ * or clear the screen) replaced, the words kept.
+ */
+Test(retract,
+    shows_a_hold_reason_and_a_retraction_note_without_their_terminal_escapes,
+    .init = setup, .fini = teardown, .timeout = 120)
+{
+	struct h_agent *pol = ak_agent(&P, AK_POLICE);
+	struct h_agent *soc = ak_agent(&P, AK_SOCIAL);
+	char id[33], *body, *path, *out = NULL;
+
+	body = referral("Esc-1");
+	cr_assert_eq(ak_post(pol, "/v1/messages", body, id), 202);
+	free(body);
+	cr_assert_eq(ak_wait_inbox(soc, id, WAIT_MS, NULL), 1);
+
+	body = h_fmt("{\"message\":\"%s\",\"reason\":\"Care\\u001b]0;owned"
+	             "\\u0007\\u001b[2J proceedings\"}",
+	    id);
+	cr_assert_eq(ak_post(soc, "/v1/holds", body, NULL), 201);
+	free(body);
+	cr_assert_eq(
+	    h_sh(&out, 30,
+	        "HAVEN_AGENT='%s' HAVEN_TOKEN_FILE='%s' '%s' hold list",
+	        soc->url, soc->token_file, h_bin("haven")),
+	    0, "%s", out ? out : "");
+	cr_assert_not_null(strstr(out, "Care"), "%s", out);
+	cr_assert_not_null(strstr(out, "proceedings"), "%s", out);
+	cr_assert_null(strchr(out, '\x1b'), "an escape reached the terminal");
+	cr_assert_null(strchr(out, '\x07'), "a bell reached the terminal");
+	free(out);
+
+	path = h_fmt("/v1/messages/%s/retract", id);
+	cr_assert_eq(
+	    ak_post(pol, path,
+	        "{\"reason\":\"INACCURATE\",\"decided_by\":\"j.smith\","
+	        "\"note\":\"wrong\\u001b[2J\\u001b]0;owned\\u0007 "
+	        "team\"}",
+	        NULL),
+	    202);
+	free(path);
+	out = NULL;
+	cr_assert_eq(
+	    h_sh(&out, 30,
+	        "HAVEN_AGENT='%s' HAVEN_TOKEN_FILE='%s' '%s' status %s",
+	        pol->url, pol->token_file, h_bin("haven"), id),
+	    0, "%s", out ? out : "");
+	cr_assert_not_null(strstr(out, "wrong"), "%s", out);
+	cr_assert_not_null(strstr(out, "team"), "%s", out);
+	cr_assert_null(strchr(out, '\x1b'), "an escape reached the terminal");
+	cr_assert_null(strchr(out, '\x07'), "a bell reached the terminal");
+	free(out);
+}
