@@ -40,7 +40,7 @@
 #include "hv_store.h"
 
 #define BROKER_BATCH_MAX 256 /* frames per group commit */
-#define BROKER_BATCH_BYTES (32u << 20) /* bytes per group commit */
+#define BROKER_BATCH_BYTES (32u << 20) /* bytes held by the two batches */
 #define BROKER_PIPELINE 8 /* batches in a row before the timers' turn */
 #define BROKER_WINDOW_DEFAULT 32 /* unacknowledged deliveries */
 #define BROKER_WINDOW_MAX 1024

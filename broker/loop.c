@@ -697,14 +697,19 @@ struct batch {
 	size_t n;
 };
 
-/* Reads what is waiting, up to one batch. Returns the frames read. */
+/*
+ * Reads what is waiting, up to one batch. Returns the frames read. Two
+ * batches can be held at once (one committing, one being verified), so
+ * each gets half of BROKER_BATCH_BYTES: together they hold no more than
+ * one batch did before the pipeline.
+ */
 static size_t
 batch_read(struct broker *b, struct batch *bt)
 {
 	size_t max = b->group_commit ? BROKER_BATCH_MAX : 1, bytes = 0;
 
 	bt->n = 0;
-	while (bt->n < max && bytes < BROKER_BATCH_BYTES) {
+	while (bt->n < max && bytes < BROKER_BATCH_BYTES / 2) {
 		struct inframe *in = &bt->items[bt->n];
 		int rc = read_one(b, in);
 
