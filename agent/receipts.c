@@ -156,7 +156,7 @@ outbox_list(struct agent *a, size_t offset, const char *before, size_t limit,
     json_t **out, struct hv_errdetail *d)
 {
 	uint8_t(*ids)[HV_ID_LEN] = NULL, from[OB_ORDER_KEY_LEN];
-	uint8_t last[OB_ORDER_KEY_LEN];
+	uint8_t last[OB_ORDER_KEY_LEN] = { 0 };
 	char hex[2 * OB_ORDER_KEY_LEN + 1];
 	size_t n = 0, total = 0, skipped = 0;
 	MDB_txn *txn = NULL;
@@ -226,7 +226,7 @@ outbox_list(struct agent *a, size_t offset, const char *before, size_t limit,
 	if (more && before == NULL)
 		json_object_set_new(page, "next_offset",
 		    json_integer((json_int_t)(offset + limit)));
-	if (more) {
+	if (more && n > 0) { /* a page of none has no cursor to give */
 		hv_hex(last, OB_ORDER_KEY_LEN, hex);
 		json_object_set_new(page, "before", json_string(hex));
 	}
