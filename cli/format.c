@@ -31,12 +31,25 @@ fmt_json(FILE *fp, const json_t *j, int compact)
 	fputc('\n', fp);
 }
 
+/*
+ * A string member as a terminal may show it: control characters and
+ * bidirectional overrides from an agent's answer (free text a person
+ * typed: notes, reasons, names) become spaces, as audit_clean makes them.
+ * The copy lives in a small ring, so one printf may take several.
+ */
 static const char *
 str(const json_t *o, const char *key)
 {
+	static char ring[16][4096];
+	static unsigned next;
 	const char *s = json_string_value(json_object_get(o, key));
+	char *out;
 
-	return s != NULL ? s : "-";
+	if (s == NULL)
+		return "-";
+	out = ring[next++ % 16];
+	audit_clean(s, out, sizeof(ring[0]), 0);
+	return out;
 }
 
 const char *
@@ -400,14 +413,13 @@ fmt_message(FILE *fp, const json_t *m)
 	if (json_array_size(acks) == 0)
 		fprintf(fp, "%-14s%s\n", "Acknowledged", "UNACKNOWLEDGED");
 	json_array_foreach (acks, i, x) {
-		const char *note =
-		    json_string_value(json_object_get(x, "note"));
+		int has_note = json_is_string(json_object_get(x, "note"));
 
 		fprintf(fp, "%-14sby %s at %s%s%s\n", i ? "" : "Acknowledged",
 		    str(x, "by"),
 		    fmt_time(json_string_value(json_object_get(x, "at")), t,
 		        sizeof(t)),
-		    note ? ": " : "", note ? note : "");
+		    has_note ? ": " : "", has_note ? str(x, "note") : "");
 	}
 	if (json_is_true(json_object_get(m, "escalated")))
 		fprintf(fp, "%-14s%s\n", "Escalated",

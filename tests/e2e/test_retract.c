@@ -698,3 +698,32 @@ Test(retract,
 	cr_assert_null(strchr(out, '\x07'), "a bell reached the terminal");
 	free(out);
 }
+
+Test(retract, shows_an_acknowledgement_note_without_its_terminal_escapes,
+    .init = setup, .fini = teardown, .timeout = 120)
+{
+	struct h_agent *pol = ak_agent(&P, AK_POLICE);
+	struct h_agent *soc = ak_agent(&P, AK_SOCIAL);
+	char id[33], *body, *path, *out = NULL;
+
+	body = referral("Esc-2");
+	cr_assert_eq(ak_post(pol, "/v1/messages", body, id), 202);
+	free(body);
+	cr_assert_eq(ak_wait_inbox(soc, id, WAIT_MS, NULL), 1);
+	path = h_fmt("/v1/inbox/%s/ack", id);
+	cr_assert_eq(ak_post(soc, path,
+	                 "{\"by\":\"asha.duty\",\"note\":\"seen\\u001b]0;"
+	                 "owned\\u0007\\u001b[2J by the MASH\"}",
+	                 NULL),
+	    200);
+	free(path);
+	cr_assert_eq(h_sh(&out, 30,
+	                 "HAVEN_AGENT='%s' HAVEN_TOKEN_FILE='%s' '%s' show %s",
+	                 soc->url, soc->token_file, h_bin("haven"), id),
+	    0, "%s", out ? out : "");
+	cr_assert_not_null(strstr(out, "seen"), "%s", out);
+	cr_assert_not_null(strstr(out, "by the MASH"), "%s", out);
+	cr_assert_null(strchr(out, '\x1b'), "an escape reached the terminal");
+	cr_assert_null(strchr(out, '\x07'), "a bell reached the terminal");
+	free(out);
+}
