@@ -670,6 +670,12 @@ json_t *api_health(struct agent *a);
  */
 json_t *api_allowed(struct agent *a);
 /*
+ * The /v1/words object (new reference; NULL when out of memory): for each
+ * kind of code ("type", "priority", "consent", "art6", "art9"), each code's
+ * plain words from lib/hv_words, as people should read it.
+ */
+json_t *api_words(void);
+/*
  * A Server-Sent Events response from the alert bus, as GET
  * /v1/alerts/stream sends it. When alive is given, the stream ends once
  * alive(alive_cls) returns 0 (checked at least twice a second); alive_cls

@@ -30,6 +30,7 @@
 #include "hv_log.h"
 #include "hv_policy.h"
 #include "hv_util.h"
+#include "hv_words.h"
 
 /* Per-request state, from the first call of the handler to completion. */
 struct req {
@@ -268,6 +269,27 @@ words_json(const char *const *w)
 	for (size_t i = 0; arr != NULL && w[i] != NULL; i++)
 		json_array_append_new(arr, json_string(w[i]));
 	return arr;
+}
+
+json_t *
+api_words(void)
+{
+	json_t *out = json_object();
+
+	for (int k = 0; out != NULL && k < HV_WORDS_KINDS; k++) {
+		json_t *o = json_object();
+
+		for (const struct hv_word *w = hv_words((enum hv_word_kind)k);
+		     o != NULL && w->code != NULL; w++)
+			json_object_set_new(o, w->code, json_string(w->label));
+		if (o == NULL ||
+		    json_object_set_new(out,
+		        hv_words_kind_name((enum hv_word_kind)k), o) != 0) {
+			json_decref(out);
+			return NULL;
+		}
+	}
+	return out;
 }
 
 json_t *
@@ -691,6 +713,9 @@ route(struct agent *a, struct MHD_Connection *c, const char *url,
 		return get ? do_health(a, c) : reply_method(c, "GET");
 	if (strcmp(url, "/v1/allowed") == 0)
 		return get ? reply_json(c, MHD_HTTP_OK, api_allowed(a)) :
+		             reply_method(c, "GET");
+	if (strcmp(url, "/v1/words") == 0)
+		return get ? reply_json(c, MHD_HTTP_OK, api_words()) :
 		             reply_method(c, "GET");
 	if (strcmp(url, "/v1/messages") == 0)
 		return post ? do_submit(a, c, r, 0) :

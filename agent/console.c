@@ -689,6 +689,8 @@ route(struct console *con, struct MHD_Connection *c, const char *url,
 		return do_sent(con, c);
 	if (get && strcmp(url, "/api/allowed") == 0)
 		return send_json(c, MHD_HTTP_OK, api_allowed(con->a));
+	if (get && strcmp(url, "/api/words") == 0)
+		return send_json(c, MHD_HTTP_OK, api_words());
 	if (post && strcmp(url, "/api/messages") == 0)
 		return do_submit(con, c, r, &who, 0);
 	if (post && strcmp(url, "/api/decisions") == 0)

@@ -29,6 +29,7 @@
 #include "audit.h"
 #include "cli.h"
 #include "hv_util.h"
+#include "hv_words.h"
 
 /* ---- collecting ------------------------------------------------------ */
 
@@ -96,46 +97,11 @@ party(const char *node, char *out, size_t cap)
 	snprintf(out, cap, "%s", node[0] ? node : "an unnamed node");
 }
 
-/*
- * "a domestic abuse notification" from DOMESTIC_ABUSE_NOTIFICATION; the
- * types whose names are abbreviations are spelt out.
- */
+/* A message type in a sentence: hv_words' noun, "a referral". */
 static void
 type_words(const char *type, int article, char *out, size_t cap)
 {
-	static const struct {
-		const char *type, *words;
-	} spelt[] = {
-		{ "CP_PLAN_START", "child protection plan start notice" },
-		{ "CP_PLAN_END", "child protection plan end notice" },
-		{ "CP_CONFERENCE_INVITATION",
-		    "child protection conference invitation" },
-		{ "INFO_REQUEST", "information request" },
-		{ "INFO_RESPONSE", "information response" },
-	};
-	size_t o = 0;
-
-	if (type[0] == '\0') {
-		snprintf(out, cap, article ? "a message" : "message");
-		return;
-	}
-	for (size_t i = 0; i < sizeof(spelt) / sizeof(spelt[0]); i++)
-		if (strcmp(type, spelt[i].type) == 0) {
-			snprintf(out, cap, "%s%s",
-			    !article           ? "" :
-			        type[0] == 'I' ? "an " :
-			                         "a ",
-			    spelt[i].words);
-			return;
-		}
-	if (article)
-		o = (size_t)snprintf(out, cap, "%s ",
-		    strchr("AEIOU", type[0]) != NULL ? "an" : "a");
-	for (const char *p = type; *p != '\0' && o + 1 < cap; p++)
-		out[o++] = *p == '_'         ? ' ' :
-		    (*p >= 'A' && *p <= 'Z') ? (char)(*p - 'A' + 'a') :
-		                               *p;
-	out[o < cap ? o : cap - 1] = '\0';
+	hv_words_type_noun(type, article, out, cap);
 }
 
 /* "St Mary's (x), Social care (y) and Health (z)". */
@@ -343,6 +309,30 @@ static const char css[] =
     ".verify{border:1px solid #000}}"
     "@page{size:A4 landscape;margin:1.5cm}";
 
+/* "Child protection plan started (CP_PLAN_START)": the words, then the
+ * code an IG officer searches the log by. */
+static void
+type_label(const char *type, char *out, size_t cap)
+{
+	const char *w = hv_words_label(HV_WORDS_TYPE, type);
+
+	if (type[0] == '\0')
+		snprintf(out, cap, "-");
+	else if (w != NULL)
+		snprintf(out, cap, "%s (%s)", w, type);
+	else
+		snprintf(out, cap, "%s", type);
+}
+
+/* A basis code in hv_words' plain words; a code outside the list as is. */
+static const char *
+basis_words(enum hv_word_kind kind, const char *code)
+{
+	const char *w = hv_words_label(kind, code);
+
+	return w != NULL ? w : code[0] ? code : "-";
+}
+
 static void
 basis_text(const struct hv_audit_rec *r, char *out, size_t cap)
 {
@@ -357,11 +347,11 @@ basis_text(const struct hv_audit_rec *r, char *out, size_t cap)
 		return;
 	}
 	snprintf(out, cap,
-	    "consent %s; Article 6 %s; Article 9 %s; decided "
+	    "Consent: %s; Article 6: %s; Article 9: %s; decided "
 	    "by %s",
-	    r->basis.consent[0] ? r->basis.consent : "-",
-	    r->basis.art6[0] ? r->basis.art6 : "-",
-	    r->basis.art9[0] ? r->basis.art9 : "-",
+	    basis_words(HV_WORDS_CONSENT, r->basis.consent),
+	    basis_words(HV_WORDS_ART6, r->basis.art6),
+	    basis_words(HV_WORDS_ART9, r->basis.art9),
 	    r->basis.decided_by[0] ? r->basis.decided_by : "-");
 }
 
@@ -453,7 +443,8 @@ write_html(FILE *fp, const struct audit_args *a, const struct recs *rs,
 				fputs(")", fp);
 			}
 			fputs("</td><td>", fp);
-			esc(fp, r->type[0] ? r->type : "-");
+			type_label(r->type, buf, sizeof(buf));
+			esc(fp, buf);
 			fputs("</td><td>", fp);
 			basis_text(r, buf, sizeof(buf));
 			esc(fp, buf);
@@ -554,8 +545,10 @@ write_text(FILE *fp, const struct audit_args *a, const struct recs *rs,
 		sentence(r, buf, sizeof(buf));
 		fprintf(fp, "     ");
 		wrap(fp, buf, 5, 5);
-		if (r->type[0])
-			field(fp, "Type:", r->type);
+		if (r->type[0]) {
+			type_label(r->type, buf, sizeof(buf));
+			field(fp, "Type:", buf);
+		}
 		if (r->has_basis) {
 			basis_text(r, buf, sizeof(buf));
 			field(fp, "Lawful basis:", buf);

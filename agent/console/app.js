@@ -95,35 +95,12 @@
 	}
 
 	/*
-	 * The words a duty worker reads for the codes the API speaks; the
-	 * codes stay what forms send. An unknown code is shown as words too.
+	 * The words a duty worker reads for the codes the API speaks: the
+	 * partnership's one list (lib/hv_words), loaded from /api/words when
+	 * the page starts; the codes stay what forms send. An unknown code is
+	 * shown as words too.
 	 */
 	var WORDS = {
-		type: { REFERRAL: 'Referral', INFO_REQUEST: 'Request for ' +
-		    'information', INFO_RESPONSE: 'Answer to a request for ' +
-		    'information', STRATEGY_DISCUSSION: 'Strategy discussion',
-		    CP_CONFERENCE_INVITATION: 'Child protection conference ' +
-		    'invitation', CP_PLAN_START: 'Child protection plan started',
-		    CP_PLAN_END: 'Child protection plan ended',
-		    LOOKED_AFTER_START: 'Became looked after',
-		    LOOKED_AFTER_END: 'Stopped being looked after',
-		    UNSCHEDULED_CARE_ATTENDANCE: 'Unscheduled care attendance',
-		    DOMESTIC_ABUSE_NOTIFICATION: 'Domestic abuse notification',
-		    MISSING_CHILD_ALERT: 'Missing child alert',
-		    CASE_UPDATE: 'Case update' },
-		consent: { OBTAINED: 'Obtained', NOT_SOUGHT: 'Not sought',
-		    REFUSED: 'Refused', NOT_POSSIBLE: 'Not possible' },
-		art6: { PUBLIC_TASK: 'Public task, 6(1)(e)',
-		    LEGAL_OBLIGATION: 'Legal obligation, 6(1)(c)',
-		    VITAL_INTERESTS: 'Vital interests, 6(1)(d)',
-		    CONSENT: 'Consent, 6(1)(a)',
-		    LEGITIMATE_INTERESTS: 'Legitimate interests, 6(1)(f)' },
-		art9: { NONE: 'None: no health information',
-		    SAFEGUARDING: 'Safeguarding of children, DPA 2018 Sch. 1 ' +
-		    'para 18', HEALTH_SOCIAL_CARE: 'Health or social care, 9(2)(h)',
-		    EXPLICIT_CONSENT: 'Explicit consent, 9(2)(a)',
-		    VITAL_INTERESTS: 'Vital interests, 9(2)(c)',
-		    LEGAL_CLAIMS: 'Legal claims, 9(2)(f)' },
 		child: { name: 'Name', dob: 'Date of birth' }
 	};
 
@@ -999,6 +976,13 @@
 	}
 
 	api('/api/session').then(function (r) {
+		return api('/api/words').then(function (w) {
+			Object.keys(w.body || {}).forEach(function (k) {
+				WORDS[k] = w.body[k];
+			});
+			return r;
+		}, function () { return r; });
+	}).then(function (r) {
 		S.csrf = r.body.csrf;
 		S.role = r.body.role;
 		S.name = r.body.name;

@@ -552,6 +552,30 @@ Test(console_off, refuses_to_start_with_a_console_key_others_can_read,
 	h_partnership_destroy(&P);
 }
 
+Test(console, gives_the_partnerships_words_for_every_code_people_read)
+{
+	struct h_agent *police = ak_agent(&P, AK_POLICE);
+	json_t *j;
+
+	cr_assert_eq(ak_get(police, "/v1/words", &j), 200);
+	cr_assert_str_eq(json_string_value(
+	                     json_object_get(json_object_get(j, "type"),
+	                         "CP_PLAN_START")),
+	    "Child protection plan started");
+	cr_assert_str_eq(json_string_value(
+	                     json_object_get(json_object_get(j, "consent"),
+	                         "NOT_SOUGHT")),
+	    "Not sought");
+	cr_assert_str_eq(json_string_value(
+	                     json_object_get(json_object_get(j, "art9"),
+	                         "SAFEGUARDING")),
+	    "Safeguarding of children, DPA 2018 Sch. 1 para 18");
+	cr_assert_eq(json_object_size(json_object_get(j, "art6")), 5);
+	cr_assert_eq(json_object_size(json_object_get(j, "priority")), 3);
+	json_decref(j);
+	cr_assert_eq(ak_post(police, "/v1/words", "{}", NULL), 405);
+}
+
 Test(console, lists_what_the_agreement_lets_the_agency_send_and_to_whom)
 {
 	struct h_agent *police = ak_agent(&P, AK_POLICE);
