@@ -495,8 +495,9 @@ json_t *retention_tombstone(struct agent *a, const uint8_t id[HV_ID_LEN]);
 
 /* ---- holds.c ----------------------------------------------------------- */
 
-/* POST /v1/holds {message | subject_pseudonym, reason}: the new hold
- * (new reference) or NULL with d set (HV_EBADREQUEST, HV_EIO). */
+/* POST /v1/holds {message | subject_pseudonym [, subject_key_id], reason}:
+ * the new hold (new reference) or NULL with d set (HV_EBADREQUEST, also for
+ * a subject_key_id that is not this agent's subject key's; HV_EIO). */
 json_t *holds_add(struct agent *a, json_t *req, struct hv_errdetail *d);
 /* POST /v1/holds/{id}/remove {reason}: the hold as now, or NULL with d
  * set (HV_ENOTFOUND, HV_EBADREQUEST, HV_EIO). */
