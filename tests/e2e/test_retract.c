@@ -641,3 +641,39 @@ Test(retract, shows_the_sender_the_reason_and_each_recipients_outcome,
 	free(out);
 	cr_assert_eq(h_agent_start(&P, sch), 0);
 }
+
+/*
+ * The reason is a code because it is audited for the life of the
+ * partnership; a sentence typed as --reason is pointed at --note, and a
+ * missing --reason or --decided-by is called missing, not malformed. These
+ * are usage errors found before the agent is asked (status 2).
+ */
+Test(retract, points_a_sentence_given_as_the_reason_to_the_note)
+{
+	const char *id = "8c5e2f0a9b7d4c1e8f3a6b2d0c9e7f15";
+	char *out = NULL;
+
+	cr_assert_eq(h_sh(&out, 30,
+	                 "HAVEN_AGENT=http://127.0.0.1:9 HAVEN_TOKEN_FILE=/dev/null "
+	                 "'%s' retract %s --reason 'sent to the wrong school' "
+	                 "--decided-by j.smith 2>&1",
+	                 h_bin("haven"), id),
+	    2, "%s", out);
+	cr_assert_not_null(strstr(out, "put your own words in --note"), "%s",
+	    out);
+	free(out);
+	cr_assert_eq(h_sh(&out, 30,
+	                 "HAVEN_AGENT=http://127.0.0.1:9 HAVEN_TOKEN_FILE=/dev/null "
+	                 "'%s' retract %s --reason MISDIRECTED 2>&1",
+	                 h_bin("haven"), id),
+	    2, "%s", out);
+	cr_assert_not_null(strstr(out, "--decided-by is required"), "%s", out);
+	free(out);
+	cr_assert_eq(h_sh(&out, 30,
+	                 "HAVEN_AGENT=http://127.0.0.1:9 HAVEN_TOKEN_FILE=/dev/null "
+	                 "'%s' retract %s --decided-by j.smith 2>&1",
+	                 h_bin("haven"), id),
+	    2, "%s", out);
+	cr_assert_not_null(strstr(out, "--reason is required"), "%s", out);
+	free(out);
+}
