@@ -643,6 +643,44 @@ Test(retract, shows_the_sender_the_reason_and_each_recipients_outcome,
 }
 
 /*
+ * `haven show` of a retracted message says so first, with the reason and
+ * who decided, and prints no "UNACKNOWLEDGED" or empty lawful basis that a
+ * duty worker would take for a message still to act on.
+ */
+Test(retract, show_says_a_message_was_retracted_before_anything_else,
+    .init = setup, .fini = teardown, .timeout = 120)
+{
+	struct h_agent *pol = ak_agent(&P, AK_POLICE);
+	struct h_agent *soc = ak_agent(&P, AK_SOCIAL);
+	char id[33], *body, *out = NULL;
+	json_t *m = NULL;
+
+	body = referral("Shown-4b1d");
+	cr_assert_eq(ak_post(pol, "/v1/messages", body, id), 202);
+	free(body);
+	cr_assert_eq(ak_wait_inbox(soc, id, WAIT_MS, &m), 1);
+	json_decref(m);
+	cr_assert_eq(haven_retract(id, "WRONG_CHILD"), 0);
+	cr_assert_eq(ak_wait_status(pol, id, "retraction_delivered", AK_SOCIAL,
+	                 WAIT_MS),
+	    1, "social care never confirmed");
+	cr_assert_eq(h_sh(&out, 30,
+	                 "HAVEN_AGENT='%s' HAVEN_TOKEN_FILE='%s' '%s' show %s",
+	                 soc->url, soc->token_file, h_bin("haven"), id),
+	    0, "%s", out);
+	cr_assert(strncmp(out,
+	              "!! RETRACTED BY THE SENDER: WRONG_CHILD, decided by "
+	              "j.smith at ",
+	              63) == 0,
+	    "%s", out);
+	cr_assert_not_null(strstr(out, id), "%s", out);
+	cr_assert_null(strstr(out, "UNACKNOWLEDGED"), "%s", out);
+	cr_assert_null(strstr(out, "Lawful basis"), "%s", out);
+	cr_assert_null(strstr(out, "Shown-4b1d"), "%s", out);
+	free(out);
+}
+
+/*
  * The reason is a code because it is audited for the life of the
  * partnership; a sentence typed as --reason is pointed at --note, and a
  * missing --reason or --decided-by is called missing, not malformed. These
