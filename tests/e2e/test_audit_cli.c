@@ -18,6 +18,7 @@
 
 #include "harness.h"
 #include "hv_auditlog.h"
+#include "hv_events.h"
 #include "hv_keys.h"
 #include "hv_subject.h"
 #include "hv_util.h"
@@ -482,6 +483,22 @@ Test(audit_cli, refuses_a_mistyped_event_naming_every_event_the_log_holds)
 	    0, "%s", out);
 	free(out);
 	fx_destroy(&fx);
+}
+
+/* haven audit --help explains every event of lib's one list. */
+Test(audit_cli, help_explains_every_event_the_log_holds)
+{
+	char *out = NULL, *events, want[40];
+
+	cr_assert_eq(h_sh(&out, 30, "'%s' audit --help", h_bin("haven")), 0);
+	events = strstr(out, "\nEVENTS\n");
+	cr_assert_not_null(events, "%s", out);
+	for (size_t i = 0; hv_event_names[i] != NULL; i++) {
+		snprintf(want, sizeof(want), "\n  %s ", hv_event_names[i]);
+		cr_expect_not_null(strstr(events, want), "%s is not explained",
+		    hv_event_names[i]);
+	}
+	free(out);
 }
 
 /*
