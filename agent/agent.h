@@ -554,6 +554,13 @@ hv_err inbox_check_reply_to(struct agent *a, MDB_txn *txn,
     const hv_envelope *env, struct hv_errdetail *d);
 /* A received message, decrypted (new reference), or NULL if unknown. */
 json_t *inbox_message(struct agent *a, const uint8_t id[HV_ID_LEN]);
+/*
+ * What a person may see of received message id, for the API and the
+ * console alike (new reference): the retracted header when its sender
+ * retracted it (even when a legal hold keeps it whole), else the message,
+ * else its retention tombstone; NULL when unknown.
+ */
+json_t *inbox_view(struct agent *a, const uint8_t id[HV_ID_LEN]);
 /* What GET /v1/inbox asks for. */
 struct inbox_query {
 	int unacked; /* only messages nobody acknowledged */

@@ -822,10 +822,7 @@ route(struct agent *a, struct MHD_Connection *c, const char *url,
 		if (rest[n] == '\0') {
 			if (!get)
 				return reply_method(c, "GET");
-			/* Retracted (even if held), then held, then erased. */
-			if ((j = retract_header(a, id)) == NULL &&
-			    (j = inbox_message(a, id)) == NULL &&
-			    (j = retention_tombstone(a, id)) == NULL)
+			if ((j = inbox_view(a, id)) == NULL)
 				return reply_not_found(c);
 			return reply_json(c, MHD_HTTP_OK, j);
 		}
