@@ -972,7 +972,7 @@ Test(console, shows_a_retracted_message_as_its_header_even_under_a_hold)
 	struct h_agent *social = ak_agent(&P, AK_SOCIAL);
 	char id[2][33], *body, *path, *sid, *out = NULL;
 	struct ans a;
-	json_t *j;
+	json_t *j, *m;
 	long st;
 
 	for (int i = 0; i < 2; i++) {
@@ -998,8 +998,8 @@ Test(console, shows_a_retracted_message_as_its_header_even_under_a_hold)
 		                 h_bin("haven"), id[i]),
 		    0, "%s", out);
 		free(out);
-		cr_assert_eq(ak_wait_status(police, id[i], "retraction_delivered",
-		                 AK_SOCIAL, 20000),
+		cr_assert_eq(ak_wait_status(police, id[i],
+		                 "retraction_delivered", AK_SOCIAL, 20000),
 		    1, "social care never applied the retraction");
 	}
 	sid = login("asha", "correct+horse+battery", &st);
@@ -1011,8 +1011,9 @@ Test(console, shows_a_retracted_message_as_its_header_even_under_a_hold)
 		j = json_loads(a.body, 0, NULL);
 		cr_assert(json_is_true(json_object_get(j, "retracted")), "%s",
 		    a.body);
-		cr_assert_str_eq(json_string_value(json_object_get(
-		                     json_object_get(j, "retraction"), "reason")),
+		m = json_object_get(j, "retraction");
+		cr_assert_str_eq(
+		    json_string_value(json_object_get(m, "reason")),
 		    "MISDIRECTED");
 		cr_assert(json_is_null(json_object_get(j, "child")), "%s",
 		    a.body);

@@ -692,7 +692,8 @@ Test(retract, points_a_sentence_given_as_the_reason_to_the_note)
 	char *out = NULL;
 
 	cr_assert_eq(h_sh(&out, 30,
-	                 "HAVEN_AGENT=http://127.0.0.1:9 HAVEN_TOKEN_FILE=/dev/null "
+	                 "HAVEN_AGENT=http://127.0.0.1:9 "
+	                 "HAVEN_TOKEN_FILE=/dev/null "
 	                 "'%s' retract %s --reason 'sent to the wrong school' "
 	                 "--decided-by j.smith 2>&1",
 	                 h_bin("haven"), id),
@@ -701,14 +702,16 @@ Test(retract, points_a_sentence_given_as_the_reason_to_the_note)
 	    out);
 	free(out);
 	cr_assert_eq(h_sh(&out, 30,
-	                 "HAVEN_AGENT=http://127.0.0.1:9 HAVEN_TOKEN_FILE=/dev/null "
+	                 "HAVEN_AGENT=http://127.0.0.1:9 "
+	                 "HAVEN_TOKEN_FILE=/dev/null "
 	                 "'%s' retract %s --reason MISDIRECTED 2>&1",
 	                 h_bin("haven"), id),
 	    2, "%s", out);
 	cr_assert_not_null(strstr(out, "--decided-by is required"), "%s", out);
 	free(out);
 	cr_assert_eq(h_sh(&out, 30,
-	                 "HAVEN_AGENT=http://127.0.0.1:9 HAVEN_TOKEN_FILE=/dev/null "
+	                 "HAVEN_AGENT=http://127.0.0.1:9 "
+	                 "HAVEN_TOKEN_FILE=/dev/null "
 	                 "'%s' retract %s --decided-by j.smith 2>&1",
 	                 h_bin("haven"), id),
 	    2, "%s", out);
