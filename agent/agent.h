@@ -495,8 +495,9 @@ json_t *retention_tombstone(struct agent *a, const uint8_t id[HV_ID_LEN]);
 
 /* ---- holds.c ----------------------------------------------------------- */
 
-/* POST /v1/holds {message | subject_pseudonym, reason}: the new hold
- * (new reference) or NULL with d set (HV_EBADREQUEST, HV_EIO). */
+/* POST /v1/holds {message | subject_pseudonym [, subject_key_id], reason}:
+ * the new hold (new reference) or NULL with d set (HV_EBADREQUEST, also for
+ * a subject_key_id that is not this agent's subject key's; HV_EIO). */
 json_t *holds_add(struct agent *a, json_t *req, struct hv_errdetail *d);
 /* POST /v1/holds/{id}/remove {reason}: the hold as now, or NULL with d
  * set (HV_ENOTFOUND, HV_EBADREQUEST, HV_EIO). */
@@ -553,6 +554,13 @@ hv_err inbox_check_reply_to(struct agent *a, MDB_txn *txn,
     const hv_envelope *env, struct hv_errdetail *d);
 /* A received message, decrypted (new reference), or NULL if unknown. */
 json_t *inbox_message(struct agent *a, const uint8_t id[HV_ID_LEN]);
+/*
+ * What a person may see of received message id, for the API and the
+ * console alike (new reference): the retracted header when its sender
+ * retracted it (even when a legal hold keeps it whole), else the message,
+ * else its retention tombstone; NULL when unknown.
+ */
+json_t *inbox_view(struct agent *a, const uint8_t id[HV_ID_LEN]);
 /* What GET /v1/inbox asks for. */
 struct inbox_query {
 	int unacked; /* only messages nobody acknowledged */

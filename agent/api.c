@@ -344,6 +344,72 @@ do_health(struct agent *a, struct MHD_Connection *c)
 	return reply_json(c, MHD_HTTP_OK, api_health(a));
 }
 
+/* ---- query parameters ------------------------------------------------- */
+
+struct query_check {
+	const char *const *allowed;
+	const char *unknown; /* the first parameter not in allowed */
+};
+
+static enum MHD_Result
+query_check_one(void *cls, enum MHD_ValueKind kind, const char *key,
+    const char *value)
+{
+	struct query_check *q = cls;
+
+	(void)kind;
+	(void)value;
+	for (const char *const *p = q->allowed; *p != NULL; p++)
+		if (strcmp(key, *p) == 0)
+			return MHD_YES;
+	q->unknown = key;
+	return MHD_NO;
+}
+
+/* 1 when s is short printable ASCII, safe to quote in a JSON answer. */
+static int
+quotable_param(const char *s)
+{
+	size_t n = 0;
+
+	for (; s[n] != '\0'; n++)
+		if (n >= 40 || s[n] < 0x21 || s[n] > 0x7e || s[n] == '"' ||
+		    s[n] == '\\')
+			return 0;
+	return n > 0;
+}
+
+/*
+ * Refuses a query parameter the path does not take, as unknown members of
+ * a body are refused: `?unack=1` or `?page=2` silently ignored would hand a
+ * case system every message, or the first page again, as if it had asked
+ * for them. Returns MHD_YES with *answered = 0 when every parameter is in
+ * allowed (NULL-terminated); otherwise answers 400 and sets *answered.
+ */
+static enum MHD_Result
+query_only(struct MHD_Connection *c, const char *const *allowed,
+    const char *takes, int *answered)
+{
+	struct query_check q = { allowed, NULL };
+
+	*answered = 0;
+	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, query_check_one,
+	    &q);
+	if (q.unknown == NULL)
+		return MHD_YES;
+	*answered = 1;
+	if (quotable_param(q.unknown))
+		return reply_error(c, MHD_HTTP_BAD_REQUEST, "BAD_REQUEST",
+		    q.unknown,
+		    "%s is not a query parameter of this path; it takes %s "
+		    "(see docs/API.md).",
+		    q.unknown, takes);
+	return reply_error(c, MHD_HTTP_BAD_REQUEST, "BAD_REQUEST", NULL,
+	    "A query parameter is not one this path takes; it takes %s "
+	    "(see docs/API.md).",
+	    takes);
+}
+
 /* A whole number from min to max in query argument name, or -1. */
 static long
 query_number(struct MHD_Connection *c, const char *name, long def, long min,
@@ -374,10 +440,17 @@ do_sent(struct agent *a, struct MHD_Connection *c)
 	long offset = query_number(c, "offset", 0, 0, 1L << 40);
 	const char *before =
 	    MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "before");
+	static const char *const params[] = { "limit", "offset", "before",
+		NULL };
 	struct hv_errdetail d;
 	json_t *page = NULL;
+	enum MHD_Result ret;
+	int answered;
 	hv_err e;
 
+	ret = query_only(c, params, "limit, offset and before", &answered);
+	if (answered)
+		return ret;
 	if (limit < 0)
 		return reply_error(c, MHD_HTTP_BAD_REQUEST, "BAD_REQUEST",
 		    "limit", "limit must be a whole number from 1 to 1000.");
@@ -406,11 +479,19 @@ do_inbox_list(struct agent *a, struct MHD_Connection *c)
 	    MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit");
 	const char *order =
 	    MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "order");
+	static const char *const params[] = { "unacked", "since", "limit",
+		"order", "cursor", NULL };
 	struct inbox_query q = { .limit = 100 };
 	struct hv_errdetail d;
 	json_t *page = NULL;
+	enum MHD_Result ret;
+	int answered;
 	hv_err e;
 
+	ret = query_only(c, params, "unacked, since, limit, order and cursor",
+	    &answered);
+	if (answered)
+		return ret;
 	if (unacked != NULL) {
 		if (strcmp(unacked, "1") == 0 || strcmp(unacked, "true") == 0)
 			q.unacked = 1;
@@ -564,10 +645,16 @@ do_holds(struct agent *a, struct MHD_Connection *c, struct req *r,
 static enum MHD_Result
 do_children(struct agent *a, struct MHD_Connection *c)
 {
+	static const char *const params[] = { "nhs", "local", NULL };
 	struct hv_errdetail d;
 	json_t *j = NULL;
+	enum MHD_Result ret;
+	int answered;
 	hv_err e;
 
+	ret = query_only(c, params, "nhs or local", &answered);
+	if (answered)
+		return ret;
 	hv_errclear(&d);
 	e = children_lookup(a,
 	    MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "nhs"),
@@ -760,10 +847,7 @@ route(struct agent *a, struct MHD_Connection *c, const char *url,
 		if (rest[n] == '\0') {
 			if (!get)
 				return reply_method(c, "GET");
-			/* Retracted (even if held), then held, then erased. */
-			if ((j = retract_header(a, id)) == NULL &&
-			    (j = inbox_message(a, id)) == NULL &&
-			    (j = retention_tombstone(a, id)) == NULL)
+			if ((j = inbox_view(a, id)) == NULL)
 				return reply_not_found(c);
 			return reply_json(c, MHD_HTTP_OK, j);
 		}

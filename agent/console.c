@@ -6,7 +6,7 @@
  * This file holds the routes, the session cookie and the CSRF check; the
  * rules (users file, sessions, slow-down, escaping) are lib/hv_console and
  * the data comes from the same functions the local API calls (inbox_page,
- * inbox_message, inbox_ack, outbox_submit, outbox_list, children_lookup,
+ * inbox_view, inbox_ack, outbox_submit, outbox_list, children_lookup,
  * api_health, api_allowed, the alert bus) — the console never
  * makes an HTTP request to the agent. The pages, script and style sheet are
  * the files of agent/console/, compiled into the binary by the Makefile; nothing is
@@ -701,7 +701,7 @@ route(struct console *con, struct MHD_Connection *c, const char *url,
 
 		if (hv_unhex_n(rest, n, id, HV_ID_LEN) == 0) {
 			if (get && rest[n] == '\0') {
-				if ((j = inbox_message(con->a, id)) == NULL)
+				if ((j = inbox_view(con->a, id)) == NULL)
 					return send_error(c, MHD_HTTP_NOT_FOUND,
 					    "NOT_FOUND", NULL,
 					    "No received message has "

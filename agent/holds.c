@@ -18,6 +18,7 @@
 
 #include "agent.h"
 #include "hv_log.h"
+#include "hv_subject.h"
 #include "hv_util.h"
 #include "hv_wire.h"
 
@@ -84,6 +85,43 @@ reason_of(json_t *req, struct hv_errdetail *d)
 	return r;
 }
 
+/*
+ * 1 when the request's optional subject_key_id is this agent's subject key's
+ * id. A pseudonym made with another key matches no child here, so a hold
+ * on it would keep nothing while looking in force: refuse it, naming both
+ * ids (neither reveals the key). 0 with d set otherwise.
+ */
+static int
+subject_key_is_ours(struct agent *a, json_t *req, struct hv_errdetail *d)
+{
+	const json_t *v = json_object_get(req, "subject_key_id");
+	uint8_t want[HV_SUBJECT_KEY_ID_LEN], got[HV_SUBJECT_KEY_ID_LEN];
+	char ours[2 * HV_SUBJECT_KEY_ID_LEN + 1];
+	const char *s;
+
+	if (v == NULL)
+		return 1;
+	s = json_string_value(v);
+	if (s == NULL || strlen(s) != 2 * HV_SUBJECT_KEY_ID_LEN ||
+	    hv_unhex(s, got, sizeof(got)) != 0) {
+		hv_errset(d, HV_EBADREQUEST, "subject_key_id",
+		    "subject_key_id must be %d hex digits (haven hold add "
+		    "computes it from --subject-key).",
+		    2 * HV_SUBJECT_KEY_ID_LEN);
+		return 0;
+	}
+	hv_subject_key_id(a->subject_key, want);
+	if (sodium_memcmp(want, got, sizeof(want)) == 0)
+		return 1;
+	hv_hex(want, sizeof(want), ours);
+	hv_errset(d, HV_EBADREQUEST, "subject_key_id",
+	    "The subject key given (id %.16s) is not this agent's (id %s): "
+	    "its pseudonym matches no child here, so the hold would keep "
+	    "nothing; use the partnership's subject key.",
+	    s, ours);
+	return 0;
+}
+
 json_t *
 holds_add(struct agent *a, json_t *req, struct hv_errdetail *d)
 {
@@ -99,11 +137,12 @@ holds_add(struct agent *a, json_t *req, struct hv_errdetail *d)
 
 	json_object_foreach (req, k, v) {
 		if (strcmp(k, "message") != 0 && strcmp(k, "reason") != 0 &&
-		    strcmp(k, "subject_pseudonym") != 0) {
+		    strcmp(k, "subject_pseudonym") != 0 &&
+		    strcmp(k, "subject_key_id") != 0) {
 			hv_errset(d, HV_EBADREQUEST, k,
 			    "%.40s is not a member "
-			    "of a hold; it takes message or subject_pseudonym, "
-			    "and reason.",
+			    "of a hold; it takes message or subject_pseudonym "
+			    "(with subject_key_id), and reason.",
 			    k);
 			return NULL;
 		}
@@ -132,6 +171,8 @@ holds_add(struct agent *a, json_t *req, struct hv_errdetail *d)
 		    "it from --subject-nhs and --subject-key).");
 		return NULL;
 	}
+	if (sub != NULL && !subject_key_is_ours(a, req, d))
+		return NULL;
 	randombytes_buf(hid, HV_ID_LEN);
 	hv_hex(hid, HV_ID_LEN, hex);
 	h = json_pack("{s:s, s:s?, s:s?, s:s, s:o, s:b}", "id", hex, "message",

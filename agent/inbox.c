@@ -430,6 +430,18 @@ inbox_message(struct agent *a, const uint8_t id[HV_ID_LEN])
 	return j;
 }
 
+json_t *
+inbox_view(struct agent *a, const uint8_t id[HV_ID_LEN])
+{
+	json_t *j;
+
+	/* Retracted (even if held), then held or live, then erased. */
+	if ((j = retract_header(a, id)) == NULL &&
+	    (j = inbox_message(a, id)) == NULL)
+		j = retention_tombstone(a, id);
+	return j;
+}
+
 /* ---- listing in pages -------------------------------------------------- */
 
 /*

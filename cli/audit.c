@@ -61,6 +61,29 @@ static const struct option longopts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
+/*
+ * "A, B and C": every event name of lib's one list, so that the sentence
+ * refusing a mistyped --event never falls behind the events the log holds.
+ */
+static void
+event_list(char *out, size_t cap)
+{
+	size_t n = 0, used = 0;
+
+	while (hv_event_names[n] != NULL)
+		n++;
+	out[0] = '\0';
+	for (size_t i = 0; i < n && used < cap; i++) {
+		int w = snprintf(out + used, cap - used, "%s%s",
+		    i == 0 ? "" : (i + 1 == n ? " and " : ", "),
+		    hv_event_names[i]);
+
+		if (w < 0)
+			break;
+		used += (size_t)w;
+	}
+}
+
 /* The AO_* bit of each option, in longopts order. */
 static const unsigned optbits[] = {
 	AO_DB,
@@ -257,14 +280,15 @@ take(struct audit_args *a, int c, const char *v)
 		break;
 	case 'e':
 		if (upper_word(v, a->event, sizeof(a->event)) != 0 ||
-		    !word_in(a->event, hv_event_names))
+		    !word_in(a->event, hv_event_names)) {
+			char all[400];
+
+			event_list(all, sizeof(all));
 			return cli_usage(sub,
 			    "--event '%.80s' is not an audit "
-			    "event; events are SUBMITTED, REJECTED, DELIVERED, "
-			    "ACKNOWLEDGED, ESCALATED, EXPIRED, "
-			    "DECISION_RECORDED, DIRECTORY_LOADED, "
-			    "AUDIT_QUERY and RESTORED.",
-			    v);
+			    "event; events are %s.",
+			    v, all);
+		}
 		break;
 	case 't':
 		if (upper_word(v, a->type, sizeof(a->type)) != 0 ||
@@ -647,10 +671,8 @@ audit_subject(struct audit_args *a, int *has, uint8_t out[32])
 		goto out;
 	}
 	if ((e = hv_subject_key_load(a->subject_key, &key, &d)) != HV_OK) {
-		fprintf(stderr,
-		    "haven audit: cannot load the subject key %s: "
-		    "%s\n",
-		    a->subject_key, hv_errmsg(e, &d));
+		fprintf(stderr, "haven %s: cannot load the subject key: %s\n",
+		    a->sub, hv_errmsg(e, &d));
 		rc = e == HV_EIO ? 3 : 1;
 		goto out;
 	}

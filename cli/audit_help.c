@@ -107,7 +107,14 @@ static const char basis[] =
     "  DIRECTORY_LOADED   the broker put an agreement version in force\n"
     "  AUDIT_QUERY        someone queried the log over the network\n"
     "  RESTORED           the broker's store was restored from a backup; the\n"
-    "                     detail gives the restored size and the reason\n";
+    "                     detail gives the restored size and the reason\n"
+    "  RETRACTED          the sender took a message back; actor decided,\n"
+    "                     reason is the code (MISDIRECTED, WRONG_CHILD, ...)\n"
+    "  WITHDRAWN          a copy not yet delivered was removed at the broker\n"
+    "  RETRACTION_DELIVERED  a recipient erased its copy (actor)\n"
+    "  HOLD_ADDED         an agency put a legal hold on a message or a\n"
+    "                     child; reason holds the hold id, never its reason\n"
+    "  HOLD_REMOVED       that hold was removed\n";
 
 static const char restore[] =
     "usage: haven audit restore-notice --db DATA_DIR --root-key ROOT.key\n"

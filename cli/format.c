@@ -375,6 +375,45 @@ justification_line(FILE *fp, const json_t *basis)
 	    (long long)json_integer_value(json_object_get(sealed, "length")));
 }
 
+/*
+ * A message retracted by its sender, or erased under the retention rule,
+ * is only its header (API: GET /v1/inbox/{id}): say so first and print what
+ * remains, rather than "UNACKNOWLEDGED" over a lawful basis of dashes,
+ * which a duty worker would read as a message still to act on. 1 when it
+ * printed the message.
+ */
+static int
+gone_banner(FILE *fp, const json_t *m)
+{
+	const json_t *r = json_object_get(m, "retraction");
+	char t[48];
+
+	if (json_is_true(json_object_get(m, "retracted")))
+		fprintf(fp,
+		    "!! RETRACTED BY THE SENDER: %s, decided by %s at %s.\n"
+		    "!! The sender has taken it back; the child's details "
+		    "and the body are no longer shown here.\n\n",
+		    str(r, "reason"), str(r, "decided_by"),
+		    fmt_time(json_string_value(json_object_get(r, "at")), t,
+		        sizeof(t)));
+	else if (json_is_true(json_object_get(m, "erased")))
+		fprintf(fp, "!! ERASED: %s; only its header is kept.\n\n",
+		    str(m, "status"));
+	else
+		return 0;
+	fprintf(fp, "%-14s%s\n", "Priority", str(m, "priority"));
+	fprintf(fp, "%-14s%s\n", "Type", str(m, "type"));
+	fprintf(fp, "%-14s%s\n", "From", str(m, "sender"));
+	fprintf(fp, "%-14s%s\n", "Sent",
+	    fmt_time(json_string_value(json_object_get(m, "created")), t,
+	        sizeof(t)));
+	fprintf(fp, "%-14s%s\n", "Received",
+	    fmt_time(json_string_value(json_object_get(m, "received_at")), t,
+	        sizeof(t)));
+	fprintf(fp, "%-14s%s\n", "Message id", str(m, "id"));
+	return 1;
+}
+
 void
 fmt_message(FILE *fp, const json_t *m)
 {
@@ -383,6 +422,8 @@ fmt_message(FILE *fp, const json_t *m)
 	char t[48], dl[96];
 	size_t i;
 
+	if (gone_banner(fp, m))
+		return;
 	if (dncf(m))
 		fprintf(fp,
 		    "%s\n!! Do not tell the child's parents or carers "

@@ -96,26 +96,33 @@ print_holds(const json_t *resp)
 	}
 }
 
-/* The pseudonym of an NHS number under the subject key file, as hex. */
+/*
+ * The pseudonym of an NHS number under the subject key file, as hex, and
+ * the key's id, which the agent checks against its own subject key so that
+ * a hold made with the wrong key is refused instead of holding nothing.
+ */
 static int
-pseudonym_hex(const char *cmd, const char *nhs, const char *keyf, char out[65])
+pseudonym_hex(const char *cmd, const char *nhs, const char *keyf, char out[65],
+    char kid[2 * HV_SUBJECT_KEY_ID_LEN + 1])
 {
 	struct hv_errdetail d;
 	char norm[64];
-	uint8_t *key = NULL, ps[32];
+	uint8_t *key = NULL, ps[32], id[HV_SUBJECT_KEY_ID_LEN];
+	hv_err e;
 
 	hv_errclear(&d);
 	if (hv_subject_nhs(nhs, norm, sizeof(norm), &d) != HV_OK)
 		return cli_usage(cmd, "--subject-nhs: %s", d.message);
-	if (hv_subject_key_load(keyf, &key, &d) != HV_OK) {
-		fprintf(stderr, "haven: %s\n",
-		    d.message[0] ? d.message :
-		                   "the subject key could not be read.");
-		return 1;
+	if ((e = hv_subject_key_load(keyf, &key, &d)) != HV_OK) {
+		fprintf(stderr, "haven hold: cannot load the subject key: %s\n",
+		    hv_errmsg(e, &d));
+		return e == HV_EIO ? 3 : 1;
 	}
 	hv_subject_pseudonym(key, norm, ps);
+	hv_subject_key_id(key, id);
 	hv_secret_free(key);
 	hv_hex(ps, 32, out);
+	hv_hex(id, sizeof(id), kid);
 	return 0;
 }
 
@@ -132,7 +139,7 @@ cmd_hold(int argc, char **argv)
 	const char *reason = NULL, *sub;
 	struct msg_common co = { 0 };
 	struct hv_errdetail d;
-	char path[120], ps[65], mid[33];
+	char path[120], ps[65], mid[33], kid[2 * HV_SUBJECT_KEY_ID_LEN + 1];
 	json_t *req = NULL, *resp = NULL;
 	api_t *api = NULL;
 	int c, idx, rc;
@@ -182,10 +189,10 @@ cmd_hold(int argc, char **argv)
 				    "--subject-nhs needs "
 				    "--subject-key F, the partnership's "
 				    "subject key.");
-			if ((rc = pseudonym_hex(cmd, nhs, keyf, ps)) != 0)
+			if ((rc = pseudonym_hex(cmd, nhs, keyf, ps, kid)) != 0)
 				return rc;
-			req = json_pack("{s:s, s:s}", "subject_pseudonym", ps,
-			    "reason", reason);
+			req = json_pack("{s:s, s:s, s:s}", "subject_pseudonym",
+			    ps, "subject_key_id", kid, "reason", reason);
 		}
 		snprintf(path, sizeof(path), "/v1/holds");
 	} else if (strcmp(sub, "remove") == 0) {

@@ -85,10 +85,24 @@ cmd_retract(int argc, char **argv)
 	for (int i = 0; i < 32; i++)
 		id[i] = (char)tolower((unsigned char)argv[optind][i]);
 	id[32] = '\0';
+	if (reason == NULL)
+		return cli_usage(cmd,
+		    "--reason is required: MISDIRECTED, WRONG_CHILD, "
+		    "INACCURATE, DUPLICATE or OTHER.");
+	/*
+	 * The reason goes into the broker's audit log for the life of the
+	 * partnership, so it is a code; words of one's own belong in --note,
+	 * which stays at this agent. Say so, or the officer retypes prose.
+	 */
 	if (!hv_retract_reason_ok(reason))
 		return cli_usage(cmd,
 		    "--reason must be one of MISDIRECTED, "
-		    "WRONG_CHILD, INACCURATE, DUPLICATE or OTHER.");
+		    "WRONG_CHILD, INACCURATE, DUPLICATE or OTHER; put your "
+		    "own words in --note, which stays at this agent.");
+	if (by == NULL)
+		return cli_usage(cmd,
+		    "--decided-by is required: the staff identifier of who "
+		    "decided, e.g. j.smith.");
 	if (!hv_retract_decided_by_ok(by))
 		return cli_usage(cmd,
 		    "--decided-by must be a staff identifier "

@@ -672,8 +672,20 @@ hv_subject_key_load(const char *path, uint8_t **out, struct hv_errdetail *d)
 	}
 	if ((err = hv_kv_parse(buf, len, path, kv, 1, d)) != HV_OK ||
 	    (err = hv_kv_b64(&kv[0], path, key, HV_SUBJECT_KEY_LEN, d)) !=
-	        HV_OK)
+	        HV_OK) {
+		/*
+		 * A node's .key or .pub is the file most often given by
+		 * mistake; "unknown field 'node'" would not tell an IG
+		 * officer what to give instead.
+		 */
+		if (d != NULL && strcmp(d->field, "node") == 0)
+			hv_errset(d, HV_EMALFORMED, "subject_key",
+			    "%s is a node's key file, not the partnership's "
+			    "subject key; give the file made by 'haven keygen "
+			    "--subject-key' (subject.key).",
+			    path);
 		goto out;
+	}
 	*out = key;
 	key = NULL;
 out:

@@ -284,6 +284,8 @@
 				    m.error ? m.error.message : 'Cannot read it.'));
 				return;
 			}
+			if (m.retracted || m.erased)
+				return drawGone(m);
 			if (m.do_not_contact_family)
 				main.appendChild(el('p', { 'class': 'dncf', id: 'dncf' },
 				    'DO NOT CONTACT FAMILY'));
@@ -351,6 +353,26 @@
 				    'A viewer cannot acknowledge; a duty user can.'));
 			drawCountdowns();
 		}).catch(function () {});
+	}
+
+	/*
+	 * A message its sender retracted, or erased under the retention rule:
+	 * only its header is kept, so say why first and show nothing to act on.
+	 */
+	function drawGone(m) {
+		main.appendChild(el('h1', {}, m.priority + ': ' +
+		    words('type', m.type) + ' from ' + m.sender));
+		var why = m.retracted ?
+		    'Retracted by the sender: ' + m.retraction.reason +
+		    ', decided by ' + m.retraction.decided_by + ' at ' +
+		    when(m.retraction.at) + '. The child\'s details and the ' +
+		    'message are no longer shown here.' :
+		    'Erased: ' + m.status + '. Only its header is kept.';
+		main.appendChild(el('p', { 'class': 'error', id: 'gone' }, why));
+		main.appendChild(facts([['From', m.sender],
+		    ['Received', when(m.received_at)],
+		    ['Sent', when(m.created)],
+		    ['Message id', m.id]]));
 	}
 
 	function ackForm(id) {

@@ -524,6 +524,73 @@ Test(agent_input, says_why_a_body_is_not_valid_json, .init = setup,
  * member name gets its own sentence; a deadline in the past is refused; an
  * over-long subject.local is INVALID_SUBJECT like any bad identifier.
  */
+/* GETs path and checks status, code and field (NULL: null). */
+static json_t *
+get_expect(struct h_agent *a, const char *path, int want_st, const char *code,
+    const char *field)
+{
+	char *url = h_fmt("%s%s", a->url, path), *resp = NULL;
+	int st = h_http("GET", url, a->token, NULL, &resp);
+	json_t *j = json_loads(resp ? resp : "", 0, NULL);
+	json_t *e = json_object_get(j, "error");
+
+	cr_assert_eq(st, want_st, "%s: status %d, wanted %d: %s", path, st,
+	    want_st, resp ? resp : "");
+	if (code != NULL) {
+		cr_assert_str_eq(json_string_value(json_object_get(e, "code")),
+		    code, "%s", resp);
+		if (field == NULL)
+			cr_assert(json_is_null(json_object_get(e, "field")),
+			    "%s", resp);
+		else
+			cr_assert_str_eq(json_string_value(
+			                     json_object_get(e, "field")),
+			    field, "%s", resp);
+	}
+	free(resp);
+	free(url);
+	return j;
+}
+
+/*
+ * A mistyped query parameter is refused naming it, as a mistyped body
+ * member is: `?unack=1` silently ignored would list every message as if
+ * the unacknowledged ones had been asked for, and `?page=2` would give the
+ * first page again. The parameters each path does take still work.
+ */
+Test(agent_input, refuses_a_query_parameter_the_path_does_not_take,
+    .init = setup, .fini = teardown, .timeout = 90)
+{
+	struct h_agent *sc = ak_agent(&P, AK_SOCIAL);
+	json_t *j;
+	const char *msg;
+
+	j = get_expect(sc, "/v1/inbox?unack=1", 400, "BAD_REQUEST", "unack");
+	msg = json_string_value(
+	    json_object_get(json_object_get(j, "error"), "message"));
+	cr_assert_not_null(strstr(msg, "unack is not a query parameter"), "%s",
+	    msg);
+	cr_assert_not_null(strstr(msg,
+	                       "unacked, since, limit, order and "
+	                       "cursor"),
+	    "%s", msg);
+	json_decref(j);
+	json_decref(get_expect(sc, "/v1/messages?limit=5&page=2", 400,
+	    "BAD_REQUEST", "page"));
+	json_decref(get_expect(sc, "/v1/children?nhs=9434765919&name=x", 400,
+	    "BAD_REQUEST", "name"));
+	/* A name that cannot be quoted is refused without being repeated. */
+	json_decref(get_expect(sc, "/v1/inbox?%C3%A9t%22e=1", 400,
+	    "BAD_REQUEST", NULL));
+	json_decref(get_expect(sc,
+	    "/v1/inbox?unacked=1&since=2026-01-01&limit=5&order=newest", 200,
+	    NULL, NULL));
+	json_decref(
+	    get_expect(sc, "/v1/messages?limit=5&offset=0", 200, NULL, NULL));
+	json_decref(
+	    get_expect(sc, "/v1/children?nhs=9434765919", 200, NULL, NULL));
+}
+
 Test(agent_input, names_the_member_at_fault_in_small_cases, .init = setup,
     .fini = teardown, .timeout = 90)
 {

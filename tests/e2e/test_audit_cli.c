@@ -18,6 +18,7 @@
 
 #include "harness.h"
 #include "hv_auditlog.h"
+#include "hv_events.h"
 #include "hv_keys.h"
 #include "hv_subject.h"
 #include "hv_util.h"
@@ -450,6 +451,84 @@ Test(audit_cli, csv_starts_with_a_header_row_and_quotes_fields)
 	                       ",\"'=Parent said \"\"no\"\", but "
 	                       "bruising, on two days, needs a referral.\","),
 	    "%s", out);
+	free(out);
+	fx_destroy(&fx);
+}
+
+/*
+ * A mistyped --event names every event the log can hold, the legal-hold and
+ * retraction events included, so an IG officer looking for HOLD_ADDED is not
+ * told the event does not exist.
+ */
+Test(audit_cli, refuses_a_mistyped_event_naming_every_event_the_log_holds)
+{
+	struct fx fx;
+	char *out = NULL;
+	const char *want[] = { "SUBMITTED", "DECISION_RECORDED", "RETRACTED",
+		"WITHDRAWN", "RETRACTION_DELIVERED", "HOLD_ADDED",
+		"HOLD_REMOVED" };
+
+	fx_build(&fx, 1);
+	cr_assert_eq(AUDIT(&out, "query --db '%s' --event HOLD_ADDDED 2>&1",
+	                 h_bin("haven"), fx.db),
+	    2, "%s", out);
+	cr_assert_not_null(strstr(out, "'HOLD_ADDDED' is not an audit event"),
+	    "%s", out);
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		cr_expect_not_null(strstr(out, want[i]), "%s missing: %s",
+		    want[i], out);
+	free(out);
+	cr_assert_eq(AUDIT(&out, "query --db '%s' --event hold_added 2>&1",
+	                 h_bin("haven"), fx.db),
+	    0, "%s", out);
+	free(out);
+	fx_destroy(&fx);
+}
+
+/* haven audit --help explains every event of lib's one list. */
+Test(audit_cli, help_explains_every_event_the_log_holds)
+{
+	char *out = NULL, *events, want[40];
+
+	cr_assert_eq(h_sh(&out, 30, "'%s' audit --help", h_bin("haven")), 0);
+	events = strstr(out, "\nEVENTS\n");
+	cr_assert_not_null(events, "%s", out);
+	for (size_t i = 0; hv_event_names[i] != NULL; i++) {
+		snprintf(want, sizeof(want), "\n  %s ", hv_event_names[i]);
+		cr_expect_not_null(strstr(events, want), "%s is not explained",
+		    hv_event_names[i]);
+	}
+	free(out);
+}
+
+/*
+ * A node's secret key given as --subject-key is the likeliest slip (both
+ * are .key files); the sentence says what it is and which file to give,
+ * not the key file's first unknown line.
+ */
+Test(audit_cli, refuses_a_node_key_as_the_subject_key_naming_the_file_to_give)
+{
+	struct fx fx;
+	char *out = NULL;
+
+	fx_build(&fx, 1);
+	cr_assert_eq(AUDIT(&out,
+	                 "query --db '%s' --subject-nhs '%s' --subject-key "
+	                 "'%s/broker.bristol.key' 2>&1",
+	                 h_bin("haven"), fx.db, fx.nhs_a, fx.dir),
+	    1, "%s", out);
+	cr_assert_not_null(strstr(out,
+	                       "haven audit query: cannot load the subject "
+	                       "key: "),
+	    "%s", out);
+	cr_assert_not_null(strstr(out,
+	                       "broker.bristol.key is a node's key "
+	                       "file, not the partnership's subject "
+	                       "key"),
+	    "%s", out);
+	cr_assert_not_null(strstr(out, "haven keygen --subject-key"), "%s",
+	    out);
+	cr_assert_null(strstr(out, "unknown field"), "%s", out);
 	free(out);
 	fx_destroy(&fx);
 }

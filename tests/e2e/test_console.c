@@ -982,3 +982,72 @@ Test(console, cuts_a_request_whose_body_trickles_in)
 	curl_easy_cleanup(k);
 	free(url);
 }
+
+/*
+ * A message its sender retracted is shown in the console as the API shows
+ * it: its retracted header, never the child or the body — also when a
+ * legal hold at social care keeps the message whole for proceedings — and
+ * not "No received message has this id." for a message the duty team was
+ * just alerted about.
+ */
+Test(console, shows_a_retracted_message_as_its_header_even_under_a_hold)
+{
+	struct h_agent *police = ak_agent(&P, AK_POLICE);
+	struct h_agent *social = ak_agent(&P, AK_SOCIAL);
+	char id[2][33], *body, *path, *sid, *out = NULL;
+	struct ans a;
+	json_t *j, *m;
+	long st;
+
+	for (int i = 0; i < 2; i++) {
+		body = ak_message("[\"" AK_SOCIAL "\"]", "REFERRAL", "URGENT",
+		    i ? "Held-5c2e" : "Gone-9d4a", "");
+		cr_assert_eq(ak_post(police, "/v1/messages", body, id[i]), 202);
+		free(body);
+		cr_assert_eq(ak_wait_inbox(social, id[i], 20000, NULL), 1);
+	}
+	cr_assert_eq(h_sh(&out, 30,
+	                 "HAVEN_AGENT='%s' HAVEN_TOKEN_FILE='%s' '%s' hold add "
+	                 "--message %s --reason 'Care proceedings'",
+	                 social->url, social->token_file, h_bin("haven"),
+	                 id[1]),
+	    0, "%s", out);
+	free(out);
+	for (int i = 0; i < 2; i++) {
+		cr_assert_eq(h_sh(&out, 30,
+		                 "HAVEN_AGENT='%s' HAVEN_TOKEN_FILE='%s' '%s' "
+		                 "retract %s --reason MISDIRECTED --decided-by "
+		                 "j.smith",
+		                 police->url, police->token_file,
+		                 h_bin("haven"), id[i]),
+		    0, "%s", out);
+		free(out);
+		cr_assert_eq(ak_wait_status(police, id[i],
+		                 "retraction_delivered", AK_SOCIAL, 20000),
+		    1, "social care never applied the retraction");
+	}
+	sid = login("asha", "correct+horse+battery", &st);
+	cr_assert_not_null(sid, "log-in answered %ld", st);
+	for (int i = 0; i < 2; i++) {
+		path = h_fmt("/api/inbox/%s", id[i]);
+		a = req("GET", path, sid, NULL, NULL);
+		cr_assert_eq(a.status, 200, "%ld %s", a.status, a.body);
+		j = json_loads(a.body, 0, NULL);
+		cr_assert(json_is_true(json_object_get(j, "retracted")), "%s",
+		    a.body);
+		m = json_object_get(j, "retraction");
+		cr_assert_str_eq(json_string_value(
+		                     json_object_get(m, "reason")),
+		    "MISDIRECTED");
+		cr_assert(json_is_null(json_object_get(j, "child")), "%s",
+		    a.body);
+		cr_assert(json_is_null(json_object_get(j, "body")), "%s",
+		    a.body);
+		cr_assert_null(strstr(a.body, i ? "Held-5c2e" : "Gone-9d4a"),
+		    "%s", a.body);
+		json_decref(j);
+		ans_free(&a);
+		free(path);
+	}
+	free(sid);
+}

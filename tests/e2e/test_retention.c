@@ -316,6 +316,57 @@ Test(retention, sweeps_expired_payloads_to_tombstones_but_keeps_held_ones,
 	    "HOLD_REMOVED never reached the broker's audit");
 }
 
+/*
+ * A hold on a child made with another subject key names a pseudonym that
+ * matches nothing at this agent: it would look in force and keep nothing.
+ * The agent refuses it, naming both keys' ids; nothing is stored or sent
+ * to the broker; the partnership's own key is accepted.
+ */
+Test(retention, refuses_a_hold_on_a_child_made_with_another_subject_key,
+    .init = setup, .fini = teardown, .timeout = 120)
+{
+	char *other = h_fmt("%s/other-subject.key", P.dir), *out = NULL;
+	char *args;
+
+	cr_assert_eq(h_sh(&out, 30, "'%s' keygen --subject-key --out '%s'",
+	                 h_bin("haven"), other),
+	    0, "%s", out);
+	free(out);
+	args = h_fmt("add --subject-nhs '943 476 5919' --subject-key '%s' "
+	             "--reason 'Care proceedings' 2>&1",
+	    other);
+	cr_assert_eq(hold(&out, args), 2, "%s", out ? out : "");
+	cr_assert_not_null(strstr(out, "is not this agent's"), "%s", out);
+	cr_assert_not_null(strstr(out, "(BAD_REQUEST)"), "%s", out);
+	free(args);
+	free(out);
+	cr_assert_eq(hold(&out, "list"), 0);
+	cr_assert_not_null(strstr(out, "No legal holds"), "%s", out);
+	free(out);
+
+	/* A node's key file given as the subject key is named as such. */
+	args = h_fmt("add --subject-nhs '943 476 5919' --subject-key "
+	             "'%s/keys/" AK_SOCIAL ".key' --reason 'Care proceedings' "
+	             "2>&1",
+	    P.dir);
+	cr_assert_eq(hold(&out, args), 1, "%s", out ? out : "");
+	cr_assert_not_null(strstr(out,
+	                       "is a node's key file, not the "
+	                       "partnership's subject key"),
+	    "%s", out);
+	free(args);
+	free(out);
+
+	args = h_fmt("add --subject-nhs '943 476 5919' --subject-key '%s' "
+	             "--reason 'Care proceedings' 2>&1",
+	    P.subject_key);
+	cr_assert_eq(hold(&out, args), 0, "%s", out ? out : "");
+	cr_assert_not_null(strstr(out, "added"), "%s", out);
+	free(args);
+	free(out);
+	free(other);
+}
+
 /* retention_days.TYPE takes message types only; the line is named. */
 Test(retention, refuses_a_retention_key_for_an_unknown_message_type)
 {

@@ -727,3 +727,80 @@ Test(retract, shows_an_acknowledgement_note_without_its_terminal_escapes,
 	cr_assert_null(strchr(out, '\x07'), "a bell reached the terminal");
 	free(out);
 }
+
+/*
+ * `haven show` of a retracted message says so first, with the reason and
+ * who decided, and prints no "UNACKNOWLEDGED" or empty lawful basis that a
+ * duty worker would take for a message still to act on.
+ */
+Test(retract, show_says_a_message_was_retracted_before_anything_else,
+    .init = setup, .fini = teardown, .timeout = 120)
+{
+	struct h_agent *pol = ak_agent(&P, AK_POLICE);
+	struct h_agent *soc = ak_agent(&P, AK_SOCIAL);
+	char id[33], *body, *out = NULL;
+	json_t *m = NULL;
+
+	body = referral("Shown-4b1d");
+	cr_assert_eq(ak_post(pol, "/v1/messages", body, id), 202);
+	free(body);
+	cr_assert_eq(ak_wait_inbox(soc, id, WAIT_MS, &m), 1);
+	json_decref(m);
+	cr_assert_eq(haven_retract(id, "WRONG_CHILD"), 0);
+	cr_assert_eq(ak_wait_status(pol, id, "retraction_delivered", AK_SOCIAL,
+	                 WAIT_MS),
+	    1, "social care never confirmed");
+	cr_assert_eq(h_sh(&out, 30,
+	                 "HAVEN_AGENT='%s' HAVEN_TOKEN_FILE='%s' '%s' show %s",
+	                 soc->url, soc->token_file, h_bin("haven"), id),
+	    0, "%s", out);
+	cr_assert(strncmp(out,
+	              "!! RETRACTED BY THE SENDER: WRONG_CHILD, decided by "
+	              "j.smith at ",
+	              63) == 0,
+	    "%s", out);
+	cr_assert_not_null(strstr(out, id), "%s", out);
+	cr_assert_null(strstr(out, "UNACKNOWLEDGED"), "%s", out);
+	cr_assert_null(strstr(out, "Lawful basis"), "%s", out);
+	cr_assert_null(strstr(out, "Shown-4b1d"), "%s", out);
+	free(out);
+}
+
+/*
+ * The reason is a code because it is audited for the life of the
+ * partnership; a sentence typed as --reason is pointed at --note, and a
+ * missing --reason or --decided-by is called missing, not malformed. These
+ * are usage errors found before the agent is asked (status 2).
+ */
+Test(retract, points_a_sentence_given_as_the_reason_to_the_note)
+{
+	const char *id = "8c5e2f0a9b7d4c1e8f3a6b2d0c9e7f15";
+	char *out = NULL;
+
+	cr_assert_eq(h_sh(&out, 30,
+	                 "HAVEN_AGENT=http://127.0.0.1:9 "
+	                 "HAVEN_TOKEN_FILE=/dev/null "
+	                 "'%s' retract %s --reason 'sent to the wrong school' "
+	                 "--decided-by j.smith 2>&1",
+	                 h_bin("haven"), id),
+	    2, "%s", out);
+	cr_assert_not_null(strstr(out, "put your own words in --note"), "%s",
+	    out);
+	free(out);
+	cr_assert_eq(h_sh(&out, 30,
+	                 "HAVEN_AGENT=http://127.0.0.1:9 "
+	                 "HAVEN_TOKEN_FILE=/dev/null "
+	                 "'%s' retract %s --reason MISDIRECTED 2>&1",
+	                 h_bin("haven"), id),
+	    2, "%s", out);
+	cr_assert_not_null(strstr(out, "--decided-by is required"), "%s", out);
+	free(out);
+	cr_assert_eq(h_sh(&out, 30,
+	                 "HAVEN_AGENT=http://127.0.0.1:9 "
+	                 "HAVEN_TOKEN_FILE=/dev/null "
+	                 "'%s' retract %s --decided-by j.smith 2>&1",
+	                 h_bin("haven"), id),
+	    2, "%s", out);
+	cr_assert_not_null(strstr(out, "--reason is required"), "%s", out);
+	free(out);
+}
