@@ -496,13 +496,15 @@ json_t *retention_tombstone(struct agent *a, const uint8_t id[HV_ID_LEN]);
 /* ---- holds.c ----------------------------------------------------------- */
 
 /* POST /v1/holds {message | subject_pseudonym [, subject_key_id], reason}:
- * the new hold (new reference) or NULL with d set (HV_EBADREQUEST, also for
- * a subject_key_id that is not this agent's subject key's; HV_EIO). */
-json_t *holds_add(struct agent *a, json_t *req, struct hv_errdetail *d);
-/* POST /v1/holds/{id}/remove {reason}: the hold as now, or NULL with d
- * set (HV_ENOTFOUND, HV_EBADREQUEST, HV_EIO). */
-json_t *holds_remove(struct agent *a, const uint8_t hid[HV_ID_LEN], json_t *req,
+ * the new hold (new reference) or NULL with *err and d set (HV_EBADREQUEST,
+ * also for a subject_key_id that is not this agent's subject key's;
+ * HV_EIO). */
+json_t *holds_add(struct agent *a, json_t *req, hv_err *err,
     struct hv_errdetail *d);
+/* POST /v1/holds/{id}/remove {reason}: the hold as now, or NULL with *err
+ * and d set (HV_ENOTFOUND, HV_EBADREQUEST, HV_EIO). */
+json_t *holds_remove(struct agent *a, const uint8_t hid[HV_ID_LEN], json_t *req,
+    hv_err *err, struct hv_errdetail *d);
 /* GET /v1/holds: {holds:[…]} (new reference). */
 json_t *holds_list(struct agent *a);
 /* 1 when an active hold covers message id or its subject (inside txn). */

@@ -604,6 +604,7 @@ do_holds(struct agent *a, struct MHD_Connection *c, struct req *r,
 	struct hv_errdetail d;
 	uint8_t hid[HV_ID_LEN];
 	json_t *j, *out;
+	hv_err e = HV_EIO;
 
 	hv_errclear(&d);
 	if (rest[0] == '\0') {
@@ -613,13 +614,10 @@ do_holds(struct agent *a, struct MHD_Connection *c, struct req *r,
 			return reply_method(c, "GET, POST");
 		if ((j = parse_body(r, &d)) == NULL)
 			return reply_err(c, HV_EBADREQUEST, &d);
-		out = holds_add(a, j, &d);
+		out = holds_add(a, j, &e, &d);
 		json_decref(j);
 		if (out == NULL)
-			return reply_err(c,
-			    d.field[0] || d.message[0] ? HV_EBADREQUEST :
-			                                 HV_EIO,
-			    &d);
+			return reply_err(c, e, &d);
 		return reply_json(c, MHD_HTTP_CREATED, out);
 	}
 	if (strlen(rest) != 1 + HV_ID_HEX_LEN + 7 ||
@@ -630,14 +628,10 @@ do_holds(struct agent *a, struct MHD_Connection *c, struct req *r,
 		return reply_method(c, "POST");
 	if ((j = parse_body(r, &d)) == NULL)
 		return reply_err(c, HV_EBADREQUEST, &d);
-	out = holds_remove(a, hid, j, &d);
+	out = holds_remove(a, hid, j, &e, &d);
 	json_decref(j);
 	if (out == NULL)
-		return reply_err(c,
-		    strcmp(d.message, "No hold has this id.") == 0 ?
-		        HV_ENOTFOUND :
-		        HV_EBADREQUEST,
-		    &d);
+		return reply_err(c, e, &d);
 	return reply_json(c, MHD_HTTP_OK, out);
 }
 

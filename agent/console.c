@@ -185,7 +185,8 @@ send_redirect(struct MHD_Connection *c, const char *to, const char *cookie)
 }
 
 static enum MHD_Result
-send_asset(struct MHD_Connection *c, const char *name, const char *type)
+send_asset_status(struct MHD_Connection *c, unsigned status, const char *name,
+    const char *type)
 {
 	const struct console_asset *x = asset(name);
 	struct MHD_Response *r;
@@ -195,7 +196,13 @@ send_asset(struct MHD_Connection *c, const char *name, const char *type)
 		    "No such page.");
 	r = MHD_create_response_from_buffer(x->len, (void *)x->data,
 	    MHD_RESPMEM_PERSISTENT);
-	return reply(c, MHD_HTTP_OK, r, type);
+	return reply(c, status, r, type);
+}
+
+static enum MHD_Result
+send_asset(struct MHD_Connection *c, const char *name, const char *type)
+{
+	return send_asset_status(c, MHD_HTTP_OK, name, type);
 }
 
 /*
@@ -600,7 +607,8 @@ is_page(const char *url)
 	    strcmp(url, "/send") == 0 || strcmp(url, "/decide") == 0 ||
 	    strcmp(url, "/child") == 0 || strcmp(url, "/sent") == 0 ||
 	    (strncmp(url, "/message/", 9) == 0 &&
-	        strlen(url + 9) == HV_ID_HEX_LEN);
+	        strlen(url + 9) == HV_ID_HEX_LEN &&
+	        strspn(url + 9, "0123456789abcdefABCDEF") == HV_ID_HEX_LEN);
 }
 
 static enum MHD_Result
@@ -712,6 +720,10 @@ route(struct console *con, struct MHD_Connection *c, const char *url,
 				return do_ack(con, c, r, &who, id);
 		}
 	}
+	/* A person's browser gets a page; a script asking /api/ gets JSON. */
+	if (get && strncmp(url, "/api/", 5) != 0)
+		return send_asset_status(c, MHD_HTTP_NOT_FOUND, "notfound.html",
+		    "text/html; charset=utf-8");
 	return send_error(c, MHD_HTTP_NOT_FOUND, "NOT_FOUND", NULL,
 	    "No such page.");
 }

@@ -123,7 +123,7 @@ subject_key_is_ours(struct agent *a, json_t *req, struct hv_errdetail *d)
 }
 
 json_t *
-holds_add(struct agent *a, json_t *req, struct hv_errdetail *d)
+holds_add(struct agent *a, json_t *req, hv_err *err, struct hv_errdetail *d)
 {
 	const char *msg = json_string_value(json_object_get(req, "message"));
 	const char *sub =
@@ -139,7 +139,7 @@ holds_add(struct agent *a, json_t *req, struct hv_errdetail *d)
 		if (strcmp(k, "message") != 0 && strcmp(k, "reason") != 0 &&
 		    strcmp(k, "subject_pseudonym") != 0 &&
 		    strcmp(k, "subject_key_id") != 0) {
-			hv_errset(d, HV_EBADREQUEST, k,
+			*err = hv_errset(d, HV_EBADREQUEST, k,
 			    "%.40s is not a member "
 			    "of a hold; it takes message or subject_pseudonym "
 			    "(with subject_key_id), and reason.",
@@ -147,10 +147,12 @@ holds_add(struct agent *a, json_t *req, struct hv_errdetail *d)
 			return NULL;
 		}
 	}
-	if ((reason = reason_of(req, d)) == NULL)
+	if ((reason = reason_of(req, d)) == NULL) {
+		*err = HV_EBADREQUEST;
 		return NULL;
+	}
 	if ((msg == NULL) == (sub == NULL)) {
-		hv_errset(d, HV_EBADREQUEST, NULL,
+		*err = hv_errset(d, HV_EBADREQUEST, NULL,
 		    "A hold is on one message "
 		    "(message: its id) or on a child (subject_pseudonym), not "
 		    "both or neither.");
@@ -159,20 +161,22 @@ holds_add(struct agent *a, json_t *req, struct hv_errdetail *d)
 	if (msg != NULL &&
 	    (strlen(msg) != HV_ID_HEX_LEN ||
 	        hv_unhex(msg, mid, HV_ID_LEN) != 0)) {
-		hv_errset(d, HV_EBADREQUEST, "message",
+		*err = hv_errset(d, HV_EBADREQUEST, "message",
 		    "message must be a "
 		    "message id of 32 hex digits.");
 		return NULL;
 	}
 	if (sub != NULL && (strlen(sub) != 64 || hv_unhex(sub, ps, 32) != 0)) {
-		hv_errset(d, HV_EBADREQUEST, "subject_pseudonym",
+		*err = hv_errset(d, HV_EBADREQUEST, "subject_pseudonym",
 		    "subject_"
 		    "pseudonym must be 64 hex digits (haven hold add computes "
 		    "it from --subject-nhs and --subject-key).");
 		return NULL;
 	}
-	if (sub != NULL && !subject_key_is_ours(a, req, d))
+	if (sub != NULL && !subject_key_is_ours(a, req, d)) {
+		*err = HV_EBADREQUEST;
 		return NULL;
+	}
 	randombytes_buf(hid, HV_ID_LEN);
 	hv_hex(hid, HV_ID_LEN, hex);
 	h = json_pack("{s:s, s:s?, s:s?, s:s, s:o, s:b}", "id", hex, "message",
@@ -184,7 +188,8 @@ holds_add(struct agent *a, json_t *req, struct hv_errdetail *d)
 	    (e = hv_store_commit(txn)) != HV_OK) {
 		if (txn != NULL)
 			mdb_txn_abort(txn);
-		hv_errset(d, HV_EIO, NULL, "The hold could not be stored.");
+		*err =
+		    hv_errset(d, HV_EIO, NULL, "The hold could not be stored.");
 		json_decref(h);
 		return NULL;
 	}
@@ -196,7 +201,7 @@ holds_add(struct agent *a, json_t *req, struct hv_errdetail *d)
 
 json_t *
 holds_remove(struct agent *a, const uint8_t hid[HV_ID_LEN], json_t *req,
-    struct hv_errdetail *d)
+    hv_err *err, struct hv_errdetail *d)
 {
 	const char *reason, *m, *sub;
 	uint8_t mid[HV_ID_LEN], ps[32];
@@ -206,20 +211,22 @@ holds_remove(struct agent *a, const uint8_t hid[HV_ID_LEN], json_t *req,
 	MDB_val v;
 	hv_err e;
 
-	if ((reason = reason_of(req, d)) == NULL)
+	if ((reason = reason_of(req, d)) == NULL) {
+		*err = HV_EBADREQUEST;
 		return NULL;
+	}
 	if (hv_store_begin(a->store, 0, &txn) != HV_OK)
 		goto fail;
 	if (store_get(a, txn, DB_HOLDS, hid, HV_ID_LEN, &v) != HV_OK ||
 	    (h = json_loadb(v.mv_data, v.mv_size, 0, NULL)) == NULL) {
 		mdb_txn_abort(txn);
-		hv_errset(d, HV_ENOTFOUND, NULL, "No hold has this id.");
+		*err = hv_errset(d, HV_ENOTFOUND, NULL, "No hold has this id.");
 		return NULL;
 	}
 	if (!json_is_true(json_object_get(h, "active"))) {
 		mdb_txn_abort(txn);
 		json_decref(h);
-		hv_errset(d, HV_EBADREQUEST, NULL,
+		*err = hv_errset(d, HV_EBADREQUEST, NULL,
 		    "This hold was removed "
 		    "already.");
 		return NULL;
@@ -248,7 +255,7 @@ fail:
 	if (txn != NULL)
 		mdb_txn_abort(txn);
 	json_decref(h);
-	hv_errset(d, HV_EIO, NULL, "The hold could not be stored.");
+	*err = hv_errset(d, HV_EIO, NULL, "The hold could not be stored.");
 	return NULL;
 }
 

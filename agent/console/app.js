@@ -956,8 +956,8 @@
 			return drawChild();
 		if (path === '/sent')
 			return drawSent();
-		if ((m = /^\/message\/([0-9a-f]{32})$/.exec(path)))
-			return drawMessage(m[1]);
+		if ((m = /^\/message\/([0-9a-fA-F]{32})$/.exec(path)))
+			return drawMessage(m[1].toLowerCase());
 		return drawAlerts();
 	}
 

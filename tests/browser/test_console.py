@@ -375,6 +375,8 @@ def run(p, d):
         "return document.getElementById('main').firstElementChild.id;")
     check(first == "dncf" and text_of(d, "#dncf") == "DO NOT CONTACT FAMILY",
           "DO NOT CONTACT FAMILY comes first")
+    check("Public task, 6(1)(e)" in text_of(d, "#main"),
+          "the lawful basis reads in the partnership's words (GET /api/words)")
     shot(d, "3-message")
     axe(d, "message")
 

@@ -315,6 +315,39 @@ Test(console,
 	free(sid);
 }
 
+Test(console, answers_an_address_with_no_page_with_a_page_saying_so)
+{
+	long st = 0;
+	char *sid = login("asha", "correct+horse+battery", &st);
+	char *type;
+	struct ans a;
+
+	cr_assert_not_null(sid, "log-in answered %ld", st);
+	/* 32 characters, not an id: the person gets a page, not JSON. */
+	a = req("GET", "/message/zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz", sid, NULL,
+	    NULL);
+	type = header(&a, "Content-Type");
+	cr_assert_eq(a.status, 404);
+	cr_assert_not_null(type);
+	cr_assert_not_null(strstr(type, "text/html"), "%s", type);
+	cr_assert_not_null(strstr(a.body, "No such page"), "%s", a.body);
+	free(type);
+	ans_free(&a);
+	/* An id in capitals is the same message's page. */
+	a = req("GET", "/message/00112233445566778899AABBCCDDEEFF", sid, NULL,
+	    NULL);
+	cr_assert_eq(a.status, 200);
+	ans_free(&a);
+	/* A script asking the console's API still gets JSON. */
+	a = req("GET", "/api/nothing-here", sid, NULL, NULL);
+	type = header(&a, "Content-Type");
+	cr_assert_eq(a.status, 404);
+	cr_assert_not_null(strstr(type, "json"), "%s", type);
+	free(type);
+	ans_free(&a);
+	free(sid);
+}
+
 Test(console,
     sends_a_page_without_a_session_to_the_log_in_and_api_calls_get_401)
 {
