@@ -375,6 +375,29 @@ justification_line(FILE *fp, const json_t *basis)
 	    (long long)json_integer_value(json_object_get(sealed, "length")));
 }
 
+/* A received message's first lines: priority, type and sender. */
+static void
+header_top(FILE *fp, const json_t *m)
+{
+	fprintf(fp, "%-14s%s\n", "Priority", str(m, "priority"));
+	fprintf(fp, "%-14s%s\n", "Type", str(m, "type"));
+	fprintf(fp, "%-14s%s\n", "From", str(m, "sender"));
+}
+
+/* When it was sent and when this agency received it. */
+static void
+header_times(FILE *fp, const json_t *m)
+{
+	char t[48];
+
+	fprintf(fp, "%-14s%s\n", "Sent",
+	    fmt_time(json_string_value(json_object_get(m, "created")), t,
+	        sizeof(t)));
+	fprintf(fp, "%-14s%s\n", "Received",
+	    fmt_time(json_string_value(json_object_get(m, "received_at")), t,
+	        sizeof(t)));
+}
+
 /*
  * A message retracted by its sender, or erased under the retention rule,
  * is only its header (API: GET /v1/inbox/{id}): say so first and print what
@@ -401,15 +424,8 @@ gone_banner(FILE *fp, const json_t *m)
 		    str(m, "status"));
 	else
 		return 0;
-	fprintf(fp, "%-14s%s\n", "Priority", str(m, "priority"));
-	fprintf(fp, "%-14s%s\n", "Type", str(m, "type"));
-	fprintf(fp, "%-14s%s\n", "From", str(m, "sender"));
-	fprintf(fp, "%-14s%s\n", "Sent",
-	    fmt_time(json_string_value(json_object_get(m, "created")), t,
-	        sizeof(t)));
-	fprintf(fp, "%-14s%s\n", "Received",
-	    fmt_time(json_string_value(json_object_get(m, "received_at")), t,
-	        sizeof(t)));
+	header_top(fp, m);
+	header_times(fp, m);
 	fprintf(fp, "%-14s%s\n", "Message id", str(m, "id"));
 	return 1;
 }
@@ -430,21 +446,14 @@ fmt_message(FILE *fp, const json_t *m)
 		    "about this message, and do nothing that would alert "
 		    "them.\n\n",
 		    DNCF_BANNER);
-	fprintf(fp, "%-14s%s\n", "Priority", str(m, "priority"));
-	fprintf(fp, "%-14s%s\n", "Type", str(m, "type"));
-	fprintf(fp, "%-14s%s\n", "From", str(m, "sender"));
+	header_top(fp, m);
 	to = json_object_get(m, "to");
 	fprintf(fp, "%-14s", "To");
 	json_array_foreach (to, i, x)
 		fprintf(fp, "%s%s", i ? ", " : "",
 		    json_string_value(x) ? json_string_value(x) : "?");
 	fprintf(fp, "%s\n", json_array_size(to) ? "" : "-");
-	fprintf(fp, "%-14s%s\n", "Sent",
-	    fmt_time(json_string_value(json_object_get(m, "created")), t,
-	        sizeof(t)));
-	fprintf(fp, "%-14s%s\n", "Received",
-	    fmt_time(json_string_value(json_object_get(m, "received_at")), t,
-	        sizeof(t)));
+	header_times(fp, m);
 	fprintf(fp, "%-14s%s\n", "Deadline",
 	    err ? "(not readable)" :
 	          fmt_deadline(json_object_get(m, "deadline"), dl, sizeof(dl)));
