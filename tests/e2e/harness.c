@@ -117,6 +117,32 @@ h_wait_until(int (*cond)(void *), void *ctx, int timeout_ms)
 }
 
 int
+h_file_has(const char *path, const char *text)
+{
+	char *all = h_read(path);
+	int yes = all != NULL && strstr(all, text) != NULL;
+
+	free(all);
+	return yes;
+}
+
+static int
+file_has_cond(void *ctx)
+{
+	const char *const *c = ctx;
+
+	return h_file_has(c[0], c[1]);
+}
+
+int
+h_wait_file_has(const char *path, const char *text, int timeout_ms)
+{
+	const char *c[2] = { path, text };
+
+	return h_wait_until(file_has_cond, (void *)c, timeout_ms);
+}
+
+int
 h_write(const char *path, int mode, const char *text)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);

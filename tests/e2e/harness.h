@@ -132,6 +132,15 @@ int h_alive(pid_t pid);
  */
 int h_wait_until(int (*cond)(void *), void *ctx, int timeout_ms);
 
+/* 1 when the file at path exists and contains text. */
+int h_file_has(const char *path, const char *text);
+
+/*
+ * Waits, as h_wait_until, until the file at path contains text (a log
+ * line, a hook's output). Returns 1 when it did, 0 on time-out.
+ */
+int h_wait_file_has(const char *path, const char *text, int timeout_ms);
+
 /*
  * An HTTP request to an agent (libcurl). body may be NULL. token NULL means
  * no Authorization header. Returns the HTTP status (0 on connection

@@ -104,24 +104,6 @@ health_version(struct hc_client *c)
 	return v;
 }
 
-/* 1 when the broker's log contains s. */
-static int
-log_has(const char *s)
-{
-	char *text = h_read(P.broker_log);
-	int yes = text != NULL && strstr(text, s) != NULL;
-
-	free(text);
-	return yes;
-}
-
-static int
-log_has_refused(void *ctx)
-{
-	(void)ctx;
-	return log_has("Refused");
-}
-
 Test(broker_auth, never_admits_an_unknown_or_a_revoked_key, .fini = stop,
     .timeout = 120)
 {
@@ -238,7 +220,7 @@ Test(broker_auth, refuses_an_older_or_broken_directory_and_keeps_serving,
 	/* Version 2 is older: refused, version 3 stays. */
 	cr_assert_eq(h_partnership_resign(&P, 2, NULL), 0);
 	cr_assert_eq(kill(P.broker_pid, SIGHUP), 0);
-	cr_assert(h_wait_until(log_has_refused, NULL, 5000),
+	cr_assert(h_wait_file_has(P.broker_log, "Refused", 5000),
 	    "the broker did not log the refusal");
 	cr_expect_eq(health_version(health), 3);
 

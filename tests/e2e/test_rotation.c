@@ -57,42 +57,6 @@ rotate_node(const char *id)
 	free(out);
 }
 
-static int
-broker_loaded_v2(void *ctx)
-{
-	char *text = h_read(P.broker_log);
-	int yes =
-	    text != NULL && strstr(text, "Loaded directory version 2") != NULL;
-
-	(void)ctx;
-	free(text);
-	return yes;
-}
-
-static int
-broker_kept_v2(void *ctx)
-{
-	char *text = h_read(P.broker_log);
-	int yes =
-	    text != NULL && strstr(text, "version 2 stays in force") != NULL;
-
-	(void)ctx;
-	free(text);
-	return yes;
-}
-
-static int
-agent_refused(void *ctx)
-{
-	struct h_agent *a = ctx;
-	char *text = h_read(a->log);
-	int yes =
-	    text != NULL && strstr(text, "directory reload refused") != NULL;
-
-	free(text);
-	return yes;
-}
-
 /* The inbox entry id at a, as JSON text (malloc'd), or NULL. */
 static char *
 inbox_text(struct h_agent *a, const char *id, int timeout_ms)
@@ -165,7 +129,8 @@ Test(rotation,
 	cr_expect_not_null(strstr(out, "\"until\""), "%s", out);
 	free(out);
 	cr_assert_eq(kill(P.broker_pid, SIGHUP), 0);
-	cr_assert(h_wait_until(broker_loaded_v2, NULL, 10000),
+	cr_assert(h_wait_file_has(P.broker_log, "Loaded directory version 2",
+	              10000),
 	    "the broker did not load the new directory");
 
 	/* The rotated-out CURVE key no longer authenticates. */
@@ -324,18 +289,6 @@ Test(rotation, the_brokers_rotation_keeps_earlier_heads_and_proofs_verifiable,
 	free(haven);
 }
 
-/* 1 when the log file ctx[0] contains the text ctx[1]. */
-static int
-log_has(void *ctx)
-{
-	const char *const *c = ctx;
-	char *text = h_read(c[0]);
-	int yes = text != NULL && strstr(text, c[1]) != NULL;
-
-	free(text);
-	return yes;
-}
-
 /* How many times text occurs in the file at path. */
 static int
 log_count(const char *path, const char *text)
@@ -382,7 +335,7 @@ Test(rotation, an_agent_with_the_brokers_old_key_backs_off_and_says_why,
 	const char *logged[2] = { pol->log, "connected to the broker" };
 
 	/* With nothing to deliver, the answer to its first question says so. */
-	cr_assert(h_wait_until(log_has, logged, 30000),
+	cr_assert(h_wait_file_has(logged[0], logged[1], 30000),
 	    "the agent never said "
 	    "it was connected; see %s",
 	    pol->log);
@@ -391,12 +344,12 @@ Test(rotation, an_agent_with_the_brokers_old_key_backs_off_and_says_why,
 	cr_assert_eq(h_partnership_resign(&P, 2, NULL), 0);
 	cr_assert_eq(h_broker_start(&P), 0);
 	logged[1] = "transport key may have changed";
-	cr_assert(h_wait_until(log_has, logged, 30000),
+	cr_assert(h_wait_file_has(logged[0], logged[1], 30000),
 	    "the agent never said "
 	    "why it is refused; see %s",
 	    pol->log);
 	logged[1] = "next try in 4 s";
-	cr_assert(h_wait_until(log_has, logged, 60000),
+	cr_assert(h_wait_file_has(logged[0], logged[1], 60000),
 	    "the agent did not "
 	    "back off; see %s",
 	    pol->log);
@@ -444,7 +397,8 @@ Test(rotation, a_new_root_is_accepted_with_a_handover_and_refused_without,
 	free(out);
 	cr_assert_eq(kill(P.broker_pid, SIGHUP), 0);
 	cr_assert_eq(kill(pol->pid, SIGHUP), 0);
-	cr_assert(h_wait_until(broker_loaded_v2, NULL, 10000),
+	cr_assert(h_wait_file_has(P.broker_log, "Loaded directory version 2",
+	              10000),
 	    "the broker refused a directory handed over to a new root");
 	cr_assert(ak_wait_health(pol, "directory_version", 2, 10000),
 	    "the agent refused a directory handed over to a new root");
@@ -466,9 +420,10 @@ Test(rotation, a_new_root_is_accepted_with_a_handover_and_refused_without,
 	free(out);
 	cr_assert_eq(kill(pol->pid, SIGHUP), 0);
 	cr_assert_eq(kill(P.broker_pid, SIGHUP), 0);
-	cr_assert(h_wait_until(broker_kept_v2, NULL, 10000),
+	cr_assert(h_wait_file_has(P.broker_log, "version 2 stays in force",
+	              10000),
 	    "the broker did not refuse a new root without a handover");
-	cr_assert(h_wait_until(agent_refused, pol, 10000),
+	cr_assert(h_wait_file_has(pol->log, "directory reload refused", 10000),
 	    "the agent did not refuse a new root without a handover");
 	cr_assert(ak_wait_health(pol, "directory_version", 2, 1000));
 	free(haven);

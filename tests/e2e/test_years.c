@@ -302,7 +302,7 @@ Test(years,
     .fini = teardown, .timeout = 120)
 {
 	struct h_agent *a;
-	char data[H_PATH], ids[3][33], *body, *log;
+	char data[H_PATH], ids[3][33], *body;
 	int seen[3] = { 0 }, listed = 0;
 	json_t *j, *m;
 	size_t i;
@@ -336,10 +336,8 @@ Test(years,
 	json_decref(j);
 	cr_assert_eq(listed, 3, "the index lists %d of the 3 sent messages",
 	    listed);
-	log = h_read(a->log);
-	cr_assert(log != NULL && strstr(log, "indexed 3 sent messages by age"),
+	cr_assert(h_file_has(a->log, "indexed 3 sent messages by age"),
 	    "the rebuild is not in %s", a->log);
-	free(log);
 }
 
 /* ---- store format versions ------------------------------------------- */
@@ -1019,18 +1017,6 @@ Test(years, ships_standby_resources_that_agree_with_the_shipped_broker,
 	free(unit);
 }
 
-/* 1 when the file ctx[0] contains the text ctx[1]. */
-static int
-file_has(void *ctx)
-{
-	const char *const *c = ctx;
-	char *text = h_read(c[0]);
-	int ok = text != NULL && strstr(text, c[1]) != NULL;
-
-	free(text);
-	return ok;
-}
-
 /*
  * An agent refused as a duplicate (here because another connection holds
  * its node's session) keeps its outbox, says Hello again, and once the
@@ -1058,13 +1044,13 @@ Test(years, an_agent_refused_as_a_duplicate_takes_over_when_the_other_goes,
 	pol = agent_up("police.avon", NULL);
 	logged[0] = pol->log;
 	logged[1] = "the broker refused this session";
-	cr_assert(h_wait_until(file_has, logged, WAIT_MS),
+	cr_assert(h_wait_file_has(logged[0], logged[1], WAIT_MS),
 	    "the agent never "
 	    "said it was refused; see %s",
 	    pol->log);
 	/* Refused, so never "connected": that waits for the broker's answer. */
 	logged[1] = "connected to the broker";
-	cr_assert_not(file_has(logged),
+	cr_assert_not(h_file_has(logged[0], logged[1]),
 	    "the refused agent said it was "
 	    "connected; see %s",
 	    pol->log);
@@ -1078,7 +1064,7 @@ Test(years, an_agent_refused_as_a_duplicate_takes_over_when_the_other_goes,
 	    "the refused agent "
 	    "never took over; see %s",
 	    pol->log);
-	cr_assert(file_has(logged),
+	cr_assert(h_file_has(logged[0], logged[1]),
 	    "the agent took over without saying it "
 	    "was connected; see %s",
 	    pol->log);
