@@ -327,6 +327,30 @@ Test(retract, withdraws_a_copy_not_yet_delivered_so_it_never_arrives,
 }
 
 /*
+ * Stops social care, sends it a referral from police and waits for the
+ * broker to accept it: id gets the message, canary bytes of its queued
+ * ciphertext, which must be in the broker's store files now.
+ */
+static void
+queue_for_offline_social_care(struct h_agent *pol, struct h_agent *soc,
+    const char *tag, char id[33], uint8_t canary[CANARY_LEN])
+{
+	char where[256], *body;
+
+	cr_assert_eq(h_agent_stop(soc), 0);
+	body = referral(tag);
+	cr_assert_eq(ak_post(pol, "/v1/messages", body, id), 202);
+	free(body);
+	cr_assert_eq(ak_wait_status(pol, id, "accepted", NULL, WAIT_MS), 1);
+	cr_assert_eq(h_store_slice(P.broker_data, "msgs", id, canary,
+	                 CANARY_LEN),
+	    0, "the queued envelope is not in the broker's store");
+	cr_assert(found_in_files(P.broker_data, canary, CANARY_LEN, where,
+	              sizeof(where)),
+	    "the canary is not in the broker's files before");
+}
+
+/*
  * SPEC §15, the broker keeps ciphertext only until delivered: social care
  * is offline, so the envelope waits in the broker's store (the canary is
  * in data.mdb); once social care comes back and acknowledges it, the
@@ -337,22 +361,12 @@ Test(retract, erases_the_broker_copy_once_the_recipient_acknowledges_it,
 {
 	struct h_agent *pol = ak_agent(&P, AK_POLICE);
 	struct h_agent *soc = ak_agent(&P, AK_SOCIAL);
-	char id[33], where[256], *body;
+	char id[33];
 	uint8_t canary[CANARY_LEN];
 	struct gone_ctx g;
 	json_t *m = NULL;
 
-	cr_assert_eq(h_agent_stop(soc), 0);
-	body = referral("Delivered-1");
-	cr_assert_eq(ak_post(pol, "/v1/messages", body, id), 202);
-	free(body);
-	cr_assert_eq(ak_wait_status(pol, id, "accepted", NULL, WAIT_MS), 1);
-	cr_assert_eq(h_store_slice(P.broker_data, "msgs", id, canary,
-	                 CANARY_LEN),
-	    0, "the queued envelope is not in the broker's store");
-	cr_assert(found_in_files(P.broker_data, canary, CANARY_LEN, where,
-	              sizeof(where)),
-	    "the canary is not in the broker's files before");
+	queue_for_offline_social_care(pol, soc, "Delivered-1", id, canary);
 
 	cr_assert_eq(h_agent_start(&P, soc), 0);
 	cr_assert_eq(ak_wait_inbox(soc, id, WAIT_MS, &m), 1);
@@ -375,21 +389,11 @@ Test(retract, erases_the_broker_copy_once_it_expires_undelivered,
 {
 	struct h_agent *pol = ak_agent(&P, AK_POLICE);
 	struct h_agent *soc = ak_agent(&P, AK_SOCIAL);
-	char id[33], where[256], *body;
+	char id[33];
 	uint8_t canary[CANARY_LEN];
 	struct gone_ctx g;
 
-	cr_assert_eq(h_agent_stop(soc), 0);
-	body = referral("Expired-1");
-	cr_assert_eq(ak_post(pol, "/v1/messages", body, id), 202);
-	free(body);
-	cr_assert_eq(ak_wait_status(pol, id, "accepted", NULL, WAIT_MS), 1);
-	cr_assert_eq(h_store_slice(P.broker_data, "msgs", id, canary,
-	                 CANARY_LEN),
-	    0, "the queued envelope is not in the broker's store");
-	cr_assert(found_in_files(P.broker_data, canary, CANARY_LEN, where,
-	              sizeof(where)),
-	    "the canary is not in the broker's files before");
+	queue_for_offline_social_care(pol, soc, "Expired-1", id, canary);
 
 	cr_assert_eq(ak_wait_status(pol, id, "expired", AK_SOCIAL, 4 * WAIT_MS),
 	    1);
