@@ -394,3 +394,24 @@ ak_tree_head_size(struct h_agent *a)
 	json_decref(h);
 	return n;
 }
+
+struct head_wait {
+	struct h_agent *a;
+	long above;
+};
+
+static int
+head_above(void *ctx)
+{
+	struct head_wait *w = ctx;
+
+	return ak_tree_head_size(w->a) > w->above;
+}
+
+int
+ak_wait_tree_head_above(struct h_agent *a, long above, int timeout_ms)
+{
+	struct head_wait w = { a, above };
+
+	return h_wait_until(head_above, &w, timeout_ms);
+}

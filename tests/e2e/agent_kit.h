@@ -74,6 +74,10 @@ json_t *ak_health(struct h_agent *a);
 /* The size of the tree head the agent stored, or -1 when it has none. */
 long ak_tree_head_size(struct h_agent *a);
 
+/* Waits until the agent stores a tree head larger than above; 1 when it
+ * did, 0 on time-out. */
+int ak_wait_tree_head_above(struct h_agent *a, long above, int timeout_ms);
+
 /* Waits until the agent's /v1/health number `field` equals want. */
 int ak_wait_health(struct h_agent *a, const char *field, long want,
     int timeout_ms);

@@ -70,19 +70,6 @@ integrity_ok(struct h_agent *a)
 	return rc;
 }
 
-struct size_wait {
-	struct h_agent *a;
-	long above;
-};
-
-static int
-size_above(void *ctx)
-{
-	struct size_wait *w = ctx;
-
-	return ak_tree_head_size(w->a) > w->above;
-}
-
 static int
 tampered(void *ctx)
 {
@@ -99,9 +86,7 @@ untampered(void *ctx)
 static void
 wait_size_above(struct h_agent *a, long above)
 {
-	struct size_wait w = { a, above };
-
-	cr_assert(h_wait_until(size_above, &w, 20000),
+	cr_assert(ak_wait_tree_head_above(a, above, 20000),
 	    "%s never stored a "
 	    "tree head larger than %ld (it has %ld)",
 	    a->id, above, ak_tree_head_size(a));

@@ -82,19 +82,6 @@ state_is(void *ctx)
 	return ok;
 }
 
-struct size_wait {
-	struct h_agent *a;
-	long above;
-};
-
-static int
-size_above(void *ctx)
-{
-	struct size_wait *w = ctx;
-
-	return ak_tree_head_size(w->a) > w->above;
-}
-
 /* The number of records in the broker store at dir (haven audit verify). */
 static long
 store_records(const char *dir)
@@ -149,7 +136,6 @@ restore_from_copy(void)
 {
 	struct h_agent *pol = ak_agent(&P, AK_POLICE);
 	struct h_agent *soc = ak_agent(&P, AK_SOCIAL);
-	struct size_wait w = { pol, 0 };
 	char id[33];
 	long copied;
 
@@ -166,7 +152,7 @@ restore_from_copy(void)
 	cr_assert_eq(h_agent_stop(soc), 0);
 	post("kept", kept_id);
 	cr_assert(ak_wait_status(pol, kept_id, "accepted", NULL, 20000));
-	cr_assert(h_wait_until(size_above, &w, 20000));
+	cr_assert(ak_wait_tree_head_above(pol, 0, 20000));
 
 	/* The backup: the broker stopped, its data_dir copied. */
 	cr_assert_eq(h_broker_stop(&P), 0);
@@ -184,8 +170,7 @@ restore_from_copy(void)
 		              20000),
 		    "message %s was not accepted", tag);
 	}
-	w.above = copied + LOST;
-	cr_assert(h_wait_until(size_above, &w, 20000),
+	cr_assert(ak_wait_tree_head_above(pol, copied + LOST, 20000),
 	    "police never "
 	    "verified a head past the lost records (it has %ld)",
 	    ak_tree_head_size(pol));
