@@ -82,6 +82,31 @@ find_out(struct outmsg *m, int n, const uint8_t *id)
 	return -1;
 }
 
+/*
+ * When f delivers one of m[0..n) to sc, acks it and marks it delivered.
+ * Returns 1 the first time a message is delivered, else 0; a message the
+ * broker refused must never be delivered.
+ */
+static int
+take_delivery(struct hc_client *sc, const Haven__Frame *f, struct outmsg *m,
+    int n)
+{
+	uint8_t id[HV_ID_LEN];
+	int i, first = 0;
+
+	if (hc_deliver_id(f, id) != 0)
+		return 0;
+	i = find_out(m, n, id);
+	cr_assert_geq(i, 0);
+	cr_expect(m[i].accepted, "a refused message was delivered");
+	if (m[i].accepted == 1) {
+		m[i].accepted = 2;
+		first = 1;
+	}
+	hc_ack(sc, id);
+	return first;
+}
+
 /* Sends what has no receipt yet, a window at a time, again after 1 s. */
 static void
 sender_push(struct hc_client *c, struct outmsg *m, int n)
@@ -436,26 +461,13 @@ Test(broker_faults, refuses_with_storage_full_and_still_delivers, .fini = stop,
 	end = hv_mono_ms() + 60000;
 	while (delivered < accepted && hv_mono_ms() < end) {
 		Haven__Frame *f;
-		uint8_t id[HV_ID_LEN];
 
 		hc_events(sc);
 		if (hs != sc->handshakes && hc_hello(sc, 32) == 0)
 			hs = sc->handshakes;
 		if ((f = hc_recv(sc, 200)) == NULL)
 			continue;
-		if (hc_deliver_id(f, id) == 0) {
-			int i = find_out(m, FULL_N, id);
-
-			cr_assert_geq(i, 0);
-			cr_expect(m[i].accepted,
-			    "a refused message was "
-			    "delivered");
-			if (m[i].accepted == 1) {
-				m[i].accepted = 2;
-				delivered++;
-			}
-			hc_ack(sc, id);
-		}
+		delivered += take_delivery(sc, f, m, FULL_N);
 		hv_frame_free(&f);
 	}
 	cr_expect_eq(delivered, accepted, "%d of %d accepted were delivered",
@@ -601,25 +613,12 @@ Test(broker_faults,
 	while ((delivered < accepted || receipts < accepted) &&
 	    hv_mono_ms() < end) {
 		Haven__Frame *f;
-		uint8_t id[HV_ID_LEN];
 
 		hc_events(sc);
 		if (hs != sc->handshakes && hc_hello(sc, 64) == 0)
 			hs = sc->handshakes;
 		while ((f = hc_recv(sc, 20)) != NULL) {
-			if (hc_deliver_id(f, id) == 0) {
-				int i = find_out(m, HAMMER_N, id);
-
-				cr_assert_geq(i, 0);
-				cr_expect(m[i].accepted,
-				    "a refused message "
-				    "was delivered");
-				if (m[i].accepted == 1) {
-					m[i].accepted = 2;
-					delivered++;
-				}
-				hc_ack(sc, id);
-			}
+			delivered += take_delivery(sc, f, m, HAMMER_N);
 			hv_frame_free(&f);
 		}
 		while ((f = hc_recv(police, 0)) != NULL) {
