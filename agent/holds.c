@@ -122,6 +122,48 @@ subject_key_is_ours(struct agent *a, json_t *req, struct hv_errdetail *d)
 	return 0;
 }
 
+/*
+ * A hold keeps what this agency holds: a message it sent (its outbox) or
+ * received (its inbox). A hold on any other id would hold nothing while
+ * the log and `haven hold list` said otherwise, so it is refused, and a
+ * message already erased under retention is named as such.
+ */
+static int
+message_is_held_here(struct agent *a, const uint8_t id[HV_ID_LEN],
+    const char *hex, hv_err *err, struct hv_errdetail *d)
+{
+	MDB_txn *txn = NULL;
+	MDB_val v;
+	json_t *tomb;
+	int found;
+
+	if (hv_store_begin(a->store, 1, &txn) != HV_OK) {
+		*err = hv_errset(d, HV_EIO, NULL,
+		    "The store could not be read to find the message.");
+		return 0;
+	}
+	found = store_get(a, txn, DB_OUTBOX, id, HV_ID_LEN, &v) == HV_OK ||
+	    store_get(a, txn, DB_INBOX, id, HV_ID_LEN, &v) == HV_OK;
+	mdb_txn_abort(txn);
+	if (found)
+		return 1;
+	if ((tomb = retention_tombstone(a, id)) != NULL) {
+		json_decref(tomb);
+		*err = hv_errset(d, HV_ENOTFOUND, "message",
+		    "Message %s was already erased here under the retention "
+		    "rule; only its tombstone is left, and a hold cannot "
+		    "bring it back.",
+		    hex);
+		return 0;
+	}
+	*err = hv_errset(d, HV_ENOTFOUND, "message",
+	    "This agency neither sent nor received a message with id %s, so "
+	    "a hold here would keep nothing; place it at an agency that "
+	    "holds the message.",
+	    hex);
+	return 0;
+}
+
 json_t *
 holds_add(struct agent *a, json_t *req, hv_err *err, struct hv_errdetail *d)
 {
@@ -177,6 +219,8 @@ holds_add(struct agent *a, json_t *req, hv_err *err, struct hv_errdetail *d)
 		*err = HV_EBADREQUEST;
 		return NULL;
 	}
+	if (msg != NULL && !message_is_held_here(a, mid, msg, err, d))
+		return NULL;
 	randombytes_buf(hid, HV_ID_LEN);
 	hv_hex(hid, HV_ID_LEN, hex);
 	h = json_pack("{s:s, s:s?, s:s?, s:s, s:o, s:b}", "id", hex, "message",

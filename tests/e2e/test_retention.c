@@ -234,6 +234,16 @@ Test(retention, sweeps_expired_payloads_to_tombstones_but_keeps_held_ones,
 	    "REFERRAL");
 	cr_assert(json_is_null(json_object_get(m, "body")));
 	json_decref(m);
+	/* An erased message cannot be held: the hold would keep nothing. */
+	args = h_fmt("add --message %s --reason 'Care proceedings' 2>&1", gone);
+	cr_assert_neq(hold(&out, args), 0, "%s", out ? out : "");
+	cr_assert_not_null(strstr(out,
+	                       "was already erased here under the "
+	                       "retention rule"),
+	    "%s", out);
+	cr_assert_not_null(strstr(out, "(NOT_FOUND)"), "%s", out);
+	free(args);
+	free(out);
 	g.node = AK_SOCIAL;
 	g.canary = canary;
 	cr_assert_eq(h_wait_until(canary_gone, &g, WAIT_MS), 1,
@@ -320,9 +330,11 @@ Test(retention, sweeps_expired_payloads_to_tombstones_but_keeps_held_ones,
  * A hold on a child made with another subject key names a pseudonym that
  * matches nothing at this agent: it would look in force and keep nothing.
  * The agent refuses it, naming both keys' ids; nothing is stored or sent
- * to the broker; the partnership's own key is accepted.
+ * to the broker; the partnership's own key is accepted. A hold on a
+ * message id this agency never sent nor received is refused the same way.
  */
-Test(retention, refuses_a_hold_on_a_child_made_with_another_subject_key,
+Test(retention,
+    refuses_a_hold_made_with_another_subject_key_or_on_a_message_not_held_here,
     .init = setup, .fini = teardown, .timeout = 120)
 {
 	char *other = h_fmt("%s/other-subject.key", P.dir), *out = NULL;
@@ -339,6 +351,17 @@ Test(retention, refuses_a_hold_on_a_child_made_with_another_subject_key,
 	cr_assert_not_null(strstr(out, "is not this agent's"), "%s", out);
 	cr_assert_not_null(strstr(out, "(BAD_REQUEST)"), "%s", out);
 	free(args);
+	free(out);
+	/* So is a hold on a message this agency never sent nor received. */
+	cr_assert_eq(hold(&out,
+	                 "add --message 0123456789abcdef0123456789abcdef "
+	                 "--reason 'Care proceedings' 2>&1"),
+	    1, "%s", out ? out : "");
+	cr_assert_not_null(strstr(out,
+	                       "neither sent nor received a message "
+	                       "with id 0123456789abcdef"),
+	    "%s", out);
+	cr_assert_not_null(strstr(out, "(NOT_FOUND)"), "%s", out);
 	free(out);
 	cr_assert_eq(hold(&out, "list"), 0);
 	cr_assert_not_null(strstr(out, "No legal holds"), "%s", out);
