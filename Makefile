@@ -9,6 +9,7 @@
 #   make demo       a whole partnership on loopback (SPEC §12)
 #   make bench      throughput, latency and memory figures (SPEC §11)
 #   make bench-deps the peers the bench runs beside Haven (Mosquitto, NATS)
+#   make bench-profile  where the daemons' CPU goes a message (perf, root)
 #   make install    PREFIX=/usr/local DESTDIR= (MANDIR=PREFIX/share/man)
 #
 # BUILD and BIN may be overridden so that several builds (for instance a
@@ -88,7 +89,7 @@ PEER_BIN   := $(if $(shell pkg-config --exists libmosquitto 2>/dev/null && echo 
 
 PROGRAMS  := $(BIN)/haven $(BIN)/haven-broker $(BIN)/haven-agent
 
-.PHONY: all deps bench-deps test test-long unit e2e browser demo bench install \
+.PHONY: all deps bench-deps bench-profile test test-long unit e2e browser demo bench install \
         clean format format-check check check-e2e check-long check-deps fuzz \
         fuzz-bins fuzz-run fuzz-corpus install-debs
 .SECONDARY:
@@ -270,6 +271,10 @@ demo: deps all
 
 bench: deps all $(BENCH_BIN) $(PEER_BIN)
 	$(Q)HAVEN_BIN=$(abspath $(BIN)) HAVEN_BENCH_BIN=$(abspath $(BUILD)/bench) ./bench/run
+
+# Where the daemons' CPU goes a message, by kind of work (perf, as root).
+bench-profile: deps all $(BUILD)/bench/e2e_bench
+	$(Q)HAVEN_BIN=$(abspath $(BIN)) HAVEN_BENCH_BIN=$(abspath $(BUILD)/bench) ./bench/profile
 
 # ---- install --------------------------------------------------------------
 
