@@ -364,7 +364,7 @@ fuzz-corpus: $(LIBHAVEN)
 # ---- formatting -------------------------------------------------------------
 
 FORMAT_FILES = $(sort $(wildcard lib/*.[ch] broker/*.[ch] agent/*.[ch] cli/*.[ch] \
-               keys/*.[ch] tests/*/*.[ch]))
+               keys/*.[ch] tests/*/*.[ch] bench/*.[ch] bench/peers/*.[ch]))
 
 format:
 	clang-format -i $(FORMAT_FILES)

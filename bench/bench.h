@@ -92,8 +92,11 @@ bench_cpu_us(pid_t pid)
 	fclose(fp);
 	buf[n] = '\0';
 	/* Fields 14 and 15 (utime, stime), counted after the ")" of comm. */
-	if ((p = strrchr(buf, ')')) == NULL || sscanf(p + 2, "%*c %*d %*d "
-	    "%*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+	if ((p = strrchr(buf, ')')) == NULL ||
+	    sscanf(p + 2,
+	        "%*c %*d %*d "
+	        "%*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+	        &ut, &st) != 2)
 		return -1;
 	return (int64_t)(ut + st) * 1000000 / sysconf(_SC_CLK_TCK);
 }

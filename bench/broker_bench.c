@@ -58,15 +58,15 @@ struct client {
 	const char *node;
 	void *sock;
 	hv_keys *keys;
-	const uint8_t (*box)[HV_BOX_KEY_LEN];	/* the recipient's */
+	const uint8_t (*box)[HV_BOX_KEY_LEN]; /* the recipient's */
 	int lazy;
 	struct msg *m;
 	int n, next, done, outstanding;
-	int lo;			/* lowest message without a receipt */
+	int lo; /* lowest message without a receipt */
 };
 
 static char dir[64];
-static pid_t broker_pid;	/* the running broker, killed on failure */
+static pid_t broker_pid; /* the running broker, killed on failure */
 static const char *bindir;
 
 static int64_t
@@ -78,8 +78,7 @@ now_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static void __attribute__((noreturn))
-die(const char *what)
+static void __attribute__((noreturn)) die(const char *what)
 {
 	fprintf(stderr, "broker_bench: %s\n", what);
 	if (broker_pid > 0) {
@@ -96,8 +95,10 @@ keygen(const char *node)
 {
 	char cmd[1024];
 
-	snprintf(cmd, sizeof(cmd), "'%s/haven' keygen --id %s --out "
-	    "'%s/keys' >/dev/null", bindir, node, dir);
+	snprintf(cmd, sizeof(cmd),
+	    "'%s/haven' keygen --id %s --out "
+	    "'%s/keys' >/dev/null",
+	    bindir, node, dir);
 	if (system(cmd) != 0)
 		die(cmd);
 }
@@ -106,8 +107,8 @@ static void
 partnership(void)
 {
 	static const char *const nodes[] = { "root.bench", "broker.bench",
-	    "police.bench", "health.bench", "social-care.bench", "ig.bench",
-	    NULL };
+		"police.bench", "health.bench", "social-care.bench", "ig.bench",
+		NULL };
 	char path[256], cmd[1024];
 	FILE *fp;
 
@@ -119,7 +120,8 @@ partnership(void)
 	snprintf(path, sizeof(path), "%s/agreement.txt", dir);
 	if ((fp = fopen(path, "w")) == NULL)
 		die("cannot write the agreement");
-	fprintf(fp, "partnership bench\nversion 1\n"
+	fprintf(fp,
+	    "partnership bench\nversion 1\n"
 	    "broker broker.bench tcp://127.0.0.1:7400 keys/broker.bench.pub\n"
 	    "node police.bench keys/police.bench.pub\n"
 	    "node health.bench keys/health.bench.pub\n"
@@ -127,7 +129,8 @@ partnership(void)
 	    "node ig.bench keys/ig.bench.pub scope=*\n"
 	    "allow * -> social-care : REFERRAL\n");
 	fclose(fp);
-	snprintf(cmd, sizeof(cmd), "'%s/haven' directory build '%s' --root "
+	snprintf(cmd, sizeof(cmd),
+	    "'%s/haven' directory build '%s' --root "
 	    "'%s/keys/root.bench.key' -o '%s/directory.hd' >/dev/null",
 	    bindir, path, dir, dir);
 	if (system(cmd) != 0)
@@ -147,10 +150,12 @@ broker_start(const char *mode, const char *gc, char *endpoint, size_t cap)
 	snprintf(ready, sizeof(ready), "%s/broker-%s.ready", dir, mode);
 	snprintf(log, sizeof(log), "%s/broker-%s.log", dir, mode);
 	snprintf(exe, sizeof(exe), "%s/haven-broker", bindir);
-	snprintf(text, sizeof(text), "[broker]\nid = broker.bench\n"
+	snprintf(text, sizeof(text),
+	    "[broker]\nid = broker.bench\n"
 	    "key = keys/broker.bench.key\nroot_pub = keys/root.bench.pub\n"
 	    "directory = directory.hd\nbind = tcp://127.0.0.1:*\n"
-	    "data_dir = data-%s\ngroup_commit = %s\nmap_size = %s\n", mode, gc,
+	    "data_dir = data-%s\ngroup_commit = %s\nmap_size = %s\n",
+	    mode, gc,
 	    strcmp(mode, "queued") == 0 ? "4294967296" : "1073741824");
 	if ((fp = fopen(conf, "w")) == NULL)
 		die("cannot write the broker config");
@@ -170,8 +175,8 @@ broker_start(const char *mode, const char *gc, char *endpoint, size_t cap)
 	broker_pid = pid;
 	while (now_us() < end) {
 		json_t *j = json_load_file(ready, 0, NULL);
-		const char *b = j ? json_string_value(json_object_get(j,
-		    "bind")) : NULL;
+		const char *b =
+		    j ? json_string_value(json_object_get(j, "bind")) : NULL;
 
 		if (b != NULL) {
 			snprintf(endpoint, cap, "%s", b);
@@ -210,7 +215,8 @@ frame_build(struct client *c, int i)
 	snprintf(env.basis.decided_by, 32, "bench");
 	randombytes_buf(env.subject, 32);
 	if (hv_envelope_seal(&env, (uint8_t *)payload, PAYLOAD, c->box,
-	    c->keys) != HV_OK || hv_envelope_pack(&env, &eb, &el) != HV_OK)
+	        c->keys) != HV_OK ||
+	    hv_envelope_pack(&env, &eb, &el) != HV_OK)
 		die("cannot build an envelope");
 	memcpy(c->m[i].id, env.id, HV_ID_LEN);
 	s.sender = (char *)c->node;
@@ -241,7 +247,7 @@ client_open(struct client *c, void *ctx, const char *endpoint,
 	snprintf(path, sizeof(path), "%s/keys/%s.key", dir, c->node);
 	if (hv_keys_load(path, NULL, &c->keys, NULL) != HV_OK || sc == NULL)
 		die("cannot load a client's keys");
-	c->box = (const uint8_t (*)[HV_BOX_KEY_LEN])sc->keys.box;
+	c->box = (const uint8_t(*)[HV_BOX_KEY_LEN])sc->keys.box;
 	c->lazy = lazy;
 	c->n = n;
 	c->next = c->done = c->outstanding = c->lo = 0;
@@ -253,8 +259,7 @@ client_open(struct client *c, void *ctx, const char *endpoint,
 	zmq_setsockopt(c->sock, ZMQ_CURVE_SERVERKEY,
 	    hv_directory_broker(d)->keys.curve, 32);
 	zmq_setsockopt(c->sock, ZMQ_CURVE_PUBLICKEY, c->keys->pub.curve, 32);
-	zmq_setsockopt(c->sock, ZMQ_CURVE_SECRETKEY, c->keys->curve_secret,
-	    32);
+	zmq_setsockopt(c->sock, ZMQ_CURVE_SECRETKEY, c->keys->curve_secret, 32);
 	zmq_setsockopt(c->sock, ZMQ_IMMEDIATE, &one, sizeof(one));
 	zmq_setsockopt(c->sock, ZMQ_SNDHWM, &hwm, sizeof(hwm));
 	if (zmq_connect(c->sock, endpoint) != 0)
@@ -306,8 +311,8 @@ client_pull(struct client *c)
 			zmq_msg_close(&z);
 			return;
 		}
-		if (hv_frame_unpack(zmq_msg_data(&z), zmq_msg_size(&z),
-		    1 << 20, &f, NULL) == HV_OK &&
+		if (hv_frame_unpack(zmq_msg_data(&z), zmq_msg_size(&z), 1 << 20,
+		        &f, NULL) == HV_OK &&
 		    f->kind_case == HAVEN__FRAME__KIND_RECEIPT &&
 		    f->receipt->id.len == HV_ID_LEN) {
 			if (strcmp(f->receipt->status, "ACCEPTED") != 0) {
@@ -317,7 +322,8 @@ client_pull(struct client *c)
 			}
 			for (int i = c->lo; i < c->next; i++) {
 				if (memcmp(c->m[i].id, f->receipt->id.data,
-				    HV_ID_LEN) == 0 && c->m[i].done_us == 0) {
+				        HV_ID_LEN) == 0 &&
+				    c->m[i].done_us == 0) {
 					c->m[i].done_us = now_us();
 					c->done++;
 					c->outstanding--;
@@ -344,7 +350,7 @@ static void
 bench(const char *mode, int n, const hv_directory *d)
 {
 	struct client cl[2] = { { .node = "police.bench" },
-	    { .node = "health.bench" } };
+		{ .node = "health.bench" } };
 	char endpoint[256];
 	void *ctx = zmq_ctx_new();
 	pid_t pid = broker_start(mode, mode, endpoint, sizeof(endpoint));
@@ -360,7 +366,7 @@ bench(const char *mode, int n, const hv_directory *d)
 	t0 = now_us();
 	while (cl[0].done + cl[1].done < total) {
 		zmq_pollitem_t pi[2] = { { cl[0].sock, 0, ZMQ_POLLIN, 0 },
-		    { cl[1].sock, 0, ZMQ_POLLIN, 0 } };
+			{ cl[1].sock, 0, ZMQ_POLLIN, 0 } };
 
 		for (int i = 0; i < 2; i++)
 			client_push(&cl[i]);
@@ -393,16 +399,18 @@ bench(const char *mode, int n, const hv_directory *d)
 	fflush(stdout);
 	snprintf(figure, sizeof(figure), "Broker alone: accepted msgs/s, %s",
 	    strcmp(mode, "yes") == 0 ? "group commit" :
-	    "one commit per message");
+	                               "one commit per message");
 	snprintf(value, sizeof(value), "%.0f /s",
 	    total / ((double)(t1 - t0) / 1e6));
 	if (strcmp(mode, "yes") == 0) {
 		bench_figure("broker_rate", total / ((double)(t1 - t0) / 1e6));
 		bench_figure("broker_cpu_us", (c1 - c0) / (double)total);
 	}
-	bench_summary(figure, value, "%d msgs from 2 CURVE clients, window "
+	bench_summary(figure, value,
+	    "%d msgs from 2 CURVE clients, window "
 	    "%d; receipt p50 %.1f ms, p99 %.1f ms; peak RSS %.1f MiB; broker "
-	    "CPU %.1f µs/msg", total, WINDOW, lat[total / 2] / 1000.0,
+	    "CPU %.1f µs/msg",
+	    total, WINDOW, lat[total / 2] / 1000.0,
 	    lat[total * 99 / 100] / 1000.0, hwm / 1024.0,
 	    (c1 - c0) / (double)total);
 	free(lat);
@@ -445,7 +453,7 @@ static void
 queued(int total, int limit_s, const hv_directory *d)
 {
 	struct client cl[2] = { { .node = "police.bench" },
-	    { .node = "health.bench" } };
+		{ .node = "health.bench" } };
 	char endpoint[256], value[64], figure[96];
 	void *ctx = zmq_ctx_new();
 	pid_t pid = broker_start("queued", "yes", endpoint, sizeof(endpoint));
@@ -458,7 +466,7 @@ queued(int total, int limit_s, const hv_directory *d)
 	t0 = now_us();
 	while (cl[0].done + cl[1].done < total) {
 		zmq_pollitem_t pi[2] = { { cl[0].sock, 0, ZMQ_POLLIN, 0 },
-		    { cl[1].sock, 0, ZMQ_POLLIN, 0 } };
+			{ cl[1].sock, 0, ZMQ_POLLIN, 0 } };
 
 		for (int i = 0; i < 2; i++)
 			client_push(&cl[i]);
@@ -476,12 +484,15 @@ queued(int total, int limit_s, const hv_directory *d)
 	file = status_kib(pid, "RssFile");
 	hwm = status_kib(pid, "VmHWM");
 	printf("haven-broker with %d messages queued for an offline "
-	    "recipient%s (%.1f s to queue):\n  RssAnon %.1f MiB, RssFile "
-	    "%.1f MiB (LMDB's mapped pages), peak RSS %.1f MiB; target "
-	    "RssAnon < 64 MiB: %s\n\n", done, timed_out ? " (time limit "
-	    "reached first)" : "", (t1 - t0) / 1e6, anon / 1024.0,
-	    file / 1024.0, hwm / 1024.0, anon >= 0 && anon < 64 * 1024 ?
-	    "met" : "NOT met");
+	       "recipient%s (%.1f s to queue):\n  RssAnon %.1f MiB, RssFile "
+	       "%.1f MiB (LMDB's mapped pages), peak RSS %.1f MiB; target "
+	       "RssAnon < 64 MiB: %s\n\n",
+	    done,
+	    timed_out ? " (time limit "
+	                "reached first)" :
+	                "",
+	    (t1 - t0) / 1e6, anon / 1024.0, file / 1024.0, hwm / 1024.0,
+	    anon >= 0 && anon < 64 * 1024 ? "met" : "NOT met");
 	fflush(stdout);
 	bench_figure("queued_n", done);
 	bench_figure("queued_rss_anon_mib", anon / 1024.0);
@@ -491,9 +502,9 @@ queued(int total, int limit_s, const hv_directory *d)
 	    total);
 	bench_summary(figure, value,
 	    "%d of %d queued for an offline recipient%s; RssFile %.1f MiB "
-	    "beside it (LMDB's pages); peak RSS %.1f MiB", done, total,
-	    timed_out ? " before the time limit" : "", file / 1024.0,
-	    hwm / 1024.0);
+	    "beside it (LMDB's pages); peak RSS %.1f MiB",
+	    done, total, timed_out ? " before the time limit" : "",
+	    file / 1024.0, hwm / 1024.0);
 	for (int i = 0; i < 2; i++)
 		client_close(&cl[i]);
 	zmq_ctx_term(ctx);
@@ -528,11 +539,12 @@ main(int argc, char **argv)
 		die("cannot load the directory");
 
 	printf("haven-broker: accepted messages, 2 clients, %d-byte payloads, "
-	    "window %d each\n\n", PAYLOAD, WINDOW);
+	       "window %d each\n\n",
+	    PAYLOAD, WINDOW);
 	printf("| group_commit | messages |  seconds |   msgs/s   | p50 ms   "
-	    "| p99 ms   | peak MiB |\n");
+	       "| p99 ms   | peak MiB |\n");
 	printf("|--------------|----------|----------|------------|----------"
-	    "|----------|----------|\n");
+	       "|----------|----------|\n");
 	bench("yes", n, d);
 	bench("no", n_single, d);
 	printf("\n");

@@ -27,8 +27,7 @@
 #define PAYLOAD (HV_PAD_MIN - 1)
 #define MAX_OPS 2000000
 
-static void __attribute__((noreturn))
-die(const char *what)
+static void __attribute__((noreturn)) die(const char *what)
 {
 	fprintf(stderr, "crypto_bench: %s\n", what);
 	exit(1);
@@ -39,8 +38,8 @@ static void
 seal_one(hv_envelope *env, const uint8_t *payload, const hv_keys *from,
     const hv_keys *to)
 {
-	const uint8_t (*box)[HV_BOX_KEY_LEN] =
-	    (const uint8_t (*)[HV_BOX_KEY_LEN])to->pub.box;
+	const uint8_t(*box)[HV_BOX_KEY_LEN] =
+	    (const uint8_t(*)[HV_BOX_KEY_LEN])to->pub.box;
 
 	memset(env, 0, sizeof(*env));
 	hv_envelope_new_id(env->id);
@@ -53,8 +52,7 @@ seal_one(hv_envelope *env, const uint8_t *payload, const hv_keys *from,
 	snprintf(env->basis.consent, sizeof(env->basis.consent), "OBTAINED");
 	snprintf(env->basis.art6, sizeof(env->basis.art6), "PUBLIC_TASK");
 	snprintf(env->basis.art9, sizeof(env->basis.art9), "NONE");
-	snprintf(env->basis.decided_by, sizeof(env->basis.decided_by),
-	    "bench");
+	snprintf(env->basis.decided_by, sizeof(env->basis.decided_by), "bench");
 	randombytes_buf(env->subject, sizeof(env->subject));
 	if (hv_envelope_seal(env, payload, PAYLOAD, box, from) != HV_OK)
 		die("hv_envelope_seal failed");
@@ -68,12 +66,14 @@ report(const char *figure, const char *key, const char *what, long n,
 	double rate = n / (us / 1e6);
 	char value[64];
 
-	printf("| %-26s | %9ld | %7.2f | %10.0f | %8.1f |\n", what, n,
-	    us / 1e6, rate, us / (double)n);
+	printf("| %-26s | %9ld | %7.2f | %10.0f | %8.1f |\n", what, n, us / 1e6,
+	    rate, us / (double)n);
 	snprintf(value, sizeof(value), "%.0f /s", rate);
 	bench_figure(key, us / (double)n);
-	bench_summary(figure, value, "%.1f µs each, one core, %d-byte "
-	    "payload", us / (double)n, PAYLOAD);
+	bench_summary(figure, value,
+	    "%.1f µs each, one core, %d-byte "
+	    "payload",
+	    us / (double)n, PAYLOAD);
 }
 
 /*
@@ -104,7 +104,7 @@ path_crypto(const hv_keys *broker, const hv_keys *ig, int64_t budget)
 	for (n = 0, t = t0; n < MAX_OPS && t - t0 < budget; n++) {
 		crypto_aead_xchacha20poly1305_ietf_keygen(key);
 		if (crypto_box_seal(sealed_key, key, sizeof(key),
-		    ig->pub.box) != 0)
+		        ig->pub.box) != 0)
 			die("crypto_box_seal failed");
 		randombytes_buf(nonce, sizeof(nonce));
 		crypto_aead_xchacha20poly1305_ietf_encrypt(ct, NULL,
@@ -114,8 +114,8 @@ path_crypto(const hv_keys *broker, const hv_keys *ig, int64_t budget)
 			t = bench_now_us();
 	}
 	t = bench_now_us();
-	report("libsodium: justification sealed to one ig node",
-	    "just_seal_us", "justification seal", n, t - t0);
+	report("libsodium: justification sealed to one ig node", "just_seal_us",
+	    "justification seal", n, t - t0);
 	r.id.data = id;
 	r.id.len = sizeof(id);
 	r.status = "ACCEPTED";
@@ -168,11 +168,13 @@ main(int argc, char **argv)
 	randombytes_buf(payload, sizeof(payload));
 
 	printf("libsodium: envelope operations, %d-byte payload, one "
-	    "recipient, one thread\n\n", PAYLOAD);
-	printf("| operation                  | ops       | seconds | ops/s      "
+	       "recipient, one thread\n\n",
+	    PAYLOAD);
+	printf(
+	    "| operation                  | ops       | seconds | ops/s      "
 	    "| µs/op    |\n");
 	printf("|----------------------------|-----------|---------|"
-	    "------------|----------|\n");
+	       "------------|----------|\n");
 
 	/* Seal and sign: what the sending agent does for each 202. */
 	t0 = bench_now_us();
@@ -196,8 +198,8 @@ main(int argc, char **argv)
 			t = bench_now_us();
 	}
 	t = bench_now_us();
-	report("libsodium: envelope verify (broker)", "verify_us",
-	    "verify", n, t - t0);
+	report("libsodium: envelope verify (broker)", "verify_us", "verify", n,
+	    t - t0);
 
 	/* Verify and open: what the receiving agent does per delivery. */
 	t0 = bench_now_us();
@@ -206,7 +208,8 @@ main(int argc, char **argv)
 		size_t len = 0;
 
 		if (hv_envelope_open(&env, "social-care.bench", social,
-		    police->pub.sign, &out, &len) != HV_OK || len != PAYLOAD)
+		        police->pub.sign, &out, &len) != HV_OK ||
+		    len != PAYLOAD)
 			die("hv_envelope_open failed");
 		hv_payload_free(out, len);
 		if ((n & 15) == 0)

@@ -53,8 +53,8 @@
 #define SENDER_THREADS 3
 #define N_THREADS (N_SENDERS * SENDER_THREADS)
 #define MAX_IN_FLIGHT 100
-#define MAX_MESSAGES 60000	/* per phase; bounds the table */
-#define TABLE_CAP 131072	/* power of two, > 2 * MAX_MESSAGES */
+#define MAX_MESSAGES 60000 /* per phase; bounds the table */
+#define TABLE_CAP 131072 /* power of two, > 2 * MAX_MESSAGES */
 #define DRAIN_S 60
 #define PAYLOAD (HV_PAD_MIN - 1)
 
@@ -80,8 +80,7 @@ static struct table tab = { .lock = PTHREAD_MUTEX_INITIALIZER };
 static struct h_partnership part;
 static int part_made;
 
-static void __attribute__((noreturn))
-die(const char *what)
+static void __attribute__((noreturn)) die(const char *what)
 {
 	fprintf(stderr, "e2e_bench: %s\n", what);
 	if (part_made)
@@ -162,7 +161,7 @@ struct sse {
 	char *buf;
 	size_t len, cap;
 	atomic_int connected, stop, done;
-	long skipped;		/* message events without an id */
+	long skipped; /* message events without an id */
 };
 
 /* Takes each complete event ("...\n\n") off the front of the buffer. */
@@ -213,8 +212,7 @@ sse_write(char *ptr, size_t size, size_t n, void *ud)
 }
 
 static int
-sse_progress(void *ud, curl_off_t a, curl_off_t b, curl_off_t c,
-    curl_off_t d)
+sse_progress(void *ud, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d)
 {
 	struct sse *s = ud;
 
@@ -245,9 +243,9 @@ struct sender {
 	char resp[512];
 	size_t resp_len;
 	pthread_t th;
-	int64_t interval_us;	/* 0: as fast as the agent answers */
+	int64_t interval_us; /* 0: as fast as the agent answers */
 	long posted, failed;
-	int64_t *lat202;	/* POST -> 202, per message */
+	int64_t *lat202; /* POST -> 202, per message */
 	long n_lat;
 	char last_error[256];
 };
@@ -275,7 +273,8 @@ resp_write(char *ptr, size_t size, size_t n, void *ud)
 static char *
 referral(void)
 {
-	static const char doc[] = "{\"subject\":\"nhs:9434765919\","
+	static const char doc[] =
+	    "{\"subject\":\"nhs:9434765919\","
 	    "\"child\":{\"name\":\"Bench Child\",\"dob\":\"2016-03-02\"},"
 	    "\"body\":{\"summary\":\"\"}}";
 	size_t fill = PAYLOAD - (sizeof(doc) - 1);
@@ -286,13 +285,15 @@ referral(void)
 		die("out of memory");
 	memset(pad, 'x', fill);
 	pad[fill] = '\0';
-	out = h_fmt("{\"to\":[\"%s\"],\"type\":\"REFERRAL\","
+	out = h_fmt(
+	    "{\"to\":[\"%s\"],\"type\":\"REFERRAL\","
 	    "\"priority\":\"ROUTINE\",\"subject\":{\"nhs\":\"943 476 5919\"},"
 	    "\"basis\":{\"consent\":\"NOT_SOUGHT\",\"art6\":\"PUBLIC_TASK\","
 	    "\"art9\":\"SAFEGUARDING\",\"justification\":\"Seeking consent "
 	    "would place the child at increased risk.\",\"decided_by\":"
 	    "\"bench.duty\"},\"child\":{\"name\":\"Bench Child\",\"dob\":"
-	    "\"2016-03-02\"},\"body\":{\"summary\":\"%s\"}}", recipient, pad);
+	    "\"2016-03-02\"},\"body\":{\"summary\":\"%s\"}}",
+	    recipient, pad);
 	free(pad);
 	if (out == NULL)
 		die("out of memory");
@@ -406,8 +407,8 @@ inbox_count(struct h_agent *a)
 		json_t *j = json_loads(resp, 0, NULL);
 
 		if (json_is_integer(json_object_get(j, "inbox_unacked")))
-			n = (long)json_integer_value(json_object_get(j,
-			    "inbox_unacked"));
+			n = (long)json_integer_value(
+			    json_object_get(j, "inbox_unacked"));
 		json_decref(j);
 	}
 	free(resp);
@@ -449,9 +450,10 @@ cpu_ticks(pid_t pid)
 	fclose(fp);
 	buf[n] = '\0';
 	/* Fields after the command name, which may hold spaces: 14, 15. */
-	if ((p = strrchr(buf, ')')) == NULL || sscanf(p + 2,
-	    "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
-	    &st) != 2)
+	if ((p = strrchr(buf, ')')) == NULL ||
+	    sscanf(p + 2,
+	        "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
+	        &st) != 2)
 		return 0;
 	return (long long)(ut + st);
 }
@@ -467,7 +469,7 @@ machine_ticks(long long *busy, long long *total)
 	if (fp == NULL)
 		return;
 	if (fscanf(fp, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0],
-	    &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) == 8) {
+	        &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) == 8) {
 		for (int i = 0; i < 8; i++)
 			*total += (long long)v[i];
 		*busy = *total - (long long)(v[3] + v[4]);
@@ -492,8 +494,8 @@ struct result {
 	long posted, arrived, inbox, failed;
 	double seconds, intake_rate, e2e_rate;
 	int64_t p50, p99, max, p50_202, p99_202;
-	double cpu[N_CPU];	/* % of one core while posting and draining */
-	double machine_busy;	/* % of all cores, every process included */
+	double cpu[N_CPU]; /* % of one core while posting and draining */
+	double machine_busy; /* % of all cores, every process included */
 };
 
 /*
@@ -516,8 +518,8 @@ phase(struct sender *snd, int nthr, struct h_agent *rcv, double secs,
 	atomic_store(&budget_left, MAX_MESSAGES);
 	for (int i = 0; i < N_THREADS; i++) {
 		snd[i].posted = snd[i].failed = snd[i].n_lat = 0;
-		snd[i].interval_us = rate > 0 ? (int64_t)(1e6 * nthr / rate) :
-		    0;
+		snd[i].interval_us =
+		    rate > 0 ? (int64_t)(1e6 * nthr / rate) : 0;
 	}
 	cpu_snapshot(c0, &busy0, &tot0);
 	t0 = bench_now_us();
@@ -545,14 +547,15 @@ phase(struct sender *snd, int nthr, struct h_agent *rcv, double secs,
 		r->cpu[i] = 100.0 * (double)(c1[i] - c0[i]) /
 		    (double)sysconf(_SC_CLK_TCK) /
 		    ((bench_now_us() - t0) / 1e6);
-	r->machine_busy = tot1 > tot0 ? 100.0 * (double)(busy1 - busy0) /
-	    (double)(tot1 - tot0) : 0;
+	r->machine_busy = tot1 > tot0 ?
+	    100.0 * (double)(busy1 - busy0) / (double)(tot1 - tot0) :
+	    0;
 	r->inbox = inbox_count(rcv) - inbox0;
 
 	pthread_mutex_lock(&tab.lock);
 	r->arrived = tab.matched;
-	r->seconds = ((tab.last_arr > t_stop ? tab.last_arr : t_stop) - t0) /
-	    1e6;
+	r->seconds =
+	    ((tab.last_arr > t_stop ? tab.last_arr : t_stop) - t0) / 1e6;
 	r->intake_rate = r->posted / ((t_stop - t0) / 1e6);
 	r->e2e_rate = r->arrived / r->seconds;
 	if ((lat = calloc((size_t)tab.matched + 1, sizeof(*lat))) == NULL)
@@ -560,7 +563,8 @@ phase(struct sender *snd, int nthr, struct h_agent *rcv, double secs,
 	for (size_t i = 0; i < TABLE_CAP; i++)
 		if (tab.s[i].t202 != 0 && tab.s[i].tarr != 0)
 			lat[k++] = tab.s[i].tarr > tab.s[i].t202 ?
-			    tab.s[i].tarr - tab.s[i].t202 : 0;
+			    tab.s[i].tarr - tab.s[i].t202 :
+			    0;
 	pthread_mutex_unlock(&tab.lock);
 	r->p50 = bench_percentile(lat, (size_t)k, 50);
 	r->p99 = bench_percentile(lat, (size_t)k, 99);
@@ -588,9 +592,10 @@ static void
 print_cpu(const char *name, const struct result *r)
 {
 	printf("CPU, %s (%% of one core): broker %.0f, senders %.0f/%.0f/%.0f, "
-	    "recipient %.0f, bench clients %.0f; machine %.0f%% busy "
-	    "(all processes, both cores)\n", name, r->cpu[0], r->cpu[1],
-	    r->cpu[2], r->cpu[3], r->cpu[4], r->cpu[5], r->machine_busy);
+	       "recipient %.0f, bench clients %.0f; machine %.0f%% busy "
+	       "(all processes, both cores)\n",
+	    name, r->cpu[0], r->cpu[1], r->cpu[2], r->cpu[3], r->cpu[4],
+	    r->cpu[5], r->machine_busy);
 }
 
 /*
@@ -617,9 +622,10 @@ static void
 print_row(const char *name, const struct result *r)
 {
 	printf("| %-16s | %6ld | %6ld | %6.1f | %8.0f | %8.0f | %7.1f | "
-	    "%7.1f | %7.1f | %6.1f |\n", name, r->posted, r->arrived,
-	    r->seconds, r->intake_rate, r->e2e_rate, r->p50 / 1000.0,
-	    r->p99 / 1000.0, r->max / 1000.0, r->p99_202 / 1000.0);
+	       "%7.1f | %7.1f | %6.1f |\n",
+	    name, r->posted, r->arrived, r->seconds, r->intake_rate,
+	    r->e2e_rate, r->p50 / 1000.0, r->p99 / 1000.0, r->max / 1000.0,
+	    r->p99_202 / 1000.0);
 }
 
 /* ---- main ------------------------------------------------------------- */
@@ -701,10 +707,12 @@ summarize(const struct result *one, const struct result *sat,
 	snprintf(value, sizeof(value), "%.0f /s", sat->e2e_rate);
 	bench_figure("e2e_rate", sat->e2e_rate);
 	bench_summary("End to end: accepted msgs/s (agent API -> broker -> "
-	    "agent)", value, "%d senders x %d HTTP threads -> 1 agent, <= %d "
+	              "agent)",
+	    value,
+	    "%d senders x %d HTTP threads -> 1 agent, <= %d "
 	    "in flight; %ld of %ld arrived in %.1f s; Haven + clients used "
-	    "%.0f%% of one core, machine %.0f%% busy", N_SENDERS,
-	    SENDER_THREADS, MAX_IN_FLIGHT, sat->arrived, sat->posted,
+	    "%.0f%% of one core, machine %.0f%% busy",
+	    N_SENDERS, SENDER_THREADS, MAX_IN_FLIGHT, sat->arrived, sat->posted,
 	    sat->seconds, ours, sat->machine_busy);
 	snprintf(value, sizeof(value), "%.0f /s", one->e2e_rate);
 	bench_summary("End to end, one sender agent alone", value,
@@ -714,7 +722,8 @@ summarize(const struct result *one, const struct result *sat,
 	    sat->p99 / 1000.0);
 	bench_summary("End to end latency p50 / p99, saturation", value,
 	    "202 at the sender to the SSE event at the recipient; 202 itself "
-	    "p99 %.0f ms", sat->p99_202 / 1000.0);
+	    "p99 %.0f ms",
+	    sat->p99_202 / 1000.0);
 	if (half != NULL) {
 		snprintf(value, sizeof(value), "%.1f / %.1f ms",
 		    half->p50 / 1000.0, half->p99 / 1000.0);
@@ -722,14 +731,15 @@ summarize(const struct result *one, const struct result *sat,
 		bench_figure("half_p99_ms", half->p99 / 1000.0);
 		bench_summary("End to end latency p50 / p99, half load", value,
 		    "paced at %.0f /s; %ld of %ld arrived; 202 itself p99 "
-		    "%.0f ms", sat->e2e_rate / 2, half->arrived, half->posted,
+		    "%.0f ms",
+		    sat->e2e_rate / 2, half->arrived, half->posted,
 		    half->p99_202 / 1000.0);
 	}
 	snprintf(value, sizeof(value), "%.1f / %.1f MiB", hwm / 1024.0,
 	    rss / 1024.0);
 	bench_summary("Broker memory: peak RSS / RSS at the end", value,
-	    "VmHWM / VmRSS after %ld messages end to end", one->arrived +
-	    sat->arrived + (half != NULL ? half->arrived : 0));
+	    "VmHWM / VmRSS after %ld messages end to end",
+	    one->arrived + sat->arrived + (half != NULL ? half->arrived : 0));
 }
 
 int
@@ -761,13 +771,13 @@ main(int argc, char **argv)
 		sender_open(&snd[i], snd_agents[i / SENDER_THREADS]);
 
 	printf("End to end: agent API -> haven-broker -> recipient agent, "
-	    "%d-byte payloads,\n%d sender agents x %d HTTP threads -> 1 "
-	    "recipient agent, durable at every hop\n\n", PAYLOAD, N_SENDERS,
-	    SENDER_THREADS);
+	       "%d-byte payloads,\n%d sender agents x %d HTTP threads -> 1 "
+	       "recipient agent, durable at every hop\n\n",
+	    PAYLOAD, N_SENDERS, SENDER_THREADS);
 	printf("| phase            | 202s   | arrived | secs  | 202/s    | "
-	    "e2e/s    | p50 ms  | p99 ms  | max ms  | 202 p99 |\n");
+	       "e2e/s    | p50 ms  | p99 ms  | max ms  | 202 p99 |\n");
 	printf("|------------------|--------|--------|--------|----------|"
-	    "----------|---------|---------|---------|--------|\n");
+	       "----------|---------|---------|---------|--------|\n");
 	fflush(stdout);
 	/* The first sender's threads alone: what one agency's agent sends. */
 	phase(snd, SENDER_THREADS, rcv, secs_one, 0, &one);
@@ -789,16 +799,16 @@ main(int argc, char **argv)
 	if (do_half)
 		print_cpu("half load", &half);
 	printf("broker memory: peak RSS (VmHWM) %.1f MiB, RSS at the end "
-	    "%.1f MiB; recipient agent: peak %.1f MiB, end %.1f MiB\n",
+	       "%.1f MiB; recipient agent: peak %.1f MiB, end %.1f MiB\n",
 	    hwm / 1024.0, rss / 1024.0, ahwm / 1024.0, arss / 1024.0);
 	printf("recipient inbox grew by %ld, %ld and %ld; SSE events without "
-	    "an id: %ld\n\n", one.inbox, sat.inbox, do_half ? half.inbox : 0,
-	    sse.skipped);
+	       "an id: %ld\n\n",
+	    one.inbox, sat.inbox, do_half ? half.inbox : 0, sse.skipped);
 	summarize(&one, &sat, do_half ? &half : NULL, hwm, rss);
 
 	ok = sat.posted > 0 && sat.arrived == sat.posted &&
-	    one.arrived == one.posted && (!do_half ||
-	    half.arrived == half.posted);
+	    one.arrived == one.posted &&
+	    (!do_half || half.arrived == half.posted);
 	for (int i = 0; i < N_THREADS; i++)
 		sender_close(&snd[i]);
 	sse_close(&sse, sse_th);

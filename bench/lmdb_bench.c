@@ -37,8 +37,7 @@
 #define ENVELOPE_LEN 1400
 #define BATCH_KEYS 8192
 
-static void __attribute__((noreturn))
-die(const char *what)
+static void __attribute__((noreturn)) die(const char *what)
 {
 	fprintf(stderr, "lmdb_bench: %s\n", what);
 	exit(1);
@@ -105,8 +104,9 @@ main(int argc, char **argv)
 				MDB_val k = { sizeof(key), key };
 				MDB_val v = { sizeof(env), env };
 
-				hv_be64_put(key, (uint64_t)((c * BATCH + i) %
-				    BATCH_KEYS) + MAX_COMMITS);
+				hv_be64_put(key,
+				    (uint64_t)((c * BATCH + i) % BATCH_KEYS) +
+				        MAX_COMMITS);
 				if (mdb_put(txn, s->dbi[0], &k, &v, 0) != 0) {
 					mdb_txn_abort(txn);
 					die("mdb_put failed");
@@ -117,18 +117,20 @@ main(int argc, char **argv)
 			b1 = bench_now_us();
 		}
 		printf("LMDB: group commit, %d puts of %d bytes per durable "
-		    "commit: %ld commits in %.2f s, %.0f puts/s\n", BATCH,
-		    ENVELOPE_LEN, c, (b1 - b0) / 1e6,
+		       "commit: %ld commits in %.2f s, %.0f puts/s\n",
+		    BATCH, ENVELOPE_LEN, c, (b1 - b0) / 1e6,
 		    c * BATCH / ((b1 - b0) / 1e6));
 		bench_figure("lmdb_group_rate", c * BATCH / ((b1 - b0) / 1e6));
 		snprintf(value2, sizeof(value2), "%.0f /s",
 		    c * BATCH / ((b1 - b0) / 1e6));
-		snprintf(figure, sizeof(figure), "LMDB: group commit, puts/s "
-		    "(%d x %d B per commit)%s%s", BATCH, ENVELOPE_LEN,
-		    label ? ", " : "", label ? label : "");
-		bench_summary(figure, value2, "%ld durable commits of %d "
-		    "envelope-sized puts; %.2f ms each", c, BATCH,
-		    (b1 - b0) / 1000.0 / (c > 0 ? c : 1));
+		snprintf(figure, sizeof(figure),
+		    "LMDB: group commit, puts/s "
+		    "(%d x %d B per commit)%s%s",
+		    BATCH, ENVELOPE_LEN, label ? ", " : "", label ? label : "");
+		bench_summary(figure, value2,
+		    "%ld durable commits of %d "
+		    "envelope-sized puts; %.2f ms each",
+		    c, BATCH, (b1 - b0) / 1000.0 / (c > 0 ? c : 1));
 	}
 	hv_store_close(&s);
 
@@ -138,15 +140,18 @@ main(int argc, char **argv)
 		int64_t p99 = bench_percentile(lat, (size_t)n, 99);
 
 		printf("LMDB: durable commits, one %d-byte put each, one "
-		    "thread\n\n", VALUE_LEN);
+		       "thread\n\n",
+		    VALUE_LEN);
 		printf("| commits | seconds | commits/s | p50 ms | p99 ms |\n");
 		printf("|---------|---------|-----------|--------|--------|\n");
 		printf("| %7ld | %7.2f | %9.0f | %6.2f | %6.2f |\n\n", n,
 		    (t1 - t0) / 1e6, rate, p50 / 1000.0, p99 / 1000.0);
 		snprintf(value2, sizeof(value2), "%.0f /s", rate);
 		bench_figure("lmdb_commit_rate", rate);
-		snprintf(figure, sizeof(figure), "LMDB: durable commits (one "
-		    "put each)%s%s", label ? ", " : "", label ? label : "");
+		snprintf(figure, sizeof(figure),
+		    "LMDB: durable commits (one "
+		    "put each)%s%s",
+		    label ? ", " : "", label ? label : "");
 		bench_summary(figure, value2,
 		    "commit p50 %.2f ms, p99 %.2f ms (fsync)", p50 / 1000.0,
 		    p99 / 1000.0);

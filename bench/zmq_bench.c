@@ -23,7 +23,7 @@
 
 #include "bench.h"
 
-#define MSG_LEN 1229		/* 1.2 KiB */
+#define MSG_LEN 1229 /* 1.2 KiB */
 #define WINDOW 256
 #define MAX_PINGS 200000
 #define MAX_PIPELINED 5000000L
@@ -32,8 +32,7 @@ struct server {
 	void *sock;
 };
 
-static void __attribute__((noreturn))
-die(const char *what)
+static void __attribute__((noreturn)) die(const char *what)
 {
 	fprintf(stderr, "zmq_bench: %s (%s)\n", what,
 	    zmq_strerror(zmq_errno()));
@@ -134,11 +133,12 @@ main(int argc, char **argv)
 	recv_one(cl);
 
 	printf("ZeroMQ CURVE DEALER -> ROUTER echo on 127.0.0.1, %d-byte "
-	    "messages, no persistence\n\n", MSG_LEN);
+	       "messages, no persistence\n\n",
+	    MSG_LEN);
 	printf("| mode                | round trips | seconds | round trips/s "
-	    "| p50 µs | p99 µs |\n");
+	       "| p50 µs | p99 µs |\n");
 	printf("|---------------------|-------------|---------|---------------"
-	    "|--------|--------|\n");
+	       "|--------|--------|\n");
 
 	/* Ping-pong: latency of one round trip. */
 	t0 = t1 = bench_now_us();
@@ -157,12 +157,12 @@ main(int argc, char **argv)
 		int64_t p99 = bench_percentile(lat, (size_t)n, 99);
 
 		printf("| ping-pong (1)       | %11ld | %7.2f | %13.0f | %6ld "
-		    "| %6ld |\n", n, (t1 - t0) / 1e6, rate, (long)p50,
-		    (long)p99);
+		       "| %6ld |\n",
+		    n, (t1 - t0) / 1e6, rate, (long)p50, (long)p99);
 		snprintf(value, sizeof(value), "%.0f /s", rate);
-		bench_summary("ZeroMQ CURVE round trips, one in flight",
-		    value, "1.2 KiB each way; p50 %ld µs, p99 %ld µs",
-		    (long)p50, (long)p99);
+		bench_summary("ZeroMQ CURVE round trips, one in flight", value,
+		    "1.2 KiB each way; p50 %ld µs, p99 %ld µs", (long)p50,
+		    (long)p99);
 	}
 
 	/* Pipelined: a window of messages kept in flight. */
@@ -188,11 +188,13 @@ main(int argc, char **argv)
 		double rate = got / ((t1 - t0) / 1e6);
 
 		printf("| pipelined (%4d)    | %11ld | %7.2f | %13.0f |      - "
-		    "|      - |\n\n", WINDOW, got, (t1 - t0) / 1e6, rate);
+		       "|      - |\n\n",
+		    WINDOW, got, (t1 - t0) / 1e6, rate);
 		snprintf(value, sizeof(value), "%.0f /s", rate);
 		bench_summary("ZeroMQ CURVE round trips, pipelined", value,
 		    "1.2 KiB each way, window %d; %.0f CURVE messages/s "
-		    "one way", WINDOW, 2 * rate);
+		    "one way",
+		    WINDOW, 2 * rate);
 	}
 
 	/* A zero-length message stops the echo thread. */

@@ -60,8 +60,7 @@ on_subscribe(struct mosquitto *m, void *u, int mid, int n, const int *qos)
 	subscribed = 1;
 }
 
-static void __attribute__((noreturn))
-die(const char *what, pid_t server)
+static void __attribute__((noreturn)) die(const char *what, pid_t server)
 {
 	fprintf(stderr, "mqtt_bench: %s\n", what);
 	peer_stop(server);
@@ -90,10 +89,12 @@ main(int argc, char **argv)
 	snprintf(log, sizeof(log), "%s/mosquitto.log", dir);
 	if ((fp = fopen(conf, "w")) == NULL)
 		die("cannot write mosquitto.conf", 0);
-	fprintf(fp, "listener %d 127.0.0.1\nallow_anonymous true\n"
+	fprintf(fp,
+	    "listener %d 127.0.0.1\nallow_anonymous true\n"
 	    "persistence true\npersistence_location %s/\n"
 	    "autosave_interval 1\nmax_inflight_messages %d\n"
-	    "max_queued_messages 0\n", port, dir, IN_FLIGHT);
+	    "max_queued_messages 0\n",
+	    port, dir, IN_FLIGHT);
 	fclose(fp);
 	{
 		char *av[] = { argv[1], "-c", conf, NULL };
@@ -145,7 +146,7 @@ main(int argc, char **argv)
 		if (sent - acked >= IN_FLIGHT)
 			break;
 		if (mosquitto_publish(pub, NULL, "bench", MSG_LEN, payload, 1,
-		    false) != MOSQ_ERR_SUCCESS)
+		        false) != MOSQ_ERR_SUCCESS)
 			die("mosquitto_publish failed", server);
 		sent++;
 	}
@@ -159,17 +160,21 @@ main(int argc, char **argv)
 		double cpu = received > 0 ? (c1 - c0) / (double)received : 0;
 		char value[64];
 
-		printf("Mosquitto %s: QoS 1, persistence on (autosave 1 s, no "
+		printf(
+		    "Mosquitto %s: QoS 1, persistence on (autosave 1 s, no "
 		    "fsync per message), 1 publisher -> 1 subscriber, %d-byte "
-		    "messages, %d in flight\n", argv[1], MSG_LEN, IN_FLIGHT);
+		    "messages, %d in flight\n",
+		    argv[1], MSG_LEN, IN_FLIGHT);
 		printf("  %ld sent, %ld PUBACKed, %ld delivered in %.2f s: "
-		    "%.0f msgs/s; server CPU %.1f µs/msg\n\n", sent,
-		    (long)acked, (long)received, secs, rate, cpu);
+		       "%.0f msgs/s; server CPU %.1f µs/msg\n\n",
+		    sent, (long)acked, (long)received, secs, rate, cpu);
 		bench_figure("mqtt_rate", rate);
 		bench_figure("mqtt_cpu_us", cpu);
 		snprintf(value, sizeof(value), "%.0f /s", rate);
 		bench_summary("Peer: Mosquitto QoS 1, persistence on, pub -> "
-		    "sub", value, "%ld delivered, %d in flight, 1 KiB; server "
+		              "sub",
+		    value,
+		    "%ld delivered, %d in flight, 1 KiB; server "
 		    "CPU %.1f µs/msg; autosave every 1 s, no fsync per message",
 		    (long)received, IN_FLIGHT, cpu);
 	}

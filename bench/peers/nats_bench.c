@@ -73,7 +73,7 @@ main(int argc, char **argv)
 	snprintf(ports, sizeof(ports), "%d", port);
 	{
 		char *av[] = { argv[1], "-a", "127.0.0.1", "-p", ports, "-js",
-		    "-sd", dir, NULL };
+			"-sd", dir, NULL };
 
 		if ((server = peer_start(av, log, port)) < 0)
 			die("nats-server did not start (see its log)", NATS_OK,
@@ -102,8 +102,8 @@ main(int argc, char **argv)
 	t0 = bench_now_us();
 	end = t0 + (int64_t)(limit * 1e6);
 	for (; sent < n && ((sent & 255) != 0 || bench_now_us() < end); sent++)
-		if ((s = js_PublishAsync(js, "bench", payload, MSG_LEN, NULL)) !=
-		    NATS_OK)
+		if ((s = js_PublishAsync(js, "bench", payload, MSG_LEN,
+		         NULL)) != NATS_OK)
 			die("js_PublishAsync failed", s, server);
 	{
 		jsPubOptions po;
@@ -121,16 +121,18 @@ main(int argc, char **argv)
 		char value[64];
 
 		printf("NATS JetStream %s: file storage, acked async publish, "
-		    "%d-byte messages, %d in flight\n", argv[1], MSG_LEN,
-		    IN_FLIGHT);
+		       "%d-byte messages, %d in flight\n",
+		    argv[1], MSG_LEN, IN_FLIGHT);
 		printf("  %ld published, %ld acked, %ld failed in %.2f s: "
-		    "%.0f acked msgs/s; server CPU %.1f µs/msg\n\n", sent,
-		    (long)acked, (long)failed, secs, rate, cpu);
+		       "%.0f acked msgs/s; server CPU %.1f µs/msg\n\n",
+		    sent, (long)acked, (long)failed, secs, rate, cpu);
 		bench_figure("nats_rate", rate);
 		bench_figure("nats_cpu_us", cpu);
 		snprintf(value, sizeof(value), "%.0f /s", rate);
 		bench_summary("Peer: NATS JetStream, file storage, acked "
-		    "publish", value, "%ld acked, %d in flight, 1 KiB; server "
+		              "publish",
+		    value,
+		    "%ld acked, %d in flight, 1 KiB; server "
 		    "CPU %.1f µs/msg; fsync on a timer, not per message",
 		    (long)acked, IN_FLIGHT, cpu);
 	}
