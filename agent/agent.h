@@ -45,6 +45,8 @@
 #define AGENT_FULL_RETRY_MAX_MS 1800000 /* doubling up to 30 minutes */
 #define AGENT_RECV_PAYLOAD_MAX (64u << 20) /* largest payload received */
 #define AGENT_SKEW_HOLD_S 240
+#define AGENT_RECEIPT_HOLD_MS 10 /* receipts gathered into one commit */
+#define AGENT_RECEIPT_HOLD_MAX 64
 #define AGENT_HOOK_TIMEOUT_MS 10000
 #define AGENT_HOOK_MAX 8
 #define AGENT_SSE_RING 1024
@@ -193,6 +195,21 @@ struct burst {
 	uint64_t frames; /* frames that queued work in them */
 };
 
+/*
+ * Receipts from the broker not yet stored (link.c): they are gathered for
+ * up to AGENT_RECEIPT_HOLD_MS, or AGENT_RECEIPT_HOLD_MAX of them, and then
+ * stored in one burst, so that a sender stores its receipts many to a
+ * commit even when they come one at a time. Nothing is acknowledged
+ * before that commit: held receipts the agent never stores (a crash, a
+ * stop) are sent again by the broker. Any other frame from the broker
+ * stores the held receipts first, so frames are handled in their order.
+ */
+struct receipt_hold {
+	Haven__Frame *f[AGENT_RECEIPT_HOLD_MAX];
+	size_t n;
+	int64_t since_ms; /* monotonic time the first was held */
+};
+
 struct agent {
 	struct agent_config cfg;
 	const char *config_path;
@@ -210,6 +227,7 @@ struct agent {
 	hv_store *store;
 	struct group_commit gc;
 	struct burst burst;
+	struct receipt_hold rhold;
 
 	int sigfd;
 	int wakefd; /* eventfd: HTTP threads -> main */

@@ -388,17 +388,13 @@ receipt_done(struct agent *a, void *arg, int committed)
 	free(ra);
 }
 
+/* Stores a receipt whose signature was checked (on_frame). */
 static void
 on_receipt(struct agent *a, const Haven__Receipt *r)
 {
 	struct receipt_ack *ra;
 	int rc;
 
-	if (hv_receipt_verify(r, a->broker_sign) != HV_OK) {
-		hv_log_warnx("dropping a receipt whose signature does not "
-		             "verify with the broker's key");
-		return;
-	}
 	if (hv_status_is(r->status, HV_ST_REJECTED) &&
 	    strcmp(r->code, "SENDER_MISMATCH") == 0)
 		sender_mismatch(a);
@@ -470,6 +466,33 @@ session_taken(const struct agent *a, const Haven__Frame *f)
 	}
 }
 
+/*
+ * Stores the held receipts in the burst that is open, in the order they
+ * came; their Acks follow its commit.
+ */
+static void
+receipts_release(struct agent *a)
+{
+	struct receipt_hold *h = &a->rhold;
+
+	for (size_t i = 0; i < h->n; i++) {
+		on_receipt(a, h->f[i]->receipt);
+		hv_frame_free(&h->f[i]);
+	}
+	h->n = 0;
+}
+
+/* Stores the held receipts in a burst of their own once they are due. */
+static void
+receipts_tick(struct agent *a, int64_t now)
+{
+	if (a->rhold.n == 0 || now - a->rhold.since_ms < AGENT_RECEIPT_HOLD_MS)
+		return;
+	agent_batch_begin(a);
+	receipts_release(a);
+	agent_batch_end(a);
+}
+
 static void
 on_frame(struct agent *a, const uint8_t *buf, size_t len)
 {
@@ -489,6 +512,24 @@ on_frame(struct agent *a, const uint8_t *buf, size_t len)
 		    a->endpoints[a->cur_endpoint]);
 		a->session_said = 1;
 	}
+	/* A receipt waits to be stored with the next ones (struct
+	 * receipt_hold); any other frame first lets the held ones go. */
+	if (f->kind_case == HAVEN__FRAME__KIND_RECEIPT) {
+		/* Checked as it comes, so that storing the held is quick. */
+		if (hv_receipt_verify(f->receipt, a->broker_sign) != HV_OK) {
+			hv_log_warnx("dropping a receipt whose signature does "
+			             "not verify with the broker's key");
+			hv_frame_free(&f);
+			return;
+		}
+		if (a->rhold.n == 0)
+			a->rhold.since_ms = hv_mono_ms();
+		a->rhold.f[a->rhold.n++] = f;
+		if (a->rhold.n == AGENT_RECEIPT_HOLD_MAX)
+			receipts_release(a);
+		return;
+	}
+	receipts_release(a);
 	/* Only Deliver and Receipt join a burst; the rest commit alone. */
 	if (f->kind_case != HAVEN__FRAME__KIND_DELIVER &&
 	    f->kind_case != HAVEN__FRAME__KIND_RECEIPT && a->burst.open) {
@@ -848,6 +889,12 @@ link_run(struct agent *a)
 			timeout = 0;
 		if (hook_busy(a) && timeout > 200)
 			timeout = 200;
+		if (a->rhold.n > 0 &&
+		    timeout > a->rhold.since_ms + AGENT_RECEIPT_HOLD_MS - now)
+			timeout =
+			    a->rhold.since_ms + AGENT_RECEIPT_HOLD_MS - now;
+		if (timeout < 0)
+			timeout = 0;
 		if (zmq_poll(it, 4, (long)timeout) < 0 && errno != EINTR) {
 			hv_log_warn("zmq_poll");
 			continue;
@@ -874,6 +921,7 @@ link_run(struct agent *a)
 			drain_dealer(a);
 
 		now = hv_mono_ms();
+		receipts_tick(a, now);
 		if (atomic_load(&a->connected)) {
 			if (now >= a->next_hello_ms) {
 				send_hello(a);
@@ -903,6 +951,8 @@ link_run(struct agent *a)
 		if (hook_busy(a))
 			hook_tick(a);
 	}
+	/* Receipts still held are stored, and acknowledged if the link is up. */
+	receipts_tick(a, INT64_MAX);
 }
 
 void
