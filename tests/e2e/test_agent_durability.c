@@ -164,6 +164,65 @@ Test(agent_durability, kill_9_of_the_sender_loses_and_duplicates_nothing,
 	cr_assert(ak_wait_health(pol, "outbox_depth", 0, 30000));
 }
 
+/* Timeline entries of sent message id at the agent with this status. */
+static int
+timeline_count(struct h_agent *a, const char *id, const char *status)
+{
+	char *path = h_fmt("/v1/messages/%s", id);
+	json_t *doc = NULL, *e;
+	size_t i;
+	int n = 0;
+
+	if (ak_get(a, path, &doc) == 200)
+		json_array_foreach (json_object_get(doc, "timeline"), i, e) {
+			const char *st =
+			    json_string_value(json_object_get(e, "status"));
+
+			n += st != NULL && strcmp(st, status) == 0;
+		}
+	json_decref(doc);
+	free(path);
+	return n;
+}
+
+/*
+ * A sender gathers the broker's receipts for a few milliseconds before it
+ * stores them, and acknowledges none before: a kill -9 in the middle of a
+ * stream, while receipts are arriving, loses none of them. The restarted
+ * agent sends again what it has no verdict for, and the broker sends the
+ * unacknowledged receipts again at once on the new session (well before
+ * its 30 s resend), so every message shows ACCEPTED and DELIVERED once.
+ */
+Test(agent_durability, a_receipt_gathered_when_the_sender_dies_comes_again,
+    .init = setup, .fini = teardown, .timeout = 150)
+{
+	struct h_agent *pol = ak_agent(&P, AK_POLICE);
+	struct h_agent *soc = ak_agent(&P, AK_SOCIAL);
+	int n = 100;
+
+	for (int i = 0; i < n; i++) {
+		if (i == n / 2) {
+			h_agent_kill(pol);
+			cr_assert_eq(h_agent_start(&P, pol), 0,
+			    "the sender did not restart");
+		}
+		cr_assert_eq(submit(i), 202, "message %d was refused", i);
+	}
+	cr_assert(ak_wait_health(soc, "inbox_unacked", n, 60000),
+	    "the recipient did not receive %d messages", n);
+	for (int i = 0; i < n; i++) {
+		cr_assert(ak_wait_status(pol, ids[i], "delivered", AK_SOCIAL,
+		              20000),
+		    "message %d not shown delivered within 20 s", i);
+		cr_assert_eq(timeline_count(pol, ids[i], "accepted"), 1,
+		    "message %d", i);
+		cr_assert_eq(timeline_count(pol, ids[i], "delivered"), 1,
+		    "message %d", i);
+	}
+	cr_assert(ak_wait_health(pol, "outbox_depth", 0, 30000));
+	expect_exactly_once(n, n);
+}
+
 /*
  * kill -9 of the receiving agent in the middle of a 300-message stream:
  * after its restart it holds every message exactly once (the broker
