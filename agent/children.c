@@ -417,18 +417,18 @@ received_status(json_t *m)
 	return "received";
 }
 
-/* One chronology entry, read by id; a message no longer held says so. */
+/*
+ * A received message's chronology entry. A message its sender retracted
+ * (kept whole only by a legal hold) or the retention rule erased shows as
+ * the API shows it (inbox_view): its header and why, never its content.
+ */
 static json_t *
-entry_json(struct agent *a, char direction, const uint8_t id[HV_ID_LEN])
+received_entry(struct agent *a, const uint8_t id[HV_ID_LEN], const char *hex)
 {
-	char hex[HV_ID_HEX_LEN + 1];
 	json_t *m, *j;
 
-	hv_hex(id, HV_ID_LEN, hex);
-	if (direction == DIR_RECEIVED) {
-		if ((m = inbox_message(a, id)) == NULL)
-			return json_pack("{s:s, s:s, s:s}", "id", hex,
-			    "direction", "received", "status", "not held");
+	if ((m = retract_header(a, id)) == NULL &&
+	    (m = inbox_message(a, id)) != NULL) {
 		j = json_pack("{s:s, s:s, s:O, s:O, s:O, s:s, s:O}", "id", hex,
 		    "direction", "received", "type", json_object_get(m, "type"),
 		    "other_party", json_object_get(m, "sender"), "at",
@@ -443,6 +443,32 @@ entry_json(struct agent *a, char direction, const uint8_t id[HV_ID_LEN])
 		json_decref(m);
 		return j;
 	}
+	if (m == NULL && (m = retention_tombstone(a, id)) == NULL)
+		return json_pack("{s:s, s:s, s:s}", "id", hex, "direction",
+		    "received", "status", "not held");
+	j = json_pack("{s:s, s:s, s:O?, s:O?, s:O?, s:O?}", "id", hex,
+	    "direction", "received", "type", json_object_get(m, "type"),
+	    "other_party", json_object_get(m, "sender"), "at",
+	    json_object_get(m, "received_at"), "status",
+	    json_object_get(m, "status"));
+	if (j != NULL && json_is_true(json_object_get(m, "retracted")))
+		json_object_set_new(j, "retracted", json_true());
+	if (j != NULL && json_is_true(json_object_get(m, "erased")))
+		json_object_set_new(j, "erased", json_true());
+	json_decref(m);
+	return j;
+}
+
+/* One chronology entry, read by id; a message no longer held says so. */
+static json_t *
+entry_json(struct agent *a, char direction, const uint8_t id[HV_ID_LEN])
+{
+	char hex[HV_ID_HEX_LEN + 1];
+	json_t *m, *j;
+
+	hv_hex(id, HV_ID_LEN, hex);
+	if (direction == DIR_RECEIVED)
+		return received_entry(a, id, hex);
 	if ((m = outbox_status(a, id)) == NULL)
 		return json_pack("{s:s, s:s, s:s}", "id", hex, "direction",
 		    direction == DIR_DECISION ? "decision" : "sent", "status",

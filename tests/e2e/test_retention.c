@@ -234,6 +234,16 @@ Test(retention, sweeps_expired_payloads_to_tombstones_but_keeps_held_ones,
 	    "REFERRAL");
 	cr_assert(json_is_null(json_object_get(m, "body")));
 	json_decref(m);
+	/* The child's chronology shows the tombstone, not "not held". */
+	cr_assert_eq(ak_get(soc, "/v1/children?nhs=9434765919", &m), 200);
+	j = json_array_get(json_object_get(m, "chronology"), 0);
+	cr_assert_str_eq(json_string_value(json_object_get(j, "id")), gone);
+	s = json_string_value(json_object_get(j, "status"));
+	cr_assert(s != NULL && strncmp(s, "erased on ", 10) == 0, "%s",
+	    s ? s : "");
+	cr_assert(json_is_true(json_object_get(j, "erased")));
+	cr_assert_null(json_object_get(j, "child"));
+	json_decref(m);
 	/* An erased message cannot be held: the hold would keep nothing. */
 	args = h_fmt("add --message %s --reason 'Care proceedings' 2>&1", gone);
 	cr_assert_neq(hold(&out, args), 0, "%s", out ? out : "");

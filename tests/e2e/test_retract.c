@@ -502,7 +502,7 @@ Test(retract, keeps_a_held_message_but_shows_only_its_retracted_header,
 	struct h_agent *soc = ak_agent(&P, AK_SOCIAL);
 	uint8_t canary[CANARY_LEN];
 	char id[33], where[256], *body, *dir, *path, *out = NULL;
-	json_t *m = NULL;
+	json_t *m = NULL, *e;
 
 	body = referral("Held-4");
 	cr_assert_eq(ak_post(pol, "/v1/messages", body, id), 202);
@@ -530,6 +530,19 @@ Test(retract, keeps_a_held_message_but_shows_only_its_retracted_header,
 	cr_assert_str_eq(json_string_value(json_object_get(m, "status")),
 	    "retracted by the sender: INACCURATE");
 	cr_assert(json_is_null(json_object_get(m, "body")));
+	json_decref(m);
+	/* The child's chronology shows the same header, not the content. */
+	cr_assert_eq(ak_get(soc, "/v1/children?nhs=9434765919", &m), 200);
+	e = json_array_get(json_object_get(m, "chronology"), 0);
+	cr_assert_not_null(e, "the held message left the chronology");
+	cr_assert_str_eq(json_string_value(json_object_get(e, "id")), id);
+	cr_assert_str_eq(json_string_value(json_object_get(e, "status")),
+	    "retracted by the sender: INACCURATE");
+	cr_assert(json_is_true(json_object_get(e, "retracted")));
+	cr_assert_null(json_object_get(e, "child"),
+	    "the chronology shows the child of a retracted message");
+	cr_assert_null(json_object_get(e, "body"),
+	    "the chronology shows the body of a retracted message");
 	json_decref(m);
 	dir = data_dir(AK_SOCIAL);
 	cr_assert(found_in_files(dir, canary, CANARY_LEN, where, sizeof(where)),
