@@ -398,10 +398,18 @@ on_receipt(struct agent *a, const Haven__Receipt *r)
 	if (hv_status_is(r->status, HV_ST_REJECTED) &&
 	    strcmp(r->code, "SENDER_MISMATCH") == 0)
 		sender_mismatch(a);
-	/* A retraction of a message we received (SPEC §15). */
-	if (hv_status_is(r->status, HV_ST_RETRACTED) && r->retraction.len > 0)
+	/*
+	 * A retraction of a message we received (SPEC §15). It erases in a
+	 * transaction of its own and then scrubs the freed pages, so the
+	 * burst's transaction (LMDB has one writer) is committed first.
+	 */
+	if (hv_status_is(r->status, HV_ST_RETRACTED) && r->retraction.len > 0) {
+		if (a->burst.open) {
+			agent_batch_end(a);
+			agent_batch_begin(a);
+		}
 		rc = retract_receive(a, r);
-	else
+	} else
 		rc = outbox_receipt(a, r);
 	if (rc == 0 && hv_status_is(r->status, HV_ST_RETRACTED) &&
 	    r->retraction.len == 0 && r->id.len == HV_ID_LEN)
@@ -530,18 +538,14 @@ on_frame(struct agent *a, const uint8_t *buf, size_t len)
 		return;
 	}
 	receipts_release(a);
-	/* Only Deliver and Receipt join a burst; the rest commit alone. */
-	if (f->kind_case != HAVEN__FRAME__KIND_DELIVER &&
-	    f->kind_case != HAVEN__FRAME__KIND_RECEIPT && a->burst.open) {
+	/* Only Deliver (and receipts) join a burst; the rest commit alone. */
+	if (f->kind_case != HAVEN__FRAME__KIND_DELIVER && a->burst.open) {
 		agent_batch_end(a);
 		agent_batch_begin(a);
 	}
 	switch (f->kind_case) {
 	case HAVEN__FRAME__KIND_DELIVER:
 		on_deliver(a, f->deliver);
-		break;
-	case HAVEN__FRAME__KIND_RECEIPT:
-		on_receipt(a, f->receipt);
 		break;
 	case HAVEN__FRAME__KIND_HUMAN_ACK:
 		on_human_ack_done(a, f->human_ack);
@@ -951,7 +955,11 @@ link_run(struct agent *a)
 		if (hook_busy(a))
 			hook_tick(a);
 	}
-	/* Receipts still held are stored, and acknowledged if the link is up. */
+	/*
+	 * Receipts still held are stored. Their Acks may not leave before
+	 * the socket closes (no linger): the broker then sends them again
+	 * and the agent knows them as repeats.
+	 */
 	receipts_tick(a, INT64_MAX);
 }
 

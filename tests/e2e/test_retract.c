@@ -9,6 +9,8 @@
  * the recipient's data_dir after.
  */
 #include <dirent.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -820,4 +822,74 @@ Test(retract, points_a_sentence_given_as_the_reason_to_the_note)
 	    2, "%s", out);
 	cr_assert_not_null(strstr(out, "--reason is required"), "%s", out);
 	free(out);
+}
+
+/* Social care's messages to police, sent until told to stop. */
+struct stream {
+	struct h_agent *from;
+	atomic_int stop;
+	atomic_int posted;
+};
+
+static void *
+stream_run(void *arg)
+{
+	struct stream *st = arg;
+	char sid[33];
+
+	for (int i = 0; i < 5000 && !atomic_load(&st->stop); i++) {
+		char *b = ak_message("[\"" AK_POLICE "\"]",
+		    "STRATEGY_DISCUSSION", "URGENT", "stream", "");
+
+		if (ak_post(st->from, "/v1/messages", b, sid) == 202)
+			atomic_fetch_add(&st->posted, 1);
+		free(b);
+	}
+	return NULL;
+}
+
+static int
+stream_flowing(void *ctx)
+{
+	return atomic_load(&((struct stream *)ctx)->posted) >= 50;
+}
+
+/*
+ * Social care receives retractions from police while its own messages to
+ * police stream out, so their receipts reach it around each retraction.
+ * Applying a retraction writes in a transaction of its own: it must not
+ * wait for the one that is storing those receipts, or the agent stops
+ * (every retraction unconfirmed, SIGTERM unanswered).
+ */
+Test(retract,
+    applies_retractions_that_arrive_amid_receipts_for_its_own_messages,
+    .init = setup, .fini = teardown, .timeout = 200)
+{
+	struct h_agent *pol = ak_agent(&P, AK_POLICE);
+	struct stream st = { .from = ak_agent(&P, AK_SOCIAL) };
+	char id[10][33], *body;
+	pthread_t t;
+	int k, ok = 1;
+
+	for (k = 0; k < 10; k++) {
+		body = referral("Amid");
+		cr_assert_eq(ak_post(pol, "/v1/messages", body, id[k]), 202);
+		free(body);
+	}
+	for (k = 0; k < 10; k++)
+		cr_assert(ak_wait_status(pol, id[k], "delivered", AK_SOCIAL,
+		    WAIT_MS));
+	cr_assert_eq(pthread_create(&t, NULL, stream_run, &st), 0);
+	ok = h_wait_until(stream_flowing, &st, WAIT_MS);
+	for (k = 0; k < 10 && ok; k++)
+		ok = haven_retract(id[k], "MISDIRECTED") == 0;
+	for (k = 0; k < 10 && ok; k++)
+		ok = ak_wait_status(pol, id[k], "retraction_delivered",
+		    AK_SOCIAL, WAIT_MS);
+	atomic_store(&st.stop, 1);
+	pthread_join(t, NULL);
+	cr_assert(ok,
+	    "retraction %d was never confirmed by social care "
+	    "(%d of its own messages were sent meanwhile)",
+	    k - 1, atomic_load(&st.posted));
 }
