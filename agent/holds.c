@@ -129,38 +129,32 @@ subject_key_is_ours(struct agent *a, json_t *req, struct hv_errdetail *d)
  * message already erased under retention is named as such.
  */
 static int
-message_is_held_here(struct agent *a, const uint8_t id[HV_ID_LEN],
+message_is_held_here(struct agent *a, MDB_txn *txn, const uint8_t id[HV_ID_LEN],
     const char *hex, hv_err *err, struct hv_errdetail *d)
 {
-	MDB_txn *txn = NULL;
 	MDB_val v;
-	json_t *tomb;
-	int found;
 
-	if (hv_store_begin(a->store, 1, &txn) != HV_OK) {
-		*err = hv_errset(d, HV_EIO, NULL,
-		    "The store could not be read to find the message.");
-		return 0;
-	}
-	found = store_get(a, txn, DB_OUTBOX, id, HV_ID_LEN, &v) == HV_OK ||
-	    store_get(a, txn, DB_INBOX, id, HV_ID_LEN, &v) == HV_OK;
-	mdb_txn_abort(txn);
-	if (found)
+	if (store_get(a, txn, DB_OUTBOX, id, HV_ID_LEN, &v) == HV_OK ||
+	    store_get(a, txn, DB_INBOX, id, HV_ID_LEN, &v) == HV_OK)
 		return 1;
-	if ((tomb = retention_tombstone(a, id)) != NULL) {
-		json_decref(tomb);
+	if (store_get(a, txn, DB_TOMBSTONES, id, HV_ID_LEN, &v) == HV_OK)
 		*err = hv_errset(d, HV_ENOTFOUND, "message",
 		    "Message %s was already erased here under the retention "
 		    "rule; only its tombstone is left, and a hold cannot "
 		    "bring it back.",
 		    hex);
-		return 0;
-	}
-	*err = hv_errset(d, HV_ENOTFOUND, "message",
-	    "This agency neither sent nor received a message with id %s, so "
-	    "a hold here would keep nothing; place it at an agency that "
-	    "holds the message.",
-	    hex);
+	else if (store_get(a, txn, DB_RETRACTED, id, HV_ID_LEN, &v) == HV_OK)
+		*err = hv_errset(d, HV_ENOTFOUND, "message",
+		    "Message %s was retracted by its sender and erased here; "
+		    "only its header is left, and a hold cannot bring it "
+		    "back.",
+		    hex);
+	else
+		*err = hv_errset(d, HV_ENOTFOUND, "message",
+		    "This agency neither sent nor received a message with id "
+		    "%s, so a hold here would keep nothing; place it at an "
+		    "agency that holds the message.",
+		    hex);
 	return 0;
 }
 
@@ -219,14 +213,22 @@ holds_add(struct agent *a, json_t *req, hv_err *err, struct hv_errdetail *d)
 		*err = HV_EBADREQUEST;
 		return NULL;
 	}
-	if (msg != NULL && !message_is_held_here(a, mid, msg, err, d))
-		return NULL;
 	randombytes_buf(hid, HV_ID_LEN);
 	hv_hex(hid, HV_ID_LEN, hex);
 	h = json_pack("{s:s, s:s?, s:s?, s:s, s:o, s:b}", "id", hex, "message",
 	    msg, "subject_pseudonym", sub, "reason", reason, "added_at",
 	    json_time(hv_now_ms()), "active", 1);
-	if (h == NULL || (e = hv_store_begin(a->store, 0, &txn)) != HV_OK ||
+	/* Looked for in the transaction that adds the hold: no sweep or
+	 * retraction can erase the message in between. */
+	if (h != NULL && msg != NULL &&
+	    hv_store_begin(a->store, 0, &txn) == HV_OK &&
+	    !message_is_held_here(a, txn, mid, msg, err, d)) {
+		mdb_txn_abort(txn);
+		json_decref(h);
+		return NULL;
+	}
+	if (h == NULL ||
+	    (txn == NULL && (e = hv_store_begin(a->store, 0, &txn)) != HV_OK) ||
 	    (e = put_json(a, txn, DB_HOLDS, hid, HV_ID_LEN, h)) != HV_OK ||
 	    (e = queue_notice(a, txn, hid, msg ? mid : NULL, ps, 0)) != HV_OK ||
 	    (e = hv_store_commit(txn)) != HV_OK) {

@@ -124,9 +124,14 @@ scan(struct agent *a, MDB_txn *txn, enum agent_db db, int64_t now,
 	return n;
 }
 
-/* Erases one message inside txn and writes its tombstone. */
+/*
+ * Erases one message inside txn and writes its tombstone; *erased is
+ * counted when it did. A hold added since the scan (by another thread) is
+ * seen here, in the transaction that erases, and keeps the message.
+ */
 static hv_err
-erase_one(struct agent *a, MDB_txn *txn, const struct victim *x, int64_t now)
+erase_one(struct agent *a, MDB_txn *txn, const struct victim *x, int64_t now,
+    size_t *erased)
 {
 	enum agent_db db = x->sent ? DB_OUTBOX : DB_INBOX;
 	hv_envelope env;
@@ -143,6 +148,10 @@ erase_one(struct agent *a, MDB_txn *txn, const struct victim *x, int64_t now)
 	    hv_envelope_unpack((uint8_t *)v.mv_data + hdr_len(db),
 	        v.mv_size - hdr_len(db), v.mv_size, &env, NULL) != HV_OK)
 		return HV_OK;
+	if (holds_cover(a, txn, env.id, env.subject)) {
+		hv_envelope_clear(&env);
+		return HV_OK;
+	}
 	if (x->sent) {
 		struct ob_hdr h;
 
@@ -191,6 +200,8 @@ erase_one(struct agent *a, MDB_txn *txn, const struct victim *x, int64_t now)
 	e = store_put(a, txn, DB_TOMBSTONES, x->id, HV_ID_LEN, text,
 	    strlen(text));
 	free(text);
+	if (e == HV_OK)
+		(*erased)++;
 	return e;
 }
 
@@ -200,7 +211,7 @@ retention_sweep(struct agent *a)
 	struct victim *v = calloc(SWEEP_MAX, sizeof(*v));
 	int64_t now = hv_now_ms();
 	MDB_txn *txn = NULL;
-	size_t n = 0, left = 0;
+	size_t n = 0, left = 0, erased = 0;
 	hv_err e = HV_OK;
 
 	if (v == NULL)
@@ -216,7 +227,7 @@ retention_sweep(struct agent *a)
 	if ((e = hv_store_begin(a->store, 0, &txn)) != HV_OK)
 		goto out;
 	for (size_t i = 0; i < n && e == HV_OK; i++)
-		e = erase_one(a, txn, &v[i], now);
+		e = erase_one(a, txn, &v[i], now, &erased);
 	if (e == HV_OK)
 		e = hv_store_commit(txn);
 	else
@@ -227,6 +238,8 @@ retention_sweep(struct agent *a)
 		n = 0;
 		goto out;
 	}
+	if ((n = erased) == 0)
+		goto out;
 	if (hv_store_scrub_free(a->store, store_db(a, DB_META), NULL, &left) !=
 	        HV_OK ||
 	    left != 0)
