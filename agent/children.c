@@ -469,7 +469,22 @@ entry_json(struct agent *a, char direction, const uint8_t id[HV_ID_LEN])
 	hv_hex(id, HV_ID_LEN, hex);
 	if (direction == DIR_RECEIVED)
 		return received_entry(a, id, hex);
-	if ((m = outbox_status(a, id)) == NULL)
+	if ((m = outbox_status(a, id)) == NULL &&
+	    (m = retention_tombstone(a, id)) != NULL) {
+		/* Erased under the retention rule: its tombstone says so. */
+		j = json_pack("{s:s, s:s, s:O?, s:o, s:O?, s:O?, s:b}", "id",
+		    hex, "direction",
+		    direction == DIR_DECISION ? "decision" : "sent", "type",
+		    json_object_get(m, "type"), "other_party",
+		    direction == DIR_DECISION ?
+		        json_null() :
+		        recipients_text(json_object_get(m, "to")),
+		    "at", json_object_get(m, "created"), "status",
+		    json_object_get(m, "status"), "erased", 1);
+		json_decref(m);
+		return j;
+	}
+	if (m == NULL)
 		return json_pack("{s:s, s:s, s:s}", "id", hex, "direction",
 		    direction == DIR_DECISION ? "decision" : "sent", "status",
 		    "not held");

@@ -289,6 +289,17 @@ Test(retention, sweeps_expired_payloads_to_tombstones_but_keeps_held_ones,
 	    "sent");
 	cr_assert(json_array_size(json_object_get(m, "timeline")) >= 2);
 	json_decref(m);
+	/* Police's chronology of the child shows the sent tombstone too. */
+	cr_assert_eq(ak_get(pol, "/v1/children?nhs=9434765919", &m), 200);
+	j = json_array_get(json_object_get(m, "chronology"), 0);
+	cr_assert_str_eq(json_string_value(json_object_get(j, "id")), gone);
+	cr_assert_str_eq(json_string_value(json_object_get(j, "direction")),
+	    "sent");
+	cr_assert(json_is_true(json_object_get(j, "erased")));
+	s = json_string_value(json_object_get(j, "status"));
+	cr_assert(s != NULL && strncmp(s, "erased on ", 10) == 0, "%s",
+	    s ? s : "");
+	json_decref(m);
 	g.node = AK_POLICE;
 	cr_assert_eq(h_wait_until(canary_gone, &g, WAIT_MS), 1,
 	    "the sent envelope's bytes are still in police's store");
