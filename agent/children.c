@@ -469,34 +469,23 @@ entry_json(struct agent *a, char direction, const uint8_t id[HV_ID_LEN])
 	hv_hex(id, HV_ID_LEN, hex);
 	if (direction == DIR_RECEIVED)
 		return received_entry(a, id, hex);
+	/* Held, or else erased under the retention rule (its tombstone). */
 	if ((m = outbox_status(a, id)) == NULL &&
-	    (m = retention_tombstone(a, id)) != NULL) {
-		/* Erased under the retention rule: its tombstone says so. */
-		j = json_pack("{s:s, s:s, s:O?, s:o, s:O?, s:O?, s:b}", "id",
-		    hex, "direction",
-		    direction == DIR_DECISION ? "decision" : "sent", "type",
-		    json_object_get(m, "type"), "other_party",
-		    direction == DIR_DECISION ?
-		        json_null() :
-		        recipients_text(json_object_get(m, "to")),
-		    "at", json_object_get(m, "created"), "status",
-		    json_object_get(m, "status"), "erased", 1);
-		json_decref(m);
-		return j;
-	}
-	if (m == NULL)
+	    (m = retention_tombstone(a, id)) == NULL)
 		return json_pack("{s:s, s:s, s:s}", "id", hex, "direction",
 		    direction == DIR_DECISION ? "decision" : "sent", "status",
 		    "not held");
 	/* What this agency sent is sealed to its recipients: no content. */
-	j = json_pack("{s:s, s:s, s:O, s:o, s:O, s:O}", "id", hex, "direction",
-	    direction == DIR_DECISION ? "decision" : "sent", "type",
-	    json_object_get(m, "type"), "other_party",
+	j = json_pack("{s:s, s:s, s:O?, s:o, s:O?, s:O?}", "id", hex,
+	    "direction", direction == DIR_DECISION ? "decision" : "sent",
+	    "type", json_object_get(m, "type"), "other_party",
 	    direction == DIR_DECISION ?
 	        json_null() :
 	        recipients_text(json_object_get(m, "to")),
 	    "at", json_object_get(m, "created"), "status",
 	    json_object_get(m, "status"));
+	if (j != NULL && json_is_true(json_object_get(m, "erased")))
+		json_object_set_new(j, "erased", json_true());
 	json_decref(m);
 	return j;
 }
